@@ -1,0 +1,146 @@
+/**
+ * Fault injection. Tests register faults ("the next capture for order X answers 500") so the
+ * OMS's retry, timeout and idempotency handling is exercised against real HTTP failures.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { json, newId, parseBody, type Outcome } from './common';
+
+/** Operations each emulated system accepts faults for. */
+export const FAULT_OPS = {
+  payments: ['authorize', 'capture', 'void', 'refund'],
+  wms: ['pick', 'cancel'],
+  carriers: ['book', 'cancel', 'track', 'return'],
+  channels: ['push', 'stock'],
+} as const;
+
+export type FaultService = keyof typeof FAULT_OPS;
+export type FaultAction = 'error500' | 'error429' | 'timeout' | 'lose_response' | 'decline';
+
+/** What a request is about; a fault's `match` must agree with every field it names. */
+export interface FaultContext {
+  orderId?: string | undefined;
+  carrier?: string | undefined;
+  channel?: string | undefined;
+}
+
+export interface Fault {
+  faultId: string;
+  service: FaultService;
+  op: string;
+  match: FaultContext;
+  action: FaultAction;
+  /** Remaining applications; -1 = forever. */
+  times: number;
+  declineCode?: string | undefined;
+  delayMs?: number | undefined;
+  applied: number;
+}
+
+const faultSchema = z
+  .object({
+    service: z.enum(['payments', 'wms', 'carriers', 'channels']),
+    op: z.string(),
+    match: z.object({ orderId: z.string().optional(), carrier: z.string().optional(), channel: z.string().optional() }).optional(),
+    action: z.enum(['error500', 'error429', 'timeout', 'lose_response', 'decline']),
+    times: z.number().int().refine((n) => n === -1 || n >= 1, 'times must be >= 1 or -1').optional(),
+    declineCode: z.string().min(1).optional(),
+    delayMs: z.number().int().min(0).optional(),
+  })
+  .refine((f) => (FAULT_OPS[f.service] as readonly string[]).includes(f.op), { message: 'unknown op for service', path: ['op'] })
+  .refine((f) => f.action !== 'decline' || (f.service === 'payments' && f.op === 'authorize'), {
+    message: 'decline applies to payments authorize only',
+    path: ['action'],
+  });
+
+/** Registered faults, consumed in registration order. */
+export class FaultStore {
+  private faults: Fault[] = [];
+
+  list(): Fault[] {
+    return this.faults;
+  }
+
+  clear(): void {
+    this.faults = [];
+  }
+
+  add(f: Omit<Fault, 'faultId' | 'applied'>): Fault {
+    const fault: Fault = { ...f, faultId: newId('flt'), applied: 0 };
+    this.faults.push(fault);
+    return fault;
+  }
+
+  /** Finds the first fault for this request and consumes one application of it. */
+  take(service: FaultService, op: string, ctx: FaultContext): Fault | undefined {
+    const f = this.faults.find(
+      (x) =>
+        x.service === service &&
+        x.op === op &&
+        (x.times === -1 || x.times > 0) &&
+        (Object.keys(x.match) as (keyof FaultContext)[]).every((k) => x.match[k] === undefined || x.match[k] === ctx[k]),
+    );
+    if (!f) return undefined;
+    f.applied += 1;
+    if (f.times > 0) f.times -= 1;
+    if (f.times === 0) this.faults = this.faults.filter((x) => x !== f);
+    return f;
+  }
+}
+
+export const INTERNAL_ERROR: Outcome = { status: 500, body: { error: 'internal' } };
+
+/**
+ * Applies the "before the effect" part of a fault: an error answer (returned) or a sleep
+ * (`timeout`, cut short by stop()). Returns undefined when the request should go on.
+ */
+export async function preEffect(f: Fault | undefined, stopSignal: AbortSignal): Promise<Outcome | undefined> {
+  if (!f) return undefined;
+  if (f.action === 'error500') return INTERNAL_ERROR;
+  if (f.action === 'error429') return { status: 429, body: { error: 'rate_limited' }, headers: { 'Retry-After': '1' } };
+  if (f.action === 'timeout') {
+    try {
+      await sleep(f.delayMs ?? 30_000, undefined, { signal: stopSignal });
+    } catch {
+      return { status: 503, body: { error: 'shutting_down' } };
+    }
+  }
+  return undefined;
+}
+
+/** For reads (no idempotency): the fault's answer, or undefined to proceed. */
+export async function readFault(store: FaultStore, service: FaultService, op: string, ctx: FaultContext, stopSignal: AbortSignal): Promise<Outcome | undefined> {
+  const f = store.take(service, op, ctx);
+  const pre = await preEffect(f, stopSignal);
+  if (pre) return pre;
+  // A lost response on a read is indistinguishable from a plain failure.
+  if (f?.action === 'lose_response') return INTERNAL_ERROR;
+  return undefined;
+}
+
+/** `/sandbox/faults`: register, list and clear faults. */
+export function faultControl(store: FaultStore): Hono {
+  const app = new Hono();
+  app.post('/faults', async (c) => {
+    const p = await parseBody(c.req.raw, faultSchema);
+    if (!p.ok) return p.response;
+    const v = p.value;
+    const f = store.add({
+      service: v.service,
+      op: v.op,
+      match: v.match ?? {},
+      action: v.action,
+      times: v.times ?? 1,
+      declineCode: v.declineCode,
+      delayMs: v.delayMs,
+    });
+    return json(201, { faultId: f.faultId });
+  });
+  app.get('/faults', () => json(200, { faults: store.list() }));
+  app.delete('/faults', () => {
+    store.clear();
+    return json(200, { cleared: true });
+  });
+  return app;
+}

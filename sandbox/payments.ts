@@ -1,0 +1,198 @@
+/**
+ * Emulated payment gateway: authorize, capture (partial or full), void and refund, with
+ * declines and a ledger of every real effect so tests can prove "charged exactly once".
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { DECIMAL_RE, fromMinor, json, newId, nowIso, toMinor, type SandboxEnv } from './common';
+import { mutation } from './idempotency';
+
+const AUTH_TTL_MS = 7 * 24 * 3600 * 1000;
+
+const amount = z
+  .string()
+  .regex(DECIMAL_RE, 'amount must be a decimal string with at most 2 places')
+  .refine((s) => toMinor(s) > 0, 'amount must be > 0');
+
+const authorizeSchema = z.object({
+  orderId: z.string().min(1),
+  amount,
+  currency: z.string().regex(/^[A-Za-z]{3}$/, 'currency must be 3 letters').transform((s) => s.toUpperCase()),
+  paymentToken: z.string().startsWith('tok_', 'paymentToken must start with tok_'),
+});
+const captureSchema = z.object({ amount: amount.optional() });
+const voidSchema = z.object({});
+const refundSchema = z.object({ amount });
+
+interface Authorization {
+  authorizationId: string;
+  orderId: string;
+  amountMinor: number;
+  currency: string;
+  capturedMinor: number;
+  status: 'authorized' | 'voided';
+  expiresAt: string;
+}
+interface Capture {
+  captureId: string;
+  authorizationId: string;
+  orderId: string;
+  amountMinor: number;
+  currency: string;
+  refundedMinor: number;
+}
+/** One row per real effect; replays never add rows. */
+export interface PaymentLedgerEntry {
+  type: 'authorize' | 'decline' | 'capture' | 'void' | 'refund';
+  id: string;
+  orderId: string;
+  authorizationId?: string;
+  captureId?: string;
+  amount: string;
+  currency: string;
+  idempotencyKey: string;
+  at: string;
+  declineCode?: string;
+}
+
+const notFound = { status: 404, body: { error: 'not_found' } };
+
+/** Builds the payments API (`/payments/v1`) and its ledger route over fresh in-memory state. */
+export function createPayments(env: SandboxEnv) {
+  const auths = new Map<string, Authorization>();
+  const captures = new Map<string, Capture>();
+  let ledger: PaymentLedgerEntry[] = [];
+  const scope = () => 'payments';
+
+  const api = new Hono();
+
+  api.post(
+    '/authorizations',
+    mutation(env, {
+      scope,
+      service: 'payments',
+      op: 'authorize',
+      schema: authorizeSchema,
+      match: (_c, b) => ({ orderId: b.orderId }),
+      effect: (_c, b, meta) => {
+        const forced = meta.declineCode;
+        const code = forced ?? (b.paymentToken.startsWith('tok_decline_') ? b.paymentToken.slice('tok_decline_'.length) || 'generic_decline' : undefined);
+        const base = { orderId: b.orderId, amount: fromMinor(toMinor(b.amount)), currency: b.currency, idempotencyKey: meta.idempotencyKey, at: nowIso() };
+        if (code !== undefined) {
+          ledger.push({ type: 'decline', id: newId('dcl'), ...base, declineCode: code });
+          return { status: 402, body: { error: 'card_declined', declineCode: code, message: `The card was declined (${code}).` } };
+        }
+        const a: Authorization = {
+          authorizationId: newId('auth'),
+          orderId: b.orderId,
+          amountMinor: toMinor(b.amount),
+          currency: b.currency,
+          capturedMinor: 0,
+          status: 'authorized',
+          expiresAt: new Date(Date.now() + AUTH_TTL_MS).toISOString(),
+        };
+        auths.set(a.authorizationId, a);
+        ledger.push({ type: 'authorize', id: a.authorizationId, authorizationId: a.authorizationId, ...base });
+        return {
+          status: 201,
+          body: { authorizationId: a.authorizationId, status: 'authorized', amount: fromMinor(a.amountMinor), currency: a.currency, expiresAt: a.expiresAt },
+        };
+      },
+    }),
+  );
+
+  api.post(
+    '/authorizations/:id/capture',
+    mutation(env, {
+      scope,
+      service: 'payments',
+      op: 'capture',
+      schema: captureSchema,
+      match: (c) => ({ orderId: auths.get(c.req.param('id') ?? '')?.orderId }),
+      effect: (c, b, meta) => {
+        const a = auths.get(c.req.param('id') ?? '');
+        if (!a) return notFound;
+        if (a.status === 'voided') return { status: 409, body: { error: 'authorization_voided' } };
+        const remaining = a.amountMinor - a.capturedMinor;
+        const want = b.amount !== undefined ? toMinor(b.amount) : remaining;
+        if (want <= 0 || want > remaining) return { status: 409, body: { error: 'amount_exceeds_authorization', remaining: fromMinor(remaining) } };
+        a.capturedMinor += want;
+        const cap: Capture = { captureId: newId('cap'), authorizationId: a.authorizationId, orderId: a.orderId, amountMinor: want, currency: a.currency, refundedMinor: 0 };
+        captures.set(cap.captureId, cap);
+        ledger.push({
+          type: 'capture', id: cap.captureId, orderId: a.orderId, authorizationId: a.authorizationId, captureId: cap.captureId,
+          amount: fromMinor(want), currency: a.currency, idempotencyKey: meta.idempotencyKey, at: nowIso(),
+        });
+        return { status: 201, body: { captureId: cap.captureId, authorizationId: a.authorizationId, amount: fromMinor(want), currency: a.currency } };
+      },
+    }),
+  );
+
+  api.post(
+    '/authorizations/:id/void',
+    mutation(env, {
+      scope,
+      service: 'payments',
+      op: 'void',
+      schema: voidSchema,
+      match: (c) => ({ orderId: auths.get(c.req.param('id') ?? '')?.orderId }),
+      effect: (c, _b, meta) => {
+        const a = auths.get(c.req.param('id') ?? '');
+        if (!a) return notFound;
+        if (a.capturedMinor > 0) return { status: 409, body: { error: 'already_captured' } };
+        // Voiding twice is harmless at real gateways too: same answer, no second ledger row.
+        if (a.status !== 'voided') {
+          a.status = 'voided';
+          ledger.push({
+            type: 'void', id: newId('void'), orderId: a.orderId, authorizationId: a.authorizationId,
+            amount: fromMinor(a.amountMinor), currency: a.currency, idempotencyKey: meta.idempotencyKey, at: nowIso(),
+          });
+        }
+        return { status: 200, body: { authorizationId: a.authorizationId, status: 'voided' } };
+      },
+    }),
+  );
+
+  api.post(
+    '/captures/:id/refunds',
+    mutation(env, {
+      scope,
+      service: 'payments',
+      op: 'refund',
+      schema: refundSchema,
+      match: (c) => ({ orderId: captures.get(c.req.param('id') ?? '')?.orderId }),
+      effect: (c, b, meta) => {
+        const cap = captures.get(c.req.param('id') ?? '');
+        if (!cap) return notFound;
+        const want = toMinor(b.amount);
+        if (cap.refundedMinor + want > cap.amountMinor) {
+          return { status: 409, body: { error: 'refund_exceeds_capture', refundable: fromMinor(cap.amountMinor - cap.refundedMinor) } };
+        }
+        cap.refundedMinor += want;
+        const refundId = newId('re');
+        ledger.push({
+          type: 'refund', id: refundId, orderId: cap.orderId, authorizationId: cap.authorizationId, captureId: cap.captureId,
+          amount: fromMinor(want), currency: cap.currency, idempotencyKey: meta.idempotencyKey, at: nowIso(),
+        });
+        return { status: 201, body: { refundId, captureId: cap.captureId, amount: fromMinor(want), currency: cap.currency } };
+      },
+    }),
+  );
+
+  /** `/sandbox/ledger/payments?orderId=`: every real money movement, in order. */
+  const control = new Hono();
+  control.get('/ledger/payments', (c) => {
+    const orderId = c.req.query('orderId');
+    return json(200, { entries: orderId ? ledger.filter((e) => e.orderId === orderId) : ledger });
+  });
+
+  return {
+    api,
+    control,
+    reset(): void {
+      auths.clear();
+      captures.clear();
+      ledger = [];
+    },
+  };
+}

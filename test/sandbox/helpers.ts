@@ -1,0 +1,41 @@
+/** Small HTTP helpers for the sandbox tests: every call goes over real HTTP with fetch. */
+import { randomUUID } from 'node:crypto';
+import { DEV_SANDBOX_KEY, type Sandbox } from '../../sandbox/server';
+
+export interface Reply {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+export interface CallOptions {
+  /** Idempotency-Key; a fresh one by default for POSTs, `null` to send none. */
+  idem?: string | null;
+  /** Merchant key; `null` sends no Authorization header. */
+  key?: string | null;
+}
+
+/** Calls a sandbox route and returns status, parsed JSON body and headers. */
+export async function call(sb: Sandbox, method: string, path: string, body?: unknown, o: CallOptions = {}): Promise<Reply> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  const key = o.key === undefined ? DEV_SANDBOX_KEY : o.key;
+  if (key !== null) headers.Authorization = `Bearer ${key}`;
+  const idem = o.idem === undefined ? (method === 'POST' ? randomUUID() : null) : o.idem;
+  if (idem !== null) headers['Idempotency-Key'] = idem;
+  const res = await fetch(`${sb.url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers };
+}
+
+/** Polls until `check` returns a truthy value or the deadline passes. */
+export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('waitFor: condition not met in time');
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
