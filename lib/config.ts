@@ -1,0 +1,182 @@
+/**
+ * Configuration, parsed once from the environment. Nothing else in the project reads
+ * `process.env`: entry points call `loadConfig()` and hand the result down.
+ * A bad value stops the process at start with one line naming the variable.
+ */
+import { z } from 'zod';
+import { DEFAULT_ORDER_SETTINGS, DEFAULT_RULES, type BusinessRules, type OrderSettings } from '../domain/settings';
+
+export const ROLES = ['channel', 'cs', 'ops', 'admin', 'carrier'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface ApiKeySpec {
+  role: Role;
+  channel?: string;
+  key: string;
+}
+
+/** Thrown for a bad environment; `message` is the one-line reason. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const port = (fallback: number) =>
+  z.coerce.number().int().min(0).max(65535).default(fallback);
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((s) => (s === '' ? undefined : s))
+  .optional();
+
+const apiKeys = z.string().transform((raw, ctx): ApiKeySpec[] => {
+  const specs: ApiKeySpec[] = [];
+  for (const entry of raw.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const eq = entry.indexOf('=');
+    const who = eq > 0 ? entry.slice(0, eq) : '';
+    const key = eq > 0 ? entry.slice(eq + 1) : '';
+    const [role, channel, extra] = who.split(':');
+    if (!key || key.length < 8 || extra !== undefined || !ROLES.includes(role as Role)) {
+      ctx.addIssue({ code: 'custom', message: `entry "${who || entry}" must be role[:channel]=key with a known role (${ROLES.join(', ')}) and a key of 8+ characters` });
+      return z.NEVER;
+    }
+    if ((role === 'channel') !== Boolean(channel)) {
+      ctx.addIssue({ code: 'custom', message: `entry "${who}": a channel key needs its channel (channel:web=...), other roles take none` });
+      return z.NEVER;
+    }
+    specs.push(channel ? { role: role as Role, channel, key } : { role: role as Role, key });
+  }
+  return specs;
+});
+
+const namedSecrets = z.string().transform((raw, ctx): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const entry of raw.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0 || eq === entry.length - 1) {
+      ctx.addIssue({ code: 'custom', message: `entry "${entry.slice(0, Math.max(eq, 0)) || '?'}" must be name=secret` });
+      return z.NEVER;
+    }
+    out[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return out;
+});
+
+/** "90s", "30m", "48h", "7d" or plain milliseconds. */
+const duration = (fallbackMs: number) => z.string().trim().optional().transform((raw, ctx) => {
+  if (!raw) return fallbackMs;
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(raw);
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration like 90s, 30m, 48h or 7d' });
+    return z.NEVER;
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms'];
+  return Number(m[1]) * unit;
+});
+const money = (fallback: string) => z.string().trim().regex(/^\d{1,13}(\.\d{1,2})?$/, 'must be a decimal amount like 10000000.00').default(fallback);
+
+const envSchema = z.object({
+  PORT: port(3000),
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  TEMPORAL_ADDRESS: optionalString.pipe(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').optional()),
+  TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
+  TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_PORT: port(7233),
+  TEMPORAL_UI_PORT: port(8233),
+  OMS_DATA_DIR: z.string().trim().min(1).default('.data'),
+  OMS_PG_PORT: port(5433),
+  OMS_API_KEYS: optionalString.pipe(apiKeys.optional()),
+  OMS_CHANNEL_SECRETS: optionalString.pipe(namedSecrets.optional()),
+  OMS_CARRIER_SECRETS: optionalString.pipe(namedSecrets.optional()),
+  OMS_TASK_QUEUE: z.string().trim().min(1).default('orders'),
+  OMS_SANDBOX_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  SANDBOX_PORT: port(4000),
+  SANDBOX_HOST: z.string().default('127.0.0.1'),
+  OMS_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(256 * 1024),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  OMS_SANDBOX_KEY: z.string().min(8).default('dev-sandbox-merchant-key'),
+  OMS_HOLD_TIMEOUT: duration(DEFAULT_ORDER_SETTINGS.holdTimeoutMs),
+  OMS_BACKORDER_TIMEOUT: duration(DEFAULT_ORDER_SETTINGS.backorderTimeoutMs),
+  OMS_TRACKING_POLL_INTERVAL: duration(DEFAULT_ORDER_SETTINGS.trackingPollMs),
+  OMS_DEFAULT_CARRIER: z.enum(['ghn', 'vtp']).default('ghn'),
+  OMS_STEP_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(DEFAULT_ORDER_SETTINGS.stepRetry.maximumAttempts),
+  OMS_RISK_AMOUNT_LIMIT: money(DEFAULT_RULES.riskAmountLimit),
+  OMS_RISK_VELOCITY_PER_HOUR: z.coerce.number().int().min(1).default(DEFAULT_RULES.riskVelocityPerHour),
+  OMS_COD_LIMIT: money(DEFAULT_RULES.codLimit),
+});
+
+/** Development defaults for webhook secrets: the sandbox signs with the same ones. */
+export const DEV_CHANNEL_SECRETS: Record<string, string> = {
+  web: 'dev-web-secret', pos: 'dev-pos-secret', shopify: 'dev-shopify-secret',
+  shopee: 'dev-shopee-secret', lazada: 'dev-lazada-secret', tiktok: 'dev-tiktok-secret',
+};
+export const DEV_CARRIER_SECRETS: Record<string, string> = {
+  ghn: 'dev-ghn-secret', vtp: 'dev-vtp-secret',
+};
+export const DEV_PAYMENT_SECRET = 'dev-payment-secret';
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  temporal: { address: string | undefined; namespace: string; cliPath: string | undefined; port: number; uiPort: number };
+  dataDir: string;
+  pgPort: number;
+  apiKeys: ApiKeySpec[] | undefined;
+  channelSecrets: Record<string, string>;
+  carrierSecrets: Record<string, string>;
+  taskQueue: string;
+  sandbox: { url: string | undefined; port: number; host: string };
+  bodyLimitBytes: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** API key for the outside systems (the sandbox in dev). */
+  systemsKey: string;
+  orderSettings: OrderSettings;
+  rules: BusinessRules;
+}
+
+/** Parses the environment; throws `ConfigError` with a one-line reason naming the variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`invalid ${variable}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, cliPath: e.TEMPORAL_CLI_PATH, port: e.TEMPORAL_PORT, uiPort: e.TEMPORAL_UI_PORT },
+    dataDir: e.OMS_DATA_DIR,
+    pgPort: e.OMS_PG_PORT,
+    apiKeys: e.OMS_API_KEYS,
+    channelSecrets: { ...DEV_CHANNEL_SECRETS, ...e.OMS_CHANNEL_SECRETS },
+    carrierSecrets: { ...DEV_CARRIER_SECRETS, ...e.OMS_CARRIER_SECRETS },
+    taskQueue: e.OMS_TASK_QUEUE,
+    sandbox: { url: e.OMS_SANDBOX_URL, port: e.SANDBOX_PORT, host: e.SANDBOX_HOST },
+    bodyLimitBytes: e.OMS_BODY_LIMIT_BYTES,
+    logLevel: e.LOG_LEVEL,
+    systemsKey: e.OMS_SANDBOX_KEY,
+    orderSettings: {
+      holdTimeoutMs: e.OMS_HOLD_TIMEOUT, backorderTimeoutMs: e.OMS_BACKORDER_TIMEOUT, trackingPollMs: e.OMS_TRACKING_POLL_INTERVAL,
+      defaultCarrier: e.OMS_DEFAULT_CARRIER, stepRetry: { ...DEFAULT_ORDER_SETTINGS.stepRetry, maximumAttempts: e.OMS_STEP_MAX_ATTEMPTS },
+    },
+    rules: { riskAmountLimit: e.OMS_RISK_AMOUNT_LIMIT, riskVelocityPerHour: e.OMS_RISK_VELOCITY_PER_HOUR, codLimit: e.OMS_COD_LIMIT },
+  };
+}
+
+/** For entry points: load the config or exit with the one-line reason. */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`config error: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The application stack on top of a Temporal cluster and a PostgreSQL database: migrations,
+ * sandbox, worker and API. The dev launcher, the test harness and the benchmark all use this,
+ * so what the tests exercise is what `npm start` runs.
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { createApp } from '../api/create-app';
+import { KeyStore } from '../api/auth';
+import { createApiMetrics } from '../api/metrics';
+import { createSql, type Sql } from '../db/client';
+import { migrate } from '../db/migrate';
+import { DEV_SANDBOX_KEY, startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/server';
+import { createOrderWorker } from '../worker/create-worker';
+import { installRuntime } from '../worker/runtime';
+import { DEV_CARRIER_SECRETS, type ApiKeySpec } from './config';
+import { DEFAULT_ORDER_SETTINGS, DEFAULT_RULES, type BusinessRules, type OrderSettings } from '../domain/settings';
+import { seedIfEmpty } from '../db/seed';
+import type { Logger } from './logger';
+
+export interface StackOptions {
+  databaseUrl: string;
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  apiKeys: ApiKeySpec[];
+  /** Use this sandbox instead of starting one in-process. */
+  sandboxUrl?: string;
+  sandboxPort?: number;
+  /** Knobs of the in-process sandbox (latency, tracking progress). */
+  sandboxOptions?: Omit<SandboxOptions, 'port' | 'host' | 'merchantKey' | 'carrierSecrets'>;
+  bodyLimitBytes: number;
+  logger: Logger;
+  orderSettings?: Partial<OrderSettings>;
+  rules?: Partial<BusinessRules>;
+  carrierSecrets?: Record<string, string>;
+  /** API key for the outside systems (the sandbox's merchant key in dev). */
+  systemsKey?: string;
+  /** Load the dev catalog, warehouses and stock into an empty database. */
+  seed?: boolean;
+  workflowBundle?: WorkflowBundleOption;
+  /** Default true; benchmarks and some tests run the worker separately. */
+  runWorker?: boolean;
+}
+
+export interface Stack {
+  apiUrl: string;
+  sandboxUrl: string;
+  sandbox: Sandbox | undefined;
+  sql: Sql;
+  client: Client;
+  worker: Worker | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startStack(o: StackOptions): Promise<Stack> {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => o.logger.warn('shutdown step failed', { error: err }));
+    cleanups.length = 0;
+  };
+  try {
+    const sql = createSql(o.databaseUrl, { max: 20 });
+    cleanups.push(() => sql.end({ timeout: 5 }));
+    const applied = await migrate(sql, { log: (l) => o.logger.info(l) });
+    if (applied.length) o.logger.info('database migrated', { applied });
+    if (o.seed) {
+      const seeded = await seedIfEmpty(sql);
+      if (seeded) o.logger.info('dev data seeded', seeded);
+    }
+    const settings: OrderSettings = { ...DEFAULT_ORDER_SETTINGS, ...o.orderSettings };
+    const rules: BusinessRules = { ...DEFAULT_RULES, ...o.rules };
+    const carrierSecrets = o.carrierSecrets ?? DEV_CARRIER_SECRETS;
+    const systemsKey = o.systemsKey ?? DEV_SANDBOX_KEY;
+
+    let sandbox: Sandbox | undefined;
+    if (!o.sandboxUrl) {
+      const started = await startSandbox({ ...o.sandboxOptions, port: o.sandboxPort ?? 0, host: '127.0.0.1', merchantKey: systemsKey, carrierSecrets });
+      cleanups.push(() => started.stop());
+      sandbox = started;
+    }
+    const sandboxUrl = o.sandboxUrl ?? sandbox!.url;
+
+    const connection = await Connection.connect({ address: o.temporalAddress });
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection, namespace: o.namespace });
+
+    let worker: Worker | undefined;
+    if (o.runWorker !== false) {
+      installRuntime(o.logger);
+      const nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
+      worker = await createOrderWorker({
+        connection: nativeConnection, namespace: o.namespace, taskQueue: o.taskQueue,
+        deps: { sql, logger: o.logger, rules, systems: outsideSystems(sandboxUrl, systemsKey) },
+        ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : {}),
+      });
+      const running = worker.run();
+      cleanups.push(async () => {
+        // Closing the native connection before the worker has drained would strand its tasks.
+        worker!.shutdown();
+        await running;
+        await nativeConnection.close();
+      });
+    }
+
+    const metrics = createApiMetrics({ defaultMetrics: true });
+    const app = createApp({
+      keys: new KeyStore(o.apiKeys),
+      logger: o.logger,
+      metrics,
+      bodyLimitBytes: o.bodyLimitBytes,
+      client, sql, taskQueue: o.taskQueue, orderSettings: settings, carrierSecrets,
+      health: {
+        postgres: async () => { await sql`select 1`; },
+        temporal: async () => { await connection.workflowService.getSystemInfo({}); },
+      },
+    });
+    const server = await new Promise<ServerType>((res) => {
+      const s = serve({ fetch: app.fetch, port: o.port, hostname: o.host }, () => res(s));
+    });
+    cleanups.push(() => new Promise<void>((res) => { server.close(() => res()); (server as { closeAllConnections?: () => void }).closeAllConnections?.(); }));
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : o.port;
+    const apiUrl = `http://${o.host}:${port}`;
+    sandbox?.setOmsBaseUrl(apiUrl);
+
+    return { apiUrl, sandboxUrl, sandbox, sql, client, worker, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** In dev and tests every outside system is the sandbox; production points each at the real one. */
+export function outsideSystems(baseUrl: string, apiKey: string) {
+  const system = { baseUrl, apiKey, timeoutMs: 10_000 };
+  return { payments: system, wms: system, carriers: system, channels: system };
+}

@@ -1,0 +1,104 @@
+/**
+ * Per-file test helpers over the real services the global setup started: an own database cloned
+ * from the migrated template, and an own stack (API, worker, sandbox) on an own task queue.
+ */
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { createSql, type Sql } from '../../db/client';
+import type { ApiKeySpec } from '../../lib/config';
+import { createLogger, type Logger } from '../../lib/logger';
+import { startStack, type Stack, type StackOptions } from '../../lib/stack';
+
+export const TEST_KEYS = {
+  web: 'test-channel-web-key',
+  shopify: 'test-channel-shopify-key',
+  cs: 'test-cs-key-0001',
+  ops: 'test-ops-key-0001',
+  admin: 'test-admin-key-0001',
+  carrier: 'test-carrier-key-0001',
+} as const;
+
+export const TEST_KEY_SPECS: ApiKeySpec[] = [
+  { role: 'channel', channel: 'web', key: TEST_KEYS.web },
+  { role: 'channel', channel: 'shopify', key: TEST_KEYS.shopify },
+  { role: 'cs', key: TEST_KEYS.cs },
+  { role: 'ops', key: TEST_KEYS.ops },
+  { role: 'admin', key: TEST_KEYS.admin },
+  { role: 'carrier', key: TEST_KEYS.carrier },
+];
+
+export const uniqueSuffix = () => randomBytes(4).toString('hex');
+
+function urlFor(database: string): string {
+  const u = new URL(inject('pgAdminUrl'));
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** A fresh, migrated database of this file's own. */
+export async function createTestDatabase(): Promise<{ url: string; sql: Sql; drop(): Promise<void> }> {
+  const name = `oms_test_${uniqueSuffix()}`;
+  const admin = createSql(inject('pgAdminUrl'), { max: 1 });
+  try {
+    await admin.unsafe(`create database ${name} template ${inject('templateDatabase')}`);
+  } finally {
+    await admin.end();
+  }
+  const url = urlFor(name);
+  const sql = createSql(url, { max: 10 });
+  return {
+    url, sql,
+    drop: async () => {
+      await sql.end({ timeout: 5 });
+      const a = createSql(inject('pgAdminUrl'), { max: 1 });
+      try { await a.unsafe(`drop database if exists ${name} with (force)`); } finally { await a.end(); }
+    },
+  };
+}
+
+/** Logs collected in memory: tests can assert what was (not) logged. */
+export function memoryLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'debug', write: (l) => lines.push(l) });
+  return Object.assign(logger, { lines });
+}
+
+export interface TestStack extends Stack {
+  taskQueue: string;
+  db: { url: string; sql: Sql };
+  logs: string[];
+  /** fetch against the API with a role's key. */
+  api(path: string, init?: RequestInit & { key?: string; json?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** A whole stack for one test file, on an own database and task queue. */
+export async function startTestStack(overrides: Partial<StackOptions> = {}): Promise<TestStack> {
+  const db = await createTestDatabase();
+  const taskQueue = `test-${uniqueSuffix()}`;
+  const logger = memoryLogger();
+  const stack = await startStack({
+    databaseUrl: db.url,
+    temporalAddress: inject('temporalAddress'),
+    namespace: inject('temporalNamespace'),
+    taskQueue,
+    host: '127.0.0.1',
+    port: 0,
+    apiKeys: TEST_KEY_SPECS,
+    bodyLimitBytes: 64 * 1024,
+    logger,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    ...overrides,
+  });
+  const api: TestStack['api'] = (path, init = {}) => {
+    const { key, json, headers, ...rest } = init;
+    const h = new Headers(headers);
+    if (key) h.set('Authorization', `Bearer ${key}`);
+    if (json !== undefined) h.set('Content-Type', 'application/json');
+    return fetch(stack.apiUrl + path, { ...rest, headers: h, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
+  };
+  return {
+    ...stack, taskQueue, db, logs: logger.lines, api,
+    close: async () => { await stack.stop(); await db.drop(); },
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * Builds the order worker. The workflow bundle can be prebuilt once (tests, benchmarks) or
+ * bundled from source at start (dev, production).
+ */
+import { fileURLToPath } from 'node:url';
+import type { NativeConnection} from '@temporalio/worker';
+import { Worker, bundleWorkflowCode, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/** Bundles workflow code once; the bundle can be reused by many workers. */
+export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m) => console.error(m) } });
+}
+
+export interface WorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  workflowBundle?: WorkflowBundleOption;
+  /** Grace for in-flight activities on shutdown before they are handed back to the server. */
+  shutdownGraceTime?: string;
+  maxConcurrentActivityTaskExecutions?: number;
+}
+
+export async function createOrderWorker(opts: WorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    activities: createActivities(opts.deps),
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    shutdownGraceTime: (opts.shutdownGraceTime ?? '10s') as '10s',
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 100,
+  });
+}

@@ -1,0 +1,32 @@
+/**
+ * Worker process for a real deployment (docker-compose, Kubernetes): DATABASE_URL and
+ * TEMPORAL_ADDRESS point at real services. SIGTERM lets in-flight activities finish (up to the
+ * grace time) and hands the rest back to the server, so a deploy loses nothing.
+ */
+import { NativeConnection } from '@temporalio/worker';
+import { createSql } from '../db/client';
+import { migrate } from '../db/migrate';
+import { loadConfigOrExit } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { outsideSystems } from '../lib/stack';
+import { createOrderWorker } from './create-worker';
+import { installRuntime } from './runtime';
+
+const config = loadConfigOrExit();
+const logger = createLogger({ level: config.logLevel, base: { service: 'oms-worker' } });
+if (!config.databaseUrl) {
+  process.stderr.write('config error: invalid DATABASE_URL: required for a standalone worker (npm start runs an embedded one)\n');
+  process.exit(1);
+}
+const sql = createSql(config.databaseUrl);
+await migrate(sql, { log: (l) => logger.info(l) });
+const address = config.temporal.address ?? '127.0.0.1:7233';
+installRuntime(logger);
+const connection = await NativeConnection.connect({ address });
+const worker = await createOrderWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.taskQueue, deps: { sql, logger, rules: config.rules, systems: outsideSystems(config.sandbox.url ?? 'http://127.0.0.1:4000', config.systemsKey) } });
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { logger.info('shutting down', { signal: sig }); worker.shutdown(); });
+logger.info('worker started', { address, namespace: config.temporal.namespace, taskQueue: config.taskQueue });
+await worker.run();
+await connection.close();
+await sql.end({ timeout: 5 });
+logger.info('worker stopped');
