@@ -1,0 +1,34 @@
+/** The payment gateway: authorise at intake, capture per shipment at handover, void on cancel. */
+import { ApplicationFailure } from '@temporalio/common';
+import { callJson, type OutsideSystem } from '../http';
+
+export interface Authorization { authorizationId: string; amount: string; currency: string; expiresAt?: string }
+
+export function createPaymentActivities(gateway: OutsideSystem) {
+  return {
+    /** Authorises the order total; a decline is a non-retryable `PaymentDeclined` with the gateway's code. */
+    async authorizePayment(input: { orderId: string; amount: string; currency: string; token: string }): Promise<Authorization> {
+      try {
+        return await callJson<Authorization>(gateway, '/payments/v1/authorizations', {
+          body: { orderId: input.orderId, amount: input.amount, currency: input.currency, paymentToken: input.token },
+          idempotencyKey: `${input.orderId}:authorize`,
+        });
+      } catch (err) {
+        if (err instanceof ApplicationFailure && err.type === 'card_declined') {
+          const code = (err.details?.[0] as { declineCode?: string } | undefined)?.declineCode ?? 'declined';
+          throw ApplicationFailure.nonRetryable(`card declined: ${code}`, 'PaymentDeclined', { declineCode: code });
+        }
+        throw err;
+      }
+    },
+    /** Captures one shipment's share; keyed by the shipment so a retry never captures twice. */
+    async capturePayment(input: { authorizationId: string; amount: string; key: string }): Promise<{ captureId: string; amount: string }> {
+      return callJson(gateway, `/payments/v1/authorizations/${encodeURIComponent(input.authorizationId)}/capture`, {
+        body: { amount: input.amount }, idempotencyKey: input.key,
+      });
+    },
+    async voidAuthorization(input: { authorizationId: string; key: string }): Promise<{ status: string }> {
+      return callJson(gateway, `/payments/v1/authorizations/${encodeURIComponent(input.authorizationId)}/void`, { body: {}, idempotencyKey: input.key });
+    },
+  };
+}

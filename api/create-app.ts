@@ -1,0 +1,31 @@
+/** The full API: base middleware, every route module, then the OpenAPI document. */
+import type { Client } from '@temporalio/client';
+import { CatalogRepo } from '../db/catalog-repo';
+import type { Sql } from '../db/client';
+import { OrdersRepo } from '../db/orders-repo';
+import type { OrderSettings } from '../domain/settings';
+import { addDocs, createBaseApp, type App, type AppDeps } from './app';
+import { registerCarrierWebhookRoutes } from './routes/carrier-webhooks';
+import { registerCatalogRoutes } from './routes/catalog';
+import { registerInventoryRoutes } from './routes/inventory';
+import { registerOrderRoutes } from './routes/orders';
+import { InventoryService } from './services/inventory-service';
+import { OrderService } from './services/order-service';
+
+export interface ApiDeps extends AppDeps {
+  client: Client;
+  sql: Sql;
+  taskQueue: string;
+  orderSettings: OrderSettings;
+  carrierSecrets: Record<string, string>;
+}
+
+export function createApp(deps: ApiDeps): App {
+  const app = createBaseApp(deps);
+  registerOrderRoutes(app, new OrderService({ client: deps.client, sql: deps.sql, taskQueue: deps.taskQueue, settings: deps.orderSettings }));
+  registerCatalogRoutes(app, new CatalogRepo(deps.sql));
+  registerInventoryRoutes(app, new InventoryService({ sql: deps.sql, client: deps.client, logger: deps.logger }));
+  registerCarrierWebhookRoutes(app, { client: deps.client, orders: new OrdersRepo(deps.sql), secrets: deps.carrierSecrets, logger: deps.logger });
+  addDocs(app);
+  return app;
+}

@@ -1,0 +1,73 @@
+/**
+ * Carrier tracking webhooks. Authenticated by the carrier's HMAC over the raw body, deduplicated
+ * by event id (carriers deliver at least once), and forwarded to the shipment workflow, which
+ * never moves a shipment backwards when events arrive out of order.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { OrdersRepo } from '../../db/orders-repo';
+import type { Logger } from '../../lib/logger';
+import { carrierEventSignal } from '../../workflows/messages';
+import type { App } from '../app';
+import { fieldErrors, ProblemError, problems } from '../errors';
+import { pick } from '../schemas';
+
+const CarrierEventBody = z.object({
+  eventId: z.string().min(1).max(200),
+  bookingId: z.string().min(1).max(200),
+  status: z.string().min(1).max(50),
+  occurredAt: z.string().min(1).max(64),
+  codAmount: z.string().optional(),
+}).passthrough().openapi('CarrierEvent');
+
+export function verifyHmacHex(secret: string, raw: string, signature: string | undefined): boolean {
+  if (!signature || !/^[0-9a-f]{64}$/i.test(signature)) return false;
+  const expected = createHmac('sha256', secret).update(raw).digest();
+  return timingSafeEqual(expected, Buffer.from(signature, 'hex'));
+}
+
+export function registerCarrierWebhookRoutes(app: App, deps: { client: Client; orders: OrdersRepo; secrets: Record<string, string>; logger: Logger }): void {
+  app.openAPIRegistry.register('CarrierEvent', CarrierEventBody);
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/carriers/{carrier}/webhooks', tags: ['webhooks'],
+    summary: 'Tracking event from a carrier, signed with X-Carrier-Signature: hex HMAC-SHA256 of the raw body',
+    request: {
+      params: z.object({ carrier: z.string().max(32) }),
+      headers: z.object({ 'x-carrier-signature': z.string().optional() }),
+    },
+    responses: {
+      200: { description: 'Accepted (or a duplicate, acknowledged)', content: { 'application/json': { schema: z.object({ accepted: z.boolean(), duplicate: z.boolean() }) } } },
+      ...pick(400, 401, 404, 409),
+      503: { description: 'Could not be forwarded now; send again' },
+    },
+    description: 'Body: a `CarrierEvent` JSON object. It is read raw, not through the schema validator: the signature covers the exact bytes.',
+  }), async (c) => {
+    const { carrier } = c.req.valid('param');
+    const secret = deps.secrets[carrier];
+    if (!secret) throw problems.notFound(`Unknown carrier ${carrier}.`);
+    const raw = await c.req.text();
+    if (!verifyHmacHex(secret, raw, c.req.header('x-carrier-signature'))) throw problems.unauthorized('The webhook signature does not match.');
+    let json: unknown;
+    try { json = JSON.parse(raw); } catch { throw problems.malformedJson(); }
+    const parsed = CarrierEventBody.safeParse(json);
+    if (!parsed.success) throw problems.validation(fieldErrors(parsed.error));
+    const e = parsed.data;
+    const shipment = await deps.orders.shipmentByBooking(carrier, e.bookingId);
+    // A booking we have not recorded yet (the event raced the booking's answer): ask for a redelivery.
+    if (!shipment) throw problems.conflict(`Unknown booking ${e.bookingId}; send again later.`);
+    if (!(await deps.orders.acceptCarrierEvent(carrier, e.eventId, e.bookingId, e.status))) return c.json({ accepted: true, duplicate: true }, 200);
+    try {
+      await deps.client.workflow.getHandle(shipment.shipmentId).signal(carrierEventSignal, {
+        eventId: e.eventId, status: e.status, occurredAt: e.occurredAt, ...(e.codAmount ? { codAmount: e.codAmount } : {}),
+      });
+    } catch (err) {
+      // A finished shipment has nothing left to learn from this event.
+      if (err instanceof WorkflowNotFoundError) return c.json({ accepted: true, duplicate: false }, 200);
+      await deps.orders.forgetCarrierEvent(carrier, e.eventId);
+      deps.logger.warn('carrier event not forwarded', { carrier, eventId: e.eventId, error: err });
+      throw new ProblemError(503, 'unavailable', 'Service unavailable', 'The event could not be forwarded; send it again.');
+    }
+    return c.json({ accepted: true, duplicate: false }, 200);
+  });
+}

@@ -1,0 +1,65 @@
+/** Stock per SKU and warehouse: ATP for staff, on-hand changes (with a reason) for admins. */
+import { createRoute, z } from '@hono/zod-openapi';
+import type { StockRow } from '../../db/inventory-repo';
+import type { App } from '../app';
+import { requireRoles } from '../auth';
+import { CursorQuery, decodeCursor, encodeCursor, pick } from '../schemas';
+import type { InventoryService } from '../services/inventory-service';
+
+const Id = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/);
+const Stock = z.object({
+  sku: z.string(), warehouseId: z.string(), onHand: z.number().int(), reserved: z.number().int(), safetyStock: z.number().int(),
+  atp: z.number().int().openapi({ description: 'Available to promise: on hand − reserved − safety stock (never below 0).' }), updatedAt: z.string(),
+}).openapi('StockLevel');
+const row = (r: StockRow) => ({ ...r, updatedAt: r.updatedAt.toISOString() });
+
+export function registerInventoryRoutes(app: App, inventory: InventoryService): void {
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/inventory', tags: ['inventory'], summary: 'Stock rows, paged', security: [{ apiKey: [] }],
+    middleware: [requireRoles('cs', 'ops', 'admin')] as const,
+    request: { query: CursorQuery.extend({ sku: Id.optional(), warehouseId: Id.optional() }) },
+    responses: { 200: { description: 'A page of stock rows', content: { 'application/json': { schema: z.object({ items: z.array(Stock), nextCursor: z.string().nullable() }) } } }, ...pick(400, 401, 403) },
+  }), async (c) => {
+    const q = c.req.valid('query');
+    const after = decodeCursor(q.cursor, z.object({ sku: z.string(), warehouseId: z.string() }));
+    const rows = await inventory.repo.listStock({ sku: q.sku, warehouseId: q.warehouseId, after, limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return c.json({ items: page.map(row), nextCursor: rows.length > q.limit && last ? encodeCursor({ sku: last.sku, warehouseId: last.warehouseId }) : null }, 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/inventory/{sku}', tags: ['inventory'], summary: 'ATP of one SKU per warehouse', security: [{ apiKey: [] }],
+    middleware: [requireRoles('cs', 'ops', 'admin')] as const, request: { params: z.object({ sku: Id }) },
+    responses: {
+      200: { description: 'Stock per warehouse', content: { 'application/json': { schema: z.object({ sku: z.string(), atp: z.number().int(), warehouses: z.array(Stock) }) } } },
+      ...pick(401, 403, 404),
+    },
+  }), async (c) => {
+    const { sku } = c.req.valid('param');
+    const rows = await inventory.repo.stockOf(sku);
+    return c.json({ sku, atp: rows.reduce((a, r) => a + r.atp, 0), warehouses: rows.map(row) }, 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'put', path: '/v1/inventory/{sku}/{warehouseId}', tags: ['inventory'], summary: 'Set on hand (a restock wakes backordered orders)',
+    security: [{ apiKey: [] }], middleware: [requireRoles('admin')] as const,
+    request: {
+      params: z.object({ sku: Id, warehouseId: Id }),
+      body: { required: true, content: { 'application/json': { schema: z.object({
+        onHand: z.number().int().min(0).max(100_000_000), safetyStock: z.number().int().min(0).max(100_000_000).optional(),
+        reason: z.string().trim().min(3).max(500),
+      }) } } },
+    },
+    responses: {
+      200: { description: 'New level, and the backordered orders woken', content: { 'application/json': { schema: z.object({ stock: Stock, onHandBefore: z.number().int(), wokenOrders: z.array(z.string()) }) } } },
+      ...pick(400, 401, 403, 404, 409),
+    },
+  }), async (c) => {
+    const { sku, warehouseId } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const p = c.get('principal')!;
+    const r = await inventory.setOnHand({ sku, warehouseId, ...body, actor: `${p.role}:${p.keyId}` });
+    return c.json({ stock: row(r.row), onHandBefore: r.before, wokenOrders: r.woken }, 200);
+  });
+}

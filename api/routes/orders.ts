@@ -1,0 +1,164 @@
+/** Orders: intake from channels; reading and commands for customer service and ops. */
+import { createRoute, z } from '@hono/zod-openapi';
+import { CanonicalOrderSchema, CHANNELS, ORDER_STATUSES } from '../../domain/order';
+import type { App } from '../app';
+import { requireRoles, type Principal } from '../auth';
+import { problems } from '../errors';
+import { CursorQuery, decodeCursor, encodeCursor, pick } from '../schemas';
+import type { OrderService } from '../services/order-service';
+import type { OrderRow } from '../../db/orders-repo';
+
+const OrderIdParam = z.object({ orderId: z.string().min(1).max(200).openapi({ example: 'order-web-10001' }) });
+
+const IntakeResult = z.object({ orderId: z.string(), status: z.enum(ORDER_STATUSES) }).openapi('IntakeResult');
+
+const OrderSummary = z.object({
+  orderId: z.string(), channel: z.string(), channelOrderId: z.string(), customerId: z.string(), status: z.string(),
+  needsAttention: z.boolean(), attentionReason: z.string().nullable(), escalationLevel: z.number().int(),
+  total: z.string(), currency: z.string(), paymentMethod: z.string(), placedAt: z.string(), createdAt: z.string(), updatedAt: z.string(),
+}).openapi('OrderSummary');
+
+const OrderDetail = OrderSummary.extend({
+  lines: z.array(z.object({ lineNo: z.number().int(), sku: z.string(), quantity: z.number().int(), unitPrice: z.string() })),
+  customer: z.record(z.string(), z.unknown()).optional(),
+  shippingAddress: z.record(z.string(), z.unknown()).optional(),
+  reasons: z.array(z.string()),
+  waitingFor: z.string().nullable(),
+  waitingUntil: z.string().nullable(),
+  allocations: z.array(z.object({ lineNo: z.number().int(), sku: z.string(), warehouseId: z.string(), quantity: z.number().int() })),
+  allocationWarehouses: z.array(z.object({ id: z.string(), distanceKm: z.number().nullable(), reason: z.string() })),
+  shipments: z.array(z.record(z.string(), z.unknown())),
+  payment: z.record(z.string(), z.unknown()),
+  shortages: z.array(z.object({ sku: z.string(), requested: z.number(), available: z.number() })),
+  timeline: z.array(z.object({ seq: z.number().int(), status: z.string(), event: z.string(), detail: z.record(z.string(), z.unknown()), actor: z.string(), at: z.string() })),
+  source: z.enum(['projection', 'workflow']).openapi({ description: '`workflow` when the projection lagged and the live workflow state was used.' }),
+}).openapi('OrderDetail');
+
+const summary = (r: OrderRow) => ({
+  orderId: r.orderId, channel: r.channel, channelOrderId: r.channelOrderId, customerId: r.customerId, status: r.status,
+  needsAttention: r.needsAttention, attentionReason: r.attentionReason, escalationLevel: r.escalationLevel, total: r.total,
+  currency: r.currency, paymentMethod: r.paymentMethod, placedAt: r.placedAt.toISOString(), createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString(),
+});
+
+/** A channel key sees only its own channel's orders; staff roles see all. */
+function assertCanSee(p: Principal, row: { channel: string }) {
+  if (p.role === 'channel' && p.channel !== row.channel) throw problems.notFound();
+}
+
+const actorOf = (p: Principal) => `${p.role}${p.channel ? `:${p.channel}` : ''}:${p.keyId}`;
+
+export function registerOrderRoutes(app: App, orders: OrderService): void {
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/orders', tags: ['orders'], summary: 'Submit a canonical order (channel keys, own channel only)',
+    security: [{ apiKey: [] }], middleware: [requireRoles('channel')] as const,
+    request: { body: { required: true, content: { 'application/json': { schema: CanonicalOrderSchema.openapi('CanonicalOrder') } } } },
+    responses: {
+      201: { description: 'Order accepted; its workflow started', content: { 'application/json': { schema: IntakeResult } } },
+      200: { description: 'The same channel order was submitted before: the same order', content: { 'application/json': { schema: IntakeResult } } },
+      ...pick(400, 401, 403, 413),
+    },
+  }), async (c) => {
+    const order = c.req.valid('json');
+    const principal = c.get('principal')!;
+    if (order.channel !== principal.channel) throw problems.forbidden(`This key submits orders for channel "${principal.channel}" only.`);
+    const r = await orders.intake(order, order);
+    return c.json({ orderId: r.orderId, status: r.status as (typeof ORDER_STATUSES)[number] }, r.created ? 201 : 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/orders/{orderId}', tags: ['orders'], summary: 'One order: status, lines, allocations, shipments, payments, timeline',
+    security: [{ apiKey: [] }], middleware: [requireRoles('cs', 'ops', 'channel')] as const,
+    request: { params: OrderIdParam },
+    responses: { 200: { description: 'The order', content: { 'application/json': { schema: OrderDetail } } }, ...pick(401, 403, 404) },
+  }), async (c) => {
+    const { orderId } = c.req.valid('param');
+    const found = await orders.get(orderId);
+    if (!found) throw problems.notFound(`No order ${orderId}.`);
+    const p = c.get('principal')!;
+    assertCanSee(p, found.row);
+    const d = (found.live ? { ...found.live } : found.row.detail);
+    const staff = p.role !== 'channel';
+    return c.json({
+      ...summary(found.row),
+      ...(found.live ? { status: found.live.status, needsAttention: found.live.needsAttention } : {}),
+      lines: found.row.canonical.lines.map((l, i) => ({ lineNo: i + 1, ...l })),
+      ...(staff ? { customer: found.row.canonical.customer, shippingAddress: found.row.canonical.shippingAddress } : {}),
+      reasons: (d.reasons as string[] | undefined) ?? [],
+      waitingFor: (d.waitingFor as string | null | undefined) ?? null,
+      waitingUntil: (d.waitingUntil as string | null | undefined) ?? null,
+      allocations: (d.allocations as never[] | undefined) ?? [],
+      allocationWarehouses: (d.allocationWarehouses as never[] | undefined) ?? [],
+      shipments: (d.shipments as never[] | undefined) ?? [],
+      payment: (d.payment as Record<string, unknown> | undefined) ?? { method: found.row.paymentMethod },
+      shortages: (d.shortages as never[] | undefined) ?? [],
+      timeline: found.timeline.map((t) => ({ ...t, at: t.at.toISOString() })),
+      source: found.live ? 'workflow' as const : 'projection' as const,
+    }, 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/orders', tags: ['orders'], summary: 'List orders, newest first, from the projection',
+    security: [{ apiKey: [] }], middleware: [requireRoles('cs', 'ops', 'channel')] as const,
+    request: {
+      query: CursorQuery.extend({
+        status: z.enum(ORDER_STATUSES).optional(), channel: z.enum(CHANNELS).optional(), customerId: z.string().max(64).optional(),
+        needsAttention: z.enum(['true', 'false']).optional(), from: z.iso.datetime({ offset: true }).optional(), to: z.iso.datetime({ offset: true }).optional(),
+      }),
+    },
+    responses: {
+      200: { description: 'A page of orders', content: { 'application/json': { schema: z.object({ items: z.array(OrderSummary), nextCursor: z.string().nullable() }) } } },
+      ...pick(400, 401, 403),
+    },
+  }), async (c) => {
+    const q = c.req.valid('query');
+    const p = c.get('principal')!;
+    if (p.role === 'channel' && q.channel && q.channel !== p.channel) throw problems.forbidden(`This key reads channel "${p.channel}" only.`);
+    const after = decodeCursor(q.cursor, z.object({ createdAt: z.string(), orderId: z.string() }));
+    if (q.cursor && !after) throw problems.validation([{ path: 'cursor', message: 'not a cursor this API issued' }]);
+    const rows = await orders.list({
+      status: q.status, channel: p.role === 'channel' ? p.channel : q.channel, customerId: q.customerId,
+      needsAttention: q.needsAttention === undefined ? undefined : q.needsAttention === 'true', from: q.from, to: q.to, after, limit: q.limit + 1,
+    });
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return c.json({
+      items: page.map(summary),
+      nextCursor: rows.length > q.limit && last ? encodeCursor({ createdAt: last.createdAt.toISOString(), orderId: last.orderId }) : null,
+    }, 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/orders/{orderId}/retry', tags: ['ops'], summary: 'Resume the steps of an order that need attention',
+    security: [{ apiKey: [] }], middleware: [requireRoles('ops')] as const,
+    request: { params: OrderIdParam },
+    responses: {
+      200: { description: 'The steps that will run again', content: { 'application/json': { schema: z.object({ retried: z.array(z.string()) }) } } },
+      ...pick(401, 403, 404, 409),
+    },
+  }), async (c) => c.json(await orders.retry(c.req.valid('param').orderId, actorOf(c.get('principal')!)), 200));
+
+  const HoldDecision = z.object({
+    decision: z.enum(['release', 'reject']).default('release'),
+    reason: z.string().trim().max(500).optional().openapi({ description: 'Required to reject; a note when releasing.' }),
+  });
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/orders/{orderId}/release', tags: ['ops'], summary: 'Decide a risk hold: release the order, or reject it with a reason',
+    security: [{ apiKey: [] }], middleware: [requireRoles('ops')] as const,
+    request: { params: OrderIdParam, body: { required: false, content: { 'application/json': { schema: HoldDecision } } } },
+    responses: {
+      200: { description: 'Decision taken', content: { 'application/json': { schema: z.object({ orderId: z.string(), decision: z.string() }) } } },
+      ...pick(400, 401, 403, 404, 409),
+    },
+  }), async (c) => {
+    const { orderId } = c.req.valid('param');
+    const body = c.req.valid('json') ?? { decision: 'release' as const };
+    const actor = actorOf(c.get('principal')!);
+    if (body.decision === 'reject') {
+      if (!body.reason) throw problems.validation([{ path: 'reason', message: 'a reason is required to reject' }]);
+      await orders.rejectHold(orderId, actor, body.reason);
+    } else {
+      await orders.releaseHold(orderId, actor, body.reason);
+    }
+    return c.json({ orderId, decision: body.decision }, 200);
+  });
+}

@@ -1,0 +1,105 @@
+/**
+ * What the order routes do, apart from HTTP: start the order workflow idempotently, read the
+ * projection (falling back to the live workflow when the projection lags), and send commands
+ * as Updates whose validators answer "no" with a reason.
+ */
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import type { Sql } from '../../db/client';
+import { OrdersRepo, type OrderFilter, type OrderRow, type TimelineEntry } from '../../db/orders-repo';
+import { fromMinor } from '../../domain/money';
+import { orderIdFor, type CanonicalOrder } from '../../domain/order';
+import type { OrderSettings } from '../../domain/settings';
+import { computeTotalMinor } from '../../domain/validate';
+import { PUSH_CARRIERS } from '../../activities/carriers/carrier-activities';
+import { orderStateQuery, releaseHoldUpdate, retryUpdate, rejectHoldUpdate, type OrderState } from '../../workflows/messages';
+import type { orderWorkflow } from '../../workflows/order';
+import { ChannelKey, CustomerIdKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, OrderTotalKey } from '../../workflows/search-attributes';
+import { problems } from '../errors';
+
+export interface OrderServiceDeps { client: Client; sql: Sql; taskQueue: string; settings: OrderSettings }
+
+export class OrderService {
+  private readonly orders: OrdersRepo;
+  constructor(private readonly deps: OrderServiceDeps) {
+    this.orders = new OrdersRepo(deps.sql);
+  }
+
+  /** Starts the order once; the same channel order again (even concurrently) answers with the same id. */
+  async intake(order: CanonicalOrder, raw: unknown): Promise<{ orderId: string; status: string; created: boolean }> {
+    const orderId = orderIdFor(order.channel, order.channelOrderId);
+    const total = fromMinor(Math.max(computeTotalMinor(order), 0));
+    const { created } = await this.orders.recordIntake(orderId, order, total, raw);
+    // Always (re)start: a first request that recorded the intake but died before starting
+    // the workflow is completed by its retry. The workflow id makes this idempotent.
+    try {
+      await this.deps.client.workflow.start<typeof orderWorkflow>('orderWorkflow', {
+        taskQueue: this.deps.taskQueue,
+        workflowId: orderId,
+        args: [{ orderId, order, settings: this.deps.settings, pushCarriers: [...PUSH_CARRIERS] }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        staticSummary: summaryOf(order, total),
+        typedSearchAttributes: [
+          { key: OrderStatusKey, value: 'RECEIVED' }, { key: ChannelKey, value: order.channel },
+          { key: CustomerIdKey, value: order.customer.id }, { key: NeedsAttentionKey, value: false },
+          { key: EscalationLevelKey, value: 0 }, { key: OrderTotalKey, value: Number(total) },
+        ],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    const row = await this.orders.get(orderId);
+    return { orderId, status: row?.status ?? 'RECEIVED', created };
+  }
+
+  /** The order as the projection has it, or the live workflow's state if the projection lags behind. */
+  async get(orderId: string): Promise<{ row: OrderRow; timeline: TimelineEntry[]; live: OrderState | undefined } | undefined> {
+    const row = await this.orders.get(orderId);
+    if (!row) return undefined;
+    let live: OrderState | undefined;
+    const stale = row.seq === 0 || (Date.now() - row.updatedAt.getTime() < 2000 && !isFinal(row.status));
+    if (stale) {
+      live = await this.deps.client.workflow.getHandle(orderId).query(orderStateQuery).catch(() => undefined);
+      if (live && live.seq <= row.seq) live = undefined;
+    }
+    return { row, timeline: await this.orders.timeline(orderId), live };
+  }
+
+  list(filter: OrderFilter): Promise<OrderRow[]> {
+    return this.orders.list(filter);
+  }
+
+  async retry(orderId: string, actor: string): Promise<{ retried: string[] }> {
+    return this.update(orderId, () => this.deps.client.workflow.getHandle(orderId).executeUpdate(retryUpdate, { args: [{ actor }] }));
+  }
+
+  async releaseHold(orderId: string, actor: string, note?: string): Promise<OrderState> {
+    return this.update(orderId, () => this.deps.client.workflow.getHandle(orderId).executeUpdate(releaseHoldUpdate, { args: [{ actor, ...(note ? { note } : {}) }] }));
+  }
+
+  async rejectHold(orderId: string, actor: string, reason: string): Promise<OrderState> {
+    return this.update(orderId, () => this.deps.client.workflow.getHandle(orderId).executeUpdate(rejectHoldUpdate, { args: [{ actor, reason }] }));
+  }
+
+  /** Maps a refused Update to 409 with the workflow's reason, an unknown or finished order to 404/409. */
+  private async update<T>(orderId: string, send: () => Promise<T>): Promise<T> {
+    if (!(await this.orders.get(orderId))) throw problems.notFound(`No order ${orderId}.`);
+    try {
+      return await send();
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw problems.conflict(err.cause?.message ?? err.message);
+      if (err instanceof WorkflowNotFoundError) throw problems.conflict(`order ${orderId} is closed and accepts no commands`);
+      throw err;
+    }
+  }
+}
+
+const FINAL = new Set(['REJECTED', 'CANCELLED', 'DELIVERED', 'COMPLETED', 'REFUNDED']);
+const isFinal = (s: string) => FINAL.has(s);
+
+/** The one-line summary shown in the Temporal Web UI's workflow list. */
+export function summaryOf(order: CanonicalOrder, total: string): string {
+  const lines = order.lines.map((l) => `${l.quantity}× ${l.sku}`).join(', ');
+  return `${order.channel} #${order.channelOrderId} · customer ${order.customer.id} · ${lines} · ${total} ${order.currency} · ${order.payment.method === 'cod' ? 'COD' : 'prepaid'}`.slice(0, 400);
+}

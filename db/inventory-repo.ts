@@ -1,0 +1,170 @@
+/**
+ * Stock, reservations and warehouse load. PostgreSQL is the lock: each reservation is one
+ * conditional update per (sku, warehouse) inside one transaction, and the CHECK constraints
+ * refuse anything that would over-reserve even if this code were wrong.
+ */
+import type { Allocation, WarehouseStock } from '../domain/allocation';
+import type { TransactionSql } from 'postgres';
+import type { Sql } from './client';
+
+/** Another order took the stock or the capacity between planning and reserving. */
+export class LostRaceError extends Error {
+  override name = 'LostRaceError';
+}
+
+export interface StockRow { sku: string; warehouseId: string; onHand: number; reserved: number; safetyStock: number; atp: number; updatedAt: Date }
+
+export class InventoryRepo {
+  constructor(private readonly sql: Sql) {}
+
+  /** Every active warehouse with its capacity left on `day` and ATP for `skus`. */
+  async loadNetwork(skus: string[], day: string): Promise<WarehouseStock[]> {
+    const rows = await this.sql<{ id: string; lat: number; lng: number; regions_served: string[]; active: boolean; capacity_left: number; sku: string | null; atp: number | null }[]>`
+      select w.id, w.lat, w.lng, w.regions_served, w.active,
+             w.daily_capacity - coalesce(l.orders, 0) as capacity_left,
+             s.sku, greatest(s.on_hand - s.reserved - s.safety_stock, 0) as atp
+      from warehouses w
+      left join warehouse_load l on l.warehouse_id = w.id and l.day = ${day}
+      left join stock s on s.warehouse_id = w.id and s.sku = any(${skus})
+      where w.active`;
+    const byId = new Map<string, WarehouseStock>();
+    for (const r of rows) {
+      let w = byId.get(r.id);
+      if (!w) {
+        w = { id: r.id, lat: r.lat, lng: r.lng, regionsServed: r.regions_served, active: r.active, capacityLeft: r.capacity_left, atp: {} };
+        byId.set(r.id, w);
+      }
+      if (r.sku) w.atp[r.sku] = r.atp ?? 0;
+    }
+    return [...byId.values()];
+  }
+
+  async reservationsOf(orderId: string, states: string[] = ['reserved', 'committed']): Promise<Allocation[]> {
+    const rows = await this.sql<{ line_no: number; sku: string; warehouse_id: string; quantity: number }[]>`
+      select line_no, sku, warehouse_id, quantity from reservations
+      where order_id = ${orderId} and state = any(${states}) order by line_no, warehouse_id`;
+    return rows.map((r) => ({ lineNo: r.line_no, sku: r.sku, warehouseId: r.warehouse_id, quantity: r.quantity }));
+  }
+
+  /**
+   * Reserves a plan all-or-nothing. Idempotent per order: if the order already holds
+   * reservations they are returned and nothing is reserved again.
+   */
+  async reserve(orderId: string, allocations: Allocation[], day: string): Promise<{ allocations: Allocation[]; reused: boolean }> {
+    return this.sql.begin(async (tx) => {
+      // Two runs of the same activity for one order queue here instead of both reserving.
+      await tx`select pg_advisory_xact_lock(hashtext(${orderId}))`;
+      const existing = await tx<{ line_no: number; sku: string; warehouse_id: string; quantity: number }[]>`
+        select line_no, sku, warehouse_id, quantity from reservations where order_id = ${orderId} and state in ('reserved', 'committed')`;
+      if (existing.length > 0) {
+        return { allocations: existing.map((r) => ({ lineNo: r.line_no, sku: r.sku, warehouseId: r.warehouse_id, quantity: r.quantity })), reused: true };
+      }
+      // Lock rows in one global order so concurrent reservations never deadlock.
+      const sorted = [...allocations].sort((a, b) => a.sku.localeCompare(b.sku) || a.warehouseId.localeCompare(b.warehouseId) || a.lineNo - b.lineNo);
+      for (const a of sorted) {
+        const updated = await tx`
+          update stock set reserved = reserved + ${a.quantity}, updated_at = now()
+          where sku = ${a.sku} and warehouse_id = ${a.warehouseId} and on_hand - reserved - safety_stock >= ${a.quantity}
+          returning 1`;
+        if (updated.length === 0) throw new LostRaceError(`${a.sku}@${a.warehouseId}`);
+        await tx`insert into reservations (order_id, line_no, warehouse_id, sku, quantity)
+                 values (${orderId}, ${a.lineNo}, ${a.warehouseId}, ${a.sku}, ${a.quantity})`;
+      }
+      for (const wh of [...new Set(sorted.map((a) => a.warehouseId))].sort()) {
+        const took = await tx`
+          insert into warehouse_load as l (warehouse_id, day, orders) values (${wh}, ${day}, 1)
+          on conflict (warehouse_id, day) do update set orders = l.orders + 1
+          where l.orders < (select daily_capacity from warehouses where id = ${wh})
+          returning 1`;
+        if (took.length === 0) throw new LostRaceError(`capacity@${wh}`);
+      }
+      await tx`delete from backorders where order_id = ${orderId}`;
+      return { allocations, reused: false };
+    });
+  }
+
+  /** Gives reserved units back (cancel, expiry). Idempotent: released rows are not released again. */
+  async release(orderId: string, warehouseId?: string): Promise<number> {
+    const rows = await this.sql<{ released: string | null }[]>`
+      with r as (
+        update reservations set state = 'released', updated_at = now()
+        where order_id = ${orderId} and state = 'reserved' ${warehouseId ? this.sql`and warehouse_id = ${warehouseId}` : this.sql``}
+        returning sku, warehouse_id, quantity
+      ), agg as (select sku, warehouse_id, sum(quantity)::int as q from r group by sku, warehouse_id),
+      upd as (update stock s set reserved = s.reserved - agg.q, updated_at = now() from agg
+              where s.sku = agg.sku and s.warehouse_id = agg.warehouse_id returning agg.q)
+      select sum(q)::text as released from upd`;
+    return Number(rows[0]?.released ?? 0);
+  }
+
+  /** Handover: the units leave the building; on hand and reserved both drop. Idempotent. */
+  async commit(orderId: string, warehouseId: string): Promise<number> {
+    const rows = await this.sql<{ committed: string | null }[]>`
+      with r as (
+        update reservations set state = 'committed', updated_at = now()
+        where order_id = ${orderId} and warehouse_id = ${warehouseId} and state = 'reserved'
+        returning sku, warehouse_id, quantity
+      ), agg as (select sku, warehouse_id, sum(quantity)::int as q from r group by sku, warehouse_id),
+      upd as (update stock s set on_hand = s.on_hand - agg.q, reserved = s.reserved - agg.q, updated_at = now() from agg
+              where s.sku = agg.sku and s.warehouse_id = agg.warehouse_id returning agg.q)
+      select sum(q)::text as committed from upd`;
+    return Number(rows[0]?.committed ?? 0);
+  }
+
+  /** Sets on hand with a reason; refuses to drop below what is reserved. */
+  async setOnHand(input: { sku: string; warehouseId: string; onHand: number; safetyStock?: number | undefined; reason: string; actor: string }): Promise<{ before: number; after: number; row: StockRow }> {
+    return this.sql.begin(async (tx) => {
+      await tx`insert into stock (sku, warehouse_id) values (${input.sku}, ${input.warehouseId}) on conflict do nothing`;
+      const [current] = await tx<{ on_hand: number; reserved: number }[]>`
+        select on_hand, reserved from stock where sku = ${input.sku} and warehouse_id = ${input.warehouseId} for update`;
+      if (input.onHand < current!.reserved) {
+        throw new StockConflictError(`on hand ${input.onHand} would be below the ${current!.reserved} units reserved for orders`);
+      }
+      await tx`update stock set on_hand = ${input.onHand}, safety_stock = coalesce(${input.safetyStock ?? null}, safety_stock), updated_at = now()
+               where sku = ${input.sku} and warehouse_id = ${input.warehouseId}`;
+      await tx`insert into stock_adjustments (sku, warehouse_id, on_hand_before, on_hand_after, reason, actor)
+               values (${input.sku}, ${input.warehouseId}, ${current!.on_hand}, ${input.onHand}, ${input.reason}, ${input.actor})`;
+      const [row] = await tx<StockRow[]>`${stockSelect(tx)} where s.sku = ${input.sku} and s.warehouse_id = ${input.warehouseId}`;
+      return { before: current!.on_hand, after: input.onHand, row: row! };
+    });
+  }
+
+  async stockOf(sku: string): Promise<StockRow[]> {
+    return this.sql<StockRow[]>`${stockSelect(this.sql)} where s.sku = ${sku} order by s.warehouse_id`;
+  }
+
+  async listStock(filter: { sku?: string | undefined; warehouseId?: string | undefined; after?: { sku: string; warehouseId: string } | undefined; limit: number }): Promise<StockRow[]> {
+    const s = this.sql;
+    return s<StockRow[]>`${stockSelect(s)}
+      where true ${filter.sku ? s`and s.sku = ${filter.sku}` : s``} ${filter.warehouseId ? s`and s.warehouse_id = ${filter.warehouseId}` : s``}
+      ${filter.after ? s`and (s.sku, s.warehouse_id) > (${filter.after.sku}, ${filter.after.warehouseId})` : s``}
+      order by s.sku, s.warehouse_id limit ${filter.limit}`;
+  }
+
+  /** Orders waiting for `sku`, oldest first: a restock wakes them in arrival order. */
+  async backordersFor(sku: string): Promise<string[]> {
+    const rows = await this.sql<{ order_id: string }[]>`select order_id from backorders where sku = ${sku} order by created_at, order_id`;
+    return rows.map((r) => r.order_id);
+  }
+
+  async recordBackorder(orderId: string, shortages: { sku: string; requested: number }[]): Promise<void> {
+    for (const s of shortages) {
+      await this.sql`insert into backorders (order_id, sku, quantity) values (${orderId}, ${s.sku}, ${s.requested})
+                     on conflict (order_id, sku) do update set quantity = excluded.quantity`;
+    }
+  }
+
+  async clearBackorder(orderId: string): Promise<void> {
+    await this.sql`delete from backorders where order_id = ${orderId}`;
+  }
+}
+
+export class StockConflictError extends Error {
+  override name = 'StockConflictError';
+}
+
+function stockSelect(sql: Sql | TransactionSql) {
+  return sql`select s.sku, s.warehouse_id as "warehouseId", s.on_hand as "onHand", s.reserved, s.safety_stock as "safetyStock",
+                    greatest(s.on_hand - s.reserved - s.safety_stock, 0) as atp, s.updated_at as "updatedAt"
+             from stock s`;
+}

@@ -1,0 +1,134 @@
+/**
+ * The order projection and timeline. Writes are guarded by the workflow's sequence number: a
+ * late or repeated write (an activity retried after a newer one landed) never overwrites.
+ */
+import type { CanonicalOrder } from '../domain/order';
+import type { Sql } from './client';
+
+export interface StatusWrite {
+  orderId: string;
+  seq: number;
+  status: string;
+  needsAttention: boolean;
+  attentionReason: string | null;
+  escalationLevel: number;
+  detail: Record<string, unknown>;
+  event: string;
+  eventDetail: Record<string, unknown>;
+  actor: string;
+  at: string;
+}
+
+export interface OrderRow {
+  orderId: string; channel: string; channelOrderId: string; customerId: string; status: string; seq: number;
+  needsAttention: boolean; attentionReason: string | null; escalationLevel: number; currency: string; total: string;
+  paymentMethod: string; placedAt: Date; createdAt: Date; updatedAt: Date; canonical: CanonicalOrder; detail: Record<string, unknown>;
+}
+
+export interface TimelineEntry { seq: number; status: string; event: string; detail: Record<string, unknown>; actor: string; at: Date }
+
+export interface OrderFilter {
+  status?: string | undefined; channel?: string | undefined; customerId?: string | undefined; needsAttention?: boolean | undefined;
+  from?: string | undefined; to?: string | undefined;
+  after?: { createdAt: string; orderId: string } | undefined; limit: number;
+}
+
+const cols = (s: Sql) => s`order_id as "orderId", channel, channel_order_id as "channelOrderId", customer_id as "customerId", status, seq,
+  needs_attention as "needsAttention", attention_reason as "attentionReason", escalation_level as "escalationLevel", currency,
+  total::text as total, payment_method as "paymentMethod", placed_at as "placedAt", created_at as "createdAt", updated_at as "updatedAt", canonical, detail`;
+
+export class OrdersRepo {
+  constructor(private readonly sql: Sql) {}
+
+  /** Records an intake; `created` is false for a channel order seen before (even concurrently). */
+  async recordIntake(orderId: string, order: CanonicalOrder, total: string, raw: unknown): Promise<{ created: boolean }> {
+    return this.sql.begin(async (tx) => {
+      const inserted = await tx`
+        insert into orders (order_id, channel, channel_order_id, customer_id, status, currency, total, payment_method, placed_at, canonical)
+        values (${orderId}, ${order.channel}, ${order.channelOrderId}, ${order.customer.id}, 'RECEIVED', ${order.currency}, ${total},
+                ${order.payment.method}, ${order.placedAt}, ${tx.json(order)})
+        on conflict do nothing returning 1`;
+      const created = inserted.length > 0;
+      await tx`insert into order_intake_log (order_id, channel, raw, duplicate) values (${orderId}, ${order.channel}, ${tx.json(raw as never)}, ${!created})`;
+      return { created };
+    });
+  }
+
+  /** Applies a status change if it is newer than what is stored; the timeline keeps every step once. */
+  async applyStatus(w: StatusWrite): Promise<{ applied: boolean }> {
+    return this.sql.begin(async (tx) => {
+      await tx`insert into order_timeline (order_id, seq, status, event, detail, actor, at)
+               values (${w.orderId}, ${w.seq}, ${w.status}, ${w.event}, ${tx.json(w.eventDetail as never)}, ${w.actor}, ${w.at})
+               on conflict (order_id, seq) do nothing`;
+      const updated = await tx`
+        update orders set status = ${w.status}, seq = ${w.seq}, needs_attention = ${w.needsAttention}, attention_reason = ${w.attentionReason},
+          escalation_level = ${w.escalationLevel}, detail = ${tx.json(w.detail as never)}, updated_at = now()
+        where order_id = ${w.orderId} and seq < ${w.seq} returning 1`;
+      return { applied: updated.length > 0 };
+    });
+  }
+
+  async get(orderId: string): Promise<OrderRow | undefined> {
+    const [row] = await this.sql<OrderRow[]>`select ${cols(this.sql)} from orders where order_id = ${orderId}`;
+    return row;
+  }
+
+  async timeline(orderId: string): Promise<TimelineEntry[]> {
+    return this.sql<TimelineEntry[]>`select seq, status, event, detail, actor, at from order_timeline where order_id = ${orderId} order by seq`;
+  }
+
+  /** Newest first, keyset-paged on (created_at, order_id) so pages stay stable while orders arrive. */
+  async list(f: OrderFilter): Promise<OrderRow[]> {
+    const s = this.sql;
+    return s<OrderRow[]>`select ${cols(s)} from orders where true
+      ${f.status ? s`and status = ${f.status}` : s``}
+      ${f.channel ? s`and channel = ${f.channel}` : s``}
+      ${f.customerId ? s`and customer_id = ${f.customerId}` : s``}
+      ${f.needsAttention !== undefined ? s`and needs_attention = ${f.needsAttention}` : s``}
+      ${f.from ? s`and created_at >= ${f.from}` : s``}
+      ${f.to ? s`and created_at < ${f.to}` : s``}
+      ${f.after ? s`and (created_at, order_id) < (${f.after.createdAt}, ${f.after.orderId})` : s``}
+      order by created_at desc, order_id desc limit ${f.limit}`;
+  }
+
+  async countRecentByCustomer(customerId: string, sinceIso: string, excludeOrderId: string): Promise<number> {
+    const [row] = await this.sql<{ n: number }[]>`
+      select count(*)::int as n from orders where customer_id = ${customerId} and created_at >= ${sinceIso} and order_id <> ${excludeOrderId}`;
+    return row?.n ?? 0;
+  }
+
+  async blocklistHits(order: CanonicalOrder): Promise<string[]> {
+    const rows = await this.sql<{ kind: string; reason: string }[]>`
+      select kind, reason from risk_blocklist where (kind = 'customer' and value = ${order.customer.id})
+        or (kind = 'email' and value = ${order.customer.email?.toLowerCase() ?? ''})
+        or (kind = 'phone' and value = ${order.customer.phone?.replace(/\s/g, '') ?? ''})`;
+    return rows.map((r) => `blocklisted ${r.kind}: ${r.reason}`);
+  }
+
+  async upsertShipment(s: { shipmentId: string; orderId: string; warehouseId: string; carrier?: string | undefined; bookingId?: string | undefined; trackingNumber?: string | undefined; status: string; statusRank: number }): Promise<void> {
+    await this.sql`
+      insert into shipments (shipment_id, order_id, warehouse_id, carrier, booking_id, tracking_number, status, status_rank)
+      values (${s.shipmentId}, ${s.orderId}, ${s.warehouseId}, ${s.carrier ?? null}, ${s.bookingId ?? null}, ${s.trackingNumber ?? null}, ${s.status}, ${s.statusRank})
+      on conflict (shipment_id) do update set carrier = coalesce(excluded.carrier, shipments.carrier),
+        booking_id = coalesce(excluded.booking_id, shipments.booking_id), tracking_number = coalesce(excluded.tracking_number, shipments.tracking_number),
+        status = case when excluded.status_rank >= shipments.status_rank then excluded.status else shipments.status end,
+        status_rank = greatest(excluded.status_rank, shipments.status_rank), updated_at = now()`;
+  }
+
+  async shipmentByBooking(carrier: string, bookingId: string): Promise<{ shipmentId: string; orderId: string } | undefined> {
+    const [row] = await this.sql<{ shipmentId: string; orderId: string }[]>`
+      select shipment_id as "shipmentId", order_id as "orderId" from shipments where carrier = ${carrier} and booking_id = ${bookingId}`;
+    return row;
+  }
+
+  /** True the first time a carrier event id is seen. */
+  async acceptCarrierEvent(carrier: string, eventId: string, bookingId: string, status: string): Promise<boolean> {
+    const rows = await this.sql`insert into carrier_events (carrier, event_id, booking_id, status) values (${carrier}, ${eventId}, ${bookingId}, ${status})
+                                on conflict do nothing returning 1`;
+    return rows.length > 0;
+  }
+
+  async forgetCarrierEvent(carrier: string, eventId: string): Promise<void> {
+    await this.sql`delete from carrier_events where carrier = ${carrier} and event_id = ${eventId}`;
+  }
+}

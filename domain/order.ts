@@ -1,0 +1,71 @@
+/**
+ * The canonical order: what every channel's payload is normalised into, and the body of
+ * `POST /v1/orders`. Structural rules live here (→ 400 with field paths); rules that need the
+ * catalog or stock (unknown SKU, undeliverable address) are the workflow's (→ REJECTED).
+ */
+import { z } from 'zod';
+import { DECIMAL_RE } from './money';
+
+export const CHANNELS = ['web', 'pos', 'shopify', 'shopee', 'lazada', 'tiktok'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+const decimal = z.string().regex(DECIMAL_RE, 'must be a decimal string with at most 2 decimals, e.g. "125000.00"');
+const id = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dot, underscore or dash');
+
+export const AddressSchema = z.object({
+  name: z.string().trim().min(1).max(200),
+  line1: z.string().trim().min(1).max(300),
+  line2: z.string().trim().max(300).optional(),
+  ward: z.string().trim().max(100).optional(),
+  district: z.string().trim().max(100).optional(),
+  city: z.string().trim().min(1).max(100),
+  region: z.string().trim().max(100).optional(),
+  postalCode: z.string().trim().max(20).optional(),
+  country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 code, e.g. "VN"'),
+  lat: z.number().min(-90).max(90).optional(),
+  lng: z.number().min(-180).max(180).optional(),
+});
+
+export const OrderLineSchema = z.object({
+  sku: id,
+  quantity: z.number().int().positive().max(10_000),
+  unitPrice: decimal,
+});
+
+export const PaymentSchema = z.discriminatedUnion('method', [
+  z.object({ method: z.literal('prepaid'), token: z.string().min(1).max(200), provider: z.string().max(50).optional() }),
+  z.object({ method: z.literal('cod') }),
+]);
+
+export const CanonicalOrderSchema = z.object({
+  channel: z.enum(CHANNELS),
+  channelOrderId: id,
+  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code, e.g. "VND"'),
+  customer: z.object({
+    id: id,
+    name: z.string().trim().min(1).max(200),
+    email: z.email().optional(),
+    phone: z.string().regex(/^\+?[0-9 ]{8,20}$/, 'must be a phone number').optional(),
+  }),
+  shippingAddress: AddressSchema,
+  lines: z.array(OrderLineSchema).min(1).max(200),
+  shippingFee: decimal.optional(),
+  discount: decimal.optional(),
+  /** When given, must equal lines + shipping − discount (checked by the workflow's validation). */
+  total: decimal.optional(),
+  payment: PaymentSchema,
+  placedAt: z.iso.datetime({ offset: true }),
+}).strict();
+
+export type CanonicalOrder = z.infer<typeof CanonicalOrderSchema>;
+export type OrderLine = z.infer<typeof OrderLineSchema>;
+export type Address = z.infer<typeof AddressSchema>;
+
+export const ORDER_STATUSES = [
+  'RECEIVED', 'REJECTED', 'ON_HOLD', 'PAYMENT_PENDING', 'BACKORDERED', 'ALLOCATED', 'FULFILLING', 'PARTIALLY_SHIPPED',
+  'SHIPPED', 'DELIVERED', 'COMPLETED', 'CANCELLING', 'CANCELLED', 'RETURN_REQUESTED', 'RETURNED', 'REFUNDED',
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/** The business id: one workflow per channel order. */
+export const orderIdFor = (channel: string, channelOrderId: string) => `order-${channel}-${channelOrderId}`;

@@ -1,0 +1,35 @@
+/**
+ * Durations and limits of the order's life. They travel in the workflow input (workflows cannot
+ * read the environment), so an order keeps the settings it started with.
+ */
+export interface OrderSettings {
+  /** How long an order may sit ON_HOLD before it is rejected. */
+  holdTimeoutMs: number;
+  /** How long a BACKORDERED order waits for a restock before it is cancelled. */
+  backorderTimeoutMs: number;
+  defaultCarrier: string;
+  /** Polling interval for carriers without webhooks (doubles up to 8×). */
+  trackingPollMs: number;
+  /** Retries of a step before the order needs attention and waits for an ops retry. */
+  stepRetry: { initialIntervalMs: number; maximumIntervalMs: number; maximumAttempts: number };
+}
+
+export const DEFAULT_ORDER_SETTINGS: OrderSettings = {
+  holdTimeoutMs: 48 * 3600_000,
+  backorderTimeoutMs: 7 * 24 * 3600_000,
+  defaultCarrier: 'ghn',
+  trackingPollMs: 15 * 60_000,
+  stepRetry: { initialIntervalMs: 1000, maximumIntervalMs: 60_000, maximumAttempts: 10 },
+};
+
+/** Rules the activities apply (they may change without touching running workflows). */
+export interface BusinessRules {
+  /** Orders above this total go ON_HOLD for review. */
+  riskAmountLimit: string;
+  /** More orders than this from one customer within an hour go ON_HOLD. */
+  riskVelocityPerHour: number;
+  /** Cash on delivery is refused above this total. */
+  codLimit: string;
+}
+
+export const DEFAULT_RULES: BusinessRules = { riskAmountLimit: '50000000.00', riskVelocityPerHour: 5, codLimit: '10000000.00' };

@@ -1,0 +1,89 @@
+/**
+ * Messages of the order and shipment workflows. The API and tests import these same
+ * definitions, so a renamed message breaks the build instead of silently missing.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Allocation } from '../domain/allocation';
+import type { OrderStatus } from '../domain/order';
+
+export interface Actor { actor: string }
+
+export interface ShipmentView {
+  shipmentId: string;
+  warehouseId: string;
+  lines: { lineNo: number; sku: string; quantity: number }[];
+  status: ShipmentStatus;
+  carrier?: string;
+  bookingId?: string;
+  trackingNumber?: string;
+  labelUrl?: string;
+  captured?: string;
+  needsAttention: boolean;
+  attentionReason?: string;
+}
+
+export type ShipmentStatus = 'pending' | 'picking' | 'packed' | 'booked' | 'picked_up' | 'in_transit' | 'delivered' | 'delivery_failed' | 'returned_to_sender' | 'cancelled';
+
+/** Carrier statuses only move forward: an old event arriving late never moves a shipment back. */
+export const SHIPMENT_RANK: Record<ShipmentStatus, number> = {
+  pending: 0, picking: 1, packed: 2, booked: 3, picked_up: 4, in_transit: 5, delivery_failed: 6, returned_to_sender: 7, delivered: 8, cancelled: 9,
+};
+
+export interface PaymentView {
+  method: 'prepaid' | 'cod';
+  authorizationId?: string;
+  authorized?: string;
+  captures: { shipmentId: string; captureId: string; amount: string }[];
+  voided?: boolean;
+  codEligible?: boolean;
+}
+
+export interface OrderState {
+  orderId: string;
+  status: OrderStatus;
+  seq: number;
+  total: string | undefined;
+  needsAttention: boolean;
+  attentionReason: string | undefined;
+  escalationLevel: number;
+  /** What the order waits for now, in words, and until when. */
+  waitingFor: string | undefined;
+  waitingUntil: string | undefined;
+  reasons: string[];
+  payment: PaymentView;
+  allocations: Allocation[];
+  allocationWarehouses: { id: string; distanceKm: number | null; reason: string }[];
+  shipments: ShipmentView[];
+  shortages: { sku: string; requested: number; available: number }[];
+}
+
+export const orderStateQuery = defineQuery<OrderState>('orderState');
+export const releaseHoldUpdate = defineUpdate<OrderState, [Actor & { note?: string }]>('releaseHold');
+export const rejectHoldUpdate = defineUpdate<OrderState, [Actor & { reason: string }]>('rejectHold');
+/** Resume every step that needs attention; refused when nothing does. */
+export const retryUpdate = defineUpdate<{ retried: string[] }, [Actor]>('retry');
+/** Sent by a restock to orders waiting for the SKU. */
+export const stockAvailableSignal = defineSignal<[{ sku: string }]>('stockAvailable');
+
+/** Shipment → order: progress of one shipment. */
+export interface ShipmentProgress {
+  shipmentId: string;
+  status: ShipmentStatus;
+  event: string;
+  eventDetail?: Record<string, unknown>;
+  actor: string;
+  carrier?: string;
+  bookingId?: string;
+  trackingNumber?: string;
+  labelUrl?: string;
+  captured?: { captureId: string; amount: string };
+  needsAttention: boolean;
+  attentionReason?: string;
+}
+export const shipmentProgressSignal = defineSignal<[ShipmentProgress]>('shipmentProgress');
+
+/** A carrier tracking event, from the webhook route (or the workflow's own polling). */
+export interface CarrierEvent { eventId: string; status: string; occurredAt: string; codAmount?: string }
+export const carrierEventSignal = defineSignal<[CarrierEvent]>('carrierEvent');
+export const retryShipmentSignal = defineSignal<[Actor]>('retryShipment');
+export const shipmentStateQuery = defineQuery<ShipmentView>('shipmentState');

@@ -1,0 +1,283 @@
+/**
+ * The order: one workflow from intake to delivery. It reads as the order's story — validate,
+ * check risk, take payment, reserve stock, ship — and every status change is written to the
+ * projection, pushed to the channel and mirrored in search attributes.
+ */
+import {
+  condition, proxyActivities, setHandler, startChild, upsertSearchAttributes,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { Allocation } from '../domain/allocation';
+import { fromMinor, splitProportionally, toMinor } from '../domain/money';
+import type { CanonicalOrder, OrderStatus } from '../domain/order';
+import type { OrderSettings } from '../domain/settings';
+import { businessFailure, createStepRunner } from './attention';
+import {
+  orderStateQuery, rejectHoldUpdate, releaseHoldUpdate, retryShipmentSignal, retryUpdate, SHIPMENT_RANK, shipmentProgressSignal,
+  stockAvailableSignal, type OrderState, type ShipmentProgress,
+} from './messages';
+import { bookkeepingProfile, channelPushProfile, stepProfile } from './profiles';
+import { CarrierKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, WarehouseKey } from './search-attributes';
+import { shipmentWorkflow } from './shipment';
+
+export interface OrderWorkflowInput {
+  orderId: string;
+  order: CanonicalOrder;
+  settings: OrderSettings;
+  /** Carriers that push webhooks; the rest are polled. */
+  pushCarriers: string[];
+}
+
+export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderState> {
+  const { order, settings, orderId } = input;
+  const acts = proxyActivities<Activities>(stepProfile(settings));
+  const books = proxyActivities<Activities>(bookkeepingProfile);
+  const pushes = proxyActivities<Activities>(channelPushProfile);
+  const state: OrderState = {
+    orderId, status: 'RECEIVED', seq: 0, total: undefined, needsAttention: false, attentionReason: undefined, escalationLevel: 0,
+    waitingFor: undefined, waitingUntil: undefined, reasons: [], payment: { method: order.payment.method, captures: [] },
+    allocations: [], allocationWarehouses: [], shipments: [], shortages: [],
+  };
+  const pendingPushes: Promise<void>[] = [];
+  const progressInbox: ShipmentProgress[] = [];
+  const children = new Map<string, ChildWorkflowHandle<typeof shipmentWorkflow>>();
+  let holdDecision: { kind: 'release'; actor: string; note?: string | undefined } | { kind: 'reject'; actor: string; reason: string } | undefined;
+  let stockMayBeBack = false;
+
+  /** Records a step of the story: projection + timeline, channel push, search attributes. */
+  const record = async (status: OrderStatus, event: string, eventDetail: Record<string, unknown> = {}, actor = 'system') => {
+    state.status = status;
+    state.seq += 1;
+    upsertSearchAttributes([
+      { key: OrderStatusKey, value: status },
+      { key: NeedsAttentionKey, value: state.needsAttention || state.shipments.some((s) => s.needsAttention) },
+      { key: EscalationLevelKey, value: state.escalationLevel },
+      ...(state.shipments.length ? [{ key: WarehouseKey, value: [...new Set(state.shipments.map((s) => s.warehouseId))] }] : []),
+      ...(state.shipments.some((s) => s.carrier) ? [{ key: CarrierKey, value: [...new Set(state.shipments.flatMap((s) => (s.carrier ? [s.carrier] : [])))] }] : []),
+    ]);
+    const at = new Date().toISOString();
+    const attention = state.needsAttention || state.shipments.some((s) => s.needsAttention);
+    await books.recordStatus({
+      orderId, seq: state.seq, status, event, eventDetail, actor, at,
+      needsAttention: attention,
+      attentionReason: state.attentionReason ?? state.shipments.find((s) => s.needsAttention)?.attentionReason ?? null,
+      escalationLevel: state.escalationLevel,
+      detail: projectionDetail(state),
+    });
+    pendingPushes.push(pushes.pushOrderStatus({
+      channel: order.channel, orderId, channelOrderId: order.channelOrderId, status, seq: state.seq, occurredAt: at,
+      ...(state.reasons.length ? { detail: { reasons: state.reasons } } : {}),
+    }).catch(() => undefined));
+  };
+
+  const steps = createStepRunner({
+    raise: async (step, reason) => {
+      state.needsAttention = true;
+      state.attentionReason = reason;
+      state.waitingFor = `an ops retry of "${step}"`;
+      await record(state.status, `needs attention: ${step}`, { reason });
+    },
+    cleared: async (step, actor) => {
+      state.needsAttention = false;
+      state.attentionReason = undefined;
+      state.waitingFor = undefined;
+      await record(state.status, `retry of "${step}" requested`, {}, actor);
+    },
+  });
+
+  setHandler(orderStateQuery, () => state);
+  setHandler(releaseHoldUpdate, ({ actor, note }) => { holdDecision = { kind: 'release', actor, note }; return state; }, {
+    validator: (_: unknown) => { if (state.status !== 'ON_HOLD' || holdDecision) throw new Error(`order is not on hold (status ${state.status})`); },
+  });
+  setHandler(rejectHoldUpdate, ({ actor, reason }) => { holdDecision = { kind: 'reject', actor, reason }; return state; }, {
+    validator: (arg: { reason?: string }) => {
+      if (state.status !== 'ON_HOLD' || holdDecision) throw new Error(`order is not on hold (status ${state.status})`);
+      if (!arg.reason?.trim()) throw new Error('a reason is required to reject a held order');
+    },
+  });
+  setHandler(retryUpdate, async ({ actor }) => {
+    const retried: string[] = [];
+    if (steps.parkedStep) { retried.push(steps.parkedStep); steps.requestRetry(actor); }
+    for (const s of state.shipments.filter((x) => x.needsAttention)) {
+      await children.get(s.shipmentId)?.signal(retryShipmentSignal, { actor });
+      retried.push(`shipment ${s.shipmentId}`);
+    }
+    return { retried };
+  }, {
+    validator: (_: unknown) => {
+      if (!steps.parkedStep && !state.shipments.some((s) => s.needsAttention)) {
+        throw new Error(`nothing to retry: no step of this order needs attention (status ${state.status})`);
+      }
+    },
+  });
+  setHandler(stockAvailableSignal, () => { stockMayBeBack = true; });
+  setHandler(shipmentProgressSignal, (p) => { progressInbox.push(p); });
+
+  const finish = async (status: 'REJECTED' | 'CANCELLED', event: string, reasons: string[], actor = 'system') => {
+    state.reasons = reasons;
+    state.waitingFor = undefined;
+    state.waitingUntil = undefined;
+    await record(status, event, { reasons }, actor);
+    await Promise.all(pendingPushes);
+    return state;
+  };
+
+  await record('RECEIVED', `order received from ${order.channel}`, { channelOrderId: order.channelOrderId, lines: order.lines.length }, `channel:${order.channel}`);
+
+  // 1. Validation against the catalog and the delivery network.
+  const validation = await steps.run('validate order', () => acts.validateOrder({ order }));
+  if (validation.reasons.length) return finish('REJECTED', 'order rejected: invalid', validation.reasons);
+  state.total = validation.total;
+
+  // 2. Risk: suspicious orders wait for ops, and an unanswered hold expires.
+  const risk = await steps.run('assess risk', () => acts.assessRisk({ orderId, order, total: validation.total }));
+  if (risk.hold) {
+    state.reasons = risk.reasons;
+    state.waitingFor = 'an ops decision on the risk hold (release or reject)';
+    state.waitingUntil = new Date(Date.now() + settings.holdTimeoutMs).toISOString();
+    await record('ON_HOLD', 'held for risk review', { reasons: risk.reasons, until: state.waitingUntil });
+    const decided = await condition(() => holdDecision !== undefined, settings.holdTimeoutMs);
+    state.waitingFor = undefined;
+    state.waitingUntil = undefined;
+    if (!decided) return finish('REJECTED', 'risk hold expired without a decision', [...risk.reasons, 'risk hold expired']);
+    if (holdDecision!.kind === 'reject') return finish('REJECTED', 'rejected after risk review', [holdDecision!.reason], holdDecision!.actor);
+    state.reasons = [];
+    await record('ON_HOLD', 'risk hold released', holdDecision!.note ? { note: holdDecision!.note } : {}, holdDecision!.actor);
+  }
+
+  // 3. Payment: authorise a prepaid order (captured per shipment at handover); check COD eligibility.
+  if (order.payment.method === 'prepaid') {
+    const token = order.payment.token;
+    await record('PAYMENT_PENDING', `authorising ${validation.total} ${order.currency}`);
+    try {
+      const auth = await steps.run('authorise payment', () => acts.authorizePayment({ orderId, amount: validation.total, currency: order.currency, token }));
+      state.payment.authorizationId = auth.authorizationId;
+      state.payment.authorized = auth.amount;
+    } catch (err) {
+      const refusal = businessFailure(err);
+      if (!refusal) throw err;
+      const code = (refusal.details?.[0] as { declineCode?: string } | undefined)?.declineCode;
+      return finish('REJECTED', 'payment declined', [code ? `card declined: ${code}` : refusal.message]);
+    }
+  } else {
+    const cod = await steps.run('check COD eligibility', () => acts.checkCodEligibility({ order, total: validation.total }));
+    state.payment.codEligible = cod.eligible;
+    if (!cod.eligible) return finish('REJECTED', 'cash on delivery refused', [cod.reason ?? 'not eligible for cash on delivery']);
+  }
+
+  // 4. Allocation: reserve stock atomically; without stock, wait for a restock until the deadline.
+  const lines = order.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, quantity: l.quantity }));
+  let backorderDeadline: number | undefined;
+  for (;;) {
+    stockMayBeBack = false;
+    const plan = await steps.run('reserve stock', () => acts.reserveStock({ orderId, lines, address: order.shippingAddress }));
+    if (plan.ok) {
+      state.allocations = plan.allocations;
+      state.allocationWarehouses = plan.warehouses;
+      state.shortages = [];
+      break;
+    }
+    state.shortages = plan.shortages;
+    if (backorderDeadline === undefined) {
+      backorderDeadline = Date.now() + settings.backorderTimeoutMs;
+      state.waitingFor = `a restock of ${plan.shortages.map((s) => s.sku).join(', ')}`;
+      state.waitingUntil = new Date(backorderDeadline).toISOString();
+      await record('BACKORDERED', plan.summary, { shortages: plan.shortages, until: state.waitingUntil });
+    }
+    const woke = await condition(() => stockMayBeBack, Math.max(backorderDeadline - Date.now(), 1));
+    if (!woke) {
+      await books.clearBackorder({ orderId });
+      if (state.payment.authorizationId) {
+        const authorizationId = state.payment.authorizationId;
+        await steps.run('void authorisation', () => acts.voidAuthorization({ authorizationId, key: `${orderId}:void` }));
+        state.payment.voided = true;
+      }
+      return finish('CANCELLED', 'backorder deadline passed without stock', [`no stock by ${state.waitingUntil}: ${plan.summary}`]);
+    }
+  }
+  state.waitingFor = undefined;
+  state.waitingUntil = undefined;
+  await record('ALLOCATED', planSummary(state), { allocations: state.allocations, warehouses: state.allocationWarehouses });
+
+  // 5. Fulfilment: one child workflow per warehouse.
+  const byWarehouse = groupByWarehouse(state.allocations);
+  const lineValue = (a: Allocation) => toMinor(order.lines[a.lineNo - 1]!.unitPrice) * a.quantity;
+  const shares = splitProportionally(toMinor(validation.total), byWarehouse.map(([, allocs]) => allocs.reduce((s, a) => s + lineValue(a), 0)));
+  state.shipments = byWarehouse.map(([warehouseId, allocs], i) => ({
+    shipmentId: `${orderId}-shipment-${i + 1}`, warehouseId, status: 'pending', needsAttention: false,
+    lines: allocs.map(({ lineNo, sku, quantity }) => ({ lineNo, sku, quantity })),
+  }));
+  await record('FULFILLING', `${state.shipments.length} shipment(s) to prepare`, { shipments: state.shipments.map((s) => ({ shipmentId: s.shipmentId, warehouseId: s.warehouseId })) });
+  const warehouseCities = await books.warehouseCities({ ids: byWarehouse.map(([id]) => id) });
+  for (const [i, s] of state.shipments.entries()) {
+    const handle = await startChild(shipmentWorkflow, {
+      workflowId: s.shipmentId,
+      args: [{
+        orderId, shipmentId: s.shipmentId, warehouse: { id: s.warehouseId, city: warehouseCities[s.warehouseId] ?? '' },
+        lines: byWarehouse[i]![1].map((a) => ({ lineNo: a.lineNo, sku: a.sku, quantity: a.quantity, weightGrams: validation.weights[a.sku] ?? 500 })),
+        address: order.shippingAddress, recipientPhone: order.customer.phone, carrier: settings.defaultCarrier,
+        pushCarrier: input.pushCarriers.includes(settings.defaultCarrier),
+        codAmount: order.payment.method === 'cod' ? fromMinor(shares[i]!) : undefined,
+        capture: state.payment.authorizationId ? { authorizationId: state.payment.authorizationId, amount: fromMinor(shares[i]!) } : undefined,
+        settings,
+      }],
+    });
+    children.set(s.shipmentId, handle);
+  }
+  const results = Promise.all([...children.values()].map((h) => h.result()));
+  let childFailure: unknown;
+  results.catch((err: unknown) => { childFailure = err; });
+
+  // 6. Tracking: shipments report progress; the order's status follows the slowest shipment.
+  while (!state.shipments.every((s) => s.status === 'delivered')) {
+    await condition(() => progressInbox.length > 0 || childFailure !== undefined);
+    if (childFailure !== undefined && progressInbox.length === 0) throw childFailure instanceof Error ? childFailure : new Error('a shipment workflow failed');
+    const p = progressInbox.shift()!;
+    const s = state.shipments.find((x) => x.shipmentId === p.shipmentId);
+    if (!s) continue;
+    if (SHIPMENT_RANK[p.status] >= SHIPMENT_RANK[s.status]) s.status = p.status;
+    Object.assign(s, {
+      needsAttention: p.needsAttention,
+      ...(p.carrier ? { carrier: p.carrier } : {}), ...(p.bookingId ? { bookingId: p.bookingId } : {}),
+      ...(p.trackingNumber ? { trackingNumber: p.trackingNumber } : {}), ...(p.labelUrl ? { labelUrl: p.labelUrl } : {}),
+    });
+    if (p.attentionReason) s.attentionReason = p.attentionReason; else delete s.attentionReason;
+    if (p.captured) {
+      s.captured = p.captured.amount;
+      state.payment.captures.push({ shipmentId: s.shipmentId, ...p.captured });
+    }
+    await record(aggregateStatus(state), p.event, { shipmentId: p.shipmentId, ...p.eventDetail }, p.actor);
+  }
+  await results;
+  await Promise.all(pendingPushes);
+  return state;
+}
+
+function planSummary(state: OrderState): string {
+  return state.allocationWarehouses.map((w) => `${w.id}: ${w.reason}`).join('; ');
+}
+
+function groupByWarehouse(allocations: Allocation[]): [string, Allocation[]][] {
+  const m = new Map<string, Allocation[]>();
+  for (const a of allocations) m.set(a.warehouseId, [...(m.get(a.warehouseId) ?? []), a]);
+  return [...m.entries()].sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** The order's status from its shipments: delivered when all are, shipped when all left, else partly. */
+function aggregateStatus(state: OrderState): OrderStatus {
+  const ranks = state.shipments.map((s) => SHIPMENT_RANK[s.status]);
+  if (ranks.every((r) => r >= SHIPMENT_RANK.delivered)) return 'DELIVERED';
+  if (ranks.every((r) => r >= SHIPMENT_RANK.picked_up)) return 'SHIPPED';
+  if (ranks.some((r) => r >= SHIPMENT_RANK.picked_up)) return 'PARTIALLY_SHIPPED';
+  return 'FULFILLING';
+}
+
+/** What the projection keeps of the workflow's state (the API's order detail reads it). */
+function projectionDetail(state: OrderState): Record<string, unknown> {
+  return {
+    total: state.total, reasons: state.reasons, payment: state.payment, allocations: state.allocations,
+    allocationWarehouses: state.allocationWarehouses, shipments: state.shipments, shortages: state.shortages,
+    waitingFor: state.waitingFor ?? null, waitingUntil: state.waitingUntil ?? null,
+  };
+}

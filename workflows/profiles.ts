@@ -1,0 +1,29 @@
+/** Activity timeout and retry profiles, named by what the activity does. */
+import type { ActivityOptions } from '@temporalio/workflow';
+import type { OrderSettings } from '../domain/settings';
+
+/** Calls to outside systems and business steps: bounded retries, then "needs attention". */
+export function stepProfile(settings: OrderSettings): ActivityOptions {
+  return {
+    startToCloseTimeout: '30 seconds',
+    heartbeatTimeout: '20 seconds',
+    retry: {
+      initialInterval: settings.stepRetry.initialIntervalMs,
+      maximumInterval: settings.stepRetry.maximumIntervalMs,
+      backoffCoefficient: 2,
+      maximumAttempts: settings.stepRetry.maximumAttempts,
+    },
+  };
+}
+
+/** Our own bookkeeping in PostgreSQL: it must happen, so it retries until it does. */
+export const bookkeepingProfile: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
+};
+
+/** Pushes to channels: a channel outage must not block the order, so these retry for long in the background. */
+export const channelPushProfile: ActivityOptions = {
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '2 minutes', backoffCoefficient: 2 },
+};
