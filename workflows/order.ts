@@ -4,7 +4,7 @@
  * projection, pushed to the channel and mirrored in search attributes.
  */
 import {
-  condition, proxyActivities, setHandler, startChild, upsertSearchAttributes,
+  condition, proxyActivities, proxyLocalActivities, setHandler, startChild, upsertSearchAttributes,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -32,7 +32,7 @@ export interface OrderWorkflowInput {
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderState> {
   const { order, settings, orderId } = input;
   const acts = proxyActivities<Activities>(stepProfile(settings));
-  const books = proxyActivities<Activities>(bookkeepingProfile);
+  const books = proxyLocalActivities<Activities>(bookkeepingProfile);
   const pushes = proxyActivities<Activities>(channelPushProfile);
   const state: OrderState = {
     orderId, status: 'RECEIVED', seq: 0, total: undefined, needsAttention: false, attentionReason: undefined, escalationLevel: 0,

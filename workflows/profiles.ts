@@ -1,5 +1,5 @@
 /** Activity timeout and retry profiles, named by what the activity does. */
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import type { OrderSettings } from '../domain/settings';
 
 /** Calls to outside systems and business steps: bounded retries, then "needs attention". */
@@ -16,8 +16,12 @@ export function stepProfile(settings: OrderSettings): ActivityOptions {
   };
 }
 
-/** Our own bookkeeping in PostgreSQL: it must happen, so it retries until it does. */
-export const bookkeepingProfile: ActivityOptions = {
+/**
+ * Our own bookkeeping in PostgreSQL (projection, timeline, stock commit), run as local
+ * activities: short, idempotent and next to the worker's database, they need no round trip
+ * through the server's task queues. They must happen, so they retry until they do.
+ */
+export const bookkeepingProfile: LocalActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 };

@@ -3,7 +3,7 @@
  * handover (commit stock, capture this shipment's share), then track until delivered. Carrier
  * events arrive as signals (webhooks) or by polling carriers that have none.
  */
-import { condition, getExternalWorkflowHandle, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Address } from '../domain/order';
 import type { OrderSettings } from '../domain/settings';
@@ -34,7 +34,7 @@ const TRACKED: ShipmentStatus[] = ['picked_up', 'in_transit', 'delivered', 'deli
 
 export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentView> {
   const acts = proxyActivities<Activities>(stepProfile(input.settings));
-  const books = proxyActivities<Activities>(bookkeepingProfile);
+  const books = proxyLocalActivities<Activities>(bookkeepingProfile);
   const parent = getExternalWorkflowHandle(input.orderId);
   const view: ShipmentView = {
     shipmentId: input.shipmentId, warehouseId: input.warehouse.id, status: 'pending', needsAttention: false,

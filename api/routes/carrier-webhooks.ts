@@ -19,6 +19,8 @@ const CarrierEventBody = z.object({
   status: z.string().min(1).max(50),
   occurredAt: z.string().min(1).max(64),
   codAmount: z.string().optional(),
+  /** Our shipment id, sent as the client reference at booking and echoed by the carrier. */
+  shipmentId: z.string().regex(/^order-[A-Za-z0-9._-]+-shipment-\d+$/).optional(),
 }).passthrough().openapi('CarrierEvent');
 
 export function verifyHmacHex(secret: string, raw: string, signature: string | undefined): boolean {
@@ -53,12 +55,13 @@ export function registerCarrierWebhookRoutes(app: App, deps: { client: Client; o
     const parsed = CarrierEventBody.safeParse(json);
     if (!parsed.success) throw problems.validation(fieldErrors(parsed.error));
     const e = parsed.data;
-    const shipment = await deps.orders.shipmentByBooking(carrier, e.bookingId);
-    // A booking we have not recorded yet (the event raced the booking's answer): ask for a redelivery.
-    if (!shipment) throw problems.conflict(`Unknown booking ${e.bookingId}; send again later.`);
+    // The carrier echoes our shipment id (its "client reference"), so an event that races the
+    // booking's answer still finds its workflow. Without it, look the booking up.
+    const shipmentId = e.shipmentId ?? (await deps.orders.shipmentByBooking(carrier, e.bookingId))?.shipmentId;
+    if (!shipmentId) throw problems.conflict(`Unknown booking ${e.bookingId}; send again later.`);
     if (!(await deps.orders.acceptCarrierEvent(carrier, e.eventId, e.bookingId, e.status))) return c.json({ accepted: true, duplicate: true }, 200);
     try {
-      await deps.client.workflow.getHandle(shipment.shipmentId).signal(carrierEventSignal, {
+      await deps.client.workflow.getHandle(shipmentId).signal(carrierEventSignal, {
         eventId: e.eventId, status: e.status, occurredAt: e.occurredAt, ...(e.codAmount ? { codAmount: e.codAmount } : {}),
       });
     } catch (err) {
