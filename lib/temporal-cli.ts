@@ -71,19 +71,22 @@ export async function ensureTemporalCli(
       env: { ...env, GOBIN: bin, GOFLAGS: [env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' ') },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-    // `go install -x` narrates every step; condense it into a heartbeat with counts.
+    // `go install -x` narrates every step; condense it into a heartbeat with counts, and keep
+    // the tail to show if the build fails.
     let downloads = 0;
     let compiles = 0;
     let buffered = '';
+    const tail: string[] = [];
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {
       buffered += chunk;
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
       for (const line of lines) {
-        if (line.startsWith('go: downloading')) downloads++;
+        if (line.startsWith('go: downloading') || /^# get .*\.zip: 200/.test(line)) downloads++;
         else if (/\/compile /.test(line)) compiles++;
-        else if (/^(go: |#|.*error)/i.test(line) && !line.startsWith('go: downloading')) log(`  ${line}`);
+        tail.push(line);
+        if (tail.length > 30) tail.shift();
       }
     });
     const beat = setInterval(() => {
@@ -93,7 +96,10 @@ export async function ensureTemporalCli(
     child.on('close', (code) => {
       clearInterval(beat);
       if (code === 0) resolve();
-      else reject(new Error(`go install of the Temporal CLI failed (exit ${code})`));
+      else {
+        for (const line of tail) log(`  ${line}`);
+        reject(new Error(`go install of the Temporal CLI failed (exit ${code})`));
+      }
     });
   });
   const path = join(bin, 'temporal');
