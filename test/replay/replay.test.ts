@@ -1,0 +1,73 @@
+/**
+ * Orders live for weeks, so every change to workflow code must replay the histories of orders
+ * already in flight. The committed histories in `histories/` were recorded from real runs; each
+ * must replay against today's code. Re-record (after a deliberate, patched change) with
+ * RECORD_HISTORIES=1 npm test -- test/replay
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
+import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+
+const HISTORIES = fileURLToPath(new URL('./histories', import.meta.url));
+const bundle = { codePath: '' };
+
+let stack: TestStack;
+beforeAll(async () => {
+  bundle.codePath = inject('workflowBundlePath');
+  stack = await startTestStack({ sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } } });
+  await seedNetwork(stack.db.sql, { 'SKU-A': { 'WH-HCM': 10 }, 'SKU-B': { 'WH-HN': 10 } });
+});
+afterAll(async () => { await stack?.close(); });
+
+async function runToEnd(order: ReturnType<typeof makeOrder>, status: string) {
+  const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: order });
+  const { orderId } = (await res.json()) as { orderId: string };
+  await eventually(async () => (await stack.client.workflow.getHandle(orderId).describe()).status.name === 'COMPLETED', { what: `${orderId} completed` });
+  const o = (await (await stack.api(`/v1/orders/${orderId}`, { key: TEST_KEYS.cs })).json()) as { status: string };
+  expect(o.status).toBe(status);
+  return orderId;
+}
+
+describe('replay', () => {
+  it('replays fresh histories of a split prepaid order and its shipments', async () => {
+    const orderId = await runToEnd(makeOrder({
+      lines: [{ sku: 'SKU-A', quantity: 1, unitPrice: '100000.00' }, { sku: 'SKU-B', quantity: 1, unitPrice: '20000.00' }],
+      shippingAddress: { name: 'C', line1: '1 Tran Phu', city: 'Da Nang', country: 'VN' },
+    }), 'DELIVERED');
+    const ids = [orderId, `${orderId}-shipment-1`, `${orderId}-shipment-2`];
+    for (const id of ids) {
+      const history = await stack.client.workflow.getHandle(id).fetchHistory();
+      await Worker.runReplayHistory({ workflowBundle: bundle }, history, id);
+      if (process.env.RECORD_HISTORIES) {
+        // The CLI's JSON is the format the SDK reads back (and what `temporal workflow show` gives ops).
+        const json = execFileSync(inject('temporalCliPath'), ['workflow', 'show', '--workflow-id', id, '--address', inject('temporalAddress'), '--namespace', inject('temporalNamespace'), '--output', 'json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+        const name = id === orderId ? 'order' : `shipment-${id.slice(-1)}`;
+        writeFileSync(join(HISTORIES, `${name}-split-prepaid.json`), json);
+      }
+    }
+  });
+
+  it('replays every committed history against the current workflow code', async () => {
+    const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) {
+      // The worker parses the CLI's JSON itself.
+      await Worker.runReplayHistory({ workflowBundle: bundle }, JSON.parse(readFileSync(join(HISTORIES, f), 'utf8')) as unknown, f);
+    }
+  });
+
+  it('fails when workflow code changes incompatibly (the check can fail)', async () => {
+    const mutant = await bundleWorkflowCode({
+      workflowsPath: fileURLToPath(new URL('./mutant/index.ts', import.meta.url)),
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    });
+    const order = JSON.parse(readFileSync(join(HISTORIES, 'order-split-prepaid.json'), 'utf8')) as unknown;
+    await expect(Worker.runReplayHistory({ workflowBundle: mutant }, order, 'mutant')).rejects.toBeInstanceOf(DeterminismViolationError);
+  }, 120_000);
+});
