@@ -3,7 +3,7 @@
  * order in a visible state and waits for an ops retry. Business refusals (non-retryable
  * application failures such as a declined card) are not parked: the caller handles them.
  */
-import { ActivityFailure, ApplicationFailure, condition } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, isCancellation } from '@temporalio/workflow';
 
 /** A typed business refusal from an activity, or undefined for anything transient. */
 export function businessFailure(err: unknown): ApplicationFailure | undefined {
@@ -28,7 +28,8 @@ export function createStepRunner(hooks: AttentionHooks) {
         try {
           return await fn();
         } catch (err) {
-          if (businessFailure(err)) throw err;
+          // Cancellation is the order's decision, not a failure to park.
+          if (businessFailure(err) || isCancellation(err)) throw err;
           const cause = err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
           parked = step;
           retryActor = undefined;

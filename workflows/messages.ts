@@ -20,6 +20,8 @@ export interface ShipmentView {
   captured?: string;
   needsAttention: boolean;
   attentionReason?: string;
+  /** The shipment was already with the carrier when the order's cancellation reached it. */
+  cancelRefused?: boolean;
 }
 
 export type ShipmentStatus = 'pending' | 'picking' | 'packed' | 'booked' | 'picked_up' | 'in_transit' | 'delivered' | 'delivery_failed' | 'returned_to_sender' | 'cancelled';
@@ -79,6 +81,7 @@ export interface ShipmentProgress {
   captured?: { captureId: string; amount: string };
   needsAttention: boolean;
   attentionReason?: string;
+  cancelRefused?: boolean;
 }
 export const shipmentProgressSignal = defineSignal<[ShipmentProgress]>('shipmentProgress');
 
@@ -86,4 +89,9 @@ export const shipmentProgressSignal = defineSignal<[ShipmentProgress]>('shipment
 export interface CarrierEvent { eventId: string; status: string; occurredAt: string; codAmount?: string }
 export const carrierEventSignal = defineSignal<[CarrierEvent]>('carrierEvent');
 export const retryShipmentSignal = defineSignal<[Actor]>('retryShipment');
+/** Order → shipment: undo everything not yet handed to the carrier. */
+export const cancelShipmentSignal = defineSignal<[Actor & { reason: string }]>('cancelShipment');
+
+/** Cancel the order; refused (with the reason) once it is with the carrier. */
+export const cancelOrderUpdate = defineUpdate<{ status: OrderStatus }, [Actor & { reason: string }]>('cancelOrder');
 export const shipmentStateQuery = defineQuery<ShipmentView>('shipmentState');

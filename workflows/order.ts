@@ -4,7 +4,8 @@
  * projection, pushed to the channel and mirrored in search attributes.
  */
 import {
-  condition, proxyActivities, proxyLocalActivities, setHandler, startChild, upsertSearchAttributes,
+  CancellationScope, ChildWorkflowCancellationType, condition, isCancellation, proxyActivities, proxyLocalActivities, setHandler, startChild,
+  upsertSearchAttributes,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -14,7 +15,7 @@ import type { CanonicalOrder, OrderStatus } from '../domain/order';
 import type { OrderSettings } from '../domain/settings';
 import { businessFailure, createStepRunner } from './attention';
 import {
-  orderStateQuery, rejectHoldUpdate, releaseHoldUpdate, retryShipmentSignal, retryUpdate, SHIPMENT_RANK, shipmentProgressSignal,
+  cancelOrderUpdate, cancelShipmentSignal, orderStateQuery, rejectHoldUpdate, releaseHoldUpdate, retryShipmentSignal, retryUpdate, SHIPMENT_RANK, shipmentProgressSignal,
   stockAvailableSignal, type OrderState, type ShipmentProgress,
 } from './messages';
 import { bookkeepingProfile, channelPushProfile, stepProfile } from './profiles';
@@ -44,6 +45,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   const children = new Map<string, ChildWorkflowHandle<typeof shipmentWorkflow>>();
   let holdDecision: { kind: 'release'; actor: string; note?: string | undefined } | { kind: 'reject'; actor: string; reason: string } | undefined;
   let stockMayBeBack = false;
+  /** The order's forward path; a cancellation (API or Temporal) cancels it and compensation runs. */
+  const forward = new CancellationScope();
+  let cancelRequest: { reason: string; actor: string } | undefined;
+  let cancelSettled = false;
+  let reserveStarted = false;
+  let childFailure: unknown;
 
   /** Records a step of the story: projection + timeline, channel push, search attributes. */
   const record = async (status: OrderStatus, event: string, eventDetail: Record<string, unknown> = {}, actor = 'system') => {
@@ -58,17 +65,18 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     ]);
     const at = new Date().toISOString();
     const attention = state.needsAttention || state.shipments.some((s) => s.needsAttention);
-    await books.recordStatus({
+    // The story is written even while the order is being cancelled.
+    await CancellationScope.nonCancellable(() => books.recordStatus({
       orderId, seq: state.seq, status, event, eventDetail, actor, at,
       needsAttention: attention,
       attentionReason: state.attentionReason ?? state.shipments.find((s) => s.needsAttention)?.attentionReason ?? null,
       escalationLevel: state.escalationLevel,
       detail: projectionDetail(state),
-    });
-    pendingPushes.push(pushes.pushOrderStatus({
+    }));
+    pendingPushes.push(CancellationScope.nonCancellable(() => pushes.pushOrderStatus({
       channel: order.channel, orderId, channelOrderId: order.channelOrderId, status, seq: state.seq, occurredAt: at,
       ...(state.reasons.length ? { detail: { reasons: state.reasons } } : {}),
-    }).catch(() => undefined));
+    })).catch(() => undefined));
   };
 
   const steps = createStepRunner({
@@ -111,6 +119,24 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       }
     },
   });
+  setHandler(cancelOrderUpdate, async ({ reason, actor }) => {
+    if (!cancelRequest) {
+      cancelRequest = { reason, actor };
+      forward.cancel();
+    }
+    // Answer with the outcome when it comes quickly, else with CANCELLING.
+    await condition(() => cancelSettled, '10 seconds');
+    return { status: state.status };
+  }, {
+    validator: (arg: { reason?: string }) => {
+      if (cancelRequest) return; // a second cancel answers with the first one's outcome
+      if (!arg.reason?.trim()) throw new Error('a reason is required to cancel an order');
+      if (CLOSED.has(state.status)) throw new Error(`order is ${state.status}: nothing to cancel`);
+      if (state.shipments.some((x) => x.status !== 'cancelled' && SHIPMENT_RANK[x.status] >= SHIPMENT_RANK.picked_up)) {
+        throw new Error('the order has been handed to the carrier: open a return instead');
+      }
+    },
+  });
   setHandler(stockAvailableSignal, () => { stockMayBeBack = true; });
   setHandler(shipmentProgressSignal, (p) => { progressInbox.push(p); });
 
@@ -125,134 +151,210 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
 
   await record('RECEIVED', `order received from ${order.channel}`, { channelOrderId: order.channelOrderId, lines: order.lines.length }, `channel:${order.channel}`);
 
-  // 1. Validation against the catalog and the delivery network.
-  const validation = await steps.run('validate order', () => acts.validateOrder({ order }));
-  if (validation.reasons.length) return finish('REJECTED', 'order rejected: invalid', validation.reasons);
-  state.total = validation.total;
+  try {
+    return await forward.run(async () => {
+      // 1. Validation against the catalog and the delivery network.
+      const validation = await steps.run('validate order', () => acts.validateOrder({ order }));
+      if (validation.reasons.length) return finish('REJECTED', 'order rejected: invalid', validation.reasons);
+      state.total = validation.total;
 
-  // 2. Risk: suspicious orders wait for ops, and an unanswered hold expires.
-  const risk = await steps.run('assess risk', () => acts.assessRisk({ orderId, order, total: validation.total }));
-  if (risk.hold) {
-    state.reasons = risk.reasons;
-    state.waitingFor = 'an ops decision on the risk hold (release or reject)';
-    state.waitingUntil = new Date(Date.now() + settings.holdTimeoutMs).toISOString();
-    await record('ON_HOLD', 'held for risk review', { reasons: risk.reasons, until: state.waitingUntil });
-    const decided = await condition(() => holdDecision !== undefined, settings.holdTimeoutMs);
-    state.waitingFor = undefined;
-    state.waitingUntil = undefined;
-    if (!decided) return finish('REJECTED', 'risk hold expired without a decision', [...risk.reasons, 'risk hold expired']);
-    if (holdDecision!.kind === 'reject') return finish('REJECTED', 'rejected after risk review', [holdDecision!.reason], holdDecision!.actor);
-    state.reasons = [];
-    await record('ON_HOLD', 'risk hold released', holdDecision!.note ? { note: holdDecision!.note } : {}, holdDecision!.actor);
-  }
-
-  // 3. Payment: authorise a prepaid order (captured per shipment at handover); check COD eligibility.
-  if (order.payment.method === 'prepaid') {
-    const token = order.payment.token;
-    await record('PAYMENT_PENDING', `authorising ${validation.total} ${order.currency}`);
-    try {
-      const auth = await steps.run('authorise payment', () => acts.authorizePayment({ orderId, amount: validation.total, currency: order.currency, token }));
-      state.payment.authorizationId = auth.authorizationId;
-      state.payment.authorized = auth.amount;
-    } catch (err) {
-      const refusal = businessFailure(err);
-      if (!refusal) throw err;
-      const code = (refusal.details?.[0] as { declineCode?: string } | undefined)?.declineCode;
-      return finish('REJECTED', 'payment declined', [code ? `card declined: ${code}` : refusal.message]);
-    }
-  } else {
-    const cod = await steps.run('check COD eligibility', () => acts.checkCodEligibility({ order, total: validation.total }));
-    state.payment.codEligible = cod.eligible;
-    if (!cod.eligible) return finish('REJECTED', 'cash on delivery refused', [cod.reason ?? 'not eligible for cash on delivery']);
-  }
-
-  // 4. Allocation: reserve stock atomically; without stock, wait for a restock until the deadline.
-  const lines = order.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, quantity: l.quantity }));
-  let backorderDeadline: number | undefined;
-  for (;;) {
-    stockMayBeBack = false;
-    const plan = await steps.run('reserve stock', () => acts.reserveStock({ orderId, lines, address: order.shippingAddress }));
-    if (plan.ok) {
-      state.allocations = plan.allocations;
-      state.allocationWarehouses = plan.warehouses;
-      state.shortages = [];
-      break;
-    }
-    state.shortages = plan.shortages;
-    if (backorderDeadline === undefined) {
-      backorderDeadline = Date.now() + settings.backorderTimeoutMs;
-      state.waitingFor = `a restock of ${plan.shortages.map((s) => s.sku).join(', ')}`;
-      state.waitingUntil = new Date(backorderDeadline).toISOString();
-      await record('BACKORDERED', plan.summary, { shortages: plan.shortages, until: state.waitingUntil });
-    }
-    const woke = await condition(() => stockMayBeBack, Math.max(backorderDeadline - Date.now(), 1));
-    if (!woke) {
-      await books.clearBackorder({ orderId });
-      if (state.payment.authorizationId) {
-        const authorizationId = state.payment.authorizationId;
-        await steps.run('void authorisation', () => acts.voidAuthorization({ authorizationId, key: `${orderId}:void` }));
-        state.payment.voided = true;
+      // 2. Risk: suspicious orders wait for ops, and an unanswered hold expires.
+      const risk = await steps.run('assess risk', () => acts.assessRisk({ orderId, order, total: validation.total }));
+      if (risk.hold) {
+        state.reasons = risk.reasons;
+        state.waitingFor = 'an ops decision on the risk hold (release or reject)';
+        state.waitingUntil = new Date(Date.now() + settings.holdTimeoutMs).toISOString();
+        await record('ON_HOLD', 'held for risk review', { reasons: risk.reasons, until: state.waitingUntil });
+        const decided = await condition(() => holdDecision !== undefined, settings.holdTimeoutMs);
+        state.waitingFor = undefined;
+        state.waitingUntil = undefined;
+        if (!decided) return finish('REJECTED', 'risk hold expired without a decision', [...risk.reasons, 'risk hold expired']);
+        if (holdDecision!.kind === 'reject') return finish('REJECTED', 'rejected after risk review', [holdDecision!.reason], holdDecision!.actor);
+        state.reasons = [];
+        await record('ON_HOLD', 'risk hold released', holdDecision!.note ? { note: holdDecision!.note } : {}, holdDecision!.actor);
       }
-      return finish('CANCELLED', 'backorder deadline passed without stock', [`no stock by ${state.waitingUntil}: ${plan.summary}`]);
-    }
-  }
-  state.waitingFor = undefined;
-  state.waitingUntil = undefined;
-  await record('ALLOCATED', planSummary(state), { allocations: state.allocations, warehouses: state.allocationWarehouses });
 
-  // 5. Fulfilment: one child workflow per warehouse.
-  const byWarehouse = groupByWarehouse(state.allocations);
-  const lineValue = (a: Allocation) => toMinor(order.lines[a.lineNo - 1]!.unitPrice) * a.quantity;
-  const shares = splitProportionally(toMinor(validation.total), byWarehouse.map(([, allocs]) => allocs.reduce((s, a) => s + lineValue(a), 0)));
-  state.shipments = byWarehouse.map(([warehouseId, allocs], i) => ({
-    shipmentId: `${orderId}-shipment-${i + 1}`, warehouseId, status: 'pending', needsAttention: false,
-    lines: allocs.map(({ lineNo, sku, quantity }) => ({ lineNo, sku, quantity })),
-  }));
-  await record('FULFILLING', `${state.shipments.length} shipment(s) to prepare`, { shipments: state.shipments.map((s) => ({ shipmentId: s.shipmentId, warehouseId: s.warehouseId })) });
-  const warehouseCities = await books.warehouseCities({ ids: byWarehouse.map(([id]) => id) });
-  for (const [i, s] of state.shipments.entries()) {
-    const handle = await startChild(shipmentWorkflow, {
-      workflowId: s.shipmentId,
-      args: [{
-        orderId, shipmentId: s.shipmentId, warehouse: { id: s.warehouseId, city: warehouseCities[s.warehouseId] ?? '' },
-        lines: byWarehouse[i]![1].map((a) => ({ lineNo: a.lineNo, sku: a.sku, quantity: a.quantity, weightGrams: validation.weights[a.sku] ?? 500 })),
-        address: order.shippingAddress, recipientPhone: order.customer.phone, carrier: settings.defaultCarrier,
-        pushCarrier: input.pushCarriers.includes(settings.defaultCarrier),
-        codAmount: order.payment.method === 'cod' ? fromMinor(shares[i]!) : undefined,
-        capture: state.payment.authorizationId ? { authorizationId: state.payment.authorizationId, amount: fromMinor(shares[i]!) } : undefined,
-        settings,
-      }],
+      // 3. Payment: authorise a prepaid order (captured per shipment at handover); check COD eligibility.
+      if (order.payment.method === 'prepaid') {
+        const token = order.payment.token;
+        await record('PAYMENT_PENDING', `authorising ${validation.total} ${order.currency}`);
+        try {
+          const auth = await steps.run('authorise payment', () => acts.authorizePayment({ orderId, amount: validation.total, currency: order.currency, token }));
+          state.payment.authorizationId = auth.authorizationId;
+          state.payment.authorized = auth.amount;
+        } catch (err) {
+          const refusal = businessFailure(err);
+          if (!refusal) throw err;
+          const code = (refusal.details?.[0] as { declineCode?: string } | undefined)?.declineCode;
+          return finish('REJECTED', 'payment declined', [code ? `card declined: ${code}` : refusal.message]);
+        }
+      } else {
+        const cod = await steps.run('check COD eligibility', () => acts.checkCodEligibility({ order, total: validation.total }));
+        state.payment.codEligible = cod.eligible;
+        if (!cod.eligible) return finish('REJECTED', 'cash on delivery refused', [cod.reason ?? 'not eligible for cash on delivery']);
+      }
+
+      // 4. Allocation: reserve stock atomically; without stock, wait for a restock until the deadline.
+      const lines = order.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, quantity: l.quantity }));
+      let backorderDeadline: number | undefined;
+      for (;;) {
+        stockMayBeBack = false;
+        reserveStarted = true;
+        const plan = await steps.run('reserve stock', () => acts.reserveStock({ orderId, lines, address: order.shippingAddress }));
+        if (plan.ok) {
+          state.allocations = plan.allocations;
+          state.allocationWarehouses = plan.warehouses;
+          state.shortages = [];
+          break;
+        }
+        state.shortages = plan.shortages;
+        if (backorderDeadline === undefined) {
+          backorderDeadline = Date.now() + settings.backorderTimeoutMs;
+          state.waitingFor = `a restock of ${plan.shortages.map((s) => s.sku).join(', ')}`;
+          state.waitingUntil = new Date(backorderDeadline).toISOString();
+          await record('BACKORDERED', plan.summary, { shortages: plan.shortages, until: state.waitingUntil });
+        }
+        const woke = await condition(() => stockMayBeBack, Math.max(backorderDeadline - Date.now(), 1));
+        if (!woke) {
+          await books.clearBackorder({ orderId });
+          if (state.payment.authorizationId) {
+            const authorizationId = state.payment.authorizationId;
+            await steps.run('void authorisation', () => acts.voidAuthorization({ authorizationId, key: `${orderId}:void` }));
+            state.payment.voided = true;
+          }
+          return finish('CANCELLED', 'backorder deadline passed without stock', [`no stock by ${state.waitingUntil}: ${plan.summary}`]);
+        }
+      }
+      state.waitingFor = undefined;
+      state.waitingUntil = undefined;
+      await record('ALLOCATED', planSummary(state), { allocations: state.allocations, warehouses: state.allocationWarehouses });
+
+      // 5. Fulfilment: one child workflow per warehouse.
+      const byWarehouse = groupByWarehouse(state.allocations);
+      const lineValue = (a: Allocation) => toMinor(order.lines[a.lineNo - 1]!.unitPrice) * a.quantity;
+      const shares = splitProportionally(toMinor(validation.total), byWarehouse.map(([, allocs]) => allocs.reduce((s, a) => s + lineValue(a), 0)));
+      state.shipments = byWarehouse.map(([warehouseId, allocs], i) => ({
+        shipmentId: `${orderId}-shipment-${i + 1}`, warehouseId, status: 'pending', needsAttention: false,
+        lines: allocs.map(({ lineNo, sku, quantity }) => ({ lineNo, sku, quantity })),
+      }));
+      await record('FULFILLING', `${state.shipments.length} shipment(s) to prepare`, { shipments: state.shipments.map((s) => ({ shipmentId: s.shipmentId, warehouseId: s.warehouseId })) });
+      const warehouseCities = await books.warehouseCities({ ids: byWarehouse.map(([id]) => id) });
+      for (const [i, s] of state.shipments.entries()) {
+        const handle = await startChild(shipmentWorkflow, {
+          workflowId: s.shipmentId,
+          // The order cancels its shipments itself (cancelShipment), so it learns what each could undo.
+          cancellationType: ChildWorkflowCancellationType.ABANDON,
+          args: [{
+            orderId, shipmentId: s.shipmentId, warehouse: { id: s.warehouseId, city: warehouseCities[s.warehouseId] ?? '' },
+            lines: byWarehouse[i]![1].map((a) => ({ lineNo: a.lineNo, sku: a.sku, quantity: a.quantity, weightGrams: validation.weights[a.sku] ?? 500 })),
+            address: order.shippingAddress, recipientPhone: order.customer.phone, carrier: settings.defaultCarrier,
+            pushCarrier: input.pushCarriers.includes(settings.defaultCarrier),
+            codAmount: order.payment.method === 'cod' ? fromMinor(shares[i]!) : undefined,
+            capture: state.payment.authorizationId ? { authorizationId: state.payment.authorizationId, amount: fromMinor(shares[i]!) } : undefined,
+            settings,
+          }],
+        });
+        children.set(s.shipmentId, handle);
+      }
+      for (const h of children.values()) {
+        h.result().catch((err: unknown) => { if (!isCancellation(err)) childFailure = err; });
+      }
+
+      // 6. Tracking: shipments report progress; the order's status follows the slowest shipment.
+      await trackUntilDelivered();
+      await Promise.all(pendingPushes);
+      return state;
     });
-    children.set(s.shipmentId, handle);
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // A cancellation from the Temporal Web UI takes the same path as one through the API.
+    cancelRequest ??= { reason: 'cancelled through Temporal (workflow cancellation)', actor: 'temporal' };
+    return await CancellationScope.nonCancellable(() => compensate(cancelRequest!));
   }
-  const results = Promise.all([...children.values()].map((h) => h.result()));
-  let childFailure: unknown;
-  results.catch((err: unknown) => { childFailure = err; });
 
-  // 6. Tracking: shipments report progress; the order's status follows the slowest shipment.
-  while (!state.shipments.every((s) => s.status === 'delivered')) {
-    await condition(() => progressInbox.length > 0 || childFailure !== undefined);
-    if (childFailure !== undefined && progressInbox.length === 0) throw childFailure instanceof Error ? childFailure : new Error('a shipment workflow failed');
-    const p = progressInbox.shift()!;
+  /** Applies one shipment's progress to the order and records it. */
+  async function applyProgress(p: ShipmentProgress, status?: OrderStatus): Promise<void> {
     const s = state.shipments.find((x) => x.shipmentId === p.shipmentId);
-    if (!s) continue;
+    if (!s) return;
     if (SHIPMENT_RANK[p.status] >= SHIPMENT_RANK[s.status]) s.status = p.status;
     Object.assign(s, {
       needsAttention: p.needsAttention,
       ...(p.carrier ? { carrier: p.carrier } : {}), ...(p.bookingId ? { bookingId: p.bookingId } : {}),
       ...(p.trackingNumber ? { trackingNumber: p.trackingNumber } : {}), ...(p.labelUrl ? { labelUrl: p.labelUrl } : {}),
+      ...(p.cancelRefused ? { cancelRefused: true } : {}),
     });
     if (p.attentionReason) s.attentionReason = p.attentionReason; else delete s.attentionReason;
     if (p.captured) {
       s.captured = p.captured.amount;
       state.payment.captures.push({ shipmentId: s.shipmentId, ...p.captured });
     }
-    await record(aggregateStatus(state), p.event, { shipmentId: p.shipmentId, ...p.eventDetail }, p.actor);
+    await record(status ?? aggregateStatus(state), p.event, { shipmentId: p.shipmentId, ...p.eventDetail }, p.actor);
   }
-  await results;
-  await Promise.all(pendingPushes);
-  return state;
+
+  async function trackUntilDelivered(): Promise<void> {
+    while (!state.shipments.every((s) => s.status === 'delivered' || s.status === 'cancelled')) {
+      await condition(() => progressInbox.length > 0 || childFailure !== undefined);
+      if (childFailure !== undefined && progressInbox.length === 0) throw childFailure instanceof Error ? childFailure : new Error('a shipment workflow failed');
+      await applyProgress(progressInbox.shift()!);
+    }
+  }
+
+  /**
+   * Undoes what was done, in reverse: shipments (carrier booking, pick order), stock, payment;
+   * each step idempotent. A shipment the carrier already has cannot be undone: then the
+   * cancellation is refused for the order and the rest carries on.
+   */
+  async function compensate({ reason, actor }: { reason: string; actor: string }): Promise<OrderState> {
+    state.waitingFor = 'the cancellation to complete';
+    state.waitingUntil = undefined;
+    state.needsAttention = false;
+    state.attentionReason = undefined;
+    await record('CANCELLING', `cancellation requested: ${reason}`, { reason }, actor);
+
+    for (const s of state.shipments) if (!children.has(s.shipmentId)) s.status = 'cancelled';
+    for (const h of children.values()) await h.signal(cancelShipmentSignal, { reason, actor });
+    while (!state.shipments.every((s) => s.status === 'cancelled' || s.cancelRefused)) {
+      await condition(() => progressInbox.length > 0);
+      await applyProgress(progressInbox.shift()!, 'CANCELLING');
+    }
+    const refused = state.shipments.filter((s) => s.cancelRefused);
+    if (refused.length) {
+      for (const s of state.shipments.filter((x) => x.status === 'cancelled')) await books.releaseStock({ orderId, warehouseId: s.warehouseId });
+      cancelSettled = true;
+      state.waitingFor = undefined;
+      await record(aggregateStatus(state), `cancellation refused: ${refused.map((s) => s.shipmentId).join(', ')} already with the carrier; open a return`, { reason }, actor);
+      await trackUntilDelivered();
+      await Promise.all(pendingPushes);
+      return state;
+    }
+
+    const undone: Record<string, unknown> = {};
+    if (reserveStarted) {
+      undone.unitsReleased = (await books.releaseStock({ orderId })).released;
+      await books.clearBackorder({ orderId });
+    }
+    if (state.payment.captures.length) {
+      const refunds = [];
+      for (const c of state.payment.captures) {
+        refunds.push(await steps.run('refund capture', () => acts.refundCapture({ captureId: c.captureId, amount: c.amount, key: `${c.captureId}:refund` })));
+      }
+      undone.refunded = refunds.map((r) => r.amount);
+    } else if (state.payment.authorizationId && !state.payment.voided) {
+      const authorizationId = state.payment.authorizationId;
+      await steps.run('void authorisation', () => acts.voidAuthorization({ authorizationId, key: `${orderId}:void` }));
+      state.payment.voided = true;
+      undone.voided = authorizationId;
+    }
+    state.reasons = [reason];
+    state.waitingFor = undefined;
+    cancelSettled = true;
+    await record('CANCELLED', `order cancelled: ${reason}`, undone, actor);
+    await Promise.all(pendingPushes);
+    return state;
+  }
 }
+
+const CLOSED = new Set<OrderStatus>(['REJECTED', 'CANCELLED', 'DELIVERED', 'COMPLETED']);
 
 function planSummary(state: OrderState): string {
   return state.allocationWarehouses.map((w) => `${w.id}: ${w.reason}`).join('; ');
@@ -266,7 +368,7 @@ function groupByWarehouse(allocations: Allocation[]): [string, Allocation[]][] {
 
 /** The order's status from its shipments: delivered when all are, shipped when all left, else partly. */
 function aggregateStatus(state: OrderState): OrderStatus {
-  const ranks = state.shipments.map((s) => SHIPMENT_RANK[s.status]);
+  const ranks = state.shipments.filter((s) => s.status !== 'cancelled').map((s) => SHIPMENT_RANK[s.status]);
   if (ranks.every((r) => r >= SHIPMENT_RANK.delivered)) return 'DELIVERED';
   if (ranks.every((r) => r >= SHIPMENT_RANK.picked_up)) return 'SHIPPED';
   if (ranks.some((r) => r >= SHIPMENT_RANK.picked_up)) return 'PARTIALLY_SHIPPED';

@@ -1,5 +1,5 @@
 /** Activity timeout and retry profiles, named by what the activity does. */
-import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import type { OrderSettings } from '../domain/settings';
 
 /** Calls to outside systems and business steps: bounded retries, then "needs attention". */
@@ -7,6 +7,9 @@ export function stepProfile(settings: OrderSettings): ActivityOptions {
   return {
     startToCloseTimeout: '30 seconds',
     heartbeatTimeout: '20 seconds',
+    // On cancellation, wait for a running call to finish: its effect (a booking, an authorisation)
+    // must be known before the compensation decides what to undo.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
       initialInterval: settings.stepRetry.initialIntervalMs,
       maximumInterval: settings.stepRetry.maximumIntervalMs,

@@ -2,17 +2,24 @@
  * One shipment of an order: pick and pack at the warehouse, book the carrier, wait for the
  * handover (commit stock, capture this shipment's share), then track until delivered. Carrier
  * events arrive as signals (webhooks) or by polling carriers that have none.
+ *
+ * Until the handover the order may cancel the shipment: what was done is undone in reverse
+ * (carrier booking, pick order). The carrier decides races: if it refuses the cancellation
+ * because it already has the parcel, the handover happened and the shipment carries on.
  */
-import { condition, getExternalWorkflowHandle, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import {
+  CancellationScope, condition, getExternalWorkflowHandle, isCancellation, proxyActivities, proxyLocalActivities, setHandler,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { Booking } from '../activities/carriers/carrier-activities';
 import type { Address } from '../domain/order';
 import type { OrderSettings } from '../domain/settings';
-import { createStepRunner } from './attention';
+import { businessFailure, createStepRunner } from './attention';
 import {
-  carrierEventSignal, retryShipmentSignal, SHIPMENT_RANK, shipmentProgressSignal, shipmentStateQuery,
+  cancelShipmentSignal, carrierEventSignal, retryShipmentSignal, SHIPMENT_RANK, shipmentProgressSignal, shipmentStateQuery,
   type CarrierEvent, type ShipmentProgress, type ShipmentStatus, type ShipmentView,
 } from './messages';
-import { stepProfile, bookkeepingProfile } from './profiles';
+import { bookkeepingProfile, stepProfile } from './profiles';
 
 export interface ShipmentInput {
   orderId: string;
@@ -42,6 +49,13 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
   };
   const seenEvents = new Set<string>();
   const inbox: CarrierEvent[] = [];
+  let handedOver = false;
+  let cancelRequest: { reason: string; actor: string } | undefined;
+  let refusalSent = false;
+  let pickOrderId: string | undefined;
+  let booking: Booking | undefined;
+  let weightGrams = 0;
+  const forward = new CancellationScope();
 
   const tell = async (p: Omit<ShipmentProgress, 'shipmentId' | 'status' | 'needsAttention' | 'actor'> & { actor?: string }) => {
     const progress: ShipmentProgress = {
@@ -49,9 +63,10 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
       ...(view.attentionReason ? { attentionReason: view.attentionReason } : {}),
       ...(view.carrier ? { carrier: view.carrier } : {}), ...(view.bookingId ? { bookingId: view.bookingId } : {}),
       ...(view.trackingNumber ? { trackingNumber: view.trackingNumber } : {}), ...(view.labelUrl ? { labelUrl: view.labelUrl } : {}),
+      ...(view.cancelRefused ? { cancelRefused: true } : {}),
       event: p.event, ...(p.eventDetail ? { eventDetail: p.eventDetail } : {}), ...(p.captured ? { captured: p.captured } : {}),
     };
-    await parent.signal(shipmentProgressSignal, progress);
+    await CancellationScope.nonCancellable(() => parent.signal(shipmentProgressSignal, progress));
   };
 
   const steps = createStepRunner({
@@ -74,75 +89,137 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     seenEvents.add(e.eventId);
     inbox.push(e);
   });
+  setHandler(cancelShipmentSignal, (req) => {
+    if (cancelRequest) return;
+    cancelRequest = req;
+    // After the handover the main loop answers with a refusal instead.
+    if (!handedOver) forward.cancel();
+  });
 
   const advance = (status: ShipmentStatus) => {
     if (SHIPMENT_RANK[status] <= SHIPMENT_RANK[view.status]) return false;
     view.status = status;
     return true;
   };
-
-  // Pick and pack.
-  advance('picking');
-  await tell({ event: `shipment ${input.shipmentId}: picking at ${input.warehouse.id}` });
-  const pick = await steps.run('pick and pack', () => acts.createPickOrder({
-    orderId: input.orderId, shipmentId: input.shipmentId, warehouseId: input.warehouse.id, lines: input.lines,
-  }));
-  advance('packed');
-
-  // Book the carrier; record the booking so the webhook route can find this workflow.
-  const booking = await steps.run('book carrier', () => acts.bookShipment({
-    carrier: input.carrier, orderId: input.orderId, shipmentId: input.shipmentId,
-    from: { warehouseId: input.warehouse.id, city: input.warehouse.city },
-    to: { name: input.address.name, phone: input.recipientPhone, line1: input.address.line1, city: input.address.city, region: input.address.region, country: input.address.country },
-    weightGrams: pick.weightGrams, codAmount: input.codAmount,
-  }));
-  Object.assign(view, { carrier: booking.carrier, bookingId: booking.bookingId, trackingNumber: booking.trackingNumber, labelUrl: booking.labelUrl });
-  advance('booked');
-  await books.recordShipment({
-    shipmentId: input.shipmentId, orderId: input.orderId, warehouseId: input.warehouse.id, carrier: booking.carrier,
-    bookingId: booking.bookingId, trackingNumber: booking.trackingNumber, status: 'booked', statusRank: SHIPMENT_RANK.booked,
+  const record = () => books.recordShipment({
+    shipmentId: input.shipmentId, orderId: input.orderId, warehouseId: input.warehouse.id, carrier: booking?.carrier,
+    bookingId: booking?.bookingId, trackingNumber: booking?.trackingNumber, status: view.status, statusRank: SHIPMENT_RANK[view.status],
   });
-  await tell({ event: `shipment ${input.shipmentId}: booked with ${booking.carrier}, tracking ${booking.trackingNumber}`, eventDetail: { weightGrams: pick.weightGrams } });
 
-  let handedOver = false;
+  /** The units have left the building: commit the stock and capture this shipment's share. Never interrupted. */
+  const handover = () => CancellationScope.nonCancellable(async () => {
+    handedOver = true;
+    await books.commitStock({ orderId: input.orderId, warehouseId: input.warehouse.id });
+    await record();
+    if (input.capture) {
+      const capture = input.capture;
+      const captured = await steps.run('capture payment', () => acts.capturePayment({
+        authorizationId: capture.authorizationId, amount: capture.amount, key: `${input.shipmentId}:capture`,
+      }));
+      view.captured = captured.amount;
+      await tell({ event: `shipment ${input.shipmentId}: captured ${captured.amount}`, captured: { captureId: captured.captureId, amount: captured.amount } });
+    }
+  });
+
+  const refuseCancellation = async () => {
+    refusalSent = true;
+    view.cancelRefused = true;
+    await tell({ event: `shipment ${input.shipmentId}: cannot be cancelled, the carrier already has it`, actor: cancelRequest!.actor });
+  };
+
+  /** Takes the next carrier event (waiting, or polling carriers without webhooks) and applies it. */
   let pollDelay = input.settings.trackingPollMs;
-  while (view.status !== 'delivered') {
+  const trackNext = async () => {
+    const pending = () => inbox.length > 0 || (handedOver && cancelRequest !== undefined && !refusalSent);
     if (input.pushCarrier) {
-      await condition(() => inbox.length > 0);
-    } else if (inbox.length === 0) {
-      // No webhooks from this carrier: poll, backing off while nothing changes.
-      const got = await condition(() => inbox.length > 0, pollDelay);
+      await condition(pending);
+    } else if (!pending()) {
+      const got = await condition(pending, pollDelay);
       if (!got) {
-        const tracking = await steps.run('track shipment', () => acts.trackShipment({ carrier: booking.carrier, bookingId: booking.bookingId }));
+        const tracking = await steps.run('track shipment', () => acts.trackShipment({ carrier: booking!.carrier, bookingId: booking!.bookingId }));
         for (const e of tracking.events) if (!seenEvents.has(e.eventId)) { seenEvents.add(e.eventId); inbox.push(e); }
         pollDelay = inbox.length ? input.settings.trackingPollMs : Math.min(pollDelay * 2, input.settings.trackingPollMs * 8);
-        if (inbox.length === 0) continue;
+        return;
       }
     }
+    if (handedOver && cancelRequest && !refusalSent) { await refuseCancellation(); return; }
     const event = inbox.shift()!;
     const status = event.status as ShipmentStatus;
-    if (!TRACKED.includes(status)) continue;
+    if (!TRACKED.includes(status)) return;
     const moved = advance(status);
     await tell({
       event: moved ? `shipment ${input.shipmentId}: ${status.replace(/_/g, ' ')}` : `shipment ${input.shipmentId}: late ${status.replace(/_/g, ' ')} event ignored`,
       eventDetail: { eventId: event.eventId, occurredAt: event.occurredAt, ...(moved ? {} : { current: view.status }) },
-      actor: `carrier:${booking.carrier}`,
+      actor: `carrier:${booking!.carrier}`,
     });
-    if (!handedOver && SHIPMENT_RANK[view.status] >= SHIPMENT_RANK.picked_up && view.status !== 'cancelled') {
-      // Handover: the units have left the building, and this shipment's share of the money is due.
-      handedOver = true;
-      await books.commitStock({ orderId: input.orderId, warehouseId: input.warehouse.id });
-      await books.recordShipment({ shipmentId: input.shipmentId, orderId: input.orderId, warehouseId: input.warehouse.id, status: view.status, statusRank: SHIPMENT_RANK[view.status] });
-      if (input.capture) {
-        const capture = input.capture;
-        const captured = await steps.run('capture payment', () => acts.capturePayment({
-          authorizationId: capture.authorizationId, amount: capture.amount, key: `${input.shipmentId}:capture`,
-        }));
-        view.captured = captured.amount;
-        await tell({ event: `shipment ${input.shipmentId}: captured ${captured.amount}`, captured: { captureId: captured.captureId, amount: captured.amount } });
+    if (!handedOver && SHIPMENT_RANK[view.status] >= SHIPMENT_RANK.picked_up) await handover();
+  };
+
+  try {
+    await forward.run(async () => {
+      advance('picking');
+      await tell({ event: `shipment ${input.shipmentId}: picking at ${input.warehouse.id}` });
+      const pick = await steps.run('pick and pack', () => acts.createPickOrder({
+        orderId: input.orderId, shipmentId: input.shipmentId, warehouseId: input.warehouse.id, lines: input.lines,
+      }));
+      pickOrderId = pick.pickOrderId;
+      weightGrams = pick.weightGrams;
+      advance('packed');
+      booking = await steps.run('book carrier', () => acts.bookShipment(bookingRequest(input, weightGrams)));
+      Object.assign(view, { carrier: booking.carrier, bookingId: booking.bookingId, trackingNumber: booking.trackingNumber, labelUrl: booking.labelUrl });
+      advance('booked');
+      // Recorded so the webhook route can find this workflow by booking.
+      await record();
+      await tell({ event: `shipment ${input.shipmentId}: booked with ${booking.carrier}, tracking ${booking.trackingNumber}`, eventDetail: { weightGrams } });
+      while (!handedOver) await trackNext();
+    });
+  } catch (err) {
+    if (!isCancellation(err) || !cancelRequest) throw err;
+    const undone = await CancellationScope.nonCancellable(() => undoBeforeHandover());
+    if (undone) return view;
+  }
+  while (view.status !== 'delivered') await trackNext();
+  if (cancelRequest && !refusalSent) await refuseCancellation();
+  await record();
+  return view;
+
+  /**
+   * Undoes booking and pick in reverse. A call in flight when the cancellation came was waited
+   * for (WAIT_CANCELLATION_COMPLETED), so its result is known here and nothing leaks.
+   * Returns false when the carrier already has the parcel: then the handover happened.
+   */
+  async function undoBeforeHandover(): Promise<boolean> {
+    if (booking) {
+      const b = booking;
+      try {
+        await steps.run('cancel carrier booking', () => acts.cancelBooking({ carrier: b.carrier, bookingId: b.bookingId, shipmentId: input.shipmentId }));
+        await tell({ event: `shipment ${input.shipmentId}: carrier booking ${b.bookingId} cancelled`, actor: cancelRequest!.actor });
+      } catch (err) {
+        if (businessFailure(err)?.type !== 'already_picked_up') throw err;
+        Object.assign(view, { carrier: b.carrier, bookingId: b.bookingId, trackingNumber: b.trackingNumber, labelUrl: b.labelUrl });
+        advance('picked_up');
+        await tell({ event: `shipment ${input.shipmentId}: picked up (the carrier refused the cancellation)`, actor: `carrier:${b.carrier}` });
+        await handover();
+        await refuseCancellation();
+        return false;
       }
     }
+    if (pickOrderId) {
+      const id = pickOrderId;
+      await steps.run('cancel pick order', () => acts.cancelPickOrder({ pickOrderId: id, shipmentId: input.shipmentId }));
+    }
+    view.status = 'cancelled';
+    await record();
+    await tell({ event: `shipment ${input.shipmentId} cancelled`, actor: cancelRequest!.actor });
+    return true;
   }
-  await books.recordShipment({ shipmentId: input.shipmentId, orderId: input.orderId, warehouseId: input.warehouse.id, status: view.status, statusRank: SHIPMENT_RANK[view.status] });
-  return view;
+}
+
+function bookingRequest(input: ShipmentInput, weightGrams: number) {
+  return {
+    carrier: input.carrier, orderId: input.orderId, shipmentId: input.shipmentId,
+    from: { warehouseId: input.warehouse.id, city: input.warehouse.city },
+    to: { name: input.address.name, phone: input.recipientPhone, line1: input.address.line1, city: input.address.city, region: input.address.region, country: input.address.country },
+    weightGrams, codAmount: input.codAmount,
+  };
 }

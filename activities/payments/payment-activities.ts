@@ -27,6 +27,10 @@ export function createPaymentActivities(gateway: OutsideSystem) {
         body: { amount: input.amount }, idempotencyKey: input.key,
       });
     },
+    /** Refunds (part of) a capture; keyed so a retry never refunds twice. */
+    async refundCapture(input: { captureId: string; amount: string; key: string }): Promise<{ refundId: string; amount: string }> {
+      return callJson(gateway, `/payments/v1/captures/${encodeURIComponent(input.captureId)}/refunds`, { body: { amount: input.amount }, idempotencyKey: input.key });
+    },
     async voidAuthorization(input: { authorizationId: string; key: string }): Promise<{ status: string }> {
       return callJson(gateway, `/payments/v1/authorizations/${encodeURIComponent(input.authorizationId)}/void`, { body: {}, idempotencyKey: input.key });
     },

@@ -137,6 +137,22 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     },
   }), async (c) => c.json(await orders.retry(c.req.valid('param').orderId, actorOf(c.get('principal')!)), 200));
 
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/orders/{orderId}/cancel', tags: ['orders'],
+    summary: 'Cancel an order until it is handed to the carrier; compensation undoes exactly what was done',
+    security: [{ apiKey: [] }], middleware: [requireRoles('cs', 'ops', 'channel')] as const,
+    request: { params: OrderIdParam, body: { required: true, content: { 'application/json': { schema: z.object({ reason: z.string().trim().min(3).max(500) }) } } } },
+    responses: {
+      200: { description: 'CANCELLED, or CANCELLING while compensation runs', content: { 'application/json': { schema: z.object({ orderId: z.string(), status: z.string() }) } } },
+      ...pick(400, 401, 403, 404, 409),
+    },
+  }), async (c) => {
+    const { orderId } = c.req.valid('param');
+    const p = c.get('principal')!;
+    const r = await orders.cancel(orderId, actorOf(p), c.req.valid('json').reason, p.role === 'channel' ? p.channel : undefined);
+    return c.json({ orderId, status: r.status }, 200);
+  });
+
   const HoldDecision = z.object({
     decision: z.enum(['release', 'reject']).default('release'),
     reason: z.string().trim().max(500).optional().openapi({ description: 'Required to reject; a note when releasing.' }),

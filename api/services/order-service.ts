@@ -12,7 +12,7 @@ import { orderIdFor, type CanonicalOrder } from '../../domain/order';
 import type { OrderSettings } from '../../domain/settings';
 import { computeTotalMinor } from '../../domain/validate';
 import { PUSH_CARRIERS } from '../../activities/carriers/carrier-activities';
-import { orderStateQuery, releaseHoldUpdate, retryUpdate, rejectHoldUpdate, type OrderState } from '../../workflows/messages';
+import { cancelOrderUpdate, orderStateQuery, releaseHoldUpdate, retryUpdate, rejectHoldUpdate, type OrderState } from '../../workflows/messages';
 import type { orderWorkflow } from '../../workflows/order';
 import { ChannelKey, CustomerIdKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, OrderTotalKey } from '../../workflows/search-attributes';
 import { problems } from '../errors';
@@ -80,6 +80,22 @@ export class OrderService {
 
   async rejectHold(orderId: string, actor: string, reason: string): Promise<OrderState> {
     return this.update(orderId, () => this.deps.client.workflow.getHandle(orderId).executeUpdate(rejectHoldUpdate, { args: [{ actor, reason }] }));
+  }
+
+  /**
+   * Cancels the order; the answer is CANCELLED, or CANCELLING while compensation runs. A shipment
+   * that reached the carrier first (a race the carrier decides) makes it a 409: a return is the way.
+   */
+  async cancel(orderId: string, actor: string, reason: string, channel?: string): Promise<{ status: string }> {
+    const row = await this.orders.get(orderId);
+    if (!row || (channel && row.channel !== channel)) throw problems.notFound(`No order ${orderId}.`);
+    // A repeated cancellation gets the same answer, even after the workflow has closed.
+    if (row.status === 'CANCELLED') return { status: 'CANCELLED' };
+    const result = await this.update(orderId, () => this.deps.client.workflow.getHandle(orderId).executeUpdate(cancelOrderUpdate, { args: [{ actor, reason }] }));
+    if (result.status !== 'CANCELLED' && result.status !== 'CANCELLING') {
+      throw problems.conflict('the order was handed to the carrier before the cancellation took effect: open a return instead', { status: result.status });
+    }
+    return result;
   }
 
   /** Maps a refused Update to 409 with the workflow's reason, an unknown or finished order to 404/409. */
