@@ -10,6 +10,8 @@ export interface OrderSettings {
   defaultCarrier: string;
   /** Polling interval for carriers without webhooks (doubles up to 8×). */
   trackingPollMs: number;
+  /** How long one call to an outside system may take before it is retried. */
+  stepTimeoutMs: number;
   /** Retries of a step before the order needs attention and waits for an ops retry. */
   stepRetry: { initialIntervalMs: number; maximumIntervalMs: number; maximumAttempts: number };
 }
@@ -19,6 +21,7 @@ export const DEFAULT_ORDER_SETTINGS: OrderSettings = {
   backorderTimeoutMs: 7 * 24 * 3600_000,
   defaultCarrier: 'ghn',
   trackingPollMs: 15 * 60_000,
+  stepTimeoutMs: 30_000,
   stepRetry: { initialIntervalMs: 1000, maximumIntervalMs: 60_000, maximumAttempts: 10 },
 };
 

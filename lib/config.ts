@@ -100,6 +100,7 @@ const envSchema = z.object({
   OMS_BACKORDER_TIMEOUT: duration(DEFAULT_ORDER_SETTINGS.backorderTimeoutMs),
   OMS_TRACKING_POLL_INTERVAL: duration(DEFAULT_ORDER_SETTINGS.trackingPollMs),
   OMS_DEFAULT_CARRIER: z.enum(['ghn', 'vtp']).default('ghn'),
+  OMS_STEP_TIMEOUT: duration(DEFAULT_ORDER_SETTINGS.stepTimeoutMs),
   OMS_STEP_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(DEFAULT_ORDER_SETTINGS.stepRetry.maximumAttempts),
   OMS_RISK_AMOUNT_LIMIT: money(DEFAULT_RULES.riskAmountLimit),
   OMS_RISK_VELOCITY_PER_HOUR: z.coerce.number().int().min(1).default(DEFAULT_RULES.riskVelocityPerHour),
@@ -162,7 +163,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     systemsKey: e.OMS_SANDBOX_KEY,
     orderSettings: {
       holdTimeoutMs: e.OMS_HOLD_TIMEOUT, backorderTimeoutMs: e.OMS_BACKORDER_TIMEOUT, trackingPollMs: e.OMS_TRACKING_POLL_INTERVAL,
-      defaultCarrier: e.OMS_DEFAULT_CARRIER, stepRetry: { ...DEFAULT_ORDER_SETTINGS.stepRetry, maximumAttempts: e.OMS_STEP_MAX_ATTEMPTS },
+      defaultCarrier: e.OMS_DEFAULT_CARRIER, stepTimeoutMs: e.OMS_STEP_TIMEOUT, stepRetry: { ...DEFAULT_ORDER_SETTINGS.stepRetry, maximumAttempts: e.OMS_STEP_MAX_ATTEMPTS },
     },
     rules: { riskAmountLimit: e.OMS_RISK_AMOUNT_LIMIT, riskVelocityPerHour: e.OMS_RISK_VELOCITY_PER_HOUR, codLimit: e.OMS_COD_LIMIT },
   };

@@ -5,8 +5,8 @@ import type { OrderSettings } from '../domain/settings';
 /** Calls to outside systems and business steps: bounded retries, then "needs attention". */
 export function stepProfile(settings: OrderSettings): ActivityOptions {
   return {
-    startToCloseTimeout: '30 seconds',
-    heartbeatTimeout: '20 seconds',
+    startToCloseTimeout: settings.stepTimeoutMs ?? 30_000,
+    heartbeatTimeout: Math.max(settings.stepTimeoutMs ?? 30_000, 20_000),
     // On cancellation, wait for a running call to finish: its effect (a booking, an authorisation)
     // must be known before the compensation decides what to undo.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,

@@ -65,6 +65,7 @@ export function memoryLogger(): Logger & { lines: string[] } {
 
 export interface TestStack extends Stack {
   taskQueue: string;
+  temporalAddress: string;
   db: { url: string; sql: Sql };
   logs: string[];
   /** fetch against the API with a role's key. */
@@ -98,7 +99,7 @@ export async function startTestStack(overrides: Partial<StackOptions> = {}): Pro
     return fetch(stack.apiUrl + path, { ...rest, headers: h, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
   };
   return {
-    ...stack, taskQueue, db, logs: logger.lines, api,
+    ...stack, taskQueue, temporalAddress: inject('temporalAddress'), db, logs: logger.lines, api,
     close: async () => { await stack.stop(); await db.drop(); },
   };
 }
