@@ -29,7 +29,8 @@ else
   compose=(docker-compose)
 fi
 
-version="$("${compose[@]}" version 2>/dev/null | head -n 1)"
+# sed reads to the end: `head` would close the pipe early and, under pipefail, fail the script with SIGPIPE.
+version="$("${compose[@]}" version 2>/dev/null | sed -n 1p)"
 echo "check-compose: validator: ${version}"
 
 # Dummy values for the variables the file requires; the real ones are the deployer's.
