@@ -4,7 +4,7 @@
  * projection, pushed to the channel and mirrored in search attributes.
  */
 import {
-  CancellationScope, ChildWorkflowCancellationType, condition, isCancellation, proxyActivities, proxyLocalActivities, setHandler, startChild,
+  CancellationScope, ChildWorkflowCancellationType, condition, isCancellation, log, proxyActivities, proxyLocalActivities, setHandler, startChild,
   upsertSearchAttributes,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
@@ -56,6 +56,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   const record = async (status: OrderStatus, event: string, eventDetail: Record<string, unknown> = {}, actor = 'system') => {
     state.status = status;
     state.seq += 1;
+    const seq = state.seq;
     upsertSearchAttributes([
       { key: OrderStatusKey, value: status },
       { key: NeedsAttentionKey, value: state.needsAttention || state.shipments.some((s) => s.needsAttention) },
@@ -67,16 +68,19 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const attention = state.needsAttention || state.shipments.some((s) => s.needsAttention);
     // The story is written even while the order is being cancelled.
     await CancellationScope.nonCancellable(() => books.recordStatus({
-      orderId, seq: state.seq, status, event, eventDetail, actor, at,
+      orderId, seq, status, event, eventDetail, actor, at,
       needsAttention: attention,
       attentionReason: state.attentionReason ?? state.shipments.find((s) => s.needsAttention)?.attentionReason ?? null,
       escalationLevel: state.escalationLevel,
       detail: projectionDetail(state),
     }));
     pendingPushes.push(CancellationScope.nonCancellable(() => pushes.pushOrderStatus({
-      channel: order.channel, orderId, channelOrderId: order.channelOrderId, status, seq: state.seq, occurredAt: at,
+      channel: order.channel, orderId, channelOrderId: order.channelOrderId, status, seq, occurredAt: at,
       ...(state.reasons.length ? { detail: { reasons: state.reasons } } : {}),
-    })).catch(() => undefined));
+    })).catch((err: unknown) => {
+      // Only a refusal (4xx) ends up here: transient failures retry without limit.
+      log.warn('channel refused a status push', { orderId, status, seq, error: err instanceof Error ? err.message : 'unknown' });
+    }));
   };
 
   const steps = createStepRunner({
