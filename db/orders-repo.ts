@@ -23,6 +23,11 @@ export interface OrderRow {
   orderId: string; channel: string; channelOrderId: string; customerId: string; status: string; seq: number;
   needsAttention: boolean; attentionReason: string | null; escalationLevel: number; currency: string; total: string;
   paymentMethod: string; placedAt: Date; createdAt: Date; updatedAt: Date; canonical: CanonicalOrder; detail: Record<string, unknown>;
+  /**
+   * created_at to the microsecond: the paging key. A JS Date keeps only milliseconds, and
+   * postgres.js turns a timestamptz parameter into a Date, so the key travels as text.
+   */
+  createdAtExact: string;
 }
 
 export interface TimelineEntry { seq: number; status: string; event: string; detail: Record<string, unknown>; actor: string; at: Date }
@@ -35,7 +40,8 @@ export interface OrderFilter {
 
 const cols = (s: Sql) => s`order_id as "orderId", channel, channel_order_id as "channelOrderId", customer_id as "customerId", status, seq,
   needs_attention as "needsAttention", attention_reason as "attentionReason", escalation_level as "escalationLevel", currency,
-  total::text as total, payment_method as "paymentMethod", placed_at as "placedAt", created_at as "createdAt", updated_at as "updatedAt", canonical, detail`;
+  total::text as total, payment_method as "paymentMethod", placed_at as "placedAt", created_at as "createdAt", updated_at as "updatedAt", canonical, detail,
+  to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "createdAtExact"`;
 
 export class OrdersRepo {
   constructor(private readonly sql: Sql) {}
@@ -87,7 +93,7 @@ export class OrdersRepo {
       ${f.needsAttention !== undefined ? s`and needs_attention = ${f.needsAttention}` : s``}
       ${f.from ? s`and created_at >= ${f.from}` : s``}
       ${f.to ? s`and created_at < ${f.to}` : s``}
-      ${f.after ? s`and (created_at, order_id) < (${f.after.createdAt}, ${f.after.orderId})` : s``}
+      ${f.after ? s`and (created_at, order_id) < ((${f.after.createdAt}::text)::timestamptz, ${f.after.orderId})` : s``}
       order by created_at desc, order_id desc limit ${f.limit}`;
   }
 

@@ -123,7 +123,7 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     const last = page[page.length - 1];
     return c.json({
       items: page.map(summary),
-      nextCursor: rows.length > q.limit && last ? encodeCursor({ createdAt: last.createdAt.toISOString(), orderId: last.orderId }) : null,
+      nextCursor: rows.length > q.limit && last ? encodeCursor({ createdAt: last.createdAtExact, orderId: last.orderId }) : null,
     }, 200);
   });
 

@@ -109,6 +109,26 @@ describe('risk and COD rules', () => {
   });
 });
 
+describe('paging', () => {
+  it('pages through orders created in the same millisecond without skipping or repeating one', async () => {
+    const repo = new OrdersRepo(stack.db.sql);
+    const ids = ['a', 'b', 'c', 'd', 'e'].map((x) => `order-pos-page-${x}`);
+    for (const id of ids) await repo.recordIntake(id, makeOrder({ channel: 'pos', channelOrderId: id.slice(10) }), '1.00', {});
+    // Microseconds apart, all within one millisecond, in an order unlike the ids'.
+    for (const [i, id] of ids.entries()) await stack.db.sql`update orders set created_at = ${'2026-01-01T00:00:00.123'}::timestamptz + make_interval(secs => ${((i * 3) % 5) * 0.0001}) where order_id = ${id}`;
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = (await (await stack.api(`/v1/orders?channel=pos&limit=2${cursor ? `&cursor=${cursor}` : ''}`, { key: TEST_KEYS.ops })).json()) as { items: { orderId: string }[]; nextCursor: string | null };
+      seen.push(...page.items.map((o) => o.orderId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect([...seen].sort()).toEqual([...ids].sort());
+    expect(new Set(seen).size).toBe(ids.length);
+    expect((await stack.api('/v1/orders?cursor=garbage', { key: TEST_KEYS.ops })).status).toBe(400);
+  });
+});
+
 describe('visibility across channels', () => {
   it('a channel key lists and reads only its own channel\'s orders', async () => {
     const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder() });
@@ -121,7 +141,7 @@ describe('visibility across channels', () => {
     expect(list.items).toEqual([]);
     expect((await stack.api('/v1/orders?channel=web', { key: TEST_KEYS.shopify })).status).toBe(403);
     const { n } = await one(stack.db.sql<{ n: number }[]>`select count(*)::int as n from orders where channel = 'web'`);
-    const ops = (await (await stack.api('/v1/orders?limit=200', { key: TEST_KEYS.ops })).json()) as { items: unknown[] };
+    const ops = (await (await stack.api('/v1/orders?limit=200&channel=web', { key: TEST_KEYS.ops })).json()) as { items: unknown[] };
     expect(ops.items.length).toBe(n);
   });
 });
