@@ -18,11 +18,12 @@ export interface ApiDeps extends AppDeps {
   taskQueue: string;
   orderSettings: OrderSettings;
   carrierSecrets: Record<string, string>;
+  returnWindows: Record<string, number>;
 }
 
 export function createApp(deps: ApiDeps): App {
   const app = createBaseApp(deps);
-  registerOrderRoutes(app, new OrderService({ client: deps.client, sql: deps.sql, taskQueue: deps.taskQueue, settings: deps.orderSettings }));
+  registerOrderRoutes(app, new OrderService({ client: deps.client, sql: deps.sql, taskQueue: deps.taskQueue, settings: deps.orderSettings, returnWindows: deps.returnWindows }));
   registerCatalogRoutes(app, new CatalogRepo(deps.sql));
   registerInventoryRoutes(app, new InventoryService({ sql: deps.sql, client: deps.client, logger: deps.logger }));
   registerCarrierWebhookRoutes(app, { client: deps.client, orders: new OrdersRepo(deps.sql), secrets: deps.carrierSecrets, logger: deps.logger });

@@ -27,6 +27,7 @@ const stack = await startStack({
   rules: config.rules,
   carrierSecrets: config.carrierSecrets,
   systemsKey: config.systemsKey,
+  returnWindows: config.returnWindows,
   runWorker: false,
   ...(config.sandbox.url ? { sandboxUrl: config.sandbox.url } : {}),
 });

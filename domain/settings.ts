@@ -10,6 +10,8 @@ export interface OrderSettings {
   defaultCarrier: string;
   /** Polling interval for carriers without webhooks (doubles up to 8×). */
   trackingPollMs: number;
+  /** How long a delivered order stays open for returns before it is COMPLETED (per channel, resolved at intake). */
+  returnWindowMs?: number;
   /** How long one call to an outside system may take before it is retried. */
   stepTimeoutMs: number;
   /** Retries of a step before the order needs attention and waits for an ops retry. */

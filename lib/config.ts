@@ -101,6 +101,18 @@ const envSchema = z.object({
   OMS_TRACKING_POLL_INTERVAL: duration(DEFAULT_ORDER_SETTINGS.trackingPollMs),
   OMS_DEFAULT_CARRIER: z.enum(['ghn', 'vtp']).default('ghn'),
   OMS_STEP_TIMEOUT: duration(DEFAULT_ORDER_SETTINGS.stepTimeoutMs),
+  OMS_RETURN_WINDOWS: z.string().trim().optional().transform((raw, ctx): Record<string, number> => {
+    const out: Record<string, number> = { default: 7 * 86_400_000 };
+    for (const entry of (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+      const m = /^([a-z]+)=(\d+)(s|m|h|d)$/.exec(entry);
+      if (!m) {
+        ctx.addIssue({ code: 'custom', message: `entry "${entry}" must be channel=duration, e.g. default=7d,shopee=15d` });
+        return z.NEVER;
+      }
+      out[m[1]!] = Number(m[2]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[3] as 's'];
+    }
+    return out;
+  }),
   OMS_STEP_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(DEFAULT_ORDER_SETTINGS.stepRetry.maximumAttempts),
   OMS_RISK_AMOUNT_LIMIT: money(DEFAULT_RULES.riskAmountLimit),
   OMS_RISK_VELOCITY_PER_HOUR: z.coerce.number().int().min(1).default(DEFAULT_RULES.riskVelocityPerHour),
@@ -135,6 +147,8 @@ export interface Config {
   systemsKey: string;
   orderSettings: OrderSettings;
   rules: BusinessRules;
+  /** Return window per channel, with a `default`. */
+  returnWindows: Record<string, number>;
 }
 
 /** Parses the environment; throws `ConfigError` with a one-line reason naming the variable. */
@@ -165,6 +179,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       holdTimeoutMs: e.OMS_HOLD_TIMEOUT, backorderTimeoutMs: e.OMS_BACKORDER_TIMEOUT, trackingPollMs: e.OMS_TRACKING_POLL_INTERVAL,
       defaultCarrier: e.OMS_DEFAULT_CARRIER, stepTimeoutMs: e.OMS_STEP_TIMEOUT, stepRetry: { ...DEFAULT_ORDER_SETTINGS.stepRetry, maximumAttempts: e.OMS_STEP_MAX_ATTEMPTS },
     },
+    returnWindows: e.OMS_RETURN_WINDOWS,
     rules: { riskAmountLimit: e.OMS_RISK_AMOUNT_LIMIT, riskVelocityPerHour: e.OMS_RISK_VELOCITY_PER_HOUR, codLimit: e.OMS_COD_LIMIT },
   };
 }

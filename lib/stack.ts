@@ -38,6 +38,8 @@ export interface StackOptions {
   orderSettings?: Partial<OrderSettings>;
   rules?: Partial<BusinessRules>;
   carrierSecrets?: Record<string, string>;
+  /** Return window per channel (`default` for the rest); 7 days when not given. */
+  returnWindows?: Record<string, number>;
   /** API key for the outside systems (the sandbox's merchant key in dev). */
   systemsKey?: string;
   /** Load the dev catalog, warehouses and stock into an empty database. */
@@ -114,6 +116,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       metrics,
       bodyLimitBytes: o.bodyLimitBytes,
       client, sql, taskQueue: o.taskQueue, orderSettings: settings, carrierSecrets,
+      returnWindows: o.returnWindows ?? { default: 7 * 86_400_000 },
       health: {
         postgres: async () => { await sql`select 1`; },
         temporal: async () => { await connection.workflowService.getSystemInfo({}); },

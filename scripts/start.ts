@@ -63,6 +63,7 @@ try {
     databaseUrl, temporalAddress, namespace: config.temporal.namespace, taskQueue: config.taskQueue,
     host: config.host, port: config.port, apiKeys, bodyLimitBytes: config.bodyLimitBytes, logger, seed: true,
     orderSettings: config.orderSettings, rules: config.rules, carrierSecrets: config.carrierSecrets, systemsKey: config.systemsKey,
+    returnWindows: config.returnWindows,
     ...(config.sandbox.url ? { sandboxUrl: config.sandbox.url } : { sandboxPort: config.sandbox.port }),
   });
   const lines = [

@@ -4,7 +4,7 @@
  * projection, pushed to the channel and mirrored in search attributes.
  */
 import {
-  CancellationScope, ChildWorkflowCancellationType, condition, isCancellation, log, proxyActivities, proxyLocalActivities, setHandler, startChild,
+  CancellationScope, ChildWorkflowCancellationType, condition, isCancellation, log, patched, sleep, proxyActivities, proxyLocalActivities, setHandler, startChild,
   upsertSearchAttributes,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
@@ -266,6 +266,21 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
 
       // 6. Tracking: shipments report progress; the order's status follows the slowest shipment.
       await trackUntilDelivered();
+
+      // 7. The return window: the order stays open, then it is COMPLETED. Orders that started
+      //    before this step existed end at DELIVERED, as their histories say (replay-safe).
+      if (patched('return-window')) {
+        const windowMs = settings.returnWindowMs ?? 0;
+        if (windowMs > 0) {
+          state.waitingFor = 'the return window to close';
+          state.waitingUntil = new Date(Date.now() + windowMs).toISOString();
+          await record('DELIVERED', `open for returns until ${state.waitingUntil}`);
+          await sleep(windowMs);
+          state.waitingFor = undefined;
+          state.waitingUntil = undefined;
+        }
+        await record('COMPLETED', 'return window closed');
+      }
       await Promise.all(pendingPushes);
       return state;
     });

@@ -17,7 +17,7 @@ import type { orderWorkflow } from '../../workflows/order';
 import { ChannelKey, CustomerIdKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, OrderTotalKey } from '../../workflows/search-attributes';
 import { problems } from '../errors';
 
-export interface OrderServiceDeps { client: Client; sql: Sql; taskQueue: string; settings: OrderSettings }
+export interface OrderServiceDeps { client: Client; sql: Sql; taskQueue: string; settings: OrderSettings; returnWindows: Record<string, number> }
 
 export class OrderService {
   private readonly orders: OrdersRepo;
@@ -36,7 +36,10 @@ export class OrderService {
       await this.deps.client.workflow.start<typeof orderWorkflow>('orderWorkflow', {
         taskQueue: this.deps.taskQueue,
         workflowId: orderId,
-        args: [{ orderId, order, settings: this.deps.settings, pushCarriers: [...PUSH_CARRIERS] }],
+        args: [{
+          orderId, order, pushCarriers: [...PUSH_CARRIERS],
+          settings: { ...this.deps.settings, returnWindowMs: this.deps.returnWindows[order.channel] ?? this.deps.returnWindows.default ?? 0 },
+        }],
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         staticSummary: summaryOf(order, total),

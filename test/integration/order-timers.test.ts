@@ -72,7 +72,10 @@ describe('nobody acts before the deadline', () => {
   let stack: TestStack;
   const h = helpers(() => stack);
   beforeAll(async () => {
-    stack = await startTestStack({ rules: { riskAmountLimit: '500000.00' }, orderSettings: { holdTimeoutMs: 1500, backorderTimeoutMs: 1500 } });
+    stack = await startTestStack({
+      rules: { riskAmountLimit: '500000.00' }, orderSettings: { holdTimeoutMs: 1500, backorderTimeoutMs: 1500 },
+      returnWindows: { default: 60_000, web: 1500 }, sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } },
+    });
     await seedNetwork(stack.db.sql, { 'SKU-A': { 'WH-HCM': 50 }, 'SKU-NONE': { 'WH-HCM': 0 } });
   });
   afterAll(async () => { await stack?.close(); });
@@ -82,6 +85,16 @@ describe('nobody acts before the deadline', () => {
     const done = await h.waitForStatus(orderId, 'REJECTED');
     expect(done.reasons).toContain('risk hold expired');
     expect(done.timeline.map((t) => t.status)).toEqual(expect.arrayContaining(['ON_HOLD', 'REJECTED']));
+  });
+
+  it('keeps a delivered order open for its channel\'s return window, then completes it', async () => {
+    const orderId = await h.submit(makeOrder({ payment: { method: 'cod' } }));
+    const open = await eventually(async () => { const o = await h.getOrder(orderId); return o.waitingFor === 'the return window to close' ? o : undefined; }, { what: 'window open' });
+    expect(open.status).toBe('DELIVERED');
+    const done = await h.waitForStatus(orderId, 'COMPLETED');
+    expect(done.timeline.map((t) => t.event)).toEqual(expect.arrayContaining([expect.stringMatching(/^open for returns until /), 'return window closed']));
+    // The workflow itself closes once the last channel push is through.
+    await eventually(async () => (await stack.client.workflow.getHandle(orderId).describe()).status.name === 'COMPLETED', { what: 'workflow closed' });
   });
 
   it('cancels a backorder at its deadline and voids the authorisation', async () => {

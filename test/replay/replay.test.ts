@@ -2,7 +2,7 @@
  * Orders live for weeks, so every change to workflow code must replay the histories of orders
  * already in flight. The committed histories in `histories/` were recorded from real runs; each
  * must replay against today's code. Re-record (after a deliberate, patched change) with
- * RECORD_HISTORIES=1 npm test -- test/replay
+ * RECORD_HISTORIES=<what changed> npx vitest run test/replay
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,8 @@ const bundle = { codePath: '' };
 let stack: TestStack;
 beforeAll(async () => {
   bundle.codePath = inject('workflowBundlePath');
-  stack = await startTestStack({ sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } } });
+  // A closed return window lets these orders complete, so their whole history can be replayed.
+  stack = await startTestStack({ returnWindows: { default: 0 }, sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } } });
   await seedNetwork(stack.db.sql, { 'SKU-A': { 'WH-HCM': 10 }, 'SKU-B': { 'WH-HN': 10 } });
 });
 afterAll(async () => { await stack?.close(); });
@@ -39,7 +40,7 @@ describe('replay', () => {
     const orderId = await runToEnd(makeOrder({
       lines: [{ sku: 'SKU-A', quantity: 1, unitPrice: '100000.00' }, { sku: 'SKU-B', quantity: 1, unitPrice: '20000.00' }],
       shippingAddress: { name: 'C', line1: '1 Tran Phu', city: 'Da Nang', country: 'VN' },
-    }), 'DELIVERED');
+    }), 'COMPLETED');
     const ids = [orderId, `${orderId}-shipment-1`, `${orderId}-shipment-2`];
     for (const id of ids) {
       const history = await stack.client.workflow.getHandle(id).fetchHistory();
@@ -48,7 +49,8 @@ describe('replay', () => {
         // The CLI's JSON is the format the SDK reads back (and what `temporal workflow show` gives ops).
         const json = execFileSync(inject('temporalCliPath'), ['workflow', 'show', '--workflow-id', id, '--address', inject('temporalAddress'), '--namespace', inject('temporalNamespace'), '--output', 'json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
         const name = id === orderId ? 'order' : `shipment-${id.slice(-1)}`;
-        writeFileSync(join(HISTORIES, `${name}-split-prepaid.json`), json);
+        // RECORD_HISTORIES names the version recorded, so older histories stay beside the new ones.
+        writeFileSync(join(HISTORIES, `${name}-split-prepaid-${process.env.RECORD_HISTORIES}.json`), json);
       }
     }
   });
