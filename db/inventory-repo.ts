@@ -129,6 +129,20 @@ export class InventoryRepo {
     });
   }
 
+  /** Puts returned units back on hand, once per `ref` (return + line) however often it is called. */
+  async restock(input: { sku: string; warehouseId: string; quantity: number; ref: string; reason: string; actor: string }): Promise<{ applied: boolean }> {
+    return this.sql.begin(async (tx) => {
+      await tx`insert into stock (sku, warehouse_id) values (${input.sku}, ${input.warehouseId}) on conflict do nothing`;
+      const [current] = await tx<{ on_hand: number }[]>`select on_hand from stock where sku = ${input.sku} and warehouse_id = ${input.warehouseId} for update`;
+      const logged = await tx`insert into stock_adjustments (sku, warehouse_id, on_hand_before, on_hand_after, reason, actor, ref)
+        values (${input.sku}, ${input.warehouseId}, ${current!.on_hand}, ${current!.on_hand + input.quantity}, ${input.reason}, ${input.actor}, ${input.ref})
+        on conflict (ref) where ref is not null do nothing returning 1`;
+      if (logged.length === 0) return { applied: false };
+      await tx`update stock set on_hand = on_hand + ${input.quantity}, updated_at = now() where sku = ${input.sku} and warehouse_id = ${input.warehouseId}`;
+      return { applied: true };
+    });
+  }
+
   async stockOf(sku: string): Promise<StockRow[]> {
     return this.sql<StockRow[]>`${stockSelect(this.sql)} where s.sku = ${sku} order by s.warehouse_id`;
   }

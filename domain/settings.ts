@@ -12,6 +12,8 @@ export interface OrderSettings {
   trackingPollMs: number;
   /** How long a delivered order stays open for returns before it is COMPLETED (per channel, resolved at intake). */
   returnWindowMs?: number;
+  /** How long a customer has to send a return parcel before the return expires. */
+  returnShipByMs?: number;
   /** How long one call to an outside system may take before it is retried. */
   stepTimeoutMs: number;
   /** Retries of a step before the order needs attention and waits for an ops retry. */

@@ -101,6 +101,7 @@ const envSchema = z.object({
   OMS_TRACKING_POLL_INTERVAL: duration(DEFAULT_ORDER_SETTINGS.trackingPollMs),
   OMS_DEFAULT_CARRIER: z.enum(['ghn', 'vtp']).default('ghn'),
   OMS_STEP_TIMEOUT: duration(DEFAULT_ORDER_SETTINGS.stepTimeoutMs),
+  OMS_RETURN_SHIP_BY: duration(14 * 86_400_000),
   OMS_RETURN_WINDOWS: z.string().trim().optional().transform((raw, ctx): Record<string, number> => {
     const out: Record<string, number> = { default: 7 * 86_400_000 };
     for (const entry of (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
@@ -177,7 +178,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     systemsKey: e.OMS_SANDBOX_KEY,
     orderSettings: {
       holdTimeoutMs: e.OMS_HOLD_TIMEOUT, backorderTimeoutMs: e.OMS_BACKORDER_TIMEOUT, trackingPollMs: e.OMS_TRACKING_POLL_INTERVAL,
-      defaultCarrier: e.OMS_DEFAULT_CARRIER, stepTimeoutMs: e.OMS_STEP_TIMEOUT, stepRetry: { ...DEFAULT_ORDER_SETTINGS.stepRetry, maximumAttempts: e.OMS_STEP_MAX_ATTEMPTS },
+      defaultCarrier: e.OMS_DEFAULT_CARRIER, stepTimeoutMs: e.OMS_STEP_TIMEOUT, returnShipByMs: e.OMS_RETURN_SHIP_BY, stepRetry: { ...DEFAULT_ORDER_SETTINGS.stepRetry, maximumAttempts: e.OMS_STEP_MAX_ATTEMPTS },
     },
     returnWindows: e.OMS_RETURN_WINDOWS,
     rules: { riskAmountLimit: e.OMS_RISK_AMOUNT_LIMIT, riskVelocityPerHour: e.OMS_RISK_VELOCITY_PER_HOUR, codLimit: e.OMS_COD_LIMIT },

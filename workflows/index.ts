@@ -2,3 +2,4 @@
 export { helloWorkflow } from './hello';
 export { orderWorkflow } from './order';
 export { shipmentWorkflow } from './shipment';
+export { returnWorkflow } from './return';

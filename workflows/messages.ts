@@ -40,6 +40,21 @@ export interface PaymentView {
   codEligible?: boolean;
 }
 
+export type ReturnStatus = 'requested' | 'label_sent' | 'in_transit' | 'received' | 'accepted' | 'rejected' | 'expired';
+
+export interface ReturnView {
+  returnId: string;
+  lines: { lineNo: number; sku: string; quantity: number }[];
+  reason: string;
+  status: ReturnStatus;
+  trackingNumber?: string;
+  labelUrl?: string;
+  /** What this return refunds when accepted (the lines' share of what was paid). */
+  refundDue: string;
+  refunded?: string;
+  inspection?: string;
+}
+
 export interface OrderState {
   orderId: string;
   status: OrderStatus;
@@ -57,6 +72,7 @@ export interface OrderState {
   allocationWarehouses: { id: string; distanceKm: number | null; reason: string }[];
   shipments: ShipmentView[];
   shortages: { sku: string; requested: number; available: number }[];
+  returns: ReturnView[];
 }
 
 export const orderStateQuery = defineQuery<OrderState>('orderState');
@@ -94,4 +110,16 @@ export const cancelShipmentSignal = defineSignal<[Actor & { reason: string }]>('
 
 /** Cancel the order; refused (with the reason) once it is with the carrier. */
 export const cancelOrderUpdate = defineUpdate<{ status: OrderStatus }, [Actor & { reason: string }]>('cancelOrder');
+export interface ReturnRequest { lines: { lineNo: number; quantity: number }[]; reason: string }
+/** Open a return within the window; refused with the reason otherwise. */
+export const requestReturnUpdate = defineUpdate<{ returnId: string }, [Actor & ReturnRequest]>('requestReturn');
+export interface Inspection { returnId: string; accept: boolean; reason?: string }
+/** The warehouse's verdict on a received return. */
+export const inspectReturnUpdate = defineUpdate<{ returnId: string }, [Actor & Inspection]>('inspectReturn');
+/** Return → order: progress of one return. */
+export interface ReturnProgress { returnId: string; status: ReturnStatus; event: string; actor: string; trackingNumber?: string; labelUrl?: string; refunded?: string; refundCaptures?: { captureId: string; amount: string }[] }
+export const returnProgressSignal = defineSignal<[ReturnProgress]>('returnProgress');
+/** Order → return: the inspection result. */
+export const inspectionSignal = defineSignal<[Actor & { accept: boolean; reason?: string }]>('inspection');
+
 export const shipmentStateQuery = defineQuery<ShipmentView>('shipmentState');

@@ -4,7 +4,7 @@
  * projection, pushed to the channel and mirrored in search attributes.
  */
 import {
-  CancellationScope, ChildWorkflowCancellationType, condition, isCancellation, log, patched, sleep, proxyActivities, proxyLocalActivities, setHandler, startChild,
+  CancellationScope, ChildWorkflowCancellationType, condition, isCancellation, log, patched, proxyActivities, proxyLocalActivities, setHandler, startChild,
   upsertSearchAttributes,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
@@ -15,11 +15,13 @@ import type { CanonicalOrder, OrderStatus } from '../domain/order';
 import type { OrderSettings } from '../domain/settings';
 import { businessFailure, createStepRunner } from './attention';
 import {
-  cancelOrderUpdate, cancelShipmentSignal, orderStateQuery, rejectHoldUpdate, releaseHoldUpdate, retryShipmentSignal, retryUpdate, SHIPMENT_RANK, shipmentProgressSignal,
+  cancelOrderUpdate, cancelShipmentSignal, inspectionSignal, inspectReturnUpdate, orderStateQuery, rejectHoldUpdate, requestReturnUpdate,
+  returnProgressSignal, type ReturnProgress, releaseHoldUpdate, retryShipmentSignal, retryUpdate, SHIPMENT_RANK, shipmentProgressSignal,
   stockAvailableSignal, type OrderState, type ShipmentProgress,
 } from './messages';
 import { bookkeepingProfile, channelPushProfile, stepProfile } from './profiles';
 import { CarrierKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, WarehouseKey } from './search-attributes';
+import { returnWorkflow } from './return';
 import { shipmentWorkflow } from './shipment';
 
 export interface OrderWorkflowInput {
@@ -38,7 +40,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   const state: OrderState = {
     orderId, status: 'RECEIVED', seq: 0, total: undefined, needsAttention: false, attentionReason: undefined, escalationLevel: 0,
     waitingFor: undefined, waitingUntil: undefined, reasons: [], payment: { method: order.payment.method, captures: [] },
-    allocations: [], allocationWarehouses: [], shipments: [], shortages: [],
+    allocations: [], allocationWarehouses: [], shipments: [], shortages: [], returns: [],
   };
   const pendingPushes: Promise<void>[] = [];
   const progressInbox: ShipmentProgress[] = [];
@@ -51,6 +53,11 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   let cancelSettled = false;
   let reserveStarted = false;
   let childFailure: unknown;
+  let returnWindowOpen = false;
+  const returnQueue: string[] = [];
+  const returnInbox: ReturnProgress[] = [];
+  const returnChildren = new Map<string, ChildWorkflowHandle<typeof returnWorkflow>>();
+  const refundsByCapture = new Map<string, number>();
 
   /** Records a step of the story: projection + timeline, channel push, search attributes. */
   const record = async (status: OrderStatus, event: string, eventDetail: Record<string, unknown> = {}, actor = 'system') => {
@@ -141,6 +148,48 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       }
     },
   });
+  setHandler(requestReturnUpdate, ({ lines, reason }) => {
+    const returnId = `${orderId}-return-${state.returns.length + 1}`;
+    const value = (lineNo: number, qty: number) => toMinor(order.lines[lineNo - 1]!.unitPrice) * qty;
+    const allValue = order.lines.reduce((a, l, i) => a + value(i + 1, l.quantity), 0);
+    const paid = state.payment.method === 'cod' ? toMinor(state.total ?? '0') : state.payment.captures.reduce((a, c) => a + toMinor(c.amount), 0);
+    const promised = state.returns.filter((r) => r.status !== 'rejected' && r.status !== 'expired').reduce((a, r) => a + toMinor(r.refundDue), 0);
+    // The lines' share of what was paid (discounts and shipping spread in proportion), never more than is left.
+    const share = allValue > 0 ? Math.floor((paid * lines.reduce((a, l) => a + value(l.lineNo, l.quantity), 0)) / allValue) : 0;
+    state.returns.push({
+      returnId, reason, status: 'requested', refundDue: fromMinor(Math.max(0, Math.min(share, paid - promised))),
+      lines: lines.map((l) => ({ lineNo: l.lineNo, sku: order.lines[l.lineNo - 1]!.sku, quantity: l.quantity })),
+    });
+    returnQueue.push(returnId);
+    return { returnId };
+  }, {
+    validator: (arg: { lines?: { lineNo: number; quantity: number }[]; reason?: string }) => {
+      if (!returnWindowOpen) throw new Error(state.status === 'COMPLETED' ? 'the return window has closed' : `order is ${state.status}: returns open once it is delivered, within the return window`);
+      if (!arg.reason?.trim()) throw new Error('a reason is required');
+      if (!arg.lines?.length) throw new Error('lines: at least one line to return');
+      for (const l of arg.lines) {
+        const line = order.lines[l.lineNo - 1];
+        if (!line || !Number.isInteger(l.lineNo)) throw new Error(`lines: line ${l.lineNo} is not in the order`);
+        const open = state.returns.filter((r) => r.status !== 'rejected' && r.status !== 'expired').flatMap((r) => r.lines).filter((x) => x.lineNo === l.lineNo).reduce((a, x) => a + x.quantity, 0);
+        const requested = arg.lines.filter((x) => x.lineNo === l.lineNo).reduce((a, x) => a + x.quantity, 0);
+        if (!Number.isInteger(l.quantity) || l.quantity < 1 || requested > line.quantity - open) {
+          throw new Error(`lines: line ${l.lineNo} has ${line.quantity - open} unit(s) left to return`);
+        }
+      }
+    },
+  });
+  setHandler(inspectReturnUpdate, async ({ returnId, accept, reason, actor }) => {
+    await returnChildren.get(returnId)?.signal(inspectionSignal, { accept, actor, ...(reason ? { reason } : {}) });
+    return { returnId };
+  }, {
+    validator: (arg: { returnId: string; accept: boolean; reason?: string }) => {
+      const r = state.returns.find((x) => x.returnId === arg.returnId);
+      if (!r) throw new Error(`no return ${arg.returnId} on this order`);
+      if (r.status !== 'received') throw new Error(`return ${arg.returnId} is ${r.status}: only a received parcel can be inspected`);
+      if (!arg.accept && !arg.reason?.trim()) throw new Error('a reason is required to reject a return');
+    },
+  });
+  setHandler(returnProgressSignal, (p) => { returnInbox.push(p); });
   setHandler(stockAvailableSignal, () => { stockMayBeBack = true; });
   setHandler(shipmentProgressSignal, (p) => { progressInbox.push(p); });
 
@@ -271,14 +320,26 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       //    before this step existed end at DELIVERED, as their histories say (replay-safe).
       if (patched('return-window')) {
         const windowMs = settings.returnWindowMs ?? 0;
+        const closesAt = Date.now() + windowMs;
         if (windowMs > 0) {
+          returnWindowOpen = true;
           state.waitingFor = 'the return window to close';
-          state.waitingUntil = new Date(Date.now() + windowMs).toISOString();
+          state.waitingUntil = new Date(closesAt).toISOString();
           await record('DELIVERED', `open for returns until ${state.waitingUntil}`);
-          await sleep(windowMs);
-          state.waitingFor = undefined;
-          state.waitingUntil = undefined;
         }
+        const activeReturns = () => state.returns.filter((r) => !['accepted', 'rejected', 'expired'].includes(r.status)).length;
+        while (returnWindowOpen || activeReturns() > 0 || returnInbox.length > 0) {
+          const ready = () => returnQueue.length > 0 || returnInbox.length > 0 || (!returnWindowOpen && activeReturns() === 0);
+          if (returnWindowOpen) {
+            if (!(await condition(ready, Math.max(closesAt - Date.now(), 1)))) { returnWindowOpen = false; continue; }
+          } else {
+            await condition(ready);
+          }
+          while (returnQueue.length) await startReturn(returnQueue.shift()!, warehouseCities);
+          while (returnInbox.length) await applyReturnProgress(returnInbox.shift()!);
+        }
+        state.waitingFor = undefined;
+        state.waitingUntil = undefined;
         await record('COMPLETED', 'return window closed');
       }
       await Promise.all(pendingPushes);
@@ -308,6 +369,37 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       state.payment.captures.push({ shipmentId: s.shipmentId, ...p.captured });
     }
     await record(status ?? aggregateStatus(state), p.event, { shipmentId: p.shipmentId, ...p.eventDetail }, p.actor);
+  }
+
+  async function startReturn(returnId: string, cities: Record<string, string>): Promise<void> {
+    const r = state.returns.find((x) => x.returnId === returnId)!;
+    const warehouseId = state.allocations.find((a) => a.lineNo === r.lines[0]!.lineNo)?.warehouseId ?? state.shipments[0]!.warehouseId;
+    await record('RETURN_REQUESTED', `return ${returnId} requested: ${r.reason}`, { lines: r.lines, refundDue: r.refundDue });
+    const handle = await startChild(returnWorkflow, {
+      workflowId: returnId,
+      args: [{
+        orderId, returnId, lines: r.lines, from: order.shippingAddress, warehouse: { id: warehouseId, city: cities[warehouseId] ?? '' },
+        carrier: settings.defaultCarrier, refundDue: r.refundDue, cod: order.payment.method === 'cod',
+        captures: state.payment.captures.map((c) => ({ captureId: c.captureId, refundable: fromMinor(toMinor(c.amount) - (refundsByCapture.get(c.captureId) ?? 0)) })),
+        shipByMs: settings.returnShipByMs ?? 14 * 86_400_000, settings,
+      }],
+    });
+    returnChildren.set(returnId, handle);
+  }
+
+  async function applyReturnProgress(p: ReturnProgress): Promise<void> {
+    const r = state.returns.find((x) => x.returnId === p.returnId);
+    if (!r) return;
+    r.status = p.status;
+    if (p.trackingNumber) r.trackingNumber = p.trackingNumber;
+    if (p.labelUrl) r.labelUrl = p.labelUrl;
+    if (p.refunded) r.refunded = p.refunded;
+    for (const c of p.refundCaptures ?? []) refundsByCapture.set(c.captureId, (refundsByCapture.get(c.captureId) ?? 0) + toMinor(c.amount));
+    if (p.status === 'rejected' || p.status === 'expired') r.inspection = p.event;
+    const status: OrderStatus = p.status === 'received' ? 'RETURNED'
+      : p.status === 'accepted' ? (toMinor(p.refunded ?? '0') > 0 ? 'REFUNDED' : 'RETURNED')
+      : p.status === 'rejected' || p.status === 'expired' ? 'DELIVERED' : 'RETURN_REQUESTED';
+    await record(status, p.event, { returnId: p.returnId, ...(p.refunded ? { refunded: p.refunded } : {}) }, p.actor);
   }
 
   async function trackUntilDelivered(): Promise<void> {
@@ -398,7 +490,7 @@ function aggregateStatus(state: OrderState): OrderStatus {
 function projectionDetail(state: OrderState): Record<string, unknown> {
   return {
     total: state.total, reasons: state.reasons, payment: state.payment, allocations: state.allocations,
-    allocationWarehouses: state.allocationWarehouses, shipments: state.shipments, shortages: state.shortages,
+    allocationWarehouses: state.allocationWarehouses, shipments: state.shipments, shortages: state.shortages, returns: state.returns,
     waitingFor: state.waitingFor ?? null, waitingUntil: state.waitingUntil ?? null,
   };
 }

@@ -17,6 +17,11 @@ export function createCarrierActivities(carriers: OutsideSystem) {
       const { carrier, ...body } = input;
       return callJson(carriers, `/carriers/${encodeURIComponent(carrier)}/v1/shipments`, { body, idempotencyKey: `${input.shipmentId}:book` });
     },
+    /** A return label: the customer hands the parcel to the carrier, which brings it to the warehouse. */
+    async bookReturnLabel(input: { carrier: string; orderId: string; returnId: string; from: { name: string; line1: string; city: string; country: string }; to: { warehouseId: string; city: string } }): Promise<Booking> {
+      const { carrier, ...body } = input;
+      return callJson(carriers, `/carriers/${encodeURIComponent(carrier)}/v1/returns`, { body, idempotencyKey: `${input.returnId}:label` });
+    },
     async cancelBooking(input: { carrier: string; bookingId: string; shipmentId: string }): Promise<{ status: string }> {
       return callJson(carriers, `/carriers/${encodeURIComponent(input.carrier)}/v1/shipments/${encodeURIComponent(input.bookingId)}/cancel`, {
         body: {}, idempotencyKey: `${input.shipmentId}:cancel`,

@@ -50,6 +50,15 @@ export function createInventoryActivities(deps: { sql: Sql }) {
     async commitStock(input: { orderId: string; warehouseId: string }): Promise<{ committed: number }> {
       return { committed: await repo.commit(input.orderId, input.warehouseId) };
     },
+    /** Returned units back on hand, once per (return, line). */
+    async restockReturn(input: { returnId: string; lines: { lineNo: number; sku: string; quantity: number }[]; warehouseId: string }): Promise<{ restocked: number }> {
+      let restocked = 0;
+      for (const l of input.lines) {
+        const r = await repo.restock({ sku: l.sku, warehouseId: input.warehouseId, quantity: l.quantity, ref: `${input.returnId}:${l.lineNo}`, reason: `return ${input.returnId}`, actor: 'system' });
+        if (r.applied) restocked += l.quantity;
+      }
+      return { restocked };
+    },
     async clearBackorder(input: { orderId: string }): Promise<void> {
       await repo.clearBackorder(input.orderId);
     },

@@ -38,6 +38,11 @@ export function createOrderActivities(deps: { sql: Sql; rules: BusinessRules }) 
     async recordStatus(input: StatusWrite): Promise<{ applied: boolean }> {
       return orders.applyStatus(input);
     },
+    /** A COD refund: an instruction for finance, recorded once per return. */
+    async recordRefundInstruction(input: { returnId: string; orderId: string; amount: string }): Promise<void> {
+      await deps.sql`insert into refund_instructions (return_id, order_id, amount, method) values (${input.returnId}, ${input.orderId}, ${input.amount}, 'bank_transfer')
+                     on conflict (return_id) do nothing`;
+    },
     async warehouseCities(input: { ids: string[] }): Promise<Record<string, string>> {
       const all = await catalog.warehouses();
       return Object.fromEntries(all.filter((w) => input.ids.includes(w.id)).map((w) => [w.id, w.city]));

@@ -21,6 +21,8 @@ const CarrierEventBody = z.object({
   codAmount: z.string().optional(),
   /** Our shipment id, sent as the client reference at booking and echoed by the carrier. */
   shipmentId: z.string().regex(/^order-[A-Za-z0-9._-]+-shipment-\d+$/).optional(),
+  /** For return parcels: our return id, echoed the same way. */
+  returnId: z.string().regex(/^order-[A-Za-z0-9._-]+-return-\d+$/).optional(),
 }).passthrough().openapi('CarrierEvent');
 
 export function verifyHmacHex(secret: string, raw: string, signature: string | undefined): boolean {
@@ -57,7 +59,7 @@ export function registerCarrierWebhookRoutes(app: App, deps: { client: Client; o
     const e = parsed.data;
     // The carrier echoes our shipment id (its "client reference"), so an event that races the
     // booking's answer still finds its workflow. Without it, look the booking up.
-    const shipmentId = e.shipmentId ?? (await deps.orders.shipmentByBooking(carrier, e.bookingId))?.shipmentId;
+    const shipmentId = e.returnId ?? e.shipmentId ?? (await deps.orders.shipmentByBooking(carrier, e.bookingId))?.shipmentId;
     if (!shipmentId) throw problems.conflict(`Unknown booking ${e.bookingId}; send again later.`);
     if (!(await deps.orders.acceptCarrierEvent(carrier, e.eventId, e.bookingId, e.status))) return c.json({ accepted: true, duplicate: true }, 200);
     try {

@@ -30,6 +30,7 @@ const OrderDetail = OrderSummary.extend({
   shipments: z.array(z.record(z.string(), z.unknown())),
   payment: z.record(z.string(), z.unknown()),
   shortages: z.array(z.object({ sku: z.string(), requested: z.number(), available: z.number() })),
+  returns: z.array(z.record(z.string(), z.unknown())),
   timeline: z.array(z.object({ seq: z.number().int(), status: z.string(), event: z.string(), detail: z.record(z.string(), z.unknown()), actor: z.string(), at: z.string() })),
   source: z.enum(['projection', 'workflow']).openapi({ description: '`workflow` when the projection lagged and the live workflow state was used.' }),
 }).openapi('OrderDetail');
@@ -91,6 +92,7 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
       shipments: (d.shipments as never[] | undefined) ?? [],
       payment: (d.payment as Record<string, unknown> | undefined) ?? { method: found.row.paymentMethod },
       shortages: (d.shortages as never[] | undefined) ?? [],
+      returns: (d.returns as never[] | undefined) ?? [],
       timeline: found.timeline.map((t) => ({ ...t, at: t.at.toISOString() })),
       source: found.live ? 'workflow' as const : 'projection' as const,
     }, 200);
@@ -151,6 +153,42 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     const p = c.get('principal')!;
     const r = await orders.cancel(orderId, actorOf(p), c.req.valid('json').reason, p.role === 'channel' ? p.channel : undefined);
     return c.json({ orderId, status: r.status }, 200);
+  });
+
+  const ReturnBody = z.object({
+    lines: z.array(z.object({ lineNo: z.number().int().min(1), quantity: z.number().int().min(1) })).min(1).max(200),
+    reason: z.string().trim().min(3).max(500),
+  });
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/orders/{orderId}/returns', tags: ['orders'], summary: 'Open a return (RMA) within the return window',
+    security: [{ apiKey: [] }], middleware: [requireRoles('cs', 'ops')] as const,
+    request: { params: OrderIdParam, body: { required: true, content: { 'application/json': { schema: ReturnBody } } } },
+    responses: {
+      201: { description: 'Return opened; a return label follows', content: { 'application/json': { schema: z.object({ returnId: z.string() }) } } },
+      ...pick(400, 401, 403, 404, 409),
+    },
+  }), async (c) => {
+    const { orderId } = c.req.valid('param');
+    const r = await orders.requestReturn(orderId, actorOf(c.get('principal')!), c.req.valid('json'));
+    return c.json(r, 201);
+  });
+
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/orders/{orderId}/returns/{returnId}/inspection', tags: ['ops'], summary: 'Record the inspection of a received return: accept (restock + refund) or reject',
+    security: [{ apiKey: [] }], middleware: [requireRoles('ops')] as const,
+    request: {
+      params: OrderIdParam.extend({ returnId: z.string().min(1).max(200) }),
+      body: { required: true, content: { 'application/json': { schema: z.object({ result: z.enum(['accept', 'reject']), reason: z.string().trim().max(500).optional() }) } } },
+    },
+    responses: {
+      200: { description: 'Recorded', content: { 'application/json': { schema: z.object({ returnId: z.string() }) } } },
+      ...pick(400, 401, 403, 404, 409),
+    },
+  }), async (c) => {
+    const { orderId, returnId } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const r = await orders.inspectReturn(orderId, actorOf(c.get('principal')!), { returnId, accept: body.result === 'accept', ...(body.reason ? { reason: body.reason } : {}) });
+    return c.json(r, 200);
   });
 
   const HoldDecision = z.object({

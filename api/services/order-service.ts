@@ -12,10 +12,13 @@ import { orderIdFor, type CanonicalOrder } from '../../domain/order';
 import type { OrderSettings } from '../../domain/settings';
 import { computeTotalMinor } from '../../domain/validate';
 import { PUSH_CARRIERS } from '../../activities/carriers/carrier-activities';
-import { cancelOrderUpdate, orderStateQuery, releaseHoldUpdate, retryUpdate, rejectHoldUpdate, type OrderState } from '../../workflows/messages';
+import {
+  cancelOrderUpdate, inspectReturnUpdate, orderStateQuery, releaseHoldUpdate, requestReturnUpdate, retryUpdate, rejectHoldUpdate,
+  type Inspection, type OrderState, type ReturnRequest,
+} from '../../workflows/messages';
 import type { orderWorkflow } from '../../workflows/order';
 import { ChannelKey, CustomerIdKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, OrderTotalKey } from '../../workflows/search-attributes';
-import { problems } from '../errors';
+import { ProblemError, problems } from '../errors';
 
 export interface OrderServiceDeps { client: Client; sql: Sql; taskQueue: string; settings: OrderSettings; returnWindows: Record<string, number> }
 
@@ -99,6 +102,33 @@ export class OrderService {
       throw problems.conflict('the order was handed to the carrier before the cancellation took effect: open a return instead', { status: result.status });
     }
     return result;
+  }
+
+  /**
+   * Opens a return. Lines are checked against the order first, so a bad request is a 400 that
+   * names the line; the workflow's validator decides the rest (window, units left) → 409.
+   */
+  async requestReturn(orderId: string, actor: string, req: ReturnRequest): Promise<{ returnId: string }> {
+    const row = await this.orders.get(orderId);
+    if (!row) throw problems.notFound(`No order ${orderId}.`);
+    const errors = req.lines.flatMap((l, i) => {
+      const line = row.canonical.lines[l.lineNo - 1];
+      if (!line) return [{ path: `lines.${i}.lineNo`, message: `line ${l.lineNo} is not in the order` }];
+      if (l.quantity > line.quantity) return [{ path: `lines.${i}.quantity`, message: `line ${l.lineNo} has only ${line.quantity} unit(s)` }];
+      return [];
+    });
+    if (errors.length) throw problems.validation(errors, 'These lines cannot be returned.');
+    try {
+      return await this.update(orderId, () => this.deps.client.workflow.getHandle(orderId).executeUpdate(requestReturnUpdate, { args: [{ actor, ...req }] }));
+    } catch (err) {
+      // Units already returned are the same kind of mistake as units never bought.
+      if (err instanceof ProblemError && err.status === 409 && /unit\(s\) left to return/.test(err.message)) throw problems.validation([{ path: 'lines', message: err.message }], err.message);
+      throw err;
+    }
+  }
+
+  async inspectReturn(orderId: string, actor: string, inspection: Inspection): Promise<{ returnId: string }> {
+    return this.update(orderId, () => this.deps.client.workflow.getHandle(orderId).executeUpdate(inspectReturnUpdate, { args: [{ actor, ...inspection }] }));
   }
 
   /** Maps a refused Update to 409 with the workflow's reason, an unknown or finished order to 404/409. */
