@@ -53,6 +53,9 @@ export interface ReturnView {
   refundDue: string;
   refunded?: string;
   inspection?: string;
+  needsAttention?: boolean;
+  /** An exchange ships a replacement (reserved at request time) once the parcel is back, instead of a refund. */
+  exchange?: { status: 'requested' | 'reserved' | 'no_stock' | 'shipping' | 'released'; shipmentId?: string };
 }
 
 export interface OrderState {
@@ -110,14 +113,14 @@ export const cancelShipmentSignal = defineSignal<[Actor & { reason: string }]>('
 
 /** Cancel the order; refused (with the reason) once it is with the carrier. */
 export const cancelOrderUpdate = defineUpdate<{ status: OrderStatus }, [Actor & { reason: string }]>('cancelOrder');
-export interface ReturnRequest { lines: { lineNo: number; quantity: number }[]; reason: string }
+export interface ReturnRequest { lines: { lineNo: number; quantity: number }[]; reason: string; exchange?: boolean }
 /** Open a return within the window; refused with the reason otherwise. */
 export const requestReturnUpdate = defineUpdate<{ returnId: string }, [Actor & ReturnRequest]>('requestReturn');
 export interface Inspection { returnId: string; accept: boolean; reason?: string }
 /** The warehouse's verdict on a received return. */
 export const inspectReturnUpdate = defineUpdate<{ returnId: string }, [Actor & Inspection]>('inspectReturn');
 /** Return → order: progress of one return. */
-export interface ReturnProgress { returnId: string; status: ReturnStatus; event: string; actor: string; trackingNumber?: string; labelUrl?: string; refunded?: string; refundCaptures?: { captureId: string; amount: string }[] }
+export interface ReturnProgress { returnId: string; status: ReturnStatus; event: string; actor: string; needsAttention?: boolean; trackingNumber?: string; labelUrl?: string; refunded?: string; refundCaptures?: { captureId: string; amount: string }[] }
 export const returnProgressSignal = defineSignal<[ReturnProgress]>('returnProgress');
 /** Order → return: the inspection result. */
 export const inspectionSignal = defineSignal<[Actor & { accept: boolean; reason?: string }]>('inspection');

@@ -16,7 +16,7 @@ import type { OrderSettings } from '../domain/settings';
 import { businessFailure, createStepRunner } from './attention';
 import {
   cancelOrderUpdate, cancelShipmentSignal, inspectionSignal, inspectReturnUpdate, orderStateQuery, rejectHoldUpdate, requestReturnUpdate,
-  returnProgressSignal, type ReturnProgress, releaseHoldUpdate, retryShipmentSignal, retryUpdate, SHIPMENT_RANK, shipmentProgressSignal,
+  returnProgressSignal, type ReturnProgress, type ReturnView, releaseHoldUpdate, retryShipmentSignal, retryUpdate, SHIPMENT_RANK, shipmentProgressSignal,
   stockAvailableSignal, type OrderState, type ShipmentProgress,
 } from './messages';
 import { bookkeepingProfile, channelPushProfile, stepProfile } from './profiles';
@@ -58,6 +58,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   const returnInbox: ReturnProgress[] = [];
   const returnChildren = new Map<string, ChildWorkflowHandle<typeof returnWorkflow>>();
   const refundsByCapture = new Map<string, number>();
+  const exchangePlans = new Map<string, Allocation[]>();
 
   /** Records a step of the story: projection + timeline, channel push, search attributes. */
   const record = async (status: OrderStatus, event: string, eventDetail: Record<string, unknown> = {}, actor = 'system') => {
@@ -66,13 +67,13 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const seq = state.seq;
     upsertSearchAttributes([
       { key: OrderStatusKey, value: status },
-      { key: NeedsAttentionKey, value: state.needsAttention || state.shipments.some((s) => s.needsAttention) },
+      { key: NeedsAttentionKey, value: state.needsAttention || state.shipments.some((s) => s.needsAttention) || state.returns.some((r) => r.needsAttention === true) },
       { key: EscalationLevelKey, value: state.escalationLevel },
       ...(state.shipments.length ? [{ key: WarehouseKey, value: [...new Set(state.shipments.map((s) => s.warehouseId))] }] : []),
       ...(state.shipments.some((s) => s.carrier) ? [{ key: CarrierKey, value: [...new Set(state.shipments.flatMap((s) => (s.carrier ? [s.carrier] : [])))] }] : []),
     ]);
     const at = new Date().toISOString();
-    const attention = state.needsAttention || state.shipments.some((s) => s.needsAttention);
+    const attention = state.needsAttention || state.shipments.some((s) => s.needsAttention) || state.returns.some((r) => r.needsAttention === true);
     // The story is written even while the order is being cancelled.
     await CancellationScope.nonCancellable(() => books.recordStatus({
       orderId, seq, status, event, eventDetail, actor, at,
@@ -122,10 +123,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       await children.get(s.shipmentId)?.signal(retryShipmentSignal, { actor });
       retried.push(`shipment ${s.shipmentId}`);
     }
+    for (const r of state.returns.filter((x) => x.needsAttention)) {
+      await returnChildren.get(r.returnId)?.signal(retryShipmentSignal, { actor });
+      retried.push(`return ${r.returnId}`);
+    }
     return { retried };
   }, {
     validator: (_: unknown) => {
-      if (!steps.parkedStep && !state.shipments.some((s) => s.needsAttention)) {
+      if (!steps.parkedStep && !state.shipments.some((s) => s.needsAttention) && !state.returns.some((r) => r.needsAttention)) {
         throw new Error(`nothing to retry: no step of this order needs attention (status ${state.status})`);
       }
     },
@@ -148,7 +153,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       }
     },
   });
-  setHandler(requestReturnUpdate, ({ lines, reason }) => {
+  setHandler(requestReturnUpdate, ({ lines, reason, exchange }) => {
     const returnId = `${orderId}-return-${state.returns.length + 1}`;
     const value = (lineNo: number, qty: number) => toMinor(order.lines[lineNo - 1]!.unitPrice) * qty;
     const allValue = order.lines.reduce((a, l, i) => a + value(i + 1, l.quantity), 0);
@@ -159,6 +164,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     state.returns.push({
       returnId, reason, status: 'requested', refundDue: fromMinor(Math.max(0, Math.min(share, paid - promised))),
       lines: lines.map((l) => ({ lineNo: l.lineNo, sku: order.lines[l.lineNo - 1]!.sku, quantity: l.quantity })),
+      ...(exchange ? { exchange: { status: 'requested' as const } } : {}),
     });
     returnQueue.push(returnId);
     return { returnId };
@@ -327,9 +333,10 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
           state.waitingUntil = new Date(closesAt).toISOString();
           await record('DELIVERED', `open for returns until ${state.waitingUntil}`);
         }
-        const activeReturns = () => state.returns.filter((r) => !['accepted', 'rejected', 'expired'].includes(r.status)).length;
-        while (returnWindowOpen || activeReturns() > 0 || returnInbox.length > 0) {
-          const ready = () => returnQueue.length > 0 || returnInbox.length > 0 || (!returnWindowOpen && activeReturns() === 0);
+        const activeReturns = () => state.returns.filter((r) => !['accepted', 'rejected', 'expired'].includes(r.status)).length
+          + state.shipments.filter((s) => s.status !== 'delivered' && s.status !== 'cancelled').length;
+        while (returnWindowOpen || activeReturns() > 0 || returnInbox.length > 0 || progressInbox.length > 0) {
+          const ready = () => returnQueue.length > 0 || returnInbox.length > 0 || progressInbox.length > 0 || (!returnWindowOpen && activeReturns() === 0);
           if (returnWindowOpen) {
             if (!(await condition(ready, Math.max(closesAt - Date.now(), 1)))) { returnWindowOpen = false; continue; }
           } else {
@@ -337,6 +344,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
           }
           while (returnQueue.length) await startReturn(returnQueue.shift()!, warehouseCities);
           while (returnInbox.length) await applyReturnProgress(returnInbox.shift()!);
+          // A replacement's progress tells the story without moving the order's status.
+          while (progressInbox.length) await applyProgress(progressInbox.shift()!, state.status);
         }
         state.waitingFor = undefined;
         state.waitingUntil = undefined;
@@ -374,7 +383,21 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   async function startReturn(returnId: string, cities: Record<string, string>): Promise<void> {
     const r = state.returns.find((x) => x.returnId === returnId)!;
     const warehouseId = state.allocations.find((a) => a.lineNo === r.lines[0]!.lineNo)?.warehouseId ?? state.shipments[0]!.warehouseId;
-    await record('RETURN_REQUESTED', `return ${returnId} requested: ${r.reason}`, { lines: r.lines, refundDue: r.refundDue });
+    if (r.exchange) {
+      // Reserve the replacement now (under the return's id), so it is there when the parcel is back.
+      const plan = await steps.run('reserve exchange stock', () => acts.reserveStock({
+        orderId: returnId, lines: r.lines.map((l) => ({ lineNo: l.lineNo, sku: l.sku, quantity: l.quantity })), address: order.shippingAddress,
+      }));
+      if (plan.ok) {
+        exchangePlans.set(returnId, plan.allocations);
+        r.exchange = { status: 'reserved' };
+        r.refundDue = '0.00';
+      } else {
+        await books.clearBackorder({ orderId: returnId });
+        r.exchange = { status: 'no_stock' };
+      }
+    }
+    await record('RETURN_REQUESTED', `return ${returnId} requested: ${r.reason}${r.exchange ? ` (exchange: ${r.exchange.status === 'reserved' ? 'replacement reserved' : 'no stock, refund instead'})` : ''}`, { lines: r.lines, refundDue: r.refundDue });
     const handle = await startChild(returnWorkflow, {
       workflowId: returnId,
       args: [{
@@ -387,6 +410,26 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     returnChildren.set(returnId, handle);
   }
 
+  /** The parcel is back: the reserved replacement ships like any shipment, with nothing to capture. */
+  async function shipReplacement(r: ReturnView): Promise<void> {
+    const allocations = exchangePlans.get(r.returnId) ?? [];
+    const warehouseId = allocations[0]?.warehouseId ?? state.shipments[0]!.warehouseId;
+    const shipmentId = `${orderId}-shipment-${state.shipments.length + 1}`;
+    const cities = await books.warehouseCities({ ids: [warehouseId] });
+    state.shipments.push({ shipmentId, warehouseId, status: 'pending', needsAttention: false, lines: allocations.map(({ lineNo, sku, quantity }) => ({ lineNo, sku, quantity })) });
+    r.exchange = { status: 'shipping', shipmentId };
+    const handle = await startChild(shipmentWorkflow, {
+      workflowId: shipmentId,
+      args: [{
+        orderId, shipmentId, warehouse: { id: warehouseId, city: cities[warehouseId] ?? '' }, reservationKey: r.returnId,
+        lines: allocations.map((a) => ({ lineNo: a.lineNo, sku: a.sku, quantity: a.quantity, weightGrams: 500 })),
+        address: order.shippingAddress, recipientPhone: order.customer.phone, carrier: settings.defaultCarrier,
+        pushCarrier: input.pushCarriers.includes(settings.defaultCarrier), settings,
+      }],
+    });
+    children.set(shipmentId, handle);
+  }
+
   async function applyReturnProgress(p: ReturnProgress): Promise<void> {
     const r = state.returns.find((x) => x.returnId === p.returnId);
     if (!r) return;
@@ -394,8 +437,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     if (p.trackingNumber) r.trackingNumber = p.trackingNumber;
     if (p.labelUrl) r.labelUrl = p.labelUrl;
     if (p.refunded) r.refunded = p.refunded;
+    if (p.needsAttention !== undefined) r.needsAttention = p.needsAttention;
     for (const c of p.refundCaptures ?? []) refundsByCapture.set(c.captureId, (refundsByCapture.get(c.captureId) ?? 0) + toMinor(c.amount));
     if (p.status === 'rejected' || p.status === 'expired') r.inspection = p.event;
+    if (r.exchange?.status === 'reserved' && p.status === 'expired') {
+      await books.releaseStock({ orderId: r.returnId });
+      r.exchange = { status: 'released' };
+    }
+    if (r.exchange?.status === 'reserved' && p.status === 'received') await shipReplacement(r);
     const status: OrderStatus = p.status === 'received' ? 'RETURNED'
       : p.status === 'accepted' ? (toMinor(p.refunded ?? '0') > 0 ? 'REFUNDED' : 'RETURNED')
       : p.status === 'rejected' || p.status === 'expired' ? 'DELIVERED' : 'RETURN_REQUESTED';

@@ -8,7 +8,7 @@ import { fromMinor, toMinor } from '../domain/money';
 import type { Address } from '../domain/order';
 import type { OrderSettings } from '../domain/settings';
 import { createStepRunner } from './attention';
-import { carrierEventSignal, inspectionSignal, returnProgressSignal, type CarrierEvent, type ReturnProgress, type ReturnStatus } from './messages';
+import { carrierEventSignal, inspectionSignal, retryShipmentSignal, returnProgressSignal, type CarrierEvent, type ReturnProgress, type ReturnStatus } from './messages';
 import { bookkeepingProfile, stepProfile } from './profiles';
 
 export interface ReturnInput {
@@ -34,6 +34,7 @@ export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> 
   const events: CarrierEvent[] = [];
   let inspection: { accept: boolean; reason?: string | undefined; actor: string } | undefined;
   setHandler(carrierEventSignal, (e) => { events.push(e); });
+  setHandler(retryShipmentSignal, ({ actor }) => steps.requestRetry(actor));
   setHandler(inspectionSignal, ({ accept, reason, actor }) => { inspection ??= { accept, reason, actor }; });
   let current: ReturnStatus = 'requested';
   const tell = (p: Omit<ReturnProgress, 'returnId' | 'actor' | 'status'> & { actor?: string; status?: ReturnStatus }) => {
@@ -42,8 +43,8 @@ export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> 
   };
   const steps = createStepRunner({
     // Progress keeps the return's current status; only the story gets a line.
-    raise: async (step, reason) => { await tell({ event: `return ${input.returnId} needs attention: ${step}: ${reason}` }); },
-    cleared: async (step, actor) => { await tell({ event: `return ${input.returnId}: ${step} retried`, actor }); },
+    raise: async (step, reason) => { await tell({ event: `return ${input.returnId} needs attention: ${step}: ${reason}`, needsAttention: true }); },
+    cleared: async (step, actor) => { await tell({ event: `return ${input.returnId}: ${step} retried`, actor, needsAttention: false }); },
   });
 
   const label = await steps.run('book return label', () => acts.bookReturnLabel({

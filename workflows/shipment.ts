@@ -8,7 +8,7 @@
  * because it already has the parcel, the handover happened and the shipment carries on.
  */
 import {
-  CancellationScope, condition, getExternalWorkflowHandle, isCancellation, proxyActivities, proxyLocalActivities, setHandler,
+  CancellationScope, condition, getExternalWorkflowHandle, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Booking } from '../activities/carriers/carrier-activities';
@@ -35,6 +35,8 @@ export interface ShipmentInput {
   /** Prepaid: this shipment's share of the authorisation, captured at handover. */
   capture?: { authorizationId: string; amount: string } | undefined;
   settings: OrderSettings;
+  /** Whose reservations this shipment commits: the order's, or an exchange's (its return id). */
+  reservationKey?: string | undefined;
 }
 
 const TRACKED: ShipmentStatus[] = ['picked_up', 'in_transit', 'delivered', 'delivery_failed', 'returned_to_sender'];
@@ -106,20 +108,25 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     bookingId: booking?.bookingId, trackingNumber: booking?.trackingNumber, status: view.status, statusRank: SHIPMENT_RANK[view.status],
   });
 
-  /** The units have left the building: commit the stock and capture this shipment's share. Never interrupted. */
-  const handover = () => CancellationScope.nonCancellable(async () => {
+  /**
+   * The units have left the building: commit the stock and capture this shipment's share, before
+   * the order hears of the pickup, so SHIPPED/DELIVERED always means committed. Never interrupted.
+   */
+  const handover = () => CancellationScope.nonCancellable(async (): Promise<{ captureId: string; amount: string } | undefined> => {
     handedOver = true;
-    await books.commitStock({ orderId: input.orderId, warehouseId: input.warehouse.id });
+    await books.commitStock({ orderId: input.reservationKey ?? input.orderId, warehouseId: input.warehouse.id });
     await record();
-    if (input.capture) {
-      const capture = input.capture;
-      const captured = await steps.run('capture payment', () => acts.capturePayment({
-        authorizationId: capture.authorizationId, amount: capture.amount, key: `${input.shipmentId}:capture`,
-      }));
-      view.captured = captured.amount;
-      await tell({ event: `shipment ${input.shipmentId}: captured ${captured.amount}`, captured: { captureId: captured.captureId, amount: captured.amount } });
-    }
+    if (!input.capture) return undefined;
+    const capture = input.capture;
+    const captured = await steps.run('capture payment', () => acts.capturePayment({
+      authorizationId: capture.authorizationId, amount: capture.amount, key: `${input.shipmentId}:capture`,
+    }));
+    view.captured = captured.amount;
+    return { captureId: captured.captureId, amount: captured.amount };
   });
+  const tellCaptured = async (captured: { captureId: string; amount: string } | undefined) => {
+    if (captured) await tell({ event: `shipment ${input.shipmentId}: captured ${captured.amount}`, captured });
+  };
 
   const refuseCancellation = async () => {
     refusalSent = true;
@@ -147,12 +154,16 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     const status = event.status as ShipmentStatus;
     if (!TRACKED.includes(status)) return;
     const moved = advance(status);
+    const due = !handedOver && SHIPMENT_RANK[view.status] >= SHIPMENT_RANK.picked_up;
+    // Shipments recorded before this patch told the order first and handed over after (replay-safe).
+    const handoverFirst = patched('handover-before-tell');
+    const captured = due && handoverFirst ? await handover() : undefined;
     await tell({
       event: moved ? `shipment ${input.shipmentId}: ${status.replace(/_/g, ' ')}` : `shipment ${input.shipmentId}: late ${status.replace(/_/g, ' ')} event ignored`,
       eventDetail: { eventId: event.eventId, occurredAt: event.occurredAt, ...(moved ? {} : { current: view.status }) },
       actor: `carrier:${booking!.carrier}`,
     });
-    if (!handedOver && SHIPMENT_RANK[view.status] >= SHIPMENT_RANK.picked_up) await handover();
+    await tellCaptured(due && !handoverFirst ? await handover() : captured);
   };
 
   try {
@@ -198,8 +209,9 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
         if (businessFailure(err)?.type !== 'already_picked_up') throw err;
         Object.assign(view, { carrier: b.carrier, bookingId: b.bookingId, trackingNumber: b.trackingNumber, labelUrl: b.labelUrl });
         advance('picked_up');
+        const captured = await handover();
         await tell({ event: `shipment ${input.shipmentId}: picked up (the carrier refused the cancellation)`, actor: `carrier:${b.carrier}` });
-        await handover();
+        await tellCaptured(captured);
         await refuseCancellation();
         return false;
       }

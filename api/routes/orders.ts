@@ -158,6 +158,7 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
   const ReturnBody = z.object({
     lines: z.array(z.object({ lineNo: z.number().int().min(1), quantity: z.number().int().min(1) })).min(1).max(200),
     reason: z.string().trim().min(3).max(500),
+    exchange: z.boolean().default(false).openapi({ description: 'Ship a replacement (reserved now) once the parcel is back, instead of a refund.' }),
   });
   app.openapi(createRoute({
     method: 'post', path: '/v1/orders/{orderId}/returns', tags: ['orders'], summary: 'Open a return (RMA) within the return window',

@@ -7,7 +7,7 @@ import { eventually, makeOrder, one, seedNetwork, stockRow } from '../support/fi
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
-interface Ret { returnId: string; status: string; refundDue: string; refunded?: string }
+interface Ret { returnId: string; status: string; refundDue: string; refunded?: string; exchange?: { status: string; shipmentId?: string } }
 interface OrderBody { status: string; returns: Ret[]; waitingFor: string | null; timeline: { status: string; event: string }[] }
 const getOrder = async (id: string) => (await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.ops })).json()) as OrderBody;
 const until = (id: string, pred: (o: OrderBody) => boolean, what: string) =>
@@ -29,7 +29,7 @@ const refunds = async (orderId: string) =>
 beforeAll(async () => {
   stack = await startTestStack({
     returnWindows: { default: 120_000, shopify: 1500 },
-    orderSettings: { returnShipByMs: 3000 },
+    orderSettings: { returnShipByMs: 3000, stepRetry: { initialIntervalMs: 100, maximumIntervalMs: 200, maximumAttempts: 2 } },
     sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } },
   });
   await seedNetwork(stack.db.sql, { 'SKU-R': { 'WH-HCM': 50 }, 'SKU-S': { 'WH-HCM': 50 } });
@@ -104,6 +104,24 @@ describe('returns', () => {
     expect((await requestReturn(orderId, [{ lineNo: 1, quantity: 1 }])).status).toBe(201);
   });
 
+  it('a refund the gateway keeps refusing needs attention; an ops retry finishes it', async () => {
+    const order = makeOrder({ sku: 'SKU-R', quantity: 1 });
+    const orderId = `order-web-${order.channelOrderId}`;
+    await submit(order);
+    await openWindow(orderId);
+    const { returnId } = (await (await requestReturn(orderId, [{ lineNo: 1, quantity: 1 }])).json()) as { returnId: string };
+    await received(orderId, returnId);
+    await fetch(`${stack.sandboxUrl}/sandbox/faults`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ service: 'payments', op: 'refund', match: { orderId }, action: 'error500', times: -1 }) });
+    await inspect(orderId, returnId, 'accept');
+    await until(orderId, (o) => (o as unknown as { needsAttention: boolean }).needsAttention, 'refund parked');
+    await fetch(`${stack.sandboxUrl}/sandbox/faults`, { method: 'DELETE' });
+    const retry = await stack.api(`/v1/orders/${orderId}/retry`, { method: 'POST', key: TEST_KEYS.ops });
+    expect(retry.status).toBe(200);
+    expect(((await retry.json()) as { retried: string[] }).retried).toEqual([`return ${returnId}`]);
+    await until(orderId, (o) => o.status === 'REFUNDED', 'refunded');
+    expect(await refunds(orderId)).toEqual(['100000.00']);
+  });
+
   it('a COD order is refunded through a refund instruction', async () => {
     const orderId = await submit(makeOrder({ sku: 'SKU-S', quantity: 1, payment: { method: 'cod' } }));
     await openWindow(orderId);
@@ -113,6 +131,39 @@ describe('returns', () => {
     await until(orderId, (o) => o.status === 'REFUNDED', 'refunded');
     const instruction = await one(stack.db.sql<{ amount: string; method: string }[]>`select amount::text, method from refund_instructions where return_id = ${returnId}`);
     expect(instruction).toEqual({ amount: '100000.00', method: 'bank_transfer' });
+  });
+});
+
+describe('exchanges', () => {
+  it('reserves the replacement at request time and ships it once the parcel is back; no refund', async () => {
+    const orderId = await submit(makeOrder({ sku: 'SKU-S', quantity: 1 }));
+    await openWindow(orderId);
+    const before = await stockRow(stack.db.sql, 'SKU-S', 'WH-HCM');
+    const res = await stack.api(`/v1/orders/${orderId}/returns`, { method: 'POST', key: TEST_KEYS.cs, json: { lines: [{ lineNo: 1, quantity: 1 }], reason: 'wrong size', exchange: true } });
+    expect(res.status).toBe(201);
+    const { returnId } = (await res.json()) as { returnId: string };
+    await received(orderId, returnId);
+    expect((await inspect(orderId, returnId, 'accept')).status).toBe(200);
+    const done = await until(orderId, (o) => o.returns[0]?.status === 'accepted' && (o as unknown as { shipments: { status: string }[] }).shipments.length === 2
+      && (o as unknown as { shipments: { status: string }[] }).shipments.every((s) => s.status === 'delivered'), 'replacement delivered');
+    expect(done.returns[0]).toMatchObject({ refundDue: '0.00', exchange: { status: 'shipping', shipmentId: `${orderId}-shipment-2` } });
+    expect(await refunds(orderId)).toEqual([]);
+    // One unit came back (restocked), one replacement left (committed): on hand unchanged, nothing reserved.
+    expect(await stockRow(stack.db.sql, 'SKU-S', 'WH-HCM')).toEqual(before);
+  });
+
+  it('releases the reserved replacement when the return expires', async () => {
+    const orderId = await submit(makeOrder({ sku: 'SKU-S', quantity: 1 }));
+    await openWindow(orderId);
+    await fetch(`${stack.sandboxUrl}/sandbox/carriers/hold`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ orderId }) });
+    const before = await stockRow(stack.db.sql, 'SKU-S', 'WH-HCM');
+    const res = await stack.api(`/v1/orders/${orderId}/returns`, { method: 'POST', key: TEST_KEYS.cs, json: { lines: [{ lineNo: 1, quantity: 1 }], reason: 'wrong colour', exchange: true } });
+    expect(res.status).toBe(201);
+    await until(orderId, (o) => o.returns[0]?.status === 'label_sent', 'label sent');
+    expect(await stockRow(stack.db.sql, 'SKU-S', 'WH-HCM')).toEqual({ onHand: before.onHand, reserved: before.reserved + 1 });
+    const done = await until(orderId, (o) => o.returns[0]?.status === 'expired', 'expired');
+    expect(done.returns[0]).toMatchObject({ exchange: { status: 'released' } });
+    expect(await stockRow(stack.db.sql, 'SKU-S', 'WH-HCM')).toEqual(before);
   });
 });
 
