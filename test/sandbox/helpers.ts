@@ -1,6 +1,7 @@
 /** Small HTTP helpers for the sandbox tests: every call goes over real HTTP with fetch. */
 import { randomUUID } from 'node:crypto';
-import { DEV_SANDBOX_KEY, type Sandbox } from '../../sandbox/server';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { DEV_SANDBOX_KEY, startSandbox, type Sandbox } from '../../sandbox/server';
 
 export interface Reply {
   status: number;
@@ -39,3 +40,12 @@ export async function waitFor<T>(check: () => T | undefined | false | Promise<T 
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One sandbox for the file (no automatic tracking progress), reset before each test, stopped after. */
+export function useQuietSandbox(): () => Sandbox {
+  let sb: Sandbox | undefined;
+  beforeAll(async () => { sb = await startSandbox({ autoProgress: { enabled: false, stepMs: 50 } }); });
+  afterAll(async () => { await sb?.stop(); });
+  beforeEach(async () => { await call(sb!, 'POST', '/sandbox/reset', {}); });
+  return () => sb!;
+}
