@@ -7,6 +7,7 @@ import type { OrderSettings } from '../domain/settings';
 import { addDocs, createBaseApp, type App, type AppDeps } from './app';
 import { registerCarrierWebhookRoutes } from './routes/carrier-webhooks';
 import { registerCatalogRoutes } from './routes/catalog';
+import { registerCustomerRoutes } from './routes/customers';
 import { registerInventoryRoutes } from './routes/inventory';
 import { registerOrderRoutes } from './routes/orders';
 import { InventoryService } from './services/inventory-service';
@@ -26,6 +27,7 @@ export function createApp(deps: ApiDeps): App {
   registerOrderRoutes(app, new OrderService({ client: deps.client, sql: deps.sql, taskQueue: deps.taskQueue, settings: deps.orderSettings, returnWindows: deps.returnWindows }));
   registerCatalogRoutes(app, new CatalogRepo(deps.sql));
   registerInventoryRoutes(app, new InventoryService({ sql: deps.sql, client: deps.client, logger: deps.logger }));
+  registerCustomerRoutes(app, new OrdersRepo(deps.sql));
   registerCarrierWebhookRoutes(app, { client: deps.client, orders: new OrdersRepo(deps.sql), secrets: deps.carrierSecrets, logger: deps.logger });
   addDocs(app);
   return app;

@@ -171,6 +171,38 @@ export class InventoryRepo {
   async clearBackorder(orderId: string): Promise<void> {
     await this.sql`delete from backorders where order_id = ${orderId}`;
   }
+
+  /** Whether the product and (when given) the warehouse exist: an unknown one is a 404, not an empty answer. */
+  async known(sku: string, warehouseId?: string): Promise<{ product: boolean; warehouse: boolean }> {
+    const [r] = await this.sql<{ product: boolean; warehouse: boolean }[]>`
+      select exists (select 1 from products where sku = ${sku}) as product,
+             ${warehouseId ? this.sql`exists (select 1 from warehouses where id = ${warehouseId})` : this.sql`true`} as warehouse`;
+    return r!;
+  }
+
+  /**
+   * On-hand changes of a SKU (manual sets, return restocks), newest first, keyset-paged on
+   * (created_at, id). Reservations, releases and handovers are not adjustments: they move stock
+   * for an order and are traced through the order's reservations.
+   */
+  async adjustments(f: { sku: string; warehouseId?: string | undefined; after?: { createdAt: string; id: string } | undefined; limit: number }): Promise<StockAdjustment[]> {
+    const s = this.sql;
+    return s<StockAdjustment[]>`
+      select id::text as id, sku, warehouse_id as "warehouseId", on_hand_before as "onHandBefore", on_hand_after as "onHandAfter",
+             reason, actor, ref, created_at as "createdAt",
+             to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "createdAtExact"
+      from stock_adjustments
+      where sku = ${f.sku} ${f.warehouseId ? s`and warehouse_id = ${f.warehouseId}` : s``}
+      ${f.after ? s`and (created_at, id) < ((${f.after.createdAt}::text)::timestamptz, ${f.after.id}::bigint)` : s``}
+      order by created_at desc, id desc limit ${f.limit}`;
+  }
+}
+
+export interface StockAdjustment {
+  id: string; sku: string; warehouseId: string; onHandBefore: number; onHandAfter: number; reason: string; actor: string; ref: string | null;
+  createdAt: Date;
+  /** created_at to the microsecond (the paging key; a Date keeps milliseconds only). */
+  createdAtExact: string;
 }
 
 export class StockConflictError extends Error {

@@ -35,6 +35,8 @@ export interface TimelineEntry { seq: number; status: string; event: string; det
 export interface OrderFilter {
   status?: string | undefined; channel?: string | undefined; customerId?: string | undefined; needsAttention?: boolean | undefined;
   from?: string | undefined; to?: string | undefined;
+  /** Customer-service search. Phone and e-mail match the canonical order's customer, normalised in SQL (0006_search). */
+  channelOrderId?: string | undefined; phone?: string | undefined; email?: string | undefined;
   after?: { createdAt: string; orderId: string } | undefined; limit: number;
 }
 
@@ -93,6 +95,9 @@ export class OrdersRepo {
       ${f.needsAttention !== undefined ? s`and needs_attention = ${f.needsAttention}` : s``}
       ${f.from ? s`and created_at >= ${f.from}` : s``}
       ${f.to ? s`and created_at < ${f.to}` : s``}
+      ${f.channelOrderId ? s`and channel_order_id = ${f.channelOrderId}` : s``}
+      ${f.phone ? s`and oms_phone_key(canonical -> 'customer' ->> 'phone') = oms_phone_key(${f.phone}::text)` : s``}
+      ${f.email ? s`and oms_email_key(canonical -> 'customer' ->> 'email') = oms_email_key(${f.email}::text)` : s``}
       ${f.after ? s`and (created_at, order_id) < ((${f.after.createdAt}::text)::timestamptz, ${f.after.orderId})` : s``}
       order by created_at desc, order_id desc limit ${f.limit}`;
   }

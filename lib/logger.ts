@@ -1,10 +1,12 @@
 /**
  * Structured JSON logs, one object a line. Fields named like personal data or secrets are
- * redacted here, so a careless call site cannot leak them.
+ * redacted here, and every string (the message too) is scrubbed of e-mail- and phone-shaped
+ * text, so a careless call site or an error message quoting its input cannot leak them.
  */
+import { PII_KEY, REDACTED, scrubText } from './personal-data';
+
 type Level = 'debug' | 'info' | 'warn' | 'error';
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const REDACT = /^(email|phone|name|address|shippingAddress|customer|authorization|apiKey|key|secret|password|token|line1|line2)$/i;
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -15,11 +17,15 @@ export interface Logger {
 }
 
 function redact(value: unknown, depth = 0): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message };
-  if (value === null || typeof value !== 'object' || depth > 4) return value;
+  if (typeof value === 'string') return scrubText(value);
+  if (value instanceof Error) return { name: value.name, message: scrubText(value.message) };
+  if (value instanceof Date) return value.toISOString();
+  if (value === null || typeof value !== 'object') return value;
+  // Deeper than this is not worth reading, and unredacted it could carry anything.
+  if (depth > 4) return '[truncated]';
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = REDACT.test(k) ? '[redacted]' : redact(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) out[k] = PII_KEY.test(k) ? REDACTED : redact(v, depth + 1);
   return out;
 }
 
@@ -30,7 +36,7 @@ export function createLogger(opts: { level?: Level; base?: Record<string, unknow
   const write = opts.write ?? ((line: string) => process.stdout.write(line + '\n'));
   const log = (level: Level) => (msg: string, fields?: Record<string, unknown>) => {
     if (order[level] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...(redact({ ...base, ...fields }) as object) }));
+    write(JSON.stringify({ time: new Date().toISOString(), level, msg: scrubText(msg), ...(redact({ ...base, ...fields }) as object) }));
   };
   return {
     debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'),

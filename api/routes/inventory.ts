@@ -1,8 +1,12 @@
-/** Stock per SKU and warehouse: ATP for staff, on-hand changes (with a reason) for admins. */
+/**
+ * Stock per SKU and warehouse: ATP for staff, on-hand changes (with a reason) for admins, and the
+ * history of those changes.
+ */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { StockRow } from '../../db/inventory-repo';
+import type { StockAdjustment, StockRow } from '../../db/inventory-repo';
 import type { App } from '../app';
 import { requireRoles } from '../auth';
+import { problems } from '../errors';
 import { CursorQuery, decodeCursor, encodeCursor, pick } from '../schemas';
 import type { InventoryService } from '../services/inventory-service';
 
@@ -13,6 +17,26 @@ const Stock = z.object({
 }).openapi('StockLevel');
 const row = (r: StockRow) => ({ ...r, updatedAt: r.updatedAt.toISOString() });
 
+const SkuStock = z.object({
+  sku: z.string(),
+  atp: z.number().int().openapi({ description: 'Sum of the warehouses\' ATP.' }),
+  onHand: z.number().int(), reserved: z.number().int(), safetyStock: z.number().int(),
+  warehouses: z.array(Stock),
+}).openapi('SkuStock');
+
+const Adjustment = z.object({
+  id: z.string(), sku: z.string(), warehouseId: z.string(),
+  onHandBefore: z.number().int(), onHandAfter: z.number().int(), change: z.number().int(),
+  reason: z.string(), actor: z.string().openapi({ description: '`admin:<key id>` for a manual set, `system` for a return restock.' }),
+  ref: z.string().nullable().openapi({ description: 'What caused it, for system changes: `<returnId>:<lineNo>` for a restock.' }),
+  at: z.string(),
+}).openapi('StockAdjustment');
+const adjustment = (a: StockAdjustment) => ({
+  id: a.id, sku: a.sku, warehouseId: a.warehouseId, onHandBefore: a.onHandBefore, onHandAfter: a.onHandAfter,
+  change: a.onHandAfter - a.onHandBefore, reason: a.reason, actor: a.actor, ref: a.ref, at: a.createdAt.toISOString(),
+});
+const AdjustmentCursor = z.object({ createdAt: z.string().regex(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/), id: z.string().regex(/^\d{1,19}$/) });
+
 export function registerInventoryRoutes(app: App, inventory: InventoryService): void {
   app.openapi(createRoute({
     method: 'get', path: '/v1/inventory', tags: ['inventory'], summary: 'Stock rows, paged', security: [{ apiKey: [] }],
@@ -22,6 +46,7 @@ export function registerInventoryRoutes(app: App, inventory: InventoryService): 
   }), async (c) => {
     const q = c.req.valid('query');
     const after = decodeCursor(q.cursor, z.object({ sku: z.string(), warehouseId: z.string() }));
+    if (q.cursor && !after) throw problems.validation([{ path: 'cursor', message: 'not a cursor this API issued' }]);
     const rows = await inventory.repo.listStock({ sku: q.sku, warehouseId: q.warehouseId, after, limit: q.limit + 1 });
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
@@ -32,13 +57,44 @@ export function registerInventoryRoutes(app: App, inventory: InventoryService): 
     method: 'get', path: '/v1/inventory/{sku}', tags: ['inventory'], summary: 'ATP of one SKU per warehouse', security: [{ apiKey: [] }],
     middleware: [requireRoles('cs', 'ops', 'admin')] as const, request: { params: z.object({ sku: Id }) },
     responses: {
-      200: { description: 'Stock per warehouse', content: { 'application/json': { schema: z.object({ sku: z.string(), atp: z.number().int(), warehouses: z.array(Stock) }) } } },
+      200: { description: 'Stock per warehouse, and the totals', content: { 'application/json': { schema: SkuStock } } },
       ...pick(401, 403, 404),
     },
   }), async (c) => {
     const { sku } = c.req.valid('param');
     const rows = await inventory.repo.stockOf(sku);
-    return c.json({ sku, atp: rows.reduce((a, r) => a + r.atp, 0), warehouses: rows.map(row) }, 200);
+    if (rows.length === 0 && !(await inventory.repo.known(sku)).product) throw problems.notFound(`No product ${sku}.`);
+    const sum = (f: (r: StockRow) => number) => rows.reduce((a, r) => a + f(r), 0);
+    return c.json({
+      sku, atp: sum((r) => r.atp), onHand: sum((r) => r.onHand), reserved: sum((r) => r.reserved), safetyStock: sum((r) => r.safetyStock),
+      warehouses: rows.map(row),
+    }, 200);
+  });
+
+  app.openapi(createRoute({
+    method: 'get', path: '/v1/inventory/{sku}/adjustments', tags: ['inventory'],
+    summary: 'On-hand changes of a SKU (manual sets, return restocks), newest first; reservations are not adjustments',
+    security: [{ apiKey: [] }], middleware: [requireRoles('cs', 'ops', 'admin')] as const,
+    request: { params: z.object({ sku: Id }), query: CursorQuery.extend({ warehouseId: Id.optional() }) },
+    responses: {
+      200: { description: 'A page of adjustments', content: { 'application/json': { schema: z.object({ items: z.array(Adjustment), nextCursor: z.string().nullable() }) } } },
+      ...pick(400, 401, 403, 404),
+    },
+  }), async (c) => {
+    const { sku } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const after = decodeCursor(q.cursor, AdjustmentCursor);
+    if (q.cursor && !after) throw problems.validation([{ path: 'cursor', message: 'not a cursor this API issued' }]);
+    const known = await inventory.repo.known(sku, q.warehouseId);
+    if (!known.product) throw problems.notFound(`No product ${sku}.`);
+    if (!known.warehouse) throw problems.notFound(`No warehouse ${q.warehouseId}.`);
+    const rows = await inventory.repo.adjustments({ sku, warehouseId: q.warehouseId, after, limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return c.json({
+      items: page.map(adjustment),
+      nextCursor: rows.length > q.limit && last ? encodeCursor({ createdAt: last.createdAtExact, id: last.id }) : null,
+    }, 200);
   });
 
   app.openapi(createRoute({

@@ -7,6 +7,7 @@ import { problems } from '../errors';
 import { CursorQuery, decodeCursor, encodeCursor, pick } from '../schemas';
 import type { OrderService } from '../services/order-service';
 import type { OrderRow } from '../../db/orders-repo';
+import { addressFor, customerFor, mayFindByContact, piiViewFor, scrubberFor, type PiiView } from '../../lib/personal-data';
 
 const OrderIdParam = z.object({ orderId: z.string().min(1).max(200).openapi({ example: 'order-web-10001' }) });
 
@@ -18,10 +19,42 @@ const OrderSummary = z.object({
   total: z.string(), currency: z.string(), paymentMethod: z.string(), placedAt: z.string(), createdAt: z.string(), updatedAt: z.string(),
 }).openapi('OrderSummary');
 
+/** The customer as the caller's role may see them: full for cs, masked for ops, absent otherwise (README "Personal data"). */
+const CustomerView = z.object({
+  id: z.string(), name: z.string(), email: z.string().optional(), phone: z.string().optional(),
+}).openapi('CustomerView', { description: 'cs: as sent; ops: masked (`N*** V*** A***`, `a***@example.vn`, `*******567`).' });
+
+export const OrderListItem = OrderSummary.extend({ customer: CustomerView.optional() }).openapi('OrderListItem');
+export const OrderPage = z.object({ items: z.array(OrderListItem), nextCursor: z.string().nullable() }).openapi('OrderPage');
+
+/** A list row for `view`: the customer masked or left out, and free text scrubbed below `full`. */
+export function listItem(r: OrderRow, view: PiiView) {
+  const scrub = scrubberFor(view, { customer: r.canonical.customer, address: r.canonical.shippingAddress });
+  const customer = customerFor(view, r.canonical.customer) as z.infer<typeof CustomerView> | undefined;
+  return { ...summary(r), attentionReason: scrub(r.attentionReason), ...(customer ? { customer } : {}) };
+}
+
+/** The list's paging key: created_at to the microsecond, then order_id. A forged value is a 400, not a SQL error. */
+const OrderCursor = z.object({ createdAt: z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$/), orderId: z.string().max(200) });
+export function orderCursor(cursor: string | undefined) {
+  const after = decodeCursor(cursor, OrderCursor);
+  if (cursor && !after) throw problems.validation([{ path: 'cursor', message: 'not a cursor this API issued' }]);
+  return after;
+}
+/** `rows` were fetched with limit + 1: the extra row only says there is a next page. */
+export function orderPage(rows: OrderRow[], limit: number, view: PiiView): z.infer<typeof OrderPage> {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => listItem(r, view)),
+    nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAtExact, orderId: last.orderId }) : null,
+  };
+}
+
 const OrderDetail = OrderSummary.extend({
   lines: z.array(z.object({ lineNo: z.number().int(), sku: z.string(), quantity: z.number().int(), unitPrice: z.string() })),
-  customer: z.record(z.string(), z.unknown()).optional(),
-  shippingAddress: z.record(z.string(), z.unknown()).optional(),
+  customer: CustomerView.optional(),
+  shippingAddress: z.record(z.string(), z.unknown()).optional().openapi({ description: 'cs: the full address; ops: the delivery area only (ward, district, city, region, postal code, country); absent for other roles.' }),
   reasons: z.array(z.string()),
   waitingFor: z.string().nullable(),
   waitingUntil: z.string().nullable(),
@@ -78,22 +111,28 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     const p = c.get('principal')!;
     assertCanSee(p, found.row);
     const d = (found.live ? { ...found.live } : found.row.detail);
-    const staff = p.role !== 'channel';
+    // Personal data by role (README "Personal data"): free text and details are scrubbed below `full`.
+    const view = piiViewFor(p.role);
+    const { customer: buyer, shippingAddress: address } = found.row.canonical;
+    const scrub = scrubberFor(view, { customer: buyer, address });
+    const customer = customerFor(view, buyer) as z.infer<typeof CustomerView> | undefined;
+    const shippingAddress = addressFor(view, address);
     return c.json({
-      ...summary(found.row),
-      ...(found.live ? { status: found.live.status, needsAttention: found.live.needsAttention } : {}),
+      ...listItem(found.row, view),
+      ...(found.live ? { status: found.live.status, needsAttention: found.live.needsAttention, attentionReason: scrub(found.live.attentionReason ?? null) } : {}),
       lines: found.row.canonical.lines.map((l, i) => ({ lineNo: i + 1, ...l })),
-      ...(staff ? { customer: found.row.canonical.customer, shippingAddress: found.row.canonical.shippingAddress } : {}),
-      reasons: (d.reasons as string[] | undefined) ?? [],
-      waitingFor: (d.waitingFor as string | null | undefined) ?? null,
+      ...(customer ? { customer } : {}),
+      ...(shippingAddress ? { shippingAddress } : {}),
+      reasons: scrub((d.reasons as string[] | undefined) ?? []),
+      waitingFor: scrub((d.waitingFor as string | null | undefined) ?? null),
       waitingUntil: (d.waitingUntil as string | null | undefined) ?? null,
       allocations: (d.allocations as never[] | undefined) ?? [],
       allocationWarehouses: (d.allocationWarehouses as never[] | undefined) ?? [],
-      shipments: (d.shipments as never[] | undefined) ?? [],
+      shipments: scrub((d.shipments as Record<string, unknown>[] | undefined) ?? []),
       payment: (d.payment as Record<string, unknown> | undefined) ?? { method: found.row.paymentMethod },
       shortages: (d.shortages as never[] | undefined) ?? [],
-      returns: (d.returns as never[] | undefined) ?? [],
-      timeline: found.timeline.map((t) => ({ ...t, at: t.at.toISOString() })),
+      returns: scrub((d.returns as Record<string, unknown>[] | undefined) ?? []),
+      timeline: found.timeline.map((t) => ({ ...t, event: scrub(t.event), detail: scrub(t.detail), at: t.at.toISOString() })),
       source: found.live ? 'workflow' as const : 'projection' as const,
     }, 200);
   });
@@ -105,28 +144,31 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
       query: CursorQuery.extend({
         status: z.enum(ORDER_STATUSES).optional(), channel: z.enum(CHANNELS).optional(), customerId: z.string().max(64).optional(),
         needsAttention: z.enum(['true', 'false']).optional(), from: z.iso.datetime({ offset: true }).optional(), to: z.iso.datetime({ offset: true }).optional(),
+        channelOrderId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a channel order number: 1-64 letters, digits, dot, underscore or dash').optional()
+          .openapi({ description: 'The order number the channel gave the order (any channel unless `channel` is given).' }),
+        phone: z.string().trim().max(30).refine((v) => /^\+?[0-9 ().-]+$/.test(v) && /^(?:\D*\d){8,15}\D*$/.test(v), 'must be a phone number: 8-15 digits, optionally a leading + and spaces, dots, dashes or brackets').optional()
+          .openapi({ description: 'The customer\'s phone in any format: `0901 234 567`, `+84901234567` and `84-901-234-567` are the same. Roles cs and ops only.', example: '0901234567' }),
+        email: z.string().trim().max(254).pipe(z.email('must be an e-mail address')).optional()
+          .openapi({ description: 'The customer\'s e-mail, case-insensitive. Roles cs and ops only.' }),
       }),
     },
     responses: {
-      200: { description: 'A page of orders', content: { 'application/json': { schema: z.object({ items: z.array(OrderSummary), nextCursor: z.string().nullable() }) } } },
+      200: { description: 'A page of orders', content: { 'application/json': { schema: OrderPage } } },
       ...pick(400, 401, 403),
     },
   }), async (c) => {
     const q = c.req.valid('query');
     const p = c.get('principal')!;
     if (p.role === 'channel' && q.channel && q.channel !== p.channel) throw problems.forbidden(`This key reads channel "${p.channel}" only.`);
-    const after = decodeCursor(q.cursor, z.object({ createdAt: z.string(), orderId: z.string() }));
-    if (q.cursor && !after) throw problems.validation([{ path: 'cursor', message: 'not a cursor this API issued' }]);
+    // Looking an order up by phone or e-mail reveals whose it is: only roles that may see personal data.
+    if ((q.phone || q.email) && !mayFindByContact(p.role)) throw problems.forbidden('Searching by phone or e-mail needs the cs or ops role.');
+    const after = orderCursor(q.cursor);
     const rows = await orders.list({
       status: q.status, channel: p.role === 'channel' ? p.channel : q.channel, customerId: q.customerId,
-      needsAttention: q.needsAttention === undefined ? undefined : q.needsAttention === 'true', from: q.from, to: q.to, after, limit: q.limit + 1,
+      needsAttention: q.needsAttention === undefined ? undefined : q.needsAttention === 'true', from: q.from, to: q.to,
+      channelOrderId: q.channelOrderId, phone: q.phone, email: q.email, after, limit: q.limit + 1,
     });
-    const page = rows.slice(0, q.limit);
-    const last = page[page.length - 1];
-    return c.json({
-      items: page.map(summary),
-      nextCursor: rows.length > q.limit && last ? encodeCursor({ createdAt: last.createdAtExact, orderId: last.orderId }) : null,
-    }, 200);
+    return c.json(orderPage(rows, q.limit, piiViewFor(p.role)), 200);
   });
 
   app.openapi(createRoute({
