@@ -97,6 +97,36 @@ export class InventoryRepo {
     return Number(rows[0]?.released ?? 0);
   }
 
+  /**
+   * Gives back some units of some lines (a partial cancellation), once per `ref`: a retried call
+   * finds its ref and changes nothing. A line cut to zero units is released outright.
+   */
+  async releaseUnits(input: { orderId: string; warehouseId: string; lines: { lineNo: number; quantity: number }[]; ref: string }): Promise<{ released: number; applied: boolean }> {
+    return this.sql.begin(async (tx) => {
+      const claimed = await tx`insert into reservation_cuts (ref, order_id, units) values (${input.ref}, ${input.orderId}, 0)
+                               on conflict (ref) do nothing returning ref`;
+      if (!claimed.length) return { released: 0, applied: false };
+      let released = 0;
+      for (const l of input.lines) {
+        const rows = await tx<{ sku: string; cut: number }[]>`
+          update reservations r set
+            quantity = case when r.quantity > ${l.quantity} then r.quantity - ${l.quantity} else r.quantity end,
+            state = case when r.quantity > ${l.quantity} then r.state else 'released' end,
+            updated_at = now()
+          from (select quantity as before from reservations
+                where order_id = ${input.orderId} and line_no = ${l.lineNo} and warehouse_id = ${input.warehouseId} and state = 'reserved' for update) b
+          where r.order_id = ${input.orderId} and r.line_no = ${l.lineNo} and r.warehouse_id = ${input.warehouseId} and r.state = 'reserved'
+          returning r.sku, least(b.before, ${l.quantity})::int as cut`;
+        const row = rows[0];
+        if (!row) continue;
+        await tx`update stock set reserved = reserved - ${row.cut}, updated_at = now() where sku = ${row.sku} and warehouse_id = ${input.warehouseId}`;
+        released += row.cut;
+      }
+      await tx`update reservation_cuts set units = ${released} where ref = ${input.ref}`;
+      return { released, applied: true };
+    });
+  }
+
   /** Handover: the units leave the building; on hand and reserved both drop. Idempotent. */
   async commit(orderId: string, warehouseId: string): Promise<number> {
     const rows = await this.sql<{ committed: string | null }[]>`

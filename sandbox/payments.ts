@@ -139,16 +139,18 @@ export function createPayments(env: SandboxEnv) {
       effect: (c, _b, meta) => {
         const a = auths.get(c.req.param('id') ?? '');
         if (!a) return notFound;
-        if (a.capturedMinor > 0) return { status: 409, body: { error: 'already_captured' } };
+        // Nothing left to release once everything was captured. After a partial capture, a void
+        // releases the uncaptured remainder (as gateways do when the rest will never ship).
+        if (a.status !== 'voided' && a.capturedMinor >= a.amountMinor) return { status: 409, body: { error: 'already_captured' } };
         // Voiding twice is harmless at real gateways too: same answer, no second ledger row.
         if (a.status !== 'voided') {
           a.status = 'voided';
           ledger.push({
             type: 'void', id: newId('void'), orderId: a.orderId, authorizationId: a.authorizationId,
-            amount: fromMinor(a.amountMinor), currency: a.currency, idempotencyKey: meta.idempotencyKey, at: nowIso(),
+            amount: fromMinor(a.amountMinor - a.capturedMinor), currency: a.currency, idempotencyKey: meta.idempotencyKey, at: nowIso(),
           });
         }
-        return { status: 200, body: { authorizationId: a.authorizationId, status: 'voided' } };
+        return { status: 200, body: { authorizationId: a.authorizationId, status: 'voided', released: fromMinor(a.amountMinor - a.capturedMinor) } };
       },
     }),
   );

@@ -37,6 +37,8 @@ export interface PaymentView {
   authorized?: string;
   captures: { shipmentId: string; captureId: string; amount: string }[];
   voided?: boolean;
+  /** After a partial cancellation: the authorised amount that will never be captured, released. */
+  remainderReleased?: string;
   codEligible?: boolean;
 }
 
@@ -76,11 +78,15 @@ export interface OrderState {
   shipments: ShipmentView[];
   shortages: { sku: string; requested: number; available: number }[];
   returns: ReturnView[];
+  /** Units cancelled line by line while the rest of the order carried on. */
+  cancelledLines?: LineQuantity[];
 }
 
 export const orderStateQuery = defineQuery<OrderState>('orderState');
 export const releaseHoldUpdate = defineUpdate<OrderState, [Actor & { note?: string }]>('releaseHold');
 export const rejectHoldUpdate = defineUpdate<OrderState, [Actor & { reason: string }]>('rejectHold');
+/** Ops pause an order before its next step (until a release); refused once shipments are being prepared. */
+export const holdOrderUpdate = defineUpdate<{ status: OrderStatus }, [Actor & { reason: string }]>('holdOrder');
 /** Resume every step that needs attention; refused when nothing does. */
 export const retryUpdate = defineUpdate<{ retried: string[] }, [Actor]>('retry');
 /** Sent by a restock to orders waiting for the SKU. */
@@ -110,6 +116,18 @@ export const carrierEventSignal = defineSignal<[CarrierEvent]>('carrierEvent');
 export const retryShipmentSignal = defineSignal<[Actor]>('retryShipment');
 /** Order → shipment: undo everything not yet handed to the carrier. */
 export const cancelShipmentSignal = defineSignal<[Actor & { reason: string }]>('cancelShipment');
+
+export interface LineQuantity { lineNo: number; quantity: number }
+export interface LineCancelResult {
+  status: OrderStatus;
+  cancelled: LineQuantity[];
+  /** Units whose shipment reached the carrier before the cancellation did (a return is the way). */
+  refused: LineQuantity[];
+  /** True when the answer came before the shipments finished undoing (the timeline will tell). */
+  pending: boolean;
+}
+/** Cancel some units of some lines before their shipment is handed over; the rest carries on. */
+export const cancelLinesUpdate = defineUpdate<LineCancelResult, [Actor & { reason: string; lines: LineQuantity[] }]>('cancelLines');
 
 /** Cancel the order; refused (with the reason) once it is with the carrier. */
 export const cancelOrderUpdate = defineUpdate<{ status: OrderStatus }, [Actor & { reason: string }]>('cancelOrder');

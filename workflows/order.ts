@@ -15,9 +15,9 @@ import type { CanonicalOrder, OrderStatus } from '../domain/order';
 import type { OrderSettings } from '../domain/settings';
 import { businessFailure, createStepRunner } from './attention';
 import {
-  cancelOrderUpdate, cancelShipmentSignal, inspectionSignal, inspectReturnUpdate, orderStateQuery, rejectHoldUpdate, requestReturnUpdate,
+  cancelLinesUpdate, cancelOrderUpdate, cancelShipmentSignal, holdOrderUpdate, inspectionSignal, inspectReturnUpdate, orderStateQuery, rejectHoldUpdate, requestReturnUpdate,
   returnProgressSignal, type ReturnProgress, type ReturnView, releaseHoldUpdate, retryShipmentSignal, retryUpdate, SHIPMENT_RANK, shipmentProgressSignal,
-  stockAvailableSignal, type OrderState, type ShipmentProgress,
+  stockAvailableSignal, type LineQuantity, type OrderState, type ShipmentProgress, type ShipmentView,
 } from './messages';
 import { bookkeepingProfile, channelPushProfile, stepProfile } from './profiles';
 import { CarrierKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, WarehouseKey } from './search-attributes';
@@ -40,13 +40,16 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   const state: OrderState = {
     orderId, status: 'RECEIVED', seq: 0, total: undefined, needsAttention: false, attentionReason: undefined, escalationLevel: 0,
     waitingFor: undefined, waitingUntil: undefined, reasons: [], payment: { method: order.payment.method, captures: [] },
-    allocations: [], allocationWarehouses: [], shipments: [], shortages: [], returns: [],
+    allocations: [], allocationWarehouses: [], shipments: [], shortages: [], returns: [], cancelledLines: [],
   };
   const pendingPushes: Promise<void>[] = [];
   const progressInbox: ShipmentProgress[] = [];
   const children = new Map<string, ChildWorkflowHandle<typeof shipmentWorkflow>>();
   let holdDecision: { kind: 'release'; actor: string; note?: string | undefined } | { kind: 'reject'; actor: string; reason: string } | undefined;
   let stockMayBeBack = false;
+  /** An ops hold: requested any time before shipping, it takes effect before the order's next step. */
+  let opsHold: { reason: string; actor: string } | undefined;
+  let opsRelease: { actor: string; note?: string | undefined } | undefined;
   /** The order's forward path; a cancellation (API or Temporal) cancels it and compensation runs. */
   const forward = new CancellationScope();
   let cancelRequest: { reason: string; actor: string } | undefined;
@@ -59,6 +62,33 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   const returnChildren = new Map<string, ChildWorkflowHandle<typeof returnWorkflow>>();
   const refundsByCapture = new Map<string, number>();
   const exchangePlans = new Map<string, Allocation[]>();
+  // Partial cancellation. Before shipping starts a cancelled line is simply not reserved (or its
+  // units are given back); afterwards its shipment is cancelled and a new one ships the rest.
+  let shippingStarted = false;
+  let weights: Record<string, number> = {};
+  let cities: Record<string, string> = {};
+  let shipmentNo = 0;
+  let cutNo = 0;
+  /** Each shipment's share of the order total (minor units): what it captures or collects. */
+  const shipmentShares = new Map<string, number>();
+  const cutsInFlight = new Set<string>();
+  let unitsBeingCut = 0;
+  const placeholders = new Set<string>();
+  const cancelled = state.cancelledLines!;
+  const unitValue = (lineNo: number) => toMinor(order.lines[lineNo - 1]!.unitPrice);
+  const orderValue = order.lines.reduce((a, l, i) => a + unitValue(i + 1) * l.quantity, 0);
+  const cancelledOf = (lineNo: number) => qtyOf(cancelled, lineNo);
+  const remainingLines = () => order.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, quantity: l.quantity - cancelledOf(i + 1) })).filter((l) => l.quantity > 0);
+  /** The units' share of the order total: discounts and shipping spread in proportion to value. */
+  const shareOf = (lines: LineQuantity[]) => (orderValue > 0 ? Math.floor((toMinor(state.total ?? '0') * lines.reduce((a, l) => a + unitValue(l.lineNo) * l.quantity, 0)) / orderValue) : 0);
+  const addCancelled = (lines: LineQuantity[]) => { cancelled.splice(0, cancelled.length, ...mergeLines([...cancelled, ...lines])); };
+  /** Units of a line that can still be cancelled: not reserved yet, or in a shipment still at the warehouse. */
+  const cancellableUnits = (lineNo: number) => {
+    if (!shippingStarted) return (order.lines[lineNo - 1]?.quantity ?? 0) - cancelledOf(lineNo);
+    return state.shipments
+      .filter((x) => SHIPMENT_RANK[x.status] < SHIPMENT_RANK.picked_up && !x.cancelRefused && !cutsInFlight.has(x.shipmentId) && !placeholders.has(x.shipmentId) && shipmentShares.has(x.shipmentId))
+      .reduce((a, x) => a + qtyOf(x.lines, lineNo), 0);
+  };
 
   /** Records a step of the story: projection + timeline, channel push, search attributes. */
   const record = async (status: OrderStatus, event: string, eventDetail: Record<string, unknown> = {}, actor = 'system') => {
@@ -107,11 +137,28 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   });
 
   setHandler(orderStateQuery, () => state);
-  setHandler(releaseHoldUpdate, ({ actor, note }) => { holdDecision = { kind: 'release', actor, note }; return state; }, {
-    validator: (_: unknown) => { if (state.status !== 'ON_HOLD' || holdDecision) throw new Error(`order is not on hold (status ${state.status})`); },
+  setHandler(releaseHoldUpdate, ({ actor, note }) => {
+    if (opsHold) { opsHold = undefined; opsRelease = { actor, note }; } else holdDecision = { kind: 'release', actor, note };
+    return state;
+  }, {
+    validator: (_: unknown) => {
+      if (opsHold) return;
+      if (state.status !== 'ON_HOLD' || holdDecision) throw new Error(`order is not on hold (status ${state.status})`);
+    },
   });
-  setHandler(rejectHoldUpdate, ({ actor, reason }) => { holdDecision = { kind: 'reject', actor, reason }; return state; }, {
+  setHandler(rejectHoldUpdate, ({ actor, reason }) => {
+    if (opsHold) {
+      // Rejecting an order ops held is cancelling it, with its full compensation.
+      opsHold = undefined;
+      cancelRequest ??= { reason, actor };
+      forward.cancel();
+    } else {
+      holdDecision = { kind: 'reject', actor, reason };
+    }
+    return state;
+  }, {
     validator: (arg: { reason?: string }) => {
+      if (opsHold) { if (!arg.reason?.trim()) throw new Error('a reason is required to reject a held order'); return; }
       if (state.status !== 'ON_HOLD' || holdDecision) throw new Error(`order is not on hold (status ${state.status})`);
       if (!arg.reason?.trim()) throw new Error('a reason is required to reject a held order');
     },
@@ -153,11 +200,72 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       }
     },
   });
+  setHandler(holdOrderUpdate, async ({ reason, actor }) => {
+    opsHold = { reason, actor };
+    await record(state.status, `hold requested: ${reason} (takes effect before the next step)`, { reason }, actor);
+    return { status: state.status };
+  }, {
+    validator: (arg: { reason?: string }) => {
+      if (!arg.reason?.trim()) throw new Error('a reason is required to hold an order');
+      if (cancelRequest) throw new Error('the order is being cancelled');
+      if (CLOSED.has(state.status) || returnWindowOpen) throw new Error(`order is ${state.status}: nothing left to hold`);
+      if (opsHold) throw new Error('the order is already held by ops');
+      if (state.status === 'ON_HOLD' && !holdDecision) throw new Error('the order is already on hold for risk review: release or reject it');
+      if (shippingStarted) throw new Error('shipments are already being prepared: cancel lines or the order instead');
+    },
+  });
+  setHandler(cancelLinesUpdate, async ({ reason, actor, lines: asked }) => {
+    const lines = mergeLines(asked);
+    const left = remainingLines().reduce((a, l) => a + l.quantity, 0) - lines.reduce((a, l) => a + l.quantity, 0) - unitsBeingCut;
+    if (left <= 0) {
+      // Cancelling every unit still open is cancelling the order, with its full compensation.
+      cancelRequest ??= { reason, actor };
+      forward.cancel();
+      await condition(() => cancelSettled, '10 seconds');
+      const done = state.status === 'CANCELLED';
+      return { status: state.status, cancelled: done ? lines : [], refused: cancelSettled && !done ? lines : [], pending: !cancelSettled };
+    }
+    if (!shippingStarted) {
+      addCancelled(lines);
+      // A backordered order may be waiting for exactly the line that was cancelled.
+      stockMayBeBack = true;
+      await record(state.status, `cancelled ${describeLines(lines)}: ${reason}`, { lines, reason }, actor);
+      return { status: state.status, cancelled: lines, refused: [], pending: false };
+    }
+    const cuts = planCuts(lines);
+    for (const id of cuts.keys()) cutsInFlight.add(id);
+    const units = lines.reduce((a, l) => a + l.quantity, 0);
+    unitsBeingCut += units;
+    const outcome = { cancelled: [] as LineQuantity[], refused: [] as LineQuantity[], done: false };
+    void Promise.all([...cuts].map(async ([id, cut]) => (await cutShipment(id, cut, reason, actor) ? outcome.cancelled : outcome.refused).push(...cut)))
+      .catch((err: unknown) => { childFailure ??= err; })
+      .finally(() => { for (const id of cuts.keys()) cutsInFlight.delete(id); unitsBeingCut -= units; outcome.done = true; });
+    await condition(() => outcome.done, '10 seconds');
+    return { status: state.status, cancelled: mergeLines(outcome.cancelled), refused: mergeLines(outcome.refused), pending: !outcome.done };
+  }, {
+    validator: (arg: { reason?: string; lines?: LineQuantity[] }) => {
+      if (!arg.reason?.trim()) throw new Error('a reason is required to cancel lines');
+      if (cancelRequest) throw new Error('the order is already being cancelled');
+      if (CLOSED.has(state.status) || returnWindowOpen) throw new Error(`order is ${state.status}: nothing left to cancel, open a return instead`);
+      if (!arg.lines?.length) throw new Error('lines: at least one line to cancel');
+      for (const l of mergeLines(arg.lines)) {
+        const line = order.lines[l.lineNo - 1];
+        if (!line || !Number.isInteger(l.lineNo)) throw new Error(`lines: line ${l.lineNo} is not in the order`);
+        if (!Number.isInteger(l.quantity) || l.quantity < 1) throw new Error(`lines: line ${l.lineNo}: the quantity must be a positive whole number`);
+        const open = line.quantity - cancelledOf(l.lineNo);
+        if (l.quantity > open) throw new Error(`lines: line ${l.lineNo} has ${open} unit(s) left to cancel`);
+        const movable = cancellableUnits(l.lineNo);
+        if (l.quantity > movable) {
+          throw new Error(`line ${l.lineNo}: only ${movable} of its ${open} unit(s) can still be cancelled; the rest has left the warehouse or is being cancelled (open a return for what was handed over)`);
+        }
+      }
+    },
+  });
   setHandler(requestReturnUpdate, ({ lines, reason, exchange }) => {
     const returnId = `${orderId}-return-${state.returns.length + 1}`;
     const value = (lineNo: number, qty: number) => toMinor(order.lines[lineNo - 1]!.unitPrice) * qty;
-    const allValue = order.lines.reduce((a, l, i) => a + value(i + 1, l.quantity), 0);
-    const paid = state.payment.method === 'cod' ? toMinor(state.total ?? '0') : state.payment.captures.reduce((a, c) => a + toMinor(c.amount), 0);
+    const allValue = order.lines.reduce((a, l, i) => a + value(i + 1, l.quantity - cancelledOf(i + 1)), 0);
+    const paid = state.payment.method === 'cod' ? toMinor(state.total ?? '0') - shareOf(cancelled) : state.payment.captures.reduce((a, c) => a + toMinor(c.amount), 0);
     const promised = state.returns.filter((r) => r.status !== 'rejected' && r.status !== 'expired').reduce((a, r) => a + toMinor(r.refundDue), 0);
     // The lines' share of what was paid (discounts and shipping spread in proportion), never more than is left.
     const share = allValue > 0 ? Math.floor((paid * lines.reduce((a, l) => a + value(l.lineNo, l.quantity), 0)) / allValue) : 0;
@@ -178,8 +286,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         if (!line || !Number.isInteger(l.lineNo)) throw new Error(`lines: line ${l.lineNo} is not in the order`);
         const open = state.returns.filter((r) => r.status !== 'rejected' && r.status !== 'expired').flatMap((r) => r.lines).filter((x) => x.lineNo === l.lineNo).reduce((a, x) => a + x.quantity, 0);
         const requested = arg.lines.filter((x) => x.lineNo === l.lineNo).reduce((a, x) => a + x.quantity, 0);
-        if (!Number.isInteger(l.quantity) || l.quantity < 1 || requested > line.quantity - open) {
-          throw new Error(`lines: line ${l.lineNo} has ${line.quantity - open} unit(s) left to return`);
+        const bought = line.quantity - cancelledOf(l.lineNo);
+        if (!Number.isInteger(l.quantity) || l.quantity < 1 || requested > bought - open) {
+          throw new Error(`lines: line ${l.lineNo} has ${bought - open} unit(s) left to return`);
         }
       }
     },
@@ -216,6 +325,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       const validation = await steps.run('validate order', () => acts.validateOrder({ order }));
       if (validation.reasons.length) return finish('REJECTED', 'order rejected: invalid', validation.reasons);
       state.total = validation.total;
+      weights = validation.weights;
 
       // 2. Risk: suspicious orders wait for ops, and an unanswered hold expires.
       const risk = await steps.run('assess risk', () => acts.assessRisk({ orderId, order, total: validation.total }));
@@ -234,11 +344,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       }
 
       // 3. Payment: authorise a prepaid order (captured per shipment at handover); check COD eligibility.
+      await opsHoldPoint();
       if (order.payment.method === 'prepaid') {
         const token = order.payment.token;
-        await record('PAYMENT_PENDING', `authorising ${validation.total} ${order.currency}`);
+        // Lines cancelled while the order was on hold are not charged for.
+        const amount = fromMinor(toMinor(validation.total) - shareOf(cancelled));
+        await record('PAYMENT_PENDING', `authorising ${amount} ${order.currency}`);
         try {
-          const auth = await steps.run('authorise payment', () => acts.authorizePayment({ orderId, amount: validation.total, currency: order.currency, token }));
+          const auth = await steps.run('authorise payment', () => acts.authorizePayment({ orderId, amount, currency: order.currency, token }));
           state.payment.authorizationId = auth.authorizationId;
           state.payment.authorized = auth.amount;
         } catch (err) {
@@ -254,11 +367,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       }
 
       // 4. Allocation: reserve stock atomically; without stock, wait for a restock until the deadline.
-      const lines = order.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, quantity: l.quantity }));
       let backorderDeadline: number | undefined;
       for (;;) {
+        await opsHoldPoint();
         stockMayBeBack = false;
         reserveStarted = true;
+        const lines = remainingLines();
         const plan = await steps.run('reserve stock', () => acts.reserveStock({ orderId, lines, address: order.shippingAddress }));
         if (plan.ok) {
           state.allocations = plan.allocations;
@@ -288,39 +402,28 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       state.waitingUntil = undefined;
       await record('ALLOCATED', planSummary(state), { allocations: state.allocations, warehouses: state.allocationWarehouses });
 
-      // 5. Fulfilment: one child workflow per warehouse.
+      // 5. Fulfilment: one child workflow per warehouse. Units cancelled while stock was being
+      //    reserved are given back first; from here on a cancelled line cancels its shipment.
+      await opsHoldPoint();
+      await giveBackCancelledUnits();
+      shippingStarted = true;
       const byWarehouse = groupByWarehouse(state.allocations);
       const lineValue = (a: Allocation) => toMinor(order.lines[a.lineNo - 1]!.unitPrice) * a.quantity;
-      const shares = splitProportionally(toMinor(validation.total), byWarehouse.map(([, allocs]) => allocs.reduce((s, a) => s + lineValue(a), 0)));
+      const shares = splitProportionally(toMinor(validation.total) - shareOf(cancelled), byWarehouse.map(([, allocs]) => allocs.reduce((s, a) => s + lineValue(a), 0)));
       state.shipments = byWarehouse.map(([warehouseId, allocs], i) => ({
         shipmentId: `${orderId}-shipment-${i + 1}`, warehouseId, status: 'pending', needsAttention: false,
         lines: allocs.map(({ lineNo, sku, quantity }) => ({ lineNo, sku, quantity })),
       }));
+      shipmentNo = state.shipments.length;
+      for (const [i, s] of state.shipments.entries()) shipmentShares.set(s.shipmentId, shares[i]!);
       await record('FULFILLING', `${state.shipments.length} shipment(s) to prepare`, { shipments: state.shipments.map((s) => ({ shipmentId: s.shipmentId, warehouseId: s.warehouseId })) });
       const warehouseCities = await books.warehouseCities({ ids: byWarehouse.map(([id]) => id) });
-      for (const [i, s] of state.shipments.entries()) {
-        const handle = await startChild(shipmentWorkflow, {
-          workflowId: s.shipmentId,
-          // The order cancels its shipments itself (cancelShipment), so it learns what each could undo.
-          cancellationType: ChildWorkflowCancellationType.ABANDON,
-          args: [{
-            orderId, shipmentId: s.shipmentId, warehouse: { id: s.warehouseId, city: warehouseCities[s.warehouseId] ?? '' },
-            lines: byWarehouse[i]![1].map((a) => ({ lineNo: a.lineNo, sku: a.sku, quantity: a.quantity, weightGrams: validation.weights[a.sku] ?? 500 })),
-            address: order.shippingAddress, recipientPhone: order.customer.phone, carrier: settings.defaultCarrier,
-            pushCarrier: input.pushCarriers.includes(settings.defaultCarrier),
-            codAmount: order.payment.method === 'cod' ? fromMinor(shares[i]!) : undefined,
-            capture: state.payment.authorizationId ? { authorizationId: state.payment.authorizationId, amount: fromMinor(shares[i]!) } : undefined,
-            settings,
-          }],
-        });
-        children.set(s.shipmentId, handle);
-      }
-      for (const h of children.values()) {
-        h.result().catch((err: unknown) => { if (!isCancellation(err)) childFailure = err; });
-      }
+      cities = warehouseCities;
+      for (const s of state.shipments) await startShipment(s, shipmentShares.get(s.shipmentId)!);
 
       // 6. Tracking: shipments report progress; the order's status follows the slowest shipment.
       await trackUntilDelivered();
+      await releaseUncapturedRemainder();
 
       // 7. The return window: the order stays open, then it is COMPLETED. Orders that started
       //    before this step existed end at DELIVERED, as their histories say (replay-safe).
@@ -378,6 +481,142 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       state.payment.captures.push({ shipmentId: s.shipmentId, ...p.captured });
     }
     await record(status ?? aggregateStatus(state), p.event, { shipmentId: p.shipmentId, ...p.eventDetail }, p.actor);
+  }
+
+  /** Where an ops hold takes effect: the order waits here, without a deadline, for a release. */
+  async function opsHoldPoint(): Promise<void> {
+    if (!opsHold) return;
+    const resume = state.status;
+    const { reason, actor } = opsHold;
+    state.waitingFor = `an ops release of the hold (${reason})`;
+    state.waitingUntil = undefined;
+    await record('ON_HOLD', `on hold: ${reason}`, { reason }, actor);
+    await condition(() => opsHold === undefined);
+    state.waitingFor = undefined;
+    const by = opsRelease ?? { actor: 'system' };
+    await record(resume, 'hold released', by.note ? { note: by.note } : {}, by.actor);
+  }
+
+  /** Starts one shipment's child workflow; `shareMinor` is what it captures (prepaid) or collects (COD). */
+  async function startShipment(s: ShipmentView, shareMinor: number): Promise<void> {
+    const handle = await startChild(shipmentWorkflow, {
+      workflowId: s.shipmentId,
+      // The order cancels its shipments itself (cancelShipment), so it learns what each could undo.
+      cancellationType: ChildWorkflowCancellationType.ABANDON,
+      args: [{
+        orderId, shipmentId: s.shipmentId, warehouse: { id: s.warehouseId, city: cities[s.warehouseId] ?? '' },
+        lines: s.lines.map((l) => ({ lineNo: l.lineNo, sku: l.sku, quantity: l.quantity, weightGrams: weights[l.sku] ?? 500 })),
+        address: order.shippingAddress, recipientPhone: order.customer.phone, carrier: settings.defaultCarrier,
+        pushCarrier: input.pushCarriers.includes(settings.defaultCarrier),
+        codAmount: order.payment.method === 'cod' ? fromMinor(shareMinor) : undefined,
+        capture: state.payment.authorizationId ? { authorizationId: state.payment.authorizationId, amount: fromMinor(shareMinor) } : undefined,
+        settings,
+      }],
+    });
+    children.set(s.shipmentId, handle);
+    handle.result().catch((err: unknown) => { if (!isCancellation(err)) childFailure = err; });
+  }
+
+  /** Before shipping: units reserved for lines cancelled meanwhile go back to stock. */
+  async function giveBackCancelledUnits(): Promise<void> {
+    for (;;) {
+      const excess = new Map<string, LineQuantity[]>();
+      for (const l of order.lines.map((_, i) => i + 1)) {
+        let over = state.allocations.filter((a) => a.lineNo === l).reduce((a, x) => a + x.quantity, 0) - (order.lines[l - 1]!.quantity - cancelledOf(l));
+        for (const a of [...state.allocations].reverse().filter((x) => x.lineNo === l)) {
+          if (over <= 0) break;
+          const take = Math.min(over, a.quantity);
+          excess.set(a.warehouseId, [...(excess.get(a.warehouseId) ?? []), { lineNo: l, quantity: take }]);
+          over -= take;
+        }
+      }
+      if (!excess.size) return;
+      for (const [warehouseId, lines] of excess) {
+        await books.releaseUnits({ orderId, warehouseId, lines, ref: `${orderId}:cut-${++cutNo}` });
+        state.allocations = reduceAllocations(state.allocations, warehouseId, lines);
+      }
+    }
+  }
+
+  /** Which shipments give up which units: the latest shipments holding the line first. */
+  function planCuts(lines: LineQuantity[]): Map<string, LineQuantity[]> {
+    const cuts = new Map<string, LineQuantity[]>();
+    for (const l of lines) {
+      let want = l.quantity;
+      const candidates = state.shipments.filter((x) => SHIPMENT_RANK[x.status] < SHIPMENT_RANK.picked_up && !x.cancelRefused
+        && !cutsInFlight.has(x.shipmentId) && !placeholders.has(x.shipmentId) && shipmentShares.has(x.shipmentId));
+      for (const x of candidates.reverse()) {
+        const take = Math.min(want, qtyOf(x.lines, l.lineNo));
+        if (take <= 0) continue;
+        cuts.set(x.shipmentId, [...(cuts.get(x.shipmentId) ?? []), { lineNo: l.lineNo, quantity: take }]);
+        want -= take;
+        if (!want) break;
+      }
+    }
+    return cuts;
+  }
+
+  /**
+   * Cancels units of one shipment still at the warehouse: the shipment is cancelled (booking and
+   * pick order undone), the cut units go back to stock and a new shipment carries what is left,
+   * capturing (or collecting) its share less the cancelled units' share. If the carrier already
+   * has the parcel the cut is refused and the shipment carries on. Returns whether it was cut.
+   */
+  async function cutShipment(id: string, cut: LineQuantity[], reason: string, actor: string): Promise<boolean> {
+    const s = state.shipments.find((x) => x.shipmentId === id)!;
+    const keep = s.lines.map((l) => ({ ...l, quantity: l.quantity - qtyOf(cut, l.lineNo) })).filter((l) => l.quantity > 0);
+    // A placeholder keeps the order from counting itself delivered while the rest is re-shipped.
+    const next: ShipmentView | undefined = keep.length
+      ? { shipmentId: `${orderId}-shipment-${(shipmentNo = Math.max(shipmentNo, state.shipments.length) + 1)}`, warehouseId: s.warehouseId, status: 'pending', needsAttention: false, lines: keep }
+      : undefined;
+    if (next) { state.shipments.push(next); placeholders.add(next.shipmentId); }
+    await condition(() => children.has(id));
+    await children.get(id)!.signal(cancelShipmentSignal, { reason: `lines cancelled: ${reason}`, actor });
+    await condition(() => s.status === 'cancelled' || s.cancelRefused === true);
+    if (next) placeholders.delete(next.shipmentId);
+    if (s.cancelRefused || cancelRequest) {
+      // The carrier had it first, or the whole order is being cancelled (which undoes the rest).
+      if (next && !cancelRequest) {
+        state.shipments.splice(state.shipments.indexOf(next), 1);
+        await record(aggregateStatus(state), `cancellation of ${describeLines(cut)} refused: ${id} was already with the carrier; open a return`, { shipmentId: id, lines: cut, reason }, actor);
+      }
+      return s.status === 'cancelled';
+    }
+    const before = shareOf(cancelled);
+    addCancelled(cut);
+    const nextShare = Math.max(0, (shipmentShares.get(id) ?? 0) - (shareOf(cancelled) - before));
+    state.allocations = reduceAllocations(state.allocations, s.warehouseId, cut);
+    await books.releaseUnits({ orderId, warehouseId: s.warehouseId, lines: cut, ref: `${id}:cut` });
+    if (next) {
+      shipmentShares.set(next.shipmentId, nextShare);
+      await startShipment(next, nextShare);
+    }
+    await record(aggregateStatus(state), `cancelled ${describeLines(cut)} from ${id}${next ? `; ${next.shipmentId} ships the rest` : ''}: ${reason}`,
+      { shipmentId: id, lines: cut, reason, ...(next ? { replacement: next.shipmentId } : {}) }, actor);
+    return true;
+  }
+
+  /**
+   * After a partial cancellation the authorisation holds more than will ever be captured:
+   * once every shipment is settled the remainder is released, not left to expire.
+   */
+  async function releaseUncapturedRemainder(someShipmentsCancelled = false): Promise<void> {
+    const p = state.payment;
+    if (!p.authorizationId || p.voided || (!cancelled.length && !someShipmentsCancelled)) return;
+    // A capture may still be on its way (a carrier can report delivery first): voiding before it
+    // would make the gateway refuse the capture. Wait until every shipment's capture is known.
+    const captureKnown = (x: ShipmentView) => x.status === 'cancelled' || x.captured !== undefined || !shipmentShares.get(x.shipmentId);
+    while (!state.shipments.every(captureKnown)) {
+      await condition(() => progressInbox.length > 0);
+      await applyProgress(progressInbox.shift()!);
+    }
+    const remainder = toMinor(p.authorized ?? '0') - p.captures.reduce((a, c) => a + toMinor(c.amount), 0);
+    if (remainder <= 0) return;
+    const authorizationId = p.authorizationId;
+    const voided = await steps.run('release uncaptured remainder', () => acts.voidAuthorization({ authorizationId, key: `${orderId}:void-remainder` }));
+    p.voided = true;
+    p.remainderReleased = voided.released ?? fromMinor(remainder);
+    await record(state.status, `released ${p.remainderReleased} ${order.currency} of the authorisation: cancelled units are never captured`, { released: p.remainderReleased });
   }
 
   async function startReturn(returnId: string, cities: Record<string, string>): Promise<void> {
@@ -472,7 +711,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     await record('CANCELLING', `cancellation requested: ${reason}`, { reason }, actor);
 
     for (const s of state.shipments) if (!children.has(s.shipmentId)) s.status = 'cancelled';
-    for (const h of children.values()) await h.signal(cancelShipmentSignal, { reason, actor });
+    for (const [id, h] of children) {
+      if (state.shipments.find((x) => x.shipmentId === id)?.status !== 'cancelled') await h.signal(cancelShipmentSignal, { reason, actor });
+    }
     while (!state.shipments.every((s) => s.status === 'cancelled' || s.cancelRefused)) {
       await condition(() => progressInbox.length > 0);
       await applyProgress(progressInbox.shift()!, 'CANCELLING');
@@ -484,6 +725,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       state.waitingFor = undefined;
       await record(aggregateStatus(state), `cancellation refused: ${refused.map((s) => s.shipmentId).join(', ')} already with the carrier; open a return`, { reason }, actor);
       await trackUntilDelivered();
+      // The cancelled shipments' shares will never be captured (orders before this change kept them authorised).
+      if (state.shipments.some((s) => s.status === 'cancelled') && patched('release-remainder')) await releaseUncapturedRemainder(true);
       await Promise.all(pendingPushes);
       return state;
     }
@@ -516,6 +759,28 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
 
 const CLOSED = new Set<OrderStatus>(['REJECTED', 'CANCELLED', 'DELIVERED', 'COMPLETED']);
 
+const qtyOf = (lines: LineQuantity[], lineNo: number) => lines.filter((l) => l.lineNo === lineNo).reduce((a, l) => a + l.quantity, 0);
+
+/** One entry per line, quantities added, in line order. */
+function mergeLines(lines: LineQuantity[]): LineQuantity[] {
+  const m = new Map<number, number>();
+  for (const l of lines) m.set(l.lineNo, (m.get(l.lineNo) ?? 0) + l.quantity);
+  return [...m.entries()].sort(([a], [b]) => a - b).map(([lineNo, quantity]) => ({ lineNo, quantity }));
+}
+
+const describeLines = (lines: LineQuantity[]) => lines.map((l) => `${l.quantity} unit(s) of line ${l.lineNo}`).join(', ');
+
+/** Allocations less the units cut at one warehouse (rows cut to zero disappear). */
+function reduceAllocations(allocations: Allocation[], warehouseId: string, cut: LineQuantity[]): Allocation[] {
+  const left = new Map(cut.map((l) => [l.lineNo, l.quantity]));
+  return allocations.map((a) => {
+    if (a.warehouseId !== warehouseId) return a;
+    const take = Math.min(left.get(a.lineNo) ?? 0, a.quantity);
+    left.set(a.lineNo, (left.get(a.lineNo) ?? 0) - take);
+    return { ...a, quantity: a.quantity - take };
+  }).filter((a) => a.quantity > 0);
+}
+
 function planSummary(state: OrderState): string {
   return state.allocationWarehouses.map((w) => `${w.id}: ${w.reason}`).join('; ');
 }
@@ -540,6 +805,7 @@ function projectionDetail(state: OrderState): Record<string, unknown> {
   return {
     total: state.total, reasons: state.reasons, payment: state.payment, allocations: state.allocations,
     allocationWarehouses: state.allocationWarehouses, shipments: state.shipments, shortages: state.shortages, returns: state.returns,
+    cancelledLines: state.cancelledLines ?? [],
     waitingFor: state.waitingFor ?? null, waitingUntil: state.waitingUntil ?? null,
   };
 }

@@ -46,6 +46,10 @@ export function createInventoryActivities(deps: { sql: Sql }) {
     async releaseStock(input: { orderId: string; warehouseId?: string }): Promise<{ released: number }> {
       return { released: await repo.release(input.orderId, input.warehouseId) };
     },
+    /** A partial cancellation gives back some units of some lines; once per ref. */
+    async releaseUnits(input: { orderId: string; warehouseId: string; lines: { lineNo: number; quantity: number }[]; ref: string }): Promise<{ released: number }> {
+      return { released: (await repo.releaseUnits(input)).released };
+    },
     /** At handover: reserved units leave on hand. Safe to repeat. */
     async commitStock(input: { orderId: string; warehouseId: string }): Promise<{ committed: number }> {
       return { committed: await repo.commit(input.orderId, input.warehouseId) };

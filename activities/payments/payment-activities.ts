@@ -31,7 +31,8 @@ export function createPaymentActivities(gateway: OutsideSystem) {
     async refundCapture(input: { captureId: string; amount: string; key: string }): Promise<{ refundId: string; amount: string }> {
       return callJson(gateway, `/payments/v1/captures/${encodeURIComponent(input.captureId)}/refunds`, { body: { amount: input.amount }, idempotencyKey: input.key });
     },
-    async voidAuthorization(input: { authorizationId: string; key: string }): Promise<{ status: string }> {
+    /** Voids the authorisation; after partial captures the gateway releases only the uncaptured remainder. */
+    async voidAuthorization(input: { authorizationId: string; key: string }): Promise<{ status: string; released?: string }> {
       return callJson(gateway, `/payments/v1/authorizations/${encodeURIComponent(input.authorizationId)}/void`, { body: {}, idempotencyKey: input.key });
     },
   };

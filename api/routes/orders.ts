@@ -64,9 +64,25 @@ const OrderDetail = OrderSummary.extend({
   payment: z.record(z.string(), z.unknown()),
   shortages: z.array(z.object({ sku: z.string(), requested: z.number(), available: z.number() })),
   returns: z.array(z.record(z.string(), z.unknown())),
+  cancelledLines: z.array(z.object({ lineNo: z.number().int(), quantity: z.number().int() })).openapi({ description: 'Units cancelled line by line while the rest of the order carried on.' }),
   timeline: z.array(z.object({ seq: z.number().int(), status: z.string(), event: z.string(), detail: z.record(z.string(), z.unknown()), actor: z.string(), at: z.string() })),
   source: z.enum(['projection', 'workflow']).openapi({ description: '`workflow` when the projection lagged and the live workflow state was used.' }),
 }).openapi('OrderDetail');
+
+const LineQuantity = z.object({ lineNo: z.number().int().min(1), quantity: z.number().int().min(1) });
+const CancelBody = z.object({
+  reason: z.string().trim().min(3).max(500),
+  lines: z.array(LineQuantity).min(1).max(200).optional().openapi({
+    description: 'Cancel only these units (partial cancellation); the rest of the order carries on. Omit to cancel the whole order.',
+    example: [{ lineNo: 2, quantity: 1 }],
+  }),
+}).openapi('CancelRequest');
+const CancelResult = z.object({
+  orderId: z.string(), status: z.string(),
+  cancelledLines: z.array(LineQuantity).optional(),
+  refusedLines: z.array(LineQuantity).optional().openapi({ description: 'Units whose shipment the carrier already had: open a return for them.' }),
+  pending: z.boolean().optional().openapi({ description: 'The shipments were still being undone when the answer was sent; the timeline tells the end.' }),
+}).openapi('CancelResult');
 
 const summary = (r: OrderRow) => ({
   orderId: r.orderId, channel: r.channel, channelOrderId: r.channelOrderId, customerId: r.customerId, status: r.status,
@@ -132,6 +148,7 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
       payment: (d.payment as Record<string, unknown> | undefined) ?? { method: found.row.paymentMethod },
       shortages: (d.shortages as never[] | undefined) ?? [],
       returns: scrub((d.returns as Record<string, unknown>[] | undefined) ?? []),
+      cancelledLines: (d.cancelledLines as never[] | undefined) ?? [],
       timeline: found.timeline.map((t) => ({ ...t, event: scrub(t.event), detail: scrub(t.detail), at: t.at.toISOString() })),
       source: found.live ? 'workflow' as const : 'projection' as const,
     }, 200);
@@ -185,15 +202,24 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     method: 'post', path: '/v1/orders/{orderId}/cancel', tags: ['orders'],
     summary: 'Cancel an order until it is handed to the carrier; compensation undoes exactly what was done',
     security: [{ apiKey: [] }], middleware: [requireRoles('cs', 'ops', 'channel')] as const,
-    request: { params: OrderIdParam, body: { required: true, content: { 'application/json': { schema: z.object({ reason: z.string().trim().min(3).max(500) }) } } } },
+    request: { params: OrderIdParam, body: { required: true, content: { 'application/json': { schema: CancelBody } } } },
     responses: {
-      200: { description: 'CANCELLED, or CANCELLING while compensation runs', content: { 'application/json': { schema: z.object({ orderId: z.string(), status: z.string() }) } } },
+      200: {
+        description: 'Whole order: CANCELLED, or CANCELLING while compensation runs. With `lines`: the units cancelled, and those refused because their shipment reached the carrier first',
+        content: { 'application/json': { schema: CancelResult } },
+      },
       ...pick(400, 401, 403, 404, 409),
     },
   }), async (c) => {
     const { orderId } = c.req.valid('param');
     const p = c.get('principal')!;
-    const r = await orders.cancel(orderId, actorOf(p), c.req.valid('json').reason, p.role === 'channel' ? p.channel : undefined);
+    const body = c.req.valid('json');
+    const channel = p.role === 'channel' ? p.channel : undefined;
+    if (body.lines) {
+      const r = await orders.cancelLines(orderId, actorOf(p), body.reason, body.lines, channel);
+      return c.json({ orderId, status: r.status, cancelledLines: r.cancelled, refusedLines: r.refused, pending: r.pending }, 200);
+    }
+    const r = await orders.cancel(orderId, actorOf(p), body.reason, channel);
     return c.json({ orderId, status: r.status }, 200);
   });
 
@@ -234,12 +260,27 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     return c.json(r, 200);
   });
 
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/orders/{orderId}/hold', tags: ['ops'],
+    summary: 'Hold an order before its next step (until shipments are being prepared); release or reject it with /release',
+    security: [{ apiKey: [] }], middleware: [requireRoles('ops')] as const,
+    request: { params: OrderIdParam, body: { required: true, content: { 'application/json': { schema: z.object({ reason: z.string().trim().min(3).max(500) }).openapi({ example: { reason: 'customer called to change the address' } }) } } } },
+    responses: {
+      200: { description: 'Hold requested; the order shows ON_HOLD once it reaches its next step', content: { 'application/json': { schema: z.object({ orderId: z.string(), status: z.string() }) } } },
+      ...pick(400, 401, 403, 404, 409),
+    },
+  }), async (c) => {
+    const { orderId } = c.req.valid('param');
+    const r = await orders.hold(orderId, actorOf(c.get('principal')!), c.req.valid('json').reason);
+    return c.json({ orderId, status: r.status }, 200);
+  });
+
   const HoldDecision = z.object({
     decision: z.enum(['release', 'reject']).default('release'),
     reason: z.string().trim().max(500).optional().openapi({ description: 'Required to reject; a note when releasing.' }),
   });
   app.openapi(createRoute({
-    method: 'post', path: '/v1/orders/{orderId}/release', tags: ['ops'], summary: 'Decide a risk hold: release the order, or reject it with a reason',
+    method: 'post', path: '/v1/orders/{orderId}/release', tags: ['ops'], summary: 'Release a hold, or reject it with a reason (a risk hold rejects the order; an ops hold cancels it, with full compensation)',
     security: [{ apiKey: [] }], middleware: [requireRoles('ops')] as const,
     request: { params: OrderIdParam, body: { required: false, content: { 'application/json': { schema: HoldDecision } } } },
     responses: {

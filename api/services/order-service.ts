@@ -13,8 +13,8 @@ import type { OrderSettings } from '../../domain/settings';
 import { computeTotalMinor } from '../../domain/validate';
 import { PUSH_CARRIERS } from '../../activities/carriers/carrier-activities';
 import {
-  cancelOrderUpdate, inspectReturnUpdate, orderStateQuery, releaseHoldUpdate, requestReturnUpdate, retryUpdate, rejectHoldUpdate,
-  type Inspection, type OrderState, type ReturnRequest,
+  cancelLinesUpdate, cancelOrderUpdate, holdOrderUpdate, inspectReturnUpdate, orderStateQuery, releaseHoldUpdate, requestReturnUpdate, retryUpdate, rejectHoldUpdate,
+  type Inspection, type LineCancelResult, type LineQuantity, type OrderState, type ReturnRequest,
 } from '../../workflows/messages';
 import type { orderWorkflow } from '../../workflows/order';
 import { ChannelKey, CustomerIdKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, OrderTotalKey } from '../../workflows/search-attributes';
@@ -80,6 +80,11 @@ export class OrderService {
     return this.update(orderId, () => this.deps.client.workflow.getHandle(orderId).executeUpdate(retryUpdate, { args: [{ actor }] }));
   }
 
+  /** Ops hold: the order stops before its next step until released (or rejected, which cancels it). */
+  async hold(orderId: string, actor: string, reason: string): Promise<{ status: string }> {
+    return this.update(orderId, () => this.deps.client.workflow.getHandle(orderId).executeUpdate(holdOrderUpdate, { args: [{ actor, reason }] }));
+  }
+
   async releaseHold(orderId: string, actor: string, note?: string): Promise<OrderState> {
     return this.update(orderId, () => this.deps.client.workflow.getHandle(orderId).executeUpdate(releaseHoldUpdate, { args: [{ actor, ...(note ? { note } : {}) }] }));
   }
@@ -99,7 +104,37 @@ export class OrderService {
     if (row.status === 'CANCELLED') return { status: 'CANCELLED' };
     const result = await this.update(orderId, () => this.deps.client.workflow.getHandle(orderId).executeUpdate(cancelOrderUpdate, { args: [{ actor, reason }] }));
     if (result.status !== 'CANCELLED' && result.status !== 'CANCELLING') {
-      throw problems.conflict('the order was handed to the carrier before the cancellation took effect: open a return instead', { status: result.status });
+      throw problems.conflict('the order was handed to the carrier before the cancellation took effect: open a return instead', { orderStatus: result.status });
+    }
+    return result;
+  }
+
+  /**
+   * Cancels some units of some lines; the rest of the order carries on. Lines are checked
+   * against the order first (→ 400 naming the line); the workflow decides what can still be
+   * undone. Units whose shipment reached the carrier first come back as `refused`; if nothing
+   * could be cancelled it is a 409 (a return is the way).
+   */
+  async cancelLines(orderId: string, actor: string, reason: string, lines: LineQuantity[], channel?: string): Promise<LineCancelResult> {
+    const row = await this.orders.get(orderId);
+    if (!row || (channel && row.channel !== channel)) throw problems.notFound(`No order ${orderId}.`);
+    const errors = lines.flatMap((l, i) => {
+      const line = row.canonical.lines[l.lineNo - 1];
+      if (!line) return [{ path: `lines.${i}.lineNo`, message: `line ${l.lineNo} is not in the order` }];
+      if (l.quantity > line.quantity) return [{ path: `lines.${i}.quantity`, message: `line ${l.lineNo} has only ${line.quantity} unit(s)` }];
+      return [];
+    });
+    if (errors.length) throw problems.validation(errors, 'These lines cannot be cancelled.');
+    let result: LineCancelResult;
+    try {
+      result = await this.update(orderId, () => this.deps.client.workflow.getHandle(orderId).executeUpdate(cancelLinesUpdate, { args: [{ actor, reason, lines }] }));
+    } catch (err) {
+      // Units already cancelled are the same kind of mistake as units never bought.
+      if (err instanceof ProblemError && err.status === 409 && /^lines: /.test(err.message)) throw problems.validation([{ path: 'lines', message: err.message.slice(7) }], err.message.slice(7));
+      throw err;
+    }
+    if (!result.pending && result.cancelled.length === 0) {
+      throw problems.conflict('the units were handed to the carrier before the cancellation took effect: open a return instead', { orderStatus: result.status, refused: result.refused });
     }
     return result;
   }

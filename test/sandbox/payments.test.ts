@@ -77,6 +77,16 @@ describe('sandbox payments', () => {
     expect((await call(sandbox(), 'POST', '/payments/v1/authorizations/auth_nope/capture', {})).status).toBe(404);
   });
 
+  it('a void after a partial capture releases only the uncaptured remainder, once', async () => {
+    const a = await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-rem', '100'));
+    const id = a.body.authorizationId as string;
+    expect((await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/capture`, { amount: '30' })).status).toBe(201);
+    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/void`, {})).toMatchObject({ status: 200, body: { status: 'voided', released: '70.00' } });
+    expect((await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/void`, {})).status).toBe(200);
+    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/capture`, { amount: '1' })).toMatchObject({ status: 409, body: { error: 'authorization_voided' } });
+    expect((await ledger('o-rem')).map((e) => [e.type, e.amount])).toEqual([['authorize', '100.00'], ['capture', '30.00'], ['void', '70.00']]);
+  });
+
   it('voids once (a second void answers the same, no new entry) and refuses capture after void', async () => {
     const a = await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-void', '20'));
     const id = a.body.authorizationId as string;
