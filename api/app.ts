@@ -4,8 +4,10 @@
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
+import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import { routePath } from 'hono/route';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../lib/logger';
 import { authenticate, type AuthEnv, type KeyStore } from './auth';
@@ -23,6 +25,10 @@ export interface AppDeps {
 
 export type App = OpenAPIHono<AuthEnv>;
 
+const ORDER_PATH = /^\/v1\/orders\/([^/]+)/;
+/** Probes and scrapes: logged at debug only. */
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
 /** Route modules add themselves to the app; each declares its OpenAPI contract. */
 export type RouteModule<D> = (app: App, deps: D) => void;
 
@@ -39,6 +45,9 @@ export function createBaseApp(deps: AppDeps): App {
     c.header('X-Request-Id', c.get('requestId'));
     await next();
   });
+  // One structured line per request: the route pattern (never the query string, which may hold a
+  // phone number), status and duration, keyed by the order (= workflow id) it concerns.
+  app.use('*', accessLog(deps.logger));
   app.use('*', deps.metrics.middleware);
   app.use('*', bodyLimit({ maxSize: deps.bodyLimitBytes, onError: () => { throw problems.tooLarge(deps.bodyLimitBytes); } }));
   app.use('/v1/*', authenticate(deps.keys));
@@ -60,6 +69,20 @@ export function createBaseApp(deps: AppDeps): App {
     return problemResponse(c, problems.internal());
   });
   return app;
+}
+
+function accessLog(logger: Logger): MiddlewareHandler {
+  return async (c, next) => {
+    const start = performance.now();
+    await next();
+    const orderId = ORDER_PATH.exec(c.req.path)?.[1];
+    const route = routePath(c, -1);
+    const line = {
+      requestId: c.res.headers.get('X-Request-Id'), method: c.req.method, route: route === '*' || route === '/*' ? 'unmatched' : route,
+      status: c.res.status, ms: Math.round(performance.now() - start), ...(orderId ? { orderId, workflowId: orderId } : {}),
+    };
+    if (QUIET_PATHS.has(c.req.path)) logger.debug('http request', line); else logger.info('http request', line);
+  };
 }
 
 /** Serves the OpenAPI document and interactive docs; call after every route is registered. */

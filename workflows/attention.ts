@@ -20,13 +20,19 @@ export interface AttentionHooks {
 export function createStepRunner(hooks: AttentionHooks) {
   let retryActor: string | undefined;
   let parked: string | undefined;
+  let starting: string | undefined;
   return {
     get parkedStep() { return parked; },
+    /** The step whose activity is being scheduled right now (read by `summarised` proxies). */
+    get startingStep() { return starting; },
     requestRetry(actor: string) { retryActor = actor; },
     async run<T>(step: string, fn: () => Promise<T>): Promise<T> {
       for (;;) {
         try {
-          return await fn();
+          starting = step;
+          let call: Promise<T>;
+          try { call = fn(); } finally { starting = undefined; }
+          return await call;
         } catch (err) {
           // Cancellation is the order's decision, not a failure to park.
           if (businessFailure(err) || isCancellation(err)) throw err;

@@ -4,7 +4,7 @@
  * projection, pushed to the channel and mirrored in search attributes.
  */
 import {
-  CancellationScope, ChildWorkflowCancellationType, condition, isCancellation, log, patched, proxyActivities, proxyLocalActivities, setHandler, startChild,
+  CancellationScope, ChildWorkflowCancellationType, condition, isCancellation, log, patched, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler, startChild,
   upsertSearchAttributes,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
@@ -19,7 +19,8 @@ import {
   returnProgressSignal, type ReturnProgress, type ReturnView, releaseHoldUpdate, retryShipmentSignal, retryUpdate, SHIPMENT_RANK, shipmentProgressSignal,
   stockAvailableSignal, type LineQuantity, type OrderState, type ShipmentProgress, type ShipmentView,
 } from './messages';
-import { bookkeepingProfile, channelPushProfile, stepProfile } from './profiles';
+import { orderDetails } from './details';
+import { bookkeepingProfile, channelPushProfile, stepProfile, summarised } from './profiles';
 import { CarrierKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, WarehouseKey } from './search-attributes';
 import { returnWorkflow } from './return';
 import { shipmentWorkflow } from './shipment';
@@ -34,7 +35,7 @@ export interface OrderWorkflowInput {
 
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderState> {
   const { order, settings, orderId } = input;
-  const acts = proxyActivities<Activities>(stepProfile(settings));
+  const acts = summarised<Activities>(stepProfile(settings), () => steps.startingStep);
   const books = proxyLocalActivities<Activities>(bookkeepingProfile);
   const pushes = proxyActivities<Activities>(channelPushProfile);
   const state: OrderState = {
@@ -103,6 +104,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       ...(state.shipments.some((s) => s.carrier) ? [{ key: CarrierKey, value: [...new Set(state.shipments.flatMap((s) => (s.carrier ? [s.carrier] : [])))] }] : []),
     ]);
     const at = new Date().toISOString();
+    setCurrentDetails(orderDetails(state));
     const attention = state.needsAttention || state.shipments.some((s) => s.needsAttention) || state.returns.some((r) => r.needsAttention === true);
     // The story is written even while the order is being cancelled.
     await CancellationScope.nonCancellable(() => books.recordStatus({
@@ -334,7 +336,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         state.waitingFor = 'an ops decision on the risk hold (release or reject)';
         state.waitingUntil = new Date(Date.now() + settings.holdTimeoutMs).toISOString();
         await record('ON_HOLD', 'held for risk review', { reasons: risk.reasons, until: state.waitingUntil });
-        const decided = await condition(() => holdDecision !== undefined, settings.holdTimeoutMs);
+        const decided = await condition(() => holdDecision !== undefined, settings.holdTimeoutMs, { summary: 'risk hold expires' });
         state.waitingFor = undefined;
         state.waitingUntil = undefined;
         if (!decided) return finish('REJECTED', 'risk hold expired without a decision', [...risk.reasons, 'risk hold expired']);
@@ -387,7 +389,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
           state.waitingUntil = new Date(backorderDeadline).toISOString();
           await record('BACKORDERED', plan.summary, { shortages: plan.shortages, until: state.waitingUntil });
         }
-        const woke = await condition(() => stockMayBeBack, Math.max(backorderDeadline - Date.now(), 1));
+        const woke = await condition(() => stockMayBeBack, Math.max(backorderDeadline - Date.now(), 1), { summary: 'backorder deadline' });
         if (!woke) {
           await books.clearBackorder({ orderId });
           if (state.payment.authorizationId) {
@@ -441,7 +443,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         while (returnWindowOpen || activeReturns() > 0 || returnInbox.length > 0 || progressInbox.length > 0) {
           const ready = () => returnQueue.length > 0 || returnInbox.length > 0 || progressInbox.length > 0 || (!returnWindowOpen && activeReturns() === 0);
           if (returnWindowOpen) {
-            if (!(await condition(ready, Math.max(closesAt - Date.now(), 1)))) { returnWindowOpen = false; continue; }
+            if (!(await condition(ready, Math.max(closesAt - Date.now(), 1), { summary: 'return window closes' }))) { returnWindowOpen = false; continue; }
           } else {
             await condition(ready);
           }

@@ -1,5 +1,5 @@
 /** Activity timeout and retry profiles, named by what the activity does. */
-import { ActivityCancellationType, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, type ActivityInterfaceFor, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import type { OrderSettings } from '../domain/settings';
 
 /** Calls to outside systems and business steps: bounded retries, then "needs attention". */
@@ -34,3 +34,17 @@ export const channelPushProfile: ActivityOptions = {
   startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '2 minutes', backoffCoefficient: 2 },
 };
+
+/**
+ * Activities whose calls carry a one-line summary in the Web UI's event history: the name of the
+ * step being run (e.g. "authorise payment"), read at the moment the call is scheduled.
+ */
+export function summarised<A extends object>(options: ActivityOptions, step: () => string | undefined): ActivityInterfaceFor<A> {
+  const plain = proxyActivities<A>(options);
+  return new Proxy(plain, {
+    get(target, name, receiver) {
+      const summary = step();
+      return summary ? Reflect.get(proxyActivities<A>({ ...options, summary }), name) : Reflect.get(target, name, receiver);
+    },
+  });
+}

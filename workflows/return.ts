@@ -2,14 +2,14 @@
  * One return (RMA): a return label from the carrier, the parcel's way back (with a deadline),
  * the warehouse's inspection, then restock and refund — or a rejection with its reason.
  */
-import { condition, getExternalWorkflowHandle, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { fromMinor, toMinor } from '../domain/money';
 import type { Address } from '../domain/order';
 import type { OrderSettings } from '../domain/settings';
 import { createStepRunner } from './attention';
 import { carrierEventSignal, inspectionSignal, retryShipmentSignal, returnProgressSignal, type CarrierEvent, type ReturnProgress, type ReturnStatus } from './messages';
-import { bookkeepingProfile, stepProfile } from './profiles';
+import { bookkeepingProfile, stepProfile, summarised } from './profiles';
 
 export interface ReturnInput {
   orderId: string;
@@ -28,7 +28,7 @@ export interface ReturnInput {
 }
 
 export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> {
-  const acts = proxyActivities<Activities>(stepProfile(input.settings));
+  const acts = summarised<Activities>(stepProfile(input.settings), () => steps.startingStep);
   const books = proxyLocalActivities<Activities>(bookkeepingProfile);
   const parent = getExternalWorkflowHandle(input.orderId);
   const events: CarrierEvent[] = [];
@@ -54,7 +54,7 @@ export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> 
   }));
   await tell({ status: 'label_sent', event: `return ${input.returnId}: label ${label.trackingNumber} sent`, trackingNumber: label.trackingNumber, labelUrl: label.labelUrl });
 
-  const arrived = await condition(() => events.some((e) => e.status === 'delivered'), input.shipByMs);
+  const arrived = await condition(() => events.some((e) => e.status === 'delivered'), input.shipByMs, { summary: 'return parcel deadline' });
   if (!arrived) {
     await tell({ status: 'expired', event: `return ${input.returnId} expired: the parcel did not arrive in time` });
     return 'expired';

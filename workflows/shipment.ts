@@ -8,7 +8,7 @@
  * because it already has the parcel, the handover happened and the shipment carries on.
  */
 import {
-  CancellationScope, condition, getExternalWorkflowHandle, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler,
+  CancellationScope, condition, getExternalWorkflowHandle, isCancellation, patched, proxyLocalActivities, setCurrentDetails, setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Booking } from '../activities/carriers/carrier-activities';
@@ -19,7 +19,8 @@ import {
   cancelShipmentSignal, carrierEventSignal, retryShipmentSignal, SHIPMENT_RANK, shipmentProgressSignal, shipmentStateQuery,
   type CarrierEvent, type ShipmentProgress, type ShipmentStatus, type ShipmentView,
 } from './messages';
-import { bookkeepingProfile, stepProfile } from './profiles';
+import { shipmentDetails } from './details';
+import { bookkeepingProfile, stepProfile, summarised } from './profiles';
 
 export interface ShipmentInput {
   orderId: string;
@@ -42,7 +43,7 @@ export interface ShipmentInput {
 const TRACKED: ShipmentStatus[] = ['picked_up', 'in_transit', 'delivered', 'delivery_failed', 'returned_to_sender'];
 
 export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentView> {
-  const acts = proxyActivities<Activities>(stepProfile(input.settings));
+  const acts = summarised<Activities>(stepProfile(input.settings), () => steps.startingStep);
   const books = proxyLocalActivities<Activities>(bookkeepingProfile);
   const parent = getExternalWorkflowHandle(input.orderId);
   const view: ShipmentView = {
@@ -58,6 +59,9 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
   let booking: Booking | undefined;
   let weightGrams = 0;
   const forward = new CancellationScope();
+  const waitingFor = () => (view.needsAttention ? 'an ops retry'
+    : view.status === 'delivered' || view.status === 'cancelled' ? 'nothing'
+    : SHIPMENT_RANK[view.status] >= SHIPMENT_RANK.booked ? `the carrier (${input.pushCarrier ? 'webhooks' : 'polled'})` : 'the warehouse');
 
   const tell = async (p: Omit<ShipmentProgress, 'shipmentId' | 'status' | 'needsAttention' | 'actor'> & { actor?: string }) => {
     const progress: ShipmentProgress = {
@@ -68,6 +72,7 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
       ...(view.cancelRefused ? { cancelRefused: true } : {}),
       event: p.event, ...(p.eventDetail ? { eventDetail: p.eventDetail } : {}), ...(p.captured ? { captured: p.captured } : {}),
     };
+    setCurrentDetails(shipmentDetails(view, waitingFor()));
     await CancellationScope.nonCancellable(() => parent.signal(shipmentProgressSignal, progress));
   };
 
@@ -141,7 +146,7 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     if (input.pushCarrier) {
       await condition(pending);
     } else if (!pending()) {
-      const got = await condition(pending, pollDelay);
+      const got = await condition(pending, pollDelay, { summary: `next tracking poll of ${booking!.carrier}` });
       if (!got) {
         const tracking = await steps.run('track shipment', () => acts.trackShipment({ carrier: booking!.carrier, bookingId: booking!.bookingId }));
         for (const e of tracking.events) if (!seenEvents.has(e.eventId)) { seenEvents.add(e.eventId); inbox.push(e); }
