@@ -4,9 +4,11 @@
  */
 import type { Sql } from '../db/client';
 import type { BusinessRules } from '../domain/settings';
+import type { StockSyncSettings } from '../domain/stock-sync';
 import type { Logger } from '../lib/logger';
 import { createCarrierActivities } from './carriers/carrier-activities';
 import { createChannelActivities } from './channels/channel-activities';
+import { createStockSyncActivities } from './channels/stock-sync-activities';
 import type { OutsideSystem } from './http';
 import { createInventoryActivities } from './inventory/inventory-activities';
 import { createOrderActivities } from './orders/order-activities';
@@ -20,6 +22,12 @@ export interface ActivityDeps {
   rules: BusinessRules;
   /** Outside systems; in dev and tests all are the sandbox. */
   systems: { payments: OutsideSystem; wms: OutsideSystem; carriers: OutsideSystem; channels: OutsideSystem };
+  /** Webhook/API secret per sales channel (OMS_CHANNEL_SECRETS); development secrets when absent. */
+  channelSecrets?: Record<string, string> | undefined;
+  /** Stock sync to channels; absent = off in this worker. */
+  stockSync?: StockSyncSettings | undefined;
+  /** Aborted just before the worker shuts down, so long-waiting activities hand back at once. */
+  shutdown?: AbortSignal | undefined;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -30,7 +38,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createPaymentActivities(deps.systems.payments),
     ...createWmsActivities(deps.systems.wms),
     ...createCarrierActivities(deps.systems.carriers),
-    ...createChannelActivities(deps.systems.channels),
+    ...createChannelActivities(deps),
+    ...createStockSyncActivities(deps),
   };
 }
 

@@ -6,6 +6,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { except } from 'hono/combine';
 import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
 import { randomUUID } from 'node:crypto';
@@ -50,7 +51,8 @@ export function createBaseApp(deps: AppDeps): App {
   app.use('*', accessLog(deps.logger));
   app.use('*', deps.metrics.middleware);
   app.use('*', bodyLimit({ maxSize: deps.bodyLimitBytes, onError: () => { throw problems.tooLarge(deps.bodyLimitBytes); } }));
-  app.use('/v1/*', authenticate(deps.keys));
+  // Channel webhooks are signed by the platform, and some put that signature in Authorization: not an API key.
+  app.use('/v1/*', except('/v1/channels/:channel/webhooks', authenticate(deps.keys)));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer <key>`. Its role decides what it may do.',

@@ -4,8 +4,10 @@ import { CatalogRepo } from '../db/catalog-repo';
 import type { Sql } from '../db/client';
 import { OrdersRepo } from '../db/orders-repo';
 import type { OrderSettings } from '../domain/settings';
+import { DEV_CHANNEL_SECRETS } from '../lib/config';
 import { addDocs, createBaseApp, type App, type AppDeps } from './app';
 import { registerCarrierWebhookRoutes } from './routes/carrier-webhooks';
+import { registerChannelWebhookRoutes } from './routes/channel-webhooks';
 import { registerCatalogRoutes } from './routes/catalog';
 import { registerCustomerRoutes } from './routes/customers';
 import { registerInventoryRoutes } from './routes/inventory';
@@ -19,6 +21,8 @@ export interface ApiDeps extends AppDeps {
   taskQueue: string;
   orderSettings: OrderSettings;
   carrierSecrets: Record<string, string>;
+  /** Per sales channel (OMS_CHANNEL_SECRETS); development secrets when absent. */
+  channelSecrets?: Record<string, string>;
   returnWindows: Record<string, number>;
 }
 
@@ -29,6 +33,7 @@ export function createApp(deps: ApiDeps): App {
   registerInventoryRoutes(app, new InventoryService({ sql: deps.sql, client: deps.client, logger: deps.logger }));
   registerCustomerRoutes(app, new OrdersRepo(deps.sql));
   registerCarrierWebhookRoutes(app, { client: deps.client, orders: new OrdersRepo(deps.sql), secrets: deps.carrierSecrets, logger: deps.logger });
+  registerChannelWebhookRoutes(app, { client: deps.client, sql: deps.sql, taskQueue: deps.taskQueue, settings: deps.orderSettings, returnWindows: deps.returnWindows, secrets: deps.channelSecrets ?? DEV_CHANNEL_SECRETS, logger: deps.logger });
   addDocs(app);
   return app;
 }

@@ -26,6 +26,7 @@ const stack = await startStack({
   orderSettings: config.orderSettings,
   rules: config.rules,
   carrierSecrets: config.carrierSecrets,
+  channelSecrets: config.channelSecrets,
   systemsKey: config.systemsKey,
   returnWindows: config.returnWindows,
   runWorker: false,

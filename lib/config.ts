@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { DEFAULT_ORDER_SETTINGS, DEFAULT_RULES, type BusinessRules, type OrderSettings } from '../domain/settings';
+import type { Channel } from '../domain/order';
+import { CHANNEL_NAMES, DEFAULT_STOCK_SYNC, type StockSyncSettings } from '../domain/stock-sync';
 
 export const ROLES = ['channel', 'cs', 'ops', 'admin', 'carrier'] as const;
 export type Role = (typeof ROLES)[number];
@@ -118,6 +120,31 @@ const envSchema = z.object({
   OMS_RISK_AMOUNT_LIMIT: money(DEFAULT_RULES.riskAmountLimit),
   OMS_RISK_VELOCITY_PER_HOUR: z.coerce.number().int().min(1).default(DEFAULT_RULES.riskVelocityPerHour),
   OMS_COD_LIMIT: money(DEFAULT_RULES.codLimit),
+  OMS_STOCK_SYNC_CHANNELS: z.string().trim().optional().transform((raw, ctx): Channel[] => {
+    if (!raw) return [...DEFAULT_STOCK_SYNC.channels];
+    if (raw === 'none') return [];
+    const out = [...new Set(raw.split(',').map((e) => e.trim()).filter(Boolean))];
+    const unknown = out.find((c) => !(CHANNEL_NAMES as readonly string[]).includes(c));
+    if (unknown !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `unknown channel "${unknown}" (known: ${CHANNEL_NAMES.join(', ')}; or none)` });
+      return z.NEVER;
+    }
+    return out as Channel[];
+  }),
+  // "2s" for every channel, or per channel: "default=1s,shopee=2s".
+  OMS_STOCK_SYNC_INTERVAL: z.string().trim().optional().transform((raw, ctx): Record<string, number> => {
+    const out: Record<string, number> = { ...DEFAULT_STOCK_SYNC.intervalMs };
+    for (const entry of (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+      const m = /^(?:([a-z]+)=)?(\d+)(ms|s|m)$/.exec(entry);
+      if (!m || Number(m[2]) === 0 || (m[1] !== undefined && m[1] !== 'default' && !(CHANNEL_NAMES as readonly string[]).includes(m[1]))) {
+        ctx.addIssue({ code: 'custom', message: `entry "${entry}" must be a positive duration (500ms, 2s, 1m) or channel=duration, e.g. default=1s,shopee=2s` });
+        return z.NEVER;
+      }
+      out[m[1] ?? 'default'] = Number(m[2]) * { ms: 1, s: 1000, m: 60_000 }[m[3] as 'ms'];
+    }
+    return out;
+  }),
+  OMS_STOCK_SYNC_BATCH: z.coerce.number().int().min(1).max(1000).default(DEFAULT_STOCK_SYNC.batchSize),
 });
 
 /** Development defaults for webhook secrets: the sandbox signs with the same ones. */
@@ -150,6 +177,8 @@ export interface Config {
   rules: BusinessRules;
   /** Return window per channel, with a `default`. */
   returnWindows: Record<string, number>;
+  /** Stock sync to channels: which, how often (per channel), how many SKUs per push. */
+  stockSync: StockSyncSettings;
 }
 
 /** Parses the environment; throws `ConfigError` with a one-line reason naming the variable. */
@@ -182,6 +211,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     returnWindows: e.OMS_RETURN_WINDOWS,
     rules: { riskAmountLimit: e.OMS_RISK_AMOUNT_LIMIT, riskVelocityPerHour: e.OMS_RISK_VELOCITY_PER_HOUR, codLimit: e.OMS_COD_LIMIT },
+    stockSync: { ...DEFAULT_STOCK_SYNC, channels: e.OMS_STOCK_SYNC_CHANNELS, intervalMs: e.OMS_STOCK_SYNC_INTERVAL, batchSize: e.OMS_STOCK_SYNC_BATCH },
   };
 }
 

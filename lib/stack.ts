@@ -13,8 +13,10 @@ import { createSql, type Sql } from '../db/client';
 import { migrate } from '../db/migrate';
 import { DEV_SANDBOX_KEY, startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/server';
 import { createOrderWorker } from '../worker/create-worker';
+import { startStockSync } from '../worker/stock-sync';
+import { DEFAULT_STOCK_SYNC, type StockSyncSettings } from '../domain/stock-sync';
 import { installRuntime } from '../worker/runtime';
-import { DEV_CARRIER_SECRETS, type ApiKeySpec } from './config';
+import { DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS, type ApiKeySpec } from './config';
 import { DEFAULT_ORDER_SETTINGS, DEFAULT_RULES, type BusinessRules, type OrderSettings } from '../domain/settings';
 import { seedIfEmpty } from '../db/seed';
 import type { Logger } from './logger';
@@ -38,6 +40,8 @@ export interface StackOptions {
   orderSettings?: Partial<OrderSettings>;
   rules?: Partial<BusinessRules>;
   carrierSecrets?: Record<string, string>;
+  /** Webhook/API secret per sales channel; the development secrets when not given. */
+  channelSecrets?: Record<string, string>;
   /** Return window per channel (`default` for the rest); 7 days when not given. */
   returnWindows?: Record<string, number>;
   /** API key for the outside systems (the sandbox's merchant key in dev). */
@@ -47,6 +51,8 @@ export interface StackOptions {
   workflowBundle?: WorkflowBundleOption;
   /** Default true; benchmarks and some tests run the worker separately. */
   runWorker?: boolean;
+  /** Stock sync to channels, run by this stack's worker: on with defaults unless `false`. */
+  stockSync?: Partial<StockSyncSettings> | false;
 }
 
 export interface Stack {
@@ -77,11 +83,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const settings: OrderSettings = { ...DEFAULT_ORDER_SETTINGS, ...o.orderSettings };
     const rules: BusinessRules = { ...DEFAULT_RULES, ...o.rules };
     const carrierSecrets = o.carrierSecrets ?? DEV_CARRIER_SECRETS;
+    const channelSecrets = o.channelSecrets ?? DEV_CHANNEL_SECRETS;
     const systemsKey = o.systemsKey ?? DEV_SANDBOX_KEY;
 
     let sandbox: Sandbox | undefined;
     if (!o.sandboxUrl) {
-      const started = await startSandbox({ ...o.sandboxOptions, port: o.sandboxPort ?? 0, host: '127.0.0.1', merchantKey: systemsKey, carrierSecrets });
+      const started = await startSandbox({ ...o.sandboxOptions, port: o.sandboxPort ?? 0, host: '127.0.0.1', merchantKey: systemsKey, carrierSecrets, channelSecrets });
       cleanups.push(() => started.stop());
       sandbox = started;
     }
@@ -95,18 +102,22 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     if (o.runWorker !== false) {
       installRuntime(o.logger);
       const nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
+      const stockSync = o.stockSync === false ? undefined : { ...DEFAULT_STOCK_SYNC, ...o.stockSync };
+      const stopping = new AbortController();
       worker = await createOrderWorker({
         connection: nativeConnection, namespace: o.namespace, taskQueue: o.taskQueue,
-        deps: { sql, logger: o.logger, rules, systems: outsideSystems(sandboxUrl, systemsKey) },
+        deps: { sql, logger: o.logger, rules, systems: outsideSystems(sandboxUrl, systemsKey), channelSecrets, stockSync, shutdown: stopping.signal },
         ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : {}),
       });
       const running = worker.run();
       cleanups.push(async () => {
+        stopping.abort();
         // Closing the native connection before the worker has drained would strand its tasks.
         worker!.shutdown();
         await running;
         await nativeConnection.close();
       });
+      await startStockSync({ client, sql, taskQueue: o.taskQueue, settings: stockSync, logger: o.logger });
     }
 
     const metrics = createApiMetrics({ defaultMetrics: true });
@@ -115,7 +126,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       logger: o.logger,
       metrics,
       bodyLimitBytes: o.bodyLimitBytes,
-      client, sql, taskQueue: o.taskQueue, orderSettings: settings, carrierSecrets,
+      client, sql, taskQueue: o.taskQueue, orderSettings: settings, carrierSecrets, channelSecrets,
       returnWindows: o.returnWindows ?? { default: 7 * 86_400_000 },
       health: {
         postgres: async () => { await sql`select 1`; },

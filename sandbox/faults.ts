@@ -12,7 +12,7 @@ export const FAULT_OPS = {
   payments: ['authorize', 'capture', 'void', 'refund'],
   wms: ['pick', 'cancel'],
   carriers: ['book', 'cancel', 'track', 'return'],
-  channels: ['push', 'stock'],
+  channels: ['push', 'stock', 'order'],
 } as const;
 
 export type FaultService = keyof typeof FAULT_OPS;

@@ -33,6 +33,8 @@ export interface SandboxOptions {
   omsBaseUrl?: string;
   /** HMAC secrets; default { ghn: 'dev-ghn-secret', vtp: 'dev-vtp-secret' }. */
   carrierSecrets?: Record<string, string>;
+  /** Sales channels' secrets (sign notifications, check API calls); default: the OMS's dev secrets. */
+  channelSecrets?: Record<string, string>;
   /** Added before every non-/sandbox response; default 0. */
   latencyMs?: number;
   /** Default { enabled: true, stepMs: 200 }. */
@@ -78,7 +80,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const payments = createPayments(env);
   const wms = createWms(env);
   const carriers = createCarriers(env);
-  const channels = createChannels(env);
+  const channels = createChannels(env, opts.channelSecrets);
 
   const app = new Hono();
   app.onError((err) => {

@@ -62,8 +62,8 @@ try {
   stack = await startStack({
     databaseUrl, temporalAddress, namespace: config.temporal.namespace, taskQueue: config.taskQueue,
     host: config.host, port: config.port, apiKeys, bodyLimitBytes: config.bodyLimitBytes, logger, seed: true,
-    orderSettings: config.orderSettings, rules: config.rules, carrierSecrets: config.carrierSecrets, systemsKey: config.systemsKey,
-    returnWindows: config.returnWindows,
+    orderSettings: config.orderSettings, rules: config.rules, carrierSecrets: config.carrierSecrets, channelSecrets: config.channelSecrets, systemsKey: config.systemsKey,
+    returnWindows: config.returnWindows, stockSync: config.stockSync,
     ...(config.sandbox.url ? { sandboxUrl: config.sandbox.url } : { sandboxPort: config.sandbox.port }),
   });
   const lines = [

@@ -3,6 +3,7 @@
  * TEMPORAL_ADDRESS point at real services. SIGTERM lets in-flight activities finish (up to the
  * grace time) and hands the rest back to the server, so a deploy loses nothing.
  */
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createSql } from '../db/client';
 import { migrate } from '../db/migrate';
@@ -11,6 +12,7 @@ import { createLogger } from '../lib/logger';
 import { outsideSystems } from '../lib/stack';
 import { createOrderWorker } from './create-worker';
 import { installRuntime } from './runtime';
+import { startStockSync } from './stock-sync';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.logLevel, base: { service: 'oms-worker' } });
@@ -23,8 +25,12 @@ await migrate(sql, { log: (l) => logger.info(l) });
 const address = config.temporal.address ?? '127.0.0.1:7233';
 installRuntime(logger);
 const connection = await NativeConnection.connect({ address });
-const worker = await createOrderWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.taskQueue, deps: { sql, logger, rules: config.rules, systems: outsideSystems(config.sandbox.url ?? 'http://127.0.0.1:4000', config.systemsKey) } });
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { logger.info('shutting down', { signal: sig }); worker.shutdown(); });
+const stopping = new AbortController();
+const worker = await createOrderWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.taskQueue, deps: { sql, logger, rules: config.rules, systems: outsideSystems(config.sandbox.url ?? 'http://127.0.0.1:4000', config.systemsKey), channelSecrets: config.channelSecrets, stockSync: config.stockSync, shutdown: stopping.signal } });
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { logger.info('shutting down', { signal: sig }); stopping.abort(); worker.shutdown(); });
+const clientConnection = await Connection.connect({ address });
+await startStockSync({ client: new Client({ connection: clientConnection, namespace: config.temporal.namespace }), sql, taskQueue: config.taskQueue, settings: config.stockSync, logger });
+await clientConnection.close();
 logger.info('worker started', { address, namespace: config.temporal.namespace, taskQueue: config.taskQueue });
 await worker.run();
 await connection.close();

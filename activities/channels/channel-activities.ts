@@ -1,11 +1,109 @@
-/** Tells the originating channel about a status change; keyed by (order, seq), so the channel keeps the newest. */
-import { callJson, type OutsideSystem } from '../http';
+/**
+ * Sales-channel activities: status pushes in each channel's own shape (ordered per order, so a
+ * channel never sees an older status after a newer one), and the two halves of a thin channel's
+ * intake: pull the order from the platform's order-detail API, then take it in exactly as
+ * `POST /v1/orders` does.
+ */
+// zod schemas copy their methods when they are built, so zod's OpenAPI extension must be installed
+// before any schema the API documents (these, and the canonical order they import) is created.
+import '@hono/zod-openapi';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { intakeOrder } from '../../api/services/order-service';
+import type { Sql } from '../../db/client';
+import type { CanonicalOrder } from '../../domain/order';
+import type { OrderSettings } from '../../domain/settings';
+import { DEV_CHANNEL_SECRETS } from '../../lib/config';
+import type { Logger } from '../../lib/logger';
+import type { OutsideSystem } from '../http';
+import { adapterFor, channelCredentials, type ChannelCredentials, type Disposition, type StatusPushInput } from './adapters';
+import { callChannel } from './channel-http';
+import { ChannelStore } from './channel-store';
 
-export function createChannelActivities(channels: OutsideSystem) {
+export interface ChannelActivityDeps {
+  sql: Sql;
+  logger: Logger;
+  systems: { channels: OutsideSystem };
+  /** Per channel; development secrets when not given. */
+  channelSecrets?: Record<string, string>;
+}
+
+export interface PulledChannelOrder {
+  nativeStatus: string;
+  disposition: Disposition;
+  order?: CanonicalOrder;
+  /** The native document, for the intake log. */
+  native: unknown;
+}
+
+export interface StartChannelOrderInput {
+  order: CanonicalOrder;
+  native: unknown;
+  settings: OrderSettings;
+  returnWindows: Record<string, number>;
+}
+
+export function createChannelActivities(deps: ChannelActivityDeps) {
+  const secrets = deps.channelSecrets ?? DEV_CHANNEL_SECRETS;
+  const store = new ChannelStore(deps.sql);
+  const system = deps.systems.channels;
+  const credentials = (channel: string): ChannelCredentials => {
+    const secret = secrets[channel];
+    if (!secret) throw ApplicationFailure.nonRetryable(`no secret configured for channel ${channel}`, 'ChannelNotConfigured');
+    return channelCredentials(channel, secret);
+  };
+
   return {
-    async pushOrderStatus(input: { channel: string; orderId: string; channelOrderId: string; status: string; seq: number; occurredAt: string; detail?: Record<string, unknown> }): Promise<void> {
-      const { channel, ...body } = input;
-      await callJson(channels, `/channels/${encodeURIComponent(channel)}/v1/order-status`, { body, idempotencyKey: `${input.orderId}:status:${input.seq}` });
+    /**
+     * Tells the originating channel about a status change, in its own API's shape. Keyed by
+     * (order, seq) for the channel's idempotency; a push older than what the channel was already
+     * told is skipped, so a late retry never overwrites a newer status.
+     */
+    async pushOrderStatus(input: StatusPushInput): Promise<void> {
+      const adapter = adapterFor(input.channel);
+      const creds = credentials(input.channel);
+      const ctx = adapter.delivery === 'thin' || adapter.channel === 'shopify' ? await store.pushContext(input.orderId) : { shipments: [] };
+      const outcome = await store.pushInOrder(input.channel, input.orderId, input.seq, input.status, async () => {
+        const requests = adapter.statusPush(input, ctx, creds, Date.now());
+        for (const [i, req] of requests.entries()) {
+          await callChannel(system, adapter, req, `${input.orderId}:status:${input.seq}${requests.length > 1 ? `:${i}` : ''}`);
+        }
+      });
+      if (outcome === 'stale') deps.logger.info('older status push skipped', { channel: input.channel, orderId: input.orderId, seq: input.seq, status: input.status });
+    },
+
+    /**
+     * Pulls one order from a thin channel's order-detail API (signed) and maps it. A payload that
+     * cannot be mapped fails for good, naming the field: retrying would not change it.
+     */
+    async fetchChannelOrder(input: { channel: string; channelOrderId: string }): Promise<PulledChannelOrder> {
+      const adapter = adapterFor(input.channel);
+      if (!adapter.orderDetailRequests || !adapter.parseOrderDetail) {
+        throw ApplicationFailure.nonRetryable(`${input.channel} sends whole orders; there is nothing to pull`, 'ChannelNotPulled');
+      }
+      const creds = credentials(input.channel);
+      const answers: unknown[] = [];
+      for (const req of adapter.orderDetailRequests(input.channelOrderId, creds, Date.now())) answers.push(await callChannel(system, adapter, req));
+      const parsed = adapter.parseOrderDetail(answers, input.channelOrderId);
+      if (!parsed.ok) {
+        throw ApplicationFailure.nonRetryable(
+          `${input.channel} order ${input.channelOrderId} cannot be taken in: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+          'ChannelOrderMappingError',
+          { issues: parsed.issues },
+        );
+      }
+      const { nativeStatus, disposition, order, native } = parsed.value;
+      return { nativeStatus, disposition, native, ...(order ? { order } : {}) };
+    },
+
+    /** Records the intake and starts the order workflow: the same code `POST /v1/orders` runs. */
+    async startChannelOrder(input: StartChannelOrderInput): Promise<{ orderId: string; created: boolean }> {
+      const ctx = Context.current();
+      const r = await intakeOrder(
+        { client: ctx.client, sql: deps.sql, taskQueue: ctx.info.taskQueue, settings: input.settings, returnWindows: input.returnWindows },
+        input.order, input.native,
+      );
+      return { orderId: r.orderId, created: r.created };
     },
   };
 }

@@ -22,6 +22,41 @@ import { ProblemError, problems } from '../errors';
 
 export interface OrderServiceDeps { client: Client; sql: Sql; taskQueue: string; settings: OrderSettings; returnWindows: Record<string, number> }
 
+/**
+ * Starts the order once; the same channel order again (even concurrently) answers with the same id.
+ * Shared by `POST /v1/orders`, the channel webhooks and the channel-intake workflow's activity.
+ */
+export async function intakeOrder(deps: OrderServiceDeps, order: CanonicalOrder, raw: unknown): Promise<{ orderId: string; status: string; created: boolean }> {
+  const orderId = orderIdFor(order.channel, order.channelOrderId);
+  const total = fromMinor(Math.max(computeTotalMinor(order), 0));
+  const orders = new OrdersRepo(deps.sql);
+  const { created } = await orders.recordIntake(orderId, order, total, raw);
+  // Always (re)start: a first request that recorded the intake but died before starting
+  // the workflow is completed by its retry. The workflow id makes this idempotent.
+  try {
+    await deps.client.workflow.start<typeof orderWorkflow>('orderWorkflow', {
+      taskQueue: deps.taskQueue,
+      workflowId: orderId,
+      args: [{
+        orderId, order, pushCarriers: [...PUSH_CARRIERS],
+        settings: { ...deps.settings, returnWindowMs: deps.returnWindows[order.channel] ?? deps.returnWindows.default ?? 0 },
+      }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      staticSummary: summaryOf(order, total),
+      typedSearchAttributes: [
+        { key: OrderStatusKey, value: 'RECEIVED' }, { key: ChannelKey, value: order.channel },
+        { key: CustomerIdKey, value: order.customer.id }, { key: NeedsAttentionKey, value: false },
+        { key: EscalationLevelKey, value: 0 }, { key: OrderTotalKey, value: Number(total) },
+      ],
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+  const row = await orders.get(orderId);
+  return { orderId, status: row?.status ?? 'RECEIVED', created };
+}
+
 export class OrderService {
   private readonly orders: OrdersRepo;
   constructor(private readonly deps: OrderServiceDeps) {
@@ -29,34 +64,8 @@ export class OrderService {
   }
 
   /** Starts the order once; the same channel order again (even concurrently) answers with the same id. */
-  async intake(order: CanonicalOrder, raw: unknown): Promise<{ orderId: string; status: string; created: boolean }> {
-    const orderId = orderIdFor(order.channel, order.channelOrderId);
-    const total = fromMinor(Math.max(computeTotalMinor(order), 0));
-    const { created } = await this.orders.recordIntake(orderId, order, total, raw);
-    // Always (re)start: a first request that recorded the intake but died before starting
-    // the workflow is completed by its retry. The workflow id makes this idempotent.
-    try {
-      await this.deps.client.workflow.start<typeof orderWorkflow>('orderWorkflow', {
-        taskQueue: this.deps.taskQueue,
-        workflowId: orderId,
-        args: [{
-          orderId, order, pushCarriers: [...PUSH_CARRIERS],
-          settings: { ...this.deps.settings, returnWindowMs: this.deps.returnWindows[order.channel] ?? this.deps.returnWindows.default ?? 0 },
-        }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        staticSummary: summaryOf(order, total),
-        typedSearchAttributes: [
-          { key: OrderStatusKey, value: 'RECEIVED' }, { key: ChannelKey, value: order.channel },
-          { key: CustomerIdKey, value: order.customer.id }, { key: NeedsAttentionKey, value: false },
-          { key: EscalationLevelKey, value: 0 }, { key: OrderTotalKey, value: Number(total) },
-        ],
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
-    const row = await this.orders.get(orderId);
-    return { orderId, status: row?.status ?? 'RECEIVED', created };
+  intake(order: CanonicalOrder, raw: unknown): Promise<{ orderId: string; status: string; created: boolean }> {
+    return intakeOrder(this.deps, order, raw);
   }
 
   /** The order as the projection has it, or the live workflow's state if the projection lags behind. */

@@ -1,0 +1,152 @@
+/**
+ * Shared by every channel adapter: exact money conversion, HMAC helpers with constant-time
+ * comparison, field-path errors, and the small normalisations native payloads need before they
+ * fit the canonical order (phones, per-unit line items, timestamps).
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { fromMinor, toMinor } from '../../../domain/money';
+import { CanonicalOrderSchema, type CanonicalOrder, type OrderLine } from '../../../domain/order';
+
+/** One failing field of a native payload, by its path in that payload (`item_list.0.model_sku`). */
+export interface FieldIssue { path: string; message: string }
+
+/** A native payload that cannot become a canonical order; `issues` name the fields. */
+export class MappingError extends Error {
+  override name = 'MappingError';
+  constructor(readonly issues: FieldIssue[]) {
+    super(issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+  }
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
+
+export function zodIssues(error: z.ZodError, prefix = ''): FieldIssue[] {
+  return error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(root)', message: i.message }));
+}
+
+/** Runs a schema and a mapping; both kinds of failure come back as field issues. */
+export function parseWith<S extends z.ZodType, T>(schema: S, input: unknown, map: (v: z.infer<S>) => T): Parsed<T> {
+  const r = schema.safeParse(input);
+  if (!r.success) return { ok: false, issues: zodIssues(r.error) };
+  try {
+    return { ok: true, value: map(r.data) };
+  } catch (err) {
+    if (err instanceof MappingError) return { ok: false, issues: err.issues };
+    throw err;
+  }
+}
+
+const DECIMAL_TEXT = /^(\d{1,13})(?:\.(\d{1,2}))?$/;
+
+/**
+ * A native amount (JSON number or string) as an exact decimal string with 2 places, or undefined
+ * when it is not one. Numbers are read through their shortest round-trip text (what the JSON
+ * said: 12.9 → "12.9"), never through arithmetic, so no float error can creep in; more than two
+ * decimals, exponents, signs and non-finite values are refused rather than rounded.
+ */
+export function exactDecimal(value: number | string): string | undefined {
+  let text: string;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) return undefined;
+    text = String(value);
+  } else {
+    text = value.trim();
+  }
+  const m = DECIMAL_TEXT.exec(text);
+  if (!m) return undefined;
+  return `${m[1]!.replace(/^0+(?=\d)/, '')}.${(m[2] ?? '').padEnd(2, '0')}`;
+}
+
+/** zod: a native amount (number or string) → exact decimal string, with an issue on its path otherwise. */
+export const nativeMoney = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const d = exactDecimal(v);
+  if (d === undefined) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not an amount with at most 2 decimals` });
+    return z.NEVER;
+  }
+  return d;
+});
+
+export const sumDecimals = (values: string[]): string => fromMinor(values.reduce((a, v) => a + toMinor(v), 0));
+
+export function hmacHex(secret: string, message: string): string {
+  return createHmac('sha256', secret).update(message, 'utf8').digest('hex');
+}
+
+export function hmacBase64(secret: string, message: string): string {
+  return createHmac('sha256', secret).update(message, 'utf8').digest('base64');
+}
+
+/** Constant-time comparison of two signatures (case-insensitive for hex). */
+export function sameSignature(expected: string, given: string | undefined, encoding: 'hex' | 'base64'): boolean {
+  if (!given) return false;
+  const g = encoding === 'hex' ? given.trim().toLowerCase() : given.trim();
+  if (encoding === 'hex' && !/^[0-9a-f]+$/.test(g)) return false;
+  const a = Buffer.from(encoding === 'hex' ? expected.toLowerCase() : expected, encoding);
+  const b = Buffer.from(g, encoding);
+  return a.length === b.length && a.length > 0 && timingSafeEqual(a, b);
+}
+
+/**
+ * A phone number the canonical order accepts, or undefined: marketplaces mask buyers' phones
+ * for some orders ("84*****678"), and a masked number is no number at all.
+ */
+export function cleanPhone(raw: string | null | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (/[*xX]/.test(raw)) return undefined;
+  // "+84 90…" and "(+84)90…" keep their country prefix.
+  const plus = /^\s*\(?\+/.test(raw) ? '+' : '';
+  const digits = raw.replace(/\D/g, '');
+  const phone = plus + digits;
+  return /^\+?[0-9]{8,20}$/.test(phone) ? phone : undefined;
+}
+
+/** An id the canonical order accepts (letters, digits, dot, underscore, dash; 1-64). */
+export function cleanId(raw: string): string {
+  return raw.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
+}
+
+/** Unix seconds (or milliseconds when `ms`) → ISO 8601 in UTC. */
+export function isoFromUnix(value: number, ms = false): string {
+  return new Date(ms ? value : value * 1000).toISOString();
+}
+
+/**
+ * Lines from per-unit items (Lazada and TikTok Shop list one item per unit sold). Units of one
+ * SKU become one line, because the canonical order allows a SKU once. If the units were sold at
+ * different prices (a flash sale on the first unit), the line takes the highest price and the
+ * difference goes to the order's discount, so lines − discount is still exactly what was sold.
+ */
+export function linesFromUnits(units: { sku: string; price: string }[]): { lines: OrderLine[]; extraDiscountMinor: number } {
+  const bySku = new Map<string, number[]>();
+  for (const u of units) bySku.set(u.sku, [...(bySku.get(u.sku) ?? []), toMinor(u.price)]);
+  let extraDiscountMinor = 0;
+  const lines = [...bySku].map(([sku, prices]) => {
+    const top = Math.max(...prices);
+    extraDiscountMinor += prices.reduce((a, p) => a + (top - p), 0);
+    return { sku, quantity: prices.length, unitPrice: fromMinor(top) };
+  });
+  return { lines, extraDiscountMinor };
+}
+
+/** Lines with a quantity each; repeated SKUs merge the same way as {@link linesFromUnits}. */
+export function linesFromItems(items: { sku: string; quantity: number; price: string }[]): { lines: OrderLine[]; extraDiscountMinor: number } {
+  return linesFromUnits(items.flatMap((i) => Array.from({ length: i.quantity }, () => ({ sku: i.sku, price: i.price }))));
+}
+
+/** Headers of an inbound request, looked up case-insensitively. */
+export interface InboundRequest {
+  /** The body exactly as received: every signature covers these bytes. */
+  rawBody: string;
+  header(name: string): string | undefined;
+  /** The URL the platform called (Shopee signs it). */
+  url: string;
+}
+
+/** The mapped order must be a valid canonical order; failures name the canonical field. */
+export function finishCanonical(order: CanonicalOrder): CanonicalOrder {
+  const r = CanonicalOrderSchema.safeParse(order);
+  if (!r.success) throw new MappingError(r.error.issues.map((i) => ({ path: `canonical.${i.path.map(String).join('.')}`, message: i.message })));
+  return r.data;
+}

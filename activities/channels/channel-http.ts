@@ -1,0 +1,49 @@
+/**
+ * Calls to a sales channel's API, built and signed by its adapter. Same error mapping as every
+ * outside system (activities/http.ts): 4xx is a refusal (non-retryable), 429/5xx/timeouts are
+ * transient and left to Temporal's retries. On top of that, errors the platforms wrap inside a
+ * 200 answer (Shopee's `error`, Lazada's and TikTok's `code`) are classified by the adapter.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { TransientHttpError, type OutsideSystem } from '../http';
+import type { ChannelAdapter, ChannelRequest } from './adapters';
+
+/** In dev and tests the platforms are the sandbox, which serves each under `/channels/<channel>`. */
+export function channelUrl(system: OutsideSystem, channel: string, req: ChannelRequest): string {
+  const url = new URL(`${system.baseUrl.replace(/\/$/, '')}/channels/${encodeURIComponent(channel)}${req.path}`);
+  for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v);
+  return url.toString();
+}
+
+export async function callChannel(system: OutsideSystem, adapter: ChannelAdapter, req: ChannelRequest, idempotencyKey?: string): Promise<unknown> {
+  const what = `${adapter.channel} ${req.action}`;
+  const headers: Record<string, string> = {
+    // The sandbox's gate (a real platform ignores it); the platform's own auth is in the request.
+    Authorization: `Bearer ${system.apiKey}`,
+    Accept: 'application/json',
+    ...req.headers,
+    ...(idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {}),
+  };
+  let res: Response;
+  try {
+    res = await fetch(channelUrl(system, adapter.channel, req), {
+      method: req.method, headers, ...(req.body !== undefined ? { body: req.body } : {}), signal: AbortSignal.timeout(system.timeoutMs ?? 10_000),
+    });
+  } catch (err) {
+    throw new TransientHttpError(`${what}: ${(err as Error).name === 'TimeoutError' ? 'timed out' : (err as Error).message}`);
+  }
+  const text = await res.text();
+  let json: unknown;
+  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+  const platform = adapter.platformError(json);
+  if (!res.ok) {
+    const code = platform?.code ?? (json as { error?: string } | undefined)?.error ?? `http_${res.status}`;
+    if (res.status === 429 || res.status >= 500 || res.status === 408) throw new TransientHttpError(`${what}: ${res.status} ${code}`);
+    throw ApplicationFailure.nonRetryable(`${what}: ${res.status} ${code}`, 'ChannelRefused', { status: res.status, code });
+  }
+  if (platform) {
+    if (platform.retryable) throw new TransientHttpError(`${what}: ${platform.code} ${platform.message}`);
+    throw ApplicationFailure.nonRetryable(`${what}: ${platform.code} ${platform.message}`, 'ChannelRefused', { code: platform.code });
+  }
+  return json;
+}

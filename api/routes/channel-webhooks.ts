@@ -1,0 +1,168 @@
+/**
+ * Sales-channel webhooks: `POST /v1/channels/{channel}/webhooks`, in each channel's own format.
+ * No API key: the channel's signature over the raw body is the authentication (secret from
+ * OMS_CHANNEL_SECRETS), checked before anything is read or written. Each event is accepted once
+ * (platforms deliver at least once), and the answer is quick: a full order (Shopify, web/POS) is
+ * taken in as `POST /v1/orders` would; a marketplace's thin notification starts an intake
+ * workflow that pulls the order from the platform's order-detail API with retries.
+ */
+import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { ADAPTERS, channelCredentials, isChannel, type InboundRequest } from '../../activities/channels/adapters';
+import { LazadaPushSchema } from '../../activities/channels/adapters/lazada';
+import { ShopeePushSchema } from '../../activities/channels/adapters/shopee';
+import { ShopifyOrderSchema } from '../../activities/channels/adapters/shopify';
+import { TikTokPushSchema } from '../../activities/channels/adapters/tiktok';
+import { ChannelStore } from '../../activities/channels/channel-store';
+import { CanonicalOrderSchema, CHANNELS, orderIdFor } from '../../domain/order';
+import type { Logger } from '../../lib/logger';
+import type { ChannelIntakeInput, channelIntakeWorkflow } from '../../workflows/channel-intake';
+import { ChannelKey } from '../../workflows/search-attributes';
+import type { App } from '../app';
+import { ProblemError, problems } from '../errors';
+import { pick } from '../schemas';
+import { intakeOrder, type OrderServiceDeps } from '../services/order-service';
+
+export interface ChannelWebhookDeps extends OrderServiceDeps {
+  /** Per channel (OMS_CHANNEL_SECRETS); a channel without a secret is not served. */
+  secrets: Record<string, string>;
+  logger: Logger;
+}
+
+/** One intake workflow per marketplace order: concurrent notifications of it join the same one. */
+export const intakeWorkflowId = (channel: string, channelOrderId: string) => `intake-${channel}-${channelOrderId}`;
+
+const WebhookAnswer = z.object({
+  accepted: z.literal(true),
+  duplicate: z.boolean().openapi({ description: 'This event (or this order) was accepted before; nothing new was started.' }),
+  orderId: z.string().openapi({ example: 'order-shopee-241121ABCD1234' }),
+  action: z.enum(['intake', 'wait', 'cancel_request', 'cancelled', 'track']).openapi({
+    description: '`intake`: the order is being taken in; `wait`: not yet an order to fulfil (unpaid, platform hold); '
+      + '`cancel_request`, `cancelled`, `track`: acknowledged and recorded, nothing started.',
+  }),
+  nativeStatus: z.string().openapi({ example: 'READY_TO_SHIP' }),
+}).openapi('ChannelWebhookAnswer');
+type Answer = z.infer<typeof WebhookAnswer>;
+
+const WebhookBody = z.union([
+  ShopifyOrderSchema.openapi('ShopifyOrderWebhook', { description: 'shopify: the order resource of an `orders/*` webhook (topic in X-Shopify-Topic).' }),
+  ShopeePushSchema.openapi('ShopeeOrderStatusPush', { description: 'shopee: order status push (code 3).' }),
+  LazadaPushSchema.openapi('LazadaTradeOrderMessage', { description: 'lazada: trade order message (message_type 0).' }),
+  TikTokPushSchema.openapi('TikTokOrderStatusChange', { description: 'tiktok: ORDER_STATUS_CHANGE webhook (type 1).' }),
+  CanonicalOrderSchema.openapi('CanonicalOrder'),
+]).openapi('ChannelWebhookBody', { description: 'The channel\'s own payload, by `{channel}`: shopify → ShopifyOrderWebhook, shopee → ShopeeOrderStatusPush, lazada → LazadaTradeOrderMessage, tiktok → TikTokOrderStatusChange, web and pos → CanonicalOrder.' }, { unionPreferredType: 'oneOf' });
+
+export function registerChannelWebhookRoutes(app: App, deps: ChannelWebhookDeps): void {
+  const store = new ChannelStore(deps.sql);
+
+  // Documented here, handled by a plain handler below: the signature covers the exact bytes,
+  // so the body must not go through a JSON validator before it is verified.
+  app.openAPIRegistry.registerPath({
+    method: 'post', path: '/v1/channels/{channel}/webhooks', tags: ['webhooks'],
+    summary: 'Order webhook from a sales channel, in its own format, signed by the channel',
+    description: [
+      'Authenticated by the channel\'s signature over the raw body (no API key):',
+      ...CHANNELS.map((ch) => `- \`${ch}\`: \`${ADAPTERS[ch].signature.header}\` = ${ADAPTERS[ch].signature.scheme}.`),
+      '',
+      'Shopify and web/POS send the whole order, which is taken in at once. Shopee, Lazada and TikTok Shop send a thin '
+      + 'notification (order id + status); the order is then pulled from their order-detail API by an intake workflow '
+      + '(`intake-<channel>-<channel order id>`) that retries through the platform\'s outages. Events are deduplicated by the '
+      + 'channel\'s event id (or order id + status + time); a replay answers `duplicate: true`.',
+    ].join('\n'),
+    request: {
+      params: z.object({ channel: z.enum(CHANNELS) }),
+      headers: z.object({
+        'x-shopify-hmac-sha256': z.string().optional(), 'x-shopify-topic': z.string().optional(), 'x-shopify-webhook-id': z.string().optional(),
+        authorization: z.string().optional().openapi({ description: 'Shopee, Lazada, TikTok Shop: the hex signature (no scheme).' }),
+        'x-channel-signature': z.string().optional(),
+      }),
+      body: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: WebhookBody,
+            examples: {
+              shopee: {
+                summary: 'shopee: an order became ready to ship (POST /v1/channels/shopee/webhooks)',
+                value: { shop_id: 880123456, code: 3, timestamp: 1795230345, data: { ordersn: '261121K7QX3M2A', status: 'READY_TO_SHIP', update_time: 1795230344 } },
+              },
+              tiktok: {
+                summary: 'tiktok: an order awaits shipment (POST /v1/channels/tiktok/webhooks)',
+                value: {
+                  type: 1, tts_notification_id: '7440192837465019213', shop_id: '7494000000000000001', timestamp: 1795248305,
+                  data: { order_id: '579134826710459613', order_status: 'AWAITING_SHIPMENT', update_time: 1795248304, is_on_hold_order: false },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    responses: {
+      202: { description: 'Accepted: the order is being taken in (`action: intake`)', content: { 'application/json': { schema: WebhookAnswer } } },
+      200: { description: 'Acknowledged: a replay (`duplicate: true`), or a status that starts nothing', content: { 'application/json': { schema: WebhookAnswer } } },
+      ...pick(400, 404, 413),
+      401: { description: 'The signature is missing or does not match; nothing was read or written', content: pick(401)[401].content },
+      503: { description: 'Could not be acted on now; nothing was kept, send it again', content: pick(401)[401].content },
+    },
+  });
+
+  app.post('/v1/channels/:channel/webhooks', async (c: Context) => {
+    const channel = c.req.param('channel') ?? '';
+    if (!isChannel(channel)) throw problems.notFound(`Unknown channel ${channel}.`);
+    const secret = deps.secrets[channel];
+    if (!secret) throw problems.notFound(`Channel ${channel} is not configured.`);
+    const adapter = ADAPTERS[channel];
+
+    const rawBody = await c.req.text();
+    const req: InboundRequest = { rawBody, header: (n) => c.req.header(n), url: c.req.url };
+    if (!adapter.verifyWebhook(req, channelCredentials(channel, secret))) {
+      throw problems.unauthorized(`The ${adapter.signature.header} signature is missing or does not match.`);
+    }
+    let body: unknown;
+    try { body = JSON.parse(rawBody); } catch { throw problems.malformedJson(); }
+    const parsed = adapter.parseWebhook(body, req);
+    if (!parsed.ok) throw problems.validation(parsed.issues, `The ${channel} payload is invalid.`);
+    const n = parsed.value;
+    const orderId = orderIdFor(channel, n.channelOrderId);
+    const answer = (status: 200 | 202, duplicate: boolean) =>
+      c.json({ accepted: true, duplicate, orderId, action: n.disposition, nativeStatus: n.nativeStatus } satisfies Answer, status);
+
+    const fresh = await store.recordEvent({
+      channel, eventId: n.eventId, channelOrderId: n.channelOrderId, nativeStatus: n.nativeStatus, action: n.disposition, orderId,
+      ...(adapter.delivery === 'thin' ? { raw: body } : {}),
+    });
+    if (!fresh) return answer(200, true);
+    deps.logger.info('channel webhook accepted', { channel, eventId: n.eventId, nativeStatus: n.nativeStatus, action: n.disposition });
+    // Unpaid, held, cancelled or later-stage events are recorded and acknowledged; nothing starts.
+    if (n.disposition !== 'intake') return answer(200, false);
+    try {
+      if (n.order) {
+        const r = await intakeOrder(deps, n.order, body);
+        return answer(r.created ? 202 : 200, !r.created);
+      }
+      if (await store.orderExists(orderId)) return answer(200, true);
+      const input: ChannelIntakeInput = {
+        channel: channel as ChannelIntakeInput['channel'], channelOrderId: n.channelOrderId, notifiedStatus: n.nativeStatus,
+        settings: deps.settings, returnWindows: deps.returnWindows,
+      };
+      await deps.client.workflow.start<typeof channelIntakeWorkflow>('channelIntakeWorkflow', {
+        taskQueue: deps.taskQueue,
+        workflowId: intakeWorkflowId(channel, n.channelOrderId),
+        args: [input],
+        // A running intake absorbs the notification; a finished one that did not take the order
+        // in (it was unpaid when pulled) may run again for a later status.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        staticSummary: `${channel} #${n.channelOrderId} · notified ${n.nativeStatus}`,
+        typedSearchAttributes: [{ key: ChannelKey, value: channel }],
+      });
+      return answer(202, false);
+    } catch (err) {
+      // Nothing was kept: the platform's retry of this event must be acted on.
+      await store.forgetEvent(channel, n.eventId).catch(() => undefined);
+      deps.logger.warn('channel webhook not acted on', { channel, eventId: n.eventId, error: err });
+      throw new ProblemError(503, 'unavailable', 'Service unavailable', 'The webhook could not be acted on now; send it again.');
+    }
+  });
+}
