@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import { CatalogRepo } from '../db/catalog-repo';
 import type { Sql } from '../db/client';
 import { OrdersRepo } from '../db/orders-repo';
+import { ReportsRepo } from '../db/reports-repo';
 import type { OrderSettings } from '../domain/settings';
 import { DEV_CHANNEL_SECRETS } from '../lib/config';
 import { addDocs, createBaseApp, type App, type AppDeps } from './app';
@@ -12,6 +13,7 @@ import { registerCatalogRoutes } from './routes/catalog';
 import { registerCustomerRoutes } from './routes/customers';
 import { registerInventoryRoutes } from './routes/inventory';
 import { registerOrderRoutes } from './routes/orders';
+import { registerReportRoutes } from './routes/reports';
 import { InventoryService } from './services/inventory-service';
 import { OrderService } from './services/order-service';
 
@@ -34,6 +36,7 @@ export function createApp(deps: ApiDeps): App {
   registerCustomerRoutes(app, new OrdersRepo(deps.sql));
   registerCarrierWebhookRoutes(app, { client: deps.client, orders: new OrdersRepo(deps.sql), secrets: deps.carrierSecrets, logger: deps.logger });
   registerChannelWebhookRoutes(app, { client: deps.client, sql: deps.sql, taskQueue: deps.taskQueue, settings: deps.orderSettings, returnWindows: deps.returnWindows, secrets: deps.channelSecrets ?? DEV_CHANNEL_SECRETS, logger: deps.logger });
+  registerReportRoutes(app, new ReportsRepo(deps.sql));
   addDocs(app);
   return app;
 }
