@@ -11,6 +11,7 @@ import { createChannelActivities } from './channels/channel-activities';
 import { createStockSyncActivities } from './channels/stock-sync-activities';
 import type { OutsideSystem } from './http';
 import { createInventoryActivities } from './inventory/inventory-activities';
+import { createNotifyActivities } from './notify/notify-activities';
 import { createOrderActivities } from './orders/order-activities';
 import { createPaymentActivities } from './payments/payment-activities';
 import { createSystemActivities } from './system/system-activities';
@@ -21,7 +22,7 @@ export interface ActivityDeps {
   logger: Logger;
   rules: BusinessRules;
   /** Outside systems; in dev and tests all are the sandbox. */
-  systems: { payments: OutsideSystem; wms: OutsideSystem; carriers: OutsideSystem; channels: OutsideSystem };
+  systems: { payments: OutsideSystem; wms: OutsideSystem; carriers: OutsideSystem; channels: OutsideSystem; notify: OutsideSystem };
   /** Webhook/API secret per sales channel (OMS_CHANNEL_SECRETS); development secrets when absent. */
   channelSecrets?: Record<string, string> | undefined;
   /** Stock sync to channels; absent = off in this worker. */
@@ -38,6 +39,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPaymentActivities(deps.systems.payments),
     ...createWmsActivities(deps.systems.wms),
     ...createCarrierActivities(deps.systems.carriers),
+    ...createNotifyActivities(deps.systems.notify),
     ...createChannelActivities(deps),
     ...createStockSyncActivities(deps),
   };

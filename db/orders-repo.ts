@@ -116,11 +116,11 @@ export class OrdersRepo {
     return rows.map((r) => `blocklisted ${r.kind}: ${r.reason}`);
   }
 
-  async upsertShipment(s: { shipmentId: string; orderId: string; warehouseId: string; carrier?: string | undefined; bookingId?: string | undefined; trackingNumber?: string | undefined; status: string; statusRank: number }): Promise<void> {
+  async upsertShipment(s: { shipmentId: string; orderId: string; warehouseId: string; carrier?: string | undefined; bookingId?: string | undefined; trackingNumber?: string | undefined; status: string; statusRank: number; deliverBy?: string | undefined }): Promise<void> {
     await this.sql`
-      insert into shipments (shipment_id, order_id, warehouse_id, carrier, booking_id, tracking_number, status, status_rank)
-      values (${s.shipmentId}, ${s.orderId}, ${s.warehouseId}, ${s.carrier ?? null}, ${s.bookingId ?? null}, ${s.trackingNumber ?? null}, ${s.status}, ${s.statusRank})
-      on conflict (shipment_id) do update set carrier = coalesce(excluded.carrier, shipments.carrier),
+      insert into shipments (shipment_id, order_id, warehouse_id, carrier, booking_id, tracking_number, status, status_rank, deliver_by)
+      values (${s.shipmentId}, ${s.orderId}, ${s.warehouseId}, ${s.carrier ?? null}, ${s.bookingId ?? null}, ${s.trackingNumber ?? null}, ${s.status}, ${s.statusRank}, ${s.deliverBy ?? null}::timestamptz)
+      on conflict (shipment_id) do update set carrier = coalesce(excluded.carrier, shipments.carrier), deliver_by = coalesce(excluded.deliver_by, shipments.deliver_by),
         booking_id = coalesce(excluded.booking_id, shipments.booking_id), tracking_number = coalesce(excluded.tracking_number, shipments.tracking_number),
         status = case when excluded.status_rank >= shipments.status_rank then excluded.status else shipments.status end,
         status_rank = greatest(excluded.status_rank, shipments.status_rank), updated_at = now()`;

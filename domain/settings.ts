@@ -18,7 +18,36 @@ export interface OrderSettings {
   stepTimeoutMs: number;
   /** Retries of a step before the order needs attention and waits for an ops retry. */
   stepRetry: { initialIntervalMs: number; maximumIntervalMs: number; maximumAttempts: number };
+  /** Service levels: deadlines per channel (`default` for the rest) and the escalation ladder. Absent: no SLA timers. */
+  sla?: SlaSettings;
+  /** A parcel returned to the sender is shipped again, or its share refunded and the units restocked. */
+  rtsPolicy?: 'reship' | 'refund';
 }
+
+const DAY = 86_400_000;
+
+export interface SlaSettings {
+  /** From the order's placedAt: handed to the carrier by then. */
+  shipByMs: Record<string, number>;
+  /** From placedAt: the promised delivery date. */
+  deliverByMs: Record<string, number>;
+  /** Past a deadline, level 1 fires after this grace (never more than 14 days: a parcel two weeks late is always escalated). */
+  graceMs: number;
+  /** Each further level fires this long after the previous one; a parcel that moves again clears the escalation. */
+  stepMs: number;
+  /** A delivered cash-on-delivery parcel's cash is due from the carrier by then (from delivery). */
+  codRemitByMs: number;
+}
+
+/** Deadlines for one channel's order. */
+export const slaFor = (sla: SlaSettings, channel: string) => ({
+  shipByMs: sla.shipByMs[channel] ?? sla.shipByMs.default ?? 2 * DAY,
+  deliverByMs: sla.deliverByMs[channel] ?? sla.deliverByMs.default ?? 5 * DAY,
+});
+
+export const DEFAULT_SLA: SlaSettings = {
+  shipByMs: { default: 2 * DAY }, deliverByMs: { default: 5 * DAY }, graceMs: DAY, stepMs: DAY, codRemitByMs: 7 * DAY,
+};
 
 export const DEFAULT_ORDER_SETTINGS: OrderSettings = {
   holdTimeoutMs: 48 * 3600_000,
@@ -27,6 +56,7 @@ export const DEFAULT_ORDER_SETTINGS: OrderSettings = {
   trackingPollMs: 15 * 60_000,
   stepTimeoutMs: 30_000,
   stepRetry: { initialIntervalMs: 1000, maximumIntervalMs: 60_000, maximumAttempts: 10 },
+  rtsPolicy: 'refund',
 };
 
 /** Rules the activities apply (they may change without touching running workflows). */

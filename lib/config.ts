@@ -4,7 +4,7 @@
  * A bad value stops the process at start with one line naming the variable.
  */
 import { z } from 'zod';
-import { DEFAULT_ORDER_SETTINGS, DEFAULT_RULES, type BusinessRules, type OrderSettings } from '../domain/settings';
+import { DEFAULT_ORDER_SETTINGS, DEFAULT_RULES, DEFAULT_SLA, type BusinessRules, type OrderSettings } from '../domain/settings';
 import type { Channel } from '../domain/order';
 import { CHANNEL_NAMES, DEFAULT_STOCK_SYNC, type StockSyncSettings } from '../domain/stock-sync';
 
@@ -75,6 +75,19 @@ const duration = (fallbackMs: number) => z.string().trim().optional().transform(
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms'];
   return Number(m[1]) * unit;
 });
+/** "default=7d,shopee=15d": a duration per channel, with a default for the rest. */
+const perChannel = (fallbackMs: number) => z.string().trim().optional().transform((raw, ctx): Record<string, number> => {
+  const out: Record<string, number> = { default: fallbackMs };
+  for (const entry of (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+    const m = /^([a-z]+)=(\d+)(s|m|h|d)$/.exec(entry);
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: `entry "${entry}" must be channel=duration, e.g. default=7d,shopee=15d` });
+      return z.NEVER;
+    }
+    out[m[1]!] = Number(m[2]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[3] as 's'];
+  }
+  return out;
+});
 const money = (fallback: string) => z.string().trim().regex(/^\d{1,13}(\.\d{1,2})?$/, 'must be a decimal amount like 10000000.00').default(fallback);
 
 const envSchema = z.object({
@@ -104,18 +117,13 @@ const envSchema = z.object({
   OMS_DEFAULT_CARRIER: z.enum(['ghn', 'vtp']).default('ghn'),
   OMS_STEP_TIMEOUT: duration(DEFAULT_ORDER_SETTINGS.stepTimeoutMs),
   OMS_RETURN_SHIP_BY: duration(14 * 86_400_000),
-  OMS_RETURN_WINDOWS: z.string().trim().optional().transform((raw, ctx): Record<string, number> => {
-    const out: Record<string, number> = { default: 7 * 86_400_000 };
-    for (const entry of (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
-      const m = /^([a-z]+)=(\d+)(s|m|h|d)$/.exec(entry);
-      if (!m) {
-        ctx.addIssue({ code: 'custom', message: `entry "${entry}" must be channel=duration, e.g. default=7d,shopee=15d` });
-        return z.NEVER;
-      }
-      out[m[1]!] = Number(m[2]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[3] as 's'];
-    }
-    return out;
-  }),
+  OMS_RETURN_WINDOWS: perChannel(7 * 86_400_000),
+  OMS_SHIP_BY: perChannel(DEFAULT_SLA.shipByMs.default!),
+  OMS_DELIVER_BY: perChannel(DEFAULT_SLA.deliverByMs.default!),
+  OMS_ESCALATION_GRACE: duration(DEFAULT_SLA.graceMs),
+  OMS_ESCALATION_STEP: duration(DEFAULT_SLA.stepMs),
+  OMS_COD_REMIT_BY: duration(DEFAULT_SLA.codRemitByMs),
+  OMS_RTS_POLICY: z.enum(['reship', 'refund']).default('refund'),
   OMS_STEP_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(DEFAULT_ORDER_SETTINGS.stepRetry.maximumAttempts),
   OMS_RISK_AMOUNT_LIMIT: money(DEFAULT_RULES.riskAmountLimit),
   OMS_RISK_VELOCITY_PER_HOUR: z.coerce.number().int().min(1).default(DEFAULT_RULES.riskVelocityPerHour),
@@ -207,7 +215,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     systemsKey: e.OMS_SANDBOX_KEY,
     orderSettings: {
       holdTimeoutMs: e.OMS_HOLD_TIMEOUT, backorderTimeoutMs: e.OMS_BACKORDER_TIMEOUT, trackingPollMs: e.OMS_TRACKING_POLL_INTERVAL,
-      defaultCarrier: e.OMS_DEFAULT_CARRIER, stepTimeoutMs: e.OMS_STEP_TIMEOUT, returnShipByMs: e.OMS_RETURN_SHIP_BY, stepRetry: { ...DEFAULT_ORDER_SETTINGS.stepRetry, maximumAttempts: e.OMS_STEP_MAX_ATTEMPTS },
+      defaultCarrier: e.OMS_DEFAULT_CARRIER, stepTimeoutMs: e.OMS_STEP_TIMEOUT, returnShipByMs: e.OMS_RETURN_SHIP_BY, rtsPolicy: e.OMS_RTS_POLICY,
+      sla: { shipByMs: e.OMS_SHIP_BY, deliverByMs: e.OMS_DELIVER_BY, graceMs: e.OMS_ESCALATION_GRACE, stepMs: e.OMS_ESCALATION_STEP, codRemitByMs: e.OMS_COD_REMIT_BY }, stepRetry: { ...DEFAULT_ORDER_SETTINGS.stepRetry, maximumAttempts: e.OMS_STEP_MAX_ATTEMPTS },
     },
     returnWindows: e.OMS_RETURN_WINDOWS,
     rules: { riskAmountLimit: e.OMS_RISK_AMOUNT_LIMIT, riskVelocityPerHour: e.OMS_RISK_VELOCITY_PER_HOUR, codLimit: e.OMS_COD_LIMIT },

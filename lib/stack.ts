@@ -152,5 +152,5 @@ export async function startStack(o: StackOptions): Promise<Stack> {
 /** In dev and tests every outside system is the sandbox; production points each at the real one. */
 export function outsideSystems(baseUrl: string, apiKey: string) {
   const system = { baseUrl, apiKey, timeoutMs: 10_000 };
-  return { payments: system, wms: system, carriers: system, channels: system };
+  return { payments: system, wms: system, carriers: system, channels: system, notify: system };
 }

@@ -190,10 +190,11 @@ export function createCarriers(env: SandboxEnv) {
     deliver({ carrier: b.carrier, bookingId: b.bookingId, eventId: ev.eventId, status: ev.status, rawBody: JSON.stringify(payloadOf(b, ev)), attempt: 1 });
   };
 
-  const emit = (b: Booking, status: CarrierStatus): CarrierEvent => {
+  const emit = (b: Booking, status: CarrierStatus, codAmount?: string): CarrierEvent => {
     const ev: CarrierEvent = { eventId: newId('evt'), status, occurredAt: nowIso() };
     if (status === 'cod_remitted') {
-      ev.codAmount = fromMinor(b.codMinor);
+      // A test may make the carrier remit the wrong amount (short-paid, like a real reconciliation gap).
+      ev.codAmount = codAmount ?? fromMinor(b.codMinor);
       b.codRemitted = true;
     } else {
       b.status = status;
@@ -331,11 +332,11 @@ export function createCarriers(env: SandboxEnv) {
   control.post('/carriers/:bookingId/advance', async (c) => {
     const b = bookings.get(c.req.param('bookingId'));
     if (!b) return json(404, { error: 'not_found' });
-    const p = await parseBody(c.req.raw, z.object({ status: z.enum(CARRIER_STATUSES).optional() }));
+    const p = await parseBody(c.req.raw, z.object({ status: z.enum(CARRIER_STATUSES).optional(), codAmount: money.optional() }));
     if (!p.ok) return p.response;
     const status = p.value.status ?? next(b);
     if (!status) return json(409, { error: 'terminal_status', status: b.status });
-    const ev = emit(b, status);
+    const ev = emit(b, status, p.value.codAmount === undefined ? undefined : fromMinor(p.value.codAmount));
     schedule(b);
     return json(200, ev);
   });

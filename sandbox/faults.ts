@@ -13,6 +13,7 @@ export const FAULT_OPS = {
   wms: ['pick', 'cancel'],
   carriers: ['book', 'cancel', 'track', 'return'],
   channels: ['push', 'stock', 'order'],
+  notify: ['message'],
 } as const;
 
 export type FaultService = keyof typeof FAULT_OPS;
@@ -40,7 +41,7 @@ export interface Fault {
 
 const faultSchema = z
   .object({
-    service: z.enum(['payments', 'wms', 'carriers', 'channels']),
+    service: z.enum(['payments', 'wms', 'carriers', 'channels', 'notify']),
     op: z.string(),
     match: z.object({ orderId: z.string().optional(), carrier: z.string().optional(), channel: z.string().optional() }).optional(),
     action: z.enum(['error500', 'error429', 'timeout', 'lose_response', 'decline']),

@@ -16,6 +16,7 @@ import { json, parseBody, type SandboxConfig, type SandboxEnv } from './common';
 import { faultControl, FaultStore } from './faults';
 import { IdempotencyStore } from './idempotency';
 import { createPayments } from './payments';
+import { createNotify } from './notify';
 import { createWms } from './wms';
 
 /** The default merchant key; the OMS's dev config uses the same one. */
@@ -79,6 +80,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 
   const payments = createPayments(env);
   const wms = createWms(env);
+  const notify = createNotify(env);
   const carriers = createCarriers(env);
   const channels = createChannels(env, opts.channelSecrets);
 
@@ -102,6 +104,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 
   app.route('/payments/v1', payments.api);
   app.route('/wms/v1', wms.api);
+  app.route('/notify/v1', notify.api);
   app.route('/carriers', carriers.api);
   app.route('/channels', channels.api);
 
@@ -109,6 +112,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   control.route('/', faultControl(env.faults));
   control.route('/', payments.control);
   control.route('/', wms.control);
+  control.route('/', notify.control);
   control.route('/', carriers.control);
   control.route('/', channels.control);
   control.get('/config', () => json(200, env.config));
@@ -125,6 +129,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     env.idem.clear();
     payments.reset();
     wms.reset();
+    notify.reset();
     carriers.reset();
     channels.reset();
     env.config = initialConfig();

@@ -22,6 +22,13 @@ export interface ShipmentView {
   attentionReason?: string;
   /** The shipment was already with the carrier when the order's cancellation reached it. */
   cancelRefused?: boolean;
+  /** SLA escalation: 0 (none) or the level reached since the parcel last moved, and why. */
+  escalationLevel?: number;
+  escalationReason?: string;
+  /** Cash on delivery: what the carrier owes, what it has remitted, and whether that settles it. */
+  cod?: { due: string; remitted: string; settled: boolean };
+  /** Returned to the sender: what the order did about it. */
+  rts?: 'reshipped' | 'refunded';
 }
 
 export type ShipmentStatus = 'pending' | 'picking' | 'packed' | 'booked' | 'picked_up' | 'in_transit' | 'delivered' | 'delivery_failed' | 'returned_to_sender' | 'cancelled';
@@ -107,6 +114,9 @@ export interface ShipmentProgress {
   needsAttention: boolean;
   attentionReason?: string;
   cancelRefused?: boolean;
+  escalationLevel?: number;
+  escalationReason?: string;
+  cod?: { due: string; remitted: string; settled: boolean };
 }
 export const shipmentProgressSignal = defineSignal<[ShipmentProgress]>('shipmentProgress');
 

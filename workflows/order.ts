@@ -12,7 +12,7 @@ import type { Activities } from '../activities';
 import type { Allocation } from '../domain/allocation';
 import { fromMinor, splitProportionally, toMinor } from '../domain/money';
 import type { CanonicalOrder, OrderStatus } from '../domain/order';
-import type { OrderSettings } from '../domain/settings';
+import { slaFor, type OrderSettings } from '../domain/settings';
 import { businessFailure, createStepRunner } from './attention';
 import {
   cancelLinesUpdate, cancelOrderUpdate, cancelShipmentSignal, holdOrderUpdate, inspectionSignal, inspectReturnUpdate, orderStateQuery, rejectHoldUpdate, requestReturnUpdate,
@@ -98,19 +98,19 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const seq = state.seq;
     upsertSearchAttributes([
       { key: OrderStatusKey, value: status },
-      { key: NeedsAttentionKey, value: state.needsAttention || state.shipments.some((s) => s.needsAttention) || state.returns.some((r) => r.needsAttention === true) },
+      { key: NeedsAttentionKey, value: state.needsAttention || state.shipments.some((s) => s.needsAttention) || state.returns.some((r) => r.needsAttention === true) || state.escalationLevel > 0 },
       { key: EscalationLevelKey, value: state.escalationLevel },
       ...(state.shipments.length ? [{ key: WarehouseKey, value: [...new Set(state.shipments.map((s) => s.warehouseId))] }] : []),
       ...(state.shipments.some((s) => s.carrier) ? [{ key: CarrierKey, value: [...new Set(state.shipments.flatMap((s) => (s.carrier ? [s.carrier] : [])))] }] : []),
     ]);
     const at = new Date().toISOString();
     setCurrentDetails(orderDetails(state));
-    const attention = state.needsAttention || state.shipments.some((s) => s.needsAttention) || state.returns.some((r) => r.needsAttention === true);
+    const attention = state.needsAttention || state.shipments.some((s) => s.needsAttention) || state.returns.some((r) => r.needsAttention === true) || state.escalationLevel > 0;
     // The story is written even while the order is being cancelled.
     await CancellationScope.nonCancellable(() => books.recordStatus({
       orderId, seq, status, event, eventDetail, actor, at,
       needsAttention: attention,
-      attentionReason: state.attentionReason ?? state.shipments.find((s) => s.needsAttention)?.attentionReason ?? null,
+      attentionReason: state.attentionReason ?? state.shipments.find((s) => s.needsAttention)?.attentionReason ?? state.shipments.find((s) => s.escalationLevel)?.escalationReason ?? null,
       escalationLevel: state.escalationLevel,
       detail: projectionDetail(state),
     }));
@@ -425,6 +425,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
 
       // 6. Tracking: shipments report progress; the order's status follows the slowest shipment.
       await trackUntilDelivered();
+      if (state.shipments.every((s) => s.status === 'cancelled' || s.rts === 'refunded')) {
+        return finish('CANCELLED', 'every parcel came back to the sender: refunded', ['returned to sender']);
+      }
       await releaseUncapturedRemainder();
 
       // 7. The return window: the order stays open, then it is COMPLETED. Orders that started
@@ -438,8 +441,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
           state.waitingUntil = new Date(closesAt).toISOString();
           await record('DELIVERED', `open for returns until ${state.waitingUntil}`);
         }
+        // Open: returns in progress, parcels still moving, and cash on delivery not yet remitted.
         const activeReturns = () => state.returns.filter((r) => !['accepted', 'rejected', 'expired'].includes(r.status)).length
-          + state.shipments.filter((s) => s.status !== 'delivered' && s.status !== 'cancelled').length;
+          + state.shipments.filter((s) => (s.status !== 'delivered' && s.status !== 'cancelled' && !s.rts) || (s.cod && !s.cod.settled)).length;
         while (returnWindowOpen || activeReturns() > 0 || returnInbox.length > 0 || progressInbox.length > 0) {
           const ready = () => returnQueue.length > 0 || returnInbox.length > 0 || progressInbox.length > 0 || (!returnWindowOpen && activeReturns() === 0);
           if (returnWindowOpen) {
@@ -478,6 +482,19 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       ...(p.cancelRefused ? { cancelRefused: true } : {}),
     });
     if (p.attentionReason) s.attentionReason = p.attentionReason; else delete s.attentionReason;
+    if (p.escalationLevel !== undefined) {
+      s.escalationLevel = p.escalationLevel;
+      if (p.escalationReason) s.escalationReason = p.escalationReason; else delete s.escalationReason;
+      state.escalationLevel = Math.max(0, ...state.shipments.map((x) => x.escalationLevel ?? 0));
+    }
+    if (p.cod) {
+      s.cod = p.cod;
+      const cods = state.shipments.filter((x) => x.cod);
+      await books.recordCodRemittance({
+        orderId, remitted: fromMinor(cods.reduce((a, x) => a + toMinor(x.cod!.remitted), 0)),
+        settledAt: cods.every((x) => x.cod!.settled) ? new Date().toISOString() : null,
+      });
+    }
     if (p.captured) {
       s.captured = p.captured.amount;
       state.payment.captures.push({ shipmentId: s.shipmentId, ...p.captured });
@@ -499,8 +516,18 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     await record(resume, 'hold released', by.note ? { note: by.note } : {}, by.actor);
   }
 
+  /** The shipment's deadlines: promised from the order's placedAt, or from now for a parcel sent again. */
+  function slaInput(fromMs: number) {
+    if (!settings.sla) return undefined;
+    const d = slaFor(settings.sla, order.channel);
+    return {
+      shipBy: new Date(fromMs + d.shipByMs).toISOString(), deliverBy: new Date(fromMs + d.deliverByMs).toISOString(),
+      graceMs: settings.sla.graceMs, stepMs: settings.sla.stepMs, codRemitByMs: settings.sla.codRemitByMs,
+    };
+  }
+
   /** Starts one shipment's child workflow; `shareMinor` is what it captures (prepaid) or collects (COD). */
-  async function startShipment(s: ShipmentView, shareMinor: number): Promise<void> {
+  async function startShipment(s: ShipmentView, shareMinor: number, again?: { reservationKey: string }): Promise<void> {
     const handle = await startChild(shipmentWorkflow, {
       workflowId: s.shipmentId,
       // The order cancels its shipments itself (cancelShipment), so it learns what each could undo.
@@ -511,8 +538,10 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         address: order.shippingAddress, recipientPhone: order.customer.phone, carrier: settings.defaultCarrier,
         pushCarrier: input.pushCarriers.includes(settings.defaultCarrier),
         codAmount: order.payment.method === 'cod' ? fromMinor(shareMinor) : undefined,
-        capture: state.payment.authorizationId ? { authorizationId: state.payment.authorizationId, amount: fromMinor(shareMinor) } : undefined,
-        settings,
+        // A parcel sent again was paid for when the first one left.
+        capture: state.payment.authorizationId && !again ? { authorizationId: state.payment.authorizationId, amount: fromMinor(shareMinor) } : undefined,
+        settings, sla: slaInput(again ? Date.now() : Date.parse(order.placedAt)),
+        ...(again ? { reservationKey: again.reservationKey } : {}),
       }],
     });
     children.set(s.shipmentId, handle);
@@ -693,11 +722,56 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   }
 
   async function trackUntilDelivered(): Promise<void> {
-    while (!state.shipments.every((s) => s.status === 'delivered' || s.status === 'cancelled')) {
+    while (!state.shipments.every((s) => s.status === 'delivered' || s.status === 'cancelled' || s.rts !== undefined)) {
       await condition(() => progressInbox.length > 0 || childFailure !== undefined);
       if (childFailure !== undefined && progressInbox.length === 0) throw childFailure instanceof Error ? childFailure : new Error('a shipment workflow failed');
-      await applyProgress(progressInbox.shift()!);
+      const p = progressInbox.shift()!;
+      await applyProgress(p);
+      if (p.status === 'returned_to_sender') await handleReturnToSender(p.shipmentId);
     }
+  }
+
+  /**
+   * The carrier brought the parcel back (delivery failed): the units go back on hand, then by
+   * configuration the parcel is sent again (stock reserved anew; nothing captured twice) or its
+   * share is refunded. Without stock to send it again, it is refunded.
+   */
+  async function handleReturnToSender(shipmentId: string): Promise<void> {
+    const s = state.shipments.find((x) => x.shipmentId === shipmentId);
+    if (!s || s.rts) return;
+    const lines = s.lines.map((l) => ({ lineNo: l.lineNo, sku: l.sku, quantity: l.quantity }));
+    await steps.run('restock returned parcel', () => acts.restockReturn({ returnId: `${s.shipmentId}-rts`, lines, warehouseId: s.warehouseId }));
+    const share = shipmentShares.get(s.shipmentId) ?? 0;
+    if (settings.rtsPolicy === 'reship') {
+      const key = `${s.shipmentId}-reship`;
+      const plan = await steps.run('reserve stock to reship', () => acts.reserveStock({ orderId: key, lines, address: order.shippingAddress }));
+      if (plan.ok) {
+        s.rts = 'reshipped';
+        const groups = groupByWarehouse(plan.allocations);
+        const shares = splitProportionally(share, groups.map(([, a]) => a.reduce((x, y) => x + unitValue(y.lineNo) * y.quantity, 0)));
+        const next = groups.map(([warehouseId, allocs], i) => ({
+          view: { shipmentId: `${orderId}-shipment-${(shipmentNo = Math.max(shipmentNo, state.shipments.length) + 1)}`, warehouseId, status: 'pending' as const, needsAttention: false, lines: allocs.map(({ lineNo, sku, quantity }) => ({ lineNo, sku, quantity })) },
+          share: shares[i]!,
+        }));
+        for (const n of next) { state.shipments.push(n.view); shipmentShares.set(n.view.shipmentId, n.share); }
+        const missing = next.map((n) => n.view.warehouseId).filter((w) => !(w in cities));
+        if (missing.length) cities = { ...cities, ...(await books.warehouseCities({ ids: missing })) };
+        for (const n of next) await startShipment(n.view, n.share, { reservationKey: key });
+        await record(aggregateStatus(state), `${s.shipmentId} returned to sender; units restocked and sent again as ${next.map((n) => n.view.shipmentId).join(', ')}`, { shipmentId: s.shipmentId });
+        return;
+      }
+      await books.clearBackorder({ orderId: key });
+    }
+    s.rts = 'refunded';
+    const capture = state.payment.captures.find((c) => c.shipmentId === s.shipmentId);
+    let refunded: string | undefined;
+    if (capture) {
+      const r = await steps.run('refund returned parcel', () => acts.refundCapture({ captureId: capture.captureId, amount: capture.amount, key: `${capture.captureId}:rts-refund` }));
+      refundsByCapture.set(capture.captureId, (refundsByCapture.get(capture.captureId) ?? 0) + toMinor(r.amount));
+      refunded = r.amount;
+    }
+    await record(aggregateStatus(state), `${s.shipmentId} returned to sender; units restocked, ${refunded ? `${refunded} ${order.currency} refunded` : 'nothing was charged'}`,
+      { shipmentId: s.shipmentId, ...(refunded ? { refunded } : {}) });
   }
 
   /**
@@ -795,7 +869,7 @@ function groupByWarehouse(allocations: Allocation[]): [string, Allocation[]][] {
 
 /** The order's status from its shipments: delivered when all are, shipped when all left, else partly. */
 function aggregateStatus(state: OrderState): OrderStatus {
-  const ranks = state.shipments.filter((s) => s.status !== 'cancelled').map((s) => SHIPMENT_RANK[s.status]);
+  const ranks = state.shipments.filter((s) => s.status !== 'cancelled' && !s.rts).map((s) => SHIPMENT_RANK[s.status]);
   if (ranks.every((r) => r >= SHIPMENT_RANK.delivered)) return 'DELIVERED';
   if (ranks.every((r) => r >= SHIPMENT_RANK.picked_up)) return 'SHIPPED';
   if (ranks.some((r) => r >= SHIPMENT_RANK.picked_up)) return 'PARTIALLY_SHIPPED';

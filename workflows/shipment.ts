@@ -8,7 +8,7 @@
  * because it already has the parcel, the handover happened and the shipment carries on.
  */
 import {
-  CancellationScope, condition, getExternalWorkflowHandle, isCancellation, patched, proxyLocalActivities, setCurrentDetails, setHandler,
+  CancellationScope, condition, getExternalWorkflowHandle, isCancellation, log, patched, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Booking } from '../activities/carriers/carrier-activities';
@@ -20,7 +20,8 @@ import {
   type CarrierEvent, type ShipmentProgress, type ShipmentStatus, type ShipmentView,
 } from './messages';
 import { shipmentDetails } from './details';
-import { bookkeepingProfile, stepProfile, summarised } from './profiles';
+import { fromMinor, toMinor } from '../domain/money';
+import { bookkeepingProfile, channelPushProfile, stepProfile, summarised } from './profiles';
 
 export interface ShipmentInput {
   orderId: string;
@@ -38,13 +39,21 @@ export interface ShipmentInput {
   settings: OrderSettings;
   /** Whose reservations this shipment commits: the order's, or an exchange's (its return id). */
   reservationKey?: string | undefined;
+  /** Service levels: deadlines (ISO) and the escalation ladder. Absent: no SLA timers. */
+  sla?: ShipmentSla | undefined;
 }
+
+export interface ShipmentSla { shipBy: string; deliverBy: string; graceMs: number; stepMs: number; codRemitByMs: number }
+
+/** However long the grace, a parcel two weeks late is escalated. */
+const ALWAYS_ESCALATED_AFTER_MS = 14 * 86_400_000;
 
 const TRACKED: ShipmentStatus[] = ['picked_up', 'in_transit', 'delivered', 'delivery_failed', 'returned_to_sender'];
 
 export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentView> {
   const acts = summarised<Activities>(stepProfile(input.settings), () => steps.startingStep);
   const books = proxyLocalActivities<Activities>(bookkeepingProfile);
+  const notices = proxyActivities<Activities>({ ...channelPushProfile, summary: 'notify ops' });
   const parent = getExternalWorkflowHandle(input.orderId);
   const view: ShipmentView = {
     shipmentId: input.shipmentId, warehouseId: input.warehouse.id, status: 'pending', needsAttention: false,
@@ -70,6 +79,9 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
       ...(view.carrier ? { carrier: view.carrier } : {}), ...(view.bookingId ? { bookingId: view.bookingId } : {}),
       ...(view.trackingNumber ? { trackingNumber: view.trackingNumber } : {}), ...(view.labelUrl ? { labelUrl: view.labelUrl } : {}),
       ...(view.cancelRefused ? { cancelRefused: true } : {}),
+      ...(view.escalationLevel !== undefined ? { escalationLevel: view.escalationLevel } : {}),
+      ...(view.escalationReason ? { escalationReason: view.escalationReason } : {}),
+      ...(view.cod ? { cod: { ...view.cod } } : {}),
       event: p.event, ...(p.eventDetail ? { eventDetail: p.eventDetail } : {}), ...(p.captured ? { captured: p.captured } : {}),
     };
     setCurrentDetails(shipmentDetails(view, waitingFor()));
@@ -88,6 +100,70 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
       await tell({ event: `shipment ${input.shipmentId}: ${step} retried`, actor });
     },
   });
+
+  // SLA: deadlines by phase (ship-by until the handover, deliver-by until delivery, then the COD
+  // remittance), escalating one level per step past deadline + grace; a parcel that moves again
+  // clears its escalation and gets a step before the next one.
+  let slaEpoch = 0;
+  let finished = false;
+  let clearedAt: number | undefined;
+  let deliveredAt: number | undefined;
+  const codDueMinor = input.codAmount ? toMinor(input.codAmount) : 0;
+  const ensureCod = () => (view.cod ??= { due: fromMinor(codDueMinor), remitted: '0.00', settled: false });
+  const slaDeadline = (): { kind: 'ship-by' | 'deliver-by' | 'cod-remittance'; at: number; graceMs: number } | undefined => {
+    const sla = input.sla!;
+    if (view.status === 'cancelled' || view.status === 'returned_to_sender') return undefined;
+    if (view.status === 'delivered') {
+      return view.cod && !view.cod.settled ? { kind: 'cod-remittance', at: (deliveredAt ?? Date.now()) + sla.codRemitByMs, graceMs: 0 } : undefined;
+    }
+    return handedOver ? { kind: 'deliver-by', at: Date.parse(sla.deliverBy), graceMs: sla.graceMs } : { kind: 'ship-by', at: Date.parse(sla.shipBy), graceMs: sla.graceMs };
+  };
+  const escalate = async (kind: string, reason: string) => {
+    const level = (view.escalationLevel ?? 0) + 1;
+    view.escalationLevel = level;
+    view.escalationReason = reason;
+    await notices.notifyOps({
+      orderId: input.orderId, shipmentId: input.shipmentId, kind, level, text: `${input.shipmentId}: ${reason} (level ${level})`,
+      key: `${input.shipmentId}:escalation:${slaEpoch}:${level}:${kind}`,
+    });
+    await tell({ event: `shipment ${input.shipmentId}: escalation level ${level}: ${reason}`, eventDetail: { kind, level } });
+  };
+  const clearEscalation = () => {
+    if (!view.escalationLevel) return false;
+    view.escalationLevel = 0;
+    delete view.escalationReason;
+    clearedAt = Date.now();
+    return true;
+  };
+  const watchSla = async () => {
+    const sla = input.sla!;
+    while (!finished) {
+      const epoch = slaEpoch;
+      const d = slaDeadline();
+      if (!d) { await condition(() => slaEpoch !== epoch || finished); continue; }
+      let first = d.at + Math.min(d.graceMs, ALWAYS_ESCALATED_AFTER_MS);
+      if (clearedAt !== undefined) first = Math.max(first, clearedAt + sla.stepMs);
+      const level = view.escalationLevel ?? 0;
+      const wait = first + level * sla.stepMs - Date.now();
+      if (wait > 0 && (await condition(() => slaEpoch !== epoch || finished, wait, { summary: `SLA ${d.kind}: escalation level ${level + 1}` }))) continue;
+      if (finished || slaEpoch !== epoch) continue;
+      const when = new Date(d.at).toISOString();
+      await escalate(d.kind, d.kind === 'ship-by' ? `not handed to the carrier by ${when}`
+        : d.kind === 'deliver-by' ? `not delivered by ${when} (the promised date)` : `COD ${view.cod!.due} not remitted by the carrier by ${when}`);
+    }
+  };
+  /** The carrier paid over cash it collected: settled when it adds up; a mismatch escalates at once. */
+  const applyRemittance = async (e: CarrierEvent) => {
+    const cod = ensureCod();
+    const remitted = toMinor(cod.remitted) + toMinor(e.codAmount ?? '0');
+    cod.remitted = fromMinor(remitted);
+    cod.settled = remitted >= codDueMinor;
+    slaEpoch += 1;
+    if (remitted === codDueMinor) clearEscalation();
+    await tell({ event: `shipment ${input.shipmentId}: COD ${e.codAmount ?? '0'} remitted (${cod.remitted} of ${cod.due})`, eventDetail: { eventId: e.eventId }, actor: `carrier:${booking?.carrier ?? input.carrier}` });
+    if (remitted !== codDueMinor) await escalate('cod-mismatch', `COD remittance mismatch: ${cod.remitted} remitted of ${cod.due} due`);
+  };
+  if (input.sla) void watchSla().catch((err: unknown) => log.warn('SLA watch stopped', { error: err instanceof Error ? err.message : String(err) }));
 
   setHandler(shipmentStateQuery, () => view);
   setHandler(retryShipmentSignal, ({ actor }) => steps.requestRetry(actor));
@@ -111,6 +187,7 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
   const record = () => books.recordShipment({
     shipmentId: input.shipmentId, orderId: input.orderId, warehouseId: input.warehouse.id, carrier: booking?.carrier,
     bookingId: booking?.bookingId, trackingNumber: booking?.trackingNumber, status: view.status, statusRank: SHIPMENT_RANK[view.status],
+    ...(input.sla ? { deliverBy: input.sla.deliverBy } : {}),
   });
 
   /**
@@ -156,15 +233,23 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     }
     if (handedOver && cancelRequest && !refusalSent) { await refuseCancellation(); return; }
     const event = inbox.shift()!;
+    if (event.status === 'cod_remitted' && input.sla) { await applyRemittance(event); return; }
     const status = event.status as ShipmentStatus;
     if (!TRACKED.includes(status)) return;
     const moved = advance(status);
+    const cleared = moved && input.sla !== undefined && clearEscalation();
+    if (moved) slaEpoch += 1;
+    if (moved && status === 'delivered') {
+      deliveredAt = Date.now();
+      // The order must hear of the cash owed with the delivery itself, or it could close first.
+      if (input.sla && codDueMinor > 0) ensureCod();
+    }
     const due = !handedOver && SHIPMENT_RANK[view.status] >= SHIPMENT_RANK.picked_up;
     // Shipments recorded before this patch told the order first and handed over after (replay-safe).
     const handoverFirst = patched('handover-before-tell');
     const captured = due && handoverFirst ? await handover() : undefined;
     await tell({
-      event: moved ? `shipment ${input.shipmentId}: ${status.replace(/_/g, ' ')}` : `shipment ${input.shipmentId}: late ${status.replace(/_/g, ' ')} event ignored`,
+      event: moved ? `shipment ${input.shipmentId}: ${status.replace(/_/g, ' ')}${cleared ? ' (escalation cleared)' : ''}` : `shipment ${input.shipmentId}: late ${status.replace(/_/g, ' ')} event ignored`,
       eventDetail: { eventId: event.eventId, occurredAt: event.occurredAt, ...(moved ? {} : { current: view.status }) },
       actor: `carrier:${booking!.carrier}`,
     });
@@ -194,8 +279,17 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     const undone = await CancellationScope.nonCancellable(() => undoBeforeHandover());
     if (undone) return view;
   }
-  while (view.status !== 'delivered') await trackNext();
+  // A parcel back at the sender ends the shipment: the order reships or refunds it.
+  while (view.status !== 'delivered' && !(view.status === 'returned_to_sender' && patched('rts-ends-shipment'))) await trackNext();
   if (cancelRequest && !refusalSent) await refuseCancellation();
+  // Cash on delivery: the shipment stays open until the carrier has paid the cash over.
+  if (input.sla && codDueMinor > 0 && view.status === 'delivered') {
+    ensureCod();
+    slaEpoch += 1;
+    if (!view.cod!.settled) await tell({ event: `shipment ${input.shipmentId}: waiting for the carrier to remit COD ${view.cod!.due}` });
+    while (!view.cod!.settled) await trackNext();
+  }
+  finished = true;
   await record();
   return view;
 

@@ -50,5 +50,9 @@ export function createOrderActivities(deps: { sql: Sql; rules: BusinessRules }) 
     async recordShipment(input: Parameters<OrdersRepo['upsertShipment']>[0]): Promise<void> {
       await orders.upsertShipment(input);
     },
+    /** The cash the carriers have paid over for this order, and when all of it was (absolute values: safe to repeat). */
+    async recordCodRemittance(input: { orderId: string; remitted: string; settledAt: string | null }): Promise<void> {
+      await deps.sql`update orders set cod_remitted_amount = ${input.remitted}, cod_remitted_at = ${input.settledAt}::timestamptz where order_id = ${input.orderId}`;
+    },
   };
 }

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DEFAULT_SLA } from '../../domain/settings';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
@@ -21,7 +22,8 @@ let stack: TestStack;
 beforeAll(async () => {
   bundle.codePath = inject('workflowBundlePath');
   // A closed return window lets these orders complete, so their whole history can be replayed.
-  stack = await startTestStack({ returnWindows: { default: 0 }, sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } } });
+  // SLA timers on (their deadlines far away), so the recorded histories carry the watchers' timers too.
+  stack = await startTestStack({ returnWindows: { default: 0 }, orderSettings: { sla: DEFAULT_SLA }, sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } } });
   await seedNetwork(stack.db.sql, { 'SKU-A': { 'WH-HCM': 10 }, 'SKU-B': { 'WH-HN': 10 } });
 });
 afterAll(async () => { await stack?.close(); });

@@ -33,6 +33,9 @@ describe('loadConfig', () => {
     [{ OMS_API_KEYS: 'cs=short' }, 'OMS_API_KEYS'],
     [{ OMS_CHANNEL_SECRETS: 'shopify' }, 'OMS_CHANNEL_SECRETS'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ OMS_SHIP_BY: 'shopee:2d' }, 'OMS_SHIP_BY'],
+    [{ OMS_ESCALATION_STEP: 'daily' }, 'OMS_ESCALATION_STEP'],
+    [{ OMS_RTS_POLICY: 'destroy' }, 'OMS_RTS_POLICY'],
   ])('rejects %o naming %s in one line', (env, variable) => {
     let error: unknown;
     try { loadConfig(env); } catch (e) { error = e; }
@@ -40,6 +43,18 @@ describe('loadConfig', () => {
     const message = (error as Error).message;
     expect(message.startsWith(`invalid ${variable}:`)).toBe(true);
     expect(message).not.toContain('\n');
+  });
+
+  it('reads SLA deadlines per channel and the escalation ladder; SLA timers are on by default', () => {
+    expect(loadConfig({}).orderSettings).toMatchObject({
+      rtsPolicy: 'refund',
+      sla: { shipByMs: { default: 2 * 86_400_000 }, deliverByMs: { default: 5 * 86_400_000 }, graceMs: 86_400_000, stepMs: 86_400_000, codRemitByMs: 7 * 86_400_000 },
+    });
+    const c = loadConfig({ OMS_SHIP_BY: 'default=1d,shopee=36h', OMS_DELIVER_BY: 'tiktok=3d', OMS_ESCALATION_GRACE: '12h', OMS_ESCALATION_STEP: '6h', OMS_COD_REMIT_BY: '10d', OMS_RTS_POLICY: 'reship' });
+    expect(c.orderSettings).toMatchObject({
+      rtsPolicy: 'reship',
+      sla: { shipByMs: { default: 86_400_000, shopee: 36 * 3_600_000 }, deliverByMs: { default: 5 * 86_400_000, tiktok: 3 * 86_400_000 }, graceMs: 12 * 3_600_000, stepMs: 6 * 3_600_000, codRemitByMs: 10 * 86_400_000 },
+    });
   });
 
   it('does not echo secret values in its error', () => {
