@@ -2,7 +2,7 @@
  * The HTTP API. `createApp(deps)` wires routes to injected dependencies (no module-level
  * clients), so tests build the same app against the real Temporal and PostgreSQL they started.
  */
-import { OpenAPIHono } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -10,8 +10,9 @@ import { except } from 'hono/combine';
 import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
 import { randomUUID } from 'node:crypto';
+import type { Role } from '../lib/config';
 import type { Logger } from '../lib/logger';
-import { authenticate, type AuthEnv, type KeyStore } from './auth';
+import { authenticate, rolesOf, type AuthEnv, type KeyStore } from './auth';
 import { fieldErrors, ProblemError, problemResponse, problems } from './errors';
 import type { ApiMetrics } from './metrics';
 import { registerHealthRoutes, type HealthChecks } from './routes/health';
@@ -65,6 +66,7 @@ export function createBaseApp(deps: AppDeps): App {
     if (err instanceof HTTPException) {
       if (err.status === 400 && /json/i.test(err.message)) return problemResponse(c, problems.malformedJson());
       if (err.status === 413) return problemResponse(c, problems.tooLarge(deps.bodyLimitBytes));
+      if (err.status === 415) return problemResponse(c, problems.unsupportedMediaType());
       return problemResponse(c, new ProblemError(err.status, 'http-error', 'Request failed', err.message || 'Request failed.'));
     }
     deps.logger.error('unhandled error', { requestId: c.get('requestId'), route: c.req.path, error: err });
@@ -87,15 +89,58 @@ function accessLog(logger: Logger): MiddlewareHandler {
   };
 }
 
-/** Serves the OpenAPI document and interactive docs; call after every route is registered. */
+/**
+ * Serves the OpenAPI document and interactive docs; call after every route is registered.
+ * Each operation's roles are read from its `requireRoles` middleware and stated as `x-roles`
+ * (and in its description), so the document cannot drift from what is enforced.
+ */
 export function addDocs(app: App): void {
+  documentRoles(app);
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
       title: 'Durable OMS API', version: '1',
-      description: 'Order management on durable execution: each order is one Temporal workflow. Errors are application/problem+json.',
+      description: 'Order management on durable execution: each order is one Temporal workflow. Errors are application/problem+json. '
+        + 'Each operation lists the API-key roles it admits in `x-roles`; another role gets 403, no key 401.',
     },
     security: [],
   });
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Durable OMS API' }));
+  // The two routes above are plain handlers: documented here so the document covers every route.
+  app.openAPIRegistry.registerPath({
+    method: 'get', path: '/openapi.json', tags: ['docs'], summary: 'This API\'s OpenAPI 3.1 document',
+    responses: {
+      200: {
+        description: 'The OpenAPI document',
+        content: { 'application/json': { schema: z.record(z.string(), z.unknown()).openapi({ example: { openapi: '3.1.0', info: { title: 'Durable OMS API', version: '1' }, paths: {} } }) } },
+      },
+    },
+  });
+  app.openAPIRegistry.registerPath({
+    method: 'get', path: '/docs', tags: ['docs'], summary: 'Interactive API reference (HTML) over /openapi.json',
+    responses: { 200: { description: 'An HTML page', content: { 'text/html': { schema: z.string().openapi({ example: '<!doctype html><html>…</html>' }) } } } },
+  });
+}
+
+/** Hono's `:param` form of an OpenAPI `{param}` path. */
+const honoPath = (path: string) => path.replaceAll(/\{([^}]+)\}/g, ':$1');
+
+/** Copies the roles of each route's `requireRoles` middleware into its operation (`x-roles`). */
+function documentRoles(app: App): void {
+  const roles = new Map<string, readonly Role[]>();
+  for (const r of app.routes) {
+    const admitted = rolesOf(r.handler);
+    if (!admitted) continue;
+    const key = `${r.method} ${r.path}`;
+    const before = roles.get(key);
+    // Two gates on one route: a caller must pass both.
+    roles.set(key, before ? before.filter((x) => admitted.includes(x)) : admitted);
+  }
+  for (const d of app.openAPIRegistry.definitions) {
+    if (d.type !== 'route') continue;
+    const admitted = roles.get(`${d.route.method.toUpperCase()} ${honoPath(d.route.path)}`);
+    if (!admitted) continue;
+    const line = `Roles: ${admitted.map((r) => `\`${r}\``).join(', ')}.`;
+    Object.assign(d.route, { 'x-roles': [...admitted], description: d.route.description ? `${d.route.description}\n\n${line}` : line });
+  }
 }

@@ -42,12 +42,26 @@ export function authenticate(keys: KeyStore): MiddlewareHandler<AuthEnv> {
   };
 }
 
-/** 401 without a key, 403 with a key of another role. */
+/** Where `requireRoles` leaves its roles on the middleware, for the OpenAPI document (`x-roles`). */
+const ROLES_OF = Symbol('roles');
+type RoleGate = MiddlewareHandler<AuthEnv> & { [ROLES_OF]: readonly Role[] };
+
+/**
+ * 401 without a key, 403 with a key of another role. The roles stay readable on the returned
+ * middleware (`rolesOf`), so the API document states each route's roles from the same source
+ * that enforces them.
+ */
 export function requireRoles(...roles: Role[]): MiddlewareHandler<AuthEnv> {
-  return async (c, next) => {
+  const gate: MiddlewareHandler<AuthEnv> = async (c, next) => {
     const p = c.get('principal');
     if (!p) throw problems.unauthorized();
     if (!roles.includes(p.role)) throw problems.forbidden(`This route needs one of the roles: ${roles.join(', ')}.`);
     await next();
   };
+  return Object.assign(gate, { [ROLES_OF]: Object.freeze([...roles]) });
+}
+
+/** The roles a `requireRoles` middleware admits; undefined for any other handler. */
+export function rolesOf(handler: unknown): readonly Role[] | undefined {
+  return typeof handler === 'function' && ROLES_OF in handler ? (handler as RoleGate)[ROLES_OF] : undefined;
 }

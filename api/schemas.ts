@@ -15,6 +15,7 @@ export const errorResponses = {
   404: problem('No such resource'),
   409: problem('Refused in the resource\'s current state; `detail` says why'),
   413: problem('Body too large'),
+  415: problem('The body is not sent as `Content-Type: application/json`'),
 } as const;
 
 export const pick = <K extends keyof typeof errorResponses>(...codes: K[]) =>

@@ -90,6 +90,9 @@ const perChannel = (fallbackMs: number) => z.string().trim().optional().transfor
 });
 const money = (fallback: string) => z.string().trim().regex(/^\d{1,13}(\.\d{1,2})?$/, 'must be a decimal amount like 10000000.00').default(fallback);
 
+/** Where a worker serves its Temporal SDK metrics unless told otherwise (the usual Prometheus exporter port). */
+export const DEFAULT_WORKER_METRICS_PORT = 9464;
+
 const envSchema = z.object({
   PORT: port(3000),
   HOST: z.string().default('127.0.0.1'),
@@ -153,7 +156,20 @@ const envSchema = z.object({
     return out;
   }),
   OMS_STOCK_SYNC_BATCH: z.coerce.number().int().min(1).max(1000).default(DEFAULT_STOCK_SYNC.batchSize),
+  // The worker's Temporal SDK metrics for Prometheus: a port, or 0 / off for none.
+  OMS_WORKER_METRICS_PORT: z.string().trim().optional().transform((raw, ctx): number | undefined => {
+    if (!raw) return DEFAULT_WORKER_METRICS_PORT;
+    if (raw === 'off' || raw === '0') return undefined;
+    const port = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
+    if (!(port >= 1 && port <= 65535)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a port (1-65535), or 0 / off for no worker metrics' });
+      return z.NEVER;
+    }
+    return port;
+  }),
+  OMS_WORKER_METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
 });
+
 
 /** Development defaults for webhook secrets: the sandbox signs with the same ones. */
 export const DEV_CHANNEL_SECRETS: Record<string, string> = {
@@ -187,6 +203,8 @@ export interface Config {
   returnWindows: Record<string, number>;
   /** Stock sync to channels: which, how often (per channel), how many SKUs per push. */
   stockSync: StockSyncSettings;
+  /** The worker's Prometheus endpoint for Temporal SDK metrics; undefined: none. */
+  workerMetrics: { host: string; port: number } | undefined;
 }
 
 /** Parses the environment; throws `ConfigError` with a one-line reason naming the variable. */
@@ -221,6 +239,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     returnWindows: e.OMS_RETURN_WINDOWS,
     rules: { riskAmountLimit: e.OMS_RISK_AMOUNT_LIMIT, riskVelocityPerHour: e.OMS_RISK_VELOCITY_PER_HOUR, codLimit: e.OMS_COD_LIMIT },
     stockSync: { ...DEFAULT_STOCK_SYNC, channels: e.OMS_STOCK_SYNC_CHANNELS, intervalMs: e.OMS_STOCK_SYNC_INTERVAL, batchSize: e.OMS_STOCK_SYNC_BATCH },
+    workerMetrics: e.OMS_WORKER_METRICS_PORT === undefined ? undefined : { host: e.OMS_WORKER_METRICS_HOST, port: e.OMS_WORKER_METRICS_PORT },
   };
 }
 

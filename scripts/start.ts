@@ -8,6 +8,7 @@ import { describeKey, loadOrCreateDevKeys } from '../lib/dev-keys';
 import { startEmbeddedPostgres, startTemporalDevServer, type RunningService } from '../lib/dev-services';
 import { createLogger } from '../lib/logger';
 import { startStack, type Stack } from '../lib/stack';
+import { installRuntime } from '../worker/runtime';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.logLevel, base: { service: 'oms' } });
@@ -59,6 +60,8 @@ try {
     apiKeys = dev.keys;
     keyNote = `${dev.created ? 'generated and saved' : 'loaded'} in ${dev.file}`;
   }
+  // Before the stack: the SDK runtime is installed once per process, by its first caller.
+  const runtime = installRuntime(logger, { metrics: config.workerMetrics });
   stack = await startStack({
     databaseUrl, temporalAddress, namespace: config.temporal.namespace, taskQueue: config.taskQueue,
     host: config.host, port: config.port, apiKeys, bodyLimitBytes: config.bodyLimitBytes, logger, seed: true,
@@ -73,6 +76,7 @@ try {
     `Temporal       ${temporalAddress} (namespace ${config.temporal.namespace}, task queue ${config.taskQueue})`,
     ...(config.temporal.address ? [] : [`Temporal Web UI http://127.0.0.1:${config.temporal.uiPort}`]),
     `Sandbox        ${stack.sandboxUrl}`,
+    `Worker metrics ${runtime.metricsUrl ?? (config.workerMetrics ? 'off (the port could not be opened; see the log)' : 'off (OMS_WORKER_METRICS_PORT)')}`,
     `API keys (${keyNote}):`,
     ...(config.apiKeys ? ['  (not printed: they came from the environment)'] : apiKeys.map((k) => `  ${describeKey(k)}`)),
     'Ctrl-C stops everything.',

@@ -39,11 +39,19 @@ export function registerCarrierWebhookRoutes(app: App, deps: { client: Client; o
     request: {
       params: z.object({ carrier: z.string().max(32) }),
       headers: z.object({ 'x-carrier-signature': z.string().optional() }),
+      // A plain $ref, not a zod schema: the route reads the exact bytes the signature covers.
+      body: {
+        required: true,
+        content: { 'application/json': {
+          schema: { $ref: '#/components/schemas/CarrierEvent' },
+          example: { eventId: 'evt_3f9a1c', bookingId: 'bk_e8b8f252a008a4f0', status: 'delivered', occurredAt: '2026-11-21T10:00:00+07:00', shipmentId: 'order-web-10001-shipment-1' },
+        } },
+      },
     },
     responses: {
       200: { description: 'Accepted (or a duplicate, acknowledged)', content: { 'application/json': { schema: z.object({ accepted: z.boolean(), duplicate: z.boolean() }) } } },
-      ...pick(400, 401, 404, 409),
-      503: { description: 'Could not be forwarded now; send again' },
+      ...pick(400, 401, 404, 409, 413),
+      503: { description: 'Could not be forwarded now; send again', content: pick(401)[401].content },
     },
     description: 'Body: a `CarrierEvent` JSON object. It is read raw, not through the schema validator: the signature covers the exact bytes.',
   }), async (c) => {

@@ -13,8 +13,10 @@ const ProductBody = z.object({
   currency: z.string().regex(/^[A-Z]{3}$/).default('VND'),
   weightGrams: z.number().int().positive().max(1_000_000),
   active: z.boolean().default(true),
-}).openapi('ProductInput');
-const Product = ProductBody.extend({ sku: z.string(), updatedAt: z.string() }).openapi('Product');
+}).openapi('ProductInput', { example: { name: 'Cotton T-shirt M', unitPrice: '149000.00', currency: 'VND', weightGrams: 200, active: true } });
+const Product = ProductBody.extend({ sku: z.string(), updatedAt: z.string() }).openapi('Product', {
+  example: { sku: 'TSHIRT-M', name: 'Cotton T-shirt M', unitPrice: '149000.00', currency: 'VND', weightGrams: 200, active: true, updatedAt: '2026-11-21T03:00:00.000Z' },
+});
 const WarehouseBody = z.object({
   name: z.string().trim().min(1).max(200),
   city: z.string().trim().min(1).max(100),
@@ -23,8 +25,10 @@ const WarehouseBody = z.object({
   regionsServed: z.array(z.enum(['north', 'central', 'south'])).min(1),
   dailyCapacity: z.number().int().min(0).max(1_000_000),
   active: z.boolean().default(true),
-}).openapi('WarehouseInput');
-const Warehouse = WarehouseBody.extend({ id: z.string(), regionsServed: z.array(z.string()), updatedAt: z.string() }).openapi('Warehouse');
+}).openapi('WarehouseInput', { example: { name: 'Ho Chi Minh fulfilment centre', city: 'Ho Chi Minh', lat: 10.7769, lng: 106.7009, regionsServed: ['south', 'central'], dailyCapacity: 3000, active: true } });
+const Warehouse = WarehouseBody.extend({ id: z.string(), regionsServed: z.array(z.string()), updatedAt: z.string() }).openapi('Warehouse', {
+  example: { id: 'WH-HCM', name: 'Ho Chi Minh fulfilment centre', city: 'Ho Chi Minh', lat: 10.7769, lng: 106.7009, regionsServed: ['south', 'central'], dailyCapacity: 3000, active: true, updatedAt: '2026-11-21T03:00:00.000Z' },
+});
 
 const iso = <T extends { updatedAt?: Date | undefined }>(x: T) => ({ ...x, updatedAt: x.updatedAt?.toISOString() ?? '' });
 
@@ -46,7 +50,7 @@ export function registerCatalogRoutes(app: App, catalog: CatalogRepo): void {
     request: { params: z.object({ sku: Sku }), body: { required: true, content: { 'application/json': { schema: ProductBody } } } },
     responses: {
       200: { description: 'Updated', content: { 'application/json': { schema: Product } } },
-      201: { description: 'Created', content: { 'application/json': { schema: Product } } }, ...pick(400, 401, 403),
+      201: { description: 'Created', content: { 'application/json': { schema: Product } } }, ...pick(400, 401, 403, 413, 415),
     },
   }), async (c) => {
     const { product, created } = await catalog.upsertProduct({ sku: c.req.valid('param').sku, ...c.req.valid('json') });
@@ -65,7 +69,7 @@ export function registerCatalogRoutes(app: App, catalog: CatalogRepo): void {
     request: { params: z.object({ id: Sku }), body: { required: true, content: { 'application/json': { schema: WarehouseBody } } } },
     responses: {
       200: { description: 'Updated', content: { 'application/json': { schema: Warehouse } } },
-      201: { description: 'Created', content: { 'application/json': { schema: Warehouse } } }, ...pick(400, 401, 403),
+      201: { description: 'Created', content: { 'application/json': { schema: Warehouse } } }, ...pick(400, 401, 403, 413, 415),
     },
   }), async (c) => {
     const { warehouse, created } = await catalog.upsertWarehouse({ id: c.req.valid('param').id, ...c.req.valid('json') });

@@ -11,7 +11,7 @@ export interface HealthChecks {
 const ReadySchema = z.object({
   status: z.enum(['ready', 'not-ready']),
   checks: z.object({ postgres: z.string(), temporal: z.string() }),
-}).openapi('Readiness');
+}).openapi('Readiness', { example: { status: 'not-ready', checks: { postgres: 'ok', temporal: 'failing: no answer in 2000 ms' } } });
 
 const withTimeout = async (check: () => Promise<void>, ms: number): Promise<string> => {
   let timer: NodeJS.Timeout | undefined;
@@ -28,7 +28,7 @@ const withTimeout = async (check: () => Promise<void>, ms: number): Promise<stri
 export function registerHealthRoutes(app: App, checks: HealthChecks, metrics: ApiMetrics): void {
   app.openapi(createRoute({
     method: 'get', path: '/healthz', tags: ['health'], summary: 'Liveness: the process answers',
-    responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
+    responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }).openapi({ example: { status: 'ok' } }) } } } },
   }), (c) => c.json({ status: 'ok' as const }, 200));
 
   app.openapi(createRoute({
@@ -47,6 +47,6 @@ export function registerHealthRoutes(app: App, checks: HealthChecks, metrics: Ap
 
   app.openapi(createRoute({
     method: 'get', path: '/metrics', tags: ['health'], summary: 'Prometheus metrics',
-    responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
+    responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string().openapi({ example: 'oms_http_requests_total{method="GET",route="/v1/orders/:orderId",status="200"} 42' }) } } } },
   }), async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
 }

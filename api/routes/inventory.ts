@@ -14,7 +14,7 @@ const Id = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/);
 const Stock = z.object({
   sku: z.string(), warehouseId: z.string(), onHand: z.number().int(), reserved: z.number().int(), safetyStock: z.number().int(),
   atp: z.number().int().openapi({ description: 'Available to promise: on hand − reserved − safety stock (never below 0).' }), updatedAt: z.string(),
-}).openapi('StockLevel');
+}).openapi('StockLevel', { example: { sku: 'TSHIRT-M', warehouseId: 'WH-HCM', onHand: 120, reserved: 8, safetyStock: 5, atp: 107, updatedAt: '2026-11-21T03:00:00.000Z' } });
 const row = (r: StockRow) => ({ ...r, updatedAt: r.updatedAt.toISOString() });
 
 const SkuStock = z.object({
@@ -30,7 +30,9 @@ const Adjustment = z.object({
   reason: z.string(), actor: z.string().openapi({ description: '`admin:<key id>` for a manual set, `system` for a return restock.' }),
   ref: z.string().nullable().openapi({ description: 'What caused it, for system changes: `<returnId>:<lineNo>` for a restock.' }),
   at: z.string(),
-}).openapi('StockAdjustment');
+}).openapi('StockAdjustment', {
+  example: { id: '42', sku: 'TSHIRT-M', warehouseId: 'WH-HCM', onHandBefore: 100, onHandAfter: 120, change: 20, reason: 'cycle count', actor: 'admin:3f9a1c2b7d4e', ref: null, at: '2026-11-21T03:00:00.000Z' },
+});
 const adjustment = (a: StockAdjustment) => ({
   id: a.id, sku: a.sku, warehouseId: a.warehouseId, onHandBefore: a.onHandBefore, onHandAfter: a.onHandAfter,
   change: a.onHandAfter - a.onHandBefore, reason: a.reason, actor: a.actor, ref: a.ref, at: a.createdAt.toISOString(),
@@ -58,7 +60,7 @@ export function registerInventoryRoutes(app: App, inventory: InventoryService): 
     middleware: [requireRoles('cs', 'ops', 'admin')] as const, request: { params: z.object({ sku: Id }) },
     responses: {
       200: { description: 'Stock per warehouse, and the totals', content: { 'application/json': { schema: SkuStock } } },
-      ...pick(401, 403, 404),
+      ...pick(400, 401, 403, 404),
     },
   }), async (c) => {
     const { sku } = c.req.valid('param');
@@ -105,11 +107,11 @@ export function registerInventoryRoutes(app: App, inventory: InventoryService): 
       body: { required: true, content: { 'application/json': { schema: z.object({
         onHand: z.number().int().min(0).max(100_000_000), safetyStock: z.number().int().min(0).max(100_000_000).optional(),
         reason: z.string().trim().min(3).max(500),
-      }) } } },
+      }).openapi({ example: { onHand: 120, safetyStock: 5, reason: 'cycle count 2026-11-21' } }) } } },
     },
     responses: {
       200: { description: 'New level, and the backordered orders woken', content: { 'application/json': { schema: z.object({ stock: Stock, onHandBefore: z.number().int(), wokenOrders: z.array(z.string()) }) } } },
-      ...pick(400, 401, 403, 404, 409),
+      ...pick(400, 401, 403, 404, 409, 413, 415),
     },
   }), async (c) => {
     const { sku, warehouseId } = c.req.valid('param');

@@ -11,7 +11,18 @@ import { addressFor, customerFor, mayFindByContact, piiViewFor, scrubberFor, typ
 
 const OrderIdParam = z.object({ orderId: z.string().min(1).max(200).openapi({ example: 'order-web-10001' }) });
 
-const IntakeResult = z.object({ orderId: z.string(), status: z.enum(ORDER_STATUSES) }).openapi('IntakeResult');
+const IntakeResult = z.object({ orderId: z.string(), status: z.enum(ORDER_STATUSES) }).openapi('IntakeResult', { example: { orderId: 'order-web-10001', status: 'RECEIVED' } });
+
+/** A web order as `POST /v1/orders` takes it (the README's quick start), two lines of the dev catalog. */
+const ORDER_EXAMPLE = {
+  channel: 'web', channelOrderId: '10001', currency: 'VND',
+  customer: { id: 'cust-1001', name: 'Nguyễn Văn An', email: 'an.nguyen@example.vn', phone: '0901234567' },
+  shippingAddress: { name: 'Nguyễn Văn An', line1: '12 Lê Lợi', ward: 'Bến Nghé', district: 'Quận 1', city: 'Hồ Chí Minh', country: 'VN' },
+  lines: [{ sku: 'TSHIRT-M', quantity: 2, unitPrice: '149000.00' }, { sku: 'COFFEE-S', quantity: 1, unitPrice: '185000.00' }],
+  shippingFee: '30000.00', total: '513000.00',
+  payment: { method: 'prepaid', token: 'tok_visa' },
+  placedAt: '2026-11-21T10:00:00+07:00',
+};
 
 const OrderSummary = z.object({
   orderId: z.string(), channel: z.string(), channelOrderId: z.string(), customerId: z.string(), status: z.string(),
@@ -76,7 +87,7 @@ const CancelBody = z.object({
     description: 'Cancel only these units (partial cancellation); the rest of the order carries on. Omit to cancel the whole order.',
     example: [{ lineNo: 2, quantity: 1 }],
   }),
-}).openapi('CancelRequest');
+}).openapi('CancelRequest', { example: { reason: 'customer asked to cancel by phone' } });
 const CancelResult = z.object({
   orderId: z.string(), status: z.string(),
   cancelledLines: z.array(LineQuantity).optional(),
@@ -101,11 +112,11 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
   app.openapi(createRoute({
     method: 'post', path: '/v1/orders', tags: ['orders'], summary: 'Submit a canonical order (channel keys, own channel only)',
     security: [{ apiKey: [] }], middleware: [requireRoles('channel')] as const,
-    request: { body: { required: true, content: { 'application/json': { schema: CanonicalOrderSchema.openapi('CanonicalOrder') } } } },
+    request: { body: { required: true, content: { 'application/json': { schema: CanonicalOrderSchema.openapi('CanonicalOrder'), example: ORDER_EXAMPLE } } } },
     responses: {
       201: { description: 'Order accepted; its workflow started', content: { 'application/json': { schema: IntakeResult } } },
       200: { description: 'The same channel order was submitted before: the same order', content: { 'application/json': { schema: IntakeResult } } },
-      ...pick(400, 401, 403, 413),
+      ...pick(400, 401, 403, 413, 415),
     },
   }), async (c) => {
     const order = c.req.valid('json');
@@ -119,7 +130,7 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     method: 'get', path: '/v1/orders/{orderId}', tags: ['orders'], summary: 'One order: status, lines, allocations, shipments, payments, timeline',
     security: [{ apiKey: [] }], middleware: [requireRoles('cs', 'ops', 'channel')] as const,
     request: { params: OrderIdParam },
-    responses: { 200: { description: 'The order', content: { 'application/json': { schema: OrderDetail } } }, ...pick(401, 403, 404) },
+    responses: { 200: { description: 'The order', content: { 'application/json': { schema: OrderDetail } } }, ...pick(400, 401, 403, 404) },
   }), async (c) => {
     const { orderId } = c.req.valid('param');
     const found = await orders.get(orderId);
@@ -193,8 +204,8 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     security: [{ apiKey: [] }], middleware: [requireRoles('ops')] as const,
     request: { params: OrderIdParam },
     responses: {
-      200: { description: 'The steps that will run again', content: { 'application/json': { schema: z.object({ retried: z.array(z.string()) }) } } },
-      ...pick(401, 403, 404, 409),
+      200: { description: 'The steps that will run again', content: { 'application/json': { schema: z.object({ retried: z.array(z.string()) }).openapi({ example: { retried: ['shipment order-web-10001-shipment-1'] } }) } } },
+      ...pick(400, 401, 403, 404, 409),
     },
   }), async (c) => c.json(await orders.retry(c.req.valid('param').orderId, actorOf(c.get('principal')!)), 200));
 
@@ -208,7 +219,7 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
         description: 'Whole order: CANCELLED, or CANCELLING while compensation runs. With `lines`: the units cancelled, and those refused because their shipment reached the carrier first',
         content: { 'application/json': { schema: CancelResult } },
       },
-      ...pick(400, 401, 403, 404, 409),
+      ...pick(400, 401, 403, 404, 409, 413, 415),
     },
   }), async (c) => {
     const { orderId } = c.req.valid('param');
@@ -227,14 +238,14 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     lines: z.array(z.object({ lineNo: z.number().int().min(1), quantity: z.number().int().min(1) })).min(1).max(200),
     reason: z.string().trim().min(3).max(500),
     exchange: z.boolean().default(false).openapi({ description: 'Ship a replacement (reserved now) once the parcel is back, instead of a refund.' }),
-  });
+  }).openapi({ example: { lines: [{ lineNo: 1, quantity: 1 }], reason: 'wrong size, customer wants M', exchange: false } });
   app.openapi(createRoute({
     method: 'post', path: '/v1/orders/{orderId}/returns', tags: ['orders'], summary: 'Open a return (RMA) within the return window',
     security: [{ apiKey: [] }], middleware: [requireRoles('cs', 'ops')] as const,
     request: { params: OrderIdParam, body: { required: true, content: { 'application/json': { schema: ReturnBody } } } },
     responses: {
-      201: { description: 'Return opened; a return label follows', content: { 'application/json': { schema: z.object({ returnId: z.string() }) } } },
-      ...pick(400, 401, 403, 404, 409),
+      201: { description: 'Return opened; a return label follows', content: { 'application/json': { schema: z.object({ returnId: z.string().openapi({ example: 'order-web-10001-return-1' }) }) } } },
+      ...pick(400, 401, 403, 404, 409, 413, 415),
     },
   }), async (c) => {
     const { orderId } = c.req.valid('param');
@@ -247,11 +258,11 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     security: [{ apiKey: [] }], middleware: [requireRoles('ops')] as const,
     request: {
       params: OrderIdParam.extend({ returnId: z.string().min(1).max(200) }),
-      body: { required: true, content: { 'application/json': { schema: z.object({ result: z.enum(['accept', 'reject']), reason: z.string().trim().max(500).optional() }) } } },
+      body: { required: true, content: { 'application/json': { schema: z.object({ result: z.enum(['accept', 'reject']), reason: z.string().trim().max(500).optional() }).openapi({ example: { result: 'accept', reason: 'unworn, tags attached' } }) } } },
     },
     responses: {
       200: { description: 'Recorded', content: { 'application/json': { schema: z.object({ returnId: z.string() }) } } },
-      ...pick(400, 401, 403, 404, 409),
+      ...pick(400, 401, 403, 404, 409, 413, 415),
     },
   }), async (c) => {
     const { orderId, returnId } = c.req.valid('param');
@@ -267,7 +278,7 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     request: { params: OrderIdParam, body: { required: true, content: { 'application/json': { schema: z.object({ reason: z.string().trim().min(3).max(500) }).openapi({ example: { reason: 'customer called to change the address' } }) } } } },
     responses: {
       200: { description: 'Hold requested; the order shows ON_HOLD once it reaches its next step', content: { 'application/json': { schema: z.object({ orderId: z.string(), status: z.string() }) } } },
-      ...pick(400, 401, 403, 404, 409),
+      ...pick(400, 401, 403, 404, 409, 413, 415),
     },
   }), async (c) => {
     const { orderId } = c.req.valid('param');
@@ -278,14 +289,14 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
   const HoldDecision = z.object({
     decision: z.enum(['release', 'reject']).default('release'),
     reason: z.string().trim().max(500).optional().openapi({ description: 'Required to reject; a note when releasing.' }),
-  });
+  }).openapi({ example: { decision: 'release', reason: 'customer confirmed the order by phone' } });
   app.openapi(createRoute({
     method: 'post', path: '/v1/orders/{orderId}/release', tags: ['ops'], summary: 'Release a hold, or reject it with a reason (a risk hold rejects the order; an ops hold cancels it, with full compensation)',
     security: [{ apiKey: [] }], middleware: [requireRoles('ops')] as const,
     request: { params: OrderIdParam, body: { required: false, content: { 'application/json': { schema: HoldDecision } } } },
     responses: {
       200: { description: 'Decision taken', content: { 'application/json': { schema: z.object({ orderId: z.string(), decision: z.string() }) } } },
-      ...pick(400, 401, 403, 404, 409),
+      ...pick(400, 401, 403, 404, 409, 413, 415),
     },
   }), async (c) => {
     const { orderId } = c.req.valid('param');
