@@ -139,8 +139,13 @@ export interface LineCancelResult {
 /** Cancel some units of some lines before their shipment is handed over; the rest carries on. */
 export const cancelLinesUpdate = defineUpdate<LineCancelResult, [Actor & { reason: string; lines: LineQuantity[] }]>('cancelLines');
 
-/** Cancel the order; refused (with the reason) once it is with the carrier. */
-export const cancelOrderUpdate = defineUpdate<{ status: OrderStatus }, [Actor & { reason: string }]>('cancelOrder');
+/** Cancel the order (what is not with the carrier yet); refused (with the reason) once all of it is. */
+export interface CancelOrderResult {
+  status: OrderStatus;
+  /** When part of the order was already with the carrier: the shipments that were cancelled (the rest carries on). */
+  cancelledShipments?: string[];
+}
+export const cancelOrderUpdate = defineUpdate<CancelOrderResult, [Actor & { reason: string }]>('cancelOrder');
 export interface ReturnRequest { lines: { lineNo: number; quantity: number }[]; reason: string; exchange?: boolean }
 /** Open a return within the window; refused with the reason otherwise. */
 export const requestReturnUpdate = defineUpdate<{ returnId: string }, [Actor & ReturnRequest]>('requestReturn');

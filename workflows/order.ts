@@ -191,13 +191,16 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     }
     // Answer with the outcome when it comes quickly, else with CANCELLING.
     await condition(() => cancelSettled, '10 seconds');
-    return { status: state.status };
+    const partly = cancelSettled && state.status !== 'CANCELLED';
+    return { status: state.status, ...(partly ? { cancelledShipments: state.shipments.filter((x) => x.status === 'cancelled').map((x) => x.shipmentId) } : {}) };
   }, {
     validator: (arg: { reason?: string }) => {
       if (cancelRequest) return; // a second cancel answers with the first one's outcome
       if (!arg.reason?.trim()) throw new Error('a reason is required to cancel an order');
       if (CLOSED.has(state.status)) throw new Error(`order is ${state.status}: nothing to cancel`);
-      if (state.shipments.some((x) => x.status !== 'cancelled' && SHIPMENT_RANK[x.status] >= SHIPMENT_RANK.picked_up)) {
+      // Allowed until the last shipment is handed to the carrier: what already left carries on.
+      const live = state.shipments.filter((x) => x.status !== 'cancelled' && !x.rts);
+      if (live.length && live.every((x) => SHIPMENT_RANK[x.status] >= SHIPMENT_RANK.picked_up)) {
         throw new Error('the order has been handed to the carrier: open a return instead');
       }
     },

@@ -93,6 +93,7 @@ const CancelResult = z.object({
   cancelledLines: z.array(LineQuantity).optional(),
   refusedLines: z.array(LineQuantity).optional().openapi({ description: 'Units whose shipment the carrier already had: open a return for them.' }),
   pending: z.boolean().optional().openapi({ description: 'The shipments were still being undone when the answer was sent; the timeline tells the end.' }),
+  cancelledShipments: z.array(z.string()).optional().openapi({ description: 'Whole-order cancel of a partly shipped order: the shipments cancelled; what already left carries on (open a return for it).' }),
 }).openapi('CancelResult');
 
 const summary = (r: OrderRow) => ({
@@ -231,7 +232,7 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
       return c.json({ orderId, status: r.status, cancelledLines: r.cancelled, refusedLines: r.refused, pending: r.pending }, 200);
     }
     const r = await orders.cancel(orderId, actorOf(p), body.reason, channel);
-    return c.json({ orderId, status: r.status }, 200);
+    return c.json({ orderId, status: r.status, ...(r.cancelledShipments ? { cancelledShipments: r.cancelledShipments } : {}) }, 200);
   });
 
   const ReturnBody = z.object({

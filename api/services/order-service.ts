@@ -106,12 +106,14 @@ export class OrderService {
    * Cancels the order; the answer is CANCELLED, or CANCELLING while compensation runs. A shipment
    * that reached the carrier first (a race the carrier decides) makes it a 409: a return is the way.
    */
-  async cancel(orderId: string, actor: string, reason: string, channel?: string): Promise<{ status: string }> {
+  async cancel(orderId: string, actor: string, reason: string, channel?: string): Promise<{ status: string; cancelledShipments?: string[] }> {
     const row = await this.orders.get(orderId);
     if (!row || (channel && row.channel !== channel)) throw problems.notFound(`No order ${orderId}.`);
     // A repeated cancellation gets the same answer, even after the workflow has closed.
     if (row.status === 'CANCELLED') return { status: 'CANCELLED' };
     const result = await this.update(orderId, () => this.deps.client.workflow.getHandle(orderId).executeUpdate(cancelOrderUpdate, { args: [{ actor, reason }] }));
+    // Part of the order was already with the carrier: the rest was cancelled, and that is the answer.
+    if (result.cancelledShipments?.length) return result;
     if (result.status !== 'CANCELLED' && result.status !== 'CANCELLING') {
       throw problems.conflict('the order was handed to the carrier before the cancellation took effect: open a return instead', { orderStatus: result.status });
     }

@@ -60,7 +60,7 @@ beforeAll(async () => {
     orderSettings: { stepRetry: { initialIntervalMs: 100, maximumIntervalMs: 200, maximumAttempts: 2 } },
     sandboxOptions: { autoProgress: { enabled: false, stepMs: 1000 } },
   });
-  await seedNetwork(stack.db.sql, { 'SKU-P1': { 'WH-HCM': 200 }, 'SKU-P2': { 'WH-HCM': 200 } });
+  await seedNetwork(stack.db.sql, { 'SKU-P1': { 'WH-HCM': 200 }, 'SKU-P2': { 'WH-HCM': 200 }, 'SKU-P3': { 'WH-HN': 50 } });
 });
 afterAll(async () => { await stack?.close(); });
 
@@ -162,6 +162,31 @@ describe('partial cancellation after shipping started', () => {
         expect(await stock()).toEqual({ p1: { onHand: before.p1.onHand - 2, reserved: before.p1.reserved }, p2: { onHand: before.p2.onHand - 1, reserved: before.p2.reserved } });
       }
     }
+  });
+});
+
+describe('a whole-order cancel of a partly shipped order', () => {
+  it('cancels what is still at the warehouse, and releases its uncaptured share once the rest is delivered', async () => {
+    // Two warehouses, two shipments: 300,000 from WH-HCM and 100,000 from WH-HN.
+    const orderId = await submit(makeOrder({
+      lines: [{ sku: 'SKU-P1', quantity: 3, unitPrice: '100000.00' }, { sku: 'SKU-P3', quantity: 1, unitPrice: '100000.00' }],
+      shippingAddress: { name: 'C', line1: '1 Tran Phu', city: 'Da Nang', country: 'VN' },
+    }));
+    const booked = await waitFor(orderId, (o) => o.shipments.length === 2 && o.shipments.every((s) => s.status === 'booked'), 'both booked');
+    const hcm = booked.shipments.find((s) => s.lines.some((l) => l.lineNo === 1))!;
+    const hn = booked.shipments.find((s) => s.shipmentId !== hcm.shipmentId)!;
+    await advance(hcm.bookingId!, 'picked_up');
+    await waitFor(orderId, (o) => o.status === 'PARTIALLY_SHIPPED', 'one shipment with the carrier');
+    // Allowed until the last shipment is handed over: the rest is cancelled, what left carries on.
+    const res = await stack.api(`/v1/orders/${orderId}/cancel`, { method: 'POST', key: TEST_KEYS.cs, json: { reason: 'customer changed their mind' } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ orderId, status: 'SHIPPED', cancelledShipments: [hn.shipmentId] });
+    await waitFor(orderId, (o) => o.shipments.find((s) => s.shipmentId === hn.shipmentId)?.status === 'cancelled', 'the other shipment cancelled');
+    await advance(hcm.bookingId!, 'delivered');
+    await waitFor(orderId, (o) => o.status === 'DELIVERED' && o.payment.remainderReleased !== undefined, 'delivered, remainder released');
+    expect(await eventually(async () => { const l = await payments(orderId); return l.length === 3 ? l : undefined; })).toEqual([
+      ['authorize', '400000.00'], ['capture', '300000.00'], ['void', '100000.00'],
+    ]);
   });
 });
 
