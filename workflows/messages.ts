@@ -99,24 +99,14 @@ export const retryUpdate = defineUpdate<{ retried: string[] }, [Actor]>('retry')
 /** Sent by a restock to orders waiting for the SKU. */
 export const stockAvailableSignal = defineSignal<[{ sku: string }]>('stockAvailable');
 
-/** Shipment → order: progress of one shipment. */
-export interface ShipmentProgress {
-  shipmentId: string;
-  status: ShipmentStatus;
+/** Shipment → order: progress of one shipment — the shipment's view as it stands, and what just happened. */
+export interface ShipmentProgress extends Pick<ShipmentView,
+  'shipmentId' | 'status' | 'carrier' | 'bookingId' | 'trackingNumber' | 'labelUrl' | 'needsAttention' | 'attentionReason'
+  | 'cancelRefused' | 'escalationLevel' | 'escalationReason' | 'cod'> {
   event: string;
   eventDetail?: Record<string, unknown>;
   actor: string;
-  carrier?: string;
-  bookingId?: string;
-  trackingNumber?: string;
-  labelUrl?: string;
   captured?: { captureId: string; amount: string };
-  needsAttention: boolean;
-  attentionReason?: string;
-  cancelRefused?: boolean;
-  escalationLevel?: number;
-  escalationReason?: string;
-  cod?: { due: string; remitted: string; settled: boolean };
 }
 export const shipmentProgressSignal = defineSignal<[ShipmentProgress]>('shipmentProgress');
 
