@@ -3,7 +3,7 @@
  * to DELIVERED, on real PostgreSQL and a real Temporal dev server with the sandbox at zero
  * latency. Baselines measured in the same run: GET /healthz at the same rate (the HTTP floor),
  * and hello-workflow round trips (the Temporal floor).
- *   BENCH_RATE=50 BENCH_SECONDS=10 BENCH_ORDERS=200 npm run bench
+ *   BENCH_RATE=50 BENCH_SECONDS=10 BENCH_ORDERS=200 BENCH_SLA=1 BENCH_STOCK_SYNC=0 npm run bench
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, freemem, totalmem, tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { loadConfigOrExit } from '../lib/config';
 import { freePort, startEmbeddedPostgres, startTemporalDevServer } from '../lib/dev-services';
 import { createLogger } from '../lib/logger';
 import { startStack } from '../lib/stack';
+import { DEFAULT_SLA } from '../domain/settings';
 import type { helloWorkflow } from '../workflows/hello';
 
 const RATE = Number(process.env.BENCH_RATE ?? 50);
@@ -57,6 +58,10 @@ const stack = await startStack({
   apiKeys: [{ role: 'channel', channel: 'web', key: keys.channel }, { role: 'admin', key: keys.admin }, { role: 'cs', key: keys.cs }],
   bodyLimitBytes: 256 * 1024, logger, seed: true,
   rules: { riskVelocityPerHour: 1_000_000 },
+  // BENCH_SLA=1: shipments run their SLA watchers (on by default in `npm start`); deadlines stay far away.
+  ...(process.env.BENCH_SLA === '1' ? { orderSettings: { sla: DEFAULT_SLA } } : {}),
+  // BENCH_STOCK_SYNC=0: no stock sync to the channels (on by default), to see what it costs.
+  ...(process.env.BENCH_STOCK_SYNC === '0' ? { stockSync: false as const } : {}),
   sandboxOptions: { latencyMs: 0, autoProgress: { enabled: true, stepMs: 20 } },
 });
 
