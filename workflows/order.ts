@@ -529,9 +529,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     };
   }
 
-  /** Starts one shipment's child workflow; `shareMinor` is what it captures (prepaid) or collects (COD). */
+  /**
+   * Starts one shipment's child workflow; `shareMinor` is what it captures (prepaid) or collects (COD).
+   * The start itself is never interrupted: a cancellation landing while a child starts would leave
+   * the start unresolved (the child is abandoned, not cancelled) and the order waiting forever;
+   * once started, the child is registered and compensation reaches it.
+   */
   async function startShipment(s: ShipmentView, shareMinor: number, again?: { reservationKey: string }): Promise<void> {
-    const handle = await startChild(shipmentWorkflow, {
+    const handle = await CancellationScope.nonCancellable(() => startChild(shipmentWorkflow, {
       workflowId: s.shipmentId,
       // The order cancels its shipments itself (cancelShipment), so it learns what each could undo.
       cancellationType: ChildWorkflowCancellationType.ABANDON,
@@ -546,7 +551,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         settings, sla: slaInput(again ? Date.now() : Date.parse(order.placedAt)),
         ...(again ? { reservationKey: again.reservationKey } : {}),
       }],
-    });
+    }));
     children.set(s.shipmentId, handle);
     handle.result().catch((err: unknown) => { if (!isCancellation(err)) childFailure = err; });
   }
@@ -671,7 +676,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       }
     }
     await record('RETURN_REQUESTED', `return ${returnId} requested: ${r.reason}${r.exchange ? ` (exchange: ${r.exchange.status === 'reserved' ? 'replacement reserved' : 'no stock, refund instead'})` : ''}`, { lines: r.lines, refundDue: r.refundDue });
-    const handle = await startChild(returnWorkflow, {
+    const handle = await CancellationScope.nonCancellable(() => startChild(returnWorkflow, {
       workflowId: returnId,
       args: [{
         orderId, returnId, lines: r.lines, from: order.shippingAddress, warehouse: { id: warehouseId, city: cities[warehouseId] ?? '' },
@@ -679,7 +684,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         captures: state.payment.captures.map((c) => ({ captureId: c.captureId, refundable: fromMinor(toMinor(c.amount) - (refundsByCapture.get(c.captureId) ?? 0)) })),
         shipByMs: settings.returnShipByMs ?? 14 * 86_400_000, settings,
       }],
-    });
+    }));
     returnChildren.set(returnId, handle);
   }
 
@@ -691,7 +696,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const cities = await books.warehouseCities({ ids: [warehouseId] });
     state.shipments.push({ shipmentId, warehouseId, status: 'pending', needsAttention: false, lines: allocations.map(({ lineNo, sku, quantity }) => ({ lineNo, sku, quantity })) });
     r.exchange = { status: 'shipping', shipmentId };
-    const handle = await startChild(shipmentWorkflow, {
+    const handle = await CancellationScope.nonCancellable(() => startChild(shipmentWorkflow, {
       workflowId: shipmentId,
       args: [{
         orderId, shipmentId, warehouse: { id: warehouseId, city: cities[warehouseId] ?? '' }, reservationKey: r.returnId,
@@ -699,7 +704,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         address: order.shippingAddress, recipientPhone: order.customer.phone, carrier: settings.defaultCarrier,
         pushCarrier: input.pushCarriers.includes(settings.defaultCarrier), settings,
       }],
-    });
+    }));
     children.set(shipmentId, handle);
   }
 
