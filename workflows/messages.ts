@@ -107,6 +107,11 @@ export interface ShipmentProgress extends Pick<ShipmentView,
   eventDetail?: Record<string, unknown>;
   actor: string;
   captured?: { captureId: string; amount: string };
+  /**
+   * Counts the shipment's messages. Two sent at once (the SLA watcher and the main loop) may
+   * arrive in either order; the order takes the shipment's state only from the newest.
+   */
+  seq?: number;
 }
 export const shipmentProgressSignal = defineSignal<[ShipmentProgress]>('shipmentProgress');
 

@@ -73,6 +73,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   /** Each shipment's share of the order total (minor units): what it captures or collects. */
   const shipmentShares = new Map<string, number>();
   const cutsInFlight = new Set<string>();
+  /** The newest message applied per shipment (see ShipmentProgress.seq). */
+  const shipmentSeqs = new Map<string, number>();
   let unitsBeingCut = 0;
   const placeholders = new Set<string>();
   const cancelled = state.cancelledLines!;
@@ -479,18 +481,21 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     if (!s) return;
     if (SHIPMENT_RANK[p.status] >= SHIPMENT_RANK[s.status]) s.status = p.status;
     Object.assign(s, {
-      needsAttention: p.needsAttention,
       ...(p.carrier ? { carrier: p.carrier } : {}), ...(p.bookingId ? { bookingId: p.bookingId } : {}),
       ...(p.trackingNumber ? { trackingNumber: p.trackingNumber } : {}), ...(p.labelUrl ? { labelUrl: p.labelUrl } : {}),
       ...(p.cancelRefused ? { cancelRefused: true } : {}),
     });
-    if (p.attentionReason) s.attentionReason = p.attentionReason; else delete s.attentionReason;
-    if (p.escalationLevel !== undefined) {
+    // A message older than one already applied carries an older state: its event is still told.
+    const newest = p.seq === undefined || p.seq > (shipmentSeqs.get(s.shipmentId) ?? 0);
+    if (p.seq !== undefined && newest) shipmentSeqs.set(s.shipmentId, p.seq);
+    if (newest) s.needsAttention = p.needsAttention;
+    if (newest) { if (p.attentionReason) s.attentionReason = p.attentionReason; else delete s.attentionReason; }
+    if (newest && p.escalationLevel !== undefined) {
       s.escalationLevel = p.escalationLevel;
       if (p.escalationReason) s.escalationReason = p.escalationReason; else delete s.escalationReason;
       state.escalationLevel = Math.max(0, ...state.shipments.map((x) => x.escalationLevel ?? 0));
     }
-    if (p.cod) {
+    if (newest && p.cod) {
       s.cod = p.cod;
       const cods = state.shipments.filter((x) => x.cod);
       await books.recordCodRemittance({

@@ -72,9 +72,11 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     : view.status === 'delivered' || view.status === 'cancelled' ? 'nothing'
     : SHIPMENT_RANK[view.status] >= SHIPMENT_RANK.booked ? `the carrier (${input.pushCarrier ? 'webhooks' : 'polled'})` : 'the warehouse');
 
+  let tells = 0;
   const tell = async (p: Omit<ShipmentProgress, 'shipmentId' | 'status' | 'needsAttention' | 'actor'> & { actor?: string }) => {
     const progress: ShipmentProgress = {
       shipmentId: input.shipmentId, status: view.status, needsAttention: view.needsAttention, actor: p.actor ?? 'system',
+      ...(input.sla ? { seq: ++tells } : {}),
       ...(view.attentionReason ? { attentionReason: view.attentionReason } : {}),
       ...(view.carrier ? { carrier: view.carrier } : {}), ...(view.bookingId ? { bookingId: view.bookingId } : {}),
       ...(view.trackingNumber ? { trackingNumber: view.trackingNumber } : {}), ...(view.labelUrl ? { labelUrl: view.labelUrl } : {}),

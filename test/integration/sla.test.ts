@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalOrder } from '../../domain/order';
 import type { OrderSettings } from '../../domain/settings';
+import { shipmentProgressSignal } from '../../workflows/messages';
 import { eventually, makeOrder, one, seedNetwork, stockRow } from '../support/fixtures';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
@@ -105,6 +106,21 @@ describe('SLA escalation and COD remittance', () => {
     await h.advance(booked.shipments[0]!.bookingId!, 'delivered');
     const done = await h.waitFor(orderId, (o) => o.status === 'COMPLETED', 'completed');
     expect(done.escalationLevel).toBe(0);
+  });
+
+  it('a shipment message overtaken by a newer one does not bring its older state back', async () => {
+    // The SLA watcher and the shipment's main loop signal the order concurrently, so two messages
+    // can arrive out of order; sent here directly, older last, as the server may deliver them.
+    const orderId = await h.submit(makeOrder({ sku: 'SKU-S' }));
+    const booked = await h.waitFor(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
+    const handle = stack.client.workflow.getHandle(orderId);
+    const base = { shipmentId: booked.shipments[0]!.shipmentId, status: 'booked' as const, needsAttention: false, actor: 'system' };
+    await handle.signal(shipmentProgressSignal, { ...base, seq: 1001, escalationLevel: 0, event: 'probe: the newer message' });
+    await handle.signal(shipmentProgressSignal, { ...base, seq: 1000, escalationLevel: 2, escalationReason: 'stale', event: 'probe: the older message' });
+    const o = await h.waitFor(orderId, (x) => x.timeline.some((t) => t.event === 'probe: the older message'), 'both told');
+    expect(o.timeline.filter((t) => t.event.startsWith('probe:')).map((t) => t.event)).toEqual(['probe: the newer message', 'probe: the older message']);
+    expect(o.escalationLevel).toBe(0);
+    expect(o.needsAttention).toBe(false);
   });
 
   it('COD: cash not remitted by the deadline escalates; a short remittance escalates; the full amount settles it', async () => {
