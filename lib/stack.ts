@@ -33,7 +33,7 @@ export interface StackOptions {
   /** Use this sandbox instead of starting one in-process. */
   sandboxUrl?: string;
   sandboxPort?: number;
-  /** Knobs of the in-process sandbox (latency, tracking progress). */
+  /** Knobs of the in-process sandbox (latency, tracking progress, `stateDir` to keep its state across restarts, authorisation TTL). */
   sandboxOptions?: Omit<SandboxOptions, 'port' | 'host' | 'merchantKey' | 'carrierSecrets'>;
   bodyLimitBytes: number;
   logger: Logger;

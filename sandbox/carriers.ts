@@ -2,7 +2,10 @@
  * Emulated carriers. `ghn` pushes HMAC-signed webhooks to the OMS (at-least-once: retried with
  * backoff, so duplicates happen); `vtp` has no webhooks and must be polled. Bookings move
  * booked → picked_up → in_transit → delivered (→ cod_remitted for cash on delivery) on a
- * timer, or step by step through the /sandbox controls.
+ * timer, or step by step through the /sandbox controls. Webhooks not yet delivered sit in a
+ * journaled outbox, so a restarted sandbox sends them again (still signed) and parcels carry on
+ * from the status they had. A carrier can be made to forget a booking (its data lost, as when
+ * a booking expires unpicked): tracking and cancel then answer 404 and its webhooks stop.
  */
 import { createHmac, randomInt } from 'node:crypto';
 import { Hono } from 'hono';
@@ -67,6 +70,8 @@ interface WebhookAttempt {
 }
 
 interface Delivery {
+  /** One per send: a replayed event is a delivery of its own. */
+  deliveryId: string;
   carrier: string;
   bookingId: string;
   eventId: string;
@@ -97,12 +102,20 @@ const returnSchema = z.object({
 
 const carrierOf = (c: Context) => c.req.param('carrier') ?? '';
 
+/** A booking the carrier was made to forget, kept for the ledger only. */
+type ForgottenBooking = Omit<Booking, 'timer'> & { forgottenAt: string };
+
 /** Builds the carriers API (`/carriers/:carrier/v1`), its test controls and the webhook sender. */
 export function createCarriers(env: SandboxEnv) {
-  const bookings = new Map<string, Booking>();
-  const held = new Set<string>();
+  const st = env.state;
+  const bookings = st.map<Booking>('carriers.booking');
+  const trackingNumbers = new Set([...bookings.values()].map((b) => b.trackingNumber));
+  const held = new Set(st.map<true>('carriers.held').keys());
   const timers = new Set<NodeJS.Timeout>();
-  let webhooks: WebhookAttempt[] = [];
+  let webhooks = st.list<WebhookAttempt>('carriers.webhook');
+  let forgotten = st.list<ForgottenBooking>('carriers.forgotten');
+  /** Every delivery not yet answered 2xx nor given up, by deliveryId. */
+  const outbox = st.map<Delivery>('carriers.outbox');
   /** Deliveries waiting for an OMS URL. */
   let pending: Delivery[] = [];
   /** Bumped by reset so in-flight work from before it doesn't write into the new state. */
@@ -120,8 +133,26 @@ export function createCarriers(env: SandboxEnv) {
   const tracking = (carrier: string): string => {
     for (;;) {
       const n = `${CARRIERS[carrier]?.prefix ?? carrier.toUpperCase()}${String(randomInt(0, 1e10)).padStart(10, '0')}`;
-      if (![...bookings.values()].some((b) => b.trackingNumber === n)) return n;
+      if (!trackingNumbers.has(n)) {
+        trackingNumbers.add(n);
+        return n;
+      }
     }
+  };
+
+  /** The booking as stored: everything but its live timer. */
+  const stored = (b: Booking): Omit<Booking, 'timer'> => {
+    const rest: Omit<Booking, 'timer'> & { timer?: unknown } = { ...b };
+    delete rest.timer;
+    return rest;
+  };
+  const saveBooking = (b: Booking): void => st.put('carriers.booking', b.bookingId, stored(b));
+  const recordAttempt = (w: WebhookAttempt): void => {
+    webhooks.push(w);
+    st.add('carriers.webhook', w);
+  };
+  const dropDelivery = (deliveryId: string): void => {
+    if (outbox.delete(deliveryId)) st.del('carriers.outbox', deliveryId);
   };
 
   const next = (b: Booking): CarrierStatus | undefined => {
@@ -165,9 +196,17 @@ export function createCarriers(env: SandboxEnv) {
     }
   };
 
-  /** At-least-once delivery: retry non-2xx and network errors with backoff, then give up. */
+  /**
+   * At-least-once delivery: retry non-2xx and network errors with backoff, then give up. The
+   * outbox entry goes only once the OMS answered 2xx or the carrier gave up, so a delivery cut
+   * short by a crash or stop is sent again after the restart.
+   */
   const deliver = (d: Delivery): void => {
     if (env.stopSignal.aborted) return;
+    if (!bookings.has(d.bookingId)) {
+      dropDelivery(d.deliveryId);
+      return;
+    }
     if (!env.omsBaseUrl()) {
       pending.push(d);
       return;
@@ -175,22 +214,38 @@ export function createCarriers(env: SandboxEnv) {
     const gen = generation;
     void post(d.carrier, d.rawBody, d.eventId).then((r) => {
       if (gen !== generation) return;
-      webhooks.push({
-        eventId: d.eventId, bookingId: d.bookingId, status: d.status, attempt: d.attempt, responseStatus: r.status,
-        ...(r.error !== undefined ? { error: r.error } : {}), at: nowIso(),
-      });
       const ok = r.status !== null && r.status >= 200 && r.status < 300;
       const delay = WEBHOOK_BACKOFF_MS[d.attempt - 1];
-      if (!ok && delay !== undefined && !env.stopSignal.aborted) later(delay, () => deliver({ ...d, attempt: d.attempt + 1 }));
+      const again = !ok && delay !== undefined && bookings.has(d.bookingId) ? { ...d, attempt: d.attempt + 1 } : undefined;
+      st.atomic(() => {
+        recordAttempt({
+          eventId: d.eventId, bookingId: d.bookingId, status: d.status, attempt: d.attempt, responseStatus: r.status,
+          ...(r.error !== undefined ? { error: r.error } : {}), at: nowIso(),
+        });
+        if (again) {
+          outbox.set(d.deliveryId, again);
+          st.put('carriers.outbox', d.deliveryId, again);
+        } else {
+          dropDelivery(d.deliveryId);
+        }
+      });
+      if (again && !env.stopSignal.aborted) later(delay!, () => deliver(again));
     });
   };
 
   const push = (b: Booking, ev: CarrierEvent): void => {
     if (!CARRIERS[b.carrier]?.webhooks) return;
-    deliver({ carrier: b.carrier, bookingId: b.bookingId, eventId: ev.eventId, status: ev.status, rawBody: JSON.stringify(payloadOf(b, ev)), attempt: 1 });
+    const d: Delivery = {
+      deliveryId: newId('dlv'), carrier: b.carrier, bookingId: b.bookingId, eventId: ev.eventId, status: ev.status,
+      rawBody: JSON.stringify(payloadOf(b, ev)), attempt: 1,
+    };
+    outbox.set(d.deliveryId, d);
+    st.put('carriers.outbox', d.deliveryId, d);
+    deliver(d);
   };
 
-  const emit = (b: Booking, status: CarrierStatus, codAmount?: string): CarrierEvent => {
+  /** A new parcel event: the booking and the webhook to send are journaled in one write. */
+  const emit = (b: Booking, status: CarrierStatus, codAmount?: string): CarrierEvent => st.atomic(() => {
     const ev: CarrierEvent = { eventId: newId('evt'), status, occurredAt: nowIso() };
     if (status === 'cod_remitted') {
       // A test may make the carrier remit the wrong amount (short-paid, like a real reconciliation gap).
@@ -200,9 +255,10 @@ export function createCarriers(env: SandboxEnv) {
       b.status = status;
     }
     b.events.push(ev);
+    saveBooking(b);
     push(b, ev);
     return ev;
-  };
+  });
 
   /** Auto progress: one step per stepMs per booking; held orders wait (the timer keeps polling). */
   const schedule = (b: Booking): void => {
@@ -227,6 +283,7 @@ export function createCarriers(env: SandboxEnv) {
     };
     b.events.push({ eventId: newId('evt'), status: 'booked', occurredAt: nowIso() });
     bookings.set(bookingId, b);
+    saveBooking(b);
     schedule(b);
     return b;
   };
@@ -303,13 +360,14 @@ export function createCarriers(env: SandboxEnv) {
     const p = await parseBody(c.req.raw, orderBody);
     if (!p.ok) return p.response;
     held.add(p.value.orderId);
+    st.put('carriers.held', p.value.orderId, true);
     return json(200, { orderId: p.value.orderId, held: true });
   });
 
   control.post('/carriers/release', async (c) => {
     const p = await parseBody(c.req.raw, orderBody);
     if (!p.ok) return p.response;
-    held.delete(p.value.orderId);
+    if (held.delete(p.value.orderId)) st.del('carriers.held', p.value.orderId);
     for (const b of bookings.values()) if (b.orderId === p.value.orderId) schedule(b);
     return json(200, { orderId: p.value.orderId, held: false });
   });
@@ -322,7 +380,7 @@ export function createCarriers(env: SandboxEnv) {
     const rawBody = JSON.stringify(event);
     const eventId = typeof event.eventId === 'string' ? event.eventId : '';
     const r = await post(carrier, rawBody, eventId, signature);
-    webhooks.push({
+    recordAttempt({
       eventId, bookingId: typeof event.bookingId === 'string' ? event.bookingId : '', status: typeof event.status === 'string' ? event.status : '',
       attempt: 1, responseStatus: r.status, ...(r.error !== undefined ? { error: r.error } : {}), at: nowIso(),
     });
@@ -354,6 +412,27 @@ export function createCarriers(env: SandboxEnv) {
     return json(200, { replayed: times, event: ev });
   });
 
+  /** The carrier loses the booking: tracking and cancel answer 404 from now on, and no more webhooks go out. */
+  control.post('/carriers/:carrier/bookings/:bookingId/forget', (c) => {
+    const b = bookings.get(c.req.param('bookingId'));
+    if (!b || b.carrier !== c.req.param('carrier')) return json(404, { error: 'not_found' });
+    if (b.timer) {
+      clearTimeout(b.timer);
+      timers.delete(b.timer);
+      b.timer = undefined;
+    }
+    const gone: ForgottenBooking = { ...stored(b), forgottenAt: nowIso() };
+    st.atomic(() => {
+      bookings.delete(b.bookingId);
+      st.del('carriers.booking', b.bookingId);
+      for (const d of [...outbox.values()]) if (d.bookingId === b.bookingId) dropDelivery(d.deliveryId);
+      forgotten.push(gone);
+      st.add('carriers.forgotten', gone);
+    });
+    pending = pending.filter((d) => d.bookingId !== b.bookingId);
+    return json(200, { bookingId: b.bookingId, carrier: b.carrier, forgotten: true, forgottenAt: gone.forgottenAt });
+  });
+
   control.get('/labels/:bookingId', (c) => {
     const b = bookings.get(c.req.param('bookingId'));
     if (!b) return json(404, { error: 'not_found' });
@@ -363,7 +442,8 @@ export function createCarriers(env: SandboxEnv) {
   control.get('/ledger/carriers', (c) => {
     const orderId = c.req.query('orderId');
     const list = [...bookings.values()].filter((b) => !orderId || b.orderId === orderId);
-    const ids = new Set(list.map((b) => b.bookingId));
+    const lost = forgotten.filter((b) => !orderId || b.orderId === orderId);
+    const ids = new Set([...list, ...lost].map((b) => b.bookingId));
     return json(200, {
       bookings: list.map((b) => ({
         bookingId: b.bookingId, carrier: b.carrier, kind: b.kind, orderId: b.orderId,
@@ -375,6 +455,8 @@ export function createCarriers(env: SandboxEnv) {
         held: held.has(b.orderId), events: b.events,
       })),
       webhooks: orderId ? webhooks.filter((w) => ids.has(w.bookingId)) : webhooks,
+      /** Bookings the carrier was made to forget (not in `bookings`: the carrier no longer knows them). */
+      forgotten: lost.map((b) => ({ bookingId: b.bookingId, carrier: b.carrier, kind: b.kind, orderId: b.orderId, status: b.status, forgottenAt: b.forgottenAt })),
     });
   });
 
@@ -383,6 +465,10 @@ export function createCarriers(env: SandboxEnv) {
     timers.clear();
     for (const b of bookings.values()) b.timer = undefined;
   };
+
+  // After a restart: parcels carry on from where they were, and unsent webhooks go out again.
+  for (const b of bookings.values()) schedule(b);
+  for (const d of [...outbox.values()]) deliver(d);
 
   return {
     api,
@@ -408,8 +494,11 @@ export function createCarriers(env: SandboxEnv) {
       generation += 1;
       clearTimers();
       bookings.clear();
+      trackingNumbers.clear();
       held.clear();
       webhooks = [];
+      forgotten = [];
+      outbox.clear();
       pending = [];
     },
     stop(): void {

@@ -22,7 +22,7 @@ import { DEV_CHANNEL_ACCOUNTS } from '../activities/channels/adapters/accounts';
 import { DEV_CHANNEL_SECRETS } from '../lib/config';
 import { json, nowIso, parseBody, stableStringify, toResponse, type Outcome, type SandboxEnv } from './common';
 import { INTERNAL_ERROR, preEffect, readFault } from './faults';
-import { mutation } from './idempotency';
+import { mutation, type SaveAnswer } from './idempotency';
 
 /** Channels the sandbox emulates; anything else is 404. */
 export const CHANNELS = ['web', 'pos', 'shopify', 'shopee', 'lazada', 'tiktok'] as const;
@@ -64,6 +64,21 @@ interface NativeCall {
   status: string;
   body: unknown;
   idempotencyKey: string | undefined;
+  at: string;
+}
+
+/** One stock update as received (canonical or native). */
+interface StockUpdate {
+  channel: string;
+  items: { sku: string; available: number }[];
+  at: string;
+}
+
+/** One order-detail read by the OMS. */
+interface OrderRead {
+  channel: string;
+  channelOrderId: string;
+  action: string;
   at: string;
 }
 
@@ -164,14 +179,16 @@ const notifySchema = z.object({
 
 /** Builds the channels API (`/channels/:channel/...`) and its controls and ledger. */
 export function createChannels(env: SandboxEnv, channelSecrets: Record<string, string> = DEV_CHANNEL_SECRETS) {
-  let pushes: Push[] = [];
-  let stock: { channel: string; items: { sku: string; available: number }[]; at: string }[] = [];
-  let calls: NativeCall[] = [];
-  let reads: { channel: string; channelOrderId: string; action: string; at: string }[] = [];
+  const st = env.state;
+  let pushes = st.list<Push>('channels.push');
+  let stock = st.list<StockUpdate>('channels.stock');
+  let calls = st.list<NativeCall>('channels.call');
+  let reads = st.list<OrderRead>('channels.read');
   /** Latest accepted status per channel + order. */
-  const latest = new Map<string, { channel: string; orderId: string; status: string; seq: number }>();
-  const orders = new Map<string, StoredOrder>();
+  const latest = st.map<{ channel: string; orderId: string; status: string; seq: number }>('channels.latest');
+  const orders = st.map<StoredOrder>('channels.order');
   const key = (channel: string, id: string) => `${channel}\u0000${id}`;
+  const saveOrder = (o: StoredOrder) => st.put('channels.order', key(o.channel, o.id), o);
   const secretOf = (channel: string) => channelSecrets[channel] ?? '';
   // Each channel is its own merchant account, so keys are scoped per channel.
   const scope = (c: Context): string => `channel:${channelOf(c)}`;
@@ -197,9 +214,13 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
         const cur = latest.get(k);
         // Equal seq is not newer either: only a strictly higher seq may overwrite.
         const stale = cur !== undefined && b.seq <= cur.seq;
-        pushes.push({ channel, ...b, stale, idempotencyKey: meta.idempotencyKey, at: nowIso() });
+        const p: Push = { channel, ...b, stale, idempotencyKey: meta.idempotencyKey, at: nowIso() };
+        pushes.push(p);
+        st.add('channels.push', p);
         if (stale) return { status: 200, body: { accepted: true, stale: true } };
-        latest.set(k, { channel, orderId: b.orderId, status: b.status, seq: b.seq });
+        const l = { channel, orderId: b.orderId, status: b.status, seq: b.seq };
+        latest.set(k, l);
+        st.put('channels.latest', k, l);
         return { status: 200, body: { accepted: true } };
       },
     }),
@@ -214,7 +235,7 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
       schema: stockSchema,
       match: (c) => ({ channel: channelOf(c) }),
       effect: (c, b) => {
-        stock.push({ channel: channelOf(c), items: b.items, at: nowIso() });
+        recordStock(channelOf(c), b.items);
         return { status: 200, body: { accepted: true } };
       },
     }),
@@ -234,7 +255,13 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
       const ids = idsOf(q);
       const fault = await readFault(env.faults, 'channels', 'order', { channel, orderId: ids[0] }, env.stopSignal);
       if (fault) return toResponse(fault);
-      for (const id of ids) reads.push({ channel, channelOrderId: id, action, at: nowIso() });
+      st.atomic(() => {
+        for (const id of ids) {
+          const r: OrderRead = { channel, channelOrderId: id, action, at: nowIso() };
+          reads.push(r);
+          st.add('channels.read', r);
+        }
+      });
       return toResponse(answer(ids, c));
     };
 
@@ -258,11 +285,15 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
     if (text.trim()) {
       try { body = JSON.parse(text); } catch { return json(400, { error: 'invalid_request', detail: 'body is not valid JSON' }); }
     }
-    const run = async () => {
+    const run = async (save?: SaveAnswer) => {
       const fault = env.faults.take('channels', op, { channel, orderId: orderOf(c, q, body) });
       const pre = await preEffect(fault, env.stopSignal);
       if (pre) return { outcome: pre, store: false };
-      const outcome = effect(c, q, body);
+      const outcome = st.atomic(() => {
+        const o = effect(c, q, body);
+        save?.(o);
+        return o;
+      });
       if (fault?.action === 'lose_response') return { outcome, store: true, wire: INTERNAL_ERROR };
       return { outcome, store: true };
     };
@@ -276,11 +307,20 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
   };
 
   const recordCall = (channel: string, channelOrderId: string, act: string, status: string, body: unknown, c: Context) => {
-    calls.push({ channel, channelOrderId, action: act, status, body, idempotencyKey: c.req.header('Idempotency-Key'), at: nowIso() });
+    const call: NativeCall = { channel, channelOrderId, action: act, status, body, idempotencyKey: c.req.header('Idempotency-Key'), at: nowIso() };
+    calls.push(call);
+    st.add('channels.call', call);
     const o = orders.get(key(channel, channelOrderId));
-    if (o) setNativeStatus(o, status);
+    if (o) {
+      setNativeStatus(o, status);
+      saveOrder(o);
+    }
   };
-  const recordStock = (channel: string, items: { sku: string; available: number }[]) => stock.push({ channel, items, at: nowIso() });
+  const recordStock = (channel: string, items: { sku: string; available: number }[]) => {
+    const u: StockUpdate = { channel, items, at: nowIso() };
+    stock.push(u);
+    st.add('channels.stock', u);
+  };
 
   // Shopee ----------------------------------------------------------------------------------
   const shopeeCheck = (c: Context, q: Record<string, string>) => shopeeCallOk(q, platformPath(c, 'shopee'), secretOf('shopee'));
@@ -395,7 +435,9 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
     if (!p.ok) return p.response;
     const id = nativeId(channel, p.value);
     if (!id) return json(400, { error: 'invalid_request', detail: 'the order has no platform id' });
-    orders.set(key(channel, id), { channel, id, native: structuredClone(p.value) });
+    const o: StoredOrder = { channel, id, native: structuredClone(p.value) };
+    orders.set(key(channel, id), o);
+    saveOrder(o);
     return json(201, { channelOrderId: id });
   });
 
@@ -405,6 +447,7 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
     const p = await parseBody(c.req.raw, z.object({ status: z.string().min(1) }));
     if (!p.ok) return p.response;
     setNativeStatus(o, p.value.status);
+    saveOrder(o);
     return json(200, { channelOrderId: o.id, status: nativeStatusOf(o) });
   });
 

@@ -7,11 +7,14 @@ import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import type { FaultStore } from './faults';
 import type { IdempotencyStore } from './idempotency';
+import type { StateStore } from './state';
 
 /** Runtime-tunable knobs (`POST /sandbox/config`); read on every use so changes apply at once. */
 export interface SandboxConfig {
   latencyMs: number;
   autoProgress: { enabled: boolean; stepMs: number };
+  /** Lifetime of new payment authorisations. */
+  authorizationTtlMs: number;
 }
 
 /** What every emulated system shares: config, faults, idempotency store and the stop signal. */
@@ -19,6 +22,8 @@ export interface SandboxEnv {
   config: SandboxConfig;
   faults: FaultStore;
   idem: IdempotencyStore;
+  /** Where state changes are journaled (a no-op without a state dir). */
+  state: StateStore;
   /** Aborted by stop(): long fault sleeps and webhook fetches end with it. */
   stopSignal: AbortSignal;
   carrierSecrets: Record<string, string>;

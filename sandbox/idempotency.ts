@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import { json, parseBody, stableStringify, toResponse, type Outcome, type SandboxEnv } from './common';
 import { INTERNAL_ERROR, preEffect, type Fault, type FaultContext, type FaultService } from './faults';
+import type { StateStore } from './state';
 
 /** The result of running a request once: what to store (if anything) and what to send now. */
 export interface Execution {
@@ -26,10 +27,17 @@ interface Entry {
 const replayed = (o: Outcome): Response => toResponse(o, { 'Idempotent-Replayed': 'true' });
 const reused = (): Response => json(422, { error: 'idempotency_key_reused' });
 
-/** Stored answers and in-flight executions, keyed by scope + Idempotency-Key. */
+/** Stores an answer for the current (scope, key); call it in the same atomic write as the effect. */
+export type SaveAnswer = (outcome: Outcome) => void;
+
+/** Stored answers (journaled, so they replay after a restart) and in-flight executions, keyed by scope + Idempotency-Key. */
 export class IdempotencyStore {
-  private done = new Map<string, Entry>();
+  private done: Map<string, Entry>;
   private inflight = new Map<string, { fingerprint: string; promise: Promise<Execution> }>();
+
+  constructor(private readonly state: StateStore) {
+    this.done = state.map<Entry>('idem');
+  }
 
   clear(): void {
     this.done.clear();
@@ -39,8 +47,10 @@ export class IdempotencyStore {
   /**
    * Runs `exec` at most once per (scope, key): replays a stored answer, joins an in-flight run
    * with the same fingerprint, or answers 422 when the key was used for a different request.
+   * `exec` gets a `save` to store its answer together with its effect; an answer it returns
+   * with `store: true` and did not save is stored afterwards.
    */
-  async run(scope: string, key: string, fingerprint: string, exec: () => Promise<Execution>): Promise<Response> {
+  async run(scope: string, key: string, fingerprint: string, exec: (save: SaveAnswer) => Promise<Execution>): Promise<Response> {
     const k = `${scope}\u0000${key}`;
     const done = this.done.get(k);
     if (done) return done.fingerprint === fingerprint ? replayed(done.outcome) : reused();
@@ -50,9 +60,14 @@ export class IdempotencyStore {
       const ex = await flight.promise;
       return ex.store ? replayed(ex.outcome) : toResponse(ex.wire ?? ex.outcome);
     }
-    const promise = exec()
+    const save: SaveAnswer = (outcome) => {
+      const entry: Entry = { fingerprint, outcome };
+      this.done.set(k, entry);
+      this.state.put('idem', k, entry);
+    };
+    const promise = exec(save)
       .then((ex) => {
-        if (ex.store) this.done.set(k, { fingerprint, outcome: ex.outcome });
+        if (ex.store && !this.done.has(k)) save(ex.outcome);
         return ex;
       })
       .finally(() => this.inflight.delete(k));
@@ -92,13 +107,18 @@ export function mutation<S extends z.ZodType>(env: SandboxEnv, spec: MutationSpe
     if (!p.ok) return p.response;
     const body = p.value;
     const fingerprint = `${c.req.method} ${c.req.path} ${stableStringify(p.raw)}`;
-    return env.idem.run(spec.scope(c), key, fingerprint, async (): Promise<Execution> => {
+    return env.idem.run(spec.scope(c), key, fingerprint, async (save): Promise<Execution> => {
       const fault: Fault | undefined = env.faults.take(spec.service, spec.op, spec.match(c, body));
       const pre = await preEffect(fault, env.stopSignal);
       if (pre) return { outcome: pre, store: false };
-      const outcome = spec.effect(c, body, {
-        idempotencyKey: key,
-        declineCode: fault?.action === 'decline' ? (fault.declineCode ?? 'do_not_honor') : undefined,
+      // Effect and stored answer reach the journal in one write: a crash keeps both or neither.
+      const outcome = env.state.atomic(() => {
+        const o = spec.effect(c, body, {
+          idempotencyKey: key,
+          declineCode: fault?.action === 'decline' ? (fault.declineCode ?? 'do_not_honor') : undefined,
+        });
+        save(o);
+        return o;
       });
       if (fault?.action === 'lose_response') return { outcome, store: true, wire: INTERNAL_ERROR };
       return { outcome, store: true };

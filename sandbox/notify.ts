@@ -17,8 +17,9 @@ const messageSchema = z.object({
 
 interface Message extends z.infer<typeof messageSchema> { messageId: string; at: string; idempotencyKey: string }
 
+/** Builds the ops notification API (`/notify/v1`) and its ledger route over the stored state. */
 export function createNotify(env: SandboxEnv) {
-  const messages: Message[] = [];
+  const messages = env.state.list<Message>('notify.message');
   const api = new Hono();
   api.post('/messages', mutation(env, {
     scope: () => 'notify', service: 'notify', op: 'message', schema: messageSchema,
@@ -26,6 +27,7 @@ export function createNotify(env: SandboxEnv) {
     effect: (_c, b, meta) => {
       const m: Message = { ...b, messageId: newId('msg'), at: nowIso(), idempotencyKey: meta.idempotencyKey };
       messages.push(m);
+      env.state.add('notify.message', m);
       return { status: 201, body: { messageId: m.messageId } };
     },
   }));

@@ -1,13 +1,16 @@
 /**
  * Emulated payment gateway: authorize, capture (partial or full), void and refund, with
  * declines and a ledger of every real effect so tests can prove "charged exactly once".
+ * Authorisations expire like real ones (default after 7 days): the uncaptured rest is released
+ * and capture answers 409 authorization_expired.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { DECIMAL_RE, fromMinor, json, newId, nowIso, toMinor, type SandboxEnv } from './common';
 import { mutation } from './idempotency';
 
-const AUTH_TTL_MS = 7 * 24 * 3600 * 1000;
+/** How long an authorisation holds funds unless configured otherwise. */
+export const DEFAULT_AUTHORIZATION_TTL_MS = 7 * 24 * 3600 * 1000;
 
 const amount = z
   .string()
@@ -30,7 +33,7 @@ interface Authorization {
   amountMinor: number;
   currency: string;
   capturedMinor: number;
-  status: 'authorized' | 'voided';
+  status: 'authorized' | 'voided' | 'expired';
   expiresAt: string;
 }
 interface Capture {
@@ -43,7 +46,8 @@ interface Capture {
 }
 /** One row per real effect; replays never add rows. */
 export interface PaymentLedgerEntry {
-  type: 'authorize' | 'decline' | 'capture' | 'void' | 'refund';
+  /** `expire`: the gateway noticed an authorisation past its expiry and released its uncaptured rest. */
+  type: 'authorize' | 'decline' | 'capture' | 'void' | 'refund' | 'expire';
   id: string;
   orderId: string;
   authorizationId?: string;
@@ -57,12 +61,40 @@ export interface PaymentLedgerEntry {
 
 const notFound = { status: 404, body: { error: 'not_found' } };
 
-/** Builds the payments API (`/payments/v1`) and its ledger route over fresh in-memory state. */
+/** Builds the payments API (`/payments/v1`), its ledger and expiry controls over the stored state. */
 export function createPayments(env: SandboxEnv) {
-  const auths = new Map<string, Authorization>();
-  const captures = new Map<string, Capture>();
-  let ledger: PaymentLedgerEntry[] = [];
+  const auths = env.state.map<Authorization>('payments.auth');
+  const captures = env.state.map<Capture>('payments.capture');
+  let ledger = env.state.list<PaymentLedgerEntry>('payments.ledger');
   const scope = () => 'payments';
+  const saveAuth = (a: Authorization) => env.state.put('payments.auth', a.authorizationId, a);
+  const saveCapture = (cap: Capture) => env.state.put('payments.capture', cap.captureId, cap);
+  const record = (e: PaymentLedgerEntry) => {
+    ledger.push(e);
+    env.state.add('payments.ledger', e);
+  };
+
+  /**
+   * Expiry is noticed lazily, when the authorisation is next touched or the ledger is read: the
+   * uncaptured rest is released once, with one `expire` ledger row. A fully captured one has
+   * nothing left to release and stays as it is.
+   */
+  const noticeExpiry = (a: Authorization, now = Date.now()): void => {
+    if (a.status !== 'authorized' || a.capturedMinor >= a.amountMinor || Date.parse(a.expiresAt) > now) return;
+    env.state.atomic(() => {
+      a.status = 'expired';
+      saveAuth(a);
+      record({
+        type: 'expire', id: newId('exp'), orderId: a.orderId, authorizationId: a.authorizationId,
+        amount: fromMinor(a.amountMinor - a.capturedMinor), currency: a.currency, idempotencyKey: '', at: nowIso(),
+      });
+    });
+  };
+  const findAuth = (id: string | undefined): Authorization | undefined => {
+    const a = auths.get(id ?? '');
+    if (a) noticeExpiry(a);
+    return a;
+  };
 
   const api = new Hono();
 
@@ -79,7 +111,7 @@ export function createPayments(env: SandboxEnv) {
         const code = forced ?? (b.paymentToken.startsWith('tok_decline_') ? b.paymentToken.slice('tok_decline_'.length) || 'generic_decline' : undefined);
         const base = { orderId: b.orderId, amount: fromMinor(toMinor(b.amount)), currency: b.currency, idempotencyKey: meta.idempotencyKey, at: nowIso() };
         if (code !== undefined) {
-          ledger.push({ type: 'decline', id: newId('dcl'), ...base, declineCode: code });
+          record({ type: 'decline', id: newId('dcl'), ...base, declineCode: code });
           return { status: 402, body: { error: 'card_declined', declineCode: code, message: `The card was declined (${code}).` } };
         }
         const a: Authorization = {
@@ -89,10 +121,11 @@ export function createPayments(env: SandboxEnv) {
           currency: b.currency,
           capturedMinor: 0,
           status: 'authorized',
-          expiresAt: new Date(Date.now() + AUTH_TTL_MS).toISOString(),
+          expiresAt: new Date(Date.now() + env.config.authorizationTtlMs).toISOString(),
         };
         auths.set(a.authorizationId, a);
-        ledger.push({ type: 'authorize', id: a.authorizationId, authorizationId: a.authorizationId, ...base });
+        saveAuth(a);
+        record({ type: 'authorize', id: a.authorizationId, authorizationId: a.authorizationId, ...base });
         return {
           status: 201,
           body: { authorizationId: a.authorizationId, status: 'authorized', amount: fromMinor(a.amountMinor), currency: a.currency, expiresAt: a.expiresAt },
@@ -110,16 +143,19 @@ export function createPayments(env: SandboxEnv) {
       schema: captureSchema,
       match: (c) => ({ orderId: auths.get(c.req.param('id') ?? '')?.orderId }),
       effect: (c, b, meta) => {
-        const a = auths.get(c.req.param('id') ?? '');
+        const a = findAuth(c.req.param('id'));
         if (!a) return notFound;
         if (a.status === 'voided') return { status: 409, body: { error: 'authorization_voided' } };
+        if (a.status === 'expired') return { status: 409, body: { error: 'authorization_expired', expiredAt: a.expiresAt } };
         const remaining = a.amountMinor - a.capturedMinor;
         const want = b.amount !== undefined ? toMinor(b.amount) : remaining;
         if (want <= 0 || want > remaining) return { status: 409, body: { error: 'amount_exceeds_authorization', remaining: fromMinor(remaining) } };
         a.capturedMinor += want;
         const cap: Capture = { captureId: newId('cap'), authorizationId: a.authorizationId, orderId: a.orderId, amountMinor: want, currency: a.currency, refundedMinor: 0 };
         captures.set(cap.captureId, cap);
-        ledger.push({
+        saveAuth(a);
+        saveCapture(cap);
+        record({
           type: 'capture', id: cap.captureId, orderId: a.orderId, authorizationId: a.authorizationId, captureId: cap.captureId,
           amount: fromMinor(want), currency: a.currency, idempotencyKey: meta.idempotencyKey, at: nowIso(),
         });
@@ -137,15 +173,18 @@ export function createPayments(env: SandboxEnv) {
       schema: voidSchema,
       match: (c) => ({ orderId: auths.get(c.req.param('id') ?? '')?.orderId }),
       effect: (c, _b, meta) => {
-        const a = auths.get(c.req.param('id') ?? '');
+        const a = findAuth(c.req.param('id'));
         if (!a) return notFound;
+        // The hold already lapsed: nothing is left to release, and saying so is not an error.
+        if (a.status === 'expired') return { status: 200, body: { authorizationId: a.authorizationId, status: 'expired', released: '0.00' } };
         // Nothing left to release once everything was captured. After a partial capture, a void
         // releases the uncaptured remainder (as gateways do when the rest will never ship).
         if (a.status !== 'voided' && a.capturedMinor >= a.amountMinor) return { status: 409, body: { error: 'already_captured' } };
         // Voiding twice is harmless at real gateways too: same answer, no second ledger row.
         if (a.status !== 'voided') {
           a.status = 'voided';
-          ledger.push({
+          saveAuth(a);
+          record({
             type: 'void', id: newId('void'), orderId: a.orderId, authorizationId: a.authorizationId,
             amount: fromMinor(a.amountMinor - a.capturedMinor), currency: a.currency, idempotencyKey: meta.idempotencyKey, at: nowIso(),
           });
@@ -171,8 +210,9 @@ export function createPayments(env: SandboxEnv) {
           return { status: 409, body: { error: 'refund_exceeds_capture', refundable: fromMinor(cap.amountMinor - cap.refundedMinor) } };
         }
         cap.refundedMinor += want;
+        saveCapture(cap);
         const refundId = newId('re');
-        ledger.push({
+        record({
           type: 'refund', id: refundId, orderId: cap.orderId, authorizationId: cap.authorizationId, captureId: cap.captureId,
           amount: fromMinor(want), currency: cap.currency, idempotencyKey: meta.idempotencyKey, at: nowIso(),
         });
@@ -181,11 +221,26 @@ export function createPayments(env: SandboxEnv) {
     }),
   );
 
-  /** `/sandbox/ledger/payments?orderId=`: every real money movement, in order. */
   const control = new Hono();
+  /** `/sandbox/ledger/payments?orderId=`: every real money movement, in order (expiries noticed first). */
   control.get('/ledger/payments', (c) => {
     const orderId = c.req.query('orderId');
+    const now = Date.now();
+    for (const a of auths.values()) if (!orderId || a.orderId === orderId) noticeExpiry(a, now);
     return json(200, { entries: orderId ? ledger.filter((e) => e.orderId === orderId) : ledger });
+  });
+
+  /** Expires one authorisation now, as if its time had run out. */
+  control.post('/payments/authorizations/:id/expire', (c) => {
+    const a = auths.get(c.req.param('id'));
+    if (!a) return json(404, { error: 'not_found' });
+    const now = Date.now();
+    if (a.status === 'authorized' && Date.parse(a.expiresAt) > now) {
+      a.expiresAt = new Date(now).toISOString();
+      saveAuth(a);
+    }
+    noticeExpiry(a, now);
+    return json(200, { authorizationId: a.authorizationId, status: a.status, expiresAt: a.expiresAt });
   });
 
   return {

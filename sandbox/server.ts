@@ -5,6 +5,11 @@
  *
  * Routes: /payments/v1, /wms/v1, /carriers/:carrier/v1, /channels/:channel/v1 (Bearer key
  * required) and /sandbox/* (test controls and ledgers, no key, no latency).
+ *
+ * With a state dir, everything the outside world would remember (payments, idempotency
+ * answers, pick orders, bookings and unsent webhooks, channel orders and pushes, messages) is
+ * journaled before each answer and reloaded on start; faults and `/sandbox/config` are test
+ * controls and start afresh from the options.
  */
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
@@ -15,8 +20,9 @@ import { createChannels } from './channels';
 import { json, parseBody, type SandboxConfig, type SandboxEnv } from './common';
 import { faultControl, FaultStore } from './faults';
 import { IdempotencyStore } from './idempotency';
-import { createPayments } from './payments';
+import { createPayments, DEFAULT_AUTHORIZATION_TTL_MS } from './payments';
 import { createNotify } from './notify';
+import { StateStore } from './state';
 import { createWms } from './wms';
 
 /** The default merchant key; the OMS's dev config uses the same one. */
@@ -40,6 +46,12 @@ export interface SandboxOptions {
   latencyMs?: number;
   /** Default { enabled: true, stepMs: 200 }. */
   autoProgress?: { enabled: boolean; stepMs: number };
+  /** Keep state in this dir across restarts (journal + lock); default: in memory only. */
+  stateDir?: string;
+  /** fdatasync the journal before answering; default true (false: survives a killed process, not a power cut). */
+  stateFsync?: boolean;
+  /** Lifetime of new payment authorisations; default 7 days. */
+  authorizationTtlMs?: number;
 }
 
 /** A running sandbox. */
@@ -55,6 +67,7 @@ export interface Sandbox {
 const configSchema = z.object({
   latencyMs: z.number().int().min(0).optional(),
   autoProgress: z.object({ enabled: z.boolean().optional(), stepMs: z.number().int().min(1).optional() }).optional(),
+  authorizationTtlMs: z.number().int().min(0).optional(),
 });
 
 /** Starts a sandbox on its own HTTP server; resolves once it listens. */
@@ -64,14 +77,17 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const initialConfig = (): SandboxConfig => ({
     latencyMs: opts.latencyMs ?? 0,
     autoProgress: { ...(opts.autoProgress ?? { enabled: true, stepMs: 200 }) },
+    authorizationTtlMs: opts.authorizationTtlMs ?? DEFAULT_AUTHORIZATION_TTL_MS,
   });
+  const state = StateStore.open({ dir: opts.stateDir, fsync: opts.stateFsync });
   const stopper = new AbortController();
   let omsBaseUrl = opts.omsBaseUrl;
   let baseUrl = '';
   const env: SandboxEnv = {
     config: initialConfig(),
     faults: new FaultStore(),
-    idem: new IdempotencyStore(),
+    idem: new IdempotencyStore(state),
+    state,
     stopSignal: stopper.signal,
     carrierSecrets: opts.carrierSecrets ?? { ghn: 'dev-ghn-secret', vtp: 'dev-vtp-secret' },
     omsBaseUrl: () => omsBaseUrl,
@@ -85,6 +101,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const channels = createChannels(env, opts.channelSecrets);
 
   const app = new Hono();
+  // Outermost: whatever a request changed is on disk before its answer leaves.
+  app.use('*', async (_c, next) => {
+    await next();
+    await state.flush();
+  });
   app.onError((err) => {
     // After stop() aborted sleeps and fetches, errors are expected; before, they're sandbox bugs.
     if (!stopper.signal.aborted) console.error('[sandbox] unhandled error', err);
@@ -121,10 +142,12 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     if (!p.ok) return p.response;
     if (p.value.latencyMs !== undefined) env.config.latencyMs = p.value.latencyMs;
     if (p.value.autoProgress) env.config.autoProgress = { ...env.config.autoProgress, ...p.value.autoProgress };
+    if (p.value.authorizationTtlMs !== undefined) env.config.authorizationTtlMs = p.value.authorizationTtlMs;
     carriers.rearm();
     return json(200, env.config);
   });
   control.post('/reset', () => {
+    state.clear();
     env.faults.clear();
     env.idem.clear();
     payments.reset();
@@ -137,10 +160,19 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   });
   app.route('/sandbox', control);
 
-  const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host }, (info: AddressInfo) => resolve({ server: s, port: info.port }));
-    s.once('error', reject);
-  });
+  let listening: { server: ReturnType<typeof serve>; port: number };
+  try {
+    listening = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host }, (info: AddressInfo) => resolve({ server: s, port: info.port }));
+      s.once('error', reject);
+    });
+  } catch (err) {
+    stopper.abort();
+    carriers.stop();
+    await state.close();
+    throw err;
+  }
+  const { server, port } = listening;
   // A wildcard bind address is not something a client can connect to.
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   baseUrl = `http://${urlHost}:${port}`;
@@ -161,7 +193,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         // Keep-alive sockets would otherwise hold close() open until they time out.
         const closable = server as { closeAllConnections?: () => void };
         closable.closeAllConnections?.();
-      });
+      }).then(() => state.close());
       return stopped;
     },
   };

@@ -33,9 +33,10 @@ export interface PickOrder {
   idempotencyKey: string;
 }
 
-/** Builds the WMS API (`/wms/v1`) and its ledger route over fresh in-memory state. */
+/** Builds the WMS API (`/wms/v1`) and its ledger route over the stored state. */
 export function createWms(env: SandboxEnv) {
-  const picks = new Map<string, PickOrder>();
+  const picks = env.state.map<PickOrder>('wms.pick');
+  const save = (p: PickOrder) => env.state.put('wms.pick', p.pickOrderId, p);
   const scope = () => 'wms';
   const api = new Hono();
 
@@ -54,6 +55,7 @@ export function createWms(env: SandboxEnv) {
           lines: b.lines, status: 'packed', weightGrams, packedAt: nowIso(), idempotencyKey: meta.idempotencyKey,
         };
         picks.set(p.pickOrderId, p);
+        save(p);
         return { status: 201, body: { pickOrderId: p.pickOrderId, status: p.status, packedAt: p.packedAt, weightGrams } };
       },
     }),
@@ -73,6 +75,7 @@ export function createWms(env: SandboxEnv) {
         if (p.status !== 'cancelled') {
           p.status = 'cancelled';
           p.cancelledAt = nowIso();
+          save(p);
         }
         return { status: 200, body: { pickOrderId: p.pickOrderId, status: 'cancelled' } };
       },

@@ -7,6 +7,8 @@ export interface Reply {
   status: number;
   body: Record<string, unknown>;
   headers: Headers;
+  /** The body exactly as sent, for byte-for-byte comparisons. */
+  text: string;
 }
 
 export interface CallOptions {
@@ -17,7 +19,7 @@ export interface CallOptions {
 }
 
 /** Calls a sandbox route and returns status, parsed JSON body and headers. */
-export async function call(sb: Sandbox, method: string, path: string, body?: unknown, o: CallOptions = {}): Promise<Reply> {
+export async function call(sb: Pick<Sandbox, 'url'>, method: string, path: string, body?: unknown, o: CallOptions = {}): Promise<Reply> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
   const key = o.key === undefined ? DEV_SANDBOX_KEY : o.key;
   if (key !== null) headers.Authorization = `Bearer ${key}`;
@@ -25,7 +27,7 @@ export async function call(sb: Sandbox, method: string, path: string, body?: unk
   if (idem !== null) headers['Idempotency-Key'] = idem;
   const res = await fetch(`${sb.url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers };
+  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers, text };
 }
 
 /** Polls until `check` returns a truthy value or the deadline passes. */
