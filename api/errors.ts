@@ -38,6 +38,8 @@ export const problems = {
   forbidden: (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail),
   notFound: (detail = 'No such resource.') => new ProblemError(404, 'not-found', 'Not found', detail),
   conflict: (detail: string, extra: Record<string, unknown> = {}) => new ProblemError(409, 'conflict', 'Conflict', detail, extra),
+  /** An Idempotency-Key sent again with a different request (the IETF Idempotency-Key draft's 422). */
+  idempotencyKeyReused: (detail: string) => new ProblemError(422, 'idempotency-key-reused', 'Idempotency-Key reused', detail),
   tooLarge: (limit: number) => new ProblemError(413, 'payload-too-large', 'Payload too large', `The request body exceeds ${limit} bytes.`),
   unsupportedMediaType: () => new ProblemError(415, 'unsupported-media-type', 'Unsupported media type', 'Send JSON with Content-Type: application/json.'),
   unavailable: (detail: string) => new ProblemError(503, 'unavailable', 'Service unavailable', detail),

@@ -15,6 +15,7 @@ export const errorResponses = {
   404: problem('No such resource'),
   409: problem('Refused in the resource\'s current state; `detail` says why'),
   413: problem('Body too large'),
+  422: problem('The `Idempotency-Key` was already used for a different request to this command on this order'),
   415: problem('The body is not sent as `Content-Type: application/json`'),
 } as const;
 

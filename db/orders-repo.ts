@@ -132,14 +132,19 @@ export class OrdersRepo {
     return row;
   }
 
-  /** True the first time a carrier event id is seen. */
-  async acceptCarrierEvent(carrier: string, eventId: string, bookingId: string, status: string): Promise<boolean> {
+  /** True when this carrier event was applied before (its row is written only after the signal went through). */
+  async carrierEventSeen(carrier: string, eventId: string): Promise<boolean> {
+    return (await this.sql`select 1 from carrier_events where carrier = ${carrier} and event_id = ${eventId}`).length > 0;
+  }
+
+  /**
+   * Records a carrier event once its effect (the signal to the shipment) has happened; false when
+   * a concurrent delivery of the same event recorded it first. Written after the effect, never
+   * before: a crash in between leaves no row, so the carrier's retry is applied, not swallowed.
+   */
+  async recordCarrierEvent(carrier: string, eventId: string, bookingId: string, status: string): Promise<boolean> {
     const rows = await this.sql`insert into carrier_events (carrier, event_id, booking_id, status) values (${carrier}, ${eventId}, ${bookingId}, ${status})
                                 on conflict do nothing returning 1`;
     return rows.length > 0;
-  }
-
-  async forgetCarrierEvent(carrier: string, eventId: string): Promise<void> {
-    await this.sql`delete from carrier_events where carrier = ${carrier} and event_id = ${eventId}`;
   }
 }

@@ -5,12 +5,13 @@
  */
 import type { PendingLevel } from '../domain/stock-sync';
 import type { Sql } from './client';
-
-/** Advisory-lock class of the per-channel push lock (the second key is the channel). */
-const LOCK_CLASS = 7_231_007;
+import { OutboundLeases } from './outbound-leases';
 
 export class StockSyncRepo {
-  constructor(private readonly sql: Sql) {}
+  private readonly leases: OutboundLeases;
+  constructor(private readonly sql: Sql) {
+    this.leases = new OutboundLeases(sql);
+  }
 
   /**
    * Makes `channels` the registered set. A channel new to the set gets every catalog SKU queued,
@@ -86,23 +87,14 @@ export class StockSyncRepo {
   }
 
   /**
-   * Runs `fn` holding the channel's push lock, so two sync attempts for one channel (a retry
+   * Runs `fn` holding the channel's push lease, so two sync attempts for one channel (a retry
    * racing an attempt its worker has not given up yet) never push concurrently and out of order.
+   * A lease row, not an advisory lock: nothing stays open in PostgreSQL across the HTTP push, and
+   * a dead holder's lease expires after `leaseMs` (keep the push shorter: its timeout bounds it).
    * `{ locked: false }` when another holder has it.
    */
-  async withChannelLock<T>(channel: string, fn: () => Promise<T>): Promise<{ locked: true; value: T } | { locked: false }> {
-    const conn = await this.sql.reserve();
-    try {
-      const [row] = await conn<{ ok: boolean }[]>`select pg_try_advisory_lock(${LOCK_CLASS}, hashtext(${channel})) as ok`;
-      if (!row?.ok) return { locked: false };
-      try {
-        return { locked: true, value: await fn() };
-      } finally {
-        await conn`select pg_advisory_unlock(${LOCK_CLASS}, hashtext(${channel}))`;
-      }
-    } finally {
-      conn.release();
-    }
+  async withChannelLock<T>(channel: string, fn: () => Promise<T>, leaseMs = 60_000): Promise<{ locked: true; value: T } | { locked: false }> {
+    return this.leases.withLease(`stock-push:${channel}`, leaseMs, fn);
   }
 
   /** What `channel` was last told, per SKU. */

@@ -43,6 +43,11 @@ export interface StartChannelOrderInput {
   returnWindows: Record<string, number>;
 }
 
+/** The current activity's context; undefined when called directly (tests, scripts). */
+function activityContext(): Context | undefined {
+  try { return Context.current(); } catch { return undefined; }
+}
+
 export function createChannelActivities(deps: ChannelActivityDeps) {
   const secrets = deps.channelSecrets ?? DEV_CHANNEL_SECRETS;
   const store = new ChannelStore(deps.sql);
@@ -63,11 +68,19 @@ export function createChannelActivities(deps: ChannelActivityDeps) {
       const adapter = adapterFor(input.channel);
       const creds = credentials(input.channel);
       const ctx = adapter.delivery === 'thin' || adapter.channel === 'shopify' ? await store.pushContext(input.orderId) : { shipments: [] };
+      // Each request is aborted at its timeout, so the whole push stays inside the lease.
+      const calls = adapter.statusPush(input, ctx, creds, Date.now()).length;
+      const activity = activityContext();
       const outcome = await store.pushInOrder(input.channel, input.orderId, input.seq, input.status, async () => {
+        // Built (and signed) once the lease is ours: platforms check the signature's timestamp.
         const requests = adapter.statusPush(input, ctx, creds, Date.now());
         for (const [i, req] of requests.entries()) {
           await callChannel(system, adapter, req, `${input.orderId}:status:${input.seq}${requests.length > 1 ? `:${i}` : ''}`);
         }
+      }, {
+        leaseMs: Math.max(calls, 1) * (system.timeoutMs ?? 10_000) + 30_000,
+        signal: activity?.cancellationSignal,
+        onWait: () => activity?.heartbeat(),
       });
       if (outcome === 'stale') deps.logger.info('older status push skipped', { channel: input.channel, orderId: input.orderId, seq: input.seq, status: input.status });
     },

@@ -1,11 +1,11 @@
 /**
  * Calls to a sales channel's API, built and signed by its adapter. Same error mapping as every
  * outside system (activities/http.ts): 4xx is a refusal (non-retryable), 429/5xx/timeouts are
- * transient and left to Temporal's retries. On top of that, errors the platforms wrap inside a
+ * transient and left to Temporal's retries (after the platform's Retry-After). On top of that, errors the platforms wrap inside a
  * 200 answer (Shopee's `error`, Lazada's and TikTok's `code`) are classified by the adapter.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { TransientHttpError, type OutsideSystem } from '../http';
+import { beginOutboundCall, TransientHttpError, transientAnswer, type OutsideSystem } from '../http';
 import type { ChannelAdapter, ChannelRequest } from './adapters';
 
 /** In dev and tests the platforms are the sandbox, which serves each under `/channels/<channel>`. */
@@ -24,21 +24,26 @@ export async function callChannel(system: OutsideSystem, adapter: ChannelAdapter
     ...req.headers,
     ...(idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {}),
   };
+  // Heartbeats while waiting and aborts when the activity is cancelled (activities/http.ts).
+  const call = beginOutboundCall(system.timeoutMs ?? 10_000);
   let res: Response;
+  let text: string;
   try {
     res = await fetch(channelUrl(system, adapter.channel, req), {
-      method: req.method, headers, ...(req.body !== undefined ? { body: req.body } : {}), signal: AbortSignal.timeout(system.timeoutMs ?? 10_000),
+      method: req.method, headers, ...(req.body !== undefined ? { body: req.body } : {}), signal: call.signal,
     });
+    text = await res.text();
   } catch (err) {
-    throw new TransientHttpError(`${what}: ${(err as Error).name === 'TimeoutError' ? 'timed out' : (err as Error).message}`);
+    throw call.failure(err, what);
+  } finally {
+    call.done();
   }
-  const text = await res.text();
   let json: unknown;
   try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
   const platform = adapter.platformError(json);
   if (!res.ok) {
     const code = platform?.code ?? (json as { error?: string } | undefined)?.error ?? `http_${res.status}`;
-    if (res.status === 429 || res.status >= 500 || res.status === 408) throw new TransientHttpError(`${what}: ${res.status} ${code}`);
+    if (res.status === 429 || res.status >= 500 || res.status === 408) throw transientAnswer(what, res.status, code, res.headers.get('Retry-After'));
     throw ApplicationFailure.nonRetryable(`${what}: ${res.status} ${code}`, 'ChannelRefused', { status: res.status, code });
   }
   if (platform) {

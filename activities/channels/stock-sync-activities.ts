@@ -12,7 +12,7 @@ import { StockSyncRepo } from '../../db/stock-sync-repo';
 import type { Sql } from '../../db/client';
 import { intervalFor, planStockPush, retryAfterMs, type PendingLevel, type StockLevel, type StockSyncSettings } from '../../domain/stock-sync';
 import type { Logger } from '../../lib/logger';
-import type { OutsideSystem } from '../http';
+import { beginOutboundCall, TransientHttpError, type OutsideSystem } from '../http';
 
 export interface StockSyncRound {
   /** The channel is not (or no longer) synced by this deployment: the workflow ends. */
@@ -56,24 +56,34 @@ type PushOutcome = { ok: true } | { ok: false; refused: string };
  */
 export async function pushStockLevels(system: OutsideSystem, channel: string, items: readonly StockLevel[], idempotencyKey: string): Promise<PushOutcome> {
   const path = `/channels/${encodeURIComponent(channel)}/v1/stock`;
+  // Heartbeats while waiting and aborts when the activity is cancelled (activities/http.ts).
+  const call = beginOutboundCall(system.timeoutMs ?? 10_000);
   let res: Response;
+  let text: string;
   try {
     res = await fetch(system.baseUrl + path, {
       method: 'POST',
       headers: { Authorization: `Bearer ${system.apiKey}`, 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': idempotencyKey },
       body: JSON.stringify({ items }),
-      signal: AbortSignal.timeout(system.timeoutMs ?? 10_000),
+      signal: call.signal,
     });
+    text = await res.text();
   } catch (err) {
-    throw ApplicationFailure.retryable(`${path}: ${(err as Error).name === 'TimeoutError' ? 'timed out' : (err as Error).message}`, 'ChannelUnavailable');
+    const failure = call.failure(err, path);
+    if (failure instanceof TransientHttpError) throw ApplicationFailure.retryable(failure.message, 'ChannelUnavailable');
+    throw failure;
+  } finally {
+    call.done();
   }
-  const text = await res.text();
   if (res.ok) return { ok: true };
   let code = `http_${res.status}`;
   try { code = (JSON.parse(text) as { error?: string }).error ?? code; } catch { /* not JSON: keep the status */ }
-  if (res.status === 429) {
+  if (res.status === 429 || res.status === 503) {
     const delay = retryAfterMs(res.headers.get('Retry-After'), Date.now());
-    throw ApplicationFailure.create({ message: `${path}: 429 ${code}`, type: 'ChannelRateLimited', ...(delay !== undefined ? { nextRetryDelay: delay } : {}) });
+    throw ApplicationFailure.create({
+      message: `${path}: ${res.status} ${code}`, type: res.status === 429 ? 'ChannelRateLimited' : 'ChannelUnavailable',
+      ...(delay !== undefined && delay > 0 ? { nextRetryDelay: delay } : {}),
+    });
   }
   if (res.status >= 500 || res.status === 408 || res.status === 401 || res.status === 403) {
     throw ApplicationFailure.retryable(`${path}: ${res.status} ${code}`, 'ChannelUnavailable');
@@ -133,7 +143,8 @@ export function createStockSyncActivities(deps: StockSyncDeps) {
         }
         await repo.acknowledge(input.channel, levels, items);
         return { pushed: items.length, skipped, refused: 0 };
-      });
+        // The push is aborted at its timeout, well inside the lease.
+      }, (deps.systems.channels.timeoutMs ?? 10_000) + 30_000);
       if (!round.locked) throw ApplicationFailure.retryable(`another stock push to ${input.channel} is in flight`, 'StockSyncBusy');
       return { ...round.value, intervalMs };
     },

@@ -1,10 +1,11 @@
 /**
- * Carrier tracking webhooks. Authenticated by the carrier's HMAC over the raw body, deduplicated
- * by event id (carriers deliver at least once), and forwarded to the shipment workflow, which
- * never moves a shipment backwards when events arrive out of order.
+ * Carrier tracking webhooks. Authenticated by the carrier's HMAC over the raw body, forwarded to
+ * the shipment workflow (which never moves a shipment backwards when events arrive out of order),
+ * then deduplicated by event id (carriers deliver at least once): the dedupe row is written after
+ * the signal went through, so a crash in between makes the carrier's retry apply it.
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { OrdersRepo } from '../../db/orders-repo';
 import type { Logger } from '../../lib/logger';
@@ -12,6 +13,7 @@ import { carrierEventSignal } from '../../workflows/messages';
 import type { App } from '../app';
 import { fieldErrors, ProblemError, problems } from '../errors';
 import { pick } from '../schemas';
+import { unstorableText } from '../storable-text';
 
 const CarrierEventBody = z.object({
   eventId: z.string().min(1).max(200),
@@ -24,6 +26,16 @@ const CarrierEventBody = z.object({
   /** For return parcels: our return id, echoed the same way. */
   returnId: z.string().regex(/^order-[A-Za-z0-9._-]+-return-\d+$/).optional(),
 }).passthrough().openapi('CarrierEvent');
+
+/** True when the workflow ran and has closed; false when there is no such workflow (yet). */
+async function shipmentClosed(handle: WorkflowHandle): Promise<boolean> {
+  try {
+    return (await handle.describe()).status.name !== 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
 
 export function verifyHmacHex(secret: string, raw: string, signature: string | undefined): boolean {
   if (!signature || !/^[0-9a-f]{64}$/i.test(signature)) return false;
@@ -62,6 +74,8 @@ export function registerCarrierWebhookRoutes(app: App, deps: { client: Client; o
     if (!verifyHmacHex(secret, raw, c.req.header('x-carrier-signature'))) throw problems.unauthorized('The webhook signature does not match.');
     let json: unknown;
     try { json = JSON.parse(raw); } catch { throw problems.malformedJson(); }
+    const unstorable = unstorableText(json);
+    if (unstorable) throw problems.validation([unstorable]);
     const parsed = CarrierEventBody.safeParse(json);
     if (!parsed.success) throw problems.validation(fieldErrors(parsed.error));
     const e = parsed.data;
@@ -69,18 +83,28 @@ export function registerCarrierWebhookRoutes(app: App, deps: { client: Client; o
     // booking's answer still finds its workflow. Without it, look the booking up.
     const shipmentId = e.returnId ?? e.shipmentId ?? (await deps.orders.shipmentByBooking(carrier, e.bookingId))?.shipmentId;
     if (!shipmentId) throw problems.conflict(`Unknown booking ${e.bookingId}; send again later.`);
-    if (!(await deps.orders.acceptCarrierEvent(carrier, e.eventId, e.bookingId, e.status))) return c.json({ accepted: true, duplicate: true }, 200);
+    if (await deps.orders.carrierEventSeen(carrier, e.eventId)) return c.json({ accepted: true, duplicate: true }, 200);
+    // The effect first, the dedupe row after it: a crash between the two leaves no row, and the
+    // carrier's retry signals again — harmless, the shipment workflow ignores an event id it has seen.
+    const handle = deps.client.workflow.getHandle(shipmentId);
     try {
-      await deps.client.workflow.getHandle(shipmentId).signal(carrierEventSignal, {
+      await handle.signal(carrierEventSignal, {
         eventId: e.eventId, status: e.status, occurredAt: e.occurredAt, ...(e.codAmount ? { codAmount: e.codAmount } : {}),
       });
     } catch (err) {
-      // A finished shipment has nothing left to learn from this event.
-      if (err instanceof WorkflowNotFoundError) return c.json({ accepted: true, duplicate: false }, 200);
-      await deps.orders.forgetCarrierEvent(carrier, e.eventId);
+      const closed = err instanceof WorkflowNotFoundError ? await shipmentClosed(handle).catch(() => undefined) : undefined;
+      if (closed) {
+        // A finished shipment has nothing left to learn from this event.
+        await deps.orders.recordCarrierEvent(carrier, e.eventId, e.bookingId, e.status);
+        return c.json({ accepted: true, duplicate: false }, 200);
+      }
       deps.logger.warn('carrier event not forwarded', { carrier, eventId: e.eventId, error: err });
+      // Nothing recorded either way: the carrier's retry is acted on.
+      if (closed === false) throw problems.conflict(`No shipment ${shipmentId} yet; send again later.`);
       throw new ProblemError(503, 'unavailable', 'Service unavailable', 'The event could not be forwarded; send it again.');
     }
+    const fresh = await deps.orders.recordCarrierEvent(carrier, e.eventId, e.bookingId, e.status);
+    if (!fresh) return c.json({ accepted: true, duplicate: true }, 200);
     return c.json({ accepted: true, duplicate: false }, 200);
   });
 }

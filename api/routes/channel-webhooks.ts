@@ -21,6 +21,7 @@ import { ChannelKey } from '../../workflows/search-attributes';
 import type { App } from '../app';
 import { ProblemError, problems } from '../errors';
 import { pick } from '../schemas';
+import { unstorableText } from '../storable-text';
 import { intakeOrder, type OrderServiceDeps } from '../services/order-service';
 
 export interface ChannelWebhookDeps extends OrderServiceDeps {
@@ -121,6 +122,8 @@ export function registerChannelWebhookRoutes(app: App, deps: ChannelWebhookDeps)
     }
     let body: unknown;
     try { body = JSON.parse(rawBody); } catch { throw problems.malformedJson(); }
+    const unstorable = unstorableText(body);
+    if (unstorable) throw problems.validation([unstorable], `The ${channel} payload is invalid.`);
     const parsed = adapter.parseWebhook(body, req);
     if (!parsed.ok) throw problems.validation(parsed.issues, `The ${channel} payload is invalid.`);
     const n = parsed.value;
@@ -128,41 +131,46 @@ export function registerChannelWebhookRoutes(app: App, deps: ChannelWebhookDeps)
     const answer = (status: 200 | 202, duplicate: boolean) =>
       c.json({ accepted: true, duplicate, orderId, action: n.disposition, nativeStatus: n.nativeStatus } satisfies Answer, status);
 
-    const fresh = await store.recordEvent({
+    const event = {
       channel, eventId: n.eventId, channelOrderId: n.channelOrderId, nativeStatus: n.nativeStatus, action: n.disposition, orderId,
       ...(adapter.delivery === 'thin' ? { raw: body } : {}),
-    });
-    if (!fresh) return answer(200, true);
+    };
+    if (await store.eventSeen(channel, n.eventId)) return answer(200, true);
     deps.logger.info('channel webhook accepted', { channel, eventId: n.eventId, nativeStatus: n.nativeStatus, action: n.disposition });
     // Unpaid, held, cancelled or later-stage events are recorded and acknowledged; nothing starts.
-    if (n.disposition !== 'intake') return answer(200, false);
+    if (n.disposition !== 'intake') return answer(200, !(await store.recordEvent(event)));
+    // The effect first, then the event's row: a crash in between leaves no row and the platform's
+    // retry acts again — harmless, intake and the intake workflow are idempotent by order id.
+    let created: boolean | undefined;
     try {
-      if (n.order) {
-        const r = await intakeOrder(deps, n.order, body);
-        return answer(r.created ? 202 : 200, !r.created);
+      if (n.order) created = (await intakeOrder(deps, n.order, body)).created;
+      else if (await store.orderExists(orderId)) created = false;
+      else {
+        const input: ChannelIntakeInput = {
+          channel: channel as ChannelIntakeInput['channel'], channelOrderId: n.channelOrderId, notifiedStatus: n.nativeStatus,
+          settings: deps.settings, returnWindows: deps.returnWindows,
+        };
+        await deps.client.workflow.start<typeof channelIntakeWorkflow>('channelIntakeWorkflow', {
+          taskQueue: deps.taskQueue,
+          workflowId: intakeWorkflowId(channel, n.channelOrderId),
+          args: [input],
+          // A running intake absorbs the notification; a finished one that did not take the order
+          // in (it was unpaid when pulled) may run again for a later status.
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+          staticSummary: `${channel} #${n.channelOrderId} · notified ${n.nativeStatus}`,
+          typedSearchAttributes: [{ key: ChannelKey, value: channel }],
+        });
       }
-      if (await store.orderExists(orderId)) return answer(200, true);
-      const input: ChannelIntakeInput = {
-        channel: channel as ChannelIntakeInput['channel'], channelOrderId: n.channelOrderId, notifiedStatus: n.nativeStatus,
-        settings: deps.settings, returnWindows: deps.returnWindows,
-      };
-      await deps.client.workflow.start<typeof channelIntakeWorkflow>('channelIntakeWorkflow', {
-        taskQueue: deps.taskQueue,
-        workflowId: intakeWorkflowId(channel, n.channelOrderId),
-        args: [input],
-        // A running intake absorbs the notification; a finished one that did not take the order
-        // in (it was unpaid when pulled) may run again for a later status.
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        staticSummary: `${channel} #${n.channelOrderId} · notified ${n.nativeStatus}`,
-        typedSearchAttributes: [{ key: ChannelKey, value: channel }],
-      });
-      return answer(202, false);
     } catch (err) {
-      // Nothing was kept: the platform's retry of this event must be acted on.
-      await store.forgetEvent(channel, n.eventId).catch(() => undefined);
+      // Nothing was recorded: the platform's retry of this event is acted on.
       deps.logger.warn('channel webhook not acted on', { channel, eventId: n.eventId, error: err });
       throw new ProblemError(503, 'unavailable', 'Service unavailable', 'The webhook could not be acted on now; send it again.');
     }
+    const fresh = await store.recordEvent(event);
+    // A whole order says itself whether it is new; a notification is new unless a concurrent
+    // delivery of the same event got its row in first (both joined the same intake workflow).
+    if (created !== undefined) return answer(created ? 202 : 200, !created);
+    return answer(fresh ? 202 : 200, !fresh);
   });
 }

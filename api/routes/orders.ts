@@ -5,9 +5,21 @@ import type { App } from '../app';
 import { requireRoles, type Principal } from '../auth';
 import { problems } from '../errors';
 import { CursorQuery, decodeCursor, encodeCursor, pick } from '../schemas';
+import { IDEMPOTENCY_KEY } from '../services/idempotent-commands';
 import type { OrderService } from '../services/order-service';
 import type { OrderRow } from '../../db/orders-repo';
 import { addressFor, customerFor, mayFindByContact, piiViewFor, scrubberFor, type PiiView } from '../../lib/personal-data';
+
+/** The `Idempotency-Key` header every order command takes (docs/design.md, "Failures"). */
+const CommandHeaders = z.object({
+  'idempotency-key': z.string().regex(IDEMPOTENCY_KEY, 'must be 1-200 letters, digits, dot, underscore, colon or dash').optional().openapi({
+    description: 'Makes a retry of this request safe: the same key (on this order and command) acts once and answers with the first '
+      + 'outcome — also while the first request is still running, and after the order has closed. The key is used as the Temporal '
+      + 'Update id (`<command>:<key>`). A key already used for a different request is a 422. Without it, every request is a new command.',
+    example: '5b0c2f3e-9d1a-4c57-8d3e-2f6a1b7c9e40',
+  }),
+});
+const keyOf = (h: z.infer<typeof CommandHeaders>) => h['idempotency-key'];
 
 const OrderIdParam = z.object({ orderId: z.string().min(1).max(200).openapi({ example: 'order-web-10001' }) });
 
@@ -77,7 +89,7 @@ const OrderDetail = OrderSummary.extend({
   returns: z.array(z.record(z.string(), z.unknown())),
   cancelledLines: z.array(z.object({ lineNo: z.number().int(), quantity: z.number().int() })).openapi({ description: 'Units cancelled line by line while the rest of the order carried on.' }),
   timeline: z.array(z.object({ seq: z.number().int(), status: z.string(), event: z.string(), detail: z.record(z.string(), z.unknown()), actor: z.string(), at: z.string() })),
-  source: z.enum(['projection', 'workflow']).openapi({ description: '`workflow` when the projection lagged and the live workflow state was used.' }),
+  source: z.enum(['projection', 'workflow']).openapi({ description: 'Always `projection`: status, details and timeline are one stored picture (read once the projection caught up with the workflow), so a status never comes without its timeline step. `workflow` is no longer served.' }),
 }).openapi('OrderDetail');
 
 const LineQuantity = z.object({ lineNo: z.number().int().min(1), quantity: z.number().int().min(1) });
@@ -138,7 +150,7 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     if (!found) throw problems.notFound(`No order ${orderId}.`);
     const p = c.get('principal')!;
     assertCanSee(p, found.row);
-    const d = (found.live ? { ...found.live } : found.row.detail);
+    const d = found.row.detail;
     // Personal data by role (README "Personal data"): free text and details are scrubbed below `full`.
     const view = piiViewFor(p.role);
     const { customer: buyer, shippingAddress: address } = found.row.canonical;
@@ -147,7 +159,6 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     const shippingAddress = addressFor(view, address);
     return c.json({
       ...listItem(found.row, view),
-      ...(found.live ? { status: found.live.status, needsAttention: found.live.needsAttention, attentionReason: scrub(found.live.attentionReason ?? null) } : {}),
       lines: found.row.canonical.lines.map((l, i) => ({ lineNo: i + 1, ...l })),
       ...(customer ? { customer } : {}),
       ...(shippingAddress ? { shippingAddress } : {}),
@@ -162,7 +173,7 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
       returns: scrub((d.returns as Record<string, unknown>[] | undefined) ?? []),
       cancelledLines: (d.cancelledLines as never[] | undefined) ?? [],
       timeline: found.timeline.map((t) => ({ ...t, event: scrub(t.event), detail: scrub(t.detail), at: t.at.toISOString() })),
-      source: found.live ? 'workflow' as const : 'projection' as const,
+      source: 'projection' as const,
     }, 200);
   });
 
@@ -203,35 +214,36 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
   app.openapi(createRoute({
     method: 'post', path: '/v1/orders/{orderId}/retry', tags: ['ops'], summary: 'Resume the steps of an order that need attention',
     security: [{ apiKey: [] }], middleware: [requireRoles('ops')] as const,
-    request: { params: OrderIdParam },
+    request: { params: OrderIdParam, headers: CommandHeaders },
     responses: {
       200: { description: 'The steps that will run again', content: { 'application/json': { schema: z.object({ retried: z.array(z.string()) }).openapi({ example: { retried: ['shipment order-web-10001-shipment-1'] } }) } } },
-      ...pick(400, 401, 403, 404, 409),
+      ...pick(400, 401, 403, 404, 409, 422),
     },
-  }), async (c) => c.json(await orders.retry(c.req.valid('param').orderId, actorOf(c.get('principal')!)), 200));
+  }), async (c) => c.json(await orders.retry(c.req.valid('param').orderId, actorOf(c.get('principal')!), keyOf(c.req.valid('header'))), 200));
 
   app.openapi(createRoute({
     method: 'post', path: '/v1/orders/{orderId}/cancel', tags: ['orders'],
     summary: 'Cancel an order until it is handed to the carrier; compensation undoes exactly what was done',
     security: [{ apiKey: [] }], middleware: [requireRoles('cs', 'ops', 'channel')] as const,
-    request: { params: OrderIdParam, body: { required: true, content: { 'application/json': { schema: CancelBody } } } },
+    request: { params: OrderIdParam, headers: CommandHeaders, body: { required: true, content: { 'application/json': { schema: CancelBody } } } },
     responses: {
       200: {
         description: 'Whole order: CANCELLED, or CANCELLING while compensation runs. With `lines`: the units cancelled, and those refused because their shipment reached the carrier first',
         content: { 'application/json': { schema: CancelResult } },
       },
-      ...pick(400, 401, 403, 404, 409, 413, 415),
+      ...pick(400, 401, 403, 404, 409, 413, 415, 422),
     },
   }), async (c) => {
     const { orderId } = c.req.valid('param');
     const p = c.get('principal')!;
     const body = c.req.valid('json');
+    const key = keyOf(c.req.valid('header'));
     const channel = p.role === 'channel' ? p.channel : undefined;
     if (body.lines) {
-      const r = await orders.cancelLines(orderId, actorOf(p), body.reason, body.lines, channel);
+      const r = await orders.cancelLines(orderId, actorOf(p), body.reason, body.lines, channel, key);
       return c.json({ orderId, status: r.status, cancelledLines: r.cancelled, refusedLines: r.refused, pending: r.pending }, 200);
     }
-    const r = await orders.cancel(orderId, actorOf(p), body.reason, channel);
+    const r = await orders.cancel(orderId, actorOf(p), body.reason, channel, key);
     return c.json({ orderId, status: r.status, ...(r.cancelledShipments ? { cancelledShipments: r.cancelledShipments } : {}) }, 200);
   });
 
@@ -243,14 +255,14 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
   app.openapi(createRoute({
     method: 'post', path: '/v1/orders/{orderId}/returns', tags: ['orders'], summary: 'Open a return (RMA) within the return window',
     security: [{ apiKey: [] }], middleware: [requireRoles('cs', 'ops')] as const,
-    request: { params: OrderIdParam, body: { required: true, content: { 'application/json': { schema: ReturnBody } } } },
+    request: { params: OrderIdParam, headers: CommandHeaders, body: { required: true, content: { 'application/json': { schema: ReturnBody } } } },
     responses: {
-      201: { description: 'Return opened; a return label follows', content: { 'application/json': { schema: z.object({ returnId: z.string().openapi({ example: 'order-web-10001-return-1' }) }) } } },
-      ...pick(400, 401, 403, 404, 409, 413, 415),
+      201: { description: 'Return opened (or, for a repeated Idempotency-Key, the return that request opened); a return label follows', content: { 'application/json': { schema: z.object({ returnId: z.string().openapi({ example: 'order-web-10001-return-1' }) }) } } },
+      ...pick(400, 401, 403, 404, 409, 413, 415, 422),
     },
   }), async (c) => {
     const { orderId } = c.req.valid('param');
-    const r = await orders.requestReturn(orderId, actorOf(c.get('principal')!), c.req.valid('json'));
+    const r = await orders.requestReturn(orderId, actorOf(c.get('principal')!), c.req.valid('json'), keyOf(c.req.valid('header')));
     return c.json(r, 201);
   });
 
@@ -259,16 +271,17 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     security: [{ apiKey: [] }], middleware: [requireRoles('ops')] as const,
     request: {
       params: OrderIdParam.extend({ returnId: z.string().min(1).max(200) }),
+      headers: CommandHeaders,
       body: { required: true, content: { 'application/json': { schema: z.object({ result: z.enum(['accept', 'reject']), reason: z.string().trim().max(500).optional() }).openapi({ example: { result: 'accept', reason: 'unworn, tags attached' } }) } } },
     },
     responses: {
       200: { description: 'Recorded', content: { 'application/json': { schema: z.object({ returnId: z.string() }) } } },
-      ...pick(400, 401, 403, 404, 409, 413, 415),
+      ...pick(400, 401, 403, 404, 409, 413, 415, 422),
     },
   }), async (c) => {
     const { orderId, returnId } = c.req.valid('param');
     const body = c.req.valid('json');
-    const r = await orders.inspectReturn(orderId, actorOf(c.get('principal')!), { returnId, accept: body.result === 'accept', ...(body.reason ? { reason: body.reason } : {}) });
+    const r = await orders.inspectReturn(orderId, actorOf(c.get('principal')!), { returnId, accept: body.result === 'accept', ...(body.reason ? { reason: body.reason } : {}) }, keyOf(c.req.valid('header')));
     return c.json(r, 200);
   });
 
@@ -276,14 +289,14 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     method: 'post', path: '/v1/orders/{orderId}/hold', tags: ['ops'],
     summary: 'Hold an order before its next step (until shipments are being prepared); release or reject it with /release',
     security: [{ apiKey: [] }], middleware: [requireRoles('ops')] as const,
-    request: { params: OrderIdParam, body: { required: true, content: { 'application/json': { schema: z.object({ reason: z.string().trim().min(3).max(500) }).openapi({ example: { reason: 'customer called to change the address' } }) } } } },
+    request: { params: OrderIdParam, headers: CommandHeaders, body: { required: true, content: { 'application/json': { schema: z.object({ reason: z.string().trim().min(3).max(500) }).openapi({ example: { reason: 'customer called to change the address' } }) } } } },
     responses: {
       200: { description: 'Hold requested; the order shows ON_HOLD once it reaches its next step', content: { 'application/json': { schema: z.object({ orderId: z.string(), status: z.string() }) } } },
-      ...pick(400, 401, 403, 404, 409, 413, 415),
+      ...pick(400, 401, 403, 404, 409, 413, 415, 422),
     },
   }), async (c) => {
     const { orderId } = c.req.valid('param');
-    const r = await orders.hold(orderId, actorOf(c.get('principal')!), c.req.valid('json').reason);
+    const r = await orders.hold(orderId, actorOf(c.get('principal')!), c.req.valid('json').reason, keyOf(c.req.valid('header')));
     return c.json({ orderId, status: r.status }, 200);
   });
 
@@ -294,20 +307,21 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
   app.openapi(createRoute({
     method: 'post', path: '/v1/orders/{orderId}/release', tags: ['ops'], summary: 'Release a hold, or reject it with a reason (a risk hold rejects the order; an ops hold cancels it, with full compensation)',
     security: [{ apiKey: [] }], middleware: [requireRoles('ops')] as const,
-    request: { params: OrderIdParam, body: { required: false, content: { 'application/json': { schema: HoldDecision } } } },
+    request: { params: OrderIdParam, headers: CommandHeaders, body: { required: false, content: { 'application/json': { schema: HoldDecision } } } },
     responses: {
       200: { description: 'Decision taken', content: { 'application/json': { schema: z.object({ orderId: z.string(), decision: z.string() }) } } },
-      ...pick(400, 401, 403, 404, 409, 413, 415),
+      ...pick(400, 401, 403, 404, 409, 413, 415, 422),
     },
   }), async (c) => {
     const { orderId } = c.req.valid('param');
     const body = c.req.valid('json') ?? { decision: 'release' as const };
     const actor = actorOf(c.get('principal')!);
+    const key = keyOf(c.req.valid('header'));
     if (body.decision === 'reject') {
       if (!body.reason) throw problems.validation([{ path: 'reason', message: 'a reason is required to reject' }]);
-      await orders.rejectHold(orderId, actor, body.reason);
+      await orders.rejectHold(orderId, actor, body.reason, key);
     } else {
-      await orders.releaseHold(orderId, actor, body.reason);
+      await orders.releaseHold(orderId, actor, body.reason, key);
     }
     return c.json({ orderId, decision: body.decision }, 200);
   });

@@ -1,5 +1,5 @@
 /** Setting stock, and waking the backordered orders a restock can help. */
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Sql } from '../../db/client';
 import { InventoryRepo, StockConflictError } from '../../db/inventory-repo';
 import type { Logger } from '../../lib/logger';
@@ -36,9 +36,10 @@ export class InventoryService {
         await this.deps.client.workflow.getHandle(orderId).signal(stockAvailableSignal, { sku });
         woken.push(orderId);
       } catch (err) {
-        // A closed order no longer waits; forget its backorder so it is not signalled again.
         this.deps.logger.warn('backordered order could not be signalled', { orderId, error: err });
-        await this.repo.clearBackorder(orderId);
+        // A closed order no longer waits; forget its backorder so it is not signalled again. Any
+        // other failure (Temporal unreachable) keeps it: the next restock wakes it.
+        if (err instanceof WorkflowNotFoundError) await this.repo.clearBackorder(orderId);
       }
     }));
     return woken;

@@ -1,0 +1,178 @@
+/**
+ * Webhook dedupe rows are written with or after the effect they guard, never before it. A
+ * delivery that gets stuck between "received" and "effect" (the API process stalls or dies right
+ * there: here, its Temporal call never returns) must leave no dedupe row, so the platform's retry
+ * is applied instead of being acknowledged as a duplicate of an event that never took effect.
+ * The stuck delivery runs in a second app over the same database and Temporal, whose client
+ * holds that one call; the retry goes to the stack's own API.
+ */
+import { createHmac, randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { channelCredentials } from '../../activities/channels/adapters';
+import { hmacHex } from '../../activities/channels/adapters/common';
+import { KeyStore } from '../../api/auth';
+import { createApp } from '../../api/create-app';
+import { createApiMetrics } from '../../api/metrics';
+import { DEFAULT_ORDER_SETTINGS } from '../../domain/settings';
+import { DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS } from '../../lib/config';
+import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
+import { memoryLogger, startTestStack, TEST_KEYS, TEST_KEY_SPECS, type TestStack } from '../support/harness';
+
+let stack: TestStack;
+
+/**
+ * The real client, except that the first `signal` to / `start` of workflow `target` never
+ * returns until `fail()` is called: the moment a crash would hit, held open for the test.
+ */
+function stallingClient(real: Client, op: 'signal' | 'start', target: string) {
+  let fail!: (err: Error) => void;
+  let reached!: () => void;
+  const stuck = new Promise<never>((_, reject) => { fail = reject; });
+  const atEffect = new Promise<void>((r) => { reached = r; });
+  let fired = false;
+  const stall = () => { fired = true; reached(); return stuck; };
+  const bind = <T extends object>(obj: T, p: string | symbol) => {
+    const v: unknown = Reflect.get(obj, p);
+    return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(obj) : v;
+  };
+  const workflow = new Proxy(real.workflow, {
+    get(t, p) {
+      if (p === 'start' && op === 'start') {
+        return (fn: unknown, opts: { workflowId: string }) => (opts.workflowId === target && !fired ? stall() : t.start(fn as never, opts as never));
+      }
+      if (p === 'getHandle' && op === 'signal') {
+        return (id: string, ...rest: unknown[]) => {
+          const h = t.getHandle(id, ...(rest as []));
+          if (id !== target) return h;
+          return new Proxy(h, { get: (ht, hp) => (hp === 'signal' && !fired ? () => stall() : bind(ht, hp)) });
+        };
+      }
+      return bind(t, p);
+    },
+  });
+  const client = new Proxy(real, { get: (t, p) => (p === 'workflow' ? workflow : bind(t, p)) });
+  return { client, atEffect, fail: (err: Error) => fail(err) };
+}
+
+/** A second API over the stack's database and Temporal, with `client` in place of the real one. */
+function appWith(client: Client) {
+  return createApp({
+    keys: new KeyStore(TEST_KEY_SPECS), logger: memoryLogger(), metrics: createApiMetrics(), bodyLimitBytes: 64 * 1024,
+    health: { postgres: () => Promise.resolve(), temporal: () => Promise.resolve() },
+    client, sql: stack.db.sql, taskQueue: stack.taskQueue, orderSettings: DEFAULT_ORDER_SETTINGS,
+    carrierSecrets: DEV_CARRIER_SECRETS, channelSecrets: DEV_CHANNEL_SECRETS, returnWindows: { default: 7 * 86_400_000 },
+  });
+}
+
+const count = async (table: 'carrier_events' | 'channel_events', where: string, value: string) =>
+  Number((await stack.db.sql.unsafe(`select count(*)::int as n from ${table} where ${where} = $1`, [value]))[0]!.n);
+
+interface OrderBody { status: string; shipments: { shipmentId: string; bookingId?: string; status: string }[]; timeline: { event: string; detail: { eventId?: string } }[] }
+const getOrder = async (id: string) => {
+  const res = await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.cs });
+  return res.status === 200 ? ((await res.json()) as OrderBody) : undefined;
+};
+
+beforeAll(async () => {
+  // Parcels move only when the test says so.
+  stack = await startTestStack({ sandboxOptions: { autoProgress: { enabled: false, stepMs: 1000 } } });
+  const stock = { 'WH-HCM': 100, 'WH-HN': 100 };
+  await seedNetwork(stack.db.sql, { 'SKU-A': stock, 'TSHIRT-M': stock, 'CAP-BLK': stock, 'BAG-TOTE': stock, 'SANDAL-42': stock, 'MUG-CER': stock });
+});
+afterAll(async () => { await stack?.close(); });
+
+describe('carrier webhooks', () => {
+  it('a delivery stuck before its signal leaves no dedupe row; the carrier\'s retry is applied, once', async () => {
+    const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder({ payment: { method: 'cod' } }) });
+    const { orderId } = (await res.json()) as { orderId: string };
+    const booked = await eventually(async () => { const o = await getOrder(orderId); return o?.shipments[0]?.bookingId ? o : undefined; });
+    const { shipmentId, bookingId } = booked.shipments[0]! as { shipmentId: string; bookingId: string };
+    const raw = JSON.stringify({ eventId: `ev-pickup-${shipmentId}`, bookingId, status: 'picked_up', occurredAt: new Date().toISOString(), shipmentId });
+    const init = () => ({ method: 'POST', body: raw, headers: { 'Content-Type': 'application/json', 'X-Carrier-Signature': createHmac('sha256', DEV_CARRIER_SECRETS.ghn!).update(raw).digest('hex') } });
+
+    const stalling = stallingClient(stack.client, 'signal', shipmentId);
+    const first = appWith(stalling.client).request('/v1/carriers/ghn/webhooks', init());
+    await stalling.atEffect;
+    // Received, verified, not yet applied: nothing may say "seen" now.
+    expect(await count('carrier_events', 'booking_id', bookingId)).toBe(0);
+
+    // The carrier gives up on the first delivery and sends the event again.
+    const retry = await fetch(`${stack.apiUrl}/v1/carriers/ghn/webhooks`, init());
+    expect(await retry.json()).toEqual({ accepted: true, duplicate: false });
+    const moved = await eventually(async () => { const o = await getOrder(orderId); return o?.shipments[0]?.status === 'picked_up' ? o : undefined; }, { what: 'picked up' });
+    expect(moved.shipments[0]!.status).toBe('picked_up');
+
+    // The stuck delivery fails at last: it answers 503 and records nothing over the applied one.
+    stalling.fail(new Error('connection lost'));
+    expect((await first).status).toBe(503);
+    expect(await count('carrier_events', 'booking_id', bookingId)).toBe(1);
+    // Later replays are acknowledged as duplicates, and the event is in the timeline once.
+    expect(await (await fetch(`${stack.apiUrl}/v1/carriers/ghn/webhooks`, init())).json()).toEqual({ accepted: true, duplicate: true });
+    const o = await eventually(async () => { const x = await getOrder(orderId); return x?.timeline.some((t) => t.detail.eventId === `ev-pickup-${shipmentId}`) ? x : undefined; }, { what: 'timeline row' });
+    expect(o.timeline.filter((t) => t.detail.eventId === `ev-pickup-${shipmentId}`)).toHaveLength(1);
+  });
+
+  it('an event for a shipment workflow that does not exist (yet) is refused, not recorded', async () => {
+    const raw = JSON.stringify({ eventId: 'ev-early-1', bookingId: 'bk-early-1', status: 'picked_up', occurredAt: new Date().toISOString(), shipmentId: 'order-web-nothere-shipment-1' });
+    const sig = createHmac('sha256', DEV_CARRIER_SECRETS.ghn!).update(raw).digest('hex');
+    const res = await fetch(`${stack.apiUrl}/v1/carriers/ghn/webhooks`, { method: 'POST', body: raw, headers: { 'Content-Type': 'application/json', 'X-Carrier-Signature': sig } });
+    expect(res.status).toBe(409);
+    expect(await count('carrier_events', 'event_id', 'ev-early-1')).toBe(0);
+  });
+});
+
+describe('channel webhooks', () => {
+  it('a TikTok notification stuck before its intake workflow starts leaves no dedupe row; the retry takes the order in', async () => {
+    const id = `57${Array.from({ length: 16 }, (_, i) => (i === 0 ? randomInt(1, 10) : randomInt(0, 10))).join('')}`;
+    const doc = JSON.parse(readFileSync(new URL('../fixtures/channels/tiktok/order-detail-cod.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const lines = (doc.line_items as Record<string, unknown>[]).map((l, n) => ({ ...l, id: `${id.slice(0, 16)}${n}9` }));
+    const put = await fetch(`${stack.sandboxUrl}/sandbox/channels/tiktok/orders`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...doc, id, line_items: lines }) });
+    expect(put.status).toBeLessThan(300);
+
+    const now = Math.floor(Date.now() / 1000);
+    const body = JSON.stringify({
+      type: 1, tts_notification_id: `74${id.slice(2)}`, shop_id: '7494000000000000001', timestamp: now,
+      data: { order_id: id, order_status: 'AWAITING_SHIPMENT', update_time: now },
+    });
+    const creds = channelCredentials('tiktok', DEV_CHANNEL_SECRETS.tiktok!);
+    const init = () => ({ method: 'POST', body, headers: { 'Content-Type': 'application/json', Authorization: hmacHex(creds.secret, creds.appKey + body) } });
+
+    const stalling = stallingClient(stack.client, 'start', `intake-tiktok-${id}`);
+    const first = appWith(stalling.client).request('/v1/channels/tiktok/webhooks', init());
+    await stalling.atEffect;
+    expect(await count('channel_events', 'channel_order_id', id)).toBe(0);
+
+    const retry = await fetch(`${stack.apiUrl}/v1/channels/tiktok/webhooks`, init());
+    expect(retry.status).toBe(202);
+    expect(await retry.json()).toMatchObject({ accepted: true, duplicate: false, orderId: `order-tiktok-${id}`, action: 'intake' });
+    await eventually(async () => (await getOrder(`order-tiktok-${id}`))?.status, { what: 'order taken in' });
+
+    stalling.fail(new Error('connection lost'));
+    expect((await first).status).toBe(503);
+    expect(await count('channel_events', 'channel_order_id', id)).toBe(1);
+    const replay = await fetch(`${stack.apiUrl}/v1/channels/tiktok/webhooks`, init());
+    expect(await replay.json()).toMatchObject({ duplicate: true });
+  });
+
+  it('a web order stuck before its workflow starts: the retry starts it', async () => {
+    const order = makeOrder({ sku: 'SKU-A' });
+    const orderId = `order-web-${order.channelOrderId}`;
+    const body = JSON.stringify(order);
+    const init = () => ({ method: 'POST', body, headers: { 'Content-Type': 'application/json', 'X-Channel-Signature': hmacHex(DEV_CHANNEL_SECRETS.web!, body) } });
+
+    const stalling = stallingClient(stack.client, 'start', orderId);
+    const first = appWith(stalling.client).request('/v1/channels/web/webhooks', init());
+    await stalling.atEffect;
+    expect(await count('channel_events', 'order_id', orderId)).toBe(0);
+
+    const retry = await fetch(`${stack.apiUrl}/v1/channels/web/webhooks`, init());
+    expect(retry.status).toBeLessThan(300);
+    // The workflow runs: the order moves past RECEIVED.
+    await eventually(async () => { const o = await getOrder(orderId); return o && o.status !== 'RECEIVED' ? o : undefined; }, { what: 'order workflow running' });
+    stalling.fail(new Error('connection lost'));
+    expect((await first).status).toBe(503);
+    expect(await count('channel_events', 'order_id', orderId)).toBe(1);
+  });
+});
