@@ -18,6 +18,8 @@ export interface ShipmentView {
   trackingNumber?: string;
   labelUrl?: string;
   captured?: string;
+  /** The warehouse's pick order, so a restarted shipment workflow can still cancel it. */
+  pickOrderId?: string;
   needsAttention: boolean;
   attentionReason?: string;
   /** The shipment was already with the carrier when the order's cancellation reached it. */
@@ -42,6 +44,8 @@ export interface PaymentView {
   method: 'prepaid' | 'cod';
   authorizationId?: string;
   authorized?: string;
+  /** When the gateway lets the authorisation lapse; a capture after it re-authorises first. */
+  expiresAt?: string;
   captures: { shipmentId: string; captureId: string; amount: string }[];
   voided?: boolean;
   /** After a partial cancellation: the authorised amount that will never be captured, released. */
@@ -101,7 +105,7 @@ export const stockAvailableSignal = defineSignal<[{ sku: string }]>('stockAvaila
 
 /** Shipment → order: progress of one shipment — the shipment's view as it stands, and what just happened. */
 export interface ShipmentProgress extends Pick<ShipmentView,
-  'shipmentId' | 'status' | 'carrier' | 'bookingId' | 'trackingNumber' | 'labelUrl' | 'needsAttention' | 'attentionReason'
+  'shipmentId' | 'status' | 'carrier' | 'bookingId' | 'trackingNumber' | 'labelUrl' | 'needsAttention' | 'attentionReason' | 'pickOrderId'
   | 'cancelRefused' | 'escalationLevel' | 'escalationReason' | 'cod'> {
   event: string;
   eventDetail?: Record<string, unknown>;

@@ -4,16 +4,16 @@
  * projection, pushed to the channel and mirrored in search attributes.
  */
 import {
-  CancellationScope, ChildWorkflowCancellationType, condition, isCancellation, log, patched, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler, startChild,
+  allHandlersFinished, CancellationScope, ChildWorkflowCancellationType, condition, isCancellation, log, patched, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler, startChild,
   upsertSearchAttributes,
-  type ChildWorkflowHandle,
+  type ChildWorkflowHandle, type SignalDefinition,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Allocation } from '../domain/allocation';
 import { fromMinor, splitProportionally, toMinor } from '../domain/money';
 import type { CanonicalOrder, OrderStatus } from '../domain/order';
 import { slaFor, type OrderSettings } from '../domain/settings';
-import { businessFailure, createStepRunner } from './attention';
+import { businessFailure, createStepRunner, describeFailure, invalid, refuse } from './attention';
 import {
   cancelLinesUpdate, cancelOrderUpdate, cancelShipmentSignal, holdOrderUpdate, inspectionSignal, inspectReturnUpdate, orderStateQuery, rejectHoldUpdate, requestReturnUpdate,
   returnProgressSignal, type ReturnProgress, type ReturnView, releaseHoldUpdate, retryShipmentSignal, retryUpdate, SHIPMENT_RANK, shipmentProgressSignal,
@@ -22,8 +22,8 @@ import {
 import { orderDetails } from './details';
 import { bookkeepingProfile, channelPushProfile, stepProfile, summarised } from './profiles';
 import { CarrierKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, WarehouseKey } from './search-attributes';
-import { returnWorkflow } from './return';
-import { shipmentWorkflow } from './shipment';
+import { returnWorkflow, type ReturnInput } from './return';
+import { shipmentWorkflow, type ShipmentInput } from './shipment';
 
 export interface OrderWorkflowInput {
   orderId: string;
@@ -56,7 +56,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   let cancelRequest: { reason: string; actor: string } | undefined;
   let cancelSettled = false;
   let reserveStarted = false;
-  let childFailure: unknown;
+  /** Child workflows that failed, were terminated or could not start, and why: they wait for an ops retry. */
+  const downChildren = new Map<string, string>();
+  const downReturns = new Map<string, string>();
+  const shipmentArgs = new Map<string, ShipmentInput>();
+  const returnArgs = new Map<string, ReturnInput>();
+  let compensating = false;
   let returnWindowOpen = false;
   const returnQueue: string[] = [];
   const returnInbox: ReturnProgress[] = [];
@@ -147,7 +152,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   }, {
     validator: (_: unknown) => {
       if (opsHold) return;
-      if (state.status !== 'ON_HOLD' || holdDecision) throw new Error(`order is not on hold (status ${state.status})`);
+      if (state.status !== 'ON_HOLD' || holdDecision) throw refuse(`order is not on hold (status ${state.status})`);
     },
   });
   setHandler(rejectHoldUpdate, ({ actor, reason }) => {
@@ -162,27 +167,30 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     return state;
   }, {
     validator: (arg: { reason?: string }) => {
-      if (opsHold) { if (!arg.reason?.trim()) throw new Error('a reason is required to reject a held order'); return; }
-      if (state.status !== 'ON_HOLD' || holdDecision) throw new Error(`order is not on hold (status ${state.status})`);
-      if (!arg.reason?.trim()) throw new Error('a reason is required to reject a held order');
+      if (opsHold) { if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to reject a held order'); return; }
+      if (state.status !== 'ON_HOLD' || holdDecision) throw refuse(`order is not on hold (status ${state.status})`);
+      if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to reject a held order');
     },
   });
   setHandler(retryUpdate, async ({ actor }) => {
     const retried: string[] = [];
     if (steps.parkedStep) { retried.push(steps.parkedStep); steps.requestRetry(actor); }
     for (const s of state.shipments.filter((x) => x.needsAttention)) {
-      await children.get(s.shipmentId)?.signal(retryShipmentSignal, { actor });
+      // A shipment whose workflow failed or never started runs again from where it stood.
+      if (downChildren.has(s.shipmentId)) await relaunchShipment(s.shipmentId, actor);
+      else await signalChild(s.shipmentId, retryShipmentSignal, { actor });
       retried.push(`shipment ${s.shipmentId}`);
     }
     for (const r of state.returns.filter((x) => x.needsAttention)) {
-      await returnChildren.get(r.returnId)?.signal(retryShipmentSignal, { actor });
+      if (downReturns.has(r.returnId)) await relaunchReturn(r.returnId, actor);
+      else await returnChildren.get(r.returnId)?.signal(retryShipmentSignal, { actor }).catch((err: unknown) => returnDown(r.returnId, err));
       retried.push(`return ${r.returnId}`);
     }
     return { retried };
   }, {
     validator: (_: unknown) => {
       if (!steps.parkedStep && !state.shipments.some((s) => s.needsAttention) && !state.returns.some((r) => r.needsAttention)) {
-        throw new Error(`nothing to retry: no step of this order needs attention (status ${state.status})`);
+        throw refuse(`nothing to retry: no step of this order needs attention (status ${state.status})`);
       }
     },
   });
@@ -198,12 +206,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   }, {
     validator: (arg: { reason?: string }) => {
       if (cancelRequest) return; // a second cancel answers with the first one's outcome
-      if (!arg.reason?.trim()) throw new Error('a reason is required to cancel an order');
-      if (CLOSED.has(state.status)) throw new Error(`order is ${state.status}: nothing to cancel`);
+      if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to cancel an order');
+      if (CLOSED.has(state.status)) throw refuse(`order is ${state.status}: nothing to cancel`);
       // Allowed until the last shipment is handed to the carrier: what already left carries on.
       const live = state.shipments.filter((x) => x.status !== 'cancelled' && !x.rts);
       if (live.length && live.every((x) => SHIPMENT_RANK[x.status] >= SHIPMENT_RANK.picked_up)) {
-        throw new Error('the order has been handed to the carrier: open a return instead');
+        throw refuse('the order has been handed to the carrier: open a return instead');
       }
     },
   });
@@ -213,12 +221,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     return { status: state.status };
   }, {
     validator: (arg: { reason?: string }) => {
-      if (!arg.reason?.trim()) throw new Error('a reason is required to hold an order');
-      if (cancelRequest) throw new Error('the order is being cancelled');
-      if (CLOSED.has(state.status) || returnWindowOpen) throw new Error(`order is ${state.status}: nothing left to hold`);
-      if (opsHold) throw new Error('the order is already held by ops');
-      if (state.status === 'ON_HOLD' && !holdDecision) throw new Error('the order is already on hold for risk review: release or reject it');
-      if (shippingStarted) throw new Error('shipments are already being prepared: cancel lines or the order instead');
+      if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to hold an order');
+      if (cancelRequest) throw refuse('the order is being cancelled');
+      if (CLOSED.has(state.status) || returnWindowOpen) throw refuse(`order is ${state.status}: nothing left to hold`);
+      if (opsHold) throw refuse('the order is already held by ops');
+      if (state.status === 'ON_HOLD' && !holdDecision) throw refuse('the order is already on hold for risk review: release or reject it');
+      if (shippingStarted) throw refuse('shipments are already being prepared: cancel lines or the order instead');
     },
   });
   setHandler(cancelLinesUpdate, async ({ reason, actor, lines: asked }) => {
@@ -245,25 +253,25 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     unitsBeingCut += units;
     const outcome = { cancelled: [] as LineQuantity[], refused: [] as LineQuantity[], done: false };
     void Promise.all([...cuts].map(async ([id, cut]) => (await cutShipment(id, cut, reason, actor) ? outcome.cancelled : outcome.refused).push(...cut)))
-      .catch((err: unknown) => { childFailure ??= err; })
+      .catch((err: unknown) => { log.warn('cutting a shipment failed', { orderId, error: describeFailure(err) }); })
       .finally(() => { for (const id of cuts.keys()) cutsInFlight.delete(id); unitsBeingCut -= units; outcome.done = true; });
     await condition(() => outcome.done, '10 seconds');
     return { status: state.status, cancelled: mergeLines(outcome.cancelled), refused: mergeLines(outcome.refused), pending: !outcome.done };
   }, {
     validator: (arg: { reason?: string; lines?: LineQuantity[] }) => {
-      if (!arg.reason?.trim()) throw new Error('a reason is required to cancel lines');
-      if (cancelRequest) throw new Error('the order is already being cancelled');
-      if (CLOSED.has(state.status) || returnWindowOpen) throw new Error(`order is ${state.status}: nothing left to cancel, open a return instead`);
-      if (!arg.lines?.length) throw new Error('lines: at least one line to cancel');
+      if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to cancel lines');
+      if (cancelRequest) throw refuse('the order is already being cancelled');
+      if (CLOSED.has(state.status) || returnWindowOpen) throw refuse(`order is ${state.status}: nothing left to cancel, open a return instead`);
+      if (!arg.lines?.length) throw invalid('lines', 'at least one line to cancel');
       for (const l of mergeLines(arg.lines)) {
         const line = order.lines[l.lineNo - 1];
-        if (!line || !Number.isInteger(l.lineNo)) throw new Error(`lines: line ${l.lineNo} is not in the order`);
-        if (!Number.isInteger(l.quantity) || l.quantity < 1) throw new Error(`lines: line ${l.lineNo}: the quantity must be a positive whole number`);
+        if (!line || !Number.isInteger(l.lineNo)) throw invalid('lines', `line ${l.lineNo} is not in the order`);
+        if (!Number.isInteger(l.quantity) || l.quantity < 1) throw invalid('lines', `line ${l.lineNo}: the quantity must be a positive whole number`);
         const open = line.quantity - cancelledOf(l.lineNo);
-        if (l.quantity > open) throw new Error(`lines: line ${l.lineNo} has ${open} unit(s) left to cancel`);
+        if (l.quantity > open) throw invalid('lines', `line ${l.lineNo} has ${open} unit(s) left to cancel`);
         const movable = cancellableUnits(l.lineNo);
         if (l.quantity > movable) {
-          throw new Error(`line ${l.lineNo}: only ${movable} of its ${open} unit(s) can still be cancelled; the rest has left the warehouse or is being cancelled (open a return for what was handed over)`);
+          throw refuse(`line ${l.lineNo}: only ${movable} of its ${open} unit(s) can still be cancelled; the rest has left the warehouse or is being cancelled (open a return for what was handed over)`);
         }
       }
     },
@@ -285,30 +293,30 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     return { returnId };
   }, {
     validator: (arg: { lines?: { lineNo: number; quantity: number }[]; reason?: string }) => {
-      if (!returnWindowOpen) throw new Error(state.status === 'COMPLETED' ? 'the return window has closed' : `order is ${state.status}: returns open once it is delivered, within the return window`);
-      if (!arg.reason?.trim()) throw new Error('a reason is required');
-      if (!arg.lines?.length) throw new Error('lines: at least one line to return');
+      if (!returnWindowOpen) throw refuse(state.status === 'COMPLETED' ? 'the return window has closed' : `order is ${state.status}: returns open once it is delivered, within the return window`);
+      if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required');
+      if (!arg.lines?.length) throw invalid('lines', 'at least one line to return');
       for (const l of arg.lines) {
         const line = order.lines[l.lineNo - 1];
-        if (!line || !Number.isInteger(l.lineNo)) throw new Error(`lines: line ${l.lineNo} is not in the order`);
+        if (!line || !Number.isInteger(l.lineNo)) throw invalid('lines', `line ${l.lineNo} is not in the order`);
         const open = state.returns.filter((r) => r.status !== 'rejected' && r.status !== 'expired').flatMap((r) => r.lines).filter((x) => x.lineNo === l.lineNo).reduce((a, x) => a + x.quantity, 0);
         const requested = arg.lines.filter((x) => x.lineNo === l.lineNo).reduce((a, x) => a + x.quantity, 0);
         const bought = line.quantity - cancelledOf(l.lineNo);
         if (!Number.isInteger(l.quantity) || l.quantity < 1 || requested > bought - open) {
-          throw new Error(`lines: line ${l.lineNo} has ${bought - open} unit(s) left to return`);
+          throw invalid('lines', `line ${l.lineNo} has ${bought - open} unit(s) left to return`);
         }
       }
     },
   });
   setHandler(inspectReturnUpdate, async ({ returnId, accept, reason, actor }) => {
-    await returnChildren.get(returnId)?.signal(inspectionSignal, { accept, actor, ...(reason ? { reason } : {}) });
+    await returnChildren.get(returnId)?.signal(inspectionSignal, { accept, actor, ...(reason ? { reason } : {}) }).catch((err: unknown) => returnDown(returnId, err));
     return { returnId };
   }, {
     validator: (arg: { returnId: string; accept: boolean; reason?: string }) => {
       const r = state.returns.find((x) => x.returnId === arg.returnId);
-      if (!r) throw new Error(`no return ${arg.returnId} on this order`);
-      if (r.status !== 'received') throw new Error(`return ${arg.returnId} is ${r.status}: only a received parcel can be inspected`);
-      if (!arg.accept && !arg.reason?.trim()) throw new Error('a reason is required to reject a return');
+      if (!r) throw refuse(`no return ${arg.returnId} on this order`);
+      if (r.status !== 'received') throw refuse(`return ${arg.returnId} is ${r.status}: only a received parcel can be inspected`);
+      if (!arg.accept && !arg.reason?.trim()) throw invalid('reason', 'a reason is required to reject a return');
     },
   });
   setHandler(returnProgressSignal, (p) => { returnInbox.push(p); });
@@ -321,6 +329,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     state.waitingUntil = undefined;
     await record(status, event, { reasons }, actor);
     await Promise.all(pendingPushes);
+    await condition(allHandlersFinished);
     return state;
   };
 
@@ -358,12 +367,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         const amount = fromMinor(toMinor(validation.total) - shareOf(cancelled));
         await record('PAYMENT_PENDING', `authorising ${amount} ${order.currency}`);
         try {
-          const auth = await steps.run('authorise payment', () => acts.authorizePayment({ orderId, amount, currency: order.currency, token }));
+          const auth = await steps.run('authorise payment', () => acts.authorizePayment({ orderId, amount, currency: order.currency, token }), { handles: ['PaymentDeclined'] });
           state.payment.authorizationId = auth.authorizationId;
           state.payment.authorized = auth.amount;
+          if (auth.expiresAt) state.payment.expiresAt = auth.expiresAt;
         } catch (err) {
-          const refusal = businessFailure(err);
-          if (!refusal) throw err;
+          const refusal = businessFailure(err)!;
           const code = (refusal.details?.[0] as { declineCode?: string } | undefined)?.declineCode;
           return finish('REJECTED', 'payment declined', [code ? `card declined: ${code}` : refusal.message]);
         }
@@ -466,13 +475,31 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         await record('COMPLETED', 'return window closed');
       }
       await Promise.all(pendingPushes);
+      await condition(allHandlersFinished);
       return state;
     });
   } catch (err) {
-    if (!isCancellation(err)) throw err;
+    if (!isCancellation(err)) await parkUntilCancelled(err);
     // A cancellation from the Temporal Web UI takes the same path as one through the API.
     cancelRequest ??= { reason: 'cancelled through Temporal (workflow cancellation)', actor: 'temporal' };
     return await CancellationScope.nonCancellable(() => compensate(cancelRequest!));
+  }
+
+  /**
+   * The safety net: whatever escaped the order's story (steps, children and signals are handled
+   * where they happen, so this is a defect) does not fail the workflow. The order is flagged with
+   * the cause and waits for ops: cancel it (full compensation), or fix the cause and reset it.
+   */
+  async function parkUntilCancelled(err: unknown): Promise<void> {
+    state.needsAttention = true;
+    state.attentionReason = `unexpected failure: ${describeFailure(err)}`.slice(0, 500);
+    state.waitingFor = 'ops: cancel the order, or fix the cause and reset the workflow';
+    await record(state.status, 'needs attention: unexpected failure', { reason: state.attentionReason });
+    try {
+      await condition(() => cancelRequest !== undefined);
+    } catch (cancelled) {
+      if (!isCancellation(cancelled)) throw cancelled;
+    }
   }
 
   /** Applies one shipment's progress to the order and records it. */
@@ -541,24 +568,83 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
    * once started, the child is registered and compensation reaches it.
    */
   async function startShipment(s: ShipmentView, shareMinor: number, again?: { reservationKey: string }): Promise<void> {
-    const handle = await CancellationScope.nonCancellable(() => startChild(shipmentWorkflow, {
-      workflowId: s.shipmentId,
-      // The order cancels its shipments itself (cancelShipment), so it learns what each could undo.
-      cancellationType: ChildWorkflowCancellationType.ABANDON,
-      args: [{
+    const p = state.payment;
+    await launchShipment({
         orderId, shipmentId: s.shipmentId, warehouse: { id: s.warehouseId, city: cities[s.warehouseId] ?? '' },
         lines: s.lines.map((l) => ({ lineNo: l.lineNo, sku: l.sku, quantity: l.quantity, weightGrams: weights[l.sku] ?? 500 })),
         address: order.shippingAddress, recipientPhone: order.customer.phone, carrier: settings.defaultCarrier,
         pushCarrier: input.pushCarriers.includes(settings.defaultCarrier),
         codAmount: order.payment.method === 'cod' ? fromMinor(shareMinor) : undefined,
         // A parcel sent again was paid for when the first one left.
-        capture: state.payment.authorizationId && !again ? { authorizationId: state.payment.authorizationId, amount: fromMinor(shareMinor) } : undefined,
+        capture: p.authorizationId && !again ? {
+          authorizationId: p.authorizationId, amount: fromMinor(shareMinor),
+          ...(order.payment.method === 'prepaid' ? { token: order.payment.token, currency: order.currency } : {}), ...(p.expiresAt ? { expiresAt: p.expiresAt } : {}),
+        } : undefined,
         settings, sla: slaInput(again ? Date.now() : Date.parse(order.placedAt)),
         ...(again ? { reservationKey: again.reservationKey } : {}),
-      }],
-    }));
-    children.set(s.shipmentId, handle);
-    handle.result().catch((err: unknown) => { if (!isCancellation(err)) childFailure = err; });
+    });
+  }
+
+  /**
+   * Starts a shipment's child workflow and watches it. The start itself is never interrupted. A
+   * child that cannot start, fails or is terminated does not fail the order: the shipment is
+   * flagged and an ops retry runs it again from where it stood (see `relaunchShipment`).
+   */
+  async function launchShipment(args: ShipmentInput): Promise<void> {
+    const id = args.shipmentId;
+    shipmentArgs.set(id, args);
+    try {
+      const handle = await CancellationScope.nonCancellable(() => startChild(shipmentWorkflow, {
+        workflowId: id,
+        // The order cancels its shipments itself (cancelShipment), so it learns what each could undo.
+        cancellationType: ChildWorkflowCancellationType.ABANDON,
+        args: [args],
+      }));
+      children.set(id, handle);
+      downChildren.delete(id);
+      handle.result().catch((err: unknown) => { if (!isCancellation(err)) shipmentDown(id, `the shipment workflow failed: ${describeFailure(err)}`); });
+    } catch (err) {
+      shipmentDown(id, `the shipment workflow could not start: ${describeFailure(err)}`);
+    }
+  }
+
+  /** Flags a shipment whose workflow is gone; the message goes through the inbox like any progress. */
+  function shipmentDown(id: string, reason: string): void {
+    if (downChildren.has(id)) return;
+    downChildren.set(id, reason);
+    const s = state.shipments.find((x) => x.shipmentId === id);
+    progressInbox.push({ shipmentId: id, status: s?.status ?? 'pending', needsAttention: true, attentionReason: reason, event: `shipment ${id} needs attention: ${reason}`, actor: 'system' });
+  }
+
+  /** Runs a shipment's workflow again from where the order last saw it (and undoes it while cancelling). */
+  async function relaunchShipment(id: string, actor: string): Promise<void> {
+    const s = state.shipments.find((x) => x.shipmentId === id)!;
+    const args = shipmentArgs.get(id)!;
+    const capture = state.payment.captures.find((c) => c.shipmentId === id);
+    const why = downChildren.get(id) ?? 'its workflow was gone';
+    downChildren.delete(id);
+    shipmentSeqs.delete(id);
+    s.needsAttention = false;
+    delete s.attentionReason;
+    await record(state.status, `shipment ${id} restarted by ${actor} (${why})`, { shipmentId: id }, actor);
+    await launchShipment({
+      ...args,
+      resume: {
+        status: s.status, pickOrderId: s.pickOrderId,
+        booking: s.bookingId && s.carrier ? { bookingId: s.bookingId, carrier: s.carrier, trackingNumber: s.trackingNumber ?? '', labelUrl: s.labelUrl ?? '', status: 'booked' } : undefined,
+        captured: capture ? { captureId: capture.captureId, amount: capture.amount } : undefined,
+      },
+      ...(compensating && cancelRequest ? { cancel: cancelRequest } : {}),
+    });
+  }
+
+  /** Signals a shipment; one whose workflow is gone is flagged instead of failing the order. */
+  async function signalChild<A extends unknown[]>(id: string, signal: SignalDefinition<A>, ...args: A): Promise<void> {
+    try {
+      await children.get(id)?.signal(signal, ...args);
+    } catch (err) {
+      shipmentDown(id, `the shipment workflow did not take a message: ${describeFailure(err)}`);
+    }
   }
 
   /** Before shipping: units reserved for lines cancelled meanwhile go back to stock. */
@@ -615,7 +701,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       : undefined;
     if (next) { state.shipments.push(next); placeholders.add(next.shipmentId); }
     await condition(() => children.has(id));
-    await children.get(id)!.signal(cancelShipmentSignal, { reason: `lines cancelled: ${reason}`, actor });
+    await signalChild(id, cancelShipmentSignal, { reason: `lines cancelled: ${reason}`, actor });
     await condition(() => s.status === 'cancelled' || s.cancelRefused === true);
     if (next) placeholders.delete(next.shipmentId);
     if (s.cancelRefused || cancelRequest) {
@@ -681,16 +767,44 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       }
     }
     await record('RETURN_REQUESTED', `return ${returnId} requested: ${r.reason}${r.exchange ? ` (exchange: ${r.exchange.status === 'reserved' ? 'replacement reserved' : 'no stock, refund instead'})` : ''}`, { lines: r.lines, refundDue: r.refundDue });
-    const handle = await CancellationScope.nonCancellable(() => startChild(returnWorkflow, {
-      workflowId: returnId,
-      args: [{
+    await launchReturn({
         orderId, returnId, lines: r.lines, from: order.shippingAddress, warehouse: { id: warehouseId, city: cities[warehouseId] ?? '' },
         carrier: settings.defaultCarrier, refundDue: r.refundDue, cod: order.payment.method === 'cod',
         captures: state.payment.captures.map((c) => ({ captureId: c.captureId, refundable: fromMinor(toMinor(c.amount) - (refundsByCapture.get(c.captureId) ?? 0)) })),
         shipByMs: settings.returnShipByMs ?? 14 * 86_400_000, settings,
-      }],
-    }));
-    returnChildren.set(returnId, handle);
+    });
+  }
+
+  /** Starts a return's child workflow; like a shipment's, one that fails or cannot start is flagged. */
+  async function launchReturn(args: ReturnInput): Promise<void> {
+    const id = args.returnId;
+    returnArgs.set(id, args);
+    try {
+      const handle = await CancellationScope.nonCancellable(() => startChild(returnWorkflow, { workflowId: id, args: [args] }));
+      returnChildren.set(id, handle);
+      downReturns.delete(id);
+      handle.result().catch((err: unknown) => { if (!isCancellation(err)) returnDown(id, err); });
+    } catch (err) {
+      returnDown(id, err, 'could not start');
+    }
+  }
+
+  function returnDown(id: string, err: unknown, what = 'failed'): void {
+    if (downReturns.has(id)) return;
+    const reason = `the return workflow ${what}: ${describeFailure(err)}`;
+    downReturns.set(id, reason);
+    const r = state.returns.find((x) => x.returnId === id);
+    returnInbox.push({ returnId: id, status: r?.status ?? 'requested', needsAttention: true, event: `return ${id} needs attention: ${reason}`, actor: 'system' });
+  }
+
+  /** Runs a return's workflow again from where the order last saw it. */
+  async function relaunchReturn(id: string, actor: string): Promise<void> {
+    const r = state.returns.find((x) => x.returnId === id)!;
+    const why = downReturns.get(id) ?? 'its workflow was gone';
+    downReturns.delete(id);
+    r.needsAttention = false;
+    await record(state.status, `return ${id} restarted by ${actor} (${why})`, { returnId: id }, actor);
+    await launchReturn({ ...returnArgs.get(id)!, resumeFrom: r.status });
   }
 
   /** The parcel is back: the reserved replacement ships like any shipment, with nothing to capture. */
@@ -701,16 +815,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const cities = await books.warehouseCities({ ids: [warehouseId] });
     state.shipments.push({ shipmentId, warehouseId, status: 'pending', needsAttention: false, lines: allocations.map(({ lineNo, sku, quantity }) => ({ lineNo, sku, quantity })) });
     r.exchange = { status: 'shipping', shipmentId };
-    const handle = await CancellationScope.nonCancellable(() => startChild(shipmentWorkflow, {
-      workflowId: shipmentId,
-      args: [{
-        orderId, shipmentId, warehouse: { id: warehouseId, city: cities[warehouseId] ?? '' }, reservationKey: r.returnId,
-        lines: allocations.map((a) => ({ lineNo: a.lineNo, sku: a.sku, quantity: a.quantity, weightGrams: 500 })),
-        address: order.shippingAddress, recipientPhone: order.customer.phone, carrier: settings.defaultCarrier,
-        pushCarrier: input.pushCarriers.includes(settings.defaultCarrier), settings,
-      }],
-    }));
-    children.set(shipmentId, handle);
+    await launchShipment({
+      orderId, shipmentId, warehouse: { id: warehouseId, city: cities[warehouseId] ?? '' }, reservationKey: r.returnId,
+      lines: allocations.map((a) => ({ lineNo: a.lineNo, sku: a.sku, quantity: a.quantity, weightGrams: 500 })),
+      address: order.shippingAddress, recipientPhone: order.customer.phone, carrier: settings.defaultCarrier,
+      pushCarrier: input.pushCarriers.includes(settings.defaultCarrier), settings,
+    });
   }
 
   async function applyReturnProgress(p: ReturnProgress): Promise<void> {
@@ -736,8 +846,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
 
   async function trackUntilDelivered(): Promise<void> {
     while (!state.shipments.every((s) => s.status === 'delivered' || s.status === 'cancelled' || s.rts !== undefined)) {
-      await condition(() => progressInbox.length > 0 || childFailure !== undefined);
-      if (childFailure !== undefined && progressInbox.length === 0) throw childFailure instanceof Error ? childFailure : new Error('a shipment workflow failed');
+      await condition(() => progressInbox.length > 0);
       const p = progressInbox.shift()!;
       await applyProgress(p);
       if (p.status === 'returned_to_sender') await handleReturnToSender(p.shipmentId);
@@ -800,8 +909,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     await record('CANCELLING', `cancellation requested: ${reason}`, { reason }, actor);
 
     for (const s of state.shipments) if (!children.has(s.shipmentId)) s.status = 'cancelled';
-    for (const [id, h] of children) {
-      if (state.shipments.find((x) => x.shipmentId === id)?.status !== 'cancelled') await h.signal(cancelShipmentSignal, { reason, actor });
+    compensating = true;
+    for (const id of children.keys()) {
+      if (state.shipments.find((x) => x.shipmentId === id)?.status === 'cancelled') continue;
+      // A shipment whose workflow is gone runs again, told to undo what it did.
+      if (downChildren.has(id)) await relaunchShipment(id, actor);
+      else await signalChild(id, cancelShipmentSignal, { reason, actor });
     }
     while (!state.shipments.every((s) => s.status === 'cancelled' || s.cancelRefused)) {
       await condition(() => progressInbox.length > 0);
@@ -817,6 +930,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       // The cancelled shipments' shares will never be captured (orders before this change kept them authorised).
       if (state.shipments.some((s) => s.status === 'cancelled') && patched('release-remainder')) await releaseUncapturedRemainder(true);
       await Promise.all(pendingPushes);
+      await condition(allHandlersFinished);
       return state;
     }
 
@@ -842,6 +956,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     cancelSettled = true;
     await record('CANCELLED', `order cancelled: ${reason}`, undone, actor);
     await Promise.all(pendingPushes);
+    await condition(allHandlersFinished);
     return state;
   }
 }

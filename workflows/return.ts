@@ -25,6 +25,8 @@ export interface ReturnInput {
   /** How long the customer has to send the parcel. */
   shipByMs: number;
   settings: OrderSettings;
+  /** A new run of a return whose workflow failed or was terminated: the status the order last saw. */
+  resumeFrom?: ReturnStatus | undefined;
 }
 
 export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> {
@@ -47,19 +49,23 @@ export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> 
     cleared: async (step, actor) => { await tell({ event: `return ${input.returnId}: ${step} retried`, actor, needsAttention: false }); },
   });
 
-  const label = await steps.run('book return label', () => acts.bookReturnLabel({
-    carrier: input.carrier, orderId: input.orderId, returnId: input.returnId,
-    from: { name: input.from.name, line1: input.from.line1, city: input.from.city, country: input.from.country },
-    to: { warehouseId: input.warehouse.id, city: input.warehouse.city },
-  }));
-  await tell({ status: 'label_sent', event: `return ${input.returnId}: label ${label.trackingNumber} sent`, trackingNumber: label.trackingNumber, labelUrl: label.labelUrl });
+  // A restarted return whose parcel was already received goes straight to the inspection; before
+  // that, the label is booked again (the carrier answers the same label for the same key).
+  if (input.resumeFrom !== 'received') {
+    const label = await steps.run('book return label', () => acts.bookReturnLabel({
+      carrier: input.carrier, orderId: input.orderId, returnId: input.returnId,
+      from: { name: input.from.name, line1: input.from.line1, city: input.from.city, country: input.from.country },
+      to: { warehouseId: input.warehouse.id, city: input.warehouse.city },
+    }));
+    await tell({ status: 'label_sent', event: `return ${input.returnId}: label ${label.trackingNumber} sent`, trackingNumber: label.trackingNumber, labelUrl: label.labelUrl });
 
-  const arrived = await condition(() => events.some((e) => e.status === 'delivered'), input.shipByMs, { summary: 'return parcel deadline' });
-  if (!arrived) {
-    await tell({ status: 'expired', event: `return ${input.returnId} expired: the parcel did not arrive in time` });
-    return 'expired';
+    const arrived = await condition(() => events.some((e) => e.status === 'delivered'), input.shipByMs, { summary: 'return parcel deadline' });
+    if (!arrived) {
+      await tell({ status: 'expired', event: `return ${input.returnId} expired: the parcel did not arrive in time` });
+      return 'expired';
+    }
+    await tell({ status: 'received', event: `return ${input.returnId}: parcel received at ${input.warehouse.id}`, actor: `carrier:${input.carrier}` });
   }
-  await tell({ status: 'received', event: `return ${input.returnId}: parcel received at ${input.warehouse.id}`, actor: `carrier:${input.carrier}` });
 
   await condition(() => inspection !== undefined);
   const verdict = inspection!;

@@ -8,7 +8,7 @@
  * because it already has the parcel, the handover happened and the shipment carries on.
  */
 import {
-  CancellationScope, condition, getExternalWorkflowHandle, isCancellation, log, patched, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler,
+  CancellationScope, CancelledFailure, condition, getExternalWorkflowHandle, isCancellation, log, patched, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Booking } from '../activities/carriers/carrier-activities';
@@ -34,14 +34,35 @@ export interface ShipmentInput {
   pushCarrier: boolean;
   /** Cash to collect at the door (COD), as a decimal string. */
   codAmount?: string | undefined;
-  /** Prepaid: this shipment's share of the authorisation, captured at handover. */
-  capture?: { authorizationId: string; amount: string } | undefined;
+  /**
+   * Prepaid: this shipment's share of the authorisation, captured at handover. With the token and
+   * the authorisation's expiry, a share captured after the authorisation lapsed is authorised again.
+   */
+  capture?: { authorizationId: string; amount: string; token?: string; currency?: string; expiresAt?: string } | undefined;
   settings: OrderSettings;
   /** Whose reservations this shipment commits: the order's, or an exchange's (its return id). */
   reservationKey?: string | undefined;
   /** Service levels: deadlines (ISO) and the escalation ladder. Absent: no SLA timers. */
   sla?: ShipmentSla | undefined;
+  /**
+   * A new run of a shipment whose workflow failed or was terminated: where the order last saw it.
+   * Before the handover the steps run again (each is idempotent at the outside system); after it,
+   * tracking carries on with the known booking.
+   */
+  resume?: ShipmentResume | undefined;
+  /** The order was cancelled while this shipment's workflow was down: undo, don't ship. */
+  cancel?: { reason: string; actor: string } | undefined;
 }
+
+export interface ShipmentResume {
+  status: ShipmentStatus;
+  booking?: Booking | undefined;
+  pickOrderId?: string | undefined;
+  captured?: { captureId: string; amount: string } | undefined;
+}
+
+/** Re-authorise this long before the gateway's expiry, so a capture never races it. */
+const REAUTHORISE_MARGIN_MS = 3_600_000;
 
 export interface ShipmentSla { shipBy: string; deliverBy: string; graceMs: number; stepMs: number; codRemitByMs: number }
 
@@ -67,6 +88,18 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
   let pickOrderId: string | undefined;
   let booking: Booking | undefined;
   let weightGrams = 0;
+  const resumed = input.resume;
+  if (resumed) {
+    view.status = resumed.status === 'cancelled' ? 'pending' : resumed.status;
+    if (resumed.pickOrderId) pickOrderId = view.pickOrderId = resumed.pickOrderId;
+    if (resumed.booking) {
+      booking = resumed.booking;
+      Object.assign(view, { carrier: booking.carrier, bookingId: booking.bookingId, trackingNumber: booking.trackingNumber, labelUrl: booking.labelUrl });
+    }
+    if (resumed.captured) view.captured = resumed.captured.amount;
+    handedOver = SHIPMENT_RANK[view.status] >= SHIPMENT_RANK.picked_up;
+  }
+  if (input.cancel) cancelRequest = input.cancel;
   const forward = new CancellationScope();
   const waitingFor = () => (view.needsAttention ? 'an ops retry'
     : view.status === 'delivered' || view.status === 'cancelled' ? 'nothing'
@@ -79,6 +112,7 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
       ...(input.sla ? { seq: ++tells } : {}),
       ...(view.attentionReason ? { attentionReason: view.attentionReason } : {}),
       ...(view.carrier ? { carrier: view.carrier } : {}), ...(view.bookingId ? { bookingId: view.bookingId } : {}),
+      ...(view.pickOrderId ? { pickOrderId: view.pickOrderId } : {}),
       ...(view.trackingNumber ? { trackingNumber: view.trackingNumber } : {}), ...(view.labelUrl ? { labelUrl: view.labelUrl } : {}),
       ...(view.cancelRefused ? { cancelRefused: true } : {}),
       ...(view.escalationLevel !== undefined ? { escalationLevel: view.escalationLevel } : {}),
@@ -200,14 +234,43 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     handedOver = true;
     await books.commitStock({ orderId: input.reservationKey ?? input.orderId, warehouseId: input.warehouse.id });
     await record();
-    if (!input.capture) return undefined;
-    const capture = input.capture;
-    const captured = await steps.run('capture payment', () => acts.capturePayment({
-      authorizationId: capture.authorizationId, amount: capture.amount, key: `${input.shipmentId}:capture`,
-    }));
+    if (!input.capture || resumed?.captured) return undefined;
+    const captured = await capturePayment(input.capture);
     view.captured = captured.amount;
-    return { captureId: captured.captureId, amount: captured.amount };
+    return captured;
   });
+
+  /**
+   * Captures this shipment's share. Gateways let an authorisation lapse after some days (a backorder
+   * or a slow warehouse outlives it): near or past its expiry, or when the gateway says it expired,
+   * the share is authorised again with the stored token and captured from the new authorisation.
+   * A declined re-authorisation parks the shipment for ops (retry, or refund/chase the customer).
+   */
+  async function capturePayment(capture: NonNullable<ShipmentInput['capture']>): Promise<{ captureId: string; amount: string }> {
+    let authorizationId = capture.authorizationId;
+    const canReauthorise = capture.token !== undefined && capture.currency !== undefined;
+    let attempts = 0;
+    const reauthorise = async () => {
+      // A gateway answers a key it has seen with the same (declined) answer: an ops retry is a new request.
+      const auth = await steps.run('re-authorise payment', () => acts.authorizePayment({
+        orderId: input.orderId, amount: capture.amount, currency: capture.currency!, token: capture.token!,
+        key: `${input.shipmentId}:reauthorize${++attempts > 1 ? `:${attempts}` : ''}`,
+      }));
+      await tell({ event: `shipment ${input.shipmentId}: the authorisation had lapsed; ${auth.amount} authorised again (${auth.authorizationId})`, eventDetail: { authorizationId: auth.authorizationId } });
+      authorizationId = auth.authorizationId;
+    };
+    if (canReauthorise && capture.expiresAt && Date.parse(capture.expiresAt) - REAUTHORISE_MARGIN_MS <= Date.now()) await reauthorise();
+    for (;;) {
+      try {
+        const captured = await steps.run('capture payment', () => acts.capturePayment({ authorizationId, amount: capture.amount, key: authorizationId === capture.authorizationId ? `${input.shipmentId}:capture` : `${input.shipmentId}:capture-reauthorized` }),
+          { handles: canReauthorise ? ['authorization_expired'] : [] });
+        return { captureId: captured.captureId, amount: captured.amount };
+      } catch (err) {
+        if (businessFailure(err)?.type !== 'authorization_expired' || authorizationId !== capture.authorizationId) throw err;
+        await reauthorise();
+      }
+    }
+  }
   const tellCaptured = async (captured: { captureId: string; amount: string } | undefined) => {
     if (captured) await tell({ event: `shipment ${input.shipmentId}: captured ${captured.amount}`, captured });
   };
@@ -227,7 +290,17 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     } else if (!pending()) {
       const got = await condition(pending, pollDelay, { summary: `next tracking poll of ${booking!.carrier}` });
       if (!got) {
-        const tracking = await steps.run('track shipment', () => acts.trackShipment({ carrier: booking!.carrier, bookingId: booking!.bookingId }));
+        const b = booking!;
+        let tracking: Awaited<ReturnType<typeof acts.trackShipment>>;
+        try {
+          // Before the handover a booking the carrier forgot (expired unpicked) is booked again;
+          // after it, the parcel is with a carrier that cannot say where: ops must look.
+          tracking = await steps.run('track shipment', () => acts.trackShipment({ carrier: b.carrier, bookingId: b.bookingId }), { handles: handedOver ? [] : ['not_found'] });
+        } catch (err) {
+          if (businessFailure(err)?.type !== 'not_found') throw err;
+          await bookCarrier(`the carrier no longer knows booking ${b.bookingId}`);
+          return;
+        }
         for (const e of tracking.events) if (!seenEvents.has(e.eventId)) { seenEvents.add(e.eventId); inbox.push(e); }
         pollDelay = inbox.length ? input.settings.trackingPollMs : Math.min(pollDelay * 2, input.settings.trackingPollMs * 8);
         return;
@@ -258,24 +331,38 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     await tellCaptured(due && !handoverFirst ? await handover() : captured);
   };
 
+  let bookings = 0;
+  /** Books the carrier (again, with a key of its own, when the carrier forgot the first booking). */
+  async function bookCarrier(again?: string): Promise<void> {
+    const attempt = again ? ++bookings : 0;
+    const b = await steps.run('book carrier', () => acts.bookShipment({ ...bookingRequest(input, weightGrams), ...(attempt ? { attempt } : {}) }));
+    booking = b;
+    Object.assign(view, { carrier: b.carrier, bookingId: b.bookingId, trackingNumber: b.trackingNumber, labelUrl: b.labelUrl });
+    advance('booked');
+    // Recorded so the webhook route can find this workflow by booking.
+    await record();
+    await tell({ event: `shipment ${input.shipmentId}: ${again ? `${again}; booked again` : 'booked'} with ${b.carrier}, tracking ${b.trackingNumber}`, eventDetail: { weightGrams } });
+  }
+
   try {
-    await forward.run(async () => {
-      advance('picking');
-      await tell({ event: `shipment ${input.shipmentId}: picking at ${input.warehouse.id}` });
-      const pick = await steps.run('pick and pack', () => acts.createPickOrder({
-        orderId: input.orderId, shipmentId: input.shipmentId, warehouseId: input.warehouse.id, lines: input.lines,
-      }));
-      pickOrderId = pick.pickOrderId;
-      weightGrams = pick.weightGrams;
-      advance('packed');
-      booking = await steps.run('book carrier', () => acts.bookShipment(bookingRequest(input, weightGrams)));
-      Object.assign(view, { carrier: booking.carrier, bookingId: booking.bookingId, trackingNumber: booking.trackingNumber, labelUrl: booking.labelUrl });
-      advance('booked');
-      // Recorded so the webhook route can find this workflow by booking.
-      await record();
-      await tell({ event: `shipment ${input.shipmentId}: booked with ${booking.carrier}, tracking ${booking.trackingNumber}`, eventDetail: { weightGrams } });
-      while (!handedOver) await trackNext();
-    });
+    // The order was cancelled while this shipment's workflow was down: straight to the undo.
+    if (input.cancel && !handedOver) throw new CancelledFailure('cancelled while the shipment workflow was down');
+    if (!handedOver) {
+      await forward.run(async () => {
+        if (!booking) {
+          advance('picking');
+          await tell({ event: `shipment ${input.shipmentId}: picking at ${input.warehouse.id}` });
+          const pick = await steps.run('pick and pack', () => acts.createPickOrder({
+            orderId: input.orderId, shipmentId: input.shipmentId, warehouseId: input.warehouse.id, lines: input.lines,
+          }));
+          pickOrderId = view.pickOrderId = pick.pickOrderId;
+          weightGrams = pick.weightGrams;
+          advance('packed');
+          await bookCarrier();
+        }
+        while (!handedOver) await trackNext();
+      });
+    }
   } catch (err) {
     if (!isCancellation(err) || !cancelRequest) throw err;
     const undone = await CancellationScope.nonCancellable(() => undoBeforeHandover());
@@ -301,13 +388,19 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
    * Returns false when the carrier already has the parcel: then the handover happened.
    */
   async function undoBeforeHandover(): Promise<boolean> {
-    if (booking) {
+    undoBooking: if (booking) {
       const b = booking;
       try {
-        await steps.run('cancel carrier booking', () => acts.cancelBooking({ carrier: b.carrier, bookingId: b.bookingId, shipmentId: input.shipmentId }));
+        await steps.run('cancel carrier booking', () => acts.cancelBooking({ carrier: b.carrier, bookingId: b.bookingId, shipmentId: input.shipmentId }), { handles: ['already_picked_up', 'not_found'] });
         await tell({ event: `shipment ${input.shipmentId}: carrier booking ${b.bookingId} cancelled`, actor: cancelRequest!.actor });
       } catch (err) {
-        if (businessFailure(err)?.type !== 'already_picked_up') throw err;
+        const refusal = businessFailure(err)?.type;
+        if (refusal === 'not_found') {
+          // The carrier no longer has it (it expired unpicked): there is nothing left to cancel.
+          await tell({ event: `shipment ${input.shipmentId}: the carrier no longer knows booking ${b.bookingId}: nothing to cancel`, actor: cancelRequest!.actor });
+          break undoBooking;
+        }
+        if (refusal !== 'already_picked_up') throw err;
         Object.assign(view, { carrier: b.carrier, bookingId: b.bookingId, trackingNumber: b.trackingNumber, labelUrl: b.labelUrl });
         advance('picked_up');
         const captured = await handover();

@@ -13,9 +13,11 @@ export function createCarrierActivities(carriers: OutsideSystem) {
       carrier: string; orderId: string; shipmentId: string; from: { warehouseId: string; city: string };
       to: { name: string; phone?: string | undefined; line1: string; city: string; region?: string | undefined; country: string };
       weightGrams: number; codAmount?: string | undefined;
+      /** A booking made again after the carrier forgot the first one needs a key of its own. */
+      attempt?: number;
     }): Promise<Booking> {
-      const { carrier, ...body } = input;
-      return callJson(carriers, `/carriers/${encodeURIComponent(carrier)}/v1/shipments`, { body, idempotencyKey: `${input.shipmentId}:book` });
+      const { carrier, attempt, ...body } = input;
+      return callJson(carriers, `/carriers/${encodeURIComponent(carrier)}/v1/shipments`, { body, idempotencyKey: `${input.shipmentId}:book${attempt ? `:${attempt}` : ''}` });
     },
     /** A return label: the customer hands the parcel to the carrier, which brings it to the warehouse. */
     async bookReturnLabel(input: { carrier: string; orderId: string; returnId: string; from: { name: string; line1: string; city: string; country: string }; to: { warehouseId: string; city: string } }): Promise<Booking> {

@@ -7,11 +7,12 @@ export interface Authorization { authorizationId: string; amount: string; curren
 export function createPaymentActivities(gateway: OutsideSystem) {
   return {
     /** Authorises the order total; a decline is a non-retryable `PaymentDeclined` with the gateway's code. */
-    async authorizePayment(input: { orderId: string; amount: string; currency: string; token: string }): Promise<Authorization> {
+    async authorizePayment(input: { orderId: string; amount: string; currency: string; token: string; key?: string }): Promise<Authorization> {
       try {
         return await callJson<Authorization>(gateway, '/payments/v1/authorizations', {
           body: { orderId: input.orderId, amount: input.amount, currency: input.currency, paymentToken: input.token },
-          idempotencyKey: `${input.orderId}:authorize`,
+          // The order's authorisation; a re-authorisation after expiry passes a key of its own.
+          idempotencyKey: input.key ?? `${input.orderId}:authorize`,
         });
       } catch (err) {
         if (err instanceof ApplicationFailure && err.type === 'card_declined') {
@@ -31,7 +32,10 @@ export function createPaymentActivities(gateway: OutsideSystem) {
     async refundCapture(input: { captureId: string; amount: string; key: string }): Promise<{ refundId: string; amount: string }> {
       return callJson(gateway, `/payments/v1/captures/${encodeURIComponent(input.captureId)}/refunds`, { body: { amount: input.amount }, idempotencyKey: input.key });
     },
-    /** Voids the authorisation; after partial captures the gateway releases only the uncaptured remainder. */
+    /**
+     * Voids the authorisation; after partial captures the gateway releases only the uncaptured
+     * remainder. An authorisation that already lapsed answers `expired`: nothing is held any more.
+     */
     async voidAuthorization(input: { authorizationId: string; key: string }): Promise<{ status: string; released?: string }> {
       return callJson(gateway, `/payments/v1/authorizations/${encodeURIComponent(input.authorizationId)}/void`, { body: {}, idempotencyKey: input.key });
     },

@@ -7,13 +7,16 @@
  */
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { DEFAULT_RULES } from '../../domain/settings';
 import { outsideSystems } from '../../lib/stack';
 import { DEV_SANDBOX_KEY } from '../../sandbox/server';
 import type { channelIntakeWorkflow } from '../../workflows/channel-intake';
+import { workflowMetadataQuery } from '@temporalio/workflow';
+import { retryUpdate } from '../../workflows/messages';
+import { NeedsAttentionKey } from '../../workflows/search-attributes';
 import { eventually, seedNetwork } from '../support/fixtures';
 import { memoryLogger, startTestStack, TEST_KEYS, uniqueSuffix, type TestStack } from '../support/harness';
 
@@ -178,7 +181,7 @@ describe('what a webhook may not do', () => {
     const tampered = await fetch(signed.url, { method: 'POST', headers: signed.sent.headers, body: signed.sent.body.replace('SHIPPED_OUT', 'CANCELLED') });
     expect(tampered.status).toBe(401);
 
-    await new Promise((r) => setTimeout(r, 300));
+    // A 401 is answered before anything is written or started, so nothing can still be on its way.
     expect(await count('channel_events', 'channel_order_id', id)).toBe(0);
     expect(await count('orders', 'order_id', `order-shopee-${id}`)).toBe(0);
     expect(await count('order_intake_log', 'order_id', `order-shopify-${s.id}`)).toBe(0);
@@ -296,16 +299,27 @@ describe('the pull and the platform\'s statuses', () => {
     expect(c.deliveries[0]).toMatchObject({ status: 200, body: { action: 'cancelled', duplicate: false } });
   });
 
-  it('an order detail that cannot be mapped fails the intake workflow visibly, naming the field', async () => {
-    const { doc, id } = fresh('shopee', fixture('shopee/order-detail-malformed.json'));
+  it('an order detail that cannot be mapped parks the intake for ops, naming the field; a retry after the fix takes it in', async () => {
+    const malformed = fixture('shopee/order-detail-malformed.json');
+    const { doc, id } = fresh('shopee', malformed);
     await putOnPlatform('shopee', doc);
     expect((await notify('shopee', { channelOrderId: id })).deliveries[0]!.status).toBe(202);
-    const err = await stack.client.workflow.getHandle(`intake-shopee-${id}`).result().then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const cause = (err as WorkflowFailedError).cause?.cause as { message?: string; type?: string; nonRetryable?: boolean } | undefined;
-    expect(cause?.message).toContain('item_list.0.model_discounted_price');
-    expect(cause?.type).toBe('ChannelOrderMappingError');
+    const handle = stack.client.workflow.getHandle<typeof channelIntakeWorkflow>(`intake-shopee-${id}`);
+    // Not Failed: running, flagged for the Web UI, and saying which field is wrong.
+    const parked = await eventually(async () => {
+      const d = await handle.describe();
+      return d.typedSearchAttributes.get(NeedsAttentionKey) === true ? d : undefined;
+    }, { timeoutMs: 30_000, what: 'the intake flagged NeedsAttention' });
+    expect(parked.status.name).toBe('RUNNING');
+    expect((await handle.query(workflowMetadataQuery)).currentDetails).toContain('item_list.0.model_discounted_price');
     expect(await count('orders', 'order_id', `order-shopee-${id}`)).toBe(0);
+    // The platform's order is corrected; the ops retry pulls it again and takes it in.
+    await putOnPlatform('shopee', { ...fresh('shopee', fixture('shopee/order-detail-cod.json')).doc, order_sn: id });
+    await handle.executeUpdate(retryUpdate, { args: [{ actor: 'ops:test' }] });
+    expect(await handle.result()).toMatchObject({ outcome: 'intake', orderId: `order-shopee-${id}` });
+    expect(await count('orders', 'order_id', `order-shopee-${id}`)).toBe(1);
+    // The intake is over: a second retry finds nothing to act on.
+    await expect(handle.executeUpdate(retryUpdate, { args: [{ actor: 'ops:test' }] })).rejects.toBeInstanceOf(WorkflowNotFoundError);
   });
 });
 
