@@ -6,7 +6,9 @@ import type { OrderSettings } from '../domain/settings';
 export function stepProfile(settings: OrderSettings): ActivityOptions {
   return {
     startToCloseTimeout: settings.stepTimeoutMs ?? 30_000,
-    heartbeatTimeout: Math.max(settings.stepTimeoutMs ?? 30_000, 20_000),
+    // Calls to outside systems heartbeat while they wait (activities/http.ts): a worker killed
+    // mid-call is noticed after this, not after the whole start-to-close, and cancellation reaches them.
+    heartbeatTimeout: Math.min(10_000, Math.max(2_000, Math.floor((settings.stepTimeoutMs ?? 30_000) / 3))),
     // On cancellation, wait for a running call to finish: its effect (a booking, an authorisation)
     // must be known before the compensation decides what to undo.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
