@@ -16,6 +16,7 @@ import { authenticate, rolesOf, type AuthEnv, type KeyStore } from './auth';
 import { fieldErrors, ProblemError, problemResponse, problems } from './errors';
 import type { ApiMetrics } from './metrics';
 import { registerHealthRoutes, type HealthChecks } from './routes/health';
+import { unstorableText } from './storable-text';
 
 export interface AppDeps {
   keys: KeyStore;
@@ -39,6 +40,8 @@ export function createBaseApp(deps: AppDeps): App {
     // Every zod failure (body, query, params) becomes one problem document with field paths.
     defaultHook: (result) => {
       if (!result.success) throw problems.validation(fieldErrors(result.error));
+      const unstorable = unstorableText(result.data);
+      if (unstorable) throw problems.validation([unstorable]);
     },
   });
 

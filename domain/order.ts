@@ -11,6 +11,8 @@ export type Channel = (typeof CHANNELS)[number];
 
 const decimal = z.string().regex(DECIMAL_RE, 'must be a decimal string with at most 2 decimals, e.g. "125000.00"');
 const id = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dot, underscore or dash');
+/** The largest amount any money field takes (13 digits, 2 decimals), in minor units: exact as a JS number. */
+const MAX_ORDER_MINOR = 999_999_999_999_999n;
 
 export const AddressSchema = z.object({
   name: z.string().trim().min(1).max(200),
@@ -55,7 +57,25 @@ export const CanonicalOrderSchema = z.object({
   total: decimal.optional(),
   payment: PaymentSchema,
   placedAt: z.iso.datetime({ offset: true }),
-}).strict();
+}).strict().superRefine((order, ctx) => {
+  // Each amount fits, but their sum may not: 200 lines × 10,000 units × 13-digit prices would pass
+  // every field yet overflow the stored total (numeric(16,2)) and the exact integer range that
+  // money arithmetic relies on. Summed with BigInt so the check itself cannot lose precision.
+  // zod runs this even when a field failed already, so it reads only the fields that passed.
+  const minor = (d: unknown) => {
+    if (typeof d !== 'string' || !DECIMAL_RE.test(d)) return 0n;
+    const [w, f = ''] = d.split('.');
+    return BigInt(w!) * 100n + BigInt(f.padEnd(2, '0'));
+  };
+  const lines: unknown[] = Array.isArray(order.lines) ? order.lines : [];
+  const gross = lines.reduce<bigint>((a, l) => {
+    const { unitPrice, quantity } = (l ?? {}) as { unitPrice?: unknown; quantity?: unknown };
+    return a + (Number.isSafeInteger(quantity) ? minor(unitPrice) * BigInt(quantity as number) : 0n);
+  }, minor(order.shippingFee));
+  if (gross > MAX_ORDER_MINOR) {
+    ctx.addIssue({ code: 'custom', path: ['lines'], message: 'the lines and shipping add up to more than 9999999999999.99, the most an order can hold' });
+  }
+});
 
 export type CanonicalOrder = z.infer<typeof CanonicalOrderSchema>;
 export type OrderLine = z.infer<typeof OrderLineSchema>;
