@@ -157,7 +157,8 @@ describe('races', () => {
     const before = await stockOf();
     const order = makeOrder({ sku: 'SKU-C', quantity: 1 });
     const orderId = `order-web-${order.channelOrderId}`;
-    await sandbox('/sandbox/faults', { service: 'wms', op: 'pick', match: { orderId }, action: 'timeout', delayMs: 1500, times: 1 });
+    // Slow enough (4 s) that the cancel below lands while the call is still in flight, on a busy machine too.
+    await sandbox('/sandbox/faults', { service: 'wms', op: 'pick', match: { orderId }, action: 'timeout', delayMs: 4000, times: 1 });
     await submit(order);
     // The one-shot fault disappears when the warehouse receives the call: it is in flight now.
     await eventually(async () => ((await sandbox('/sandbox/faults')).faults as { match?: { orderId?: string } }[]).every((f) => f.match?.orderId !== orderId), { what: 'pick call in flight' });

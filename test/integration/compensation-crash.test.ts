@@ -23,10 +23,12 @@ function startWorker(): Promise<ChildProcess> {
   let out = '';
   child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
   child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+  const deadline = Date.now() + 120_000;
   return new Promise((resolve, reject) => {
     const t = setInterval(() => {
       if (out.includes('"worker started"')) { clearInterval(t); resolve(child); }
       if (child.exitCode !== null) { clearInterval(t); reject(new Error(out)); }
+      if (Date.now() > deadline) { clearInterval(t); child.kill('SIGKILL'); reject(new Error(`worker did not start in 120 s:\n${out}`)); }
     }, 100);
   });
 }
@@ -53,8 +55,9 @@ describe('worker crash during compensation', () => {
     const getOrder = async () => (await (await stack.api(`/v1/orders/${orderId}`, { key: TEST_KEYS.ops })).json()) as { status: string; shipments: { status: string }[]; timeline: { status: string }[] };
     await eventually(async () => (await getOrder()).shipments[0]?.status === 'booked', { what: 'booked' });
 
-    // The carrier answers the cancellation slowly: the worker dies while the call is in flight.
-    await fetch(`${stack.sandboxUrl}/sandbox/faults`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ service: 'carriers', op: 'cancel', match: { orderId }, action: 'timeout', delayMs: 1500, times: 1 }) });
+    // The carrier answers the cancellation slowly (4 s, room for a busy machine to notice the call
+    // and kill the worker): the worker dies while the call is in flight.
+    await fetch(`${stack.sandboxUrl}/sandbox/faults`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ service: 'carriers', op: 'cancel', match: { orderId }, action: 'timeout', delayMs: 4000, times: 1 }) });
     expect((await stack.api(`/v1/orders/${orderId}/cancel`, { method: 'POST', key: TEST_KEYS.cs, json: { reason: 'customer changed their mind' } })).status).toBe(200);
     await eventually(async () => ((await (await fetch(`${stack.sandboxUrl}/sandbox/faults`)).json()) as { faults: unknown[] }).faults.length === 0, { what: 'carrier cancel in flight' });
     first.kill('SIGKILL');
@@ -72,5 +75,5 @@ describe('worker crash during compensation', () => {
     expect(await stockRow(stack.db.sql, 'SKU-K', 'WH-HCM')).toEqual({ onHand: 10, reserved: 0 });
     const released = await stack.db.sql<{ state: string }[]>`select state from reservations where order_id = ${orderId}`;
     expect(released.map((r) => r.state)).toEqual(['released']);
-  }, 90_000);
+  }, 180_000); // two worker processes bundle and start: tens of seconds on a busy machine
 });

@@ -104,8 +104,9 @@ describe('ops hold', () => {
     const order = makeOrder({ sku: 'SKU-O', quantity: 3 });
     const orderId = `order-web-${order.channelOrderId}`;
     const before = await stockRow(stack.db.sql, 'SKU-O', 'WH-HCM');
-    // A slow authorisation keeps the order in PAYMENT_PENDING long enough to hold it there.
-    await sandbox('/sandbox/faults', { service: 'payments', op: 'authorize', match: { orderId }, action: 'timeout', delayMs: 1500, times: 1 });
+    // A slow authorisation keeps the order in PAYMENT_PENDING long enough to hold it there: 5 s,
+    // so the read and the hold fit in it on a busy machine too.
+    await sandbox('/sandbox/faults', { service: 'payments', op: 'authorize', match: { orderId }, action: 'timeout', delayMs: 5000, times: 1 });
     await submit(order);
     await waitFor(orderId, (o) => o.status === 'PAYMENT_PENDING', 'authorising');
     const held = await post(`/v1/orders/${orderId}/hold`, TEST_KEYS.ops, { reason: 'customer called to change the address' });
@@ -132,7 +133,7 @@ describe('ops hold', () => {
   it('rejecting an ops hold cancels the order with its compensation', async () => {
     const order = makeOrder({ sku: 'SKU-O' });
     const orderId = `order-web-${order.channelOrderId}`;
-    await sandbox('/sandbox/faults', { service: 'payments', op: 'authorize', match: { orderId }, action: 'timeout', delayMs: 1500, times: 1 });
+    await sandbox('/sandbox/faults', { service: 'payments', op: 'authorize', match: { orderId }, action: 'timeout', delayMs: 5000, times: 1 });
     await submit(order);
     await waitFor(orderId, (o) => o.status === 'PAYMENT_PENDING', 'authorising');
     expect((await post(`/v1/orders/${orderId}/hold`, TEST_KEYS.ops, { reason: 'suspected reseller' })).status).toBe(200);

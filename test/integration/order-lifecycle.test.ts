@@ -167,8 +167,12 @@ describe('idempotency', () => {
     const [orderId] = [...ids];
     const { n } = await one(stack.db.sql<{ n: number }[]>`select count(*)::int as n from orders where order_id = ${orderId!}`);
     expect(n).toBe(1);
-    let runs = 0;
-    for await (const execution of stack.client.workflow.list({ query: `WorkflowId = '${orderId}'` })) if (execution.workflowId === orderId) runs++;
+    // Visibility lags the start (more so on a busy machine): wait for the run to be listed, then count.
+    const runs = await eventually(async () => {
+      let n = 0;
+      for await (const execution of stack.client.workflow.list({ query: `WorkflowId = '${orderId}'` })) if (execution.workflowId === orderId) n++;
+      return n > 0 ? n : undefined;
+    }, { what: 'the run listed' });
     expect(runs).toBe(1);
     const { n: logged } = await one(stack.db.sql<{ n: number }[]>`select count(*)::int as n from order_intake_log where order_id = ${orderId!}`);
     expect(logged).toBe(10);

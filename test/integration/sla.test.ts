@@ -18,7 +18,17 @@ interface OrderBody {
 }
 interface Notice { kind: string; level: number; text: string; at: string; shipmentId: string }
 
-const SLA = { shipByMs: { default: 3000 }, deliverByMs: { default: 6000 }, graceMs: 1000, stepMs: 2000, codRemitByMs: 2000 };
+/**
+ * Deadlines per channel, so each test meets only the deadline it is about: a busy machine can take
+ * seconds to book a parcel, and a deadline a test is not about must not fire in the meantime.
+ * web: ship-by only (the promised date far away); shopify: deliver-by only; pos: neither.
+ */
+const SLA = {
+  shipByMs: { default: 3000, shopify: 600_000, pos: 600_000 },
+  deliverByMs: { default: 600_000, shopify: 6000, pos: 600_000 },
+  graceMs: 1000, stepMs: 2000, codRemitByMs: 2000,
+};
+const KEY_OF = { web: TEST_KEYS.web, shopify: TEST_KEYS.shopify, pos: TEST_KEYS.pos } as const;
 
 function helpers(get: () => TestStack) {
   const getOrder = async (id: string) => (await (await get().api(`/v1/orders/${id}`, { key: TEST_KEYS.ops })).json()) as OrderBody;
@@ -29,7 +39,7 @@ function helpers(get: () => TestStack) {
     return res.json() as Promise<Record<string, unknown>>;
   };
   const submit = async (order: CanonicalOrder) => {
-    const res = await get().api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: order });
+    const res = await get().api('/v1/orders', { method: 'POST', key: KEY_OF[order.channel as keyof typeof KEY_OF], json: order });
     expect(res.status).toBe(201);
     return ((await res.json()) as { orderId: string }).orderId;
   };
@@ -61,21 +71,26 @@ describe('SLA escalation and COD remittance', () => {
     const order = makeOrder({ sku: 'SKU-S' });
     const placedAt = Date.parse(order.placedAt);
     const orderId = await h.submit(order);
-    const l2 = await h.waitFor(orderId, (o) => o.escalationLevel === 2, 'level 2');
-    expect(l2).toMatchObject({ needsAttention: true, shipments: [{ status: 'booked', escalationLevel: 2 }] });
+    // Level 3 follows level 2 by one step: "at least 2", so a slow poll does not miss level 2; and
+    // booked, as the parcel is handed over below (a slow booking may come after the escalations).
+    const l2 = await h.waitFor(orderId, (o) => o.escalationLevel >= 2 && o.shipments[0]?.status === 'booked', 'level 2, booked');
+    expect(l2).toMatchObject({ needsAttention: true, shipments: [{ status: 'booked' }] });
+    expect(l2.shipments[0]!.escalationLevel).toBe(l2.escalationLevel);
     expect(l2.attentionReason).toMatch(/not handed to the carrier by/);
     const sent = await h.notices(orderId);
-    expect(sent.map((n) => [n.kind, n.level])).toEqual([['ship-by', 1], ['ship-by', 2]]);
+    expect(sent.map((n) => n.kind).every((k) => k === 'ship-by')).toBe(true);
+    expect(sent.map((n) => n.level)).toEqual(sent.map((_, i) => i + 1));
     // Never early: level 1 at placedAt + shipBy + grace, level 2 one step later.
     // (Level 2's time is absolute — deadline + grace + one step — so a late level 1 does not push it back.)
     expect(Date.parse(sent[0]!.at) - placedAt).toBeGreaterThanOrEqual(3000 + 1000);
     expect(Date.parse(sent[1]!.at) - placedAt).toBeGreaterThanOrEqual(3000 + 1000 + 2000);
-    expect(Date.parse(sent[1]!.at) - placedAt).toBeLessThan(3000 + 1000 + 2000 + 8000);
+    // …and not pushed back much either (a loose bound: timers fire late on a busy machine).
+    expect(Date.parse(sent[1]!.at) - placedAt).toBeLessThan(3000 + 1000 + 2000 + 20_000);
     expect(await eventually(async () => {
-      const ids = await h.visible(`NeedsAttention = true AND EscalationLevel = 2 AND WorkflowId = '${orderId}'`);
+      const ids = await h.visible(`NeedsAttention = true AND EscalationLevel >= 2 AND WorkflowId = '${orderId}'`);
       return ids.length ? ids : undefined;
     }, { what: 'visibility shows level 2' })).toEqual([orderId]);
-    expect(l2.timeline.filter((t) => /escalation level \d/.test(t.event)).map((t) => t.event.replace(/.*(escalation level \d).*/, '$1'))).toEqual(['escalation level 1', 'escalation level 2']);
+    expect(l2.timeline.filter((t) => /escalation level \d/.test(t.event)).map((t) => t.event.replace(/.*(escalation level \d).*/, '$1')).slice(0, 2)).toEqual(['escalation level 1', 'escalation level 2']);
 
     await h.advance(l2.shipments[0]!.bookingId!, 'picked_up');
     const cleared = await h.waitFor(orderId, (o) => o.escalationLevel === 0 && o.status === 'SHIPPED', 'cleared by the pickup');
@@ -88,30 +103,41 @@ describe('SLA escalation and COD remittance', () => {
 
     await h.advance(l2.shipments[0]!.bookingId!, 'delivered');
     await h.waitFor(orderId, (o) => o.status === 'COMPLETED', 'completed');
-    // Delivered after the promised date (placedAt + 6 s): the projection knows it was late (reports' SLA breach).
+    // Delivered well before the promised date: not late.
     const { late, deliverBy } = await one(stack.db.sql<{ late: boolean; deliverBy: Date }[]>`
       select o.delivered_late as late, s.deliver_by as "deliverBy" from orders o join shipments s using (order_id) where o.order_id = ${orderId}`);
-    expect(deliverBy.getTime()).toBe(placedAt + 6000);
-    expect(late).toBe(true);
+    expect(deliverBy.getTime()).toBe(placedAt + 600_000);
+    expect(late).toBe(false);
   });
 
   it('deliver-by: a parcel picked up in time but not delivered escalates after the promised date + grace', async () => {
-    const orderId = await h.submit(makeOrder({ sku: 'SKU-S' }));
+    const order = makeOrder({ sku: 'SKU-S', channel: 'shopify' });
+    const placedAt = Date.parse(order.placedAt);
+    const orderId = await h.submit(order);
     const booked = await h.waitFor(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
     await h.advance(booked.shipments[0]!.bookingId!, 'picked_up');
     await h.advance(booked.shipments[0]!.bookingId!, 'in_transit');
-    const late = await h.waitFor(orderId, (o) => o.escalationLevel === 1, 'deliver-by level 1');
+    const late = await h.waitFor(orderId, (o) => o.escalationLevel >= 1, 'deliver-by level 1');
     expect(late.attentionReason).toMatch(/not delivered by .* \(the promised date\)/);
-    expect((await h.notices(orderId)).map((n) => n.kind)).toEqual(['deliver-by']);
+    const sent = await h.notices(orderId);
+    expect(sent.map((n) => [n.kind, n.level])[0]).toEqual(['deliver-by', 1]);
+    expect(sent.every((n) => n.kind === 'deliver-by')).toBe(true);
+    expect(Date.parse(sent[0]!.at) - placedAt).toBeGreaterThanOrEqual(6000 + 1000);
     await h.advance(booked.shipments[0]!.bookingId!, 'delivered');
     const done = await h.waitFor(orderId, (o) => o.status === 'COMPLETED', 'completed');
     expect(done.escalationLevel).toBe(0);
+    // Delivered after the promised date (placedAt + 6 s): the projection knows it was late (reports' SLA breach).
+    const row = await one(stack.db.sql<{ late: boolean; deliverBy: Date }[]>`
+      select o.delivered_late as late, s.deliver_by as "deliverBy" from orders o join shipments s using (order_id) where o.order_id = ${orderId}`);
+    expect(row.deliverBy.getTime()).toBe(placedAt + 6000);
+    expect(row.late).toBe(true);
   });
 
   it('a shipment message overtaken by a newer one does not bring its older state back', async () => {
     // The SLA watcher and the shipment's main loop signal the order concurrently, so two messages
     // can arrive out of order; sent here directly, older last, as the server may deliver them.
-    const orderId = await h.submit(makeOrder({ sku: 'SKU-S' }));
+    // A pos order: no deadline fires while the probes are sent, whatever the machine's pace.
+    const orderId = await h.submit(makeOrder({ sku: 'SKU-S', channel: 'pos' }));
     const booked = await h.waitFor(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
     const handle = stack.client.workflow.getHandle(orderId);
     const base = { shipmentId: booked.shipments[0]!.shipmentId, status: 'booked' as const, needsAttention: false, actor: 'system' };
@@ -124,19 +150,23 @@ describe('SLA escalation and COD remittance', () => {
   });
 
   it('COD: cash not remitted by the deadline escalates; a short remittance escalates; the full amount settles it', async () => {
-    const orderId = await h.submit(makeOrder({ sku: 'SKU-S', quantity: 2, payment: { method: 'cod' } }));
+    // The overdue ladder climbs a level every 2 s while this test acts, so it waits on the steps
+    // in the timeline (they stay) rather than on a level (it moves on).
+    const orderId = await h.submit(makeOrder({ sku: 'SKU-S', quantity: 2, channel: 'pos', payment: { method: 'cod' } }));
     const booked = await h.waitFor(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
     const bookingId = booked.shipments[0]!.bookingId!;
     await h.advance(bookingId, 'picked_up');
     await h.advance(bookingId, 'delivered');
-    const owed = await h.waitFor(orderId, (o) => o.escalationLevel === 1, 'remittance overdue');
+    const owed = await h.waitFor(orderId, (o) => o.timeline.some((t) => /escalation level 1: COD 200000\.00 not remitted by the carrier/.test(t.event)), 'remittance overdue');
     expect(owed.status).toBe('DELIVERED');
+    expect(owed.escalationLevel).toBeGreaterThanOrEqual(1);
     expect(owed.shipments[0]!.cod).toEqual({ due: '200000.00', remitted: '0.00', settled: false });
     expect(owed.attentionReason).toMatch(/COD 200000.00 not remitted by the carrier/);
 
     await h.advance(bookingId, 'cod_remitted', { codAmount: '150000.00' });
-    const short = await h.waitFor(orderId, (o) => o.escalationLevel === 2, 'mismatch escalates');
-    expect(short.attentionReason).toBe('COD remittance mismatch: 150000.00 remitted of 200000.00 due');
+    const mismatch = /escalation level (\d+): COD remittance mismatch: 150000\.00 remitted of 200000\.00 due/;
+    const short = await h.waitFor(orderId, (o) => o.timeline.some((t) => mismatch.test(t.event)), 'mismatch escalates');
+    expect(short.needsAttention).toBe(true);
     const { remitted, at } = await one(stack.db.sql<{ remitted: string; at: Date | null }[]>`select cod_remitted_amount::text as remitted, cod_remitted_at as at from orders where order_id = ${orderId}`);
     expect([remitted, at]).toEqual(['150000.00', null]);
 
@@ -146,7 +176,13 @@ describe('SLA escalation and COD remittance', () => {
     const row = await one(stack.db.sql<{ remitted: string; at: Date | null }[]>`select cod_remitted_amount::text as remitted, cod_remitted_at as at from orders where order_id = ${orderId}`);
     expect(row.remitted).toBe('200000.00');
     expect(row.at).toBeInstanceOf(Date);
-    expect((await h.notices(orderId)).map((n) => [n.kind, n.level])).toEqual([['cod-remittance', 1], ['cod-mismatch', 2]]);
+    // One ladder, never reset until settled: overdue first, the mismatch at once on the next level,
+    // (overdue again if it stayed short for another step), nothing after the settlement.
+    const sent = (await h.notices(orderId)).map((n) => [n.kind, n.level] as const);
+    expect(sent[0]).toEqual(['cod-remittance', 1]);
+    expect(sent.map(([, level]) => level)).toEqual(sent.map((_, i) => i + 1));
+    expect(sent.filter(([kind]) => kind === 'cod-mismatch')).toEqual([['cod-mismatch', Number(short.timeline.map((t) => mismatch.exec(t.event)?.[1]).find(Boolean))]]);
+    expect(sent.every(([kind]) => kind === 'cod-remittance' || kind === 'cod-mismatch')).toBe(true);
   });
 
   it('returned to sender (policy refund): units restocked, the capture refunded, the order cancelled', async () => {

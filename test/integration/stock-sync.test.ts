@@ -135,7 +135,8 @@ describe('stock sync', () => {
     const round = acts.syncStockRound({ channel: 'pos' });
     setTimeout(() => shutdown.abort(), 300);
     expect(await round).toEqual({ pushed: 0, skipped: 0, refused: 0, intervalMs: 1000 });
-    expect(Date.now() - t0).toBeLessThan(2000);
+    // Far sooner than the 30 s wait it would otherwise sit out (loose: a busy machine is slow to wake).
+    expect(Date.now() - t0).toBeLessThan(10_000);
     // A channel this worker does not sync ends its workflow.
     expect(await acts.syncStockRound({ channel: 'web' })).toMatchObject({ disabled: true });
   });
@@ -167,7 +168,7 @@ describe('stock sync', () => {
     // The failed attempts changed nothing: after them shopee got the final level, once.
     expect((await levelsSent('shopee', 'SKU-FLT')).slice(shopeeBefore)).toEqual([15]);
     expect(stack.logs.some((l) => l.includes('channel refused a stock push'))).toBe(false);
-  }, 60_000);
+  }, 120_000);
 
   it('a channel never gets an older level after a newer one, however the changes interleave with the pushes', async () => {
     await seedNetwork(stack.db.sql, { 'SKU-SEQ': { 'WH-DN': 100 } });

@@ -12,6 +12,7 @@ import { startStack, type Stack, type StackOptions } from '../../lib/stack';
 export const TEST_KEYS = {
   web: 'test-channel-web-key',
   shopify: 'test-channel-shopify-key',
+  pos: 'test-channel-pos-key',
   cs: 'test-cs-key-0001',
   ops: 'test-ops-key-0001',
   admin: 'test-admin-key-0001',
@@ -21,6 +22,7 @@ export const TEST_KEYS = {
 export const TEST_KEY_SPECS: ApiKeySpec[] = [
   { role: 'channel', channel: 'web', key: TEST_KEYS.web },
   { role: 'channel', channel: 'shopify', key: TEST_KEYS.shopify },
+  { role: 'channel', channel: 'pos', key: TEST_KEYS.pos },
   { role: 'cs', key: TEST_KEYS.cs },
   { role: 'ops', key: TEST_KEYS.ops },
   { role: 'admin', key: TEST_KEYS.admin },
