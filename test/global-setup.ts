@@ -10,9 +10,10 @@ import type { TestProject } from 'vitest/node';
 import { createSql } from '../db/client';
 import { migrate } from '../db/migrate';
 import { loadConfig } from '../lib/config';
-import { freePort, startEmbeddedPostgres, startTemporalDevServer, type RunningService } from '../lib/dev-services';
+import { startEmbeddedPostgres, startTemporalDevServer, type RunningService } from '../lib/dev-services';
 import { findTemporalCli } from '../lib/temporal-cli';
 import { bundleWorkflows } from '../worker/create-worker';
+import { onFreePort } from './support/ports';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -38,10 +39,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const [pg, temporal, bundle] = await Promise.all([
     config.databaseUrl
       ? Promise.resolve({ url: config.databaseUrl, stop: () => Promise.resolve() })
-      : freePort().then((port) => startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'postgres', log })),
+      // fsync off: the named non-durable mode (OMS_PG_FSYNC=off); a throwaway cluster needs no crash safety.
+      : onFreePort('PostgreSQL', (port) => startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'postgres', fsync: false, log }), log),
     config.temporal.address
       ? Promise.resolve({ address: config.temporal.address, source: 'TEMPORAL_ADDRESS', cliPath: findTemporalCli(config.temporal.cliPath)?.path, stop: () => Promise.resolve() })
-      : freePort().then((port) => startTemporalDevServer({ cliPath: config.temporal.cliPath, port, uiPort: 0, namespace: config.temporal.namespace, ui: false, log })),
+      : onFreePort('Temporal', (port) => startTemporalDevServer({ cliPath: config.temporal.cliPath, port, uiPort: 0, namespace: config.temporal.namespace, ui: false, log }), log),
     bundleWorkflows(),
   ]);
   services.push(pg, temporal);

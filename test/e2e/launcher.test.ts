@@ -5,10 +5,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { postgresProcessesOf, readRunRecord } from '../../lib/dev-recovery';
 import { freePort } from '../../lib/dev-services';
 import type { helloWorkflow } from '../../workflows/hello';
 
@@ -73,9 +75,30 @@ describe('npm start', () => {
     const code = await new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)));
     expect(code).toBe(0);
     expect(out).toContain('[oms] stopped.');
-    // postgres (-D <dataDir>/pg) and the dev server (--db-filename <dataDir>/...) are gone.
+    // postgres (-D <dataDir>/pg) and the dev server (--db-filename <dataDir>/...) are gone, and so
+    // are the postgres backends (their working directory is the data dir); the run record too.
     expect(processesUsing(dataDir)).toEqual([]);
+    expect(postgresProcessesOf(join(dataDir, 'pg'))).toEqual([]);
+    expect(readRunRecord(dataDir)).toBeUndefined();
   }, 150_000);
+
+  it('names a port that another program holds, and starts nothing', async () => {
+    const squatter = await new Promise<Server>((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => resolve(s)); });
+    const port = (squatter.address() as { port: number }).port;
+    try {
+      const r = spawnSync(process.execPath, START, {
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', OMS_DATA_DIR: dataDir, OMS_PG_PORT: String(port) },
+        encoding: 'utf8', timeout: 30_000,
+      });
+      expect(r.status).toBe(1);
+      expect(r.stdout).toContain(`[oms] failed to start: port ${port} (OMS_PG_PORT) is in use by another program — pid ${process.pid} (`);
+      expect(r.stdout).toContain('; stop it or set OMS_PG_PORT to a free port');
+      expect(r.stdout).not.toContain('starting embedded PostgreSQL');
+      expect(readRunRecord(dataDir)).toBeUndefined();
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
 
   it.each([
     ['PORT', 'not-a-port'],

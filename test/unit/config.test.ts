@@ -57,6 +57,13 @@ describe('loadConfig', () => {
     });
   });
 
+  it('runs the embedded PostgreSQL durably unless OMS_PG_FSYNC=off names the non-durable mode', () => {
+    expect(loadConfig({}).pgFsync).toBe(true);
+    expect(loadConfig({ OMS_PG_FSYNC: 'on' }).pgFsync).toBe(true);
+    expect(loadConfig({ OMS_PG_FSYNC: 'off' }).pgFsync).toBe(false);
+    expect(() => loadConfig({ OMS_PG_FSYNC: 'false' })).toThrow(/^invalid OMS_PG_FSYNC: must be on \(durable, the default\) or off/);
+  });
+
   it('does not echo secret values in its error', () => {
     expect(() => loadConfig({ OMS_API_KEYS: 'nope:x:y=supersecretvalue' })).toThrow(ConfigError);
     try { loadConfig({ OMS_API_KEYS: 'nope:x:y=supersecretvalue' }); } catch (e) {
