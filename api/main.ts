@@ -5,10 +5,12 @@
 import { loadConfigOrExit } from '../lib/config';
 import { loadOrCreateDevKeys } from '../lib/dev-keys';
 import { createLogger } from '../lib/logger';
+import { surviveStrayRejections } from '../lib/stray-rejections';
 import { startStack } from '../lib/stack';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.logLevel, base: { service: 'oms-api' } });
+surviveStrayRejections(logger);
 if (!config.databaseUrl) {
   process.stderr.write('config error: invalid DATABASE_URL: required for a standalone API (npm start runs an embedded one)\n');
   process.exit(1);

@@ -167,7 +167,7 @@ async function writePathOverhead(url: string): Promise<{ with: number; without: 
 const dir = mkdtempSync(join(tmpdir(), 'oms-bench-reports-'));
 chmodSync(dir, 0o755);
 say(`machine: ${cpus()[0]?.model ?? 'unknown cpu'} × ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}/${process.arch}`);
-const pg = await freePort().then((port) => startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'oms_bench_reports' }));
+const pg = await freePort().then((port) => startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'oms_bench_reports', fsync: false }));
 const sql = createSql(pg.url, { max: 1 });
 try {
   await migrate(sql);

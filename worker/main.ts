@@ -9,6 +9,7 @@ import { createSql } from '../db/client';
 import { migrate } from '../db/migrate';
 import { loadConfigOrExit } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { surviveStrayRejections } from '../lib/stray-rejections';
 import { outsideSystems } from '../lib/stack';
 import { createOrderWorker } from './create-worker';
 import { installRuntime } from './runtime';
@@ -16,6 +17,7 @@ import { startStockSync } from './stock-sync';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.logLevel, base: { service: 'oms-worker' } });
+surviveStrayRejections(logger);
 if (!config.databaseUrl) {
   process.stderr.write('config error: invalid DATABASE_URL: required for a standalone worker (npm start runs an embedded one)\n');
   process.exit(1);
