@@ -200,8 +200,8 @@ describe('authorisations lapse, bookings are forgotten', () => {
       await submit(order);
       const booked = await waitFor(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
       await advance(booked.shipments[0]!.bookingId!, 'picked_up');
-      await waitFor(orderId, (x) => x.status === 'SHIPPED', 'shipped');
-      const ledger = await payments(orderId);
+      // The order may read SHIPPED as soon as it hears of the re-authorisation: wait for the capture itself.
+      const ledger = await eventually(async () => { const l = await payments(orderId); return l.some((e) => e.type === 'capture') ? l : undefined; }, { what: 'the capture' });
       expect(ledger.map((e) => e.type)).toEqual(['authorize', 'authorize', 'capture']);
       expect(ledger[2]!.authorizationId).toBe(ledger[1]!.authorizationId);
     } finally {
