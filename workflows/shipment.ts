@@ -106,9 +106,10 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     : SHIPMENT_RANK[view.status] >= SHIPMENT_RANK.booked ? `the carrier (${input.pushCarrier ? 'webhooks' : 'polled'})` : 'the warehouse');
 
   let tells = 0;
+  let capturing = false;
   const tell = async (p: Omit<ShipmentProgress, 'shipmentId' | 'status' | 'needsAttention' | 'actor'> & { actor?: string }) => {
     const progress: ShipmentProgress = {
-      shipmentId: input.shipmentId, status: view.status, needsAttention: view.needsAttention, actor: p.actor ?? 'system',
+      shipmentId: input.shipmentId, status: capturing ? 'booked' : view.status, needsAttention: view.needsAttention, actor: p.actor ?? 'system',
       ...(input.sla ? { seq: ++tells } : {}),
       ...(view.attentionReason ? { attentionReason: view.attentionReason } : {}),
       ...(view.carrier ? { carrier: view.carrier } : {}), ...(view.bookingId ? { bookingId: view.bookingId } : {}),
@@ -235,9 +236,16 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     await books.commitStock({ orderId: input.reservationKey ?? input.orderId, warehouseId: input.warehouse.id });
     await record();
     if (!input.capture || resumed?.captured) return undefined;
-    const captured = await capturePayment(input.capture);
-    view.captured = captured.amount;
-    return captured;
+    // Until the capture is done the order must not hear of the pickup (a re-authorisation or a
+    // parked capture tells it things meanwhile): SHIPPED always means captured.
+    capturing = true;
+    try {
+      const captured = await capturePayment(input.capture);
+      view.captured = captured.amount;
+      return captured;
+    } finally {
+      capturing = false;
+    }
   });
 
   /**
