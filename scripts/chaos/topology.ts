@@ -1,0 +1,105 @@
+/**
+ * The stack under chaos, as separate real processes on loopback: PostgreSQL (embedded, in its
+ * own host process), the Temporal dev server on a SQLite file (so a restart keeps workflows), the
+ * sandbox with a state dir (so it remembers), N workers and the API — each the project's own
+ * entry point (`npm run worker`, `npm run api`, `npm run sandbox`) with its environment. Ports
+ * are fixed for the run, so every restart comes back where the others expect it.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../lib/dev-services';
+import { ManagedProc, type ProcSpec } from './processes';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const NODE = process.execPath;
+const tsEntry = (path: string) => ['--import', 'tsx', join(ROOT, path)];
+
+/** API keys of the run (the API takes them from OMS_API_KEYS). */
+export const CHAOS_KEYS = {
+  web: 'chaos-channel-web-key', pos: 'chaos-channel-pos-key', shopify: 'chaos-channel-shopify-key', shopee: 'chaos-channel-shopee-key',
+  cs: 'chaos-cs-key-0001', ops: 'chaos-ops-key-0001', admin: 'chaos-admin-key-0001',
+} as const;
+
+export interface TopologyOptions {
+  dir: string;
+  workers: number;
+  /** Environment every child inherits (PATH, HOME, ...); the runner adds the rest. */
+  baseEnv: Record<string, string>;
+  /** The OMS's order settings, as its environment says them. */
+  omsEnv: Record<string, string>;
+  sandboxStepMs: number;
+  log: (line: string) => void;
+}
+
+export interface Topology {
+  dir: string;
+  databaseUrl: string;
+  temporalAddress: string;
+  sandboxUrl: string;
+  apiUrl: string;
+  taskQueue: string;
+  postgres: ManagedProc;
+  temporal: ManagedProc;
+  sandbox: ManagedProc;
+  api: ManagedProc;
+  workers: ManagedProc[];
+  all(): ManagedProc[];
+  /** Starts what is not running, in dependency order. */
+  startAll(): Promise<void>;
+  /** Stops everything (SIGTERM, then SIGKILL), with no restarts. */
+  stopAll(): Promise<void>;
+}
+
+export async function createTopology(o: TopologyOptions): Promise<Topology> {
+  const logs = join(o.dir, 'logs');
+  mkdirSync(logs, { recursive: true });
+  const [pgPort, temporalPort, sandboxPort, apiPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const database = 'oms_chaos';
+  const databaseUrl = `postgres://oms:oms-dev-password@127.0.0.1:${pgPort}/${database}`;
+  const temporalAddress = `127.0.0.1:${temporalPort}`;
+  const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const taskQueue = 'chaos';
+  const keys = [
+    `channel:web=${CHAOS_KEYS.web}`, `channel:pos=${CHAOS_KEYS.pos}`, `channel:shopify=${CHAOS_KEYS.shopify}`, `channel:shopee=${CHAOS_KEYS.shopee}`,
+    `cs=${CHAOS_KEYS.cs}`, `ops=${CHAOS_KEYS.ops}`, `admin=${CHAOS_KEYS.admin}`,
+  ].join(',');
+  const oms = {
+    ...o.baseEnv, ...o.omsEnv,
+    DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default', OMS_TASK_QUEUE: taskQueue,
+    OMS_SANDBOX_URL: sandboxUrl, OMS_API_KEYS: keys, OMS_DATA_DIR: join(o.dir, 'oms-data'), OMS_WORKER_METRICS_PORT: 'off', LOG_LEVEL: 'info',
+  };
+  const spec = (name: string, args: string[], env: Record<string, string>, ready: RegExp, readyTimeoutMs = 120_000): ProcSpec =>
+    ({ name, command: NODE, args, env, cwd: ROOT, ready, readyTimeoutMs });
+  const proc = (s: ProcSpec) => new ManagedProc(s, logs, o.log);
+
+  const postgres = proc(spec('postgres', tsEntry('scripts/chaos/service-host.ts'), {
+    ...o.baseEnv, CHAOS_SERVICE: 'postgres', CHAOS_DIR: join(o.dir, 'pg'), CHAOS_PORT: String(pgPort), CHAOS_DATABASE: database, CHAOS_PG_FSYNC: 'off',
+  }, /chaos-service ready/, 180_000));
+  const temporal = proc(spec('temporal', tsEntry('scripts/chaos/service-host.ts'), {
+    ...o.baseEnv, CHAOS_SERVICE: 'temporal', CHAOS_DB_FILE: join(o.dir, 'temporal', 'temporal.sqlite'), CHAOS_PORT: String(temporalPort),
+  }, /chaos-service ready/, 180_000));
+  const sandbox = proc(spec('sandbox', tsEntry('sandbox/main.ts'), {
+    ...o.baseEnv, SANDBOX_PORT: String(sandboxPort), SANDBOX_HOST: '127.0.0.1', SANDBOX_STATE_DIR: join(o.dir, 'sandbox-state'),
+    SANDBOX_OMS_URL: apiUrl, SANDBOX_STEP_MS: String(o.sandboxStepMs), SANDBOX_FSYNC: 'off',
+  }, /sandbox listening on/));
+  const api = proc(spec('api', tsEntry('api/main.ts'), { ...oms, PORT: String(apiPort), HOST: '127.0.0.1' }, /"api started"/));
+  const workers = Array.from({ length: o.workers }, (_, i) => proc(spec(`worker-${i + 1}`, tsEntry('worker/main.ts'), oms, /"worker started"/, 240_000)));
+  const all = () => [postgres, temporal, sandbox, api, ...workers];
+
+  return {
+    dir: o.dir, databaseUrl, temporalAddress, sandboxUrl, apiUrl, taskQueue, postgres, temporal, sandbox, api, workers, all,
+    async startAll() {
+      for (const p of all()) p.autoRestart = true;
+      await Promise.all([postgres.start(), temporal.start(), sandbox.start()]);
+      await Promise.all([api.start(), ...workers.map((w) => w.start())]);
+    },
+    async stopAll() {
+      for (const p of all()) p.autoRestart = false;
+      // The clients first, so nothing they do is cut off by their services going away.
+      await Promise.all([api.stop(), ...workers.map((w) => w.stop())]);
+      await Promise.all([sandbox.stop(), temporal.stop(), postgres.stop(30_000)]);
+    },
+  };
+}
