@@ -21,7 +21,7 @@ const envSchema = z.object({
   CHAOS_STALL_SECONDS: z.coerce.number().int().min(10).default(180),
   CHAOS_SEED: z.coerce.number().int().default(20261121),
   CHAOS_WORKERS: z.coerce.number().int().min(1).max(8).default(2),
-  CHAOS_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(150),
+  CHAOS_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(60),
   CHAOS_WORKER_KILLS: count(20),
   CHAOS_API_KILLS: count(6),
   CHAOS_STACK_KILLS: count(3),
