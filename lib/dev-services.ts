@@ -201,6 +201,36 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   const address = `127.0.0.1:${opts.port}`;
   if (opts.dbFile) mkdirSync(dirname(resolve(opts.dbFile)), { recursive: true });
   if (!cli) return startViaSdkDownload(opts, address, log);
+  // The dev server picks its internal ports (HTTP, metrics, the history/matching/worker services)
+  // itself at start and panics when one is gone by the time it binds: on a busy machine another
+  // process can take it in between. Such a start is tried again; any other early exit is not.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServerOnce(opts, cli, address);
+    } catch (err) {
+      if (!(err instanceof DevServerExitedEarly) || !err.portRace || attempt >= 3) throw err;
+      log(`Temporal dev server lost one of its own ports at start (${err.reason}); starting it again (attempt ${attempt + 1} of 3)`);
+    }
+  }
+}
+
+/** The dev server process ended before it answered; `portRace` when it lost a port it had picked. */
+class DevServerExitedEarly extends Error {
+  constructor(message: string, readonly reason: string, readonly portRace: boolean) { super(message); }
+}
+
+/** The line that says why a Go process stopped (`panic: ...`, `Error: ...`), else the log's last line. */
+export function whyGoProcessStopped(log: string): string {
+  const lines = log.split('\n').map((l) => l.trim()).filter(Boolean);
+  const why = lines.find((l) => /^(panic|fatal error|Error):/.test(l)) ?? lines.find((l) => /\b(error|failed)\b/i.test(l)) ?? lines.at(-1) ?? '';
+  return why.slice(0, 300);
+}
+
+async function startDevServerOnce(
+  opts: TemporalDevServerOptions,
+  cli: { path: string; source: string },
+  address: string,
+): Promise<ManagedService & { address: string; source: string; cliPath: string | undefined }> {
 
   const args = [
     'server', 'start-dev',
@@ -225,17 +255,23 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   const exited = track(child, 'SIGTERM');
   let early: string | undefined;
   child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (c: string) => { stderr = (stderr + c).slice(-4000); });
+  child.stderr?.on('data', (c: string) => { stderr = (stderr + c).slice(-16_000); });
   const logTail = () => {
     if (!opts.logFile) return stderr;
-    try { return readFileSync(opts.logFile, 'utf8').slice(logFrom).slice(-4000); } catch { return ''; }
+    try { return readFileSync(opts.logFile, 'utf8').slice(logFrom).slice(-16_000); } catch { return ''; }
   };
-  void exited.then((why) => { early = `Temporal dev server exited early (${why}): ${logTail().trim().slice(-600)}`; });
+  let earlyError: DevServerExitedEarly | undefined;
+  void exited.then((why) => {
+    const tail = logTail();
+    const cause = whyGoProcessStopped(tail);
+    early = `Temporal dev server exited early (${why}): ${cause}`;
+    earlyError = new DevServerExitedEarly(`${early}\n${tail.trim().slice(-600)}`, cause, /ephemeral port|address already in use|free port/i.test(tail));
+  });
   try {
     await waitForTemporal(address, 60_000, () => early);
   } catch (err) {
     await stopChild(child, 0);
-    throw err;
+    throw earlyError ?? err;
   }
   return {
     address,

@@ -372,7 +372,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
           state.payment.authorized = auth.amount;
           if (auth.expiresAt) state.payment.expiresAt = auth.expiresAt;
         } catch (err) {
-          const refusal = businessFailure(err)!;
+          // A cancellation during the call passes through to the compensation.
+          const refusal = businessFailure(err);
+          if (!refusal) throw err;
           const code = (refusal.details?.[0] as { declineCode?: string } | undefined)?.declineCode;
           return finish('REJECTED', 'payment declined', [code ? `card declined: ${code}` : refusal.message]);
         }

@@ -270,8 +270,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       for (const r of received) {
         const since = receivedSince.get(r.return_id) ?? now;
         receivedSince.set(r.return_id, since);
-        // The customer's script inspects at once; one left waiting 20 s is ops' to do.
-        if (now - since < 20_000) continue;
+        // The customer's script inspects at once; one left waiting a minute is ops' to do.
+        if (now - since < 60_000) continue;
         const a = await http(`${t.apiUrl}/v1/orders/${r.order_id}/returns/${encodeURIComponent(r.return_id)}/inspection`, {
           key: CHAOS_KEYS.ops, json: { result: 'accept', reason: 'inspected by ops' }, headers: { 'Idempotency-Key': `chaos-ops-inspect-${r.return_id}` },
         });
