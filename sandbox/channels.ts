@@ -9,7 +9,11 @@
  *   notification), status actions (ship, cancel, update) and stock. Each call must carry the
  *   platform's own signature or token, checked here independently of the OMS's adapters; faults
  *   apply (`channels`/`order` for order detail, `push` for status actions, `stock` for stock).
- *   Like the real platforms, these keep the last write: ordering is the OMS's job.
+ *   Like the real platforms, these keep the last write: ordering is the OMS's job. A slow
+ *   status or stock call (`timeout` fault) is applied when its delay is over — after the OMS
+ *   has given up on it — as a real platform may still act on a request whose answer the client
+ *   never got, up to the platform's own request timeout ({@link PLATFORM_REQUEST_TIMEOUT_MS});
+ *   one slower than that is dropped undone (504), as a real platform's gateway cuts it.
  *
  * Controls (`/sandbox/channels/...`, no key): create a marketplace order in the platform's shape,
  * change its status, and send the platform's signed notification/webhook to the OMS.
@@ -27,6 +31,8 @@ import { mutation, type SaveAnswer } from './idempotency';
 /** Channels the sandbox emulates; anything else is 404. */
 export const CHANNELS = ['web', 'pos', 'shopify', 'shopee', 'lazada', 'tiktok'] as const;
 const MARKETPLACES = ['shopify', 'shopee', 'lazada', 'tiktok'] as const;
+/** How long the emulated marketplaces work on one API request before giving up on it. */
+export const PLATFORM_REQUEST_TIMEOUT_MS = 30_000;
 type Marketplace = (typeof MARKETPLACES)[number];
 
 const statusSchema = z.object({
@@ -269,7 +275,9 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
 
   /**
    * A native action (status or stock): signature, then the common POST behaviour of the
-   * sandbox — Idempotency-Key honoured when sent, faults before the effect, lost responses after.
+   * sandbox — Idempotency-Key honoured when sent (a repeat waits for the original still running,
+   * then gets its answer), faults before the effect (a `timeout` delays it, up to the platform's
+   * request timeout), lost responses after.
    */
   const action = (
     channel: Marketplace,
@@ -287,7 +295,7 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
     }
     const run = async (save?: SaveAnswer) => {
       const fault = env.faults.take('channels', op, { channel, orderId: orderOf(c, q, body) });
-      const pre = await preEffect(fault, env.stopSignal);
+      const pre = await preEffect(fault, env.stopSignal, { requestTimeoutMs: PLATFORM_REQUEST_TIMEOUT_MS });
       if (pre) return { outcome: pre, store: false };
       const outcome = st.atomic(() => {
         const o = effect(c, q, body);

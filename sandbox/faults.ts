@@ -11,7 +11,8 @@ import { json, newId, parseBody, type Outcome } from './common';
 export const FAULT_OPS = {
   payments: ['authorize', 'capture', 'void', 'refund'],
   wms: ['pick', 'cancel'],
-  carriers: ['book', 'cancel', 'track', 'return'],
+  // `webhook`: the carrier's delivery of a tracking webhook to the OMS (see sandbox/carriers.ts).
+  carriers: ['book', 'cancel', 'track', 'return', 'webhook'],
   channels: ['push', 'stock', 'order'],
   notify: ['message'],
 } as const;
@@ -133,19 +134,25 @@ export const INTERNAL_ERROR: Outcome = { status: 500, body: { error: 'internal' 
 
 /**
  * Applies the "before the effect" part of a fault: an error answer (returned) or a sleep
- * (`timeout`, cut short by stop()). Returns undefined when the request should go on.
+ * (`timeout`, cut short by stop()). Returns undefined when the request should go on — after a
+ * `timeout`, late: the caller has usually given up by then, yet the effect still happens.
+ * `requestTimeoutMs` is the emulated server's own request timeout: a `timeout` longer than that
+ * ends there, as a real server gives up on a request, with a 504 and nothing done.
  */
-export async function preEffect(f: Fault | undefined, stopSignal: AbortSignal): Promise<Outcome | undefined> {
+export async function preEffect(f: Fault | undefined, stopSignal: AbortSignal, opts: { requestTimeoutMs?: number } = {}): Promise<Outcome | undefined> {
   if (!f) return undefined;
   if (f.action === 'error500') return INTERNAL_ERROR;
   if (f.action === 'refuse') return { status: f.status ?? 409, body: { error: f.error ?? 'refused' } };
   if (f.action === 'error429') return { status: 429, body: { error: 'rate_limited' }, headers: { 'Retry-After': '1' } };
   if (f.action === 'timeout') {
+    const delayMs = f.delayMs ?? 30_000;
+    const givesUp = opts.requestTimeoutMs !== undefined && delayMs > opts.requestTimeoutMs;
     try {
-      await sleep(f.delayMs ?? 30_000, undefined, { signal: stopSignal });
+      await sleep(givesUp ? opts.requestTimeoutMs : delayMs, undefined, { signal: stopSignal });
     } catch {
       return { status: 503, body: { error: 'shutting_down' } };
     }
+    if (givesUp) return { status: 504, body: { error: 'request_timeout' } };
   }
   return undefined;
 }

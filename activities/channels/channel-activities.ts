@@ -20,10 +20,26 @@ import { adapterFor, channelCredentials, type ChannelCredentials, type Dispositi
 import { callChannel } from './channel-http';
 import { ChannelStore } from './channel-store';
 
+/** The channels' APIs (in dev and tests, the sandbox), and what the OMS assumes of the platforms behind them. */
+export interface ChannelSystem extends OutsideSystem {
+  /**
+   * How long a platform may still apply a request after we gave up waiting for its answer: its
+   * own request timeout. Default {@link DEFAULT_PLATFORM_REQUEST_TIMEOUT_MS}.
+   */
+  platformRequestTimeoutMs?: number;
+}
+
+/**
+ * Not a figure the marketplaces document: a minute is assumed, twice what the sandbox's
+ * platforms allow a request (sandbox/channels.ts). Longer only delays the pushes that follow an
+ * unanswered one; shorter than the platform's real timeout would let a late request win.
+ */
+export const DEFAULT_PLATFORM_REQUEST_TIMEOUT_MS = 60_000;
+
 export interface ChannelActivityDeps {
   sql: Sql;
   logger: Logger;
-  systems: { channels: OutsideSystem };
+  systems: { channels: ChannelSystem };
   /** Per channel; development secrets when not given. */
   channelSecrets?: Record<string, string>;
 }
@@ -62,7 +78,10 @@ export function createChannelActivities(deps: ChannelActivityDeps) {
     /**
      * Tells the originating channel about a status change, in its own API's shape. Keyed by
      * (order, seq) for the channel's idempotency; a push older than what the channel was already
-     * told is skipped, so a late retry never overwrites a newer status.
+     * told is skipped, so a late retry never overwrites a newer status. On a last-write-wins
+     * platform, a push whose request got no answer holds the order's later pushes back until
+     * the platform can no longer apply it (they fail with `ChannelPushInDoubt` and are retried
+     * when it has passed), so a late landing never overwrites a newer status either.
      */
     async pushOrderStatus(input: StatusPushInput): Promise<void> {
       const adapter = adapterFor(input.channel);
@@ -70,6 +89,7 @@ export function createChannelActivities(deps: ChannelActivityDeps) {
       const ctx = adapter.delivery === 'thin' || adapter.channel === 'shopify' ? await store.pushContext(input.orderId) : { shipments: [] };
       // Each request is aborted at its timeout, so the whole push stays inside the lease.
       const calls = adapter.statusPush(input, ctx, creds, Date.now()).length;
+      const timeoutMs = system.timeoutMs ?? 10_000;
       const activity = activityContext();
       const outcome = await store.pushInOrder(input.channel, input.orderId, input.seq, input.status, async () => {
         // Built (and signed) once the lease is ours: platforms check the signature's timestamp.
@@ -78,9 +98,14 @@ export function createChannelActivities(deps: ChannelActivityDeps) {
           await callChannel(system, adapter, req, `${input.orderId}:status:${input.seq}${requests.length > 1 ? `:${i}` : ''}`);
         }
       }, {
-        leaseMs: Math.max(calls, 1) * (system.timeoutMs ?? 10_000) + 30_000,
+        leaseMs: Math.max(calls, 1) * timeoutMs + 30_000,
         signal: activity?.cancellationSignal,
         onWait: () => activity?.heartbeat(),
+        // A feed that keeps the highest seq does not care in which order requests land.
+        inDoubt: adapter.keepsHighestSeq || calls === 0 ? undefined : {
+          sendMs: calls * timeoutMs,
+          platformTimeoutMs: system.platformRequestTimeoutMs ?? DEFAULT_PLATFORM_REQUEST_TIMEOUT_MS,
+        },
       });
       if (outcome === 'stale') deps.logger.info('older status push skipped', { channel: input.channel, orderId: input.orderId, seq: input.seq, status: input.status });
     },

@@ -2,11 +2,13 @@
  * What the OMS keeps about its conversations with sales channels: webhooks already accepted
  * (dedupe) and the newest status each channel was told per order (ordering).
  */
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Sql } from '../../db/client';
 import { OutboundLeases } from '../../db/outbound-leases';
 import type { Disposition, PushContext } from './adapters';
+import { mayStillLand } from './channel-http';
 
 export interface ChannelEvent {
   channel: string;
@@ -17,6 +19,17 @@ export interface ChannelEvent {
   orderId: string;
   /** Thin notifications only: full orders go to the intake log. */
   raw?: unknown;
+}
+
+/**
+ * What keeps a last-write-wins platform's last word the newest status when a request's answer
+ * never comes (see {@link ChannelStore.pushInOrder}).
+ */
+export interface InDoubtPolicy {
+  /** The longest the push's calls may take together (each is cut at the client timeout). */
+  sendMs: number;
+  /** How long the platform may still apply a request after we gave up on it: its own request timeout. */
+  platformTimeoutMs: number;
 }
 
 export class ChannelStore {
@@ -55,10 +68,28 @@ export class ChannelStore {
    * lock stays open across the HTTP call, and a dead pusher's lease expires after `leaseMs`
    * (the caller's HTTP timeouts keep `send` shorter). The pushed seq is recorded after the push
    * and never moves back. 'stale' when it was skipped.
+   *
+   * The lease alone does not order what the platform applies: a request whose answer never came
+   * (our timeout, an abort, a reset, a pusher that died) may still be applied by the platform
+   * later, at any moment up to its own request timeout, after the lease was given back and a
+   * newer push went out. With `inDoubt` (last-write-wins platforms) such a request holds the
+   * order's lane: no push of another seq goes out until it can no longer land (a row in
+   * `channel_push_doubts`, written before the send so a dead pusher leaves it too). The blocked
+   * push fails retryably, with Temporal's next retry set for when the lane opens.
+   *
+   * Why time and not the alternatives: repeating the request with its idempotency key until a
+   * definite answer would prove the original finished only on a platform that dedupes on the
+   * key and makes a repeat wait for the original — the sandbox does, but the marketplaces' order
+   * updates take no idempotency key (Shopify calls them idempotent by nature), so there a
+   * repeat's answer says nothing about the original still in flight. Letting the newer push go
+   * and re-asserting it after the window would need something to come back later (the workflow
+   * awaits only the activity) and leaves the platform stale in between. Waiting out the window
+   * needs one timestamp and is correct for any platform whose request timeout we know; it only
+   * delays the pushes after an unanswered one, which are rare.
    */
   async pushInOrder(
     channel: string, orderId: string, seq: number, status: string, send: () => Promise<void>,
-    opts: { leaseMs: number; signal?: AbortSignal | undefined; onWait?: () => void },
+    opts: { leaseMs: number; signal?: AbortSignal | undefined; onWait?: () => void; inDoubt?: InDoubtPolicy | undefined },
   ): Promise<'pushed' | 'stale'> {
     const key = `status-push:${channel}:${orderId}`;
     const giveUpAt = Date.now() + opts.leaseMs + 5000;
@@ -77,14 +108,63 @@ export class ChannelStore {
     try {
       const [last] = await this.sql<{ seq: number }[]>`select seq from channel_status_pushes where channel = ${channel} and order_id = ${orderId}`;
       if (last && last.seq >= seq) return 'stale';
-      await send();
+      const attempt = opts.inDoubt ? await this.beginAttempt(channel, orderId, seq, opts.inDoubt) : undefined;
+      try {
+        await send();
+      } catch (err) {
+        // If this write fails, the row keeps its longer, pessimistic window: safe.
+        if (attempt) await this.settleAttempt(channel, orderId, attempt, mayStillLand(err) ? opts.inDoubt!.platformTimeoutMs : undefined).catch(() => undefined);
+        throw err;
+      }
       await this.sql`insert into channel_status_pushes (channel, order_id, seq, status) values (${channel}, ${orderId}, ${seq}, ${status})
                      on conflict (channel, order_id) do update set seq = excluded.seq, status = excluded.status, pushed_at = now()
                      where channel_status_pushes.seq < excluded.seq`;
+      if (attempt) await this.settleAttempt(channel, orderId, attempt).catch(() => undefined);
       return 'pushed';
     } finally {
       await this.leases.release(lease).catch(() => undefined);
     }
+  }
+
+  /**
+   * Before a send to a last-write-wins platform, holding the order's lease: refuses while a
+   * request of another seq of this order may still land there (a repeat of the same seq changes
+   * nothing the platform will end on); else records this attempt as able to land until the
+   * longest the send can take plus the platform's timeout. Durations are on the database's clock.
+   */
+  private async beginAttempt(channel: string, orderId: string, seq: number, p: InDoubtPolicy): Promise<string> {
+    const [blocking] = await this.sql<{ seq: number; until: Date; waitMs: number }[]>`
+      select seq, may_land_until as until, ceil(extract(epoch from may_land_until - clock_timestamp()) * 1000)::int as "waitMs"
+      from channel_push_doubts
+      where channel = ${channel} and order_id = ${orderId} and seq <> ${seq} and may_land_until > clock_timestamp()
+      order by may_land_until desc limit 1`;
+    if (blocking) {
+      throw ApplicationFailure.create({
+        type: 'ChannelPushInDoubt',
+        message: `status push ${seq} of ${orderId} to ${channel} waits: push ${blocking.seq} got no answer and may still land there until ${blocking.until.toISOString()}`,
+        nonRetryable: false,
+        nextRetryDelay: Math.max(blocking.waitMs, 0) + 250,
+        details: [{ blockedBy: blocking.seq, mayLandUntil: blocking.until.toISOString() }],
+      });
+    }
+    await this.sql`delete from channel_push_doubts where channel = ${channel} and order_id = ${orderId} and may_land_until <= clock_timestamp()`;
+    const attempt = randomUUID();
+    await this.sql`insert into channel_push_doubts (channel, order_id, attempt_id, seq, may_land_until)
+                   values (${channel}, ${orderId}, ${attempt}, ${seq}, clock_timestamp() + make_interval(secs => ${(p.sendMs + p.platformTimeoutMs) / 1000}))`;
+    return attempt;
+  }
+
+  /**
+   * After a send: the platform answered, so nothing of this attempt can land later (forgotten),
+   * or no answer came, so it may land until the platform's timeout from now (when we gave up).
+   */
+  private async settleAttempt(channel: string, orderId: string, attempt: string, stillLandsForMs?: number): Promise<void> {
+    if (stillLandsForMs === undefined) {
+      await this.sql`delete from channel_push_doubts where channel = ${channel} and order_id = ${orderId} and attempt_id = ${attempt}`;
+      return;
+    }
+    await this.sql`update channel_push_doubts set may_land_until = least(may_land_until, clock_timestamp() + make_interval(secs => ${stillLandsForMs / 1000}))
+                   where channel = ${channel} and order_id = ${orderId} and attempt_id = ${attempt}`;
   }
 
   /** The native order as taken in and the order's parcels: what native pushes may need. */

@@ -14,6 +14,7 @@ export function canonicalAdapter(channel: Extract<Channel, 'web' | 'pos'>): Chan
   return {
     channel,
     delivery: 'full',
+    keepsHighestSeq: true,
     signature: { header: 'X-Channel-Signature', scheme: 'hex HMAC-SHA256 of the raw body, keyed with the channel secret' },
 
     verifyWebhook(req: InboundRequest, creds: ChannelCredentials): boolean {

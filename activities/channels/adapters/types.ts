@@ -91,6 +91,11 @@ export interface PlatformError { code: string; message: string; retryable: boole
 export interface ChannelAdapter {
   readonly channel: Channel;
   readonly delivery: 'full' | 'thin';
+  /**
+   * True when the channel keeps the status with the highest seq itself (our own feed), so the
+   * order in which status pushes land there does not matter. The marketplaces keep the last write.
+   */
+  readonly keepsHighestSeq?: boolean;
   /** For docs: where the webhook signature travels and how it is made. */
   readonly signature: { header: string; scheme: string };
   /** Checks the webhook's signature over the raw body, in constant time. */
