@@ -10,6 +10,13 @@ export interface OrderSettings {
   defaultCarrier: string;
   /** Polling interval for carriers without webhooks (doubles up to 8×). */
   trackingPollMs: number;
+  /**
+   * Reconciliation for carriers that push webhooks: a booking (or return parcel) that has heard
+   * nothing for this long is polled once through the carrier's tracking API, and what it finds is
+   * applied as if the webhooks had come (a carrier gives up on webhooks the OMS could not take).
+   * 0 turns it off. Absent (orders started before it existed): the default.
+   */
+  trackingQuietMs?: number;
   /** How long a delivered order stays open for returns before it is COMPLETED (per channel, resolved at intake). */
   returnWindowMs?: number;
   /** How long a customer has to send a return parcel before the return expires. */
@@ -49,11 +56,15 @@ export const DEFAULT_SLA: SlaSettings = {
   shipByMs: { default: 2 * DAY }, deliverByMs: { default: 5 * DAY }, graceMs: DAY, stepMs: DAY, codRemitByMs: 7 * DAY,
 };
 
-export const DEFAULT_ORDER_SETTINGS: OrderSettings = {
+/** Push carriers' bookings are polled after this long without an event (see `trackingQuietMs`). */
+export const DEFAULT_TRACKING_QUIET_MS = 6 * 3600_000;
+
+export const DEFAULT_ORDER_SETTINGS: OrderSettings & { trackingQuietMs: number } = {
   holdTimeoutMs: 48 * 3600_000,
   backorderTimeoutMs: 7 * 24 * 3600_000,
   defaultCarrier: 'ghn',
   trackingPollMs: 15 * 60_000,
+  trackingQuietMs: DEFAULT_TRACKING_QUIET_MS,
   stepTimeoutMs: 30_000,
   stepRetry: { initialIntervalMs: 1000, maximumIntervalMs: 60_000, maximumAttempts: 10 },
   rtsPolicy: 'refund',

@@ -119,6 +119,8 @@ const envSchema = z.object({
   OMS_HOLD_TIMEOUT: duration(DEFAULT_ORDER_SETTINGS.holdTimeoutMs),
   OMS_BACKORDER_TIMEOUT: duration(DEFAULT_ORDER_SETTINGS.backorderTimeoutMs),
   OMS_TRACKING_POLL_INTERVAL: duration(DEFAULT_ORDER_SETTINGS.trackingPollMs),
+  // Push carriers: poll a booking that has been quiet this long (0 = never).
+  OMS_TRACKING_QUIET: duration(DEFAULT_ORDER_SETTINGS.trackingQuietMs),
   OMS_DEFAULT_CARRIER: z.enum(['ghn', 'vtp']).default('ghn'),
   OMS_STEP_TIMEOUT: duration(DEFAULT_ORDER_SETTINGS.stepTimeoutMs),
   OMS_RETURN_SHIP_BY: duration(14 * 86_400_000),
@@ -237,7 +239,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     systemsKey: e.OMS_SANDBOX_KEY,
     orderSettings: {
-      holdTimeoutMs: e.OMS_HOLD_TIMEOUT, backorderTimeoutMs: e.OMS_BACKORDER_TIMEOUT, trackingPollMs: e.OMS_TRACKING_POLL_INTERVAL,
+      holdTimeoutMs: e.OMS_HOLD_TIMEOUT, backorderTimeoutMs: e.OMS_BACKORDER_TIMEOUT, trackingPollMs: e.OMS_TRACKING_POLL_INTERVAL, trackingQuietMs: e.OMS_TRACKING_QUIET,
       defaultCarrier: e.OMS_DEFAULT_CARRIER, stepTimeoutMs: e.OMS_STEP_TIMEOUT, returnShipByMs: e.OMS_RETURN_SHIP_BY, rtsPolicy: e.OMS_RTS_POLICY,
       sla: { shipByMs: e.OMS_SHIP_BY, deliverByMs: e.OMS_DELIVER_BY, graceMs: e.OMS_ESCALATION_GRACE, stepMs: e.OMS_ESCALATION_STEP, codRemitByMs: e.OMS_COD_REMIT_BY }, stepRetry: { ...DEFAULT_ORDER_SETTINGS.stepRetry, maximumAttempts: e.OMS_STEP_MAX_ATTEMPTS },
     },

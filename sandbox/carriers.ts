@@ -1,6 +1,7 @@
 /**
  * Emulated carriers. `ghn` pushes HMAC-signed webhooks to the OMS (at-least-once: retried with
- * backoff, so duplicates happen); `vtp` has no webhooks and must be polled. Bookings move
+ * a growing backoff for up to three days, like real carriers, so duplicates happen); `vtp` has
+ * no webhooks and must be polled. Bookings move
  * booked → picked_up → in_transit → delivered (→ cod_remitted for cash on delivery) on a
  * timer, or step by step through the /sandbox controls. Webhooks not yet delivered sit in a
  * journaled outbox, so a restarted sandbox sends them again (still signed) and parcels carry on
@@ -24,8 +25,22 @@ export const CARRIERS: Record<string, { prefix: string; webhooks: boolean }> = {
 export const CARRIER_STATUSES = ['booked', 'picked_up', 'in_transit', 'delivered', 'delivery_failed', 'returned_to_sender', 'cancelled', 'cod_remitted'] as const;
 export type CarrierStatus = (typeof CARRIER_STATUSES)[number];
 
-/** Webhook retry delays after a failed attempt; after the last one the event is given up. */
-export const WEBHOOK_BACKOFF_MS = [100, 200, 400, 800, 1600];
+/**
+ * How a webhook the OMS did not answer 2xx is retried. Real carriers and gateways keep trying for
+ * hours to days with a growing delay (Stripe: up to 3 days; Shopify: 8 tries over 4 hours), so an
+ * OMS outage of minutes or hours loses nothing. The delay after attempt n is
+ * `initialMs × factor^(n−1)`, at most `maxDelayMs`; an event is given up once its next attempt
+ * would come later than `giveUpAfterMs` after its first. The first delays are short (100, 200,
+ * 400 ms…) so a blip heals at once. Tests tune it with `POST /sandbox/carriers/webhook-retry`.
+ */
+export interface WebhookRetry { initialMs: number; factor: number; maxDelayMs: number; giveUpAfterMs: number }
+export const DEFAULT_WEBHOOK_RETRY: WebhookRetry = { initialMs: 100, factor: 2, maxDelayMs: 3_600_000, giveUpAfterMs: 3 * 86_400_000 };
+
+/** The delay before the next attempt after a failed `attempt`, or undefined when the event is given up. */
+export function webhookRetryDelay(r: WebhookRetry, attempt: number, firstAt: number, now: number): number | undefined {
+  const delay = Math.min(r.maxDelayMs, Math.round(r.initialMs * r.factor ** (attempt - 1)));
+  return now + delay - firstAt > r.giveUpAfterMs ? undefined : delay;
+}
 
 /** Hex HMAC-SHA256 of the raw body: what `X-Carrier-Signature` carries. */
 export function signCarrierBody(rawBody: string, secret: string): string {
@@ -78,9 +93,18 @@ interface Delivery {
   status: string;
   rawBody: string;
   attempt: number;
+  /** When the first attempt was made (epoch ms): the retry schedule gives up counting from it. Absent in deliveries journaled before it existed. */
+  firstAt?: number;
 }
 
 const money = z.union([z.string().regex(DECIMAL_RE), z.number().min(0)]).transform((v) => (typeof v === 'number' ? Math.round(v * 100) : toMinor(v)));
+
+const webhookRetrySchema = z.object({
+  initialMs: z.number().int().min(1).optional(),
+  factor: z.number().min(1).max(10).optional(),
+  maxDelayMs: z.number().int().min(1).optional(),
+  giveUpAfterMs: z.number().int().min(0).optional(),
+});
 
 const shipmentSchema = z.object({
   orderId: z.string().min(1),
@@ -120,6 +144,8 @@ export function createCarriers(env: SandboxEnv) {
   let pending: Delivery[] = [];
   /** Bumped by reset so in-flight work from before it doesn't write into the new state. */
   let generation = 0;
+  /** A test control like /sandbox/config: starts afresh from the default on start and reset. */
+  let retry: WebhookRetry = { ...DEFAULT_WEBHOOK_RETRY };
 
   const later = (ms: number, fn: () => void): NodeJS.Timeout => {
     const t = setTimeout(() => {
@@ -197,13 +223,16 @@ export function createCarriers(env: SandboxEnv) {
   };
 
   /**
-   * At-least-once delivery: retry non-2xx and network errors with backoff, then give up. The
-   * outbox entry goes only once the OMS answered 2xx or the carrier gave up, so a delivery cut
-   * short by a crash or stop is sent again after the restart.
+   * At-least-once delivery: retry non-2xx and network errors on the retry schedule, then give up.
+   * The outbox entry goes only once the OMS answered 2xx or the carrier gave up, so a delivery
+   * cut short by a crash or stop is sent again after the restart (its schedule still counted
+   * from its first attempt). A `carriers`/`webhook` fault drops the attempt on the way (it never
+   * reaches the OMS), or with `lose_response` delivers it and loses the answer (so it is sent again).
    */
   const deliver = (d: Delivery): void => {
     if (env.stopSignal.aborted) return;
-    if (!bookings.has(d.bookingId)) {
+    const b = bookings.get(d.bookingId);
+    if (!b) {
       dropDelivery(d.deliveryId);
       return;
     }
@@ -212,11 +241,16 @@ export function createCarriers(env: SandboxEnv) {
       return;
     }
     const gen = generation;
-    void post(d.carrier, d.rawBody, d.eventId).then((r) => {
+    const firstAt = d.firstAt ?? Date.now();
+    const fault = env.faults.take('carriers', 'webhook', { orderId: b.orderId, carrier: d.carrier });
+    const sent = fault && fault.action !== 'lose_response'
+      ? Promise.resolve({ status: null, body: '', error: `not delivered (fault: ${fault.action})` })
+      : post(d.carrier, d.rawBody, d.eventId).then((r) => (fault ? { status: null, body: '', error: `answer lost (fault: lose_response; the OMS answered ${r.status ?? r.error})` } : r));
+    void sent.then((r: { status: number | null; body: string; error?: string }) => {
       if (gen !== generation) return;
       const ok = r.status !== null && r.status >= 200 && r.status < 300;
-      const delay = WEBHOOK_BACKOFF_MS[d.attempt - 1];
-      const again = !ok && delay !== undefined && bookings.has(d.bookingId) ? { ...d, attempt: d.attempt + 1 } : undefined;
+      const delay = ok ? undefined : webhookRetryDelay(retry, d.attempt, firstAt, Date.now());
+      const again = delay !== undefined && bookings.has(d.bookingId) ? { ...d, attempt: d.attempt + 1, firstAt } : undefined;
       st.atomic(() => {
         recordAttempt({
           eventId: d.eventId, bookingId: d.bookingId, status: d.status, attempt: d.attempt, responseStatus: r.status,
@@ -237,7 +271,7 @@ export function createCarriers(env: SandboxEnv) {
     if (!CARRIERS[b.carrier]?.webhooks) return;
     const d: Delivery = {
       deliveryId: newId('dlv'), carrier: b.carrier, bookingId: b.bookingId, eventId: ev.eventId, status: ev.status,
-      rawBody: JSON.stringify(payloadOf(b, ev)), attempt: 1,
+      rawBody: JSON.stringify(payloadOf(b, ev)), attempt: 1, firstAt: Date.now(),
     };
     outbox.set(d.deliveryId, d);
     st.put('carriers.outbox', d.deliveryId, d);
@@ -372,6 +406,17 @@ export function createCarriers(env: SandboxEnv) {
     return json(200, { orderId: p.value.orderId, held: false });
   });
 
+  /** The webhook retry schedule (see WebhookRetry); a POST changes the given fields for retries from now on. */
+  control.get('/carriers/webhook-retry', () => json(200, retry));
+  control.post('/carriers/webhook-retry', async (c) => {
+    const p = await parseBody(c.req.raw, webhookRetrySchema);
+    if (!p.ok) return p.response;
+    const next = { ...retry };
+    for (const [k, v] of Object.entries(p.value) as [keyof WebhookRetry, number | undefined][]) if (v !== undefined) next[k] = v;
+    retry = next;
+    return json(200, retry);
+  });
+
   control.post('/carriers/webhooks/send', async (c) => {
     const p = await parseBody(c.req.raw, z.object({ carrier: z.string().min(1), event: z.record(z.string(), z.unknown()), signature: z.string().optional() }));
     if (!p.ok) return p.response;
@@ -500,6 +545,7 @@ export function createCarriers(env: SandboxEnv) {
       forgotten = [];
       outbox.clear();
       pending = [];
+      retry = { ...DEFAULT_WEBHOOK_RETRY };
     },
     stop(): void {
       generation += 1;

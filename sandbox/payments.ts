@@ -1,8 +1,8 @@
 /**
- * Emulated payment gateway: authorize, capture (partial or full), void and refund, with
- * declines and a ledger of every real effect so tests can prove "charged exactly once".
- * Authorisations expire like real ones (default after 7 days): the uncaptured rest is released
- * and capture answers 409 authorization_expired.
+ * Emulated payment gateway: authorize, capture (partial or full), void (all of the uncaptured
+ * rest, or a partial reversal of part of it) and refund, with declines and a ledger of every real
+ * effect so tests can prove "charged exactly once". Authorisations expire like real ones (default
+ * after 7 days): the uncaptured rest is released and capture answers 409 authorization_expired.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -24,7 +24,8 @@ const authorizeSchema = z.object({
   paymentToken: z.string().startsWith('tok_', 'paymentToken must start with tok_'),
 });
 const captureSchema = z.object({ amount: amount.optional() });
-const voidSchema = z.object({});
+/** With `amount`: a partial reversal (as Adyen's and Stripe's authorisation adjustments): that much of the uncaptured rest is released, the rest stays capturable. */
+const voidSchema = z.object({ amount: amount.optional() });
 const refundSchema = z.object({ amount });
 
 interface Authorization {
@@ -33,9 +34,16 @@ interface Authorization {
   amountMinor: number;
   currency: string;
   capturedMinor: number;
+  /** Released by partial reversals so far; absent in authorisations stored before they existed. */
+  releasedMinor?: number;
+  /** What the (full) void released; absent in authorisations voided before it was kept. */
+  voidedMinor?: number;
   status: 'authorized' | 'voided' | 'expired';
   expiresAt: string;
 }
+
+/** What the authorisation still holds: neither captured nor released. */
+const heldMinor = (a: Authorization): number => a.amountMinor - a.capturedMinor - (a.releasedMinor ?? 0);
 interface Capture {
   captureId: string;
   authorizationId: string;
@@ -46,7 +54,10 @@ interface Capture {
 }
 /** One row per real effect; replays never add rows. */
 export interface PaymentLedgerEntry {
-  /** `expire`: the gateway noticed an authorisation past its expiry and released its uncaptured rest. */
+  /**
+   * `expire`: the gateway noticed an authorisation past its expiry and released its uncaptured rest.
+   * `void`: money released on request; `partial` for a partial reversal (an amount was given).
+   */
   type: 'authorize' | 'decline' | 'capture' | 'void' | 'refund' | 'expire';
   id: string;
   orderId: string;
@@ -57,6 +68,7 @@ export interface PaymentLedgerEntry {
   idempotencyKey: string;
   at: string;
   declineCode?: string;
+  partial?: boolean;
 }
 
 const notFound = { status: 404, body: { error: 'not_found' } };
@@ -80,13 +92,14 @@ export function createPayments(env: SandboxEnv) {
    * nothing left to release and stays as it is.
    */
   const noticeExpiry = (a: Authorization, now = Date.now()): void => {
-    if (a.status !== 'authorized' || a.capturedMinor >= a.amountMinor || Date.parse(a.expiresAt) > now) return;
+    if (a.status !== 'authorized' || heldMinor(a) <= 0 || Date.parse(a.expiresAt) > now) return;
     env.state.atomic(() => {
+      const held = heldMinor(a);
       a.status = 'expired';
       saveAuth(a);
       record({
         type: 'expire', id: newId('exp'), orderId: a.orderId, authorizationId: a.authorizationId,
-        amount: fromMinor(a.amountMinor - a.capturedMinor), currency: a.currency, idempotencyKey: '', at: nowIso(),
+        amount: fromMinor(held), currency: a.currency, idempotencyKey: '', at: nowIso(),
       });
     });
   };
@@ -147,7 +160,7 @@ export function createPayments(env: SandboxEnv) {
         if (!a) return notFound;
         if (a.status === 'voided') return { status: 409, body: { error: 'authorization_voided' } };
         if (a.status === 'expired') return { status: 409, body: { error: 'authorization_expired', expiredAt: a.expiresAt } };
-        const remaining = a.amountMinor - a.capturedMinor;
+        const remaining = heldMinor(a);
         const want = b.amount !== undefined ? toMinor(b.amount) : remaining;
         if (want <= 0 || want > remaining) return { status: 409, body: { error: 'amount_exceeds_authorization', remaining: fromMinor(remaining) } };
         a.capturedMinor += want;
@@ -172,24 +185,38 @@ export function createPayments(env: SandboxEnv) {
       op: 'void',
       schema: voidSchema,
       match: (c) => ({ orderId: auths.get(c.req.param('id') ?? '')?.orderId }),
-      effect: (c, _b, meta) => {
+      effect: (c, b, meta) => {
         const a = findAuth(c.req.param('id'));
         if (!a) return notFound;
         // The hold already lapsed: nothing is left to release, and saying so is not an error.
         if (a.status === 'expired') return { status: 200, body: { authorizationId: a.authorizationId, status: 'expired', released: '0.00' } };
-        // Nothing left to release once everything was captured. After a partial capture, a void
-        // releases the uncaptured remainder (as gateways do when the rest will never ship).
+        const release = (minor: number, partial: boolean) => record({
+          type: 'void', id: newId('void'), orderId: a.orderId, authorizationId: a.authorizationId, amount: fromMinor(minor), currency: a.currency,
+          idempotencyKey: meta.idempotencyKey, at: nowIso(), ...(partial ? { partial: true } : {}),
+        });
+        if (b.amount !== undefined) {
+          // A partial reversal releases what was asked, never more than is still held (nothing,
+          // once the rest was voided); what it leaves stays capturable.
+          const minor = Math.min(toMinor(b.amount), a.status === 'voided' ? 0 : Math.max(0, heldMinor(a)));
+          if (minor > 0) {
+            a.releasedMinor = (a.releasedMinor ?? 0) + minor;
+            saveAuth(a);
+            release(minor, true);
+          }
+          return { status: 200, body: { authorizationId: a.authorizationId, status: a.status, released: fromMinor(minor), held: fromMinor(a.status === 'authorized' ? heldMinor(a) : 0) } };
+        }
+        // Nothing left to release once everything was captured. After a partial capture (or a
+        // partial reversal), a void releases the rest (as gateways do when the rest will never ship).
         if (a.status !== 'voided' && a.capturedMinor >= a.amountMinor) return { status: 409, body: { error: 'already_captured' } };
         // Voiding twice is harmless at real gateways too: same answer, no second ledger row.
         if (a.status !== 'voided') {
+          const held = Math.max(0, heldMinor(a));
           a.status = 'voided';
+          a.voidedMinor = held;
           saveAuth(a);
-          record({
-            type: 'void', id: newId('void'), orderId: a.orderId, authorizationId: a.authorizationId,
-            amount: fromMinor(a.amountMinor - a.capturedMinor), currency: a.currency, idempotencyKey: meta.idempotencyKey, at: nowIso(),
-          });
+          if (held > 0) release(held, false);
         }
-        return { status: 200, body: { authorizationId: a.authorizationId, status: 'voided', released: fromMinor(a.amountMinor - a.capturedMinor) } };
+        return { status: 200, body: { authorizationId: a.authorizationId, status: 'voided', released: fromMinor(a.voidedMinor ?? heldMinor(a)) } };
       },
     }),
   );

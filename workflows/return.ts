@@ -1,13 +1,16 @@
 /**
  * One return (RMA): a return label from the carrier, the parcel's way back (with a deadline),
- * the warehouse's inspection, then restock and refund — or a rejection with its reason.
+ * the warehouse's inspection, then restock and refund — or a rejection with its reason. The
+ * parcel's events come by webhook; a parcel quiet too long, and one still missing at its
+ * deadline, is looked up at the carrier (its webhooks may have been lost for good).
  */
-import { condition, getExternalWorkflowHandle, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, patched, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { fromMinor, toMinor } from '../domain/money';
 import type { Address } from '../domain/order';
-import type { OrderSettings } from '../domain/settings';
-import { createStepRunner } from './attention';
+import { DEFAULT_TRACKING_QUIET_MS, type OrderSettings } from '../domain/settings';
+import { businessFailure, createStepRunner } from './attention';
+import { decidePatchesUpFront } from './patches';
 import { carrierEventSignal, inspectionSignal, retryShipmentSignal, returnProgressSignal, type CarrierEvent, type ReturnProgress, type ReturnStatus } from './messages';
 import { bookkeepingProfile, stepProfile, summarised } from './profiles';
 
@@ -29,7 +32,11 @@ export interface ReturnInput {
   resumeFrom?: ReturnStatus | undefined;
 }
 
+/** Every patch of this workflow (see patches.ts). */
+const RETURN_PATCHES = ['return-reconcile'] as const;
+
 export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> {
+  decidePatchesUpFront(RETURN_PATCHES);
   const acts = summarised<Activities>(stepProfile(input.settings), () => steps.startingStep);
   const books = proxyLocalActivities<Activities>(bookkeepingProfile);
   const parent = getExternalWorkflowHandle(input.orderId);
@@ -59,12 +66,35 @@ export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> 
     }));
     await tell({ status: 'label_sent', event: `return ${input.returnId}: label ${label.trackingNumber} sent`, trackingNumber: label.trackingNumber, labelUrl: label.labelUrl });
 
-    const arrived = await condition(() => events.some((e) => e.status === 'delivered'), input.shipByMs, { summary: 'return parcel deadline' });
+    const delivered = () => events.some((e) => e.status === 'delivered');
+    const quietMs = input.settings.trackingQuietMs ?? DEFAULT_TRACKING_QUIET_MS;
+    let found = false;
+    let arrived: boolean;
+    // The carrier gives up on webhooks the OMS could not take: a parcel quiet for
+    // `trackingQuietMs`, and one still missing at the deadline, is looked up at the carrier and
+    // what it says is taken as if the webhooks had come. Histories from before only waited.
+    if (quietMs > 0 && patched('return-reconcile')) {
+      const deadline = Date.now() + input.shipByMs;
+      let heard = events.length;
+      for (;;) {
+        const left = deadline - Date.now();
+        const moved = left > 0 && await condition(() => delivered() || events.length !== heard, Math.min(quietMs, left), { summary: 'return parcel: reconcile if quiet, or deadline' });
+        if (delivered()) break;
+        heard = events.length;
+        if (moved) continue;
+        found = await pollReturnParcel(label);
+        if (delivered() || Date.now() >= deadline) break;
+        heard = events.length;
+      }
+      arrived = delivered();
+    } else {
+      arrived = await condition(delivered, input.shipByMs, { summary: 'return parcel deadline' });
+    }
     if (!arrived) {
       await tell({ status: 'expired', event: `return ${input.returnId} expired: the parcel did not arrive in time` });
       return 'expired';
     }
-    await tell({ status: 'received', event: `return ${input.returnId}: parcel received at ${input.warehouse.id}`, actor: `carrier:${input.carrier}` });
+    await tell({ status: 'received', event: `return ${input.returnId}: parcel received at ${input.warehouse.id}${found ? ' (found by asking the carrier: its webhook never came)' : ''}`, actor: `carrier:${input.carrier}` });
   }
 
   await condition(() => inspection !== undefined);
@@ -92,4 +122,19 @@ export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> 
   const refunded = input.cod ? input.refundDue : fromMinor(toMinor(input.refundDue) - left);
   await tell({ status: 'accepted', event: `return ${input.returnId} accepted: restocked, ${input.cod ? 'refund instruction for' : 'refunded'} ${refunded}`, actor: verdict.actor, refunded, refundCaptures });
   return 'accepted';
+
+  /** Asks the carrier for the return parcel's events; true when its delivery was found there. */
+  async function pollReturnParcel(label: { carrier: string; bookingId: string }): Promise<boolean> {
+    let tracking: { events: CarrierEvent[] };
+    try {
+      tracking = await steps.run('track return parcel', () => acts.trackShipment({ carrier: label.carrier, bookingId: label.bookingId }), { handles: ['not_found'] });
+    } catch (err) {
+      // The carrier lost the label: nothing to learn there; the deadline decides.
+      if (businessFailure(err)?.type !== 'not_found') throw err;
+      return false;
+    }
+    const before = events.some((e) => e.status === 'delivered');
+    for (const e of tracking.events) if (!events.some((x) => x.eventId === e.eventId)) events.push(e);
+    return !before && events.some((e) => e.status === 'delivered');
+  }
 }

@@ -1,20 +1,22 @@
 /**
  * One shipment of an order: pick and pack at the warehouse, book the carrier, wait for the
  * handover (commit stock, capture this shipment's share), then track until delivered. Carrier
- * events arrive as signals (webhooks) or by polling carriers that have none.
+ * events arrive as signals (webhooks) or by polling carriers that have none; a webhook carrier's
+ * booking that stays quiet too long is polled too (its webhooks may have been lost for good).
  *
  * Until the handover the order may cancel the shipment: what was done is undone in reverse
  * (carrier booking, pick order). The carrier decides races: if it refuses the cancellation
  * because it already has the parcel, the handover happened and the shipment carries on.
  */
 import {
-  CancellationScope, CancelledFailure, condition, getExternalWorkflowHandle, isCancellation, log, patched, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler,
+  ActivityFailure, ApplicationFailure, CancellationScope, CancelledFailure, condition, getExternalWorkflowHandle, isCancellation, log, patched, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Booking } from '../activities/carriers/carrier-activities';
 import type { Address } from '../domain/order';
-import type { OrderSettings } from '../domain/settings';
+import { DEFAULT_TRACKING_QUIET_MS, type OrderSettings } from '../domain/settings';
 import { businessFailure, createStepRunner } from './attention';
+import { decidePatchesUpFront } from './patches';
 import {
   cancelShipmentSignal, carrierEventSignal, retryShipmentSignal, SHIPMENT_RANK, shipmentProgressSignal, shipmentStateQuery,
   type CarrierEvent, type ShipmentProgress, type ShipmentStatus, type ShipmentView,
@@ -71,7 +73,11 @@ const ALWAYS_ESCALATED_AFTER_MS = 14 * 86_400_000;
 
 const TRACKED: ShipmentStatus[] = ['picked_up', 'in_transit', 'delivered', 'delivery_failed', 'returned_to_sender'];
 
+/** Every patch of this workflow (see patches.ts). */
+const SHIPMENT_PATCHES = ['handover-before-tell', 'rts-ends-shipment', 'release-reauthorised-share', 'reauthorise-again', 'push-carrier-reconcile', 'settle-booking-in-doubt'] as const;
+
 export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentView> {
+  decidePatchesUpFront(SHIPMENT_PATCHES);
   const acts = summarised<Activities>(stepProfile(input.settings), () => steps.startingStep);
   const books = proxyLocalActivities<Activities>(bookkeepingProfile);
   const notices = proxyActivities<Activities>({ ...channelPushProfile, summary: 'notify ops' });
@@ -258,6 +264,10 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     let authorizationId = capture.authorizationId;
     const canReauthorise = capture.token !== undefined && capture.currency !== undefined;
     let attempts = 0;
+    /** Authorised again while the original still held this share (it had not lapsed yet). */
+    let originalHoldsShare = false;
+    /** Re-authorisations that lapsed in turn: each later capture needs a key of its own. */
+    let lapsedAgain = 0;
     const reauthorise = async () => {
       // A gateway answers a key it has seen with the same (declined) answer: an ops retry is a new request.
       const auth = await steps.run('re-authorise payment', () => acts.authorizePayment({
@@ -267,16 +277,40 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
       await tell({ event: `shipment ${input.shipmentId}: the authorisation had lapsed; ${auth.amount} authorised again (${auth.authorizationId})`, eventDetail: { authorizationId: auth.authorizationId } });
       authorizationId = auth.authorizationId;
     };
-    if (canReauthorise && capture.expiresAt && Date.parse(capture.expiresAt) - REAUTHORISE_MARGIN_MS <= Date.now()) await reauthorise();
+    if (canReauthorise && capture.expiresAt && Date.parse(capture.expiresAt) - REAUTHORISE_MARGIN_MS <= Date.now()) {
+      await reauthorise();
+      originalHoldsShare = true;
+    }
     for (;;) {
       try {
-        const captured = await steps.run('capture payment', () => acts.capturePayment({ authorizationId, amount: capture.amount, key: authorizationId === capture.authorizationId ? `${input.shipmentId}:capture` : `${input.shipmentId}:capture-reauthorized` }),
+        const key = authorizationId === capture.authorizationId ? `${input.shipmentId}:capture` : `${input.shipmentId}:capture-reauthorized${lapsedAgain ? `:${lapsedAgain + 1}` : ''}`;
+        const captured = await steps.run('capture payment', () => acts.capturePayment({ authorizationId, amount: capture.amount, key }),
           { handles: canReauthorise ? ['authorization_expired'] : [] });
+        // The share now captured from the new authorisation is still held on the original: release
+        // exactly that share, once, and nothing more — the order's other shipments may still
+        // capture theirs from the original. Shipments recorded before this kept it until it lapsed.
+        if (originalHoldsShare && patched('release-reauthorised-share')) await releaseOriginalShare();
         return { captureId: captured.captureId, amount: captured.amount };
       } catch (err) {
-        if (businessFailure(err)?.type !== 'authorization_expired' || authorizationId !== capture.authorizationId) throw err;
+        if (businessFailure(err)?.type !== 'authorization_expired') throw err;
+        // A re-authorisation that lapsed in turn is authorised again (before this, the workflow failed).
+        if (authorizationId !== capture.authorizationId) {
+          if (!patched('reauthorise-again')) throw err;
+          lapsedAgain += 1;
+        }
         await reauthorise();
       }
+    }
+
+    /** A partial reversal of the original authorisation by this shipment's share (keyed: at most once). */
+    async function releaseOriginalShare(): Promise<void> {
+      const released = await steps.run('release the share held on the original authorisation', () => acts.voidAuthorization({
+        authorizationId: capture.authorizationId, amount: capture.amount, key: `${input.shipmentId}:release-share`,
+      }));
+      await tell({
+        event: `shipment ${input.shipmentId}: released ${released.released ?? capture.amount} held for it on the original authorisation ${capture.authorizationId} (captured from the new one)`,
+        eventDetail: { authorizationId: capture.authorizationId, released: released.released ?? capture.amount },
+      });
     }
   }
   const tellCaptured = async (captured: { captureId: string; amount: string } | undefined) => {
@@ -289,27 +323,48 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     await tell({ event: `shipment ${input.shipmentId}: cannot be cancelled, the carrier already has it`, actor: cancelRequest!.actor });
   };
 
+  /**
+   * Asks the carrier for the booking's events and queues those not seen yet, as if they had come
+   * by webhook (`found` marks them). False when the carrier no longer knew the booking and it was
+   * booked again instead.
+   */
+  const pollCarrier = async (found?: Set<string>): Promise<boolean> => {
+    const b = booking!;
+    let tracking: Awaited<ReturnType<typeof acts.trackShipment>>;
+    try {
+      // Before the handover a booking the carrier forgot (expired unpicked) is booked again;
+      // after it, the parcel is with a carrier that cannot say where: ops must look.
+      tracking = await steps.run('track shipment', () => acts.trackShipment({ carrier: b.carrier, bookingId: b.bookingId }), { handles: handedOver ? [] : ['not_found'] });
+    } catch (err) {
+      if (businessFailure(err)?.type !== 'not_found') throw err;
+      await bookCarrier(`the carrier no longer knows booking ${b.bookingId}`);
+      return false;
+    }
+    for (const e of tracking.events) if (!seenEvents.has(e.eventId)) { seenEvents.add(e.eventId); inbox.push(e); found?.add(e.eventId); }
+    return true;
+  };
+  /** Push carriers: a booking quiet this long is polled (its webhooks may have been given up). */
+  const quietMs = input.settings.trackingQuietMs ?? DEFAULT_TRACKING_QUIET_MS;
+  /** Events found by such a reconciliation poll rather than delivered by webhook. */
+  const reconciled = new Set<string>();
+
   /** Takes the next carrier event (waiting, or polling carriers without webhooks) and applies it. */
   let pollDelay = input.settings.trackingPollMs;
   const trackNext = async () => {
     const pending = () => inbox.length > 0 || (handedOver && cancelRequest !== undefined && !refusalSent);
     if (input.pushCarrier) {
+      // A carrier gives up on webhooks the OMS could not take (an API or database outage): a
+      // booking quiet for `trackingQuietMs` is polled, and what the carrier says is applied as if
+      // the webhooks had come (deduplicated by event id). Histories from before waited only.
+      if (!pending() && booking && quietMs > 0 && patched('push-carrier-reconcile')) {
+        if (!(await condition(pending, quietMs, { summary: `reconcile with ${booking.carrier} if quiet` }))) await pollCarrier(reconciled);
+        return;
+      }
       await condition(pending);
     } else if (!pending()) {
       const got = await condition(pending, pollDelay, { summary: `next tracking poll of ${booking!.carrier}` });
       if (!got) {
-        const b = booking!;
-        let tracking: Awaited<ReturnType<typeof acts.trackShipment>>;
-        try {
-          // Before the handover a booking the carrier forgot (expired unpicked) is booked again;
-          // after it, the parcel is with a carrier that cannot say where: ops must look.
-          tracking = await steps.run('track shipment', () => acts.trackShipment({ carrier: b.carrier, bookingId: b.bookingId }), { handles: handedOver ? [] : ['not_found'] });
-        } catch (err) {
-          if (businessFailure(err)?.type !== 'not_found') throw err;
-          await bookCarrier(`the carrier no longer knows booking ${b.bookingId}`);
-          return;
-        }
-        for (const e of tracking.events) if (!seenEvents.has(e.eventId)) { seenEvents.add(e.eventId); inbox.push(e); }
+        if (!(await pollCarrier())) return;
         pollDelay = inbox.length ? input.settings.trackingPollMs : Math.min(pollDelay * 2, input.settings.trackingPollMs * 8);
         return;
       }
@@ -333,17 +388,32 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     const captured = due && handoverFirst ? await handover() : undefined;
     await tell({
       event: moved ? `shipment ${input.shipmentId}: ${status.replace(/_/g, ' ')}${cleared ? ' (escalation cleared)' : ''}` : `shipment ${input.shipmentId}: late ${status.replace(/_/g, ' ')} event ignored`,
-      eventDetail: { eventId: event.eventId, occurredAt: event.occurredAt, ...(moved ? {} : { current: view.status }) },
+      eventDetail: { eventId: event.eventId, occurredAt: event.occurredAt, ...(moved ? {} : { current: view.status }), ...(reconciled.has(event.eventId) ? { reconciled: true } : {}) },
       actor: `carrier:${booking!.carrier}`,
     });
     await tellCaptured(due && !handoverFirst ? await handover() : captured);
   };
 
   let bookings = 0;
+  /**
+   * A booking call whose outcome is not known: in flight (or between retries) when a cancellation
+   * cut it short, or out of retries with no answer to its last attempt (a timeout: the carrier
+   * may have booked all the same). The undo asks again with the same request. A call whose last
+   * attempt the carrier answered with an error is not in doubt: it booked nothing.
+   */
+  let bookingInDoubt: Parameters<typeof acts.bookShipment>[0] | undefined;
   /** Books the carrier (again, with a key of its own, when the carrier forgot the first booking). */
   async function bookCarrier(again?: string): Promise<void> {
     const attempt = again ? ++bookings : 0;
-    const b = await steps.run('book carrier', () => acts.bookShipment({ ...bookingRequest(input, weightGrams), ...(attempt ? { attempt } : {}) }));
+    const request = { ...bookingRequest(input, weightGrams), ...(attempt ? { attempt } : {}) };
+    const b = await steps.run('book carrier', () => {
+      bookingInDoubt = request;
+      return acts.bookShipment(request).catch((err: unknown) => {
+        if (!isCancellation(err) && answeredWithError(err)) bookingInDoubt = undefined;
+        throw err;
+      });
+    });
+    bookingInDoubt = undefined;
     booking = b;
     Object.assign(view, { carrier: b.carrier, bookingId: b.bookingId, trackingNumber: b.trackingNumber, labelUrl: b.labelUrl });
     advance('booked');
@@ -392,10 +462,33 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
 
   /**
    * Undoes booking and pick in reverse. A call in flight when the cancellation came was waited
-   * for (WAIT_CANCELLATION_COMPLETED), so its result is known here and nothing leaks.
+   * for (WAIT_CANCELLATION_COMPLETED); a booking call it cut short, or whose answer was lost, is
+   * asked again first, so a booking the carrier made all the same is cancelled too.
    * Returns false when the carrier already has the parcel: then the handover happened.
    */
   async function undoBeforeHandover(): Promise<boolean> {
+    // The same request under the same idempotency key: the carrier answers with the booking it
+    // made, or makes it now (to be cancelled below); a refusal means it never booked. Histories
+    // from before this undid only the bookings they knew of (replay-safe).
+    if (bookingInDoubt && patched('settle-booking-in-doubt')) {
+      const request = bookingInDoubt;
+      const settled = await steps.run('settle the unanswered carrier booking', async () => {
+        try {
+          return await acts.bookShipment(request);
+        } catch (err) {
+          if (businessFailure(err)) return undefined;
+          throw err;
+        }
+      });
+      bookingInDoubt = undefined;
+      if (settled) {
+        booking = settled;
+        await tell({
+          event: `shipment ${input.shipmentId}: the carrier booking whose answer was cut short by the cancellation is ${settled.bookingId}: cancelling it`,
+          eventDetail: { bookingId: settled.bookingId, inDoubt: true }, actor: cancelRequest!.actor,
+        });
+      }
+    }
     undoBooking: if (booking) {
       const b = booking;
       try {
@@ -423,10 +516,23 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
       await steps.run('cancel pick order', () => acts.cancelPickOrder({ pickOrderId: id, shipmentId: input.shipmentId }));
     }
     view.status = 'cancelled';
+    // A step parked when the cancellation came was abandoned with it: nothing waits for ops now.
+    view.needsAttention = false;
+    delete view.attentionReason;
     await record();
     await tell({ event: `shipment ${input.shipmentId} cancelled`, actor: cancelRequest!.actor });
     return true;
   }
+}
+
+/**
+ * The outside system's own error answer (a 4xx refusal, or a 429/5xx status: activities/http.ts
+ * words those `<path>: <status> <code>`), as opposed to no answer at all (a timeout, a lost
+ * connection, a worker gone mid-call), after which the call may have taken effect.
+ */
+function answeredWithError(err: unknown): boolean {
+  if (businessFailure(err)) return true;
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && /: \d{3} \S+$/.test(err.cause.message);
 }
 
 function bookingRequest(input: ShipmentInput, weightGrams: number) {

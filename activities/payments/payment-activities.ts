@@ -35,9 +35,14 @@ export function createPaymentActivities(gateway: OutsideSystem) {
     /**
      * Voids the authorisation; after partial captures the gateway releases only the uncaptured
      * remainder. An authorisation that already lapsed answers `expired`: nothing is held any more.
+     * With `amount`, a partial reversal: only that much is released (never more than is still
+     * held) and the rest stays capturable — for one shipment's share of an authorisation the
+     * order's other shipments still capture from.
      */
-    async voidAuthorization(input: { authorizationId: string; key: string }): Promise<{ status: string; released?: string }> {
-      return callJson(gateway, `/payments/v1/authorizations/${encodeURIComponent(input.authorizationId)}/void`, { body: {}, idempotencyKey: input.key });
+    async voidAuthorization(input: { authorizationId: string; key: string; amount?: string | undefined }): Promise<{ status: string; released?: string }> {
+      return callJson(gateway, `/payments/v1/authorizations/${encodeURIComponent(input.authorizationId)}/void`, {
+        body: input.amount !== undefined ? { amount: input.amount } : {}, idempotencyKey: input.key,
+      });
     },
   };
 }

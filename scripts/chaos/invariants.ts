@@ -290,8 +290,10 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
         const authId = a.authorizationId ?? a.id;
         const onIt = sum(captures.filter((c) => c.authorizationId === authId).map((c) => toMinor(c.amount)));
         if (onIt > toMinor(a.amount)) v.push({ subject: o.orderId, detail: `authorisation ${authId}: captured ${money(onIt)} of ${a.amount}` });
-        const closed = onIt >= toMinor(a.amount) || entries.some((e) => (e.type === 'void' || e.type === 'expire') && e.authorizationId === authId);
-        if (!closed) v.push({ subject: o.orderId, detail: `${o.status} but authorisation ${authId} still holds ${money(toMinor(a.amount) - onIt)} (neither captured, voided nor expired)` });
+        // A void releases what it names (a partial reversal) or all that was left; an expiry all of it.
+        const released = sum(entries.filter((e) => e.type === 'void' && e.authorizationId === authId).map((e) => toMinor(e.amount)));
+        const closed = onIt + released >= toMinor(a.amount) || entries.some((e) => e.type === 'expire' && e.authorizationId === authId);
+        if (!closed) v.push({ subject: o.orderId, detail: `${o.status} but authorisation ${authId} still holds ${money(toMinor(a.amount) - onIt - released)} (neither captured, released nor expired)` });
       }
       const net = captured - refunded;
       if (cancelledStatus(o.status) && net !== 0) v.push({ subject: o.orderId, detail: `${o.status} but captured ${money(captured)} − refunded ${money(refunded)} = ${money(net)}` });

@@ -177,6 +177,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       omsEnv: {
         OMS_RETURN_WINDOWS: `default=${o.returnWindow}`, OMS_BACKORDER_TIMEOUT: o.backorderTimeout, OMS_DEFAULT_CARRIER: 'ghn',
         OMS_STEP_TIMEOUT: '15s', OMS_RISK_VELOCITY_PER_HOUR: '1000000', OMS_STOCK_SYNC_INTERVAL: '2s',
+        // A shipment whose webhooks stop (an API or PostgreSQL outage) asks the carrier after 20 s.
+        OMS_TRACKING_QUIET: '20s',
       },
     });
     const t = topo;

@@ -201,9 +201,11 @@ describe('authorisations lapse, bookings are forgotten', () => {
       const booked = await waitFor(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
       await advance(booked.shipments[0]!.bookingId!, 'picked_up');
       // The order may read SHIPPED as soon as it hears of the re-authorisation: wait for the capture itself.
-      const ledger = await eventually(async () => { const l = await payments(orderId); return l.some((e) => e.type === 'capture') ? l : undefined; }, { what: 'the capture' });
-      expect(ledger.map((e) => e.type)).toEqual(['authorize', 'authorize', 'capture']);
+      // Then the share the new authorisation took over is released from the old one, exactly once.
+      const ledger = await eventually(async () => { const l = await payments(orderId); return l.some((e) => e.type === 'void') ? l : undefined; }, { what: 'the capture, then the release' });
+      expect(ledger.map((e) => e.type)).toEqual(['authorize', 'authorize', 'capture', 'void']);
       expect(ledger[2]!.authorizationId).toBe(ledger[1]!.authorizationId);
+      expect(ledger[3]).toMatchObject({ authorizationId: ledger[0]!.authorizationId, amount: '100000.00', partial: true });
     } finally {
       await sandbox('/sandbox/config', { authorizationTtlMs: 7 * 86_400_000 });
     }

@@ -206,6 +206,21 @@ describe('invariant checker', () => {
     expect(v?.detail).toContain('authorisation auth2 still holds 50.00');
   });
 
+  it('fails a re-authorised order whose share was released only in part from the original authorisation', () => {
+    const f = world();
+    // o1's capture came from a re-authorisation; the original must give back all 200.00 of it.
+    f.payments = f.payments.map((p) => (p.id === 'cap1' ? { ...p, authorizationId: 'auth1b' } : p));
+    f.payments.push(
+      { type: 'authorize', id: 'auth1b', orderId: 'o1', authorizationId: 'auth1b', amount: '200.00', idempotencyKey: 'o1-shipment-1:reauthorize' },
+      { type: 'void', id: 'void1', orderId: 'o1', authorizationId: 'auth1', amount: '150.00', idempotencyKey: 'o1-shipment-1:release-share' },
+    );
+    expect(failing(f)).toEqual(['money.matches-final-state']);
+    expect(violationsOf(f, 'money.matches-final-state')[0]).toMatchObject({ subject: 'o1', detail: expect.stringContaining('authorisation auth1 still holds 50.00') });
+    // Released in full, the books balance.
+    f.payments = f.payments.map((p) => (p.id === 'void1' ? { ...p, amount: '200.00' } : p));
+    expect(failing(f)).toEqual([]);
+  });
+
   it('fails a cancelled order whose capture was kept', () => {
     const f = world();
     order(f, 'o2').captures.push({ shipmentId: 'o2-shipment-1', captureId: 'cap2', amount: '50.00' });
