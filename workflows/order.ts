@@ -4,7 +4,7 @@
  * projection, pushed to the channel and mirrored in search attributes.
  */
 import {
-  allHandlersFinished, CancellationScope, ChildWorkflowCancellationType, condition, isCancellation, log, patched, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler, startChild,
+  allHandlersFinished, CancellationScope, ChildWorkflowCancellationType, condition, isCancellation, log, patched, proxyActivities, setCurrentDetails, setHandler, startChild,
   upsertSearchAttributes,
   type ChildWorkflowHandle, type SignalDefinition,
 } from '@temporalio/workflow';
@@ -20,7 +20,8 @@ import {
   stockAvailableSignal, type LineQuantity, type OrderState, type ShipmentProgress, type ShipmentView,
 } from './messages';
 import { orderDetails } from './details';
-import { bookkeepingProfile, channelPushProfile, stepProfile, summarised } from './profiles';
+import { decidePatchesUpFront } from './patches';
+import { bookkeepingProfile, channelPushProfile, oneAtATime, stepProfile, summarised } from './profiles';
 import { CarrierKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, WarehouseKey } from './search-attributes';
 import { returnWorkflow, type ReturnInput } from './return';
 import { shipmentWorkflow, type ShipmentInput } from './shipment';
@@ -33,10 +34,14 @@ export interface OrderWorkflowInput {
   pushCarriers: string[];
 }
 
+/** Every patch of the order workflow (see patches.ts). */
+const ORDER_PATCHES = ['return-window', 'release-remainder', 'children-close-first', 'authorisation-in-doubt', 'return-window-after-refused-cancel'] as const;
+
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderState> {
+  decidePatchesUpFront(ORDER_PATCHES);
   const { order, settings, orderId } = input;
   const acts = summarised<Activities>(stepProfile(settings), () => steps.startingStep);
-  const books = proxyLocalActivities<Activities>(bookkeepingProfile);
+  const books = oneAtATime<Activities>(bookkeepingProfile);
   const pushes = proxyActivities<Activities>(channelPushProfile);
   const state: OrderState = {
     orderId, status: 'RECEIVED', seq: 0, total: undefined, needsAttention: false, attentionReason: undefined, escalationLevel: 0,
@@ -56,6 +61,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   let cancelRequest: { reason: string; actor: string } | undefined;
   let cancelSettled = false;
   let reserveStarted = false;
+  /** The authorisation request as sent: a cancellation may leave its outcome unknown. */
+  let authorising: { amount: string; currency: string; token: string } | undefined;
   /** Child workflows that failed, were terminated or could not start, and why: they wait for an ops retry. */
   const downChildren = new Map<string, string>();
   const downReturns = new Map<string, string>();
@@ -324,6 +331,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   setHandler(shipmentProgressSignal, (p) => { progressInbox.push(p); });
 
   const finish = async (status: 'REJECTED' | 'CANCELLED', event: string, reasons: string[], actor = 'system') => {
+    if (children.size || returnChildren.size) await childrenClosed();
     state.reasons = reasons;
     state.waitingFor = undefined;
     state.waitingUntil = undefined;
@@ -366,6 +374,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         // Lines cancelled while the order was on hold are not charged for.
         const amount = fromMinor(toMinor(validation.total) - shareOf(cancelled));
         await record('PAYMENT_PENDING', `authorising ${amount} ${order.currency}`);
+        authorising = { amount, currency: order.currency, token };
         try {
           const auth = await steps.run('authorise payment', () => acts.authorizePayment({ orderId, amount, currency: order.currency, token }), { handles: ['PaymentDeclined'] });
           state.payment.authorizationId = auth.authorizationId;
@@ -437,7 +446,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       await record('FULFILLING', `${state.shipments.length} shipment(s) to prepare`, { shipments: state.shipments.map((s) => ({ shipmentId: s.shipmentId, warehouseId: s.warehouseId })) });
       const warehouseCities = await books.warehouseCities({ ids: byWarehouse.map(([id]) => id) });
       cities = warehouseCities;
-      for (const s of state.shipments) await startShipment(s, shipmentShares.get(s.shipmentId)!);
+      // A line cut may add a replacement while these start: it starts itself, with its own share.
+      for (const s of [...state.shipments]) await startShipment(s, shipmentShares.get(s.shipmentId)!);
 
       // 6. Tracking: shipments report progress; the order's status follows the slowest shipment.
       await trackUntilDelivered();
@@ -448,34 +458,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
 
       // 7. The return window: the order stays open, then it is COMPLETED. Orders that started
       //    before this step existed end at DELIVERED, as their histories say (replay-safe).
-      if (patched('return-window')) {
-        const windowMs = settings.returnWindowMs ?? 0;
-        const closesAt = Date.now() + windowMs;
-        if (windowMs > 0) {
-          returnWindowOpen = true;
-          state.waitingFor = 'the return window to close';
-          state.waitingUntil = new Date(closesAt).toISOString();
-          await record('DELIVERED', `open for returns until ${state.waitingUntil}`);
-        }
-        // Open: returns in progress, parcels still moving, and cash on delivery not yet remitted.
-        const activeReturns = () => state.returns.filter((r) => !['accepted', 'rejected', 'expired'].includes(r.status)).length
-          + state.shipments.filter((s) => (s.status !== 'delivered' && s.status !== 'cancelled' && !s.rts) || (s.cod && !s.cod.settled)).length;
-        while (returnWindowOpen || activeReturns() > 0 || returnInbox.length > 0 || progressInbox.length > 0) {
-          const ready = () => returnQueue.length > 0 || returnInbox.length > 0 || progressInbox.length > 0 || (!returnWindowOpen && activeReturns() === 0);
-          if (returnWindowOpen) {
-            if (!(await condition(ready, Math.max(closesAt - Date.now(), 1), { summary: 'return window closes' }))) { returnWindowOpen = false; continue; }
-          } else {
-            await condition(ready);
-          }
-          while (returnQueue.length) await startReturn(returnQueue.shift()!, warehouseCities);
-          while (returnInbox.length) await applyReturnProgress(returnInbox.shift()!);
-          // A replacement's progress tells the story without moving the order's status.
-          while (progressInbox.length) await applyProgress(progressInbox.shift()!, state.status);
-        }
-        state.waitingFor = undefined;
-        state.waitingUntil = undefined;
-        await record('COMPLETED', 'return window closed');
-      }
+      if (patched('return-window')) await returnWindowThenComplete();
       await Promise.all(pendingPushes);
       await condition(allHandlersFinished);
       return state;
@@ -501,6 +484,58 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       await condition(() => cancelRequest !== undefined);
     } catch (cancelled) {
       if (!isCancellation(cancelled)) throw cancelled;
+    }
+  }
+
+  /** The return window: returns are taken until it closes and every return and parcel settles; then COMPLETED. */
+  async function returnWindowThenComplete(): Promise<void> {
+    const windowMs = settings.returnWindowMs ?? 0;
+    const closesAt = Date.now() + windowMs;
+    if (windowMs > 0) {
+      returnWindowOpen = true;
+      state.waitingFor = 'the return window to close';
+      state.waitingUntil = new Date(closesAt).toISOString();
+      await record('DELIVERED', `open for returns until ${state.waitingUntil}`);
+    }
+    // Open: returns in progress, parcels still moving, and cash on delivery not yet remitted.
+    const activeReturns = () => state.returns.filter((r) => !['accepted', 'rejected', 'expired'].includes(r.status)).length
+      + state.shipments.filter((s) => (s.status !== 'delivered' && s.status !== 'cancelled' && !s.rts) || (s.cod && !s.cod.settled)).length;
+    while (returnWindowOpen || activeReturns() > 0 || returnInbox.length > 0 || progressInbox.length > 0) {
+      const ready = () => returnQueue.length > 0 || returnInbox.length > 0 || progressInbox.length > 0 || (!returnWindowOpen && activeReturns() === 0);
+      if (returnWindowOpen) {
+        if (!(await condition(ready, Math.max(closesAt - Date.now(), 1), { summary: 'return window closes' }))) { returnWindowOpen = false; continue; }
+      } else {
+        await condition(ready);
+      }
+      while (returnQueue.length) await startReturn(returnQueue.shift()!, cities);
+      while (returnInbox.length) await applyReturnProgress(returnInbox.shift()!);
+      // A replacement's progress tells the story without moving the order's status.
+      while (progressInbox.length) await applyProgress(progressInbox.shift()!, state.status);
+    }
+    await childrenClosed();
+    state.waitingFor = undefined;
+    state.waitingUntil = undefined;
+    await record('COMPLETED', 'return window closed');
+  }
+
+  /**
+   * Waits until every shipment and return workflow has closed. An order that closed first would
+   * terminate a child still taking its last step (the parent close policy). Progress they send
+   * meanwhile is still told.
+   */
+  async function childrenClosed(): Promise<void> {
+    if (!patched('children-close-first')) return;
+    for (;;) {
+      const open = [...children.values(), ...returnChildren.values()];
+      let closed = false;
+      void Promise.allSettled(open.map((h) => h.result())).then(() => { closed = true; });
+      while (!closed) {
+        await condition(() => closed || progressInbox.length > 0);
+        while (progressInbox.length) await applyProgress(progressInbox.shift()!, state.status);
+      }
+      // An ops retry may have started a shipment again meanwhile: wait for that one too.
+      const now = [...children.values(), ...returnChildren.values()];
+      if (now.length === open.length && now.every((h, i) => h === open[i])) return;
     }
   }
 
@@ -931,6 +966,13 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       await trackUntilDelivered();
       // The cancelled shipments' shares will never be captured (orders before this change kept them authorised).
       if (state.shipments.some((s) => s.status === 'cancelled') && patched('release-remainder')) await releaseUncapturedRemainder(true);
+      // What was handed over was delivered: it can be returned like any delivered order.
+      if (patched('return-window-after-refused-cancel')) {
+        if (state.shipments.every((s) => s.status === 'cancelled' || s.rts === 'refunded')) {
+          return finish('CANCELLED', 'every parcel came back to the sender: refunded', ['returned to sender']);
+        }
+        await returnWindowThenComplete();
+      }
       await Promise.all(pendingPushes);
       await condition(allHandlersFinished);
       return state;
@@ -940,6 +982,18 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     if (reserveStarted) {
       undone.unitsReleased = (await books.releaseStock({ orderId })).released;
       await books.clearBackorder({ orderId });
+    }
+    // An authorisation whose call was cancelled may have been made all the same. Asked again with
+    // its key and body, the gateway answers with it (or makes it now), and it is voided below.
+    if (authorising && !state.payment.authorizationId && patched('authorisation-in-doubt')) {
+      const a = authorising;
+      try {
+        const auth = await steps.run('learn the authorisation', () => acts.authorizePayment({ orderId, ...a }), { handles: ['PaymentDeclined'] });
+        state.payment.authorizationId = auth.authorizationId;
+        state.payment.authorized = auth.amount;
+      } catch (err) {
+        if (!businessFailure(err)) throw err;
+      }
     }
     if (state.payment.captures.length) {
       const refunds = [];
@@ -953,6 +1007,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       state.payment.voided = true;
       undone.voided = authorizationId;
     }
+    if (children.size || returnChildren.size) await childrenClosed();
     state.reasons = [reason];
     state.waitingFor = undefined;
     cancelSettled = true;

@@ -1,5 +1,5 @@
 /** Activity timeout and retry profiles, named by what the activity does. */
-import { ActivityCancellationType, proxyActivities, type ActivityInterfaceFor, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, proxyLocalActivities, type ActivityInterfaceFor, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import type { OrderSettings } from '../domain/settings';
 
 /** Calls to outside systems and business steps: bounded retries, then "needs attention". */
@@ -30,6 +30,27 @@ export const bookkeepingProfile: LocalActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 };
+
+/**
+ * Local activities run one at a time, in the order they were called. Two running at once (the
+ * main body's and a handler's) resolve in the order they finish when live but in the order they
+ * were scheduled on replay, so the code after them would issue its commands in another order:
+ * a nondeterminism error that leaves the workflow stuck. Queued, each resolves alone.
+ */
+export function oneAtATime<A extends object>(options: LocalActivityOptions): ActivityInterfaceFor<A> {
+  const plain = proxyLocalActivities<A>(options);
+  let queue: Promise<unknown> = Promise.resolve();
+  return new Proxy(plain, {
+    get(target, name, receiver) {
+      const fn = Reflect.get(target, name, receiver) as (...args: unknown[]) => Promise<unknown>;
+      return (...args: unknown[]) => {
+        const run = queue.then(() => fn(...args));
+        queue = run.catch(() => undefined);
+        return run;
+      };
+    },
+  });
+}
 
 /** Pushes to channels: a channel outage must not block the order, so these retry for long in the background. */
 export const channelPushProfile: ActivityOptions = {
