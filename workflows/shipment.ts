@@ -74,7 +74,7 @@ const ALWAYS_ESCALATED_AFTER_MS = 14 * 86_400_000;
 const TRACKED: ShipmentStatus[] = ['picked_up', 'in_transit', 'delivered', 'delivery_failed', 'returned_to_sender'];
 
 /** Every patch of this workflow (see patches.ts). */
-const SHIPMENT_PATCHES = ['handover-before-tell', 'rts-ends-shipment', 'release-reauthorised-share', 'reauthorise-again', 'push-carrier-reconcile', 'settle-booking-in-doubt'] as const;
+const SHIPMENT_PATCHES = ['handover-before-tell', 'rts-ends-shipment', 'release-reauthorised-share', 'reauthorise-again', 'push-carrier-reconcile', 'settle-booking-in-doubt', 'settle-pick-in-doubt'] as const;
 
 export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentView> {
   decidePatchesUpFront(SHIPMENT_PATCHES);
@@ -401,19 +401,15 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
    * may have booked all the same). The undo asks again with the same request. A call whose last
    * attempt the carrier answered with an error is not in doubt: it booked nothing.
    */
-  let bookingInDoubt: Parameters<typeof acts.bookShipment>[0] | undefined;
+  const bookingInDoubt: InDoubt<Parameters<typeof acts.bookShipment>[0]> = {};
+  /** The same for the warehouse's pick order: a pick order made all the same is cancelled too. */
+  const pickInDoubt: InDoubt<Parameters<typeof acts.createPickOrder>[0]> = {};
   /** Books the carrier (again, with a key of its own, when the carrier forgot the first booking). */
   async function bookCarrier(again?: string): Promise<void> {
     const attempt = again ? ++bookings : 0;
     const request = { ...bookingRequest(input, weightGrams), ...(attempt ? { attempt } : {}) };
-    const b = await steps.run('book carrier', () => {
-      bookingInDoubt = request;
-      return acts.bookShipment(request).catch((err: unknown) => {
-        if (!isCancellation(err) && answeredWithError(err)) bookingInDoubt = undefined;
-        throw err;
-      });
-    });
-    bookingInDoubt = undefined;
+    const b = await steps.run('book carrier', () => whileInDoubt(bookingInDoubt, request, acts.bookShipment));
+    bookingInDoubt.request = undefined;
     booking = b;
     Object.assign(view, { carrier: b.carrier, bookingId: b.bookingId, trackingNumber: b.trackingNumber, labelUrl: b.labelUrl });
     advance('booked');
@@ -430,9 +426,9 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
         if (!booking) {
           advance('picking');
           await tell({ event: `shipment ${input.shipmentId}: picking at ${input.warehouse.id}` });
-          const pick = await steps.run('pick and pack', () => acts.createPickOrder({
-            orderId: input.orderId, shipmentId: input.shipmentId, warehouseId: input.warehouse.id, lines: input.lines,
-          }));
+          const pickRequest = { orderId: input.orderId, shipmentId: input.shipmentId, warehouseId: input.warehouse.id, lines: input.lines };
+          const pick = await steps.run('pick and pack', () => whileInDoubt(pickInDoubt, pickRequest, acts.createPickOrder));
+          pickInDoubt.request = undefined;
           pickOrderId = view.pickOrderId = pick.pickOrderId;
           weightGrams = pick.weightGrams;
           advance('packed');
@@ -460,6 +456,21 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
   await record();
   return view;
 
+  /** Asks again, with the same request and key, for the call whose answer never came: what it made, or undefined when refused. */
+  async function settle<Req, Res>(step: string, doubt: InDoubt<Req>, call: (r: Req) => Promise<Res>): Promise<Res | undefined> {
+    const request = doubt.request!;
+    const settled = await steps.run(step, async () => {
+      try {
+        return await call(request);
+      } catch (err) {
+        if (businessFailure(err)) return undefined;
+        throw err;
+      }
+    });
+    doubt.request = undefined;
+    return settled;
+  }
+
   /**
    * Undoes booking and pick in reverse. A call in flight when the cancellation came was waited
    * for (WAIT_CANCELLATION_COMPLETED); a booking call it cut short, or whose answer was lost, is
@@ -470,17 +481,8 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     // The same request under the same idempotency key: the carrier answers with the booking it
     // made, or makes it now (to be cancelled below); a refusal means it never booked. Histories
     // from before this undid only the bookings they knew of (replay-safe).
-    if (bookingInDoubt && patched('settle-booking-in-doubt')) {
-      const request = bookingInDoubt;
-      const settled = await steps.run('settle the unanswered carrier booking', async () => {
-        try {
-          return await acts.bookShipment(request);
-        } catch (err) {
-          if (businessFailure(err)) return undefined;
-          throw err;
-        }
-      });
-      bookingInDoubt = undefined;
+    if (bookingInDoubt.request && patched('settle-booking-in-doubt')) {
+      const settled = await settle('settle the unanswered carrier booking', bookingInDoubt, (r) => acts.bookShipment(r));
       if (settled) {
         booking = settled;
         await tell({
@@ -511,6 +513,10 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
         return false;
       }
     }
+    if (!pickOrderId && pickInDoubt.request && patched('settle-pick-in-doubt')) {
+      const settled = await settle('settle the unanswered pick order', pickInDoubt, (r) => acts.createPickOrder(r));
+      if (settled) pickOrderId = view.pickOrderId = settled.pickOrderId;
+    }
     if (pickOrderId) {
       const id = pickOrderId;
       await steps.run('cancel pick order', () => acts.cancelPickOrder({ pickOrderId: id, shipmentId: input.shipmentId }));
@@ -530,6 +536,18 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
  * words those `<path>: <status> <code>`), as opposed to no answer at all (a timeout, a lost
  * connection, a worker gone mid-call), after which the call may have taken effect.
  */
+/** A request to an outside system whose outcome is not known yet (see `bookingInDoubt`). */
+interface InDoubt<Req> { request?: Req | undefined }
+
+/** Calls `call(request)`, holding the request as in doubt until the outside system has answered (a result or an error of its own). */
+function whileInDoubt<Req, Res>(doubt: InDoubt<Req>, request: Req, call: (r: Req) => Promise<Res>): Promise<Res> {
+  doubt.request = request;
+  return call(request).catch((err: unknown) => {
+    if (!isCancellation(err) && answeredWithError(err)) doubt.request = undefined;
+    throw err;
+  });
+}
+
 function answeredWithError(err: unknown): boolean {
   if (businessFailure(err)) return true;
   return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && /: \d{3} \S+$/.test(err.cause.message);

@@ -92,4 +92,28 @@ describe('a booking call whose answer was lost, then a cancellation', () => {
     expect(cancel.status, await cancel.clone().text()).toBe(200);
     await expectBookingFoundAndCancelled(orderId);
   }, 120_000);
+
+  it('a pick order whose answer was lost, parked, then cancelled: the undo finds the pick order the warehouse made and cancels it', async () => {
+    current = () => parkingStack;
+    const order = makeOrder({ sku: 'SKU-D', quantity: 1 });
+    const orderId = `order-web-${order.channelOrderId}`;
+    // The warehouse takes the pick order 12 s late, past the client's timeout: parked, answer lost.
+    await sandbox('/sandbox/faults', { service: 'wms', op: 'pick', match: { orderId }, action: 'timeout', delayMs: 12_000, times: 1 });
+    const res = await parkingStack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: order });
+    expect(res.status).toBe(201);
+    const parked = await eventually(async () => { const o = await getOrder(orderId); return o.needsAttention ? o : undefined; }, { what: `${orderId} parked`, timeoutMs: 45_000 });
+    expect(parked.attentionReason).toMatch(/pick and pack.*timed out/);
+    const cancel = await parkingStack.api(`/v1/orders/${orderId}/cancel`, { method: 'POST', key: TEST_KEYS.cs, json: { reason: 'customer changed their mind' } });
+    expect(cancel.status, await cancel.clone().text()).toBe(200);
+    const done = await eventually(async () => { const o = await getOrder(orderId); return o.status === 'CANCELLED' ? o : undefined; }, { what: `${orderId} CANCELLED`, timeoutMs: 60_000 });
+    expect(done.needsAttention).toBe(false);
+    // The warehouse made the pick order (the late request landed, or the undo's repeat made it) and holds it cancelled.
+    type Picks = { pickOrders: { pickOrderId: string; status: string }[] };
+    const picks = await eventually(async () => {
+      const x = await sandbox<Picks>(`/sandbox/ledger/wms?orderId=${orderId}`);
+      return x.pickOrders.length > 0 && x.pickOrders.every((p) => p.status === 'cancelled') ? x : undefined;
+    }, { what: `${orderId}: the warehouse's pick order exists and is cancelled`, timeoutMs: 30_000 });
+    expect(picks.pickOrders).toHaveLength(1);
+    expect((await sandbox<{ bookings: unknown[] }>(`/sandbox/ledger/carriers?orderId=${orderId}`)).bookings).toEqual([]);
+  }, 120_000);
 });
