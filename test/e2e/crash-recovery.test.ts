@@ -208,6 +208,10 @@ afterAll(async () => {
 
 describe('npm start after a crash', () => {
   let current: Launcher;
+  /** The next tests carry on with the launcher the one before left running: without it, fail at once. */
+  const stillRunning = () => {
+    if (current?.child.exitCode !== null) throw new Error(`no launcher left running by the previous test${current ? `; its output:\n${current.output()}` : ''}`);
+  };
 
   it('kill -9 of the whole process group with 50 orders in flight: the next start recovers and all 50 finish, none Failed', async () => {
     current = launch();
@@ -238,6 +242,7 @@ describe('npm start after a crash', () => {
   }, 480_000);
 
   it('kill -9 of the launcher alone: its orphaned PostgreSQL and dev server are found, stopped, and the orders finish', async () => {
+    stillRunning();
     // A second launcher on the same data dir is refused, naming the one that runs.
     const [p1, p2, p3, p4, p5] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
     const second = launch({ PORT: String(p1), TEMPORAL_PORT: String(p2), TEMPORAL_UI_PORT: String(p3), OMS_PG_PORT: String(p4), SANDBOX_PORT: String(p5) });
@@ -268,6 +273,7 @@ describe('npm start after a crash', () => {
   }, 400_000);
 
   it('PostgreSQL or the dev server killed while it runs: restarted on the same port, orders carry on; SIGTERM leaves nothing', async () => {
+    stillRunning();
     const ids = await placeOrders(8);
     await inFlight(ids, 2);
     const before = record();
@@ -298,6 +304,8 @@ describe('npm start after a crash', () => {
   }, 400_000);
 
   it('a PostgreSQL that cannot be restarted stops everything with the reason, leaving nothing behind', async () => {
+    // Whatever the tests before left running (when one failed midway) is stopped first.
+    if (current && current.child.exitCode === null) { current.child.kill('SIGTERM'); await current.exited; }
     current = launch();
     await ready(current);
     const run = record();
