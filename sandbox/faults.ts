@@ -70,8 +70,8 @@ const faultSchema = z
     path: ['action'],
   });
 
-/** mulberry32: a tiny seeded PRNG; good enough to decide "does this request fail". */
-function seededRandom(seed: number): () => number {
+/** mulberry32: a tiny seeded PRNG; good enough to decide "does this request fail" (and the chaos run's plan). */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

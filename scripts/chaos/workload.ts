@@ -8,19 +8,11 @@
  * Idempotency-Key, as a real client would.
  */
 import { orderIdFor } from '../../domain/order';
+import { seededRandom } from '../../sandbox/faults';
 import { CHAOS_KEYS } from './topology';
 
-/** mulberry32: small, fast, seeded; the same seed gives the same run plan. */
-export function rngFrom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seed gives the same run plan (the sandbox's seeded faults use the same generator). */
+export const rngFrom = seededRandom;
 const pick = <T>(rng: () => number, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
 const between = (rng: () => number, lo: number, hi: number) => lo + rng() * (hi - lo);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
