@@ -24,9 +24,14 @@ import type { Context } from 'hono';
 import { z } from 'zod';
 import { DEV_CHANNEL_ACCOUNTS } from '../activities/channels/adapters/accounts';
 import { DEV_CHANNEL_SECRETS } from '../lib/config';
+import { parseJsonWithBigInts, stringifyJson } from '../lib/lossless-json';
 import { json, nowIso, parseBody, stableStringify, toResponse, type Outcome, type SandboxEnv } from './common';
 import { INTERNAL_ERROR, preEffect, readFault } from './faults';
+import { freshIds, lazadaTradePush, shopeeStatusPush, tiktokCancellationPush, tiktokStatusPush } from './corpus';
 import { mutation, type SaveAnswer } from './idempotency';
+
+/** The TikTok shop the sandbox's pushes come from. */
+const TIKTOK_SHOP_ID = '7494049642642441621';
 
 /** Channels the sandbox emulates; anything else is 404. */
 export const CHANNELS = ['web', 'pos', 'shopify', 'shopee', 'lazada', 'tiktok'] as const;
@@ -141,7 +146,7 @@ function nativeId(channel: Marketplace, doc: Record<string, unknown>): string | 
   const v = channel === 'shopee' ? doc.order_sn
     : channel === 'lazada' ? (doc.order as Record<string, unknown> | undefined)?.order_id
       : doc.id;
-  return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? String(v) : undefined;
 }
 
 function nativeStatusOf(o: StoredOrder): string {
@@ -181,6 +186,10 @@ const notifySchema = z.object({
   signature: z.enum(['valid', 'wrong', 'none']).default('valid'),
   /** Deliver the same bytes this many times, one after the other (a platform's retries). */
   times: z.number().int().min(1).max(20).default(1),
+  /** TikTok Shop: send a CANCELLATION_STATUS_CHANGE (type 11) for this cancellation id instead of a status change. */
+  cancelId: z.string().optional(),
+  /** Lazada: the buyer's reverse order behind a cancellation. */
+  reverseOrderId: z.string().optional(),
 });
 
 /** Builds the channels API (`/channels/:channel/...`) and its controls and ledger. */
@@ -193,6 +202,8 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
   /** Latest accepted status per channel + order. */
   const latest = st.map<{ channel: string; orderId: string; status: string; seq: number }>('channels.latest');
   const orders = st.map<StoredOrder>('channels.order');
+  /** TikTok Shop cancellation requests: cancel id → order id. */
+  const tiktokCancels = st.map<string>('channels.tiktok-cancel');
   const key = (channel: string, id: string) => `${channel}\u0000${id}`;
   const saveOrder = (o: StoredOrder) => st.put('channels.order', key(o.channel, o.id), o);
   const secretOf = (channel: string) => channelSecrets[channel] ?? '';
@@ -291,7 +302,7 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
     if (!check(c, q, text)) return toResponse(AUTH_FAILED[channel]);
     let body: unknown = {};
     if (text.trim()) {
-      try { body = JSON.parse(text); } catch { return json(400, { error: 'invalid_request', detail: 'body is not valid JSON' }); }
+      try { body = parseJsonWithBigInts(text); } catch { return json(400, { error: 'invalid_request', detail: 'body is not valid JSON' }); }
     }
     const run = async (save?: SaveAnswer) => {
       const fault = env.faults.take('channels', op, { channel, orderId: orderOf(c, q, body) });
@@ -324,6 +335,11 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
       saveOrder(o);
     }
   };
+  /** The platform's push of an order's new status, shortly after the call that changed it. */
+  const followUp = (channel: Marketplace, id: string): void => {
+    const t = setTimeout(() => { void deliver(channel, { channelOrderId: id, signature: 'valid', times: 1 }).catch(() => undefined); }, 100);
+    t.unref();
+  };
   const recordStock = (channel: string, items: { sku: string; available: number }[]) => {
     const u: StockUpdate = { channel, items, at: nowIso() };
     stock.push(u);
@@ -348,6 +364,17 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
     recordCall('shopee', sn, 'cancel_order', 'CANCELLED', b, c);
     return { status: 200, body: { request_id: 'sbx', error: '', message: '', response: { update_time: Math.floor(Date.now() / 1000) } } };
   }, shopeeSn));
+  api.post('/shopee/api/v2/order/handle_buyer_cancellation', action('shopee', 'push', shopeeCheck, (c, _q, b) => {
+    const sn = shopeeSn(c, _q, b);
+    const op = (b as { operation?: string }).operation;
+    if (!sn || (op !== 'ACCEPT' && op !== 'REJECT')) return { status: 200, body: { error: 'error_param', message: 'order_sn and operation (ACCEPT or REJECT) are required' } };
+    const o = orders.get(key('shopee', sn));
+    if (o && nativeStatusOf(o) !== 'IN_CANCEL') return { status: 200, body: { error: 'error_status', message: `order is ${nativeStatusOf(o)}, not IN_CANCEL` } };
+    recordCall('shopee', sn, 'handle_buyer_cancellation', op === 'ACCEPT' ? 'CANCELLED' : 'READY_TO_SHIP', b, c);
+    // Then Shopee pushes the order's new status, as it does for every change.
+    followUp('shopee', sn);
+    return { status: 200, body: { request_id: 'sbx', error: '', message: '', response: { update_time: Math.floor(Date.now() / 1000) } } };
+  }, shopeeSn));
   api.post('/shopee/api/v2/product/update_stock', action('shopee', 'stock', shopeeCheck, (_c, _q, b) => {
     const list = (b as { stock_list?: { model_sku: string; seller_stock: { stock: number }[] }[] }).stock_list;
     if (!Array.isArray(list) || !list.length) return { status: 200, body: { error: 'error_param', message: 'stock_list is required' } };
@@ -366,7 +393,7 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
   /** Lazada acts on order items; the order is the one holding them. */
   const lazadaOrderOfItems = (itemIds: string[]) => [...orders.values()].find((o) => o.channel === 'lazada'
     && ((o.native.items as { order_item_id: unknown }[] | undefined) ?? []).some((i) => itemIds.includes(String(i.order_item_id))))?.id;
-  const rtsItems = (q: Record<string, string>) => { try { return (JSON.parse(q.order_item_ids ?? '[]') as unknown[]).map(String); } catch { return []; } };
+  const rtsItems = (q: Record<string, string>) => { try { return (parseJsonWithBigInts(q.order_item_ids ?? '[]') as unknown[]).map((v) => String(v as string | number | bigint)); } catch { return []; } };
   api.post('/lazada/rest/order/rts', action('lazada', 'push', lazadaCheck, (c, q) => {
     const id = lazadaOrderOfItems(rtsItems(q)) ?? `items:${rtsItems(q).join(',')}`;
     recordCall('lazada', id, 'set_ready_to_ship', 'ready_to_ship', q, c);
@@ -402,6 +429,15 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
     recordCall('tiktok', id, 'cancel_order', 'CANCELLED', b, c);
     return tiktokOk({ cancel_id: `cnl_${id}`, cancel_status: 'CANCELLATION_REQUEST_COMPLETE' });
   }, tiktokOrderOf));
+  /** The order of a buyer's cancellation request (made by the buyer-cancel control). */
+  const tiktokCancelOrder = (c: Context) => tiktokCancels.get(c.req.param('cancelId') ?? '') ?? '';
+  api.post('/tiktok/return_refund/202309/cancellations/:cancelId/approve', action('tiktok', 'push', tiktokCheck, (c, _q, b) => {
+    const id = tiktokCancelOrder(c);
+    if (!orders.get(key('tiktok', id))) return { status: 404, body: { code: 36009004, message: 'cancellation not found' } };
+    recordCall('tiktok', id, 'approve_cancellation', 'CANCELLED', b, c);
+    followUp('tiktok', id);
+    return tiktokOk({});
+  }, (c) => tiktokCancelOrder(c)));
   api.post('/tiktok/product/202309/inventory/update', action('tiktok', 'stock', tiktokCheck, (_c, _q, b) => {
     const skus = (b as { skus?: { seller_sku: string; inventory: { quantity: number }[] }[] }).skus;
     if (!Array.isArray(skus) || !skus.length) return { status: 400, body: { code: 12019001, message: 'skus is required' } };
@@ -464,28 +500,29 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
    * Shopify the whole order, Shopee/Lazada/TikTok a thin status notification, web/POS the
    * canonical order. `times` delivers the same bytes again (at-least-once delivery).
    */
-  control.post('/channels/:channel/notify', async (c) => {
-    const channel = channelOf(c);
-    if (!(CHANNELS as readonly string[]).includes(channel)) return json(404, { error: 'not_found' });
-    const p = await parseBody(c.req.raw, notifySchema);
-    if (!p.ok) return p.response;
-    const n = p.value;
+  type Notify = z.infer<typeof notifySchema>;
+  /** Sends one webhook of `channel` to the OMS, signed as the platform signs it. */
+  const deliver = async (channel: string, n: Notify): Promise<Outcome> => {
     const base = env.omsBaseUrl();
-    if (!base) return json(409, { error: 'oms_base_url_unset' });
+    if (!base) return { status: 409, body: { error: 'oms_base_url_unset' } };
     const url = `${base.replace(/\/$/, '')}/v1/channels/${channel}/webhooks`;
     const o = n.channelOrderId ? orders.get(key(channel, n.channelOrderId)) : undefined;
-    if (n.rawBody === undefined && channel !== 'web' && channel !== 'pos' && !o) return json(404, { error: 'not_found', detail: 'no such order on the platform' });
+    if (n.rawBody === undefined && channel !== 'web' && channel !== 'pos' && !o) return { status: 404, body: { error: 'not_found', detail: 'no such order on the platform' } };
     const now = Date.now();
     const status = n.status ?? (o ? nativeStatusOf(o) : '');
     const account = DEV_CHANNEL_ACCOUNTS[channel]!;
     let body: string;
     if (n.rawBody !== undefined) body = n.rawBody;
-    else if (channel === 'shopee') body = JSON.stringify({ shop_id: Number(account.shopId), code: 3, timestamp: Math.floor(now / 1000), data: { ordersn: o!.id, status, update_time: Math.floor(now / 1000) } });
+    // The platforms' pushes, in the shapes they publish (sandbox/corpus.ts).
+    else if (channel === 'shopee') body = stringifyJson(shopeeStatusPush({ ordersn: o!.id, status, shopId: Number(account.shopId) }));
     else if (channel === 'lazada') {
-      const line = ((o!.native.items as { order_item_id: string | number }[] | undefined) ?? [])[0]?.order_item_id;
-      body = JSON.stringify({ seller_id: account.shopId, message_type: 0, data: { order_status: status, status_update_time: Math.floor(now / 1000), trade_order_id: o!.id, ...(line !== undefined ? { trade_order_line_id: String(line) } : {}) }, timestamp: now, site: 'lazada_vn' });
-    } else if (channel === 'tiktok') body = JSON.stringify({ type: 1, tts_notification_id: n.eventId ?? String(7_300_000_000_000_000_000n + BigInt(Math.floor(Math.random() * 1e15))), shop_id: '7494000000000000001', timestamp: Math.floor(now / 1000), data: { order_id: o!.id, order_status: status, update_time: Math.floor(now / 1000) } });
-    else if (channel === 'shopify') body = JSON.stringify(o!.native);
+      const line = ((o!.native.items as { order_item_id: unknown }[] | undefined) ?? [])[0]?.order_item_id;
+      body = stringifyJson(lazadaTradePush({ tradeOrderId: o!.id, status, sellerId: account.shopId, ...(typeof line === 'string' || typeof line === 'number' || typeof line === 'bigint' ? { lineId: String(line) } : {}), ...(n.reverseOrderId ? { reverseOrderId: n.reverseOrderId } : {}) }));
+    } else if (channel === 'tiktok') {
+      body = stringifyJson(n.cancelId
+        ? tiktokCancellationPush({ orderId: o!.id, cancelId: n.cancelId, status: status || 'CANCELLATION_REQUEST_PENDING', role: 'BUYER', shopId: TIKTOK_SHOP_ID })
+        : tiktokStatusPush({ orderId: o!.id, status, shopId: TIKTOK_SHOP_ID, ...(n.eventId ? { notificationId: n.eventId } : {}) }));
+    } else if (channel === 'shopify') body = stringifyJson(o!.native);
     else body = JSON.stringify(n.order ?? {});
 
     const secret = n.signature === 'wrong' ? `${secretOf(channel)}-not` : secretOf(channel);
@@ -514,7 +551,49 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
         deliveries.push({ status: 0, body: { error: (err as Error).message } });
       }
     }
-    return json(200, { url, sent: { headers, body }, deliveries });
+    return { status: 200, body: { url, sent: { headers, body }, deliveries } };
+  };
+
+  control.post('/channels/:channel/notify', async (c) => {
+    const channel = channelOf(c);
+    if (!(CHANNELS as readonly string[]).includes(channel)) return json(404, { error: 'not_found' });
+    const p = await parseBody(c.req.raw, notifySchema);
+    if (!p.ok) return p.response;
+    return toResponse(await deliver(channel, p.value));
+  });
+
+  /**
+   * The buyer cancels on the platform, before or after handover, and the platform tells the OMS
+   * its own way: Shopify cancels the order and sends `orders/cancelled`; Shopee moves it to
+   * IN_CANCEL (the seller must answer) and pushes that; Lazada cancels it through a reverse order
+   * and pushes `canceled`; TikTok Shop opens a cancellation request (type 11) for the seller.
+   */
+  control.post('/channels/:channel/orders/:id/buyer-cancel', async (c) => {
+    const channel = channelOf(c) as Marketplace;
+    const o = orders.get(key(channel, c.req.param('id')));
+    if (!o || !(MARKETPLACES as readonly string[]).includes(channel)) return json(404, { error: 'not_found' });
+    const before = nativeStatusOf(o);
+    let n: Partial<Notify> = {};
+    if (channel === 'shopify') {
+      o.native.cancelled_at = nowIso();
+      o.native.cancel_reason = 'customer';
+      o.native.financial_status = o.native.financial_status === 'paid' ? 'refunded' : 'voided';
+      n = { topic: 'orders/cancelled' };
+    } else if (channel === 'shopee') {
+      setNativeStatus(o, 'IN_CANCEL');
+      n = { status: 'IN_CANCEL' };
+    } else if (channel === 'lazada') {
+      setNativeStatus(o, 'canceled');
+      n = { status: 'canceled', reverseOrderId: freshIds.lazada() };
+    } else {
+      const cancelId = `40${freshIds.tiktok().slice(2)}`;
+      tiktokCancels.set(cancelId, o.id);
+      st.put('channels.tiktok-cancel', cancelId, o.id);
+      n = { cancelId, status: 'CANCELLATION_REQUEST_PENDING' };
+    }
+    saveOrder(o);
+    const sent = await deliver(channel, { channelOrderId: o.id, signature: 'valid', times: 1, ...n });
+    return json(sent.status, { ...(sent.body as Record<string, unknown>), before, platformStatus: nativeStatusOf(o), ...(n.cancelId ? { cancelId: n.cancelId } : {}) });
   });
 
   control.get('/ledger/channels', (c) => {

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { FaultStore } from './faults';
 import type { IdempotencyStore } from './idempotency';
 import type { StateStore } from './state';
+import { parseJsonWithBigInts, stringifyJson } from '../lib/lossless-json';
 
 /** Runtime-tunable knobs (`POST /sandbox/config`); read on every use so changes apply at once. */
 export interface SandboxConfig {
@@ -41,7 +42,8 @@ export interface Outcome {
 
 /** Builds a JSON Response; used instead of c.json so stored outcomes replay identically. */
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
+  // The platforms' 64-bit ids (bigint here) go out as the bare numbers they are.
+  return new Response(stringifyJson(body), {
     status,
     headers: { 'Content-Type': 'application/json; charset=UTF-8', ...headers },
   });
@@ -59,7 +61,7 @@ export async function parseBody<S extends z.ZodType>(req: Request, schema: S): P
   let raw: unknown = {};
   if (text.trim() !== '') {
     try {
-      raw = JSON.parse(text);
+      raw = parseJsonWithBigInts(text);
     } catch {
       return { ok: false, response: json(400, { error: 'invalid_request', detail: 'body is not valid JSON' }) };
     }
@@ -79,7 +81,7 @@ export function stableStringify(v: unknown): string {
     const o = v as Record<string, unknown>;
     return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${stableStringify(o[k])}`).join(',')}}`;
   }
-  return JSON.stringify(v) ?? 'null';
+  return stringifyJson(v) ?? 'null';
 }
 
 /** Random, prefixed ids like real gateways hand out. */

@@ -9,6 +9,7 @@
  */
 import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseJsonWithBigInts, stringifyJson } from '../lib/lossless-json';
 
 /** One journal line. */
 type Line =
@@ -166,7 +167,7 @@ export class StateStore {
 
   private write(line: Line): void {
     if (!this.dir || this.closed) return;
-    const text = `${JSON.stringify(line)}\n`;
+    const text = `${stringifyJson(line)}\n`;
     if (this.depth > 0) this.buffer.push(text);
     else this.append(text);
   }
@@ -201,7 +202,7 @@ export class StateStore {
       const where = i === lines.length - 1 ? 'last line' : `line ${i + 1}`;
       let l: Line;
       try {
-        l = JSON.parse(raw) as Line;
+        l = parseJsonWithBigInts(raw) as Line;
       } catch {
         warn(`${file}: ${where} is not valid JSON (a write cut short by a crash?); skipped`);
         return;
@@ -230,7 +231,7 @@ export class StateStore {
       let chunk: string[] = [`${JSON.stringify({ t: 'meta', version: VERSION })}\n`];
       let size = 0;
       const out = (l: Line) => {
-        const s = `${JSON.stringify(l)}\n`;
+        const s = `${stringifyJson(l)}\n`;
         chunk.push(s);
         size += s.length;
         if (size > 1 << 20) {

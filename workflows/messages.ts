@@ -158,3 +158,19 @@ export const returnProgressSignal = defineSignal<[ReturnProgress]>('returnProgre
 export const inspectionSignal = defineSignal<[Actor & { accept: boolean; reason?: string }]>('inspection');
 
 export const shipmentStateQuery = defineQuery<ShipmentView>('shipmentState');
+
+/**
+ * Channel → order: the sales channel cancelled the order, the buyer asked it to, or the buyer
+ * asked it for a return or refund (a marketplace webhook). Before anything was handed to the
+ * carrier a cancellation cancels the order (actor `channel`); after it, and for return
+ * requests, the order is flagged for ops with the platform's reason.
+ */
+export interface ChannelOrderEvent {
+  kind: 'cancelled' | 'cancel_request' | 'return_request';
+  reason: string;
+  nativeStatus: string;
+  eventId: string;
+  /** The platform's id of the buyer's request (to answer it), when it has one. */
+  platformRequestId?: string;
+}
+export const channelOrderEventSignal = defineSignal<[ChannelOrderEvent]>('channelOrderEvent');

@@ -17,7 +17,7 @@ import { businessFailure, createStepRunner, describeFailure, invalid, refuse } f
 import {
   cancelLinesUpdate, cancelOrderUpdate, cancelShipmentSignal, holdOrderUpdate, inspectionSignal, inspectReturnUpdate, orderStateQuery, rejectHoldUpdate, requestReturnUpdate,
   returnProgressSignal, type ReturnProgress, type ReturnView, releaseHoldUpdate, retryShipmentSignal, retryUpdate, SHIPMENT_RANK, shipmentProgressSignal,
-  stockAvailableSignal, type LineQuantity, type OrderState, type ShipmentProgress, type ShipmentView,
+  stockAvailableSignal, channelOrderEventSignal, type ChannelOrderEvent, type LineQuantity, type OrderState, type ShipmentProgress, type ShipmentView,
 } from './messages';
 import { orderDetails } from './details';
 import { decidePatchesUpFront } from './patches';
@@ -60,6 +60,10 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   const forward = new CancellationScope();
   let cancelRequest: { reason: string; actor: string } | undefined;
   let cancelSettled = false;
+  /** The channel's own cancellation, when it is what cancelled the order: its push answers the platform. */
+  let channelCancel: ChannelOrderEvent | undefined;
+  /** What the channel said that ops must look at (a cancellation after handover, a return request). */
+  const channelFlags: ChannelOrderEvent[] = [];
   let reserveStarted = false;
   /** The authorisation request as sent: a cancellation may leave its outcome unknown. */
   let authorising: { amount: string; currency: string; token: string } | undefined;
@@ -96,6 +100,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   const remainingLines = () => order.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, quantity: l.quantity - cancelledOf(i + 1) })).filter((l) => l.quantity > 0);
   /** The units' share of the order total: discounts and shipping spread in proportion to value. */
   const shareOf = (lines: LineQuantity[]) => (orderValue > 0 ? Math.floor((toMinor(state.total ?? '0') * lines.reduce((a, l) => a + unitValue(l.lineNo) * l.quantity, 0)) / orderValue) : 0);
+  /** Something of the order is (or was) with the carrier: a channel's cancellation is then for ops. */
+  const handedOver = () => returnWindowOpen || state.shipments.some((x) => x.status !== 'cancelled' && SHIPMENT_RANK[x.status] >= SHIPMENT_RANK.picked_up);
   const addCancelled = (lines: LineQuantity[]) => { cancelled.splice(0, cancelled.length, ...mergeLines([...cancelled, ...lines])); };
   /** Units of a line that can still be cancelled: not reserved yet, or in a shipment still at the warehouse. */
   const cancellableUnits = (lineNo: number) => {
@@ -130,7 +136,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     }));
     pendingPushes.push(CancellationScope.nonCancellable(() => pushes.pushOrderStatus({
       channel: order.channel, orderId, channelOrderId: order.channelOrderId, status, seq, occurredAt: at,
-      ...(state.reasons.length ? { detail: { reasons: state.reasons } } : {}),
+      ...(state.reasons.length || channelCancel ? { detail: { ...(state.reasons.length ? { reasons: state.reasons } : {}), ...(channelCancel ? channelCancelDetail(channelCancel) : {}) } } : {}),
     })).catch((err: unknown) => {
       // Only a refusal (4xx) ends up here: transient failures retry without limit.
       log.warn('channel refused a status push', { orderId, status, seq, error: err instanceof Error ? err.message : 'unknown' });
@@ -182,6 +188,13 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   setHandler(retryUpdate, async ({ actor }) => {
     const retried: string[] = [];
     if (steps.parkedStep) { retried.push(steps.parkedStep); steps.requestRetry(actor); }
+    if (channelFlags.length) {
+      // What the channel said was seen to by ops: the flag is cleared.
+      const seen = channelFlags.splice(0);
+      retried.push(...seen.map((f) => `channel ${f.kind.replace('_', ' ')}`));
+      if (!steps.parkedStep) { state.needsAttention = false; state.attentionReason = undefined; }
+      await record(state.status, `ops saw to what ${order.channel} said: ${seen.map((f) => f.reason).join('; ')}`, {}, actor);
+    }
     for (const s of state.shipments.filter((x) => x.needsAttention)) {
       // A shipment whose workflow failed or never started runs again from where it stood.
       if (downChildren.has(s.shipmentId)) await relaunchShipment(s.shipmentId, actor);
@@ -196,7 +209,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     return { retried };
   }, {
     validator: (_: unknown) => {
-      if (!steps.parkedStep && !state.shipments.some((s) => s.needsAttention) && !state.returns.some((r) => r.needsAttention)) {
+      if (!steps.parkedStep && !channelFlags.length && !state.shipments.some((s) => s.needsAttention) && !state.returns.some((r) => r.needsAttention)) {
         throw refuse(`nothing to retry: no step of this order needs attention (status ${state.status})`);
       }
     },
@@ -221,6 +234,27 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         throw refuse('the order has been handed to the carrier: open a return instead');
       }
     },
+  });
+  setHandler(channelOrderEventSignal, async (e) => {
+    const closed = CLOSED.has(state.status) || cancelRequest !== undefined;
+    if (e.kind !== 'return_request' && !closed && !handedOver()) {
+      // Nothing is with the carrier yet: the channel's cancellation cancels the order, fully compensated.
+      channelCancel = e;
+      cancelRequest = { reason: e.reason, actor: 'channel' };
+      forward.cancel();
+      return;
+    }
+    if (e.kind !== 'return_request' && (state.status === 'CANCELLED' || state.status === 'REJECTED' || cancelRequest)) {
+      // The platform confirming a cancellation under way (or done) adds nothing: no step, no push.
+      log.info('channel cancellation of an order already being cancelled', { orderId, nativeStatus: e.nativeStatus });
+      return;
+    }
+    channelFlags.push(e);
+    state.needsAttention = true;
+    state.attentionReason = e.kind === 'return_request'
+      ? `${order.channel}: ${e.reason}`
+      : `${order.channel}: ${e.reason}, after the order was handed to the carrier: stop the parcel or open a return`;
+    await record(state.status, `needs attention: ${state.attentionReason}`, { nativeStatus: e.nativeStatus, kind: e.kind }, 'channel');
   });
   setHandler(holdOrderUpdate, async ({ reason, actor }) => {
     opsHold = { reason, actor };
@@ -1019,6 +1053,11 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
 }
 
 const CLOSED = new Set<OrderStatus>(['REJECTED', 'CANCELLED', 'DELIVERED', 'COMPLETED']);
+
+/** What a cancellation's status push tells the channel's adapter when the channel itself asked for it. */
+function channelCancelDetail(e: ChannelOrderEvent): Record<string, unknown> {
+  return { cancelledBy: 'channel', buyerRequest: e.kind === 'cancel_request', ...(e.platformRequestId ? { platformRequestId: e.platformRequestId } : {}) };
+}
 
 const qtyOf = (lines: LineQuantity[], lineNo: number) => lines.filter((l) => l.lineNo === lineNo).reduce((a, l) => a + l.quantity, 0);
 

@@ -11,7 +11,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { intakeOrder } from '../../api/services/order-service';
 import type { Sql } from '../../db/client';
-import type { CanonicalOrder } from '../../domain/order';
+import { orderIdFor, type CanonicalOrder } from '../../domain/order';
 import type { OrderSettings } from '../../domain/settings';
 import { DEV_CHANNEL_SECRETS } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
@@ -130,8 +130,10 @@ export function createChannelActivities(deps: ChannelActivityDeps) {
           { issues: parsed.issues },
         );
       }
-      const { nativeStatus, disposition, order, native } = parsed.value;
-      return { nativeStatus, disposition, native, ...(order ? { order } : {}) };
+      const { nativeStatus, disposition, order, native, notes } = parsed.value;
+      // What the platform's order document carried unexpectedly is listed for ops, like a webhook's.
+      if (notes?.length) await store.recordNotes(input.channel, notes, `pull:${input.channelOrderId}`, orderIdFor(input.channel, input.channelOrderId));
+      return { nativeStatus, disposition, native, ...(order ? { order: { ...order, channelOrderId: input.channelOrderId } } : {}) };
     },
 
     /** Records the intake and starts the order workflow: the same code `POST /v1/orders` runs. */

@@ -7,7 +7,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Sql } from '../../db/client';
 import { OutboundLeases } from '../../db/outbound-leases';
-import type { Disposition, PushContext } from './adapters';
+import type { Disposition, PayloadNote, PushContext } from './adapters';
+
+/** One kind of surprise a channel's payloads carried (see db/migrations/0011). */
+export interface PayloadNoteRow {
+  channel: string; path: string; value: string; note: string; count: number;
+  firstSeenAt: Date; lastSeenAt: Date; lastEventId: string | null; lastOrderId: string | null;
+}
 import { mayStillLand } from './channel-http';
 
 export interface ChannelEvent {
@@ -55,6 +61,34 @@ export class ChannelStore {
       values (${e.channel}, ${e.eventId}, ${e.channelOrderId}, ${e.nativeStatus}, ${e.action}, ${e.orderId}, ${e.raw === undefined ? null : this.sql.json(e.raw as never)})
       on conflict do nothing returning 1`;
     return rows.length > 0;
+  }
+
+  /**
+   * Keeps what a platform sent that the OMS accepted though it did not expect it (payload notes),
+   * one row per channel, path and value, counted. Paths lose their array indexes
+   * (`line_items.*.sku`) so one new value is one row however many lines carry it.
+   */
+  async recordNotes(channel: string, notes: PayloadNote[], eventId: string, orderId: string | null): Promise<void> {
+    const rows = new Map<string, { path: string; value: string; note: string }>();
+    for (const n of notes) {
+      const path = n.path.replace(/\.\d+(?=\.|$)/g, '.*');
+      rows.set(`${path}\u0000${n.value}`, { path, value: n.value, note: n.note });
+    }
+    for (const r of rows.values()) {
+      await this.sql`
+        insert into channel_payload_notes (channel, path, value, note, last_event_id, last_order_id)
+        values (${channel}, ${r.path}, ${r.value}, ${r.note}, ${eventId}, ${orderId})
+        on conflict (channel, path, value) do update set count = channel_payload_notes.count + 1, last_seen_at = now(),
+          note = excluded.note, last_event_id = excluded.last_event_id, last_order_id = excluded.last_order_id`;
+    }
+  }
+
+  /** The payload notes, newest first. */
+  async payloadNotes(channel?: string): Promise<PayloadNoteRow[]> {
+    return [...await this.sql<PayloadNoteRow[]>`
+      select channel, path, value, note, count, first_seen_at as "firstSeenAt", last_seen_at as "lastSeenAt", last_event_id as "lastEventId", last_order_id as "lastOrderId"
+      from channel_payload_notes ${channel ? this.sql`where channel = ${channel}` : this.sql``}
+      order by last_seen_at desc, channel, path, value limit 500`];
   }
 
   async orderExists(orderId: string): Promise<boolean> {

@@ -178,7 +178,7 @@ describe('what a webhook may not do', () => {
     // the same push with its body changed after signing is a 401.
     const signed = await notify('tiktok', { rawBody: rawFixture('tiktok/push-malformed.json') });
     expect(signed.deliveries[0]!.status).toBe(400);
-    const tampered = await fetch(signed.url, { method: 'POST', headers: signed.sent.headers, body: signed.sent.body.replace('SHIPPED_OUT', 'CANCELLED') });
+    const tampered = await fetch(signed.url, { method: 'POST', headers: signed.sent.headers, body: signed.sent.body.replace('AWAITING_SHIPMENT', 'CANCEL') });
     expect(tampered.status).toBe(401);
 
     // A 401 is answered before anything is written or started, so nothing can still be on its way.
@@ -226,7 +226,7 @@ describe('what a webhook may not do', () => {
       ['shopify', 'shopify/orders-create-malformed.json', 'line_items.0.quantity'],
       ['shopee', 'shopee/push-malformed.json', 'data.ordersn'],
       ['lazada', 'lazada/push-malformed.json', 'data.trade_order_id'],
-      ['tiktok', 'tiktok/push-malformed.json', 'data.order_status'],
+      ['tiktok', 'tiktok/push-malformed.json', 'data.order_id'],
       ['web', 'web/order-malformed.json', 'lines.0.unitPrice'],
     ];
     const before = Number((await stack.db.sql`select count(*)::int as n from channel_events`)[0]!.n);

@@ -7,6 +7,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { fromMinor, toMinor } from '../../../domain/money';
 import { CanonicalOrderSchema, type CanonicalOrder, type OrderLine } from '../../../domain/order';
+import type { Disposition, PayloadNote } from './types';
 
 /** One failing field of a native payload, by its path in that payload (`item_list.0.model_sku`). */
 export interface FieldIssue { path: string; message: string }
@@ -43,7 +44,8 @@ const DECIMAL_TEXT = /^(\d{1,13})(?:\.(\d{1,2}))?$/;
  * A native amount (JSON number or string) as an exact decimal string with 2 places, or undefined
  * when it is not one. Numbers are read through their shortest round-trip text (what the JSON
  * said: 12.9 → "12.9"), never through arithmetic, so no float error can creep in; more than two
- * decimals, exponents, signs and non-finite values are refused rather than rounded.
+ * decimals, exponents, signs and non-finite values are refused rather than rounded. Text may
+ * group thousands with commas ("1,152.00", as Lazada writes it).
  */
 export function exactDecimal(value: number | string): string | undefined {
   let text: string;
@@ -52,6 +54,8 @@ export function exactDecimal(value: number | string): string | undefined {
     text = String(value);
   } else {
     text = value.trim();
+    // Lazada writes thousands with commas ("1,152.00"); only well-formed groups are read so.
+    if (/^\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(text)) text = text.replace(/,/g, '');
   }
   const m = DECIMAL_TEXT.exec(text);
   if (!m) return undefined;
@@ -150,3 +154,72 @@ export function finishCanonical(order: CanonicalOrder): CanonicalOrder {
   if (!r.success) throw new MappingError(r.error.issues.map((i) => ({ path: `canonical.${i.path.map(String).join('.')}`, message: i.message })));
   return r.data;
 }
+
+/**
+ * A platform id as a string: the digits of a JSON number (64-bit ids reach the adapters as text,
+ * read by the lossless JSON reader, so no digit is lost) or the platform's string id.
+ */
+export const platformId = z.union([
+  z.string().trim().regex(/^\d{1,24}$/, 'must be a numeric id'),
+  z.number().int('must be a numeric id').nonnegative(),
+]).transform(String);
+
+/**
+ * What an adapter expects of a field it reads but can do without: `values` when it is an enum
+ * (a value outside them is noted), `nullable` when the platform documents it may be null. A field
+ * listed here is read tolerantly by the adapter's schema; what the OMS cannot act on without (a
+ * line's SKU, the address of a physical order, the currency) is not listed and stays strict.
+ */
+export interface FieldExpectation { values?: readonly string[]; nullable?: boolean; note?: string }
+
+/** Paths with `*` for every index of an array, e.g. `line_items.*.fulfillment_status`. */
+export type Expectations = Record<string, FieldExpectation>;
+
+function valuesAt(doc: unknown, parts: string[], prefix: string[], out: { path: string; value: unknown }[]): void {
+  if (!parts.length) { out.push({ path: prefix.join('.'), value: doc }); return; }
+  if (doc === null || typeof doc !== 'object') return;
+  const [head, ...rest] = parts as [string, ...string[]];
+  if (head === '*') {
+    if (Array.isArray(doc)) doc.forEach((v, i) => valuesAt(v, rest, [...prefix, String(i)], out));
+    return;
+  }
+  if (Object.hasOwn(doc, head)) valuesAt((doc as Record<string, unknown>)[head], rest, [...prefix, head], out);
+}
+
+/**
+ * Notes what a native document carries outside an adapter's expectations: an enum value it does
+ * not know, a null where the platform documents a value. Nothing is refused here.
+ */
+export function noteSurprises(doc: unknown, expectations: Expectations, notes: PayloadNote[], base = ''): PayloadNote[] {
+  for (const [pattern, e] of Object.entries(expectations)) {
+    const found: { path: string; value: unknown }[] = [];
+    valuesAt(doc, pattern.split('.'), base ? [base] : [], found);
+    for (const { path, value } of found) {
+      if (value === null) {
+        if (!e.nullable) notes.push({ path, value: 'null', note: e.note ?? 'null where the platform documents a value: read as absent' });
+      } else if (e.values && (typeof value !== 'string' || !e.values.includes(value))) {
+        notes.push({ path, value: shortText(value), note: e.note ?? `not one of the documented values (${e.values.join(', ')}): accepted and recorded` });
+      }
+    }
+  }
+  return notes;
+}
+
+/** A value as short text for a note (objects as JSON). */
+function shortText(value: unknown): string {
+  const t = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : JSON.stringify(value) ?? 'undefined';
+  return t.slice(0, 64);
+}
+
+/** A status read against an adapter's table: a known one maps, an unknown one is `track` and noted. */
+export function dispositionFrom(table: Readonly<Record<string, Disposition>>, status: string | null | undefined, path: string, notes: PayloadNote[]): Disposition {
+  if (typeof status === 'string' && Object.hasOwn(table, status)) return table[status]!;
+  if (!notes.some((n) => n.path === path)) notes.push({ path, value: status === null || status === undefined ? 'null' : status.slice(0, 64), note: 'unknown status: acknowledged and recorded, nothing done' });
+  return 'track';
+}
+
+/** A text field that may be null, absent or empty: a trimmed non-empty string or undefined. */
+export const textOf = (v: string | null | undefined): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+
+/** True for the push of a cancellation the platform itself made or asked for (the order workflow says so). */
+export const cancelledByChannel = (input: { detail?: Record<string, unknown> | undefined }): boolean => input.detail?.cancelledBy === 'channel';

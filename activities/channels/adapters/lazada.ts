@@ -10,10 +10,10 @@ import { z } from 'zod';
 import { fromMinor, toMinor } from '../../../domain/money';
 import type { CanonicalOrder } from '../../../domain/order';
 import {
-  cleanPhone, finishCanonical, hmacHex, linesFromUnits, MappingError, nativeMoney, parseWith, sameSignature, zodIssues,
-  type InboundRequest, type Parsed,
+  cancelledByChannel, cleanPhone, dispositionFrom, finishCanonical, hmacHex, linesFromUnits, MappingError, nativeMoney, noteSurprises, parseWith, platformId,
+  sameSignature, textOf, zodIssues, type Expectations, type InboundRequest, type Parsed,
 } from './common';
-import type { ChannelAdapter, ChannelCredentials, ChannelRequest, Disposition, Notification, PulledOrder, StatusPushInput, StockLevel } from './types';
+import type { ChannelAdapter, ChannelCredentials, ChannelRequest, Disposition, Notification, PayloadNote, PulledOrder, StatusPushInput, StockLevel } from './types';
 
 export const LAZADA_STATUSES = [
   'unpaid', 'pending', 'topack', 'toship', 'packed', 'repacked', 'ready_to_ship', 'ready_to_ship_pending', 'shipped', 'delivered', 'confirmed',
@@ -44,47 +44,93 @@ export const LAZADA_DISPOSITIONS: Record<LazadaStatus, Disposition> = {
   canceled: 'cancelled',
 };
 
-const numericId = z.union([z.number().int().positive(), z.string().regex(/^\d{1,20}$/, 'must be a Lazada numeric id')]).transform(String);
+const numericId = platformId;
+
+/** Push message types: 0 trade order, 10 reverse order (return/refund); others are acknowledged. */
+export const LAZADA_MESSAGE_TYPES = { tradeOrder: 0, authExpiring: 8, reverseOrder: 10 } as const;
+const KNOWN_TYPES: number[] = Object.values(LAZADA_MESSAGE_TYPES);
+
+/** Reverse-order statuses that open a request; the later ones are recorded. */
+export const LAZADA_REVERSE_REQUESTS = ['RTM_INIT', 'REQUEST_INITIATE', 'REFUND_PENDING', 'RTW_REFUND_PENDING'] as const;
+
+export const LazadaPushEnvelopeSchema = z.object({
+  seller_id: z.string().nullish().or(z.number()),
+  message_type: z.number().int(),
+  data: z.unknown(),
+  timestamp: z.number().int().nullish(),
+  site: z.string().nullish(),
+});
 
 /** Trade order message (message_type 0). */
-export const LazadaPushSchema = z.object({
-  seller_id: numericId,
-  message_type: z.literal(0, { error: 'only trade order messages (message_type 0) are subscribed' }),
+export const LazadaPushSchema = LazadaPushEnvelopeSchema.extend({
+  message_type: z.literal(0),
   data: z.object({
-    order_status: z.enum(LAZADA_STATUSES),
-    status_update_time: z.number().int().positive(),
+    order_status: z.string().nullish(),
+    status_update_time: z.number().int().nullish(),
     trade_order_id: numericId,
-    trade_order_line_id: numericId.optional(),
+    trade_order_line_id: numericId.nullish(),
+    reverse_order_id: numericId.nullish(),
   }),
-  timestamp: z.number().int().positive(),
-  site: z.string().regex(/^lazada_[a-z]{2}$/),
 });
+
+/** Reverse order message (message_type 10): a return or refund asked for or moving on. */
+export const LazadaReversePushSchema = LazadaPushEnvelopeSchema.extend({
+  message_type: z.literal(10),
+  data: z.object({
+    reverse_order_id: numericId,
+    reverse_status: z.string().nullish(),
+    trade_order_id: numericId,
+    trade_order_line_id: numericId.nullish(),
+    status_update_time: z.number().int().nullish(),
+  }),
+});
+
+export const LAZADA_PUSH_EXPECTATIONS: Expectations = {
+  'data.order_status': { values: LAZADA_STATUSES },
+  'data.status_update_time': {},
+  timestamp: {},
+  site: {},
+};
+export const LAZADA_ORDER_EXPECTATIONS: Expectations = {
+  'order.statuses.*': { values: LAZADA_STATUSES },
+  'items.*.status': { values: LAZADA_STATUSES },
+  'order.payment_method': {},
+  'order.customer_first_name': {},
+  'order.price': {},
+  'order.shipping_fee': {},
+  'order.address_shipping.phone': {},
+  'items.*.shipping_amount': {},
+  'items.*.name': {},
+};
+
+/** "2018-10-31 08:37:53 +0700" (what Lazada sends) or an ISO 8601 time (its newer examples). */
+const lazadaTimeText = z.string().refine((t) => /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}$/.test(t) || !Number.isNaN(Date.parse(t)), 'must look like "2026-11-21 10:05:12 +0700"');
 
 export const LazadaOrderSchema = z.object({
   order_id: numericId,
-  order_number: numericId,
-  created_at: z.string().regex(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}$/, 'must look like "2026-11-21 10:05:12 +0700"'),
-  updated_at: z.string(),
-  customer_first_name: z.string(),
-  customer_last_name: z.string().optional(),
-  buyer_id: numericId.optional(),
-  payment_method: z.string().min(1),
-  price: nativeMoney,
-  shipping_fee: nativeMoney,
-  voucher: nativeMoney.optional(),
-  statuses: z.array(z.enum(LAZADA_STATUSES)).min(1),
-  items_count: z.number().int().positive(),
+  order_number: numericId.nullish(),
+  created_at: lazadaTimeText,
+  updated_at: z.string().nullish(),
+  customer_first_name: z.string().nullish(),
+  customer_last_name: z.string().nullish(),
+  buyer_id: numericId.nullish(),
+  payment_method: z.string().nullish(),
+  price: nativeMoney.nullish(),
+  shipping_fee: nativeMoney.nullish(),
+  voucher: nativeMoney.nullish(),
+  statuses: z.array(z.string().nullable()).nullish(),
+  items_count: z.union([z.number(), z.string()]).nullish(),
   address_shipping: z.object({
     first_name: z.string().trim().min(1),
-    last_name: z.string().optional(),
-    phone: z.string(),
+    last_name: z.string().nullish(),
+    phone: z.string().nullish(),
     address1: z.string().trim().min(1),
-    address2: z.string().optional(),
-    address3: z.string().optional(),
-    address4: z.string().optional(),
-    address5: z.string().optional(),
+    address2: z.string().nullish(),
+    address3: z.string().nullish(),
+    address4: z.string().nullish(),
+    address5: z.string().nullish(),
     city: z.string().trim().min(1),
-    post_code: z.string().optional(),
+    post_code: z.string().nullish(),
     country: z.string().trim().min(1),
   }),
 });
@@ -93,14 +139,20 @@ export const LazadaItemSchema = z.object({
   order_item_id: numericId,
   order_id: numericId,
   sku: z.string({ error: 'the seller SKU is required' }).trim().min(1, 'the seller SKU is required'),
-  shop_sku: z.string().optional(),
-  name: z.string(),
+  shop_sku: z.string().nullish(),
+  name: z.string().nullish(),
   item_price: nativeMoney,
   paid_price: nativeMoney,
   currency: z.string().regex(/^[A-Z]{3}$/),
-  status: z.enum(LAZADA_STATUSES),
-  shipping_amount: nativeMoney,
-  voucher_amount: nativeMoney.optional(),
+  status: z.string().nullish(),
+  shipping_amount: nativeMoney.nullish(),
+  voucher_amount: nativeMoney.nullish(),
+});
+
+/** Enough of the pulled document to know the order's status, before anything else is read. */
+const LazadaStatusesSchema = z.object({
+  order: z.object({ order_id: numericId, order_number: numericId.nullish(), statuses: z.array(z.unknown()).nullish() }),
+  items: z.array(z.object({ status: z.unknown() })),
 });
 
 /** What the pull fetches: the order and its per-unit items, as one native document. */
@@ -109,17 +161,25 @@ export type LazadaPulled = z.infer<typeof LazadaPulledSchema>;
 
 const COUNTRIES: Record<string, string> = { vietnam: 'VN', 'viet nam': 'VN', thailand: 'TH', malaysia: 'MY', singapore: 'SG', philippines: 'PH', indonesia: 'ID' };
 
-/** "2026-11-21 10:05:12 +0700" → "2026-11-21T10:05:12+07:00". */
-const lazadaTime = (t: string) => `${t.slice(0, 10)}T${t.slice(11, 19)}${t.slice(20, 23)}:${t.slice(23, 25)}`;
+/** "2026-11-21 10:05:12 +0700" → "2026-11-21T10:05:12+07:00"; ISO times as they are. */
+const lazadaTime = (t: string) => (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}$/.test(t) ? `${t.slice(0, 10)}T${t.slice(11, 19)}${t.slice(20, 23)}:${t.slice(23, 25)}` : new Date(t).toISOString());
 
-/** The order's status: the one of its live units (cancelled units are left out of the order). */
-function orderStatus(p: LazadaPulled): LazadaStatus {
-  return p.items.find((i) => i.status !== 'canceled')?.status ?? 'canceled';
+/**
+ * The order's status: the one of its live units (cancelled units are left out of the order), or
+ * the order's own list when the items carry none.
+ */
+function orderStatus(p: z.infer<typeof LazadaStatusesSchema>): string | null {
+  const unit = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  const live = p.items.map((i) => unit(i.status)).find((st) => st && st !== 'canceled');
+  if (live) return live;
+  if (p.items.some((i) => unit(i.status) === 'canceled')) return 'canceled';
+  return unit((p.order.statuses ?? [])[0]) ?? null;
 }
 
 function toCanonical(p: LazadaPulled): CanonicalOrder {
   const o = p.order;
   const live = p.items.filter((i) => i.status !== 'canceled');
+  if (!live.length) throw new MappingError([{ path: 'items', message: 'every unit is cancelled: nothing to fulfil' }]);
   const a = o.address_shipping;
   const country = COUNTRIES[a.country.toLowerCase()] ?? (/^[A-Z]{2}$/.test(a.country) ? a.country : undefined);
   if (!country) throw new MappingError([{ path: 'order.address_shipping.country', message: `unknown country "${a.country}"` }]);
@@ -127,29 +187,29 @@ function toCanonical(p: LazadaPulled): CanonicalOrder {
   // Per unit, what the buyer did not pay of the list price is vouchers (seller's or Lazada's).
   const voucherMinor = live.reduce((acc, i) => acc + toMinor(i.item_price) - toMinor(i.paid_price), 0);
   if (voucherMinor < 0) throw new MappingError([{ path: 'items', message: 'an item was paid more than its price' }]);
-  const shippingMinor = live.reduce((acc, i) => acc + toMinor(i.shipping_amount), 0);
+  const shippingMinor = live.reduce((acc, i) => acc + toMinor(i.shipping_amount ?? '0'), 0);
   const phone = cleanPhone(a.phone);
-  const name = [o.customer_first_name, o.customer_last_name].filter(Boolean).join(' ').trim() || a.first_name;
+  const name = [textOf(o.customer_first_name), textOf(o.customer_last_name)].filter(Boolean).join(' ') || a.first_name;
   return finishCanonical({
     channel: 'lazada',
     channelOrderId: o.order_id,
-    currency: live[0]?.currency ?? p.items[0]!.currency,
+    currency: live[0]!.currency,
     customer: { id: o.buyer_id ? `lazada-${o.buyer_id}` : `lazada-order-${o.order_id}`, name, ...(phone ? { phone } : {}) },
     shippingAddress: {
-      name: [a.first_name, a.last_name].filter(Boolean).join(' '),
+      name: [a.first_name, textOf(a.last_name)].filter(Boolean).join(' '),
       line1: a.address1,
-      ...(a.address2 ? { line2: a.address2 } : {}),
-      // Lazada VN: address3 = province, address4 = district, address5 = ward.
-      ...(a.address5 ? { ward: a.address5 } : {}),
-      ...(a.address4 ? { district: a.address4 } : {}),
-      city: a.address3 || a.city,
-      ...(a.post_code ? { postalCode: a.post_code } : {}),
+      ...(textOf(a.address2) ? { line2: textOf(a.address2) } : {}),
+      // Lazada VN: address3 = province, address4 = district, address5 = ward (elsewhere address5 is the post code).
+      ...(country === 'VN' && textOf(a.address5) ? { ward: textOf(a.address5) } : {}),
+      ...(textOf(a.address4) ? { district: textOf(a.address4) } : {}),
+      city: textOf(a.address3) ?? a.city,
+      ...(textOf(a.post_code) ? { postalCode: textOf(a.post_code) } : {}),
       country,
     },
     lines,
     shippingFee: fromMinor(shippingMinor),
     discount: fromMinor(voucherMinor + extraDiscountMinor),
-    payment: /^cod$/i.test(o.payment_method) ? { method: 'cod' } : { method: 'prepaid', token: `tok_lazada_${o.order_id}`, provider: 'lazada' },
+    payment: /^cod$/i.test(o.payment_method ?? '') ? { method: 'cod' } : { method: 'prepaid', token: `tok_lazada_${o.order_id}`, provider: 'lazada' },
     placedAt: lazadaTime(o.created_at),
   });
 }
@@ -188,19 +248,48 @@ export const lazadaAdapter: ChannelAdapter = {
   },
 
   parseWebhook(body: unknown): Parsed<Notification> {
-    return parseWith(LazadaPushSchema, body, (p) => ({
-      // One message per order line is sent for the same change; order + status + time is the event.
-      eventId: `${p.data.trade_order_id}:${p.data.order_status}:${p.data.status_update_time}`,
-      channelOrderId: p.data.trade_order_id,
-      nativeStatus: p.data.order_status,
-      disposition: LAZADA_DISPOSITIONS[p.data.order_status],
-    }));
+    const env = LazadaPushEnvelopeSchema.safeParse(body);
+    if (!env.success) return { ok: false, issues: zodIssues(env.error) };
+    const notes: PayloadNote[] = [];
+    const type = env.data.message_type;
+    if (type === LAZADA_MESSAGE_TYPES.tradeOrder) {
+      noteSurprises(body, LAZADA_PUSH_EXPECTATIONS, notes);
+      return parseWith(LazadaPushSchema, body, (p) => {
+        const status = p.data.order_status ?? 'null';
+        const disposition = dispositionFrom(LAZADA_DISPOSITIONS, p.data.order_status, 'data.order_status', notes);
+        return {
+          // One message per order line is sent for the same change; order + status + time is the event.
+          eventId: `${p.data.trade_order_id}:${status}:${p.data.status_update_time ?? p.timestamp ?? ''}`,
+          channelOrderId: p.data.trade_order_id,
+          nativeStatus: status,
+          disposition,
+          ...(disposition === 'cancelled' ? { reason: p.data.reverse_order_id ? `cancelled on Lazada at the buyer's request (reverse order ${p.data.reverse_order_id})` : 'cancelled on Lazada' } : {}),
+          notes,
+        };
+      });
+    }
+    if (type === LAZADA_MESSAGE_TYPES.reverseOrder) {
+      return parseWith(LazadaReversePushSchema, body, (p) => {
+        const status = p.data.reverse_status ?? 'null';
+        const opens = (LAZADA_REVERSE_REQUESTS as readonly string[]).includes(status);
+        return {
+          eventId: `reverse:${p.data.reverse_order_id}:${status}:${p.data.status_update_time ?? p.timestamp ?? ''}`,
+          channelOrderId: p.data.trade_order_id,
+          nativeStatus: status,
+          disposition: opens ? 'return_request' as const : 'track' as const,
+          reason: `Lazada reverse order ${p.data.reverse_order_id}: ${status}`,
+          notes,
+        };
+      });
+    }
+    if (!KNOWN_TYPES.includes(type)) notes.push({ path: 'message_type', value: String(type), note: 'a message type the OMS does not act on: acknowledged' });
+    const order = numericId.safeParse((env.data.data as { trade_order_id?: unknown } | null)?.trade_order_id);
+    const ref = order.success ? order.data : 'none';
+    return { ok: true, value: { eventId: `type${type}:${ref}:${env.data.timestamp ?? ''}`, channelOrderId: ref, nativeStatus: `message_type_${type}`, disposition: 'ignore', notes } };
   },
 
   dispositionOf(nativeStatus: string): Disposition {
-    const d = LAZADA_DISPOSITIONS[nativeStatus as LazadaStatus];
-    if (!d) throw new Error(`unknown Lazada status ${nativeStatus}`);
-    return d;
+    return dispositionFrom(LAZADA_DISPOSITIONS, nativeStatus, 'order_status', []);
   },
 
   orderDetailRequests(channelOrderId: string, creds: ChannelCredentials, nowMs: number): ChannelRequest[] {
@@ -212,15 +301,18 @@ export const lazadaAdapter: ChannelAdapter = {
 
   parseOrderDetail(responses: unknown[], channelOrderId: string): Parsed<PulledOrder> {
     const pulled = { order: (responses[0] as { data?: unknown } | undefined)?.data, items: (responses[1] as { data?: unknown } | undefined)?.data };
-    const shape = LazadaPulledSchema.safeParse(pulled);
+    const shape = LazadaStatusesSchema.safeParse(pulled);
     if (!shape.success) return { ok: false, issues: zodIssues(shape.error) };
-    if (shape.data.order.order_id !== channelOrderId) return { ok: false, issues: [{ path: 'order.order_id', message: `expected order ${channelOrderId}` }] };
-    const nativeStatus = orderStatus(shape.data);
-    const disposition = LAZADA_DISPOSITIONS[nativeStatus];
-    if (disposition !== 'intake') return { ok: true, value: { channelOrderId, nativeStatus, disposition, native: pulled } };
+    const { order_id: id, order_number: number } = shape.data.order;
+    if (id !== channelOrderId && number !== channelOrderId) return { ok: false, issues: [{ path: 'order.order_id', message: `expected order ${channelOrderId}` }] };
+    const notes = noteSurprises(pulled, LAZADA_ORDER_EXPECTATIONS, []);
+    const status = orderStatus(shape.data);
+    const disposition = dispositionFrom(LAZADA_DISPOSITIONS, status, 'items.0.status', notes);
+    const base = { channelOrderId, nativeStatus: status ?? 'null', disposition, native: pulled, notes };
+    if (disposition !== 'intake') return { ok: true, value: base };
     const mapped = parseLazadaOrder(pulled);
     if (!mapped.ok) return mapped;
-    return { ok: true, value: { channelOrderId, nativeStatus, disposition, order: mapped.value, native: pulled } };
+    return { ok: true, value: { ...base, order: mapped.value } };
   },
 
   platformError(json: unknown) {
@@ -238,10 +330,13 @@ export const lazadaAdapter: ChannelAdapter = {
     if (input.status === 'SHIPPED' || input.status === 'PARTIALLY_SHIPPED') {
       const s = ctx.shipments.find((x) => x.trackingNumber);
       return [lazadaRequest('POST', '/order/rts', {
-        order_item_ids: JSON.stringify(ids.map(Number)), delivery_type: 'dropship',
+        // A JSON array of numbers, written digit for digit (Number() would round ids beyond 2^53).
+        order_item_ids: `[${ids.join(',')}]`, delivery_type: 'dropship',
         shipment_provider: s?.carrier ?? 'seller', tracking_number: s?.trackingNumber ?? '',
       }, creds, nowMs, 'set_ready_to_ship')];
     }
+    // An order Lazada cancelled (the buyer's reverse order) needs no call.
+    if (input.status === 'CANCELLED' && cancelledByChannel(input)) return [];
     if (input.status === 'CANCELLED' || input.status === 'REJECTED') {
       // Lazada cancels item by item; reason 15 is "out of stock" in its failure-reason list.
       return ids.map((id) => lazadaRequest('POST', '/order/cancel', { order_item_id: id, reason_id: '15', reason_detail: input.status === 'REJECTED' ? 'rejected by validation' : 'cancelled by the seller' }, creds, nowMs, 'cancel_item'));

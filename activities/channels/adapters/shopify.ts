@@ -8,20 +8,30 @@
  */
 import { z } from 'zod';
 import type { CanonicalOrder } from '../../../domain/order';
+import { stringifyJson } from '../../../lib/lossless-json';
 import { fromMinor, toMinor } from '../../../domain/money';
 import {
-  cleanId, cleanPhone, finishCanonical, hmacBase64, linesFromItems, MappingError, nativeMoney, parseWith, sameSignature, sumDecimals, zodIssues,
-  type FieldIssue, type InboundRequest, type Parsed,
+  cancelledByChannel, cleanId, cleanPhone, dispositionFrom, finishCanonical, hmacBase64, linesFromItems, MappingError, nativeMoney, noteSurprises, parseWith, platformId, sameSignature,
+  sumDecimals, textOf, zodIssues, type Expectations, type FieldIssue, type InboundRequest, type Parsed,
 } from './common';
-import type { ChannelAdapter, ChannelCredentials, ChannelRequest, Disposition, Notification, StatusPushInput, StockLevel } from './types';
+import type { ChannelAdapter, ChannelCredentials, ChannelRequest, Disposition, Notification, PayloadNote, StatusPushInput, StockLevel } from './types';
 
 export const SHOPIFY_API_VERSION = '2025-01';
 /** The store location whose stock the OMS manages. */
 export const SHOPIFY_LOCATION_GID = 'gid://shopify/Location/1';
 
-export const SHOPIFY_TOPICS = ['orders/create', 'orders/paid', 'orders/updated', 'orders/cancelled', 'orders/fulfilled', 'orders/partially_fulfilled'] as const;
+/** Topics about an order's life, whose body is the order resource. */
+export const SHOPIFY_ORDER_TOPICS = ['orders/create', 'orders/paid', 'orders/updated', 'orders/cancelled', 'orders/fulfilled', 'orders/partially_fulfilled', 'orders/edited'] as const;
+/** Topics of a buyer's return or refund, whose body names the order (`order_id` or `order.id`). */
+export const SHOPIFY_RETURN_TOPICS = ['returns/request', 'refunds/create'] as const;
+
+export const SHOPIFY_FINANCIAL_STATUSES = ['pending', 'authorized', 'partially_paid', 'paid', 'partially_refunded', 'refunded', 'voided', 'expired'] as const;
+export const SHOPIFY_FULFILLMENT_STATUSES = ['fulfilled', 'partial', 'restocked'] as const;
+export const SHOPIFY_CANCEL_REASONS = ['customer', 'declined', 'fraud', 'inventory', 'other', 'staff'] as const;
 
 const nullableText = z.string().nullish();
+/** Read as given; {@link SHOPIFY_EXPECTATIONS} notes values outside the documented ones. */
+const softText = z.string().nullish();
 
 export const ShopifyAddressSchema = z.object({
   first_name: nullableText,
@@ -40,36 +50,47 @@ export const ShopifyAddressSchema = z.object({
   longitude: z.number().nullish(),
 });
 
+/**
+ * What every `orders/*` body must carry for the OMS to know which order it is about and what
+ * happened to it. Everything else is read only when the order is taken in ({@link ShopifyOrderSchema}).
+ */
+export const ShopifyOrderEnvelopeSchema = z.object({
+  id: platformId,
+  name: nullableText,
+  created_at: z.string().nullish(),
+  updated_at: z.string().nullish(),
+  financial_status: softText,
+  fulfillment_status: softText,
+  cancelled_at: nullableText,
+  cancel_reason: softText,
+  payment_gateway_names: z.array(z.string().nullable()).nullish(),
+  test: z.boolean().nullish(),
+});
+
 /** The order resource as Shopify sends it in `orders/*` webhooks (the fields the OMS reads). */
-export const ShopifyOrderSchema = z.object({
-  id: z.number().int().positive(),
-  name: z.string(),
+export const ShopifyOrderSchema = ShopifyOrderEnvelopeSchema.extend({
   email: nullableText,
   phone: nullableText,
   created_at: z.iso.datetime({ offset: true }),
-  updated_at: z.iso.datetime({ offset: true }).optional(),
   currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code'),
-  financial_status: z.enum(['pending', 'authorized', 'partially_paid', 'paid', 'partially_refunded', 'refunded', 'voided']),
-  fulfillment_status: z.enum(['fulfilled', 'partial', 'restocked']).nullable(),
-  cancelled_at: z.string().nullable(),
-  payment_gateway_names: z.array(z.string()),
-  taxes_included: z.boolean(),
+  taxes_included: z.boolean().nullish(),
   total_price: nativeMoney,
-  subtotal_price: nativeMoney,
-  total_discounts: nativeMoney,
-  total_tax: nativeMoney,
+  subtotal_price: nativeMoney.nullish(),
+  total_discounts: nativeMoney.nullish(),
+  total_tax: nativeMoney.nullish(),
   line_items: z.array(z.object({
-    id: z.number().int(),
+    id: platformId,
     sku: z.string({ error: 'a line without a SKU cannot be fulfilled' }).trim().min(1, 'a line without a SKU cannot be fulfilled'),
-    name: z.string(),
+    name: nullableText,
     quantity: z.number().int().positive(),
     price: nativeMoney,
-    total_discount: nativeMoney,
+    total_discount: nativeMoney.nullish(),
+    fulfillment_status: softText,
   })).min(1),
-  shipping_lines: z.array(z.object({ title: z.string(), price: nativeMoney })),
-  shipping_address: ShopifyAddressSchema.nullable(),
+  shipping_lines: z.array(z.object({ title: nullableText, price: nativeMoney })).nullish(),
+  shipping_address: ShopifyAddressSchema.nullish(),
   customer: z.object({
-    id: z.number().int(),
+    id: platformId,
     first_name: nullableText,
     last_name: nullableText,
     email: nullableText,
@@ -77,6 +98,30 @@ export const ShopifyOrderSchema = z.object({
   }).nullish(),
 });
 export type ShopifyOrder = z.infer<typeof ShopifyOrderSchema>;
+type ShopifyEnvelope = z.infer<typeof ShopifyOrderEnvelopeSchema>;
+
+/** The body of `returns/request` (a Return) and `refunds/create` (a Refund): the order it is about. */
+export const ShopifyReturnSchema = z.object({
+  id: platformId,
+  order_id: platformId.optional(),
+  order: z.object({ id: platformId }).nullish(),
+  status: softText,
+  note: nullableText,
+}).refine((r) => r.order_id !== undefined || r.order?.id !== undefined, { message: 'names no order (order_id or order.id)', path: ['order_id'] });
+
+/** Fields read tolerantly: unknown values and nulls are noted, never refused. */
+export const SHOPIFY_EXPECTATIONS: Expectations = {
+  financial_status: { values: SHOPIFY_FINANCIAL_STATUSES },
+  fulfillment_status: { values: SHOPIFY_FULFILLMENT_STATUSES, nullable: true },
+  cancel_reason: { values: SHOPIFY_CANCEL_REASONS, nullable: true },
+  'line_items.*.fulfillment_status': { values: [...SHOPIFY_FULFILLMENT_STATUSES, 'not_eligible'], nullable: true },
+  'line_items.*.name': {},
+  payment_gateway_names: {},
+  taxes_included: {},
+  total_discounts: {},
+  total_tax: {},
+  shipping_lines: {},
+};
 
 const COD_GATEWAY = /cash on delivery|\bcod\b/i;
 
@@ -84,11 +129,11 @@ const COD_GATEWAY = /cash on delivery|\bcod\b/i;
  * Shopify has no single order status: it is read from cancellation, fulfilment and payment.
  * A COD order stays `pending` until the courier collects, so pending + COD is an order to fulfil.
  */
-export function shopifyNativeStatus(o: Pick<ShopifyOrder, 'cancelled_at' | 'fulfillment_status' | 'financial_status' | 'payment_gateway_names'>): string {
+export function shopifyNativeStatus(o: Pick<ShopifyEnvelope, 'cancelled_at' | 'fulfillment_status' | 'financial_status' | 'payment_gateway_names'>): string {
   if (o.cancelled_at) return 'cancelled';
   if (o.fulfillment_status === 'fulfilled') return 'fulfilled';
-  if (o.financial_status === 'pending' && o.payment_gateway_names.some((g) => COD_GATEWAY.test(g))) return 'pending_cod';
-  return o.financial_status;
+  if (o.financial_status === 'pending' && (o.payment_gateway_names ?? []).some((g) => g && COD_GATEWAY.test(g))) return 'pending_cod';
+  return o.financial_status ?? 'unknown';
 }
 
 const DISPOSITIONS: Record<string, Disposition> = {
@@ -98,6 +143,7 @@ const DISPOSITIONS: Record<string, Disposition> = {
   partially_paid: 'intake',
   paid: 'intake',
   partially_refunded: 'track',
+  expired: 'track', // the authorisation lapsed on Shopify's side: nothing for the OMS to do
   refunded: 'cancelled',
   voided: 'cancelled',
   fulfilled: 'track',
@@ -108,10 +154,11 @@ function toCanonical(o: ShopifyOrder): CanonicalOrder {
   const issues: FieldIssue[] = [];
   const a = o.shipping_address;
   if (!a) throw new MappingError([{ path: 'shipping_address', message: 'required: the order has nothing to ship to' }]);
-  if (!o.taxes_included && toMinor(o.total_tax) > 0) {
+  if (!o.taxes_included && toMinor(o.total_tax ?? '0') > 0) {
     issues.push({ path: 'total_tax', message: 'taxes on top of prices are not supported: the canonical order has no tax line' });
   }
-  const cod = o.payment_gateway_names.some((g) => COD_GATEWAY.test(g));
+  const gateways = (o.payment_gateway_names ?? []).flatMap((g) => (textOf(g) ? [g!.trim()] : []));
+  const cod = gateways.some((g) => COD_GATEWAY.test(g));
   const { lines, extraDiscountMinor } = linesFromItems(o.line_items.map((l) => ({ sku: l.sku, quantity: l.quantity, price: l.price })));
   const fullName = (first?: string | null, last?: string | null) => [first, last].filter(Boolean).join(' ').trim();
   const customerName = fullName(o.customer?.first_name, o.customer?.last_name) || a.name || fullName(a.first_name, a.last_name);
@@ -139,10 +186,10 @@ function toCanonical(o: ShopifyOrder): CanonicalOrder {
       ...(typeof a.latitude === 'number' && typeof a.longitude === 'number' ? { lat: a.latitude, lng: a.longitude } : {}),
     },
     lines,
-    shippingFee: sumDecimals(o.shipping_lines.map((s) => s.price)),
-    discount: fromMinor(toMinor(o.total_discounts) + extraDiscountMinor),
+    shippingFee: sumDecimals((o.shipping_lines ?? []).map((s) => s.price)),
+    discount: fromMinor(toMinor(o.total_discounts ?? '0') + extraDiscountMinor),
     total: o.total_price,
-    payment: cod ? { method: 'cod' } : { method: 'prepaid', token: `tok_shopify_${o.id}`, provider: (o.payment_gateway_names[0] ?? 'shopify').slice(0, 50) },
+    payment: cod ? { method: 'cod' } : { method: 'prepaid', token: `tok_shopify_${o.id}`, provider: (gateways[0] ?? 'shopify').slice(0, 50) },
     placedAt: o.created_at,
   };
   if (issues.length) throw new MappingError(issues);
@@ -173,30 +220,47 @@ export const shopifyAdapter: ChannelAdapter = {
   signature: { header: 'X-Shopify-Hmac-Sha256', scheme: 'base64 HMAC-SHA256 of the raw body, keyed with the app secret' },
 
   verifyWebhook(req: InboundRequest, creds: ChannelCredentials): boolean {
-    return sameSignature(hmacBase64(creds.secret, req.rawBody), req.header('x-shopify-hmac-sha256'), 'base64');
+    // Shopify's newer Events deliveries drop the X- prefix of their headers.
+    return sameSignature(hmacBase64(creds.secret, req.rawBody), req.header('x-shopify-hmac-sha256') ?? req.header('shopify-hmac-sha256'), 'base64');
   },
 
   parseWebhook(body: unknown, req: InboundRequest): Parsed<Notification> {
-    const topic = req.header('x-shopify-topic');
-    if (!topic || !(SHOPIFY_TOPICS as readonly string[]).includes(topic)) {
-      return { ok: false, issues: [{ path: 'headers.x-shopify-topic', message: `must be one of ${SHOPIFY_TOPICS.join(', ')}` }] };
+    const notes: PayloadNote[] = [];
+    const topic = req.header('x-shopify-topic') ?? req.header('shopify-topic');
+    const eventKey = (id: string, at: string | null | undefined) => (req.header('x-shopify-webhook-id') ?? req.header('shopify-webhook-id'))?.slice(0, 200) || `${topic}:${id}:${at ?? ''}`;
+    if ((SHOPIFY_RETURN_TOPICS as readonly string[]).includes(topic ?? '')) {
+      return parseWith(ShopifyReturnSchema, body, (r) => {
+        const orderId = r.order_id ?? r.order!.id;
+        return {
+          eventId: eventKey(r.id, r.status), channelOrderId: orderId, nativeStatus: topic!, disposition: 'return_request' as const,
+          reason: `${topic} ${r.id}${r.status ? ` (${r.status})` : ''}`, notes,
+        };
+      });
     }
-    const shape = ShopifyOrderSchema.safeParse(body);
+    if (!(SHOPIFY_ORDER_TOPICS as readonly string[]).includes(topic ?? '')) {
+      // Shopify subscribes apps to what they ask for; a topic the OMS does not read is acknowledged.
+      notes.push({ path: 'headers.x-shopify-topic', value: (topic ?? 'none').slice(0, 64), note: 'a topic the OMS does not act on: acknowledged' });
+      const id = z.object({ id: platformId }).safeParse(body);
+      const ref = id.success ? id.data.id : 'none';
+      return { ok: true, value: { eventId: eventKey(ref, null), channelOrderId: ref, nativeStatus: topic ?? 'none', disposition: 'ignore', notes } };
+    }
+    const shape = ShopifyOrderEnvelopeSchema.safeParse(body);
     if (!shape.success) return { ok: false, issues: zodIssues(shape.error) };
     const o = shape.data;
+    noteSurprises(body, SHOPIFY_EXPECTATIONS, notes);
     const nativeStatus = topic === 'orders/cancelled' ? 'cancelled' : shopifyNativeStatus(o);
-    const disposition = DISPOSITIONS[nativeStatus]!;
-    const eventId = req.header('x-shopify-webhook-id')?.slice(0, 200) || `${topic}:${o.id}:${o.updated_at ?? o.created_at}`;
-    if (disposition !== 'intake') return { ok: true, value: { eventId, channelOrderId: String(o.id), nativeStatus, disposition } };
+    const disposition = dispositionFrom(DISPOSITIONS, nativeStatus, 'financial_status', notes);
+    const eventId = eventKey(o.id, o.updated_at ?? o.created_at);
+    const base = { eventId, channelOrderId: o.id, nativeStatus, disposition, notes };
+    if (disposition === 'cancelled') return { ok: true, value: { ...base, reason: `cancelled on Shopify${o.cancel_reason ? ` (reason: ${o.cancel_reason})` : ''}` } };
+    if (disposition !== 'intake') return { ok: true, value: base };
     const mapped = parseShopifyOrder(body);
     if (!mapped.ok) return mapped;
-    return { ok: true, value: { eventId, channelOrderId: String(o.id), nativeStatus, disposition, order: mapped.value } };
+    return { ok: true, value: { ...base, order: mapped.value } };
   },
 
   dispositionOf(nativeStatus: string): Disposition {
-    const d = DISPOSITIONS[nativeStatus];
-    if (!d) throw new Error(`unknown Shopify status ${nativeStatus}`);
-    return d;
+    return dispositionFrom(DISPOSITIONS, nativeStatus, 'financial_status', []);
   },
 
   platformError(json: unknown) {
@@ -214,12 +278,14 @@ export const shopifyAdapter: ChannelAdapter = {
   statusPush(input: StatusPushInput, ctx, creds): ChannelRequest[] {
     const id = encodeURIComponent(input.channelOrderId);
     const base = `/admin/api/${SHOPIFY_API_VERSION}/orders/${id}`;
-    if (input.status === 'CANCELLED' || input.status === 'REJECTED') {
+    // An order Shopify cancelled itself is only tagged: cancelling it again would be refused.
+    if ((input.status === 'CANCELLED' && !cancelledByChannel(input)) || input.status === 'REJECTED') {
       const reason = input.status === 'REJECTED' ? 'declined' : /stock|backorder/i.test(JSON.stringify(input.detail ?? {})) ? 'inventory' : 'other';
       return [shopifyRequest(creds, { method: 'POST', path: `${base}/cancel.json`, body: JSON.stringify({ reason, email: false }), action: 'cancel_order' })];
     }
     const tracking = ctx.shipments.map((s) => s.trackingNumber).filter(Boolean).join(',');
-    const numericId = /^\d{1,15}$/.test(input.channelOrderId) ? Number(input.channelOrderId) : input.channelOrderId;
+    // Shopify's ids are JSON numbers, some beyond 2^53: written back digit for digit.
+    const numericId = /^\d{1,24}$/.test(input.channelOrderId) ? BigInt(input.channelOrderId) : input.channelOrderId;
     const body = {
       order: {
         id: numericId,
@@ -231,7 +297,7 @@ export const shopifyAdapter: ChannelAdapter = {
         ],
       },
     };
-    return [shopifyRequest(creds, { method: 'PUT', path: `${base}.json`, body: JSON.stringify(body), action: 'update_order' })];
+    return [shopifyRequest(creds, { method: 'PUT', path: `${base}.json`, body: stringifyJson(body), action: 'update_order' })];
   },
 
   stockUpdateBody(items: StockLevel[]) {

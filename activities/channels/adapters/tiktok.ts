@@ -10,13 +10,14 @@ import { z } from 'zod';
 import { fromMinor, toMinor } from '../../../domain/money';
 import type { CanonicalOrder } from '../../../domain/order';
 import {
-  cleanPhone, finishCanonical, hmacHex, isoFromUnix, linesFromUnits, MappingError, nativeMoney, parseWith, sameSignature, zodIssues,
-  type InboundRequest, type Parsed,
+  cancelledByChannel, cleanPhone, dispositionFrom, finishCanonical, hmacHex, isoFromUnix, linesFromUnits, MappingError, nativeMoney, noteSurprises, parseWith,
+  sameSignature, textOf, zodIssues, type Expectations, type InboundRequest, type Parsed,
 } from './common';
-import type { ChannelAdapter, ChannelCredentials, ChannelRequest, Disposition, Notification, PulledOrder, StatusPushInput, StockLevel } from './types';
+import type { ChannelAdapter, ChannelCredentials, ChannelRequest, Disposition, Notification, PayloadNote, PulledOrder, StatusPushInput, StockLevel } from './types';
 
+/** The order API's statuses, and `CANCEL`: what the ORDER_STATUS_CHANGE webhook says for CANCELLED. */
 export const TIKTOK_STATUSES = [
-  'UNPAID', 'ON_HOLD', 'AWAITING_SHIPMENT', 'PARTIALLY_SHIPPING', 'AWAITING_COLLECTION', 'IN_TRANSIT', 'DELIVERED', 'COMPLETED', 'CANCELLED',
+  'UNPAID', 'ON_HOLD', 'AWAITING_SHIPMENT', 'PARTIALLY_SHIPPING', 'AWAITING_COLLECTION', 'IN_TRANSIT', 'DELIVERED', 'COMPLETED', 'CANCELLED', 'CANCEL',
 ] as const;
 export type TikTokStatus = (typeof TIKTOK_STATUSES)[number];
 
@@ -31,68 +32,159 @@ export const TIKTOK_DISPOSITIONS: Record<TikTokStatus, Disposition> = {
   DELIVERED: 'track',
   COMPLETED: 'track',
   CANCELLED: 'cancelled',
+  CANCEL: 'cancelled',
+};
+
+/** Webhook types: 1 order status, 11 cancellation status, 12 return status; others are acknowledged. */
+export const TIKTOK_WEBHOOK_TYPES = { orderStatus: 1, recipientAddress: 3, packageUpdate: 4, deauthorization: 6, authorizationExpiring: 7, cancellationStatus: 11, returnStatus: 12 } as const;
+const KNOWN_TYPES: number[] = Object.values(TIKTOK_WEBHOOK_TYPES);
+
+/** Cancellation statuses (type 11): a buyer's request to answer, or a cancellation done. */
+export const TIKTOK_CANCEL_DISPOSITIONS: Record<string, Disposition> = {
+  CANCELLATION_REQUEST_PENDING: 'cancel_request',
+  CANCELLATION_REQUEST_SUCCESS: 'cancelled',
+  CANCELLATION_REQUEST_COMPLETE: 'cancelled',
+  CANCELLATION_REQUEST_CANCEL: 'track',
+  CANCELLATION_REQUEST_REJECT: 'track',
+};
+/** Return statuses (type 12): a new request is for ops; its later steps are recorded. */
+export const TIKTOK_RETURN_DISPOSITIONS: Record<string, Disposition> = {
+  RETURN_OR_REFUND_REQUEST_PENDING: 'return_request',
+  RETURN_OR_REFUND_REQUEST_REJECT: 'track',
+  AWAITING_BUYER_SHIP: 'track',
+  BUYER_SHIPPED_ITEM: 'track',
+  REJECT_RECEIVE_PACKAGE: 'track',
+  RETURN_OR_REFUND_REQUEST_SUCCESS: 'track',
+  RETURN_OR_REFUND_REQUEST_CANCEL: 'track',
+  RETURN_OR_REFUND_REQUEST_COMPLETE: 'track',
+  REPLACEMENT_REQUEST_PENDING: 'return_request',
+  REPLACEMENT_REQUEST_REJECT: 'track',
+  REPLACEMENT_REQUEST_REFUND_SUCCESS: 'track',
+  REPLACEMENT_REQUEST_CANCEL: 'track',
+  REPLACEMENT_REQUEST_COMPLETE: 'track',
+  AWAITING_BUYER_RESPONSE: 'track',
 };
 
 const tiktokId = z.string().regex(/^\d{6,24}$/, 'must be a TikTok Shop numeric id');
 
+/** The envelope of every webhook; `data` is read per type. */
+export const TikTokWebhookEnvelopeSchema = z.object({
+  type: z.number().int(),
+  tts_notification_id: z.string().max(100).nullish(),
+  shop_id: z.string().nullish(),
+  timestamp: z.number().int().nullish(),
+  data: z.unknown(),
+});
+
 /** ORDER_STATUS_CHANGE (type 1). */
-export const TikTokPushSchema = z.object({
-  type: z.literal(1, { error: 'only ORDER_STATUS_CHANGE (type 1) is subscribed' }),
-  tts_notification_id: z.string().min(1).max(100),
-  shop_id: z.string().min(1),
-  timestamp: z.number().int().positive(),
+export const TikTokPushSchema = TikTokWebhookEnvelopeSchema.extend({
+  type: z.literal(1),
   data: z.object({
     order_id: tiktokId,
-    order_status: z.enum(TIKTOK_STATUSES),
-    update_time: z.number().int().positive(),
-    is_on_hold_order: z.boolean().optional(),
+    order_status: z.string().nullish(),
+    update_time: z.number().int().nullish(),
+    is_on_hold_order: z.boolean().nullish(),
   }),
 });
 
+/** CANCELLATION_STATUS_CHANGE (type 11). */
+export const TikTokCancellationPushSchema = TikTokWebhookEnvelopeSchema.extend({
+  type: z.literal(11),
+  data: z.object({
+    order_id: tiktokId,
+    cancel_id: z.string().max(64).nullish(),
+    cancel_status: z.string().nullish(),
+    cancellations_role: z.string().nullish(),
+    create_time: z.number().int().nullish(),
+    update_time: z.number().int().nullish(),
+  }),
+});
+
+/** RETURN_STATUS_CHANGE (type 12). */
+export const TikTokReturnPushSchema = TikTokWebhookEnvelopeSchema.extend({
+  type: z.literal(12),
+  data: z.object({
+    order_id: tiktokId,
+    return_id: z.string().max(64).nullish(),
+    return_status: z.string().nullish(),
+    return_type: z.string().nullish(),
+    return_role: z.string().nullish(),
+    update_time: z.number().int().nullish(),
+  }),
+});
+
+export const TIKTOK_PUSH_EXPECTATIONS: Expectations = {
+  'data.order_status': { values: TIKTOK_STATUSES },
+  'data.update_time': {},
+  'data.is_on_hold_order': {},
+  'data.cancel_status': { values: Object.keys(TIKTOK_CANCEL_DISPOSITIONS) },
+  'data.cancellations_role': { values: ['BUYER', 'SELLER', 'SYSTEM', 'OPERATOR'] },
+  'data.return_status': { values: Object.keys(TIKTOK_RETURN_DISPOSITIONS) },
+  'data.return_type': { values: ['REFUND', 'RETURN_AND_REFUND', 'REPLACEMENT'] },
+  tts_notification_id: {},
+  shop_id: {},
+  timestamp: {},
+};
+export const TIKTOK_ORDER_EXPECTATIONS: Expectations = {
+  status: { values: TIKTOK_STATUSES },
+  'line_items.*.display_status': { values: [...TIKTOK_STATUSES, 'TO_SHIP'] },
+  payment_method_name: {},
+  'payment.total_amount': {},
+  'payment.shipping_fee': {},
+  user_id: {},
+  paid_time: {},
+  buyer_email: {},
+  'recipient_address.phone_number': {},
+  'recipient_address.postal_code': {},
+  'line_items.*.sku_name': {},
+  'line_items.*.product_name': {},
+};
+
 export const TikTokOrderSchema = z.object({
   id: tiktokId,
-  status: z.enum(TIKTOK_STATUSES),
+  status: z.string().nullish(),
   create_time: z.number().int().positive(),
-  paid_time: z.number().int().optional(),
-  update_time: z.number().int().positive(),
-  is_cod: z.boolean(),
-  payment_method_name: z.string(),
-  user_id: z.string().min(1),
-  buyer_email: z.string().optional(),
+  paid_time: z.number().int().nullish(),
+  update_time: z.number().int().nullish(),
+  is_cod: z.boolean().nullish(),
+  payment_method_name: z.string().nullish(),
+  user_id: z.string().nullish(),
+  buyer_email: z.string().nullish(),
   payment: z.object({
     currency: z.string().regex(/^[A-Z]{3}$/),
-    sub_total: nativeMoney,
-    shipping_fee: nativeMoney,
-    seller_discount: nativeMoney,
-    platform_discount: nativeMoney,
-    total_amount: nativeMoney,
-    original_total_product_price: nativeMoney,
-    original_shipping_fee: nativeMoney,
-    tax: nativeMoney.optional(),
+    // The order's money is rebuilt from its lines; of the totals only the shipping fee is read and the total cross-checks.
+    sub_total: nativeMoney.nullish(),
+    shipping_fee: nativeMoney.nullish(),
+    seller_discount: nativeMoney.nullish(),
+    platform_discount: nativeMoney.nullish(),
+    total_amount: nativeMoney.nullish(),
+    original_total_product_price: nativeMoney.nullish(),
+    original_shipping_fee: nativeMoney.nullish(),
+    tax: nativeMoney.nullish(),
   }),
   recipient_address: z.object({
     name: z.string().trim().min(1),
-    phone_number: z.string(),
-    address_detail: z.string().optional(),
-    address_line1: z.string().optional(),
-    address_line2: z.string().optional(),
+    phone_number: z.string().nullish(),
+    address_detail: z.string().nullish(),
+    address_line1: z.string().nullish(),
+    address_line2: z.string().nullish(),
     full_address: z.string().trim().min(1),
-    postal_code: z.string().optional(),
+    postal_code: z.string().nullish(),
     region_code: z.string().regex(/^[A-Z]{2}$/),
-    district_info: z.array(z.object({ address_level: z.string(), address_level_name: z.string(), address_name: z.string() })),
+    district_info: z.array(z.object({ address_level: z.string().nullish(), address_level_name: z.string().nullish(), address_name: z.string().nullish() })).nullish(),
   }),
   line_items: z.array(z.object({
     id: tiktokId,
-    sku_id: z.string(),
+    sku_id: z.string().nullish(),
     seller_sku: z.string({ error: 'the seller SKU is required' }).trim().min(1, 'the seller SKU is required'),
-    product_name: z.string(),
-    sku_name: z.string().optional(),
+    product_name: z.string().nullish(),
+    sku_name: z.string().nullish(),
     original_price: nativeMoney,
     sale_price: nativeMoney,
     seller_discount: nativeMoney.optional(),
     platform_discount: nativeMoney.optional(),
-    currency: z.string(),
-    display_status: z.enum(TIKTOK_STATUSES),
+    currency: z.string().nullish(),
+    display_status: z.string().nullish(),
   })).min(1),
 });
 export type TikTokOrder = z.infer<typeof TikTokOrderSchema>;
@@ -105,8 +197,8 @@ export const TikTokDetailResponseSchema = z.object({
 });
 
 function toCanonical(o: TikTokOrder): CanonicalOrder {
-  const live = o.line_items.filter((l) => l.display_status !== 'CANCELLED');
-  const level = (l: string) => o.recipient_address.district_info.find((d) => d.address_level === l)?.address_name;
+  const live = o.line_items.filter((l) => l.display_status !== 'CANCELLED' && l.display_status !== 'CANCEL');
+  const level = (l: string) => textOf((o.recipient_address.district_info ?? []).find((d) => d.address_level === l)?.address_name);
   const province = level('L1');
   if (!province) throw new MappingError([{ path: 'recipient_address.district_info', message: 'no province (address_level L1)' }]);
   const { lines, extraDiscountMinor } = linesFromUnits(live.map((l) => ({ sku: l.seller_sku, price: l.sale_price })));
@@ -121,21 +213,21 @@ function toCanonical(o: TikTokOrder): CanonicalOrder {
     channel: 'tiktok',
     channelOrderId: o.id,
     currency: o.payment.currency,
-    customer: { id: `tiktok-${o.user_id}`.slice(0, 64), name: a.name, ...(email ? { email } : {}), ...(phone ? { phone } : {}) },
+    customer: { id: (o.user_id ? `tiktok-${o.user_id}` : `tiktok-order-${o.id}`).slice(0, 64), name: a.name, ...(email ? { email } : {}), ...(phone ? { phone } : {}) },
     shippingAddress: {
       name: a.name,
-      line1: (a.address_detail || a.address_line1 || a.full_address).slice(0, 300),
+      line1: (textOf(a.address_detail) ?? textOf(a.address_line1) ?? a.full_address).slice(0, 300),
       ...(level('L3') ? { ward: level('L3') } : {}),
       ...(level('L2') ? { district: level('L2') } : {}),
       city: province,
-      ...(a.postal_code ? { postalCode: a.postal_code } : {}),
+      ...(textOf(a.postal_code) ? { postalCode: textOf(a.postal_code) } : {}),
       country: a.region_code,
     },
     lines,
-    shippingFee: o.payment.shipping_fee,
+    shippingFee: o.payment.shipping_fee ?? '0.00',
     discount: fromMinor(platformMinor + extraDiscountMinor),
     // The total cross-checks the mapping; it is only comparable when nothing was cancelled or taxed on top.
-    ...(someCancelled || taxed ? {} : { total: o.payment.total_amount }),
+    ...(someCancelled || taxed || !o.payment.total_amount ? {} : { total: o.payment.total_amount }),
     payment: o.is_cod ? { method: 'cod' } : { method: 'prepaid', token: `tok_tiktok_${o.id}`, provider: 'tiktok' },
     placedAt: isoFromUnix(o.create_time),
   });
@@ -167,7 +259,10 @@ const RETRYABLE = new Set([36009003, 36009004, 11000001, 11000002]);
 
 function lineItemIds(native: unknown): string[] {
   const r = TikTokOrderSchema.safeParse(native);
-  return r.success ? r.data.line_items.filter((l) => l.display_status !== 'CANCELLED').map((l) => l.id) : [];
+  if (r.success) return r.data.line_items.filter((l) => l.display_status !== 'CANCELLED' && l.display_status !== 'CANCEL').map((l) => l.id);
+  // A document the full schema refuses (masked, or cut short) still names its lines.
+  const lines = (native as { line_items?: { id?: unknown }[] } | undefined)?.line_items;
+  return Array.isArray(lines) ? lines.flatMap((l) => (typeof l?.id === 'string' ? [l.id] : [])) : [];
 }
 
 export const tiktokAdapter: ChannelAdapter = {
@@ -180,18 +275,60 @@ export const tiktokAdapter: ChannelAdapter = {
   },
 
   parseWebhook(body: unknown): Parsed<Notification> {
-    return parseWith(TikTokPushSchema, body, (p) => ({
-      eventId: p.tts_notification_id,
-      channelOrderId: p.data.order_id,
-      nativeStatus: p.data.order_status,
-      disposition: TIKTOK_DISPOSITIONS[p.data.order_status],
-    }));
+    const env = TikTokWebhookEnvelopeSchema.safeParse(body);
+    if (!env.success) return { ok: false, issues: zodIssues(env.error) };
+    const notes: PayloadNote[] = [];
+    const { type } = env.data;
+    // The notification id is the dedupe key; a type that carries none is keyed by its content.
+    const eventId = (fallback: string) => env.data.tts_notification_id || fallback;
+    if (type === TIKTOK_WEBHOOK_TYPES.orderStatus) {
+      noteSurprises(body, TIKTOK_PUSH_EXPECTATIONS, notes);
+      return parseWith(TikTokPushSchema, body, (p) => {
+        const status = p.data.order_status ?? 'null';
+        const disposition = dispositionFrom(TIKTOK_DISPOSITIONS, p.data.order_status, 'data.order_status', notes);
+        return {
+          eventId: eventId(`${p.data.order_id}:${status}:${p.data.update_time ?? p.timestamp ?? ''}`), channelOrderId: p.data.order_id, nativeStatus: status, disposition,
+          ...(disposition === 'cancelled' ? { reason: 'cancelled on TikTok Shop' } : {}), notes,
+        };
+      });
+    }
+    if (type === TIKTOK_WEBHOOK_TYPES.cancellationStatus) {
+      noteSurprises(body, TIKTOK_PUSH_EXPECTATIONS, notes);
+      return parseWith(TikTokCancellationPushSchema, body, (p) => {
+        const status = p.data.cancel_status ?? 'null';
+        const disposition = dispositionFrom(TIKTOK_CANCEL_DISPOSITIONS, p.data.cancel_status, 'data.cancel_status', notes);
+        const who = p.data.cancellations_role ? p.data.cancellations_role.toLowerCase() : 'someone';
+        return {
+          eventId: eventId(`cancel:${p.data.cancel_id ?? p.data.order_id}:${status}:${p.data.update_time ?? p.data.create_time ?? ''}`),
+          channelOrderId: p.data.order_id, nativeStatus: status, disposition,
+          reason: disposition === 'cancel_request' ? `the ${who} asked TikTok Shop to cancel the order${p.data.cancel_id ? ` (cancellation ${p.data.cancel_id})` : ''}` : `cancellation on TikTok Shop: ${status}`,
+          ...(p.data.cancel_id ? { platformRequestId: p.data.cancel_id } : {}),
+          notes,
+        };
+      });
+    }
+    if (type === TIKTOK_WEBHOOK_TYPES.returnStatus) {
+      noteSurprises(body, TIKTOK_PUSH_EXPECTATIONS, notes);
+      return parseWith(TikTokReturnPushSchema, body, (p) => {
+        const status = p.data.return_status ?? 'null';
+        return {
+          eventId: eventId(`return:${p.data.return_id ?? p.data.order_id}:${status}:${p.data.update_time ?? ''}`),
+          channelOrderId: p.data.order_id, nativeStatus: status,
+          disposition: dispositionFrom(TIKTOK_RETURN_DISPOSITIONS, p.data.return_status, 'data.return_status', notes),
+          reason: `TikTok Shop ${(p.data.return_type ?? 'return').toLowerCase()} request${p.data.return_id ? ` ${p.data.return_id}` : ''}: ${status}`,
+          notes,
+        };
+      });
+    }
+    // Addresses, packages, authorisation notices, and whatever TikTok subscribes the app to by default.
+    if (!KNOWN_TYPES.includes(type)) notes.push({ path: 'type', value: String(type), note: 'a webhook type the OMS does not act on: acknowledged' });
+    const order = tiktokId.safeParse((env.data.data as { order_id?: unknown } | null)?.order_id);
+    const ref = order.success ? order.data : 'none';
+    return { ok: true, value: { eventId: eventId(`type${type}:${ref}:${env.data.timestamp ?? ''}`), channelOrderId: ref, nativeStatus: `type_${type}`, disposition: 'ignore', notes } };
   },
 
   dispositionOf(nativeStatus: string): Disposition {
-    const d = TIKTOK_DISPOSITIONS[nativeStatus as TikTokStatus];
-    if (!d) throw new Error(`unknown TikTok Shop status ${nativeStatus}`);
-    return d;
+    return dispositionFrom(TIKTOK_DISPOSITIONS, nativeStatus, 'status', []);
   },
 
   orderDetailRequests(channelOrderId: string, creds: ChannelCredentials, nowMs: number): ChannelRequest[] {
@@ -203,13 +340,15 @@ export const tiktokAdapter: ChannelAdapter = {
     if (!env.success) return { ok: false, issues: zodIssues(env.error) };
     const raw = env.data.data.orders.find((o) => (o as { id?: unknown }).id === channelOrderId);
     if (!raw) return { ok: false, issues: [{ path: 'data.orders', message: `order ${channelOrderId} is not in the answer` }] };
-    const status = TikTokOrderSchema.shape.status.safeParse((raw as { status?: unknown }).status);
-    if (!status.success) return { ok: false, issues: [{ path: 'status', message: status.error.issues[0]?.message ?? 'invalid' }] };
-    const disposition = TIKTOK_DISPOSITIONS[status.data];
-    if (disposition !== 'intake') return { ok: true, value: { channelOrderId, nativeStatus: status.data, disposition, native: raw } };
+    const notes = noteSurprises(raw, TIKTOK_ORDER_EXPECTATIONS, []);
+    const native = (raw as { status?: unknown }).status;
+    const status = typeof native === 'string' ? native : null;
+    const disposition = dispositionFrom(TIKTOK_DISPOSITIONS, status, 'status', notes);
+    const base = { channelOrderId, nativeStatus: status ?? 'null', disposition, native: raw, notes };
+    if (disposition !== 'intake') return { ok: true, value: base };
     const mapped = parseTikTokOrder(raw);
     if (!mapped.ok) return mapped;
-    return { ok: true, value: { channelOrderId, nativeStatus: status.data, disposition, order: mapped.value, native: raw } };
+    return { ok: true, value: { ...base, order: mapped.value } };
   },
 
   platformError(json: unknown) {
@@ -226,6 +365,12 @@ export const tiktokAdapter: ChannelAdapter = {
       return [tiktokRequest('POST', `/fulfillment/202309/orders/${orderId}/packages`, {}, {
         tracking_number: s?.trackingNumber ?? '', shipping_provider_id: s?.carrier ?? 'seller', order_line_item_ids: ids,
       }, creds, nowMs, 'mark_package_shipped')];
+    }
+    if (input.status === 'CANCELLED' && cancelledByChannel(input)) {
+      // A buyer's request is approved; an order TikTok Shop cancelled needs no call.
+      const cancelId = input.detail?.platformRequestId;
+      if (input.detail?.buyerRequest !== true || typeof cancelId !== 'string') return [];
+      return [tiktokRequest('POST', `/return_refund/202309/cancellations/${encodeURIComponent(cancelId)}/approve`, {}, {}, creds, nowMs, 'approve_cancellation')];
     }
     if (input.status === 'CANCELLED' || input.status === 'REJECTED') {
       const reason = /stock|backorder/i.test(JSON.stringify(input.detail ?? {})) ? 'seller_cancel_reason_out_of_stock' : 'seller_cancel_reason_wrong_price';

@@ -12,11 +12,25 @@ import type { InboundRequest, Parsed } from './common';
  * What a native order status means for the OMS, decided in one place per adapter:
  * - `intake`: an order to fulfil now (paid, or COD confirmed): start the order;
  * - `wait`: not yet an order to fulfil (unpaid, platform hold): acknowledge, start nothing;
- * - `cancel_request`: the buyer asks to cancel and the seller must answer: record it;
- * - `cancelled`: the platform cancelled the order: record it;
- * - `track`: a later stage the platform reports on its own (shipped, delivered…): record it.
+ * - `cancel_request`: the buyer asks to cancel and the seller must answer: the OMS cancels the
+ *   order when nothing was handed over yet (and accepts on the platform), else flags it;
+ * - `cancelled`: the platform cancelled the order: the OMS cancels it too when nothing was
+ *   handed over yet, else flags it for ops with the platform's reason;
+ * - `return_request`: the buyer asks the platform for a return or refund: flagged for ops;
+ * - `track`: a later stage the platform reports on its own (shipped, delivered…), or a status
+ *   the adapter does not know (noted for ops): record it;
+ * - `ignore`: not about an order at all (a test ping, an authorisation notice, a message type
+ *   the OMS does not subscribe to): acknowledge, record nothing but a note.
  */
-export type Disposition = 'intake' | 'wait' | 'cancel_request' | 'cancelled' | 'track';
+export type Disposition = 'intake' | 'wait' | 'cancel_request' | 'cancelled' | 'return_request' | 'track' | 'ignore';
+
+/**
+ * Something a platform sent that the adapter did not expect but accepted: an unknown status or
+ * enum value, a null where a value was documented, a message type it does not act on. Kept for
+ * ops (channel_payload_notes), never a reason to refuse the payload. `value` is an enum word or
+ * a placeholder such as `null`, never personal data.
+ */
+export interface PayloadNote { path: string; value: string; note: string }
 
 /** The seller's app registration and authorisation on a platform. */
 export interface ChannelCredentials {
@@ -52,6 +66,12 @@ export interface Notification {
   disposition: Disposition;
   /** Full-order channels only: the order itself, already canonical. */
   order?: CanonicalOrder;
+  /** Why the platform cancelled, or what the buyer asked for, in the platform's words. */
+  reason?: string;
+  /** The platform's id of the buyer's request (a TikTok Shop cancellation id), needed to answer it. */
+  platformRequestId?: string;
+  /** What was accepted though unexpected. */
+  notes?: PayloadNote[];
 }
 
 /** The result of pulling one order from a thin channel's order-detail API. */
@@ -63,6 +83,7 @@ export interface PulledOrder {
   order?: CanonicalOrder;
   /** The native order document as pulled (kept in the intake log; status pushes read ids from it). */
   native: unknown;
+  notes?: PayloadNote[];
 }
 
 /** What the order workflow hands to `pushOrderStatus`. */
@@ -102,7 +123,7 @@ export interface ChannelAdapter {
   verifyWebhook(req: InboundRequest, creds: ChannelCredentials): boolean;
   /** Validates the native webhook payload; issues name the failing fields. */
   parseWebhook(body: unknown, req: InboundRequest): Parsed<Notification>;
-  /** The platform's status vocabulary → what it means here. Unknown statuses are refused by the schemas. */
+  /** The platform's status vocabulary → what it means here; a status it does not know is `track` (and noted). */
   dispositionOf(nativeStatus: string): Disposition;
   /** Thin channels: the signed calls that fetch one order (Lazada needs two). */
   orderDetailRequests?(channelOrderId: string, creds: ChannelCredentials, nowMs: number): ChannelRequest[];
