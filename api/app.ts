@@ -55,8 +55,9 @@ export function createBaseApp(deps: AppDeps): App {
   app.use('*', accessLog(deps.logger));
   app.use('*', deps.metrics.middleware);
   app.use('*', bodyLimit({ maxSize: deps.bodyLimitBytes, onError: () => { throw problems.tooLarge(deps.bodyLimitBytes); } }));
-  // Channel webhooks are signed by the platform, and some put that signature in Authorization: not an API key.
-  app.use('/v1/*', except('/v1/channels/:channel/webhooks', authenticate(deps.keys)));
+  // Channel and carrier webhooks authenticate the sender their own way, and some (Shopee, Lazada,
+  // TikTok Shop, Viettel Post) put their signature or secret in Authorization: not an API key.
+  app.use('/v1/*', except(['/v1/channels/:channel/webhooks', '/v1/carriers/:carrier/webhooks'], authenticate(deps.keys)));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer <key>`. Its role decides what it may do.',

@@ -132,6 +132,18 @@ export class OrdersRepo {
     return row;
   }
 
+  /**
+   * The shipment whose booking has this tracking number at this carrier. Carriers' webhooks name
+   * the parcel by its tracking code (GHN OrderCode, VTP ORDER_NUMBER), not by our booking id.
+   * The newest wins should a carrier ever reuse a code.
+   */
+  async shipmentByTracking(carrier: string, trackingNumber: string): Promise<{ shipmentId: string; orderId: string; bookingId: string | null } | undefined> {
+    const [row] = await this.sql<{ shipmentId: string; orderId: string; bookingId: string | null }[]>`
+      select shipment_id as "shipmentId", order_id as "orderId", booking_id as "bookingId" from shipments
+      where carrier = ${carrier} and tracking_number = ${trackingNumber} order by updated_at desc limit 1`;
+    return row;
+  }
+
   /** True when this carrier event was applied before (its row is written only after the signal went through). */
   async carrierEventSeen(carrier: string, eventId: string): Promise<boolean> {
     return (await this.sql`select 1 from carrier_events where carrier = ${carrier} and event_id = ${eventId}`).length > 0;
@@ -141,6 +153,7 @@ export class OrdersRepo {
    * Records a carrier event once its effect (the signal to the shipment) has happened; false when
    * a concurrent delivery of the same event recorded it first. Written after the effect, never
    * before: a crash in between leaves no row, so the carrier's retry is applied, not swallowed.
+   * `bookingId` is the carrier's code for the parcel as the webhook named it (its tracking code).
    */
   async recordCarrierEvent(carrier: string, eventId: string, bookingId: string, status: string): Promise<boolean> {
     const rows = await this.sql`insert into carrier_events (carrier, event_id, booking_id, status) values (${carrier}, ${eventId}, ${bookingId}, ${status})

@@ -1,25 +1,36 @@
 /**
- * Emulated carriers. `ghn` pushes HMAC-signed webhooks to the OMS (at-least-once: retried with
- * a growing backoff for up to three days, like real carriers, so duplicates happen); `vtp` has
- * no webhooks and must be polled. Bookings move
+ * Emulated carriers, speaking their real webhook formats. `ghn` POSTs GHN's flat PascalCase
+ * webhook to the callback URL with the secret in its query (`?token=`); `vtp` POSTs Viettel
+ * Post's `{"DATA": …, "TOKEN": …}` with the secret in `Authorization` — and, like the real VTP,
+ * can also be polled (the OMS polls it: it is not a push carrier there). The bodies are made from
+ * the published samples in test/fixtures/carriers/<carrier>/, read at start as templates, with
+ * this parcel's tracking code, our reference, the status, its time and the COD amount filled in.
+ * Webhooks go out at least once: retried with a growing backoff for up to three days, like real
+ * carriers, so duplicates happen. Bookings move
  * booked → picked_up → in_transit → delivered (→ cod_remitted for cash on delivery) on a
  * timer, or step by step through the /sandbox controls. Webhooks not yet delivered sit in a
- * journaled outbox, so a restarted sandbox sends them again (still signed) and parcels carry on
- * from the status they had. A carrier can be made to forget a booking (its data lost, as when
- * a booking expires unpicked): tracking and cancel then answer 404 and its webhooks stop.
+ * journaled outbox, so a restarted sandbox sends them again and parcels carry on from the status
+ * they had. A carrier can be made to forget a booking (its data lost, as when a booking expires
+ * unpicked): tracking and cancel then answer 404 and its webhooks stop.
+ *
+ * Each event's id in the tracking answer is the id the OMS derives from its webhook (carrier,
+ * tracking code, type, status, time), so what a poll finds and what a webhook brought dedupe.
  */
-import { createHmac, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { z } from 'zod';
+import { ghnCodTransferEventId, ghnEventId } from '../activities/carriers/adapters/ghn';
+import { isoToVtpTime, vtpEventId } from '../activities/carriers/adapters/vtp';
 import { DECIMAL_RE, fromMinor, json, newId, nowIso, parseBody, toMinor, toResponse, type SandboxEnv } from './common';
 import { readFault } from './faults';
 import { mutation } from './idempotency';
 
-/** Carriers the sandbox emulates and whether they push webhooks. */
+/** Carriers the sandbox emulates and whether they push webhooks unless told otherwise (`POST /sandbox/carriers/push`). */
 export const CARRIERS: Record<string, { prefix: string; webhooks: boolean }> = {
   ghn: { prefix: 'GHN', webhooks: true },
-  vtp: { prefix: 'VTP', webhooks: false },
+  vtp: { prefix: 'VTP', webhooks: true },
 };
 
 export const CARRIER_STATUSES = ['booked', 'picked_up', 'in_transit', 'delivered', 'delivery_failed', 'returned_to_sender', 'cancelled', 'cod_remitted'] as const;
@@ -42,10 +53,55 @@ export function webhookRetryDelay(r: WebhookRetry, attempt: number, firstAt: num
   return now + delay - firstAt > r.giveUpAfterMs ? undefined : delay;
 }
 
-/** Hex HMAC-SHA256 of the raw body: what `X-Carrier-Signature` carries. */
-export function signCarrierBody(rawBody: string, secret: string): string {
-  return createHmac('sha256', secret).update(rawBody).digest('hex');
+type Json = Record<string, unknown>;
+
+/** The published sample each status's webhook is made from (test/fixtures/carriers/<carrier>/). */
+const TEMPLATE_FILES: Record<string, Partial<Record<CarrierStatus, string>>> = {
+  ghn: {
+    booked: 'webhook-create-ready-to-pick.json',
+    picked_up: 'webhook-switch-status-picked.json',
+    in_transit: 'webhook-switch-status-transporting.json',
+    delivered: 'webhook-switch-status-delivered.json',
+    delivery_failed: 'webhook-switch-status-delivery-fail.json',
+    returned_to_sender: 'webhook-switch-status-returned.json',
+    cancelled: 'webhook-switch-status-cancel.json',
+    // GHN reports the cash paid over by a webhook whose CODTransferDate is set (see nativeWebhook).
+    cod_remitted: 'webhook-switch-status-delivered.json',
+  },
+  vtp: {
+    // VTP's "taken in at the origin office" (200) is its pickup; 505 is a failed delivery going back.
+    picked_up: 'webhook-status-200-received-at-origin.json',
+    in_transit: 'webhook-status-300-outbound-transit.json',
+    delivered: 'webhook-status-501-delivered.json',
+    delivery_failed: 'webhook-status-505-failed-return-requested.json',
+    returned_to_sender: 'webhook-status-504-returned-to-sender.json',
+    cancelled: 'webhook-status-107-partner-cancelled-via-api.json',
+  },
+};
+
+/** Where the templates are read from; a missing one stops the sandbox at start with this path named. */
+export const CARRIER_FIXTURES_DIR = new URL('../test/fixtures/carriers/', import.meta.url);
+
+type Templates = Record<string, Partial<Record<CarrierStatus, Json>>>;
+
+function loadTemplates(): Templates {
+  const out: Templates = {};
+  for (const [carrier, files] of Object.entries(TEMPLATE_FILES)) {
+    out[carrier] = {};
+    for (const [status, file] of Object.entries(files)) {
+      const url = new URL(`${carrier}/${file}`, CARRIER_FIXTURES_DIR);
+      try {
+        out[carrier][status as CarrierStatus] = JSON.parse(readFileSync(url, 'utf8')) as Json;
+      } catch (err) {
+        throw new Error(`sandbox carriers: cannot read the ${carrier} webhook template ${url.pathname} (${err instanceof Error ? err.message : String(err)})`);
+      }
+    }
+  }
+  return out;
 }
+
+/** Whole VND (or what the amount is) as the JSON number carriers send. */
+const amountNumber = (minor: number): number => minor / 100;
 
 export interface CarrierEvent {
   eventId: string;
@@ -87,6 +143,8 @@ interface WebhookAttempt {
 interface Delivery {
   /** One per send: a replayed event is a delivery of its own. */
   deliveryId: string;
+  /** The body is the carrier's native webhook (deliveries journaled before they were are rebuilt). */
+  native?: true;
   carrier: string;
   bookingId: string;
   eventId: string;
@@ -146,6 +204,10 @@ export function createCarriers(env: SandboxEnv) {
   let generation = 0;
   /** A test control like /sandbox/config: starts afresh from the default on start and reset. */
   let retry: WebhookRetry = { ...DEFAULT_WEBHOOK_RETRY };
+  const templates = loadTemplates();
+  const defaultPushing = () => new Set(Object.entries(CARRIERS).filter(([, c]) => c.webhooks).map(([name]) => name));
+  /** Carriers whose webhooks go out (a test control: `POST /sandbox/carriers/push`). */
+  let pushing = defaultPushing();
 
   const later = (ms: number, fn: () => void): NodeJS.Timeout => {
     const t = setTimeout(() => {
@@ -193,26 +255,60 @@ export function createCarriers(env: SandboxEnv) {
     }
   };
 
-  const payloadOf = (b: Booking, ev: CarrierEvent) => ({
-    eventId: ev.eventId, carrier: b.carrier, bookingId: b.bookingId, trackingNumber: b.trackingNumber, orderId: b.orderId,
-    ...(b.shipmentId !== undefined ? { shipmentId: b.shipmentId } : {}),
-    ...(b.returnId !== undefined ? { returnId: b.returnId } : {}),
-    kind: b.kind, status: ev.status, occurredAt: ev.occurredAt,
-    ...(ev.codAmount !== undefined ? { codAmount: ev.codAmount } : {}),
-  });
+  /**
+   * The carrier's own webhook for this event, made from its published sample with this parcel's
+   * values, and the event id the OMS derives from it; undefined when the carrier sends no webhook
+   * for it (VTP has none for a COD remittance, nor for a new booking).
+   */
+  const nativeWebhook = (b: Omit<Booking, 'timer'>, ev: Pick<CarrierEvent, 'status' | 'occurredAt' | 'codAmount'>): { body: Json; eventId: string } | undefined => {
+    const template = templates[b.carrier]?.[ev.status];
+    if (!template) return undefined;
+    const reference = b.shipmentId ?? b.returnId;
+    if (b.carrier === 'ghn') {
+      const body: Json = {
+        ...template, OrderCode: b.trackingNumber, ClientOrderCode: reference ?? '', Time: ev.occurredAt, CODAmount: amountNumber(b.codMinor),
+        ...(b.weightGrams !== undefined ? { Weight: b.weightGrams } : {}),
+      };
+      if (ev.status === 'cod_remitted') {
+        // A snapshot of the delivered order, now with the transfer date and the amount paid over
+        // (a test may make it short); `update_cod`: no status change.
+        Object.assign(body, { Type: 'update_cod', CODTransferDate: ev.occurredAt, CODAmount: amountNumber(toMinor(ev.codAmount ?? fromMinor(b.codMinor))) });
+        return { body, eventId: ghnCodTransferEventId(b.trackingNumber, ev.occurredAt) };
+      }
+      return { body, eventId: ghnEventId(b.trackingNumber, String(body.Type), String(body.Status), ev.occurredAt) };
+    }
+    if (b.carrier === 'vtp') {
+      const data = template.DATA as Json;
+      const statusDate = isoToVtpTime(ev.occurredAt);
+      const body: Json = {
+        ...template,
+        DATA: {
+          ...data, ORDER_NUMBER: b.trackingNumber, ORDER_REFERENCE: reference ?? null, ORDER_STATUSDATE: statusDate, MONEY_COLLECTION: amountNumber(b.codMinor),
+          ...(b.weightGrams !== undefined ? { PRODUCT_WEIGHT: b.weightGrams } : {}),
+        },
+      };
+      return { body, eventId: vtpEventId(b.trackingNumber, String(data.ORDER_STATUS), statusDate) };
+    }
+    return undefined;
+  };
+  /** A new event of this booking, under the id its webhook will carry (or a fresh one when it has none). */
+  const newEvent = (b: Omit<Booking, 'timer'>, status: CarrierStatus, codAmount?: string): CarrierEvent => {
+    const ev: CarrierEvent = { eventId: '', status, occurredAt: nowIso(), ...(codAmount !== undefined ? { codAmount } : {}) };
+    ev.eventId = nativeWebhook(b, ev)?.eventId ?? newId('evt');
+    return ev;
+  };
 
-  /** One POST to the OMS; returns the answer's status (null on network error) and body. */
-  const post = async (carrier: string, rawBody: string, eventId: string, signature?: string): Promise<{ status: number | null; body: string; error?: string }> => {
+  /** One POST to the OMS, authenticated the carrier's way (`secret` stands in for its own in tests); its status (null on network error) and body. */
+  const post = async (carrier: string, rawBody: string, secret?: string): Promise<{ status: number | null; body: string; error?: string }> => {
     const base = env.omsBaseUrl();
     if (!base) return { status: null, body: '', error: 'omsBaseUrl not set' };
+    const key = secret ?? env.carrierSecrets[carrier] ?? '';
+    // GHN: the secret is part of the callback URL registered with it; VTP: the Authorization header.
+    const url = `${base.replace(/\/$/, '')}/v1/carriers/${carrier}/webhooks${carrier === 'ghn' ? `?token=${encodeURIComponent(key)}` : ''}`;
     try {
-      const res = await fetch(`${base.replace(/\/$/, '')}/v1/carriers/${carrier}/webhooks`, {
+      const res = await fetch(url, {
         method: 'POST',
-        headers: {
-          'Content-Type': 'application/json',
-          'X-Carrier-Signature': signature ?? signCarrierBody(rawBody, env.carrierSecrets[carrier] ?? ''),
-          'X-Carrier-Event-Id': eventId,
-        },
+        headers: { 'Content-Type': 'application/json', ...(carrier === 'vtp' ? { Authorization: key } : {}) },
         body: rawBody,
         signal: AbortSignal.any([env.stopSignal, AbortSignal.timeout(5000)]),
       });
@@ -229,11 +325,16 @@ export function createCarriers(env: SandboxEnv) {
    * from its first attempt). A `carriers`/`webhook` fault drops the attempt on the way (it never
    * reaches the OMS), or with `lose_response` delivers it and loses the answer (so it is sent again).
    */
-  const deliver = (d: Delivery): void => {
+  const deliver = (given: Delivery): void => {
     if (env.stopSignal.aborted) return;
-    const b = bookings.get(d.bookingId);
+    const b = bookings.get(given.bookingId);
     if (!b) {
-      dropDelivery(d.deliveryId);
+      dropDelivery(given.deliveryId);
+      return;
+    }
+    const d = given.native ? given : renative(b, given);
+    if (!d) {
+      dropDelivery(given.deliveryId);
       return;
     }
     if (!env.omsBaseUrl()) {
@@ -245,7 +346,7 @@ export function createCarriers(env: SandboxEnv) {
     const fault = env.faults.take('carriers', 'webhook', { orderId: b.orderId, carrier: d.carrier });
     const sent = fault && fault.action !== 'lose_response'
       ? Promise.resolve({ status: null, body: '', error: `not delivered (fault: ${fault.action})` })
-      : post(d.carrier, d.rawBody, d.eventId).then((r) => (fault ? { status: null, body: '', error: `answer lost (fault: lose_response; the OMS answered ${r.status ?? r.error})` } : r));
+      : post(d.carrier, d.rawBody).then((r) => (fault ? { status: null, body: '', error: `answer lost (fault: lose_response; the OMS answered ${r.status ?? r.error})` } : r));
     void sent.then((r: { status: number | null; body: string; error?: string }) => {
       if (gen !== generation) return;
       const ok = r.status !== null && r.status >= 200 && r.status < 300;
@@ -267,23 +368,37 @@ export function createCarriers(env: SandboxEnv) {
     });
   };
 
-  const push = (b: Booking, ev: CarrierEvent): void => {
-    if (!CARRIERS[b.carrier]?.webhooks) return;
+  /** A delivery journaled before bodies were native, made again in the carrier's format (undefined: it has none). */
+  const renative = (b: Booking, d: Delivery): Delivery | undefined => {
+    const ev = b.events.find((e) => e.eventId === d.eventId);
+    const native = ev && nativeWebhook(b, ev);
+    if (!native) return undefined;
+    const again: Delivery = { ...d, native: true, rawBody: JSON.stringify(native.body) };
+    outbox.set(d.deliveryId, again);
+    st.put('carriers.outbox', d.deliveryId, again);
+    return again;
+  };
+
+  /** Queues the event's webhook, if the carrier pushes and has one for it; false when nothing goes out. */
+  const push = (b: Booking, ev: CarrierEvent): boolean => {
+    if (!pushing.has(b.carrier)) return false;
+    const native = nativeWebhook(b, ev);
+    if (!native) return false;
     const d: Delivery = {
-      deliveryId: newId('dlv'), carrier: b.carrier, bookingId: b.bookingId, eventId: ev.eventId, status: ev.status,
-      rawBody: JSON.stringify(payloadOf(b, ev)), attempt: 1, firstAt: Date.now(),
+      deliveryId: newId('dlv'), native: true, carrier: b.carrier, bookingId: b.bookingId, eventId: ev.eventId, status: ev.status,
+      rawBody: JSON.stringify(native.body), attempt: 1, firstAt: Date.now(),
     };
     outbox.set(d.deliveryId, d);
     st.put('carriers.outbox', d.deliveryId, d);
     deliver(d);
+    return true;
   };
 
   /** A new parcel event: the booking and the webhook to send are journaled in one write. */
   const emit = (b: Booking, status: CarrierStatus, codAmount?: string): CarrierEvent => st.atomic(() => {
-    const ev: CarrierEvent = { eventId: newId('evt'), status, occurredAt: nowIso() };
+    // A test may make the carrier remit the wrong amount (short-paid, like a real reconciliation gap).
+    const ev = newEvent(b, status, status === 'cod_remitted' ? codAmount ?? fromMinor(b.codMinor) : undefined);
     if (status === 'cod_remitted') {
-      // A test may make the carrier remit the wrong amount (short-paid, like a real reconciliation gap).
-      ev.codAmount = codAmount ?? fromMinor(b.codMinor);
       b.codRemitted = true;
     } else {
       b.status = status;
@@ -315,7 +430,7 @@ export function createCarriers(env: SandboxEnv) {
       labelUrl: `${env.baseUrl()}/sandbox/labels/${bookingId}`, idempotencyKey: key, codMinor: 0, codRemitted: false, events: [],
       ...fields,
     };
-    b.events.push({ eventId: newId('evt'), status: 'booked', occurredAt: nowIso() });
+    b.events.push(newEvent(b, 'booked'));
     bookings.set(bookingId, b);
     saveBooking(b);
     schedule(b);
@@ -417,16 +532,39 @@ export function createCarriers(env: SandboxEnv) {
     return json(200, retry);
   });
 
-  control.post('/carriers/webhooks/send', async (c) => {
-    const p = await parseBody(c.req.raw, z.object({ carrier: z.string().min(1), event: z.record(z.string(), z.unknown()), signature: z.string().optional() }));
+  /** Which carriers push webhooks; a POST (`{"vtp": false}`) changes it until the next reset. */
+  const pushConfig = () => Object.fromEntries(Object.keys(CARRIERS).map((c) => [c, pushing.has(c)]));
+  control.get('/carriers/push', () => json(200, pushConfig()));
+  control.post('/carriers/push', async (c) => {
+    const p = await parseBody(c.req.raw, z.record(z.string(), z.boolean()));
     if (!p.ok) return p.response;
-    const { carrier, event, signature } = p.value;
+    const unknown = Object.keys(p.value).filter((k) => !CARRIERS[k]);
+    if (unknown.length) return json(404, { error: 'not_found', detail: `unknown carrier ${unknown.join(', ')}` });
+    for (const [carrier, on] of Object.entries(p.value)) {
+      if (on) pushing.add(carrier);
+      else pushing.delete(carrier);
+    }
+    return json(200, pushConfig());
+  });
+
+  /**
+   * Sends one webhook body as given (any JSON: a native payload, a broken one…), authenticated
+   * the carrier's way with its secret, or with `secret` in its place (a wrong one, for tests).
+   */
+  control.post('/carriers/webhooks/send', async (c) => {
+    const p = await parseBody(c.req.raw, z.object({ carrier: z.string().min(1), body: z.unknown(), secret: z.string().optional() }));
+    if (!p.ok) return p.response;
+    const { carrier, body, secret } = p.value;
     if (env.carrierSecrets[carrier] === undefined) return json(404, { error: 'not_found', detail: 'no secret for carrier' });
-    const rawBody = JSON.stringify(event);
-    const eventId = typeof event.eventId === 'string' ? event.eventId : '';
-    const r = await post(carrier, rawBody, eventId, signature);
+    const r = await post(carrier, JSON.stringify(body), secret);
+    // The ledger names the booking whose tracking code the body carries, when there is one.
+    const fields = (body && typeof body === 'object' ? body : {}) as Json;
+    const data = (fields.DATA && typeof fields.DATA === 'object' ? fields.DATA : {}) as Json;
+    const code = fields.OrderCode ?? data.ORDER_NUMBER;
+    const booking = [...bookings.values()].find((b) => b.carrier === carrier && b.trackingNumber === code);
+    const status = fields.Status ?? data.ORDER_STATUS;
     recordAttempt({
-      eventId, bookingId: typeof event.bookingId === 'string' ? event.bookingId : '', status: typeof event.status === 'string' ? event.status : '',
+      eventId: '', bookingId: booking?.bookingId ?? '', status: typeof status === 'string' || typeof status === 'number' ? String(status) : '',
       attempt: 1, responseStatus: r.status, ...(r.error !== undefined ? { error: r.error } : {}), at: nowIso(),
     });
     return json(200, { responseStatus: r.status, responseBody: r.body, ...(r.error !== undefined ? { error: r.error } : {}) });
@@ -451,7 +589,8 @@ export function createCarriers(env: SandboxEnv) {
     if (!p.ok) return p.response;
     const ev = b.events.find((e) => e.eventId === p.value.eventId);
     if (!ev) return json(404, { error: 'event_not_found' });
-    if (!CARRIERS[b.carrier]?.webhooks) return json(409, { error: 'carrier_has_no_webhooks' });
+    if (!pushing.has(b.carrier)) return json(409, { error: 'carrier_has_no_webhooks' });
+    if (!nativeWebhook(b, ev)) return json(409, { error: 'no_webhook_for_event', detail: `${b.carrier} sends no webhook for ${ev.status}` });
     const times = p.value.times ?? 1;
     for (let i = 0; i < times; i++) push(b, ev);
     return json(200, { replayed: times, event: ev });
@@ -546,6 +685,7 @@ export function createCarriers(env: SandboxEnv) {
       outbox.clear();
       pending = [];
       retry = { ...DEFAULT_WEBHOOK_RETRY };
+      pushing = defaultPushing();
     },
     stop(): void {
       generation += 1;

@@ -3,7 +3,7 @@
  * six attempts in three seconds. The schedule is a test control (`/sandbox/carriers/webhook-retry`)
  * so these run fast; a delivery in retry survives a sandbox restart and carries on counting; a
  * `carriers`/`webhook` fault drops deliveries on the way, and they are retried like any other.
- * Real HTTP between the sandbox and a signature-checking webhook receiver.
+ * Real HTTP between the sandbox and a webhook receiver that authenticates GHN's way (token in the URL).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,10 +38,11 @@ const start = async (stateDir?: string): Promise<Sandbox> => {
 };
 const stop = async (sb: Sandbox) => { await sb.stop(); running = running.filter((x) => x !== sb); };
 const FAST = { initialMs: 20, factor: 2, maxDelayMs: 160, giveUpAfterMs: 600_000 };
+/** Books a parcel: its booking id (for the controls) and tracking number (what its webhooks name). */
 const book = async (sb: Sandbox, orderId: string) => (await call(sb, 'POST', '/carriers/ghn/v1/shipments', {
   orderId, shipmentId: `${orderId}-s1`, from: { warehouseId: 'wh-hcm', city: 'Ho Chi Minh City' },
   to: { name: 'An', line1: '1 Le Loi', city: 'Hanoi', country: 'VN' }, weightGrams: 900,
-})).body.bookingId as string;
+})).body as { bookingId: string; trackingNumber: string };
 const attempts = async (sb: Sandbox, orderId: string) => (await call(sb, 'GET', `/sandbox/ledger/carriers?orderId=${orderId}`)).body.webhooks as Attempt[];
 
 describe('carrier webhook retries', () => {
@@ -66,12 +67,12 @@ describe('carrier webhook retries', () => {
     const sb = await start();
     expect((await call(sb, 'POST', '/sandbox/carriers/webhook-retry', FAST)).body).toEqual(FAST);
     await call(sb, 'POST', '/sandbox/carriers/hold', { orderId: 'o-long' });
-    const id = await book(sb, 'o-long');
+    const { bookingId: id, trackingNumber: code } = await book(sb, 'o-long');
     rx.down = true;
     await call(sb, 'POST', `/sandbox/carriers/${id}/advance`, {});
     await waitFor(async () => (await attempts(sb, 'o-long')).length >= 10, 20_000);
     rx.down = false;
-    await waitFor(() => rx.statuses(id).includes('picked_up'), 20_000);
+    await waitFor(() => rx.statuses(code).includes('picked_up'), 20_000);
     const hooks = await attempts(sb, 'o-long');
     expect(hooks.map((h) => h.attempt)).toEqual(hooks.map((_, i) => i + 1));
     expect(hooks.length).toBeGreaterThanOrEqual(11);
@@ -88,7 +89,7 @@ describe('carrier webhook retries', () => {
     const a = await start(dir);
     await call(a, 'POST', '/sandbox/carriers/webhook-retry', FAST);
     await call(a, 'POST', '/sandbox/carriers/hold', { orderId: 'o-restart' });
-    const id = await book(a, 'o-restart');
+    const { bookingId: id, trackingNumber: code } = await book(a, 'o-restart');
     rx.down = true;
     await call(a, 'POST', `/sandbox/carriers/${id}/advance`, {});
     await waitFor(async () => (await attempts(a, 'o-restart')).length >= 4, 20_000);
@@ -99,25 +100,25 @@ describe('carrier webhook retries', () => {
     const before = (await attempts(b, 'o-restart')).length;
     await waitFor(async () => (await attempts(b, 'o-restart')).length >= before + 3, 20_000);
     rx.down = false;
-    await waitFor(() => rx.statuses(id).includes('picked_up'), 20_000);
+    await waitFor(() => rx.statuses(code).includes('picked_up'), 20_000);
     const hooks = await attempts(b, 'o-restart');
     expect(hooks.map((h) => h.attempt)).toEqual(hooks.map((_, i) => i + 1));
     expect(hooks.at(-1)!.responseStatus).toBe(204);
-    expect(rx.statuses(id)).toEqual(['picked_up']);
+    expect(rx.statuses(code)).toEqual(['picked_up']);
   });
 
   it('a webhook fault drops deliveries on the way; once it is cleared, the retry delivers', async () => {
     const sb = await start();
     await call(sb, 'POST', '/sandbox/carriers/webhook-retry', FAST);
     await call(sb, 'POST', '/sandbox/carriers/hold', { orderId: 'o-drop' });
-    const id = await book(sb, 'o-drop');
+    const { bookingId: id, trackingNumber: code } = await book(sb, 'o-drop');
     expect((await call(sb, 'POST', '/sandbox/faults', { service: 'carriers', op: 'webhook', match: { orderId: 'o-drop' }, action: 'error500', times: -1 })).status).toBe(201);
     await call(sb, 'POST', `/sandbox/carriers/${id}/advance`, {});
     await waitFor(async () => (await attempts(sb, 'o-drop')).length >= 3, 20_000);
-    expect(rx.statuses(id)).toEqual([]);
+    expect(rx.statuses(code)).toEqual([]);
     expect(rx.refused).toBe(0);
     await call(sb, 'DELETE', '/sandbox/faults');
-    await waitFor(() => rx.statuses(id).includes('picked_up'), 20_000);
+    await waitFor(() => rx.statuses(code).includes('picked_up'), 20_000);
     const hooks = await attempts(sb, 'o-drop');
     expect(hooks.slice(0, -1).every((h) => h.responseStatus === null && /not delivered \(fault: error500\)/.test(h.error ?? ''))).toBe(true);
     expect(hooks.at(-1)!.responseStatus).toBe(204);

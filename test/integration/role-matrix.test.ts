@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADAPTERS } from '../../activities/channels/adapters';
 import { CHANNELS } from '../../domain/order';
 import { DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS } from '../../lib/config';
+import { ghnWebhook, vtpWebhook } from '../support/carrier-webhooks';
 import { makeOrder } from '../support/fixtures';
 import { startTestStack, TEST_KEYS, uniqueSuffix, type TestStack } from '../support/harness';
 import { operationsOf, PUBLIC_OPERATIONS, SIGNED_OPERATIONS, type OpenApiDocument, type Operation } from '../support/openapi';
@@ -200,14 +201,20 @@ describe('role matrix: every documented operation × every role', () => {
   it('signed webhooks: a missing or wrong signature → 401 whatever API key comes along; the right one gets past', async () => {
     const carrierOp = doc.paths['/v1/carriers/{carrier}/webhooks']!.post!;
     const channelOp = doc.paths['/v1/channels/{channel}/webhooks']!.post!;
-    const event = JSON.stringify({ eventId: `ev-${uniqueSuffix()}`, bookingId: 'BK-unknown', status: 'delivered', occurredAt: new Date().toISOString() });
+    const carrierBodies: Record<string, string> = {
+      ghn: JSON.stringify(ghnWebhook({ orderCode: `GHN-${uniqueSuffix()}`, status: 'delivered' })),
+      vtp: JSON.stringify(vtpWebhook({ orderNumber: `VTP-${uniqueSuffix()}`, status: 501 })),
+    };
     for (const caller of CALLER_NAMES) {
       const apiKey = CALLERS[caller].key;
       const auth: Record<string, string> = apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
       for (const carrier of Object.keys(DEV_CARRIER_SECRETS)) {
-        for (const signature of [undefined, 'ab'.repeat(32), createHmac('sha256', 'not-the-secret').update(event).digest('hex')]) {
-          const r = await call('post', `/v1/carriers/${carrier}/webhooks`, { raw: event, headers: { 'Content-Type': 'application/json', ...auth, ...(signature ? { 'X-Carrier-Signature': signature } : {}) } });
-          expect(r.status, `carrier ${carrier} as ${caller}, signature ${signature ?? 'none'}: ${r.text}`).toBe(401);
+        // GHN's secret travels in the callback URL's token, VTP's in Authorization (where an API key, if any, stands instead).
+        for (const secret of [undefined, 'ab'.repeat(32), 'not-the-secret', `Bearer ${DEV_CARRIER_SECRETS[carrier]!}`]) {
+          const query = carrier === 'ghn' && secret !== undefined ? `?token=${encodeURIComponent(secret)}` : '';
+          const headers: Record<string, string> = { 'Content-Type': 'application/json', ...auth, ...(carrier === 'vtp' && secret !== undefined && !apiKey ? { Authorization: secret } : {}) };
+          const r = await call('post', `/v1/carriers/${carrier}/webhooks${query}`, { raw: carrierBodies[carrier]!, headers });
+          expect(r.status, `carrier ${carrier} as ${caller}, secret ${secret ?? 'none'}: ${r.text}`).toBe(401);
           expectDocumented('POST /v1/carriers/{carrier}/webhooks', carrierOp, caller, r);
         }
       }
@@ -223,10 +230,12 @@ describe('role matrix: every documented operation × every role', () => {
         }
       }
     }
-    // Controls: the right signature over a body that is not an event is past auth (400, not 401).
+    // Controls: the right secret with a body that is not an event is past auth (400, not 401).
     const junk = '{}';
-    const carrierOk = await call('post', '/v1/carriers/ghn/webhooks', { raw: junk, headers: { 'Content-Type': 'application/json', 'X-Carrier-Signature': createHmac('sha256', DEV_CARRIER_SECRETS.ghn!).update(junk).digest('hex') } });
+    const carrierOk = await call('post', `/v1/carriers/ghn/webhooks?token=${encodeURIComponent(DEV_CARRIER_SECRETS.ghn!)}`, { raw: junk, headers: { 'Content-Type': 'application/json' } });
     expect(carrierOk.status, carrierOk.text).toBe(400);
+    const vtpOk = await call('post', '/v1/carriers/vtp/webhooks', { raw: junk, headers: { 'Content-Type': 'application/json', Authorization: DEV_CARRIER_SECRETS.vtp! } });
+    expect(vtpOk.status, vtpOk.text).toBe(400);
     const webOk = await call('post', '/v1/channels/web/webhooks', { raw: junk, headers: { 'Content-Type': 'application/json', 'X-Channel-Signature': createHmac('sha256', DEV_CHANNEL_SECRETS.web!).update(junk).digest('hex') } });
     expect(webOk.status, webOk.text).toBe(400);
   });

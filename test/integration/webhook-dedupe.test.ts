@@ -6,7 +6,7 @@
  * The stuck delivery runs in a second app over the same database and Temporal, whose client
  * holds that one call; the retry goes to the stack's own API.
  */
-import { createHmac, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import { createApp } from '../../api/create-app';
 import { createApiMetrics } from '../../api/metrics';
 import { DEFAULT_ORDER_SETTINGS } from '../../domain/settings';
 import { DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS } from '../../lib/config';
+import { ghnWebhook, postCarrierWebhook } from '../support/carrier-webhooks';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
 import { memoryLogger, startTestStack, TEST_KEYS, TEST_KEY_SPECS, type TestStack } from '../support/harness';
 
@@ -69,7 +70,7 @@ function appWith(client: Client) {
 const count = async (table: 'carrier_events' | 'channel_events', where: string, value: string) =>
   Number((await stack.db.sql.unsafe(`select count(*)::int as n from ${table} where ${where} = $1`, [value]))[0]!.n);
 
-interface OrderBody { status: string; shipments: { shipmentId: string; bookingId?: string; status: string }[]; timeline: { event: string; detail: { eventId?: string } }[] }
+interface OrderBody { status: string; shipments: { shipmentId: string; bookingId?: string; trackingNumber?: string; status: string }[]; timeline: { event: string; detail: { eventId?: string } }[] }
 const getOrder = async (id: string) => {
   const res = await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.cs });
   return res.status === 200 ? ((await res.json()) as OrderBody) : undefined;
@@ -87,39 +88,41 @@ describe('carrier webhooks', () => {
   it('a delivery stuck before its signal leaves no dedupe row; the carrier\'s retry is applied, once', async () => {
     const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder({ payment: { method: 'cod' } }) });
     const { orderId } = (await res.json()) as { orderId: string };
-    const booked = await eventually(async () => { const o = await getOrder(orderId); return o?.shipments[0]?.bookingId ? o : undefined; });
-    const { shipmentId, bookingId } = booked.shipments[0]! as { shipmentId: string; bookingId: string };
-    const raw = JSON.stringify({ eventId: `ev-pickup-${shipmentId}`, bookingId, status: 'picked_up', occurredAt: new Date().toISOString(), shipmentId });
-    const init = () => ({ method: 'POST', body: raw, headers: { 'Content-Type': 'application/json', 'X-Carrier-Signature': createHmac('sha256', DEV_CARRIER_SECRETS.ghn!).update(raw).digest('hex') } });
+    const booked = await eventually(async () => { const o = await getOrder(orderId); return o?.shipments[0]?.trackingNumber ? o : undefined; });
+    const { shipmentId, trackingNumber } = booked.shipments[0]! as { shipmentId: string; trackingNumber: string };
+    // GHN's own webhook, echoing our shipment id; its event id is derived from code, type, status and time.
+    const at = new Date().toISOString();
+    const raw = JSON.stringify(ghnWebhook({ orderCode: trackingNumber, status: 'picked', time: at, reference: shipmentId }));
+    const eventId = `ghn:${trackingNumber}:switch_status:picked:${at}`;
+    const url = `/v1/carriers/ghn/webhooks?token=${encodeURIComponent(DEV_CARRIER_SECRETS.ghn!)}`;
+    const init = () => ({ method: 'POST', body: raw, headers: { 'Content-Type': 'application/json' } });
 
     const stalling = stallingClient(stack.client, 'signal', shipmentId);
-    const first = appWith(stalling.client).request('/v1/carriers/ghn/webhooks', init());
+    const first = appWith(stalling.client).request(url, init());
     await stalling.atEffect;
     // Received, verified, not yet applied: nothing may say "seen" now.
-    expect(await count('carrier_events', 'booking_id', bookingId)).toBe(0);
+    expect(await count('carrier_events', 'booking_id', trackingNumber)).toBe(0);
 
     // The carrier gives up on the first delivery and sends the event again.
-    const retry = await fetch(`${stack.apiUrl}/v1/carriers/ghn/webhooks`, init());
-    expect(await retry.json()).toEqual({ accepted: true, duplicate: false });
+    const retry = await fetch(`${stack.apiUrl}${url}`, init());
+    expect(await retry.json()).toMatchObject({ accepted: true, duplicate: false, events: [{ eventId, outcome: 'applied' }] });
     const moved = await eventually(async () => { const o = await getOrder(orderId); return o?.shipments[0]?.status === 'picked_up' ? o : undefined; }, { what: 'picked up' });
     expect(moved.shipments[0]!.status).toBe('picked_up');
 
     // The stuck delivery fails at last: it answers 503 and records nothing over the applied one.
     stalling.fail(new Error('connection lost'));
     expect((await first).status).toBe(503);
-    expect(await count('carrier_events', 'booking_id', bookingId)).toBe(1);
+    expect(await count('carrier_events', 'booking_id', trackingNumber)).toBe(1);
     // Later replays are acknowledged as duplicates, and the event is in the timeline once.
-    expect(await (await fetch(`${stack.apiUrl}/v1/carriers/ghn/webhooks`, init())).json()).toEqual({ accepted: true, duplicate: true });
-    const o = await eventually(async () => { const x = await getOrder(orderId); return x?.timeline.some((t) => t.detail.eventId === `ev-pickup-${shipmentId}`) ? x : undefined; }, { what: 'timeline row' });
-    expect(o.timeline.filter((t) => t.detail.eventId === `ev-pickup-${shipmentId}`)).toHaveLength(1);
+    expect(await (await fetch(`${stack.apiUrl}${url}`, init())).json()).toMatchObject({ accepted: true, duplicate: true });
+    const o = await eventually(async () => { const x = await getOrder(orderId); return x?.timeline.some((t) => t.detail.eventId === eventId) ? x : undefined; }, { what: 'timeline row' });
+    expect(o.timeline.filter((t) => t.detail.eventId === eventId)).toHaveLength(1);
   });
 
   it('an event for a shipment workflow that does not exist (yet) is refused, not recorded', async () => {
-    const raw = JSON.stringify({ eventId: 'ev-early-1', bookingId: 'bk-early-1', status: 'picked_up', occurredAt: new Date().toISOString(), shipmentId: 'order-web-nothere-shipment-1' });
-    const sig = createHmac('sha256', DEV_CARRIER_SECRETS.ghn!).update(raw).digest('hex');
-    const res = await fetch(`${stack.apiUrl}/v1/carriers/ghn/webhooks`, { method: 'POST', body: raw, headers: { 'Content-Type': 'application/json', 'X-Carrier-Signature': sig } });
+    const res = await postCarrierWebhook(stack.apiUrl, 'ghn', ghnWebhook({ orderCode: 'GHNEARLY0001', status: 'picked', reference: 'order-web-nothere-shipment-1' }));
     expect(res.status).toBe(409);
-    expect(await count('carrier_events', 'event_id', 'ev-early-1')).toBe(0);
+    expect(await count('carrier_events', 'booking_id', 'GHNEARLY0001')).toBe(0);
   });
 });
 

@@ -114,7 +114,8 @@ describe('a booking the carrier forgot', () => {
     const sb = await startSandbox({ omsBaseUrl: rx.url, autoProgress: { enabled: true, stepMs: 40 } });
     try {
       await call(sb, 'POST', '/sandbox/carriers/hold', { orderId: 'o-quiet' });
-      const id = (await call(sb, 'POST', '/carriers/ghn/v1/shipments', shipment('o-quiet'))).body.bookingId as string;
+      const quiet = (await call(sb, 'POST', '/carriers/ghn/v1/shipments', shipment('o-quiet'))).body as { bookingId: string; trackingNumber: string };
+      const id = quiet.bookingId;
       rx.down = true;
       await call(sb, 'POST', `/sandbox/carriers/${id}/advance`, {});
       await waitFor(() => rx.refused >= 1);
@@ -122,11 +123,11 @@ describe('a booking the carrier forgot', () => {
       rx.down = false;
       await call(sb, 'POST', '/sandbox/carriers/release', { orderId: 'o-quiet' });
       // A second parcel, booked after, gets all the way: the first would have by now too.
-      const other = (await call(sb, 'POST', '/carriers/ghn/v1/shipments', shipment('o-loud'))).body.bookingId as string;
+      const other = (await call(sb, 'POST', '/carriers/ghn/v1/shipments', shipment('o-loud'))).body.trackingNumber as string;
       await waitFor(() => rx.statuses(other).includes('delivered'));
       // Absence can only be shown by waiting: past the event's next two retries (100 + 200 ms backoff).
       await sleep(400);
-      expect(rx.statuses(id)).toEqual([]);
+      expect(rx.statuses(quiet.trackingNumber)).toEqual([]);
       const hooks = (await call(sb, 'GET', '/sandbox/ledger/carriers?orderId=o-quiet')).body.webhooks as { attempt: number }[];
       expect(hooks.length).toBeLessThanOrEqual(2);
     } finally {

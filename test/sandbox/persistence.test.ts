@@ -1,7 +1,7 @@
 /**
  * The sandbox remembers: with a state dir, a sandbox stopped and started again on the same dir
  * answers as if it had never gone away — same ledgers, same stored idempotent answers, parcels
- * carrying on where they were and webhooks not yet delivered sent again (still signed).
+ * carrying on where they were and webhooks not yet delivered sent again (still authenticated).
  */
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -126,6 +126,7 @@ describe('sandbox state across restarts', () => {
     const a = await start(dir);
     const bk = await call(a, 'POST', '/carriers/ghn/v1/shipments', shipment('o-mid', { codAmount: '50000' }));
     const id = bk.body.bookingId as string;
+    const code = bk.body.trackingNumber as string;
     await call(a, 'POST', `/sandbox/carriers/${id}/advance`, {});
     await call(a, 'POST', `/sandbox/carriers/${id}/advance`, {});
     // Wait for the sandbox to have recorded both as taken (else they are re-sent: at-least-once).
@@ -135,19 +136,20 @@ describe('sandbox state across restarts', () => {
 
     // The restarted sandbox re-arms the parcel's timer from its stored status: no call needed.
     const b = await start(dir, { autoProgress: { enabled: true, stepMs: STEP_MS } });
-    await waitFor(() => rx.statuses(id).includes('cod_remitted'));
-    expect(rx.statuses(id)).toEqual(['picked_up', 'in_transit', 'delivered', 'cod_remitted']);
-    expect(rx.monotonic(id)).toBe(true);
+    await waitFor(() => rx.statuses(code).includes('cod_remitted'));
+    expect(rx.statuses(code)).toEqual(['picked_up', 'in_transit', 'delivered', 'cod_remitted']);
+    expect(rx.monotonic(code)).toBe(true);
     const track = await call(b, 'GET', `/carriers/ghn/v1/shipments/${id}`);
     expect((track.body.events as { status: string }[]).map((e) => e.status)).toEqual(['booked', 'picked_up', 'in_transit', 'delivered', 'cod_remitted']);
     expect(rx.badSignatures).toBe(0);
   });
 
-  it('re-sends, signed, a webhook the OMS had not taken when the sandbox stopped', async () => {
+  it('re-sends, authenticated, a webhook the OMS had not taken when the sandbox stopped', async () => {
     const dir = newDir();
     const a = await start(dir);
     await call(a, 'POST', '/sandbox/carriers/hold', { orderId: 'o-out' });
-    const id = (await call(a, 'POST', '/carriers/ghn/v1/shipments', shipment('o-out'))).body.bookingId as string;
+    const out = (await call(a, 'POST', '/carriers/ghn/v1/shipments', shipment('o-out'))).body as { bookingId: string; trackingNumber: string };
+    const id = out.bookingId;
     rx.down = true;
     await call(a, 'POST', `/sandbox/carriers/${id}/advance`, {});
     await waitFor(async () => ((await call(a, 'GET', '/sandbox/ledger/carriers?orderId=o-out')).body.webhooks as { responseStatus: number }[])
@@ -157,12 +159,12 @@ describe('sandbox state across restarts', () => {
 
     // Still held after the restart (the hold is state too), yet the undelivered event goes out.
     const b = await start(dir, { autoProgress: { enabled: true, stepMs: STEP_MS } });
-    await waitFor(() => rx.statuses(id).includes('picked_up'));
+    await waitFor(() => rx.statuses(out.trackingNumber).includes('picked_up'));
     expect((await call(b, 'GET', '/sandbox/ledger/carriers?orderId=o-out')).body.bookings).toMatchObject([{ held: true, status: 'picked_up' }]);
     await call(b, 'POST', '/sandbox/carriers/release', { orderId: 'o-out' });
-    await waitFor(() => rx.statuses(id).includes('delivered'));
-    expect(rx.monotonic(id)).toBe(true);
-    expect(new Set(rx.statuses(id))).toEqual(new Set(['picked_up', 'in_transit', 'delivered']));
+    await waitFor(() => rx.statuses(out.trackingNumber).includes('delivered'));
+    expect(rx.monotonic(out.trackingNumber)).toBe(true);
+    expect(new Set(rx.statuses(out.trackingNumber))).toEqual(new Set(['picked_up', 'in_transit', 'delivered']));
     expect(rx.badSignatures).toBe(0);
     const hooks = (await call(b, 'GET', '/sandbox/ledger/carriers?orderId=o-out')).body.webhooks as { status: string; responseStatus: number | null }[];
     expect(hooks.filter((h) => h.status === 'picked_up').map((h) => h.responseStatus)).toContain(503);
