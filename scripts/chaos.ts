@@ -3,7 +3,9 @@
  * PostgreSQL, Temporal dev server, sandbox, workers and API as separate processes on loopback,
  * sends CHAOS_ORDERS orders over CHAOS_SECONDS while killing and restarting them and failing a
  * share of the outside systems' calls, lets every order settle, checks the invariants and prints
- * the table. Exit code 1 when an invariant is violated or an order did not finish.
+ * the table. A liveness watchdog restarts the Temporal dev server when it stops answering
+ * (CHAOS_WATCHDOG_SECONDS). Exit code 1 when an invariant is violated, an order did not finish
+ * or the watchdog did not heal a hang.
  *
  *   CHAOS_ORDERS=5000 CHAOS_SECONDS=3600 CHAOS_SEED=7 npm run chaos
  */
@@ -27,6 +29,12 @@ const envSchema = z.object({
   CHAOS_STACK_KILLS: count(3),
   CHAOS_PG_RESTARTS: count(4),
   CHAOS_TEMPORAL_RESTARTS: count(4),
+  /** SIGSTOP of the Temporal dev server (alive but silent): only the watchdog heals it. */
+  CHAOS_TEMPORAL_HANGS: count(1),
+  /** The dev server's liveness watchdog: restart after this long without an answer (0: off). */
+  CHAOS_WATCHDOG_SECONDS: z.coerce.number().int().min(0).default(45),
+  CHAOS_WATCHDOG_PROBE_SECONDS: z.coerce.number().min(0.5).default(5),
+  CHAOS_WATCHDOG_TIMEOUT_SECONDS: z.coerce.number().min(0.5).default(5),
   CHAOS_ERROR_RATE: z.coerce.number().min(0).max(0.9).default(0.3),
   CHAOS_AUTH_TTL_SECONDS: z.coerce.number().int().min(1).default(3000),
   CHAOS_AUTH_EXPIRIES: count(40),
@@ -37,6 +45,8 @@ const envSchema = z.object({
   CHAOS_DIR: z.string().optional(),
   /** Also write the report as JSON here. */
   CHAOS_REPORT_JSON: z.string().optional(),
+}).refine((e) => e.CHAOS_TEMPORAL_HANGS === 0 || e.CHAOS_WATCHDOG_SECONDS > 0, {
+  path: ['CHAOS_TEMPORAL_HANGS'], message: 'a hang is healed only by the watchdog: set CHAOS_TEMPORAL_HANGS=0 with CHAOS_WATCHDOG_SECONDS=0',
 });
 
 const parsed = envSchema.safeParse(process.env);
@@ -73,10 +83,13 @@ const report = await runChaos({
   maxInFlight: e.CHAOS_MAX_IN_FLIGHT,
   faults: {
     workerKills: e.CHAOS_WORKER_KILLS, apiKills: e.CHAOS_API_KILLS, stackKills: e.CHAOS_STACK_KILLS, postgresRestarts: e.CHAOS_PG_RESTARTS,
-    temporalRestarts: e.CHAOS_TEMPORAL_RESTARTS, errorRate: e.CHAOS_ERROR_RATE, authorizationTtlMs: e.CHAOS_AUTH_TTL_SECONDS * 1000,
+    temporalRestarts: e.CHAOS_TEMPORAL_RESTARTS, temporalHangs: e.CHAOS_TEMPORAL_HANGS, errorRate: e.CHAOS_ERROR_RATE, authorizationTtlMs: e.CHAOS_AUTH_TTL_SECONDS * 1000,
     authorizationExpiries: e.CHAOS_AUTH_EXPIRIES,
   },
   returnWindow: e.CHAOS_RETURN_WINDOW, backorderTimeout: e.CHAOS_BACKORDER_TIMEOUT, sandboxStepMs: e.CHAOS_STEP_MS,
+  watchdog: {
+    intervalMs: e.CHAOS_WATCHDOG_PROBE_SECONDS * 1000, probeTimeoutMs: e.CHAOS_WATCHDOG_TIMEOUT_SECONDS * 1000, unhealthyAfterMs: e.CHAOS_WATCHDOG_SECONDS * 1000,
+  },
   baseEnv, ...(e.CHAOS_DIR ? { dir: e.CHAOS_DIR } : {}), log: say, stop: stop.signal,
 });
 process.stdout.write(`\n${formatReport(report)}\n`);

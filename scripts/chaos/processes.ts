@@ -3,7 +3,9 @@
  * own and `kill -9` of the group takes whatever it started with it (PostgreSQL under its host,
  * the Temporal CLI under its host). Output goes to a log file per process; readiness is a line in
  * that file. A process that dies without being told to is restarted, as an orchestrator would,
- * and counted: the report names every unplanned exit.
+ * and counted: the report names every unplanned exit. A start that fails (the process exits
+ * before its ready line, e.g. a worker whose Temporal does not answer) is tried again with
+ * backoff for as long as the run lasts; it is not an unplanned exit, and it never ends the run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
@@ -37,12 +39,17 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+/** The longest wait between two start attempts (the waits double up to it). */
+const RETRY_MAX_MS = 10_000;
 
 /** One supervised process. */
 export class ManagedProc {
   private child: ChildProcess | undefined;
   private planned = false;
   private starting: Promise<void> | undefined;
+  private restarting: Promise<void> | undefined;
+  private closed = false;
   private exitWaiters: (() => void)[] = [];
   /** Restart it when it dies on its own (off while the runner stops everything). */
   autoRestart = true;
@@ -64,8 +71,14 @@ export class ManagedProc {
     return this.child !== undefined;
   }
 
+  /** Running and past its ready line (not being started). */
+  get serving(): boolean {
+    return this.child !== undefined && this.starting === undefined;
+  }
+
   /** Starts it (a no-op while already running or starting) and resolves once its ready line shows. */
   start(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`${this.spec.name}: the run is over, not starting it again`));
     if (this.child && !this.starting) return Promise.resolve();
     this.starting ??= this.spawnAndWait().finally(() => { this.starting = undefined; });
     return this.starting;
@@ -82,6 +95,7 @@ export class ManagedProc {
     const pid = child.pid!;
     liveGroups.add(pid);
     let exitedWhy: string | undefined;
+    let wasReady = false;
     child.once('exit', (code, signal) => {
       exitedWhy = signal ? `killed by ${signal}` : `exited with code ${code}`;
       liveGroups.delete(pid);
@@ -89,7 +103,9 @@ export class ManagedProc {
       killGroup(pid, 'SIGKILL');
       if (this.child === child) this.child = undefined;
       for (const w of this.exitWaiters.splice(0)) w();
-      if (!this.planned) {
+      // Dying before the ready line is a failed start: whoever started it sees the error and
+      // tries again. Only a process that served and then died on its own is an unplanned exit.
+      if (!this.planned && wasReady) {
         this.unplannedExits.push({ at: Date.now(), why: exitedWhy });
         this.log(`${this.spec.name} (pid ${pid}) ${exitedWhy} on its own`);
         if (this.autoRestart) void this.restartUntilUp();
@@ -107,6 +123,7 @@ export class ManagedProc {
         offset += buf.length;
         seen = (seen + buf.toString('utf8')).slice(-20_000);
         if (this.spec.ready.test(seen)) {
+          wasReady = true;
           await this.onReady?.();
           return;
         }
@@ -120,32 +137,54 @@ export class ManagedProc {
     }
   }
 
-  /** After an unplanned exit: start again, backing off while what it needs is still down. */
-  private async restartUntilUp(): Promise<void> {
-    for (let delay = 1000; this.autoRestart && !this.child; delay = Math.min(delay * 2, 10_000)) {
-      await sleep(delay);
-      if (!this.autoRestart || this.child) return;
+  /**
+   * After an unplanned exit: start again, backing off while what it needs is still down, until it
+   * serves or the run is over. One loop per process, however many exits asked for it.
+   */
+  private restartUntilUp(): Promise<void> {
+    this.restarting ??= (async () => {
+      let failures = 0;
+      // Until it serves: a start someone else has under way is joined (start() shares it), not left to them.
+      for (let delay = 1000; this.autoRestart && !this.closed && !this.serving; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+        await sleep(delay);
+        if (!this.autoRestart || this.closed || this.serving) return;
+        try {
+          await this.start();
+          if (failures) this.log(`${this.spec.name} up again after ${failures} failed restart(s)`);
+          return;
+        } catch (err) {
+          failures++;
+          this.log(`${this.spec.name} restart failed (attempt ${failures}), trying again in ${Math.min(delay * 2, RETRY_MAX_MS) / 1000}s: ${message(err)}`);
+        }
+      }
+    })().finally(() => { this.restarting = undefined; });
+    return this.restarting;
+  }
+
+  /**
+   * Starts it, retrying a failed start with backoff (its dependencies may still be coming back —
+   * PostgreSQL restarting, Temporal not answering) until `untilMs`, or until the run is over.
+   */
+  async ensureUp(untilMs: number): Promise<void> {
+    let failures = 0;
+    for (let delay = 500; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
       try {
         await this.start();
+        if (failures) this.log(`${this.spec.name} up after ${failures} failed start(s)`);
         return;
       } catch (err) {
-        this.log(`${this.spec.name} restart failed: ${err instanceof Error ? err.message : String(err)}`);
+        failures++;
+        if (this.closed || Date.now() + delay > untilMs) throw err;
+        this.log(`${this.spec.name} start failed (attempt ${failures}), trying again in ${delay / 1000}s: ${message(err)}`);
+        await sleep(delay);
       }
     }
   }
 
-  /** Starts it, retrying a failed start (its dependencies may still be coming back) until `untilMs`. */
-  async ensureUp(untilMs: number): Promise<void> {
-    for (let delay = 500; ; delay = Math.min(delay * 2, 5000)) {
-      try {
-        await this.start();
-        return;
-      } catch (err) {
-        if (Date.now() > untilMs) throw err;
-        this.log(`${this.spec.name} start failed, trying again: ${err instanceof Error ? err.message : String(err)}`);
-        await sleep(delay);
-      }
-    }
+  /** Sends `signal` to the whole group without waiting for anything (SIGSTOP: alive but silent). */
+  signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (pid) killGroup(pid, signal);
   }
 
   /** Resolves once the current process (if any) has exited. */
@@ -162,6 +201,12 @@ export class ManagedProc {
     const gone = this.exited();
     killGroup(child.pid, 'SIGKILL');
     await gone;
+  }
+
+  /** The run is over: no more starts or restarts (pending retries give up); `stop()` still works. */
+  close(): void {
+    this.closed = true;
+    this.autoRestart = false;
   }
 
   /** SIGTERM to the group, SIGKILL after the grace; resolves when it is gone. */

@@ -36,6 +36,15 @@ export function formatReport(r: ChaosReport, firstViolations = 5): string {
   out.push(`  outside-system calls failed: ${applied} of ${totalCalls} (${totalCalls ? ((100 * applied) / totalCalls).toFixed(1) : '0'}%; ${matched} fault rolls)`);
   out.push(...table([['operation', 'calls', '5xx', 'timeouts'], ...[...byTarget.entries()].map(([k, t]) => [k, String(t.calls), String(t.e500), String(t.timeout)])]));
   const w = r.workload;
+  const wd = r.watchdog;
+  if (wd) {
+    out.push(`  liveness watchdog (not a fault: ${wd.target}, ${wd.probe} every ${wd.intervalMs / 1000}s with a ${wd.probeTimeoutMs / 1000}s deadline, kill -9 and restart after ${wd.unhealthyAfterMs / 1000}s without an answer): ${r.watchdogRestarts} restart(s); ${wd.probes} probes, ${wd.failedProbes} failed`);
+    for (const x of wd.restarts) {
+      out.push(`    ${new Date(x.at).toISOString().slice(11, 19)}Z pid ${x.pid ?? '?'}: no answer for ${Math.round(x.failingForMs / 1000)}s (${x.failedProbes} probes; last: ${x.lastError.slice(0, 120)}); serving again after ${Math.round(x.restartMs / 100) / 10}s`);
+    }
+  } else {
+    out.push('  liveness watchdog: off');
+  }
   out.push(`  duplicate channel webhooks ${w.duplicateWebhooks}, reordered (stale) channel webhooks ${w.reorderedWebhooks}, client retries through outages ${w.clientRetries}`);
   out.push('');
   out.push('what customers and ops did');

@@ -1,9 +1,11 @@
 /**
  * The chaos run: start the stack as real processes, drive the workload while injecting faults
- * (kill -9 of workers, of the API and of everything; PostgreSQL and Temporal restarts; a share of
- * the outside systems' calls failing or timing out; authorisations expiring; carrier webhooks
- * replayed), then stop the faults, let every order settle — ops retrying what needs attention,
- * the documented recovery path — and check the invariants. Bounded in orders and time; loopback only.
+ * (kill -9 of workers, of the API and of everything; PostgreSQL and Temporal restarts; the
+ * Temporal dev server hung (SIGSTOP: alive but silent); a share of the outside systems' calls
+ * failing or timing out; authorisations expiring; carrier webhooks replayed), then stop the
+ * faults, let every order settle — ops retrying what needs attention, the documented recovery
+ * path — and check the invariants. A liveness watchdog probes the dev server throughout and
+ * restarts it when it stops answering (see watchdog.ts). Bounded in orders and time; loopback only.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
@@ -17,6 +19,7 @@ import { allHold, checkInvariants, TERMINAL_STATUSES, type InvariantResult } fro
 import { createTopology, CHAOS_KEYS, type Topology } from './topology';
 import { http, planOrder, rngFrom, runOrder, STOCK_PLAN, WorkloadStats, type OrderWatch, type PlannedOrder, type Product, type WatchedOrder } from './workload';
 import type { ManagedProc } from './processes';
+import { LivenessWatchdog, type WatchdogSummary } from './watchdog';
 
 export interface ChaosOptions {
   orders: number;
@@ -36,6 +39,11 @@ export interface ChaosOptions {
     stackKills: number;
     postgresRestarts: number;
     temporalRestarts: number;
+    /**
+     * SIGSTOP of the Temporal dev server's process group: alive but answering nothing, like the
+     * SQLite wedge; never continued, so only the watchdog's kill -9 and restart heals it.
+     */
+    temporalHangs: number;
     /** Share of calls to the gateway, carriers and channels that fail (5xx) or time out. */
     errorRate: number;
     /**
@@ -51,6 +59,12 @@ export interface ChaosOptions {
   backorderTimeout: string;
   /** The sandbox moves parcels one step per this many ms. */
   sandboxStepMs: number;
+  /**
+   * The Temporal dev server's liveness watchdog: a probe every `intervalMs` with a
+   * `probeTimeoutMs` deadline; kill -9 and restart once probes failed for `unhealthyAfterMs`
+   * (0: no watchdog). Default 5 s, 5 s, 45 s.
+   */
+  watchdog?: { intervalMs: number; probeTimeoutMs: number; unhealthyAfterMs: number };
   /** PATH, HOME, ...: what every child process inherits. */
   baseEnv: Record<string, string>;
   /** Where to run (logs, data); a fresh temp dir when not given. Kept after a failed run. */
@@ -67,6 +81,10 @@ export interface ChaosReport {
   durations: { setupS: number; workloadS: number; drainS: number; totalS: number };
   orders: { planned: number; accepted: number; byPath: Record<string, number>; byFinalStatus: Record<string, number>; settled: boolean; unsettled: string[]; stuck: StuckOrder[] };
   faults: Record<string, number>;
+  /** Restarts of the Temporal dev server by its liveness watchdog (not faults the runner injected). */
+  watchdogRestarts: number;
+  /** The watchdog's probes and restarts; undefined when it was off. */
+  watchdog: WatchdogSummary | undefined;
   sandboxFaults: { target: string; action: string; matched: number; applied: number }[];
   recovery: { ordersRetried: number; retryCalls: number; attentionReasons: Record<string, number>; opsInspections: number; unplannedExits: Record<string, number> };
   workload: WorkloadStats;
@@ -85,6 +103,8 @@ const sleepUnless = (ms: number, signal: AbortSignal | undefined) => new Promise
   signal?.addEventListener('abort', done);
 });
 const secondsSince = (t: number) => Math.round((Date.now() - t) / 100) / 10;
+/** The watchdog's default timing: a probe every 5 s with a 5 s deadline; restart after 45 s without an answer. */
+export const DEFAULT_WATCHDOG = { intervalMs: 5000, probeTimeoutMs: 5000, unhealthyAfterMs: 45_000 } as const;
 
 /** The machine, for the report. */
 export function machineLine(): string {
@@ -98,7 +118,7 @@ const FAULT_TARGETS: { service: string; op: string }[] = [
   ...['push', 'stock', 'order'].map((op) => ({ service: 'channels', op })),
 ];
 
-/** Retries a query through a PostgreSQL restart, until `untilMs`. */
+/** Retries a call through a restart (a PostgreSQL query, a Temporal call), until `untilMs`. */
 async function db<T>(fn: () => Promise<T>, untilMs: number): Promise<T> {
   for (;;) {
     try {
@@ -171,6 +191,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   let topo: Topology | undefined;
   let ok = false;
   const rng = rngFrom(o.seed ^ 0x5eed);
+  const watchdogOptions = o.watchdog ?? DEFAULT_WATCHDOG;
+  if (o.faults.temporalHangs > 0 && watchdogOptions.unhealthyAfterMs <= 0) throw new Error('temporal-hang faults need the watchdog (only its restart heals them)');
+  let watchdog: LivenessWatchdog | undefined;
+  // The run's end: processes that do not come back are retried until then (set once the workload starts).
+  let runEnd = () => Date.now() + 3_600_000;
   try {
     topo = await createTopology({
       dir, workers: o.workers, baseEnv: o.baseEnv, sandboxStepMs: o.sandboxStepMs, log,
@@ -186,6 +211,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     log(`run dir: ${dir} (logs in ${join(dir, 'logs')})`);
     log('starting PostgreSQL, the Temporal dev server (SQLite) and the sandbox (state dir)...');
     await Promise.all([t.postgres.start(), t.temporal.start(), t.sandbox.start()]);
+    if (watchdogOptions.unhealthyAfterMs > 0) {
+      watchdog = new LivenessWatchdog({ proc: t.temporal, address: t.temporalAddress, namespace: 'default', ...watchdogOptions, restartUntil: () => runEnd(), log });
+      watchdog.start();
+      log(`watchdog: probing the Temporal dev server (DescribeNamespace) every ${watchdogOptions.intervalMs / 1000}s, ${watchdogOptions.probeTimeoutMs / 1000}s deadline; kill -9 and restart after ${watchdogOptions.unhealthyAfterMs / 1000}s without an answer`);
+    }
     sql = createSql(t.databaseUrl, { max: 4 });
     const q = sql;
     await migrate(q);
@@ -195,7 +225,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const [{ maxId } = { maxId: 0 }] = await q<{ maxId: number }[]>`select coalesce(max(id), 0)::int as "maxId" from stock_adjustments`;
     const products: Product[] = (await q<{ sku: string; unit_price: string }[]>`select sku, unit_price::text as unit_price from products order by sku`).map((p) => ({ sku: p.sku, unitPrice: p.unit_price }));
     log(`starting the API and ${o.workers} worker(s)...`);
-    await Promise.all([t.api.start(), ...t.workers.map((w) => w.start())]);
+    // Retried with backoff: a worker exits when Temporal does not answer its first call yet.
+    await Promise.all([t.api, ...t.workers].map((p) => p.ensureUp(Date.now() + 600_000)));
     const setupS = secondsSince(t0);
     log(`stack ready in ${setupS}s`);
 
@@ -241,6 +272,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const windowMs = o.workloadSeconds * 1000;
     const drainDeadline = () => (finishedWorkloadAt ?? Date.now() + windowMs * 3) + o.drainSeconds * 1000;
     let finishedWorkloadAt: number | undefined = undefined;
+    runEnd = drainDeadline;
     const watch = createWatch(q, () => finished);
     const ctx = { apiUrl: t.apiUrl, sandboxUrl: t.sandboxUrl, stats, watch, accepted, untilMs: drainDeadline, log };
     let settledCount = 0;
@@ -303,10 +335,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const kinds: string[] = [
       ...Array<string>(o.faults.workerKills).fill('worker-kill'), ...Array<string>(o.faults.apiKills).fill('api-kill'),
       ...Array<string>(o.faults.postgresRestarts).fill('postgres-restart'), ...Array<string>(o.faults.temporalRestarts).fill('temporal-restart'),
-      ...Array<string>(o.faults.stackKills).fill('stack-kill'),
+      ...Array<string>(o.faults.stackKills).fill('stack-kill'), ...Array<string>(o.faults.temporalHangs).fill('temporal-hang'),
     ].sort(() => rng() - 0.5);
-    const upWithin = (p: ManagedProc) => p.ensureUp(Date.now() + 300_000);
+    // A process that does not come back at once (a worker whose Temporal does not answer yet) is
+    // tried again with backoff for as long as the run lasts.
+    const upWithin = (p: ManagedProc) => p.ensureUp(runEnd());
+    /** Deliberate stops and starts of Temporal: the watchdog must not count them, nor restart it twice. */
+    const held = <T>(fn: () => Promise<T>) => (watchdog ? watchdog.hold(fn) : fn());
     const inject = async (kind: string) => {
+      // One fault at a time: a watchdog restart under way finishes first.
+      await watchdog?.idle();
       log(`fault: ${kind}`);
       if (kind === 'worker-kill') {
         const w = t.workers[Math.floor(rng() * t.workers.length)]!;
@@ -322,17 +360,41 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         await sleep(2000);
         await upWithin(t.postgres);
       } else if (kind === 'temporal-restart') {
-        await t.temporal.kill9();
-        await sleep(2000);
+        await held(async () => {
+          await t.temporal.kill9();
+          await sleep(2000);
+          await upWithin(t.temporal);
+        });
+      } else if (kind === 'temporal-hang') {
+        // Alive but silent, like the SQLite wedge. No SIGCONT: the watchdog must see it, kill it and start it again.
+        if (!watchdog) throw new Error('temporal-hang without a watchdog');
         await upWithin(t.temporal);
-      } else {
-        await harvestSandboxFaults();
-        for (const p of t.all()) p.autoRestart = false;
-        await Promise.all(t.all().map((p) => p.kill9()));
-        await sleep(2000);
-        for (const p of t.all()) p.autoRestart = true;
-        await Promise.all([upWithin(t.postgres), upWithin(t.temporal), upWithin(t.sandbox)]);
+        const before = t.temporal.starts;
+        const restartsBefore = watchdog.restarts.length;
+        log(`fault: temporal-hang: SIGSTOP to the Temporal dev server's process group (pid ${t.temporal.pid}); it is never continued`);
+        t.temporal.signalGroup('SIGSTOP');
+        const bound = Date.now() + watchdogOptions.unhealthyAfterMs + 300_000;
+        while (!(t.temporal.starts > before && t.temporal.serving && watchdog.restarts.length > restartsBefore) && Date.now() < bound) await sleep(1000);
+        await watchdog.idle();
+        if (watchdog.restarts.length === restartsBefore) {
+          // The watchdog failed its job: say so (the run fails), and restart it here so the run can go on.
+          countFault('temporal-hang NOT healed by the watchdog');
+          log(`fault: temporal-hang: the watchdog did not restart the dev server within ${Math.round((watchdogOptions.unhealthyAfterMs + 300_000) / 1000)}s; the runner restarts it`);
+          await held(async () => { await t.temporal.kill9(); await upWithin(t.temporal); });
+        } else {
+          log(`fault: temporal-hang healed by the watchdog after ${Math.round(watchdog.restarts.at(-1)!.failingForMs / 1000)}s without an answer`);
+        }
         await Promise.all([upWithin(t.api), ...t.workers.map(upWithin)]);
+      } else {
+        await held(async () => {
+          await harvestSandboxFaults();
+          for (const p of t.all()) p.autoRestart = false;
+          await Promise.all(t.all().map((p) => p.kill9()));
+          await sleep(2000);
+          for (const p of t.all()) p.autoRestart = true;
+          await Promise.all([upWithin(t.postgres), upWithin(t.temporal), upWithin(t.sandbox)]);
+          await Promise.all([upWithin(t.api), ...t.workers.map(upWithin)]);
+        });
       }
       countFault(kind);
       log(`fault: ${kind} done, all back`);
@@ -342,7 +404,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const at = workloadStart + windowMs * (0.1 + (0.75 * (i + 0.5)) / kinds.length);
         if (at > Date.now()) await sleepUnless(at - Date.now(), o.stop);
         if (o.stop?.aborted) break;
-        await inject(kind);
+        try {
+          await inject(kind);
+        } catch (err) {
+          // Only when a process did not come back by the run's end: the drain and the checks say what it cost.
+          log(`fault: ${kind} failed: ${err instanceof Error ? err.message : String(err)}; going on`);
+        }
       }
     })();
 
@@ -424,9 +491,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     // ------------------------------------------------------------ drain
     const drainStart = Date.now();
-    await Promise.all(t.all().map((p) => p.ensureUp(Date.now() + 120_000)));
-    const connection = await Connection.connect({ address: t.temporalAddress });
+    await watchdog?.idle();
+    await Promise.all(t.all().map((p) => p.ensureUp(drainDeadline()).catch((err: unknown) => {
+      log(`${p.spec.name} is not up for the drain: ${err instanceof Error ? err.message : String(err)}`);
+    })));
+    const connection = await db(() => Connection.connect({ address: t.temporalAddress }), drainDeadline());
     const client = new Client({ connection, namespace: 'default' });
+    // Bounded: a call to a server that hangs (until the watchdog restarts it) must not hold the drain.
+    const temporalCall = <T>(fn: () => Promise<T>) => db(() => connection.withDeadline(Date.now() + 30_000, fn), drainDeadline());
     let unsettled: string[] = [];
     let stuck: StuckOrder[] = [];
     try {
@@ -436,7 +508,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const rows = await db(() => q<{ order_id: string; status: string; seq: number }[]>`
           select order_id, status, seq from orders where order_id = any(${[...accepted]}) order by updated_at`, drainDeadline());
         const terminal = new Set(rows.filter((r) => (TERMINAL_STATUSES as readonly string[]).includes(r.status)).map((r) => r.order_id));
-        const runningWorkflows = (await client.workflow.count(`WorkflowType = 'orderWorkflow' AND ExecutionStatus = 'Running'`)).count;
+        const runningWorkflows = (await temporalCall(() => client.workflow.count(`WorkflowType = 'orderWorkflow' AND ExecutionStatus = 'Running'`))).count;
         // Longest unmoved first (then those not in the projection at all).
         const known = new Set(rows.map((r) => r.order_id));
         unsettled = [...rows.map((r) => r.order_id).filter((id) => !terminal.has(id)), ...[...accepted].filter((id) => !known.has(id))];
@@ -447,7 +519,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const stalled = Date.now() - lastChange > o.stallSeconds * 1000;
         if (Date.now() > drainDeadline() || stalled) {
           log(`${stalled ? `nothing moved for ${o.stallSeconds}s` : 'drain bound reached'}: ${unsettled.length} order(s) not finished, ${runningWorkflows} order workflow(s) running`);
-          stuck = await diagnose(client, q, t.sandboxUrl, unsettled.slice(0, 10));
+          stuck = await connection.withDeadline(Date.now() + 180_000, () => diagnose(client, q, t.sandboxUrl, unsettled.slice(0, 10)))
+            .catch((err: unknown) => { log(`could not describe the stuck orders: ${String(err)}`); return []; });
           break;
         }
         await sleep(2000);
@@ -463,27 +536,33 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     log(`drained in ${drainS}s; checking invariants...`);
 
     // ------------------------------------------------------------ invariants
-    const facts = await collectFacts({ sql: q, sandboxUrl: t.sandboxUrl, temporalAddress: t.temporalAddress, accepted: [...accepted], seedStock, adjustmentsAfterId: maxId });
+    await watchdog?.idle();
+    const facts = await db(() => collectFacts({ sql: q, sandboxUrl: t.sandboxUrl, temporalAddress: t.temporalAddress, accepted: [...accepted], seedStock, adjustmentsAfterId: maxId }), Date.now() + 300_000);
     const invariants = checkInvariants(facts);
     const byFinalStatus: Record<string, number> = {};
     for (const ord of facts.orders) byFinalStatus[ord.status] = (byFinalStatus[ord.status] ?? 0) + 1;
     const unplannedExits: Record<string, number> = {};
     for (const p of t.all()) if (p.unplannedExits.length) unplannedExits[p.spec.name] = p.unplannedExits.length;
-    ok = allHold(invariants) && unsettled.length === 0;
+    // A hang the watchdog did not heal fails the run, whatever the orders did.
+    ok = allHold(invariants) && unsettled.length === 0 && !faults['temporal-hang NOT healed by the watchdog'];
+    await watchdog?.stop();
     const shown: Omit<ChaosOptions, 'baseEnv' | 'log'> = {
       orders: o.orders, workloadSeconds: o.workloadSeconds, drainSeconds: o.drainSeconds, stallSeconds: o.stallSeconds, seed: o.seed, workers: o.workers,
       maxInFlight: o.maxInFlight, faults: o.faults, returnWindow: o.returnWindow, backorderTimeout: o.backorderTimeout, sandboxStepMs: o.sandboxStepMs,
+      watchdog: watchdogOptions,
     };
     return {
       machine: machineLine(), options: { ...shown, dir }, dir,
       durations: { setupS, workloadS, drainS, totalS: secondsSince(t0) },
       orders: { planned: stats.planned, accepted: accepted.size, byPath: stats.byPath, byFinalStatus, settled: unsettled.length === 0, unsettled, stuck },
-      faults, sandboxFaults: [...sandboxFaultTotals.values()],
+      faults, watchdogRestarts: watchdog?.restarts.length ?? 0, watchdog: watchdog?.summary(), sandboxFaults: [...sandboxFaultTotals.values()],
       recovery: { ordersRetried: retries.size, retryCalls: [...retries.values()].reduce((a, r) => a + r.calls, 0), attentionReasons, opsInspections, unplannedExits },
       workload: stats, invariants, ok, stoppedEarly: o.stop?.aborted ?? false,
     };
   } finally {
     finished = true;
+    // The watchdog ends with the run, before the stack is stopped (a stop is not a hang).
+    await watchdog?.stop();
     await topo?.stopAll().catch((err: unknown) => log(`stopping the stack: ${String(err)}`));
     await sql?.end({ timeout: 5 }).catch(() => undefined);
     if (ok && !o.dir) rmSync(dir, { recursive: true, force: true });

@@ -47,7 +47,7 @@ export interface Topology {
   all(): ManagedProc[];
   /** Starts what is not running, in dependency order. */
   startAll(): Promise<void>;
-  /** Stops everything (SIGTERM, then SIGKILL), with no restarts. */
+  /** Stops everything (SIGTERM, then SIGKILL), with no restarts or start retries after it. */
   stopAll(): Promise<void>;
 }
 
@@ -96,7 +96,7 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
       await Promise.all([api.start(), ...workers.map((w) => w.start())]);
     },
     async stopAll() {
-      for (const p of all()) p.autoRestart = false;
+      for (const p of all()) p.close();
       // The clients first, so nothing they do is cut off by their services going away.
       await Promise.all([api.stop(), ...workers.map((w) => w.stop())]);
       await Promise.all([sandbox.stop(), temporal.stop(), postgres.stop(30_000)]);
