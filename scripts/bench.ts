@@ -3,12 +3,18 @@
  * to DELIVERED, on real PostgreSQL and a real Temporal dev server with the sandbox at zero
  * latency. Baselines measured in the same run: GET /healthz at the same rate (the HTTP floor),
  * and hello-workflow round trips (the Temporal floor).
- *   BENCH_RATE=50 BENCH_SECONDS=10 BENCH_ORDERS=200 BENCH_SLA=1 BENCH_STOCK_SYNC=0 npm run bench
+ * Then the channel webhook route's answer time at BENCH_WEBHOOK_RATE (default 50/s) while the
+ * worker is saturated by a burst of orders: the platforms' own payload shapes (Shopify orders,
+ * Shopee pushes, TikTok notices the OMS ignores, redeliveries), signed as they sign them.
+ *   BENCH_RATE=50 BENCH_SECONDS=10 BENCH_ORDERS=200 BENCH_SLA=1 BENCH_STOCK_SYNC=0 BENCH_WEBHOOK_RATE=50 npm run bench
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHmac, randomInt } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, freemem, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfigOrExit } from '../lib/config';
+import { DEV_CHANNEL_ACCOUNTS } from '../activities/channels/adapters/accounts';
+import { DEV_CHANNEL_SECRETS, loadConfigOrExit } from '../lib/config';
+import { parseJsonWithBigInts, stringifyJson } from '../lib/lossless-json';
 import { freePort, startEmbeddedPostgres, startTemporalDevServer } from '../lib/dev-services';
 import { createLogger } from '../lib/logger';
 import { startStack } from '../lib/stack';
@@ -18,6 +24,7 @@ import type { helloWorkflow } from '../workflows/hello';
 const RATE = Number(process.env.BENCH_RATE ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 200);
+const WEBHOOK_RATE = Number(process.env.BENCH_WEBHOOK_RATE ?? 50);
 const config = loadConfigOrExit();
 const say = (l: string) => process.stdout.write(`${l}\n`);
 
@@ -26,6 +33,10 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
 const ms = (x: number) => `${x.toFixed(1)} ms`;
+const toCents = (d: string) => Math.round(Number(d) * 100);
+const fromCents = (c: number) => (c / 100).toFixed(2);
+/** The dev TikTok app key (activities/channels/adapters/accounts.ts): TikTok signs app key + body. */
+const DEV_CHANNEL_ACCOUNT_TIKTOK = DEV_CHANNEL_ACCOUNTS.tiktok!.appKey;
 
 /** Sends `fn` at a fixed rate (open loop: a slow answer does not slow the sender). */
 async function atFixedRate(rate: number, seconds: number, fn: (i: number) => Promise<void>): Promise<number[]> {
@@ -129,6 +140,62 @@ try {
   const rate = ORDERS / seconds;
   say(`   accepted in ${accepted.toFixed(1)}s; all DELIVERED after ${seconds.toFixed(1)}s → ${rate.toFixed(1)} orders/s end to end`);
   say(`   = ${(rate / helloRate).toFixed(2)}× the hello-workflow rate (an order runs ~25 activities, a child workflow and ~15 signals)`);
+
+  say(`\n4) channel webhooks at ${WEBHOOK_RATE}/s for ${SECONDS}s while ${ORDERS} orders saturate the worker`);
+  const corpus = (path: string) => parseJsonWithBigInts(readFileSync(new URL(`../test/fixtures/channels/${path}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  const shopifyOrder = corpus('shopify/orders-paid-derived.json');
+  const shopeeOrder = corpus('shopee/order-detail-cod.json');
+  const tiktokNotice = readFileSync(new URL('../test/fixtures/channels/tiktok/push-package-update-docs-example.json', import.meta.url), 'utf8');
+  const hook = (channel: string) => `${stack.apiUrl}/v1/channels/${channel}/webhooks`;
+  const hmac = (secret: string, text: string, enc: 'hex' | 'base64') => createHmac('sha256', secret).update(text, 'utf8').digest(enc);
+  const shopifyDeliveries: { body: string; id: string }[] = [];
+  const codes: Record<string, number> = {};
+  const byKind: Record<string, number[]> = {};
+  const send = async (channel: string, body: string, headers: Record<string, string>, kind: string) => {
+    const t = performance.now();
+    const res = await fetch(hook(channel), { method: 'POST', body, headers: { 'Content-Type': 'application/json', ...headers } });
+    await res.text();
+    (byKind[kind] ??= []).push(performance.now() - t);
+    codes[`${channel} ${res.status}`] = (codes[`${channel} ${res.status}`] ?? 0) + 1;
+  };
+  const webhook = async (i: number) => {
+    const kind = i % 4;
+    if (kind === 0 || (kind === 3 && !shopifyDeliveries.length)) {
+      // Shopify's own order shape (its 18-digit ids), paid, to stocked SKUs in Vietnam: a new order.
+      const doc = structuredClone(shopifyOrder);
+      doc.id = BigInt(`8${String(randomInt(1e8, 1e9))}${String(randomInt(1e8, 1e9))}`);
+      (doc.line_items as Record<string, unknown>[]).forEach((l) => { l.sku = 'TSHIRT-M'; });
+      doc.total_price = fromCents((doc.line_items as { price: string; quantity: number }[]).reduce((a, l) => a + toCents(l.price) * l.quantity, 0) + 1000 - 2000);
+      doc.shipping_address = { ...(doc.shipping_address as object), city: 'Quận 1', province: 'Ho Chi Minh', country_code: 'VN' };
+      const body = stringifyJson(doc);
+      const id = `bench-${i}-${Date.now()}`;
+      shopifyDeliveries.push({ body, id });
+      await send('shopify', body, { 'X-Shopify-Hmac-Sha256': hmac(DEV_CHANNEL_SECRETS.shopify!, body, 'base64'), 'X-Shopify-Topic': 'orders/create', 'X-Shopify-Webhook-Id': id }, 'shopify new order (starts the order workflow)');
+    } else if (kind === 1) {
+      // A Shopee push for an order on the (emulated) platform: the intake workflow pulls it.
+      const sn = `26${Date.now().toString(36).toUpperCase()}${i.toString(36).toUpperCase()}`.slice(0, 14);
+      await fetch(`${stack.sandboxUrl}/sandbox/channels/shopee/orders`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: stringifyJson({ ...shopeeOrder, order_sn: sn }) });
+      const body = JSON.stringify({ msg_id: `${i}`.padStart(32, '0'), data: { completed_scenario: null, items: [], ordersn: sn, status: 'READY_TO_SHIP', update_time: Math.floor(Date.now() / 1000) }, shop_id: 880123456, code: 3, timestamp: Math.floor(Date.now() / 1000) });
+      await send('shopee', body, { Authorization: hmac(DEV_CHANNEL_SECRETS.shopee!, `${hook('shopee')}|${body}`, 'hex') }, 'shopee push (starts the intake workflow)');
+    } else if (kind === 2) {
+      // A TikTok notice the OMS does not act on (package update): acknowledged.
+      await send('tiktok', tiktokNotice, { Authorization: hmac(DEV_CHANNEL_SECRETS.tiktok!, `${DEV_CHANNEL_ACCOUNT_TIKTOK}${tiktokNotice}`, 'hex') }, 'tiktok notice (acknowledged, nothing started)');
+    } else {
+      // Shopify redelivers an earlier webhook (same id): a duplicate.
+      const d = shopifyDeliveries[randomInt(shopifyDeliveries.length)]!;
+      await send('shopify', d.body, { 'X-Shopify-Hmac-Sha256': hmac(DEV_CHANNEL_SECRETS.shopify!, d.body, 'base64'), 'X-Shopify-Topic': 'orders/create', 'X-Shopify-Webhook-Id': d.id }, 'shopify redelivery (duplicate)');
+    }
+  };
+  const saturating = Promise.all(Array.from({ length: ORDERS }, () => post(order())));
+  const busyHealth = atFixedRate(WEBHOOK_RATE, SECONDS, async () => { await (await fetch(`${stack.apiUrl}/healthz`)).text(); });
+  const hooks = await atFixedRate(WEBHOOK_RATE, SECONDS, webhook);
+  const healthBusy = await busyHealth;
+  await saturating;
+  say(`   answered p50 ${ms(pct(hooks, 50))}  p99 ${ms(pct(hooks, 99))}  max ${ms(Math.max(...hooks))}; GET /healthz meanwhile p50 ${ms(pct(healthBusy, 50))}  p99 ${ms(pct(healthBusy, 99))}`);
+  say(`   → webhook p99 is ${(pct(hooks, 99) / pct(healthBusy, 99)).toFixed(1)}× the /healthz p99 of the same seconds; answers: ${Object.entries(codes).sort().map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+  for (const [kind, xs] of Object.entries(byKind).sort()) say(`     ${kind}: p50 ${ms(pct(xs, 50))}  p99 ${ms(pct(xs, 99))}`);
+  const failed = Object.entries(codes).filter(([k]) => !/ 20[02]$/.test(k));
+  if (failed.length) say(`   NOT 2xx: ${failed.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
 } finally {
   await stack.stop();
   await temporal.stop();
