@@ -317,6 +317,18 @@ export interface Supervised<S extends ManagedService> extends RunningService {
  * `maxRestarts` in `windowMs`), `onGiveUp` is called so the caller can stop everything instead of
  * running on without it. The first start's error is thrown to the caller.
  */
+/**
+ * A liveness probe for a supervised service: a process can stay alive and stop answering (the
+ * Temporal dev server's SQLite store wedges: every call fails with `Error interrupted (9)` until it
+ * is restarted), which no exit ever reports. Probed every `intervalMs`; failing continuously for
+ * `unhealthyAfterMs` while still alive, it is killed (SIGKILL) and restarted like a crash.
+ */
+export interface Liveness<S> {
+  probe: (service: S) => Promise<void>;
+  intervalMs: number;
+  unhealthyAfterMs: number;
+}
+
 export async function supervise<S extends ManagedService>(o: {
   name: string;
   start: () => Promise<S>;
@@ -326,6 +338,7 @@ export async function supervise<S extends ManagedService>(o: {
   backoffMs?: number[];
   maxRestarts?: number;
   windowMs?: number;
+  liveness?: Liveness<S>;
 }): Promise<Supervised<S>> {
   const backoff = o.backoffMs ?? [500, 1000, 2000, 4000, 8000];
   const maxRestarts = o.maxRestarts ?? 5;
@@ -371,9 +384,33 @@ export async function supervise<S extends ManagedService>(o: {
     o.onGiveUp(`${o.name} ${reason} (gave up after ${backoff.length} attempts)`);
   };
   const watch = (s: S) => {
+    let ended = false;
     void s.exited.then((why) => {
+      ended = true;
       if (!stopping && s === current) restarting = restart(s, why);
     });
+    if (o.liveness && s.pid !== undefined) void probeUntilEnded(s, o.liveness, () => ended || stopping || s !== current);
+  };
+  /** Kills a service that is alive but has not answered for `unhealthyAfterMs`; its exit restarts it. */
+  const probeUntilEnded = async (s: S, l: Liveness<S>, over: () => boolean) => {
+    let failingSince: number | undefined;
+    let lastError = '';
+    while (!over()) {
+      await new Promise((res) => setTimeout(res, l.intervalMs).unref());
+      if (over()) return;
+      try {
+        await l.probe(s);
+        failingSince = undefined;
+      } catch (err) {
+        failingSince ??= Date.now();
+        lastError = (err as Error).message.split('\n')[0]!.slice(0, 200);
+        if (Date.now() - failingSince >= l.unhealthyAfterMs && !over()) {
+          o.log(`${o.name} (pid ${s.pid}) is alive but has not answered for ${Math.round((Date.now() - failingSince) / 1000)} s (${lastError}); killing it to restart it`);
+          try { process.kill(s.pid!, 'SIGKILL'); } catch { /* it ended meanwhile: its exit restarts it */ }
+          return;
+        }
+      }
+    }
   };
   o.onStarted?.(current);
   watch(current);
@@ -399,4 +436,20 @@ export function stopChild(child: ChildProcess, graceMs = 10_000, signal: NodeJS.
     child.once('exit', () => { clearTimeout(timer); res(); });
     child.kill(graceMs > 0 ? signal : 'SIGKILL');
   });
+}
+
+/**
+ * A Temporal server that answers from its store: `DescribeNamespace` reads the namespace through
+ * the persistence layer (the call that fails when the dev server's SQLite store is wedged, and the
+ * first a worker makes); one attempt with a deadline, a fresh connection each time.
+ */
+export async function probeTemporal(address: string, namespace: string, timeoutMs: number): Promise<void> {
+  const { Connection } = await import('@temporalio/client');
+  const deadline = new Date(Date.now() + timeoutMs);
+  const connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+  try {
+    await connection.withDeadline(deadline, () => connection.workflowService.describeNamespace({ namespace }));
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
 }

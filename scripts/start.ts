@@ -3,7 +3,8 @@
  * (SQLite in the data dir, Web UI), migrations, sandbox, worker and API. Ctrl-C stops every part.
  * A run that was killed (kill -9, OOM) is recovered by the next start: the orphans it left on the
  * same data dir are stopped first. While it runs, PostgreSQL and the dev server are restarted if
- * they die; when one cannot be, everything stops with the reason.
+ * they die — the dev server also when it stays alive but stops answering for 45 s (a liveness
+ * probe) — and when one cannot be, everything stops with the reason.
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -13,7 +14,7 @@ import {
   ancestryAlive, assertPortsFree, findLeftovers, npmAncestry, ownRunRecord, postgresProcessesOf, removeRunRecord, stopLeftovers, writeRunRecord,
   type Leftovers, type RunRecord,
 } from '../lib/dev-recovery';
-import { startEmbeddedPostgres, startTemporalDevServer, supervise, type RunningService } from '../lib/dev-services';
+import { probeTemporal, startEmbeddedPostgres, startTemporalDevServer, supervise, type RunningService } from '../lib/dev-services';
 import { createLogger } from '../lib/logger';
 import { startStack, type Stack } from '../lib/stack';
 import { installRuntime } from '../worker/runtime';
@@ -140,6 +141,8 @@ try {
     say(`starting the Temporal dev server on 127.0.0.1:${config.temporal.port}`);
     const temporal = await supervise({
       name: 'Temporal dev server', log: say, onGiveUp: giveUp, onStarted: (s) => remember('temporal', s.pid),
+      // Alive but silent (its SQLite store can wedge) stalls every order: probed, and restarted after 45 s.
+      liveness: { probe: (s) => probeTemporal(s.address, config.temporal.namespace, 5000), intervalMs: 5000, unhealthyAfterMs: 45_000 },
       start: () => startTemporalDevServer({
         cliPath: config.temporal.cliPath, port: config.temporal.port, uiPort: config.temporal.uiPort,
         namespace: config.temporal.namespace, dbFile: temporalDbFile, ui: true, log: say, logFile: join(dataDir, 'temporal.log'),
