@@ -64,10 +64,10 @@ const [pg, temporal] = await Promise.all([
   freePort().then((port) => startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'oms_bench', fsync: false })),
   freePort().then((port) => startTemporalDevServer({ cliPath: config.temporal.cliPath, port, uiPort: 0, namespace: 'default', ui: false })),
 ]);
-const keys = { channel: 'bench-channel-key', admin: 'bench-admin-key-01', cs: 'bench-cs-key-0001' };
+const keys = { channel: 'bench-channel-key', admin: 'bench-admin-key-01', cs: 'bench-cs-key-0001', ops: 'bench-ops-key-0001' };
 const stack = await startStack({
   databaseUrl: pg.url, temporalAddress: temporal.address, namespace: 'default', taskQueue: 'bench', host: '127.0.0.1', port: 0,
-  apiKeys: [{ role: 'channel', channel: 'web', key: keys.channel }, { role: 'admin', key: keys.admin }, { role: 'cs', key: keys.cs }],
+  apiKeys: [{ role: 'channel', channel: 'web', key: keys.channel }, { role: 'admin', key: keys.admin }, { role: 'cs', key: keys.cs }, { role: 'ops', key: keys.ops }],
   bodyLimitBytes: 256 * 1024, logger, seed: true,
   rules: { riskVelocityPerHour: 1_000_000 },
   // BENCH_SLA=1: shipments run their SLA watchers (on by default in `npm start`); deadlines stay far away.
@@ -76,6 +76,87 @@ const stack = await startStack({
   ...(process.env.BENCH_STOCK_SYNC === '0' ? { stockSync: false as const } : {}),
   sandboxOptions: { latencyMs: 0, autoProgress: { enabled: true, stepMs: 20 } },
 });
+
+type Order = Record<string, unknown> & { lines: unknown[]; payment: unknown };
+interface OrderView { status: string; waitingFor?: string | null; shipments: { shipmentId: string }[]; returns: { returnId: string; status: string }[] }
+
+/**
+ * 5) What one order costs Temporal, per order shape: the history events and workflow tasks of
+ * every workflow of the order (the order, its shipments, its returns), read from their histories
+ * once the order reached the state named.
+ */
+async function costPerOrder(post: (body: unknown) => Promise<string>, order: () => Order): Promise<void> {
+  // A CommonJS package: its namespaces come on the default export.
+  const { default: proto } = await import('@temporalio/proto');
+  const TASK_COMPLETED = proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED;
+  const api = async <T>(path: string, key: string, json?: unknown): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`${stack.apiUrl}${path}`, { method: json === undefined ? 'GET' : 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` }, ...(json === undefined ? {} : { body: JSON.stringify(json) }) });
+    return { status: res.status, body: (await res.json()) as T };
+  };
+  const until = async (id: string, pred: (o: OrderView) => boolean, what: string): Promise<OrderView> => {
+    const t = performance.now();
+    for (;;) {
+      const r = await api<OrderView>(`/v1/orders/${id}`, keys.cs);
+      if (r.status === 200 && pred(r.body)) return r.body;
+      if (performance.now() - t > 300_000) throw new Error(`${id}: not ${what} after 5 minutes (${r.body.status})`);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  };
+  const cost = async (o: OrderView & { orderId: string }) => {
+    const ids = [o.orderId, ...o.shipments.map((x) => x.shipmentId), ...o.returns.map((x) => x.returnId)];
+    let events = 0; let tasks = 0; let orderEvents = 0;
+    for (const id of ids) {
+      const h = await stack.client.workflow.getHandle(id).fetchHistory();
+      const evs = h.events ?? [];
+      events += evs.length;
+      tasks += evs.filter((e) => e.eventType === TASK_COMPLETED).length;
+      if (id === o.orderId) orderEvents = evs.length;
+    }
+    return { workflows: ids.length, events, tasks, orderEvents };
+  };
+  const delivered = (o: OrderView) => o.status === 'DELIVERED' && o.waitingFor === 'the return window to close';
+  const shapes: { name: string; make: () => Order; prepare?: () => Promise<void>; finish: (id: string) => Promise<OrderView> }[] = [
+    { name: '1 line, 1 shipment, prepaid → DELIVERED', make: () => ({ ...order(), lines: [{ sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' }], payment: { method: 'prepaid', token: 'tok_visa' } }), finish: (id) => until(id, delivered, 'delivered') },
+    { name: '1 line, 1 shipment, COD → DELIVERED', make: () => ({ ...order(), lines: [{ sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' }], payment: { method: 'cod' } }), finish: (id) => until(id, delivered, 'delivered') },
+    {
+      name: '2 lines split over 2 warehouses, prepaid → DELIVERED',
+      // Each SKU in one southern warehouse only (the address is in Ho Chi Minh): two shipments.
+      prepare: async () => {
+        await stack.sql`insert into stock (sku, warehouse_id, on_hand) values ('TSHIRT-M', 'WH-HCM', 1000000), ('COFFEE-L', 'WH-CT', 1000000)
+                        on conflict (sku, warehouse_id) do update set on_hand = excluded.on_hand`;
+        await stack.sql`update stock set on_hand = reserved
+                        where (sku = 'TSHIRT-M' and warehouse_id <> 'WH-HCM') or (sku = 'COFFEE-L' and warehouse_id <> 'WH-CT')`;
+      },
+      make: () => ({ ...order(), lines: [{ sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' }, { sku: 'COFFEE-L', quantity: 2, unitPrice: '185000.00' }], payment: { method: 'prepaid', token: 'tok_visa' } }),
+      finish: async (id) => { const o = await until(id, delivered, 'delivered'); if (o.shipments.length !== 2) throw new Error(`${id}: ${o.shipments.length} shipment(s), not 2`); return o; },
+    },
+    {
+      name: '1 line, prepaid, returned and refunded → REFUNDED',
+      make: () => ({ ...order(), lines: [{ sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' }], payment: { method: 'prepaid', token: 'tok_visa' } }),
+      finish: async (id) => {
+        await until(id, delivered, 'delivered');
+        const r = await api<{ returnId: string }>(`/v1/orders/${id}/returns`, keys.cs, { lines: [{ lineNo: 1, quantity: 1 }], reason: 'bench: too small' });
+        if (r.status !== 201) throw new Error(`${id}: return answered ${r.status}`);
+        await until(id, (o) => o.returns.some((x) => x.status === 'received'), 'return received');
+        const i = await api(`/v1/orders/${id}/returns/${r.body.returnId}/inspection`, keys.ops, { result: 'accept', reason: 'bench' });
+        if (i.status !== 200) throw new Error(`${id}: inspection answered ${i.status}`);
+        return until(id, (o) => o.status === 'REFUNDED', 'refunded');
+      },
+    },
+  ];
+  say('\n5) what one order costs Temporal, per shape (3 orders each; every workflow of the order: order + shipments + returns)');
+  say('   shape                                                  workflows  history events  workflow tasks  (order workflow alone)');
+  for (const shape of shapes) {
+    await shape.prepare?.();
+    const results: { workflows: number; events: number; tasks: number; orderEvents: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const id = await post(shape.make());
+      results.push(await cost({ ...(await shape.finish(id)), orderId: id }));
+    }
+    const avg = (k: 'workflows' | 'events' | 'tasks' | 'orderEvents') => results.reduce((a, r) => a + r[k], 0) / results.length;
+    say(`   ${shape.name.padEnd(55)}${String(avg('workflows')).padStart(9)}${avg('events').toFixed(0).padStart(16)}${avg('tasks').toFixed(0).padStart(16)}  (${avg('orderEvents').toFixed(0)} events)`);
+  }
+}
 
 try {
   // Plenty of stock everywhere, so every order ships.
@@ -196,6 +277,8 @@ try {
   for (const [kind, xs] of Object.entries(byKind).sort()) say(`     ${kind}: p50 ${ms(pct(xs, 50))}  p99 ${ms(pct(xs, 99))}`);
   const failed = Object.entries(codes).filter(([k]) => !/ 20[02]$/.test(k));
   if (failed.length) say(`   NOT 2xx: ${failed.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+
+  await costPerOrder(post, order);
 } finally {
   await stack.stop();
   await temporal.stop();
