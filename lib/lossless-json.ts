@@ -81,11 +81,3 @@ export function stringifyJson(value: unknown, space?: number): string {
   }, space);
   return tag === undefined ? text : text.replace(new RegExp(`"${tag}(-?\\d+)"`, 'g'), '$1');
 }
-
-/** A copy of a parsed document with every `bigint` turned into its digits (for storage as JSON). */
-export function bigIntsAsText<T>(value: T): T {
-  if (typeof value === 'bigint') return value.toString() as T;
-  if (Array.isArray(value)) return value.map(bigIntsAsText) as T;
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, bigIntsAsText(v)])) as T;
-  return value;
-}

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bigIntsAsText, parseJsonKeepingBigIds, parseJsonWithBigInts, stringifyJson } from '../../lib/lossless-json';
+import { parseJsonKeepingBigIds, parseJsonWithBigInts, stringifyJson } from '../../lib/lossless-json';
 
 describe('lossless JSON', () => {
   it('keeps the digits JSON.parse rounds away', () => {
@@ -18,7 +18,6 @@ describe('lossless JSON', () => {
     const text = '{"id":820982911946154508,"n":-9223372036854775808,"s":"a \\"quoted\\" 12345678901234567890","f":0.1,"e":1e+300}';
     expect(stringifyJson(parseJsonWithBigInts(text))).toBe(text);
     expect(stringifyJson({ a: [1n, 2] }, 2)).toBe('{\n  "a": [\n    1,\n    2\n  ]\n}');
-    expect(bigIntsAsText({ id: 820982911946154508n, a: [1n] })).toEqual({ id: '820982911946154508', a: ['1'] });
   });
 
   it('leaves digits inside strings, fractions and safe integers alone', () => {

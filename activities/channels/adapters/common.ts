@@ -7,7 +7,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { fromMinor, toMinor } from '../../../domain/money';
 import { CanonicalOrderSchema, type CanonicalOrder, type OrderLine } from '../../../domain/order';
-import type { Disposition, PayloadNote } from './types';
+import type { Disposition, PayloadNote, PulledOrder } from './types';
 
 /** One failing field of a native payload, by its path in that payload (`item_list.0.model_sku`). */
 export interface FieldIssue { path: string; message: string }
@@ -209,6 +209,13 @@ export function noteSurprises(doc: unknown, expectations: Expectations, notes: P
 function shortText(value: unknown): string {
   const t = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : JSON.stringify(value) ?? 'undefined';
   return t.slice(0, 64);
+}
+
+/** A pulled order: mapped to the canonical order only when it is to be taken in (`intake`). */
+export function pulledOrder(base: Omit<PulledOrder, 'order'>, map: () => Parsed<CanonicalOrder>): Parsed<PulledOrder> {
+  if (base.disposition !== 'intake') return { ok: true, value: base };
+  const mapped = map();
+  return mapped.ok ? { ok: true, value: { ...base, order: mapped.value } } : mapped;
 }
 
 /** A status read against an adapter's table: a known one maps, an unknown one is `track` and noted. */

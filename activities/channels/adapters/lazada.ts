@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { fromMinor, toMinor } from '../../../domain/money';
 import type { CanonicalOrder } from '../../../domain/order';
 import {
-  cancelledByChannel, cleanPhone, dispositionFrom, finishCanonical, hmacHex, linesFromUnits, MappingError, nativeMoney, noteSurprises, parseWith, platformId,
+  cancelledByChannel, pulledOrder, cleanPhone, dispositionFrom, finishCanonical, hmacHex, linesFromUnits, MappingError, nativeMoney, noteSurprises, parseWith, platformId,
   sameSignature, textOf, zodIssues, type Expectations, type InboundRequest, type Parsed,
 } from './common';
 import type { ChannelAdapter, ChannelCredentials, ChannelRequest, Disposition, Notification, PayloadNote, PulledOrder, StatusPushInput, StockLevel } from './types';
@@ -309,10 +309,7 @@ export const lazadaAdapter: ChannelAdapter = {
     const status = orderStatus(shape.data);
     const disposition = dispositionFrom(LAZADA_DISPOSITIONS, status, 'items.0.status', notes);
     const base = { channelOrderId, nativeStatus: status ?? 'null', disposition, native: pulled, notes };
-    if (disposition !== 'intake') return { ok: true, value: base };
-    const mapped = parseLazadaOrder(pulled);
-    if (!mapped.ok) return mapped;
-    return { ok: true, value: { ...base, order: mapped.value } };
+    return pulledOrder(base, () => parseLazadaOrder(pulled));
   },
 
   platformError(json: unknown) {

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { fromMinor, toMinor } from '../../../domain/money';
 import type { CanonicalOrder } from '../../../domain/order';
 import {
-  cancelledByChannel, cleanPhone, dispositionFrom, finishCanonical, hmacHex, isoFromUnix, linesFromItems, MappingError, nativeMoney, noteSurprises, parseWith,
+  cancelledByChannel, pulledOrder, cleanPhone, dispositionFrom, finishCanonical, hmacHex, isoFromUnix, linesFromItems, MappingError, nativeMoney, noteSurprises, parseWith,
   platformId, sameSignature, textOf, zodIssues, type Expectations, type InboundRequest, type Parsed,
 } from './common';
 import type { ChannelAdapter, ChannelCredentials, ChannelRequest, Disposition, Notification, PayloadNote, PulledOrder, StatusPushInput, StockLevel } from './types';
@@ -304,10 +304,7 @@ export const shopeeAdapter: ChannelAdapter = {
     const status = typeof nativeStatus === 'string' ? nativeStatus : null;
     const disposition = dispositionFrom(SHOPEE_DISPOSITIONS, status, 'order_status', notes);
     const base = { channelOrderId, nativeStatus: status ?? 'null', disposition, native: raw, notes };
-    if (disposition !== 'intake') return { ok: true, value: base };
-    const mapped = parseShopeeOrder(raw);
-    if (!mapped.ok) return mapped;
-    return { ok: true, value: { ...base, order: mapped.value } };
+    return pulledOrder(base, () => parseShopeeOrder(raw));
   },
 
   platformError(json: unknown) {

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { fromMinor, toMinor } from '../../../domain/money';
 import type { CanonicalOrder } from '../../../domain/order';
 import {
-  cancelledByChannel, cleanPhone, dispositionFrom, finishCanonical, hmacHex, isoFromUnix, linesFromUnits, MappingError, nativeMoney, noteSurprises, parseWith,
+  cancelledByChannel, pulledOrder, cleanPhone, dispositionFrom, finishCanonical, hmacHex, isoFromUnix, linesFromUnits, MappingError, nativeMoney, noteSurprises, parseWith,
   sameSignature, textOf, zodIssues, type Expectations, type InboundRequest, type Parsed,
 } from './common';
 import type { ChannelAdapter, ChannelCredentials, ChannelRequest, Disposition, Notification, PayloadNote, PulledOrder, StatusPushInput, StockLevel } from './types';
@@ -345,10 +345,7 @@ export const tiktokAdapter: ChannelAdapter = {
     const status = typeof native === 'string' ? native : null;
     const disposition = dispositionFrom(TIKTOK_DISPOSITIONS, status, 'status', notes);
     const base = { channelOrderId, nativeStatus: status ?? 'null', disposition, native: raw, notes };
-    if (disposition !== 'intake') return { ok: true, value: base };
-    const mapped = parseTikTokOrder(raw);
-    if (!mapped.ok) return mapped;
-    return { ok: true, value: { ...base, order: mapped.value } };
+    return pulledOrder(base, () => parseTikTokOrder(raw));
   },
 
   platformError(json: unknown) {
