@@ -446,7 +446,8 @@ export function stopChild(child: ChildProcess, graceMs = 10_000, signal: NodeJS.
 export async function probeTemporal(address: string, namespace: string, timeoutMs: number): Promise<void> {
   const { Connection } = await import('@temporalio/client');
   const deadline = new Date(Date.now() + timeoutMs);
-  const connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+  // No retry interceptor: one attempt, bounded by the deadline.
+  const connection = await Connection.connect({ address, connectTimeout: timeoutMs, interceptors: [] });
   try {
     await connection.withDeadline(deadline, () => connection.workflowService.describeNamespace({ namespace }));
   } finally {

@@ -20,7 +20,7 @@
  * while the runner holds it (a fault that restarts Temporal on purpose), and lets the runner wait
  * for a restart of its own to finish before the next fault.
  */
-import { Connection } from '@temporalio/client';
+import { probeTemporal } from '../../lib/dev-services';
 import type { ManagedProc } from './processes';
 
 export interface WatchdogOptions {
@@ -116,18 +116,11 @@ export class LivenessWatchdog {
 
   /** One probe: undefined when it answered, else why not. */
   private async probe(): Promise<string | undefined> {
-    const deadline = Date.now() + this.o.probeTimeoutMs;
-    let connection: Connection | undefined;
     try {
-      // No retry interceptor: one attempt, bounded by the deadline.
-      connection = await Connection.connect({ address: this.o.address, connectTimeout: this.o.probeTimeoutMs, interceptors: [] });
-      const c = connection;
-      await c.withDeadline(deadline, () => c.workflowService.describeNamespace({ namespace: this.o.namespace }));
+      await probeTemporal(this.o.address, this.o.namespace, this.o.probeTimeoutMs);
       return undefined;
     } catch (err) {
       return oneLine(err);
-    } finally {
-      await connection?.close().catch(() => undefined);
     }
   }
 
