@@ -35,7 +35,7 @@ export interface OrderWorkflowInput {
 }
 
 /** Every patch of the order workflow (see patches.ts). */
-const ORDER_PATCHES = ['return-window', 'release-remainder', 'children-close-first', 'authorisation-in-doubt', 'return-window-after-refused-cancel'] as const;
+const ORDER_PATCHES = ['return-window', 'release-remainder', 'children-close-first', 'authorisation-in-doubt', 'return-window-after-refused-cancel', 'refused-cancel-records-lines'] as const;
 
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderState> {
   decidePatchesUpFront(ORDER_PATCHES);
@@ -102,7 +102,13 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   const shareOf = (lines: LineQuantity[]) => (orderValue > 0 ? Math.floor((toMinor(state.total ?? '0') * lines.reduce((a, l) => a + unitValue(l.lineNo) * l.quantity, 0)) / orderValue) : 0);
   /** Something of the order is (or was) with the carrier: a channel's cancellation is then for ops. */
   const handedOver = () => returnWindowOpen || state.shipments.some((x) => x.status !== 'cancelled' && SHIPMENT_RANK[x.status] >= SHIPMENT_RANK.picked_up);
-  const addCancelled = (lines: LineQuantity[]) => { cancelled.splice(0, cancelled.length, ...mergeLines([...cancelled, ...lines])); };
+  const setCancelled = (lines: LineQuantity[]) => { cancelled.splice(0, cancelled.length, ...lines); };
+  const addCancelled = (lines: LineQuantity[]) => setCancelled(mergeLines([...cancelled, ...lines]));
+  /** Units of each line that no live shipment carries: once shipping has settled, those will never ship. */
+  const unitsNotShipping = (): LineQuantity[] => {
+    const carried = mergeLines(state.shipments.filter((x) => x.status !== 'cancelled').flatMap((x) => x.lines));
+    return order.lines.map((l, i) => ({ lineNo: i + 1, quantity: l.quantity - qtyOf(carried, i + 1) })).filter((l) => l.quantity > 0);
+  };
   /** Units of a line that can still be cancelled: not reserved yet, or in a shipment still at the warehouse. */
   const cancellableUnits = (lineNo: number) => {
     if (!shippingStarted) return (order.lines[lineNo - 1]?.quantity ?? 0) - cancelledOf(lineNo);
@@ -994,9 +1000,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const refused = state.shipments.filter((s) => s.cancelRefused);
     if (refused.length) {
       for (const s of state.shipments.filter((x) => x.status === 'cancelled')) await books.releaseStock({ orderId, warehouseId: s.warehouseId });
+      // What will not ship is cancelled, so the order holds, charges and takes back only what the
+      // carrier has (orders before this change kept those lines as if they were still to come).
+      const recordsLines = patched('refused-cancel-records-lines');
+      if (recordsLines) setCancelled(unitsNotShipping());
       cancelSettled = true;
       state.waitingFor = undefined;
-      await record(aggregateStatus(state), `cancellation refused: ${refused.map((s) => s.shipmentId).join(', ')} already with the carrier; open a return`, { reason }, actor);
+      await record(aggregateStatus(state), `cancellation refused: ${refused.map((s) => s.shipmentId).join(', ')} already with the carrier; open a return`,
+        { reason, ...(recordsLines ? { cancelledLines: [...cancelled] } : {}) }, actor);
       await trackUntilDelivered();
       // The cancelled shipments' shares will never be captured (orders before this change kept them authorised).
       if (state.shipments.some((s) => s.status === 'cancelled') && patched('release-remainder')) await releaseUncapturedRemainder(true);

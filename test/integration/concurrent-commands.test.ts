@@ -8,7 +8,8 @@
  * - a cancellation while the authorisation call is under way (the authorisation it made was
  *   never voided);
  * - a cancellation the carrier refuses for a parcel it has (the order used to end at DELIVERED
- *   with no return window).
+ *   with no return window, then to complete with the undone parcel's line neither shipped nor
+ *   cancelled — a chaos run's stock invariant caught it).
  * Each order's histories (order and children) are replayed against the code at the end.
  */
 import { writeFileSync } from 'node:fs';
@@ -191,6 +192,15 @@ describe('commands that land mid-step', () => {
     const o = await waitFor(orderId, (x) => x.status === 'COMPLETED', 'completed');
     expect(o.needsAttention).toBe(false);
     expect(o.timeline.map((t) => t.status)).toContain('DELIVERED');
+    // The undone parcel's line is cancelled: the order holds, commits and charges only what was delivered
+    // (it used to complete with line 2 neither shipped nor cancelled: committed 0 of 1).
+    expect(o.cancelledLines).toEqual([{ lineNo: 2, quantity: 1 }]);
+    const held = await stack.db.sql<{ line_no: number; state: string; quantity: number }[]>`
+      select line_no, state, quantity from reservations where order_id = ${orderId} and state <> 'released' order by line_no`;
+    expect(held.map((r) => ({ ...r }))).toEqual([{ line_no: 1, state: 'committed', quantity: 1 }]);
+    expect(o.payment.captures.map((c) => minor(c.amount))).toEqual([10_000_000]);
+    const ledger = await payments(orderId);
+    expect(ledger.filter((e) => e.type === 'void').map((e) => minor(e.amount))).toEqual([5_000_000]);
     await replaysCleanly(orderId, o);
   }, 120_000);
 });
