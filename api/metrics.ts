@@ -1,7 +1,8 @@
 /** Prometheus metrics for the API: a registry per app so tests and several apps never collide. */
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { WorkflowStartRelay } from '../intake/workflow-starts';
 
 export interface ApiMetrics { registry: Registry; middleware: MiddlewareHandler }
 
@@ -23,4 +24,32 @@ export function createApiMetrics(opts: { defaultMetrics?: boolean } = {}): ApiMe
     latency.observe(labels, (performance.now() - start) / 1000);
   };
   return { registry, middleware };
+}
+
+/**
+ * The workflow-start backlog, read from PostgreSQL at scrape time (shared by every API process):
+ * accepted orders and notifications whose workflow has not started yet, and how old the oldest is.
+ * A growing backlog means Temporal is down or behind; orders are still being accepted.
+ */
+export function addStartBacklogMetrics(registry: Registry, starts: WorkflowStartRelay): void {
+  let last: Promise<{ pending: number; oldestAgeSeconds: number; failing: number }> | undefined;
+  // One query per scrape, however many gauges read it.
+  const stats = () => (last ??= starts.backlog().finally(() => setTimeout(() => { last = undefined; }, 0)));
+  new Gauge({
+    name: 'oms_workflow_starts_pending', help: 'Accepted orders and channel notifications whose workflow is not started yet', registers: [registry],
+    async collect() { this.set((await stats().catch(() => ({ pending: Number.NaN }))).pending); },
+  });
+  new Gauge({
+    name: 'oms_workflow_starts_oldest_seconds', help: 'Age of the oldest workflow start still waiting', registers: [registry],
+    async collect() { this.set((await stats().catch(() => ({ oldestAgeSeconds: Number.NaN }))).oldestAgeSeconds); },
+  });
+  new Counter({
+    name: 'oms_workflow_starts_total', help: 'Workflow starts made by this process\'s relay, by outcome', labelNames: ['outcome'], registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ outcome: 'started' }, starts.counts.started);
+      this.inc({ outcome: 'already_started' }, starts.counts.alreadyStarted);
+      this.inc({ outcome: 'failed' }, starts.counts.failed);
+    },
+  });
 }

@@ -2,6 +2,7 @@
  * The order projection and timeline. Writes are guarded by the workflow's sequence number: a
  * late or repeated write (an activity retried after a newer one landed) never overwrites.
  */
+import type postgres from 'postgres';
 import type { CanonicalOrder } from '../domain/order';
 import type { Sql } from './client';
 
@@ -48,8 +49,12 @@ const cols = (s: Sql) => s`order_id as "orderId", channel, channel_order_id as "
 export class OrdersRepo {
   constructor(private readonly sql: Sql) {}
 
-  /** Records an intake; `created` is false for a channel order seen before (even concurrently). */
-  async recordIntake(orderId: string, order: CanonicalOrder, total: string, raw: unknown): Promise<{ created: boolean }> {
+  /**
+   * Records an intake; `created` is false for a channel order seen before (even concurrently).
+   * `alsoInTx` runs in the same transaction for a new order, or for one whose workflow has not
+   * written its first step yet (its start may never have been asked for, by code before the outbox).
+   */
+  async recordIntake(orderId: string, order: CanonicalOrder, total: string, raw: unknown, alsoInTx?: (tx: postgres.TransactionSql) => Promise<unknown>): Promise<{ created: boolean; status: string }> {
     return this.sql.begin(async (tx) => {
       const inserted = await tx`
         insert into orders (order_id, channel, channel_order_id, customer_id, status, currency, total, payment_method, placed_at, canonical)
@@ -58,7 +63,9 @@ export class OrdersRepo {
         on conflict do nothing returning 1`;
       const created = inserted.length > 0;
       await tx`insert into order_intake_log (order_id, channel, raw, duplicate) values (${orderId}, ${order.channel}, ${tx.json(raw as never)}, ${!created})`;
-      return { created };
+      const [row] = created ? [{ status: 'RECEIVED', seq: 0 }] : await tx<{ status: string; seq: number }[]>`select status, seq from orders where order_id = ${orderId}`;
+      if (alsoInTx && (row?.seq ?? 0) === 0) await alsoInTx(tx);
+      return { created, status: row?.status ?? 'RECEIVED' };
     });
   }
 

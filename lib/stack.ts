@@ -8,7 +8,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createApp } from '../api/create-app';
 import { KeyStore } from '../api/auth';
-import { createApiMetrics } from '../api/metrics';
+import { addStartBacklogMetrics, createApiMetrics } from '../api/metrics';
+import { WorkflowStartRelay, type RelayOptions } from '../intake/workflow-starts';
 import { createSql, type Sql } from '../db/client';
 import { migrate } from '../db/migrate';
 import { DEV_SANDBOX_KEY, startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/server';
@@ -51,6 +52,8 @@ export interface StackOptions {
   workflowBundle?: WorkflowBundleOption;
   /** Default true; benchmarks and some tests run the worker separately. */
   runWorker?: boolean;
+  /** Knobs of the workflow-start relay (intake/workflow-starts.ts); its defaults otherwise. */
+  startRelay?: Partial<RelayOptions>;
   /** Stock sync to channels, run by this stack's worker: on with defaults unless `false`. */
   stockSync?: Partial<StockSyncSettings> | false;
 }
@@ -61,6 +64,8 @@ export interface Stack {
   sandbox: Sandbox | undefined;
   sql: Sql;
   client: Client;
+  /** Starts the workflows of accepted orders and notifications. */
+  starts: WorkflowStartRelay;
   worker: Worker | undefined;
   stop(): Promise<void>;
 }
@@ -94,9 +99,14 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     }
     const sandboxUrl = o.sandboxUrl ?? sandbox!.url;
 
-    const connection = await Connection.connect({ address: o.temporalAddress });
+    // Lazy: an API process starts, and takes orders in, while Temporal is away (the relay starts them later).
+    const connection = Connection.lazy({ address: o.temporalAddress });
     cleanups.push(() => connection.close());
     const client = new Client({ connection, namespace: o.namespace });
+    // Orders and channel notifications are accepted into PostgreSQL; this relay starts their workflows.
+    const starts = new WorkflowStartRelay({ sql, client, logger: o.logger }, o.startRelay);
+    starts.start();
+    cleanups.push(() => starts.stop());
 
     let worker: Worker | undefined;
     if (o.runWorker !== false) {
@@ -121,12 +131,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     }
 
     const metrics = createApiMetrics({ defaultMetrics: true });
+    addStartBacklogMetrics(metrics.registry, starts);
     const app = createApp({
       keys: new KeyStore(o.apiKeys),
       logger: o.logger,
       metrics,
       bodyLimitBytes: o.bodyLimitBytes,
-      client, sql, taskQueue: o.taskQueue, orderSettings: settings, carrierSecrets, channelSecrets,
+      client, sql, starts, taskQueue: o.taskQueue, orderSettings: settings, carrierSecrets, channelSecrets,
       returnWindows: o.returnWindows ?? { default: 7 * 86_400_000 },
       health: {
         postgres: async () => { await sql`select 1`; },
@@ -142,7 +153,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const apiUrl = `http://${o.host}:${port}`;
     sandbox?.setOmsBaseUrl(apiUrl);
 
-    return { apiUrl, sandboxUrl, sandbox, sql, client, worker, stop };
+    return { apiUrl, sandboxUrl, sandbox, sql, client, starts, worker, stop };
   } catch (err) {
     await stop();
     throw err;

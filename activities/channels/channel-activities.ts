@@ -9,7 +9,8 @@
 import '@hono/zod-openapi';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { intakeOrder } from '../../api/services/order-service';
+import { intakeOrder } from '../../intake/order-intake';
+import { WorkflowStartRelay } from '../../intake/workflow-starts';
 import type { Sql } from '../../db/client';
 import { orderIdFor, type CanonicalOrder } from '../../domain/order';
 import type { OrderSettings } from '../../domain/settings';
@@ -139,9 +140,11 @@ export function createChannelActivities(deps: ChannelActivityDeps) {
     /** Records the intake and starts the order workflow: the same code `POST /v1/orders` runs. */
     async startChannelOrder(input: StartChannelOrderInput): Promise<{ orderId: string; created: boolean }> {
       const ctx = Context.current();
+      // Already inside Temporal: the order's workflow is started before this activity completes.
+      const starts = new WorkflowStartRelay({ sql: deps.sql, client: ctx.client, logger: deps.logger });
       const r = await intakeOrder(
-        { client: ctx.client, sql: deps.sql, taskQueue: ctx.info.taskQueue, settings: input.settings, returnWindows: input.returnWindows },
-        input.order, input.native,
+        { sql: deps.sql, taskQueue: ctx.info.taskQueue, settings: input.settings, returnWindows: input.returnWindows, starts },
+        input.order, input.native, { startNow: true },
       );
       return { orderId: r.orderId, created: r.created };
     },

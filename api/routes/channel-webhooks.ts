@@ -16,19 +16,20 @@ import { TikTokPushSchema } from '../../activities/channels/adapters/tiktok';
 import { ChannelStore } from '../../activities/channels/channel-store';
 import { CanonicalOrderSchema, CHANNELS, orderIdFor } from '../../domain/order';
 import type { Logger } from '../../lib/logger';
-import type { ChannelIntakeInput, channelIntakeWorkflow } from '../../workflows/channel-intake';
+import type { ChannelIntakeInput } from '../../workflows/channel-intake';
 import { channelOrderEventSignal, type ChannelOrderEvent } from '../../workflows/messages';
-import { ChannelKey } from '../../workflows/search-attributes';
 import { parseJsonKeepingBigIds } from '../../lib/lossless-json';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { App } from '../app';
 import { requireRoles } from '../auth';
 import { ProblemError, problems } from '../errors';
 import { pick } from '../schemas';
 import { unstorableText } from '../storable-text';
-import { intakeOrder, type OrderServiceDeps } from '../services/order-service';
+import { enqueueStart } from '../../db/workflow-starts-repo';
+import { intakeOrder, type IntakeDeps } from '../../intake/order-intake';
 
-export interface ChannelWebhookDeps extends OrderServiceDeps {
+export interface ChannelWebhookDeps extends IntakeDeps {
+  client: Client;
   /** Per channel (OMS_CHANNEL_SECRETS); a channel without a secret is not served. */
   secrets: Record<string, string>;
   logger: Logger;
@@ -69,6 +70,8 @@ const WebhookBody = z.union([
  */
 async function tellOrder(deps: ChannelWebhookDeps, orderId: string, e: ChannelOrderEvent): Promise<boolean> {
   try {
+    // An order taken in while Temporal was away runs first, or the platform's retry brings the event again.
+    if (!(await deps.starts.ensureStarted(orderId))) return false;
     await deps.client.workflow.getHandle(orderId).signal(channelOrderEventSignal, e);
     return true;
   } catch (err) {
@@ -213,17 +216,9 @@ export function registerChannelWebhookRoutes(app: App, deps: ChannelWebhookDeps)
             channel: channel as ChannelIntakeInput['channel'], channelOrderId: n.channelOrderId, notifiedStatus: n.nativeStatus,
             settings: deps.settings, returnWindows: deps.returnWindows,
           };
-          await deps.client.workflow.start<typeof channelIntakeWorkflow>('channelIntakeWorkflow', {
-            taskQueue: deps.taskQueue,
-            workflowId: intakeWorkflowId(channel, n.channelOrderId),
-            args: [input],
-            // A running intake absorbs the notification; a finished one that did not take the order
-            // in (it was unpaid when pulled) may run again for a later status.
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-            staticSummary: `${channel} #${n.channelOrderId} · notified ${n.nativeStatus}`,
-            typedSearchAttributes: [{ key: ChannelKey, value: channel }],
-          });
+          // Asked for durably, started by the relay: the platform's answer does not wait on Temporal.
+          await enqueueStart(deps.sql, { workflowId: intakeWorkflowId(channel, n.channelOrderId), kind: 'channel-intake', taskQueue: deps.taskQueue, input });
+          deps.starts.nudge();
         }
       } catch (err) {
         // A payload problem the intake found is the channel's to fix: never a 5xx.

@@ -127,7 +127,12 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
     security: [{ apiKey: [] }], middleware: [requireRoles('channel')] as const,
     request: { body: { required: true, content: { 'application/json': { schema: CanonicalOrderSchema.openapi('CanonicalOrder'), example: ORDER_EXAMPLE } } } },
     responses: {
-      201: { description: 'Order accepted; its workflow started', content: { 'application/json': { schema: IntakeResult } } },
+      201: {
+        description: 'Order accepted: recorded in PostgreSQL together with the request to start its workflow, which a relay starts at once, or as soon as '
+          + 'Temporal is reachable again (none lost, none started twice). The answer never waits on Temporal. Until its workflow runs the order reads '
+          + '`RECEIVED`, and a command sent to it answers 503 (send it again).',
+        content: { 'application/json': { schema: IntakeResult } },
+      },
       200: { description: 'The same channel order was submitted before: the same order', content: { 'application/json': { schema: IntakeResult } } },
       ...pick(400, 401, 403, 413, 415),
     },

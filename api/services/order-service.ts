@@ -1,65 +1,24 @@
 /**
- * What the order routes do, apart from HTTP: start the order workflow idempotently, read the
+ * What the order routes do, apart from HTTP: take the order in (intake/order-intake.ts), read the
  * projection (waiting briefly for it to catch up with the live workflow), and send commands
  * as Updates whose validators answer "no" with a typed reason: `InvalidCommand` (→ 400, naming
  * the field) or `CommandRefused` (→ 409). A command with an Idempotency-Key acts once
  * (idempotent-commands.ts).
  */
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
-import type { Sql } from '../../db/client';
+import { ApplicationFailure, WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
 import { CommandRequestsRepo } from '../../db/command-requests-repo';
 import { OrdersRepo, type OrderFilter, type OrderRow, type TimelineEntry } from '../../db/orders-repo';
-import { fromMinor } from '../../domain/money';
-import { orderIdFor, type CanonicalOrder } from '../../domain/order';
-import type { OrderSettings } from '../../domain/settings';
-import { computeTotalMinor } from '../../domain/validate';
-import { PUSH_CARRIERS } from '../../activities/carriers/carrier-activities';
+import type { CanonicalOrder } from '../../domain/order';
+import { intakeOrder, type IntakeDeps, type IntakeResult } from '../../intake/order-intake';
 import {
   cancelLinesUpdate, cancelOrderUpdate, holdOrderUpdate, inspectReturnUpdate, orderStateQuery, releaseHoldUpdate, requestReturnUpdate, retryUpdate, rejectHoldUpdate,
   type Inspection, type LineCancelResult, type LineQuantity, type OrderState, type ReturnRequest,
 } from '../../workflows/messages';
-import type { orderWorkflow } from '../../workflows/order';
-import { ChannelKey, CustomerIdKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, OrderTotalKey } from '../../workflows/search-attributes';
 import { problems } from '../errors';
 import { findUpdate, requestHash, updateIdFor, type CommandName } from './idempotent-commands';
 
-export interface OrderServiceDeps { client: Client; sql: Sql; taskQueue: string; settings: OrderSettings; returnWindows: Record<string, number> }
-
-/**
- * Starts the order once; the same channel order again (even concurrently) answers with the same id.
- * Shared by `POST /v1/orders`, the channel webhooks and the channel-intake workflow's activity.
- */
-export async function intakeOrder(deps: OrderServiceDeps, order: CanonicalOrder, raw: unknown): Promise<{ orderId: string; status: string; created: boolean }> {
-  const orderId = orderIdFor(order.channel, order.channelOrderId);
-  const total = fromMinor(Math.max(computeTotalMinor(order), 0));
-  const orders = new OrdersRepo(deps.sql);
-  const { created } = await orders.recordIntake(orderId, order, total, raw);
-  // Always (re)start: a first request that recorded the intake but died before starting
-  // the workflow is completed by its retry. The workflow id makes this idempotent.
-  try {
-    await deps.client.workflow.start<typeof orderWorkflow>('orderWorkflow', {
-      taskQueue: deps.taskQueue,
-      workflowId: orderId,
-      args: [{
-        orderId, order, pushCarriers: [...PUSH_CARRIERS],
-        settings: { ...deps.settings, returnWindowMs: deps.returnWindows[order.channel] ?? deps.returnWindows.default ?? 0 },
-      }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      staticSummary: summaryOf(order, total),
-      typedSearchAttributes: [
-        { key: OrderStatusKey, value: 'RECEIVED' }, { key: ChannelKey, value: order.channel },
-        { key: CustomerIdKey, value: order.customer.id }, { key: NeedsAttentionKey, value: false },
-        { key: EscalationLevelKey, value: 0 }, { key: OrderTotalKey, value: Number(total) },
-      ],
-    });
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-  }
-  const row = await orders.get(orderId);
-  return { orderId, status: row?.status ?? 'RECEIVED', created };
-}
+export interface OrderServiceDeps extends IntakeDeps { client: Client }
 
 export class OrderService {
   private readonly orders: OrdersRepo;
@@ -70,7 +29,7 @@ export class OrderService {
   }
 
   /** Starts the order once; the same channel order again (even concurrently) answers with the same id. */
-  intake(order: CanonicalOrder, raw: unknown): Promise<{ orderId: string; status: string; created: boolean }> {
+  intake(order: CanonicalOrder, raw: unknown): Promise<IntakeResult> {
     return intakeOrder(this.deps, order, raw);
   }
 
@@ -85,7 +44,8 @@ export class OrderService {
   async get(orderId: string): Promise<{ row: OrderRow; timeline: TimelineEntry[] } | undefined> {
     let row = await this.orders.get(orderId);
     if (!row) return undefined;
-    const mayLag = row.seq === 0 || (Date.now() - row.updatedAt.getTime() < 2000 && !isFinal(row.status));
+    // An order whose workflow is not started yet (Temporal away) is what its row says: nothing to ask.
+    const mayLag = (row.seq === 0 && !(await this.deps.starts.isPending(orderId))) || (row.seq > 0 && Date.now() - row.updatedAt.getTime() < 2000 && !isFinal(row.status));
     if (mayLag) {
       const live = await this.deps.client.workflow.getHandle(orderId).query(orderStateQuery).catch(() => undefined);
       const deadline = Date.now() + CATCH_UP_MS;
@@ -192,7 +152,12 @@ export class OrderService {
    * `closedAnswer`: what a repeat gets when the workflow has closed and never saw the key.
    */
   private async command<T, A>(orderId: string, command: CommandName, key: string | undefined, def: UpdateDefinition<T, [A]>, arg: A, closedAnswer?: T): Promise<T> {
-    if (!(await this.orders.get(orderId))) throw problems.notFound(`No order ${orderId}.`);
+    const row = await this.orders.get(orderId);
+    if (!row) throw problems.notFound(`No order ${orderId}.`);
+    // An order accepted while Temporal was away may not run yet: it is started first (or the caller tries again).
+    if (row.seq === 0 && !(await this.deps.starts.ensureStarted(orderId))) {
+      throw problems.unavailable(`Order ${orderId} is recorded and waiting for its workflow to start; send the command again shortly.`);
+    }
     const handle = this.deps.client.workflow.getHandle(orderId);
     if (!key) {
       try {
@@ -263,9 +228,3 @@ const FINAL = new Set(['REJECTED', 'CANCELLED', 'DELIVERED', 'COMPLETED', 'REFUN
 /** How long an order read waits for the projection to catch up with the workflow's last step. */
 const CATCH_UP_MS = 2000;
 const isFinal = (s: string) => FINAL.has(s);
-
-/** The one-line summary shown in the Temporal Web UI's workflow list. */
-export function summaryOf(order: CanonicalOrder, total: string): string {
-  const lines = order.lines.map((l) => `${l.quantity}× ${l.sku}`).join(', ');
-  return `${order.channel} #${order.channelOrderId} · customer ${order.customer.id} · ${lines} · ${total} ${order.currency} · ${order.payment.method === 'cod' ? 'COD' : 'prepaid'}`.slice(0, 400);
-}

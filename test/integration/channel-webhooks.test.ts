@@ -80,6 +80,11 @@ const count = async (table: 'orders' | 'order_intake_log' | 'channel_events', co
 const workflowExists = async (id: string) => {
   try { await stack.client.workflow.getHandle(id).describe(); return true; } catch (err) { if (err instanceof WorkflowNotFoundError) return false; throw err; }
 };
+/** The intake workflow a notification asked for, once the relay has started it (the answer does not wait for that). */
+const intakeHandle = async (id: string) => {
+  await eventually(() => workflowExists(id), { what: `${id} started` });
+  return stack.client.workflow.getHandle<typeof channelIntakeWorkflow>(id);
+};
 
 beforeAll(async () => {
   stack = await startTestStack({
@@ -115,7 +120,7 @@ describe('each channel\'s webhook becomes the right order', () => {
     await putOnPlatform('shopee', doc);
     const r = await notify('shopee', { channelOrderId: id });
     expect(r.deliveries[0]).toEqual({ status: 202, body: { accepted: true, duplicate: false, orderId: `order-shopee-${id}`, action: 'intake', nativeStatus: 'READY_TO_SHIP' } });
-    const result = await stack.client.workflow.getHandle<typeof channelIntakeWorkflow>(`intake-shopee-${id}`).result();
+    const result = await (await intakeHandle(`intake-shopee-${id}`)).result();
     expect(result).toEqual({ outcome: 'intake', nativeStatus: 'READY_TO_SHIP', orderId: `order-shopee-${id}`, created: true });
     const o = await waitOrder(`order-shopee-${id}`);
     expect(o).toMatchObject({ channel: 'shopee', customerId: 'shopee-402117733', total: '427000.00', paymentMethod: 'cod' });
@@ -292,7 +297,7 @@ describe('the pull and the platform\'s statuses', () => {
     await putOnPlatform('tiktok', doc);
     await sandbox(`/sandbox/channels/tiktok/orders/${id}/status`, { status: 'CANCELLED' });
     expect((await notify('tiktok', { channelOrderId: id, status: 'AWAITING_SHIPMENT' })).deliveries[0]!.status).toBe(202);
-    expect(await stack.client.workflow.getHandle(`intake-tiktok-${id}`).result()).toEqual({ outcome: 'cancelled', nativeStatus: 'CANCELLED' });
+    expect(await (await intakeHandle(`intake-tiktok-${id}`)).result()).toEqual({ outcome: 'cancelled', nativeStatus: 'CANCELLED' });
     expect(await count('orders', 'order_id', `order-tiktok-${id}`)).toBe(0);
     // And a cancellation notice is acknowledged and recorded, nothing started.
     const c = await notify('tiktok', { channelOrderId: id });
@@ -304,7 +309,7 @@ describe('the pull and the platform\'s statuses', () => {
     const { doc, id } = fresh('shopee', malformed);
     await putOnPlatform('shopee', doc);
     expect((await notify('shopee', { channelOrderId: id })).deliveries[0]!.status).toBe(202);
-    const handle = stack.client.workflow.getHandle<typeof channelIntakeWorkflow>(`intake-shopee-${id}`);
+    const handle = await intakeHandle(`intake-shopee-${id}`);
     // Not Failed: running, flagged for the Web UI, and saying which field is wrong.
     const parked = await eventually(async () => {
       const d = await handle.describe();

@@ -5,6 +5,8 @@
  * is applied instead of being acknowledged as a duplicate of an event that never took effect.
  * The stuck delivery runs in a second app over the same database and Temporal, whose client
  * holds that one call; the retry goes to the stack's own API.
+ * A channel's order or notification no longer waits on Temporal at all: its effect is a row in
+ * PostgreSQL, and a stalled workflow start (in the relay) holds neither the answer nor the order.
  */
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { KeyStore } from '../../api/auth';
 import { createApp } from '../../api/create-app';
 import { createApiMetrics } from '../../api/metrics';
 import { DEFAULT_ORDER_SETTINGS } from '../../domain/settings';
+import { WorkflowStartRelay } from '../../intake/workflow-starts';
 import { DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS } from '../../lib/config';
 import { ghnWebhook, postCarrierWebhook } from '../support/carrier-webhooks';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
@@ -57,16 +60,22 @@ function stallingClient(real: Client, op: 'signal' | 'start', target: string) {
   return { client, atEffect, fail: (err: Error) => fail(err) };
 }
 
-/** A second API over the stack's database and Temporal, with `client` in place of the real one. */
+const relays: WorkflowStartRelay[] = [];
+/** A second API over the stack's database and Temporal, with `client` in place of the real one (its relay too). */
 function appWith(client: Client) {
+  const starts = new WorkflowStartRelay({ sql: stack.db.sql, client, logger: memoryLogger() }, { retryMinMs: 50 });
+  starts.start();
+  relays.push(starts);
   return createApp({
     keys: new KeyStore(TEST_KEY_SPECS), logger: memoryLogger(), metrics: createApiMetrics(), bodyLimitBytes: 64 * 1024,
     health: { postgres: () => Promise.resolve(), temporal: () => Promise.resolve() },
-    client, sql: stack.db.sql, taskQueue: stack.taskQueue, orderSettings: DEFAULT_ORDER_SETTINGS,
+    client, sql: stack.db.sql, starts, taskQueue: stack.taskQueue, orderSettings: DEFAULT_ORDER_SETTINGS,
     carrierSecrets: DEV_CARRIER_SECRETS, channelSecrets: DEV_CHANNEL_SECRETS, returnWindows: { default: 7 * 86_400_000 },
   });
 }
 
+const pendingStarts = async (workflowId: string) =>
+  (await stack.db.sql<{ n: number }[]>`select count(*)::int as n from workflow_starts where workflow_id = ${workflowId}`)[0]!.n;
 const count = async (table: 'carrier_events' | 'channel_events', where: string, value: string) =>
   Number((await stack.db.sql.unsafe(`select count(*)::int as n from ${table} where ${where} = $1`, [value]))[0]!.n);
 
@@ -82,7 +91,7 @@ beforeAll(async () => {
   const stock = { 'WH-HCM': 100, 'WH-HN': 100 };
   await seedNetwork(stack.db.sql, { 'SKU-A': stock, 'TSHIRT-M': stock, 'CAP-BLK': stock, 'BAG-TOTE': stock, 'SANDAL-42': stock, 'MUG-CER': stock });
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => { for (const r of relays) await r.stop(); await stack?.close(); });
 
 describe('carrier webhooks', () => {
   it('a delivery stuck before its signal leaves no dedupe row; the carrier\'s retry is applied, once', async () => {
@@ -127,7 +136,7 @@ describe('carrier webhooks', () => {
 });
 
 describe('channel webhooks', () => {
-  it('a TikTok notification stuck before its intake workflow starts leaves no dedupe row; the retry takes the order in', async () => {
+  it('a TikTok notification is answered without waiting on Temporal: a stalled intake start holds nothing, and its failure is retried', async () => {
     const id = `57${Array.from({ length: 16 }, (_, i) => (i === 0 ? randomInt(1, 10) : randomInt(0, 10))).join('')}`;
     const doc = JSON.parse(readFileSync(new URL('../fixtures/channels/tiktok/order-detail-cod.json', import.meta.url), 'utf8')) as Record<string, unknown>;
     const lines = (doc.line_items as Record<string, unknown>[]).map((l, n) => ({ ...l, id: `${id.slice(0, 16)}${n}9` }));
@@ -142,40 +151,49 @@ describe('channel webhooks', () => {
     const creds = channelCredentials('tiktok', DEV_CHANNEL_SECRETS.tiktok!);
     const init = () => ({ method: 'POST', body, headers: { 'Content-Type': 'application/json', Authorization: hmacHex(creds.secret, creds.appKey + body) } });
 
+    // Only the stalling API's relay may take the row (the stack's would start it at its next poll).
+    await stack.starts.stop();
     const stalling = stallingClient(stack.client, 'start', `intake-tiktok-${id}`);
     const first = appWith(stalling.client).request('/v1/channels/tiktok/webhooks', init());
+    // The relay's start is stuck, yet the platform has its answer, and the event is recorded once.
     await stalling.atEffect;
-    expect(await count('channel_events', 'channel_order_id', id)).toBe(0);
-
-    const retry = await fetch(`${stack.apiUrl}/v1/channels/tiktok/webhooks`, init());
-    expect(retry.status).toBe(202);
-    expect(await retry.json()).toMatchObject({ accepted: true, duplicate: false, orderId: `order-tiktok-${id}`, action: 'intake' });
-    await eventually(async () => (await getOrder(`order-tiktok-${id}`))?.status, { what: 'order taken in' });
-
-    stalling.fail(new Error('connection lost'));
-    expect((await first).status).toBe(503);
+    const answer = await first;
+    expect(answer.status).toBe(202);
+    expect(await answer.json()).toMatchObject({ accepted: true, duplicate: false, orderId: `order-tiktok-${id}`, action: 'intake' });
     expect(await count('channel_events', 'channel_order_id', id)).toBe(1);
     const replay = await fetch(`${stack.apiUrl}/v1/channels/tiktok/webhooks`, init());
     expect(await replay.json()).toMatchObject({ duplicate: true });
+    expect(await getOrder(`order-tiktok-${id}`)).toBeUndefined();
+
+    // The start fails (the relay's process lost Temporal): the row is tried again and the order is taken in.
+    stalling.fail(new Error('connection lost'));
+    stack.starts.start();
+    await eventually(async () => (await getOrder(`order-tiktok-${id}`))?.status, { what: 'order taken in' });
+    expect(await pendingStarts(`intake-tiktok-${id}`)).toBe(0);
   });
 
-  it('a web order stuck before its workflow starts: the retry starts it', async () => {
+  it('a web order is answered without waiting on Temporal: a stalled start holds nothing, and its failure is retried', async () => {
     const order = makeOrder({ sku: 'SKU-A' });
     const orderId = `order-web-${order.channelOrderId}`;
     const body = JSON.stringify(order);
     const init = () => ({ method: 'POST', body, headers: { 'Content-Type': 'application/json', 'X-Channel-Signature': hmacHex(DEV_CHANNEL_SECRETS.web!, body) } });
 
+    // Only the stalling API's relay may take the row (the stack's would start it at its next poll).
+    await stack.starts.stop();
     const stalling = stallingClient(stack.client, 'start', orderId);
     const first = appWith(stalling.client).request('/v1/channels/web/webhooks', init());
     await stalling.atEffect;
-    expect(await count('channel_events', 'order_id', orderId)).toBe(0);
+    expect((await first).status).toBe(202);
+    expect(await count('channel_events', 'order_id', orderId)).toBe(1);
+    // Recorded, not yet running: the order reads RECEIVED.
+    expect((await getOrder(orderId))?.status).toBe('RECEIVED');
+    expect(await pendingStarts(orderId)).toBe(1);
 
-    const retry = await fetch(`${stack.apiUrl}/v1/channels/web/webhooks`, init());
-    expect(retry.status).toBeLessThan(300);
-    // The workflow runs: the order moves past RECEIVED.
-    await eventually(async () => { const o = await getOrder(orderId); return o && o.status !== 'RECEIVED' ? o : undefined; }, { what: 'order workflow running' });
     stalling.fail(new Error('connection lost'));
-    expect((await first).status).toBe(503);
+    stack.starts.start();
+    // The workflow runs: the order moves past RECEIVED, and its start is no longer pending.
+    await eventually(async () => { const o = await getOrder(orderId); return o && o.status !== 'RECEIVED' ? o : undefined; }, { what: 'order workflow running' });
+    expect(await pendingStarts(orderId)).toBe(0);
     expect(await count('channel_events', 'order_id', orderId)).toBe(1);
   });
 });

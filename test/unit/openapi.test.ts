@@ -12,6 +12,7 @@ import { createApp } from '../../api/create-app';
 import { createApiMetrics } from '../../api/metrics';
 import { createSql, type Sql } from '../../db/client';
 import { DEFAULT_ORDER_SETTINGS } from '../../domain/settings';
+import { WorkflowStartRelay } from '../../intake/workflow-starts';
 import { createLogger } from '../../lib/logger';
 import { gapsOf, hasExample, operationsOf, type OpenApiDocument, type Operation } from '../support/openapi';
 
@@ -23,10 +24,12 @@ let doc: OpenApiDocument;
 beforeAll(async () => {
   // The real app with real (lazy) clients: nothing here connects, only routing and the document are exercised.
   sql = createSql('postgres://oms:unused@127.0.0.1:9/unused', { max: 1 });
+  const client = new Client();
+  const logger = createLogger({ write: () => undefined });
   app = createApp({
-    keys: new KeyStore([]), logger: createLogger({ write: () => undefined }), metrics: createApiMetrics(), bodyLimitBytes: 1024,
+    keys: new KeyStore([]), logger, metrics: createApiMetrics(), bodyLimitBytes: 1024,
     health: { postgres: () => Promise.resolve(), temporal: () => Promise.resolve() },
-    client: new Client(), sql, taskQueue: 'openapi-test', orderSettings: DEFAULT_ORDER_SETTINGS, carrierSecrets: {}, returnWindows: { default: 0 },
+    client, sql, starts: new WorkflowStartRelay({ sql, client, logger }), taskQueue: 'openapi-test', orderSettings: DEFAULT_ORDER_SETTINGS, carrierSecrets: {}, returnWindows: { default: 0 },
   });
   const res = await app.request('/openapi.json');
   expect(res.status).toBe(200);

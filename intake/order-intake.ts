@@ -1,0 +1,49 @@
+/**
+ * Taking an order in, shared by `POST /v1/orders`, the channel webhooks and the channel-intake
+ * workflow's activity: one PostgreSQL transaction records the order (idempotent by its id) and
+ * asks for its workflow in `workflow_starts`. The caller then either nudges its relay (the API:
+ * the answer never waits on Temporal) or waits for the start (an activity, already in Temporal).
+ */
+import { OrdersRepo } from '../db/orders-repo';
+import { enqueueStart } from '../db/workflow-starts-repo';
+import { fromMinor } from '../domain/money';
+import { orderIdFor, type CanonicalOrder } from '../domain/order';
+import type { OrderSettings } from '../domain/settings';
+import { computeTotalMinor } from '../domain/validate';
+import { PUSH_CARRIERS } from '../activities/carriers/carrier-activities';
+import type { Sql } from '../db/client';
+import type { OrderWorkflowInput } from '../workflows/order';
+import type { WorkflowStartRelay } from './workflow-starts';
+
+export interface IntakeDeps {
+  sql: Sql;
+  taskQueue: string;
+  settings: OrderSettings;
+  returnWindows: Record<string, number>;
+  starts: WorkflowStartRelay;
+}
+
+export interface IntakeResult { orderId: string; status: string; created: boolean }
+
+/**
+ * Records the order once and asks for its workflow in the same transaction; the same channel
+ * order again (even concurrently) answers with the same id. `startNow` waits until the workflow
+ * runs (and throws if Temporal cannot be reached); otherwise the relay is nudged and the order
+ * starts as soon as Temporal takes it.
+ */
+export async function intakeOrder(deps: IntakeDeps, order: CanonicalOrder, raw: unknown, opts: { startNow?: boolean } = {}): Promise<IntakeResult> {
+  const orderId = orderIdFor(order.channel, order.channelOrderId);
+  const total = fromMinor(Math.max(computeTotalMinor(order), 0));
+  const input: OrderWorkflowInput = {
+    orderId, order, pushCarriers: [...PUSH_CARRIERS],
+    settings: { ...deps.settings, returnWindowMs: deps.returnWindows[order.channel] ?? deps.returnWindows.default ?? 0 },
+  };
+  const orders = new OrdersRepo(deps.sql);
+  const { created, status } = await orders.recordIntake(orderId, order, total, raw, (tx) => enqueueStart(tx, { workflowId: orderId, kind: 'order', taskQueue: deps.taskQueue, input }));
+  if (opts.startNow) {
+    if (!(await deps.starts.ensureStarted(orderId, 20_000))) throw new Error(`order ${orderId} is recorded but its workflow could not be started yet (Temporal unreachable); retrying`);
+  } else {
+    deps.starts.nudge();
+  }
+  return { orderId, status, created };
+}

@@ -1,0 +1,167 @@
+/**
+ * Intake never waits on Temporal. On a Temporal dev server of its own, which the test stops and
+ * starts again (same SQLite file, same port), while the API keeps running:
+ * - with Temporal down, orders (`POST /v1/orders`, a web order webhook) and a TikTok notification
+ *   are answered 201/202 straight from PostgreSQL and read back as RECEIVED; a command to one of
+ *   them answers 503 (send again) and leaves nothing behind; /metrics shows the backlog;
+ * - when Temporal is back, each of them starts exactly once and runs to the end;
+ * - two relays over one backlog never start a row twice, and rows held by a relay that died are
+ *   taken over once its lease runs out.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { channelCredentials } from '../../activities/channels/adapters';
+import { hmacHex } from '../../activities/channels/adapters/common';
+import { WorkflowStartsRepo } from '../../db/workflow-starts-repo';
+import { WorkflowStartRelay } from '../../intake/workflow-starts';
+import { DEV_CHANNEL_SECRETS } from '../../lib/config';
+import { freePort, startTemporalDevServer, type ManagedService } from '../../lib/dev-services';
+import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
+import { memoryLogger, startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+
+const dir = mkdtempSync(join(tmpdir(), 'oms-intake-outage-'));
+const dbFile = join(dir, 'temporal.sqlite');
+let port: number;
+let temporal: ManagedService & { address: string };
+let stack: TestStack;
+
+const startTemporal = () => startTemporalDevServer({ cliPath: inject('temporalCliPath') || undefined, port, uiPort: 0, namespace: 'default', ui: false, dbFile });
+
+beforeAll(async () => {
+  port = await freePort();
+  temporal = await startTemporal();
+  stack = await startTestStack({
+    temporalAddress: temporal.address, namespace: 'default',
+    returnWindows: { default: 0 },
+    sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } },
+    startRelay: { retryMinMs: 100, retryMaxMs: 1000, pollMs: 200 },
+  });
+  await seedNetwork(stack.db.sql, { 'SKU-OUT': { 'WH-HCM': 1000 } });
+}, 120_000);
+afterAll(async () => {
+  await stack?.close();
+  await temporal?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface OrderBody { status: string; timeline: { status: string }[] }
+const getOrder = async (id: string) => {
+  const res = await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.ops });
+  return res.status === 200 ? ((await res.json()) as OrderBody) : undefined;
+};
+const pending = async () => (await stack.db.sql<{ n: number }[]>`select count(*)::int as n from workflow_starts`)[0]!.n;
+/** Executions (runs) under a workflow id, once visibility has caught up: 1 means started once. */
+const runs = (workflowId: string) => eventually(async () => {
+  const n = (await stack.client.workflow.count(`WorkflowId = '${workflowId}'`)).count;
+  return n > 0 ? n : undefined;
+}, { what: `${workflowId} visible`, timeoutMs: 10_000 });
+const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+
+/** A TikTok order the sandbox's platform knows, and the signed notification that announces it. */
+async function tiktokNotification(): Promise<{ id: string; send: () => Promise<Response> }> {
+  const id = `57${Array.from({ length: 16 }, (_, i) => (i === 0 ? randomInt(1, 10) : randomInt(0, 10))).join('')}`;
+  const doc = JSON.parse(readFileSync(new URL('../fixtures/channels/tiktok/order-detail-cod.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const lines = (doc.line_items as Record<string, unknown>[]).map((l, n) => ({ ...l, id: `${id.slice(0, 16)}${n}9` }));
+  const put = await fetch(`${stack.sandboxUrl}/sandbox/channels/tiktok/orders`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...doc, id, line_items: lines }) });
+  expect(put.status).toBeLessThan(300);
+  const now = Math.floor(Date.now() / 1000);
+  const body = JSON.stringify({ type: 1, tts_notification_id: `74${id.slice(2)}`, shop_id: '7494000000000000001', timestamp: now, data: { order_id: id, order_status: 'AWAITING_SHIPMENT', update_time: now } });
+  const creds = channelCredentials('tiktok', DEV_CHANNEL_SECRETS.tiktok!);
+  return { id, send: () => fetch(`${stack.apiUrl}/v1/channels/tiktok/webhooks`, { method: 'POST', body, headers: { 'Content-Type': 'application/json', Authorization: hmacHex(creds.secret, creds.appKey + body) } }) };
+}
+
+describe('intake while Temporal is down', () => {
+  it('accepts orders and notifications from PostgreSQL alone, and starts each once when Temporal is back', async () => {
+    // The stack works: one order runs to the end before the outage.
+    const warm = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder({ sku: 'SKU-OUT' }) });
+    const warmId = ((await warm.json()) as { orderId: string }).orderId;
+    await eventually(async () => (await getOrder(warmId))?.status === 'COMPLETED', { what: 'the first order completed', timeoutMs: 60_000 });
+    const tiktok = await tiktokNotification();
+
+    await temporal.stop();
+    const apiOrders = Array.from({ length: 12 }, () => makeOrder({ sku: 'SKU-OUT' }));
+    const answers = await Promise.all(apiOrders.map((o) => stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: o })));
+    expect(answers.map((r) => r.status)).toEqual(apiOrders.map(() => 201));
+    const ids = await Promise.all(answers.map(async (r) => ((await r.json()) as { orderId: string; status: string })));
+    expect(ids.every((x) => x.status === 'RECEIVED')).toBe(true);
+    // The same order again while down: the same order, not a second one.
+    const again = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: apiOrders[0] });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { orderId: string }).orderId).toBe(ids[0]!.orderId);
+    // A channel's whole-order webhook and a marketplace notification, also answered.
+    const webOrder = makeOrder({ sku: 'SKU-OUT' });
+    const webBody = JSON.stringify(webOrder);
+    const web = await fetch(`${stack.apiUrl}/v1/channels/web/webhooks`, { method: 'POST', body: webBody, headers: { 'Content-Type': 'application/json', 'X-Channel-Signature': hmacHex(DEV_CHANNEL_SECRETS.web!, webBody) } });
+    expect(web.status).toBe(202);
+    const note = await tiktok.send();
+    expect(note.status).toBe(202);
+
+    const orderIds = [...ids.map((x) => x.orderId), `order-web-${webOrder.channelOrderId}`];
+    for (const id of orderIds) expect((await getOrder(id))?.status).toBe('RECEIVED');
+    expect(await pending()).toBe(orderIds.length + 1);
+    const metrics = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+    expect(metric(metrics, 'oms_workflow_starts_pending')).toBe(orderIds.length + 1);
+    expect(metric(metrics, 'oms_workflow_starts_oldest_seconds')).toBeGreaterThan(0);
+    // A command cannot reach a workflow that does not run yet: 503, and the order is untouched.
+    const cancel = await stack.api(`/v1/orders/${orderIds[1]}/cancel`, { method: 'POST', key: TEST_KEYS.cs, json: { reason: 'changed my mind' } });
+    expect(cancel.status).toBe(503);
+    expect((await getOrder(orderIds[1]!))?.status).toBe('RECEIVED');
+
+    // The relay keeps trying (each start has a deadline), and says so without naming the buyer.
+    await eventually(() => Promise.resolve(stack.starts.counts.failed > 0), { what: 'a start failed and is retried', timeoutMs: 60_000 });
+    const retries = stack.logs.filter((l) => l.includes('workflow not started yet; will retry'));
+    expect(retries.length).toBeGreaterThan(0);
+    expect(retries.some((l) => l.includes('Nguyễn') || l.includes('0901234567') || l.includes('12 Lê Lợi'))).toBe(false);
+
+    // Temporal is back: every accepted order and the notification start, once, and run to the end.
+    temporal = await startTemporal();
+    await eventually(async () => (await pending()) === 0, { what: 'the backlog started', timeoutMs: 90_000, intervalMs: 500 });
+    const tiktokOrder = `order-tiktok-${tiktok.id}`;
+    await eventually(async () => (await getOrder(tiktokOrder))?.status, { what: 'the TikTok order taken in', timeoutMs: 60_000 });
+    for (const id of orderIds) {
+      const done = await eventually(async () => { const o = await getOrder(id); return o && ['COMPLETED', 'CANCELLED'].includes(o.status) ? o : undefined; }, { what: `${id} finished`, timeoutMs: 120_000, intervalMs: 500 });
+      // The refused command (503) left nothing behind: that order runs like the others.
+      expect(done.status).toBe('COMPLETED');
+      expect(done.timeline.map((t) => t.status)).not.toContain('CANCELLING');
+      expect(await runs(id)).toBe(1);
+    }
+    expect(await runs(`intake-tiktok-${tiktok.id}`)).toBe(1);
+  }, 300_000);
+});
+
+describe('the relay', () => {
+  it('two relays over one backlog start each workflow once; rows held by a relay that died are taken over after its lease', async () => {
+    await stack.starts.stop();
+    try {
+      const orders = Array.from({ length: 40 }, () => makeOrder({ sku: 'SKU-OUT' }));
+      for (const o of orders) expect((await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: o })).status).toBe(201);
+      expect(await pending()).toBe(40);
+      // A relay that claimed five rows and died: they stay claimed until the lease ends.
+      const died = await new WorkflowStartsRepo(stack.db.sql).claim(5, 1500);
+      expect(died).toHaveLength(5);
+
+      const other = new WorkflowStartRelay({ sql: stack.db.sql, client: stack.client, logger: memoryLogger() }, { batch: 7, concurrency: 4, pollMs: 100 });
+      const before = { ...stack.starts.counts };
+      // The other relay takes a first batch; then both race for the rest.
+      expect(await other.round()).toEqual({ claimed: 7, failed: 0 });
+      stack.starts.start();
+      other.start();
+      try {
+        await eventually(async () => (await pending()) === 0, { what: 'the backlog started by two relays', timeoutMs: 60_000, intervalMs: 200 });
+      } finally {
+        await other.stop();
+      }
+      const started = stack.starts.counts.started - before.started + other.counts.started;
+      const already = stack.starts.counts.alreadyStarted - before.alreadyStarted + other.counts.alreadyStarted;
+      // Every row was started by exactly one relay: none twice (no "already started"), none skipped.
+      expect({ started, already }).toEqual({ started: 40, already: 0 });
+      expect(other.counts.started).toBeGreaterThanOrEqual(7);
+      for (const d of died) expect(await runs(d.workflowId)).toBe(1);
+    } finally {
+      stack.starts.start();
+    }
+  }, 120_000);
+});
