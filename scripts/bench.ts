@@ -6,7 +6,10 @@
  * Then the channel webhook route's answer time at BENCH_WEBHOOK_RATE (default 50/s) while the
  * worker is saturated by a burst of orders: the platforms' own payload shapes (Shopify orders,
  * Shopee pushes, TikTok notices the OMS ignores, redeliveries), signed as they sign them.
- *   BENCH_RATE=50 BENCH_SECONDS=10 BENCH_ORDERS=200 BENCH_SLA=1 BENCH_STOCK_SYNC=0 BENCH_WEBHOOK_RATE=50 npm run bench
+ * Then what one order costs Temporal per shape, and last intake with the Temporal server stopped
+ * for BENCH_OUTAGE_SECONDS (default 60): every order must be answered 201 and delivered once the
+ * server is back.
+ *   BENCH_RATE=50 BENCH_SECONDS=10 BENCH_ORDERS=200 BENCH_SLA=1 BENCH_STOCK_SYNC=0 BENCH_WEBHOOK_RATE=50 BENCH_OUTAGE_SECONDS=60 npm run bench
  */
 import { createHmac, randomInt } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -25,6 +28,7 @@ const RATE = Number(process.env.BENCH_RATE ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 200);
 const WEBHOOK_RATE = Number(process.env.BENCH_WEBHOOK_RATE ?? 50);
+const OUTAGE_SECONDS = Number(process.env.BENCH_OUTAGE_SECONDS ?? 60);
 const config = loadConfigOrExit();
 const say = (l: string) => process.stdout.write(`${l}\n`);
 
@@ -59,11 +63,14 @@ chmodSync(dir, 0o755);
 const logger = createLogger({ level: 'error' });
 say(`machine: ${cpus()[0]?.model ?? 'unknown cpu'} × ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), Node ${process.version}, ${process.platform}/${process.arch}`);
 say('starting PostgreSQL, Temporal dev server (in memory), sandbox (zero latency), worker and API...');
-const [pg, temporal] = await Promise.all([
+const temporalPort = await freePort();
+const startTemporal = () => startTemporalDevServer({ cliPath: config.temporal.cliPath, port: temporalPort, uiPort: 0, namespace: 'default', ui: false });
+const [pg, firstTemporal] = await Promise.all([
   // fsync off (the OMS_PG_FSYNC=off mode): a throwaway cluster, measured like the earlier runs.
   freePort().then((port) => startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'oms_bench', fsync: false })),
-  freePort().then((port) => startTemporalDevServer({ cliPath: config.temporal.cliPath, port, uiPort: 0, namespace: 'default', ui: false })),
+  startTemporal(),
 ]);
+let temporal = firstTemporal;
 const keys = { channel: 'bench-channel-key', admin: 'bench-admin-key-01', cs: 'bench-cs-key-0001', ops: 'bench-ops-key-0001' };
 const stack = await startStack({
   databaseUrl: pg.url, temporalAddress: temporal.address, namespace: 'default', taskQueue: 'bench', host: '127.0.0.1', port: 0,
@@ -279,6 +286,23 @@ try {
   if (failed.length) say(`   NOT 2xx: ${failed.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
 
   await costPerOrder(post, order);
+
+  // 6) Intake with the Temporal server stopped: answered from PostgreSQL alone; started once it is back.
+  say(`\n6) intake with the Temporal server stopped for ${OUTAGE_SECONDS}s: POST /v1/orders at ${RATE}/s, GET /healthz alongside`);
+  await temporal.stop();
+  const outIds: string[] = [];
+  const [outIntake, outHealth] = await Promise.all([
+    atFixedRate(RATE, OUTAGE_SECONDS, async () => { outIds.push(await post(order())); }),
+    atFixedRate(RATE, OUTAGE_SECONDS, async () => { await (await fetch(`${stack.apiUrl}/healthz`)).text(); }),
+  ]);
+  const [backlog] = await stack.sql<{ n: number }[]>`select count(*)::int as n from workflow_starts`;
+  say(`   ${outIds.length} orders answered 201 (every one: anything else stops the bench): p50 ${ms(pct(outIntake, 50))}  p99 ${ms(pct(outIntake, 99))}  max ${ms(Math.max(...outIntake))}; /healthz meanwhile p50 ${ms(pct(outHealth, 50))}  p99 ${ms(pct(outHealth, 99))}`);
+  say(`   → intake p99 is ${(pct(outIntake, 99) / pct(outHealth, 99)).toFixed(1)}× the /healthz p99; ${backlog?.n ?? 0} workflow starts waiting in PostgreSQL`);
+  // In memory, the server comes back empty (as a rebuilt cluster would): the starts are in PostgreSQL.
+  const backAt = performance.now();
+  temporal = await startTemporal();
+  const outSeconds = await drain(outIds, backAt);
+  say(`   all ${outIds.length} DELIVERED ${outSeconds.toFixed(1)}s after the server was started again → ${(outIds.length / outSeconds).toFixed(1)} orders/s; relay: ${stack.starts.counts.started} started, ${stack.starts.counts.alreadyStarted} found already started, ${stack.starts.counts.failed} attempts failed and retried`);
 } finally {
   await stack.stop();
   await temporal.stop();
