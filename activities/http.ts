@@ -33,7 +33,11 @@ const HEARTBEAT_EVERY_MS = 1000;
 
 /** The current activity's context, or undefined when called outside an activity (scripts, tests). */
 function activityContext(): Context | undefined {
-  try { return Context.current(); } catch { return undefined; }
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -41,7 +45,11 @@ function activityContext(): Context | undefined {
  * heartbeating meanwhile so the server can deliver that cancellation (and notice a dead worker
  * well before the step's start-to-close timeout). `done()` stops the heartbeats.
  */
-export interface OutboundCall { signal: AbortSignal; done(): void; failure(err: unknown, what: string): Error }
+export interface OutboundCall {
+  signal: AbortSignal;
+  done(): void;
+  failure(err: unknown, what: string): Error;
+}
 
 export function beginOutboundCall(timeoutMs: number): OutboundCall {
   const ctx = activityContext();
@@ -49,21 +57,32 @@ export function beginOutboundCall(timeoutMs: number): OutboundCall {
   const signal = ctx ? AbortSignal.any([timeout, ctx.cancellationSignal]) : timeout;
   let timer: NodeJS.Timeout | undefined;
   if (ctx) {
-    const beat = () => { try { ctx.heartbeat(); } catch { /* the activity has ended */ } };
+    const beat = () => {
+      try {
+        ctx.heartbeat();
+      } catch {
+        /* the activity has ended */
+      }
+    };
     beat();
     timer = setInterval(beat, Math.min(HEARTBEAT_EVERY_MS, Math.max(100, (ctx.info.heartbeatTimeoutMs ?? 3 * HEARTBEAT_EVERY_MS) / 3)));
     timer.unref();
   }
   return {
     signal,
-    done: () => { if (timer) clearInterval(timer); timer = undefined; },
+    done: () => {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    },
     /** What a failed fetch (or body read) becomes: the activity's cancellation, or a transient error. */
     failure: (err, what) => {
       if (ctx?.cancellationSignal.aborted) {
         const reason: unknown = ctx.cancellationSignal.reason;
         return reason instanceof Error ? reason : new Error(`${what}: cancelled`);
       }
-      return new TransientHttpError(`${what}: ${timeout.aborted || (err as Error).name === 'TimeoutError' ? 'timed out' : (err as Error).message}`);
+      return new TransientHttpError(
+        `${what}: ${timeout.aborted || (err as Error).name === 'TimeoutError' ? 'timed out' : (err as Error).message}`,
+      );
     },
   };
 }
@@ -77,7 +96,13 @@ export function transientAnswer(what: string, status: number, code: string, retr
   const message = `${what}: ${status} ${code}`;
   const delay = status === 429 || status === 503 ? retryAfterMs(retryAfter, Date.now(), RETRY_AFTER_CAP_MS) : undefined;
   if (delay === undefined || delay <= 0) return new TransientHttpError(message);
-  return ApplicationFailure.create({ message, type: 'TransientHttpError', nonRetryable: false, nextRetryDelay: delay, details: [{ status, code, retryAfterMs: delay }] });
+  return ApplicationFailure.create({
+    message,
+    type: 'TransientHttpError',
+    nonRetryable: false,
+    nextRetryDelay: delay,
+    details: [{ status, code, retryAfterMs: delay }],
+  });
 }
 
 export async function callJson<T>(system: OutsideSystem, path: string, opts: CallOptions = {}): Promise<T> {
@@ -101,9 +126,14 @@ export async function callJson<T>(system: OutsideSystem, path: string, opts: Cal
     call.done();
   }
   let json: unknown;
-  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
   if (res.ok) return json as T;
   const code = (json as { error?: string } | undefined)?.error ?? `http_${res.status}`;
-  if (res.status === 429 || res.status >= 500 || res.status === 408) throw transientAnswer(path, res.status, code, res.headers.get('Retry-After'));
+  if (res.status === 429 || res.status >= 500 || res.status === 408)
+    throw transientAnswer(path, res.status, code, res.headers.get('Retry-After'));
   throw ApplicationFailure.nonRetryable(`${path}: ${res.status} ${code}`, code, json);
 }

@@ -54,17 +54,29 @@ export function createBaseApp(deps: AppDeps): App {
   // phone number), status and duration, keyed by the order (= workflow id) it concerns.
   app.use('*', accessLog(deps.logger));
   app.use('*', deps.metrics.middleware);
-  app.use('*', bodyLimit({ maxSize: deps.bodyLimitBytes, onError: () => { throw problems.tooLarge(deps.bodyLimitBytes); } }));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.bodyLimitBytes,
+      onError: () => {
+        throw problems.tooLarge(deps.bodyLimitBytes);
+      },
+    }),
+  );
   // Channel and carrier webhooks authenticate the sender their own way, and some (Shopee, Lazada,
   // TikTok Shop, Viettel Post) put their signature or secret in Authorization: not an API key.
   app.use('/v1/*', except(['/v1/channels/:channel/webhooks', '/v1/carriers/:carrier/webhooks'], authenticate(deps.keys)));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
-    type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer <key>`. Its role decides what it may do.',
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key: `Authorization: Bearer <key>`. Its role decides what it may do.',
   });
   registerHealthRoutes(app, deps.health, deps.metrics);
 
-  app.notFound(() => { throw problems.notFound('No route matches this method and path.'); });
+  app.notFound(() => {
+    throw problems.notFound('No route matches this method and path.');
+  });
   app.onError((err, c) => {
     if (err instanceof ProblemError) return problemResponse(c, err);
     if (err instanceof HTTPException) {
@@ -86,10 +98,15 @@ function accessLog(logger: Logger): MiddlewareHandler {
     const orderId = ORDER_PATH.exec(c.req.path)?.[1];
     const route = routePath(c, -1);
     const line = {
-      requestId: c.res.headers.get('X-Request-Id'), method: c.req.method, route: route === '*' || route === '/*' ? 'unmatched' : route,
-      status: c.res.status, ms: Math.round(performance.now() - start), ...(orderId ? { orderId, workflowId: orderId } : {}),
+      requestId: c.res.headers.get('X-Request-Id'),
+      method: c.req.method,
+      route: route === '*' || route === '/*' ? 'unmatched' : route,
+      status: c.res.status,
+      ms: Math.round(performance.now() - start),
+      ...(orderId ? { orderId, workflowId: orderId } : {}),
     };
-    if (QUIET_PATHS.has(c.req.path)) logger.debug('http request', line); else logger.info('http request', line);
+    if (QUIET_PATHS.has(c.req.path)) logger.debug('http request', line);
+    else logger.info('http request', line);
   };
 }
 
@@ -103,26 +120,45 @@ export function addDocs(app: App): void {
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
-      title: 'Durable OMS API', version: '1',
-      description: 'Order management on durable execution: each order is one Temporal workflow. Errors are application/problem+json. '
-        + 'Each operation lists the API-key roles it admits in `x-roles`; another role gets 403, no key 401.',
+      title: 'Durable OMS API',
+      version: '1',
+      description:
+        'Order management on durable execution: each order is one Temporal workflow. Errors are application/problem+json. ' +
+        'Each operation lists the API-key roles it admits in `x-roles`; another role gets 403, no key 401.',
     },
     security: [],
   });
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Durable OMS API' }));
   // The two routes above are plain handlers: documented here so the document covers every route.
   app.openAPIRegistry.registerPath({
-    method: 'get', path: '/openapi.json', tags: ['docs'], summary: 'This API\'s OpenAPI 3.1 document',
+    method: 'get',
+    path: '/openapi.json',
+    tags: ['docs'],
+    summary: "This API's OpenAPI 3.1 document",
     responses: {
       200: {
         description: 'The OpenAPI document',
-        content: { 'application/json': { schema: z.record(z.string(), z.unknown()).openapi({ example: { openapi: '3.1.0', info: { title: 'Durable OMS API', version: '1' }, paths: {} } }) } },
+        content: {
+          'application/json': {
+            schema: z
+              .record(z.string(), z.unknown())
+              .openapi({ example: { openapi: '3.1.0', info: { title: 'Durable OMS API', version: '1' }, paths: {} } }),
+          },
+        },
       },
     },
   });
   app.openAPIRegistry.registerPath({
-    method: 'get', path: '/docs', tags: ['docs'], summary: 'Interactive API reference (HTML) over /openapi.json',
-    responses: { 200: { description: 'An HTML page', content: { 'text/html': { schema: z.string().openapi({ example: '<!doctype html><html>…</html>' }) } } } },
+    method: 'get',
+    path: '/docs',
+    tags: ['docs'],
+    summary: 'Interactive API reference (HTML) over /openapi.json',
+    responses: {
+      200: {
+        description: 'An HTML page',
+        content: { 'text/html': { schema: z.string().openapi({ example: '<!doctype html><html>…</html>' }) } },
+      },
+    },
   });
 }
 

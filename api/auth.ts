@@ -7,7 +7,11 @@ import type { MiddlewareHandler } from 'hono';
 import type { ApiKeySpec, Role } from '../lib/config';
 import { problems } from './errors';
 
-export interface Principal { role: Role; channel?: string; keyId: string }
+export interface Principal {
+  role: Role;
+  channel?: string;
+  keyId: string;
+}
 
 export type AuthEnv = { Variables: { principal: Principal | undefined; requestId: string } };
 

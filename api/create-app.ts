@@ -33,12 +33,36 @@ export interface ApiDeps extends AppDeps {
 
 export function createApp(deps: ApiDeps): App {
   const app = createBaseApp(deps);
-  registerOrderRoutes(app, new OrderService({ client: deps.client, sql: deps.sql, starts: deps.starts, taskQueue: deps.taskQueue, settings: deps.orderSettings, returnWindows: deps.returnWindows }));
+  registerOrderRoutes(
+    app,
+    new OrderService({
+      client: deps.client,
+      sql: deps.sql,
+      starts: deps.starts,
+      taskQueue: deps.taskQueue,
+      settings: deps.orderSettings,
+      returnWindows: deps.returnWindows,
+    }),
+  );
   registerCatalogRoutes(app, new CatalogRepo(deps.sql));
   registerInventoryRoutes(app, new InventoryService({ sql: deps.sql, client: deps.client, logger: deps.logger }));
   registerCustomerRoutes(app, new OrdersRepo(deps.sql));
-  registerCarrierWebhookRoutes(app, { client: deps.client, orders: new OrdersRepo(deps.sql), secrets: deps.carrierSecrets, logger: deps.logger });
-  registerChannelWebhookRoutes(app, { client: deps.client, sql: deps.sql, starts: deps.starts, taskQueue: deps.taskQueue, settings: deps.orderSettings, returnWindows: deps.returnWindows, secrets: deps.channelSecrets ?? DEV_CHANNEL_SECRETS, logger: deps.logger });
+  registerCarrierWebhookRoutes(app, {
+    client: deps.client,
+    orders: new OrdersRepo(deps.sql),
+    secrets: deps.carrierSecrets,
+    logger: deps.logger,
+  });
+  registerChannelWebhookRoutes(app, {
+    client: deps.client,
+    sql: deps.sql,
+    starts: deps.starts,
+    taskQueue: deps.taskQueue,
+    settings: deps.orderSettings,
+    returnWindows: deps.returnWindows,
+    secrets: deps.channelSecrets ?? DEV_CHANNEL_SECRETS,
+    logger: deps.logger,
+  });
   registerReportRoutes(app, new ReportsRepo(deps.sql));
   addDocs(app);
   return app;

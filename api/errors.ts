@@ -8,7 +8,10 @@ import type { ZodError } from 'zod';
 
 const BASE = 'https://durable-oms.dev/problems/';
 
-export interface FieldError { path: string; message: string }
+export interface FieldError {
+  path: string;
+  message: string;
+}
 
 export interface Problem {
   type: string;
@@ -21,7 +24,13 @@ export interface Problem {
 
 /** An error a handler may throw to answer with a problem document. */
 export class ProblemError extends Error {
-  constructor(readonly status: ContentfulStatusCode, readonly slug: string, readonly title: string, detail: string, readonly extra: Record<string, unknown> = {}) {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly slug: string,
+    readonly title: string,
+    detail: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(detail);
   }
   toProblem(): Problem {
@@ -41,7 +50,8 @@ export const problems = {
   /** An Idempotency-Key sent again with a different request (the IETF Idempotency-Key draft's 422). */
   idempotencyKeyReused: (detail: string) => new ProblemError(422, 'idempotency-key-reused', 'Idempotency-Key reused', detail),
   tooLarge: (limit: number) => new ProblemError(413, 'payload-too-large', 'Payload too large', `The request body exceeds ${limit} bytes.`),
-  unsupportedMediaType: () => new ProblemError(415, 'unsupported-media-type', 'Unsupported media type', 'Send JSON with Content-Type: application/json.'),
+  unsupportedMediaType: () =>
+    new ProblemError(415, 'unsupported-media-type', 'Unsupported media type', 'Send JSON with Content-Type: application/json.'),
   unavailable: (detail: string) => new ProblemError(503, 'unavailable', 'Service unavailable', detail),
   internal: () => new ProblemError(500, 'internal', 'Internal error', 'Something went wrong on our side; it has been logged.'),
 };

@@ -35,4 +35,7 @@ const stack = await startStack({
   ...(config.sandbox.url ? { sandboxUrl: config.sandbox.url } : {}),
 });
 logger.info('api started', { url: stack.apiUrl });
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { void stack.stop().then(() => process.exit(0)); });
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    void stack.stop().then(() => process.exit(0));
+  });

@@ -12,7 +12,11 @@ const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g');
 
 export const UNSTORABLE_TEXT_MESSAGE = 'contains a NUL character or an unpaired surrogate, which no text field accepts';
 
-interface Visit { v: unknown; key: string; parent: Visit | undefined }
+interface Visit {
+  v: unknown;
+  key: string;
+  parent: Visit | undefined;
+}
 const pathOf = (n: Visit | undefined): string => {
   const keys: string[] = [];
   for (let x = n; x?.parent; x = x.parent) keys.push(x.key);

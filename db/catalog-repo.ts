@@ -1,18 +1,40 @@
 /** Products and warehouses. */
 import type { Sql } from './client';
 
-export interface Product { sku: string; name: string; unitPrice: string; currency: string; weightGrams: number; active: boolean; updatedAt?: Date }
-export interface Warehouse { id: string; name: string; city: string; lat: number; lng: number; regionsServed: string[]; dailyCapacity: number; active: boolean; updatedAt?: Date }
+export interface Product {
+  sku: string;
+  name: string;
+  unitPrice: string;
+  currency: string;
+  weightGrams: number;
+  active: boolean;
+  updatedAt?: Date;
+}
+export interface Warehouse {
+  id: string;
+  name: string;
+  city: string;
+  lat: number;
+  lng: number;
+  regionsServed: string[];
+  dailyCapacity: number;
+  active: boolean;
+  updatedAt?: Date;
+}
 
-const productCols = (s: Sql) => s`sku, name, unit_price::text as "unitPrice", currency, weight_grams as "weightGrams", active, updated_at as "updatedAt"`;
-const warehouseCols = (s: Sql) => s`id, name, city, lat, lng, regions_served as "regionsServed", daily_capacity as "dailyCapacity", active, updated_at as "updatedAt"`;
+const productCols = (s: Sql) =>
+  s`sku, name, unit_price::text as "unitPrice", currency, weight_grams as "weightGrams", active, updated_at as "updatedAt"`;
+const warehouseCols = (s: Sql) =>
+  s`id, name, city, lat, lng, regions_served as "regionsServed", daily_capacity as "dailyCapacity", active, updated_at as "updatedAt"`;
 
 export class CatalogRepo {
   constructor(private readonly sql: Sql) {}
 
   async products(opts: { after?: string | undefined; limit: number }): Promise<Product[]> {
     const s = this.sql;
-    return s<Product[]>`select ${productCols(s)} from products ${opts.after ? s`where sku > ${opts.after}` : s``} order by sku limit ${opts.limit}`;
+    return s<
+      Product[]
+    >`select ${productCols(s)} from products ${opts.after ? s`where sku > ${opts.after}` : s``} order by sku limit ${opts.limit}`;
   }
 
   async productsBySku(skus: string[]): Promise<Map<string, Product>> {

@@ -5,7 +5,10 @@
  */
 import type { Sql } from './client';
 
-export interface CommandRequest { requestHash: string; outcome: unknown }
+export interface CommandRequest {
+  requestHash: string;
+  outcome: unknown;
+}
 
 export class CommandRequestsRepo {
   constructor(private readonly sql: Sql) {}

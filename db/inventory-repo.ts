@@ -12,14 +12,33 @@ export class LostRaceError extends Error {
   override name = 'LostRaceError';
 }
 
-export interface StockRow { sku: string; warehouseId: string; onHand: number; reserved: number; safetyStock: number; atp: number; updatedAt: Date }
+export interface StockRow {
+  sku: string;
+  warehouseId: string;
+  onHand: number;
+  reserved: number;
+  safetyStock: number;
+  atp: number;
+  updatedAt: Date;
+}
 
 export class InventoryRepo {
   constructor(private readonly sql: Sql) {}
 
   /** Every active warehouse with its capacity left on `day` and ATP for `skus`. */
   async loadNetwork(skus: string[], day: string): Promise<WarehouseStock[]> {
-    const rows = await this.sql<{ id: string; lat: number; lng: number; regions_served: string[]; active: boolean; capacity_left: number; sku: string | null; atp: number | null }[]>`
+    const rows = await this.sql<
+      {
+        id: string;
+        lat: number;
+        lng: number;
+        regions_served: string[];
+        active: boolean;
+        capacity_left: number;
+        sku: string | null;
+        atp: number | null;
+      }[]
+    >`
       select w.id, w.lat, w.lng, w.regions_served, w.active,
              w.daily_capacity - coalesce(l.orders, 0) as capacity_left,
              s.sku, greatest(s.on_hand - s.reserved - s.safety_stock, 0) as atp
@@ -57,10 +76,15 @@ export class InventoryRepo {
       const existing = await tx<{ line_no: number; sku: string; warehouse_id: string; quantity: number }[]>`
         select line_no, sku, warehouse_id, quantity from reservations where order_id = ${orderId} and state in ('reserved', 'committed')`;
       if (existing.length > 0) {
-        return { allocations: existing.map((r) => ({ lineNo: r.line_no, sku: r.sku, warehouseId: r.warehouse_id, quantity: r.quantity })), reused: true };
+        return {
+          allocations: existing.map((r) => ({ lineNo: r.line_no, sku: r.sku, warehouseId: r.warehouse_id, quantity: r.quantity })),
+          reused: true,
+        };
       }
       // Lock rows in one global order so concurrent reservations never deadlock.
-      const sorted = [...allocations].sort((a, b) => a.sku.localeCompare(b.sku) || a.warehouseId.localeCompare(b.warehouseId) || a.lineNo - b.lineNo);
+      const sorted = [...allocations].sort(
+        (a, b) => a.sku.localeCompare(b.sku) || a.warehouseId.localeCompare(b.warehouseId) || a.lineNo - b.lineNo,
+      );
       for (const a of sorted) {
         const updated = await tx`
           update stock set reserved = reserved + ${a.quantity}, updated_at = now()
@@ -101,7 +125,12 @@ export class InventoryRepo {
    * Gives back some units of some lines (a partial cancellation), once per `ref`: a retried call
    * finds its ref and changes nothing. A line cut to zero units is released outright.
    */
-  async releaseUnits(input: { orderId: string; warehouseId: string; lines: { lineNo: number; quantity: number }[]; ref: string }): Promise<{ released: number; applied: boolean }> {
+  async releaseUnits(input: {
+    orderId: string;
+    warehouseId: string;
+    lines: { lineNo: number; quantity: number }[];
+    ref: string;
+  }): Promise<{ released: number; applied: boolean }> {
     return this.sql.begin(async (tx) => {
       const claimed = await tx`insert into reservation_cuts (ref, order_id, units) values (${input.ref}, ${input.orderId}, 0)
                                on conflict (ref) do nothing returning ref`;
@@ -142,7 +171,14 @@ export class InventoryRepo {
   }
 
   /** Sets on hand with a reason; refuses to drop below what is reserved. */
-  async setOnHand(input: { sku: string; warehouseId: string; onHand: number; safetyStock?: number | undefined; reason: string; actor: string }): Promise<{ before: number; after: number; row: StockRow }> {
+  async setOnHand(input: {
+    sku: string;
+    warehouseId: string;
+    onHand: number;
+    safetyStock?: number | undefined;
+    reason: string;
+    actor: string;
+  }): Promise<{ before: number; after: number; row: StockRow }> {
     return this.sql.begin(async (tx) => {
       await tx`insert into stock (sku, warehouse_id) values (${input.sku}, ${input.warehouseId}) on conflict do nothing`;
       const [current] = await tx<{ on_hand: number; reserved: number }[]>`
@@ -160,10 +196,19 @@ export class InventoryRepo {
   }
 
   /** Puts returned units back on hand, once per `ref` (return + line) however often it is called. */
-  async restock(input: { sku: string; warehouseId: string; quantity: number; ref: string; reason: string; actor: string }): Promise<{ applied: boolean }> {
+  async restock(input: {
+    sku: string;
+    warehouseId: string;
+    quantity: number;
+    ref: string;
+    reason: string;
+    actor: string;
+  }): Promise<{ applied: boolean }> {
     return this.sql.begin(async (tx) => {
       await tx`insert into stock (sku, warehouse_id) values (${input.sku}, ${input.warehouseId}) on conflict do nothing`;
-      const [current] = await tx<{ on_hand: number }[]>`select on_hand from stock where sku = ${input.sku} and warehouse_id = ${input.warehouseId} for update`;
+      const [current] = await tx<
+        { on_hand: number }[]
+      >`select on_hand from stock where sku = ${input.sku} and warehouse_id = ${input.warehouseId} for update`;
       const logged = await tx`insert into stock_adjustments (sku, warehouse_id, on_hand_before, on_hand_after, reason, actor, ref)
         values (${input.sku}, ${input.warehouseId}, ${current!.on_hand}, ${current!.on_hand + input.quantity}, ${input.reason}, ${input.actor}, ${input.ref})
         on conflict (ref) where ref is not null do nothing returning 1`;
@@ -177,7 +222,12 @@ export class InventoryRepo {
     return this.sql<StockRow[]>`${stockSelect(this.sql)} where s.sku = ${sku} order by s.warehouse_id`;
   }
 
-  async listStock(filter: { sku?: string | undefined; warehouseId?: string | undefined; after?: { sku: string; warehouseId: string } | undefined; limit: number }): Promise<StockRow[]> {
+  async listStock(filter: {
+    sku?: string | undefined;
+    warehouseId?: string | undefined;
+    after?: { sku: string; warehouseId: string } | undefined;
+    limit: number;
+  }): Promise<StockRow[]> {
     const s = this.sql;
     return s<StockRow[]>`${stockSelect(s)}
       where true ${filter.sku ? s`and s.sku = ${filter.sku}` : s``} ${filter.warehouseId ? s`and s.warehouse_id = ${filter.warehouseId}` : s``}
@@ -215,7 +265,12 @@ export class InventoryRepo {
    * (created_at, id). Reservations, releases and handovers are not adjustments: they move stock
    * for an order and are traced through the order's reservations.
    */
-  async adjustments(f: { sku: string; warehouseId?: string | undefined; after?: { createdAt: string; id: string } | undefined; limit: number }): Promise<StockAdjustment[]> {
+  async adjustments(f: {
+    sku: string;
+    warehouseId?: string | undefined;
+    after?: { createdAt: string; id: string } | undefined;
+    limit: number;
+  }): Promise<StockAdjustment[]> {
     const s = this.sql;
     return s<StockAdjustment[]>`
       select id::text as id, sku, warehouse_id as "warehouseId", on_hand_before as "onHandBefore", on_hand_after as "onHandAfter",
@@ -229,7 +284,14 @@ export class InventoryRepo {
 }
 
 export interface StockAdjustment {
-  id: string; sku: string; warehouseId: string; onHandBefore: number; onHandAfter: number; reason: string; actor: string; ref: string | null;
+  id: string;
+  sku: string;
+  warehouseId: string;
+  onHandBefore: number;
+  onHandAfter: number;
+  reason: string;
+  actor: string;
+  ref: string | null;
   createdAt: Date;
   /** created_at to the microsecond (the paging key; a Date keeps milliseconds only). */
   createdAtExact: string;

@@ -12,7 +12,11 @@ import type { Sql } from 'postgres';
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
 const LOCK_ID = 7_231_001;
 
-export interface Migration { version: string; sql: string; checksum: string }
+export interface Migration {
+  version: string;
+  sql: string;
+  checksum: string;
+}
 
 export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
   return readdirSync(dir)
@@ -32,7 +36,12 @@ export async function migrate(sql: Sql, opts: { dir?: string; log?: (line: strin
     await reserved`select pg_advisory_lock(${LOCK_ID})`;
     await reserved`create table if not exists schema_migrations (
       version text primary key, checksum text not null, applied_at timestamptz not null default now())`;
-    const applied = new Map((await reserved<{ version: string; checksum: string }[]>`select version, checksum from schema_migrations`).map((r) => [r.version, r.checksum]));
+    const applied = new Map(
+      (await reserved<{ version: string; checksum: string }[]>`select version, checksum from schema_migrations`).map((r) => [
+        r.version,
+        r.checksum,
+      ]),
+    );
     const done: string[] = [];
     for (const m of migrations) {
       const existing = applied.get(m.version);

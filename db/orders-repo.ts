@@ -21,9 +21,23 @@ export interface StatusWrite {
 }
 
 export interface OrderRow {
-  orderId: string; channel: string; channelOrderId: string; customerId: string; status: string; seq: number;
-  needsAttention: boolean; attentionReason: string | null; escalationLevel: number; currency: string; total: string;
-  paymentMethod: string; placedAt: Date; createdAt: Date; updatedAt: Date; canonical: CanonicalOrder; detail: Record<string, unknown>;
+  orderId: string;
+  channel: string;
+  channelOrderId: string;
+  customerId: string;
+  status: string;
+  seq: number;
+  needsAttention: boolean;
+  attentionReason: string | null;
+  escalationLevel: number;
+  currency: string;
+  total: string;
+  paymentMethod: string;
+  placedAt: Date;
+  createdAt: Date;
+  updatedAt: Date;
+  canonical: CanonicalOrder;
+  detail: Record<string, unknown>;
   /**
    * created_at to the microsecond: the paging key. A JS Date keeps only milliseconds, and
    * postgres.js turns a timestamptz parameter into a Date, so the key travels as text.
@@ -31,14 +45,28 @@ export interface OrderRow {
   createdAtExact: string;
 }
 
-export interface TimelineEntry { seq: number; status: string; event: string; detail: Record<string, unknown>; actor: string; at: Date }
+export interface TimelineEntry {
+  seq: number;
+  status: string;
+  event: string;
+  detail: Record<string, unknown>;
+  actor: string;
+  at: Date;
+}
 
 export interface OrderFilter {
-  status?: string | undefined; channel?: string | undefined; customerId?: string | undefined; needsAttention?: boolean | undefined;
-  from?: string | undefined; to?: string | undefined;
+  status?: string | undefined;
+  channel?: string | undefined;
+  customerId?: string | undefined;
+  needsAttention?: boolean | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
   /** Customer-service search. Phone and e-mail match the canonical order's customer, normalised in SQL (0006_search). */
-  channelOrderId?: string | undefined; phone?: string | undefined; email?: string | undefined;
-  after?: { createdAt: string; orderId: string } | undefined; limit: number;
+  channelOrderId?: string | undefined;
+  phone?: string | undefined;
+  email?: string | undefined;
+  after?: { createdAt: string; orderId: string } | undefined;
+  limit: number;
 }
 
 const cols = (s: Sql) => s`order_id as "orderId", channel, channel_order_id as "channelOrderId", customer_id as "customerId", status, seq,
@@ -54,7 +82,13 @@ export class OrdersRepo {
    * `alsoInTx` runs in the same transaction for a new order, or for one whose workflow has not
    * written its first step yet (its start may never have been asked for, by code before the outbox).
    */
-  async recordIntake(orderId: string, order: CanonicalOrder, total: string, raw: unknown, alsoInTx?: (tx: postgres.TransactionSql) => Promise<unknown>): Promise<{ created: boolean; status: string }> {
+  async recordIntake(
+    orderId: string,
+    order: CanonicalOrder,
+    total: string,
+    raw: unknown,
+    alsoInTx?: (tx: postgres.TransactionSql) => Promise<unknown>,
+  ): Promise<{ created: boolean; status: string }> {
     return this.sql.begin(async (tx) => {
       const inserted = await tx`
         insert into orders (order_id, channel, channel_order_id, customer_id, status, currency, total, payment_method, placed_at, canonical)
@@ -63,7 +97,9 @@ export class OrdersRepo {
         on conflict do nothing returning 1`;
       const created = inserted.length > 0;
       await tx`insert into order_intake_log (order_id, channel, raw, duplicate) values (${orderId}, ${order.channel}, ${tx.json(raw as never)}, ${!created})`;
-      const [row] = created ? [{ status: 'RECEIVED', seq: 0 }] : await tx<{ status: string; seq: number }[]>`select status, seq from orders where order_id = ${orderId}`;
+      const [row] = created
+        ? [{ status: 'RECEIVED', seq: 0 }]
+        : await tx<{ status: string; seq: number }[]>`select status, seq from orders where order_id = ${orderId}`;
       if (alsoInTx && (row?.seq ?? 0) === 0) await alsoInTx(tx);
       return { created, status: row?.status ?? 'RECEIVED' };
     });
@@ -89,7 +125,9 @@ export class OrdersRepo {
   }
 
   async timeline(orderId: string): Promise<TimelineEntry[]> {
-    return this.sql<TimelineEntry[]>`select seq, status, event, detail, actor, at from order_timeline where order_id = ${orderId} order by seq`;
+    return this.sql<
+      TimelineEntry[]
+    >`select seq, status, event, detail, actor, at from order_timeline where order_id = ${orderId} order by seq`;
   }
 
   /** Newest first, keyset-paged on (created_at, order_id) so pages stay stable while orders arrive. */
@@ -123,7 +161,17 @@ export class OrdersRepo {
     return rows.map((r) => `blocklisted ${r.kind}: ${r.reason}`);
   }
 
-  async upsertShipment(s: { shipmentId: string; orderId: string; warehouseId: string; carrier?: string | undefined; bookingId?: string | undefined; trackingNumber?: string | undefined; status: string; statusRank: number; deliverBy?: string | undefined }): Promise<void> {
+  async upsertShipment(s: {
+    shipmentId: string;
+    orderId: string;
+    warehouseId: string;
+    carrier?: string | undefined;
+    bookingId?: string | undefined;
+    trackingNumber?: string | undefined;
+    status: string;
+    statusRank: number;
+    deliverBy?: string | undefined;
+  }): Promise<void> {
     await this.sql`
       insert into shipments (shipment_id, order_id, warehouse_id, carrier, booking_id, tracking_number, status, status_rank, deliver_by)
       values (${s.shipmentId}, ${s.orderId}, ${s.warehouseId}, ${s.carrier ?? null}, ${s.bookingId ?? null}, ${s.trackingNumber ?? null}, ${s.status}, ${s.statusRank}, ${s.deliverBy ?? null}::timestamptz)
@@ -144,7 +192,10 @@ export class OrdersRepo {
    * the parcel by its tracking code (GHN OrderCode, VTP ORDER_NUMBER), not by our booking id.
    * The newest wins should a carrier ever reuse a code.
    */
-  async shipmentByTracking(carrier: string, trackingNumber: string): Promise<{ shipmentId: string; orderId: string; bookingId: string | null } | undefined> {
+  async shipmentByTracking(
+    carrier: string,
+    trackingNumber: string,
+  ): Promise<{ shipmentId: string; orderId: string; bookingId: string | null } | undefined> {
     const [row] = await this.sql<{ shipmentId: string; orderId: string; bookingId: string | null }[]>`
       select shipment_id as "shipmentId", order_id as "orderId", booking_id as "bookingId" from shipments
       where carrier = ${carrier} and tracking_number = ${trackingNumber} order by updated_at desc limit 1`;
@@ -163,7 +214,8 @@ export class OrdersRepo {
    * `bookingId` is the carrier's code for the parcel as the webhook named it (its tracking code).
    */
   async recordCarrierEvent(carrier: string, eventId: string, bookingId: string, status: string): Promise<boolean> {
-    const rows = await this.sql`insert into carrier_events (carrier, event_id, booking_id, status) values (${carrier}, ${eventId}, ${bookingId}, ${status})
+    const rows = await this
+      .sql`insert into carrier_events (carrier, event_id, booking_id, status) values (${carrier}, ${eventId}, ${bookingId}, ${status})
                                 on conflict do nothing returning 1`;
     return rows.length > 0;
   }

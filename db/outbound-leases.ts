@@ -7,7 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Sql } from './client';
 
-export interface Lease { key: string; holder: string }
+export interface Lease {
+  key: string;
+  holder: string;
+}
 
 export class OutboundLeases {
   constructor(private readonly sql: Sql) {}

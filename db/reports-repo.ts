@@ -6,17 +6,43 @@
  */
 import type { Sql } from './client';
 
-export interface ReportFilter { from: string; to: string; channel?: string | undefined }
+export interface ReportFilter {
+  from: string;
+  to: string;
+  channel?: string | undefined;
+}
 
 /** Seconds from intake to a moment, over the orders that reached it. */
-export interface Timing { orders: number; medianSeconds: number | null; p90Seconds: number | null }
+export interface Timing {
+  orders: number;
+  medianSeconds: number | null;
+  p90Seconds: number | null;
+}
 /** `count` of `of`; `rate` is null when `of` is 0. */
-export interface Rate { count: number; of: number; rate: number | null }
-export interface CarrierOnTime { carrier: string; delivered: number; measured: number; onTime: number; rate: number | null }
-export interface CodOutstanding { currency: string; orders: number; amount: string }
+export interface Rate {
+  count: number;
+  of: number;
+  rate: number | null;
+}
+export interface CarrierOnTime {
+  carrier: string;
+  delivered: number;
+  measured: number;
+  onTime: number;
+  rate: number | null;
+}
+export interface CodOutstanding {
+  currency: string;
+  orders: number;
+  amount: string;
+}
 
 export interface Summary {
-  orders: { total: number; byStatus: Record<string, number>; byChannel: Record<string, { total: number; byStatus: Record<string, number> }> };
+  orders: {
+    total: number;
+    byStatus: Record<string, number>;
+    byChannel: Record<string, { total: number; byStatus: Record<string, number> }>;
+  };
   intakeToHandover: Timing;
   intakeToDelivery: Timing;
   slaBreachRate: Rate;
@@ -27,8 +53,14 @@ export interface Summary {
 }
 
 interface Row {
-  orders: number; handedOver: number; handoverPct: number[] | null; delivered: number; deliveryPct: number[] | null;
-  breached: number; cancelled: number; returned: number;
+  orders: number;
+  handedOver: number;
+  handoverPct: number[] | null;
+  delivered: number;
+  deliveryPct: number[] | null;
+  breached: number;
+  cancelled: number;
+  returned: number;
   grid: { channel: string; status: string; orders: number }[];
   carriers: { carrier: string; delivered: number; measured: number; onTime: number }[];
   cod: CodOutstanding[];
@@ -37,7 +69,11 @@ interface Row {
 const rate = (count: number, of: number): Rate => ({ count, of, rate: of > 0 ? count / of : null });
 /** Interpolated percentiles come back as floats; the API speaks whole milliseconds. */
 const seconds = (x: number | null | undefined) => (x === null || x === undefined ? null : Math.round(x * 1000) / 1000);
-const timing = (orders: number, pct: number[] | null): Timing => ({ orders, medianSeconds: seconds(pct?.[0]), p90Seconds: seconds(pct?.[1]) });
+const timing = (orders: number, pct: number[] | null): Timing => ({
+  orders,
+  medianSeconds: seconds(pct?.[0]),
+  p90Seconds: seconds(pct?.[1]),
+});
 
 export class ReportsRepo {
   constructor(private readonly sql: Sql) {}

@@ -5,9 +5,25 @@
 import type { Sql } from './client';
 
 const WAREHOUSES = [
-  { id: 'WH-HN', name: 'Ha Noi fulfilment centre', city: 'Ha Noi', lat: 21.0285, lng: 105.8542, regions: ['north', 'central'], capacity: 2000 },
+  {
+    id: 'WH-HN',
+    name: 'Ha Noi fulfilment centre',
+    city: 'Ha Noi',
+    lat: 21.0285,
+    lng: 105.8542,
+    regions: ['north', 'central'],
+    capacity: 2000,
+  },
   { id: 'WH-DN', name: 'Da Nang hub', city: 'Da Nang', lat: 16.0544, lng: 108.2022, regions: ['central'], capacity: 500 },
-  { id: 'WH-HCM', name: 'Ho Chi Minh fulfilment centre', city: 'Ho Chi Minh', lat: 10.7769, lng: 106.7009, regions: ['south', 'central'], capacity: 3000 },
+  {
+    id: 'WH-HCM',
+    name: 'Ho Chi Minh fulfilment centre',
+    city: 'Ho Chi Minh',
+    lat: 10.7769,
+    lng: 106.7009,
+    regions: ['south', 'central'],
+    capacity: 3000,
+  },
   { id: 'WH-CT', name: 'Can Tho depot', city: 'Can Tho', lat: 10.0452, lng: 105.7469, regions: ['south'], capacity: 300 },
 ];
 

@@ -39,7 +39,9 @@ export class StockSyncRepo {
   }
 
   async hasPending(channel: string): Promise<boolean> {
-    const [row] = await this.sql<{ pending: boolean }[]>`select exists (select 1 from stock_sync_outbox where channel = ${channel}) as pending`;
+    const [row] = await this.sql<
+      { pending: boolean }[]
+    >`select exists (select 1 from stock_sync_outbox where channel = ${channel}) as pending`;
     return row?.pending ?? false;
   }
 
@@ -73,7 +75,11 @@ export class StockSyncRepo {
    * After a push (or a decision not to push): deletes exactly the outbox rows that were read —
    * a change committed since keeps its row — and remembers what the channel now shows.
    */
-  async acknowledge(channel: string, levels: readonly PendingLevel[], pushed: readonly { sku: string; available: number }[]): Promise<void> {
+  async acknowledge(
+    channel: string,
+    levels: readonly PendingLevel[],
+    pushed: readonly { sku: string; available: number }[],
+  ): Promise<void> {
     const ids = levels.flatMap((l) => l.ids);
     await this.sql.begin(async (tx) => {
       if (ids.length) await tx`delete from stock_sync_outbox where id = any(${ids}::bigint[])`;
@@ -93,13 +99,19 @@ export class StockSyncRepo {
    * a dead holder's lease expires after `leaseMs` (keep the push shorter: its timeout bounds it).
    * `{ locked: false }` when another holder has it.
    */
-  async withChannelLock<T>(channel: string, fn: () => Promise<T>, leaseMs = 60_000): Promise<{ locked: true; value: T } | { locked: false }> {
+  async withChannelLock<T>(
+    channel: string,
+    fn: () => Promise<T>,
+    leaseMs = 60_000,
+  ): Promise<{ locked: true; value: T } | { locked: false }> {
     return this.leases.withLease(`stock-push:${channel}`, leaseMs, fn);
   }
 
   /** What `channel` was last told, per SKU. */
   async lastPushed(channel: string): Promise<Record<string, number>> {
-    const rows = await this.sql<{ sku: string; available: number }[]>`select sku, available from stock_sync_state where channel = ${channel}`;
+    const rows = await this.sql<
+      { sku: string; available: number }[]
+    >`select sku, available from stock_sync_state where channel = ${channel}`;
     return Object.fromEntries(rows.map((r) => [r.sku, r.available]));
   }
 }

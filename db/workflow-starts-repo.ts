@@ -21,10 +21,17 @@ export interface PendingStart {
   claimToken: string;
 }
 
-export interface BacklogStats { pending: number; oldestAgeSeconds: number; failing: number }
+export interface BacklogStats {
+  pending: number;
+  oldestAgeSeconds: number;
+  failing: number;
+}
 
 /** Asks for a workflow; one already asked for (not yet started) absorbs the request. Returns whether a row was written. */
-export async function enqueueStart(q: Queryable, s: { workflowId: string; kind: StartKind; taskQueue: string; input: unknown }): Promise<boolean> {
+export async function enqueueStart(
+  q: Queryable,
+  s: { workflowId: string; kind: StartKind; taskQueue: string; input: unknown },
+): Promise<boolean> {
   const rows = await q`
     insert into workflow_starts (workflow_id, kind, task_queue, input)
     values (${s.workflowId}, ${s.kind}, ${s.taskQueue}, ${q.json(s.input as never)})

@@ -20,8 +20,17 @@ export interface WarehouseStock {
   atp: Record<string, number>;
 }
 
-export interface AllocationLine { lineNo: number; sku: string; quantity: number }
-export interface Allocation { lineNo: number; sku: string; warehouseId: string; quantity: number }
+export interface AllocationLine {
+  lineNo: number;
+  sku: string;
+  quantity: number;
+}
+export interface Allocation {
+  lineNo: number;
+  sku: string;
+  warehouseId: string;
+  quantity: number;
+}
 
 export type AllocationPlan =
   | { ok: true; allocations: Allocation[]; warehouses: { id: string; distanceKm: number | null; reason: string }[]; summary: string }
@@ -44,7 +53,10 @@ function covers(set: WarehouseStock[], need: Map<string, number>): boolean {
 }
 
 function* combinations<T>(items: T[], k: number, start = 0, acc: T[] = []): Generator<T[]> {
-  if (acc.length === k) { yield acc; return; }
+  if (acc.length === k) {
+    yield acc;
+    return;
+  }
   for (let i = start; i <= items.length - (k - acc.length); i++) yield* combinations(items, k, i + 1, [...acc, items[i]!]);
 }
 
@@ -59,9 +71,14 @@ export function planAllocation(lines: AllocationLine[], destination: Destination
 
   const chosen = pickSet(candidates, need);
   if (!chosen) {
-    const shortages = [...need].map(([sku, requested]) => ({ sku, requested, available: candidates.reduce((a, c) => a + (c.w.atp[sku] ?? 0), 0) }))
+    const shortages = [...need]
+      .map(([sku, requested]) => ({ sku, requested, available: candidates.reduce((a, c) => a + (c.w.atp[sku] ?? 0), 0) }))
       .filter((s) => s.available < s.requested);
-    return { ok: false, shortages, summary: `not enough stock: ${shortages.map((s) => `${s.sku} ${s.available}/${s.requested}`).join(', ')}` };
+    return {
+      ok: false,
+      shortages,
+      summary: `not enough stock: ${shortages.map((s) => `${s.sku} ${s.available}/${s.requested}`).join(', ')}`,
+    };
   }
 
   // Nearest first within the chosen set; a line may be split across warehouses.
@@ -85,9 +102,10 @@ export function planAllocation(lines: AllocationLine[], destination: Destination
   const warehouses_ = used.map((c) => ({
     id: c.w.id,
     distanceKm: c.d === null ? null : Math.round(c.d * 10) / 10,
-    reason: used.length === 1
-      ? `nearest warehouse holding the whole order (${km(c.d)})`
-      : `split over ${used.length} warehouses, the fewest that hold the order; nearest first (${km(c.d)})`,
+    reason:
+      used.length === 1
+        ? `nearest warehouse holding the whole order (${km(c.d)})`
+        : `split over ${used.length} warehouses, the fewest that hold the order; nearest first (${km(c.d)})`,
   }));
   return { ok: true, allocations, warehouses: warehouses_, summary: warehouses_.map((w) => `${w.id}: ${w.reason}`).join('; ') };
 }
@@ -95,12 +113,24 @@ export function planAllocation(lines: AllocationLine[], destination: Destination
 type Candidate = { w: WarehouseStock; d: number | null };
 
 function pickSet(candidates: Candidate[], need: Map<string, number>): Candidate[] | undefined {
-  if (!covers(candidates.map((c) => c.w), need)) return undefined;
+  if (
+    !covers(
+      candidates.map((c) => c.w),
+      need,
+    )
+  )
+    return undefined;
   if (candidates.length <= EXHAUSTIVE_LIMIT) {
     for (let k = 1; k <= candidates.length; k++) {
       let best: { set: Candidate[]; total: number } | undefined;
       for (const set of combinations(candidates, k)) {
-        if (!covers(set.map((c) => c.w), need)) continue;
+        if (
+          !covers(
+            set.map((c) => c.w),
+            need,
+          )
+        )
+          continue;
         const total = set.reduce((a, c) => a + (c.d ?? 1e6), 0);
         if (!best || total < best.total) best = { set, total };
       }

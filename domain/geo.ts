@@ -4,7 +4,12 @@
  */
 export type Region = 'north' | 'central' | 'south';
 
-interface Province { name: string; region: Region; lat: number; lng: number }
+interface Province {
+  name: string;
+  region: Region;
+  lat: number;
+  lng: number;
+}
 
 const PROVINCES: Province[] = [
   { name: 'Ha Noi', region: 'north', lat: 21.0285, lng: 105.8542 },
@@ -30,15 +35,30 @@ const PROVINCES: Province[] = [
 ];
 
 const ALIASES: Record<string, string> = {
-  hanoi: 'ha noi', 'tp ha noi': 'ha noi', saigon: 'ho chi minh', hcm: 'ho chi minh', hcmc: 'ho chi minh',
-  'tp ho chi minh': 'ho chi minh', 'thanh pho ho chi minh': 'ho chi minh', 'ho chi minh city': 'ho chi minh',
-  'thua thien hue': 'hue', danang: 'da nang', 'vung tau': 'ba ria - vung tau',
+  hanoi: 'ha noi',
+  'tp ha noi': 'ha noi',
+  saigon: 'ho chi minh',
+  hcm: 'ho chi minh',
+  hcmc: 'ho chi minh',
+  'tp ho chi minh': 'ho chi minh',
+  'thanh pho ho chi minh': 'ho chi minh',
+  'ho chi minh city': 'ho chi minh',
+  'thua thien hue': 'hue',
+  danang: 'da nang',
+  'vung tau': 'ba ria - vung tau',
 };
 
 /** Lower case, no diacritics, no punctuation: "Hà Nội" → "ha noi". */
 export function normalizePlace(s: string): string {
-  const plain = s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/đ/gi, 'd').toLowerCase()
-    .replace(/[^a-z0-9 -]/g, ' ').replace(/\s+/g, ' ').trim().replace(/^(tinh|thanh pho|tp) /, '');
+  const plain = s
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/đ/gi, 'd')
+    .toLowerCase()
+    .replace(/[^a-z0-9 -]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/^(tinh|thanh pho|tp) /, '');
   return ALIASES[plain] ?? plain;
 }
 
@@ -48,10 +68,20 @@ export function findProvince(name: string | undefined): Province | undefined {
   return name ? BY_NAME.get(normalizePlace(name)) : undefined;
 }
 
-export interface Destination { region: Region | undefined; lat: number | undefined; lng: number | undefined }
+export interface Destination {
+  region: Region | undefined;
+  lat: number | undefined;
+  lng: number | undefined;
+}
 
 /** Where an address is: its province (`region` field, else city) or explicit coordinates. */
-export function locate(address: { city: string; region?: string | undefined; country: string; lat?: number | undefined; lng?: number | undefined }): Destination {
+export function locate(address: {
+  city: string;
+  region?: string | undefined;
+  country: string;
+  lat?: number | undefined;
+  lng?: number | undefined;
+}): Destination {
   if (address.country.toUpperCase() !== 'VN') return { region: undefined, lat: undefined, lng: undefined };
   const p = findProvince(address.region) ?? findProvince(address.city);
   return { region: p?.region, lat: address.lat ?? p?.lat, lng: address.lng ?? p?.lng };

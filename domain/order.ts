@@ -39,51 +39,75 @@ export const PaymentSchema = z.discriminatedUnion('method', [
   z.object({ method: z.literal('cod') }),
 ]);
 
-export const CanonicalOrderSchema = z.object({
-  channel: z.enum(CHANNELS),
-  channelOrderId: id,
-  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code, e.g. "VND"'),
-  customer: z.object({
-    id: id,
-    name: z.string().trim().min(1).max(200),
-    email: z.email().optional(),
-    phone: z.string().regex(/^\+?[0-9 ]{8,20}$/, 'must be a phone number').optional(),
-  }),
-  shippingAddress: AddressSchema,
-  lines: z.array(OrderLineSchema).min(1).max(200),
-  shippingFee: decimal.optional(),
-  discount: decimal.optional(),
-  /** When given, must equal lines + shipping − discount (checked by the workflow's validation). */
-  total: decimal.optional(),
-  payment: PaymentSchema,
-  placedAt: z.iso.datetime({ offset: true }),
-}).strict().superRefine((order, ctx) => {
-  // Each amount fits, but their sum may not: 200 lines × 10,000 units × 13-digit prices would pass
-  // every field yet overflow the stored total (numeric(16,2)) and the exact integer range that
-  // money arithmetic relies on. Summed with BigInt so the check itself cannot lose precision.
-  // zod runs this even when a field failed already, so it reads only the fields that passed.
-  const minor = (d: unknown) => {
-    if (typeof d !== 'string' || !DECIMAL_RE.test(d)) return 0n;
-    const [w, f = ''] = d.split('.');
-    return BigInt(w!) * 100n + BigInt(f.padEnd(2, '0'));
-  };
-  const lines: unknown[] = Array.isArray(order.lines) ? order.lines : [];
-  const gross = lines.reduce<bigint>((a, l) => {
-    const { unitPrice, quantity } = (l ?? {}) as { unitPrice?: unknown; quantity?: unknown };
-    return a + (Number.isSafeInteger(quantity) ? minor(unitPrice) * BigInt(quantity as number) : 0n);
-  }, minor(order.shippingFee));
-  if (gross > MAX_ORDER_MINOR) {
-    ctx.addIssue({ code: 'custom', path: ['lines'], message: 'the lines and shipping add up to more than 9999999999999.99, the most an order can hold' });
-  }
-});
+export const CanonicalOrderSchema = z
+  .object({
+    channel: z.enum(CHANNELS),
+    channelOrderId: id,
+    currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code, e.g. "VND"'),
+    customer: z.object({
+      id: id,
+      name: z.string().trim().min(1).max(200),
+      email: z.email().optional(),
+      phone: z
+        .string()
+        .regex(/^\+?[0-9 ]{8,20}$/, 'must be a phone number')
+        .optional(),
+    }),
+    shippingAddress: AddressSchema,
+    lines: z.array(OrderLineSchema).min(1).max(200),
+    shippingFee: decimal.optional(),
+    discount: decimal.optional(),
+    /** When given, must equal lines + shipping − discount (checked by the workflow's validation). */
+    total: decimal.optional(),
+    payment: PaymentSchema,
+    placedAt: z.iso.datetime({ offset: true }),
+  })
+  .strict()
+  .superRefine((order, ctx) => {
+    // Each amount fits, but their sum may not: 200 lines × 10,000 units × 13-digit prices would pass
+    // every field yet overflow the stored total (numeric(16,2)) and the exact integer range that
+    // money arithmetic relies on. Summed with BigInt so the check itself cannot lose precision.
+    // zod runs this even when a field failed already, so it reads only the fields that passed.
+    const minor = (d: unknown) => {
+      if (typeof d !== 'string' || !DECIMAL_RE.test(d)) return 0n;
+      const [w, f = ''] = d.split('.');
+      return BigInt(w!) * 100n + BigInt(f.padEnd(2, '0'));
+    };
+    const lines: unknown[] = Array.isArray(order.lines) ? order.lines : [];
+    const gross = lines.reduce<bigint>((a, l) => {
+      const { unitPrice, quantity } = (l ?? {}) as { unitPrice?: unknown; quantity?: unknown };
+      return a + (Number.isSafeInteger(quantity) ? minor(unitPrice) * BigInt(quantity as number) : 0n);
+    }, minor(order.shippingFee));
+    if (gross > MAX_ORDER_MINOR) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lines'],
+        message: 'the lines and shipping add up to more than 9999999999999.99, the most an order can hold',
+      });
+    }
+  });
 
 export type CanonicalOrder = z.infer<typeof CanonicalOrderSchema>;
 export type OrderLine = z.infer<typeof OrderLineSchema>;
 export type Address = z.infer<typeof AddressSchema>;
 
 export const ORDER_STATUSES = [
-  'RECEIVED', 'REJECTED', 'ON_HOLD', 'PAYMENT_PENDING', 'BACKORDERED', 'ALLOCATED', 'FULFILLING', 'PARTIALLY_SHIPPED',
-  'SHIPPED', 'DELIVERED', 'COMPLETED', 'CANCELLING', 'CANCELLED', 'RETURN_REQUESTED', 'RETURNED', 'REFUNDED',
+  'RECEIVED',
+  'REJECTED',
+  'ON_HOLD',
+  'PAYMENT_PENDING',
+  'BACKORDERED',
+  'ALLOCATED',
+  'FULFILLING',
+  'PARTIALLY_SHIPPED',
+  'SHIPPED',
+  'DELIVERED',
+  'COMPLETED',
+  'CANCELLING',
+  'CANCELLED',
+  'RETURN_REQUESTED',
+  'RETURNED',
+  'REFUNDED',
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 

@@ -53,7 +53,11 @@ export const slaFor = (sla: SlaSettings, channel: string) => ({
 });
 
 export const DEFAULT_SLA: SlaSettings = {
-  shipByMs: { default: 2 * DAY }, deliverByMs: { default: 5 * DAY }, graceMs: DAY, stepMs: DAY, codRemitByMs: 7 * DAY,
+  shipByMs: { default: 2 * DAY },
+  deliverByMs: { default: 5 * DAY },
+  graceMs: DAY,
+  stepMs: DAY,
+  codRemitByMs: 7 * DAY,
 };
 
 /** Push carriers' bookings are polled after this long without an event (see `trackingQuietMs`). */

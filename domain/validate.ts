@@ -3,7 +3,10 @@ import { locate } from './geo';
 import { fromMinor, toMinor } from './money';
 import type { CanonicalOrder } from './order';
 
-export interface CatalogView { sku: string; active: boolean }
+export interface CatalogView {
+  sku: string;
+  active: boolean;
+}
 
 /** The order's total in minor units: lines + shipping − discount. */
 export function computeTotalMinor(order: Pick<CanonicalOrder, 'lines' | 'shippingFee' | 'discount'>): number {
@@ -28,7 +31,8 @@ export function validateOrder(order: CanonicalOrder, catalog: Map<string, Catalo
     reasons.push(`total: ${order.total} does not equal lines + shipping - discount = ${fromMinor(total)}`);
   }
   const where = locate(order.shippingAddress);
-  if (!where.region) reasons.push(`shippingAddress: ${order.shippingAddress.city}, ${order.shippingAddress.country} is not an area we deliver to`);
+  if (!where.region)
+    reasons.push(`shippingAddress: ${order.shippingAddress.city}, ${order.shippingAddress.country} is not an area we deliver to`);
   else if (!servedRegions.has(where.region)) reasons.push(`shippingAddress: no warehouse serves the ${where.region} region`);
   return reasons;
 }

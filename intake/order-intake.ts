@@ -23,7 +23,11 @@ export interface IntakeDeps {
   starts: WorkflowStartRelay;
 }
 
-export interface IntakeResult { orderId: string; status: string; created: boolean }
+export interface IntakeResult {
+  orderId: string;
+  status: string;
+  created: boolean;
+}
 
 /**
  * Records the order once and asks for its workflow in the same transaction; the same channel
@@ -31,17 +35,27 @@ export interface IntakeResult { orderId: string; status: string; created: boolea
  * runs (and throws if Temporal cannot be reached); otherwise the relay is nudged and the order
  * starts as soon as Temporal takes it.
  */
-export async function intakeOrder(deps: IntakeDeps, order: CanonicalOrder, raw: unknown, opts: { startNow?: boolean } = {}): Promise<IntakeResult> {
+export async function intakeOrder(
+  deps: IntakeDeps,
+  order: CanonicalOrder,
+  raw: unknown,
+  opts: { startNow?: boolean } = {},
+): Promise<IntakeResult> {
   const orderId = orderIdFor(order.channel, order.channelOrderId);
   const total = fromMinor(Math.max(computeTotalMinor(order), 0));
   const input: OrderWorkflowInput = {
-    orderId, order, pushCarriers: [...PUSH_CARRIERS],
+    orderId,
+    order,
+    pushCarriers: [...PUSH_CARRIERS],
     settings: { ...deps.settings, returnWindowMs: deps.returnWindows[order.channel] ?? deps.returnWindows.default ?? 0 },
   };
   const orders = new OrdersRepo(deps.sql);
-  const { created, status } = await orders.recordIntake(orderId, order, total, raw, (tx) => enqueueStart(tx, { workflowId: orderId, kind: 'order', taskQueue: deps.taskQueue, input }));
+  const { created, status } = await orders.recordIntake(orderId, order, total, raw, (tx) =>
+    enqueueStart(tx, { workflowId: orderId, kind: 'order', taskQueue: deps.taskQueue, input }),
+  );
   if (opts.startNow) {
-    if (!(await deps.starts.ensureStarted(orderId, 20_000))) throw new Error(`order ${orderId} is recorded but its workflow could not be started yet (Temporal unreachable); retrying`);
+    if (!(await deps.starts.ensureStarted(orderId, 20_000)))
+      throw new Error(`order ${orderId} is recorded but its workflow could not be started yet (Temporal unreachable); retrying`);
   } else {
     deps.starts.nudge();
   }

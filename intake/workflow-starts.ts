@@ -16,16 +16,29 @@ import { computeTotalMinor } from '../domain/validate';
 import type { Logger } from '../lib/logger';
 import type { ChannelIntakeInput, channelIntakeWorkflow } from '../workflows/channel-intake';
 import type { OrderWorkflowInput, orderWorkflow } from '../workflows/order';
-import { ChannelKey, CustomerIdKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, OrderTotalKey } from '../workflows/search-attributes';
+import {
+  ChannelKey,
+  CustomerIdKey,
+  EscalationLevelKey,
+  NeedsAttentionKey,
+  OrderStatusKey,
+  OrderTotalKey,
+} from '../workflows/search-attributes';
 
 /** The one-line summary shown in the Temporal Web UI's workflow list. */
 export function summaryOf(order: CanonicalOrder, total: string): string {
   const lines = order.lines.map((l) => `${l.quantity}× ${l.sku}`).join(', ');
-  return `${order.channel} #${order.channelOrderId} · customer ${order.customer.id} · ${lines} · ${total} ${order.currency} · ${order.payment.method === 'cod' ? 'COD' : 'prepaid'}`.slice(0, 400);
+  return `${order.channel} #${order.channelOrderId} · customer ${order.customer.id} · ${lines} · ${total} ${order.currency} · ${order.payment.method === 'cod' ? 'COD' : 'prepaid'}`.slice(
+    0,
+    400,
+  );
 }
 
 /** Starts the workflow a row asks for; `already` when it runs (or ran) under that id. */
-export async function startFromRow(client: Client, row: Pick<PendingStart, 'workflowId' | 'kind' | 'taskQueue' | 'input'>): Promise<'started' | 'already'> {
+export async function startFromRow(
+  client: Client,
+  row: Pick<PendingStart, 'workflowId' | 'kind' | 'taskQueue' | 'input'>,
+): Promise<'started' | 'already'> {
   try {
     if (row.kind === 'order') {
       const input = row.input as OrderWorkflowInput;
@@ -38,9 +51,12 @@ export async function startFromRow(client: Client, row: Pick<PendingStart, 'work
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         staticSummary: summaryOf(input.order, total),
         typedSearchAttributes: [
-          { key: OrderStatusKey, value: 'RECEIVED' }, { key: ChannelKey, value: input.order.channel },
-          { key: CustomerIdKey, value: input.order.customer.id }, { key: NeedsAttentionKey, value: false },
-          { key: EscalationLevelKey, value: 0 }, { key: OrderTotalKey, value: Number(total) },
+          { key: OrderStatusKey, value: 'RECEIVED' },
+          { key: ChannelKey, value: input.order.channel },
+          { key: CustomerIdKey, value: input.order.customer.id },
+          { key: NeedsAttentionKey, value: false },
+          { key: EscalationLevelKey, value: 0 },
+          { key: OrderTotalKey, value: Number(total) },
         ],
       });
     } else {
@@ -80,9 +96,21 @@ export interface RelayOptions {
   startTimeoutMs: number;
 }
 
-export const DEFAULT_RELAY: RelayOptions = { batch: 100, concurrency: 16, pollMs: 1000, leaseMs: 30_000, retryMinMs: 250, retryMaxMs: 30_000, startTimeoutMs: 10_000 };
+export const DEFAULT_RELAY: RelayOptions = {
+  batch: 100,
+  concurrency: 16,
+  pollMs: 1000,
+  leaseMs: 30_000,
+  retryMinMs: 250,
+  retryMaxMs: 30_000,
+  startTimeoutMs: 10_000,
+};
 
-export interface RelayCounts { started: number; alreadyStarted: number; failed: number }
+export interface RelayCounts {
+  started: number;
+  alreadyStarted: number;
+  failed: number;
+}
 
 export class WorkflowStartRelay {
   private readonly repo: WorkflowStartsRepo;
@@ -94,7 +122,10 @@ export class WorkflowStartRelay {
   /** What this relay did, for metrics and tests. */
   readonly counts: RelayCounts = { started: 0, alreadyStarted: 0, failed: 0 };
 
-  constructor(private readonly deps: { sql: Sql; client: Client; logger: Logger }, options: Partial<RelayOptions> = {}) {
+  constructor(
+    private readonly deps: { sql: Sql; client: Client; logger: Logger },
+    options: Partial<RelayOptions> = {},
+  ) {
     this.repo = new WorkflowStartsRepo(deps.sql);
     this.o = { ...DEFAULT_RELAY, ...options };
   }
@@ -136,7 +167,7 @@ export class WorkflowStartRelay {
     const deadline = Date.now() + timeoutMs;
     while (await this.repo.isPending(workflowId)) {
       const [row] = await this.repo.claim(1, this.o.leaseMs, workflowId);
-      if (row && await this.startOne(row, Math.max(deadline - Date.now(), 100))) return true;
+      if (row && (await this.startOne(row, Math.max(deadline - Date.now(), 100)))) return true;
       if (Date.now() >= deadline) return false;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -160,7 +191,9 @@ export class WorkflowStartRelay {
 
   private async startOne(row: PendingStart, timeoutMs = this.o.startTimeoutMs): Promise<boolean> {
     try {
-      const outcome = await this.deps.client.withDeadline(Date.now() + Math.min(timeoutMs, this.o.startTimeoutMs), () => startFromRow(this.deps.client, row));
+      const outcome = await this.deps.client.withDeadline(Date.now() + Math.min(timeoutMs, this.o.startTimeoutMs), () =>
+        startFromRow(this.deps.client, row),
+      );
       if (outcome === 'started') this.counts.started++;
       else this.counts.alreadyStarted++;
       await this.repo.done(row);
@@ -170,7 +203,13 @@ export class WorkflowStartRelay {
       const delay = Math.min(this.o.retryMaxMs, this.o.retryMinMs * 2 ** Math.min(row.attempts - 1, 20));
       const message = err instanceof Error ? err.message : String(err);
       // The workflow id and the error only: the order's contents stay out of the logs.
-      this.deps.logger.warn('workflow not started yet; will retry', { workflowId: row.workflowId, kind: row.kind, attempt: row.attempts, retryInMs: delay, error: message });
+      this.deps.logger.warn('workflow not started yet; will retry', {
+        workflowId: row.workflowId,
+        kind: row.kind,
+        attempt: row.attempts,
+        retryInMs: delay,
+        error: message,
+      });
       await this.repo.retryLater(row, delay, message).catch(() => undefined);
       return false;
     }
@@ -185,18 +224,26 @@ export class WorkflowStartRelay {
         r = await this.round();
       } catch (err) {
         // PostgreSQL itself is away: nothing was claimed; look again after a pause.
-        this.deps.logger.warn('workflow start relay could not read its backlog', { error: err instanceof Error ? err.message : String(err) });
+        this.deps.logger.warn('workflow start relay could not read its backlog', {
+          error: err instanceof Error ? err.message : String(err),
+        });
         r = { claimed: 0, failed: 1 };
       }
       // A full round without failures: more may be waiting. Failures: back off (Temporal is
       // struggling; the rows have their own retry times). Otherwise sleep until nudged or polled.
-      if (r.claimed === this.o.batch && r.failed === 0) { idleMs = 0; continue; }
+      if (r.claimed === this.o.batch && r.failed === 0) {
+        idleMs = 0;
+        continue;
+      }
       idleMs = r.failed ? Math.min(this.o.retryMaxMs, Math.max(this.o.retryMinMs, idleMs * 2)) : this.o.pollMs;
       if (this.stopped) break;
       if (this.nudged && !r.failed) continue;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, idleMs);
-        this.wake = () => { clearTimeout(t); resolve(); };
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
       });
       this.wake = undefined;
     }

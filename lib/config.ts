@@ -22,8 +22,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const port = (fallback: number) =>
-  z.coerce.number().int().min(0).max(65535).default(fallback);
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
 const optionalString = z
   .string()
@@ -33,13 +32,19 @@ const optionalString = z
 
 const apiKeys = z.string().transform((raw, ctx): ApiKeySpec[] => {
   const specs: ApiKeySpec[] = [];
-  for (const entry of raw.split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const eq = entry.indexOf('=');
     const who = eq > 0 ? entry.slice(0, eq) : '';
     const key = eq > 0 ? entry.slice(eq + 1) : '';
     const [role, channel, extra] = who.split(':');
     if (!key || key.length < 8 || extra !== undefined || !ROLES.includes(role as Role)) {
-      ctx.addIssue({ code: 'custom', message: `entry "${who || entry}" must be role[:channel]=key with a known role (${ROLES.join(', ')}) and a key of 8+ characters` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `entry "${who || entry}" must be role[:channel]=key with a known role (${ROLES.join(', ')}) and a key of 8+ characters`,
+      });
       return z.NEVER;
     }
     if ((role === 'channel') !== Boolean(channel)) {
@@ -53,7 +58,10 @@ const apiKeys = z.string().transform((raw, ctx): ApiKeySpec[] => {
 
 const namedSecrets = z.string().transform((raw, ctx): Record<string, string> => {
   const out: Record<string, string> = {};
-  for (const entry of raw.split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const eq = entry.indexOf('=');
     if (eq <= 0 || eq === entry.length - 1) {
       ctx.addIssue({ code: 'custom', message: `entry "${entry.slice(0, Math.max(eq, 0)) || '?'}" must be name=secret` });
@@ -65,30 +73,48 @@ const namedSecrets = z.string().transform((raw, ctx): Record<string, string> => 
 });
 
 /** "90s", "30m", "48h", "7d" or plain milliseconds. */
-const duration = (fallbackMs: number) => z.string().trim().optional().transform((raw, ctx) => {
-  if (!raw) return fallbackMs;
-  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(raw);
-  if (!m) {
-    ctx.addIssue({ code: 'custom', message: 'must be a duration like 90s, 30m, 48h or 7d' });
-    return z.NEVER;
-  }
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms'];
-  return Number(m[1]) * unit;
-});
+const duration = (fallbackMs: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((raw, ctx) => {
+      if (!raw) return fallbackMs;
+      const m = /^(\d+)(ms|s|m|h|d)?$/.exec(raw);
+      if (!m) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration like 90s, 30m, 48h or 7d' });
+        return z.NEVER;
+      }
+      const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms'];
+      return Number(m[1]) * unit;
+    });
 /** "default=7d,shopee=15d": a duration per channel, with a default for the rest. */
-const perChannel = (fallbackMs: number) => z.string().trim().optional().transform((raw, ctx): Record<string, number> => {
-  const out: Record<string, number> = { default: fallbackMs };
-  for (const entry of (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
-    const m = /^([a-z]+)=(\d+)(s|m|h|d)$/.exec(entry);
-    if (!m) {
-      ctx.addIssue({ code: 'custom', message: `entry "${entry}" must be channel=duration, e.g. default=7d,shopee=15d` });
-      return z.NEVER;
-    }
-    out[m[1]!] = Number(m[2]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[3] as 's'];
-  }
-  return out;
-});
-const money = (fallback: string) => z.string().trim().regex(/^\d{1,13}(\.\d{1,2})?$/, 'must be a decimal amount like 10000000.00').default(fallback);
+const perChannel = (fallbackMs: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((raw, ctx): Record<string, number> => {
+      const out: Record<string, number> = { default: fallbackMs };
+      for (const entry of (raw ?? '')
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean)) {
+        const m = /^([a-z]+)=(\d+)(s|m|h|d)$/.exec(entry);
+        if (!m) {
+          ctx.addIssue({ code: 'custom', message: `entry "${entry}" must be channel=duration, e.g. default=7d,shopee=15d` });
+          return z.NEVER;
+        }
+        out[m[1]!] = Number(m[2]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[3] as 's'];
+      }
+      return out;
+    });
+const money = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d{1,13}(\.\d{1,2})?$/, 'must be a decimal amount like 10000000.00')
+    .default(fallback);
 
 /** Where a worker serves its Temporal SDK metrics unless told otherwise (the usual Prometheus exporter port). */
 export const DEFAULT_WORKER_METRICS_PORT = 9464;
@@ -97,7 +123,12 @@ const envSchema = z.object({
   PORT: port(3000),
   HOST: z.string().default('127.0.0.1'),
   DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
-  TEMPORAL_ADDRESS: optionalString.pipe(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').optional()),
+  TEMPORAL_ADDRESS: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
+      .optional(),
+  ),
   TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_PORT: port(7233),
@@ -113,7 +144,12 @@ const envSchema = z.object({
   OMS_SANDBOX_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   SANDBOX_PORT: port(4000),
   SANDBOX_HOST: z.string().default('127.0.0.1'),
-  OMS_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(256 * 1024),
+  OMS_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(50 * 1024 * 1024)
+    .default(256 * 1024),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   OMS_SANDBOX_KEY: z.string().min(8).default('dev-sandbox-merchant-key'),
   OMS_HOLD_TIMEOUT: duration(DEFAULT_ORDER_SETTINGS.holdTimeoutMs),
@@ -135,53 +171,86 @@ const envSchema = z.object({
   OMS_RISK_AMOUNT_LIMIT: money(DEFAULT_RULES.riskAmountLimit),
   OMS_RISK_VELOCITY_PER_HOUR: z.coerce.number().int().min(1).default(DEFAULT_RULES.riskVelocityPerHour),
   OMS_COD_LIMIT: money(DEFAULT_RULES.codLimit),
-  OMS_STOCK_SYNC_CHANNELS: z.string().trim().optional().transform((raw, ctx): Channel[] => {
-    if (!raw) return [...DEFAULT_STOCK_SYNC.channels];
-    if (raw === 'none') return [];
-    const out = [...new Set(raw.split(',').map((e) => e.trim()).filter(Boolean))];
-    const unknown = out.find((c) => !(CHANNEL_NAMES as readonly string[]).includes(c));
-    if (unknown !== undefined) {
-      ctx.addIssue({ code: 'custom', message: `unknown channel "${unknown}" (known: ${CHANNEL_NAMES.join(', ')}; or none)` });
-      return z.NEVER;
-    }
-    return out as Channel[];
-  }),
-  // "2s" for every channel, or per channel: "default=1s,shopee=2s".
-  OMS_STOCK_SYNC_INTERVAL: z.string().trim().optional().transform((raw, ctx): Record<string, number> => {
-    const out: Record<string, number> = { ...DEFAULT_STOCK_SYNC.intervalMs };
-    for (const entry of (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
-      const m = /^(?:([a-z]+)=)?(\d+)(ms|s|m)$/.exec(entry);
-      if (!m || Number(m[2]) === 0 || (m[1] !== undefined && m[1] !== 'default' && !(CHANNEL_NAMES as readonly string[]).includes(m[1]))) {
-        ctx.addIssue({ code: 'custom', message: `entry "${entry}" must be a positive duration (500ms, 2s, 1m) or channel=duration, e.g. default=1s,shopee=2s` });
+  OMS_STOCK_SYNC_CHANNELS: z
+    .string()
+    .trim()
+    .optional()
+    .transform((raw, ctx): Channel[] => {
+      if (!raw) return [...DEFAULT_STOCK_SYNC.channels];
+      if (raw === 'none') return [];
+      const out = [
+        ...new Set(
+          raw
+            .split(',')
+            .map((e) => e.trim())
+            .filter(Boolean),
+        ),
+      ];
+      const unknown = out.find((c) => !(CHANNEL_NAMES as readonly string[]).includes(c));
+      if (unknown !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `unknown channel "${unknown}" (known: ${CHANNEL_NAMES.join(', ')}; or none)` });
         return z.NEVER;
       }
-      out[m[1] ?? 'default'] = Number(m[2]) * { ms: 1, s: 1000, m: 60_000 }[m[3] as 'ms'];
-    }
-    return out;
-  }),
+      return out as Channel[];
+    }),
+  // "2s" for every channel, or per channel: "default=1s,shopee=2s".
+  OMS_STOCK_SYNC_INTERVAL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((raw, ctx): Record<string, number> => {
+      const out: Record<string, number> = { ...DEFAULT_STOCK_SYNC.intervalMs };
+      for (const entry of (raw ?? '')
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean)) {
+        const m = /^(?:([a-z]+)=)?(\d+)(ms|s|m)$/.exec(entry);
+        if (
+          !m ||
+          Number(m[2]) === 0 ||
+          (m[1] !== undefined && m[1] !== 'default' && !(CHANNEL_NAMES as readonly string[]).includes(m[1]))
+        ) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `entry "${entry}" must be a positive duration (500ms, 2s, 1m) or channel=duration, e.g. default=1s,shopee=2s`,
+          });
+          return z.NEVER;
+        }
+        out[m[1] ?? 'default'] = Number(m[2]) * { ms: 1, s: 1000, m: 60_000 }[m[3] as 'ms'];
+      }
+      return out;
+    }),
   OMS_STOCK_SYNC_BATCH: z.coerce.number().int().min(1).max(1000).default(DEFAULT_STOCK_SYNC.batchSize),
   // The worker's Temporal SDK metrics for Prometheus: a port, or 0 / off for none.
-  OMS_WORKER_METRICS_PORT: z.string().trim().optional().transform((raw, ctx): number | undefined => {
-    if (!raw) return DEFAULT_WORKER_METRICS_PORT;
-    if (raw === 'off' || raw === '0') return undefined;
-    const port = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
-    if (!(port >= 1 && port <= 65535)) {
-      ctx.addIssue({ code: 'custom', message: 'must be a port (1-65535), or 0 / off for no worker metrics' });
-      return z.NEVER;
-    }
-    return port;
-  }),
+  OMS_WORKER_METRICS_PORT: z
+    .string()
+    .trim()
+    .optional()
+    .transform((raw, ctx): number | undefined => {
+      if (!raw) return DEFAULT_WORKER_METRICS_PORT;
+      if (raw === 'off' || raw === '0') return undefined;
+      const port = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
+      if (!(port >= 1 && port <= 65535)) {
+        ctx.addIssue({ code: 'custom', message: 'must be a port (1-65535), or 0 / off for no worker metrics' });
+        return z.NEVER;
+      }
+      return port;
+    }),
   OMS_WORKER_METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
 });
 
-
 /** Development defaults for webhook secrets: the sandbox signs with the same ones. */
 export const DEV_CHANNEL_SECRETS: Record<string, string> = {
-  web: 'dev-web-secret', pos: 'dev-pos-secret', shopify: 'dev-shopify-secret',
-  shopee: 'dev-shopee-secret', lazada: 'dev-lazada-secret', tiktok: 'dev-tiktok-secret',
+  web: 'dev-web-secret',
+  pos: 'dev-pos-secret',
+  shopify: 'dev-shopify-secret',
+  shopee: 'dev-shopee-secret',
+  lazada: 'dev-lazada-secret',
+  tiktok: 'dev-tiktok-secret',
 };
 export const DEV_CARRIER_SECRETS: Record<string, string> = {
-  ghn: 'dev-ghn-secret', vtp: 'dev-vtp-secret',
+  ghn: 'dev-ghn-secret',
+  vtp: 'dev-vtp-secret',
 };
 export const DEV_PAYMENT_SECRET = 'dev-payment-secret';
 
@@ -226,7 +295,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
-    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, cliPath: e.TEMPORAL_CLI_PATH, port: e.TEMPORAL_PORT, uiPort: e.TEMPORAL_UI_PORT },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      cliPath: e.TEMPORAL_CLI_PATH,
+      port: e.TEMPORAL_PORT,
+      uiPort: e.TEMPORAL_UI_PORT,
+    },
     dataDir: e.OMS_DATA_DIR,
     pgPort: e.OMS_PG_PORT,
     pgFsync: e.OMS_PG_FSYNC === 'on',
@@ -239,14 +314,33 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     systemsKey: e.OMS_SANDBOX_KEY,
     orderSettings: {
-      holdTimeoutMs: e.OMS_HOLD_TIMEOUT, backorderTimeoutMs: e.OMS_BACKORDER_TIMEOUT, trackingPollMs: e.OMS_TRACKING_POLL_INTERVAL, trackingQuietMs: e.OMS_TRACKING_QUIET,
-      defaultCarrier: e.OMS_DEFAULT_CARRIER, stepTimeoutMs: e.OMS_STEP_TIMEOUT, returnShipByMs: e.OMS_RETURN_SHIP_BY, rtsPolicy: e.OMS_RTS_POLICY,
-      sla: { shipByMs: e.OMS_SHIP_BY, deliverByMs: e.OMS_DELIVER_BY, graceMs: e.OMS_ESCALATION_GRACE, stepMs: e.OMS_ESCALATION_STEP, codRemitByMs: e.OMS_COD_REMIT_BY }, stepRetry: { ...DEFAULT_ORDER_SETTINGS.stepRetry, maximumAttempts: e.OMS_STEP_MAX_ATTEMPTS },
+      holdTimeoutMs: e.OMS_HOLD_TIMEOUT,
+      backorderTimeoutMs: e.OMS_BACKORDER_TIMEOUT,
+      trackingPollMs: e.OMS_TRACKING_POLL_INTERVAL,
+      trackingQuietMs: e.OMS_TRACKING_QUIET,
+      defaultCarrier: e.OMS_DEFAULT_CARRIER,
+      stepTimeoutMs: e.OMS_STEP_TIMEOUT,
+      returnShipByMs: e.OMS_RETURN_SHIP_BY,
+      rtsPolicy: e.OMS_RTS_POLICY,
+      sla: {
+        shipByMs: e.OMS_SHIP_BY,
+        deliverByMs: e.OMS_DELIVER_BY,
+        graceMs: e.OMS_ESCALATION_GRACE,
+        stepMs: e.OMS_ESCALATION_STEP,
+        codRemitByMs: e.OMS_COD_REMIT_BY,
+      },
+      stepRetry: { ...DEFAULT_ORDER_SETTINGS.stepRetry, maximumAttempts: e.OMS_STEP_MAX_ATTEMPTS },
     },
     returnWindows: e.OMS_RETURN_WINDOWS,
     rules: { riskAmountLimit: e.OMS_RISK_AMOUNT_LIMIT, riskVelocityPerHour: e.OMS_RISK_VELOCITY_PER_HOUR, codLimit: e.OMS_COD_LIMIT },
-    stockSync: { ...DEFAULT_STOCK_SYNC, channels: e.OMS_STOCK_SYNC_CHANNELS, intervalMs: e.OMS_STOCK_SYNC_INTERVAL, batchSize: e.OMS_STOCK_SYNC_BATCH },
-    workerMetrics: e.OMS_WORKER_METRICS_PORT === undefined ? undefined : { host: e.OMS_WORKER_METRICS_HOST, port: e.OMS_WORKER_METRICS_PORT },
+    stockSync: {
+      ...DEFAULT_STOCK_SYNC,
+      channels: e.OMS_STOCK_SYNC_CHANNELS,
+      intervalMs: e.OMS_STOCK_SYNC_INTERVAL,
+      batchSize: e.OMS_STOCK_SYNC_BATCH,
+    },
+    workerMetrics:
+      e.OMS_WORKER_METRICS_PORT === undefined ? undefined : { host: e.OMS_WORKER_METRICS_HOST, port: e.OMS_WORKER_METRICS_PORT },
   };
 }
 

@@ -8,9 +8,16 @@ import { join } from 'node:path';
 import type { ApiKeySpec } from './config';
 
 const DEV_ROLES: Omit<ApiKeySpec, 'key'>[] = [
-  { role: 'channel', channel: 'web' }, { role: 'channel', channel: 'pos' }, { role: 'channel', channel: 'shopify' },
-  { role: 'channel', channel: 'shopee' }, { role: 'channel', channel: 'lazada' }, { role: 'channel', channel: 'tiktok' },
-  { role: 'cs' }, { role: 'ops' }, { role: 'admin' }, { role: 'carrier' },
+  { role: 'channel', channel: 'web' },
+  { role: 'channel', channel: 'pos' },
+  { role: 'channel', channel: 'shopify' },
+  { role: 'channel', channel: 'shopee' },
+  { role: 'channel', channel: 'lazada' },
+  { role: 'channel', channel: 'tiktok' },
+  { role: 'cs' },
+  { role: 'ops' },
+  { role: 'admin' },
+  { role: 'carrier' },
 ];
 
 export function loadOrCreateDevKeys(dataDir: string): { keys: ApiKeySpec[]; created: boolean; file: string } {

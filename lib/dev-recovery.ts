@@ -103,20 +103,30 @@ export function isAlive(pid: number): boolean {
 
 function allPids(): number[] {
   if (!hasProc) return [];
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
 }
 
 /** Every process of the PostgreSQL cluster in `pgDir`: they all run the postgres binary with the data dir as working directory. */
 export function postgresProcessesOf(pgDir: string): number[] {
   const dir = resolve(pgDir);
-  return allPids().filter((pid) => linkOf(pid, 'cwd') === dir && basename(linkOf(pid, 'exe') ?? cmdlineOf(pid)[0] ?? '') === 'postgres' && isAlive(pid));
+  return allPids().filter(
+    (pid) => linkOf(pid, 'cwd') === dir && basename(linkOf(pid, 'exe') ?? cmdlineOf(pid)[0] ?? '') === 'postgres' && isAlive(pid),
+  );
 }
 
 /** The postmaster of `pgDir`: a postgres started with `-D <pgDir>`. */
 export function isPostmasterOf(pid: number, pgDir: string): boolean {
   const argv = cmdlineOf(pid);
   const d = argv.indexOf('-D');
-  return d >= 0 && argv[d + 1] !== undefined && resolve(argv[d + 1]!) === resolve(pgDir) && basename(argv[0] ?? '') === 'postgres' && isAlive(pid);
+  return (
+    d >= 0 &&
+    argv[d + 1] !== undefined &&
+    resolve(argv[d + 1]!) === resolve(pgDir) &&
+    basename(argv[0] ?? '') === 'postgres' &&
+    isAlive(pid)
+  );
 }
 
 /** A Temporal dev server keeping its state in `dbFile`. */
@@ -240,7 +250,8 @@ export async function stopLeftovers(leftovers: Leftovers, o: { pgDir?: string; g
     if (ours) signal(pid, 'SIGKILL');
   }
   alive = await waitGone(alive, 5_000);
-  if (alive.length) throw new Error(`could not stop the leftover process${alive.length > 1 ? 'es' : ''} ${alive.join(', ')} of this data dir`);
+  if (alive.length)
+    throw new Error(`could not stop the leftover process${alive.length > 1 ? 'es' : ''} ${alive.join(', ')} of this data dir`);
   if (o.pgDir) {
     const fromFile = postmasterPidFile(o.pgDir);
     if (fromFile !== undefined && !isPostmasterOf(fromFile, o.pgDir)) rmSync(join(o.pgDir, 'postmaster.pid'), { force: true });
@@ -265,7 +276,11 @@ export function portOwner(port: number): string | undefined {
   const inodes = new Set<string>();
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text = '';
-    try { text = readFileSync(table, 'utf8'); } catch { continue; }
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/);
       const local = cols[1];
@@ -276,7 +291,11 @@ export function portOwner(port: number): string | undefined {
   if (inodes.size === 0) return undefined;
   for (const pid of allPids()) {
     let fds: string[];
-    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
     for (const fd of fds) {
       const target = linkOf(pid, `fd/${fd}`);
       const m = target ? /^socket:\[(\d+)\]$/.exec(target) : null;
@@ -291,7 +310,9 @@ export async function assertPortsFree(ports: { port: number; setting: string; ho
   for (const p of ports) {
     if (await portIsFree(p.port, p.host)) continue;
     const owner = portOwner(p.port);
-    throw new Error(`port ${p.port} (${p.setting}) is in use by another program${owner ? ` — ${owner}` : ''}; stop it or set ${p.setting} to a free port`);
+    throw new Error(
+      `port ${p.port} (${p.setting}) is in use by another program${owner ? ` — ${owner}` : ''}; stop it or set ${p.setting} to a free port`,
+    );
   }
 }
 
@@ -303,7 +324,10 @@ export async function assertPortsFree(ports: { port: number; setting: string; ho
  */
 export function npmAncestry(): { pid: number; startTime: string | undefined }[] {
   const words = (pid: number) => cmdlineOf(pid).join(' ').trim().split(/\s+/);
-  const isNpm = (pid: number) => { const w = words(pid); return basename(w[0] ?? '') === 'npm' || w.some((a) => a.endsWith('npm-cli.js')); };
+  const isNpm = (pid: number) => {
+    const w = words(pid);
+    return basename(w[0] ?? '') === 'npm' || w.some((a) => a.endsWith('npm-cli.js'));
+  };
   const isShell = (pid: number) => ['sh', 'bash', 'dash', 'zsh'].includes(basename(words(pid)[0] ?? ''));
   const entry = (pid: number) => ({ pid, startTime: startTimeOf(pid) });
   // npm runs a script as `sh -c <script>`, which may or may not exec the launcher.

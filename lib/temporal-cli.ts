@@ -35,7 +35,10 @@ function onPath(name: string, env: Record<string, string | undefined>): string |
 export type CliSource = 'TEMPORAL_CLI_PATH' | 'PATH' | 'cache' | 'built';
 
 /** Looks without building. Throws when TEMPORAL_CLI_PATH names something that is not executable. */
-export function findTemporalCli(cliPath: string | undefined, env: Record<string, string | undefined> = process.env): { path: string; source: CliSource } | undefined {
+export function findTemporalCli(
+  cliPath: string | undefined,
+  env: Record<string, string | undefined> = process.env,
+): { path: string; source: CliSource } | undefined {
   if (cliPath) {
     if (!isExecutable(cliPath)) throw new Error(`TEMPORAL_CLI_PATH=${cliPath} is not an executable file`);
     return { path: cliPath, source: 'TEMPORAL_CLI_PATH' };
@@ -92,7 +95,10 @@ export async function ensureTemporalCli(
     const beat = setInterval(() => {
       log(`  ... ${Math.round((Date.now() - started) / 1000)}s: ${downloads} modules downloaded, ${compiles} packages compiled`);
     }, 15_000);
-    child.on('error', (err) => { clearInterval(beat); reject(err); });
+    child.on('error', (err) => {
+      clearInterval(beat);
+      reject(err);
+    });
     child.on('close', (code) => {
       clearInterval(beat);
       if (code === 0) resolve();

@@ -33,7 +33,16 @@ export const CARRIERS: Record<string, { prefix: string; webhooks: boolean }> = {
   vtp: { prefix: 'VTP', webhooks: true },
 };
 
-export const CARRIER_STATUSES = ['booked', 'picked_up', 'in_transit', 'delivered', 'delivery_failed', 'returned_to_sender', 'cancelled', 'cod_remitted'] as const;
+export const CARRIER_STATUSES = [
+  'booked',
+  'picked_up',
+  'in_transit',
+  'delivered',
+  'delivery_failed',
+  'returned_to_sender',
+  'cancelled',
+  'cod_remitted',
+] as const;
 export type CarrierStatus = (typeof CARRIER_STATUSES)[number];
 
 /**
@@ -44,7 +53,12 @@ export type CarrierStatus = (typeof CARRIER_STATUSES)[number];
  * would come later than `giveUpAfterMs` after its first. The first delays are short (100, 200,
  * 400 ms…) so a blip heals at once. Tests tune it with `POST /sandbox/carriers/webhook-retry`.
  */
-export interface WebhookRetry { initialMs: number; factor: number; maxDelayMs: number; giveUpAfterMs: number }
+export interface WebhookRetry {
+  initialMs: number;
+  factor: number;
+  maxDelayMs: number;
+  giveUpAfterMs: number;
+}
 export const DEFAULT_WEBHOOK_RETRY: WebhookRetry = { initialMs: 100, factor: 2, maxDelayMs: 3_600_000, giveUpAfterMs: 3 * 86_400_000 };
 
 /** The delay before the next attempt after a failed `attempt`, or undefined when the event is given up. */
@@ -93,7 +107,9 @@ function loadTemplates(): Templates {
       try {
         out[carrier][status as CarrierStatus] = JSON.parse(readFileSync(url, 'utf8')) as Json;
       } catch (err) {
-        throw new Error(`sandbox carriers: cannot read the ${carrier} webhook template ${url.pathname} (${err instanceof Error ? err.message : String(err)})`);
+        throw new Error(
+          `sandbox carriers: cannot read the ${carrier} webhook template ${url.pathname} (${err instanceof Error ? err.message : String(err)})`,
+        );
       }
     }
   }
@@ -155,7 +171,9 @@ interface Delivery {
   firstAt?: number;
 }
 
-const money = z.union([z.string().regex(DECIMAL_RE), z.number().min(0)]).transform((v) => (typeof v === 'number' ? Math.round(v * 100) : toMinor(v)));
+const money = z
+  .union([z.string().regex(DECIMAL_RE), z.number().min(0)])
+  .transform((v) => (typeof v === 'number' ? Math.round(v * 100) : toMinor(v)));
 
 const webhookRetrySchema = z.object({
   initialMs: z.number().int().min(1).optional(),
@@ -169,8 +187,12 @@ const shipmentSchema = z.object({
   shipmentId: z.string().min(1),
   from: z.object({ warehouseId: z.string().min(1), city: z.string().min(1) }),
   to: z.object({
-    name: z.string().min(1), phone: z.string().optional(), line1: z.string().min(1), city: z.string().min(1),
-    region: z.string().optional(), country: z.string().min(1),
+    name: z.string().min(1),
+    phone: z.string().optional(),
+    line1: z.string().min(1),
+    city: z.string().min(1),
+    region: z.string().optional(),
+    country: z.string().min(1),
   }),
   weightGrams: z.number().int().positive(),
   codAmount: money.optional(),
@@ -205,7 +227,12 @@ export function createCarriers(env: SandboxEnv) {
   /** A test control like /sandbox/config: starts afresh from the default on start and reset. */
   let retry: WebhookRetry = { ...DEFAULT_WEBHOOK_RETRY };
   const templates = loadTemplates();
-  const defaultPushing = () => new Set(Object.entries(CARRIERS).filter(([, c]) => c.webhooks).map(([name]) => name));
+  const defaultPushing = () =>
+    new Set(
+      Object.entries(CARRIERS)
+        .filter(([, c]) => c.webhooks)
+        .map(([name]) => name),
+    );
   /** Carriers whose webhooks go out (a test control: `POST /sandbox/carriers/push`). */
   let pushing = defaultPushing();
 
@@ -245,13 +272,19 @@ export function createCarriers(env: SandboxEnv) {
 
   const next = (b: Booking): CarrierStatus | undefined => {
     switch (b.status) {
-      case 'booked': return 'picked_up';
-      case 'picked_up': return 'in_transit';
-      case 'in_transit': return 'delivered';
-      case 'delivered': return b.kind === 'shipment' && b.codMinor > 0 && !b.codRemitted ? 'cod_remitted' : undefined;
+      case 'booked':
+        return 'picked_up';
+      case 'picked_up':
+        return 'in_transit';
+      case 'in_transit':
+        return 'delivered';
+      case 'delivered':
+        return b.kind === 'shipment' && b.codMinor > 0 && !b.codRemitted ? 'cod_remitted' : undefined;
       // A failed delivery goes back to the sender rather than being retried forever.
-      case 'delivery_failed': return 'returned_to_sender';
-      default: return undefined;
+      case 'delivery_failed':
+        return 'returned_to_sender';
+      default:
+        return undefined;
     }
   };
 
@@ -260,19 +293,30 @@ export function createCarriers(env: SandboxEnv) {
    * values, and the event id the OMS derives from it; undefined when the carrier sends no webhook
    * for it (VTP has none for a COD remittance, nor for a new booking).
    */
-  const nativeWebhook = (b: Omit<Booking, 'timer'>, ev: Pick<CarrierEvent, 'status' | 'occurredAt' | 'codAmount'>): { body: Json; eventId: string } | undefined => {
+  const nativeWebhook = (
+    b: Omit<Booking, 'timer'>,
+    ev: Pick<CarrierEvent, 'status' | 'occurredAt' | 'codAmount'>,
+  ): { body: Json; eventId: string } | undefined => {
     const template = templates[b.carrier]?.[ev.status];
     if (!template) return undefined;
     const reference = b.shipmentId ?? b.returnId;
     if (b.carrier === 'ghn') {
       const body: Json = {
-        ...template, OrderCode: b.trackingNumber, ClientOrderCode: reference ?? '', Time: ev.occurredAt, CODAmount: amountNumber(b.codMinor),
+        ...template,
+        OrderCode: b.trackingNumber,
+        ClientOrderCode: reference ?? '',
+        Time: ev.occurredAt,
+        CODAmount: amountNumber(b.codMinor),
         ...(b.weightGrams !== undefined ? { Weight: b.weightGrams } : {}),
       };
       if (ev.status === 'cod_remitted') {
         // A snapshot of the delivered order, now with the transfer date and the amount paid over
         // (a test may make it short); `update_cod`: no status change.
-        Object.assign(body, { Type: 'update_cod', CODTransferDate: ev.occurredAt, CODAmount: amountNumber(toMinor(ev.codAmount ?? fromMinor(b.codMinor))) });
+        Object.assign(body, {
+          Type: 'update_cod',
+          CODTransferDate: ev.occurredAt,
+          CODAmount: amountNumber(toMinor(ev.codAmount ?? fromMinor(b.codMinor))),
+        });
         return { body, eventId: ghnCodTransferEventId(b.trackingNumber, ev.occurredAt) };
       }
       return { body, eventId: ghnEventId(b.trackingNumber, String(body.Type), String(body.Status), ev.occurredAt) };
@@ -283,7 +327,11 @@ export function createCarriers(env: SandboxEnv) {
       const body: Json = {
         ...template,
         DATA: {
-          ...data, ORDER_NUMBER: b.trackingNumber, ORDER_REFERENCE: reference ?? null, ORDER_STATUSDATE: statusDate, MONEY_COLLECTION: amountNumber(b.codMinor),
+          ...data,
+          ORDER_NUMBER: b.trackingNumber,
+          ORDER_REFERENCE: reference ?? null,
+          ORDER_STATUSDATE: statusDate,
+          MONEY_COLLECTION: amountNumber(b.codMinor),
           ...(b.weightGrams !== undefined ? { PRODUCT_WEIGHT: b.weightGrams } : {}),
         },
       };
@@ -299,7 +347,11 @@ export function createCarriers(env: SandboxEnv) {
   };
 
   /** One POST to the OMS, authenticated the carrier's way (`secret` stands in for its own in tests); its status (null on network error) and body. */
-  const post = async (carrier: string, rawBody: string, secret?: string): Promise<{ status: number | null; body: string; error?: string }> => {
+  const post = async (
+    carrier: string,
+    rawBody: string,
+    secret?: string,
+  ): Promise<{ status: number | null; body: string; error?: string }> => {
     const base = env.omsBaseUrl();
     if (!base) return { status: null, body: '', error: 'omsBaseUrl not set' };
     const key = secret ?? env.carrierSecrets[carrier] ?? '';
@@ -344,9 +396,12 @@ export function createCarriers(env: SandboxEnv) {
     const gen = generation;
     const firstAt = d.firstAt ?? Date.now();
     const fault = env.faults.take('carriers', 'webhook', { orderId: b.orderId, carrier: d.carrier });
-    const sent = fault && fault.action !== 'lose_response'
-      ? Promise.resolve({ status: null, body: '', error: `not delivered (fault: ${fault.action})` })
-      : post(d.carrier, d.rawBody).then((r) => (fault ? { status: null, body: '', error: `answer lost (fault: lose_response; the OMS answered ${r.status ?? r.error})` } : r));
+    const sent =
+      fault && fault.action !== 'lose_response'
+        ? Promise.resolve({ status: null, body: '', error: `not delivered (fault: ${fault.action})` })
+        : post(d.carrier, d.rawBody).then((r) =>
+            fault ? { status: null, body: '', error: `answer lost (fault: lose_response; the OMS answered ${r.status ?? r.error})` } : r,
+          );
     void sent.then((r: { status: number | null; body: string; error?: string }) => {
       if (gen !== generation) return;
       const ok = r.status !== null && r.status >= 200 && r.status < 300;
@@ -354,8 +409,13 @@ export function createCarriers(env: SandboxEnv) {
       const again = delay !== undefined && bookings.has(d.bookingId) ? { ...d, attempt: d.attempt + 1, firstAt } : undefined;
       st.atomic(() => {
         recordAttempt({
-          eventId: d.eventId, bookingId: d.bookingId, status: d.status, attempt: d.attempt, responseStatus: r.status,
-          ...(r.error !== undefined ? { error: r.error } : {}), at: nowIso(),
+          eventId: d.eventId,
+          bookingId: d.bookingId,
+          status: d.status,
+          attempt: d.attempt,
+          responseStatus: r.status,
+          ...(r.error !== undefined ? { error: r.error } : {}),
+          at: nowIso(),
         });
         if (again) {
           outbox.set(d.deliveryId, again);
@@ -385,8 +445,15 @@ export function createCarriers(env: SandboxEnv) {
     const native = nativeWebhook(b, ev);
     if (!native) return false;
     const d: Delivery = {
-      deliveryId: newId('dlv'), native: true, carrier: b.carrier, bookingId: b.bookingId, eventId: ev.eventId, status: ev.status,
-      rawBody: JSON.stringify(native.body), attempt: 1, firstAt: Date.now(),
+      deliveryId: newId('dlv'),
+      native: true,
+      carrier: b.carrier,
+      bookingId: b.bookingId,
+      eventId: ev.eventId,
+      status: ev.status,
+      rawBody: JSON.stringify(native.body),
+      attempt: 1,
+      firstAt: Date.now(),
     };
     outbox.set(d.deliveryId, d);
     st.put('carriers.outbox', d.deliveryId, d);
@@ -395,19 +462,20 @@ export function createCarriers(env: SandboxEnv) {
   };
 
   /** A new parcel event: the booking and the webhook to send are journaled in one write. */
-  const emit = (b: Booking, status: CarrierStatus, codAmount?: string): CarrierEvent => st.atomic(() => {
-    // A test may make the carrier remit the wrong amount (short-paid, like a real reconciliation gap).
-    const ev = newEvent(b, status, status === 'cod_remitted' ? codAmount ?? fromMinor(b.codMinor) : undefined);
-    if (status === 'cod_remitted') {
-      b.codRemitted = true;
-    } else {
-      b.status = status;
-    }
-    b.events.push(ev);
-    saveBooking(b);
-    push(b, ev);
-    return ev;
-  });
+  const emit = (b: Booking, status: CarrierStatus, codAmount?: string): CarrierEvent =>
+    st.atomic(() => {
+      // A test may make the carrier remit the wrong amount (short-paid, like a real reconciliation gap).
+      const ev = newEvent(b, status, status === 'cod_remitted' ? (codAmount ?? fromMinor(b.codMinor)) : undefined);
+      if (status === 'cod_remitted') {
+        b.codRemitted = true;
+      } else {
+        b.status = status;
+      }
+      b.events.push(ev);
+      saveBooking(b);
+      push(b, ev);
+      return ev;
+    });
 
   /** Auto progress: one step per stepMs per booking; held orders wait (the timer keeps polling). */
   const schedule = (b: Booking): void => {
@@ -426,8 +494,16 @@ export function createCarriers(env: SandboxEnv) {
     const carrier = carrierOf(c);
     const bookingId = newId('bk');
     const b: Booking = {
-      bookingId, carrier, kind, status: 'booked', trackingNumber: tracking(carrier),
-      labelUrl: `${env.baseUrl()}/sandbox/labels/${bookingId}`, idempotencyKey: key, codMinor: 0, codRemitted: false, events: [],
+      bookingId,
+      carrier,
+      kind,
+      status: 'booked',
+      trackingNumber: tracking(carrier),
+      labelUrl: `${env.baseUrl()}/sandbox/labels/${bookingId}`,
+      idempotencyKey: key,
+      codMinor: 0,
+      codRemitted: false,
+      events: [],
       ...fields,
     };
     b.events.push(newEvent(b, 'booked'));
@@ -453,11 +529,22 @@ export function createCarriers(env: SandboxEnv) {
   api.post(
     '/:carrier/v1/shipments',
     mutation(env, {
-      scope, service: 'carriers', op: 'book', schema: shipmentSchema,
+      scope,
+      service: 'carriers',
+      op: 'book',
+      schema: shipmentSchema,
       match: (c, b) => ({ orderId: b.orderId, carrier: carrierOf(c) }),
       effect: (c, body, meta) => {
-        const b = book(c, 'shipment', { orderId: body.orderId, shipmentId: body.shipmentId, weightGrams: body.weightGrams, codMinor: body.codAmount ?? 0 }, meta.idempotencyKey);
-        return { status: 201, body: { bookingId: b.bookingId, carrier: b.carrier, trackingNumber: b.trackingNumber, labelUrl: b.labelUrl, status: 'booked' } };
+        const b = book(
+          c,
+          'shipment',
+          { orderId: body.orderId, shipmentId: body.shipmentId, weightGrams: body.weightGrams, codMinor: body.codAmount ?? 0 },
+          meta.idempotencyKey,
+        );
+        return {
+          status: 201,
+          body: { bookingId: b.bookingId, carrier: b.carrier, trackingNumber: b.trackingNumber, labelUrl: b.labelUrl, status: 'booked' },
+        };
       },
     }),
   );
@@ -465,11 +552,17 @@ export function createCarriers(env: SandboxEnv) {
   api.post(
     '/:carrier/v1/returns',
     mutation(env, {
-      scope, service: 'carriers', op: 'return', schema: returnSchema,
+      scope,
+      service: 'carriers',
+      op: 'return',
+      schema: returnSchema,
       match: (c, b) => ({ orderId: b.orderId, carrier: carrierOf(c) }),
       effect: (c, body, meta) => {
         const b = book(c, 'return', { orderId: body.orderId, returnId: body.returnId }, meta.idempotencyKey);
-        return { status: 201, body: { bookingId: b.bookingId, carrier: b.carrier, trackingNumber: b.trackingNumber, labelUrl: b.labelUrl, status: 'booked' } };
+        return {
+          status: 201,
+          body: { bookingId: b.bookingId, carrier: b.carrier, trackingNumber: b.trackingNumber, labelUrl: b.labelUrl, status: 'booked' },
+        };
       },
     }),
   );
@@ -477,7 +570,10 @@ export function createCarriers(env: SandboxEnv) {
   api.post(
     '/:carrier/v1/shipments/:bookingId/cancel',
     mutation(env, {
-      scope, service: 'carriers', op: 'cancel', schema: z.object({}),
+      scope,
+      service: 'carriers',
+      op: 'cancel',
+      schema: z.object({}),
       match: (c) => ({ orderId: findBooking(c)?.orderId, carrier: carrierOf(c) }),
       effect: (c) => {
         const b = findBooking(c);
@@ -564,8 +660,13 @@ export function createCarriers(env: SandboxEnv) {
     const booking = [...bookings.values()].find((b) => b.carrier === carrier && b.trackingNumber === code);
     const status = fields.Status ?? data.ORDER_STATUS;
     recordAttempt({
-      eventId: '', bookingId: booking?.bookingId ?? '', status: typeof status === 'string' || typeof status === 'number' ? String(status) : '',
-      attempt: 1, responseStatus: r.status, ...(r.error !== undefined ? { error: r.error } : {}), at: nowIso(),
+      eventId: '',
+      bookingId: booking?.bookingId ?? '',
+      status: typeof status === 'string' || typeof status === 'number' ? String(status) : '',
+      attempt: 1,
+      responseStatus: r.status,
+      ...(r.error !== undefined ? { error: r.error } : {}),
+      at: nowIso(),
     });
     return json(200, { responseStatus: r.status, responseBody: r.body, ...(r.error !== undefined ? { error: r.error } : {}) });
   });
@@ -590,7 +691,8 @@ export function createCarriers(env: SandboxEnv) {
     const ev = b.events.find((e) => e.eventId === p.value.eventId);
     if (!ev) return json(404, { error: 'event_not_found' });
     if (!pushing.has(b.carrier)) return json(409, { error: 'carrier_has_no_webhooks' });
-    if (!nativeWebhook(b, ev)) return json(409, { error: 'no_webhook_for_event', detail: `${b.carrier} sends no webhook for ${ev.status}` });
+    if (!nativeWebhook(b, ev))
+      return json(409, { error: 'no_webhook_for_event', detail: `${b.carrier} sends no webhook for ${ev.status}` });
     const times = p.value.times ?? 1;
     for (let i = 0; i < times; i++) push(b, ev);
     return json(200, { replayed: times, event: ev });
@@ -630,17 +732,31 @@ export function createCarriers(env: SandboxEnv) {
     const ids = new Set([...list, ...lost].map((b) => b.bookingId));
     return json(200, {
       bookings: list.map((b) => ({
-        bookingId: b.bookingId, carrier: b.carrier, kind: b.kind, orderId: b.orderId,
+        bookingId: b.bookingId,
+        carrier: b.carrier,
+        kind: b.kind,
+        orderId: b.orderId,
         ...(b.shipmentId !== undefined ? { shipmentId: b.shipmentId } : {}),
         ...(b.returnId !== undefined ? { returnId: b.returnId } : {}),
-        status: b.status, trackingNumber: b.trackingNumber, labelUrl: b.labelUrl, idempotencyKey: b.idempotencyKey,
+        status: b.status,
+        trackingNumber: b.trackingNumber,
+        labelUrl: b.labelUrl,
+        idempotencyKey: b.idempotencyKey,
         ...(b.weightGrams !== undefined ? { weightGrams: b.weightGrams } : {}),
         ...(b.codMinor > 0 ? { codAmount: fromMinor(b.codMinor) } : {}),
-        held: held.has(b.orderId), events: b.events,
+        held: held.has(b.orderId),
+        events: b.events,
       })),
       webhooks: orderId ? webhooks.filter((w) => ids.has(w.bookingId)) : webhooks,
       /** Bookings the carrier was made to forget (not in `bookings`: the carrier no longer knows them). */
-      forgotten: lost.map((b) => ({ bookingId: b.bookingId, carrier: b.carrier, kind: b.kind, orderId: b.orderId, status: b.status, forgottenAt: b.forgottenAt })),
+      forgotten: lost.map((b) => ({
+        bookingId: b.bookingId,
+        carrier: b.carrier,
+        kind: b.kind,
+        orderId: b.orderId,
+        status: b.status,
+        forgottenAt: b.forgottenAt,
+      })),
     });
   });
 

@@ -114,24 +114,48 @@ function lazadaCallOk(q: Record<string, string>, apiName: string, secret: string
   const a = DEV_CHANNEL_ACCOUNTS.lazada!;
   if (q.app_key !== a.appKey || q.access_token !== a.accessToken || q.sign_method !== 'sha256') return false;
   if (!q.timestamp || Math.abs(Date.now() - Number(q.timestamp)) > 300_000) return false;
-  const base = apiName + Object.keys(q).filter((k) => k !== 'sign').sort().map((k) => k + q[k]).join('');
+  const base =
+    apiName +
+    Object.keys(q)
+      .filter((k) => k !== 'sign')
+      .sort()
+      .map((k) => k + q[k])
+      .join('');
   return q.sign === hmac(secret, base).toUpperCase();
 }
 
 /** TikTok Shop: secret + path + sorted pairs (no sign, no access_token) + body + secret. */
-function tiktokCallOk(q: Record<string, string>, path: string, body: string, token: string | undefined, secret: string): 'ok' | 'sign' | 'token' {
+function tiktokCallOk(
+  q: Record<string, string>,
+  path: string,
+  body: string,
+  token: string | undefined,
+  secret: string,
+): 'ok' | 'sign' | 'token' {
   const a = DEV_CHANNEL_ACCOUNTS.tiktok!;
   if (token !== a.accessToken) return 'token';
   if (q.app_key !== a.appKey || q.shop_cipher !== a.shopId) return 'sign';
   if (!q.timestamp || Math.abs(Date.now() / 1000 - Number(q.timestamp)) > 300) return 'sign';
-  const pairs = Object.keys(q).filter((k) => k !== 'sign' && k !== 'access_token').sort().map((k) => k + q[k]).join('');
+  const pairs = Object.keys(q)
+    .filter((k) => k !== 'sign' && k !== 'access_token')
+    .sort()
+    .map((k) => k + q[k])
+    .join('');
   return q.sign === hmac(secret, `${secret}${path}${pairs}${body}${secret}`) ? 'ok' : 'sign';
 }
 
 /** The platforms' ways of saying "bad signature". */
 const AUTH_FAILED: Record<Marketplace, Outcome> = {
   shopee: { status: 403, body: { request_id: 'sbx', error: 'error_sign', message: 'Wrong sign.' } },
-  lazada: { status: 200, body: { code: 'IncompleteSignature', type: 'ISV', message: 'The request signature does not conform to platform standards', request_id: 'sbx' } },
+  lazada: {
+    status: 200,
+    body: {
+      code: 'IncompleteSignature',
+      type: 'ISV',
+      message: 'The request signature does not conform to platform standards',
+      request_id: 'sbx',
+    },
+  },
   tiktok: { status: 401, body: { code: 106001, message: 'signature is invalid', request_id: 'sbx' } },
   shopify: { status: 401, body: { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' } },
 };
@@ -139,13 +163,16 @@ const AUTH_FAILED: Record<Marketplace, Outcome> = {
 // ---------------------------------------------------------------------------------------------
 // Native orders held by the emulated platforms.
 
-interface StoredOrder { channel: Marketplace; id: string; native: Record<string, unknown> }
+interface StoredOrder {
+  channel: Marketplace;
+  id: string;
+  native: Record<string, unknown>;
+}
 
 /** The platform's id of a native order document, or undefined when the document has none. */
 function nativeId(channel: Marketplace, doc: Record<string, unknown>): string | undefined {
-  const v = channel === 'shopee' ? doc.order_sn
-    : channel === 'lazada' ? (doc.order as Record<string, unknown> | undefined)?.order_id
-      : doc.id;
+  const v =
+    channel === 'shopee' ? doc.order_sn : channel === 'lazada' ? (doc.order as Record<string, unknown> | undefined)?.order_id : doc.id;
   return typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? String(v) : undefined;
 }
 
@@ -212,7 +239,8 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
 
   const api = new Hono();
   api.use('/:channel/v1/*', async (c, next) => {
-    if (!(CHANNELS as readonly string[]).includes(c.req.param('channel'))) return json(404, { error: 'not_found', detail: 'unknown channel' });
+    if (!(CHANNELS as readonly string[]).includes(c.req.param('channel')))
+      return json(404, { error: 'not_found', detail: 'unknown channel' });
     await next();
     return undefined;
   });
@@ -265,7 +293,14 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
   const platformPath = (c: Context, channel: string) => c.req.path.slice(`/channels/${channel}`.length);
 
   /** An order-detail read: signature first, then faults, then the answer. */
-  const read = (channel: Marketplace, action: string, check: (c: Context, q: Record<string, string>) => boolean, answer: (ids: string[], c: Context) => Outcome, idsOf: (q: Record<string, string>) => string[]) =>
+  const read =
+    (
+      channel: Marketplace,
+      action: string,
+      check: (c: Context, q: Record<string, string>) => boolean,
+      answer: (ids: string[], c: Context) => Outcome,
+      idsOf: (q: Record<string, string>) => string[],
+    ) =>
     async (c: Context): Promise<Response> => {
       const q = query(c);
       if (!check(c, q)) return toResponse(AUTH_FAILED[channel]);
@@ -282,7 +317,8 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
       return toResponse(answer(ids, c));
     };
 
-  const stored = (channel: Marketplace, ids: string[]) => ids.map((id) => orders.get(key(channel, id))).filter((o): o is StoredOrder => o !== undefined);
+  const stored = (channel: Marketplace, ids: string[]) =>
+    ids.map((id) => orders.get(key(channel, id))).filter((o): o is StoredOrder => o !== undefined);
 
   /**
    * A native action (status or stock): signature, then the common POST behaviour of the
@@ -290,43 +326,62 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
    * then gets its answer), faults before the effect (a `timeout` delays it, up to the platform's
    * request timeout), lost responses after.
    */
-  const action = (
-    channel: Marketplace,
-    op: 'push' | 'stock',
-    check: (c: Context, q: Record<string, string>, body: string) => boolean,
-    effect: (c: Context, q: Record<string, string>, body: unknown) => Outcome,
-    orderOf: (c: Context, q: Record<string, string>, body: unknown) => string | undefined,
-  ) => async (c: Context): Promise<Response> => {
-    const q = query(c);
-    const text = await c.req.text();
-    if (!check(c, q, text)) return toResponse(AUTH_FAILED[channel]);
-    let body: unknown = {};
-    if (text.trim()) {
-      try { body = parseJsonWithBigInts(text); } catch { return json(400, { error: 'invalid_request', detail: 'body is not valid JSON' }); }
-    }
-    const run = async (save?: SaveAnswer) => {
-      const fault = env.faults.take('channels', op, { channel, orderId: orderOf(c, q, body) });
-      const pre = await preEffect(fault, env.stopSignal, { requestTimeoutMs: PLATFORM_REQUEST_TIMEOUT_MS });
-      if (pre) return { outcome: pre, store: false };
-      const outcome = st.atomic(() => {
-        const o = effect(c, q, body);
-        save?.(o);
-        return o;
-      });
-      if (fault?.action === 'lose_response') return { outcome, store: true, wire: INTERNAL_ERROR };
-      return { outcome, store: true };
+  const action =
+    (
+      channel: Marketplace,
+      op: 'push' | 'stock',
+      check: (c: Context, q: Record<string, string>, body: string) => boolean,
+      effect: (c: Context, q: Record<string, string>, body: unknown) => Outcome,
+      orderOf: (c: Context, q: Record<string, string>, body: unknown) => string | undefined,
+    ) =>
+    async (c: Context): Promise<Response> => {
+      const q = query(c);
+      const text = await c.req.text();
+      if (!check(c, q, text)) return toResponse(AUTH_FAILED[channel]);
+      let body: unknown = {};
+      if (text.trim()) {
+        try {
+          body = parseJsonWithBigInts(text);
+        } catch {
+          return json(400, { error: 'invalid_request', detail: 'body is not valid JSON' });
+        }
+      }
+      const run = async (save?: SaveAnswer) => {
+        const fault = env.faults.take('channels', op, { channel, orderId: orderOf(c, q, body) });
+        const pre = await preEffect(fault, env.stopSignal, { requestTimeoutMs: PLATFORM_REQUEST_TIMEOUT_MS });
+        if (pre) return { outcome: pre, store: false };
+        const outcome = st.atomic(() => {
+          const o = effect(c, q, body);
+          save?.(o);
+          return o;
+        });
+        if (fault?.action === 'lose_response') return { outcome, store: true, wire: INTERNAL_ERROR };
+        return { outcome, store: true };
+      };
+      const idem = c.req.header('Idempotency-Key');
+      if (!idem) {
+        const ex = await run();
+        return toResponse(ex.wire ?? ex.outcome);
+      }
+      const unsigned = Object.fromEntries(Object.entries(q).filter(([k]) => k !== 'sign' && k !== 'timestamp'));
+      return env.idem.run(
+        `channel:${channel}`,
+        idem,
+        `${c.req.method} ${c.req.path} ${stableStringify(unsigned)} ${stableStringify(body)}`,
+        run,
+      );
     };
-    const idem = c.req.header('Idempotency-Key');
-    if (!idem) {
-      const ex = await run();
-      return toResponse(ex.wire ?? ex.outcome);
-    }
-    const unsigned = Object.fromEntries(Object.entries(q).filter(([k]) => k !== 'sign' && k !== 'timestamp'));
-    return env.idem.run(`channel:${channel}`, idem, `${c.req.method} ${c.req.path} ${stableStringify(unsigned)} ${stableStringify(body)}`, run);
-  };
 
   const recordCall = (channel: string, channelOrderId: string, act: string, status: string, body: unknown, c: Context) => {
-    const call: NativeCall = { channel, channelOrderId, action: act, status, body, idempotencyKey: c.req.header('Idempotency-Key'), at: nowIso() };
+    const call: NativeCall = {
+      channel,
+      channelOrderId,
+      action: act,
+      status,
+      body,
+      idempotencyKey: c.req.header('Idempotency-Key'),
+      at: nowIso(),
+    };
     calls.push(call);
     st.add('channels.call', call);
     const o = orders.get(key(channel, channelOrderId));
@@ -337,7 +392,9 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
   };
   /** The platform's push of an order's new status, shortly after the call that changed it. */
   const followUp = (channel: Marketplace, id: string): void => {
-    const t = setTimeout(() => { void deliver(channel, { channelOrderId: id, signature: 'valid', times: 1 }).catch(() => undefined); }, 100);
+    const t = setTimeout(() => {
+      void deliver(channel, { channelOrderId: id, signature: 'valid', times: 1 }).catch(() => undefined);
+    }, 100);
     t.unref();
   };
   const recordStock = (channel: string, items: { sku: string; available: number }[]) => {
@@ -348,124 +405,341 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
 
   // Shopee ----------------------------------------------------------------------------------
   const shopeeCheck = (c: Context, q: Record<string, string>) => shopeeCallOk(q, platformPath(c, 'shopee'), secretOf('shopee'));
-  api.get('/shopee/api/v2/order/get_order_detail', read('shopee', 'get_order_detail', shopeeCheck,
-    (ids) => ({ status: 200, body: { request_id: randomBytes(8).toString('hex'), error: '', message: '', response: { order_list: stored('shopee', ids).map((o) => o.native) } } }),
-    (q) => (q.order_sn_list ?? '').split(',').filter(Boolean)));
+  api.get(
+    '/shopee/api/v2/order/get_order_detail',
+    read(
+      'shopee',
+      'get_order_detail',
+      shopeeCheck,
+      (ids) => ({
+        status: 200,
+        body: {
+          request_id: randomBytes(8).toString('hex'),
+          error: '',
+          message: '',
+          response: { order_list: stored('shopee', ids).map((o) => o.native) },
+        },
+      }),
+      (q) => (q.order_sn_list ?? '').split(',').filter(Boolean),
+    ),
+  );
   const shopeeSn = (_c: Context, _q: Record<string, string>, b: unknown) => (b as { order_sn?: string }).order_sn;
-  api.post('/shopee/api/v2/logistics/ship_order', action('shopee', 'push', shopeeCheck, (c, _q, b) => {
-    const sn = shopeeSn(c, _q, b);
-    if (!sn) return { status: 200, body: { error: 'error_param', message: 'order_sn is required' } };
-    recordCall('shopee', sn, 'ship_order', 'SHIPPED', b, c);
-    return { status: 200, body: { request_id: 'sbx', error: '', message: '', response: {} } };
-  }, shopeeSn));
-  api.post('/shopee/api/v2/order/cancel_order', action('shopee', 'push', shopeeCheck, (c, _q, b) => {
-    const sn = shopeeSn(c, _q, b);
-    if (!sn) return { status: 200, body: { error: 'error_param', message: 'order_sn is required' } };
-    recordCall('shopee', sn, 'cancel_order', 'CANCELLED', b, c);
-    return { status: 200, body: { request_id: 'sbx', error: '', message: '', response: { update_time: Math.floor(Date.now() / 1000) } } };
-  }, shopeeSn));
-  api.post('/shopee/api/v2/order/handle_buyer_cancellation', action('shopee', 'push', shopeeCheck, (c, _q, b) => {
-    const sn = shopeeSn(c, _q, b);
-    const op = (b as { operation?: string }).operation;
-    if (!sn || (op !== 'ACCEPT' && op !== 'REJECT')) return { status: 200, body: { error: 'error_param', message: 'order_sn and operation (ACCEPT or REJECT) are required' } };
-    const o = orders.get(key('shopee', sn));
-    if (o && nativeStatusOf(o) !== 'IN_CANCEL') return { status: 200, body: { error: 'error_status', message: `order is ${nativeStatusOf(o)}, not IN_CANCEL` } };
-    recordCall('shopee', sn, 'handle_buyer_cancellation', op === 'ACCEPT' ? 'CANCELLED' : 'READY_TO_SHIP', b, c);
-    // Then Shopee pushes the order's new status, as it does for every change.
-    followUp('shopee', sn);
-    return { status: 200, body: { request_id: 'sbx', error: '', message: '', response: { update_time: Math.floor(Date.now() / 1000) } } };
-  }, shopeeSn));
-  api.post('/shopee/api/v2/product/update_stock', action('shopee', 'stock', shopeeCheck, (_c, _q, b) => {
-    const list = (b as { stock_list?: { model_sku: string; seller_stock: { stock: number }[] }[] }).stock_list;
-    if (!Array.isArray(list) || !list.length) return { status: 200, body: { error: 'error_param', message: 'stock_list is required' } };
-    recordStock('shopee', list.map((s) => ({ sku: s.model_sku, available: s.seller_stock.reduce((a, x) => a + x.stock, 0) })));
-    return { status: 200, body: { request_id: 'sbx', error: '', message: '', response: { success_list: list, failure_list: [] } } };
-  }, () => undefined));
+  api.post(
+    '/shopee/api/v2/logistics/ship_order',
+    action(
+      'shopee',
+      'push',
+      shopeeCheck,
+      (c, _q, b) => {
+        const sn = shopeeSn(c, _q, b);
+        if (!sn) return { status: 200, body: { error: 'error_param', message: 'order_sn is required' } };
+        recordCall('shopee', sn, 'ship_order', 'SHIPPED', b, c);
+        return { status: 200, body: { request_id: 'sbx', error: '', message: '', response: {} } };
+      },
+      shopeeSn,
+    ),
+  );
+  api.post(
+    '/shopee/api/v2/order/cancel_order',
+    action(
+      'shopee',
+      'push',
+      shopeeCheck,
+      (c, _q, b) => {
+        const sn = shopeeSn(c, _q, b);
+        if (!sn) return { status: 200, body: { error: 'error_param', message: 'order_sn is required' } };
+        recordCall('shopee', sn, 'cancel_order', 'CANCELLED', b, c);
+        return {
+          status: 200,
+          body: { request_id: 'sbx', error: '', message: '', response: { update_time: Math.floor(Date.now() / 1000) } },
+        };
+      },
+      shopeeSn,
+    ),
+  );
+  api.post(
+    '/shopee/api/v2/order/handle_buyer_cancellation',
+    action(
+      'shopee',
+      'push',
+      shopeeCheck,
+      (c, _q, b) => {
+        const sn = shopeeSn(c, _q, b);
+        const op = (b as { operation?: string }).operation;
+        if (!sn || (op !== 'ACCEPT' && op !== 'REJECT'))
+          return { status: 200, body: { error: 'error_param', message: 'order_sn and operation (ACCEPT or REJECT) are required' } };
+        const o = orders.get(key('shopee', sn));
+        if (o && nativeStatusOf(o) !== 'IN_CANCEL')
+          return { status: 200, body: { error: 'error_status', message: `order is ${nativeStatusOf(o)}, not IN_CANCEL` } };
+        recordCall('shopee', sn, 'handle_buyer_cancellation', op === 'ACCEPT' ? 'CANCELLED' : 'READY_TO_SHIP', b, c);
+        // Then Shopee pushes the order's new status, as it does for every change.
+        followUp('shopee', sn);
+        return {
+          status: 200,
+          body: { request_id: 'sbx', error: '', message: '', response: { update_time: Math.floor(Date.now() / 1000) } },
+        };
+      },
+      shopeeSn,
+    ),
+  );
+  api.post(
+    '/shopee/api/v2/product/update_stock',
+    action(
+      'shopee',
+      'stock',
+      shopeeCheck,
+      (_c, _q, b) => {
+        const list = (b as { stock_list?: { model_sku: string; seller_stock: { stock: number }[] }[] }).stock_list;
+        if (!Array.isArray(list) || !list.length) return { status: 200, body: { error: 'error_param', message: 'stock_list is required' } };
+        recordStock(
+          'shopee',
+          list.map((s) => ({ sku: s.model_sku, available: s.seller_stock.reduce((a, x) => a + x.stock, 0) })),
+        );
+        return { status: 200, body: { request_id: 'sbx', error: '', message: '', response: { success_list: list, failure_list: [] } } };
+      },
+      () => undefined,
+    ),
+  );
 
   // Lazada ----------------------------------------------------------------------------------
-  const lazadaCheck = (c: Context, q: Record<string, string>) => lazadaCallOk(q, platformPath(c, 'lazada').replace(/^\/rest/, ''), secretOf('lazada'));
+  const lazadaCheck = (c: Context, q: Record<string, string>) =>
+    lazadaCallOk(q, platformPath(c, 'lazada').replace(/^\/rest/, ''), secretOf('lazada'));
   const lazadaOk = (data: unknown): Outcome => ({ status: 200, body: { code: '0', request_id: randomBytes(8).toString('hex'), data } });
-  const lazadaMissing: Outcome = { status: 200, body: { code: 'ORDER_NOT_FOUND', type: 'ISV', message: 'order not found', request_id: 'sbx' } };
-  api.get('/lazada/rest/order/get', read('lazada', 'get_order', lazadaCheck,
-    (ids) => { const [o] = stored('lazada', ids); return o ? lazadaOk(o.native.order) : lazadaMissing; }, (q) => [q.order_id ?? '']));
-  api.get('/lazada/rest/order/items/get', read('lazada', 'get_order_items', lazadaCheck,
-    (ids) => { const [o] = stored('lazada', ids); return o ? lazadaOk(o.native.items) : lazadaMissing; }, (q) => [q.order_id ?? '']));
+  const lazadaMissing: Outcome = {
+    status: 200,
+    body: { code: 'ORDER_NOT_FOUND', type: 'ISV', message: 'order not found', request_id: 'sbx' },
+  };
+  api.get(
+    '/lazada/rest/order/get',
+    read(
+      'lazada',
+      'get_order',
+      lazadaCheck,
+      (ids) => {
+        const [o] = stored('lazada', ids);
+        return o ? lazadaOk(o.native.order) : lazadaMissing;
+      },
+      (q) => [q.order_id ?? ''],
+    ),
+  );
+  api.get(
+    '/lazada/rest/order/items/get',
+    read(
+      'lazada',
+      'get_order_items',
+      lazadaCheck,
+      (ids) => {
+        const [o] = stored('lazada', ids);
+        return o ? lazadaOk(o.native.items) : lazadaMissing;
+      },
+      (q) => [q.order_id ?? ''],
+    ),
+  );
   /** Lazada acts on order items; the order is the one holding them. */
-  const lazadaOrderOfItems = (itemIds: string[]) => [...orders.values()].find((o) => o.channel === 'lazada'
-    && ((o.native.items as { order_item_id: unknown }[] | undefined) ?? []).some((i) => itemIds.includes(String(i.order_item_id))))?.id;
-  const rtsItems = (q: Record<string, string>) => { try { return (parseJsonWithBigInts(q.order_item_ids ?? '[]') as unknown[]).map((v) => String(v as string | number | bigint)); } catch { return []; } };
-  api.post('/lazada/rest/order/rts', action('lazada', 'push', lazadaCheck, (c, q) => {
-    const id = lazadaOrderOfItems(rtsItems(q)) ?? `items:${rtsItems(q).join(',')}`;
-    recordCall('lazada', id, 'set_ready_to_ship', 'ready_to_ship', q, c);
-    return lazadaOk({ order_items: rtsItems(q).map((i) => ({ order_item_id: Number(i), tracking_number: q.tracking_number })) });
-  }, (_c, q) => lazadaOrderOfItems(rtsItems(q))));
-  api.post('/lazada/rest/order/cancel', action('lazada', 'push', lazadaCheck, (c, q) => {
-    const id = lazadaOrderOfItems([q.order_item_id ?? '']) ?? `item:${q.order_item_id}`;
-    recordCall('lazada', id, 'cancel_item', 'canceled', q, c);
-    return lazadaOk({});
-  }, (_c, q) => lazadaOrderOfItems([q.order_item_id ?? ''])));
-  api.post('/lazada/rest/product/stock/sellable/update', action('lazada', 'stock', lazadaCheck, (_c, q) => {
-    let skus: { SellerSku: string; SellableQuantity: number }[] = [];
-    try { skus = (JSON.parse(q.payload ?? '') as { Request: { Product: { Skus: { Sku: typeof skus } } } }).Request.Product.Skus.Sku; } catch { /* refused below */ }
-    if (!Array.isArray(skus) || !skus.length) return { status: 200, body: { code: 'InvalidParameter', type: 'ISV', message: 'payload', request_id: 'sbx' } };
-    recordStock('lazada', skus.map((s) => ({ sku: s.SellerSku, available: Number(s.SellableQuantity) })));
-    return lazadaOk({});
-  }, () => undefined));
+  const lazadaOrderOfItems = (itemIds: string[]) =>
+    [...orders.values()].find(
+      (o) =>
+        o.channel === 'lazada' &&
+        ((o.native.items as { order_item_id: unknown }[] | undefined) ?? []).some((i) => itemIds.includes(String(i.order_item_id))),
+    )?.id;
+  const rtsItems = (q: Record<string, string>) => {
+    try {
+      return (parseJsonWithBigInts(q.order_item_ids ?? '[]') as unknown[]).map((v) => String(v as string | number | bigint));
+    } catch {
+      return [];
+    }
+  };
+  api.post(
+    '/lazada/rest/order/rts',
+    action(
+      'lazada',
+      'push',
+      lazadaCheck,
+      (c, q) => {
+        const id = lazadaOrderOfItems(rtsItems(q)) ?? `items:${rtsItems(q).join(',')}`;
+        recordCall('lazada', id, 'set_ready_to_ship', 'ready_to_ship', q, c);
+        return lazadaOk({ order_items: rtsItems(q).map((i) => ({ order_item_id: Number(i), tracking_number: q.tracking_number })) });
+      },
+      (_c, q) => lazadaOrderOfItems(rtsItems(q)),
+    ),
+  );
+  api.post(
+    '/lazada/rest/order/cancel',
+    action(
+      'lazada',
+      'push',
+      lazadaCheck,
+      (c, q) => {
+        const id = lazadaOrderOfItems([q.order_item_id ?? '']) ?? `item:${q.order_item_id}`;
+        recordCall('lazada', id, 'cancel_item', 'canceled', q, c);
+        return lazadaOk({});
+      },
+      (_c, q) => lazadaOrderOfItems([q.order_item_id ?? '']),
+    ),
+  );
+  api.post(
+    '/lazada/rest/product/stock/sellable/update',
+    action(
+      'lazada',
+      'stock',
+      lazadaCheck,
+      (_c, q) => {
+        let skus: { SellerSku: string; SellableQuantity: number }[] = [];
+        try {
+          skus = (JSON.parse(q.payload ?? '') as { Request: { Product: { Skus: { Sku: typeof skus } } } }).Request.Product.Skus.Sku;
+        } catch {
+          /* refused below */
+        }
+        if (!Array.isArray(skus) || !skus.length)
+          return { status: 200, body: { code: 'InvalidParameter', type: 'ISV', message: 'payload', request_id: 'sbx' } };
+        recordStock(
+          'lazada',
+          skus.map((s) => ({ sku: s.SellerSku, available: Number(s.SellableQuantity) })),
+        );
+        return lazadaOk({});
+      },
+      () => undefined,
+    ),
+  );
 
   // TikTok Shop -----------------------------------------------------------------------------
-  const tiktokCheck = (c: Context, q: Record<string, string>, body = '') => tiktokCallOk(q, platformPath(c, 'tiktok'), body, c.req.header('x-tts-access-token'), secretOf('tiktok')) === 'ok';
-  const tiktokOk = (data: unknown): Outcome => ({ status: 200, body: { code: 0, message: 'Success', request_id: randomBytes(8).toString('hex'), data } });
-  api.get('/tiktok/order/202309/orders', read('tiktok', 'get_order_detail', (c, q) => tiktokCheck(c, q),
-    (ids) => tiktokOk({ orders: stored('tiktok', ids).map((o) => o.native) }), (q) => (q.ids ?? '').split(',').filter(Boolean)));
-  api.post('/tiktok/fulfillment/202309/orders/:orderId/packages', action('tiktok', 'push', tiktokCheck, (c, _q, b) => {
-    const id = c.req.param('orderId') ?? '';
-    recordCall('tiktok', id, 'mark_package_shipped', 'AWAITING_COLLECTION', b, c);
-    return tiktokOk({ package_id: `pkg_${id}` });
-  }, (c) => c.req.param('orderId')));
+  const tiktokCheck = (c: Context, q: Record<string, string>, body = '') =>
+    tiktokCallOk(q, platformPath(c, 'tiktok'), body, c.req.header('x-tts-access-token'), secretOf('tiktok')) === 'ok';
+  const tiktokOk = (data: unknown): Outcome => ({
+    status: 200,
+    body: { code: 0, message: 'Success', request_id: randomBytes(8).toString('hex'), data },
+  });
+  api.get(
+    '/tiktok/order/202309/orders',
+    read(
+      'tiktok',
+      'get_order_detail',
+      (c, q) => tiktokCheck(c, q),
+      (ids) => tiktokOk({ orders: stored('tiktok', ids).map((o) => o.native) }),
+      (q) => (q.ids ?? '').split(',').filter(Boolean),
+    ),
+  );
+  api.post(
+    '/tiktok/fulfillment/202309/orders/:orderId/packages',
+    action(
+      'tiktok',
+      'push',
+      tiktokCheck,
+      (c, _q, b) => {
+        const id = c.req.param('orderId') ?? '';
+        recordCall('tiktok', id, 'mark_package_shipped', 'AWAITING_COLLECTION', b, c);
+        return tiktokOk({ package_id: `pkg_${id}` });
+      },
+      (c) => c.req.param('orderId'),
+    ),
+  );
   const tiktokOrderOf = (_c: Context, _q: Record<string, string>, b: unknown) => (b as { order_id?: string }).order_id;
-  api.post('/tiktok/return_refund/202309/cancellations', action('tiktok', 'push', tiktokCheck, (c, _q, b) => {
-    const id = tiktokOrderOf(c, _q, b);
-    if (!id) return { status: 400, body: { code: 36009001, message: 'order_id is required' } };
-    recordCall('tiktok', id, 'cancel_order', 'CANCELLED', b, c);
-    return tiktokOk({ cancel_id: `cnl_${id}`, cancel_status: 'CANCELLATION_REQUEST_COMPLETE' });
-  }, tiktokOrderOf));
+  api.post(
+    '/tiktok/return_refund/202309/cancellations',
+    action(
+      'tiktok',
+      'push',
+      tiktokCheck,
+      (c, _q, b) => {
+        const id = tiktokOrderOf(c, _q, b);
+        if (!id) return { status: 400, body: { code: 36009001, message: 'order_id is required' } };
+        recordCall('tiktok', id, 'cancel_order', 'CANCELLED', b, c);
+        return tiktokOk({ cancel_id: `cnl_${id}`, cancel_status: 'CANCELLATION_REQUEST_COMPLETE' });
+      },
+      tiktokOrderOf,
+    ),
+  );
   /** The order of a buyer's cancellation request (made by the buyer-cancel control). */
   const tiktokCancelOrder = (c: Context) => tiktokCancels.get(c.req.param('cancelId') ?? '') ?? '';
-  api.post('/tiktok/return_refund/202309/cancellations/:cancelId/approve', action('tiktok', 'push', tiktokCheck, (c, _q, b) => {
-    const id = tiktokCancelOrder(c);
-    if (!orders.get(key('tiktok', id))) return { status: 404, body: { code: 36009004, message: 'cancellation not found' } };
-    recordCall('tiktok', id, 'approve_cancellation', 'CANCELLED', b, c);
-    followUp('tiktok', id);
-    return tiktokOk({});
-  }, (c) => tiktokCancelOrder(c)));
-  api.post('/tiktok/product/202309/inventory/update', action('tiktok', 'stock', tiktokCheck, (_c, _q, b) => {
-    const skus = (b as { skus?: { seller_sku: string; inventory: { quantity: number }[] }[] }).skus;
-    if (!Array.isArray(skus) || !skus.length) return { status: 400, body: { code: 12019001, message: 'skus is required' } };
-    recordStock('tiktok', skus.map((s) => ({ sku: s.seller_sku, available: s.inventory.reduce((a, x) => a + x.quantity, 0) })));
-    return tiktokOk({});
-  }, () => undefined));
+  api.post(
+    '/tiktok/return_refund/202309/cancellations/:cancelId/approve',
+    action(
+      'tiktok',
+      'push',
+      tiktokCheck,
+      (c, _q, b) => {
+        const id = tiktokCancelOrder(c);
+        if (!orders.get(key('tiktok', id))) return { status: 404, body: { code: 36009004, message: 'cancellation not found' } };
+        recordCall('tiktok', id, 'approve_cancellation', 'CANCELLED', b, c);
+        followUp('tiktok', id);
+        return tiktokOk({});
+      },
+      (c) => tiktokCancelOrder(c),
+    ),
+  );
+  api.post(
+    '/tiktok/product/202309/inventory/update',
+    action(
+      'tiktok',
+      'stock',
+      tiktokCheck,
+      (_c, _q, b) => {
+        const skus = (b as { skus?: { seller_sku: string; inventory: { quantity: number }[] }[] }).skus;
+        if (!Array.isArray(skus) || !skus.length) return { status: 400, body: { code: 12019001, message: 'skus is required' } };
+        recordStock(
+          'tiktok',
+          skus.map((s) => ({ sku: s.seller_sku, available: s.inventory.reduce((a, x) => a + x.quantity, 0) })),
+        );
+        return tiktokOk({});
+      },
+      () => undefined,
+    ),
+  );
 
   // Shopify ---------------------------------------------------------------------------------
   const shopifyCheck = (c: Context) => c.req.header('X-Shopify-Access-Token') === DEV_CHANNEL_ACCOUNTS.shopify!.accessToken;
   const shopifyId = (c: Context) => (c.req.param('file') ?? c.req.param('id') ?? '').replace(/\.json$/, '');
-  api.put('/shopify/admin/api/:version/orders/:file', action('shopify', 'push', shopifyCheck, (c, _q, b) => {
-    const id = shopifyId(c);
-    const order = (b as { order?: { tags?: string } }).order;
-    if (!order || !c.req.param('file')?.endsWith('.json')) return { status: 400, body: { errors: { order: 'Required parameter missing or invalid' } } };
-    recordCall('shopify', id, 'update_order', order.tags ?? '', b, c);
-    return { status: 200, body: { order: { id: Number(id) || id, tags: order.tags } } };
-  }, (c) => shopifyId(c)));
-  api.post('/shopify/admin/api/:version/orders/:id/cancel.json', action('shopify', 'push', shopifyCheck, (c, _q, b) => {
-    const id = shopifyId(c);
-    recordCall('shopify', id, 'cancel_order', 'cancelled', b, c);
-    return { status: 200, body: { order: { id: Number(id) || id, cancelled_at: nowIso() } } };
-  }, (c) => shopifyId(c)));
-  api.post('/shopify/admin/api/:version/graphql.json', action('shopify', 'stock', shopifyCheck, (_c, _q, b) => {
-    const qs = (b as { variables?: { input?: { quantities?: { inventoryItemId: string; quantity: number }[] } } }).variables?.input?.quantities;
-    if (!Array.isArray(qs) || !qs.length) return { status: 200, body: { errors: [{ message: 'quantities is required', extensions: { code: 'BAD_REQUEST' } }] } };
-    recordStock('shopify', qs.map((x) => ({ sku: x.inventoryItemId.replace(/^gid:\/\/shopify\/InventoryItem\/sku:/, ''), available: x.quantity })));
-    return { status: 200, body: { data: { inventorySetQuantities: { userErrors: [] } } } };
-  }, () => undefined));
+  api.put(
+    '/shopify/admin/api/:version/orders/:file',
+    action(
+      'shopify',
+      'push',
+      shopifyCheck,
+      (c, _q, b) => {
+        const id = shopifyId(c);
+        const order = (b as { order?: { tags?: string } }).order;
+        if (!order || !c.req.param('file')?.endsWith('.json'))
+          return { status: 400, body: { errors: { order: 'Required parameter missing or invalid' } } };
+        recordCall('shopify', id, 'update_order', order.tags ?? '', b, c);
+        return { status: 200, body: { order: { id: Number(id) || id, tags: order.tags } } };
+      },
+      (c) => shopifyId(c),
+    ),
+  );
+  api.post(
+    '/shopify/admin/api/:version/orders/:id/cancel.json',
+    action(
+      'shopify',
+      'push',
+      shopifyCheck,
+      (c, _q, b) => {
+        const id = shopifyId(c);
+        recordCall('shopify', id, 'cancel_order', 'cancelled', b, c);
+        return { status: 200, body: { order: { id: Number(id) || id, cancelled_at: nowIso() } } };
+      },
+      (c) => shopifyId(c),
+    ),
+  );
+  api.post(
+    '/shopify/admin/api/:version/graphql.json',
+    action(
+      'shopify',
+      'stock',
+      shopifyCheck,
+      (_c, _q, b) => {
+        const qs = (b as { variables?: { input?: { quantities?: { inventoryItemId: string; quantity: number }[] } } }).variables?.input
+          ?.quantities;
+        if (!Array.isArray(qs) || !qs.length)
+          return { status: 200, body: { errors: [{ message: 'quantities is required', extensions: { code: 'BAD_REQUEST' } }] } };
+        recordStock(
+          'shopify',
+          qs.map((x) => ({ sku: x.inventoryItemId.replace(/^gid:\/\/shopify\/InventoryItem\/sku:/, ''), available: x.quantity })),
+        );
+        return { status: 200, body: { data: { inventorySetQuantities: { userErrors: [] } } } };
+      },
+      () => undefined,
+    ),
+  );
 
   // ------------------------------------------------------------------ controls
 
@@ -507,7 +781,8 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
     if (!base) return { status: 409, body: { error: 'oms_base_url_unset' } };
     const url = `${base.replace(/\/$/, '')}/v1/channels/${channel}/webhooks`;
     const o = n.channelOrderId ? orders.get(key(channel, n.channelOrderId)) : undefined;
-    if (n.rawBody === undefined && channel !== 'web' && channel !== 'pos' && !o) return { status: 404, body: { error: 'not_found', detail: 'no such order on the platform' } };
+    if (n.rawBody === undefined && channel !== 'web' && channel !== 'pos' && !o)
+      return { status: 404, body: { error: 'not_found', detail: 'no such order on the platform' } };
     const now = Date.now();
     const status = n.status ?? (o ? nativeStatusOf(o) : '');
     const account = DEV_CHANNEL_ACCOUNTS[channel]!;
@@ -517,11 +792,27 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
     else if (channel === 'shopee') body = stringifyJson(shopeeStatusPush({ ordersn: o!.id, status, shopId: Number(account.shopId) }));
     else if (channel === 'lazada') {
       const line = ((o!.native.items as { order_item_id: unknown }[] | undefined) ?? [])[0]?.order_item_id;
-      body = stringifyJson(lazadaTradePush({ tradeOrderId: o!.id, status, sellerId: account.shopId, ...(typeof line === 'string' || typeof line === 'number' || typeof line === 'bigint' ? { lineId: String(line) } : {}), ...(n.reverseOrderId ? { reverseOrderId: n.reverseOrderId } : {}) }));
+      body = stringifyJson(
+        lazadaTradePush({
+          tradeOrderId: o!.id,
+          status,
+          sellerId: account.shopId,
+          ...(typeof line === 'string' || typeof line === 'number' || typeof line === 'bigint' ? { lineId: String(line) } : {}),
+          ...(n.reverseOrderId ? { reverseOrderId: n.reverseOrderId } : {}),
+        }),
+      );
     } else if (channel === 'tiktok') {
-      body = stringifyJson(n.cancelId
-        ? tiktokCancellationPush({ orderId: o!.id, cancelId: n.cancelId, status: status || 'CANCELLATION_REQUEST_PENDING', role: 'BUYER', shopId: TIKTOK_SHOP_ID })
-        : tiktokStatusPush({ orderId: o!.id, status, shopId: TIKTOK_SHOP_ID, ...(n.eventId ? { notificationId: n.eventId } : {}) }));
+      body = stringifyJson(
+        n.cancelId
+          ? tiktokCancellationPush({
+              orderId: o!.id,
+              cancelId: n.cancelId,
+              status: status || 'CANCELLATION_REQUEST_PENDING',
+              role: 'BUYER',
+              shopId: TIKTOK_SHOP_ID,
+            })
+          : tiktokStatusPush({ orderId: o!.id, status, shopId: TIKTOK_SHOP_ID, ...(n.eventId ? { notificationId: n.eventId } : {}) }),
+      );
     } else if (channel === 'shopify') body = stringifyJson(o!.native);
     else body = JSON.stringify(n.order ?? {});
 
@@ -545,7 +836,11 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
         const res = await fetch(url, { method: 'POST', headers, body, signal: env.stopSignal });
         const text = await res.text();
         let parsed: unknown = text;
-        try { parsed = JSON.parse(text); } catch { /* keep the text */ }
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* keep the text */
+        }
         deliveries.push({ status: res.status, body: parsed });
       } catch (err) {
         deliveries.push({ status: 0, body: { error: (err as Error).message } });
@@ -593,7 +888,12 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
     }
     saveOrder(o);
     const sent = await deliver(channel, { channelOrderId: o.id, signature: 'valid', times: 1, ...n });
-    return json(sent.status, { ...(sent.body as Record<string, unknown>), before, platformStatus: nativeStatusOf(o), ...(n.cancelId ? { cancelId: n.cancelId } : {}) });
+    return json(sent.status, {
+      ...(sent.body as Record<string, unknown>),
+      before,
+      platformStatus: nativeStatusOf(o),
+      ...(n.cancelId ? { cancelId: n.cancelId } : {}),
+    });
   });
 
   control.get('/ledger/channels', (c) => {
@@ -601,11 +901,14 @@ export function createChannels(env: SandboxEnv, channelSecrets: Record<string, s
     const orderId = c.req.query('orderId');
     const channelOrderId = c.req.query('channelOrderId');
     const keep = (x: { channel: string; orderId: string }) => (!channel || x.channel === channel) && (!orderId || x.orderId === orderId);
-    const keepNative = (x: { channel: string; channelOrderId: string }) => (!channel || x.channel === channel) && (!channelOrderId || x.channelOrderId === channelOrderId);
+    const keepNative = (x: { channel: string; channelOrderId: string }) =>
+      (!channel || x.channel === channel) && (!channelOrderId || x.channelOrderId === channelOrderId);
     const latestOut: Record<string, { status: string; seq: number; channel: string }> = {};
     for (const l of latest.values()) if (keep(l)) latestOut[l.orderId] = { status: l.status, seq: l.seq, channel: l.channel };
     const platformOrders: Record<string, { channel: string; status: string }> = {};
-    for (const o of orders.values()) if (keepNative({ channel: o.channel, channelOrderId: o.id })) platformOrders[o.id] = { channel: o.channel, status: nativeStatusOf(o) };
+    for (const o of orders.values())
+      if (keepNative({ channel: o.channel, channelOrderId: o.id }))
+        platformOrders[o.id] = { channel: o.channel, status: nativeStatusOf(o) };
     return json(200, {
       pushes: pushes.filter(keep),
       latest: latestOut,

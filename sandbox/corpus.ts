@@ -54,19 +54,31 @@ export function shopeeStatusPush(a: { ordersn: string; status: string; shopId: n
   p.msg_id = freshIds.messageId();
   p.shop_id = a.shopId;
   p.timestamp = unix(now);
-  Object.assign(p.data as Doc, { ordersn: a.ordersn, status: a.status, update_time: unix(now) - 1, completed_scenario: a.status === 'COMPLETED' ? 'NORMAL' : null });
+  Object.assign(p.data as Doc, {
+    ordersn: a.ordersn,
+    status: a.status,
+    update_time: unix(now) - 1,
+    completed_scenario: a.status === 'COMPLETED' ? 'NORMAL' : null,
+  });
   return p;
 }
 
 /** Lazada trade order message (message_type 0), shaped as Lazada's documented one (push-trade-order-unpaid.json). */
-export function lazadaTradePush(a: { tradeOrderId: string; lineId?: string; status: string; sellerId: string; reverseOrderId?: string }): Doc {
+export function lazadaTradePush(a: {
+  tradeOrderId: string;
+  lineId?: string;
+  status: string;
+  sellerId: string;
+  reverseOrderId?: string;
+}): Doc {
   const p = corpusPayload('lazada/push-trade-order-unpaid.json');
   const now = Date.now();
   p.seller_id = a.sellerId;
   p.timestamp = now;
   const data = p.data as Doc;
   Object.assign(data, { order_status: a.status, trade_order_id: a.tradeOrderId, status_update_time: unix(now) });
-  if (a.lineId) data.trade_order_line_id = a.lineId; else delete data.trade_order_line_id;
+  if (a.lineId) data.trade_order_line_id = a.lineId;
+  else delete data.trade_order_line_id;
   if (a.reverseOrderId) Object.assign(data, { reverse_order_id: a.reverseOrderId, reverse_order_line_id: freshIds.lazada() });
   return p;
 }
@@ -77,7 +89,12 @@ export function tiktokStatusPush(a: { orderId: string; status: string; shopId: s
   const now = Date.now();
   Object.assign(p, { tts_notification_id: a.notificationId ?? `73${freshIds.tiktok().slice(2)}`, shop_id: a.shopId, timestamp: unix(now) });
   // TikTok's webhook says CANCEL where its order API says CANCELLED.
-  Object.assign(p.data as Doc, { order_id: a.orderId, order_status: a.status === 'CANCELLED' ? 'CANCEL' : a.status, update_time: unix(now) - 1, is_on_hold_order: a.status === 'ON_HOLD' });
+  Object.assign(p.data as Doc, {
+    order_id: a.orderId,
+    order_status: a.status === 'CANCELLED' ? 'CANCEL' : a.status,
+    update_time: unix(now) - 1,
+    is_on_hold_order: a.status === 'ON_HOLD',
+  });
   return p;
 }
 
@@ -85,6 +102,12 @@ export function tiktokStatusPush(a: { orderId: string; status: string; shopId: s
 export function tiktokCancellationPush(a: { orderId: string; cancelId: string; status: string; role: string; shopId: string }): Doc {
   const p = corpusPayload('tiktok/push-cancellation-status-change-pending-docs-example.json');
   Object.assign(p, { tts_notification_id: `73${freshIds.tiktok().slice(2)}`, shop_id: a.shopId, timestamp: unix() });
-  Object.assign(p.data as Doc, { order_id: a.orderId, cancel_id: a.cancelId, cancel_status: a.status, cancellations_role: a.role, create_time: unix() });
+  Object.assign(p.data as Doc, {
+    order_id: a.orderId,
+    cancel_id: a.cancelId,
+    cancel_status: a.status,
+    cancellations_role: a.role,
+    create_time: unix(),
+  });
   return p;
 }

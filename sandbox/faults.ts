@@ -58,7 +58,11 @@ const faultSchema = z
     action: z.enum(['error500', 'error429', 'timeout', 'lose_response', 'decline', 'refuse']),
     status: z.number().int().min(400).max(499).optional(),
     error: z.string().min(1).max(64).optional(),
-    times: z.number().int().refine((n) => n === -1 || n >= 1, 'times must be >= 1 or -1').optional(),
+    times: z
+      .number()
+      .int()
+      .refine((n) => n === -1 || n >= 1, 'times must be >= 1 or -1')
+      .optional(),
     declineCode: z.string().min(1).optional(),
     delayMs: z.number().int().min(0).optional(),
     probability: z.number().gt(0).max(1).optional(),
@@ -139,7 +143,11 @@ export const INTERNAL_ERROR: Outcome = { status: 500, body: { error: 'internal' 
  * `requestTimeoutMs` is the emulated server's own request timeout: a `timeout` longer than that
  * ends there, as a real server gives up on a request, with a 504 and nothing done.
  */
-export async function preEffect(f: Fault | undefined, stopSignal: AbortSignal, opts: { requestTimeoutMs?: number } = {}): Promise<Outcome | undefined> {
+export async function preEffect(
+  f: Fault | undefined,
+  stopSignal: AbortSignal,
+  opts: { requestTimeoutMs?: number } = {},
+): Promise<Outcome | undefined> {
   if (!f) return undefined;
   if (f.action === 'error500') return INTERNAL_ERROR;
   if (f.action === 'refuse') return { status: f.status ?? 409, body: { error: f.error ?? 'refused' } };
@@ -158,7 +166,13 @@ export async function preEffect(f: Fault | undefined, stopSignal: AbortSignal, o
 }
 
 /** For reads (no idempotency): the fault's answer, or undefined to proceed. */
-export async function readFault(store: FaultStore, service: FaultService, op: string, ctx: FaultContext, stopSignal: AbortSignal): Promise<Outcome | undefined> {
+export async function readFault(
+  store: FaultStore,
+  service: FaultService,
+  op: string,
+  ctx: FaultContext,
+  stopSignal: AbortSignal,
+): Promise<Outcome | undefined> {
   const f = store.take(service, op, ctx);
   const pre = await preEffect(f, stopSignal);
   if (pre) return pre;

@@ -7,12 +7,19 @@ import { z } from 'zod';
 import { DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS } from '../lib/config';
 import { DEV_SANDBOX_KEY, startSandbox } from './server';
 
-const optional = z.string().trim().transform((s) => (s === '' ? undefined : s)).optional();
+const optional = z
+  .string()
+  .trim()
+  .transform((s) => (s === '' ? undefined : s))
+  .optional();
 
 /** "name=secret,name=secret", as OMS_CARRIER_SECRETS / OMS_CHANNEL_SECRETS are given to the OMS. */
 const namedSecrets = optional.transform((raw, ctx): Record<string, string> => {
   const out: Record<string, string> = {};
-  for (const entry of (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of (raw ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const eq = entry.indexOf('=');
     if (eq <= 0 || eq === entry.length - 1) {
       ctx.addIssue({ code: 'custom', message: `entry "${entry.slice(0, Math.max(eq, 0)) || '?'}" must be name=secret` });

@@ -20,7 +20,10 @@ const amount = z
 const authorizeSchema = z.object({
   orderId: z.string().min(1),
   amount,
-  currency: z.string().regex(/^[A-Za-z]{3}$/, 'currency must be 3 letters').transform((s) => s.toUpperCase()),
+  currency: z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, 'currency must be 3 letters')
+    .transform((s) => s.toUpperCase()),
   paymentToken: z.string().startsWith('tok_', 'paymentToken must start with tok_'),
 });
 const captureSchema = z.object({ amount: amount.optional() });
@@ -98,8 +101,14 @@ export function createPayments(env: SandboxEnv) {
       a.status = 'expired';
       saveAuth(a);
       record({
-        type: 'expire', id: newId('exp'), orderId: a.orderId, authorizationId: a.authorizationId,
-        amount: fromMinor(held), currency: a.currency, idempotencyKey: '', at: nowIso(),
+        type: 'expire',
+        id: newId('exp'),
+        orderId: a.orderId,
+        authorizationId: a.authorizationId,
+        amount: fromMinor(held),
+        currency: a.currency,
+        idempotencyKey: '',
+        at: nowIso(),
       });
     });
   };
@@ -121,8 +130,16 @@ export function createPayments(env: SandboxEnv) {
       match: (_c, b) => ({ orderId: b.orderId }),
       effect: (_c, b, meta) => {
         const forced = meta.declineCode;
-        const code = forced ?? (b.paymentToken.startsWith('tok_decline_') ? b.paymentToken.slice('tok_decline_'.length) || 'generic_decline' : undefined);
-        const base = { orderId: b.orderId, amount: fromMinor(toMinor(b.amount)), currency: b.currency, idempotencyKey: meta.idempotencyKey, at: nowIso() };
+        const code =
+          forced ??
+          (b.paymentToken.startsWith('tok_decline_') ? b.paymentToken.slice('tok_decline_'.length) || 'generic_decline' : undefined);
+        const base = {
+          orderId: b.orderId,
+          amount: fromMinor(toMinor(b.amount)),
+          currency: b.currency,
+          idempotencyKey: meta.idempotencyKey,
+          at: nowIso(),
+        };
         if (code !== undefined) {
           record({ type: 'decline', id: newId('dcl'), ...base, declineCode: code });
           return { status: 402, body: { error: 'card_declined', declineCode: code, message: `The card was declined (${code}).` } };
@@ -141,7 +158,13 @@ export function createPayments(env: SandboxEnv) {
         record({ type: 'authorize', id: a.authorizationId, authorizationId: a.authorizationId, ...base });
         return {
           status: 201,
-          body: { authorizationId: a.authorizationId, status: 'authorized', amount: fromMinor(a.amountMinor), currency: a.currency, expiresAt: a.expiresAt },
+          body: {
+            authorizationId: a.authorizationId,
+            status: 'authorized',
+            amount: fromMinor(a.amountMinor),
+            currency: a.currency,
+            expiresAt: a.expiresAt,
+          },
         };
       },
     }),
@@ -162,17 +185,35 @@ export function createPayments(env: SandboxEnv) {
         if (a.status === 'expired') return { status: 409, body: { error: 'authorization_expired', expiredAt: a.expiresAt } };
         const remaining = heldMinor(a);
         const want = b.amount !== undefined ? toMinor(b.amount) : remaining;
-        if (want <= 0 || want > remaining) return { status: 409, body: { error: 'amount_exceeds_authorization', remaining: fromMinor(remaining) } };
+        if (want <= 0 || want > remaining)
+          return { status: 409, body: { error: 'amount_exceeds_authorization', remaining: fromMinor(remaining) } };
         a.capturedMinor += want;
-        const cap: Capture = { captureId: newId('cap'), authorizationId: a.authorizationId, orderId: a.orderId, amountMinor: want, currency: a.currency, refundedMinor: 0 };
+        const cap: Capture = {
+          captureId: newId('cap'),
+          authorizationId: a.authorizationId,
+          orderId: a.orderId,
+          amountMinor: want,
+          currency: a.currency,
+          refundedMinor: 0,
+        };
         captures.set(cap.captureId, cap);
         saveAuth(a);
         saveCapture(cap);
         record({
-          type: 'capture', id: cap.captureId, orderId: a.orderId, authorizationId: a.authorizationId, captureId: cap.captureId,
-          amount: fromMinor(want), currency: a.currency, idempotencyKey: meta.idempotencyKey, at: nowIso(),
+          type: 'capture',
+          id: cap.captureId,
+          orderId: a.orderId,
+          authorizationId: a.authorizationId,
+          captureId: cap.captureId,
+          amount: fromMinor(want),
+          currency: a.currency,
+          idempotencyKey: meta.idempotencyKey,
+          at: nowIso(),
         });
-        return { status: 201, body: { captureId: cap.captureId, authorizationId: a.authorizationId, amount: fromMinor(want), currency: a.currency } };
+        return {
+          status: 201,
+          body: { captureId: cap.captureId, authorizationId: a.authorizationId, amount: fromMinor(want), currency: a.currency },
+        };
       },
     }),
   );
@@ -189,11 +230,20 @@ export function createPayments(env: SandboxEnv) {
         const a = findAuth(c.req.param('id'));
         if (!a) return notFound;
         // The hold already lapsed: nothing is left to release, and saying so is not an error.
-        if (a.status === 'expired') return { status: 200, body: { authorizationId: a.authorizationId, status: 'expired', released: '0.00' } };
-        const release = (minor: number, partial: boolean) => record({
-          type: 'void', id: newId('void'), orderId: a.orderId, authorizationId: a.authorizationId, amount: fromMinor(minor), currency: a.currency,
-          idempotencyKey: meta.idempotencyKey, at: nowIso(), ...(partial ? { partial: true } : {}),
-        });
+        if (a.status === 'expired')
+          return { status: 200, body: { authorizationId: a.authorizationId, status: 'expired', released: '0.00' } };
+        const release = (minor: number, partial: boolean) =>
+          record({
+            type: 'void',
+            id: newId('void'),
+            orderId: a.orderId,
+            authorizationId: a.authorizationId,
+            amount: fromMinor(minor),
+            currency: a.currency,
+            idempotencyKey: meta.idempotencyKey,
+            at: nowIso(),
+            ...(partial ? { partial: true } : {}),
+          });
         if (b.amount !== undefined) {
           // A partial reversal releases what was asked, never more than is still held (nothing,
           // once the rest was voided); what it leaves stays capturable.
@@ -203,7 +253,15 @@ export function createPayments(env: SandboxEnv) {
             saveAuth(a);
             release(minor, true);
           }
-          return { status: 200, body: { authorizationId: a.authorizationId, status: a.status, released: fromMinor(minor), held: fromMinor(a.status === 'authorized' ? heldMinor(a) : 0) } };
+          return {
+            status: 200,
+            body: {
+              authorizationId: a.authorizationId,
+              status: a.status,
+              released: fromMinor(minor),
+              held: fromMinor(a.status === 'authorized' ? heldMinor(a) : 0),
+            },
+          };
         }
         // Nothing left to release once everything was captured. After a partial capture (or a
         // partial reversal), a void releases the rest (as gateways do when the rest will never ship).
@@ -216,7 +274,10 @@ export function createPayments(env: SandboxEnv) {
           saveAuth(a);
           if (held > 0) release(held, false);
         }
-        return { status: 200, body: { authorizationId: a.authorizationId, status: 'voided', released: fromMinor(a.voidedMinor ?? heldMinor(a)) } };
+        return {
+          status: 200,
+          body: { authorizationId: a.authorizationId, status: 'voided', released: fromMinor(a.voidedMinor ?? heldMinor(a)) },
+        };
       },
     }),
   );
@@ -240,8 +301,15 @@ export function createPayments(env: SandboxEnv) {
         saveCapture(cap);
         const refundId = newId('re');
         record({
-          type: 'refund', id: refundId, orderId: cap.orderId, authorizationId: cap.authorizationId, captureId: cap.captureId,
-          amount: fromMinor(want), currency: cap.currency, idempotencyKey: meta.idempotencyKey, at: nowIso(),
+          type: 'refund',
+          id: refundId,
+          orderId: cap.orderId,
+          authorizationId: cap.authorizationId,
+          captureId: cap.captureId,
+          amount: fromMinor(want),
+          currency: cap.currency,
+          idempotencyKey: meta.idempotencyKey,
+          at: nowIso(),
         });
         return { status: 201, body: { refundId, captureId: cap.captureId, amount: fromMinor(want), currency: cap.currency } };
       },

@@ -163,7 +163,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   let listening: { server: ReturnType<typeof serve>; port: number };
   try {
     listening = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host }, (info: AddressInfo) => resolve({ server: s, port: info.port }));
+      const s = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host }, (info: AddressInfo) =>
+        resolve({ server: s, port: info.port }),
+      );
       s.once('error', reject);
     });
   } catch (err) {

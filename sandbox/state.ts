@@ -7,7 +7,19 @@
  * a warning) and compacted into a fresh file holding one line per live record. Without a state
  * dir the same interface keeps nothing on disk and behaviour is purely in memory.
  */
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseJsonWithBigInts, stringifyJson } from '../lib/lossless-json';
 

@@ -51,8 +51,15 @@ export function createWms(env: SandboxEnv) {
       effect: (_c, b, meta) => {
         const weightGrams = b.lines.reduce((s, l) => s + (l.weightGrams ?? DEFAULT_UNIT_GRAMS) * l.quantity, 0);
         const p: PickOrder = {
-          pickOrderId: newId('pick'), orderId: b.orderId, shipmentId: b.shipmentId, warehouseId: b.warehouseId,
-          lines: b.lines, status: 'packed', weightGrams, packedAt: nowIso(), idempotencyKey: meta.idempotencyKey,
+          pickOrderId: newId('pick'),
+          orderId: b.orderId,
+          shipmentId: b.shipmentId,
+          warehouseId: b.warehouseId,
+          lines: b.lines,
+          status: 'packed',
+          weightGrams,
+          packedAt: nowIso(),
+          idempotencyKey: meta.idempotencyKey,
         };
         picks.set(p.pickOrderId, p);
         save(p);

@@ -31,7 +31,10 @@ const pct = (xs: number[], p: number) => {
 };
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 /** Other work on the machine skews every figure: say how busy it was. */
-const load = () => `load average ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (1 / 5 / 15 min)`;
+const load = () =>
+  `load average ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' / ')} (1 / 5 / 15 min)`;
 
 async function timed(runs: number, fn: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
   for (let i = 0; i < 2; i++) await fn(); // warm caches and the prepared statement
@@ -120,24 +123,56 @@ async function writePathOverhead(url: string): Promise<{ with: number; without: 
       const ids = Array.from({ length: WRITES }, () => `bench-w-${next++}`);
       await db`insert into orders (order_id, channel, channel_order_id, customer_id, status, currency, total, payment_method, placed_at, canonical)
         select id, 'web', id, 'c', 'RECEIVED', 'VND', 100000, 'cod', now(), '{}'::jsonb from unnest(${ids}::text[]) id`;
-      const steps = [['ALLOCATED', 'booked'], ['FULFILLING', 'booked'], ['SHIPPED', 'picked_up'], ['SHIPPED', 'in_transit'], ['DELIVERED', 'delivered'], ['COMPLETED', 'delivered']] as const;
+      const steps = [
+        ['ALLOCATED', 'booked'],
+        ['FULFILLING', 'booked'],
+        ['SHIPPED', 'picked_up'],
+        ['SHIPPED', 'in_transit'],
+        ['DELIVERED', 'delivered'],
+        ['COMPLETED', 'delivered'],
+      ] as const;
       const t0 = performance.now();
       for (const id of ids) {
-        await orders.upsertShipment({ shipmentId: `${id}-s1`, orderId: id, warehouseId: 'WH-HCM', carrier: 'ghn', bookingId: `${id}-b`, status: 'booked', statusRank: 3 });
+        await orders.upsertShipment({
+          shipmentId: `${id}-s1`,
+          orderId: id,
+          warehouseId: 'WH-HCM',
+          carrier: 'ghn',
+          bookingId: `${id}-b`,
+          status: 'booked',
+          statusRank: 3,
+        });
         for (const [k, [status, shipment]] of steps.entries()) {
-          await orders.applyStatus({ orderId: id, seq: k + 1, status, needsAttention: false, attentionReason: null, escalationLevel: 0,
-            detail: { shipments: [{ shipmentId: `${id}-s1`, status: shipment }] }, event: status, eventDetail: {}, actor: 'bench', at: new Date().toISOString() });
+          await orders.applyStatus({
+            orderId: id,
+            seq: k + 1,
+            status,
+            needsAttention: false,
+            attentionReason: null,
+            escalationLevel: 0,
+            detail: { shipments: [{ shipmentId: `${id}-s1`, status: shipment }] },
+            event: status,
+            eventDetail: {},
+            actor: 'bench',
+            at: new Date().toISOString(),
+          });
         }
       }
       return { perWrite: (performance.now() - t0) / (ids.length * steps.length), ids };
     };
-    const triggers = { orders: ['orders_report_moments', 'orders_stamp_shipments'], shipments: ['shipments_delivered_late_ins', 'shipments_delivered_late_upd', 'shipments_order_keys'] };
-    const indexes = (await db<{ def: string; name: string }[]>`select indexdef as def, indexname as name from pg_indexes where indexname in ('orders_report_idx', 'shipments_report_idx')`);
+    const triggers = {
+      orders: ['orders_report_moments', 'orders_stamp_shipments'],
+      shipments: ['shipments_delivered_late_ins', 'shipments_delivered_late_upd', 'shipments_order_keys'],
+    };
+    const indexes = await db<
+      { def: string; name: string }[]
+    >`select indexdef as def, indexname as name from pg_indexes where indexname in ('orders_report_idx', 'shipments_report_idx')`;
     let current = true;
     const use0004 = async (on: boolean) => {
       if (on === current) return;
       current = on;
-      for (const [table, names] of Object.entries(triggers)) for (const tr of names) await db.unsafe(`alter table ${table} ${on ? 'enable' : 'disable'} trigger ${tr}`);
+      for (const [table, names] of Object.entries(triggers))
+        for (const tr of names) await db.unsafe(`alter table ${table} ${on ? 'enable' : 'disable'} trigger ${tr}`);
       for (const i of indexes) await db.unsafe(on ? i.def : `drop index ${i.name}`);
     };
     await round(); // warm-up
@@ -166,8 +201,12 @@ async function writePathOverhead(url: string): Promise<{ with: number; without: 
 
 const dir = mkdtempSync(join(tmpdir(), 'oms-bench-reports-'));
 chmodSync(dir, 0o755);
-say(`machine: ${cpus()[0]?.model ?? 'unknown cpu'} × ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}/${process.arch}`);
-const pg = await freePort().then((port) => startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'oms_bench_reports', fsync: false }));
+say(
+  `machine: ${cpus()[0]?.model ?? 'unknown cpu'} × ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}/${process.arch}`,
+);
+const pg = await freePort().then((port) =>
+  startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'oms_bench_reports', fsync: false }),
+);
 const sql = createSql(pg.url, { max: 1 });
 try {
   await migrate(sql);
@@ -186,7 +225,9 @@ try {
     select (select count(*)::int from orders) as orders, (select count(*)::int from shipments) as shipments,
       pg_size_pretty(pg_table_size('orders')) as heap, pg_size_pretty(pg_relation_size('orders_report_idx')) as idx,
       pg_size_pretty(pg_relation_size('shipments_report_idx')) as sidx`;
-  say(`   ${sizes!.orders.toLocaleString('en')} orders, ${sizes!.shipments.toLocaleString('en')} shipments in ${loadS.toFixed(1)} s; VACUUM ANALYZE ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  say(
+    `   ${sizes!.orders.toLocaleString('en')} orders, ${sizes!.shipments.toLocaleString('en')} shipments in ${loadS.toFixed(1)} s; VACUUM ANALYZE ${((performance.now() - t) / 1000).toFixed(1)} s`,
+  );
   say(`   orders heap ${sizes!.heap}; orders_report_idx ${sizes!.idx}; shipments_report_idx ${sizes!.sidx}`);
 
   const reports = new ReportsRepo(sql);
@@ -194,9 +235,18 @@ try {
   const day = 86_400_000;
   const shapes: { name: string; f: ReportFilter }[] = [
     { name: '30 days, all channels', f: { from: new Date(now - 30 * day).toISOString(), to: new Date(now).toISOString() } },
-    { name: '30 days, channel shopee', f: { from: new Date(now - 30 * day).toISOString(), to: new Date(now).toISOString(), channel: 'shopee' } },
-    { name: 'full range (365 days), all channels', f: { from: new Date(now - 400 * day).toISOString(), to: new Date(now + day).toISOString() } },
-    { name: 'full range, channel shopee', f: { from: new Date(now - 400 * day).toISOString(), to: new Date(now + day).toISOString(), channel: 'shopee' } },
+    {
+      name: '30 days, channel shopee',
+      f: { from: new Date(now - 30 * day).toISOString(), to: new Date(now).toISOString(), channel: 'shopee' },
+    },
+    {
+      name: 'full range (365 days), all channels',
+      f: { from: new Date(now - 400 * day).toISOString(), to: new Date(now + day).toISOString() },
+    },
+    {
+      name: 'full range, channel shopee',
+      f: { from: new Date(now - 400 * day).toISOString(), to: new Date(now + day).toISOString(), channel: 'shopee' },
+    },
   ];
   const countWindow = (f: ReportFilter) => sql`select count(*) from orders where created_at >= ${f.from} and created_at < ${f.to}
     ${f.channel ? sql`and channel = ${f.channel}` : sql``}`;
@@ -208,19 +258,25 @@ try {
     const r = await timed(RUNS, () => reports.summary(f));
     const c = await timed(RUNS, () => countWindow(f));
     results[name] = r;
-    say(`   ${name}: ${s.orders.total.toLocaleString('en')} orders → ${ms(r.p50)} / ${ms(r.p95)}   (baseline count(*) of the window: ${ms(c.p50)} / ${ms(c.p95)} → summary = ${(r.p50 / c.p50).toFixed(1)}× a plain count)`);
+    say(
+      `   ${name}: ${s.orders.total.toLocaleString('en')} orders → ${ms(r.p50)} / ${ms(r.p95)}   (baseline count(*) of the window: ${ms(c.p50)} / ${ms(c.p95)} → summary = ${(r.p50 / c.p50).toFixed(1)}× a plain count)`,
+    );
   }
   const sample = await reports.summary(shapes[0]!.f);
-  say(`   sample (30 days): handover median ${(sample.intakeToHandover.medianSeconds! / 3600).toFixed(1)} h, delivery p90 ${(sample.intakeToDelivery.p90Seconds! / 3600).toFixed(1)} h, `
-    + `SLA breach ${(sample.slaBreachRate.rate! * 100).toFixed(1)}%, cancel ${(sample.cancelRate.rate! * 100).toFixed(1)}%, return ${(sample.returnRate.rate! * 100).toFixed(1)}%, `
-    + `carriers ${sample.carrierOnTime.map((c) => `${c.carrier} ${(c.rate! * 100).toFixed(1)}%`).join(', ')}, COD outstanding ${sample.codOutstanding.map((c) => `${c.orders} orders / ${c.amount} ${c.currency}`).join(', ')}`);
+  say(
+    `   sample (30 days): handover median ${(sample.intakeToHandover.medianSeconds! / 3600).toFixed(1)} h, delivery p90 ${(sample.intakeToDelivery.p90Seconds! / 3600).toFixed(1)} h, ` +
+      `SLA breach ${(sample.slaBreachRate.rate! * 100).toFixed(1)}%, cancel ${(sample.cancelRate.rate! * 100).toFixed(1)}%, return ${(sample.returnRate.rate! * 100).toFixed(1)}%, ` +
+      `carriers ${sample.carrierOnTime.map((c) => `${c.carrier} ${(c.rate! * 100).toFixed(1)}%`).join(', ')}, COD outstanding ${sample.codOutstanding.map((c) => `${c.orders} orders / ${c.amount} ${c.currency}`).join(', ')}`,
+  );
 
   say(`   ${load()}`);
   say('\n2) EXPLAIN ANALYZE (30 days, all channels): the scans');
   const plan = await reports.explainSummary(shapes[0]!.f);
-  for (const line of plan) if (process.env.BENCH_VERBOSE || /Scan|Heap Fetches|Execution Time|JIT|Sort Method/.test(line)) say(`   ${line.trim()}`);
+  for (const line of plan)
+    if (process.env.BENCH_VERBOSE || /Scan|Heap Fetches|Execution Time|JIT|Sort Method/.test(line)) say(`   ${line.trim()}`);
   const uses = (idx: string) => plan.some((l) => l.includes(`Index Only Scan using ${idx}`));
-  if (!uses('orders_report_idx') || !uses('shipments_report_idx')) throw new Error('the summary did not use the report indexes (index-only): see the plan above');
+  if (!uses('orders_report_idx') || !uses('shipments_report_idx'))
+    throw new Error('the summary did not use the report indexes (index-only): see the plan above');
   if (plan.some((l) => /Seq Scan on (orders|shipments)/.test(l))) throw new Error('the summary scanned a whole table');
   say('   → index-only scans of orders_report_idx and shipments_report_idx; no sequential scan');
 
@@ -231,7 +287,9 @@ try {
   for (const i of reportIndexes) await sql.unsafe(`drop index ${i.name}`);
   for (const { name, f } of [shapes[0]!, shapes[2]!]) {
     const r = await timed(baseRuns, () => reports.summary(f));
-    say(`   ${name}: ${ms(r.p50)} / ${ms(r.p95)} (${baseRuns} runs) → the indexes make it ${(r.p50 / results[name]!.p50).toFixed(1)}× faster`);
+    say(
+      `   ${name}: ${ms(r.p50)} / ${ms(r.p95)} (${baseRuns} runs) → the indexes make it ${(r.p50 / results[name]!.p50).toFixed(1)}× faster`,
+    );
   }
   t = performance.now();
   for (const i of reportIndexes) await sql.unsafe(i.def);
@@ -242,15 +300,22 @@ try {
   await sql`update orders set updated_at = updated_at + interval '1 second' where created_at >= ${shapes[0]!.f.from}`;
   const churn = await timed(RUNS, () => reports.summary(shapes[0]!.f));
   const churnPlan = await reports.explainSummary(shapes[0]!.f);
-  const fetches = churnPlan.filter((l) => l.includes('Heap Fetches')).map((l) => l.trim()).join('; ');
+  const fetches = churnPlan
+    .filter((l) => l.includes('Heap Fetches'))
+    .map((l) => l.trim())
+    .join('; ');
   say(`   30 days, all channels: ${ms(churn.p50)} / ${ms(churn.p95)} (${fetches}); autovacuum restores the fresh figure`);
   await sql`vacuum orders`;
   await sql`alter table orders reset (autovacuum_enabled)`;
 
   say(`\n5) write path: orders × 6 status writes through OrdersRepo.applyStatus, one connection, in a fresh database;`);
-  say(`   rounds of ${WRITES} orders alternate between the projection with 0004's triggers and indexes and the one without (as before 0004)`);
+  say(
+    `   rounds of ${WRITES} orders alternate between the projection with 0004's triggers and indexes and the one without (as before 0004)`,
+  );
   const wp = await writePathOverhead(pg.url);
-  say(`   with: ${ms(wp.with)} per write (every order fully stamped: ${wp.stamped ? 'yes' : 'NO'}); without: ${ms(wp.without)} (medians of ${wp.rounds} rounds each) → ${wp.with >= wp.without ? '+' : '−'}${ms(Math.abs(wp.with - wp.without))} (${(wp.with / wp.without).toFixed(2)}×)`);
+  say(
+    `   with: ${ms(wp.with)} per write (every order fully stamped: ${wp.stamped ? 'yes' : 'NO'}); without: ${ms(wp.without)} (medians of ${wp.rounds} rounds each) → ${wp.with >= wp.without ? '+' : '−'}${ms(Math.abs(wp.with - wp.without))} (${(wp.with / wp.without).toFixed(2)}×)`,
+  );
 } finally {
   await sql.end({ timeout: 5 });
   await pg.stop();

@@ -52,7 +52,13 @@ async function atFixedRate(rate: number, seconds: number, fn: (i: number) => Pro
     const due = start + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    inflight.push((async () => { const t = performance.now(); await fn(i); latencies.push(performance.now() - t); })());
+    inflight.push(
+      (async () => {
+        const t = performance.now();
+        await fn(i);
+        latencies.push(performance.now() - t);
+      })(),
+    );
   }
   await Promise.all(inflight);
   return latencies;
@@ -61,10 +67,13 @@ async function atFixedRate(rate: number, seconds: number, fn: (i: number) => Pro
 const dir = mkdtempSync(join(tmpdir(), 'oms-bench-'));
 chmodSync(dir, 0o755);
 const logger = createLogger({ level: 'error' });
-say(`machine: ${cpus()[0]?.model ?? 'unknown cpu'} × ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), Node ${process.version}, ${process.platform}/${process.arch}`);
+say(
+  `machine: ${cpus()[0]?.model ?? 'unknown cpu'} × ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), Node ${process.version}, ${process.platform}/${process.arch}`,
+);
 say('starting PostgreSQL, Temporal dev server (in memory), sandbox (zero latency), worker and API...');
 const temporalPort = await freePort();
-const startTemporal = () => startTemporalDevServer({ cliPath: config.temporal.cliPath, port: temporalPort, uiPort: 0, namespace: 'default', ui: false });
+const startTemporal = () =>
+  startTemporalDevServer({ cliPath: config.temporal.cliPath, port: temporalPort, uiPort: 0, namespace: 'default', ui: false });
 const [pg, firstTemporal] = await Promise.all([
   // fsync off (the OMS_PG_FSYNC=off mode): a throwaway cluster, measured like the earlier runs.
   freePort().then((port) => startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'oms_bench', fsync: false })),
@@ -73,9 +82,21 @@ const [pg, firstTemporal] = await Promise.all([
 let temporal = firstTemporal;
 const keys = { channel: 'bench-channel-key', admin: 'bench-admin-key-01', cs: 'bench-cs-key-0001', ops: 'bench-ops-key-0001' };
 const stack = await startStack({
-  databaseUrl: pg.url, temporalAddress: temporal.address, namespace: 'default', taskQueue: 'bench', host: '127.0.0.1', port: 0,
-  apiKeys: [{ role: 'channel', channel: 'web', key: keys.channel }, { role: 'admin', key: keys.admin }, { role: 'cs', key: keys.cs }, { role: 'ops', key: keys.ops }],
-  bodyLimitBytes: 256 * 1024, logger, seed: true,
+  databaseUrl: pg.url,
+  temporalAddress: temporal.address,
+  namespace: 'default',
+  taskQueue: 'bench',
+  host: '127.0.0.1',
+  port: 0,
+  apiKeys: [
+    { role: 'channel', channel: 'web', key: keys.channel },
+    { role: 'admin', key: keys.admin },
+    { role: 'cs', key: keys.cs },
+    { role: 'ops', key: keys.ops },
+  ],
+  bodyLimitBytes: 256 * 1024,
+  logger,
+  seed: true,
   rules: { riskVelocityPerHour: 1_000_000 },
   // BENCH_SLA=1: shipments run their SLA watchers (on by default in `npm start`); deadlines stay far away.
   ...(process.env.BENCH_SLA === '1' ? { orderSettings: { sla: DEFAULT_SLA } } : {}),
@@ -85,7 +106,12 @@ const stack = await startStack({
 });
 
 type Order = Record<string, unknown> & { lines: unknown[]; payment: unknown };
-interface OrderView { status: string; waitingFor?: string | null; shipments: { shipmentId: string }[]; returns: { returnId: string; status: string }[] }
+interface OrderView {
+  status: string;
+  waitingFor?: string | null;
+  shipments: { shipmentId: string }[];
+  returns: { returnId: string; status: string }[];
+}
 
 /**
  * 5) What one order costs Temporal, per order shape: the history events and workflow tasks of
@@ -97,7 +123,11 @@ async function costPerOrder(post: (body: unknown) => Promise<string>, order: () 
   const { default: proto } = await import('@temporalio/proto');
   const TASK_COMPLETED = proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED;
   const api = async <T>(path: string, key: string, json?: unknown): Promise<{ status: number; body: T }> => {
-    const res = await fetch(`${stack.apiUrl}${path}`, { method: json === undefined ? 'GET' : 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` }, ...(json === undefined ? {} : { body: JSON.stringify(json) }) });
+    const res = await fetch(`${stack.apiUrl}${path}`, {
+      method: json === undefined ? 'GET' : 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
+      ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+    });
     return { status: res.status, body: (await res.json()) as T };
   };
   const until = async (id: string, pred: (o: OrderView) => boolean, what: string): Promise<OrderView> => {
@@ -111,7 +141,9 @@ async function costPerOrder(post: (body: unknown) => Promise<string>, order: () 
   };
   const cost = async (o: OrderView & { orderId: string }) => {
     const ids = [o.orderId, ...o.shipments.map((x) => x.shipmentId), ...o.returns.map((x) => x.returnId)];
-    let events = 0; let tasks = 0; let orderEvents = 0;
+    let events = 0;
+    let tasks = 0;
+    let orderEvents = 0;
     for (const id of ids) {
       const h = await stack.client.workflow.getHandle(id).fetchHistory();
       const evs = h.events ?? [];
@@ -123,8 +155,20 @@ async function costPerOrder(post: (body: unknown) => Promise<string>, order: () 
   };
   const delivered = (o: OrderView) => o.status === 'DELIVERED' && o.waitingFor === 'the return window to close';
   const shapes: { name: string; make: () => Order; prepare?: () => Promise<void>; finish: (id: string) => Promise<OrderView> }[] = [
-    { name: '1 line, 1 shipment, prepaid → DELIVERED', make: () => ({ ...order(), lines: [{ sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' }], payment: { method: 'prepaid', token: 'tok_visa' } }), finish: (id) => until(id, delivered, 'delivered') },
-    { name: '1 line, 1 shipment, COD → DELIVERED', make: () => ({ ...order(), lines: [{ sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' }], payment: { method: 'cod' } }), finish: (id) => until(id, delivered, 'delivered') },
+    {
+      name: '1 line, 1 shipment, prepaid → DELIVERED',
+      make: () => ({
+        ...order(),
+        lines: [{ sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' }],
+        payment: { method: 'prepaid', token: 'tok_visa' },
+      }),
+      finish: (id) => until(id, delivered, 'delivered'),
+    },
+    {
+      name: '1 line, 1 shipment, COD → DELIVERED',
+      make: () => ({ ...order(), lines: [{ sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' }], payment: { method: 'cod' } }),
+      finish: (id) => until(id, delivered, 'delivered'),
+    },
     {
       name: '2 lines split over 2 warehouses, prepaid → DELIVERED',
       // Each SKU in one southern warehouse only (the address is in Ho Chi Minh): two shipments.
@@ -134,15 +178,33 @@ async function costPerOrder(post: (body: unknown) => Promise<string>, order: () 
         await stack.sql`update stock set on_hand = reserved
                         where (sku = 'TSHIRT-M' and warehouse_id <> 'WH-HCM') or (sku = 'COFFEE-L' and warehouse_id <> 'WH-CT')`;
       },
-      make: () => ({ ...order(), lines: [{ sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' }, { sku: 'COFFEE-L', quantity: 2, unitPrice: '185000.00' }], payment: { method: 'prepaid', token: 'tok_visa' } }),
-      finish: async (id) => { const o = await until(id, delivered, 'delivered'); if (o.shipments.length !== 2) throw new Error(`${id}: ${o.shipments.length} shipment(s), not 2`); return o; },
+      make: () => ({
+        ...order(),
+        lines: [
+          { sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' },
+          { sku: 'COFFEE-L', quantity: 2, unitPrice: '185000.00' },
+        ],
+        payment: { method: 'prepaid', token: 'tok_visa' },
+      }),
+      finish: async (id) => {
+        const o = await until(id, delivered, 'delivered');
+        if (o.shipments.length !== 2) throw new Error(`${id}: ${o.shipments.length} shipment(s), not 2`);
+        return o;
+      },
     },
     {
       name: '1 line, prepaid, returned and refunded → REFUNDED',
-      make: () => ({ ...order(), lines: [{ sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' }], payment: { method: 'prepaid', token: 'tok_visa' } }),
+      make: () => ({
+        ...order(),
+        lines: [{ sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' }],
+        payment: { method: 'prepaid', token: 'tok_visa' },
+      }),
       finish: async (id) => {
         await until(id, delivered, 'delivered');
-        const r = await api<{ returnId: string }>(`/v1/orders/${id}/returns`, keys.cs, { lines: [{ lineNo: 1, quantity: 1 }], reason: 'bench: too small' });
+        const r = await api<{ returnId: string }>(`/v1/orders/${id}/returns`, keys.cs, {
+          lines: [{ lineNo: 1, quantity: 1 }],
+          reason: 'bench: too small',
+        });
         if (r.status !== 201) throw new Error(`${id}: return answered ${r.status}`);
         await until(id, (o) => o.returns.some((x) => x.status === 'received'), 'return received');
         const i = await api(`/v1/orders/${id}/returns/${r.body.returnId}/inspection`, keys.ops, { result: 'accept', reason: 'bench' });
@@ -161,7 +223,9 @@ async function costPerOrder(post: (body: unknown) => Promise<string>, order: () 
       results.push(await cost({ ...(await shape.finish(id)), orderId: id }));
     }
     const avg = (k: 'workflows' | 'events' | 'tasks' | 'orderEvents') => results.reduce((a, r) => a + r[k], 0) / results.length;
-    say(`   ${shape.name.padEnd(55)}${String(avg('workflows')).padStart(9)}${avg('events').toFixed(0).padStart(16)}${avg('tasks').toFixed(0).padStart(16)}  (${avg('orderEvents').toFixed(0)} events)`);
+    say(
+      `   ${shape.name.padEnd(55)}${String(avg('workflows')).padStart(9)}${avg('events').toFixed(0).padStart(16)}${avg('tasks').toFixed(0).padStart(16)}  (${avg('orderEvents').toFixed(0)} events)`,
+    );
   }
 }
 
@@ -171,21 +235,32 @@ try {
   await stack.sql`update warehouses set daily_capacity = 10000000`;
   let seq = 0;
   const order = () => ({
-    channel: 'web', channelOrderId: `B${Date.now().toString(36)}${(seq++).toString(36)}`, currency: 'VND',
+    channel: 'web',
+    channelOrderId: `B${Date.now().toString(36)}${(seq++).toString(36)}`,
+    currency: 'VND',
     customer: { id: `bench-${seq % 997}`, name: 'Bench Customer' },
     shippingAddress: { name: 'Bench Customer', line1: '1 Nguyen Hue', city: 'Ho Chi Minh', country: 'VN' },
-    lines: [{ sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' }, { sku: 'COFFEE-L', quantity: 2, unitPrice: '185000.00' }],
+    lines: [
+      { sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' },
+      { sku: 'COFFEE-L', quantity: 2, unitPrice: '185000.00' },
+    ],
     payment: seq % 2 ? { method: 'cod' } : { method: 'prepaid', token: 'tok_visa' },
     placedAt: new Date().toISOString(),
   });
   const post = async (body: unknown) => {
-    const res = await fetch(`${stack.apiUrl}/v1/orders`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${keys.channel}` } });
+    const res = await fetch(`${stack.apiUrl}/v1/orders`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${keys.channel}` },
+    });
     if (res.status !== 201) throw new Error(`intake answered ${res.status}: ${await res.text()}`);
     return ((await res.json()) as { orderId: string }).orderId;
   };
 
   const countDelivered = async (ids: string[]) => {
-    const [row] = await stack.sql<{ n: number }[]>`select count(*)::int as n from orders where order_id = any(${ids}) and status = 'DELIVERED'`;
+    const [row] = await stack.sql<
+      { n: number }[]
+    >`select count(*)::int as n from orders where order_id = any(${ids}) and status = 'DELIVERED'`;
     return row?.n ?? 0;
   };
   /** Waits until every order in `ids` is DELIVERED; returns the seconds it took from `since`. */
@@ -194,7 +269,10 @@ try {
     for (;;) {
       const delivered = await countDelivered(ids);
       if (delivered === ids.length) return (performance.now() - since) / 1000;
-      if (performance.now() - lastReport > 10_000) { say(`   ... ${delivered}/${ids.length} delivered after ${((performance.now() - since) / 1000).toFixed(0)}s`); lastReport = performance.now(); }
+      if (performance.now() - lastReport > 10_000) {
+        say(`   ... ${delivered}/${ids.length} delivered after ${((performance.now() - since) / 1000).toFixed(0)}s`);
+        lastReport = performance.now();
+      }
       if (performance.now() - since > 900_000) throw new Error(`only ${delivered}/${ids.length} delivered after 15 minutes`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -206,19 +284,35 @@ try {
 
   say('\n1) baselines on the idle stack');
   const helloStart = performance.now();
-  await Promise.all(Array.from({ length: 50 }, (_, i) => stack.client.workflow.execute<typeof helloWorkflow>('helloWorkflow', { taskQueue: 'bench', workflowId: `hello-bench-${i}`, args: ['bench'] })));
+  await Promise.all(
+    Array.from({ length: 50 }, (_, i) =>
+      stack.client.workflow.execute<typeof helloWorkflow>('helloWorkflow', {
+        taskQueue: 'bench',
+        workflowId: `hello-bench-${i}`,
+        args: ['bench'],
+      }),
+    ),
+  );
   const helloRate = 50 / ((performance.now() - helloStart) / 1000);
   say(`   hello workflow round trips (1 activity each, 50 at once): ${helloRate.toFixed(1)}/s`);
-  const health = await atFixedRate(RATE, SECONDS, async () => { await (await fetch(`${stack.apiUrl}/healthz`)).text(); });
+  const health = await atFixedRate(RATE, SECONDS, async () => {
+    await (await fetch(`${stack.apiUrl}/healthz`)).text();
+  });
   say(`   GET /healthz at ${RATE}/s: p50 ${ms(pct(health, 50))}  p99 ${ms(pct(health, 99))}`);
 
   say(`\n2) intake latency: POST /v1/orders at ${RATE}/s for ${SECONDS}s (open loop; the worker processes them meanwhile)`);
   const rateIds: string[] = [];
   const rateStart = performance.now();
-  const intake = await atFixedRate(RATE, SECONDS, async () => { rateIds.push(await post(order())); });
-  say(`   p50 ${ms(pct(intake, 50))}  p99 ${ms(pct(intake, 99))}  max ${ms(Math.max(...intake))}  → p50 is ${(pct(intake, 50) / pct(health, 50)).toFixed(1)}× the /healthz p50`);
+  const intake = await atFixedRate(RATE, SECONDS, async () => {
+    rateIds.push(await post(order()));
+  });
+  say(
+    `   p50 ${ms(pct(intake, 50))}  p99 ${ms(pct(intake, 99))}  max ${ms(Math.max(...intake))}  → p50 is ${(pct(intake, 50) / pct(health, 50)).toFixed(1)}× the /healthz p50`,
+  );
   const rateSeconds = await drain(rateIds, rateStart);
-  say(`   those ${rateIds.length} orders were all DELIVERED ${rateSeconds.toFixed(1)}s after the first was sent → ${(rateIds.length / rateSeconds).toFixed(1)} orders/s sustained`);
+  say(
+    `   those ${rateIds.length} orders were all DELIVERED ${rateSeconds.toFixed(1)}s after the first was sent → ${(rateIds.length / rateSeconds).toFixed(1)} orders/s sustained`,
+  );
 
   say(`\n3) burst: ${ORDERS} orders at once, intake → DELIVERED (carrier steps every 20 ms)`);
   const t0 = performance.now();
@@ -230,10 +324,14 @@ try {
   say(`   = ${(rate / helloRate).toFixed(2)}× the hello-workflow rate (an order runs ~25 activities, a child workflow and ~15 signals)`);
 
   say(`\n4) channel webhooks at ${WEBHOOK_RATE}/s for ${SECONDS}s while ${ORDERS} orders saturate the worker`);
-  const corpus = (path: string) => parseJsonWithBigInts(readFileSync(new URL(`../test/fixtures/channels/${path}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  const corpus = (path: string) =>
+    parseJsonWithBigInts(readFileSync(new URL(`../test/fixtures/channels/${path}`, import.meta.url), 'utf8')) as Record<string, unknown>;
   const shopifyOrder = corpus('shopify/orders-paid-derived.json');
   const shopeeOrder = corpus('shopee/order-detail-cod.json');
-  const tiktokNotice = readFileSync(new URL('../test/fixtures/channels/tiktok/push-package-update-docs-example.json', import.meta.url), 'utf8');
+  const tiktokNotice = readFileSync(
+    new URL('../test/fixtures/channels/tiktok/push-package-update-docs-example.json', import.meta.url),
+    'utf8',
+  );
   const hook = (channel: string) => `${stack.apiUrl}/v1/channels/${channel}/webhooks`;
   const hmac = (secret: string, text: string, enc: 'hex' | 'base64') => createHmac('sha256', secret).update(text, 'utf8').digest(enc);
   const shopifyDeliveries: { body: string; id: string }[] = [];
@@ -252,35 +350,88 @@ try {
       // Shopify's own order shape (its 18-digit ids), paid, to stocked SKUs in Vietnam: a new order.
       const doc = structuredClone(shopifyOrder);
       doc.id = BigInt(`8${String(randomInt(1e8, 1e9))}${String(randomInt(1e8, 1e9))}`);
-      (doc.line_items as Record<string, unknown>[]).forEach((l) => { l.sku = 'TSHIRT-M'; });
-      doc.total_price = fromCents((doc.line_items as { price: string; quantity: number }[]).reduce((a, l) => a + toCents(l.price) * l.quantity, 0) + 1000 - 2000);
+      (doc.line_items as Record<string, unknown>[]).forEach((l) => {
+        l.sku = 'TSHIRT-M';
+      });
+      doc.total_price = fromCents(
+        (doc.line_items as { price: string; quantity: number }[]).reduce((a, l) => a + toCents(l.price) * l.quantity, 0) + 1000 - 2000,
+      );
       doc.shipping_address = { ...(doc.shipping_address as object), city: 'Quận 1', province: 'Ho Chi Minh', country_code: 'VN' };
       const body = stringifyJson(doc);
       const id = `bench-${i}-${Date.now()}`;
       shopifyDeliveries.push({ body, id });
-      await send('shopify', body, { 'X-Shopify-Hmac-Sha256': hmac(DEV_CHANNEL_SECRETS.shopify!, body, 'base64'), 'X-Shopify-Topic': 'orders/create', 'X-Shopify-Webhook-Id': id }, 'shopify new order (starts the order workflow)');
+      await send(
+        'shopify',
+        body,
+        {
+          'X-Shopify-Hmac-Sha256': hmac(DEV_CHANNEL_SECRETS.shopify!, body, 'base64'),
+          'X-Shopify-Topic': 'orders/create',
+          'X-Shopify-Webhook-Id': id,
+        },
+        'shopify new order (starts the order workflow)',
+      );
     } else if (kind === 1) {
       // A Shopee push for an order on the (emulated) platform: the intake workflow pulls it.
       const sn = `26${Date.now().toString(36).toUpperCase()}${i.toString(36).toUpperCase()}`.slice(0, 14);
-      await fetch(`${stack.sandboxUrl}/sandbox/channels/shopee/orders`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: stringifyJson({ ...shopeeOrder, order_sn: sn }) });
-      const body = JSON.stringify({ msg_id: `${i}`.padStart(32, '0'), data: { completed_scenario: null, items: [], ordersn: sn, status: 'READY_TO_SHIP', update_time: Math.floor(Date.now() / 1000) }, shop_id: 880123456, code: 3, timestamp: Math.floor(Date.now() / 1000) });
-      await send('shopee', body, { Authorization: hmac(DEV_CHANNEL_SECRETS.shopee!, `${hook('shopee')}|${body}`, 'hex') }, 'shopee push (starts the intake workflow)');
+      await fetch(`${stack.sandboxUrl}/sandbox/channels/shopee/orders`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: stringifyJson({ ...shopeeOrder, order_sn: sn }),
+      });
+      const body = JSON.stringify({
+        msg_id: `${i}`.padStart(32, '0'),
+        data: { completed_scenario: null, items: [], ordersn: sn, status: 'READY_TO_SHIP', update_time: Math.floor(Date.now() / 1000) },
+        shop_id: 880123456,
+        code: 3,
+        timestamp: Math.floor(Date.now() / 1000),
+      });
+      await send(
+        'shopee',
+        body,
+        { Authorization: hmac(DEV_CHANNEL_SECRETS.shopee!, `${hook('shopee')}|${body}`, 'hex') },
+        'shopee push (starts the intake workflow)',
+      );
     } else if (kind === 2) {
       // A TikTok notice the OMS does not act on (package update): acknowledged.
-      await send('tiktok', tiktokNotice, { Authorization: hmac(DEV_CHANNEL_SECRETS.tiktok!, `${DEV_CHANNEL_ACCOUNT_TIKTOK}${tiktokNotice}`, 'hex') }, 'tiktok notice (acknowledged, nothing started)');
+      await send(
+        'tiktok',
+        tiktokNotice,
+        { Authorization: hmac(DEV_CHANNEL_SECRETS.tiktok!, `${DEV_CHANNEL_ACCOUNT_TIKTOK}${tiktokNotice}`, 'hex') },
+        'tiktok notice (acknowledged, nothing started)',
+      );
     } else {
       // Shopify redelivers an earlier webhook (same id): a duplicate.
       const d = shopifyDeliveries[randomInt(shopifyDeliveries.length)]!;
-      await send('shopify', d.body, { 'X-Shopify-Hmac-Sha256': hmac(DEV_CHANNEL_SECRETS.shopify!, d.body, 'base64'), 'X-Shopify-Topic': 'orders/create', 'X-Shopify-Webhook-Id': d.id }, 'shopify redelivery (duplicate)');
+      await send(
+        'shopify',
+        d.body,
+        {
+          'X-Shopify-Hmac-Sha256': hmac(DEV_CHANNEL_SECRETS.shopify!, d.body, 'base64'),
+          'X-Shopify-Topic': 'orders/create',
+          'X-Shopify-Webhook-Id': d.id,
+        },
+        'shopify redelivery (duplicate)',
+      );
     }
   };
   const saturating = Promise.all(Array.from({ length: ORDERS }, () => post(order())));
-  const busyHealth = atFixedRate(WEBHOOK_RATE, SECONDS, async () => { await (await fetch(`${stack.apiUrl}/healthz`)).text(); });
+  const busyHealth = atFixedRate(WEBHOOK_RATE, SECONDS, async () => {
+    await (await fetch(`${stack.apiUrl}/healthz`)).text();
+  });
   const hooks = await atFixedRate(WEBHOOK_RATE, SECONDS, webhook);
   const healthBusy = await busyHealth;
   await saturating;
-  say(`   answered p50 ${ms(pct(hooks, 50))}  p99 ${ms(pct(hooks, 99))}  max ${ms(Math.max(...hooks))}; GET /healthz meanwhile p50 ${ms(pct(healthBusy, 50))}  p99 ${ms(pct(healthBusy, 99))}`);
-  say(`   → webhook p99 is ${(pct(hooks, 99) / pct(healthBusy, 99)).toFixed(1)}× the /healthz p99 of the same seconds; answers: ${Object.entries(codes).sort().map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+  say(
+    `   answered p50 ${ms(pct(hooks, 50))}  p99 ${ms(pct(hooks, 99))}  max ${ms(Math.max(...hooks))}; GET /healthz meanwhile p50 ${ms(pct(healthBusy, 50))}  p99 ${ms(pct(healthBusy, 99))}`,
+  );
+  say(
+    `   → webhook p99 is ${(pct(hooks, 99) / pct(healthBusy, 99)).toFixed(1)}× the /healthz p99 of the same seconds; answers: ${Object.entries(
+      codes,
+    )
+      .sort()
+      .map(([k, v]) => `${k} ×${v}`)
+      .join(', ')}`,
+  );
   for (const [kind, xs] of Object.entries(byKind).sort()) say(`     ${kind}: p50 ${ms(pct(xs, 50))}  p99 ${ms(pct(xs, 99))}`);
   const failed = Object.entries(codes).filter(([k]) => !/ 20[02]$/.test(k));
   if (failed.length) say(`   NOT 2xx: ${failed.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
@@ -292,17 +443,27 @@ try {
   await temporal.stop();
   const outIds: string[] = [];
   const [outIntake, outHealth] = await Promise.all([
-    atFixedRate(RATE, OUTAGE_SECONDS, async () => { outIds.push(await post(order())); }),
-    atFixedRate(RATE, OUTAGE_SECONDS, async () => { await (await fetch(`${stack.apiUrl}/healthz`)).text(); }),
+    atFixedRate(RATE, OUTAGE_SECONDS, async () => {
+      outIds.push(await post(order()));
+    }),
+    atFixedRate(RATE, OUTAGE_SECONDS, async () => {
+      await (await fetch(`${stack.apiUrl}/healthz`)).text();
+    }),
   ]);
   const [backlog] = await stack.sql<{ n: number }[]>`select count(*)::int as n from workflow_starts`;
-  say(`   ${outIds.length} orders answered 201 (every one: anything else stops the bench): p50 ${ms(pct(outIntake, 50))}  p99 ${ms(pct(outIntake, 99))}  max ${ms(Math.max(...outIntake))}; /healthz meanwhile p50 ${ms(pct(outHealth, 50))}  p99 ${ms(pct(outHealth, 99))}`);
-  say(`   → intake p99 is ${(pct(outIntake, 99) / pct(outHealth, 99)).toFixed(1)}× the /healthz p99; ${backlog?.n ?? 0} workflow starts waiting in PostgreSQL`);
+  say(
+    `   ${outIds.length} orders answered 201 (every one: anything else stops the bench): p50 ${ms(pct(outIntake, 50))}  p99 ${ms(pct(outIntake, 99))}  max ${ms(Math.max(...outIntake))}; /healthz meanwhile p50 ${ms(pct(outHealth, 50))}  p99 ${ms(pct(outHealth, 99))}`,
+  );
+  say(
+    `   → intake p99 is ${(pct(outIntake, 99) / pct(outHealth, 99)).toFixed(1)}× the /healthz p99; ${backlog?.n ?? 0} workflow starts waiting in PostgreSQL`,
+  );
   // In memory, the server comes back empty (as a rebuilt cluster would): the starts are in PostgreSQL.
   const backAt = performance.now();
   temporal = await startTemporal();
   const outSeconds = await drain(outIds, backAt);
-  say(`   all ${outIds.length} DELIVERED ${outSeconds.toFixed(1)}s after the server was started again → ${(outIds.length / outSeconds).toFixed(1)} orders/s; relay: ${stack.starts.counts.started} started, ${stack.starts.counts.alreadyStarted} found already started, ${stack.starts.counts.failed} attempts failed and retried`);
+  say(
+    `   all ${outIds.length} DELIVERED ${outSeconds.toFixed(1)}s after the server was started again → ${(outIds.length / outSeconds).toFixed(1)} orders/s; relay: ${stack.starts.counts.started} started, ${stack.starts.counts.alreadyStarted} found already started, ${stack.starts.counts.failed} attempts failed and retried`,
+  );
 } finally {
   await stack.stop();
   await temporal.stop();

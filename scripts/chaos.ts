@@ -16,38 +16,47 @@ import { killAllNow } from './chaos/processes';
 import { runChaos } from './chaos/run';
 
 const count = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
-const envSchema = z.object({
-  CHAOS_ORDERS: z.coerce.number().int().min(1).default(5000),
-  CHAOS_SECONDS: z.coerce.number().int().min(10).default(3600),
-  CHAOS_DRAIN_SECONDS: z.coerce.number().int().min(10).default(900),
-  CHAOS_STALL_SECONDS: z.coerce.number().int().min(10).default(180),
-  CHAOS_SEED: z.coerce.number().int().default(20261121),
-  CHAOS_WORKERS: z.coerce.number().int().min(1).max(8).default(2),
-  CHAOS_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(60),
-  CHAOS_WORKER_KILLS: count(20),
-  CHAOS_API_KILLS: count(6),
-  CHAOS_STACK_KILLS: count(3),
-  CHAOS_PG_RESTARTS: count(4),
-  CHAOS_TEMPORAL_RESTARTS: count(4),
-  /** SIGSTOP of the Temporal dev server (alive but silent): only the watchdog heals it. */
-  CHAOS_TEMPORAL_HANGS: count(1),
-  /** The dev server's liveness watchdog: restart after this long without an answer (0: off). */
-  CHAOS_WATCHDOG_SECONDS: z.coerce.number().int().min(0).default(45),
-  CHAOS_WATCHDOG_PROBE_SECONDS: z.coerce.number().min(0.5).default(5),
-  CHAOS_WATCHDOG_TIMEOUT_SECONDS: z.coerce.number().min(0.5).default(5),
-  CHAOS_ERROR_RATE: z.coerce.number().min(0).max(0.9).default(0.3),
-  CHAOS_AUTH_TTL_SECONDS: z.coerce.number().int().min(1).default(3000),
-  CHAOS_AUTH_EXPIRIES: count(40),
-  CHAOS_RETURN_WINDOW: z.string().regex(/^\d+[smhd]$/).default('20s'),
-  CHAOS_BACKORDER_TIMEOUT: z.string().regex(/^\d+[smhd]$/).default('60s'),
-  CHAOS_STEP_MS: z.coerce.number().int().min(10).default(300),
-  /** Keep everything (data, logs) here instead of a temp dir. */
-  CHAOS_DIR: z.string().optional(),
-  /** Also write the report as JSON here. */
-  CHAOS_REPORT_JSON: z.string().optional(),
-}).refine((e) => e.CHAOS_TEMPORAL_HANGS === 0 || e.CHAOS_WATCHDOG_SECONDS > 0, {
-  path: ['CHAOS_TEMPORAL_HANGS'], message: 'a hang is healed only by the watchdog: set CHAOS_TEMPORAL_HANGS=0 with CHAOS_WATCHDOG_SECONDS=0',
-});
+const envSchema = z
+  .object({
+    CHAOS_ORDERS: z.coerce.number().int().min(1).default(5000),
+    CHAOS_SECONDS: z.coerce.number().int().min(10).default(3600),
+    CHAOS_DRAIN_SECONDS: z.coerce.number().int().min(10).default(900),
+    CHAOS_STALL_SECONDS: z.coerce.number().int().min(10).default(180),
+    CHAOS_SEED: z.coerce.number().int().default(20261121),
+    CHAOS_WORKERS: z.coerce.number().int().min(1).max(8).default(2),
+    CHAOS_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(60),
+    CHAOS_WORKER_KILLS: count(20),
+    CHAOS_API_KILLS: count(6),
+    CHAOS_STACK_KILLS: count(3),
+    CHAOS_PG_RESTARTS: count(4),
+    CHAOS_TEMPORAL_RESTARTS: count(4),
+    /** SIGSTOP of the Temporal dev server (alive but silent): only the watchdog heals it. */
+    CHAOS_TEMPORAL_HANGS: count(1),
+    /** The dev server's liveness watchdog: restart after this long without an answer (0: off). */
+    CHAOS_WATCHDOG_SECONDS: z.coerce.number().int().min(0).default(45),
+    CHAOS_WATCHDOG_PROBE_SECONDS: z.coerce.number().min(0.5).default(5),
+    CHAOS_WATCHDOG_TIMEOUT_SECONDS: z.coerce.number().min(0.5).default(5),
+    CHAOS_ERROR_RATE: z.coerce.number().min(0).max(0.9).default(0.3),
+    CHAOS_AUTH_TTL_SECONDS: z.coerce.number().int().min(1).default(3000),
+    CHAOS_AUTH_EXPIRIES: count(40),
+    CHAOS_RETURN_WINDOW: z
+      .string()
+      .regex(/^\d+[smhd]$/)
+      .default('20s'),
+    CHAOS_BACKORDER_TIMEOUT: z
+      .string()
+      .regex(/^\d+[smhd]$/)
+      .default('60s'),
+    CHAOS_STEP_MS: z.coerce.number().int().min(10).default(300),
+    /** Keep everything (data, logs) here instead of a temp dir. */
+    CHAOS_DIR: z.string().optional(),
+    /** Also write the report as JSON here. */
+    CHAOS_REPORT_JSON: z.string().optional(),
+  })
+  .refine((e) => e.CHAOS_TEMPORAL_HANGS === 0 || e.CHAOS_WATCHDOG_SECONDS > 0, {
+    path: ['CHAOS_TEMPORAL_HANGS'],
+    message: 'a hang is healed only by the watchdog: set CHAOS_TEMPORAL_HANGS=0 with CHAOS_WATCHDOG_SECONDS=0',
+  });
 
 const parsed = envSchema.safeParse(process.env);
 if (!parsed.success) {
@@ -58,8 +67,12 @@ if (!parsed.success) {
 const e = parsed.data;
 const say = (line: string) => process.stdout.write(`[chaos] ${line}\n`);
 // What the children inherit: the tools' paths and home, nothing of this shell's OMS settings.
-const baseEnv = Object.fromEntries(Object.entries(process.env).filter((kv): kv is [string, string] =>
-  kv[1] !== undefined && /^(PATH|HOME|USER|LANG|LC_ALL|TMPDIR|TEMPORAL_CLI_PATH|NODE_OPTIONS)$/.test(kv[0])));
+const baseEnv = Object.fromEntries(
+  Object.entries(process.env).filter(
+    (kv): kv is [string, string] =>
+      kv[1] !== undefined && /^(PATH|HOME|USER|LANG|LC_ALL|TMPDIR|TEMPORAL_CLI_PATH|NODE_OPTIONS)$/.test(kv[0]),
+  ),
+);
 
 // First Ctrl-C (or SIGTERM): stop sending orders and injecting faults, then drain and check what
 // was sent. Second: kill everything now (the children lead process groups of their own).
@@ -79,18 +92,36 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 const report = await runChaos({
-  orders: e.CHAOS_ORDERS, workloadSeconds: e.CHAOS_SECONDS, drainSeconds: e.CHAOS_DRAIN_SECONDS, stallSeconds: e.CHAOS_STALL_SECONDS, seed: e.CHAOS_SEED, workers: e.CHAOS_WORKERS,
+  orders: e.CHAOS_ORDERS,
+  workloadSeconds: e.CHAOS_SECONDS,
+  drainSeconds: e.CHAOS_DRAIN_SECONDS,
+  stallSeconds: e.CHAOS_STALL_SECONDS,
+  seed: e.CHAOS_SEED,
+  workers: e.CHAOS_WORKERS,
   maxInFlight: e.CHAOS_MAX_IN_FLIGHT,
   faults: {
-    workerKills: e.CHAOS_WORKER_KILLS, apiKills: e.CHAOS_API_KILLS, stackKills: e.CHAOS_STACK_KILLS, postgresRestarts: e.CHAOS_PG_RESTARTS,
-    temporalRestarts: e.CHAOS_TEMPORAL_RESTARTS, temporalHangs: e.CHAOS_TEMPORAL_HANGS, errorRate: e.CHAOS_ERROR_RATE, authorizationTtlMs: e.CHAOS_AUTH_TTL_SECONDS * 1000,
+    workerKills: e.CHAOS_WORKER_KILLS,
+    apiKills: e.CHAOS_API_KILLS,
+    stackKills: e.CHAOS_STACK_KILLS,
+    postgresRestarts: e.CHAOS_PG_RESTARTS,
+    temporalRestarts: e.CHAOS_TEMPORAL_RESTARTS,
+    temporalHangs: e.CHAOS_TEMPORAL_HANGS,
+    errorRate: e.CHAOS_ERROR_RATE,
+    authorizationTtlMs: e.CHAOS_AUTH_TTL_SECONDS * 1000,
     authorizationExpiries: e.CHAOS_AUTH_EXPIRIES,
   },
-  returnWindow: e.CHAOS_RETURN_WINDOW, backorderTimeout: e.CHAOS_BACKORDER_TIMEOUT, sandboxStepMs: e.CHAOS_STEP_MS,
+  returnWindow: e.CHAOS_RETURN_WINDOW,
+  backorderTimeout: e.CHAOS_BACKORDER_TIMEOUT,
+  sandboxStepMs: e.CHAOS_STEP_MS,
   watchdog: {
-    intervalMs: e.CHAOS_WATCHDOG_PROBE_SECONDS * 1000, probeTimeoutMs: e.CHAOS_WATCHDOG_TIMEOUT_SECONDS * 1000, unhealthyAfterMs: e.CHAOS_WATCHDOG_SECONDS * 1000,
+    intervalMs: e.CHAOS_WATCHDOG_PROBE_SECONDS * 1000,
+    probeTimeoutMs: e.CHAOS_WATCHDOG_TIMEOUT_SECONDS * 1000,
+    unhealthyAfterMs: e.CHAOS_WATCHDOG_SECONDS * 1000,
   },
-  baseEnv, ...(e.CHAOS_DIR ? { dir: e.CHAOS_DIR } : {}), log: say, stop: stop.signal,
+  baseEnv,
+  ...(e.CHAOS_DIR ? { dir: e.CHAOS_DIR } : {}),
+  log: say,
+  stop: stop.signal,
 });
 process.stdout.write(`\n${formatReport(report)}\n`);
 if (e.CHAOS_REPORT_JSON) writeFileSync(e.CHAOS_REPORT_JSON, JSON.stringify(report, null, 2));

@@ -57,17 +57,23 @@ function run(cmd: string, args: string[], log: (line: string) => void): Promise<
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.on('error', reject);
-    child.on('close', (code) => code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${tail.join('\n')}`)));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${tail.join('\n')}`)),
+    );
   });
 }
 
 /** The venv's `st`, installing the pinned schemathesis first when the venv is missing or made from other pins. */
-export async function ensureSchemathesis(log: (line: string) => void = () => {}, env: Record<string, string | undefined> = process.env): Promise<string> {
+export async function ensureSchemathesis(
+  log: (line: string) => void = () => {},
+  env: Record<string, string | undefined> = process.env,
+): Promise<string> {
   const venv = schemathesisVenvDir(env);
   const st = join(venv, 'bin', 'st');
   const stamp = join(venv, 'durable-oms-pins');
   const requirements = readFileSync(REQUIREMENTS, 'utf8');
-  if (!requirements.includes(`schemathesis==${SCHEMATHESIS_VERSION}\n`)) throw new Error(`${REQUIREMENTS} does not pin schemathesis==${SCHEMATHESIS_VERSION}`);
+  if (!requirements.includes(`schemathesis==${SCHEMATHESIS_VERSION}\n`))
+    throw new Error(`${REQUIREMENTS} does not pin schemathesis==${SCHEMATHESIS_VERSION}`);
   const pins = createHash('sha256').update(requirements).digest('hex');
   if (existsSync(st) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === pins) return st;
 
@@ -89,6 +95,9 @@ export async function ensureSchemathesis(log: (line: string) => void = () => {},
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   ensureSchemathesis((l) => console.log(l)).then(
     (st) => console.log(`schemathesis: ${st}`),
-    (err: unknown) => { console.error(err instanceof Error ? err.message : String(err)); process.exit(1); },
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.message : String(err));
+      process.exit(1);
+    },
   );
 }

@@ -65,7 +65,9 @@ export interface SchemathesisFigures {
   outputTail: string;
 }
 
-interface OpenApiDoc { paths: Record<string, Record<string, { 'x-roles'?: string[] }>> }
+interface OpenApiDoc {
+  paths: Record<string, Record<string, { 'x-roles'?: string[] }>>;
+}
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'patch']);
 
@@ -89,7 +91,12 @@ const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
  * that takes a key or its own number of examples. (Examples go here, not on the command line:
  * a CLI option would override every operation's own.)
  */
-export function configFor(doc: OpenApiDoc, keys: RoleKeys, maxExamples: number, examplesFor: Record<string, number> = {}): { toml: string; operations: number } {
+export function configFor(
+  doc: OpenApiDoc,
+  keys: RoleKeys,
+  maxExamples: number,
+  examplesFor: Record<string, number> = {},
+): { toml: string; operations: number } {
   const parts: string[] = ['# Written by scripts/schemathesis-run.ts for one run.', '[generation]', `max-examples = ${maxExamples}`, ''];
   let operations = 0;
   for (const [path, item] of Object.entries(doc.paths)) {
@@ -99,7 +106,11 @@ export function configFor(doc: OpenApiDoc, keys: RoleKeys, maxExamples: number, 
       const key = keyFor(method, op['x-roles'], keys);
       const examples = examplesFor[`${method.toUpperCase()} ${path}`];
       if (!key && examples === undefined) continue;
-      parts.push('[[operations]]', `include-path-regex = ${tomlString(`^${escapeRegex(path)}$`)}`, `include-method = ${tomlString(method.toUpperCase())}`);
+      parts.push(
+        '[[operations]]',
+        `include-path-regex = ${tomlString(`^${escapeRegex(path)}$`)}`,
+        `include-method = ${tomlString(method.toUpperCase())}`,
+      );
       if (key) parts.push(`headers = { Authorization = ${tomlString(`Bearer ${key}`)} }`);
       if (examples !== undefined) parts.push(`generation = { max-examples = ${examples} }`);
       parts.push('');
@@ -135,12 +146,20 @@ export function acceptedOrders(exchanges: Exchange[]): Set<string> {
     try {
       const body = JSON.parse(x.responseBody) as { orderId?: unknown };
       if (typeof body.orderId === 'string') ids.add(body.orderId);
-    } catch { /* a 2xx without a JSON body names no order */ }
+    } catch {
+      /* a 2xx without a JSON body names no order */
+    }
   }
   return ids;
 }
 
-const unescapeXml = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#10;/g, '\n').replace(/&amp;/g, '&');
+const unescapeXml = (s: string) =>
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#10;/g, '\n')
+    .replace(/&amp;/g, '&');
 
 /** The failures and errors of a JUnit report: operation, kind and the start of the message. */
 export function junitFailures(xml: string): string[] {
@@ -167,16 +186,36 @@ export async function runSchemathesis(o: SchemathesisRunOptions): Promise<Schema
   const harFile = join(reportDir, 'requests.har.json');
   const junitFile = join(reportDir, 'junit.xml');
   const args = [
-    '--config-file', configFile, 'run', `${o.apiUrl}/openapi.json`, '--url', o.apiUrl,
-    '--checks', o.checks.join(','),
-    '--seed', String(o.seed),
-    '--phases', (o.phases ?? ['examples', 'coverage', 'fuzzing']).join(','),
+    '--config-file',
+    configFile,
+    'run',
+    `${o.apiUrl}/openapi.json`,
+    '--url',
+    o.apiUrl,
+    '--checks',
+    o.checks.join(','),
+    '--seed',
+    String(o.seed),
+    '--phases',
+    (o.phases ?? ['examples', 'coverage', 'fuzzing']).join(','),
     // One worker: hypothesis' source inspection is not thread-safe and errors now and then with more.
-    '--workers', String(o.workers ?? 1),
+    '--workers',
+    String(o.workers ?? 1),
     // No example database: a run must not depend on what an earlier one found.
-    '--generation-database', 'none',
-    '--report', 'junit,har', '--report-dir', reportDir, '--report-har-path', harFile, '--report-junit-path', junitFile,
-    '--request-timeout', '30', '--no-color', '--continue-on-failure',
+    '--generation-database',
+    'none',
+    '--report',
+    'junit,har',
+    '--report-dir',
+    reportDir,
+    '--report-har-path',
+    harFile,
+    '--report-junit-path',
+    junitFile,
+    '--request-timeout',
+    '30',
+    '--no-color',
+    '--continue-on-failure',
     ...(o.maxTimeSeconds ? ['--max-time', String(o.maxTimeSeconds)] : []),
   ];
   log(`schemathesis: ${operations} operations, seed ${o.seed}, ${o.maxExamples} examples each, checks ${o.checks.join(',')}`);
@@ -205,28 +244,50 @@ export async function runSchemathesis(o: SchemathesisRunOptions): Promise<Schema
   try {
     exchanges = readHar(harFile);
   } catch (err) {
-    throw new Error(`schemathesis exited with ${exitCode} and left no readable HAR report (${String(err)}):\n${outputTail}\nreports: ${safeList(reportDir)}`);
+    throw new Error(
+      `schemathesis exited with ${exitCode} and left no readable HAR report (${String(err)}):\n${outputTail}\nreports: ${safeList(reportDir)}`,
+    );
   }
   const byStatus: Record<string, number> = {};
   for (const x of exchanges) byStatus[x.status] = (byStatus[x.status] ?? 0) + 1;
   let checkFailures: string[] = [];
-  try { checkFailures = junitFailures(readFileSync(junitFile, 'utf8')); } catch { /* no JUnit report: the exit code says enough */ }
+  try {
+    checkFailures = junitFailures(readFileSync(junitFile, 'utf8'));
+  } catch {
+    /* no JUnit report: the exit code says enough */
+  }
   return {
-    exitCode, durationMs, operations, requests: exchanges.length, byStatus,
-    serverErrors: exchanges.filter((x) => x.status >= 500), checkFailures,
-    acceptedOrderIds: acceptedOrders(exchanges), exchanges, outputTail,
+    exitCode,
+    durationMs,
+    operations,
+    requests: exchanges.length,
+    byStatus,
+    serverErrors: exchanges.filter((x) => x.status >= 500),
+    checkFailures,
+    acceptedOrderIds: acceptedOrders(exchanges),
+    exchanges,
+    outputTail,
   };
 }
 
 function safeList(dir: string): string {
-  try { return readdirSync(dir).join(', '); } catch { return '(none)'; }
+  try {
+    return readdirSync(dir).join(', ');
+  } catch {
+    return '(none)';
+  }
 }
 
 /** One line per status class and the busiest statuses, for logs and docs. */
 export function describeFigures(f: SchemathesisFigures): string {
-  const statuses = Object.entries(f.byStatus).sort(([a], [b]) => Number(a) - Number(b)).map(([s, n]) => `${s}×${n}`).join(' ');
-  return `${f.requests} requests over ${f.operations} operations in ${(f.durationMs / 1000).toFixed(1)}s; statuses ${statuses}; `
-    + `5xx: ${f.serverErrors.length}; failed checks: ${f.checkFailures.length}; orders accepted: ${f.acceptedOrderIds.size}`;
+  const statuses = Object.entries(f.byStatus)
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([s, n]) => `${s}×${n}`)
+    .join(' ');
+  return (
+    `${f.requests} requests over ${f.operations} operations in ${(f.durationMs / 1000).toFixed(1)}s; statuses ${statuses}; ` +
+    `5xx: ${f.serverErrors.length}; failed checks: ${f.checkFailures.length}; orders accepted: ${f.acceptedOrderIds.size}`
+  );
 }
 
 /** Who started what during a run: every order or intake workflow, and those no 2xx explains. */
@@ -242,7 +303,13 @@ export interface StartedWorkflows {
  * order or intake workflow on the task queue belongs to an order id answered 2xx. Visibility
  * lags a little, so it first waits until the listing shows every accepted order that runs here.
  */
-export async function workflowsStarted(client: Client, sql: Sql, taskQueue: string, accepted: Set<string>, timeoutMs = 30_000): Promise<StartedWorkflows> {
+export async function workflowsStarted(
+  client: Client,
+  sql: Sql,
+  taskQueue: string,
+  accepted: Set<string>,
+  timeoutMs = 30_000,
+): Promise<StartedWorkflows> {
   const rows = await sql<{ orderId: string }[]>`select order_id as "orderId" from orders`;
   const ours: string[] = [];
   for (const id of accepted) {
@@ -257,7 +324,8 @@ export async function workflowsStarted(client: Client, sql: Sql, taskQueue: stri
   let listed: { workflowId: string; type: string }[] = [];
   for (;;) {
     listed = [];
-    for await (const w of client.workflow.list({ query: `TaskQueue = '${taskQueue}'` })) listed.push({ workflowId: w.workflowId, type: w.type });
+    for await (const w of client.workflow.list({ query: `TaskQueue = '${taskQueue}'` }))
+      listed.push({ workflowId: w.workflowId, type: w.type });
     if (ours.every((id) => listed.some((w) => w.workflowId === id))) break;
     if (Date.now() > deadline) throw new Error(`visibility did not list all ${ours.length} accepted orders within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 250));

@@ -11,8 +11,17 @@ import { join, resolve } from 'node:path';
 import { loadConfigOrExit } from '../lib/config';
 import { describeKey, loadOrCreateDevKeys } from '../lib/dev-keys';
 import {
-  ancestryAlive, assertPortsFree, findLeftovers, npmAncestry, ownRunRecord, postgresProcessesOf, removeRunRecord, stopLeftovers, writeRunRecord,
-  type Leftovers, type RunRecord,
+  ancestryAlive,
+  assertPortsFree,
+  findLeftovers,
+  npmAncestry,
+  ownRunRecord,
+  postgresProcessesOf,
+  removeRunRecord,
+  stopLeftovers,
+  writeRunRecord,
+  type Leftovers,
+  type RunRecord,
 } from '../lib/dev-recovery';
 import { probeTemporal, startEmbeddedPostgres, startTemporalDevServer, supervise, type RunningService } from '../lib/dev-services';
 import { createLogger } from '../lib/logger';
@@ -37,10 +46,21 @@ async function shutdown(code: number, drainMs = 45_000): Promise<never> {
   stopping = true;
   say('shutting down...');
   // Last resort: the exit hook still signals every child.
-  setTimeout(() => { say('shutdown took over 90 s; forcing the rest down'); process.exit(code); }, 90_000).unref();
+  setTimeout(() => {
+    say('shutdown took over 90 s; forcing the rest down');
+    process.exit(code);
+  }, 90_000).unref();
   // The worker drains its tasks first; one stuck on a dead server must not keep the rest running.
   let drained = true;
-  await Promise.race([stack?.stop(), new Promise<void>((res) => setTimeout(() => { drained = false; res(); }, drainMs).unref())]);
+  await Promise.race([
+    stack?.stop(),
+    new Promise<void>((res) =>
+      setTimeout(() => {
+        drained = false;
+        res();
+      }, drainMs).unref(),
+    ),
+  ]);
   if (!drained) say(`the worker and API did not drain within ${drainMs / 1000} s; stopping the rest`);
   for (const s of services.reverse()) await s.stop().catch((e: unknown) => say(`stop failed: ${String(e)}`));
   if (record) {
@@ -59,11 +79,16 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => void shutdown(0));
 }
 // A thrown bug in any part stops every part, with the reason, rather than leaving the rest half-alive.
-process.on('uncaughtException', (err) => { say(`fatal: ${err.stack ?? String(err)}`); void shutdown(1); });
+process.on('uncaughtException', (err) => {
+  say(`fatal: ${err.stack ?? String(err)}`);
+  void shutdown(1);
+});
 // A promise nobody waited on failed: seen from the database client when PostgreSQL dies under it.
 // Nothing waits for the result, so it is reported and the launcher keeps running (the worker's
 // own failure is caught by the watch below, not here).
-process.on('unhandledRejection', (err) => { say(`warning: unhandled rejection (kept running): ${err instanceof Error ? err.message : String(err)}`); });
+process.on('unhandledRejection', (err) => {
+  say(`warning: unhandled rejection (kept running): ${err instanceof Error ? err.message : String(err)}`);
+});
 
 // Under `npm start`, a kill -9 of npm would leave this process running with nobody to stop it.
 const npm = npmAncestry();
@@ -86,7 +111,8 @@ function describeLeftovers(l: Leftovers): string {
 /** Before a (re)start: backends that outlived a killed postmaster still hold its shared memory. */
 async function stopStrayPostgres(): Promise<void> {
   const stray = postgresProcessesOf(pgDir);
-  if (stray.length) await stopLeftovers({ processes: stray.map((pid) => ({ pid, what: 'PostgreSQL' })), stalePidFile: false }, { pgDir, graceMs: 5000 });
+  if (stray.length)
+    await stopLeftovers({ processes: stray.map((pid) => ({ pid, what: 'PostgreSQL' })), stalePidFile: false }, { pgDir, graceMs: 5000 });
 }
 
 const giveUp = (reason: string) => {
@@ -106,18 +132,26 @@ try {
   mkdirSync(dataDir, { recursive: true });
   const leftovers = findLeftovers({ dataDir, ...embedded });
   if (leftovers.liveLauncher !== undefined) {
-    say(`another npm start (pid ${leftovers.liveLauncher}) is running on ${dataDir}; stop it first (Ctrl-C in its terminal, or kill ${leftovers.liveLauncher})`);
+    say(
+      `another npm start (pid ${leftovers.liveLauncher}) is running on ${dataDir}; stop it first (Ctrl-C in its terminal, or kill ${leftovers.liveLauncher})`,
+    );
     process.exit(1);
   }
   record = ownRunRecord();
   writeRunRecord(dataDir, record);
   const previous = leftovers.previousLauncher !== undefined ? ` (pid ${leftovers.previousLauncher})` : '';
   if (leftovers.processes.length || leftovers.stalePidFile) await stopLeftovers(leftovers, { pgDir });
-  if (leftovers.processes.length) say(`recovered from an unclean stop of the last run${previous}: stopped its leftover ${describeLeftovers(leftovers)}`);
+  if (leftovers.processes.length)
+    say(`recovered from an unclean stop of the last run${previous}: stopped its leftover ${describeLeftovers(leftovers)}`);
   else if (previous || leftovers.stalePidFile) say(`the last run${previous} did not stop cleanly; nothing of it was left running`);
   await assertPortsFree([
     ...(embedded.pgDir ? [{ port: config.pgPort, setting: 'OMS_PG_PORT' }] : []),
-    ...(embedded.temporalDbFile ? [{ port: config.temporal.port, setting: 'TEMPORAL_PORT' }, { port: config.temporal.uiPort, setting: 'TEMPORAL_UI_PORT' }] : []),
+    ...(embedded.temporalDbFile
+      ? [
+          { port: config.temporal.port, setting: 'TEMPORAL_PORT' },
+          { port: config.temporal.uiPort, setting: 'TEMPORAL_UI_PORT' },
+        ]
+      : []),
     ...(config.sandbox.url ? [] : [{ port: config.sandbox.port, setting: 'SANDBOX_PORT' }]),
     { port: config.port, setting: 'PORT', host: config.host },
   ]);
@@ -127,7 +161,10 @@ try {
     const durability = config.pgFsync ? '' : '; fsync OFF (OMS_PG_FSYNC=off): fast, but a power cut can corrupt it';
     say(`starting embedded PostgreSQL on 127.0.0.1:${config.pgPort} (data: ${pgDir}${durability})`);
     const pg = await supervise({
-      name: 'PostgreSQL', log: say, onGiveUp: giveUp, onStarted: (s) => remember('postgres', s.pid),
+      name: 'PostgreSQL',
+      log: say,
+      onGiveUp: giveUp,
+      onStarted: (s) => remember('postgres', s.pid),
       start: async () => {
         await stopStrayPostgres();
         return startEmbeddedPostgres({ dir: pgDir, port: config.pgPort, database: 'oms', fsync: config.pgFsync, log: say });
@@ -140,13 +177,23 @@ try {
   if (!temporalAddress) {
     say(`starting the Temporal dev server on 127.0.0.1:${config.temporal.port}`);
     const temporal = await supervise({
-      name: 'Temporal dev server', log: say, onGiveUp: giveUp, onStarted: (s) => remember('temporal', s.pid),
+      name: 'Temporal dev server',
+      log: say,
+      onGiveUp: giveUp,
+      onStarted: (s) => remember('temporal', s.pid),
       // Alive but silent (its SQLite store can wedge) stalls every order: probed, and restarted after 45 s.
       liveness: { probe: (s) => probeTemporal(s.address, config.temporal.namespace, 5000), intervalMs: 5000, unhealthyAfterMs: 45_000 },
-      start: () => startTemporalDevServer({
-        cliPath: config.temporal.cliPath, port: config.temporal.port, uiPort: config.temporal.uiPort,
-        namespace: config.temporal.namespace, dbFile: temporalDbFile, ui: true, log: say, logFile: join(dataDir, 'temporal.log'),
-      }),
+      start: () =>
+        startTemporalDevServer({
+          cliPath: config.temporal.cliPath,
+          port: config.temporal.port,
+          uiPort: config.temporal.uiPort,
+          namespace: config.temporal.namespace,
+          dbFile: temporalDbFile,
+          ui: true,
+          log: say,
+          logFile: join(dataDir, 'temporal.log'),
+        }),
     });
     services.push(temporal);
     temporalAddress = temporal.current().address;
@@ -161,11 +208,26 @@ try {
   // Before the stack: the SDK runtime is installed once per process, by its first caller.
   const runtime = installRuntime(logger, { metrics: config.workerMetrics });
   stack = await startStack({
-    databaseUrl, temporalAddress, namespace: config.temporal.namespace, taskQueue: config.taskQueue,
-    host: config.host, port: config.port, apiKeys, bodyLimitBytes: config.bodyLimitBytes, logger, seed: true,
-    orderSettings: config.orderSettings, rules: config.rules, carrierSecrets: config.carrierSecrets, channelSecrets: config.channelSecrets, systemsKey: config.systemsKey,
-    returnWindows: config.returnWindows, stockSync: config.stockSync,
-    ...(config.sandbox.url ? { sandboxUrl: config.sandbox.url } : { sandboxPort: config.sandbox.port, sandboxOptions: { stateDir: join(dataDir, 'sandbox') } }),
+    databaseUrl,
+    temporalAddress,
+    namespace: config.temporal.namespace,
+    taskQueue: config.taskQueue,
+    host: config.host,
+    port: config.port,
+    apiKeys,
+    bodyLimitBytes: config.bodyLimitBytes,
+    logger,
+    seed: true,
+    orderSettings: config.orderSettings,
+    rules: config.rules,
+    carrierSecrets: config.carrierSecrets,
+    channelSecrets: config.channelSecrets,
+    systemsKey: config.systemsKey,
+    returnWindows: config.returnWindows,
+    stockSync: config.stockSync,
+    ...(config.sandbox.url
+      ? { sandboxUrl: config.sandbox.url }
+      : { sandboxPort: config.sandbox.port, sandboxOptions: { stateDir: join(dataDir, 'sandbox') } }),
   });
   const lines = [
     `ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`,

@@ -39,11 +39,32 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const [pg, temporal, bundle] = await Promise.all([
     config.databaseUrl
       ? Promise.resolve({ url: config.databaseUrl, stop: () => Promise.resolve() })
-      // fsync off: the named non-durable mode (OMS_PG_FSYNC=off); a throwaway cluster needs no crash safety.
-      : onFreePort('PostgreSQL', (port) => startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'postgres', fsync: false, log }), log),
+      : // fsync off: the named non-durable mode (OMS_PG_FSYNC=off); a throwaway cluster needs no crash safety.
+        onFreePort(
+          'PostgreSQL',
+          (port) => startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'postgres', fsync: false, log }),
+          log,
+        ),
     config.temporal.address
-      ? Promise.resolve({ address: config.temporal.address, source: 'TEMPORAL_ADDRESS', cliPath: findTemporalCli(config.temporal.cliPath)?.path, stop: () => Promise.resolve() })
-      : onFreePort('Temporal', (port) => startTemporalDevServer({ cliPath: config.temporal.cliPath, port, uiPort: 0, namespace: config.temporal.namespace, ui: false, log }), log),
+      ? Promise.resolve({
+          address: config.temporal.address,
+          source: 'TEMPORAL_ADDRESS',
+          cliPath: findTemporalCli(config.temporal.cliPath)?.path,
+          stop: () => Promise.resolve(),
+        })
+      : onFreePort(
+          'Temporal',
+          (port) =>
+            startTemporalDevServer({
+              cliPath: config.temporal.cliPath,
+              port,
+              uiPort: 0,
+              namespace: config.temporal.namespace,
+              ui: false,
+              log,
+            }),
+          log,
+        ),
     bundleWorkflows(),
   ]);
   services.push(pg, temporal);

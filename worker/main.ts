@@ -28,12 +28,41 @@ const address = config.temporal.address ?? '127.0.0.1:7233';
 const runtime = installRuntime(logger, { metrics: config.workerMetrics });
 const connection = await NativeConnection.connect({ address });
 const stopping = new AbortController();
-const worker = await createOrderWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.taskQueue, deps: { sql, logger, rules: config.rules, systems: outsideSystems(config.sandbox.url ?? 'http://127.0.0.1:4000', config.systemsKey), channelSecrets: config.channelSecrets, stockSync: config.stockSync, shutdown: stopping.signal } });
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { logger.info('shutting down', { signal: sig }); stopping.abort(); worker.shutdown(); });
+const worker = await createOrderWorker({
+  connection,
+  namespace: config.temporal.namespace,
+  taskQueue: config.taskQueue,
+  deps: {
+    sql,
+    logger,
+    rules: config.rules,
+    systems: outsideSystems(config.sandbox.url ?? 'http://127.0.0.1:4000', config.systemsKey),
+    channelSecrets: config.channelSecrets,
+    stockSync: config.stockSync,
+    shutdown: stopping.signal,
+  },
+});
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    logger.info('shutting down', { signal: sig });
+    stopping.abort();
+    worker.shutdown();
+  });
 const clientConnection = await Connection.connect({ address });
-await startStockSync({ client: new Client({ connection: clientConnection, namespace: config.temporal.namespace }), sql, taskQueue: config.taskQueue, settings: config.stockSync, logger });
+await startStockSync({
+  client: new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
+  sql,
+  taskQueue: config.taskQueue,
+  settings: config.stockSync,
+  logger,
+});
 await clientConnection.close();
-logger.info('worker started', { address, namespace: config.temporal.namespace, taskQueue: config.taskQueue, metrics: runtime.metricsUrl ?? 'off' });
+logger.info('worker started', {
+  address,
+  namespace: config.temporal.namespace,
+  taskQueue: config.taskQueue,
+  metrics: runtime.metricsUrl ?? 'off',
+});
 await worker.run();
 await connection.close();
 await sql.end({ timeout: 5 });

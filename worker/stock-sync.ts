@@ -16,7 +16,13 @@ import type { stockSyncWorkflow } from '../workflows/stock-sync';
  */
 export const stockSyncWorkflowId = (taskQueue: string, channel: string): string => `stock-sync-${taskQueue}-${channel}`;
 
-export async function startStockSync(o: { client: Client; sql: Sql; taskQueue: string; settings: StockSyncSettings | undefined; logger: Logger }): Promise<string[]> {
+export async function startStockSync(o: {
+  client: Client;
+  sql: Sql;
+  taskQueue: string;
+  settings: StockSyncSettings | undefined;
+  logger: Logger;
+}): Promise<string[]> {
   const channels = o.settings?.channels ?? [];
   const { added, removed } = await new StockSyncRepo(o.sql).registerChannels(channels);
   if (added.length || removed.length) o.logger.info('stock sync channels registered', { added, removed });
@@ -25,7 +31,9 @@ export async function startStockSync(o: { client: Client; sql: Sql; taskQueue: s
   for (const channel of channels) {
     const workflowId = stockSyncWorkflowId(o.taskQueue, channel);
     await o.client.workflow.start<typeof stockSyncWorkflow>('stockSyncWorkflow', {
-      taskQueue: o.taskQueue, workflowId, args: [{ channel }],
+      taskQueue: o.taskQueue,
+      workflowId,
+      args: [{ channel }],
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
     ids.push(workflowId);

@@ -37,16 +37,26 @@ export function createStepRunner(hooks: AttentionHooks) {
   let parked: string | undefined;
   let starting: string | undefined;
   return {
-    get parkedStep() { return parked; },
+    get parkedStep() {
+      return parked;
+    },
     /** The step whose activity is being scheduled right now (read by `summarised` proxies). */
-    get startingStep() { return starting; },
-    requestRetry(actor: string) { retryActor = actor; },
+    get startingStep() {
+      return starting;
+    },
+    requestRetry(actor: string) {
+      retryActor = actor;
+    },
     async run<T>(step: string, fn: () => Promise<T>, opts: StepOptions = {}): Promise<T> {
       for (;;) {
         try {
           starting = step;
           let call: Promise<T>;
-          try { call = fn(); } finally { starting = undefined; }
+          try {
+            call = fn();
+          } finally {
+            starting = undefined;
+          }
           return await call;
         } catch (err) {
           // Cancellation is the order's decision, not a failure to park.

@@ -61,16 +61,28 @@ export async function channelIntakeWorkflow(input: ChannelIntakeInput): Promise<
       return Promise.resolve();
     },
   });
-  setHandler(retryUpdate, ({ actor }: { actor: string }) => {
-    const step = steps.parkedStep!;
-    steps.requestRetry(actor);
-    return { retried: [step] };
-  }, { validator: (_: unknown) => { if (!steps.parkedStep) throw refuse(`nothing to retry: the intake of ${what} does not need attention`); } });
+  setHandler(
+    retryUpdate,
+    ({ actor }: { actor: string }) => {
+      const step = steps.parkedStep!;
+      steps.requestRetry(actor);
+      return { retried: [step] };
+    },
+    {
+      validator: (_: unknown) => {
+        if (!steps.parkedStep) throw refuse(`nothing to retry: the intake of ${what} does not need attention`);
+      },
+    },
+  );
 
-  const pulled = await steps.run('pull the order from the channel', () => pull.fetchChannelOrder({ channel: input.channel, channelOrderId: input.channelOrderId }));
+  const pulled = await steps.run('pull the order from the channel', () =>
+    pull.fetchChannelOrder({ channel: input.channel, channelOrderId: input.channelOrderId }),
+  );
   // The status may have moved since the notification (paid, cancelled): the pulled one decides.
   if (pulled.disposition !== 'intake' || !pulled.order) return { outcome: pulled.disposition, nativeStatus: pulled.nativeStatus };
   const order = pulled.order;
-  const r = await steps.run('take the order in', () => intake.startChannelOrder({ order, native: pulled.native, settings: input.settings, returnWindows: input.returnWindows }));
+  const r = await steps.run('take the order in', () =>
+    intake.startChannelOrder({ order, native: pulled.native, settings: input.settings, returnWindows: input.returnWindows }),
+  );
   return { outcome: 'intake', nativeStatus: pulled.nativeStatus, orderId: r.orderId, created: r.created };
 }

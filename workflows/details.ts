@@ -9,13 +9,16 @@ export function orderDetails(state: OrderState): string {
   if (state.attentionReason) lines.push(`Attention: ${state.attentionReason}`);
   if (state.waitingFor) lines.push(`Waiting for ${state.waitingFor}${state.waitingUntil ? ` until ${state.waitingUntil}` : ''}`);
   for (const s of state.shipments) lines.push(`- ${shipmentLine(s)}`);
-  if (state.cancelledLines?.length) lines.push(`Cancelled: ${state.cancelledLines.map((l) => `${l.quantity}× line ${l.lineNo}`).join(', ')}`);
+  if (state.cancelledLines?.length)
+    lines.push(`Cancelled: ${state.cancelledLines.map((l) => `${l.quantity}× line ${l.lineNo}`).join(', ')}`);
   for (const r of state.returns) lines.push(`- return ${r.returnId}: ${r.status}${r.refunded ? `, refunded ${r.refunded}` : ''}`);
   return lines.join('\n');
 }
 
 export function shipmentDetails(view: ShipmentView, waitingFor: string): string {
-  return [`**${view.status}**${view.needsAttention ? ' · ⚠ needs attention' : ''}`, shipmentLine(view), `Waiting for ${waitingFor}`].join('\n');
+  return [`**${view.status}**${view.needsAttention ? ' · ⚠ needs attention' : ''}`, shipmentLine(view), `Waiting for ${waitingFor}`].join(
+    '\n',
+  );
 }
 
 function shipmentLine(s: ShipmentView): string {

@@ -6,7 +6,9 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Allocation } from '../domain/allocation';
 import type { OrderStatus } from '../domain/order';
 
-export interface Actor { actor: string }
+export interface Actor {
+  actor: string;
+}
 
 export interface ShipmentView {
   shipmentId: string;
@@ -33,11 +35,30 @@ export interface ShipmentView {
   rts?: 'reshipped' | 'refunded';
 }
 
-export type ShipmentStatus = 'pending' | 'picking' | 'packed' | 'booked' | 'picked_up' | 'in_transit' | 'delivered' | 'delivery_failed' | 'returned_to_sender' | 'cancelled';
+export type ShipmentStatus =
+  | 'pending'
+  | 'picking'
+  | 'packed'
+  | 'booked'
+  | 'picked_up'
+  | 'in_transit'
+  | 'delivered'
+  | 'delivery_failed'
+  | 'returned_to_sender'
+  | 'cancelled';
 
 /** Carrier statuses only move forward: an old event arriving late never moves a shipment back. */
 export const SHIPMENT_RANK: Record<ShipmentStatus, number> = {
-  pending: 0, picking: 1, packed: 2, booked: 3, picked_up: 4, in_transit: 5, delivery_failed: 6, returned_to_sender: 7, delivered: 8, cancelled: 9,
+  pending: 0,
+  picking: 1,
+  packed: 2,
+  booked: 3,
+  picked_up: 4,
+  in_transit: 5,
+  delivery_failed: 6,
+  returned_to_sender: 7,
+  delivered: 8,
+  cancelled: 9,
 };
 
 export interface PaymentView {
@@ -104,9 +125,22 @@ export const retryUpdate = defineUpdate<{ retried: string[] }, [Actor]>('retry')
 export const stockAvailableSignal = defineSignal<[{ sku: string }]>('stockAvailable');
 
 /** Shipment → order: progress of one shipment — the shipment's view as it stands, and what just happened. */
-export interface ShipmentProgress extends Pick<ShipmentView,
-  'shipmentId' | 'status' | 'carrier' | 'bookingId' | 'trackingNumber' | 'labelUrl' | 'needsAttention' | 'attentionReason' | 'pickOrderId'
-  | 'cancelRefused' | 'escalationLevel' | 'escalationReason' | 'cod'> {
+export interface ShipmentProgress extends Pick<
+  ShipmentView,
+  | 'shipmentId'
+  | 'status'
+  | 'carrier'
+  | 'bookingId'
+  | 'trackingNumber'
+  | 'labelUrl'
+  | 'needsAttention'
+  | 'attentionReason'
+  | 'pickOrderId'
+  | 'cancelRefused'
+  | 'escalationLevel'
+  | 'escalationReason'
+  | 'cod'
+> {
   event: string;
   eventDetail?: Record<string, unknown>;
   actor: string;
@@ -120,13 +154,21 @@ export interface ShipmentProgress extends Pick<ShipmentView,
 export const shipmentProgressSignal = defineSignal<[ShipmentProgress]>('shipmentProgress');
 
 /** A carrier tracking event, from the webhook route (or the workflow's own polling). */
-export interface CarrierEvent { eventId: string; status: string; occurredAt: string; codAmount?: string }
+export interface CarrierEvent {
+  eventId: string;
+  status: string;
+  occurredAt: string;
+  codAmount?: string;
+}
 export const carrierEventSignal = defineSignal<[CarrierEvent]>('carrierEvent');
 export const retryShipmentSignal = defineSignal<[Actor]>('retryShipment');
 /** Order → shipment: undo everything not yet handed to the carrier. */
 export const cancelShipmentSignal = defineSignal<[Actor & { reason: string }]>('cancelShipment');
 
-export interface LineQuantity { lineNo: number; quantity: number }
+export interface LineQuantity {
+  lineNo: number;
+  quantity: number;
+}
 export interface LineCancelResult {
   status: OrderStatus;
   cancelled: LineQuantity[];
@@ -145,14 +187,32 @@ export interface CancelOrderResult {
   cancelledShipments?: string[];
 }
 export const cancelOrderUpdate = defineUpdate<CancelOrderResult, [Actor & { reason: string }]>('cancelOrder');
-export interface ReturnRequest { lines: { lineNo: number; quantity: number }[]; reason: string; exchange?: boolean }
+export interface ReturnRequest {
+  lines: { lineNo: number; quantity: number }[];
+  reason: string;
+  exchange?: boolean;
+}
 /** Open a return within the window; refused with the reason otherwise. */
 export const requestReturnUpdate = defineUpdate<{ returnId: string }, [Actor & ReturnRequest]>('requestReturn');
-export interface Inspection { returnId: string; accept: boolean; reason?: string }
+export interface Inspection {
+  returnId: string;
+  accept: boolean;
+  reason?: string;
+}
 /** The warehouse's verdict on a received return. */
 export const inspectReturnUpdate = defineUpdate<{ returnId: string }, [Actor & Inspection]>('inspectReturn');
 /** Return → order: progress of one return. */
-export interface ReturnProgress { returnId: string; status: ReturnStatus; event: string; actor: string; needsAttention?: boolean; trackingNumber?: string; labelUrl?: string; refunded?: string; refundCaptures?: { captureId: string; amount: string }[] }
+export interface ReturnProgress {
+  returnId: string;
+  status: ReturnStatus;
+  event: string;
+  actor: string;
+  needsAttention?: boolean;
+  trackingNumber?: string;
+  labelUrl?: string;
+  refunded?: string;
+  refundCaptures?: { captureId: string; amount: string }[];
+}
 export const returnProgressSignal = defineSignal<[ReturnProgress]>('returnProgress');
 /** Order → return: the inspection result. */
 export const inspectionSignal = defineSignal<[Actor & { accept: boolean; reason?: string }]>('inspection');

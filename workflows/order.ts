@@ -4,9 +4,20 @@
  * projection, pushed to the channel and mirrored in search attributes.
  */
 import {
-  allHandlersFinished, CancellationScope, ChildWorkflowCancellationType, condition, isCancellation, log, patched, proxyActivities, setCurrentDetails, setHandler, startChild,
+  allHandlersFinished,
+  CancellationScope,
+  ChildWorkflowCancellationType,
+  condition,
+  isCancellation,
+  log,
+  patched,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  startChild,
   upsertSearchAttributes,
-  type ChildWorkflowHandle, type SignalDefinition,
+  type ChildWorkflowHandle,
+  type SignalDefinition,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Allocation } from '../domain/allocation';
@@ -15,9 +26,30 @@ import type { CanonicalOrder, OrderStatus } from '../domain/order';
 import { slaFor, type OrderSettings } from '../domain/settings';
 import { businessFailure, createStepRunner, describeFailure, invalid, refuse } from './attention';
 import {
-  cancelLinesUpdate, cancelOrderUpdate, cancelShipmentSignal, holdOrderUpdate, inspectionSignal, inspectReturnUpdate, orderStateQuery, rejectHoldUpdate, requestReturnUpdate,
-  returnProgressSignal, type ReturnProgress, type ReturnView, releaseHoldUpdate, retryShipmentSignal, retryUpdate, SHIPMENT_RANK, shipmentProgressSignal,
-  stockAvailableSignal, channelOrderEventSignal, type ChannelOrderEvent, type LineQuantity, type OrderState, type ShipmentProgress, type ShipmentView,
+  cancelLinesUpdate,
+  cancelOrderUpdate,
+  cancelShipmentSignal,
+  holdOrderUpdate,
+  inspectionSignal,
+  inspectReturnUpdate,
+  orderStateQuery,
+  rejectHoldUpdate,
+  requestReturnUpdate,
+  returnProgressSignal,
+  type ReturnProgress,
+  type ReturnView,
+  releaseHoldUpdate,
+  retryShipmentSignal,
+  retryUpdate,
+  SHIPMENT_RANK,
+  shipmentProgressSignal,
+  stockAvailableSignal,
+  channelOrderEventSignal,
+  type ChannelOrderEvent,
+  type LineQuantity,
+  type OrderState,
+  type ShipmentProgress,
+  type ShipmentView,
 } from './messages';
 import { orderDetails } from './details';
 import { decidePatchesUpFront } from './patches';
@@ -35,7 +67,14 @@ export interface OrderWorkflowInput {
 }
 
 /** Every patch of the order workflow (see patches.ts). */
-const ORDER_PATCHES = ['return-window', 'release-remainder', 'children-close-first', 'authorisation-in-doubt', 'return-window-after-refused-cancel', 'refused-cancel-records-lines'] as const;
+const ORDER_PATCHES = [
+  'return-window',
+  'release-remainder',
+  'children-close-first',
+  'authorisation-in-doubt',
+  'return-window-after-refused-cancel',
+  'refused-cancel-records-lines',
+] as const;
 
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderState> {
   decidePatchesUpFront(ORDER_PATCHES);
@@ -44,14 +83,29 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   const books = oneAtATime<Activities>(bookkeepingProfile);
   const pushes = proxyActivities<Activities>(channelPushProfile);
   const state: OrderState = {
-    orderId, status: 'RECEIVED', seq: 0, total: undefined, needsAttention: false, attentionReason: undefined, escalationLevel: 0,
-    waitingFor: undefined, waitingUntil: undefined, reasons: [], payment: { method: order.payment.method, captures: [] },
-    allocations: [], allocationWarehouses: [], shipments: [], shortages: [], returns: [], cancelledLines: [],
+    orderId,
+    status: 'RECEIVED',
+    seq: 0,
+    total: undefined,
+    needsAttention: false,
+    attentionReason: undefined,
+    escalationLevel: 0,
+    waitingFor: undefined,
+    waitingUntil: undefined,
+    reasons: [],
+    payment: { method: order.payment.method, captures: [] },
+    allocations: [],
+    allocationWarehouses: [],
+    shipments: [],
+    shortages: [],
+    returns: [],
+    cancelledLines: [],
   };
   const pendingPushes: Promise<void>[] = [];
   const progressInbox: ShipmentProgress[] = [];
   const children = new Map<string, ChildWorkflowHandle<typeof shipmentWorkflow>>();
-  let holdDecision: { kind: 'release'; actor: string; note?: string | undefined } | { kind: 'reject'; actor: string; reason: string } | undefined;
+  let holdDecision:
+    { kind: 'release'; actor: string; note?: string | undefined } | { kind: 'reject'; actor: string; reason: string } | undefined;
   let stockMayBeBack = false;
   /** An ops hold: requested any time before shipping, it takes effect before the order's next step. */
   let opsHold: { reason: string; actor: string } | undefined;
@@ -97,12 +151,19 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   const unitValue = (lineNo: number) => toMinor(order.lines[lineNo - 1]!.unitPrice);
   const orderValue = order.lines.reduce((a, l, i) => a + unitValue(i + 1) * l.quantity, 0);
   const cancelledOf = (lineNo: number) => qtyOf(cancelled, lineNo);
-  const remainingLines = () => order.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, quantity: l.quantity - cancelledOf(i + 1) })).filter((l) => l.quantity > 0);
+  const remainingLines = () =>
+    order.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, quantity: l.quantity - cancelledOf(i + 1) })).filter((l) => l.quantity > 0);
   /** The units' share of the order total: discounts and shipping spread in proportion to value. */
-  const shareOf = (lines: LineQuantity[]) => (orderValue > 0 ? Math.floor((toMinor(state.total ?? '0') * lines.reduce((a, l) => a + unitValue(l.lineNo) * l.quantity, 0)) / orderValue) : 0);
+  const shareOf = (lines: LineQuantity[]) =>
+    orderValue > 0
+      ? Math.floor((toMinor(state.total ?? '0') * lines.reduce((a, l) => a + unitValue(l.lineNo) * l.quantity, 0)) / orderValue)
+      : 0;
   /** Something of the order is (or was) with the carrier: a channel's cancellation is then for ops. */
-  const handedOver = () => returnWindowOpen || state.shipments.some((x) => x.status !== 'cancelled' && SHIPMENT_RANK[x.status] >= SHIPMENT_RANK.picked_up);
-  const setCancelled = (lines: LineQuantity[]) => { cancelled.splice(0, cancelled.length, ...lines); };
+  const handedOver = () =>
+    returnWindowOpen || state.shipments.some((x) => x.status !== 'cancelled' && SHIPMENT_RANK[x.status] >= SHIPMENT_RANK.picked_up);
+  const setCancelled = (lines: LineQuantity[]) => {
+    cancelled.splice(0, cancelled.length, ...lines);
+  };
   const addCancelled = (lines: LineQuantity[]) => setCancelled(mergeLines([...cancelled, ...lines]));
   /** Units of each line that no live shipment carries: once shipping has settled, those will never ship. */
   const unitsNotShipping = (): LineQuantity[] => {
@@ -113,7 +174,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   const cancellableUnits = (lineNo: number) => {
     if (!shippingStarted) return (order.lines[lineNo - 1]?.quantity ?? 0) - cancelledOf(lineNo);
     return state.shipments
-      .filter((x) => SHIPMENT_RANK[x.status] < SHIPMENT_RANK.picked_up && !x.cancelRefused && !cutsInFlight.has(x.shipmentId) && !placeholders.has(x.shipmentId) && shipmentShares.has(x.shipmentId))
+      .filter(
+        (x) =>
+          SHIPMENT_RANK[x.status] < SHIPMENT_RANK.picked_up &&
+          !x.cancelRefused &&
+          !cutsInFlight.has(x.shipmentId) &&
+          !placeholders.has(x.shipmentId) &&
+          shipmentShares.has(x.shipmentId),
+      )
       .reduce((a, x) => a + qtyOf(x.lines, lineNo), 0);
   };
 
@@ -124,29 +192,70 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const seq = state.seq;
     upsertSearchAttributes([
       { key: OrderStatusKey, value: status },
-      { key: NeedsAttentionKey, value: state.needsAttention || state.shipments.some((s) => s.needsAttention) || state.returns.some((r) => r.needsAttention === true) || state.escalationLevel > 0 },
+      {
+        key: NeedsAttentionKey,
+        value:
+          state.needsAttention ||
+          state.shipments.some((s) => s.needsAttention) ||
+          state.returns.some((r) => r.needsAttention === true) ||
+          state.escalationLevel > 0,
+      },
       { key: EscalationLevelKey, value: state.escalationLevel },
       ...(state.shipments.length ? [{ key: WarehouseKey, value: [...new Set(state.shipments.map((s) => s.warehouseId))] }] : []),
-      ...(state.shipments.some((s) => s.carrier) ? [{ key: CarrierKey, value: [...new Set(state.shipments.flatMap((s) => (s.carrier ? [s.carrier] : [])))] }] : []),
+      ...(state.shipments.some((s) => s.carrier)
+        ? [{ key: CarrierKey, value: [...new Set(state.shipments.flatMap((s) => (s.carrier ? [s.carrier] : [])))] }]
+        : []),
     ]);
     const at = new Date().toISOString();
     setCurrentDetails(orderDetails(state));
-    const attention = state.needsAttention || state.shipments.some((s) => s.needsAttention) || state.returns.some((r) => r.needsAttention === true) || state.escalationLevel > 0;
+    const attention =
+      state.needsAttention ||
+      state.shipments.some((s) => s.needsAttention) ||
+      state.returns.some((r) => r.needsAttention === true) ||
+      state.escalationLevel > 0;
     // The story is written even while the order is being cancelled.
-    await CancellationScope.nonCancellable(() => books.recordStatus({
-      orderId, seq, status, event, eventDetail, actor, at,
-      needsAttention: attention,
-      attentionReason: state.attentionReason ?? state.shipments.find((s) => s.needsAttention)?.attentionReason ?? state.shipments.find((s) => s.escalationLevel)?.escalationReason ?? null,
-      escalationLevel: state.escalationLevel,
-      detail: projectionDetail(state),
-    }));
-    pendingPushes.push(CancellationScope.nonCancellable(() => pushes.pushOrderStatus({
-      channel: order.channel, orderId, channelOrderId: order.channelOrderId, status, seq, occurredAt: at,
-      ...(state.reasons.length || channelCancel ? { detail: { ...(state.reasons.length ? { reasons: state.reasons } : {}), ...(channelCancel ? channelCancelDetail(channelCancel) : {}) } } : {}),
-    })).catch((err: unknown) => {
-      // Only a refusal (4xx) ends up here: transient failures retry without limit.
-      log.warn('channel refused a status push', { orderId, status, seq, error: err instanceof Error ? err.message : 'unknown' });
-    }));
+    await CancellationScope.nonCancellable(() =>
+      books.recordStatus({
+        orderId,
+        seq,
+        status,
+        event,
+        eventDetail,
+        actor,
+        at,
+        needsAttention: attention,
+        attentionReason:
+          state.attentionReason ??
+          state.shipments.find((s) => s.needsAttention)?.attentionReason ??
+          state.shipments.find((s) => s.escalationLevel)?.escalationReason ??
+          null,
+        escalationLevel: state.escalationLevel,
+        detail: projectionDetail(state),
+      }),
+    );
+    pendingPushes.push(
+      CancellationScope.nonCancellable(() =>
+        pushes.pushOrderStatus({
+          channel: order.channel,
+          orderId,
+          channelOrderId: order.channelOrderId,
+          status,
+          seq,
+          occurredAt: at,
+          ...(state.reasons.length || channelCancel
+            ? {
+                detail: {
+                  ...(state.reasons.length ? { reasons: state.reasons } : {}),
+                  ...(channelCancel ? channelCancelDetail(channelCancel) : {}),
+                },
+              }
+            : {}),
+        }),
+      ).catch((err: unknown) => {
+        // Only a refusal (4xx) ends up here: transient failures retry without limit.
+        log.warn('channel refused a status push', { orderId, status, seq, error: err instanceof Error ? err.message : 'unknown' });
+      }),
+    );
   };
 
   const steps = createStepRunner({
@@ -165,82 +274,122 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   });
 
   setHandler(orderStateQuery, () => state);
-  setHandler(releaseHoldUpdate, ({ actor, note }) => {
-    if (opsHold) { opsHold = undefined; opsRelease = { actor, note }; } else holdDecision = { kind: 'release', actor, note };
-    return state;
-  }, {
-    validator: (_: unknown) => {
-      if (opsHold) return;
-      if (state.status !== 'ON_HOLD' || holdDecision) throw refuse(`order is not on hold (status ${state.status})`);
+  setHandler(
+    releaseHoldUpdate,
+    ({ actor, note }) => {
+      if (opsHold) {
+        opsHold = undefined;
+        opsRelease = { actor, note };
+      } else holdDecision = { kind: 'release', actor, note };
+      return state;
     },
-  });
-  setHandler(rejectHoldUpdate, ({ actor, reason }) => {
-    if (opsHold) {
-      // Rejecting an order ops held is cancelling it, with its full compensation.
-      opsHold = undefined;
-      cancelRequest ??= { reason, actor };
-      forward.cancel();
-    } else {
-      holdDecision = { kind: 'reject', actor, reason };
-    }
-    return state;
-  }, {
-    validator: (arg: { reason?: string }) => {
-      if (opsHold) { if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to reject a held order'); return; }
-      if (state.status !== 'ON_HOLD' || holdDecision) throw refuse(`order is not on hold (status ${state.status})`);
-      if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to reject a held order');
+    {
+      validator: (_: unknown) => {
+        if (opsHold) return;
+        if (state.status !== 'ON_HOLD' || holdDecision) throw refuse(`order is not on hold (status ${state.status})`);
+      },
     },
-  });
-  setHandler(retryUpdate, async ({ actor }) => {
-    const retried: string[] = [];
-    if (steps.parkedStep) { retried.push(steps.parkedStep); steps.requestRetry(actor); }
-    if (channelFlags.length) {
-      // What the channel said was seen to by ops: the flag is cleared.
-      const seen = channelFlags.splice(0);
-      retried.push(...seen.map((f) => `channel ${f.kind.replace('_', ' ')}`));
-      if (!steps.parkedStep) { state.needsAttention = false; state.attentionReason = undefined; }
-      await record(state.status, `ops saw to what ${order.channel} said: ${seen.map((f) => f.reason).join('; ')}`, {}, actor);
-    }
-    for (const s of state.shipments.filter((x) => x.needsAttention)) {
-      // A shipment whose workflow failed or never started runs again from where it stood.
-      if (downChildren.has(s.shipmentId)) await relaunchShipment(s.shipmentId, actor);
-      else await signalChild(s.shipmentId, retryShipmentSignal, { actor });
-      retried.push(`shipment ${s.shipmentId}`);
-    }
-    for (const r of state.returns.filter((x) => x.needsAttention)) {
-      if (downReturns.has(r.returnId)) await relaunchReturn(r.returnId, actor);
-      else await returnChildren.get(r.returnId)?.signal(retryShipmentSignal, { actor }).catch((err: unknown) => returnDown(r.returnId, err));
-      retried.push(`return ${r.returnId}`);
-    }
-    return { retried };
-  }, {
-    validator: (_: unknown) => {
-      if (!steps.parkedStep && !channelFlags.length && !state.shipments.some((s) => s.needsAttention) && !state.returns.some((r) => r.needsAttention)) {
-        throw refuse(`nothing to retry: no step of this order needs attention (status ${state.status})`);
+  );
+  setHandler(
+    rejectHoldUpdate,
+    ({ actor, reason }) => {
+      if (opsHold) {
+        // Rejecting an order ops held is cancelling it, with its full compensation.
+        opsHold = undefined;
+        cancelRequest ??= { reason, actor };
+        forward.cancel();
+      } else {
+        holdDecision = { kind: 'reject', actor, reason };
       }
+      return state;
     },
-  });
-  setHandler(cancelOrderUpdate, async ({ reason, actor }) => {
-    if (!cancelRequest) {
-      cancelRequest = { reason, actor };
-      forward.cancel();
-    }
-    // Answer with the outcome when it comes quickly, else with CANCELLING.
-    await condition(() => cancelSettled, '10 seconds');
-    const partly = cancelSettled && state.status !== 'CANCELLED';
-    return { status: state.status, ...(partly ? { cancelledShipments: state.shipments.filter((x) => x.status === 'cancelled').map((x) => x.shipmentId) } : {}) };
-  }, {
-    validator: (arg: { reason?: string }) => {
-      if (cancelRequest) return; // a second cancel answers with the first one's outcome
-      if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to cancel an order');
-      if (CLOSED.has(state.status)) throw refuse(`order is ${state.status}: nothing to cancel`);
-      // Allowed until the last shipment is handed to the carrier: what already left carries on.
-      const live = state.shipments.filter((x) => x.status !== 'cancelled' && !x.rts);
-      if (live.length && live.every((x) => SHIPMENT_RANK[x.status] >= SHIPMENT_RANK.picked_up)) {
-        throw refuse('the order has been handed to the carrier: open a return instead');
+    {
+      validator: (arg: { reason?: string }) => {
+        if (opsHold) {
+          if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to reject a held order');
+          return;
+        }
+        if (state.status !== 'ON_HOLD' || holdDecision) throw refuse(`order is not on hold (status ${state.status})`);
+        if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to reject a held order');
+      },
+    },
+  );
+  setHandler(
+    retryUpdate,
+    async ({ actor }) => {
+      const retried: string[] = [];
+      if (steps.parkedStep) {
+        retried.push(steps.parkedStep);
+        steps.requestRetry(actor);
       }
+      if (channelFlags.length) {
+        // What the channel said was seen to by ops: the flag is cleared.
+        const seen = channelFlags.splice(0);
+        retried.push(...seen.map((f) => `channel ${f.kind.replace('_', ' ')}`));
+        if (!steps.parkedStep) {
+          state.needsAttention = false;
+          state.attentionReason = undefined;
+        }
+        await record(state.status, `ops saw to what ${order.channel} said: ${seen.map((f) => f.reason).join('; ')}`, {}, actor);
+      }
+      for (const s of state.shipments.filter((x) => x.needsAttention)) {
+        // A shipment whose workflow failed or never started runs again from where it stood.
+        if (downChildren.has(s.shipmentId)) await relaunchShipment(s.shipmentId, actor);
+        else await signalChild(s.shipmentId, retryShipmentSignal, { actor });
+        retried.push(`shipment ${s.shipmentId}`);
+      }
+      for (const r of state.returns.filter((x) => x.needsAttention)) {
+        if (downReturns.has(r.returnId)) await relaunchReturn(r.returnId, actor);
+        else
+          await returnChildren
+            .get(r.returnId)
+            ?.signal(retryShipmentSignal, { actor })
+            .catch((err: unknown) => returnDown(r.returnId, err));
+        retried.push(`return ${r.returnId}`);
+      }
+      return { retried };
     },
-  });
+    {
+      validator: (_: unknown) => {
+        if (
+          !steps.parkedStep &&
+          !channelFlags.length &&
+          !state.shipments.some((s) => s.needsAttention) &&
+          !state.returns.some((r) => r.needsAttention)
+        ) {
+          throw refuse(`nothing to retry: no step of this order needs attention (status ${state.status})`);
+        }
+      },
+    },
+  );
+  setHandler(
+    cancelOrderUpdate,
+    async ({ reason, actor }) => {
+      if (!cancelRequest) {
+        cancelRequest = { reason, actor };
+        forward.cancel();
+      }
+      // Answer with the outcome when it comes quickly, else with CANCELLING.
+      await condition(() => cancelSettled, '10 seconds');
+      const partly = cancelSettled && state.status !== 'CANCELLED';
+      return {
+        status: state.status,
+        ...(partly ? { cancelledShipments: state.shipments.filter((x) => x.status === 'cancelled').map((x) => x.shipmentId) } : {}),
+      };
+    },
+    {
+      validator: (arg: { reason?: string }) => {
+        if (cancelRequest) return; // a second cancel answers with the first one's outcome
+        if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to cancel an order');
+        if (CLOSED.has(state.status)) throw refuse(`order is ${state.status}: nothing to cancel`);
+        // Allowed until the last shipment is handed to the carrier: what already left carries on.
+        const live = state.shipments.filter((x) => x.status !== 'cancelled' && !x.rts);
+        if (live.length && live.every((x) => SHIPMENT_RANK[x.status] >= SHIPMENT_RANK.picked_up)) {
+          throw refuse('the order has been handed to the carrier: open a return instead');
+        }
+      },
+    },
+  );
   setHandler(channelOrderEventSignal, async (e) => {
     const closed = CLOSED.has(state.status) || cancelRequest !== undefined;
     if (e.kind !== 'return_request' && !closed && !handedOver()) {
@@ -257,118 +406,185 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     }
     channelFlags.push(e);
     state.needsAttention = true;
-    state.attentionReason = e.kind === 'return_request'
-      ? `${order.channel}: ${e.reason}`
-      : `${order.channel}: ${e.reason}, after the order was handed to the carrier: stop the parcel or open a return`;
+    state.attentionReason =
+      e.kind === 'return_request'
+        ? `${order.channel}: ${e.reason}`
+        : `${order.channel}: ${e.reason}, after the order was handed to the carrier: stop the parcel or open a return`;
     await record(state.status, `needs attention: ${state.attentionReason}`, { nativeStatus: e.nativeStatus, kind: e.kind }, 'channel');
   });
-  setHandler(holdOrderUpdate, async ({ reason, actor }) => {
-    opsHold = { reason, actor };
-    await record(state.status, `hold requested: ${reason} (takes effect before the next step)`, { reason }, actor);
-    return { status: state.status };
-  }, {
-    validator: (arg: { reason?: string }) => {
-      if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to hold an order');
-      if (cancelRequest) throw refuse('the order is being cancelled');
-      if (CLOSED.has(state.status) || returnWindowOpen) throw refuse(`order is ${state.status}: nothing left to hold`);
-      if (opsHold) throw refuse('the order is already held by ops');
-      if (state.status === 'ON_HOLD' && !holdDecision) throw refuse('the order is already on hold for risk review: release or reject it');
-      if (shippingStarted) throw refuse('shipments are already being prepared: cancel lines or the order instead');
+  setHandler(
+    holdOrderUpdate,
+    async ({ reason, actor }) => {
+      opsHold = { reason, actor };
+      await record(state.status, `hold requested: ${reason} (takes effect before the next step)`, { reason }, actor);
+      return { status: state.status };
     },
-  });
-  setHandler(cancelLinesUpdate, async ({ reason, actor, lines: asked }) => {
-    const lines = mergeLines(asked);
-    const left = remainingLines().reduce((a, l) => a + l.quantity, 0) - lines.reduce((a, l) => a + l.quantity, 0) - unitsBeingCut;
-    if (left <= 0) {
-      // Cancelling every unit still open is cancelling the order, with its full compensation.
-      cancelRequest ??= { reason, actor };
-      forward.cancel();
-      await condition(() => cancelSettled, '10 seconds');
-      const done = state.status === 'CANCELLED';
-      return { status: state.status, cancelled: done ? lines : [], refused: cancelSettled && !done ? lines : [], pending: !cancelSettled };
-    }
-    if (!shippingStarted) {
-      addCancelled(lines);
-      // A backordered order may be waiting for exactly the line that was cancelled.
-      stockMayBeBack = true;
-      await record(state.status, `cancelled ${describeLines(lines)}: ${reason}`, { lines, reason }, actor);
-      return { status: state.status, cancelled: lines, refused: [], pending: false };
-    }
-    const cuts = planCuts(lines);
-    for (const id of cuts.keys()) cutsInFlight.add(id);
-    const units = lines.reduce((a, l) => a + l.quantity, 0);
-    unitsBeingCut += units;
-    const outcome = { cancelled: [] as LineQuantity[], refused: [] as LineQuantity[], done: false };
-    void Promise.all([...cuts].map(async ([id, cut]) => (await cutShipment(id, cut, reason, actor) ? outcome.cancelled : outcome.refused).push(...cut)))
-      .catch((err: unknown) => { log.warn('cutting a shipment failed', { orderId, error: describeFailure(err) }); })
-      .finally(() => { for (const id of cuts.keys()) cutsInFlight.delete(id); unitsBeingCut -= units; outcome.done = true; });
-    await condition(() => outcome.done, '10 seconds');
-    return { status: state.status, cancelled: mergeLines(outcome.cancelled), refused: mergeLines(outcome.refused), pending: !outcome.done };
-  }, {
-    validator: (arg: { reason?: string; lines?: LineQuantity[] }) => {
-      if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to cancel lines');
-      if (cancelRequest) throw refuse('the order is already being cancelled');
-      if (CLOSED.has(state.status) || returnWindowOpen) throw refuse(`order is ${state.status}: nothing left to cancel, open a return instead`);
-      if (!arg.lines?.length) throw invalid('lines', 'at least one line to cancel');
-      for (const l of mergeLines(arg.lines)) {
-        const line = order.lines[l.lineNo - 1];
-        if (!line || !Number.isInteger(l.lineNo)) throw invalid('lines', `line ${l.lineNo} is not in the order`);
-        if (!Number.isInteger(l.quantity) || l.quantity < 1) throw invalid('lines', `line ${l.lineNo}: the quantity must be a positive whole number`);
-        const open = line.quantity - cancelledOf(l.lineNo);
-        if (l.quantity > open) throw invalid('lines', `line ${l.lineNo} has ${open} unit(s) left to cancel`);
-        const movable = cancellableUnits(l.lineNo);
-        if (l.quantity > movable) {
-          throw refuse(`line ${l.lineNo}: only ${movable} of its ${open} unit(s) can still be cancelled; the rest has left the warehouse or is being cancelled (open a return for what was handed over)`);
-        }
+    {
+      validator: (arg: { reason?: string }) => {
+        if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to hold an order');
+        if (cancelRequest) throw refuse('the order is being cancelled');
+        if (CLOSED.has(state.status) || returnWindowOpen) throw refuse(`order is ${state.status}: nothing left to hold`);
+        if (opsHold) throw refuse('the order is already held by ops');
+        if (state.status === 'ON_HOLD' && !holdDecision) throw refuse('the order is already on hold for risk review: release or reject it');
+        if (shippingStarted) throw refuse('shipments are already being prepared: cancel lines or the order instead');
+      },
+    },
+  );
+  setHandler(
+    cancelLinesUpdate,
+    async ({ reason, actor, lines: asked }) => {
+      const lines = mergeLines(asked);
+      const left = remainingLines().reduce((a, l) => a + l.quantity, 0) - lines.reduce((a, l) => a + l.quantity, 0) - unitsBeingCut;
+      if (left <= 0) {
+        // Cancelling every unit still open is cancelling the order, with its full compensation.
+        cancelRequest ??= { reason, actor };
+        forward.cancel();
+        await condition(() => cancelSettled, '10 seconds');
+        const done = state.status === 'CANCELLED';
+        return {
+          status: state.status,
+          cancelled: done ? lines : [],
+          refused: cancelSettled && !done ? lines : [],
+          pending: !cancelSettled,
+        };
       }
-    },
-  });
-  setHandler(requestReturnUpdate, ({ lines, reason, exchange }) => {
-    const returnId = `${orderId}-return-${state.returns.length + 1}`;
-    const value = (lineNo: number, qty: number) => toMinor(order.lines[lineNo - 1]!.unitPrice) * qty;
-    const allValue = order.lines.reduce((a, l, i) => a + value(i + 1, l.quantity - cancelledOf(i + 1)), 0);
-    const paid = state.payment.method === 'cod' ? toMinor(state.total ?? '0') - shareOf(cancelled) : state.payment.captures.reduce((a, c) => a + toMinor(c.amount), 0);
-    const promised = state.returns.filter((r) => r.status !== 'rejected' && r.status !== 'expired').reduce((a, r) => a + toMinor(r.refundDue), 0);
-    // The lines' share of what was paid (discounts and shipping spread in proportion), never more than is left.
-    const share = allValue > 0 ? Math.floor((paid * lines.reduce((a, l) => a + value(l.lineNo, l.quantity), 0)) / allValue) : 0;
-    state.returns.push({
-      returnId, reason, status: 'requested', refundDue: fromMinor(Math.max(0, Math.min(share, paid - promised))),
-      lines: lines.map((l) => ({ lineNo: l.lineNo, sku: order.lines[l.lineNo - 1]!.sku, quantity: l.quantity })),
-      ...(exchange ? { exchange: { status: 'requested' as const } } : {}),
-    });
-    returnQueue.push(returnId);
-    return { returnId };
-  }, {
-    validator: (arg: { lines?: { lineNo: number; quantity: number }[]; reason?: string }) => {
-      if (!returnWindowOpen) throw refuse(state.status === 'COMPLETED' ? 'the return window has closed' : `order is ${state.status}: returns open once it is delivered, within the return window`);
-      if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required');
-      if (!arg.lines?.length) throw invalid('lines', 'at least one line to return');
-      for (const l of arg.lines) {
-        const line = order.lines[l.lineNo - 1];
-        if (!line || !Number.isInteger(l.lineNo)) throw invalid('lines', `line ${l.lineNo} is not in the order`);
-        const open = state.returns.filter((r) => r.status !== 'rejected' && r.status !== 'expired').flatMap((r) => r.lines).filter((x) => x.lineNo === l.lineNo).reduce((a, x) => a + x.quantity, 0);
-        const requested = arg.lines.filter((x) => x.lineNo === l.lineNo).reduce((a, x) => a + x.quantity, 0);
-        const bought = line.quantity - cancelledOf(l.lineNo);
-        if (!Number.isInteger(l.quantity) || l.quantity < 1 || requested > bought - open) {
-          throw invalid('lines', `line ${l.lineNo} has ${bought - open} unit(s) left to return`);
-        }
+      if (!shippingStarted) {
+        addCancelled(lines);
+        // A backordered order may be waiting for exactly the line that was cancelled.
+        stockMayBeBack = true;
+        await record(state.status, `cancelled ${describeLines(lines)}: ${reason}`, { lines, reason }, actor);
+        return { status: state.status, cancelled: lines, refused: [], pending: false };
       }
+      const cuts = planCuts(lines);
+      for (const id of cuts.keys()) cutsInFlight.add(id);
+      const units = lines.reduce((a, l) => a + l.quantity, 0);
+      unitsBeingCut += units;
+      const outcome = { cancelled: [] as LineQuantity[], refused: [] as LineQuantity[], done: false };
+      void Promise.all(
+        [...cuts].map(async ([id, cut]) =>
+          ((await cutShipment(id, cut, reason, actor)) ? outcome.cancelled : outcome.refused).push(...cut),
+        ),
+      )
+        .catch((err: unknown) => {
+          log.warn('cutting a shipment failed', { orderId, error: describeFailure(err) });
+        })
+        .finally(() => {
+          for (const id of cuts.keys()) cutsInFlight.delete(id);
+          unitsBeingCut -= units;
+          outcome.done = true;
+        });
+      await condition(() => outcome.done, '10 seconds');
+      return {
+        status: state.status,
+        cancelled: mergeLines(outcome.cancelled),
+        refused: mergeLines(outcome.refused),
+        pending: !outcome.done,
+      };
     },
-  });
-  setHandler(inspectReturnUpdate, async ({ returnId, accept, reason, actor }) => {
-    await returnChildren.get(returnId)?.signal(inspectionSignal, { accept, actor, ...(reason ? { reason } : {}) }).catch((err: unknown) => returnDown(returnId, err));
-    return { returnId };
-  }, {
-    validator: (arg: { returnId: string; accept: boolean; reason?: string }) => {
-      const r = state.returns.find((x) => x.returnId === arg.returnId);
-      if (!r) throw refuse(`no return ${arg.returnId} on this order`);
-      if (r.status !== 'received') throw refuse(`return ${arg.returnId} is ${r.status}: only a received parcel can be inspected`);
-      if (!arg.accept && !arg.reason?.trim()) throw invalid('reason', 'a reason is required to reject a return');
+    {
+      validator: (arg: { reason?: string; lines?: LineQuantity[] }) => {
+        if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to cancel lines');
+        if (cancelRequest) throw refuse('the order is already being cancelled');
+        if (CLOSED.has(state.status) || returnWindowOpen)
+          throw refuse(`order is ${state.status}: nothing left to cancel, open a return instead`);
+        if (!arg.lines?.length) throw invalid('lines', 'at least one line to cancel');
+        for (const l of mergeLines(arg.lines)) {
+          const line = order.lines[l.lineNo - 1];
+          if (!line || !Number.isInteger(l.lineNo)) throw invalid('lines', `line ${l.lineNo} is not in the order`);
+          if (!Number.isInteger(l.quantity) || l.quantity < 1)
+            throw invalid('lines', `line ${l.lineNo}: the quantity must be a positive whole number`);
+          const open = line.quantity - cancelledOf(l.lineNo);
+          if (l.quantity > open) throw invalid('lines', `line ${l.lineNo} has ${open} unit(s) left to cancel`);
+          const movable = cancellableUnits(l.lineNo);
+          if (l.quantity > movable) {
+            throw refuse(
+              `line ${l.lineNo}: only ${movable} of its ${open} unit(s) can still be cancelled; the rest has left the warehouse or is being cancelled (open a return for what was handed over)`,
+            );
+          }
+        }
+      },
     },
+  );
+  setHandler(
+    requestReturnUpdate,
+    ({ lines, reason, exchange }) => {
+      const returnId = `${orderId}-return-${state.returns.length + 1}`;
+      const value = (lineNo: number, qty: number) => toMinor(order.lines[lineNo - 1]!.unitPrice) * qty;
+      const allValue = order.lines.reduce((a, l, i) => a + value(i + 1, l.quantity - cancelledOf(i + 1)), 0);
+      const paid =
+        state.payment.method === 'cod'
+          ? toMinor(state.total ?? '0') - shareOf(cancelled)
+          : state.payment.captures.reduce((a, c) => a + toMinor(c.amount), 0);
+      const promised = state.returns
+        .filter((r) => r.status !== 'rejected' && r.status !== 'expired')
+        .reduce((a, r) => a + toMinor(r.refundDue), 0);
+      // The lines' share of what was paid (discounts and shipping spread in proportion), never more than is left.
+      const share = allValue > 0 ? Math.floor((paid * lines.reduce((a, l) => a + value(l.lineNo, l.quantity), 0)) / allValue) : 0;
+      state.returns.push({
+        returnId,
+        reason,
+        status: 'requested',
+        refundDue: fromMinor(Math.max(0, Math.min(share, paid - promised))),
+        lines: lines.map((l) => ({ lineNo: l.lineNo, sku: order.lines[l.lineNo - 1]!.sku, quantity: l.quantity })),
+        ...(exchange ? { exchange: { status: 'requested' as const } } : {}),
+      });
+      returnQueue.push(returnId);
+      return { returnId };
+    },
+    {
+      validator: (arg: { lines?: { lineNo: number; quantity: number }[]; reason?: string }) => {
+        if (!returnWindowOpen)
+          throw refuse(
+            state.status === 'COMPLETED'
+              ? 'the return window has closed'
+              : `order is ${state.status}: returns open once it is delivered, within the return window`,
+          );
+        if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required');
+        if (!arg.lines?.length) throw invalid('lines', 'at least one line to return');
+        for (const l of arg.lines) {
+          const line = order.lines[l.lineNo - 1];
+          if (!line || !Number.isInteger(l.lineNo)) throw invalid('lines', `line ${l.lineNo} is not in the order`);
+          const open = state.returns
+            .filter((r) => r.status !== 'rejected' && r.status !== 'expired')
+            .flatMap((r) => r.lines)
+            .filter((x) => x.lineNo === l.lineNo)
+            .reduce((a, x) => a + x.quantity, 0);
+          const requested = arg.lines.filter((x) => x.lineNo === l.lineNo).reduce((a, x) => a + x.quantity, 0);
+          const bought = line.quantity - cancelledOf(l.lineNo);
+          if (!Number.isInteger(l.quantity) || l.quantity < 1 || requested > bought - open) {
+            throw invalid('lines', `line ${l.lineNo} has ${bought - open} unit(s) left to return`);
+          }
+        }
+      },
+    },
+  );
+  setHandler(
+    inspectReturnUpdate,
+    async ({ returnId, accept, reason, actor }) => {
+      await returnChildren
+        .get(returnId)
+        ?.signal(inspectionSignal, { accept, actor, ...(reason ? { reason } : {}) })
+        .catch((err: unknown) => returnDown(returnId, err));
+      return { returnId };
+    },
+    {
+      validator: (arg: { returnId: string; accept: boolean; reason?: string }) => {
+        const r = state.returns.find((x) => x.returnId === arg.returnId);
+        if (!r) throw refuse(`no return ${arg.returnId} on this order`);
+        if (r.status !== 'received') throw refuse(`return ${arg.returnId} is ${r.status}: only a received parcel can be inspected`);
+        if (!arg.accept && !arg.reason?.trim()) throw invalid('reason', 'a reason is required to reject a return');
+      },
+    },
+  );
+  setHandler(returnProgressSignal, (p) => {
+    returnInbox.push(p);
   });
-  setHandler(returnProgressSignal, (p) => { returnInbox.push(p); });
-  setHandler(stockAvailableSignal, () => { stockMayBeBack = true; });
-  setHandler(shipmentProgressSignal, (p) => { progressInbox.push(p); });
+  setHandler(stockAvailableSignal, () => {
+    stockMayBeBack = true;
+  });
+  setHandler(shipmentProgressSignal, (p) => {
+    progressInbox.push(p);
+  });
 
   const finish = async (status: 'REJECTED' | 'CANCELLED', event: string, reasons: string[], actor = 'system') => {
     if (children.size || returnChildren.size) await childrenClosed();
@@ -381,7 +597,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     return state;
   };
 
-  await record('RECEIVED', `order received from ${order.channel}`, { channelOrderId: order.channelOrderId, lines: order.lines.length }, `channel:${order.channel}`);
+  await record(
+    'RECEIVED',
+    `order received from ${order.channel}`,
+    { channelOrderId: order.channelOrderId, lines: order.lines.length },
+    `channel:${order.channel}`,
+  );
 
   try {
     return await forward.run(async () => {
@@ -402,7 +623,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         state.waitingFor = undefined;
         state.waitingUntil = undefined;
         if (!decided) return finish('REJECTED', 'risk hold expired without a decision', [...risk.reasons, 'risk hold expired']);
-        if (holdDecision!.kind === 'reject') return finish('REJECTED', 'rejected after risk review', [holdDecision!.reason], holdDecision!.actor);
+        if (holdDecision!.kind === 'reject')
+          return finish('REJECTED', 'rejected after risk review', [holdDecision!.reason], holdDecision!.actor);
         state.reasons = [];
         await record('ON_HOLD', 'risk hold released', holdDecision!.note ? { note: holdDecision!.note } : {}, holdDecision!.actor);
       }
@@ -416,7 +638,11 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         await record('PAYMENT_PENDING', `authorising ${amount} ${order.currency}`);
         authorising = { amount, currency: order.currency, token };
         try {
-          const auth = await steps.run('authorise payment', () => acts.authorizePayment({ orderId, amount, currency: order.currency, token }), { handles: ['PaymentDeclined'] });
+          const auth = await steps.run(
+            'authorise payment',
+            () => acts.authorizePayment({ orderId, amount, currency: order.currency, token }),
+            { handles: ['PaymentDeclined'] },
+          );
           state.payment.authorizationId = auth.authorizationId;
           state.payment.authorized = auth.amount;
           if (auth.expiresAt) state.payment.expiresAt = auth.expiresAt;
@@ -476,14 +702,22 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       shippingStarted = true;
       const byWarehouse = groupByWarehouse(state.allocations);
       const lineValue = (a: Allocation) => toMinor(order.lines[a.lineNo - 1]!.unitPrice) * a.quantity;
-      const shares = splitProportionally(toMinor(validation.total) - shareOf(cancelled), byWarehouse.map(([, allocs]) => allocs.reduce((s, a) => s + lineValue(a), 0)));
+      const shares = splitProportionally(
+        toMinor(validation.total) - shareOf(cancelled),
+        byWarehouse.map(([, allocs]) => allocs.reduce((s, a) => s + lineValue(a), 0)),
+      );
       state.shipments = byWarehouse.map(([warehouseId, allocs], i) => ({
-        shipmentId: `${orderId}-shipment-${i + 1}`, warehouseId, status: 'pending', needsAttention: false,
+        shipmentId: `${orderId}-shipment-${i + 1}`,
+        warehouseId,
+        status: 'pending',
+        needsAttention: false,
         lines: allocs.map(({ lineNo, sku, quantity }) => ({ lineNo, sku, quantity })),
       }));
       shipmentNo = state.shipments.length;
       for (const [i, s] of state.shipments.entries()) shipmentShares.set(s.shipmentId, shares[i]!);
-      await record('FULFILLING', `${state.shipments.length} shipment(s) to prepare`, { shipments: state.shipments.map((s) => ({ shipmentId: s.shipmentId, warehouseId: s.warehouseId })) });
+      await record('FULFILLING', `${state.shipments.length} shipment(s) to prepare`, {
+        shipments: state.shipments.map((s) => ({ shipmentId: s.shipmentId, warehouseId: s.warehouseId })),
+      });
       const warehouseCities = await books.warehouseCities({ ids: byWarehouse.map(([id]) => id) });
       cities = warehouseCities;
       // A line cut may add a replacement while these start: it starts itself, with its own share.
@@ -538,12 +772,17 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       await record('DELIVERED', `open for returns until ${state.waitingUntil}`);
     }
     // Open: returns in progress, parcels still moving, and cash on delivery not yet remitted.
-    const activeReturns = () => state.returns.filter((r) => !['accepted', 'rejected', 'expired'].includes(r.status)).length
-      + state.shipments.filter((s) => (s.status !== 'delivered' && s.status !== 'cancelled' && !s.rts) || (s.cod && !s.cod.settled)).length;
+    const activeReturns = () =>
+      state.returns.filter((r) => !['accepted', 'rejected', 'expired'].includes(r.status)).length +
+      state.shipments.filter((s) => (s.status !== 'delivered' && s.status !== 'cancelled' && !s.rts) || (s.cod && !s.cod.settled)).length;
     while (returnWindowOpen || activeReturns() > 0 || returnInbox.length > 0 || progressInbox.length > 0) {
-      const ready = () => returnQueue.length > 0 || returnInbox.length > 0 || progressInbox.length > 0 || (!returnWindowOpen && activeReturns() === 0);
+      const ready = () =>
+        returnQueue.length > 0 || returnInbox.length > 0 || progressInbox.length > 0 || (!returnWindowOpen && activeReturns() === 0);
       if (returnWindowOpen) {
-        if (!(await condition(ready, Math.max(closesAt - Date.now(), 1), { summary: 'return window closes' }))) { returnWindowOpen = false; continue; }
+        if (!(await condition(ready, Math.max(closesAt - Date.now(), 1), { summary: 'return window closes' }))) {
+          returnWindowOpen = false;
+          continue;
+        }
       } else {
         await condition(ready);
       }
@@ -568,7 +807,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     for (;;) {
       const open = [...children.values(), ...returnChildren.values()];
       let closed = false;
-      void Promise.allSettled(open.map((h) => h.result())).then(() => { closed = true; });
+      void Promise.allSettled(open.map((h) => h.result())).then(() => {
+        closed = true;
+      });
       while (!closed) {
         await condition(() => closed || progressInbox.length > 0);
         while (progressInbox.length) await applyProgress(progressInbox.shift()!, state.status);
@@ -585,25 +826,32 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     if (!s) return;
     if (SHIPMENT_RANK[p.status] >= SHIPMENT_RANK[s.status]) s.status = p.status;
     Object.assign(s, {
-      ...(p.carrier ? { carrier: p.carrier } : {}), ...(p.bookingId ? { bookingId: p.bookingId } : {}),
-      ...(p.trackingNumber ? { trackingNumber: p.trackingNumber } : {}), ...(p.labelUrl ? { labelUrl: p.labelUrl } : {}),
+      ...(p.carrier ? { carrier: p.carrier } : {}),
+      ...(p.bookingId ? { bookingId: p.bookingId } : {}),
+      ...(p.trackingNumber ? { trackingNumber: p.trackingNumber } : {}),
+      ...(p.labelUrl ? { labelUrl: p.labelUrl } : {}),
       ...(p.cancelRefused ? { cancelRefused: true } : {}),
     });
     // A message older than one already applied carries an older state: its event is still told.
     const newest = p.seq === undefined || p.seq > (shipmentSeqs.get(s.shipmentId) ?? 0);
     if (p.seq !== undefined && newest) shipmentSeqs.set(s.shipmentId, p.seq);
     if (newest) s.needsAttention = p.needsAttention;
-    if (newest) { if (p.attentionReason) s.attentionReason = p.attentionReason; else delete s.attentionReason; }
+    if (newest) {
+      if (p.attentionReason) s.attentionReason = p.attentionReason;
+      else delete s.attentionReason;
+    }
     if (newest && p.escalationLevel !== undefined) {
       s.escalationLevel = p.escalationLevel;
-      if (p.escalationReason) s.escalationReason = p.escalationReason; else delete s.escalationReason;
+      if (p.escalationReason) s.escalationReason = p.escalationReason;
+      else delete s.escalationReason;
       state.escalationLevel = Math.max(0, ...state.shipments.map((x) => x.escalationLevel ?? 0));
     }
     if (newest && p.cod) {
       s.cod = p.cod;
       const cods = state.shipments.filter((x) => x.cod);
       await books.recordCodRemittance({
-        orderId, remitted: fromMinor(cods.reduce((a, x) => a + toMinor(x.cod!.remitted), 0)),
+        orderId,
+        remitted: fromMinor(cods.reduce((a, x) => a + toMinor(x.cod!.remitted), 0)),
         settledAt: cods.every((x) => x.cod!.settled) ? new Date().toISOString() : null,
       });
     }
@@ -633,8 +881,11 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     if (!settings.sla) return undefined;
     const d = slaFor(settings.sla, order.channel);
     return {
-      shipBy: new Date(fromMs + d.shipByMs).toISOString(), deliverBy: new Date(fromMs + d.deliverByMs).toISOString(),
-      graceMs: settings.sla.graceMs, stepMs: settings.sla.stepMs, codRemitByMs: settings.sla.codRemitByMs,
+      shipBy: new Date(fromMs + d.shipByMs).toISOString(),
+      deliverBy: new Date(fromMs + d.deliverByMs).toISOString(),
+      graceMs: settings.sla.graceMs,
+      stepMs: settings.sla.stepMs,
+      codRemitByMs: settings.sla.codRemitByMs,
     };
   }
 
@@ -647,18 +898,28 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   async function startShipment(s: ShipmentView, shareMinor: number, again?: { reservationKey: string }): Promise<void> {
     const p = state.payment;
     await launchShipment({
-        orderId, shipmentId: s.shipmentId, warehouse: { id: s.warehouseId, city: cities[s.warehouseId] ?? '' },
-        lines: s.lines.map((l) => ({ lineNo: l.lineNo, sku: l.sku, quantity: l.quantity, weightGrams: weights[l.sku] ?? 500 })),
-        address: order.shippingAddress, recipientPhone: order.customer.phone, carrier: settings.defaultCarrier,
-        pushCarrier: input.pushCarriers.includes(settings.defaultCarrier),
-        codAmount: order.payment.method === 'cod' ? fromMinor(shareMinor) : undefined,
-        // A parcel sent again was paid for when the first one left.
-        capture: p.authorizationId && !again ? {
-          authorizationId: p.authorizationId, amount: fromMinor(shareMinor),
-          ...(order.payment.method === 'prepaid' ? { token: order.payment.token, currency: order.currency } : {}), ...(p.expiresAt ? { expiresAt: p.expiresAt } : {}),
-        } : undefined,
-        settings, sla: slaInput(again ? Date.now() : Date.parse(order.placedAt)),
-        ...(again ? { reservationKey: again.reservationKey } : {}),
+      orderId,
+      shipmentId: s.shipmentId,
+      warehouse: { id: s.warehouseId, city: cities[s.warehouseId] ?? '' },
+      lines: s.lines.map((l) => ({ lineNo: l.lineNo, sku: l.sku, quantity: l.quantity, weightGrams: weights[l.sku] ?? 500 })),
+      address: order.shippingAddress,
+      recipientPhone: order.customer.phone,
+      carrier: settings.defaultCarrier,
+      pushCarrier: input.pushCarriers.includes(settings.defaultCarrier),
+      codAmount: order.payment.method === 'cod' ? fromMinor(shareMinor) : undefined,
+      // A parcel sent again was paid for when the first one left.
+      capture:
+        p.authorizationId && !again
+          ? {
+              authorizationId: p.authorizationId,
+              amount: fromMinor(shareMinor),
+              ...(order.payment.method === 'prepaid' ? { token: order.payment.token, currency: order.currency } : {}),
+              ...(p.expiresAt ? { expiresAt: p.expiresAt } : {}),
+            }
+          : undefined,
+      settings,
+      sla: slaInput(again ? Date.now() : Date.parse(order.placedAt)),
+      ...(again ? { reservationKey: again.reservationKey } : {}),
     });
   }
 
@@ -671,15 +932,19 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const id = args.shipmentId;
     shipmentArgs.set(id, args);
     try {
-      const handle = await CancellationScope.nonCancellable(() => startChild(shipmentWorkflow, {
-        workflowId: id,
-        // The order cancels its shipments itself (cancelShipment), so it learns what each could undo.
-        cancellationType: ChildWorkflowCancellationType.ABANDON,
-        args: [args],
-      }));
+      const handle = await CancellationScope.nonCancellable(() =>
+        startChild(shipmentWorkflow, {
+          workflowId: id,
+          // The order cancels its shipments itself (cancelShipment), so it learns what each could undo.
+          cancellationType: ChildWorkflowCancellationType.ABANDON,
+          args: [args],
+        }),
+      );
       children.set(id, handle);
       downChildren.delete(id);
-      handle.result().catch((err: unknown) => { if (!isCancellation(err)) shipmentDown(id, `the shipment workflow failed: ${describeFailure(err)}`); });
+      handle.result().catch((err: unknown) => {
+        if (!isCancellation(err)) shipmentDown(id, `the shipment workflow failed: ${describeFailure(err)}`);
+      });
     } catch (err) {
       shipmentDown(id, `the shipment workflow could not start: ${describeFailure(err)}`);
     }
@@ -690,7 +955,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     if (downChildren.has(id)) return;
     downChildren.set(id, reason);
     const s = state.shipments.find((x) => x.shipmentId === id);
-    progressInbox.push({ shipmentId: id, status: s?.status ?? 'pending', needsAttention: true, attentionReason: reason, event: `shipment ${id} needs attention: ${reason}`, actor: 'system' });
+    progressInbox.push({
+      shipmentId: id,
+      status: s?.status ?? 'pending',
+      needsAttention: true,
+      attentionReason: reason,
+      event: `shipment ${id} needs attention: ${reason}`,
+      actor: 'system',
+    });
   }
 
   /** Runs a shipment's workflow again from where the order last saw it (and undoes it while cancelling). */
@@ -707,8 +979,18 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     await launchShipment({
       ...args,
       resume: {
-        status: s.status, pickOrderId: s.pickOrderId,
-        booking: s.bookingId && s.carrier ? { bookingId: s.bookingId, carrier: s.carrier, trackingNumber: s.trackingNumber ?? '', labelUrl: s.labelUrl ?? '', status: 'booked' } : undefined,
+        status: s.status,
+        pickOrderId: s.pickOrderId,
+        booking:
+          s.bookingId && s.carrier
+            ? {
+                bookingId: s.bookingId,
+                carrier: s.carrier,
+                trackingNumber: s.trackingNumber ?? '',
+                labelUrl: s.labelUrl ?? '',
+                status: 'booked',
+              }
+            : undefined,
         captured: capture ? { captureId: capture.captureId, amount: capture.amount } : undefined,
       },
       ...(compensating && cancelRequest ? { cancel: cancelRequest } : {}),
@@ -729,7 +1011,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     for (;;) {
       const excess = new Map<string, LineQuantity[]>();
       for (const l of order.lines.map((_, i) => i + 1)) {
-        let over = state.allocations.filter((a) => a.lineNo === l).reduce((a, x) => a + x.quantity, 0) - (order.lines[l - 1]!.quantity - cancelledOf(l));
+        let over =
+          state.allocations.filter((a) => a.lineNo === l).reduce((a, x) => a + x.quantity, 0) -
+          (order.lines[l - 1]!.quantity - cancelledOf(l));
         for (const a of [...state.allocations].reverse().filter((x) => x.lineNo === l)) {
           if (over <= 0) break;
           const take = Math.min(over, a.quantity);
@@ -750,8 +1034,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const cuts = new Map<string, LineQuantity[]>();
     for (const l of lines) {
       let want = l.quantity;
-      const candidates = state.shipments.filter((x) => SHIPMENT_RANK[x.status] < SHIPMENT_RANK.picked_up && !x.cancelRefused
-        && !cutsInFlight.has(x.shipmentId) && !placeholders.has(x.shipmentId) && shipmentShares.has(x.shipmentId));
+      const candidates = state.shipments.filter(
+        (x) =>
+          SHIPMENT_RANK[x.status] < SHIPMENT_RANK.picked_up &&
+          !x.cancelRefused &&
+          !cutsInFlight.has(x.shipmentId) &&
+          !placeholders.has(x.shipmentId) &&
+          shipmentShares.has(x.shipmentId),
+      );
       for (const x of candidates.reverse()) {
         const take = Math.min(want, qtyOf(x.lines, l.lineNo));
         if (take <= 0) continue;
@@ -774,9 +1064,18 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const keep = s.lines.map((l) => ({ ...l, quantity: l.quantity - qtyOf(cut, l.lineNo) })).filter((l) => l.quantity > 0);
     // A placeholder keeps the order from counting itself delivered while the rest is re-shipped.
     const next: ShipmentView | undefined = keep.length
-      ? { shipmentId: `${orderId}-shipment-${(shipmentNo = Math.max(shipmentNo, state.shipments.length) + 1)}`, warehouseId: s.warehouseId, status: 'pending', needsAttention: false, lines: keep }
+      ? {
+          shipmentId: `${orderId}-shipment-${(shipmentNo = Math.max(shipmentNo, state.shipments.length) + 1)}`,
+          warehouseId: s.warehouseId,
+          status: 'pending',
+          needsAttention: false,
+          lines: keep,
+        }
       : undefined;
-    if (next) { state.shipments.push(next); placeholders.add(next.shipmentId); }
+    if (next) {
+      state.shipments.push(next);
+      placeholders.add(next.shipmentId);
+    }
     await condition(() => children.has(id));
     await signalChild(id, cancelShipmentSignal, { reason: `lines cancelled: ${reason}`, actor });
     await condition(() => s.status === 'cancelled' || s.cancelRefused === true);
@@ -785,7 +1084,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       // The carrier had it first, or the whole order is being cancelled (which undoes the rest).
       if (next && !cancelRequest) {
         state.shipments.splice(state.shipments.indexOf(next), 1);
-        await record(aggregateStatus(state), `cancellation of ${describeLines(cut)} refused: ${id} was already with the carrier; open a return`, { shipmentId: id, lines: cut, reason }, actor);
+        await record(
+          aggregateStatus(state),
+          `cancellation of ${describeLines(cut)} refused: ${id} was already with the carrier; open a return`,
+          { shipmentId: id, lines: cut, reason },
+          actor,
+        );
       }
       return s.status === 'cancelled';
     }
@@ -798,8 +1102,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       shipmentShares.set(next.shipmentId, nextShare);
       await startShipment(next, nextShare);
     }
-    await record(aggregateStatus(state), `cancelled ${describeLines(cut)} from ${id}${next ? `; ${next.shipmentId} ships the rest` : ''}: ${reason}`,
-      { shipmentId: id, lines: cut, reason, ...(next ? { replacement: next.shipmentId } : {}) }, actor);
+    await record(
+      aggregateStatus(state),
+      `cancelled ${describeLines(cut)} from ${id}${next ? `; ${next.shipmentId} ships the rest` : ''}: ${reason}`,
+      { shipmentId: id, lines: cut, reason, ...(next ? { replacement: next.shipmentId } : {}) },
+      actor,
+    );
     return true;
   }
 
@@ -820,10 +1128,16 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const remainder = toMinor(p.authorized ?? '0') - p.captures.reduce((a, c) => a + toMinor(c.amount), 0);
     if (remainder <= 0) return;
     const authorizationId = p.authorizationId;
-    const voided = await steps.run('release uncaptured remainder', () => acts.voidAuthorization({ authorizationId, key: `${orderId}:void-remainder` }));
+    const voided = await steps.run('release uncaptured remainder', () =>
+      acts.voidAuthorization({ authorizationId, key: `${orderId}:void-remainder` }),
+    );
     p.voided = true;
     p.remainderReleased = voided.released ?? fromMinor(remainder);
-    await record(state.status, `released ${p.remainderReleased} ${order.currency} of the authorisation: cancelled units are never captured`, { released: p.remainderReleased });
+    await record(
+      state.status,
+      `released ${p.remainderReleased} ${order.currency} of the authorisation: cancelled units are never captured`,
+      { released: p.remainderReleased },
+    );
   }
 
   async function startReturn(returnId: string, cities: Record<string, string>): Promise<void> {
@@ -831,9 +1145,13 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const warehouseId = state.allocations.find((a) => a.lineNo === r.lines[0]!.lineNo)?.warehouseId ?? state.shipments[0]!.warehouseId;
     if (r.exchange) {
       // Reserve the replacement now (under the return's id), so it is there when the parcel is back.
-      const plan = await steps.run('reserve exchange stock', () => acts.reserveStock({
-        orderId: returnId, lines: r.lines.map((l) => ({ lineNo: l.lineNo, sku: l.sku, quantity: l.quantity })), address: order.shippingAddress,
-      }));
+      const plan = await steps.run('reserve exchange stock', () =>
+        acts.reserveStock({
+          orderId: returnId,
+          lines: r.lines.map((l) => ({ lineNo: l.lineNo, sku: l.sku, quantity: l.quantity })),
+          address: order.shippingAddress,
+        }),
+      );
       if (plan.ok) {
         exchangePlans.set(returnId, plan.allocations);
         r.exchange = { status: 'reserved' };
@@ -843,12 +1161,26 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         r.exchange = { status: 'no_stock' };
       }
     }
-    await record('RETURN_REQUESTED', `return ${returnId} requested: ${r.reason}${r.exchange ? ` (exchange: ${r.exchange.status === 'reserved' ? 'replacement reserved' : 'no stock, refund instead'})` : ''}`, { lines: r.lines, refundDue: r.refundDue });
+    await record(
+      'RETURN_REQUESTED',
+      `return ${returnId} requested: ${r.reason}${r.exchange ? ` (exchange: ${r.exchange.status === 'reserved' ? 'replacement reserved' : 'no stock, refund instead'})` : ''}`,
+      { lines: r.lines, refundDue: r.refundDue },
+    );
     await launchReturn({
-        orderId, returnId, lines: r.lines, from: order.shippingAddress, warehouse: { id: warehouseId, city: cities[warehouseId] ?? '' },
-        carrier: settings.defaultCarrier, refundDue: r.refundDue, cod: order.payment.method === 'cod',
-        captures: state.payment.captures.map((c) => ({ captureId: c.captureId, refundable: fromMinor(toMinor(c.amount) - (refundsByCapture.get(c.captureId) ?? 0)) })),
-        shipByMs: settings.returnShipByMs ?? 14 * 86_400_000, settings,
+      orderId,
+      returnId,
+      lines: r.lines,
+      from: order.shippingAddress,
+      warehouse: { id: warehouseId, city: cities[warehouseId] ?? '' },
+      carrier: settings.defaultCarrier,
+      refundDue: r.refundDue,
+      cod: order.payment.method === 'cod',
+      captures: state.payment.captures.map((c) => ({
+        captureId: c.captureId,
+        refundable: fromMinor(toMinor(c.amount) - (refundsByCapture.get(c.captureId) ?? 0)),
+      })),
+      shipByMs: settings.returnShipByMs ?? 14 * 86_400_000,
+      settings,
     });
   }
 
@@ -860,7 +1192,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       const handle = await CancellationScope.nonCancellable(() => startChild(returnWorkflow, { workflowId: id, args: [args] }));
       returnChildren.set(id, handle);
       downReturns.delete(id);
-      handle.result().catch((err: unknown) => { if (!isCancellation(err)) returnDown(id, err); });
+      handle.result().catch((err: unknown) => {
+        if (!isCancellation(err)) returnDown(id, err);
+      });
     } catch (err) {
       returnDown(id, err, 'could not start');
     }
@@ -871,7 +1205,13 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const reason = `the return workflow ${what}: ${describeFailure(err)}`;
     downReturns.set(id, reason);
     const r = state.returns.find((x) => x.returnId === id);
-    returnInbox.push({ returnId: id, status: r?.status ?? 'requested', needsAttention: true, event: `return ${id} needs attention: ${reason}`, actor: 'system' });
+    returnInbox.push({
+      returnId: id,
+      status: r?.status ?? 'requested',
+      needsAttention: true,
+      event: `return ${id} needs attention: ${reason}`,
+      actor: 'system',
+    });
   }
 
   /** Runs a return's workflow again from where the order last saw it. */
@@ -890,13 +1230,25 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const warehouseId = allocations[0]?.warehouseId ?? state.shipments[0]!.warehouseId;
     const shipmentId = `${orderId}-shipment-${state.shipments.length + 1}`;
     const cities = await books.warehouseCities({ ids: [warehouseId] });
-    state.shipments.push({ shipmentId, warehouseId, status: 'pending', needsAttention: false, lines: allocations.map(({ lineNo, sku, quantity }) => ({ lineNo, sku, quantity })) });
+    state.shipments.push({
+      shipmentId,
+      warehouseId,
+      status: 'pending',
+      needsAttention: false,
+      lines: allocations.map(({ lineNo, sku, quantity }) => ({ lineNo, sku, quantity })),
+    });
     r.exchange = { status: 'shipping', shipmentId };
     await launchShipment({
-      orderId, shipmentId, warehouse: { id: warehouseId, city: cities[warehouseId] ?? '' }, reservationKey: r.returnId,
+      orderId,
+      shipmentId,
+      warehouse: { id: warehouseId, city: cities[warehouseId] ?? '' },
+      reservationKey: r.returnId,
       lines: allocations.map((a) => ({ lineNo: a.lineNo, sku: a.sku, quantity: a.quantity, weightGrams: 500 })),
-      address: order.shippingAddress, recipientPhone: order.customer.phone, carrier: settings.defaultCarrier,
-      pushCarrier: input.pushCarriers.includes(settings.defaultCarrier), settings,
+      address: order.shippingAddress,
+      recipientPhone: order.customer.phone,
+      carrier: settings.defaultCarrier,
+      pushCarrier: input.pushCarriers.includes(settings.defaultCarrier),
+      settings,
     });
   }
 
@@ -915,9 +1267,16 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       r.exchange = { status: 'released' };
     }
     if (r.exchange?.status === 'reserved' && p.status === 'received') await shipReplacement(r);
-    const status: OrderStatus = p.status === 'received' ? 'RETURNED'
-      : p.status === 'accepted' ? (toMinor(p.refunded ?? '0') > 0 ? 'REFUNDED' : 'RETURNED')
-      : p.status === 'rejected' || p.status === 'expired' ? 'DELIVERED' : 'RETURN_REQUESTED';
+    const status: OrderStatus =
+      p.status === 'received'
+        ? 'RETURNED'
+        : p.status === 'accepted'
+          ? toMinor(p.refunded ?? '0') > 0
+            ? 'REFUNDED'
+            : 'RETURNED'
+          : p.status === 'rejected' || p.status === 'expired'
+            ? 'DELIVERED'
+            : 'RETURN_REQUESTED';
     await record(status, p.event, { returnId: p.returnId, ...(p.refunded ? { refunded: p.refunded } : {}) }, p.actor);
   }
 
@@ -939,24 +1298,44 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const s = state.shipments.find((x) => x.shipmentId === shipmentId);
     if (!s || s.rts) return;
     const lines = s.lines.map((l) => ({ lineNo: l.lineNo, sku: l.sku, quantity: l.quantity }));
-    await steps.run('restock returned parcel', () => acts.restockReturn({ returnId: `${s.shipmentId}-rts`, lines, warehouseId: s.warehouseId }));
+    await steps.run('restock returned parcel', () =>
+      acts.restockReturn({ returnId: `${s.shipmentId}-rts`, lines, warehouseId: s.warehouseId }),
+    );
     const share = shipmentShares.get(s.shipmentId) ?? 0;
     if (settings.rtsPolicy === 'reship') {
       const key = `${s.shipmentId}-reship`;
-      const plan = await steps.run('reserve stock to reship', () => acts.reserveStock({ orderId: key, lines, address: order.shippingAddress }));
+      const plan = await steps.run('reserve stock to reship', () =>
+        acts.reserveStock({ orderId: key, lines, address: order.shippingAddress }),
+      );
       if (plan.ok) {
         s.rts = 'reshipped';
         const groups = groupByWarehouse(plan.allocations);
-        const shares = splitProportionally(share, groups.map(([, a]) => a.reduce((x, y) => x + unitValue(y.lineNo) * y.quantity, 0)));
+        const shares = splitProportionally(
+          share,
+          groups.map(([, a]) => a.reduce((x, y) => x + unitValue(y.lineNo) * y.quantity, 0)),
+        );
         const next = groups.map(([warehouseId, allocs], i) => ({
-          view: { shipmentId: `${orderId}-shipment-${(shipmentNo = Math.max(shipmentNo, state.shipments.length) + 1)}`, warehouseId, status: 'pending' as const, needsAttention: false, lines: allocs.map(({ lineNo, sku, quantity }) => ({ lineNo, sku, quantity })) },
+          view: {
+            shipmentId: `${orderId}-shipment-${(shipmentNo = Math.max(shipmentNo, state.shipments.length) + 1)}`,
+            warehouseId,
+            status: 'pending' as const,
+            needsAttention: false,
+            lines: allocs.map(({ lineNo, sku, quantity }) => ({ lineNo, sku, quantity })),
+          },
           share: shares[i]!,
         }));
-        for (const n of next) { state.shipments.push(n.view); shipmentShares.set(n.view.shipmentId, n.share); }
+        for (const n of next) {
+          state.shipments.push(n.view);
+          shipmentShares.set(n.view.shipmentId, n.share);
+        }
         const missing = next.map((n) => n.view.warehouseId).filter((w) => !(w in cities));
         if (missing.length) cities = { ...cities, ...(await books.warehouseCities({ ids: missing })) };
         for (const n of next) await startShipment(n.view, n.share, { reservationKey: key });
-        await record(aggregateStatus(state), `${s.shipmentId} returned to sender; units restocked and sent again as ${next.map((n) => n.view.shipmentId).join(', ')}`, { shipmentId: s.shipmentId });
+        await record(
+          aggregateStatus(state),
+          `${s.shipmentId} returned to sender; units restocked and sent again as ${next.map((n) => n.view.shipmentId).join(', ')}`,
+          { shipmentId: s.shipmentId },
+        );
         return;
       }
       await books.clearBackorder({ orderId: key });
@@ -965,12 +1344,17 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const capture = state.payment.captures.find((c) => c.shipmentId === s.shipmentId);
     let refunded: string | undefined;
     if (capture) {
-      const r = await steps.run('refund returned parcel', () => acts.refundCapture({ captureId: capture.captureId, amount: capture.amount, key: `${capture.captureId}:rts-refund` }));
+      const r = await steps.run('refund returned parcel', () =>
+        acts.refundCapture({ captureId: capture.captureId, amount: capture.amount, key: `${capture.captureId}:rts-refund` }),
+      );
       refundsByCapture.set(capture.captureId, (refundsByCapture.get(capture.captureId) ?? 0) + toMinor(r.amount));
       refunded = r.amount;
     }
-    await record(aggregateStatus(state), `${s.shipmentId} returned to sender; units restocked, ${refunded ? `${refunded} ${order.currency} refunded` : 'nothing was charged'}`,
-      { shipmentId: s.shipmentId, ...(refunded ? { refunded } : {}) });
+    await record(
+      aggregateStatus(state),
+      `${s.shipmentId} returned to sender; units restocked, ${refunded ? `${refunded} ${order.currency} refunded` : 'nothing was charged'}`,
+      { shipmentId: s.shipmentId, ...(refunded ? { refunded } : {}) },
+    );
   }
 
   /**
@@ -999,15 +1383,20 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     }
     const refused = state.shipments.filter((s) => s.cancelRefused);
     if (refused.length) {
-      for (const s of state.shipments.filter((x) => x.status === 'cancelled')) await books.releaseStock({ orderId, warehouseId: s.warehouseId });
+      for (const s of state.shipments.filter((x) => x.status === 'cancelled'))
+        await books.releaseStock({ orderId, warehouseId: s.warehouseId });
       // What will not ship is cancelled, so the order holds, charges and takes back only what the
       // carrier has (orders before this change kept those lines as if they were still to come).
       const recordsLines = patched('refused-cancel-records-lines');
       if (recordsLines) setCancelled(unitsNotShipping());
       cancelSettled = true;
       state.waitingFor = undefined;
-      await record(aggregateStatus(state), `cancellation refused: ${refused.map((s) => s.shipmentId).join(', ')} already with the carrier; open a return`,
-        { reason, ...(recordsLines ? { cancelledLines: [...cancelled] } : {}) }, actor);
+      await record(
+        aggregateStatus(state),
+        `cancellation refused: ${refused.map((s) => s.shipmentId).join(', ')} already with the carrier; open a return`,
+        { reason, ...(recordsLines ? { cancelledLines: [...cancelled] } : {}) },
+        actor,
+      );
       await trackUntilDelivered();
       // The cancelled shipments' shares will never be captured (orders before this change kept them authorised).
       if (state.shipments.some((s) => s.status === 'cancelled') && patched('release-remainder')) await releaseUncapturedRemainder(true);
@@ -1033,7 +1422,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     if (authorising && !state.payment.authorizationId && patched('authorisation-in-doubt')) {
       const a = authorising;
       try {
-        const auth = await steps.run('learn the authorisation', () => acts.authorizePayment({ orderId, ...a }), { handles: ['PaymentDeclined'] });
+        const auth = await steps.run('learn the authorisation', () => acts.authorizePayment({ orderId, ...a }), {
+          handles: ['PaymentDeclined'],
+        });
         state.payment.authorizationId = auth.authorizationId;
         state.payment.authorized = auth.amount;
       } catch (err) {
@@ -1043,7 +1434,11 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     if (state.payment.captures.length) {
       const refunds = [];
       for (const c of state.payment.captures) {
-        refunds.push(await steps.run('refund capture', () => acts.refundCapture({ captureId: c.captureId, amount: c.amount, key: `${c.captureId}:refund` })));
+        refunds.push(
+          await steps.run('refund capture', () =>
+            acts.refundCapture({ captureId: c.captureId, amount: c.amount, key: `${c.captureId}:refund` }),
+          ),
+        );
       }
       undone.refunded = refunds.map((r) => r.amount);
     } else if (state.payment.authorizationId && !state.payment.voided) {
@@ -1067,7 +1462,11 @@ const CLOSED = new Set<OrderStatus>(['REJECTED', 'CANCELLED', 'DELIVERED', 'COMP
 
 /** What a cancellation's status push tells the channel's adapter when the channel itself asked for it. */
 function channelCancelDetail(e: ChannelOrderEvent): Record<string, unknown> {
-  return { cancelledBy: 'channel', buyerRequest: e.kind === 'cancel_request', ...(e.platformRequestId ? { platformRequestId: e.platformRequestId } : {}) };
+  return {
+    cancelledBy: 'channel',
+    buyerRequest: e.kind === 'cancel_request',
+    ...(e.platformRequestId ? { platformRequestId: e.platformRequestId } : {}),
+  };
 }
 
 const qtyOf = (lines: LineQuantity[], lineNo: number) => lines.filter((l) => l.lineNo === lineNo).reduce((a, l) => a + l.quantity, 0);
@@ -1084,12 +1483,14 @@ const describeLines = (lines: LineQuantity[]) => lines.map((l) => `${l.quantity}
 /** Allocations less the units cut at one warehouse (rows cut to zero disappear). */
 function reduceAllocations(allocations: Allocation[], warehouseId: string, cut: LineQuantity[]): Allocation[] {
   const left = new Map(cut.map((l) => [l.lineNo, l.quantity]));
-  return allocations.map((a) => {
-    if (a.warehouseId !== warehouseId) return a;
-    const take = Math.min(left.get(a.lineNo) ?? 0, a.quantity);
-    left.set(a.lineNo, (left.get(a.lineNo) ?? 0) - take);
-    return { ...a, quantity: a.quantity - take };
-  }).filter((a) => a.quantity > 0);
+  return allocations
+    .map((a) => {
+      if (a.warehouseId !== warehouseId) return a;
+      const take = Math.min(left.get(a.lineNo) ?? 0, a.quantity);
+      left.set(a.lineNo, (left.get(a.lineNo) ?? 0) - take);
+      return { ...a, quantity: a.quantity - take };
+    })
+    .filter((a) => a.quantity > 0);
 }
 
 function planSummary(state: OrderState): string {
@@ -1114,9 +1515,16 @@ function aggregateStatus(state: OrderState): OrderStatus {
 /** What the projection keeps of the workflow's state (the API's order detail reads it). */
 function projectionDetail(state: OrderState): Record<string, unknown> {
   return {
-    total: state.total, reasons: state.reasons, payment: state.payment, allocations: state.allocations,
-    allocationWarehouses: state.allocationWarehouses, shipments: state.shipments, shortages: state.shortages, returns: state.returns,
+    total: state.total,
+    reasons: state.reasons,
+    payment: state.payment,
+    allocations: state.allocations,
+    allocationWarehouses: state.allocationWarehouses,
+    shipments: state.shipments,
+    shortages: state.shortages,
+    returns: state.returns,
     cancelledLines: state.cancelledLines ?? [],
-    waitingFor: state.waitingFor ?? null, waitingUntil: state.waitingUntil ?? null,
+    waitingFor: state.waitingFor ?? null,
+    waitingUntil: state.waitingUntil ?? null,
   };
 }

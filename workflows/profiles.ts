@@ -1,5 +1,12 @@
 /** Activity timeout and retry profiles, named by what the activity does. */
-import { ActivityCancellationType, proxyActivities, proxyLocalActivities, type ActivityInterfaceFor, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  proxyActivities,
+  proxyLocalActivities,
+  type ActivityInterfaceFor,
+  type ActivityOptions,
+  type LocalActivityOptions,
+} from '@temporalio/workflow';
 import type { OrderSettings } from '../domain/settings';
 
 /** Calls to outside systems and business steps: bounded retries, then "needs attention". */

@@ -11,7 +11,15 @@ import type { Address } from '../domain/order';
 import { DEFAULT_TRACKING_QUIET_MS, type OrderSettings } from '../domain/settings';
 import { businessFailure, createStepRunner } from './attention';
 import { decidePatchesUpFront } from './patches';
-import { carrierEventSignal, inspectionSignal, retryShipmentSignal, returnProgressSignal, type CarrierEvent, type ReturnProgress, type ReturnStatus } from './messages';
+import {
+  carrierEventSignal,
+  inspectionSignal,
+  retryShipmentSignal,
+  returnProgressSignal,
+  type CarrierEvent,
+  type ReturnProgress,
+  type ReturnStatus,
+} from './messages';
 import { bookkeepingProfile, stepProfile, summarised } from './profiles';
 
 export interface ReturnInput {
@@ -42,9 +50,13 @@ export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> 
   const parent = getExternalWorkflowHandle(input.orderId);
   const events: CarrierEvent[] = [];
   let inspection: { accept: boolean; reason?: string | undefined; actor: string } | undefined;
-  setHandler(carrierEventSignal, (e) => { events.push(e); });
+  setHandler(carrierEventSignal, (e) => {
+    events.push(e);
+  });
   setHandler(retryShipmentSignal, ({ actor }) => steps.requestRetry(actor));
-  setHandler(inspectionSignal, ({ accept, reason, actor }) => { inspection ??= { accept, reason, actor }; });
+  setHandler(inspectionSignal, ({ accept, reason, actor }) => {
+    inspection ??= { accept, reason, actor };
+  });
   let current: ReturnStatus = 'requested';
   const tell = (p: Omit<ReturnProgress, 'returnId' | 'actor' | 'status'> & { actor?: string; status?: ReturnStatus }) => {
     current = p.status ?? current;
@@ -52,19 +64,32 @@ export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> 
   };
   const steps = createStepRunner({
     // Progress keeps the return's current status; only the story gets a line.
-    raise: async (step, reason) => { await tell({ event: `return ${input.returnId} needs attention: ${step}: ${reason}`, needsAttention: true }); },
-    cleared: async (step, actor) => { await tell({ event: `return ${input.returnId}: ${step} retried`, actor, needsAttention: false }); },
+    raise: async (step, reason) => {
+      await tell({ event: `return ${input.returnId} needs attention: ${step}: ${reason}`, needsAttention: true });
+    },
+    cleared: async (step, actor) => {
+      await tell({ event: `return ${input.returnId}: ${step} retried`, actor, needsAttention: false });
+    },
   });
 
   // A restarted return whose parcel was already received goes straight to the inspection; before
   // that, the label is booked again (the carrier answers the same label for the same key).
   if (input.resumeFrom !== 'received') {
-    const label = await steps.run('book return label', () => acts.bookReturnLabel({
-      carrier: input.carrier, orderId: input.orderId, returnId: input.returnId,
-      from: { name: input.from.name, line1: input.from.line1, city: input.from.city, country: input.from.country },
-      to: { warehouseId: input.warehouse.id, city: input.warehouse.city },
-    }));
-    await tell({ status: 'label_sent', event: `return ${input.returnId}: label ${label.trackingNumber} sent`, trackingNumber: label.trackingNumber, labelUrl: label.labelUrl });
+    const label = await steps.run('book return label', () =>
+      acts.bookReturnLabel({
+        carrier: input.carrier,
+        orderId: input.orderId,
+        returnId: input.returnId,
+        from: { name: input.from.name, line1: input.from.line1, city: input.from.city, country: input.from.country },
+        to: { warehouseId: input.warehouse.id, city: input.warehouse.city },
+      }),
+    );
+    await tell({
+      status: 'label_sent',
+      event: `return ${input.returnId}: label ${label.trackingNumber} sent`,
+      trackingNumber: label.trackingNumber,
+      labelUrl: label.labelUrl,
+    });
 
     const delivered = () => events.some((e) => e.status === 'delivered');
     const quietMs = input.settings.trackingQuietMs ?? DEFAULT_TRACKING_QUIET_MS;
@@ -78,7 +103,11 @@ export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> 
       let heard = events.length;
       for (;;) {
         const left = deadline - Date.now();
-        const moved = left > 0 && await condition(() => delivered() || events.length !== heard, Math.min(quietMs, left), { summary: 'return parcel: reconcile if quiet, or deadline' });
+        const moved =
+          left > 0 &&
+          (await condition(() => delivered() || events.length !== heard, Math.min(quietMs, left), {
+            summary: 'return parcel: reconcile if quiet, or deadline',
+          }));
         if (delivered()) break;
         heard = events.length;
         if (moved) continue;
@@ -94,13 +123,21 @@ export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> 
       await tell({ status: 'expired', event: `return ${input.returnId} expired: the parcel did not arrive in time` });
       return 'expired';
     }
-    await tell({ status: 'received', event: `return ${input.returnId}: parcel received at ${input.warehouse.id}${found ? ' (found by asking the carrier: its webhook never came)' : ''}`, actor: `carrier:${input.carrier}` });
+    await tell({
+      status: 'received',
+      event: `return ${input.returnId}: parcel received at ${input.warehouse.id}${found ? ' (found by asking the carrier: its webhook never came)' : ''}`,
+      actor: `carrier:${input.carrier}`,
+    });
   }
 
   await condition(() => inspection !== undefined);
   const verdict = inspection!;
   if (!verdict.accept) {
-    await tell({ status: 'rejected', event: `return ${input.returnId} rejected at inspection: ${verdict.reason ?? 'no reason given'}`, actor: verdict.actor });
+    await tell({
+      status: 'rejected',
+      event: `return ${input.returnId} rejected at inspection: ${verdict.reason ?? 'no reason given'}`,
+      actor: verdict.actor,
+    });
     return 'rejected';
   }
   await books.restockReturn({ returnId: input.returnId, lines: input.lines, warehouseId: input.warehouse.id });
@@ -114,20 +151,30 @@ export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> 
       const take = Math.min(left, toMinor(c.refundable));
       if (take <= 0) continue;
       const amount = fromMinor(take);
-      await steps.run('refund capture', () => acts.refundCapture({ captureId: c.captureId, amount, key: `${input.returnId}:refund:${c.captureId}` }));
+      await steps.run('refund capture', () =>
+        acts.refundCapture({ captureId: c.captureId, amount, key: `${input.returnId}:refund:${c.captureId}` }),
+      );
       refundCaptures.push({ captureId: c.captureId, amount });
       left -= take;
     }
   }
   const refunded = input.cod ? input.refundDue : fromMinor(toMinor(input.refundDue) - left);
-  await tell({ status: 'accepted', event: `return ${input.returnId} accepted: restocked, ${input.cod ? 'refund instruction for' : 'refunded'} ${refunded}`, actor: verdict.actor, refunded, refundCaptures });
+  await tell({
+    status: 'accepted',
+    event: `return ${input.returnId} accepted: restocked, ${input.cod ? 'refund instruction for' : 'refunded'} ${refunded}`,
+    actor: verdict.actor,
+    refunded,
+    refundCaptures,
+  });
   return 'accepted';
 
   /** Asks the carrier for the return parcel's events; true when its delivery was found there. */
   async function pollReturnParcel(label: { carrier: string; bookingId: string }): Promise<boolean> {
     let tracking: { events: CarrierEvent[] };
     try {
-      tracking = await steps.run('track return parcel', () => acts.trackShipment({ carrier: label.carrier, bookingId: label.bookingId }), { handles: ['not_found'] });
+      tracking = await steps.run('track return parcel', () => acts.trackShipment({ carrier: label.carrier, bookingId: label.bookingId }), {
+        handles: ['not_found'],
+      });
     } catch (err) {
       // The carrier lost the label: nothing to learn there; the deadline decides.
       if (businessFailure(err)?.type !== 'not_found') throw err;

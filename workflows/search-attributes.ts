@@ -15,7 +15,14 @@ export const CarrierKey = defineSearchAttributeKey('Carrier', SearchAttributeTyp
 export const OrderTotalKey = defineSearchAttributeKey('OrderTotal', SearchAttributeType.DOUBLE);
 
 export const ORDER_SEARCH_ATTRIBUTES = [
-  OrderStatusKey, ChannelKey, CustomerIdKey, NeedsAttentionKey, EscalationLevelKey, WarehouseKey, CarrierKey, OrderTotalKey,
+  OrderStatusKey,
+  ChannelKey,
+  CustomerIdKey,
+  NeedsAttentionKey,
+  EscalationLevelKey,
+  WarehouseKey,
+  CarrierKey,
+  OrderTotalKey,
 ] as const;
 
 /** The CLI's spelling of each type, for `--search-attribute Name=Type`. */

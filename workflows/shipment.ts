@@ -9,7 +9,19 @@
  * because it already has the parcel, the handover happened and the shipment carries on.
  */
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, CancelledFailure, condition, getExternalWorkflowHandle, isCancellation, log, patched, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Booking } from '../activities/carriers/carrier-activities';
@@ -18,8 +30,16 @@ import { DEFAULT_TRACKING_QUIET_MS, type OrderSettings } from '../domain/setting
 import { businessFailure, createStepRunner } from './attention';
 import { decidePatchesUpFront } from './patches';
 import {
-  cancelShipmentSignal, carrierEventSignal, retryShipmentSignal, SHIPMENT_RANK, shipmentProgressSignal, shipmentStateQuery,
-  type CarrierEvent, type ShipmentProgress, type ShipmentStatus, type ShipmentView,
+  cancelShipmentSignal,
+  carrierEventSignal,
+  retryShipmentSignal,
+  SHIPMENT_RANK,
+  shipmentProgressSignal,
+  shipmentStateQuery,
+  type CarrierEvent,
+  type ShipmentProgress,
+  type ShipmentStatus,
+  type ShipmentView,
 } from './messages';
 import { shipmentDetails } from './details';
 import { fromMinor, toMinor } from '../domain/money';
@@ -66,7 +86,13 @@ export interface ShipmentResume {
 /** Re-authorise this long before the gateway's expiry, so a capture never races it. */
 const REAUTHORISE_MARGIN_MS = 3_600_000;
 
-export interface ShipmentSla { shipBy: string; deliverBy: string; graceMs: number; stepMs: number; codRemitByMs: number }
+export interface ShipmentSla {
+  shipBy: string;
+  deliverBy: string;
+  graceMs: number;
+  stepMs: number;
+  codRemitByMs: number;
+}
 
 /** However long the grace, a parcel two weeks late is escalated. */
 const ALWAYS_ESCALATED_AFTER_MS = 14 * 86_400_000;
@@ -74,7 +100,15 @@ const ALWAYS_ESCALATED_AFTER_MS = 14 * 86_400_000;
 const TRACKED: ShipmentStatus[] = ['picked_up', 'in_transit', 'delivered', 'delivery_failed', 'returned_to_sender'];
 
 /** Every patch of this workflow (see patches.ts). */
-const SHIPMENT_PATCHES = ['handover-before-tell', 'rts-ends-shipment', 'release-reauthorised-share', 'reauthorise-again', 'push-carrier-reconcile', 'settle-booking-in-doubt', 'settle-pick-in-doubt'] as const;
+const SHIPMENT_PATCHES = [
+  'handover-before-tell',
+  'rts-ends-shipment',
+  'release-reauthorised-share',
+  'reauthorise-again',
+  'push-carrier-reconcile',
+  'settle-booking-in-doubt',
+  'settle-pick-in-doubt',
+] as const;
 
 export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentView> {
   decidePatchesUpFront(SHIPMENT_PATCHES);
@@ -83,7 +117,10 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
   const notices = proxyActivities<Activities>({ ...channelPushProfile, summary: 'notify ops' });
   const parent = getExternalWorkflowHandle(input.orderId);
   const view: ShipmentView = {
-    shipmentId: input.shipmentId, warehouseId: input.warehouse.id, status: 'pending', needsAttention: false,
+    shipmentId: input.shipmentId,
+    warehouseId: input.warehouse.id,
+    status: 'pending',
+    needsAttention: false,
     lines: input.lines.map(({ lineNo, sku, quantity }) => ({ lineNo, sku, quantity })),
   };
   const seenEvents = new Set<string>();
@@ -100,32 +137,49 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     if (resumed.pickOrderId) pickOrderId = view.pickOrderId = resumed.pickOrderId;
     if (resumed.booking) {
       booking = resumed.booking;
-      Object.assign(view, { carrier: booking.carrier, bookingId: booking.bookingId, trackingNumber: booking.trackingNumber, labelUrl: booking.labelUrl });
+      Object.assign(view, {
+        carrier: booking.carrier,
+        bookingId: booking.bookingId,
+        trackingNumber: booking.trackingNumber,
+        labelUrl: booking.labelUrl,
+      });
     }
     if (resumed.captured) view.captured = resumed.captured.amount;
     handedOver = SHIPMENT_RANK[view.status] >= SHIPMENT_RANK.picked_up;
   }
   if (input.cancel) cancelRequest = input.cancel;
   const forward = new CancellationScope();
-  const waitingFor = () => (view.needsAttention ? 'an ops retry'
-    : view.status === 'delivered' || view.status === 'cancelled' ? 'nothing'
-    : SHIPMENT_RANK[view.status] >= SHIPMENT_RANK.booked ? `the carrier (${input.pushCarrier ? 'webhooks' : 'polled'})` : 'the warehouse');
+  const waitingFor = () =>
+    view.needsAttention
+      ? 'an ops retry'
+      : view.status === 'delivered' || view.status === 'cancelled'
+        ? 'nothing'
+        : SHIPMENT_RANK[view.status] >= SHIPMENT_RANK.booked
+          ? `the carrier (${input.pushCarrier ? 'webhooks' : 'polled'})`
+          : 'the warehouse';
 
   let tells = 0;
   let capturing = false;
   const tell = async (p: Omit<ShipmentProgress, 'shipmentId' | 'status' | 'needsAttention' | 'actor'> & { actor?: string }) => {
     const progress: ShipmentProgress = {
-      shipmentId: input.shipmentId, status: capturing ? 'booked' : view.status, needsAttention: view.needsAttention, actor: p.actor ?? 'system',
+      shipmentId: input.shipmentId,
+      status: capturing ? 'booked' : view.status,
+      needsAttention: view.needsAttention,
+      actor: p.actor ?? 'system',
       ...(input.sla ? { seq: ++tells } : {}),
       ...(view.attentionReason ? { attentionReason: view.attentionReason } : {}),
-      ...(view.carrier ? { carrier: view.carrier } : {}), ...(view.bookingId ? { bookingId: view.bookingId } : {}),
+      ...(view.carrier ? { carrier: view.carrier } : {}),
+      ...(view.bookingId ? { bookingId: view.bookingId } : {}),
       ...(view.pickOrderId ? { pickOrderId: view.pickOrderId } : {}),
-      ...(view.trackingNumber ? { trackingNumber: view.trackingNumber } : {}), ...(view.labelUrl ? { labelUrl: view.labelUrl } : {}),
+      ...(view.trackingNumber ? { trackingNumber: view.trackingNumber } : {}),
+      ...(view.labelUrl ? { labelUrl: view.labelUrl } : {}),
       ...(view.cancelRefused ? { cancelRefused: true } : {}),
       ...(view.escalationLevel !== undefined ? { escalationLevel: view.escalationLevel } : {}),
       ...(view.escalationReason ? { escalationReason: view.escalationReason } : {}),
       ...(view.cod ? { cod: { ...view.cod } } : {}),
-      event: p.event, ...(p.eventDetail ? { eventDetail: p.eventDetail } : {}), ...(p.captured ? { captured: p.captured } : {}),
+      event: p.event,
+      ...(p.eventDetail ? { eventDetail: p.eventDetail } : {}),
+      ...(p.captured ? { captured: p.captured } : {}),
     };
     setCurrentDetails(shipmentDetails(view, waitingFor()));
     await CancellationScope.nonCancellable(() => parent.signal(shipmentProgressSignal, progress));
@@ -157,16 +211,24 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     const sla = input.sla!;
     if (view.status === 'cancelled' || view.status === 'returned_to_sender') return undefined;
     if (view.status === 'delivered') {
-      return view.cod && !view.cod.settled ? { kind: 'cod-remittance', at: (deliveredAt ?? Date.now()) + sla.codRemitByMs, graceMs: 0 } : undefined;
+      return view.cod && !view.cod.settled
+        ? { kind: 'cod-remittance', at: (deliveredAt ?? Date.now()) + sla.codRemitByMs, graceMs: 0 }
+        : undefined;
     }
-    return handedOver ? { kind: 'deliver-by', at: Date.parse(sla.deliverBy), graceMs: sla.graceMs } : { kind: 'ship-by', at: Date.parse(sla.shipBy), graceMs: sla.graceMs };
+    return handedOver
+      ? { kind: 'deliver-by', at: Date.parse(sla.deliverBy), graceMs: sla.graceMs }
+      : { kind: 'ship-by', at: Date.parse(sla.shipBy), graceMs: sla.graceMs };
   };
   const escalate = async (kind: string, reason: string) => {
     const level = (view.escalationLevel ?? 0) + 1;
     view.escalationLevel = level;
     view.escalationReason = reason;
     await notices.notifyOps({
-      orderId: input.orderId, shipmentId: input.shipmentId, kind, level, text: `${input.shipmentId}: ${reason} (level ${level})`,
+      orderId: input.orderId,
+      shipmentId: input.shipmentId,
+      kind,
+      level,
+      text: `${input.shipmentId}: ${reason} (level ${level})`,
       key: `${input.shipmentId}:escalation:${slaEpoch}:${level}:${kind}`,
     });
     await tell({ event: `shipment ${input.shipmentId}: escalation level ${level}: ${reason}`, eventDetail: { kind, level } });
@@ -183,16 +245,29 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     while (!finished) {
       const epoch = slaEpoch;
       const d = slaDeadline();
-      if (!d) { await condition(() => slaEpoch !== epoch || finished); continue; }
+      if (!d) {
+        await condition(() => slaEpoch !== epoch || finished);
+        continue;
+      }
       let first = d.at + Math.min(d.graceMs, ALWAYS_ESCALATED_AFTER_MS);
       if (clearedAt !== undefined) first = Math.max(first, clearedAt + sla.stepMs);
       const level = view.escalationLevel ?? 0;
       const wait = first + level * sla.stepMs - Date.now();
-      if (wait > 0 && (await condition(() => slaEpoch !== epoch || finished, wait, { summary: `SLA ${d.kind}: escalation level ${level + 1}` }))) continue;
+      if (
+        wait > 0 &&
+        (await condition(() => slaEpoch !== epoch || finished, wait, { summary: `SLA ${d.kind}: escalation level ${level + 1}` }))
+      )
+        continue;
       if (finished || slaEpoch !== epoch) continue;
       const when = new Date(d.at).toISOString();
-      await escalate(d.kind, d.kind === 'ship-by' ? `not handed to the carrier by ${when}`
-        : d.kind === 'deliver-by' ? `not delivered by ${when} (the promised date)` : `COD ${view.cod!.due} not remitted by the carrier by ${when}`);
+      await escalate(
+        d.kind,
+        d.kind === 'ship-by'
+          ? `not handed to the carrier by ${when}`
+          : d.kind === 'deliver-by'
+            ? `not delivered by ${when} (the promised date)`
+            : `COD ${view.cod!.due} not remitted by the carrier by ${when}`,
+      );
     }
   };
   /** The carrier paid over cash it collected: settled when it adds up; a mismatch escalates at once. */
@@ -203,10 +278,15 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     cod.settled = remitted >= codDueMinor;
     slaEpoch += 1;
     if (remitted === codDueMinor) clearEscalation();
-    await tell({ event: `shipment ${input.shipmentId}: COD ${e.codAmount ?? '0'} remitted (${cod.remitted} of ${cod.due})`, eventDetail: { eventId: e.eventId }, actor: `carrier:${booking?.carrier ?? input.carrier}` });
+    await tell({
+      event: `shipment ${input.shipmentId}: COD ${e.codAmount ?? '0'} remitted (${cod.remitted} of ${cod.due})`,
+      eventDetail: { eventId: e.eventId },
+      actor: `carrier:${booking?.carrier ?? input.carrier}`,
+    });
     if (remitted !== codDueMinor) await escalate('cod-mismatch', `COD remittance mismatch: ${cod.remitted} remitted of ${cod.due} due`);
   };
-  if (input.sla) void watchSla().catch((err: unknown) => log.warn('SLA watch stopped', { error: err instanceof Error ? err.message : String(err) }));
+  if (input.sla)
+    void watchSla().catch((err: unknown) => log.warn('SLA watch stopped', { error: err instanceof Error ? err.message : String(err) }));
 
   setHandler(shipmentStateQuery, () => view);
   setHandler(retryShipmentSignal, ({ actor }) => steps.requestRetry(actor));
@@ -227,32 +307,40 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     view.status = status;
     return true;
   };
-  const record = () => books.recordShipment({
-    shipmentId: input.shipmentId, orderId: input.orderId, warehouseId: input.warehouse.id, carrier: booking?.carrier,
-    bookingId: booking?.bookingId, trackingNumber: booking?.trackingNumber, status: view.status, statusRank: SHIPMENT_RANK[view.status],
-    ...(input.sla ? { deliverBy: input.sla.deliverBy } : {}),
-  });
+  const record = () =>
+    books.recordShipment({
+      shipmentId: input.shipmentId,
+      orderId: input.orderId,
+      warehouseId: input.warehouse.id,
+      carrier: booking?.carrier,
+      bookingId: booking?.bookingId,
+      trackingNumber: booking?.trackingNumber,
+      status: view.status,
+      statusRank: SHIPMENT_RANK[view.status],
+      ...(input.sla ? { deliverBy: input.sla.deliverBy } : {}),
+    });
 
   /**
    * The units have left the building: commit the stock and capture this shipment's share, before
    * the order hears of the pickup, so SHIPPED/DELIVERED always means committed. Never interrupted.
    */
-  const handover = () => CancellationScope.nonCancellable(async (): Promise<{ captureId: string; amount: string } | undefined> => {
-    handedOver = true;
-    await books.commitStock({ orderId: input.reservationKey ?? input.orderId, warehouseId: input.warehouse.id });
-    await record();
-    if (!input.capture || resumed?.captured) return undefined;
-    // Until the capture is done the order must not hear of the pickup (a re-authorisation or a
-    // parked capture tells it things meanwhile): SHIPPED always means captured.
-    capturing = true;
-    try {
-      const captured = await capturePayment(input.capture);
-      view.captured = captured.amount;
-      return captured;
-    } finally {
-      capturing = false;
-    }
-  });
+  const handover = () =>
+    CancellationScope.nonCancellable(async (): Promise<{ captureId: string; amount: string } | undefined> => {
+      handedOver = true;
+      await books.commitStock({ orderId: input.reservationKey ?? input.orderId, warehouseId: input.warehouse.id });
+      await record();
+      if (!input.capture || resumed?.captured) return undefined;
+      // Until the capture is done the order must not hear of the pickup (a re-authorisation or a
+      // parked capture tells it things meanwhile): SHIPPED always means captured.
+      capturing = true;
+      try {
+        const captured = await capturePayment(input.capture);
+        view.captured = captured.amount;
+        return captured;
+      } finally {
+        capturing = false;
+      }
+    });
 
   /**
    * Captures this shipment's share. Gateways let an authorisation lapse after some days (a backorder
@@ -270,11 +358,19 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     let lapsedAgain = 0;
     const reauthorise = async () => {
       // A gateway answers a key it has seen with the same (declined) answer: an ops retry is a new request.
-      const auth = await steps.run('re-authorise payment', () => acts.authorizePayment({
-        orderId: input.orderId, amount: capture.amount, currency: capture.currency!, token: capture.token!,
-        key: `${input.shipmentId}:reauthorize${++attempts > 1 ? `:${attempts}` : ''}`,
-      }));
-      await tell({ event: `shipment ${input.shipmentId}: the authorisation had lapsed; ${auth.amount} authorised again (${auth.authorizationId})`, eventDetail: { authorizationId: auth.authorizationId } });
+      const auth = await steps.run('re-authorise payment', () =>
+        acts.authorizePayment({
+          orderId: input.orderId,
+          amount: capture.amount,
+          currency: capture.currency!,
+          token: capture.token!,
+          key: `${input.shipmentId}:reauthorize${++attempts > 1 ? `:${attempts}` : ''}`,
+        }),
+      );
+      await tell({
+        event: `shipment ${input.shipmentId}: the authorisation had lapsed; ${auth.amount} authorised again (${auth.authorizationId})`,
+        eventDetail: { authorizationId: auth.authorizationId },
+      });
       authorizationId = auth.authorizationId;
     };
     if (canReauthorise && capture.expiresAt && Date.parse(capture.expiresAt) - REAUTHORISE_MARGIN_MS <= Date.now()) {
@@ -283,9 +379,13 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     }
     for (;;) {
       try {
-        const key = authorizationId === capture.authorizationId ? `${input.shipmentId}:capture` : `${input.shipmentId}:capture-reauthorized${lapsedAgain ? `:${lapsedAgain + 1}` : ''}`;
-        const captured = await steps.run('capture payment', () => acts.capturePayment({ authorizationId, amount: capture.amount, key }),
-          { handles: canReauthorise ? ['authorization_expired'] : [] });
+        const key =
+          authorizationId === capture.authorizationId
+            ? `${input.shipmentId}:capture`
+            : `${input.shipmentId}:capture-reauthorized${lapsedAgain ? `:${lapsedAgain + 1}` : ''}`;
+        const captured = await steps.run('capture payment', () => acts.capturePayment({ authorizationId, amount: capture.amount, key }), {
+          handles: canReauthorise ? ['authorization_expired'] : [],
+        });
         // The share now captured from the new authorisation is still held on the original: release
         // exactly that share, once, and nothing more — the order's other shipments may still
         // capture theirs from the original. Shipments recorded before this kept it until it lapsed.
@@ -304,9 +404,13 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
 
     /** A partial reversal of the original authorisation by this shipment's share (keyed: at most once). */
     async function releaseOriginalShare(): Promise<void> {
-      const released = await steps.run('release the share held on the original authorisation', () => acts.voidAuthorization({
-        authorizationId: capture.authorizationId, amount: capture.amount, key: `${input.shipmentId}:release-share`,
-      }));
+      const released = await steps.run('release the share held on the original authorisation', () =>
+        acts.voidAuthorization({
+          authorizationId: capture.authorizationId,
+          amount: capture.amount,
+          key: `${input.shipmentId}:release-share`,
+        }),
+      );
       await tell({
         event: `shipment ${input.shipmentId}: released ${released.released ?? capture.amount} held for it on the original authorisation ${capture.authorizationId} (captured from the new one)`,
         eventDetail: { authorizationId: capture.authorizationId, released: released.released ?? capture.amount },
@@ -334,13 +438,20 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     try {
       // Before the handover a booking the carrier forgot (expired unpicked) is booked again;
       // after it, the parcel is with a carrier that cannot say where: ops must look.
-      tracking = await steps.run('track shipment', () => acts.trackShipment({ carrier: b.carrier, bookingId: b.bookingId }), { handles: handedOver ? [] : ['not_found'] });
+      tracking = await steps.run('track shipment', () => acts.trackShipment({ carrier: b.carrier, bookingId: b.bookingId }), {
+        handles: handedOver ? [] : ['not_found'],
+      });
     } catch (err) {
       if (businessFailure(err)?.type !== 'not_found') throw err;
       await bookCarrier(`the carrier no longer knows booking ${b.bookingId}`);
       return false;
     }
-    for (const e of tracking.events) if (!seenEvents.has(e.eventId)) { seenEvents.add(e.eventId); inbox.push(e); found?.add(e.eventId); }
+    for (const e of tracking.events)
+      if (!seenEvents.has(e.eventId)) {
+        seenEvents.add(e.eventId);
+        inbox.push(e);
+        found?.add(e.eventId);
+      }
     return true;
   };
   /** Push carriers: a booking quiet this long is polled (its webhooks may have been given up). */
@@ -369,9 +480,15 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
         return;
       }
     }
-    if (handedOver && cancelRequest && !refusalSent) { await refuseCancellation(); return; }
+    if (handedOver && cancelRequest && !refusalSent) {
+      await refuseCancellation();
+      return;
+    }
     const event = inbox.shift()!;
-    if (event.status === 'cod_remitted' && input.sla) { await applyRemittance(event); return; }
+    if (event.status === 'cod_remitted' && input.sla) {
+      await applyRemittance(event);
+      return;
+    }
     const status = event.status as ShipmentStatus;
     if (!TRACKED.includes(status)) return;
     const moved = advance(status);
@@ -387,8 +504,15 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     const handoverFirst = patched('handover-before-tell');
     const captured = due && handoverFirst ? await handover() : undefined;
     await tell({
-      event: moved ? `shipment ${input.shipmentId}: ${status.replace(/_/g, ' ')}${cleared ? ' (escalation cleared)' : ''}` : `shipment ${input.shipmentId}: late ${status.replace(/_/g, ' ')} event ignored`,
-      eventDetail: { eventId: event.eventId, occurredAt: event.occurredAt, ...(moved ? {} : { current: view.status }), ...(reconciled.has(event.eventId) ? { reconciled: true } : {}) },
+      event: moved
+        ? `shipment ${input.shipmentId}: ${status.replace(/_/g, ' ')}${cleared ? ' (escalation cleared)' : ''}`
+        : `shipment ${input.shipmentId}: late ${status.replace(/_/g, ' ')} event ignored`,
+      eventDetail: {
+        eventId: event.eventId,
+        occurredAt: event.occurredAt,
+        ...(moved ? {} : { current: view.status }),
+        ...(reconciled.has(event.eventId) ? { reconciled: true } : {}),
+      },
       actor: `carrier:${booking!.carrier}`,
     });
     await tellCaptured(due && !handoverFirst ? await handover() : captured);
@@ -415,7 +539,10 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     advance('booked');
     // Recorded so the webhook route can find this workflow by booking.
     await record();
-    await tell({ event: `shipment ${input.shipmentId}: ${again ? `${again}; booked again` : 'booked'} with ${b.carrier}, tracking ${b.trackingNumber}`, eventDetail: { weightGrams } });
+    await tell({
+      event: `shipment ${input.shipmentId}: ${again ? `${again}; booked again` : 'booked'} with ${b.carrier}, tracking ${b.trackingNumber}`,
+      eventDetail: { weightGrams },
+    });
   }
 
   try {
@@ -487,27 +614,38 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
         booking = settled;
         await tell({
           event: `shipment ${input.shipmentId}: the carrier booking whose answer was cut short by the cancellation is ${settled.bookingId}: cancelling it`,
-          eventDetail: { bookingId: settled.bookingId, inDoubt: true }, actor: cancelRequest!.actor,
+          eventDetail: { bookingId: settled.bookingId, inDoubt: true },
+          actor: cancelRequest!.actor,
         });
       }
     }
     undoBooking: if (booking) {
       const b = booking;
       try {
-        await steps.run('cancel carrier booking', () => acts.cancelBooking({ carrier: b.carrier, bookingId: b.bookingId, shipmentId: input.shipmentId }), { handles: ['already_picked_up', 'not_found'] });
+        await steps.run(
+          'cancel carrier booking',
+          () => acts.cancelBooking({ carrier: b.carrier, bookingId: b.bookingId, shipmentId: input.shipmentId }),
+          { handles: ['already_picked_up', 'not_found'] },
+        );
         await tell({ event: `shipment ${input.shipmentId}: carrier booking ${b.bookingId} cancelled`, actor: cancelRequest!.actor });
       } catch (err) {
         const refusal = businessFailure(err)?.type;
         if (refusal === 'not_found') {
           // The carrier no longer has it (it expired unpicked): there is nothing left to cancel.
-          await tell({ event: `shipment ${input.shipmentId}: the carrier no longer knows booking ${b.bookingId}: nothing to cancel`, actor: cancelRequest!.actor });
+          await tell({
+            event: `shipment ${input.shipmentId}: the carrier no longer knows booking ${b.bookingId}: nothing to cancel`,
+            actor: cancelRequest!.actor,
+          });
           break undoBooking;
         }
         if (refusal !== 'already_picked_up') throw err;
         Object.assign(view, { carrier: b.carrier, bookingId: b.bookingId, trackingNumber: b.trackingNumber, labelUrl: b.labelUrl });
         advance('picked_up');
         const captured = await handover();
-        await tell({ event: `shipment ${input.shipmentId}: picked up (the carrier refused the cancellation)`, actor: `carrier:${b.carrier}` });
+        await tell({
+          event: `shipment ${input.shipmentId}: picked up (the carrier refused the cancellation)`,
+          actor: `carrier:${b.carrier}`,
+        });
         await tellCaptured(captured);
         await refuseCancellation();
         return false;
@@ -537,7 +675,9 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
  * connection, a worker gone mid-call), after which the call may have taken effect.
  */
 /** A request to an outside system whose outcome is not known yet (see `bookingInDoubt`). */
-interface InDoubt<Req> { request?: Req | undefined }
+interface InDoubt<Req> {
+  request?: Req | undefined;
+}
 
 /** Calls `call(request)`, holding the request as in doubt until the outside system has answered (a result or an error of its own). */
 function whileInDoubt<Req, Res>(doubt: InDoubt<Req>, request: Req, call: (r: Req) => Promise<Res>): Promise<Res> {
@@ -555,9 +695,19 @@ function answeredWithError(err: unknown): boolean {
 
 function bookingRequest(input: ShipmentInput, weightGrams: number) {
   return {
-    carrier: input.carrier, orderId: input.orderId, shipmentId: input.shipmentId,
+    carrier: input.carrier,
+    orderId: input.orderId,
+    shipmentId: input.shipmentId,
     from: { warehouseId: input.warehouse.id, city: input.warehouse.city },
-    to: { name: input.address.name, phone: input.recipientPhone, line1: input.address.line1, city: input.address.city, region: input.address.region, country: input.address.country },
-    weightGrams, codAmount: input.codAmount,
+    to: {
+      name: input.address.name,
+      phone: input.recipientPhone,
+      line1: input.address.line1,
+      city: input.address.city,
+      region: input.address.region,
+      country: input.address.country,
+    },
+    weightGrams,
+    codAmount: input.codAmount,
   };
 }

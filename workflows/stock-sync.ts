@@ -38,7 +38,13 @@ const { syncStockRound } = proxyActivities<Activities>({
 });
 
 export async function stockSyncWorkflow(input: StockSyncInput): Promise<void> {
-  const status: StockSyncStatus = { channel: input.channel, pushes: input.totals?.pushes ?? 0, skus: input.totals?.skus ?? 0, lastPushAt: null, intervalMs: 0 };
+  const status: StockSyncStatus = {
+    channel: input.channel,
+    pushes: input.totals?.pushes ?? 0,
+    skus: input.totals?.skus ?? 0,
+    lastPushAt: null,
+    intervalMs: 0,
+  };
   setHandler(stockSyncStatusQuery, () => status);
   for (let round = 0; round < ROUNDS_PER_RUN && !workflowInfo().continueAsNewSuggested; round++) {
     let r;

@@ -62,7 +62,11 @@ export interface StartChannelOrderInput {
 
 /** The current activity's context; undefined when called directly (tests, scripts). */
 function activityContext(): Context | undefined {
-  try { return Context.current(); } catch { return undefined; }
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
 }
 
 export function createChannelActivities(deps: ChannelActivityDeps) {
@@ -92,23 +96,39 @@ export function createChannelActivities(deps: ChannelActivityDeps) {
       const calls = adapter.statusPush(input, ctx, creds, Date.now()).length;
       const timeoutMs = system.timeoutMs ?? 10_000;
       const activity = activityContext();
-      const outcome = await store.pushInOrder(input.channel, input.orderId, input.seq, input.status, async () => {
-        // Built (and signed) once the lease is ours: platforms check the signature's timestamp.
-        const requests = adapter.statusPush(input, ctx, creds, Date.now());
-        for (const [i, req] of requests.entries()) {
-          await callChannel(system, adapter, req, `${input.orderId}:status:${input.seq}${requests.length > 1 ? `:${i}` : ''}`);
-        }
-      }, {
-        leaseMs: Math.max(calls, 1) * timeoutMs + 30_000,
-        signal: activity?.cancellationSignal,
-        onWait: () => activity?.heartbeat(),
-        // A feed that keeps the highest seq does not care in which order requests land.
-        inDoubt: adapter.keepsHighestSeq || calls === 0 ? undefined : {
-          sendMs: calls * timeoutMs,
-          platformTimeoutMs: system.platformRequestTimeoutMs ?? DEFAULT_PLATFORM_REQUEST_TIMEOUT_MS,
+      const outcome = await store.pushInOrder(
+        input.channel,
+        input.orderId,
+        input.seq,
+        input.status,
+        async () => {
+          // Built (and signed) once the lease is ours: platforms check the signature's timestamp.
+          const requests = adapter.statusPush(input, ctx, creds, Date.now());
+          for (const [i, req] of requests.entries()) {
+            await callChannel(system, adapter, req, `${input.orderId}:status:${input.seq}${requests.length > 1 ? `:${i}` : ''}`);
+          }
         },
-      });
-      if (outcome === 'stale') deps.logger.info('older status push skipped', { channel: input.channel, orderId: input.orderId, seq: input.seq, status: input.status });
+        {
+          leaseMs: Math.max(calls, 1) * timeoutMs + 30_000,
+          signal: activity?.cancellationSignal,
+          onWait: () => activity?.heartbeat(),
+          // A feed that keeps the highest seq does not care in which order requests land.
+          inDoubt:
+            adapter.keepsHighestSeq || calls === 0
+              ? undefined
+              : {
+                  sendMs: calls * timeoutMs,
+                  platformTimeoutMs: system.platformRequestTimeoutMs ?? DEFAULT_PLATFORM_REQUEST_TIMEOUT_MS,
+                },
+        },
+      );
+      if (outcome === 'stale')
+        deps.logger.info('older status push skipped', {
+          channel: input.channel,
+          orderId: input.orderId,
+          seq: input.seq,
+          status: input.status,
+        });
     },
 
     /**
@@ -122,7 +142,8 @@ export function createChannelActivities(deps: ChannelActivityDeps) {
       }
       const creds = credentials(input.channel);
       const answers: unknown[] = [];
-      for (const req of adapter.orderDetailRequests(input.channelOrderId, creds, Date.now())) answers.push(await callChannel(system, adapter, req));
+      for (const req of adapter.orderDetailRequests(input.channelOrderId, creds, Date.now()))
+        answers.push(await callChannel(system, adapter, req));
       const parsed = adapter.parseOrderDetail(answers, input.channelOrderId);
       if (!parsed.ok) {
         throw ApplicationFailure.nonRetryable(
@@ -133,7 +154,8 @@ export function createChannelActivities(deps: ChannelActivityDeps) {
       }
       const { nativeStatus, disposition, order, native, notes } = parsed.value;
       // What the platform's order document carried unexpectedly is listed for ops, like a webhook's.
-      if (notes?.length) await store.recordNotes(input.channel, notes, `pull:${input.channelOrderId}`, orderIdFor(input.channel, input.channelOrderId));
+      if (notes?.length)
+        await store.recordNotes(input.channel, notes, `pull:${input.channelOrderId}`, orderIdFor(input.channel, input.channelOrderId));
       return { nativeStatus, disposition, native, ...(order ? { order: { ...order, channelOrderId: input.channelOrderId } } : {}) };
     },
 
@@ -144,7 +166,9 @@ export function createChannelActivities(deps: ChannelActivityDeps) {
       const starts = new WorkflowStartRelay({ sql: deps.sql, client: ctx.client, logger: deps.logger });
       const r = await intakeOrder(
         { sql: deps.sql, taskQueue: ctx.info.taskQueue, settings: input.settings, returnWindows: input.returnWindows, starts },
-        input.order, input.native, { startNow: true },
+        input.order,
+        input.native,
+        { startNow: true },
       );
       return { orderId: r.orderId, created: r.created };
     },

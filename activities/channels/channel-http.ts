@@ -35,7 +35,12 @@ export function mayStillLand(err: unknown): boolean {
   return typeof err === 'object' && err !== null && unanswered.has(err);
 }
 
-export async function callChannel(system: OutsideSystem, adapter: ChannelAdapter, req: ChannelRequest, idempotencyKey?: string): Promise<unknown> {
+export async function callChannel(
+  system: OutsideSystem,
+  adapter: ChannelAdapter,
+  req: ChannelRequest,
+  idempotencyKey?: string,
+): Promise<unknown> {
   const what = `${adapter.channel} ${req.action}`;
   const headers: Record<string, string> = {
     // The sandbox's gate (a real platform ignores it); the platform's own auth is in the request.
@@ -51,7 +56,10 @@ export async function callChannel(system: OutsideSystem, adapter: ChannelAdapter
   let answered = false;
   try {
     res = await fetch(channelUrl(system, adapter.channel, req), {
-      method: req.method, headers, ...(req.body !== undefined ? { body: req.body } : {}), signal: call.signal,
+      method: req.method,
+      headers,
+      ...(req.body !== undefined ? { body: req.body } : {}),
+      signal: call.signal,
     });
     answered = true;
     text = await res.text();
@@ -63,11 +71,16 @@ export async function callChannel(system: OutsideSystem, adapter: ChannelAdapter
     call.done();
   }
   let json: unknown;
-  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
   const platform = adapter.platformError(json);
   if (!res.ok) {
     const code = platform?.code ?? (json as { error?: string } | undefined)?.error ?? `http_${res.status}`;
-    if (res.status === 429 || res.status >= 500 || res.status === 408) throw transientAnswer(what, res.status, code, res.headers.get('Retry-After'));
+    if (res.status === 429 || res.status >= 500 || res.status === 408)
+      throw transientAnswer(what, res.status, code, res.headers.get('Retry-After'));
     throw ApplicationFailure.nonRetryable(`${what}: ${res.status} ${code}`, 'ChannelRefused', { status: res.status, code });
   }
   if (platform) {

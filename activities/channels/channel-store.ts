@@ -11,8 +11,15 @@ import type { Disposition, PayloadNote, PushContext } from './adapters';
 
 /** One kind of surprise a channel's payloads carried (see db/migrations/0011). */
 export interface PayloadNoteRow {
-  channel: string; path: string; value: string; note: string; count: number;
-  firstSeenAt: Date; lastSeenAt: Date; lastEventId: string | null; lastOrderId: string | null;
+  channel: string;
+  path: string;
+  value: string;
+  note: string;
+  count: number;
+  firstSeenAt: Date;
+  lastSeenAt: Date;
+  lastEventId: string | null;
+  lastOrderId: string | null;
 }
 import { mayStillLand } from './channel-http';
 
@@ -85,10 +92,12 @@ export class ChannelStore {
 
   /** The payload notes, newest first. */
   async payloadNotes(channel?: string): Promise<PayloadNoteRow[]> {
-    return [...await this.sql<PayloadNoteRow[]>`
+    return [
+      ...(await this.sql<PayloadNoteRow[]>`
       select channel, path, value, note, count, first_seen_at as "firstSeenAt", last_seen_at as "lastSeenAt", last_event_id as "lastEventId", last_order_id as "lastOrderId"
       from channel_payload_notes ${channel ? this.sql`where channel = ${channel}` : this.sql``}
-      order by last_seen_at desc, channel, path, value limit 500`];
+      order by last_seen_at desc, channel, path, value limit 500`),
+    ];
   }
 
   async orderExists(orderId: string): Promise<boolean> {
@@ -122,7 +131,11 @@ export class ChannelStore {
    * delays the pushes after an unanswered one, which are rare.
    */
   async pushInOrder(
-    channel: string, orderId: string, seq: number, status: string, send: () => Promise<void>,
+    channel: string,
+    orderId: string,
+    seq: number,
+    status: string,
+    send: () => Promise<void>,
     opts: { leaseMs: number; signal?: AbortSignal | undefined; onWait?: () => void; inDoubt?: InDoubtPolicy | undefined },
   ): Promise<'pushed' | 'stale'> {
     const key = `status-push:${channel}:${orderId}`;
@@ -130,7 +143,8 @@ export class ChannelStore {
     let lease = await this.leases.tryAcquire(key, opts.leaseMs);
     while (!lease) {
       // The holder's lease runs out by then: still held means something is wrong; Temporal retries.
-      if (Date.now() > giveUpAt) throw ApplicationFailure.retryable(`another status push of ${orderId} to ${channel} is in flight`, 'ChannelPushBusy');
+      if (Date.now() > giveUpAt)
+        throw ApplicationFailure.retryable(`another status push of ${orderId} to ${channel} is in flight`, 'ChannelPushBusy');
       opts.onWait?.();
       try {
         await sleep(50, undefined, opts.signal ? { signal: opts.signal } : {});
@@ -140,14 +154,19 @@ export class ChannelStore {
       lease = await this.leases.tryAcquire(key, opts.leaseMs);
     }
     try {
-      const [last] = await this.sql<{ seq: number }[]>`select seq from channel_status_pushes where channel = ${channel} and order_id = ${orderId}`;
+      const [last] = await this.sql<
+        { seq: number }[]
+      >`select seq from channel_status_pushes where channel = ${channel} and order_id = ${orderId}`;
       if (last && last.seq >= seq) return 'stale';
       const attempt = opts.inDoubt ? await this.beginAttempt(channel, orderId, seq, opts.inDoubt) : undefined;
       try {
         await send();
       } catch (err) {
         // If this write fails, the row keeps its longer, pessimistic window: safe.
-        if (attempt) await this.settleAttempt(channel, orderId, attempt, mayStillLand(err) ? opts.inDoubt!.platformTimeoutMs : undefined).catch(() => undefined);
+        if (attempt)
+          await this.settleAttempt(channel, orderId, attempt, mayStillLand(err) ? opts.inDoubt!.platformTimeoutMs : undefined).catch(
+            () => undefined,
+          );
         throw err;
       }
       await this.sql`insert into channel_status_pushes (channel, order_id, seq, status) values (${channel}, ${orderId}, ${seq}, ${status})
@@ -181,7 +200,8 @@ export class ChannelStore {
         details: [{ blockedBy: blocking.seq, mayLandUntil: blocking.until.toISOString() }],
       });
     }
-    await this.sql`delete from channel_push_doubts where channel = ${channel} and order_id = ${orderId} and may_land_until <= clock_timestamp()`;
+    await this
+      .sql`delete from channel_push_doubts where channel = ${channel} and order_id = ${orderId} and may_land_until <= clock_timestamp()`;
     const attempt = randomUUID();
     await this.sql`insert into channel_push_doubts (channel, order_id, attempt_id, seq, may_land_until)
                    values (${channel}, ${orderId}, ${attempt}, ${seq}, clock_timestamp() + make_interval(secs => ${(p.sendMs + p.platformTimeoutMs) / 1000}))`;
@@ -197,13 +217,16 @@ export class ChannelStore {
       await this.sql`delete from channel_push_doubts where channel = ${channel} and order_id = ${orderId} and attempt_id = ${attempt}`;
       return;
     }
-    await this.sql`update channel_push_doubts set may_land_until = least(may_land_until, clock_timestamp() + make_interval(secs => ${stillLandsForMs / 1000}))
+    await this
+      .sql`update channel_push_doubts set may_land_until = least(may_land_until, clock_timestamp() + make_interval(secs => ${stillLandsForMs / 1000}))
                    where channel = ${channel} and order_id = ${orderId} and attempt_id = ${attempt}`;
   }
 
   /** The native order as taken in and the order's parcels: what native pushes may need. */
   async pushContext(orderId: string): Promise<PushContext> {
-    const [intake] = await this.sql<{ raw: unknown }[]>`select raw from order_intake_log where order_id = ${orderId} and not duplicate order by id limit 1`;
+    const [intake] = await this.sql<
+      { raw: unknown }[]
+    >`select raw from order_intake_log where order_id = ${orderId} and not duplicate order by id limit 1`;
     const shipments = await this.sql<{ carrier: string | null; trackingNumber: string | null }[]>`
       select carrier, tracking_number as "trackingNumber" from shipments where order_id = ${orderId} order by shipment_id`;
     return { native: intake?.raw, shipments: [...shipments] };

@@ -10,7 +10,14 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { StockSyncRepo } from '../../db/stock-sync-repo';
 import type { Sql } from '../../db/client';
-import { intervalFor, planStockPush, retryAfterMs, type PendingLevel, type StockLevel, type StockSyncSettings } from '../../domain/stock-sync';
+import {
+  intervalFor,
+  planStockPush,
+  retryAfterMs,
+  type PendingLevel,
+  type StockLevel,
+  type StockSyncSettings,
+} from '../../domain/stock-sync';
 import type { Logger } from '../../lib/logger';
 import { beginOutboundCall, TransientHttpError, type OutsideSystem } from '../http';
 
@@ -54,7 +61,12 @@ type PushOutcome = { ok: true } | { ok: false; refused: string };
  * will slot in here). 429 and 5xx are retried by Temporal — after Retry-After when the channel
  * gives one; 401/403 too (a fixed credential resumes the sync); any other 4xx is a refusal.
  */
-export async function pushStockLevels(system: OutsideSystem, channel: string, items: readonly StockLevel[], idempotencyKey: string): Promise<PushOutcome> {
+export async function pushStockLevels(
+  system: OutsideSystem,
+  channel: string,
+  items: readonly StockLevel[],
+  idempotencyKey: string,
+): Promise<PushOutcome> {
   const path = `/channels/${encodeURIComponent(channel)}/v1/stock`;
   // Heartbeats while waiting and aborts when the activity is cancelled (activities/http.ts).
   const call = beginOutboundCall(system.timeoutMs ?? 10_000);
@@ -63,7 +75,12 @@ export async function pushStockLevels(system: OutsideSystem, channel: string, it
   try {
     res = await fetch(system.baseUrl + path, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${system.apiKey}`, 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': idempotencyKey },
+      headers: {
+        Authorization: `Bearer ${system.apiKey}`,
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+        'Idempotency-Key': idempotencyKey,
+      },
       body: JSON.stringify({ items }),
       signal: call.signal,
     });
@@ -77,11 +94,16 @@ export async function pushStockLevels(system: OutsideSystem, channel: string, it
   }
   if (res.ok) return { ok: true };
   let code = `http_${res.status}`;
-  try { code = (JSON.parse(text) as { error?: string }).error ?? code; } catch { /* not JSON: keep the status */ }
+  try {
+    code = (JSON.parse(text) as { error?: string }).error ?? code;
+  } catch {
+    /* not JSON: keep the status */
+  }
   if (res.status === 429 || res.status === 503) {
     const delay = retryAfterMs(res.headers.get('Retry-After'), Date.now());
     throw ApplicationFailure.create({
-      message: `${path}: ${res.status} ${code}`, type: res.status === 429 ? 'ChannelRateLimited' : 'ChannelUnavailable',
+      message: `${path}: ${res.status} ${code}`,
+      type: res.status === 429 ? 'ChannelRateLimited' : 'ChannelUnavailable',
       ...(delay !== undefined && delay > 0 ? { nextRetryDelay: delay } : {}),
     });
   }
@@ -92,11 +114,19 @@ export async function pushStockLevels(system: OutsideSystem, channel: string, it
 }
 
 function heartbeat(): void {
-  try { Context.current().heartbeat(); } catch { /* outside an activity (direct calls in tests) */ }
+  try {
+    Context.current().heartbeat();
+  } catch {
+    /* outside an activity (direct calls in tests) */
+  }
 }
 
 function activitySignal(): AbortSignal | undefined {
-  try { return Context.current().cancellationSignal; } catch { return undefined; }
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
 }
 
 export function createStockSyncActivities(deps: StockSyncDeps) {
@@ -122,29 +152,34 @@ export function createStockSyncActivities(deps: StockSyncDeps) {
   return {
     async syncStockRound(input: { channel: string }): Promise<StockSyncRound> {
       const s = deps.stockSync;
-      if (!s || !(s.channels as string[]).includes(input.channel)) return { disabled: true, pushed: 0, skipped: 0, refused: 0, intervalMs: 0 };
+      if (!s || !(s.channels as string[]).includes(input.channel))
+        return { disabled: true, pushed: 0, skipped: 0, refused: 0, intervalMs: 0 };
       const intervalMs = intervalFor(s, input.channel);
       if (!(await waitForChange(input.channel, s))) return { pushed: 0, skipped: 0, refused: 0, intervalMs };
 
-      const round = await repo.withChannelLock(input.channel, async () => {
-        const levels = await repo.pending(input.channel, s.batchSize);
-        const { items, skipped } = planStockPush(levels);
-        if (items.length === 0) {
-          await repo.acknowledge(input.channel, levels, []);
-          return { pushed: 0, skipped, refused: 0 };
-        }
-        heartbeat();
-        const outcome = await pushStockLevels(deps.systems.channels, input.channel, items, stockPushKey(input.channel, levels, items));
-        if (!outcome.ok) {
-          // Retrying the same values cannot succeed; the SKUs are pushed again at their next change.
-          deps.logger.warn('channel refused a stock push', { channel: input.channel, skus: items.length, reason: outcome.refused });
-          await repo.acknowledge(input.channel, levels, []);
-          return { pushed: 0, skipped, refused: items.length };
-        }
-        await repo.acknowledge(input.channel, levels, items);
-        return { pushed: items.length, skipped, refused: 0 };
-        // The push is aborted at its timeout, well inside the lease.
-      }, (deps.systems.channels.timeoutMs ?? 10_000) + 30_000);
+      const round = await repo.withChannelLock(
+        input.channel,
+        async () => {
+          const levels = await repo.pending(input.channel, s.batchSize);
+          const { items, skipped } = planStockPush(levels);
+          if (items.length === 0) {
+            await repo.acknowledge(input.channel, levels, []);
+            return { pushed: 0, skipped, refused: 0 };
+          }
+          heartbeat();
+          const outcome = await pushStockLevels(deps.systems.channels, input.channel, items, stockPushKey(input.channel, levels, items));
+          if (!outcome.ok) {
+            // Retrying the same values cannot succeed; the SKUs are pushed again at their next change.
+            deps.logger.warn('channel refused a stock push', { channel: input.channel, skus: items.length, reason: outcome.refused });
+            await repo.acknowledge(input.channel, levels, []);
+            return { pushed: 0, skipped, refused: items.length };
+          }
+          await repo.acknowledge(input.channel, levels, items);
+          return { pushed: items.length, skipped, refused: 0 };
+          // The push is aborted at its timeout, well inside the lease.
+        },
+        (deps.systems.channels.timeoutMs ?? 10_000) + 30_000,
+      );
       if (!round.locked) throw ApplicationFailure.retryable(`another stock push to ${input.channel} is in flight`, 'StockSyncBusy');
       return { ...round.value, intervalMs };
     },

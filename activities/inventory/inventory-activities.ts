@@ -18,10 +18,20 @@ export function createInventoryActivities(deps: { sql: Sql }) {
      * Plans and reserves atomically. Losing a race (another order took the stock between plan
      * and reserve) re-plans against fresh stock. No stock → the shortages, recorded as a backorder.
      */
-    async reserveStock(input: { orderId: string; lines: { lineNo: number; sku: string; quantity: number }[]; address: Address }): Promise<AllocationPlan & { reused?: boolean }> {
+    async reserveStock(input: {
+      orderId: string;
+      lines: { lineNo: number; sku: string; quantity: number }[];
+      address: Address;
+    }): Promise<AllocationPlan & { reused?: boolean }> {
       const existing = await repo.reservationsOf(input.orderId);
       if (existing.length) {
-        return { ok: true, allocations: existing, warehouses: [...new Set(existing.map((a) => a.warehouseId))].map((id) => ({ id, distanceKm: null, reason: 'already reserved' })), summary: 'already reserved', reused: true };
+        return {
+          ok: true,
+          allocations: existing,
+          warehouses: [...new Set(existing.map((a) => a.warehouseId))].map((id) => ({ id, distanceKm: null, reason: 'already reserved' })),
+          summary: 'already reserved',
+          reused: true,
+        };
       }
       const destination = locate(input.address);
       const skus = [...new Set(input.lines.map((l) => l.sku))];
@@ -34,7 +44,12 @@ export function createInventoryActivities(deps: { sql: Sql }) {
         }
         try {
           const { allocations, reused } = await repo.reserve(input.orderId, plan.allocations, capacityDay());
-          return { ...plan, allocations, reused, summary: attempt > 1 ? `${plan.summary} (re-planned ${attempt - 1}× after losing a race)` : plan.summary };
+          return {
+            ...plan,
+            allocations,
+            reused,
+            summary: attempt > 1 ? `${plan.summary} (re-planned ${attempt - 1}× after losing a race)` : plan.summary,
+          };
         } catch (err) {
           if (!(err instanceof LostRaceError) && (err as { code?: string }).code !== '40P01') throw err;
           Context.current().heartbeat({ attempt });
@@ -47,7 +62,12 @@ export function createInventoryActivities(deps: { sql: Sql }) {
       return { released: await repo.release(input.orderId, input.warehouseId) };
     },
     /** A partial cancellation gives back some units of some lines; once per ref. */
-    async releaseUnits(input: { orderId: string; warehouseId: string; lines: { lineNo: number; quantity: number }[]; ref: string }): Promise<{ released: number }> {
+    async releaseUnits(input: {
+      orderId: string;
+      warehouseId: string;
+      lines: { lineNo: number; quantity: number }[];
+      ref: string;
+    }): Promise<{ released: number }> {
       return { released: (await repo.releaseUnits(input)).released };
     },
     /** At handover: reserved units leave on hand. Safe to repeat. */
@@ -55,10 +75,21 @@ export function createInventoryActivities(deps: { sql: Sql }) {
       return { committed: await repo.commit(input.orderId, input.warehouseId) };
     },
     /** Returned units back on hand, once per (return, line). */
-    async restockReturn(input: { returnId: string; lines: { lineNo: number; sku: string; quantity: number }[]; warehouseId: string }): Promise<{ restocked: number }> {
+    async restockReturn(input: {
+      returnId: string;
+      lines: { lineNo: number; sku: string; quantity: number }[];
+      warehouseId: string;
+    }): Promise<{ restocked: number }> {
       let restocked = 0;
       for (const l of input.lines) {
-        const r = await repo.restock({ sku: l.sku, warehouseId: input.warehouseId, quantity: l.quantity, ref: `${input.returnId}:${l.lineNo}`, reason: `return ${input.returnId}`, actor: 'system' });
+        const r = await repo.restock({
+          sku: l.sku,
+          warehouseId: input.warehouseId,
+          quantity: l.quantity,
+          ref: `${input.returnId}:${l.lineNo}`,
+          reason: `return ${input.returnId}`,
+          actor: 'system',
+        });
         if (r.applied) restocked += l.quantity;
       }
       return { restocked };

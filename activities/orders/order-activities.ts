@@ -21,17 +21,21 @@ export function createOrderActivities(deps: { sql: Sql; rules: BusinessRules }) 
     /** Rules: amount, velocity per customer, blocklist. Any hit → hold for review. */
     async assessRisk(input: { orderId: string; order: CanonicalOrder; total: string }): Promise<{ hold: boolean; reasons: string[] }> {
       const reasons: string[] = [];
-      if (toMinor(input.total) > toMinor(deps.rules.riskAmountLimit)) reasons.push(`amount ${input.total} above the review limit ${deps.rules.riskAmountLimit}`);
+      if (toMinor(input.total) > toMinor(deps.rules.riskAmountLimit))
+        reasons.push(`amount ${input.total} above the review limit ${deps.rules.riskAmountLimit}`);
       const since = new Date(Date.now() - 3600_000).toISOString();
       const recent = await orders.countRecentByCustomer(input.order.customer.id, since, input.orderId);
-      if (recent >= deps.rules.riskVelocityPerHour) reasons.push(`${recent} other orders from this customer within the hour (limit ${deps.rules.riskVelocityPerHour})`);
+      if (recent >= deps.rules.riskVelocityPerHour)
+        reasons.push(`${recent} other orders from this customer within the hour (limit ${deps.rules.riskVelocityPerHour})`);
       reasons.push(...(await orders.blocklistHits(input.order)));
       return { hold: reasons.length > 0, reasons };
     },
     async checkCodEligibility(input: { order: CanonicalOrder; total: string }): Promise<{ eligible: boolean; reason?: string }> {
-      if (toMinor(input.total) > toMinor(deps.rules.codLimit)) return { eligible: false, reason: `cash on delivery is limited to ${deps.rules.codLimit}` };
+      if (toMinor(input.total) > toMinor(deps.rules.codLimit))
+        return { eligible: false, reason: `cash on delivery is limited to ${deps.rules.codLimit}` };
       const where = locate(input.order.shippingAddress);
-      if (!where.region || !(await catalog.servedRegions()).has(where.region)) return { eligible: false, reason: 'cash on delivery is not offered in this area' };
+      if (!where.region || !(await catalog.servedRegions()).has(where.region))
+        return { eligible: false, reason: 'cash on delivery is not offered in this area' };
       return { eligible: true };
     },
     /** Upserts the projection and timeline, guarded by the sequence number. */

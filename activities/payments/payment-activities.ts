@@ -2,12 +2,23 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { callJson, type OutsideSystem } from '../http';
 
-export interface Authorization { authorizationId: string; amount: string; currency: string; expiresAt?: string }
+export interface Authorization {
+  authorizationId: string;
+  amount: string;
+  currency: string;
+  expiresAt?: string;
+}
 
 export function createPaymentActivities(gateway: OutsideSystem) {
   return {
     /** Authorises the order total; a decline is a non-retryable `PaymentDeclined` with the gateway's code. */
-    async authorizePayment(input: { orderId: string; amount: string; currency: string; token: string; key?: string }): Promise<Authorization> {
+    async authorizePayment(input: {
+      orderId: string;
+      amount: string;
+      currency: string;
+      token: string;
+      key?: string;
+    }): Promise<Authorization> {
       try {
         return await callJson<Authorization>(gateway, '/payments/v1/authorizations', {
           body: { orderId: input.orderId, amount: input.amount, currency: input.currency, paymentToken: input.token },
@@ -25,12 +36,16 @@ export function createPaymentActivities(gateway: OutsideSystem) {
     /** Captures one shipment's share; keyed by the shipment so a retry never captures twice. */
     async capturePayment(input: { authorizationId: string; amount: string; key: string }): Promise<{ captureId: string; amount: string }> {
       return callJson(gateway, `/payments/v1/authorizations/${encodeURIComponent(input.authorizationId)}/capture`, {
-        body: { amount: input.amount }, idempotencyKey: input.key,
+        body: { amount: input.amount },
+        idempotencyKey: input.key,
       });
     },
     /** Refunds (part of) a capture; keyed so a retry never refunds twice. */
     async refundCapture(input: { captureId: string; amount: string; key: string }): Promise<{ refundId: string; amount: string }> {
-      return callJson(gateway, `/payments/v1/captures/${encodeURIComponent(input.captureId)}/refunds`, { body: { amount: input.amount }, idempotencyKey: input.key });
+      return callJson(gateway, `/payments/v1/captures/${encodeURIComponent(input.captureId)}/refunds`, {
+        body: { amount: input.amount },
+        idempotencyKey: input.key,
+      });
     },
     /**
      * Voids the authorisation; after partial captures the gateway releases only the uncaptured
@@ -39,9 +54,14 @@ export function createPaymentActivities(gateway: OutsideSystem) {
      * held) and the rest stays capturable — for one shipment's share of an authorisation the
      * order's other shipments still capture from.
      */
-    async voidAuthorization(input: { authorizationId: string; key: string; amount?: string | undefined }): Promise<{ status: string; released?: string }> {
+    async voidAuthorization(input: {
+      authorizationId: string;
+      key: string;
+      amount?: string | undefined;
+    }): Promise<{ status: string; released?: string }> {
       return callJson(gateway, `/payments/v1/authorizations/${encodeURIComponent(input.authorizationId)}/void`, {
-        body: input.amount !== undefined ? { amount: input.amount } : {}, idempotencyKey: input.key,
+        body: input.amount !== undefined ? { amount: input.amount } : {},
+        idempotencyKey: input.key,
       });
     },
   };

@@ -22,7 +22,9 @@ export const updateIdFor = (command: CommandName, key: string) => `${command}:${
 function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x ?? null)).join(',')}]`;
   if (v && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
   }
   return JSON.stringify(v ?? null);
@@ -59,7 +61,10 @@ export async function findUpdate(client: Client, handle: WorkflowHandle, updateI
         const [value] = await decodeArrayFromPayloads(converter, o.success.payloads);
         found.outcome = { ok: true, value };
       } else {
-        found.outcome = { ok: false, error: (await decodeOptionalFailureToOptionalError(converter, o?.failure)) ?? new Error('the command failed') };
+        found.outcome = {
+          ok: false,
+          error: (await decodeOptionalFailureToOptionalError(converter, o?.failure)) ?? new Error('the command failed'),
+        };
       }
       break;
     }

@@ -12,8 +12,16 @@ export class InventoryService {
     this.repo = new InventoryRepo(deps.sql);
   }
 
-  async setOnHand(input: { sku: string; warehouseId: string; onHand: number; safetyStock?: number | undefined; reason: string; actor: string }) {
-    const known = await this.deps.sql`select (select 1 from products where sku = ${input.sku}) as p, (select 1 from warehouses where id = ${input.warehouseId}) as w`;
+  async setOnHand(input: {
+    sku: string;
+    warehouseId: string;
+    onHand: number;
+    safetyStock?: number | undefined;
+    reason: string;
+    actor: string;
+  }) {
+    const known = await this.deps
+      .sql`select (select 1 from products where sku = ${input.sku}) as p, (select 1 from warehouses where id = ${input.warehouseId}) as w`;
     if (!known[0]?.p) throw problems.notFound(`No product ${input.sku}.`);
     if (!known[0]?.w) throw problems.notFound(`No warehouse ${input.warehouseId}.`);
     let result;
@@ -31,17 +39,19 @@ export class InventoryService {
   private async wakeBackorders(sku: string): Promise<string[]> {
     const orderIds = await this.repo.backordersFor(sku);
     const woken: string[] = [];
-    await Promise.all(orderIds.map(async (orderId) => {
-      try {
-        await this.deps.client.workflow.getHandle(orderId).signal(stockAvailableSignal, { sku });
-        woken.push(orderId);
-      } catch (err) {
-        this.deps.logger.warn('backordered order could not be signalled', { orderId, error: err });
-        // A closed order no longer waits; forget its backorder so it is not signalled again. Any
-        // other failure (Temporal unreachable) keeps it: the next restock wakes it.
-        if (err instanceof WorkflowNotFoundError) await this.repo.clearBackorder(orderId);
-      }
-    }));
+    await Promise.all(
+      orderIds.map(async (orderId) => {
+        try {
+          await this.deps.client.workflow.getHandle(orderId).signal(stockAvailableSignal, { sku });
+          woken.push(orderId);
+        } catch (err) {
+          this.deps.logger.warn('backordered order could not be signalled', { orderId, error: err });
+          // A closed order no longer waits; forget its backorder so it is not signalled again. Any
+          // other failure (Temporal unreachable) keeps it: the next restock wakes it.
+          if (err instanceof WorkflowNotFoundError) await this.repo.clearBackorder(orderId);
+        }
+      }),
+    );
     return woken;
   }
 }

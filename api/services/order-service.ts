@@ -12,13 +12,27 @@ import { OrdersRepo, type OrderFilter, type OrderRow, type TimelineEntry } from 
 import type { CanonicalOrder } from '../../domain/order';
 import { intakeOrder, type IntakeDeps, type IntakeResult } from '../../intake/order-intake';
 import {
-  cancelLinesUpdate, cancelOrderUpdate, holdOrderUpdate, inspectReturnUpdate, orderStateQuery, releaseHoldUpdate, requestReturnUpdate, retryUpdate, rejectHoldUpdate,
-  type Inspection, type LineCancelResult, type LineQuantity, type OrderState, type ReturnRequest,
+  cancelLinesUpdate,
+  cancelOrderUpdate,
+  holdOrderUpdate,
+  inspectReturnUpdate,
+  orderStateQuery,
+  releaseHoldUpdate,
+  requestReturnUpdate,
+  retryUpdate,
+  rejectHoldUpdate,
+  type Inspection,
+  type LineCancelResult,
+  type LineQuantity,
+  type OrderState,
+  type ReturnRequest,
 } from '../../workflows/messages';
 import { problems } from '../errors';
 import { findUpdate, requestHash, updateIdFor, type CommandName } from './idempotent-commands';
 
-export interface OrderServiceDeps extends IntakeDeps { client: Client }
+export interface OrderServiceDeps extends IntakeDeps {
+  client: Client;
+}
 
 export class OrderService {
   private readonly orders: OrdersRepo;
@@ -45,9 +59,14 @@ export class OrderService {
     let row = await this.orders.get(orderId);
     if (!row) return undefined;
     // An order whose workflow is not started yet (Temporal away) is what its row says: nothing to ask.
-    const mayLag = (row.seq === 0 && !(await this.deps.starts.isPending(orderId))) || (row.seq > 0 && Date.now() - row.updatedAt.getTime() < 2000 && !isFinal(row.status));
+    const mayLag =
+      (row.seq === 0 && !(await this.deps.starts.isPending(orderId))) ||
+      (row.seq > 0 && Date.now() - row.updatedAt.getTime() < 2000 && !isFinal(row.status));
     if (mayLag) {
-      const live = await this.deps.client.workflow.getHandle(orderId).query(orderStateQuery).catch(() => undefined);
+      const live = await this.deps.client.workflow
+        .getHandle(orderId)
+        .query(orderStateQuery)
+        .catch(() => undefined);
       const deadline = Date.now() + CATCH_UP_MS;
       while (live && live.seq > row.seq && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
@@ -84,16 +103,31 @@ export class OrderService {
    * Cancels the order; the answer is CANCELLED, or CANCELLING while compensation runs. A shipment
    * that reached the carrier first (a race the carrier decides) makes it a 409: a return is the way.
    */
-  async cancel(orderId: string, actor: string, reason: string, channel?: string, idempotencyKey?: string): Promise<{ status: string; cancelledShipments?: string[] }> {
+  async cancel(
+    orderId: string,
+    actor: string,
+    reason: string,
+    channel?: string,
+    idempotencyKey?: string,
+  ): Promise<{ status: string; cancelledShipments?: string[] }> {
     const row = await this.orders.get(orderId);
     if (!row || (channel && row.channel !== channel)) throw problems.notFound(`No order ${orderId}.`);
     // A repeated cancellation gets the same answer, even after the workflow has closed.
     if (row.status === 'CANCELLED' && !idempotencyKey) return { status: 'CANCELLED' };
-    const result = await this.command(orderId, 'cancel', idempotencyKey, cancelOrderUpdate, { actor, reason }, row.status === 'CANCELLED' ? { status: 'CANCELLED' } : undefined);
+    const result = await this.command(
+      orderId,
+      'cancel',
+      idempotencyKey,
+      cancelOrderUpdate,
+      { actor, reason },
+      row.status === 'CANCELLED' ? { status: 'CANCELLED' } : undefined,
+    );
     // Part of the order was already with the carrier: the rest was cancelled, and that is the answer.
     if (result.cancelledShipments?.length) return result;
     if (result.status !== 'CANCELLED' && result.status !== 'CANCELLING') {
-      throw problems.conflict('the order was handed to the carrier before the cancellation took effect: open a return instead', { orderStatus: result.status });
+      throw problems.conflict('the order was handed to the carrier before the cancellation took effect: open a return instead', {
+        orderStatus: result.status,
+      });
     }
     return result;
   }
@@ -104,19 +138,30 @@ export class OrderService {
    * undone. Units whose shipment reached the carrier first come back as `refused`; if nothing
    * could be cancelled it is a 409 (a return is the way).
    */
-  async cancelLines(orderId: string, actor: string, reason: string, lines: LineQuantity[], channel?: string, idempotencyKey?: string): Promise<LineCancelResult> {
+  async cancelLines(
+    orderId: string,
+    actor: string,
+    reason: string,
+    lines: LineQuantity[],
+    channel?: string,
+    idempotencyKey?: string,
+  ): Promise<LineCancelResult> {
     const row = await this.orders.get(orderId);
     if (!row || (channel && row.channel !== channel)) throw problems.notFound(`No order ${orderId}.`);
     const errors = lines.flatMap((l, i) => {
       const line = row.canonical.lines[l.lineNo - 1];
       if (!line) return [{ path: `lines.${i}.lineNo`, message: `line ${l.lineNo} is not in the order` }];
-      if (l.quantity > line.quantity) return [{ path: `lines.${i}.quantity`, message: `line ${l.lineNo} has only ${line.quantity} unit(s)` }];
+      if (l.quantity > line.quantity)
+        return [{ path: `lines.${i}.quantity`, message: `line ${l.lineNo} has only ${line.quantity} unit(s)` }];
       return [];
     });
     if (errors.length) throw problems.validation(errors, 'These lines cannot be cancelled.');
     const result = await this.command(orderId, 'cancel', idempotencyKey, cancelLinesUpdate, { actor, reason, lines });
     if (!result.pending && result.cancelled.length === 0) {
-      throw problems.conflict('the units were handed to the carrier before the cancellation took effect: open a return instead', { orderStatus: result.status, refused: result.refused });
+      throw problems.conflict('the units were handed to the carrier before the cancellation took effect: open a return instead', {
+        orderStatus: result.status,
+        refused: result.refused,
+      });
     }
     return result;
   }
@@ -132,7 +177,8 @@ export class OrderService {
     const errors = req.lines.flatMap((l, i) => {
       const line = row.canonical.lines[l.lineNo - 1];
       if (!line) return [{ path: `lines.${i}.lineNo`, message: `line ${l.lineNo} is not in the order` }];
-      if (l.quantity > line.quantity) return [{ path: `lines.${i}.quantity`, message: `line ${l.lineNo} has only ${line.quantity} unit(s)` }];
+      if (l.quantity > line.quantity)
+        return [{ path: `lines.${i}.quantity`, message: `line ${l.lineNo} has only ${line.quantity} unit(s)` }];
       return [];
     });
     if (errors.length) throw problems.validation(errors, 'These lines cannot be returned.');
@@ -151,7 +197,14 @@ export class OrderService {
    * closed. A key already used for a different request of this order and command is a 422.
    * `closedAnswer`: what a repeat gets when the workflow has closed and never saw the key.
    */
-  private async command<T, A>(orderId: string, command: CommandName, key: string | undefined, def: UpdateDefinition<T, [A]>, arg: A, closedAnswer?: T): Promise<T> {
+  private async command<T, A>(
+    orderId: string,
+    command: CommandName,
+    key: string | undefined,
+    def: UpdateDefinition<T, [A]>,
+    arg: A,
+    closedAnswer?: T,
+  ): Promise<T> {
     const row = await this.orders.get(orderId);
     if (!row) throw problems.notFound(`No order ${orderId}.`);
     // An order accepted while Temporal was away may not run yet: it is started first (or the caller tries again).
@@ -186,7 +239,10 @@ export class OrderService {
         throw commandProblem(orderId, err);
       }
       const earlierHash = requestHash(earlier.name, earlier.arg);
-      if (!earlier.outcome.ok) throw earlierHash === hash ? commandProblem(orderId, new WorkflowUpdateFailedError('Workflow Update failed', earlier.outcome.error)) : keyReused(command, key);
+      if (!earlier.outcome.ok)
+        throw earlierHash === hash
+          ? commandProblem(orderId, new WorkflowUpdateFailedError('Workflow Update failed', earlier.outcome.error))
+          : keyReused(command, key);
       await this.commands.record(orderId, command, key, earlierHash, earlier.outcome.value);
       if (earlierHash !== hash) throw keyReused(command, key);
       return earlier.outcome.value as T;
@@ -222,7 +278,9 @@ function commandProblem(orderId: string, err: unknown): unknown {
 }
 
 const keyReused = (command: CommandName, key: string) =>
-  problems.idempotencyKeyReused(`Idempotency-Key "${key}" was already used for a different ${command} request on this order; use a new key for a new request.`);
+  problems.idempotencyKeyReused(
+    `Idempotency-Key "${key}" was already used for a different ${command} request on this order; use a new key for a new request.`,
+  );
 
 const FINAL = new Set(['REJECTED', 'CANCELLED', 'DELIVERED', 'COMPLETED', 'REFUNDED']);
 /** How long an order read waits for the projection to catch up with the workflow's last step. */

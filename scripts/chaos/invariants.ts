@@ -13,7 +13,10 @@ export const WAITING_STATUSES = ['ON_HOLD', 'BACKORDERED', 'DELIVERED', 'RETURN_
 /** Temporal execution statuses that mean a workflow did not end on its own terms. */
 export const BAD_EXECUTION_STATUSES = ['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED', 'CANCELED'] as const;
 
-export interface LineQty { lineNo: number; quantity: number }
+export interface LineQty {
+  lineNo: number;
+  quantity: number;
+}
 
 /** One order as the projection shows it (orders row + detail). */
 export interface OrderFacts {
@@ -29,16 +32,46 @@ export interface OrderFacts {
   total: string;
   lines: { lineNo: number; sku: string; quantity: number }[];
   cancelledLines: LineQty[];
-  shipments: { shipmentId: string; warehouseId: string; status: string; bookingId?: string | undefined; carrier?: string | undefined; lines: { lineNo: number; sku: string; quantity: number }[] }[];
+  shipments: {
+    shipmentId: string;
+    warehouseId: string;
+    status: string;
+    bookingId?: string | undefined;
+    carrier?: string | undefined;
+    lines: { lineNo: number; sku: string; quantity: number }[];
+  }[];
   /** The OMS's view of its captures. */
   captures: { shipmentId: string; captureId: string; amount: string }[];
-  returns: { returnId: string; status: string; refunded?: string | undefined; lines: { lineNo: number; sku: string; quantity: number }[] }[];
+  returns: {
+    returnId: string;
+    status: string;
+    refunded?: string | undefined;
+    lines: { lineNo: number; sku: string; quantity: number }[];
+  }[];
 }
 
-export interface StockFacts { sku: string; warehouseId: string; onHand: number; reserved: number }
-export interface AdjustmentFacts { sku: string; warehouseId: string; before: number; after: number; ref: string | null }
+export interface StockFacts {
+  sku: string;
+  warehouseId: string;
+  onHand: number;
+  reserved: number;
+}
+export interface AdjustmentFacts {
+  sku: string;
+  warehouseId: string;
+  before: number;
+  after: number;
+  ref: string | null;
+}
 /** `key` is whose reservation it is: an order id, or a key derived from it (exchange, reship). */
-export interface ReservationFacts { key: string; lineNo: number; warehouseId: string; sku: string; quantity: number; state: 'reserved' | 'released' | 'committed' }
+export interface ReservationFacts {
+  key: string;
+  lineNo: number;
+  warehouseId: string;
+  sku: string;
+  quantity: number;
+  state: 'reserved' | 'released' | 'committed';
+}
 
 export interface PaymentEntry {
   type: string;
@@ -62,7 +95,12 @@ export interface BookingFacts {
   forgotten?: boolean | undefined;
 }
 
-export interface PickFacts { pickOrderId: string; orderId: string; shipmentId: string; status: string }
+export interface PickFacts {
+  pickOrderId: string;
+  orderId: string;
+  shipmentId: string;
+  status: string;
+}
 
 export interface ChannelFacts {
   /** What the OMS recorded as the newest status pushed, per channel and order. */
@@ -75,9 +113,17 @@ export interface ChannelFacts {
   calls: { channel: string; channelOrderId: string; action: string; status: string }[];
 }
 
-export interface WorkflowFacts { workflowId: string; type: string; status: string }
+export interface WorkflowFacts {
+  workflowId: string;
+  type: string;
+  status: string;
+}
 
-export interface RefundInstructionFacts { returnId: string; orderId: string; amount: string }
+export interface RefundInstructionFacts {
+  returnId: string;
+  orderId: string;
+  amount: string;
+}
 
 /** Everything the checker looks at. */
 export interface RunFacts {
@@ -96,8 +142,16 @@ export interface RunFacts {
   workflows: WorkflowFacts[];
 }
 
-export interface Violation { subject: string; detail: string }
-export interface InvariantResult { name: string; description: string; checked: number; violations: Violation[] }
+export interface Violation {
+  subject: string;
+  detail: string;
+}
+export interface InvariantResult {
+  name: string;
+  description: string;
+  checked: number;
+  violations: Violation[];
+}
 
 const toMinor = (amount: string): number => {
   const m = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(amount.trim());
@@ -105,7 +159,8 @@ const toMinor = (amount: string): number => {
   const v = Number(m[2]) * 100 + Number((m[3] ?? '').padEnd(2, '0'));
   return m[1] ? -v : v;
 };
-const money = (minor: number) => `${minor < 0 ? '-' : ''}${Math.floor(Math.abs(minor) / 100)}.${String(Math.abs(minor) % 100).padStart(2, '0')}`;
+const money = (minor: number) =>
+  `${minor < 0 ? '-' : ''}${Math.floor(Math.abs(minor) / 100)}.${String(Math.abs(minor) % 100).padStart(2, '0')}`;
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const isTerminal = (s: string) => (TERMINAL_STATUSES as readonly string[]).includes(s);
 const isWaiting = (s: string) => (WAITING_STATUSES as readonly string[]).includes(s);
@@ -129,7 +184,8 @@ function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
 /** Runs every invariant over the facts; a run is healthy when no result has violations. */
 export function checkInvariants(f: RunFacts): InvariantResult[] {
   const results: InvariantResult[] = [];
-  const add = (name: string, description: string, checked: number, violations: Violation[]) => results.push({ name, description, checked, violations });
+  const add = (name: string, description: string, checked: number, violations: Violation[]) =>
+    results.push({ name, description, checked, violations });
   const byId = new Map(f.orders.map((o) => [o.orderId, o]));
   const orderWorkflows = new Map(f.workflows.filter((w) => w.type === 'orderWorkflow').map((w) => [w.workflowId, w]));
 
@@ -154,7 +210,8 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
   {
     const v: Violation[] = [];
     for (const w of f.workflows) {
-      if ((BAD_EXECUTION_STATUSES as readonly string[]).includes(w.status.toUpperCase())) v.push({ subject: w.workflowId, detail: `${w.type} ended ${w.status}` });
+      if ((BAD_EXECUTION_STATUSES as readonly string[]).includes(w.status.toUpperCase()))
+        v.push({ subject: w.workflowId, detail: `${w.type} ended ${w.status}` });
     }
     add('workflows.none-failed', 'no workflow Failed, Terminated, TimedOut or Canceled', f.workflows.length, v);
   }
@@ -164,7 +221,8 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
       const w = orderWorkflows.get(o.orderId);
       if (!w) continue;
       // (Terminal in the projection while the workflow still runs is its last pushes going out.)
-      if (w.status.toUpperCase() === 'COMPLETED' && !isTerminal(o.status)) v.push({ subject: o.orderId, detail: `workflow completed but the projection says ${o.status}` });
+      if (w.status.toUpperCase() === 'COMPLETED' && !isTerminal(o.status))
+        v.push({ subject: o.orderId, detail: `workflow completed but the projection says ${o.status}` });
     }
     add('workflows.agree-with-projection', 'a completed order workflow is terminal in the projection', f.orders.length, v);
   }
@@ -175,7 +233,8 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
     const key = (sku: string, wh: string) => `${sku}@${wh}`;
     const seed = new Map(f.seedStock.map((s) => [key(s.sku, s.warehouseId), s]));
     const adjusted = new Map<string, number>();
-    for (const a of f.adjustments) adjusted.set(key(a.sku, a.warehouseId), (adjusted.get(key(a.sku, a.warehouseId)) ?? 0) + a.after - a.before);
+    for (const a of f.adjustments)
+      adjusted.set(key(a.sku, a.warehouseId), (adjusted.get(key(a.sku, a.warehouseId)) ?? 0) + a.after - a.before);
     const committed = new Map<string, number>();
     const reserved = new Map<string, number>();
     for (const r of f.reservations) {
@@ -183,7 +242,13 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
       if (r.state === 'committed') committed.set(k, (committed.get(k) ?? 0) + r.quantity);
       if (r.state === 'reserved') reserved.set(k, (reserved.get(k) ?? 0) + r.quantity);
     }
-    const keys = new Set([...f.stock.map((s) => key(s.sku, s.warehouseId)), ...seed.keys(), ...adjusted.keys(), ...committed.keys(), ...reserved.keys()]);
+    const keys = new Set([
+      ...f.stock.map((s) => key(s.sku, s.warehouseId)),
+      ...seed.keys(),
+      ...adjusted.keys(),
+      ...committed.keys(),
+      ...reserved.keys(),
+    ]);
     const now = new Map(f.stock.map((s) => [key(s.sku, s.warehouseId), s]));
     for (const k of keys) {
       const s0 = seed.get(k);
@@ -191,18 +256,30 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
       const expectOnHand = (s0?.onHand ?? 0) + (adjusted.get(k) ?? 0) - (committed.get(k) ?? 0);
       const expectReserved = (s0?.reserved ?? 0) + (reserved.get(k) ?? 0);
       if ((s1?.onHand ?? 0) !== expectOnHand) {
-        v.push({ subject: k, detail: `on hand ${s1?.onHand ?? 0}, expected ${expectOnHand} = seed ${s0?.onHand ?? 0} + adjustments ${adjusted.get(k) ?? 0} − committed ${committed.get(k) ?? 0}` });
+        v.push({
+          subject: k,
+          detail: `on hand ${s1?.onHand ?? 0}, expected ${expectOnHand} = seed ${s0?.onHand ?? 0} + adjustments ${adjusted.get(k) ?? 0} − committed ${committed.get(k) ?? 0}`,
+        });
       }
       if ((s1?.reserved ?? 0) !== expectReserved) {
-        v.push({ subject: k, detail: `reserved ${s1?.reserved ?? 0}, expected ${expectReserved} = seed ${s0?.reserved ?? 0} + units held by live reservations ${reserved.get(k) ?? 0}` });
+        v.push({
+          subject: k,
+          detail: `reserved ${s1?.reserved ?? 0}, expected ${expectReserved} = seed ${s0?.reserved ?? 0} + units held by live reservations ${reserved.get(k) ?? 0}`,
+        });
       }
     }
-    add('stock.balances', 'per (sku, warehouse): on hand and reserved = seed + restocks/adjustments − committed; reserved = live reservations', keys.size, v);
+    add(
+      'stock.balances',
+      'per (sku, warehouse): on hand and reserved = seed + restocks/adjustments − committed; reserved = live reservations',
+      keys.size,
+      v,
+    );
   }
   {
     const v: Violation[] = [];
     for (const s of f.stock) {
-      if (s.reserved < 0 || s.onHand < 0 || s.reserved > s.onHand) v.push({ subject: `${s.sku}@${s.warehouseId}`, detail: `on hand ${s.onHand}, reserved ${s.reserved}` });
+      if (s.reserved < 0 || s.onHand < 0 || s.reserved > s.onHand)
+        v.push({ subject: `${s.sku}@${s.warehouseId}`, detail: `on hand ${s.onHand}, reserved ${s.reserved}` });
     }
     add('stock.within-bounds', 'per (sku, warehouse): 0 ≤ reserved ≤ on hand', f.stock.length, v);
   }
@@ -213,7 +290,10 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
       const mine = [...byKey.entries()].filter(([k]) => ownsKey(o.orderId, k)).flatMap(([, rs]) => rs);
       const held = mine.filter((r) => r.state === 'reserved');
       if (isTerminal(o.status) && held.length) {
-        v.push({ subject: o.orderId, detail: `${o.status} but still holds ${sum(held.map((r) => r.quantity))} reserved unit(s) (${held.map((r) => `${r.key} line ${r.lineNo} ${r.sku}@${r.warehouseId}`).join(', ')})` });
+        v.push({
+          subject: o.orderId,
+          detail: `${o.status} but still holds ${sum(held.map((r) => r.quantity))} reserved unit(s) (${held.map((r) => `${r.key} line ${r.lineNo} ${r.sku}@${r.warehouseId}`).join(', ')})`,
+        });
       }
       const own = byKey.get(o.orderId) ?? [];
       for (const l of o.lines) {
@@ -221,17 +301,31 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
         const committed = sum(own.filter((r) => r.lineNo === l.lineNo && r.state === 'committed').map((r) => r.quantity));
         const taken = committed + sum(own.filter((r) => r.lineNo === l.lineNo && r.state === 'reserved').map((r) => r.quantity));
         if (taken > l.quantity - cancelledUnits) {
-          v.push({ subject: o.orderId, detail: `line ${l.lineNo} (${l.sku}): ${taken} unit(s) reserved or committed for ${l.quantity - cancelledUnits} still ordered` });
+          v.push({
+            subject: o.orderId,
+            detail: `line ${l.lineNo} (${l.sku}): ${taken} unit(s) reserved or committed for ${l.quantity - cancelledUnits} still ordered`,
+          });
         }
         if (cancelledStatus(o.status) && committed > 0 && !o.shipments.some((s) => SHIPPED_RANK.has(s.status))) {
-          v.push({ subject: o.orderId, detail: `${o.status} but ${committed} unit(s) of line ${l.lineNo} were committed (left the warehouse)` });
+          v.push({
+            subject: o.orderId,
+            detail: `${o.status} but ${committed} unit(s) of line ${l.lineNo} were committed (left the warehouse)`,
+          });
         }
         if (o.status === 'COMPLETED' && committed !== l.quantity - cancelledUnits) {
-          v.push({ subject: o.orderId, detail: `COMPLETED but line ${l.lineNo} (${l.sku}) committed ${committed} of ${l.quantity - cancelledUnits} unit(s)` });
+          v.push({
+            subject: o.orderId,
+            detail: `COMPLETED but line ${l.lineNo} (${l.sku}) committed ${committed} of ${l.quantity - cancelledUnits} unit(s)`,
+          });
         }
       }
     }
-    add('stock.orders-hold-what-they-should', 'a finished order holds no reserved units; committed units = units ordered less cancelled; never more', f.orders.length, v);
+    add(
+      'stock.orders-hold-what-they-should',
+      'a finished order holds no reserved units; committed units = units ordered less cancelled; never more',
+      f.orders.length,
+      v,
+    );
   }
   {
     const v: Violation[] = [];
@@ -246,11 +340,20 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
           const want = r.status === 'accepted' ? l.quantity : 0;
           // An order still open may have restocked a received parcel before it hears "accepted".
           const ok = isTerminal(o.status) ? got === want : got === want || (r.status === 'received' && got === l.quantity);
-          if (!ok) v.push({ subject: o.orderId, detail: `return ${r.returnId} (${r.status}) line ${l.lineNo}: restocked ${got}, expected ${want}` });
+          if (!ok)
+            v.push({
+              subject: o.orderId,
+              detail: `return ${r.returnId} (${r.status}) line ${l.lineNo}: restocked ${got}, expected ${want}`,
+            });
         }
       }
     }
-    add('stock.returns-restocked-once', 'an accepted return puts its units back once; a rejected or expired one puts nothing back', checked, v);
+    add(
+      'stock.returns-restocked-once',
+      'an accepted return puts its units back once; a rejected or expired one puts nothing back',
+      checked,
+      v,
+    );
   }
 
   // ---------------------------------------------------------------- money
@@ -262,51 +365,77 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
       const captures = entries.filter((e) => e.type === 'capture');
       const refunds = entries.filter((e) => e.type === 'refund');
       if (o.paymentMethod === 'cod') {
-        if (entries.some((e) => e.type !== 'decline')) v.push({ subject: o.orderId, detail: `cash on delivery but the gateway shows ${entries.map((e) => e.type).join(', ')}` });
+        if (entries.some((e) => e.type !== 'decline'))
+          v.push({ subject: o.orderId, detail: `cash on delivery but the gateway shows ${entries.map((e) => e.type).join(', ')}` });
         const instructed = sum(f.refundInstructions.filter((r) => r.orderId === o.orderId).map((r) => toMinor(r.amount)));
-        if (instructed > toMinor(o.total)) v.push({ subject: o.orderId, detail: `refund instructions ${money(instructed)} exceed the order total ${o.total}` });
+        if (instructed > toMinor(o.total))
+          v.push({ subject: o.orderId, detail: `refund instructions ${money(instructed)} exceed the order total ${o.total}` });
         continue;
       }
       for (const [shipmentId, cs] of groupBy(o.captures, (c) => c.shipmentId)) {
-        if (cs.length > 1) v.push({ subject: o.orderId, detail: `shipment ${shipmentId} captured ${cs.length} times (${cs.map((c) => c.captureId).join(', ')})` });
+        if (cs.length > 1)
+          v.push({
+            subject: o.orderId,
+            detail: `shipment ${shipmentId} captured ${cs.length} times (${cs.map((c) => c.captureId).join(', ')})`,
+          });
       }
       const captured = sum(captures.map((c) => toMinor(c.amount)));
       const refunded = sum(refunds.map((r) => toMinor(r.amount)));
-      if (captured > toMinor(o.total)) v.push({ subject: o.orderId, detail: `captured ${money(captured)} above the order total ${o.total}` });
+      if (captured > toMinor(o.total))
+        v.push({ subject: o.orderId, detail: `captured ${money(captured)} above the order total ${o.total}` });
       // The rest compares finished books: an order still moving may have a capture the projection has not heard of yet.
       if (!isTerminal(o.status)) continue;
       // The gateway's captures are exactly the ones the OMS knows of.
       const omsIds = new Set(o.captures.map((c) => c.captureId));
-      for (const c of captures) if (!omsIds.has(c.id)) v.push({ subject: o.orderId, detail: `capture ${c.id} (${c.amount}) at the gateway is unknown to the order` });
+      for (const c of captures)
+        if (!omsIds.has(c.id))
+          v.push({ subject: o.orderId, detail: `capture ${c.id} (${c.amount}) at the gateway is unknown to the order` });
       const ledgerIds = new Map(captures.map((c) => [c.id, c]));
       for (const c of o.captures) {
         const l = ledgerIds.get(c.captureId);
         if (!l) v.push({ subject: o.orderId, detail: `the order records capture ${c.captureId} the gateway does not have` });
-        else if (toMinor(l.amount) !== toMinor(c.amount)) v.push({ subject: o.orderId, detail: `capture ${c.captureId}: gateway ${l.amount}, order ${c.amount}` });
+        else if (toMinor(l.amount) !== toMinor(c.amount))
+          v.push({ subject: o.orderId, detail: `capture ${c.captureId}: gateway ${l.amount}, order ${c.amount}` });
       }
       // Authorisations: never captured beyond, and none left holding money once the order is finished.
       const auths = entries.filter((e) => e.type === 'authorize');
       for (const a of auths) {
         const authId = a.authorizationId ?? a.id;
         const onIt = sum(captures.filter((c) => c.authorizationId === authId).map((c) => toMinor(c.amount)));
-        if (onIt > toMinor(a.amount)) v.push({ subject: o.orderId, detail: `authorisation ${authId}: captured ${money(onIt)} of ${a.amount}` });
+        if (onIt > toMinor(a.amount))
+          v.push({ subject: o.orderId, detail: `authorisation ${authId}: captured ${money(onIt)} of ${a.amount}` });
         // A void releases what it names (a partial reversal) or all that was left; an expiry all of it.
         const released = sum(entries.filter((e) => e.type === 'void' && e.authorizationId === authId).map((e) => toMinor(e.amount)));
         const closed = onIt + released >= toMinor(a.amount) || entries.some((e) => e.type === 'expire' && e.authorizationId === authId);
-        if (!closed) v.push({ subject: o.orderId, detail: `${o.status} but authorisation ${authId} still holds ${money(toMinor(a.amount) - onIt - released)} (neither captured, released nor expired)` });
+        if (!closed)
+          v.push({
+            subject: o.orderId,
+            detail: `${o.status} but authorisation ${authId} still holds ${money(toMinor(a.amount) - onIt - released)} (neither captured, released nor expired)`,
+          });
       }
       const net = captured - refunded;
-      if (cancelledStatus(o.status) && net !== 0) v.push({ subject: o.orderId, detail: `${o.status} but captured ${money(captured)} − refunded ${money(refunded)} = ${money(net)}` });
+      if (cancelledStatus(o.status) && net !== 0)
+        v.push({ subject: o.orderId, detail: `${o.status} but captured ${money(captured)} − refunded ${money(refunded)} = ${money(net)}` });
       if (o.status === 'REJECTED' && captured > 0) v.push({ subject: o.orderId, detail: `REJECTED but ${money(captured)} was captured` });
       if (!cancelledStatus(o.status)) {
         const returned = sum(o.returns.filter((r) => r.status === 'accepted').map((r) => toMinor(r.refunded ?? '0')));
-        if (refunded !== returned) v.push({ subject: o.orderId, detail: `refunded ${money(refunded)} at the gateway, but accepted returns refunded ${money(returned)}` });
+        if (refunded !== returned)
+          v.push({
+            subject: o.orderId,
+            detail: `refunded ${money(refunded)} at the gateway, but accepted returns refunded ${money(returned)}`,
+          });
         if (o.status === 'COMPLETED' && o.cancelledLines.length === 0 && captured !== toMinor(o.total)) {
           v.push({ subject: o.orderId, detail: `COMPLETED with nothing cancelled but captured ${money(captured)} of ${o.total}` });
         }
         const everything = o.lines.every((l) => {
           const kept = l.quantity - sum(o.cancelledLines.filter((c) => c.lineNo === l.lineNo).map((c) => c.quantity));
-          const back = sum(o.returns.filter((r) => r.status === 'accepted').flatMap((r) => r.lines).filter((x) => x.lineNo === l.lineNo).map((x) => x.quantity));
+          const back = sum(
+            o.returns
+              .filter((r) => r.status === 'accepted')
+              .flatMap((r) => r.lines)
+              .filter((x) => x.lineNo === l.lineNo)
+              .map((x) => x.quantity),
+          );
           return back >= kept;
         });
         if (o.status === 'COMPLETED' && everything && o.returns.some((r) => r.status === 'accepted') && net !== 0) {
@@ -314,22 +443,38 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
         }
       }
     }
-    add('money.matches-final-state', 'per order: gateway captures are the order\'s; captured − refunded fits its final state; no authorisation left open', f.orders.length, v);
+    add(
+      'money.matches-final-state',
+      "per order: gateway captures are the order's; captured − refunded fits its final state; no authorisation left open",
+      f.orders.length,
+      v,
+    );
   }
   {
     const v: Violation[] = [];
     const captures = f.payments.filter((e) => e.type === 'capture');
-    const refundsByCapture = groupBy(f.payments.filter((e) => e.type === 'refund'), (e) => e.captureId ?? '?');
+    const refundsByCapture = groupBy(
+      f.payments.filter((e) => e.type === 'refund'),
+      (e) => e.captureId ?? '?',
+    );
     for (const c of captures) {
       const refunded = sum((refundsByCapture.get(c.id) ?? []).map((r) => toMinor(r.amount)));
-      if (refunded > toMinor(c.amount)) v.push({ subject: c.orderId, detail: `capture ${c.id}: refunded ${money(refunded)} of ${c.amount}` });
+      if (refunded > toMinor(c.amount))
+        v.push({ subject: c.orderId, detail: `capture ${c.id}: refunded ${money(refunded)} of ${c.amount}` });
     }
     for (const [captureId, rs] of refundsByCapture) {
       if (!captures.some((c) => c.id === captureId)) v.push({ subject: rs[0]!.orderId, detail: `refund of unknown capture ${captureId}` });
     }
     // The same idempotency key acting twice would be two effects for one request.
-    for (const [k, es] of groupBy(f.payments.filter((e) => e.idempotencyKey && e.type !== 'expire'), (e) => `${e.type}:${e.idempotencyKey}`)) {
-      if (es.length > 1) v.push({ subject: es[0]!.orderId, detail: `${es.length} ${k.split(':')[0]} effects for one idempotency key ${es[0]!.idempotencyKey}` });
+    for (const [k, es] of groupBy(
+      f.payments.filter((e) => e.idempotencyKey && e.type !== 'expire'),
+      (e) => `${e.type}:${e.idempotencyKey}`,
+    )) {
+      if (es.length > 1)
+        v.push({
+          subject: es[0]!.orderId,
+          detail: `${es.length} ${k.split(':')[0]} effects for one idempotency key ${es[0]!.idempotencyKey}`,
+        });
     }
     add('money.refunds-within-captures', 'never a refund above what its capture took; one effect per idempotency key', captures.length, v);
   }
@@ -338,7 +483,10 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
   {
     const v: Violation[] = [];
     let checked = 0;
-    const bookingsByShipment = groupBy(f.bookings.filter((b) => b.kind === 'shipment'), (b) => b.shipmentId ?? '?');
+    const bookingsByShipment = groupBy(
+      f.bookings.filter((b) => b.kind === 'shipment'),
+      (b) => b.shipmentId ?? '?',
+    );
     const live = (b: BookingFacts) => b.status !== 'cancelled' && !b.forgotten;
     const known = new Set<string>();
     for (const o of f.orders) {
@@ -347,13 +495,26 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
         known.add(s.shipmentId);
         const active = (bookingsByShipment.get(s.shipmentId) ?? []).filter(live);
         if (s.status === 'cancelled' || cancelledStatus(o.status)) {
-          if (active.length) v.push({ subject: o.orderId, detail: `shipment ${s.shipmentId} is cancelled but booking ${active.map((b) => `${b.bookingId} (${b.status})`).join(', ')} is still live` });
+          if (active.length)
+            v.push({
+              subject: o.orderId,
+              detail: `shipment ${s.shipmentId} is cancelled but booking ${active.map((b) => `${b.bookingId} (${b.status})`).join(', ')} is still live`,
+            });
         } else if (BOOKED_OR_LATER.has(s.status)) {
-          if (active.length !== 1) v.push({ subject: o.orderId, detail: `shipment ${s.shipmentId} (${s.status}) has ${active.length} live bookings` });
-          else if (s.bookingId && active[0]!.bookingId !== s.bookingId) v.push({ subject: o.orderId, detail: `shipment ${s.shipmentId} records booking ${s.bookingId} but the carrier's live one is ${active[0]!.bookingId}` });
-          else if (s.status === 'delivered' && active[0]!.status !== 'delivered') v.push({ subject: o.orderId, detail: `shipment ${s.shipmentId} delivered but its booking is ${active[0]!.status}` });
+          if (active.length !== 1)
+            v.push({ subject: o.orderId, detail: `shipment ${s.shipmentId} (${s.status}) has ${active.length} live bookings` });
+          else if (s.bookingId && active[0]!.bookingId !== s.bookingId)
+            v.push({
+              subject: o.orderId,
+              detail: `shipment ${s.shipmentId} records booking ${s.bookingId} but the carrier's live one is ${active[0]!.bookingId}`,
+            });
+          else if (s.status === 'delivered' && active[0]!.status !== 'delivered')
+            v.push({ subject: o.orderId, detail: `shipment ${s.shipmentId} delivered but its booking is ${active[0]!.status}` });
         } else if (isTerminal(o.status) && active.length) {
-          v.push({ subject: o.orderId, detail: `shipment ${s.shipmentId} never got past ${s.status} but has live booking(s) ${active.map((b) => b.bookingId).join(', ')}` });
+          v.push({
+            subject: o.orderId,
+            detail: `shipment ${s.shipmentId} never got past ${s.status} but has live booking(s) ${active.map((b) => b.bookingId).join(', ')}`,
+          });
         }
       }
     }
@@ -361,12 +522,25 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
       if (known.has(shipmentId)) continue;
       const active = bs.filter(live);
       const owner = byId.get(bs[0]!.orderId);
-      if (active.length && owner && isTerminal(owner.status)) v.push({ subject: bs[0]!.orderId, detail: `booking ${active.map((b) => b.bookingId).join(', ')} for shipment ${shipmentId} the order does not know` });
+      if (active.length && owner && isTerminal(owner.status))
+        v.push({
+          subject: bs[0]!.orderId,
+          detail: `booking ${active.map((b) => b.bookingId).join(', ')} for shipment ${shipmentId} the order does not know`,
+        });
     }
-    for (const [returnId, bs] of groupBy(f.bookings.filter((b) => b.kind === 'return'), (b) => b.returnId ?? '?')) {
-      if (bs.filter(live).length > 1) v.push({ subject: bs[0]!.orderId, detail: `return ${returnId} has ${bs.filter(live).length} live return labels` });
+    for (const [returnId, bs] of groupBy(
+      f.bookings.filter((b) => b.kind === 'return'),
+      (b) => b.returnId ?? '?',
+    )) {
+      if (bs.filter(live).length > 1)
+        v.push({ subject: bs[0]!.orderId, detail: `return ${returnId} has ${bs.filter(live).length} live return labels` });
     }
-    add('carriers.one-live-booking', 'one live booking per live shipment (the one the order records); none for a cancelled shipment or order', checked, v);
+    add(
+      'carriers.one-live-booking',
+      'one live booking per live shipment (the one the order records); none for a cancelled shipment or order',
+      checked,
+      v,
+    );
   }
   {
     const v: Violation[] = [];
@@ -377,7 +551,11 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
         checked++;
         const open = (picksByShipment.get(s.shipmentId) ?? []).filter((p) => p.status !== 'cancelled');
         if (open.length > 1) v.push({ subject: o.orderId, detail: `shipment ${s.shipmentId} has ${open.length} open pick orders` });
-        if (s.status === 'cancelled' && open.length) v.push({ subject: o.orderId, detail: `shipment ${s.shipmentId} is cancelled but pick order ${open.map((p) => p.pickOrderId).join(', ')} is not` });
+        if (s.status === 'cancelled' && open.length)
+          v.push({
+            subject: o.orderId,
+            detail: `shipment ${s.shipmentId} is cancelled but pick order ${open.map((p) => p.pickOrderId).join(', ')} is not`,
+          });
       }
     }
     add('warehouse.picks-follow-shipments', 'at most one open pick order per shipment; none for a cancelled shipment', checked, v);
@@ -395,11 +573,18 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
       checked++;
       const p = pushes.get(`${o.channel}\u0000${o.orderId}`);
       if (!p || p.status !== o.status || p.seq !== o.seq) {
-        v.push({ subject: o.orderId, detail: `final status ${o.status} (seq ${o.seq}) but the OMS last pushed ${p ? `${p.status} (seq ${p.seq})` : 'nothing'} to ${o.channel}` });
+        v.push({
+          subject: o.orderId,
+          detail: `final status ${o.status} (seq ${o.seq}) but the OMS last pushed ${p ? `${p.status} (seq ${p.seq})` : 'nothing'} to ${o.channel}`,
+        });
       }
       if (o.channel === 'web' || o.channel === 'pos') {
         const got = f.channels.feedLatest[o.orderId];
-        if (!got || got.status !== o.status || got.seq !== o.seq) v.push({ subject: o.orderId, detail: `${o.channel} was last told ${got ? `${got.status} (seq ${got.seq})` : 'nothing'}, final is ${o.status} (seq ${o.seq})` });
+        if (!got || got.status !== o.status || got.seq !== o.seq)
+          v.push({
+            subject: o.orderId,
+            detail: `${o.channel} was last told ${got ? `${got.status} (seq ${got.seq})` : 'nothing'}, final is ${o.status} (seq ${o.seq})`,
+          });
       } else if (o.channel === 'shopify') {
         const calls = callsByOrder.get(`shopify\u0000${o.channelOrderId}`) ?? [];
         const last = calls[calls.length - 1];
@@ -410,10 +595,16 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
         // Shopee, Lazada and TikTok are told only of handover and cancellation.
         const platform = f.channels.platformOrders.find((x) => x.channel === o.channel && x.channelOrderId === o.channelOrderId);
         const cancelledThere = platform !== undefined && /^cancel/i.test(platform.status);
-        if (cancelledStatus(o.status) !== cancelledThere) v.push({ subject: o.orderId, detail: `${o.channel} shows the order ${platform?.status ?? 'unknown'}, final is ${o.status}` });
+        if (cancelledStatus(o.status) !== cancelledThere)
+          v.push({ subject: o.orderId, detail: `${o.channel} shows the order ${platform?.status ?? 'unknown'}, final is ${o.status}` });
       }
     }
-    add('channels.last-push-is-final', 'each finished order\'s channel was last told its final status (as far as the channel\'s API carries it)', checked, v);
+    add(
+      'channels.last-push-is-final',
+      "each finished order's channel was last told its final status (as far as the channel's API carries it)",
+      checked,
+      v,
+    );
   }
 
   // ---------------------------------------------------------------- returns
@@ -424,7 +615,8 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
       if (!isTerminal(o.status)) continue;
       for (const r of o.returns) {
         checked++;
-        if (!['accepted', 'rejected', 'expired'].includes(r.status)) v.push({ subject: o.orderId, detail: `${o.status} with return ${r.returnId} still ${r.status}` });
+        if (!['accepted', 'rejected', 'expired'].includes(r.status))
+          v.push({ subject: o.orderId, detail: `${o.status} with return ${r.returnId} still ${r.status}` });
       }
     }
     add('returns.closed-with-the-order', 'a finished order has no return still open', checked, v);

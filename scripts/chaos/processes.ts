@@ -59,7 +59,11 @@ export class ManagedProc {
   starts = 0;
   readonly logFile: string;
 
-  constructor(readonly spec: ProcSpec, logDir: string, private readonly log: (line: string) => void) {
+  constructor(
+    readonly spec: ProcSpec,
+    logDir: string,
+    private readonly log: (line: string) => void,
+  ) {
     this.logFile = join(logDir, `${spec.name}.log`);
   }
 
@@ -80,7 +84,9 @@ export class ManagedProc {
   start(): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`${this.spec.name}: the run is over, not starting it again`));
     if (this.child && !this.starting) return Promise.resolve();
-    this.starting ??= this.spawnAndWait().finally(() => { this.starting = undefined; });
+    this.starting ??= this.spawnAndWait().finally(() => {
+      this.starting = undefined;
+    });
     return this.starting;
   }
 
@@ -88,7 +94,12 @@ export class ManagedProc {
     const fd = openSync(this.logFile, 'a');
     const from = statSync(this.logFile).size;
     this.planned = false;
-    const child = spawn(this.spec.command, this.spec.args, { cwd: this.spec.cwd, env: this.spec.env, detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(this.spec.command, this.spec.args, {
+      cwd: this.spec.cwd,
+      env: this.spec.env,
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
     closeSync(fd);
     this.child = child;
     this.starts++;
@@ -119,7 +130,11 @@ export class ManagedProc {
       if (size > offset) {
         const buf = Buffer.alloc(Math.min(size - offset, 1 << 20));
         const rfd = openSync(this.logFile, 'r');
-        try { readSync(rfd, buf, 0, buf.length, offset); } finally { closeSync(rfd); }
+        try {
+          readSync(rfd, buf, 0, buf.length, offset);
+        } finally {
+          closeSync(rfd);
+        }
         offset += buf.length;
         seen = (seen + buf.toString('utf8')).slice(-20_000);
         if (this.spec.ready.test(seen)) {
@@ -128,10 +143,13 @@ export class ManagedProc {
           return;
         }
       }
-      if (exitedWhy !== undefined) throw new Error(`${this.spec.name} ${exitedWhy} before it was ready: ${seen.trim().split('\n').slice(-5).join(' | ').slice(-800)}`);
+      if (exitedWhy !== undefined)
+        throw new Error(`${this.spec.name} ${exitedWhy} before it was ready: ${seen.trim().split('\n').slice(-5).join(' | ').slice(-800)}`);
       if (Date.now() > deadline) {
         void this.kill9();
-        throw new Error(`${this.spec.name} was not ready within ${this.spec.readyTimeoutMs} ms: ${seen.trim().split('\n').slice(-5).join(' | ').slice(-800)}`);
+        throw new Error(
+          `${this.spec.name} was not ready within ${this.spec.readyTimeoutMs} ms: ${seen.trim().split('\n').slice(-5).join(' | ').slice(-800)}`,
+        );
       }
       await sleep(100);
     }
@@ -154,10 +172,14 @@ export class ManagedProc {
           return;
         } catch (err) {
           failures++;
-          this.log(`${this.spec.name} restart failed (attempt ${failures}), trying again in ${Math.min(delay * 2, RETRY_MAX_MS) / 1000}s: ${message(err)}`);
+          this.log(
+            `${this.spec.name} restart failed (attempt ${failures}), trying again in ${Math.min(delay * 2, RETRY_MAX_MS) / 1000}s: ${message(err)}`,
+          );
         }
       }
-    })().finally(() => { this.restarting = undefined; });
+    })().finally(() => {
+      this.restarting = undefined;
+    });
     return this.restarting;
   }
 

@@ -17,7 +17,18 @@ import { seedIfEmpty } from '../../db/seed';
 import { collectFacts, diagnose, readStock, type StuckOrder } from './collect';
 import { allHold, checkInvariants, TERMINAL_STATUSES, type InvariantResult } from './invariants';
 import { createTopology, CHAOS_KEYS, type Topology } from './topology';
-import { http, planOrder, rngFrom, runOrder, STOCK_PLAN, WorkloadStats, type OrderWatch, type PlannedOrder, type Product, type WatchedOrder } from './workload';
+import {
+  http,
+  planOrder,
+  rngFrom,
+  runOrder,
+  STOCK_PLAN,
+  WorkloadStats,
+  type OrderWatch,
+  type PlannedOrder,
+  type Product,
+  type WatchedOrder,
+} from './workload';
 import type { ManagedProc } from './processes';
 import { LivenessWatchdog, type WatchdogSummary } from './watchdog';
 
@@ -79,14 +90,28 @@ export interface ChaosReport {
   options: Omit<ChaosOptions, 'baseEnv' | 'log'>;
   dir: string;
   durations: { setupS: number; workloadS: number; drainS: number; totalS: number };
-  orders: { planned: number; accepted: number; byPath: Record<string, number>; byFinalStatus: Record<string, number>; settled: boolean; unsettled: string[]; stuck: StuckOrder[] };
+  orders: {
+    planned: number;
+    accepted: number;
+    byPath: Record<string, number>;
+    byFinalStatus: Record<string, number>;
+    settled: boolean;
+    unsettled: string[];
+    stuck: StuckOrder[];
+  };
   faults: Record<string, number>;
   /** Restarts of the Temporal dev server by its liveness watchdog (not faults the runner injected). */
   watchdogRestarts: number;
   /** The watchdog's probes and restarts; undefined when it was off. */
   watchdog: WatchdogSummary | undefined;
   sandboxFaults: { target: string; action: string; matched: number; applied: number }[];
-  recovery: { ordersRetried: number; retryCalls: number; attentionReasons: Record<string, number>; opsInspections: number; unplannedExits: Record<string, number> };
+  recovery: {
+    ordersRetried: number;
+    retryCalls: number;
+    attentionReasons: Record<string, number>;
+    opsInspections: number;
+    unplannedExits: Record<string, number>;
+  };
   workload: WorkloadStats;
   invariants: InvariantResult[];
   ok: boolean;
@@ -96,12 +121,20 @@ export interface ChaosReport {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Sleeps, or less when `signal` is aborted meanwhile. */
-const sleepUnless = (ms: number, signal: AbortSignal | undefined) => new Promise<void>((r) => {
-  if (signal?.aborted) { r(); return; }
-  const t = setTimeout(done, ms);
-  function done() { clearTimeout(t); signal?.removeEventListener('abort', done); r(); }
-  signal?.addEventListener('abort', done);
-});
+const sleepUnless = (ms: number, signal: AbortSignal | undefined) =>
+  new Promise<void>((r) => {
+    if (signal?.aborted) {
+      r();
+      return;
+    }
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      r();
+    }
+    signal?.addEventListener('abort', done);
+  });
 const secondsSince = (t: number) => Math.round((Date.now() - t) / 100) / 10;
 /** The watchdog's default timing: a probe every 5 s with a 5 s deadline; restart after 45 s without an answer. */
 export const DEFAULT_WATCHDOG = { intervalMs: 5000, probeTimeoutMs: 5000, unhealthyAfterMs: 45_000 } as const;
@@ -144,29 +177,44 @@ async function shapeStock(sql: Sql): Promise<void> {
 
 /** Polls the projection for the orders someone waits on. */
 function createWatch(sql: Sql, stopped: () => boolean): OrderWatch & { loop: Promise<void> } {
-  const waiters = new Map<number, { orderId: string; pred: (o: WatchedOrder) => boolean; untilMs: number; resolve: (o: WatchedOrder | undefined) => void }>();
+  const waiters = new Map<
+    number,
+    { orderId: string; pred: (o: WatchedOrder) => boolean; untilMs: number; resolve: (o: WatchedOrder | undefined) => void }
+  >();
   let next = 0;
   const loop = (async () => {
     while (!stopped() || waiters.size) {
       await sleep(1000);
       if (!waiters.size) continue;
       const ids = [...new Set([...waiters.values()].map((w) => w.orderId))];
-      let rows: { order_id: string; status: string; needs_attention: boolean; returns: { returnId: string; status: string }[] | null }[] = [];
+      let rows: { order_id: string; status: string; needs_attention: boolean; returns: { returnId: string; status: string }[] | null }[] =
+        [];
       try {
         rows = await sql`select order_id, status, needs_attention, detail -> 'returns' as returns from orders where order_id = any(${ids})`;
       } catch {
         // PostgreSQL is restarting: next round.
       }
-      const byId = new Map(rows.map((r) => [r.order_id, { status: r.status, needsAttention: r.needs_attention, returns: r.returns ?? [] }]));
+      const byId = new Map(
+        rows.map((r) => [r.order_id, { status: r.status, needsAttention: r.needs_attention, returns: r.returns ?? [] }]),
+      );
       for (const [k, w] of waiters) {
         const o = byId.get(w.orderId);
-        if (o && w.pred(o)) { waiters.delete(k); w.resolve(o); } else if (Date.now() > w.untilMs || stopped()) { waiters.delete(k); w.resolve(undefined); }
+        if (o && w.pred(o)) {
+          waiters.delete(k);
+          w.resolve(o);
+        } else if (Date.now() > w.untilMs || stopped()) {
+          waiters.delete(k);
+          w.resolve(undefined);
+        }
       }
     }
   })();
   return {
     loop,
-    waitFor: (orderId, pred, untilMs) => new Promise((resolve) => { waiters.set(next++, { orderId, pred, untilMs, resolve }); }),
+    waitFor: (orderId, pred, untilMs) =>
+      new Promise((resolve) => {
+        waiters.set(next++, { orderId, pred, untilMs, resolve });
+      }),
   };
 }
 
@@ -176,7 +224,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   chmodSync(dir, 0o755);
   const log = o.log;
   const faults: Record<string, number> = {};
-  const countFault = (kind: string, n = 1) => { faults[kind] = (faults[kind] ?? 0) + n; };
+  const countFault = (kind: string, n = 1) => {
+    faults[kind] = (faults[kind] ?? 0) + n;
+  };
   const sandboxFaultTotals = new Map<string, { target: string; action: string; matched: number; applied: number }>();
   const stats = new WorkloadStats();
   const accepted = new Set<string>();
@@ -192,16 +242,25 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   let ok = false;
   const rng = rngFrom(o.seed ^ 0x5eed);
   const watchdogOptions = o.watchdog ?? DEFAULT_WATCHDOG;
-  if (o.faults.temporalHangs > 0 && watchdogOptions.unhealthyAfterMs <= 0) throw new Error('temporal-hang faults need the watchdog (only its restart heals them)');
+  if (o.faults.temporalHangs > 0 && watchdogOptions.unhealthyAfterMs <= 0)
+    throw new Error('temporal-hang faults need the watchdog (only its restart heals them)');
   let watchdog: LivenessWatchdog | undefined;
   // The run's end: processes that do not come back are retried until then (set once the workload starts).
   let runEnd = () => Date.now() + 3_600_000;
   try {
     topo = await createTopology({
-      dir, workers: o.workers, baseEnv: o.baseEnv, sandboxStepMs: o.sandboxStepMs, log,
+      dir,
+      workers: o.workers,
+      baseEnv: o.baseEnv,
+      sandboxStepMs: o.sandboxStepMs,
+      log,
       omsEnv: {
-        OMS_RETURN_WINDOWS: `default=${o.returnWindow}`, OMS_BACKORDER_TIMEOUT: o.backorderTimeout, OMS_DEFAULT_CARRIER: 'ghn',
-        OMS_STEP_TIMEOUT: '15s', OMS_RISK_VELOCITY_PER_HOUR: '1000000', OMS_STOCK_SYNC_INTERVAL: '2s',
+        OMS_RETURN_WINDOWS: `default=${o.returnWindow}`,
+        OMS_BACKORDER_TIMEOUT: o.backorderTimeout,
+        OMS_DEFAULT_CARRIER: 'ghn',
+        OMS_STEP_TIMEOUT: '15s',
+        OMS_RISK_VELOCITY_PER_HOUR: '1000000',
+        OMS_STOCK_SYNC_INTERVAL: '2s',
         // A shipment whose webhooks stop (an API or PostgreSQL outage) asks the carrier after 20 s.
         OMS_TRACKING_QUIET: '20s',
       },
@@ -212,9 +271,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     log('starting PostgreSQL, the Temporal dev server (SQLite) and the sandbox (state dir)...');
     await Promise.all([t.postgres.start(), t.temporal.start(), t.sandbox.start()]);
     if (watchdogOptions.unhealthyAfterMs > 0) {
-      watchdog = new LivenessWatchdog({ proc: t.temporal, address: t.temporalAddress, namespace: 'default', ...watchdogOptions, restartUntil: () => runEnd(), log });
+      watchdog = new LivenessWatchdog({
+        proc: t.temporal,
+        address: t.temporalAddress,
+        namespace: 'default',
+        ...watchdogOptions,
+        restartUntil: () => runEnd(),
+        log,
+      });
       watchdog.start();
-      log(`watchdog: probing the Temporal dev server (DescribeNamespace) every ${watchdogOptions.intervalMs / 1000}s, ${watchdogOptions.probeTimeoutMs / 1000}s deadline; kill -9 and restart after ${watchdogOptions.unhealthyAfterMs / 1000}s without an answer`);
+      log(
+        `watchdog: probing the Temporal dev server (DescribeNamespace) every ${watchdogOptions.intervalMs / 1000}s, ${watchdogOptions.probeTimeoutMs / 1000}s deadline; kill -9 and restart after ${watchdogOptions.unhealthyAfterMs / 1000}s without an answer`,
+      );
     }
     sql = createSql(t.databaseUrl, { max: 4 });
     const q = sql;
@@ -223,7 +291,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await shapeStock(q);
     const seedStock = await readStock(q);
     const [{ maxId } = { maxId: 0 }] = await q<{ maxId: number }[]>`select coalesce(max(id), 0)::int as "maxId" from stock_adjustments`;
-    const products: Product[] = (await q<{ sku: string; unit_price: string }[]>`select sku, unit_price::text as unit_price from products order by sku`).map((p) => ({ sku: p.sku, unitPrice: p.unit_price }));
+    const products: Product[] = (
+      await q<{ sku: string; unit_price: string }[]>`select sku, unit_price::text as unit_price from products order by sku`
+    ).map((p) => ({ sku: p.sku, unitPrice: p.unit_price }));
     log(`starting the API and ${o.workers} worker(s)...`);
     // Retried with backoff: a worker exits when Temporal does not answer its first call yet.
     await Promise.all([t.api, ...t.workers].map((p) => p.ensureUp(Date.now() + 600_000)));
@@ -240,14 +310,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const p500 = (o.faults.errorRate * 2) / 3;
         const pTimeout = (o.faults.errorRate - p500) / (1 - p500);
         await sandboxPost('/sandbox/faults', { ...f, action: 'error500', probability: p500, times: -1, seed: o.seed + i * 2 });
-        await sandboxPost('/sandbox/faults', { ...f, action: 'timeout', delayMs: 11_000, probability: pTimeout, times: -1, seed: o.seed + i * 2 + 1 });
+        await sandboxPost('/sandbox/faults', {
+          ...f,
+          action: 'timeout',
+          delayMs: 11_000,
+          probability: pTimeout,
+          times: -1,
+          seed: o.seed + i * 2 + 1,
+        });
       }
       await sandboxPost('/sandbox/config', { authorizationTtlMs: authTtlMs });
     };
     /** Adds the sandbox's fault counters to the run's totals (they restart with the sandbox). */
     const harvestSandboxFaults = async () => {
       const a = await http(`${t.sandboxUrl}/sandbox/faults`, { timeoutMs: 10_000 });
-      const list = (a.body as { faults?: { service: string; op: string; action: string; matched: number; applied: number }[] } | undefined)?.faults ?? [];
+      const list =
+        (a.body as { faults?: { service: string; op: string; action: string; matched: number; applied: number }[] } | undefined)?.faults ??
+        [];
       for (const f of list) {
         const key = `${f.service}.${f.op} ${f.action}`;
         const cur = sandboxFaultTotals.get(key) ?? { target: `${f.service}.${f.op}`, action: f.action, matched: 0, applied: 0 };
@@ -296,7 +375,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         r.calls++;
         r.lastAt = Date.now();
         retries.set(f.order_id, r);
-        await http(`${t.apiUrl}/v1/orders/${f.order_id}/retry`, { key: CHAOS_KEYS.ops, json: {}, headers: { 'Idempotency-Key': `chaos-retry-${f.order_id}-${r.calls}` } });
+        await http(`${t.apiUrl}/v1/orders/${f.order_id}/retry`, {
+          key: CHAOS_KEYS.ops,
+          json: {},
+          headers: { 'Idempotency-Key': `chaos-retry-${f.order_id}-${r.calls}` },
+        });
       }
       const received = await q<{ order_id: string; return_id: string }[]>`
         select order_id, r ->> 'returnId' as return_id from orders, jsonb_array_elements(coalesce(detail -> 'returns', '[]'::jsonb)) r where r ->> 'status' = 'received'`;
@@ -307,13 +390,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         // The customer's script inspects at once; one left waiting a minute is ops' to do.
         if (now - since < 60_000) continue;
         const a = await http(`${t.apiUrl}/v1/orders/${r.order_id}/returns/${encodeURIComponent(r.return_id)}/inspection`, {
-          key: CHAOS_KEYS.ops, json: { result: 'accept', reason: 'inspected by ops' }, headers: { 'Idempotency-Key': `chaos-ops-inspect-${r.return_id}` },
+          key: CHAOS_KEYS.ops,
+          json: { result: 'accept', reason: 'inspected by ops' },
+          headers: { 'Idempotency-Key': `chaos-ops-inspect-${r.return_id}` },
         });
         if (a.status === 200) opsInspections++;
       }
       const counts = await q<{ status: string; n: number }[]>`select status, count(*)::int as n from orders group by status`;
       // Orders that have not moved for two minutes are stuck, not in flight: they must not hold the workload back for ever.
-      const [idle] = await q<{ n: number }[]>`select count(*)::int as n from orders where status not in ('COMPLETED', 'CANCELLED', 'REJECTED') and updated_at < now() - interval '120 seconds'`;
+      const [idle] = await q<
+        { n: number }[]
+      >`select count(*)::int as n from orders where status not in ('COMPLETED', 'CANCELLED', 'REJECTED') and updated_at < now() - interval '120 seconds'`;
       stalledCount = idle?.n ?? 0;
       for (const k of Object.keys(statusCounts)) delete statusCounts[k];
       for (const c of counts) statusCounts[c.status] = c.n;
@@ -322,10 +409,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const opsLoop = (async () => {
       let lastLog = 0;
       while (!finished) {
-        try { await opsSweep(); } catch { /* PostgreSQL or the API is restarting */ }
+        try {
+          await opsSweep();
+        } catch {
+          /* PostgreSQL or the API is restarting */
+        }
         if (Date.now() - lastLog > 15_000) {
           lastLog = Date.now();
-          log(`  t+${secondsSince(workloadStart)}s: ${stats.accepted}/${o.orders} accepted, ${settledCount} finished; ${Object.entries(statusCounts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+          log(
+            `  t+${secondsSince(workloadStart)}s: ${stats.accepted}/${o.orders} accepted, ${settledCount} finished; ${Object.entries(
+              statusCounts,
+            )
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}`,
+          );
         }
         await sleep(3000);
       }
@@ -333,9 +430,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     // Faults: process kills and restarts, spread evenly over the window, one at a time.
     const kinds: string[] = [
-      ...Array<string>(o.faults.workerKills).fill('worker-kill'), ...Array<string>(o.faults.apiKills).fill('api-kill'),
-      ...Array<string>(o.faults.postgresRestarts).fill('postgres-restart'), ...Array<string>(o.faults.temporalRestarts).fill('temporal-restart'),
-      ...Array<string>(o.faults.stackKills).fill('stack-kill'), ...Array<string>(o.faults.temporalHangs).fill('temporal-hang'),
+      ...Array<string>(o.faults.workerKills).fill('worker-kill'),
+      ...Array<string>(o.faults.apiKills).fill('api-kill'),
+      ...Array<string>(o.faults.postgresRestarts).fill('postgres-restart'),
+      ...Array<string>(o.faults.temporalRestarts).fill('temporal-restart'),
+      ...Array<string>(o.faults.stackKills).fill('stack-kill'),
+      ...Array<string>(o.faults.temporalHangs).fill('temporal-hang'),
     ].sort(() => rng() - 0.5);
     // A process that does not come back at once (a worker whose Temporal does not answer yet) is
     // tried again with backoff for as long as the run lasts.
@@ -374,15 +474,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         log(`fault: temporal-hang: SIGSTOP to the Temporal dev server's process group (pid ${t.temporal.pid}); it is never continued`);
         t.temporal.signalGroup('SIGSTOP');
         const bound = Date.now() + watchdogOptions.unhealthyAfterMs + 300_000;
-        while (!(t.temporal.starts > before && t.temporal.serving && watchdog.restarts.length > restartsBefore) && Date.now() < bound) await sleep(1000);
+        while (!(t.temporal.starts > before && t.temporal.serving && watchdog.restarts.length > restartsBefore) && Date.now() < bound)
+          await sleep(1000);
         await watchdog.idle();
         if (watchdog.restarts.length === restartsBefore) {
           // The watchdog failed its job: say so (the run fails), and restart it here so the run can go on.
           countFault('temporal-hang NOT healed by the watchdog');
-          log(`fault: temporal-hang: the watchdog did not restart the dev server within ${Math.round((watchdogOptions.unhealthyAfterMs + 300_000) / 1000)}s; the runner restarts it`);
-          await held(async () => { await t.temporal.kill9(); await upWithin(t.temporal); });
+          log(
+            `fault: temporal-hang: the watchdog did not restart the dev server within ${Math.round((watchdogOptions.unhealthyAfterMs + 300_000) / 1000)}s; the runner restarts it`,
+          );
+          await held(async () => {
+            await t.temporal.kill9();
+            await upWithin(t.temporal);
+          });
         } else {
-          log(`fault: temporal-hang healed by the watchdog after ${Math.round(watchdog.restarts.at(-1)!.failingForMs / 1000)}s without an answer`);
+          log(
+            `fault: temporal-hang healed by the watchdog after ${Math.round(watchdog.restarts.at(-1)!.failingForMs / 1000)}s without an answer`,
+          );
         }
         await Promise.all([upWithin(t.api), ...t.workers.map(upWithin)]);
       } else {
@@ -423,14 +531,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         await sleep(2000);
         tick++;
         const elapsed = Date.now() - workloadStart;
-        if (ttlPhase === 0 && elapsed > windowMs / 3) { ttlPhase = 1; await setAuthTtl(o.faults.authorizationTtlMs); countFault('short authorisation lifetime (phases)'); }
-        if (ttlPhase === 1 && elapsed > (2 * windowMs) / 3) { ttlPhase = 2; await setAuthTtl(LONG_TTL_MS); }
+        if (ttlPhase === 0 && elapsed > windowMs / 3) {
+          ttlPhase = 1;
+          await setAuthTtl(o.faults.authorizationTtlMs);
+          countFault('short authorisation lifetime (phases)');
+        }
+        if (ttlPhase === 1 && elapsed > (2 * windowMs) / 3) {
+          ttlPhase = 2;
+          await setAuthTtl(LONG_TTL_MS);
+        }
         const pool = ids();
         if (!pool.length) continue;
         // A carrier delivers an old event again (a duplicate, and out of order).
         const oid = pool[Math.floor(rng() * pool.length)]!;
         const led = await http(`${t.sandboxUrl}/sandbox/ledger/carriers?orderId=${encodeURIComponent(oid)}`, { timeoutMs: 10_000 });
-        const bookings = (led.body as { bookings?: { bookingId: string; carrier: string; events: { eventId: string }[] }[] } | undefined)?.bookings ?? [];
+        const bookings =
+          (led.body as { bookings?: { bookingId: string; carrier: string; events: { eventId: string }[] }[] } | undefined)?.bookings ?? [];
         const b = bookings.filter((x) => x.carrier === 'ghn' && x.events.length > 1)[0];
         if (b) {
           const ev = b.events[1 + Math.floor(rng() * (b.events.length - 1))]!;
@@ -441,20 +557,32 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         if (expiries < o.faults.authorizationExpiries) {
           const pid = pool[Math.floor(rng() * pool.length)]!;
           const pay = await http(`${t.sandboxUrl}/sandbox/ledger/payments?orderId=${encodeURIComponent(pid)}`, { timeoutMs: 10_000 });
-          const auth = ((pay.body as { entries?: { type: string; authorizationId?: string }[] } | undefined)?.entries ?? []).filter((e) => e.type === 'authorize').pop();
+          const auth = ((pay.body as { entries?: { type: string; authorizationId?: string }[] } | undefined)?.entries ?? [])
+            .filter((e) => e.type === 'authorize')
+            .pop();
           if (auth?.authorizationId) {
             const r = await sandboxPost(`/sandbox/payments/authorizations/${auth.authorizationId}/expire`, {});
-            if (r.status === 200) { expiries++; countFault('authorisation expired now'); }
+            if (r.status === 200) {
+              expiries++;
+              countFault('authorisation expired now');
+            }
           }
         }
         // Restock the scarce SKUs a little (wakes backordered orders).
         if (tick % 3 === 0) {
           for (const sku of STOCK_PLAN.scarce) {
             const inv = await http(`${t.apiUrl}/v1/inventory/${sku}`, { key: CHAOS_KEYS.admin, timeoutMs: 10_000 });
-            const row = ((inv.body as { warehouses?: { warehouseId: string; onHand: number }[] } | undefined)?.warehouses ?? []).find((w) => w.warehouseId === 'WH-HN');
+            const row = ((inv.body as { warehouses?: { warehouseId: string; onHand: number }[] } | undefined)?.warehouses ?? []).find(
+              (w) => w.warehouseId === 'WH-HN',
+            );
             if (!row) continue;
             const add = 1 + Math.floor(rng() * 3);
-            const put = await http(`${t.apiUrl}/v1/inventory/${sku}/WH-HN`, { method: 'PUT', key: CHAOS_KEYS.admin, json: { onHand: row.onHand + add, reason: 'chaos restock' }, timeoutMs: 10_000 });
+            const put = await http(`${t.apiUrl}/v1/inventory/${sku}/WH-HN`, {
+              method: 'PUT',
+              key: CHAOS_KEYS.admin,
+              json: { onHand: row.onHand + add, reason: 'chaos restock' },
+              timeoutMs: 10_000,
+            });
             if (put.status === 200) countFault('restock (units)', add);
           }
         }
@@ -470,7 +598,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         while (stats.planned - settledCount - stalledCount > o.maxInFlight && !o.stop?.aborted) await sleep(500);
         if (o.stop?.aborted) break;
         const plan: PlannedOrder = planOrder(o.seed, n, products);
-        running.push(runOrder(plan, ctx).catch((err: unknown) => { log(`order ${plan.orderId}: ${String(err)}`); }));
+        running.push(
+          runOrder(plan, ctx).catch((err: unknown) => {
+            log(`order ${plan.orderId}: ${String(err)}`);
+          }),
+        );
       }
     })();
     // The faults last the window (and the process faults planned in it), not longer: a slow
@@ -487,14 +619,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await launching;
     finishedWorkloadAt = Date.now();
     const workloadS = secondsSince(workloadStart);
-    log(`${stats.planned} of ${o.orders} orders sent after ${workloadS}s${o.stop?.aborted ? ' (stopped early)' : ''}; draining (at most ${o.drainSeconds}s)...`);
+    log(
+      `${stats.planned} of ${o.orders} orders sent after ${workloadS}s${o.stop?.aborted ? ' (stopped early)' : ''}; draining (at most ${o.drainSeconds}s)...`,
+    );
 
     // ------------------------------------------------------------ drain
     const drainStart = Date.now();
     await watchdog?.idle();
-    await Promise.all(t.all().map((p) => p.ensureUp(drainDeadline()).catch((err: unknown) => {
-      log(`${p.spec.name} is not up for the drain: ${err instanceof Error ? err.message : String(err)}`);
-    })));
+    await Promise.all(
+      t.all().map((p) =>
+        p.ensureUp(drainDeadline()).catch((err: unknown) => {
+          log(`${p.spec.name} is not up for the drain: ${err instanceof Error ? err.message : String(err)}`);
+        }),
+      ),
+    );
     const connection = await db(() => Connection.connect({ address: t.temporalAddress }), drainDeadline());
     const client = new Client({ connection, namespace: 'default' });
     // Bounded: a call to a server that hangs (until the watchdog restarts it) must not hold the drain.
@@ -505,22 +643,41 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       let lastChange = Date.now();
       let fingerprint = '';
       for (;;) {
-        const rows = await db(() => q<{ order_id: string; status: string; seq: number }[]>`
-          select order_id, status, seq from orders where order_id = any(${[...accepted]}) order by updated_at`, drainDeadline());
+        const rows = await db(
+          () => q<{ order_id: string; status: string; seq: number }[]>`
+          select order_id, status, seq from orders where order_id = any(${[...accepted]}) order by updated_at`,
+          drainDeadline(),
+        );
         const terminal = new Set(rows.filter((r) => (TERMINAL_STATUSES as readonly string[]).includes(r.status)).map((r) => r.order_id));
-        const runningWorkflows = (await temporalCall(() => client.workflow.count(`WorkflowType = 'orderWorkflow' AND ExecutionStatus = 'Running'`))).count;
+        const runningWorkflows = (
+          await temporalCall(() => client.workflow.count(`WorkflowType = 'orderWorkflow' AND ExecutionStatus = 'Running'`))
+        ).count;
         // Longest unmoved first (then those not in the projection at all).
         const known = new Set(rows.map((r) => r.order_id));
         unsettled = [...rows.map((r) => r.order_id).filter((id) => !terminal.has(id)), ...[...accepted].filter((id) => !known.has(id))];
         if (!unsettled.length && runningWorkflows === 0 && stats.intakesDone === stats.planned) break;
         // Nothing moved for a while (no order changed its step, none finished): waiting longer won't help.
-        const now = rows.filter((r) => !terminal.has(r.order_id)).map((r) => `${r.order_id}:${r.seq}`).sort().join(',') + `|${runningWorkflows}`;
-        if (now !== fingerprint) { fingerprint = now; lastChange = Date.now(); }
+        const now =
+          rows
+            .filter((r) => !terminal.has(r.order_id))
+            .map((r) => `${r.order_id}:${r.seq}`)
+            .sort()
+            .join(',') + `|${runningWorkflows}`;
+        if (now !== fingerprint) {
+          fingerprint = now;
+          lastChange = Date.now();
+        }
         const stalled = Date.now() - lastChange > o.stallSeconds * 1000;
         if (Date.now() > drainDeadline() || stalled) {
-          log(`${stalled ? `nothing moved for ${o.stallSeconds}s` : 'drain bound reached'}: ${unsettled.length} order(s) not finished, ${runningWorkflows} order workflow(s) running`);
-          stuck = await connection.withDeadline(Date.now() + 180_000, () => diagnose(client, q, t.sandboxUrl, unsettled.slice(0, 10)))
-            .catch((err: unknown) => { log(`could not describe the stuck orders: ${String(err)}`); return []; });
+          log(
+            `${stalled ? `nothing moved for ${o.stallSeconds}s` : 'drain bound reached'}: ${unsettled.length} order(s) not finished, ${runningWorkflows} order workflow(s) running`,
+          );
+          stuck = await connection
+            .withDeadline(Date.now() + 180_000, () => diagnose(client, q, t.sandboxUrl, unsettled.slice(0, 10)))
+            .catch((err: unknown) => {
+              log(`could not describe the stuck orders: ${String(err)}`);
+              return [];
+            });
           break;
         }
         await sleep(2000);
@@ -537,7 +694,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     // ------------------------------------------------------------ invariants
     await watchdog?.idle();
-    const facts = await db(() => collectFacts({ sql: q, sandboxUrl: t.sandboxUrl, temporalAddress: t.temporalAddress, accepted: [...accepted], seedStock, adjustmentsAfterId: maxId }), Date.now() + 300_000);
+    const facts = await db(
+      () =>
+        collectFacts({
+          sql: q,
+          sandboxUrl: t.sandboxUrl,
+          temporalAddress: t.temporalAddress,
+          accepted: [...accepted],
+          seedStock,
+          adjustmentsAfterId: maxId,
+        }),
+      Date.now() + 300_000,
+    );
     const invariants = checkInvariants(facts);
     const byFinalStatus: Record<string, number> = {};
     for (const ord of facts.orders) byFinalStatus[ord.status] = (byFinalStatus[ord.status] ?? 0) + 1;
@@ -547,17 +715,48 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     ok = allHold(invariants) && unsettled.length === 0 && !faults['temporal-hang NOT healed by the watchdog'];
     await watchdog?.stop();
     const shown: Omit<ChaosOptions, 'baseEnv' | 'log'> = {
-      orders: o.orders, workloadSeconds: o.workloadSeconds, drainSeconds: o.drainSeconds, stallSeconds: o.stallSeconds, seed: o.seed, workers: o.workers,
-      maxInFlight: o.maxInFlight, faults: o.faults, returnWindow: o.returnWindow, backorderTimeout: o.backorderTimeout, sandboxStepMs: o.sandboxStepMs,
+      orders: o.orders,
+      workloadSeconds: o.workloadSeconds,
+      drainSeconds: o.drainSeconds,
+      stallSeconds: o.stallSeconds,
+      seed: o.seed,
+      workers: o.workers,
+      maxInFlight: o.maxInFlight,
+      faults: o.faults,
+      returnWindow: o.returnWindow,
+      backorderTimeout: o.backorderTimeout,
+      sandboxStepMs: o.sandboxStepMs,
       watchdog: watchdogOptions,
     };
     return {
-      machine: machineLine(), options: { ...shown, dir }, dir,
+      machine: machineLine(),
+      options: { ...shown, dir },
+      dir,
       durations: { setupS, workloadS, drainS, totalS: secondsSince(t0) },
-      orders: { planned: stats.planned, accepted: accepted.size, byPath: stats.byPath, byFinalStatus, settled: unsettled.length === 0, unsettled, stuck },
-      faults, watchdogRestarts: watchdog?.restarts.length ?? 0, watchdog: watchdog?.summary(), sandboxFaults: [...sandboxFaultTotals.values()],
-      recovery: { ordersRetried: retries.size, retryCalls: [...retries.values()].reduce((a, r) => a + r.calls, 0), attentionReasons, opsInspections, unplannedExits },
-      workload: stats, invariants, ok, stoppedEarly: o.stop?.aborted ?? false,
+      orders: {
+        planned: stats.planned,
+        accepted: accepted.size,
+        byPath: stats.byPath,
+        byFinalStatus,
+        settled: unsettled.length === 0,
+        unsettled,
+        stuck,
+      },
+      faults,
+      watchdogRestarts: watchdog?.restarts.length ?? 0,
+      watchdog: watchdog?.summary(),
+      sandboxFaults: [...sandboxFaultTotals.values()],
+      recovery: {
+        ordersRetried: retries.size,
+        retryCalls: [...retries.values()].reduce((a, r) => a + r.calls, 0),
+        attentionReasons,
+        opsInspections,
+        unplannedExits,
+      },
+      workload: stats,
+      invariants,
+      ok,
+      stoppedEarly: o.stop?.aborted ?? false,
     };
   } finally {
     finished = true;

@@ -37,14 +37,29 @@ let service: RunningService;
 let ready: Record<string, unknown>;
 try {
   if (env.CHAOS_SERVICE === 'postgres') {
-    const pg = await startEmbeddedPostgres({ dir: env.CHAOS_DIR, port: env.CHAOS_PORT, database: env.CHAOS_DATABASE, fsync: env.CHAOS_PG_FSYNC === 'on', log });
+    const pg = await startEmbeddedPostgres({
+      dir: env.CHAOS_DIR,
+      port: env.CHAOS_PORT,
+      database: env.CHAOS_DATABASE,
+      fsync: env.CHAOS_PG_FSYNC === 'on',
+      log,
+    });
     service = pg;
     ready = { url: pg.url, pid: pg.pid };
     // A server that dies under us (not by our SIGTERM) takes this host with it, so the runner sees it.
-    void pg.exited.then((why) => { log(`postgres ended: ${why}`); process.exit(1); });
+    void pg.exited.then((why) => {
+      log(`postgres ended: ${why}`);
+      process.exit(1);
+    });
   } else {
     const t = await startTemporalDevServer({
-      cliPath: env.TEMPORAL_CLI_PATH, port: env.CHAOS_PORT, uiPort: 0, namespace: env.CHAOS_NAMESPACE, dbFile: env.CHAOS_DB_FILE, ui: false, log,
+      cliPath: env.TEMPORAL_CLI_PATH,
+      port: env.CHAOS_PORT,
+      uiPort: 0,
+      namespace: env.CHAOS_NAMESPACE,
+      dbFile: env.CHAOS_DB_FILE,
+      ui: false,
+      log,
     });
     service = t;
     ready = { address: t.address, source: t.source };

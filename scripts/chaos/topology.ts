@@ -17,8 +17,13 @@ const tsEntry = (path: string) => ['--import', 'tsx', join(ROOT, path)];
 
 /** API keys of the run (the API takes them from OMS_API_KEYS). */
 export const CHAOS_KEYS = {
-  web: 'chaos-channel-web-key', pos: 'chaos-channel-pos-key', shopify: 'chaos-channel-shopify-key', shopee: 'chaos-channel-shopee-key',
-  cs: 'chaos-cs-key-0001', ops: 'chaos-ops-key-0001', admin: 'chaos-admin-key-0001',
+  web: 'chaos-channel-web-key',
+  pos: 'chaos-channel-pos-key',
+  shopify: 'chaos-channel-shopify-key',
+  shopee: 'chaos-channel-shopee-key',
+  cs: 'chaos-cs-key-0001',
+  ops: 'chaos-ops-key-0001',
+  admin: 'chaos-admin-key-0001',
 } as const;
 
 export interface TopologyOptions {
@@ -62,34 +67,103 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const taskQueue = 'chaos';
   const keys = [
-    `channel:web=${CHAOS_KEYS.web}`, `channel:pos=${CHAOS_KEYS.pos}`, `channel:shopify=${CHAOS_KEYS.shopify}`, `channel:shopee=${CHAOS_KEYS.shopee}`,
-    `cs=${CHAOS_KEYS.cs}`, `ops=${CHAOS_KEYS.ops}`, `admin=${CHAOS_KEYS.admin}`,
+    `channel:web=${CHAOS_KEYS.web}`,
+    `channel:pos=${CHAOS_KEYS.pos}`,
+    `channel:shopify=${CHAOS_KEYS.shopify}`,
+    `channel:shopee=${CHAOS_KEYS.shopee}`,
+    `cs=${CHAOS_KEYS.cs}`,
+    `ops=${CHAOS_KEYS.ops}`,
+    `admin=${CHAOS_KEYS.admin}`,
   ].join(',');
   const oms = {
-    ...o.baseEnv, ...o.omsEnv,
-    DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default', OMS_TASK_QUEUE: taskQueue,
-    OMS_SANDBOX_URL: sandboxUrl, OMS_API_KEYS: keys, OMS_DATA_DIR: join(o.dir, 'oms-data'), OMS_WORKER_METRICS_PORT: 'off', LOG_LEVEL: 'info',
+    ...o.baseEnv,
+    ...o.omsEnv,
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
+    OMS_TASK_QUEUE: taskQueue,
+    OMS_SANDBOX_URL: sandboxUrl,
+    OMS_API_KEYS: keys,
+    OMS_DATA_DIR: join(o.dir, 'oms-data'),
+    OMS_WORKER_METRICS_PORT: 'off',
+    LOG_LEVEL: 'info',
   };
-  const spec = (name: string, args: string[], env: Record<string, string>, ready: RegExp, readyTimeoutMs = 120_000): ProcSpec =>
-    ({ name, command: NODE, args, env, cwd: ROOT, ready, readyTimeoutMs });
+  const spec = (name: string, args: string[], env: Record<string, string>, ready: RegExp, readyTimeoutMs = 120_000): ProcSpec => ({
+    name,
+    command: NODE,
+    args,
+    env,
+    cwd: ROOT,
+    ready,
+    readyTimeoutMs,
+  });
   const proc = (s: ProcSpec) => new ManagedProc(s, logs, o.log);
 
-  const postgres = proc(spec('postgres', tsEntry('scripts/chaos/service-host.ts'), {
-    ...o.baseEnv, CHAOS_SERVICE: 'postgres', CHAOS_DIR: join(o.dir, 'pg'), CHAOS_PORT: String(pgPort), CHAOS_DATABASE: database, CHAOS_PG_FSYNC: 'off',
-  }, /chaos-service ready/, 180_000));
-  const temporal = proc(spec('temporal', tsEntry('scripts/chaos/service-host.ts'), {
-    ...o.baseEnv, CHAOS_SERVICE: 'temporal', CHAOS_DB_FILE: join(o.dir, 'temporal', 'temporal.sqlite'), CHAOS_PORT: String(temporalPort),
-  }, /chaos-service ready/, 180_000));
-  const sandbox = proc(spec('sandbox', tsEntry('sandbox/main.ts'), {
-    ...o.baseEnv, SANDBOX_PORT: String(sandboxPort), SANDBOX_HOST: '127.0.0.1', SANDBOX_STATE_DIR: join(o.dir, 'sandbox-state'),
-    SANDBOX_OMS_URL: apiUrl, SANDBOX_STEP_MS: String(o.sandboxStepMs), SANDBOX_FSYNC: 'off',
-  }, /sandbox listening on/));
+  const postgres = proc(
+    spec(
+      'postgres',
+      tsEntry('scripts/chaos/service-host.ts'),
+      {
+        ...o.baseEnv,
+        CHAOS_SERVICE: 'postgres',
+        CHAOS_DIR: join(o.dir, 'pg'),
+        CHAOS_PORT: String(pgPort),
+        CHAOS_DATABASE: database,
+        CHAOS_PG_FSYNC: 'off',
+      },
+      /chaos-service ready/,
+      180_000,
+    ),
+  );
+  const temporal = proc(
+    spec(
+      'temporal',
+      tsEntry('scripts/chaos/service-host.ts'),
+      {
+        ...o.baseEnv,
+        CHAOS_SERVICE: 'temporal',
+        CHAOS_DB_FILE: join(o.dir, 'temporal', 'temporal.sqlite'),
+        CHAOS_PORT: String(temporalPort),
+      },
+      /chaos-service ready/,
+      180_000,
+    ),
+  );
+  const sandbox = proc(
+    spec(
+      'sandbox',
+      tsEntry('sandbox/main.ts'),
+      {
+        ...o.baseEnv,
+        SANDBOX_PORT: String(sandboxPort),
+        SANDBOX_HOST: '127.0.0.1',
+        SANDBOX_STATE_DIR: join(o.dir, 'sandbox-state'),
+        SANDBOX_OMS_URL: apiUrl,
+        SANDBOX_STEP_MS: String(o.sandboxStepMs),
+        SANDBOX_FSYNC: 'off',
+      },
+      /sandbox listening on/,
+    ),
+  );
   const api = proc(spec('api', tsEntry('api/main.ts'), { ...oms, PORT: String(apiPort), HOST: '127.0.0.1' }, /"api started"/));
-  const workers = Array.from({ length: o.workers }, (_, i) => proc(spec(`worker-${i + 1}`, tsEntry('worker/main.ts'), oms, /"worker started"/, 240_000)));
+  const workers = Array.from({ length: o.workers }, (_, i) =>
+    proc(spec(`worker-${i + 1}`, tsEntry('worker/main.ts'), oms, /"worker started"/, 240_000)),
+  );
   const all = () => [postgres, temporal, sandbox, api, ...workers];
 
   return {
-    dir: o.dir, databaseUrl, temporalAddress, sandboxUrl, apiUrl, taskQueue, postgres, temporal, sandbox, api, workers, all,
+    dir: o.dir,
+    databaseUrl,
+    temporalAddress,
+    sandboxUrl,
+    apiUrl,
+    taskQueue,
+    postgres,
+    temporal,
+    sandbox,
+    api,
+    workers,
+    all,
     async startAll() {
       for (const p of all()) p.autoRestart = true;
       await Promise.all([postgres.start(), temporal.start(), sandbox.start()]);

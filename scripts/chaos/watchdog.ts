@@ -108,9 +108,14 @@ export class LivenessWatchdog {
 
   summary(): WatchdogSummary {
     return {
-      target: this.o.proc.spec.name, probe: `DescribeNamespace(${this.o.namespace})`, intervalMs: this.o.intervalMs,
-      probeTimeoutMs: this.o.probeTimeoutMs, unhealthyAfterMs: this.o.unhealthyAfterMs, probes: this.probes,
-      failedProbes: this.failedProbes, restarts: this.restarts,
+      target: this.o.proc.spec.name,
+      probe: `DescribeNamespace(${this.o.namespace})`,
+      intervalMs: this.o.intervalMs,
+      probeTimeoutMs: this.o.probeTimeoutMs,
+      unhealthyAfterMs: this.o.unhealthyAfterMs,
+      probes: this.probes,
+      failedProbes: this.failedProbes,
+      restarts: this.restarts,
     };
   }
 
@@ -127,7 +132,10 @@ export class LivenessWatchdog {
   private pause(ms: number): Promise<void> {
     return new Promise((r) => {
       const t = setTimeout(done, Math.max(0, ms));
-      function done() { clearTimeout(t); r(); }
+      function done() {
+        clearTimeout(t);
+        r();
+      }
       this.wake = done;
     });
   }
@@ -139,14 +147,20 @@ export class LivenessWatchdog {
     let lastError = '';
     let lastLogged = 0;
     let incarnation = -1;
-    const forget = () => { failingSince = undefined; failures = 0; };
+    const forget = () => {
+      failingSince = undefined;
+      failures = 0;
+    };
     while (!this.stopped) {
       const probeAt = Date.now();
       // Only a process that serves is probed: one being started, stopped or restarted on purpose is not.
       if (this.holds || this.healing || !proc.serving) {
         forget();
       } else {
-        if (proc.starts !== incarnation) { incarnation = proc.starts; forget(); }
+        if (proc.starts !== incarnation) {
+          incarnation = proc.starts;
+          forget();
+        }
         const error = await this.probe();
         if (this.stopped) break;
         this.probes++;
@@ -154,7 +168,10 @@ export class LivenessWatchdog {
         if (this.holds || this.healing || !proc.serving || proc.starts !== incarnation) {
           forget();
         } else if (error === undefined) {
-          if (failingSince !== undefined) log(`watchdog: ${proc.spec.name} answers again after ${failures} failed probe(s) over ${Math.round((Date.now() - failingSince) / 1000)}s`);
+          if (failingSince !== undefined)
+            log(
+              `watchdog: ${proc.spec.name} answers again after ${failures} failed probe(s) over ${Math.round((Date.now() - failingSince) / 1000)}s`,
+            );
           forget();
         } else {
           this.failedProbes++;
@@ -164,13 +181,19 @@ export class LivenessWatchdog {
           const failingFor = Date.now() - failingSince;
           if (failures === 1 || Date.now() - lastLogged > 15_000) {
             lastLogged = Date.now();
-            log(`watchdog: ${proc.spec.name} (pid ${proc.pid}) did not answer a probe (${failures} in a row, ${Math.round(failingFor / 1000)}s; restart after ${Math.round(unhealthyAfterMs / 1000)}s): ${error}`);
+            log(
+              `watchdog: ${proc.spec.name} (pid ${proc.pid}) did not answer a probe (${failures} in a row, ${Math.round(failingFor / 1000)}s; restart after ${Math.round(unhealthyAfterMs / 1000)}s): ${error}`,
+            );
           }
           if (failingFor >= unhealthyAfterMs) {
             const pid = proc.pid;
             const record = { at: Date.now(), pid, failingForMs: failingFor, failedProbes: failures, lastError, restartMs: 0 };
-            log(`watchdog: ${proc.spec.name} (pid ${pid}) is alive but has not answered for ${Math.round(failingFor / 1000)}s (${failures} failed probes; last: ${lastError}); kill -9 and restart on the same data`);
-            this.healing = this.heal(record).finally(() => { this.healing = undefined; });
+            log(
+              `watchdog: ${proc.spec.name} (pid ${pid}) is alive but has not answered for ${Math.round(failingFor / 1000)}s (${failures} failed probes; last: ${lastError}); kill -9 and restart on the same data`,
+            );
+            this.healing = this.heal(record).finally(() => {
+              this.healing = undefined;
+            });
             await this.healing.catch(() => undefined);
             forget();
           }
@@ -189,7 +212,9 @@ export class LivenessWatchdog {
     try {
       await proc.ensureUp(this.o.restartUntil());
       record.restartMs = Date.now() - record.at;
-      log(`watchdog: ${proc.spec.name} restarted (pid ${proc.pid}) in ${Math.round(record.restartMs / 100) / 10}s; watchdog restarts so far: ${this.restarts.length}`);
+      log(
+        `watchdog: ${proc.spec.name} restarted (pid ${proc.pid}) in ${Math.round(record.restartMs / 100) / 10}s; watchdog restarts so far: ${this.restarts.length}`,
+      );
     } catch (err) {
       record.restartMs = Date.now() - record.at;
       log(`watchdog: ${proc.spec.name} could not be restarted: ${oneLine(err)}`);

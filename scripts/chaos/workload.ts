@@ -47,9 +47,16 @@ export interface PlannedOrder {
   acceptReturn: boolean;
 }
 
-export interface Product { sku: string; unitPrice: string }
+export interface Product {
+  sku: string;
+  unitPrice: string;
+}
 
-const CITIES = [{ city: 'Ha Noi', w: 35 }, { city: 'Da Nang', w: 30 }, { city: 'Ho Chi Minh', w: 35 }] as const;
+const CITIES = [
+  { city: 'Ha Noi', w: 35 },
+  { city: 'Da Nang', w: 30 },
+  { city: 'Ho Chi Minh', w: 35 },
+] as const;
 
 /** The plan of order `n`: everything random about it is drawn here, from its own stream. */
 export function planOrder(seed: number, n: number, products: Product[]): PlannedOrder {
@@ -57,7 +64,12 @@ export function planOrder(seed: number, n: number, products: Product[]): Planned
   const r = rng();
   const path: IntakePath = r < 0.4 ? 'web-api' : r < 0.55 ? 'web-webhook' : r < 0.65 ? 'pos-api' : r < 0.8 ? 'shopify' : 'shopee';
   const channel = path === 'web-api' || path === 'web-webhook' ? 'web' : path === 'pos-api' ? 'pos' : path;
-  const channelOrderId = channel === 'shopify' ? String(5_800_000_000 + seed % 100_000 * 10_000 + n) : channel === 'shopee' ? `CH${seed}X${n}` : `C${seed}-${n}`;
+  const channelOrderId =
+    channel === 'shopify'
+      ? String(5_800_000_000 + (seed % 100_000) * 10_000 + n)
+      : channel === 'shopee'
+        ? `CH${seed}X${n}`
+        : `C${seed}-${n}`;
   const pr = rng();
   const payment = pr < 0.03 ? 'declined' : pr < 0.55 ? 'prepaid' : 'cod';
   let roll = rng() * 100;
@@ -74,14 +86,28 @@ export function planOrder(seed: number, n: number, products: Product[]): Planned
   if (city !== 'Ho Chi Minh' && rng() < 0.08) skus.add(pick(rng, STOCK_PLAN.scarce));
   const want = 1 + Math.floor(rng() * 3);
   while (skus.size < want) skus.add(pick(rng, ordinary).sku);
-  const lines = [...skus].map((sku) => ({ sku, quantity: STOCK_PLAN.scarce.includes(sku) ? 1 : 1 + Math.floor(rng() * 3), unitPrice: price(sku) }));
+  const lines = [...skus].map((sku) => ({
+    sku,
+    quantity: STOCK_PLAN.scarce.includes(sku) ? 1 : 1 + Math.floor(rng() * 3),
+    unitPrice: price(sku),
+  }));
   const ar = rng();
   const cancellableLines = lines.length > 1 || lines.some((l) => l.quantity > 1);
-  const action: Action = payment === 'declined' ? 'none' : ar < 0.14 ? 'cancel' : ar < 0.22 && cancellableLines ? 'cancel-line' : ar < 0.4 ? 'return' : 'none';
+  const action: Action =
+    payment === 'declined' ? 'none' : ar < 0.14 ? 'cancel' : ar < 0.22 && cancellableLines ? 'cancel-line' : ar < 0.4 ? 'return' : 'none';
   return {
-    n, path, channel, channelOrderId, orderId: orderIdFor(channel, channelOrderId), payment, city, lines,
-    shippingFee: pick(rng, ['0.00', '15000.00', '30000.00']), action,
-    actionDelayMs: Math.round(action === 'cancel' ? between(rng, 0, 8000) : between(rng, 300, 6000)), acceptReturn: rng() < 0.75,
+    n,
+    path,
+    channel,
+    channelOrderId,
+    orderId: orderIdFor(channel, channelOrderId),
+    payment,
+    city,
+    lines,
+    shippingFee: pick(rng, ['0.00', '15000.00', '30000.00']),
+    action,
+    actionDelayMs: Math.round(action === 'cancel' ? between(rng, 0, 8000) : between(rng, 300, 6000)),
+    acceptReturn: rng() < 0.75,
   };
 }
 
@@ -97,11 +123,17 @@ const PROVINCE_DETAIL: Record<string, { district: string; line1: string }> = {
 export function canonicalOf(p: PlannedOrder) {
   const d = PROVINCE_DETAIL[p.city]!;
   return {
-    channel: p.channel, channelOrderId: p.channelOrderId, currency: 'VND',
+    channel: p.channel,
+    channelOrderId: p.channelOrderId,
+    currency: 'VND',
     customer: { id: `chaos-cust-${p.n}`, name: 'Khach Hang Chaos', phone: `09${String(10_000_000 + p.n).slice(-8)}` },
     shippingAddress: { name: 'Khach Hang Chaos', line1: d.line1, district: d.district, city: p.city, country: 'VN' },
-    lines: p.lines, shippingFee: p.shippingFee,
-    payment: p.payment === 'cod' ? { method: 'cod' } : { method: 'prepaid', token: p.payment === 'declined' ? 'tok_decline_insufficient_funds' : 'tok_visa' },
+    lines: p.lines,
+    shippingFee: p.shippingFee,
+    payment:
+      p.payment === 'cod'
+        ? { method: 'cod' }
+        : { method: 'prepaid', token: p.payment === 'declined' ? 'tok_decline_insufficient_funds' : 'tok_visa' },
     placedAt: new Date().toISOString(),
   };
 }
@@ -114,15 +146,39 @@ export function shopeeOrderOf(p: PlannedOrder, status: string) {
   const now = Math.floor(Date.now() / 1000);
   const items = p.lines.reduce((a, l) => a + whole(l.unitPrice) * l.quantity, 0);
   return {
-    order_sn: p.channelOrderId, order_status: status, region: 'VN', currency: 'VND', cod: p.payment === 'cod',
-    create_time: now, update_time: now, pay_time: p.payment === 'cod' ? 0 : now,
-    buyer_user_id: 400_000_000 + p.n, buyer_username: `chaos.buyer.${p.n}`,
+    order_sn: p.channelOrderId,
+    order_status: status,
+    region: 'VN',
+    currency: 'VND',
+    cod: p.payment === 'cod',
+    create_time: now,
+    update_time: now,
+    pay_time: p.payment === 'cod' ? 0 : now,
+    buyer_user_id: 400_000_000 + p.n,
+    buyer_username: `chaos.buyer.${p.n}`,
     payment_method: p.payment === 'cod' ? 'Cash on Delivery' : 'Credit Card/Debit Card',
-    total_amount: items + whole(p.shippingFee), estimated_shipping_fee: whole(p.shippingFee),
-    recipient_address: { name: 'Khach Hang Chaos', phone: `849${String(10_000_000 + p.n).slice(-8)}`, district: 'Phuong 1', city: d.district, state: p.city, region: 'VN', zipcode: '100000', full_address: `${d.line1}, ${d.district}, ${p.city}` },
+    total_amount: items + whole(p.shippingFee),
+    estimated_shipping_fee: whole(p.shippingFee),
+    recipient_address: {
+      name: 'Khach Hang Chaos',
+      phone: `849${String(10_000_000 + p.n).slice(-8)}`,
+      district: 'Phuong 1',
+      city: d.district,
+      state: p.city,
+      region: 'VN',
+      zipcode: '100000',
+      full_address: `${d.line1}, ${d.district}, ${p.city}`,
+    },
     item_list: p.lines.map((l, i) => ({
-      item_id: 23_900_000_000 + i, item_name: l.sku, item_sku: l.sku.split('-')[0]!, model_id: 187_000_000_000 + i, model_name: l.sku, model_sku: l.sku,
-      model_quantity_purchased: l.quantity, model_original_price: whole(l.unitPrice), model_discounted_price: whole(l.unitPrice),
+      item_id: 23_900_000_000 + i,
+      item_name: l.sku,
+      item_sku: l.sku.split('-')[0]!,
+      model_id: 187_000_000_000 + i,
+      model_name: l.sku,
+      model_sku: l.sku,
+      model_quantity_purchased: l.quantity,
+      model_original_price: whole(l.unitPrice),
+      model_discounted_price: whole(l.unitPrice),
     })),
   };
 }
@@ -134,34 +190,75 @@ export function shopifyOrderOf(p: PlannedOrder, financialStatus: string) {
   const subtotal = p.lines.reduce((a, l) => a + whole(l.unitPrice) * l.quantity, 0);
   const dec = (n: number) => `${n}.00`;
   return {
-    id: Number(p.channelOrderId), name: `#${p.n}`, email: `chaos.${p.n}@example.vn`, phone: null, created_at: now, updated_at: now,
-    currency: 'VND', financial_status: financialStatus, fulfillment_status: null, cancelled_at: null,
-    payment_gateway_names: p.payment === 'cod' ? ['Cash on Delivery (COD)'] : ['shopify_payments'], taxes_included: true,
-    total_price: dec(subtotal + whole(p.shippingFee)), subtotal_price: dec(subtotal), total_discounts: '0.00', total_tax: '0.00',
-    line_items: p.lines.map((l, i) => ({ id: 11_000_000 + i, sku: l.sku, name: l.sku, quantity: l.quantity, price: l.unitPrice, total_discount: '0.00' })),
+    id: Number(p.channelOrderId),
+    name: `#${p.n}`,
+    email: `chaos.${p.n}@example.vn`,
+    phone: null,
+    created_at: now,
+    updated_at: now,
+    currency: 'VND',
+    financial_status: financialStatus,
+    fulfillment_status: null,
+    cancelled_at: null,
+    payment_gateway_names: p.payment === 'cod' ? ['Cash on Delivery (COD)'] : ['shopify_payments'],
+    taxes_included: true,
+    total_price: dec(subtotal + whole(p.shippingFee)),
+    subtotal_price: dec(subtotal),
+    total_discounts: '0.00',
+    total_tax: '0.00',
+    line_items: p.lines.map((l, i) => ({
+      id: 11_000_000 + i,
+      sku: l.sku,
+      name: l.sku,
+      quantity: l.quantity,
+      price: l.unitPrice,
+      total_discount: '0.00',
+    })),
     shipping_lines: [{ title: 'Standard', price: p.shippingFee }],
-    shipping_address: { first_name: 'Khach', last_name: 'Hang', name: 'Khach Hang Chaos', address1: d.line1, city: d.district, province: p.city, zip: '700000', country_code: 'VN', phone: null },
+    shipping_address: {
+      first_name: 'Khach',
+      last_name: 'Hang',
+      name: 'Khach Hang Chaos',
+      address1: d.line1,
+      city: d.district,
+      province: p.city,
+      zip: '700000',
+      country_code: 'VN',
+      phone: null,
+    },
     customer: { id: 6_000_000 + p.n, first_name: 'Khach', last_name: 'Hang', email: `chaos.${p.n}@example.vn`, phone: null },
   };
 }
 
 // ------------------------------------------------------------------------------- HTTP
 
-export interface HttpAnswer { status: number; body: unknown }
+export interface HttpAnswer {
+  status: number;
+  body: unknown;
+}
 
 /** One HTTP call; status 0 when no answer came (refused, reset, timed out). */
-export async function http(url: string, init: { method?: string; key?: string; json?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<HttpAnswer> {
+export async function http(
+  url: string,
+  init: { method?: string; key?: string; json?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<HttpAnswer> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.key) headers.Authorization = `Bearer ${init.key}`;
   if (init.json !== undefined) headers['Content-Type'] = 'application/json';
   try {
     const res = await fetch(url, {
-      method: init.method ?? (init.json !== undefined ? 'POST' : 'GET'), headers,
-      ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}), signal: AbortSignal.timeout(init.timeoutMs ?? 30_000),
+      method: init.method ?? (init.json !== undefined ? 'POST' : 'GET'),
+      headers,
+      ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
+      signal: AbortSignal.timeout(init.timeoutMs ?? 30_000),
     });
     const text = await res.text();
     let body: unknown = text;
-    try { body = text ? JSON.parse(text) : undefined; } catch { /* keep the text */ }
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* keep the text */
+    }
     return { status: res.status, body };
   } catch (err) {
     return { status: 0, body: { error: err instanceof Error ? err.message : String(err) } };
@@ -197,7 +294,9 @@ export class WorkloadStats {
   cancels = { sent: 0, answered: {} as Record<string, number> };
   lineCancels = { sent: 0, answered: {} as Record<string, number> };
   returns = { requested: 0, refused: 0, notDelivered: 0, inspected: { accept: 0, reject: 0 }, notReceived: 0 };
-  count(bucket: Record<string, number>, key: string) { bucket[key] = (bucket[key] ?? 0) + 1; }
+  count(bucket: Record<string, number>, key: string) {
+    bucket[key] = (bucket[key] ?? 0) + 1;
+  }
 }
 
 /** The order projection as the workload needs it: polled for the orders it waits on. */
@@ -205,7 +304,11 @@ export interface OrderWatch {
   /** Resolves with the row once `pred` holds, or undefined at `untilMs`. */
   waitFor(orderId: string, pred: (o: WatchedOrder) => boolean, untilMs: number): Promise<WatchedOrder | undefined>;
 }
-export interface WatchedOrder { status: string; needsAttention: boolean; returns: { returnId: string; status: string }[] }
+export interface WatchedOrder {
+  status: string;
+  needsAttention: boolean;
+  returns: { returnId: string; status: string }[];
+}
 
 export interface WorkloadContext {
   apiUrl: string;
@@ -224,16 +327,22 @@ const channelKey = (channel: string) => CHAOS_KEYS[channel as 'web' | 'pos' | 's
 /** Takes one order in through its path; true when the OMS accepted it. */
 async function intake(p: PlannedOrder, ctx: WorkloadContext): Promise<boolean> {
   const { stats } = ctx;
-  const retry = () => { stats.clientRetries++; };
+  const retry = () => {
+    stats.clientRetries++;
+  };
   const sandbox = (path: string, json: unknown) => persist(() => http(`${ctx.sandboxUrl}${path}`, { json }), ctx.untilMs(), retry);
   /** A notify answered: did any delivery of an intake webhook get a 2xx from the OMS? */
-  const delivered = (a: HttpAnswer) => ((a.body as { deliveries?: { status: number }[] } | undefined)?.deliveries ?? []).some((d) => d.status >= 200 && d.status < 300);
+  const delivered = (a: HttpAnswer) =>
+    ((a.body as { deliveries?: { status: number }[] } | undefined)?.deliveries ?? []).some((d) => d.status >= 200 && d.status < 300);
   const notifyUntilDelivered = async (path: string, body: Record<string, unknown>) => {
     let delay = 500;
     for (;;) {
       const a = await sandbox(path, body);
       if (a.status === 200 && delivered(a)) return true;
-      if (Date.now() > ctx.untilMs()) { stats.notAccepted.push({ orderId: p.orderId, why: `notify ${path}: ${JSON.stringify(a.body).slice(0, 200)}` }); return false; }
+      if (Date.now() > ctx.untilMs()) {
+        stats.notAccepted.push({ orderId: p.orderId, why: `notify ${path}: ${JSON.stringify(a.body).slice(0, 200)}` });
+        return false;
+      }
       retry();
       await sleep(delay);
       delay = Math.min(delay * 2, 3000);
@@ -256,32 +365,56 @@ async function intake(p: PlannedOrder, ctx: WorkloadContext): Promise<boolean> {
   if (p.path === 'shopify') {
     const prepaid = p.payment !== 'cod';
     const put = await sandbox('/sandbox/channels/shopify/orders', shopifyOrderOf(p, 'pending'));
-    if (put.status !== 201) { stats.notAccepted.push({ orderId: p.orderId, why: `shopify put → ${put.status}` }); return false; }
+    if (put.status !== 201) {
+      stats.notAccepted.push({ orderId: p.orderId, why: `shopify put → ${put.status}` });
+      return false;
+    }
     let stale: string | undefined;
     if (prepaid) {
       // Created unpaid (a bank transfer on its way): acknowledged, nothing started.
-      const first = await sandbox('/sandbox/channels/shopify/notify', { channelOrderId: p.channelOrderId, topic: 'orders/create', eventId: `create-${p.channelOrderId}` });
+      const first = await sandbox('/sandbox/channels/shopify/notify', {
+        channelOrderId: p.channelOrderId,
+        topic: 'orders/create',
+        eventId: `create-${p.channelOrderId}`,
+      });
       stale = (first.body as { sent?: { body?: string } } | undefined)?.sent?.body;
       await sandbox(`/sandbox/channels/shopify/orders/${p.channelOrderId}/status`, { status: 'paid' });
     }
     // The intake event, delivered twice with one webhook id (a platform retry).
     const topic = prepaid ? 'orders/paid' : 'orders/create';
     stats.duplicateWebhooks++;
-    const ok = await notifyUntilDelivered('/sandbox/channels/shopify/notify', { channelOrderId: p.channelOrderId, topic, eventId: `${topic.replace('/', '-')}-${p.channelOrderId}`, times: 2 });
+    const ok = await notifyUntilDelivered('/sandbox/channels/shopify/notify', {
+      channelOrderId: p.channelOrderId,
+      topic,
+      eventId: `${topic.replace('/', '-')}-${p.channelOrderId}`,
+      times: 2,
+    });
     if (ok && stale) {
       // The unpaid version arrives again, late and under a new id: it must change nothing.
       stats.reorderedWebhooks++;
-      await sandbox('/sandbox/channels/shopify/notify', { channelOrderId: p.channelOrderId, rawBody: stale, topic: 'orders/updated', eventId: `late-${p.channelOrderId}` });
+      await sandbox('/sandbox/channels/shopify/notify', {
+        channelOrderId: p.channelOrderId,
+        rawBody: stale,
+        topic: 'orders/updated',
+        eventId: `late-${p.channelOrderId}`,
+      });
     }
     return ok;
   }
   // Shopee: unpaid first, then ready to ship (notified twice), then the stale unpaid one again.
   const put = await sandbox('/sandbox/channels/shopee/orders', shopeeOrderOf(p, 'UNPAID'));
-  if (put.status !== 201) { stats.notAccepted.push({ orderId: p.orderId, why: `shopee put → ${put.status}` }); return false; }
+  if (put.status !== 201) {
+    stats.notAccepted.push({ orderId: p.orderId, why: `shopee put → ${put.status}` });
+    return false;
+  }
   await sandbox('/sandbox/channels/shopee/notify', { channelOrderId: p.channelOrderId, status: 'UNPAID' });
   await sandbox(`/sandbox/channels/shopee/orders/${p.channelOrderId}/status`, { status: 'READY_TO_SHIP' });
   stats.duplicateWebhooks++;
-  const ok = await notifyUntilDelivered('/sandbox/channels/shopee/notify', { channelOrderId: p.channelOrderId, status: 'READY_TO_SHIP', times: 2 });
+  const ok = await notifyUntilDelivered('/sandbox/channels/shopee/notify', {
+    channelOrderId: p.channelOrderId,
+    status: 'READY_TO_SHIP',
+    times: 2,
+  });
   if (ok) {
     stats.reorderedWebhooks++;
     await sandbox('/sandbox/channels/shopee/notify', { channelOrderId: p.channelOrderId, status: 'UNPAID' });
@@ -303,9 +436,15 @@ export async function runOrder(p: PlannedOrder, ctx: WorkloadContext): Promise<v
   if (!taken) return;
   stats.accepted++;
   ctx.accepted.add(p.orderId);
-  const retry = () => { stats.clientRetries++; };
+  const retry = () => {
+    stats.clientRetries++;
+  };
   const command = (path: string, key: string, json: unknown, idem: string) =>
-    persist(() => http(`${ctx.apiUrl}/v1/orders/${p.orderId}${path}`, { key, json, headers: { 'Idempotency-Key': idem } }), ctx.untilMs(), retry);
+    persist(
+      () => http(`${ctx.apiUrl}/v1/orders/${p.orderId}${path}`, { key, json, headers: { 'Idempotency-Key': idem } }),
+      ctx.untilMs(),
+      retry,
+    );
 
   // A customer acts on an order they can see: a marketplace order exists once its intake pulled it.
   if (p.action === 'cancel' || p.action === 'cancel-line') {
@@ -323,22 +462,63 @@ export async function runOrder(p: PlannedOrder, ctx: WorkloadContext): Promise<v
     const idx = p.lines.findIndex((l) => l.quantity > 1);
     const lineNo = idx >= 0 ? idx + 1 : p.lines.length;
     stats.lineCancels.sent++;
-    const a = await command('/cancel', CHAOS_KEYS.cs, { reason: 'one item no longer wanted (chaos)', lines: [{ lineNo, quantity: 1 }] }, `chaos-cancel-line-${p.orderId}`);
+    const a = await command(
+      '/cancel',
+      CHAOS_KEYS.cs,
+      { reason: 'one item no longer wanted (chaos)', lines: [{ lineNo, quantity: 1 }] },
+      `chaos-cancel-line-${p.orderId}`,
+    );
     const body = a.body as { cancelledLines?: unknown[]; refusedLines?: unknown[] } | undefined;
-    stats.count(stats.lineCancels.answered, a.status === 200 ? (body?.cancelledLines?.length ? '200 cancelled' : body?.refusedLines?.length ? '200 refused' : '200 pending') : String(a.status));
+    stats.count(
+      stats.lineCancels.answered,
+      a.status === 200
+        ? body?.cancelledLines?.length
+          ? '200 cancelled'
+          : body?.refusedLines?.length
+            ? '200 refused'
+            : '200 pending'
+        : String(a.status),
+    );
   } else if (p.action === 'return') {
-    const delivered = await ctx.watch.waitFor(p.orderId, (o) => o.status === 'DELIVERED' || ['COMPLETED', 'CANCELLED', 'REJECTED'].includes(o.status), ctx.untilMs());
-    if (delivered?.status !== 'DELIVERED') { stats.returns.notDelivered++; return; }
+    const delivered = await ctx.watch.waitFor(
+      p.orderId,
+      (o) => o.status === 'DELIVERED' || ['COMPLETED', 'CANCELLED', 'REJECTED'].includes(o.status),
+      ctx.untilMs(),
+    );
+    if (delivered?.status !== 'DELIVERED') {
+      stats.returns.notDelivered++;
+      return;
+    }
     const line = p.lines[p.n % p.lines.length]!;
     const lineNo = p.lines.indexOf(line) + 1;
-    const a = await command('/returns', CHAOS_KEYS.cs, { lines: [{ lineNo, quantity: line.quantity }], reason: 'does not fit (chaos)' }, `chaos-return-${p.orderId}`);
-    if (a.status !== 201) { stats.returns.refused++; return; }
+    const a = await command(
+      '/returns',
+      CHAOS_KEYS.cs,
+      { lines: [{ lineNo, quantity: line.quantity }], reason: 'does not fit (chaos)' },
+      `chaos-return-${p.orderId}`,
+    );
+    if (a.status !== 201) {
+      stats.returns.refused++;
+      return;
+    }
     stats.returns.requested++;
     const returnId = (a.body as { returnId: string }).returnId;
-    const got = await ctx.watch.waitFor(p.orderId, (o) => o.returns.some((r) => r.returnId === returnId && r.status !== 'requested' && r.status !== 'label_sent' && r.status !== 'in_transit'), ctx.untilMs());
+    const got = await ctx.watch.waitFor(
+      p.orderId,
+      (o) =>
+        o.returns.some(
+          (r) => r.returnId === returnId && r.status !== 'requested' && r.status !== 'label_sent' && r.status !== 'in_transit',
+        ),
+      ctx.untilMs(),
+    );
     const ret = got?.returns.find((r) => r.returnId === returnId);
-    if (ret?.status !== 'received') { stats.returns.notReceived++; return; }
-    const verdict = p.acceptReturn ? { result: 'accept', reason: 'unworn, tags attached' } : { result: 'reject', reason: 'worn and washed' };
+    if (ret?.status !== 'received') {
+      stats.returns.notReceived++;
+      return;
+    }
+    const verdict = p.acceptReturn
+      ? { result: 'accept', reason: 'unworn, tags attached' }
+      : { result: 'reject', reason: 'worn and washed' };
     const i = await command(`/returns/${encodeURIComponent(returnId)}/inspection`, CHAOS_KEYS.ops, verdict, `chaos-inspect-${returnId}`);
     if (i.status === 200) stats.returns.inspected[p.acceptReturn ? 'accept' : 'reject']++;
   }

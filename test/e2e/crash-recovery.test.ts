@@ -43,8 +43,12 @@ const launchers: Launcher[] = [];
 function launch(extraEnv: Record<string, string> = {}): Launcher {
   const child = spawn(process.execPath, START, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   groups.add(child.pid!);
   const l = { child, pid: child.pid!, output: () => out, exited };
@@ -57,45 +61,65 @@ const until = (cond: () => boolean, timeoutMs: number, what: string) =>
   eventually(() => Promise.resolve(cond()), { timeoutMs, intervalMs: 100, what });
 
 async function ready(l: Launcher): Promise<void> {
-  await until(() => {
-    if (l.child.exitCode !== null) throw new Error(`launcher exited (${l.child.exitCode}):\n${l.output()}`);
-    return l.output().includes('[oms] ready in');
-  }, 120_000, 'launcher ready');
+  await until(
+    () => {
+      if (l.child.exitCode !== null) throw new Error(`launcher exited (${l.child.exitCode}):\n${l.output()}`);
+      return l.output().includes('[oms] ready in');
+    },
+    120_000,
+    'launcher ready',
+  );
 }
 
-const waitFor = (l: Launcher, text: string, timeoutMs = 60_000) => until(() => l.output().includes(text), timeoutMs, `launcher output "${text}"`);
+const waitFor = (l: Launcher, text: string, timeoutMs = 60_000) =>
+  until(() => l.output().includes(text), timeoutMs, `launcher output "${text}"`);
 
-const keys = () => JSON.parse(readFileSync(join(dataDir, 'dev-api-keys.json'), 'utf8')) as { role: string; channel?: string; key: string }[];
+const keys = () =>
+  JSON.parse(readFileSync(join(dataDir, 'dev-api-keys.json'), 'utf8')) as { role: string; channel?: string; key: string }[];
 const keyFor = (role: string, channel?: string) => keys().find((k) => k.role === role && k.channel === channel)!.key;
 
-const CATALOG = [['TSHIRT-M', '149000.00'], ['COFFEE-L', '185000.00'], ['PHONECASE-BLUE', '79000.00'], ['BACKPACK-S', '459000.00']] as const;
+const CATALOG = [
+  ['TSHIRT-M', '149000.00'],
+  ['COFFEE-L', '185000.00'],
+  ['PHONECASE-BLUE', '79000.00'],
+  ['BACKPACK-S', '459000.00'],
+] as const;
 let orderSeq = 0;
 
 /** Places `n` orders through the API (every fifth one cash on delivery); their ids. */
 async function placeOrders(n: number): Promise<string[]> {
   const key = keyFor('channel', 'web');
   const run = Date.now().toString(36);
-  return Promise.all(Array.from({ length: n }, async () => {
-    const i = orderSeq++;
-    const [sku, unitPrice] = CATALOG[i % CATALOG.length]!;
-    const res = await fetch(`${api}/v1/orders`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        channel: 'web', channelOrderId: `CR${run}-${i}`, currency: 'VND',
-        customer: { id: `crash-cust-${i}`, name: 'Nguyễn Văn An', phone: '0901234567' },
-        shippingAddress: { name: 'Nguyễn Văn An', line1: '12 Lê Lợi', district: 'Quận 1', city: 'Hồ Chí Minh', country: 'VN' },
-        lines: [{ sku, quantity: 1, unitPrice }],
-        payment: i % 5 === 4 ? { method: 'cod' } : { method: 'prepaid', token: 'tok_visa' },
-        placedAt: new Date().toISOString(),
-      }),
-    });
-    expect(res.status, await res.clone().text()).toBe(201);
-    return ((await res.json()) as { orderId: string }).orderId;
-  }));
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const i = orderSeq++;
+      const [sku, unitPrice] = CATALOG[i % CATALOG.length]!;
+      const res = await fetch(`${api}/v1/orders`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          channel: 'web',
+          channelOrderId: `CR${run}-${i}`,
+          currency: 'VND',
+          customer: { id: `crash-cust-${i}`, name: 'Nguyễn Văn An', phone: '0901234567' },
+          shippingAddress: { name: 'Nguyễn Văn An', line1: '12 Lê Lợi', district: 'Quận 1', city: 'Hồ Chí Minh', country: 'VN' },
+          lines: [{ sku, quantity: 1, unitPrice }],
+          payment: i % 5 === 4 ? { method: 'cod' } : { method: 'prepaid', token: 'tok_visa' },
+          placedAt: new Date().toISOString(),
+        }),
+      });
+      expect(res.status, await res.clone().text()).toBe(201);
+      return ((await res.json()) as { orderId: string }).orderId;
+    }),
+  );
 }
 
-interface Row { orderId: string; status: string; needsAttention: boolean; attentionReason: string | null }
+interface Row {
+  orderId: string;
+  status: string;
+  needsAttention: boolean;
+  attentionReason: string | null;
+}
 
 /** The orders' rows as the API lists them. */
 async function statuses(ids: string[]): Promise<Row[]> {
@@ -108,17 +132,27 @@ async function statuses(ids: string[]): Promise<Row[]> {
 
 const DONE = new Set(['DELIVERED', 'COMPLETED']);
 const IN_FLIGHT = new Set(['FULFILLING', 'PARTIALLY_SHIPPED', 'SHIPPED']);
-const tally = (rows: Row[]) => rows.reduce<Record<string, number>>((t, r) => ({ ...t, [r.status + (r.needsAttention ? '+attention' : '')]: (t[r.status + (r.needsAttention ? '+attention' : '')] ?? 0) + 1 }), {});
+const tally = (rows: Row[]) =>
+  rows.reduce<Record<string, number>>(
+    (t, r) => ({
+      ...t,
+      [r.status + (r.needsAttention ? '+attention' : '')]: (t[r.status + (r.needsAttention ? '+attention' : '')] ?? 0) + 1,
+    }),
+    {},
+  );
 
 /** Waits until the orders are in flight: some with the warehouse, one at least with the carrier, not all delivered. */
 async function inFlight(ids: string[], atLeast: number): Promise<Record<string, number>> {
-  return eventually(async () => {
-    const rows = await statuses(ids);
-    const moving = rows.filter((r) => IN_FLIGHT.has(r.status)).length;
-    const shipped = rows.filter((r) => r.status === 'SHIPPED' || r.status === 'PARTIALLY_SHIPPED').length;
-    const done = rows.filter((r) => DONE.has(r.status)).length;
-    return moving >= atLeast && shipped >= 1 && done < ids.length ? tally(rows) : undefined;
-  }, { timeoutMs: 120_000, intervalMs: 100, what: `${atLeast} orders in flight` });
+  return eventually(
+    async () => {
+      const rows = await statuses(ids);
+      const moving = rows.filter((r) => IN_FLIGHT.has(r.status)).length;
+      const shipped = rows.filter((r) => r.status === 'SHIPPED' || r.status === 'PARTIALLY_SHIPPED').length;
+      const done = rows.filter((r) => DONE.has(r.status)).length;
+      return moving >= atLeast && shipped >= 1 && done < ids.length ? tally(rows) : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 100, what: `${atLeast} orders in flight` },
+  );
 }
 
 async function failedWorkflows(): Promise<string[]> {
@@ -145,17 +179,32 @@ async function allFinish(ids: string[], timeoutMs = 240_000): Promise<{ retried:
     if (failed.length) throw new Error(`Failed workflows: ${failed.join(', ')}`);
     const rows = await statuses(ids).catch(() => [] as Row[]);
     for (const r of rows.filter((x) => x.needsAttention && !retried.includes(x.orderId))) {
-      const res = await fetch(`${api}/v1/orders/${r.orderId}/retry`, { method: 'POST', headers: { Authorization: `Bearer ${keyFor('ops')}` } });
+      const res = await fetch(`${api}/v1/orders/${r.orderId}/retry`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${keyFor('ops')}` },
+      });
       if (res.status === 200) retried.push(r.orderId);
     }
     if (rows.length === ids.length && rows.every((r) => DONE.has(r.status))) break;
     if (Date.now() > deadline) {
       // Say where the stragglers wait, so a failure points at the part that did not recover.
       const stuck = rows.filter((r) => !DONE.has(r.status)).slice(0, 5);
-      const details = await Promise.all(stuck.map(async (r) => {
-        const d = (await (await fetch(`${api}/v1/orders/${r.orderId}`, { headers: { Authorization: `Bearer ${keyFor('cs')}` } })).json()) as Record<string, unknown>;
-        return JSON.stringify({ orderId: r.orderId, status: d.status, needsAttention: d.needsAttention, attentionReason: d.attentionReason, waitingFor: d.waitingFor, shipments: d.shipments, payment: d.payment });
-      }));
+      const details = await Promise.all(
+        stuck.map(async (r) => {
+          const d = (await (
+            await fetch(`${api}/v1/orders/${r.orderId}`, { headers: { Authorization: `Bearer ${keyFor('cs')}` } })
+          ).json()) as Record<string, unknown>;
+          return JSON.stringify({
+            orderId: r.orderId,
+            status: d.status,
+            needsAttention: d.needsAttention,
+            attentionReason: d.attentionReason,
+            waitingFor: d.waitingFor,
+            shipments: d.shipments,
+            payment: d.payment,
+          });
+        }),
+      );
       throw new Error(`not every order finished within ${timeoutMs / 1000} s: ${JSON.stringify(tally(rows))}\n${details.join('\n')}`);
     }
     await new Promise((r) => setTimeout(r, 1000));
@@ -187,21 +236,42 @@ function survivors(pids: number[]): string[] {
 beforeAll(async () => {
   const [port, temporalPort, uiPort, pgPort, sandboxPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   env = {
-    PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root',
-    PORT: String(port), TEMPORAL_PORT: String(temporalPort), TEMPORAL_UI_PORT: String(uiPort), OMS_PG_PORT: String(pgPort),
-    SANDBOX_PORT: String(sandboxPort), OMS_DATA_DIR: dataDir, TEMPORAL_CLI_PATH: inject('temporalCliPath'), OMS_TASK_QUEUE: 'orders',
-    OMS_WORKER_METRICS_PORT: '0', LOG_LEVEL: 'warn',
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/root',
+    PORT: String(port),
+    TEMPORAL_PORT: String(temporalPort),
+    TEMPORAL_UI_PORT: String(uiPort),
+    OMS_PG_PORT: String(pgPort),
+    SANDBOX_PORT: String(sandboxPort),
+    OMS_DATA_DIR: dataDir,
+    TEMPORAL_CLI_PATH: inject('temporalCliPath'),
+    OMS_TASK_QUEUE: 'orders',
+    OMS_WORKER_METRICS_PORT: '0',
+    LOG_LEVEL: 'warn',
     // Delivered orders close after a short return window, so the runs end in COMPLETED; a call
     // that died with the killed worker is retried after 10 s rather than the default 30 s.
-    OMS_RETURN_WINDOWS: 'default=5s', OMS_STEP_TIMEOUT: '10s',
+    OMS_RETURN_WINDOWS: 'default=5s',
+    OMS_STEP_TIMEOUT: '10s',
   };
   api = `http://127.0.0.1:${port}`;
   temporalAddress = `127.0.0.1:${temporalPort}`;
 });
 
 afterAll(async () => {
-  for (const g of groups) { try { process.kill(-g, 'SIGKILL'); } catch { /* gone */ } }
-  for (const pid of postgresProcessesOf(pgDir)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const g of groups) {
+    try {
+      process.kill(-g, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  for (const pid of postgresProcessesOf(pgDir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   await until(() => postgresProcessesOf(pgDir).length === 0, 10_000, 'no postgres left').catch(() => undefined);
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -210,7 +280,8 @@ describe('npm start after a crash', () => {
   let current: Launcher;
   /** The next tests carry on with the launcher the one before left running: without it, fail at once. */
   const stillRunning = () => {
-    if (current?.child.exitCode !== null) throw new Error(`no launcher left running by the previous test${current ? `; its output:\n${current.output()}` : ''}`);
+    if (current?.child.exitCode !== null)
+      throw new Error(`no launcher left running by the previous test${current ? `; its output:\n${current.output()}` : ''}`);
   };
 
   it('kill -9 of the whole process group with 50 orders in flight: the next start recovers and all 50 finish, none Failed', async () => {
@@ -236,18 +307,30 @@ describe('npm start after a crash', () => {
     current = launch();
     await ready(current);
     const readyAfter = (Date.now() - t0) / 1000;
-    expect(current.output()).toContain(`[oms] the last run (pid ${first.launcher.pid}) did not stop cleanly; nothing of it was left running`);
+    expect(current.output()).toContain(
+      `[oms] the last run (pid ${first.launcher.pid}) did not stop cleanly; nothing of it was left running`,
+    );
     const { retried } = await allFinish(ids);
-    console.log(`group kill ${killedAfter.toFixed(1)} s after placing 50 orders, in flight: ${JSON.stringify(atKill)}; ready again in ${readyAfter.toFixed(1)} s; all 50 finished ${((Date.now() - t0) / 1000).toFixed(1)} s after the restart; retried: ${retried.length}`);
+    console.log(
+      `group kill ${killedAfter.toFixed(1)} s after placing 50 orders, in flight: ${JSON.stringify(atKill)}; ready again in ${readyAfter.toFixed(1)} s; all 50 finished ${((Date.now() - t0) / 1000).toFixed(1)} s after the restart; retried: ${retried.length}`,
+    );
   }, 480_000);
 
   it('kill -9 of the launcher alone: its orphaned PostgreSQL and dev server are found, stopped, and the orders finish', async () => {
     stillRunning();
     // A second launcher on the same data dir is refused, naming the one that runs.
     const [p1, p2, p3, p4, p5] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-    const second = launch({ PORT: String(p1), TEMPORAL_PORT: String(p2), TEMPORAL_UI_PORT: String(p3), OMS_PG_PORT: String(p4), SANDBOX_PORT: String(p5) });
+    const second = launch({
+      PORT: String(p1),
+      TEMPORAL_PORT: String(p2),
+      TEMPORAL_UI_PORT: String(p3),
+      OMS_PG_PORT: String(p4),
+      SANDBOX_PORT: String(p5),
+    });
     expect(await second.exited).toBe(1);
-    expect(second.output().trim().split('\n')).toEqual([`[oms] another npm start (pid ${current.pid}) is running on ${dataDir}; stop it first (Ctrl-C in its terminal, or kill ${current.pid})`]);
+    expect(second.output().trim().split('\n')).toEqual([
+      `[oms] another npm start (pid ${current.pid}) is running on ${dataDir}; stop it first (Ctrl-C in its terminal, or kill ${current.pid})`,
+    ]);
     expect(record().launcher.pid).toBe(current.pid);
 
     const before = record();
@@ -261,9 +344,11 @@ describe('npm start after a crash', () => {
 
     current = launch();
     await ready(current);
-    expect(current.output(), current.output()).toMatch(new RegExp(
-      `\\[oms\\] recovered from an unclean stop of the last run \\(pid ${before.launcher.pid}\\): stopped its leftover PostgreSQL \\(pid ${before.postgres}( and \\d+ more of its processes)?\\) and Temporal dev server \\(pid ${before.temporal}\\)`,
-    ));
+    expect(current.output(), current.output()).toMatch(
+      new RegExp(
+        `\\[oms\\] recovered from an unclean stop of the last run \\(pid ${before.launcher.pid}\\): stopped its leftover PostgreSQL \\(pid ${before.postgres}( and \\d+ more of its processes)?\\) and Temporal dev server \\(pid ${before.temporal}\\)`,
+      ),
+    );
     expect(isAlive(before.postgres!)).toBe(false);
     expect(isAlive(before.temporal!)).toBe(false);
     const after = record();
@@ -305,7 +390,10 @@ describe('npm start after a crash', () => {
 
   it('a PostgreSQL that cannot be restarted stops everything with the reason, leaving nothing behind', async () => {
     // Whatever the tests before left running (when one failed midway) is stopped first.
-    if (current && current.child.exitCode === null) { current.child.kill('SIGTERM'); await current.exited; }
+    if (current && current.child.exitCode === null) {
+      current.child.kill('SIGTERM');
+      await current.exited;
+    }
     current = launch();
     await ready(current);
     const run = record();
@@ -314,11 +402,18 @@ describe('npm start after a crash', () => {
     try {
       process.kill(run.postgres!, 'SIGKILL');
       // Take its port the moment it is free, before the launcher's restart (0.5 s later).
-      squatter = await eventually(() => new Promise<Server | undefined>((resolve) => {
-        const s = createServer((c) => { accepted.add(c); c.on('error', () => undefined); });
-        s.once('error', () => resolve(undefined));
-        s.listen(Number(env.OMS_PG_PORT), '127.0.0.1', () => resolve(s));
-      }), { timeoutMs: 2000, intervalMs: 5, what: 'the PostgreSQL port free' });
+      squatter = await eventually(
+        () =>
+          new Promise<Server | undefined>((resolve) => {
+            const s = createServer((c) => {
+              accepted.add(c);
+              c.on('error', () => undefined);
+            });
+            s.once('error', () => resolve(undefined));
+            s.listen(Number(env.OMS_PG_PORT), '127.0.0.1', () => resolve(s));
+          }),
+        { timeoutMs: 2000, intervalMs: 5, what: 'the PostgreSQL port free' },
+      );
       const code = await Promise.race([current.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 150_000))]);
       expect(code, current.output()).toBe(1);
     } finally {
@@ -326,7 +421,9 @@ describe('npm start after a crash', () => {
       await new Promise((resolve) => (squatter ? squatter.close(resolve) : resolve(undefined)));
     }
     const out = current.output();
-    expect(out).toMatch(/\[oms\] PostgreSQL could not be restarted: PostgreSQL did not start on port \d+ .*Address already in use.*\(gave up after 5 attempts\): stopping everything/);
+    expect(out).toMatch(
+      /\[oms\] PostgreSQL could not be restarted: PostgreSQL did not start on port \d+ .*Address already in use.*\(gave up after 5 attempts\): stopping everything/,
+    );
     expect(out).toMatch(/\[oms\] PostgreSQL could not be restarted: .*; trying again in 1 s \(attempt 2 of 5\)/);
     expect(out).toContain('[oms] stopped.');
     expect(survivors([run.launcher.pid, run.postgres!, run.temporal!])).toEqual([]);

@@ -26,24 +26,50 @@ afterAll(() => {
 });
 
 const processesUsing = (needle: string) =>
-  spawnSync('pgrep', ['-f', needle], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).filter((pid) => Number(pid) !== process.pid);
+  spawnSync('pgrep', ['-f', needle], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
+    .filter((pid) => Number(pid) !== process.pid);
 
 describe('npm start', () => {
   it('brings the stack up, answers /readyz, runs a workflow round trip, and stops cleanly on Ctrl-C', async () => {
-    const [port, temporalPort, uiPort, pgPort, sandboxPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const [port, temporalPort, uiPort, pgPort, sandboxPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root',
-      PORT: String(port), TEMPORAL_PORT: String(temporalPort), TEMPORAL_UI_PORT: String(uiPort), OMS_PG_PORT: String(pgPort),
-      SANDBOX_PORT: String(sandboxPort), OMS_DATA_DIR: dataDir, TEMPORAL_CLI_PATH: inject('temporalCliPath'), OMS_TASK_QUEUE: 'orders',
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      PORT: String(port),
+      TEMPORAL_PORT: String(temporalPort),
+      TEMPORAL_UI_PORT: String(uiPort),
+      OMS_PG_PORT: String(pgPort),
+      SANDBOX_PORT: String(sandboxPort),
+      OMS_DATA_DIR: dataDir,
+      TEMPORAL_CLI_PATH: inject('temporalCliPath'),
+      OMS_TASK_QUEUE: 'orders',
     };
     child = spawn(process.execPath, START, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr!.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
     await new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
-        if (out.includes('[oms] ready in')) { clearInterval(timer); resolve(); }
-        if (child!.exitCode !== null) { clearInterval(timer); reject(new Error(`launcher exited: ${out}`)); }
+        if (out.includes('[oms] ready in')) {
+          clearInterval(timer);
+          resolve();
+        }
+        if (child!.exitCode !== null) {
+          clearInterval(timer);
+          reject(new Error(`launcher exited: ${out}`));
+        }
       }, 100);
     });
     expect(out).toContain(`API            http://127.0.0.1:${port}`);
@@ -57,7 +83,11 @@ describe('npm start', () => {
     const connection = await Connection.connect({ address: `127.0.0.1:${temporalPort}` });
     try {
       const client = new Client({ connection });
-      const greeting = await client.workflow.execute<typeof helloWorkflow>('helloWorkflow', { taskQueue: 'orders', workflowId: `hello-${Date.now()}`, args: ['launcher'] });
+      const greeting = await client.workflow.execute<typeof helloWorkflow>('helloWorkflow', {
+        taskQueue: 'orders',
+        workflowId: `hello-${Date.now()}`,
+        args: ['launcher'],
+      });
       expect(greeting).toMatch(/^Hello, launcher! \(PostgreSQL 18\./);
     } finally {
       await connection.close();
@@ -83,12 +113,16 @@ describe('npm start', () => {
   }, 150_000);
 
   it('names a port that another program holds, and starts nothing', async () => {
-    const squatter = await new Promise<Server>((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => resolve(s)); });
+    const squatter = await new Promise<Server>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    });
     const port = (squatter.address() as { port: number }).port;
     try {
       const r = spawnSync(process.execPath, START, {
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', OMS_DATA_DIR: dataDir, OMS_PG_PORT: String(port) },
-        encoding: 'utf8', timeout: 30_000,
+        encoding: 'utf8',
+        timeout: 30_000,
       });
       expect(r.status).toBe(1);
       expect(r.stdout).toContain(`[oms] failed to start: port ${port} (OMS_PG_PORT) is in use by another program — pid ${process.pid} (`);
@@ -106,7 +140,11 @@ describe('npm start', () => {
     ['OMS_API_KEYS', 'superuser=abcdefghij'],
     ['OMS_HOLD_TIMEOUT', 'soon'],
   ])('exits at start with a one-line reason when %s is bad', (variable, value) => {
-    const r = spawnSync(process.execPath, START, { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', OMS_DATA_DIR: dataDir, [variable]: value }, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, START, {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', OMS_DATA_DIR: dataDir, [variable]: value },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.status).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);

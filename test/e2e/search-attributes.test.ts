@@ -10,18 +10,30 @@ import { ORDER_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { eventually } from '../support/fixtures';
 import { uniqueSuffix } from '../support/harness';
 
-const run = (namespace: string) => spawnSync(process.execPath, ['--import', 'tsx', 'scripts/register-search-attributes.ts'], {
-  env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: namespace },
-  encoding: 'utf8', timeout: 60_000,
-});
+const run = (namespace: string) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'scripts/register-search-attributes.ts'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_NAMESPACE: namespace,
+    },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 
 describe('registering search attributes', () => {
   it('adds the missing ones to a fresh namespace, then finds nothing to do', async () => {
     const namespace = `sa-${uniqueSuffix()}`;
     const connection = await Connection.connect({ address: inject('temporalAddress') });
     try {
-      await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(86_400) } });
-      await eventually(async () => (await connection.workflowService.describeNamespace({ namespace })).namespaceInfo?.name === namespace, { what: 'namespace ready' });
+      await connection.workflowService.registerNamespace({
+        namespace,
+        workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(86_400) },
+      });
+      await eventually(async () => (await connection.workflowService.describeNamespace({ namespace })).namespaceInfo?.name === namespace, {
+        what: 'namespace ready',
+      });
       const first = run(namespace);
       expect(first.status).toBe(0);
       expect(first.stdout).toContain(`Registered in ${namespace}: `);

@@ -10,12 +10,22 @@ import { describe, expect, inject, it } from 'vitest';
 function runProbe(name: string): Promise<{ code: number | null; out: string }> {
   const child = spawn(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--config', 'test/e2e/probe/vitest.config.ts', name], {
     // Its own embedded PostgreSQL (the template database of this run is not shared); this run's Temporal.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', CI: 'true', TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_CLI_PATH: inject('temporalCliPath') },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      CI: 'true',
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_CLI_PATH: inject('temporalCliPath'),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out })));
 }
 

@@ -14,7 +14,9 @@ import { createTestDatabase, uniqueSuffix } from '../support/harness';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 const children: ChildProcess[] = [];
-beforeAll(async () => { db = await createTestDatabase(); });
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await db?.drop();
@@ -24,19 +26,34 @@ afterAll(async () => {
 async function startWorker(taskQueue: string, env: Record<string, string>): Promise<{ child: ChildProcess; out: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
     env: {
-      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', DATABASE_URL: db.url, TEMPORAL_ADDRESS: inject('temporalAddress'),
-      OMS_TASK_QUEUE: taskQueue, OMS_STOCK_SYNC_CHANNELS: 'none', ...env,
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      OMS_TASK_QUEUE: taskQueue,
+      OMS_STOCK_SYNC_CHANNELS: 'none',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
   let out = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
   await new Promise<void>((resolve, reject) => {
     const t = setInterval(() => {
-      if (out.includes('"worker started"')) { clearInterval(t); resolve(); }
-      if (child.exitCode !== null) { clearInterval(t); reject(new Error(out)); }
+      if (out.includes('"worker started"')) {
+        clearInterval(t);
+        resolve();
+      }
+      if (child.exitCode !== null) {
+        clearInterval(t);
+        reject(new Error(out));
+      }
     }, 100);
   });
   return { child, out: () => out };
@@ -50,7 +67,11 @@ async function stop(child: ChildProcess): Promise<number | null> {
 async function runHello(taskQueue: string): Promise<string> {
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   try {
-    return await new Client({ connection }).workflow.execute<typeof helloWorkflow>('helloWorkflow', { taskQueue, workflowId: `hello-${taskQueue}`, args: ['metrics'] });
+    return await new Client({ connection }).workflow.execute<typeof helloWorkflow>('helloWorkflow', {
+      taskQueue,
+      workflowId: `hello-${taskQueue}`,
+      args: ['metrics'],
+    });
   } finally {
     await connection.close();
   }

@@ -9,29 +9,53 @@ import { createTestDatabase, uniqueSuffix } from '../support/harness';
 import { Client, Connection } from '@temporalio/client';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
-beforeAll(async () => { db = await createTestDatabase(); });
-afterAll(async () => { await db?.drop(); });
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
 
 describe('worker process', () => {
   it('runs workflows and stops cleanly on SIGTERM', async () => {
     const taskQueue = `worker-e2e-${uniqueSuffix()}`;
     const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', DATABASE_URL: db.url, TEMPORAL_ADDRESS: inject('temporalAddress'), OMS_TASK_QUEUE: taskQueue },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/root',
+        DATABASE_URL: db.url,
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        OMS_TASK_QUEUE: taskQueue,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         const t = setInterval(() => {
-          if (out.includes('"worker started"')) { clearInterval(t); resolve(); }
-          if (child.exitCode !== null) { clearInterval(t); reject(new Error(out)); }
+          if (out.includes('"worker started"')) {
+            clearInterval(t);
+            resolve();
+          }
+          if (child.exitCode !== null) {
+            clearInterval(t);
+            reject(new Error(out));
+          }
         }, 100);
       });
       const connection = await Connection.connect({ address: inject('temporalAddress') });
       try {
-        const result = await new Client({ connection }).workflow.execute<typeof helloWorkflow>('helloWorkflow', { taskQueue, workflowId: `hello-${taskQueue}`, args: ['worker'] });
+        const result = await new Client({ connection }).workflow.execute<typeof helloWorkflow>('helloWorkflow', {
+          taskQueue,
+          workflowId: `hello-${taskQueue}`,
+          args: ['worker'],
+        });
         expect(result).toMatch(/^Hello, worker!/);
       } finally {
         await connection.close();

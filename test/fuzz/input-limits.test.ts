@@ -9,9 +9,14 @@ import { unstorableText } from '../../api/storable-text';
 import { CanonicalOrderSchema } from '../../domain/order';
 
 const order = (over: Record<string, unknown>) => ({
-  channel: 'web', channelOrderId: 'L1', currency: 'VND',
-  customer: { id: 'c1', name: 'An' }, shippingAddress: { name: 'An', line1: '1 Lê Lợi', city: 'Hồ Chí Minh', country: 'VN' },
-  lines: [{ sku: 'A', quantity: 1, unitPrice: '1.00' }], payment: { method: 'cod' }, placedAt: '2026-11-21T10:00:00+07:00',
+  channel: 'web',
+  channelOrderId: 'L1',
+  currency: 'VND',
+  customer: { id: 'c1', name: 'An' },
+  shippingAddress: { name: 'An', line1: '1 Lê Lợi', city: 'Hồ Chí Minh', country: 'VN' },
+  lines: [{ sku: 'A', quantity: 1, unitPrice: '1.00' }],
+  payment: { method: 'cod' },
+  placedAt: '2026-11-21T10:00:00+07:00',
   ...over,
 });
 const issuesOf = (o: unknown) => CanonicalOrderSchema.safeParse(o).error?.issues.map((i) => i.path.join('.')) ?? [];
@@ -19,15 +24,20 @@ const issuesOf = (o: unknown) => CanonicalOrderSchema.safeParse(o).error?.issues
 describe('an order holds at most 9999999999999.99 (lines and shipping together)', () => {
   it('accepts the largest order and refuses one cent more, naming `lines`', () => {
     expect(issuesOf(order({ lines: [{ sku: 'A', quantity: 1, unitPrice: '9999999969999.99' }], shippingFee: '30000.00' }))).toEqual([]);
-    expect(issuesOf(order({ lines: [{ sku: 'A', quantity: 1, unitPrice: '9999999970000.00' }], shippingFee: '30000.00' }))).toEqual(['lines']);
+    expect(issuesOf(order({ lines: [{ sku: 'A', quantity: 1, unitPrice: '9999999970000.00' }], shippingFee: '30000.00' }))).toEqual([
+      'lines',
+    ]);
     expect(issuesOf(order({ lines: [{ sku: 'A', quantity: 10_000, unitPrice: '999999999999.99' }] }))).toEqual(['lines']);
   });
 
   it('never throws on whatever the fields hold (the bound is checked even when a field already failed)', () => {
-    fc.assert(fc.property(fc.jsonValue(), fc.jsonValue(), fc.jsonValue(), (lines, unitPrice, shippingFee) => {
-      expect(() => CanonicalOrderSchema.safeParse(order({ lines, shippingFee }))).not.toThrow();
-      expect(() => CanonicalOrderSchema.safeParse(order({ lines: [{ sku: 'A', quantity: 3, unitPrice }] }))).not.toThrow();
-    }), { numRuns: 500, seed: 7 });
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), fc.jsonValue(), (lines, unitPrice, shippingFee) => {
+        expect(() => CanonicalOrderSchema.safeParse(order({ lines, shippingFee }))).not.toThrow();
+        expect(() => CanonicalOrderSchema.safeParse(order({ lines: [{ sku: 'A', quantity: 3, unitPrice }] }))).not.toThrow();
+      }),
+      { numRuns: 500, seed: 7 },
+    );
   });
 });
 
@@ -42,12 +52,29 @@ describe('text PostgreSQL can store', () => {
 
   it('flags exactly the strings that hold a NUL or are not well-formed UTF-16, emoji kept', () => {
     // An independent judge: encodeURIComponent throws on an unpaired surrogate.
-    const bad = (s: string) => { if (s.includes('\u0000')) return true; try { encodeURIComponent(s); return false; } catch { return true; } };
-    const units = fc.string({ unit: fc.oneof(fc.integer({ min: 0, max: 0xffff }).map((n) => String.fromCharCode(n)), fc.constantFrom('🛒', 'ễ', 'a')), maxLength: 6 });
-    fc.assert(fc.property(fc.dictionary(units, fc.oneof(units, fc.array(units, { maxLength: 3 })), { maxKeys: 4 }), (v) => {
-      const strings = Object.entries(v).flatMap(([k, x]) => [k, ...(Array.isArray(x) ? x : [x])]);
-      expect(unstorableText(v) !== undefined).toBe(strings.some(bad));
-    }), { numRuns: 2000, seed: 7 });
+    const bad = (s: string) => {
+      if (s.includes('\u0000')) return true;
+      try {
+        encodeURIComponent(s);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    const units = fc.string({
+      unit: fc.oneof(
+        fc.integer({ min: 0, max: 0xffff }).map((n) => String.fromCharCode(n)),
+        fc.constantFrom('🛒', 'ễ', 'a'),
+      ),
+      maxLength: 6,
+    });
+    fc.assert(
+      fc.property(fc.dictionary(units, fc.oneof(units, fc.array(units, { maxLength: 3 })), { maxKeys: 4 }), (v) => {
+        const strings = Object.entries(v).flatMap(([k, x]) => [k, ...(Array.isArray(x) ? x : [x])]);
+        expect(unstorableText(v) !== undefined).toBe(strings.some(bad));
+      }),
+      { numRuns: 2000, seed: 7 },
+    );
     expect(unstorableText({ name: 'Nguyễn Văn An 🛒🇻🇳', note: '\\u0000 written out' })).toBeUndefined();
   });
 

@@ -31,7 +31,10 @@ const accepted = new Set<string>();
 /** Order ids of requests the API refused: none may have a row or a workflow. */
 const refused = new Set<string>();
 const counts = { requests: 0, byStatus: {} as Record<number, number> };
-const accept = (workflowId: string) => { accepted.add(workflowId); refused.delete(workflowId.replace(/^intake-/, 'order-')); };
+const accept = (workflowId: string) => {
+  accepted.add(workflowId);
+  refused.delete(workflowId.replace(/^intake-/, 'order-'));
+};
 
 beforeAll(async () => {
   stack = await startTestStack({ seed: true, stockSync: false, sandboxOptions: { autoProgress: { enabled: false, stepMs: 1000 } } });
@@ -52,18 +55,85 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 const RAW = (text: string) => `__raw_number_${text}__`;
 const unraw = (text: string) => text.replace(/"__raw_number_([-0-9.eE+]+)__"/g, '$1');
 
-const nest = (depth: number): Json => { let v: Json = 'x'; for (let i = 0; i < depth; i++) v = i % 2 ? { a: v } : [v]; return v; };
+const nest = (depth: number): Json => {
+  let v: Json = 'x';
+  for (let i = 0; i < depth; i++) v = i % 2 ? { a: v } : [v];
+  return v;
+};
 
 const codeUnits = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((n) => String.fromCharCode(n)), maxLength: 12 });
 const hostileValue: fc.Arbitrary<Json> = fc.oneof(
-  fc.constantFrom<Json>(null, true, false, '', '   ', '\t\n', 0, -1, -0.5, 1.5, 1e308, -1e308, 5e-324, 1e21, 2 ** 53, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER,
-    RAW('9007199254740993'), RAW('1e400'), RAW('-1e400'), RAW('123456789012345678901234567890'), 10_001, 10_000, 2 ** 31, -(2 ** 31)),
-  fc.constantFrom<Json>('9999999999999.99', '99999999999999.99', '0.001', '-1.00', '1e5', '0x10', 'Infinity', 'NaN', '١٢٣', '00000000000001.00'),
-  fc.constantFrom<Json>('\u0000', 'a\u0000b', '\ud800', 'x\udc00y', '\u202eevil', '\u200b', '🛒🇻🇳', 'Nguyễn Văn An', 'Z͑ͫ̓ͪ̂ͫ̽͏̴̙̤̞͉͚̯̞̠͍', '<script>alert(1)</script>',
-    "'; drop table orders; --", '../../etc/passwd', '%00', '\\u0000', '{"$ne":null}', '__proto__'),
-  fc.constantFrom<Json>({ __proto__: null, constructor: { prototype: { polluted: true } } } as unknown as Json, { toString: 1 }, [], {}, [[]], [null]),
-  fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(),
-  fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 }), codeUnits,
+  fc.constantFrom<Json>(
+    null,
+    true,
+    false,
+    '',
+    '   ',
+    '\t\n',
+    0,
+    -1,
+    -0.5,
+    1.5,
+    1e308,
+    -1e308,
+    5e-324,
+    1e21,
+    2 ** 53,
+    Number.MAX_SAFE_INTEGER,
+    -Number.MAX_SAFE_INTEGER,
+    RAW('9007199254740993'),
+    RAW('1e400'),
+    RAW('-1e400'),
+    RAW('123456789012345678901234567890'),
+    10_001,
+    10_000,
+    2 ** 31,
+    -(2 ** 31),
+  ),
+  fc.constantFrom<Json>(
+    '9999999999999.99',
+    '99999999999999.99',
+    '0.001',
+    '-1.00',
+    '1e5',
+    '0x10',
+    'Infinity',
+    'NaN',
+    '١٢٣',
+    '00000000000001.00',
+  ),
+  fc.constantFrom<Json>(
+    '\u0000',
+    'a\u0000b',
+    '\ud800',
+    'x\udc00y',
+    '\u202eevil',
+    '\u200b',
+    '🛒🇻🇳',
+    'Nguyễn Văn An',
+    'Z͑ͫ̓ͪ̂ͫ̽͏̴̙̤̞͉͚̯̞̠͍',
+    '<script>alert(1)</script>',
+    "'; drop table orders; --",
+    '../../etc/passwd',
+    '%00',
+    '\\u0000',
+    '{"$ne":null}',
+    '__proto__',
+  ),
+  fc.constantFrom<Json>(
+    { __proto__: null, constructor: { prototype: { polluted: true } } } as unknown as Json,
+    { toString: 1 },
+    [],
+    {},
+    [[]],
+    [null],
+  ),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.boolean(),
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: 'grapheme', maxLength: 20 }),
+  codeUnits,
   // Strings up to (and past) the body limit.
   fc.integer({ min: 1_000, max: BODY_LIMIT + 2_000 }).map((n) => 'é'.repeat(Math.floor(n / 2))),
   fc.integer({ min: 8, max: 3_000 }).map(nest),
@@ -82,7 +152,14 @@ type Mutation = { kind: 'replace'; value: Json } | { kind: 'delete' } | { kind: 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 6, arbitrary: hostileValue.map((value) => ({ kind: 'replace' as const, value })) },
   { weight: 2, arbitrary: fc.constant({ kind: 'delete' as const }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('extraKey' as const), key: fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('__proto__', 'constructor', '')), value: hostileValue }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('extraKey' as const),
+      key: fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('__proto__', 'constructor', '')),
+      value: hostileValue,
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'wrap' as const }) },
 );
 
@@ -96,8 +173,11 @@ function mutate(doc: Json, path: (string | number)[], m: Mutation): Json {
   const target = parent[last]!;
   if (m.kind === 'replace') parent[last] = m.value;
   else if (m.kind === 'wrap') parent[last] = [target];
-  else if (m.kind === 'delete') { if (Array.isArray(parent)) parent.splice(Number(last), 1); else delete parent[last]; }
-  else if (target && typeof target === 'object' && !Array.isArray(target)) Object.defineProperty(target, m.key, { value: m.value, enumerable: true, writable: true, configurable: true });
+  else if (m.kind === 'delete') {
+    if (Array.isArray(parent)) parent.splice(Number(last), 1);
+    else delete parent[last];
+  } else if (target && typeof target === 'object' && !Array.isArray(target))
+    Object.defineProperty(target, m.key, { value: m.value, enumerable: true, writable: true, configurable: true });
   else parent[last] = { [m.key]: m.value, value: target };
   return copy;
 }
@@ -109,17 +189,39 @@ const anyBody = fc.record({
     hostileValue.map((v) => unraw(JSON.stringify(v))),
     fc.string({ maxLength: 200 }),
     codeUnits,
-    fc.constantFrom('', '{', '{"a":', '[1,2', 'null', '{"channel":"web","channel":"pos"}', '\u0000', '{"a":"\\ud800"}', '{"a":"\\u0000"}', '{}'.repeat(40_000),
+    fc.constantFrom(
+      '',
+      '{',
+      '{"a":',
+      '[1,2',
+      'null',
+      '{"channel":"web","channel":"pos"}',
+      '\u0000',
+      '{"a":"\\ud800"}',
+      '{"a":"\\u0000"}',
+      '{}'.repeat(40_000),
       // Nested 30,000 deep, just under the body limit.
-      `${'['.repeat(30_000)}"\\u0000"${']'.repeat(30_000)}`, `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`),
+      `${'['.repeat(30_000)}"\\u0000"${']'.repeat(30_000)}`,
+      `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`,
+    ),
   ),
-  contentType: fc.constantFrom<string | undefined>('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', undefined),
+  contentType: fc.constantFrom<string | undefined>(
+    'application/json',
+    'application/json; charset=utf-8',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    undefined,
+  ),
 });
 
 // ---------------------------------------------------------------------------------------------
 // Sending and checking
 
-interface Answer { status: number; contentType: string; body: string }
+interface Answer {
+  status: number;
+  contentType: string;
+  body: string;
+}
 
 async function send(path: string, text: string, headers: Record<string, string>): Promise<Answer> {
   const res = await fetch(stack.apiUrl + path, { method: 'POST', headers, body: text });
@@ -142,7 +244,7 @@ function expectNoServerErrorAndProblems(a: Answer, what: string): void {
 
 /** Accepted means the workflow runs, or its start is durably asked for (the relay starts it; intake never waits on Temporal). */
 async function workflowOrStartAsked(id: string): Promise<boolean> {
-  return await startAsked(id) || await workflowExists(id);
+  return (await startAsked(id)) || (await workflowExists(id));
 }
 
 async function startAsked(id: string): Promise<boolean> {
@@ -179,7 +281,8 @@ function idsIn(v: unknown, keys: string[]): string[] {
   const walk = (x: unknown, depth: number) => {
     if (depth > 6 || !x || typeof x !== 'object') return;
     for (const [k, val] of Object.entries(x)) {
-      if (keys.includes(k) && (typeof val === 'string' || typeof val === 'number') && /^[A-Za-z0-9._-]{1,64}$/.test(String(val))) out.push(String(val));
+      if (keys.includes(k) && (typeof val === 'string' || typeof val === 'number') && /^[A-Za-z0-9._-]{1,64}$/.test(String(val)))
+        out.push(String(val));
       walk(val, depth + 1);
     }
   };
@@ -187,7 +290,13 @@ function idsIn(v: unknown, keys: string[]): string[] {
   return out;
 }
 
-const tryParse = (text: string): unknown => { try { return JSON.parse(text); } catch { return undefined; } };
+const tryParse = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
 const fixture = (path: string): Json => JSON.parse(readFileSync(new URL(`../fixtures/channels/${path}`, import.meta.url), 'utf8')) as Json;
 
 // ---------------------------------------------------------------------------------------------
@@ -196,11 +305,27 @@ const fixture = (path: string): Json => JSON.parse(readFileSync(new URL(`../fixt
 /** A valid web order for the dev catalog, with a fresh order number. */
 function validOrder(): Json {
   return {
-    channel: 'web', channelOrderId: `PB${uniqueSuffix()}`, currency: 'VND',
+    channel: 'web',
+    channelOrderId: `PB${uniqueSuffix()}`,
+    currency: 'VND',
     customer: { id: 'cust-prop-1', name: 'Nguyễn Văn An', email: 'an@example.vn', phone: '0901234567' },
-    shippingAddress: { name: 'Nguyễn Văn An', line1: '12 Lê Lợi', ward: 'Bến Nghé', district: 'Quận 1', city: 'Hồ Chí Minh', country: 'VN', lat: 10.77, lng: 106.7 },
-    lines: [{ sku: 'TSHIRT-M', quantity: 2, unitPrice: '149000.00' }, { sku: 'COFFEE-S', quantity: 1, unitPrice: '185000.00' }],
-    shippingFee: '30000.00', discount: '0.00', total: '513000.00',
+    shippingAddress: {
+      name: 'Nguyễn Văn An',
+      line1: '12 Lê Lợi',
+      ward: 'Bến Nghé',
+      district: 'Quận 1',
+      city: 'Hồ Chí Minh',
+      country: 'VN',
+      lat: 10.77,
+      lng: 106.7,
+    },
+    lines: [
+      { sku: 'TSHIRT-M', quantity: 2, unitPrice: '149000.00' },
+      { sku: 'COFFEE-S', quantity: 1, unitPrice: '185000.00' },
+    ],
+    shippingFee: '30000.00',
+    discount: '0.00',
+    total: '513000.00',
     payment: { method: 'prepaid', token: 'tok_visa', provider: 'sandbox' },
     placedAt: '2026-11-21T10:00:00+07:00',
   };
@@ -235,24 +360,30 @@ async function checkIntake(text: string, a: Answer, what: string): Promise<void>
 
 describe('POST /v1/orders under hostile input', () => {
   it('arbitrary bodies and content types: a 4xx problem document, never a 5xx, never a workflow', async () => {
-    await fc.assert(fc.asyncProperty(anyBody, async ({ text, contentType }) => {
-      const a = await postOrder(text, contentType);
-      await checkIntake(text, a, `body ${JSON.stringify(text.slice(0, 120))} as ${contentType}`);
-      expect(a.status).toBeGreaterThanOrEqual(400);
-    }), { numRuns: 120, seed: SEED, endOnFailure: true });
+    await fc.assert(
+      fc.asyncProperty(anyBody, async ({ text, contentType }) => {
+        const a = await postOrder(text, contentType);
+        await checkIntake(text, a, `body ${JSON.stringify(text.slice(0, 120))} as ${contentType}`);
+        expect(a.status).toBeGreaterThanOrEqual(400);
+      }),
+      { numRuns: 120, seed: SEED, endOnFailure: true },
+    );
   }, 300_000);
 
   it('near-valid orders (one field mutated): 2xx exactly when the canonical schema accepts it, else 4xx; a workflow exactly for a 2xx', async () => {
-    await fc.assert(fc.asyncProperty(fc.nat(ORDER_PATHS.length - 1), mutation, async (pathIndex, m) => {
-      const path = ORDER_PATHS[pathIndex]!;
-      const text = unraw(JSON.stringify(mutate(validOrder(), path, m)));
-      const what = `${m.kind} at ${path.join('.') || '(root)'}: ${text.slice(0, 200)}`;
-      const a = await postOrder(text);
-      await checkIntake(text, a, what);
-      const expected = expectedIntake(text);
-      if (expected === 'accept') expect([200, 201], `${what} → ${a.status}: ${a.body.slice(0, 300)}`).toContain(a.status);
-      else expect(a.status, `${what}: ${a.body.slice(0, 300)}`).toBe(expected);
-    }), { numRuns: 300, seed: SEED, endOnFailure: true });
+    await fc.assert(
+      fc.asyncProperty(fc.nat(ORDER_PATHS.length - 1), mutation, async (pathIndex, m) => {
+        const path = ORDER_PATHS[pathIndex]!;
+        const text = unraw(JSON.stringify(mutate(validOrder(), path, m)));
+        const what = `${m.kind} at ${path.join('.') || '(root)'}: ${text.slice(0, 200)}`;
+        const a = await postOrder(text);
+        await checkIntake(text, a, what);
+        const expected = expectedIntake(text);
+        if (expected === 'accept') expect([200, 201], `${what} → ${a.status}: ${a.body.slice(0, 300)}`).toContain(a.status);
+        else expect(a.status, `${what}: ${a.body.slice(0, 300)}`).toBe(expected);
+      }),
+      { numRuns: 300, seed: SEED, endOnFailure: true },
+    );
   }, 300_000);
 
   it('the unmutated order is taken in (the property above is not vacuous)', async () => {
@@ -286,15 +417,23 @@ describe('POST /v1/orders under hostile input', () => {
 const WEBHOOK_CHANNELS = ['web', 'pos', 'shopify', 'shopee', 'lazada', 'tiktok'] as const satisfies readonly Channel[];
 /** Where each channel's payload keeps the order id (for the "nothing started" check). */
 const ID_KEYS: Record<Channel, string[]> = {
-  web: ['channelOrderId'], pos: ['channelOrderId'], shopify: ['id'], shopee: ['ordersn'], lazada: ['trade_order_id'], tiktok: ['order_id'],
+  web: ['channelOrderId'],
+  pos: ['channelOrderId'],
+  shopify: ['id'],
+  shopee: ['ordersn'],
+  lazada: ['trade_order_id'],
+  tiktok: ['order_id'],
 };
 const digits = (n: number) => Array.from({ length: n }, (_, i) => String(((parseInt(uniqueSuffix(), 16) + i) % 9) + 1)).join('');
 
 /** A valid payload of the channel with fresh ids (a fresh order each time). */
 function validPayload(channel: Channel): Json {
   switch (channel) {
-    case 'web': case 'pos': return { ...(validOrder() as Record<string, Json>), channel };
-    case 'shopify': return { ...(fixture('shopify/orders-create-prepaid.json') as Record<string, Json>), id: Number(`58${digits(11)}`) };
+    case 'web':
+    case 'pos':
+      return { ...(validOrder() as Record<string, Json>), channel };
+    case 'shopify':
+      return { ...(fixture('shopify/orders-create-prepaid.json') as Record<string, Json>), id: Number(`58${digits(11)}`) };
     case 'shopee': {
       const p = fixture('shopee/push-ready-to-ship.json') as Record<string, Json>;
       return { ...p, data: { ...(p.data as Record<string, Json>), ordersn: `2612${uniqueSuffix().toUpperCase()}` } };
@@ -316,10 +455,21 @@ function signedHeaders(channel: Channel, text: string, url: string, shopifyTopic
   const appKey = DEV_CHANNEL_ACCOUNTS[channel]!.appKey;
   const json = { 'Content-Type': 'application/json' };
   switch (channel) {
-    case 'web': case 'pos': return { ...json, 'X-Channel-Signature': hmacHex(secret, text) };
-    case 'shopify': return { ...json, 'X-Shopify-Hmac-Sha256': hmacBase64(secret, text), 'X-Shopify-Topic': shopifyTopic, 'X-Shopify-Webhook-Id': `wh-${uniqueSuffix()}` };
-    case 'shopee': return { ...json, Authorization: hmacHex(secret, `${url}|${text}`) };
-    case 'lazada': case 'tiktok': return { ...json, Authorization: hmacHex(secret, appKey + text) };
+    case 'web':
+    case 'pos':
+      return { ...json, 'X-Channel-Signature': hmacHex(secret, text) };
+    case 'shopify':
+      return {
+        ...json,
+        'X-Shopify-Hmac-Sha256': hmacBase64(secret, text),
+        'X-Shopify-Topic': shopifyTopic,
+        'X-Shopify-Webhook-Id': `wh-${uniqueSuffix()}`,
+      };
+    case 'shopee':
+      return { ...json, Authorization: hmacHex(secret, `${url}|${text}`) };
+    case 'lazada':
+    case 'tiktok':
+      return { ...json, Authorization: hmacHex(secret, appKey + text) };
   }
 }
 
@@ -345,20 +495,29 @@ async function checkWebhook(channel: Channel, text: string, a: Answer, what: str
 
 describe('POST /v1/channels/{channel}/webhooks under hostile input (correctly signed)', () => {
   it('arbitrary bodies on every channel: a 4xx problem document, never a 5xx, never a workflow', async () => {
-    await fc.assert(fc.asyncProperty(fc.constantFrom(...WEBHOOK_CHANNELS), anyBody, async (channel, { text }) => {
-      const a = await postWebhook(channel, text);
-      await checkWebhook(channel, text, a, `${channel} body ${JSON.stringify(text.slice(0, 120))}`);
-    }), { numRuns: 120, seed: SEED, endOnFailure: true });
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...WEBHOOK_CHANNELS), anyBody, async (channel, { text }) => {
+        const a = await postWebhook(channel, text);
+        await checkWebhook(channel, text, a, `${channel} body ${JSON.stringify(text.slice(0, 120))}`);
+      }),
+      { numRuns: 120, seed: SEED, endOnFailure: true },
+    );
   }, 300_000);
 
   it('near-valid payloads of every channel (one field mutated): never a 5xx; a refusal starts nothing', async () => {
-    const paths = Object.fromEntries(WEBHOOK_CHANNELS.map((ch) => [ch, pathsOf(validPayload(ch))])) as Record<Channel, (string | number)[][]>;
-    await fc.assert(fc.asyncProperty(fc.constantFrom(...WEBHOOK_CHANNELS), fc.nat(), mutation, async (channel, n, m) => {
-      const path = paths[channel][n % paths[channel].length]!;
-      const text = unraw(JSON.stringify(mutate(validPayload(channel), path, m)));
-      const a = await postWebhook(channel, text);
-      await checkWebhook(channel, text, a, `${channel}: ${m.kind} at ${path.join('.') || '(root)'}: ${text.slice(0, 200)}`);
-    }), { numRuns: 300, seed: SEED, endOnFailure: true });
+    const paths = Object.fromEntries(WEBHOOK_CHANNELS.map((ch) => [ch, pathsOf(validPayload(ch))])) as Record<
+      Channel,
+      (string | number)[][]
+    >;
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...WEBHOOK_CHANNELS), fc.nat(), mutation, async (channel, n, m) => {
+        const path = paths[channel][n % paths[channel].length]!;
+        const text = unraw(JSON.stringify(mutate(validPayload(channel), path, m)));
+        const a = await postWebhook(channel, text);
+        await checkWebhook(channel, text, a, `${channel}: ${m.kind} at ${path.join('.') || '(root)'}: ${text.slice(0, 200)}`);
+      }),
+      { numRuns: 300, seed: SEED, endOnFailure: true },
+    );
   }, 300_000);
 
   it('unmutated payloads are taken in on every channel (the property above is not vacuous)', async () => {
@@ -371,19 +530,36 @@ describe('POST /v1/channels/{channel}/webhooks under hostile input (correctly si
   });
 
   it('a missing, wrong or misplaced signature is a 401 whatever the body, and nothing is recorded', async () => {
-    await fc.assert(fc.asyncProperty(fc.constantFrom(...WEBHOOK_CHANNELS), fc.constantFrom('none', 'other-secret', 'other-body', 'garbage'), async (channel, how) => {
-      const text = JSON.stringify(validPayload(channel));
-      const path = `/v1/channels/${channel}/webhooks`;
-      const good = signedHeaders(channel, text, stack.apiUrl + path);
-      const headers: Record<string, string> = how === 'none' ? { 'Content-Type': 'application/json' }
-        : how === 'other-body' ? signedHeaders(channel, `${text} `, stack.apiUrl + path)
-        : Object.fromEntries(Object.entries(good).map(([k, v]) => [k, /signature|hmac|authorization/i.test(k) ? (how === 'garbage' ? 'zz%' : hmacHex('not-the-secret', text)) : v]));
-      const a = await postWebhook(channel, text, headers);
-      await checkWebhook(channel, text, a, `${channel} with ${how} signature`);
-      expect(a.status).toBe(401);
-      const [events] = await stack.db.sql<{ n: number }[]>`select count(*)::int as n from channel_events where channel_order_id = any(${idsIn(JSON.parse(text), ID_KEYS[channel])})`;
-      expect(events!.n).toBe(0);
-    }), { numRuns: 40, seed: SEED });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...WEBHOOK_CHANNELS),
+        fc.constantFrom('none', 'other-secret', 'other-body', 'garbage'),
+        async (channel, how) => {
+          const text = JSON.stringify(validPayload(channel));
+          const path = `/v1/channels/${channel}/webhooks`;
+          const good = signedHeaders(channel, text, stack.apiUrl + path);
+          const headers: Record<string, string> =
+            how === 'none'
+              ? { 'Content-Type': 'application/json' }
+              : how === 'other-body'
+                ? signedHeaders(channel, `${text} `, stack.apiUrl + path)
+                : Object.fromEntries(
+                    Object.entries(good).map(([k, v]) => [
+                      k,
+                      /signature|hmac|authorization/i.test(k) ? (how === 'garbage' ? 'zz%' : hmacHex('not-the-secret', text)) : v,
+                    ]),
+                  );
+          const a = await postWebhook(channel, text, headers);
+          await checkWebhook(channel, text, a, `${channel} with ${how} signature`);
+          expect(a.status).toBe(401);
+          const [events] = await stack.db.sql<
+            { n: number }[]
+          >`select count(*)::int as n from channel_events where channel_order_id = any(${idsIn(JSON.parse(text), ID_KEYS[channel])})`;
+          expect(events!.n).toBe(0);
+        },
+      ),
+      { numRuns: 40, seed: SEED },
+    );
   }, 120_000);
 });
 
@@ -392,9 +568,24 @@ describe('regressions: text the database cannot store (NUL, lone surrogates) is 
 
   it('POST /v1/orders: in a field or a key', async () => {
     for (const [mutateIt, path] of [
-      [(o: Record<string, Json>) => { (o.customer as Record<string, Json>).name = 'An\u0000'; }, 'customer.name'],
-      [(o: Record<string, Json>) => { (o.shippingAddress as Record<string, Json>).line1 = '12 L\ud800 Lợi'; }, 'shippingAddress.line1'],
-      [(o: Record<string, Json>) => { (o.payment as Record<string, Json>).token = '\udc00tok'; }, 'payment.token'],
+      [
+        (o: Record<string, Json>) => {
+          (o.customer as Record<string, Json>).name = 'An\u0000';
+        },
+        'customer.name',
+      ],
+      [
+        (o: Record<string, Json>) => {
+          (o.shippingAddress as Record<string, Json>).line1 = '12 L\ud800 Lợi';
+        },
+        'shippingAddress.line1',
+      ],
+      [
+        (o: Record<string, Json>) => {
+          (o.payment as Record<string, Json>).token = '\udc00tok';
+        },
+        'payment.token',
+      ],
     ] as const) {
       const order = validOrder() as Record<string, Json>;
       mutateIt(order);
@@ -428,12 +619,19 @@ describe('regressions: text the database cannot store (NUL, lone surrogates) is 
   it('an authenticated carrier webhook', async () => {
     // In a field the OMS keeps (the parcel's code): refused, naming it. In one it never reads: taken.
     const event = JSON.stringify({ OrderCode: 'GHN\u0000', Status: 'delivered', Type: 'switch_status', Time: '2026-11-21T03:00:00Z' });
-    const carrier = await send(`/v1/carriers/ghn/webhooks?token=${encodeURIComponent(DEV_CARRIER_SECRETS.ghn!)}`, event, { 'Content-Type': 'application/json' });
+    const carrier = await send(`/v1/carriers/ghn/webhooks?token=${encodeURIComponent(DEV_CARRIER_SECRETS.ghn!)}`, event, {
+      'Content-Type': 'application/json',
+    });
     expectNoServerErrorAndProblems(carrier, 'carrier NUL');
     expect(carrier.status, carrier.body).toBe(400);
     expect(fieldOf(carrier)).toEqual(['OrderCode']);
-    const unused = JSON.stringify({ DATA: { ORDER_NUMBER: `VTP${uniqueSuffix()}`, ORDER_STATUS: 501, NOTE: 'giao \u0000 lại', RECEIVER_FULLNAME: 'An \ud83d' } });
-    const taken = await send('/v1/carriers/vtp/webhooks', unused, { 'Content-Type': 'application/json', Authorization: DEV_CARRIER_SECRETS.vtp! });
+    const unused = JSON.stringify({
+      DATA: { ORDER_NUMBER: `VTP${uniqueSuffix()}`, ORDER_STATUS: 501, NOTE: 'giao \u0000 lại', RECEIVER_FULLNAME: 'An \ud83d' },
+    });
+    const taken = await send('/v1/carriers/vtp/webhooks', unused, {
+      'Content-Type': 'application/json',
+      Authorization: DEV_CARRIER_SECRETS.vtp!,
+    });
     expectNoServerErrorAndProblems(taken, 'carrier NUL in an unread field');
     expect(taken.status, taken.body).toBe(200);
   });
@@ -451,7 +649,11 @@ describe('regressions: text the database cannot store (NUL, lone surrogates) is 
     const placed = await postOrder(JSON.stringify(order));
     await checkIntake(JSON.stringify(order), placed, 'order to cancel');
     const { orderId } = JSON.parse(placed.body) as { orderId: string };
-    const cancel = await stack.api(`/v1/orders/${orderId}/cancel`, { method: 'POST', key: TEST_KEYS.ops, json: { reason: 'changed \u0000 mind' } });
+    const cancel = await stack.api(`/v1/orders/${orderId}/cancel`, {
+      method: 'POST',
+      key: TEST_KEYS.ops,
+      json: { reason: 'changed \u0000 mind' },
+    });
     const answer: Answer = { status: cancel.status, contentType: cancel.headers.get('content-type') ?? '', body: await cancel.text() };
     expectNoServerErrorAndProblems(answer, 'cancel with NUL');
     expect(answer.status, answer.body).toBe(400);
@@ -469,9 +671,14 @@ describe('after all of it', () => {
     for await (const w of stack.client.workflow.list({ query: `TaskQueue = '${stack.taskQueue}'` })) {
       if (w.type === 'orderWorkflow' || w.type === 'channelIntakeWorkflow') started.push(w.workflowId);
     }
-    expect(started.filter((id) => !accepted.has(id)), 'workflows no accepted request explains').toEqual([]);
+    expect(
+      started.filter((id) => !accepted.has(id)),
+      'workflows no accepted request explains',
+    ).toEqual([]);
     expect(started.filter((id) => refused.has(id))).toEqual([]);
-    process.stdout.write(`[fuzz] intake properties: ${counts.requests} requests, statuses ${JSON.stringify(counts.byStatus)}, `
-      + `${accepted.size} accepted, ${refused.size} refused order ids checked: no row, no workflow\n`);
+    process.stdout.write(
+      `[fuzz] intake properties: ${counts.requests} requests, statuses ${JSON.stringify(counts.byStatus)}, ` +
+        `${accepted.size} accepted, ${refused.size} refused order ids checked: no row, no workflow\n`,
+    );
   });
 });

@@ -35,7 +35,8 @@ beforeAll(async () => {
   // Fails (never skips) without python3: the run is part of what this suite proves.
   st = await ensureSchemathesis(log);
   stack = await startTestStack({
-    seed: true, stockSync: false,
+    seed: true,
+    stockSync: false,
     // Parcels stay at the warehouse: the orders schemathesis gets accepted stay put, and cheap.
     sandboxOptions: { autoProgress: { enabled: false, stepMs: 1000 } },
   });
@@ -52,14 +53,21 @@ afterAll(async () => {
 describe('schemathesis against /openapi.json', () => {
   it('generates thousands of requests: no 5xx, all as documented, errors as problem documents, no workflow from bad input', async () => {
     figures = await runSchemathesis({
-      st, apiUrl: stack.apiUrl, workDir, seed: SEED, maxExamples: MAX_EXAMPLES, examplesFor: { 'POST /v1/orders': INTAKE_EXAMPLES },
+      st,
+      apiUrl: stack.apiUrl,
+      workDir,
+      seed: SEED,
+      maxExamples: MAX_EXAMPLES,
+      examplesFor: { 'POST /v1/orders': INTAKE_EXAMPLES },
       keys: { channel: TEST_KEYS.web, cs: TEST_KEYS.cs, ops: TEST_KEYS.ops, admin: TEST_KEYS.admin },
       checks: ['not_a_server_error', 'status_code_conformance', 'content_type_conformance', 'response_schema_conformance'],
       log,
     });
     log(describeFigures(figures));
 
-    const fiveXx = figures.serverErrors.map((x) => `${x.method} ${x.path} → ${x.status}: ${(x.requestBody ?? '').slice(0, 300)} ⇒ ${x.responseBody.slice(0, 200)}`);
+    const fiveXx = figures.serverErrors.map(
+      (x) => `${x.method} ${x.path} → ${x.status}: ${(x.requestBody ?? '').slice(0, 300)} ⇒ ${x.responseBody.slice(0, 200)}`,
+    );
     expect(fiveXx, 'requests answered 5xx').toEqual([]);
     expect(figures.checkFailures, 'checks schemathesis reports as failed').toEqual([]);
     expect(figures.exitCode, `schemathesis exit code; its output:\n${figures.outputTail}`).toBe(0);
@@ -67,7 +75,8 @@ describe('schemathesis against /openapi.json', () => {
     // Hostile bodies, not just unauthorised ones, reached the intake's validation.
     expect(figures.exchanges.filter((x) => x.method === 'POST' && x.path === '/v1/orders' && x.status === 400).length).toBeGreaterThan(100);
 
-    const notProblems = figures.exchanges.filter((x) => x.status >= 400 && !isProblem(x.contentType, x.responseBody))
+    const notProblems = figures.exchanges
+      .filter((x) => x.status >= 400 && !isProblem(x.contentType, x.responseBody))
       .map((x) => `${x.method} ${x.path} → ${x.status} ${x.contentType}: ${x.responseBody.slice(0, 120)}`);
     expect(notProblems, '4xx answers that are not problem documents with a type').toEqual([]);
 
@@ -76,7 +85,10 @@ describe('schemathesis against /openapi.json', () => {
     const wf = await workflowsStarted(stack.client, stack.db.sql, stack.taskQueue, figures.acceptedOrderIds);
     log(`workflows started: ${wf.started.length}, all by intakes answered 2xx; by refused input: ${wf.byRefusedInput.length}`);
     expect(wf.unacceptedRows, 'orders recorded although the API refused the request').toEqual([]);
-    expect(wf.byRefusedInput.map((w) => `${w.type} ${w.workflowId}`), 'workflows started by input the API refused').toEqual([]);
+    expect(
+      wf.byRefusedInput.map((w) => `${w.type} ${w.workflowId}`),
+      'workflows started by input the API refused',
+    ).toEqual([]);
   }, 600_000);
 });
 

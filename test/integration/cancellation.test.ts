@@ -9,7 +9,13 @@ import { eventually, makeOrder, one, seedNetwork, stockRow } from '../support/fi
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
-interface OrderBody { status: string; reasons: string[]; needsAttention: boolean; shipments: { bookingId?: string; status: string }[]; timeline: { status: string; event: string; actor: string }[] }
+interface OrderBody {
+  status: string;
+  reasons: string[];
+  needsAttention: boolean;
+  shipments: { bookingId?: string; status: string }[];
+  timeline: { status: string; event: string; actor: string }[];
+}
 type Ledgers = {
   payments: { type: string; amount: string }[];
   bookings: { bookingId: string; status: string }[];
@@ -19,21 +25,36 @@ type Ledgers = {
 
 const getOrder = async (id: string) => (await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.ops })).json()) as OrderBody;
 const waitFor = (id: string, pred: (o: OrderBody) => boolean, what: string) =>
-  eventually(async () => { const o = await getOrder(id); return pred(o) ? o : undefined; }, { what: `${id}: ${what}` });
-const settled = (id: string, status: string) => waitFor(id, (o) => o.status === status && o.timeline.some((t) => t.status === status), status);
+  eventually(
+    async () => {
+      const o = await getOrder(id);
+      return pred(o) ? o : undefined;
+    },
+    { what: `${id}: ${what}` },
+  );
+const settled = (id: string, status: string) =>
+  waitFor(id, (o) => o.status === status && o.timeline.some((t) => t.status === status), status);
 const sandbox = async (path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') => {
-  const res = await fetch(stack.sandboxUrl + path, { method, headers: { 'Content-Type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const res = await fetch(stack.sandboxUrl + path, {
+    method,
+    headers: { 'Content-Type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   return res.json() as Promise<Record<string, unknown>>;
 };
 const fault = (service: string, op: string, orderId: string, action: string, extra: Record<string, unknown> = {}) =>
   sandbox('/sandbox/faults', { service, op, match: { orderId }, action, times: -1, ...extra });
 async function ledgers(orderId: string): Promise<Ledgers> {
   const [p, c, w, ch] = await Promise.all([
-    sandbox(`/sandbox/ledger/payments?orderId=${orderId}`), sandbox(`/sandbox/ledger/carriers?orderId=${orderId}`),
-    sandbox(`/sandbox/ledger/wms?orderId=${orderId}`), sandbox(`/sandbox/ledger/channels?channel=web&orderId=${orderId}`),
+    sandbox(`/sandbox/ledger/payments?orderId=${orderId}`),
+    sandbox(`/sandbox/ledger/carriers?orderId=${orderId}`),
+    sandbox(`/sandbox/ledger/wms?orderId=${orderId}`),
+    sandbox(`/sandbox/ledger/channels?channel=web&orderId=${orderId}`),
   ]);
   return {
-    payments: p.entries as Ledgers['payments'], bookings: c.bookings as Ledgers['bookings'], picks: w.pickOrders as Ledgers['picks'],
+    payments: p.entries as Ledgers['payments'],
+    bookings: c.bookings as Ledgers['bookings'],
+    picks: w.pickOrders as Ledgers['picks'],
     channel: (ch.latest as Record<string, { status: string }>)[orderId]?.status,
   };
 }
@@ -55,7 +76,9 @@ beforeAll(async () => {
   });
   await seedNetwork(stack.db.sql, { 'SKU-C': { 'WH-HCM': 100 }, 'SKU-NONE': { 'WH-HCM': 0 } });
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
 /** What every completed cancellation must show. */
 async function expectCancelledCleanly(orderId: string, stockBefore: { onHand: number; reserved: number }) {
@@ -65,11 +88,19 @@ async function expectCancelledCleanly(orderId: string, stockBefore: { onHand: nu
   expect(statuses.slice(-2)).toEqual(['CANCELLING', 'CANCELLED']);
   expect(order.timeline.at(-1)!.actor).toMatch(/^cs:/);
   expect(await stockOf()).toEqual(stockBefore);
-  const l = await eventually(async () => { const x = await ledgers(orderId); return x.channel === 'CANCELLED' ? x : undefined; }, { what: 'channel told' });
+  const l = await eventually(
+    async () => {
+      const x = await ledgers(orderId);
+      return x.channel === 'CANCELLED' ? x : undefined;
+    },
+    { what: 'channel told' },
+  );
   expect(l.payments.filter((e) => e.type === 'capture' || e.type === 'refund')).toEqual([]);
   expect(l.bookings.every((b) => b.status === 'cancelled')).toBe(true);
   expect(l.picks.every((p) => p.status === 'cancelled')).toBe(true);
-  const { n } = await one(stack.db.sql<{ n: number }[]>`select count(*)::int as n from reservations where order_id = ${orderId} and state = 'reserved'`);
+  const { n } = await one(
+    stack.db.sql<{ n: number }[]>`select count(*)::int as n from reservations where order_id = ${orderId} and state = 'reserved'`,
+  );
   expect(n).toBe(0);
   return { order, ledgers: l };
 }
@@ -146,7 +177,10 @@ describe('cancel at each stage', () => {
     expect(res.status).toBe(409);
     expect(((await res.json()) as { detail: string }).detail).toMatch(/handed to the carrier: open a return/);
     // The handover's capture follows the pickup; it is never voided or refunded.
-    const l = await eventually(async () => { const x = await ledgers(orderId); return x.payments.length >= 2 ? x : undefined; });
+    const l = await eventually(async () => {
+      const x = await ledgers(orderId);
+      return x.payments.length >= 2 ? x : undefined;
+    });
     expect(l.payments.map((e) => e.type)).toEqual(['authorize', 'capture']);
     expect((await getOrder(orderId)).status).toBe('SHIPPED');
   });
@@ -161,7 +195,11 @@ describe('races', () => {
     await sandbox('/sandbox/faults', { service: 'wms', op: 'pick', match: { orderId }, action: 'timeout', delayMs: 4000, times: 1 });
     await submit(order);
     // The one-shot fault disappears when the warehouse receives the call: it is in flight now.
-    await eventually(async () => ((await sandbox('/sandbox/faults')).faults as { match?: { orderId?: string } }[]).every((f) => f.match?.orderId !== orderId), { what: 'pick call in flight' });
+    await eventually(
+      async () =>
+        ((await sandbox('/sandbox/faults')).faults as { match?: { orderId?: string } }[]).every((f) => f.match?.orderId !== orderId),
+      { what: 'pick call in flight' },
+    );
     expect((await cancel(orderId)).status).toBe(200);
     const { ledgers: l } = await expectCancelledCleanly(orderId, before);
     // The slow pick did happen (the call completed) and was then cancelled: nothing leaked.
@@ -184,7 +222,10 @@ describe('races', () => {
       const before = await stockOf();
       const orderId = await submit(makeOrder({ sku: 'SKU-C', quantity: 1 }));
       const booked = await waitFor(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
-      const [res] = await Promise.all([cancel(orderId), sandbox(`/sandbox/carriers/${booked.shipments[0]!.bookingId}/advance`, { status: 'picked_up' })]);
+      const [res] = await Promise.all([
+        cancel(orderId),
+        sandbox(`/sandbox/carriers/${booked.shipments[0]!.bookingId}/advance`, { status: 'picked_up' }),
+      ]);
       if (res.status === 200) {
         const { ledgers: l } = await expectCancelledCleanly(orderId, before);
         expect(l.payments.map((e) => e.type)).toEqual(['authorize', 'void']);
@@ -192,7 +233,10 @@ describe('races', () => {
         expect(res.status).toBe(409);
         const shipped = await settled(orderId, 'SHIPPED');
         expect(shipped.shipments[0]!.status).toBe('picked_up');
-        const l = await eventually(async () => { const x = await ledgers(orderId); return x.payments.some((e) => e.type === 'capture') ? x : undefined; });
+        const l = await eventually(async () => {
+          const x = await ledgers(orderId);
+          return x.payments.some((e) => e.type === 'capture') ? x : undefined;
+        });
         expect(l.payments.map((e) => e.type)).toEqual(['authorize', 'capture']);
         expect(await stockOf()).toEqual({ onHand: before.onHand - 1, reserved: before.reserved });
       }

@@ -7,7 +7,11 @@ import { eventually, makeOrder, seedNetwork, stockRow } from '../support/fixture
 import { ghnWebhook, postCarrierWebhook } from '../support/carrier-webhooks';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
-interface OrderBody { status: string; shipments: { bookingId?: string; trackingNumber?: string; status: string }[]; timeline: { event: string; detail: { eventId?: string } }[] }
+interface OrderBody {
+  status: string;
+  shipments: { bookingId?: string; trackingNumber?: string; status: string }[];
+  timeline: { event: string; detail: { eventId?: string } }[];
+}
 
 describe('webhook carrier', () => {
   let stack: TestStack;
@@ -15,15 +19,25 @@ describe('webhook carrier', () => {
     stack = await startTestStack({ sandboxOptions: { autoProgress: { enabled: false, stepMs: 1000 } } });
     await seedNetwork(stack.db.sql, { 'SKU-A': { 'WH-HCM': 10 } });
   });
-  afterAll(async () => { await stack?.close(); });
+  afterAll(async () => {
+    await stack?.close();
+  });
 
   const getOrder = async (id: string) => (await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.cs })).json()) as OrderBody;
-  const send = (body: Record<string, unknown>, opts: { secret?: string; carrier?: string } = {}) => postCarrierWebhook(stack.apiUrl, opts.carrier ?? 'ghn', body, opts);
+  const send = (body: Record<string, unknown>, opts: { secret?: string; carrier?: string } = {}) =>
+    postCarrierWebhook(stack.apiUrl, opts.carrier ?? 'ghn', body, opts);
 
   it('authenticates, deduplicates and orders GHN webhooks: delivered before picked up, duplicates 5×, nothing moves backwards', async () => {
-    const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder({ quantity: 2, payment: { method: 'cod' } }) });
+    const res = await stack.api('/v1/orders', {
+      method: 'POST',
+      key: TEST_KEYS.web,
+      json: makeOrder({ quantity: 2, payment: { method: 'cod' } }),
+    });
     const { orderId } = (await res.json()) as { orderId: string };
-    const booked = await eventually(async () => { const o = await getOrder(orderId); return o.shipments[0]?.trackingNumber ? o : undefined; });
+    const booked = await eventually(async () => {
+      const o = await getOrder(orderId);
+      return o.shipments[0]?.trackingNumber ? o : undefined;
+    });
     const orderCode = booked.shipments[0]!.trackingNumber!;
     const at = '2026-11-22T04:02:58.774Z';
     // No ClientOrderCode: found by the tracking code, as when the reference was not sent at booking.
@@ -34,9 +48,17 @@ describe('webhook carrier', () => {
     expect((await send({ ...delivered, OrderCode: 'GHN-NO-SUCH-PARCEL' })).status).toBe(409);
 
     const first = await send(delivered);
-    expect(await first.json()).toMatchObject({ accepted: true, duplicate: false, trackingCode: orderCode, events: [{ status: 'delivered', outcome: 'applied' }] });
+    expect(await first.json()).toMatchObject({
+      accepted: true,
+      duplicate: false,
+      trackingCode: orderCode,
+      events: [{ status: 'delivered', outcome: 'applied' }],
+    });
     for (let i = 0; i < 4; i++) expect(await (await send(delivered)).json()).toMatchObject({ accepted: true, duplicate: true });
-    const done = await eventually(async () => { const o = await getOrder(orderId); return o.status === 'DELIVERED' ? o : undefined; });
+    const done = await eventually(async () => {
+      const o = await getOrder(orderId);
+      return o.status === 'DELIVERED' ? o : undefined;
+    });
     // Late events for a finished shipment are acknowledged and change nothing.
     expect((await send(ghnWebhook({ orderCode, status: 'transporting', time: '2026-11-21T10:00:00.000Z' }))).status).toBe(200);
     // A status GHN adds one day is taken and recorded, not refused.
@@ -49,7 +71,9 @@ describe('webhook carrier', () => {
     expect(await stockRow(stack.db.sql, 'SKU-A', 'WH-HCM')).toEqual({ onHand: 8, reserved: 0 });
     const after = await getOrder(orderId);
     expect(after.status).toBe('DELIVERED');
-    const rows = await stack.db.sql<{ eventId: string; status: string }[]>`select event_id as "eventId", status from carrier_events where booking_id = ${orderCode} order by received_at`;
+    const rows = await stack.db.sql<
+      { eventId: string; status: string }[]
+    >`select event_id as "eventId", status from carrier_events where booking_id = ${orderCode} order by received_at`;
     expect(rows.map((r) => r.status)).toEqual(['delivered', 'in_transit', 'unknown:teleported']);
     expect(rows[0]!.eventId).toBe(eventId);
   });
@@ -58,23 +82,39 @@ describe('webhook carrier', () => {
 describe('polled carrier', () => {
   let stack: TestStack;
   beforeAll(async () => {
-    stack = await startTestStack({ orderSettings: { defaultCarrier: 'vtp', trackingPollMs: 200 }, sandboxOptions: { autoProgress: { enabled: true, stepMs: 100 } } });
+    stack = await startTestStack({
+      orderSettings: { defaultCarrier: 'vtp', trackingPollMs: 200 },
+      sandboxOptions: { autoProgress: { enabled: true, stepMs: 100 } },
+    });
     await seedNetwork(stack.db.sql, { 'SKU-A': { 'WH-HCM': 10 } });
     // The real VTP pushes webhooks too (the sandbox's does by default): off, polling alone must do.
-    const off = await fetch(`${stack.sandboxUrl}/sandbox/carriers/push`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ vtp: false }) });
+    const off = await fetch(`${stack.sandboxUrl}/sandbox/carriers/push`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ vtp: false }),
+    });
     expect(await off.json()).toMatchObject({ vtp: false });
   });
-  afterAll(async () => { await stack?.close(); });
+  afterAll(async () => {
+    await stack?.close();
+  });
 
   it('reaches DELIVERED by polling a carrier that sends no webhooks', async () => {
     const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder({ payment: { method: 'cod' } }) });
     const { orderId } = (await res.json()) as { orderId: string };
-    const order = await eventually(async () => {
-      const o = (await (await stack.api(`/v1/orders/${orderId}`, { key: TEST_KEYS.cs })).json()) as OrderBody & { shipments: { carrier?: string }[] };
-      return o.status === 'DELIVERED' ? o : undefined;
-    }, { timeoutMs: 30_000 });
+    const order = await eventually(
+      async () => {
+        const o = (await (await stack.api(`/v1/orders/${orderId}`, { key: TEST_KEYS.cs })).json()) as OrderBody & {
+          shipments: { carrier?: string }[];
+        };
+        return o.status === 'DELIVERED' ? o : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
     expect(order.shipments[0]!.carrier).toBe('vtp');
-    const webhooks = (await (await fetch(`${stack.sandboxUrl}/sandbox/ledger/carriers?orderId=${orderId}`)).json()) as { webhooks: unknown[] };
+    const webhooks = (await (await fetch(`${stack.sandboxUrl}/sandbox/ledger/carriers?orderId=${orderId}`)).json()) as {
+      webhooks: unknown[];
+    };
     expect(webhooks.webhooks).toEqual([]);
   });
 });

@@ -14,7 +14,15 @@ import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { call, waitFor } from '../sandbox/helpers';
 import { WebhookReceiver } from '../sandbox/webhook-receiver';
 
-interface Attempt { eventId: string; bookingId: string; status: string; attempt: number; responseStatus: number | null; error?: string; at: string }
+interface Attempt {
+  eventId: string;
+  bookingId: string;
+  status: string;
+  attempt: number;
+  responseStatus: number | null;
+  error?: string;
+  at: string;
+}
 
 const rx = new WebhookReceiver();
 let running: Sandbox[] = [];
@@ -36,14 +44,24 @@ const start = async (stateDir?: string): Promise<Sandbox> => {
   running.push(sb);
   return sb;
 };
-const stop = async (sb: Sandbox) => { await sb.stop(); running = running.filter((x) => x !== sb); };
+const stop = async (sb: Sandbox) => {
+  await sb.stop();
+  running = running.filter((x) => x !== sb);
+};
 const FAST = { initialMs: 20, factor: 2, maxDelayMs: 160, giveUpAfterMs: 600_000 };
 /** Books a parcel: its booking id (for the controls) and tracking number (what its webhooks name). */
-const book = async (sb: Sandbox, orderId: string) => (await call(sb, 'POST', '/carriers/ghn/v1/shipments', {
-  orderId, shipmentId: `${orderId}-s1`, from: { warehouseId: 'wh-hcm', city: 'Ho Chi Minh City' },
-  to: { name: 'An', line1: '1 Le Loi', city: 'Hanoi', country: 'VN' }, weightGrams: 900,
-})).body as { bookingId: string; trackingNumber: string };
-const attempts = async (sb: Sandbox, orderId: string) => (await call(sb, 'GET', `/sandbox/ledger/carriers?orderId=${orderId}`)).body.webhooks as Attempt[];
+const book = async (sb: Sandbox, orderId: string) =>
+  (
+    await call(sb, 'POST', '/carriers/ghn/v1/shipments', {
+      orderId,
+      shipmentId: `${orderId}-s1`,
+      from: { warehouseId: 'wh-hcm', city: 'Ho Chi Minh City' },
+      to: { name: 'An', line1: '1 Le Loi', city: 'Hanoi', country: 'VN' },
+      weightGrams: 900,
+    })
+  ).body as { bookingId: string; trackingNumber: string };
+const attempts = async (sb: Sandbox, orderId: string) =>
+  (await call(sb, 'GET', `/sandbox/ledger/carriers?orderId=${orderId}`)).body.webhooks as Attempt[];
 
 describe('carrier webhook retries', () => {
   it('the default schedule grows to hourly retries and keeps trying for three days', () => {
@@ -80,7 +98,8 @@ describe('carrier webhook retries', () => {
     expect(hooks.at(-1)!.responseStatus).toBe(204);
     // A timer never fires early: attempt n+1 came at least the schedule's delay after attempt n.
     const at = hooks.map((h) => Date.parse(h.at));
-    for (let n = 1; n < hooks.length; n++) expect(at[n]! - at[n - 1]!).toBeGreaterThanOrEqual(Math.min(FAST.maxDelayMs, FAST.initialMs * 2 ** (n - 1)) - 2);
+    for (let n = 1; n < hooks.length; n++)
+      expect(at[n]! - at[n - 1]!).toBeGreaterThanOrEqual(Math.min(FAST.maxDelayMs, FAST.initialMs * 2 ** (n - 1)) - 2);
   });
 
   it('a delivery in retry survives a restart and carries on counting its attempts', async () => {
@@ -112,7 +131,17 @@ describe('carrier webhook retries', () => {
     await call(sb, 'POST', '/sandbox/carriers/webhook-retry', FAST);
     await call(sb, 'POST', '/sandbox/carriers/hold', { orderId: 'o-drop' });
     const { bookingId: id, trackingNumber: code } = await book(sb, 'o-drop');
-    expect((await call(sb, 'POST', '/sandbox/faults', { service: 'carriers', op: 'webhook', match: { orderId: 'o-drop' }, action: 'error500', times: -1 })).status).toBe(201);
+    expect(
+      (
+        await call(sb, 'POST', '/sandbox/faults', {
+          service: 'carriers',
+          op: 'webhook',
+          match: { orderId: 'o-drop' },
+          action: 'error500',
+          times: -1,
+        })
+      ).status,
+    ).toBe(201);
     await call(sb, 'POST', `/sandbox/carriers/${id}/advance`, {});
     await waitFor(async () => (await attempts(sb, 'o-drop')).length >= 3, 20_000);
     expect(rx.statuses(code)).toEqual([]);
@@ -120,7 +149,9 @@ describe('carrier webhook retries', () => {
     await call(sb, 'DELETE', '/sandbox/faults');
     await waitFor(() => rx.statuses(code).includes('picked_up'), 20_000);
     const hooks = await attempts(sb, 'o-drop');
-    expect(hooks.slice(0, -1).every((h) => h.responseStatus === null && /not delivered \(fault: error500\)/.test(h.error ?? ''))).toBe(true);
+    expect(hooks.slice(0, -1).every((h) => h.responseStatus === null && /not delivered \(fault: error500\)/.test(h.error ?? ''))).toBe(
+      true,
+    );
     expect(hooks.at(-1)!.responseStatus).toBe(204);
   });
 });

@@ -49,36 +49,77 @@ function fresh(channel: 'shopify' | 'shopee' | 'lazada' | 'tiktok', doc: Doc): {
   return { doc: { ...d, id: Number(id) }, id };
 }
 
-interface Delivery { status: number; body: { accepted?: boolean; duplicate?: boolean; orderId?: string; action?: string; nativeStatus?: string; errors?: { path: string }[]; type?: string } }
-interface NotifyResult { url: string; sent: { headers: Record<string, string>; body: string }; deliveries: Delivery[] }
+interface Delivery {
+  status: number;
+  body: {
+    accepted?: boolean;
+    duplicate?: boolean;
+    orderId?: string;
+    action?: string;
+    nativeStatus?: string;
+    errors?: { path: string }[];
+    type?: string;
+  };
+}
+interface NotifyResult {
+  url: string;
+  sent: { headers: Record<string, string>; body: string };
+  deliveries: Delivery[];
+}
 
 async function sandbox<T>(path: string, json?: unknown): Promise<T> {
-  const res = await fetch(stack.sandboxUrl + path, json === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(json) });
+  const res = await fetch(
+    stack.sandboxUrl + path,
+    json === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(json) },
+  );
   expect(res.status, `${path} → ${res.status}`).toBeLessThan(300);
   return (await res.json()) as T;
 }
 const putOnPlatform = (channel: string, doc: Doc) => sandbox<{ channelOrderId: string }>(`/sandbox/channels/${channel}/orders`, doc);
 const notify = (channel: string, body: Record<string, unknown>) => sandbox<NotifyResult>(`/sandbox/channels/${channel}/notify`, body);
-const ledger = (channel: string, channelOrderId?: string) => sandbox<{
-  calls: { action: string; status: string; body: unknown; idempotencyKey?: string }[];
-  reads: { action: string }[];
-  orders: Record<string, { status: string }>;
-  pushes: { orderId: string; status: string; seq: number; stale: boolean }[];
-  latest: Record<string, { status: string; seq: number }>;
-}>(`/sandbox/ledger/channels?channel=${channel}${channelOrderId ? `&channelOrderId=${channelOrderId}` : ''}`);
+const ledger = (channel: string, channelOrderId?: string) =>
+  sandbox<{
+    calls: { action: string; status: string; body: unknown; idempotencyKey?: string }[];
+    reads: { action: string }[];
+    orders: Record<string, { status: string }>;
+    pushes: { orderId: string; status: string; seq: number; stale: boolean }[];
+    latest: Record<string, { status: string; seq: number }>;
+  }>(`/sandbox/ledger/channels?channel=${channel}${channelOrderId ? `&channelOrderId=${channelOrderId}` : ''}`);
 
-interface OrderBody { orderId: string; channel: string; channelOrderId: string; status: string; total: string; paymentMethod: string; customerId: string; lines: { sku: string; quantity: number; unitPrice: string }[]; shippingAddress: Record<string, unknown> }
+interface OrderBody {
+  orderId: string;
+  channel: string;
+  channelOrderId: string;
+  status: string;
+  total: string;
+  paymentMethod: string;
+  customerId: string;
+  lines: { sku: string; quantity: number; unitPrice: string }[];
+  shippingAddress: Record<string, unknown>;
+}
 const getOrder = async (orderId: string): Promise<OrderBody | undefined> => {
   const res = await stack.api(`/v1/orders/${orderId}`, { key: TEST_KEYS.cs });
   return res.status === 200 ? ((await res.json()) as OrderBody) : undefined;
 };
 const waitOrder = (orderId: string, pred: (o: OrderBody) => boolean = () => true, timeoutMs = 30_000) =>
-  eventually(async () => { const o = await getOrder(orderId); return o && pred(o) ? o : undefined; }, { timeoutMs, what: `order ${orderId}` });
+  eventually(
+    async () => {
+      const o = await getOrder(orderId);
+      return o && pred(o) ? o : undefined;
+    },
+    { timeoutMs, what: `order ${orderId}` },
+  );
 
 const count = async (table: 'orders' | 'order_intake_log' | 'channel_events', column: string, value: string) =>
   Number((await stack.db.sql.unsafe(`select count(*)::int as n from ${table} where ${column} = $1`, [value]))[0]!.n);
 const workflowExists = async (id: string) => {
-  try { await stack.client.workflow.getHandle(id).describe(); return true; } catch (err) { if (err instanceof WorkflowNotFoundError) return false; throw err; }
+  try {
+    await stack.client.workflow.getHandle(id).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
 };
 /** The intake workflow a notification asked for, once the relay has started it (the answer does not wait for that). */
 const intakeHandle = async (id: string) => {
@@ -94,21 +135,38 @@ beforeAll(async () => {
   const stock = { 'WH-HCM': 500, 'WH-HN': 500 };
   await seedNetwork(stack.db.sql, { 'TSHIRT-M': stock, 'CAP-BLK': stock, 'BAG-TOTE': stock, 'SANDAL-42': stock, 'MUG-CER': stock });
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
-describe('each channel\'s webhook becomes the right order', () => {
+describe("each channel's webhook becomes the right order", () => {
   it('shopify: the whole order in the webhook, taken in at once; statuses go back as order updates, the newest last', async () => {
     const { doc, id } = fresh('shopify', fixture('shopify/orders-create-prepaid.json'));
     await putOnPlatform('shopify', doc);
     const r = await notify('shopify', { channelOrderId: id, topic: 'orders/create' });
-    expect(r.deliveries[0]).toEqual({ status: 202, body: { accepted: true, duplicate: false, orderId: `order-shopify-${id}`, action: 'intake', nativeStatus: 'paid' } });
+    expect(r.deliveries[0]).toEqual({
+      status: 202,
+      body: { accepted: true, duplicate: false, orderId: `order-shopify-${id}`, action: 'intake', nativeStatus: 'paid' },
+    });
     const o = await waitOrder(`order-shopify-${id}`);
-    expect(o).toMatchObject({ channel: 'shopify', channelOrderId: id, customerId: 'shopify-7012345678901', total: '468000.00', paymentMethod: 'prepaid' });
-    expect(o.lines).toEqual([{ lineNo: 1, sku: 'TSHIRT-M', quantity: 2, unitPrice: '149000.00' }, { lineNo: 2, sku: 'CAP-BLK', quantity: 1, unitPrice: '150000.00' }]);
+    expect(o).toMatchObject({
+      channel: 'shopify',
+      channelOrderId: id,
+      customerId: 'shopify-7012345678901',
+      total: '468000.00',
+      paymentMethod: 'prepaid',
+    });
+    expect(o.lines).toEqual([
+      { lineNo: 1, sku: 'TSHIRT-M', quantity: 2, unitPrice: '149000.00' },
+      { lineNo: 2, sku: 'CAP-BLK', quantity: 1, unitPrice: '150000.00' },
+    ]);
     expect(o.shippingAddress).toMatchObject({ city: 'Hồ Chí Minh', district: 'Quận 1', line1: '45 Nguyễn Huệ' });
     await waitOrder(o.orderId, (x) => x.status === 'DELIVERED');
     // Shopify keeps the last write: it must be the newest status, and every call was an order update.
-    const l = await eventually(async () => { const x = await ledger('shopify', id); return x.orders[id]?.status === 'oms:DELIVERED' ? x : undefined; });
+    const l = await eventually(async () => {
+      const x = await ledger('shopify', id);
+      return x.orders[id]?.status === 'oms:DELIVERED' ? x : undefined;
+    });
     expect(l.calls.length).toBeGreaterThanOrEqual(4);
     expect(l.calls.every((c) => c.action === 'update_order')).toBe(true);
     expect(l.calls.map((c) => c.status)).toContain('oms:SHIPPED');
@@ -119,15 +177,24 @@ describe('each channel\'s webhook becomes the right order', () => {
     const { doc, id } = fresh('shopee', fixture('shopee/order-detail-cod.json'));
     await putOnPlatform('shopee', doc);
     const r = await notify('shopee', { channelOrderId: id });
-    expect(r.deliveries[0]).toEqual({ status: 202, body: { accepted: true, duplicate: false, orderId: `order-shopee-${id}`, action: 'intake', nativeStatus: 'READY_TO_SHIP' } });
+    expect(r.deliveries[0]).toEqual({
+      status: 202,
+      body: { accepted: true, duplicate: false, orderId: `order-shopee-${id}`, action: 'intake', nativeStatus: 'READY_TO_SHIP' },
+    });
     const result = await (await intakeHandle(`intake-shopee-${id}`)).result();
     expect(result).toEqual({ outcome: 'intake', nativeStatus: 'READY_TO_SHIP', orderId: `order-shopee-${id}`, created: true });
     const o = await waitOrder(`order-shopee-${id}`);
     expect(o).toMatchObject({ channel: 'shopee', customerId: 'shopee-402117733', total: '427000.00', paymentMethod: 'cod' });
-    expect(o.lines.map((l) => [l.sku, l.quantity, l.unitPrice])).toEqual([['TSHIRT-M', 2, '149000.00'], ['BAG-TOTE', 1, '99000.00']]);
+    expect(o.lines.map((l) => [l.sku, l.quantity, l.unitPrice])).toEqual([
+      ['TSHIRT-M', 2, '149000.00'],
+      ['BAG-TOTE', 1, '99000.00'],
+    ]);
     expect(o.shippingAddress).toMatchObject({ city: 'Hà Nội', district: 'Quận Đống Đa', ward: 'Phường Láng Hạ' });
     expect((await ledger('shopee', id)).reads).toHaveLength(1);
-    const l = await eventually(async () => { const x = await ledger('shopee', id); return x.calls.some((c) => c.action === 'ship_order') ? x : undefined; });
+    const l = await eventually(async () => {
+      const x = await ledger('shopee', id);
+      return x.calls.some((c) => c.action === 'ship_order') ? x : undefined;
+    });
     expect(l.calls.filter((c) => c.action === 'ship_order')[0]!.body).toMatchObject({ order_sn: id });
     expect(l.orders[id]!.status).toBe('SHIPPED');
   });
@@ -142,8 +209,13 @@ describe('each channel\'s webhook becomes the right order', () => {
     expect(o).toMatchObject({ channel: 'lazada', customerId: 'lazada-1102938475', total: '305000.00', paymentMethod: 'cod' });
     expect(o.lines.map((l) => [l.sku, l.quantity, l.unitPrice])).toEqual([['SANDAL-42', 2, '159000.00']]);
     const items = (doc.items as Doc[]).filter((i) => i.status !== 'canceled').map((i) => i.order_item_id);
-    const l = await eventually(async () => { const x = await ledger('lazada', id); return x.calls.some((c) => c.action === 'set_ready_to_ship') ? x : undefined; });
-    expect(JSON.parse((l.calls.find((c) => c.action === 'set_ready_to_ship')!.body as { order_item_ids: string }).order_item_ids)).toEqual(items);
+    const l = await eventually(async () => {
+      const x = await ledger('lazada', id);
+      return x.calls.some((c) => c.action === 'set_ready_to_ship') ? x : undefined;
+    });
+    expect(JSON.parse((l.calls.find((c) => c.action === 'set_ready_to_ship')!.body as { order_item_ids: string }).order_item_ids)).toEqual(
+      items,
+    );
     expect((await ledger('lazada', id)).reads.map((x) => x.action).sort()).toEqual(['get_order', 'get_order_items']);
   });
 
@@ -154,10 +226,18 @@ describe('each channel\'s webhook becomes the right order', () => {
     expect(r.deliveries[0]!.status).toBe(202);
     const o = await waitOrder(`order-tiktok-${id}`);
     expect(o).toMatchObject({ channel: 'tiktok', customerId: 'tiktok-7123987654321098765', total: '396000.00', paymentMethod: 'prepaid' });
-    expect(o.lines.map((l) => [l.sku, l.quantity, l.unitPrice])).toEqual([['TSHIRT-M', 2, '149000.00'], ['CAP-BLK', 1, '100000.00']]);
+    expect(o.lines.map((l) => [l.sku, l.quantity, l.unitPrice])).toEqual([
+      ['TSHIRT-M', 2, '149000.00'],
+      ['CAP-BLK', 1, '100000.00'],
+    ]);
     expect(o.shippingAddress).toMatchObject({ city: 'Khánh Hòa', district: 'Thành phố Nha Trang' });
-    const l = await eventually(async () => { const x = await ledger('tiktok', id); return x.calls.some((c) => c.action === 'mark_package_shipped') ? x : undefined; });
-    expect((l.calls.find((c) => c.action === 'mark_package_shipped')!.body as { order_line_item_ids: string[] }).order_line_item_ids).toHaveLength(3);
+    const l = await eventually(async () => {
+      const x = await ledger('tiktok', id);
+      return x.calls.some((c) => c.action === 'mark_package_shipped') ? x : undefined;
+    });
+    expect(
+      (l.calls.find((c) => c.action === 'mark_package_shipped')!.body as { order_line_item_ids: string[] }).order_line_item_ids,
+    ).toHaveLength(3);
   });
 
   it('web: the canonical order, signed with X-Channel-Signature', async () => {
@@ -175,7 +255,8 @@ describe('what a webhook may not do', () => {
     await putOnPlatform('shopee', doc);
     const wrong = await notify('shopee', { channelOrderId: id, signature: 'wrong' });
     const none = await notify('shopee', { channelOrderId: id, signature: 'none' });
-    for (const r of [wrong, none]) expect(r.deliveries[0]).toMatchObject({ status: 401, body: { type: 'https://durable-oms.dev/problems/unauthorized' } });
+    for (const r of [wrong, none])
+      expect(r.deliveries[0]).toMatchObject({ status: 401, body: { type: 'https://durable-oms.dev/problems/unauthorized' } });
     const s = fresh('shopify', fixture('shopify/orders-create-prepaid.json'));
     await putOnPlatform('shopify', s.doc);
     expect((await notify('shopify', { channelOrderId: s.id, signature: 'wrong' })).deliveries[0]!.status).toBe(401);
@@ -183,7 +264,11 @@ describe('what a webhook may not do', () => {
     // the same push with its body changed after signing is a 401.
     const signed = await notify('tiktok', { rawBody: rawFixture('tiktok/push-malformed.json') });
     expect(signed.deliveries[0]!.status).toBe(400);
-    const tampered = await fetch(signed.url, { method: 'POST', headers: signed.sent.headers, body: signed.sent.body.replace('AWAITING_SHIPMENT', 'CANCEL') });
+    const tampered = await fetch(signed.url, {
+      method: 'POST',
+      headers: signed.sent.headers,
+      body: signed.sent.body.replace('AWAITING_SHIPMENT', 'CANCEL'),
+    });
     expect(tampered.status).toBe(401);
 
     // A 401 is answered before anything is written or started, so nothing can still be on its way.
@@ -202,13 +287,17 @@ describe('what a webhook may not do', () => {
     await putOnPlatform('shopee', sp.doc);
     const r = await notify('shopee', { channelOrderId: sp.id, times: 3 });
     expect(r.deliveries.map((d) => [d.status, d.body.duplicate, d.body.orderId])).toEqual([
-      [202, false, `order-shopee-${sp.id}`], [200, true, `order-shopee-${sp.id}`], [200, true, `order-shopee-${sp.id}`],
+      [202, false, `order-shopee-${sp.id}`],
+      [200, true, `order-shopee-${sp.id}`],
+      [200, true, `order-shopee-${sp.id}`],
     ]);
     const sh = fresh('shopify', fixture('shopify/orders-create-cod.json'));
     await putOnPlatform('shopify', sh.doc);
     const first = await notify('shopify', { channelOrderId: sh.id, eventId: `wh-${uniqueSuffix()}` });
     // The same bytes again, three times at once (a platform retrying while the first is in flight).
-    const again = await Promise.all([0, 1, 2].map(() => fetch(first.url, { method: 'POST', headers: first.sent.headers, body: first.sent.body })));
+    const again = await Promise.all(
+      [0, 1, 2].map(() => fetch(first.url, { method: 'POST', headers: first.sent.headers, body: first.sent.body })),
+    );
     expect(first.deliveries[0]!.status).toBe(202);
     expect(again.map((x) => x.status)).toEqual([200, 200, 200]);
     for (const x of again) expect(await x.json()).toMatchObject({ duplicate: true, orderId: `order-shopify-${sh.id}` });
@@ -222,7 +311,13 @@ describe('what a webhook may not do', () => {
     expect(await count('channel_events', 'channel_order_id', sp.id)).toBe(1);
     expect((await ledger('shopee', sp.id)).reads).toHaveLength(1);
     expect(await count('orders', 'order_id', `order-shopify-${sh.id}`)).toBe(1);
-    expect(Number((await stack.db.sql`select count(*)::int as n from order_intake_log where order_id = ${`order-shopify-${sh.id}`} and not duplicate`)[0]!.n)).toBe(1);
+    expect(
+      Number(
+        (
+          await stack.db.sql`select count(*)::int as n from order_intake_log where order_id = ${`order-shopify-${sh.id}`} and not duplicate`
+        )[0]!.n,
+      ),
+    ).toBe(1);
     expect(await count('channel_events', 'channel_order_id', sh.id)).toBe(2);
   });
 
@@ -238,43 +333,75 @@ describe('what a webhook may not do', () => {
     for (const [channel, file, path] of cases) {
       const r = await notify(channel, { rawBody: rawFixture(file) });
       expect(r.deliveries[0]!.status, channel).toBe(400);
-      expect(r.deliveries[0]!.body.errors!.map((e) => e.path), channel).toEqual([path]);
+      expect(
+        r.deliveries[0]!.body.errors!.map((e) => e.path),
+        channel,
+      ).toEqual([path]);
     }
     const broken = await notify('shopee', { rawBody: '{"shop_id": 880123456, "code": 3,' });
     expect(broken.deliveries[0]).toMatchObject({ status: 400, body: { type: 'https://durable-oms.dev/problems/malformed-json' } });
     expect(Number((await stack.db.sql`select count(*)::int as n from channel_events`)[0]!.n)).toBe(before);
   });
 
-  it('is described in the OpenAPI document: each channel\'s body (oneOf), the signature headers, every answer', async () => {
+  it("is described in the OpenAPI document: each channel's body (oneOf), the signature headers, every answer", async () => {
     const doc = (await (await fetch(`${stack.apiUrl}/openapi.json`)).json()) as {
-      paths: Record<string, { post?: { requestBody: { content: { 'application/json': { schema: { $ref?: string } } } }; responses: Record<string, unknown>; parameters: { name: string; in: string }[] } }>;
+      paths: Record<
+        string,
+        {
+          post?: {
+            requestBody: { content: { 'application/json': { schema: { $ref?: string } } } };
+            responses: Record<string, unknown>;
+            parameters: { name: string; in: string }[];
+          };
+        }
+      >;
       components: { schemas: Record<string, { oneOf?: { $ref: string }[] }> };
     };
     const op = doc.paths['/v1/channels/{channel}/webhooks']!.post!;
     expect(Object.keys(op.responses).sort()).toEqual(['200', '202', '400', '401', '404', '413', '503']);
-    expect(op.parameters.map((p) => p.name)).toEqual(expect.arrayContaining(['channel', 'x-shopify-hmac-sha256', 'authorization', 'x-channel-signature']));
+    expect(op.parameters.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['channel', 'x-shopify-hmac-sha256', 'authorization', 'x-channel-signature']),
+    );
     const body = doc.components.schemas[op.requestBody.content['application/json'].schema.$ref!.split('/').pop()!]!;
-    expect(body.oneOf!.map((s) => s.$ref.split('/').pop())).toEqual(['ShopifyOrderWebhook', 'ShopeeOrderStatusPush', 'LazadaTradeOrderMessage', 'TikTokOrderStatusChange', 'CanonicalOrder']);
+    expect(body.oneOf!.map((s) => s.$ref.split('/').pop())).toEqual([
+      'ShopifyOrderWebhook',
+      'ShopeeOrderStatusPush',
+      'LazadaTradeOrderMessage',
+      'TikTokOrderStatusChange',
+      'CanonicalOrder',
+    ]);
   });
 
   it('an unknown channel is 404', async () => {
-    const res = await fetch(`${stack.apiUrl}/v1/channels/ebay/webhooks`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: 'abc' }, body: '{}' });
+    const res = await fetch(`${stack.apiUrl}/v1/channels/ebay/webhooks`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: 'abc' },
+      body: '{}',
+    });
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
   });
 });
 
-describe('the pull and the platform\'s statuses', () => {
+describe("the pull and the platform's statuses", () => {
   it('the order-detail API failing twice still ends in an order: the pull is retried', async () => {
     const { doc, id } = fresh('shopee', fixture('shopee/order-detail-cod.json'));
     await putOnPlatform('shopee', doc);
-    await sandbox('/sandbox/faults', { service: 'channels', op: 'order', match: { channel: 'shopee', orderId: id }, action: 'error500', times: 2 });
+    await sandbox('/sandbox/faults', {
+      service: 'channels',
+      op: 'order',
+      match: { channel: 'shopee', orderId: id },
+      action: 'error500',
+      times: 2,
+    });
     expect((await notify('shopee', { channelOrderId: id })).deliveries[0]!.status).toBe(202);
     const handle = stack.client.workflow.getHandle(`intake-shopee-${id}`);
     expect(await handle.result()).toMatchObject({ outcome: 'intake', orderId: `order-shopee-${id}`, created: true });
     await waitOrder(`order-shopee-${id}`);
     const history = await handle.fetchHistory();
-    const attempts = (history.events ?? []).map((e) => e.activityTaskStartedEventAttributes?.attempt).filter((a): a is number => typeof a === 'number');
+    const attempts = (history.events ?? [])
+      .map((e) => e.activityTaskStartedEventAttributes?.attempt)
+      .filter((a): a is number => typeof a === 'number');
     expect(Math.max(...attempts)).toBe(3);
     expect((await ledger('shopee', id)).reads).toHaveLength(1);
   });
@@ -283,7 +410,10 @@ describe('the pull and the platform\'s statuses', () => {
     const { doc, id } = fresh('shopee', { ...fixture('shopee/order-detail-cod.json'), order_status: 'UNPAID' });
     await putOnPlatform('shopee', doc);
     const unpaid = await notify('shopee', { channelOrderId: id });
-    expect(unpaid.deliveries[0]).toEqual({ status: 200, body: { accepted: true, duplicate: false, orderId: `order-shopee-${id}`, action: 'wait', nativeStatus: 'UNPAID' } });
+    expect(unpaid.deliveries[0]).toEqual({
+      status: 200,
+      body: { accepted: true, duplicate: false, orderId: `order-shopee-${id}`, action: 'wait', nativeStatus: 'UNPAID' },
+    });
     expect(await workflowExists(`intake-shopee-${id}`)).toBe(false);
     expect(await count('orders', 'order_id', `order-shopee-${id}`)).toBe(0);
     expect(await count('channel_events', 'channel_order_id', id)).toBe(1);
@@ -311,10 +441,13 @@ describe('the pull and the platform\'s statuses', () => {
     expect((await notify('shopee', { channelOrderId: id })).deliveries[0]!.status).toBe(202);
     const handle = await intakeHandle(`intake-shopee-${id}`);
     // Not Failed: running, flagged for the Web UI, and saying which field is wrong.
-    const parked = await eventually(async () => {
-      const d = await handle.describe();
-      return d.typedSearchAttributes.get(NeedsAttentionKey) === true ? d : undefined;
-    }, { timeoutMs: 30_000, what: 'the intake flagged NeedsAttention' });
+    const parked = await eventually(
+      async () => {
+        const d = await handle.describe();
+        return d.typedSearchAttributes.get(NeedsAttentionKey) === true ? d : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the intake flagged NeedsAttention' },
+    );
     expect(parked.status.name).toBe('RUNNING');
     expect((await handle.query(workflowMetadataQuery)).currentDetails).toContain('item_list.0.model_discounted_price');
     expect(await count('orders', 'order_id', `order-shopee-${id}`)).toBe(0);
@@ -329,7 +462,13 @@ describe('the pull and the platform\'s statuses', () => {
 });
 
 describe('status pushes are ordered per order', () => {
-  const acts = () => createActivities({ sql: stack.db.sql, logger: memoryLogger(), rules: DEFAULT_RULES, systems: outsideSystems(stack.sandboxUrl, DEV_SANDBOX_KEY) });
+  const acts = () =>
+    createActivities({
+      sql: stack.db.sql,
+      logger: memoryLogger(),
+      rules: DEFAULT_RULES,
+      systems: outsideSystems(stack.sandboxUrl, DEV_SANDBOX_KEY),
+    });
   const push = (channel: string, orderId: string, channelOrderId: string, status: string, seq: number) =>
     acts().pushOrderStatus({ channel, orderId, channelOrderId, status, seq, occurredAt: new Date().toISOString() });
 
@@ -343,7 +482,10 @@ describe('status pushes are ordered per order', () => {
     // …and the late retry of seq 2 must not overwrite it.
     await push('web', orderId, 'P1', 'ALLOCATED', 2);
     const l = await ledger('web');
-    expect(l.pushes.filter((p) => p.orderId === orderId).map((p) => [p.seq, p.status, p.stale])).toEqual([[2, 'ALLOCATED', false], [3, 'FULFILLING', false]]);
+    expect(l.pushes.filter((p) => p.orderId === orderId).map((p) => [p.seq, p.status, p.stale])).toEqual([
+      [2, 'ALLOCATED', false],
+      [3, 'FULFILLING', false],
+    ]);
     expect(l.latest[orderId]).toMatchObject({ status: 'FULFILLING', seq: 3 });
   });
 
@@ -352,13 +494,20 @@ describe('status pushes are ordered per order', () => {
     const orderId = `order-shopify-${id}`;
     const statuses = ['RECEIVED', 'PAYMENT_PENDING', 'ALLOCATED', 'FULFILLING', 'SHIPPED', 'DELIVERED'];
     // Newest first, all at once: whatever gets through must never be followed by an older one.
-    await Promise.all(statuses.map((s, i) => ({ s, seq: i + 1 })).reverse().map(({ s, seq }) => push('shopify', orderId, id, s, seq)));
+    await Promise.all(
+      statuses
+        .map((s, i) => ({ s, seq: i + 1 }))
+        .reverse()
+        .map(({ s, seq }) => push('shopify', orderId, id, s, seq)),
+    );
     const calls = (await ledger('shopify', id)).calls;
     const seqs = calls.map((c) => statuses.indexOf(c.status.replace('oms:', '')) + 1);
     expect(seqs.length).toBeGreaterThanOrEqual(1);
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
     expect(calls.at(-1)!.status).toBe('oms:DELIVERED');
-    const [row] = await stack.db.sql<{ seq: number; status: string }[]>`select seq, status from channel_status_pushes where channel = 'shopify' and order_id = ${orderId}`;
+    const [row] = await stack.db.sql<
+      { seq: number; status: string }[]
+    >`select seq, status from channel_status_pushes where channel = 'shopify' and order_id = ${orderId}`;
     expect(row).toEqual({ seq: 6, status: 'DELIVERED' });
   });
 });

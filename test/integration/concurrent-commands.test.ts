@@ -23,25 +23,59 @@ import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
-interface Shipment { shipmentId: string; status: string; needsAttention: boolean; attentionReason?: string; captured?: string; bookingId?: string; lines: { lineNo: number; quantity: number }[] }
+interface Shipment {
+  shipmentId: string;
+  status: string;
+  needsAttention: boolean;
+  attentionReason?: string;
+  captured?: string;
+  bookingId?: string;
+  lines: { lineNo: number; quantity: number }[];
+}
 interface OrderBody {
-  status: string; needsAttention: boolean; attentionReason?: string | null; cancelledLines: { lineNo: number; quantity: number }[]; shipments: Shipment[];
+  status: string;
+  needsAttention: boolean;
+  attentionReason?: string | null;
+  cancelledLines: { lineNo: number; quantity: number }[];
+  shipments: Shipment[];
   payment: { authorized?: string; authorizationId?: string; voided?: boolean; captures: { shipmentId: string; amount: string }[] };
   timeline: { status: string; event: string }[];
 }
 
 const getOrder = async (id: string) => (await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.ops })).json()) as OrderBody;
 const seen = new Map<string, OrderBody>();
-const lastSeen = (id: string) => { const o = seen.get(id); return o ? JSON.stringify({ status: o.status, needsAttention: o.needsAttention, attentionReason: o.attentionReason, shipments: o.shipments, timeline: o.timeline.slice(-4) }) : 'never read'; };
+const lastSeen = (id: string) => {
+  const o = seen.get(id);
+  return o
+    ? JSON.stringify({
+        status: o.status,
+        needsAttention: o.needsAttention,
+        attentionReason: o.attentionReason,
+        shipments: o.shipments,
+        timeline: o.timeline.slice(-4),
+      })
+    : 'never read';
+};
 const waitFor = (id: string, pred: (o: OrderBody) => boolean, what: string, timeoutMs = 90_000) =>
-  eventually(async () => { const o = await getOrder(id); seen.set(id, o); return pred(o) ? o : undefined; }, { what: `${id}: ${what}`, timeoutMs, intervalMs: 100 })
-    .catch((err: unknown) => { throw new Error(`${String(err)}; last seen: ${lastSeen(id)}`); });
+  eventually(
+    async () => {
+      const o = await getOrder(id);
+      seen.set(id, o);
+      return pred(o) ? o : undefined;
+    },
+    { what: `${id}: ${what}`, timeoutMs, intervalMs: 100 },
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}; last seen: ${lastSeen(id)}`);
+  });
 const sandbox = async (path: string, body?: unknown) => {
-  const res = await fetch(stack.sandboxUrl + path, body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(
+    stack.sandboxUrl + path,
+    body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) },
+  );
   return res.json() as Promise<Record<string, unknown>>;
 };
 const payments = async (orderId: string) =>
-  ((await sandbox(`/sandbox/ledger/payments?orderId=${orderId}`)).entries as { type: string; amount: string; authorizationId?: string }[]);
+  (await sandbox(`/sandbox/ledger/payments?orderId=${orderId}`)).entries as { type: string; amount: string; authorizationId?: string }[];
 const submit = async (order: CanonicalOrder) => {
   const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: order });
   expect(res.status).toBe(201);
@@ -49,7 +83,8 @@ const submit = async (order: CanonicalOrder) => {
 };
 const cancelLines = (id: string, lines: { lineNo: number; quantity: number }[]) =>
   stack.api(`/v1/orders/${id}/cancel`, { method: 'POST', key: TEST_KEYS.cs, json: { reason: 'changed my mind', lines } });
-const cancelOrder = (id: string) => stack.api(`/v1/orders/${id}/cancel`, { method: 'POST', key: TEST_KEYS.cs, json: { reason: 'changed my mind' } });
+const cancelOrder = (id: string) =>
+  stack.api(`/v1/orders/${id}/cancel`, { method: 'POST', key: TEST_KEYS.cs, json: { reason: 'changed my mind' } });
 const closed = async (client: Client, id: string) => (await client.workflow.getHandle(id).describe()).status.name;
 const minor = (s: string) => Math.round(Number(s) * 100);
 const advance = (bookingId: string, status: string) => sandbox(`/sandbox/carriers/${bookingId}/advance`, { status });
@@ -57,16 +92,21 @@ const advance = (bookingId: string, status: string) => sandbox(`/sandbox/carrier
 /** Hands over and delivers every live shipment as it gets booked (replacements included), until the order completes. */
 async function deliverAll(orderId: string): Promise<OrderBody> {
   const done = new Set<string>();
-  return eventually(async () => {
-    const o = await getOrder(orderId);
-    seen.set(orderId, o);
-    for (const s of o.shipments.filter((x) => x.status === 'booked' && x.bookingId && !done.has(x.bookingId))) {
-      done.add(s.bookingId!);
-      await advance(s.bookingId!, 'picked_up');
-      await advance(s.bookingId!, 'delivered');
-    }
-    return o.status === 'COMPLETED' ? o : undefined;
-  }, { what: `${orderId}: completed`, timeoutMs: 120_000, intervalMs: 200 }).catch((err: unknown) => { throw new Error(`${String(err)}; last seen: ${lastSeen(orderId)}`); });
+  return eventually(
+    async () => {
+      const o = await getOrder(orderId);
+      seen.set(orderId, o);
+      for (const s of o.shipments.filter((x) => x.status === 'booked' && x.bookingId && !done.has(x.bookingId))) {
+        done.add(s.bookingId!);
+        await advance(s.bookingId!, 'picked_up');
+        await advance(s.bookingId!, 'delivered');
+      }
+      return o.status === 'COMPLETED' ? o : undefined;
+    },
+    { what: `${orderId}: completed`, timeoutMs: 120_000, intervalMs: 200 },
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}; last seen: ${lastSeen(orderId)}`);
+  });
 }
 
 /** Every workflow of the order closed as COMPLETED; each history replays against today's code; none had a failed task. */
@@ -76,11 +116,17 @@ async function replaysCleanly(orderId: string, o: OrderBody): Promise<void> {
     await eventually(async () => (await closed(stack.client, id)) === 'COMPLETED', { what: `${id} closed`, timeoutMs: 60_000 });
     const history = await stack.client.workflow.getHandle(id).fetchHistory();
     const failedTasks = (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes);
-    expect(failedTasks.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message), id).toEqual([]);
+    expect(
+      failedTasks.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message),
+      id,
+    ).toEqual([]);
     await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, id).catch((err: unknown) => {
       // Kept for whoever studies the failure: `temporal workflow show`-like JSON of what did not replay.
       const file = join(tmpdir(), `not-replayed-${id}.json`);
-      writeFileSync(file, JSON.stringify(history, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 1));
+      writeFileSync(
+        file,
+        JSON.stringify(history, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 1),
+      );
       process.stderr.write(`history that did not replay: ${file}\n`);
       throw err;
     });
@@ -95,22 +141,27 @@ beforeAll(async () => {
     sandboxOptions: { autoProgress: { enabled: false, stepMs: 1000 } },
   });
   await seedNetwork(stack.db.sql, {
-    'SKU-C1': { 'WH-HCM': 500 }, 'SKU-C2': { 'WH-HN': 500 }, 'SKU-C3': { 'WH-DN': 500 },
+    'SKU-C1': { 'WH-HCM': 500 },
+    'SKU-C2': { 'WH-HN': 500 },
+    'SKU-C3': { 'WH-DN': 500 },
   });
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
 // Da Nang is served by all three warehouses; each product is stocked in one only.
 const CENTRAL = { name: 'Trần Thị Bình', line1: '5 Bạch Đằng', city: 'Da Nang', country: 'VN' };
-const threeWarehouses = (p: Partial<CanonicalOrder> = {}) => makeOrder({
-  shippingAddress: CENTRAL,
-  lines: [
-    { sku: 'SKU-C1', quantity: 3, unitPrice: '100000.00' },
-    { sku: 'SKU-C2', quantity: 2, unitPrice: '50000.00' },
-    { sku: 'SKU-C3', quantity: 2, unitPrice: '25000.00' },
-  ],
-  ...p,
-});
+const threeWarehouses = (p: Partial<CanonicalOrder> = {}) =>
+  makeOrder({
+    shippingAddress: CENTRAL,
+    lines: [
+      { sku: 'SKU-C1', quantity: 3, unitPrice: '100000.00' },
+      { sku: 'SKU-C2', quantity: 2, unitPrice: '50000.00' },
+      { sku: 'SKU-C3', quantity: 2, unitPrice: '25000.00' },
+    ],
+    ...p,
+  });
 
 describe('commands that land mid-step', () => {
   it('a line cancellation in the first workflow task: the order carries on, and every history replays', async () => {
@@ -133,10 +184,13 @@ describe('commands that land mid-step', () => {
       const orderId = await submit(threeWarehouses(i % 2 ? { payment: { method: 'cod' } } : {}));
       ids.push(orderId);
       // The moment the first child start is on its way, cut a unit of the first line.
-      await eventually(async () => {
-        const h = await stack.client.workflow.getHandle(orderId).fetchHistory();
-        return (h.events ?? []).some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
-      }, { what: `${orderId}: first shipment starting`, intervalMs: 10, timeoutMs: 60_000 });
+      await eventually(
+        async () => {
+          const h = await stack.client.workflow.getHandle(orderId).fetchHistory();
+          return (h.events ?? []).some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
+        },
+        { what: `${orderId}: first shipment starting`, intervalMs: 10, timeoutMs: 60_000 },
+      );
       const res = await cancelLines(orderId, [{ lineNo: 1, quantity: 1 }]);
       expect(res.status).toBe(200);
     }
@@ -152,9 +206,18 @@ describe('commands that land mid-step', () => {
     // Prepaid: what was captured is the order less the cut unit, and the rest of the authorisation is released.
     for (const [i, o] of results.entries()) {
       if (i % 2) continue;
-      const ledger = await eventually(async () => { const l = await payments(ids[i]!); return l.some((e) => e.type === 'void') ? l : undefined; }, { what: 'remainder released' });
+      const ledger = await eventually(
+        async () => {
+          const l = await payments(ids[i]!);
+          return l.some((e) => e.type === 'void') ? l : undefined;
+        },
+        { what: 'remainder released' },
+      );
       const sum = (t: string) => ledger.filter((e) => e.type === t).reduce((a, e) => a + minor(e.amount), 0);
-      expect(ledger.every((e) => /^\d+\.\d{2}$/.test(e.amount)), JSON.stringify(ledger)).toBe(true);
+      expect(
+        ledger.every((e) => /^\d+\.\d{2}$/.test(e.amount)),
+        JSON.stringify(ledger),
+      ).toBe(true);
       expect(sum('capture')).toBe(minor('350000.00'));
       expect(sum('capture') + sum('void')).toBe(sum('authorize'));
       expect(o.cancelledLines).toEqual([{ lineNo: 1, quantity: 1 }]);
@@ -164,7 +227,14 @@ describe('commands that land mid-step', () => {
   it('a cancellation while the authorisation call is under way: what the gateway authorised is voided', async () => {
     // The gateway takes the authorisation but answers slowly; the cancellation lands meanwhile.
     const order = makeOrder({ sku: 'SKU-C1', quantity: 1 });
-    const fault = await sandbox('/sandbox/faults', { service: 'payments', op: 'authorize', match: { orderId: `order-web-${order.channelOrderId}` }, action: 'timeout', delayMs: 3000, times: 1 });
+    const fault = await sandbox('/sandbox/faults', {
+      service: 'payments',
+      op: 'authorize',
+      match: { orderId: `order-web-${order.channelOrderId}` },
+      action: 'timeout',
+      delayMs: 3000,
+      times: 1,
+    });
     expect(fault.faultId).toBeDefined();
     const orderId = await submit(order);
     expect(orderId).toBe(`order-web-${order.channelOrderId}`);
@@ -172,20 +242,42 @@ describe('commands that land mid-step', () => {
     expect([200, 202]).toContain((await cancelOrder(orderId)).status);
     const o = await waitFor(orderId, (x) => x.status === 'CANCELLED', 'cancelled');
     expect(o.needsAttention).toBe(false);
-    const ledger = await eventually(async () => { const l = await payments(orderId); return l.length >= 2 ? l : undefined; }, { what: 'authorised and voided', timeoutMs: 30_000 });
+    const ledger = await eventually(
+      async () => {
+        const l = await payments(orderId);
+        return l.length >= 2 ? l : undefined;
+      },
+      { what: 'authorised and voided', timeoutMs: 30_000 },
+    );
     expect(ledger.map((e) => e.type)).toEqual(['authorize', 'void']);
     expect(o.payment.voided).toBe(true);
     await replaysCleanly(orderId, o);
   }, 120_000);
 
   it('a cancellation refused because the carrier has one parcel: the other is undone, the first delivered, and the order completes', async () => {
-    const orderId = await submit(makeOrder({ shippingAddress: CENTRAL, lines: [{ sku: 'SKU-C1', quantity: 1, unitPrice: '100000.00' }, { sku: 'SKU-C2', quantity: 1, unitPrice: '50000.00' }] }));
-    const booked = await waitFor(orderId, (x) => x.shipments.length === 2 && x.shipments.every((s) => s.status === 'booked'), 'both booked');
+    const orderId = await submit(
+      makeOrder({
+        shippingAddress: CENTRAL,
+        lines: [
+          { sku: 'SKU-C1', quantity: 1, unitPrice: '100000.00' },
+          { sku: 'SKU-C2', quantity: 1, unitPrice: '50000.00' },
+        ],
+      }),
+    );
+    const booked = await waitFor(
+      orderId,
+      (x) => x.shipments.length === 2 && x.shipments.every((s) => s.status === 'booked'),
+      'both booked',
+    );
     const [first, second] = booked.shipments;
     await advance(first!.bookingId!, 'picked_up');
     await waitFor(orderId, (x) => x.shipments.some((s) => s.status === 'picked_up'), 'one handed over');
     expect((await cancelOrder(orderId)).status).toBe(200);
-    const refused = await waitFor(orderId, (x) => x.timeline.some((t) => t.event.startsWith('cancellation refused')), 'cancellation refused');
+    const refused = await waitFor(
+      orderId,
+      (x) => x.timeline.some((t) => t.event.startsWith('cancellation refused')),
+      'cancellation refused',
+    );
     expect(refused.shipments.find((s) => s.shipmentId === second!.shipmentId)?.status).toBe('cancelled');
     await advance(first!.bookingId!, 'delivered');
     // Delivered, so it may be returned: the order goes through its return window and completes.

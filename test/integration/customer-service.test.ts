@@ -12,18 +12,42 @@ import { memoryLogger, startTestStack, TEST_KEYS, uniqueSuffix, type TestStack }
 
 let stack: TestStack;
 
-interface Customer { id: string; name: string; email?: string; phone?: string }
-interface ListItem { orderId: string; channel: string; channelOrderId: string; customerId: string; createdAt: string; customer?: Customer }
-interface Page { items: ListItem[]; nextCursor: string | null }
-interface Problem { status: number; errors?: { path: string; message: string }[] }
+interface Customer {
+  id: string;
+  name: string;
+  email?: string;
+  phone?: string;
+}
+interface ListItem {
+  orderId: string;
+  channel: string;
+  channelOrderId: string;
+  customerId: string;
+  createdAt: string;
+  customer?: Customer;
+}
+interface Page {
+  items: ListItem[];
+  nextCursor: string | null;
+}
+interface Problem {
+  status: number;
+  errors?: { path: string; message: string }[];
+}
 interface Detail extends ListItem {
-  status: string; shippingAddress?: Record<string, unknown>;
+  status: string;
+  shippingAddress?: Record<string, unknown>;
   timeline: { status: string; event: string; detail: Record<string, unknown>; actor: string }[];
 }
 
 const run = uniqueSuffix();
 // Customer A writes their phone differently on each order; all are the same number.
-const A = { id: `cust-a-${run}`, name: 'Nguyễn Văn An', email: 'An.Nguyen@Example.VN', phones: ['0901 234 567', '+84901234567', '84 901 234 567'] };
+const A = {
+  id: `cust-a-${run}`,
+  name: 'Nguyễn Văn An',
+  email: 'An.Nguyen@Example.VN',
+  phones: ['0901 234 567', '+84901234567', '84 901 234 567'],
+};
 const B = { id: `cust-b-${run}`, name: 'Trần Thị Bình', email: 'binh.tran@example.vn', phone: '0912345678' };
 // One digit away from A's phone, and an e-mail that only differs in the domain: must never match.
 const C = { id: `cust-c-${run}`, name: 'Lê Văn Cường', email: 'an.nguyen@example.com', phone: '0901234568' };
@@ -35,15 +59,26 @@ const REASON_EMAIL = 'new.address@mail.vn';
 const ordersOf: Record<string, string[]> = { [A.id]: [], [B.id]: [], [C.id]: [] };
 const channelOrderIds: Record<string, string> = {};
 
-function orderFor(who: { id: string; name: string; email: string }, phone: string, channel: 'web' | 'shopify' = 'web', sku = 'SKU-CS'): CanonicalOrder {
+function orderFor(
+  who: { id: string; name: string; email: string },
+  phone: string,
+  channel: 'web' | 'shopify' = 'web',
+  sku = 'SKU-CS',
+): CanonicalOrder {
   return makeOrder({
-    sku, channel,
+    sku,
+    channel,
     customer: { id: who.id, name: who.name, email: who.email, phone },
     shippingAddress: { name: who.name, line1: STREET, ward: 'Bến Nghé', district: 'Quận 1', city: 'Hồ Chí Minh', country: 'VN' },
   });
 }
 
-async function place(who: { id: string; name: string; email: string }, phone: string, channel: 'web' | 'shopify' = 'web', sku = 'SKU-CS'): Promise<string> {
+async function place(
+  who: { id: string; name: string; email: string },
+  phone: string,
+  channel: 'web' | 'shopify' = 'web',
+  sku = 'SKU-CS',
+): Promise<string> {
   const order = orderFor(who, phone, channel, sku);
   const res = await stack.api('/v1/orders', { method: 'POST', key: channel === 'web' ? TEST_KEYS.web : TEST_KEYS.shopify, json: order });
   expect(res.status).toBe(201);
@@ -63,12 +98,19 @@ const q = (params: Record<string, string>) => new URLSearchParams(params).toStri
 const ids = (p: Page) => p.items.map((i) => i.orderId);
 
 /** Every page of a paged route, following nextCursor. */
-async function allPages<T extends { id?: string; orderId?: string } = ListItem>(path: string, key: string, limit: number): Promise<{ pages: { items: T[]; nextCursor: string | null }[]; ids: string[] }> {
+async function allPages<T extends { id?: string; orderId?: string } = ListItem>(
+  path: string,
+  key: string,
+  limit: number,
+): Promise<{ pages: { items: T[]; nextCursor: string | null }[]; ids: string[] }> {
   const pages: { items: T[]; nextCursor: string | null }[] = [];
   let cursor: string | null = null;
   do {
     const sep = path.includes('?') ? '&' : '?';
-    const page: { items: T[]; nextCursor: string | null } = await get(`${path}${sep}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`, key);
+    const page: { items: T[]; nextCursor: string | null } = await get(
+      `${path}${sep}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`,
+      key,
+    );
     pages.push(page);
     cursor = page.nextCursor;
   } while (cursor && pages.length < 20);
@@ -84,10 +126,12 @@ beforeAll(async () => {
   await place(B, B.phone, 'shopify');
   await place(C, C.phone);
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
-describe('a customer\'s order history', () => {
-  it('returns exactly each customer\'s orders, newest first, paged; a cursor stays stable while orders arrive', async () => {
+describe("a customer's order history", () => {
+  it("returns exactly each customer's orders, newest first, paged; a cursor stays stable while orders arrive", async () => {
     const a = await allPages(`/v1/customers/${A.id}/orders`, TEST_KEYS.cs, 2);
     expect(a.pages.map((p) => p.items.length)).toEqual([2, 1]);
     expect(a.ids).toEqual([...ordersOf[A.id]!].reverse());
@@ -124,7 +168,7 @@ describe('search', () => {
     expect(ids(await get<Page>(`/v1/orders?${q({ channelOrderId: `X${run}` })}`, TEST_KEYS.ops))).toEqual([]);
   });
 
-  it('finds a customer\'s orders by phone in any format, and no one else\'s', async () => {
+  it("finds a customer's orders by phone in any format, and no one else's", async () => {
     const expected = [...ordersOf[A.id]!].reverse();
     for (const phone of ['0901234567', '+84 901 234 567', '84-901-234-567', '(090) 123-4567', '901.234.567', '0084901234567']) {
       expect(ids(await get<Page>(`/v1/orders?${q({ phone })}`, TEST_KEYS.cs)), phone).toEqual(expected);
@@ -138,7 +182,7 @@ describe('search', () => {
     expect(paged.ids).toEqual(expected);
   });
 
-  it('finds a customer\'s orders by e-mail, ignoring case and spaces', async () => {
+  it("finds a customer's orders by e-mail, ignoring case and spaces", async () => {
     const expected = [...ordersOf[A.id]!].reverse();
     expect(ids(await get<Page>(`/v1/orders?${q({ email: '  an.nguyen@EXAMPLE.vn ' })}`, TEST_KEYS.cs))).toEqual(expected);
     expect(ids(await get<Page>(`/v1/orders?${q({ email: C.email })}`, TEST_KEYS.ops))).toEqual(ordersOf[C.id]);
@@ -147,19 +191,34 @@ describe('search', () => {
   it('the phone and e-mail indexes serve the search', async () => {
     const keys = await stack.db.sql<{ k: string | null }[]>`
       select oms_phone_key(x) as k from unnest(${['0901 234 567', '+84901234567', '84-901-234-567', '901234567', '0084 901 234 567', '+1 (415) 555-0100', '12345', 'abc']}::text[]) as x`;
-    expect(keys.map((r) => r.k)).toEqual(['84901234567', '84901234567', '84901234567', '84901234567', '84901234567', '14155550100', null, null]);
+    expect(keys.map((r) => r.k)).toEqual([
+      '84901234567',
+      '84901234567',
+      '84901234567',
+      '84901234567',
+      '84901234567',
+      '14155550100',
+      null,
+      null,
+    ]);
     // Forbid the sequential scan: if the query's expression drifted from the index's, there is no plan but a seq scan.
     const plan = await stack.db.sql.begin(async (tx) => {
       await tx`set local enable_seqscan = off`;
-      const phone = await tx.unsafe<{ 'QUERY PLAN': string }[]>(`explain select order_id from orders where oms_phone_key(canonical -> 'customer' ->> 'phone') = oms_phone_key($1::text) order by created_at desc, order_id desc limit 51`, ['0901234567']);
-      const email = await tx.unsafe<{ 'QUERY PLAN': string }[]>(`explain select order_id from orders where oms_email_key(canonical -> 'customer' ->> 'email') = oms_email_key($1::text) order by created_at desc, order_id desc limit 51`, ['a@b.vn']);
+      const phone = await tx.unsafe<{ 'QUERY PLAN': string }[]>(
+        `explain select order_id from orders where oms_phone_key(canonical -> 'customer' ->> 'phone') = oms_phone_key($1::text) order by created_at desc, order_id desc limit 51`,
+        ['0901234567'],
+      );
+      const email = await tx.unsafe<{ 'QUERY PLAN': string }[]>(
+        `explain select order_id from orders where oms_email_key(canonical -> 'customer' ->> 'email') = oms_email_key($1::text) order by created_at desc, order_id desc limit 51`,
+        ['a@b.vn'],
+      );
       return { phone: phone.map((r) => r['QUERY PLAN']).join('\n'), email: email.map((r) => r['QUERY PLAN']).join('\n') };
     });
     expect(plan.phone).toContain('orders_customer_phone_key_idx');
     expect(plan.email).toContain('orders_customer_email_key_idx');
   });
 
-  it('a channel key may not search by phone or e-mail, and never finds another channel\'s order', async () => {
+  it("a channel key may not search by phone or e-mail, and never finds another channel's order", async () => {
     for (const params of [{ phone: A.phones[0]! }, { email: A.email }] as Record<string, string>[]) {
       const res = await stack.api(`/v1/orders?${q(params)}`, { key: TEST_KEYS.web });
       expect(res.status).toBe(403);
@@ -190,7 +249,10 @@ describe('search', () => {
     ];
     for (const [path, field] of cases) {
       const p = await get<Problem>(path, TEST_KEYS.cs, 400);
-      expect(p.errors?.map((e) => e.path), path).toEqual([field]);
+      expect(
+        p.errors?.map((e) => e.path),
+        path,
+      ).toEqual([field]);
     }
   });
 });
@@ -198,23 +260,44 @@ describe('search', () => {
 describe('personal data by role', () => {
   const FULL_ADDRESS = { name: A.name, line1: STREET, ward: 'Bến Nghé', district: 'Quận 1', city: 'Hồ Chí Minh', country: 'VN' };
   const AREA = { ward: 'Bến Nghé', district: 'Quận 1', city: 'Hồ Chí Minh', country: 'VN' };
-  const SECRETS = () => [A.name, A.email, A.email.toLowerCase(), ...A.phones, '0901234567', '901 234 567', STREET, REASON_PHONE, REASON_EMAIL];
+  const SECRETS = () => [
+    A.name,
+    A.email,
+    A.email.toLowerCase(),
+    ...A.phones,
+    '0901234567',
+    '901 234 567',
+    STREET,
+    REASON_PHONE,
+    REASON_EMAIL,
+  ];
 
   it('cs sees all of it, ops a masked view, a channel none — in the detail, the list and the history', async () => {
     // Backordered (no stock anywhere), so it waits and a cancellation cannot race the carrier.
     const orderId = await place(A, A.phones[0]!, 'web', 'SKU-NOSTOCK');
-    await eventually(async () => (await get<Detail>(`/v1/orders/${orderId}`, TEST_KEYS.cs)).status === 'BACKORDERED', { what: 'BACKORDERED' });
+    await eventually(async () => (await get<Detail>(`/v1/orders/${orderId}`, TEST_KEYS.cs)).status === 'BACKORDERED', {
+      what: 'BACKORDERED',
+    });
     // cs writes personal data into a free-text reason; it lands in the timeline.
     const cancel = await stack.api(`/v1/orders/${orderId}/cancel`, {
-      method: 'POST', key: TEST_KEYS.cs, json: { reason: `customer called from ${REASON_PHONE}, write to ${REASON_EMAIL}` },
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { reason: `customer called from ${REASON_PHONE}, write to ${REASON_EMAIL}` },
     });
     expect(cancel.status, await cancel.clone().text()).toBe(200);
     // Read once the order is CANCELLED and its story is complete: the views below are compared
     // step by step, so none of them may be taken while the compensation is still adding steps.
-    const cs = await eventually(async () => {
-      const d = await get<Detail>(`/v1/orders/${orderId}`, TEST_KEYS.cs);
-      return d.status === 'CANCELLED' && d.timeline.some((t) => t.event.includes('cancellation requested')) && d.timeline.at(-1)?.status === 'CANCELLED' ? d : undefined;
-    }, { what: 'the cancellation complete in the timeline' });
+    const cs = await eventually(
+      async () => {
+        const d = await get<Detail>(`/v1/orders/${orderId}`, TEST_KEYS.cs);
+        return d.status === 'CANCELLED' &&
+          d.timeline.some((t) => t.event.includes('cancellation requested')) &&
+          d.timeline.at(-1)?.status === 'CANCELLED'
+          ? d
+          : undefined;
+      },
+      { what: 'the cancellation complete in the timeline' },
+    );
 
     // cs: as sent, field by field.
     expect(cs.customer).toEqual({ id: A.id, name: A.name, email: A.email, phone: A.phones[0] });
@@ -231,7 +314,9 @@ describe('personal data by role', () => {
     expect(opsCancel.event).toBe('cancellation requested: customer called from [redacted], write to [redacted]');
     expect(opsCancel.detail.reason).toBe('customer called from [redacted], write to [redacted]');
     expect(ops.timeline.map((t) => t.actor)).toEqual(cs.timeline.map((t) => t.actor));
-    expect(ops.timeline.find((t) => t.event.startsWith('order received'))!.detail).toEqual(cs.timeline.find((t) => t.event.startsWith('order received'))!.detail);
+    expect(ops.timeline.find((t) => t.event.startsWith('order received'))!.detail).toEqual(
+      cs.timeline.find((t) => t.event.startsWith('order received'))!.detail,
+    );
 
     // channel (its own order): no contact, no address, free text scrubbed as for ops.
     const web = await get<Detail>(`/v1/orders/${orderId}`, TEST_KEYS.web);
@@ -240,7 +325,10 @@ describe('personal data by role', () => {
     expect(web).not.toHaveProperty('shippingAddress');
     expect(web.timeline.find((t) => t.event.includes('cancellation requested'))!.event).not.toContain(REASON_PHONE);
 
-    for (const [who, body] of [['ops', ops], ['channel', web]] as const) {
+    for (const [who, body] of [
+      ['ops', ops],
+      ['channel', web],
+    ] as const) {
       const text = JSON.stringify(body);
       for (const s of SECRETS()) expect(text, `${who} sees ${s}`).not.toContain(s);
     }
@@ -253,7 +341,10 @@ describe('personal data by role', () => {
     expect(await byKey(TEST_KEYS.web, listPath)).not.toHaveProperty('customer');
     expect((await byKey(TEST_KEYS.cs, `/v1/customers/${A.id}/orders`)).customer).toEqual(cs.customer);
     expect((await byKey(TEST_KEYS.ops, `/v1/customers/${A.id}/orders`)).customer).toEqual(ops.customer);
-    const opsPages = JSON.stringify([await get<Page>(listPath, TEST_KEYS.ops), await get<Page>(`/v1/orders?${q({ phone: '0901234567' })}`, TEST_KEYS.ops)]);
+    const opsPages = JSON.stringify([
+      await get<Page>(listPath, TEST_KEYS.ops),
+      await get<Page>(`/v1/orders?${q({ phone: '0901234567' })}`, TEST_KEYS.ops),
+    ]);
     for (const s of SECRETS()) expect(opsPages).not.toContain(s);
   });
 
@@ -267,18 +358,36 @@ describe('personal data by role', () => {
     const log = memoryLogger();
     const order = orderFor(A, A.phones[1]!);
     log.info(`searched ${A.email} / ${A.phones[0]}`, {
-      orderId: 'order-web-1', channelOrderId: order.channelOrderId, order,
+      orderId: 'order-web-1',
+      channelOrderId: order.channelOrderId,
+      order,
       url: `/v1/orders?phone=${encodeURIComponent(A.phones[1]!)}&email=${encodeURIComponent(A.email)}`,
-      buyerPhone: B.phone, customerEmail: B.email, meta: { a: { b: { c: { d: { e: A.phones[0] } } } } },
+      buyerPhone: B.phone,
+      customerEmail: B.email,
+      meta: { a: { b: { c: { d: { e: A.phones[0] } } } } },
     });
     log.error('intake failed', { error: new Error(`duplicate key (email)=(${A.email}) phone ${A.phones[0]}`) });
     expect(log.lines).toHaveLength(2);
     const text = log.lines.join('\n');
-    for (const s of [A.name, A.email, encodeURIComponent(A.email), ...A.phones, encodeURIComponent(A.phones[1]!), STREET, B.phone, B.email]) {
+    for (const s of [
+      A.name,
+      A.email,
+      encodeURIComponent(A.email),
+      ...A.phones,
+      encodeURIComponent(A.phones[1]!),
+      STREET,
+      B.phone,
+      B.email,
+    ]) {
       expect(text, s).not.toContain(s);
     }
     const [first, second] = log.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(first).toMatchObject({ msg: 'searched [redacted] / [redacted]', orderId: 'order-web-1', channelOrderId: order.channelOrderId, buyerPhone: '[redacted]' });
+    expect(first).toMatchObject({
+      msg: 'searched [redacted] / [redacted]',
+      orderId: 'order-web-1',
+      channelOrderId: order.channelOrderId,
+      buyerPhone: '[redacted]',
+    });
     expect((first!.order as CanonicalOrder).lines).toEqual(order.lines);
     expect(second).toMatchObject({ error: { name: 'Error', message: 'duplicate key (email)=([redacted]) phone [redacted]' } });
   });
@@ -289,27 +398,57 @@ describe('inventory', () => {
     await stack.db.sql`update stock set reserved = 3, safety_stock = 2 where sku = 'SKU-ADJ' and warehouse_id = 'WH-HCM'`;
     const s = await get<Record<string, unknown>>('/v1/inventory/SKU-ADJ', TEST_KEYS.cs);
     expect(s).toMatchObject({
-      sku: 'SKU-ADJ', atp: 95, onHand: 100, reserved: 3, safetyStock: 2,
+      sku: 'SKU-ADJ',
+      atp: 95,
+      onHand: 100,
+      reserved: 3,
+      safetyStock: 2,
       warehouses: [
         { warehouseId: 'WH-HCM', onHand: 100, reserved: 3, safetyStock: 2, atp: 95 },
         { warehouseId: 'WH-HN', onHand: 0, reserved: 0, safetyStock: 0, atp: 0 },
       ],
     });
     await stack.db.sql`update stock set reserved = 0, safety_stock = 0 where sku = 'SKU-ADJ' and warehouse_id = 'WH-HCM'`;
-    expect(await get('/v1/inventory/SKU-NOSTOCK', TEST_KEYS.ops)).toEqual({ sku: 'SKU-NOSTOCK', atp: 0, onHand: 0, reserved: 0, safetyStock: 0, warehouses: [] });
+    expect(await get('/v1/inventory/SKU-NOSTOCK', TEST_KEYS.ops)).toEqual({
+      sku: 'SKU-NOSTOCK',
+      atp: 0,
+      onHand: 0,
+      reserved: 0,
+      safetyStock: 0,
+      warehouses: [],
+    });
     await get('/v1/inventory/SKU-NOPE', TEST_KEYS.cs, 404);
   });
 
   it('keeps every on-hand change in a history, newest first and paged', async () => {
-    interface Adj { id: string; warehouseId: string; onHandBefore: number; onHandAfter: number; change: number; reason: string; actor: string; ref: string | null }
+    interface Adj {
+      id: string;
+      warehouseId: string;
+      onHandBefore: number;
+      onHandAfter: number;
+      change: number;
+      reason: string;
+      actor: string;
+      ref: string | null;
+    }
     const put = async (wh: string, onHand: number, reason: string) =>
-      expect((await stack.api(`/v1/inventory/SKU-ADJ/${wh}`, { method: 'PUT', key: TEST_KEYS.admin, json: { onHand, reason } })).status).toBe(200);
+      expect(
+        (await stack.api(`/v1/inventory/SKU-ADJ/${wh}`, { method: 'PUT', key: TEST_KEYS.admin, json: { onHand, reason } })).status,
+      ).toBe(200);
     await put('WH-HCM', 120, 'cycle count');
     await put('WH-HCM', 115, 'damaged in storage');
     await put('WH-HN', 7, 'first delivery');
     // A return's restock is an adjustment too, once however often its activity runs.
     const repo = new InventoryRepo(stack.db.sql);
-    for (let i = 0; i < 2; i++) await repo.restock({ sku: 'SKU-ADJ', warehouseId: 'WH-HCM', quantity: 2, ref: `ret-${run}:1`, reason: `return ret-${run}`, actor: 'system' });
+    for (let i = 0; i < 2; i++)
+      await repo.restock({
+        sku: 'SKU-ADJ',
+        warehouseId: 'WH-HCM',
+        quantity: 2,
+        ref: `ret-${run}:1`,
+        reason: `return ret-${run}`,
+        actor: 'system',
+      });
 
     const hcm = await allPages<Adj>('/v1/inventory/SKU-ADJ/adjustments?warehouseId=WH-HCM', TEST_KEYS.cs, 1);
     const items = hcm.pages.flatMap((p) => p.items);
@@ -325,17 +464,23 @@ describe('inventory', () => {
     expect(all.items.map((a) => `${a.warehouseId}:${a.onHandAfter}`)).toEqual(['WH-HCM:117', 'WH-HN:7', 'WH-HCM:115', 'WH-HCM:120']);
     expect(all.nextCursor).toBeNull();
     const two = await get<{ items: Adj[]; nextCursor: string }>('/v1/inventory/SKU-ADJ/adjustments?limit=2', TEST_KEYS.admin);
-    const next = await get<{ items: Adj[]; nextCursor: string | null }>(`/v1/inventory/SKU-ADJ/adjustments?limit=2&cursor=${two.nextCursor}`, TEST_KEYS.admin);
+    const next = await get<{ items: Adj[]; nextCursor: string | null }>(
+      `/v1/inventory/SKU-ADJ/adjustments?limit=2&cursor=${two.nextCursor}`,
+      TEST_KEYS.admin,
+    );
     expect([...two.items, ...next.items].map((a) => a.id)).toEqual(all.items.map((a) => a.id));
     expect(next.nextCursor).toBeNull();
 
     // Reservations are not adjustments: an order reserving this SKU adds no entry.
     await place(C, C.phone, 'web', 'SKU-ADJ');
-    await eventually(async () => (await stack.db.sql`select 1 from reservations where sku = 'SKU-ADJ'`).length > 0, { what: 'a reservation' });
+    await eventually(async () => (await stack.db.sql`select 1 from reservations where sku = 'SKU-ADJ'`).length > 0, {
+      what: 'a reservation',
+    });
     expect((await get<{ items: Adj[] }>('/v1/inventory/SKU-ADJ/adjustments', TEST_KEYS.cs)).items).toHaveLength(4);
 
     expect((await stack.api('/v1/inventory/SKU-ADJ/adjustments')).status).toBe(401);
-    for (const key of [TEST_KEYS.web, TEST_KEYS.carrier]) expect((await stack.api('/v1/inventory/SKU-ADJ/adjustments', { key })).status).toBe(403);
+    for (const key of [TEST_KEYS.web, TEST_KEYS.carrier])
+      expect((await stack.api('/v1/inventory/SKU-ADJ/adjustments', { key })).status).toBe(403);
     await get('/v1/inventory/SKU-NOPE/adjustments', TEST_KEYS.cs, 404);
     await get('/v1/inventory/SKU-ADJ/adjustments?warehouseId=WH-NOPE', TEST_KEYS.cs, 404);
     for (const [path, field] of [
@@ -344,7 +489,10 @@ describe('inventory', () => {
       ['/v1/inventory/SKU-ADJ/adjustments?warehouseId=bad%20id', 'warehouseId'],
       ['/v1/inventory?cursor=nope', 'cursor'],
     ] as const) {
-      expect((await get<Problem>(path, TEST_KEYS.cs, 400)).errors?.map((e) => e.path), path).toEqual([field]);
+      expect(
+        (await get<Problem>(path, TEST_KEYS.cs, 400)).errors?.map((e) => e.path),
+        path,
+      ).toEqual([field]);
     }
   });
 });

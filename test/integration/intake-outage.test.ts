@@ -28,13 +28,15 @@ let port: number;
 let temporal: ManagedService & { address: string };
 let stack: TestStack;
 
-const startTemporal = () => startTemporalDevServer({ cliPath: inject('temporalCliPath') || undefined, port, uiPort: 0, namespace: 'default', ui: false, dbFile });
+const startTemporal = () =>
+  startTemporalDevServer({ cliPath: inject('temporalCliPath') || undefined, port, uiPort: 0, namespace: 'default', ui: false, dbFile });
 
 beforeAll(async () => {
   port = await freePort();
   temporal = await startTemporal();
   stack = await startTestStack({
-    temporalAddress: temporal.address, namespace: 'default',
+    temporalAddress: temporal.address,
+    namespace: 'default',
     returnWindows: { default: 0 },
     sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } },
     startRelay: { retryMinMs: 100, retryMaxMs: 1000, pollMs: 200 },
@@ -47,30 +49,58 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface OrderBody { status: string; timeline: { status: string }[] }
+interface OrderBody {
+  status: string;
+  timeline: { status: string }[];
+}
 const getOrder = async (id: string) => {
   const res = await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.ops });
   return res.status === 200 ? ((await res.json()) as OrderBody) : undefined;
 };
 const pending = async () => (await stack.db.sql<{ n: number }[]>`select count(*)::int as n from workflow_starts`)[0]!.n;
 /** Executions (runs) under a workflow id, once visibility has caught up: 1 means started once. */
-const runs = (workflowId: string) => eventually(async () => {
-  const n = (await stack.client.workflow.count(`WorkflowId = '${workflowId}'`)).count;
-  return n > 0 ? n : undefined;
-}, { what: `${workflowId} visible`, timeoutMs: 10_000 });
+const runs = (workflowId: string) =>
+  eventually(
+    async () => {
+      const n = (await stack.client.workflow.count(`WorkflowId = '${workflowId}'`)).count;
+      return n > 0 ? n : undefined;
+    },
+    { what: `${workflowId} visible`, timeoutMs: 10_000 },
+  );
 const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
 
 /** A TikTok order the sandbox's platform knows, and the signed notification that announces it. */
 async function tiktokNotification(): Promise<{ id: string; send: () => Promise<Response> }> {
   const id = `57${Array.from({ length: 16 }, (_, i) => (i === 0 ? randomInt(1, 10) : randomInt(0, 10))).join('')}`;
-  const doc = JSON.parse(readFileSync(new URL('../fixtures/channels/tiktok/order-detail-cod.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const doc = JSON.parse(readFileSync(new URL('../fixtures/channels/tiktok/order-detail-cod.json', import.meta.url), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   const lines = (doc.line_items as Record<string, unknown>[]).map((l, n) => ({ ...l, id: `${id.slice(0, 16)}${n}9` }));
-  const put = await fetch(`${stack.sandboxUrl}/sandbox/channels/tiktok/orders`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...doc, id, line_items: lines }) });
+  const put = await fetch(`${stack.sandboxUrl}/sandbox/channels/tiktok/orders`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ ...doc, id, line_items: lines }),
+  });
   expect(put.status).toBeLessThan(300);
   const now = Math.floor(Date.now() / 1000);
-  const body = JSON.stringify({ type: 1, tts_notification_id: `74${id.slice(2)}`, shop_id: '7494000000000000001', timestamp: now, data: { order_id: id, order_status: 'AWAITING_SHIPMENT', update_time: now } });
+  const body = JSON.stringify({
+    type: 1,
+    tts_notification_id: `74${id.slice(2)}`,
+    shop_id: '7494000000000000001',
+    timestamp: now,
+    data: { order_id: id, order_status: 'AWAITING_SHIPMENT', update_time: now },
+  });
   const creds = channelCredentials('tiktok', DEV_CHANNEL_SECRETS.tiktok!);
-  return { id, send: () => fetch(`${stack.apiUrl}/v1/channels/tiktok/webhooks`, { method: 'POST', body, headers: { 'Content-Type': 'application/json', Authorization: hmacHex(creds.secret, creds.appKey + body) } }) };
+  return {
+    id,
+    send: () =>
+      fetch(`${stack.apiUrl}/v1/channels/tiktok/webhooks`, {
+        method: 'POST',
+        body,
+        headers: { 'Content-Type': 'application/json', Authorization: hmacHex(creds.secret, creds.appKey + body) },
+      }),
+  };
 }
 
 describe('intake while Temporal is down', () => {
@@ -78,14 +108,17 @@ describe('intake while Temporal is down', () => {
     // The stack works: one order runs to the end before the outage.
     const warm = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder({ sku: 'SKU-OUT' }) });
     const warmId = ((await warm.json()) as { orderId: string }).orderId;
-    await eventually(async () => (await getOrder(warmId))?.status === 'COMPLETED', { what: 'the first order completed', timeoutMs: 60_000 });
+    await eventually(async () => (await getOrder(warmId))?.status === 'COMPLETED', {
+      what: 'the first order completed',
+      timeoutMs: 60_000,
+    });
     const tiktok = await tiktokNotification();
 
     await temporal.stop();
     const apiOrders = Array.from({ length: 12 }, () => makeOrder({ sku: 'SKU-OUT' }));
     const answers = await Promise.all(apiOrders.map((o) => stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: o })));
     expect(answers.map((r) => r.status)).toEqual(apiOrders.map(() => 201));
-    const ids = await Promise.all(answers.map(async (r) => ((await r.json()) as { orderId: string; status: string })));
+    const ids = await Promise.all(answers.map(async (r) => (await r.json()) as { orderId: string; status: string }));
     expect(ids.every((x) => x.status === 'RECEIVED')).toBe(true);
     // The same order again while down: the same order, not a second one.
     const again = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: apiOrders[0] });
@@ -94,7 +127,11 @@ describe('intake while Temporal is down', () => {
     // A channel's whole-order webhook and a marketplace notification, also answered.
     const webOrder = makeOrder({ sku: 'SKU-OUT' });
     const webBody = JSON.stringify(webOrder);
-    const web = await fetch(`${stack.apiUrl}/v1/channels/web/webhooks`, { method: 'POST', body: webBody, headers: { 'Content-Type': 'application/json', 'X-Channel-Signature': hmacHex(DEV_CHANNEL_SECRETS.web!, webBody) } });
+    const web = await fetch(`${stack.apiUrl}/v1/channels/web/webhooks`, {
+      method: 'POST',
+      body: webBody,
+      headers: { 'Content-Type': 'application/json', 'X-Channel-Signature': hmacHex(DEV_CHANNEL_SECRETS.web!, webBody) },
+    });
     expect(web.status).toBe(202);
     const note = await tiktok.send();
     expect(note.status).toBe(202);
@@ -106,7 +143,11 @@ describe('intake while Temporal is down', () => {
     expect(metric(metrics, 'oms_workflow_starts_pending')).toBe(orderIds.length + 1);
     expect(metric(metrics, 'oms_workflow_starts_oldest_seconds')).toBeGreaterThan(0);
     // A command cannot reach a workflow that does not run yet: 503, and the order is untouched.
-    const cancel = await stack.api(`/v1/orders/${orderIds[1]}/cancel`, { method: 'POST', key: TEST_KEYS.cs, json: { reason: 'changed my mind' } });
+    const cancel = await stack.api(`/v1/orders/${orderIds[1]}/cancel`, {
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { reason: 'changed my mind' },
+    });
     expect(cancel.status).toBe(503);
     expect((await getOrder(orderIds[1]!))?.status).toBe('RECEIVED');
 
@@ -122,7 +163,13 @@ describe('intake while Temporal is down', () => {
     const tiktokOrder = `order-tiktok-${tiktok.id}`;
     await eventually(async () => (await getOrder(tiktokOrder))?.status, { what: 'the TikTok order taken in', timeoutMs: 60_000 });
     for (const id of orderIds) {
-      const done = await eventually(async () => { const o = await getOrder(id); return o && ['COMPLETED', 'CANCELLED'].includes(o.status) ? o : undefined; }, { what: `${id} finished`, timeoutMs: 120_000, intervalMs: 500 });
+      const done = await eventually(
+        async () => {
+          const o = await getOrder(id);
+          return o && ['COMPLETED', 'CANCELLED'].includes(o.status) ? o : undefined;
+        },
+        { what: `${id} finished`, timeoutMs: 120_000, intervalMs: 500 },
+      );
       // The refused command (503) left nothing behind: that order runs like the others.
       expect(done.status).toBe('COMPLETED');
       expect(done.timeline.map((t) => t.status)).not.toContain('CANCELLING');
@@ -143,14 +190,21 @@ describe('the relay', () => {
       const died = await new WorkflowStartsRepo(stack.db.sql).claim(5, 1500);
       expect(died).toHaveLength(5);
 
-      const other = new WorkflowStartRelay({ sql: stack.db.sql, client: stack.client, logger: memoryLogger() }, { batch: 7, concurrency: 4, pollMs: 100 });
+      const other = new WorkflowStartRelay(
+        { sql: stack.db.sql, client: stack.client, logger: memoryLogger() },
+        { batch: 7, concurrency: 4, pollMs: 100 },
+      );
       const before = { ...stack.starts.counts };
       // The other relay takes a first batch; then both race for the rest.
       expect(await other.round()).toEqual({ claimed: 7, failed: 0 });
       stack.starts.start();
       other.start();
       try {
-        await eventually(async () => (await pending()) === 0, { what: 'the backlog started by two relays', timeoutMs: 60_000, intervalMs: 200 });
+        await eventually(async () => (await pending()) === 0, {
+          what: 'the backlog started by two relays',
+          timeoutMs: 60_000,
+          intervalMs: 200,
+        });
       } finally {
         await other.stop();
       }

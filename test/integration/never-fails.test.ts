@@ -15,22 +15,40 @@ import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 interface OrderBody {
-  status: string; needsAttention: boolean; attentionReason: string | null;
+  status: string;
+  needsAttention: boolean;
+  attentionReason: string | null;
   payment: { authorizationId?: string; captures: { captureId: string; amount: string }[] };
   shipments: { shipmentId: string; bookingId?: string; status: string; needsAttention: boolean; attentionReason?: string }[];
   timeline: { status: string; event: string; actor: string }[];
 }
-interface LedgerEntry { type: string; orderId: string; authorizationId?: string; amount: string }
+interface LedgerEntry {
+  type: string;
+  orderId: string;
+  authorizationId?: string;
+  amount: string;
+}
 
 const getOrder = async (id: string) => (await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.ops })).json()) as OrderBody;
 const waitFor = (id: string, pred: (o: OrderBody) => boolean, what: string) =>
-  eventually(async () => { const o = await getOrder(id); return pred(o) ? o : undefined; }, { what: `${id}: ${what}`, timeoutMs: 45_000 });
+  eventually(
+    async () => {
+      const o = await getOrder(id);
+      return pred(o) ? o : undefined;
+    },
+    { what: `${id}: ${what}`, timeoutMs: 45_000 },
+  );
 async function sandbox(path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(stack.sandboxUrl + path, { method: body === undefined ? 'GET' : 'POST', headers: { 'Content-Type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const res = await fetch(stack.sandboxUrl + path, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   expect(res.status, `${path} → ${res.status}`).toBeLessThan(300);
   return res.json() as Promise<Record<string, unknown>>;
 }
-const payments = async (orderId: string) => ((await sandbox(`/sandbox/ledger/payments?orderId=${orderId}`)) as unknown as { entries: LedgerEntry[] }).entries;
+const payments = async (orderId: string) =>
+  ((await sandbox(`/sandbox/ledger/payments?orderId=${orderId}`)) as unknown as { entries: LedgerEntry[] }).entries;
 const submit = async (order: CanonicalOrder) => {
   const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: order });
   expect(res.status).toBe(201);
@@ -42,7 +60,11 @@ const retry = async (orderId: string) => {
 };
 const advance = (bookingId: string, status: string) => sandbox(`/sandbox/carriers/${bookingId}/advance`, { status });
 async function deliver(orderId: string): Promise<OrderBody> {
-  const o = await waitFor(orderId, (x) => x.shipments.length > 0 && x.shipments.every((s) => s.status === 'booked' && !s.needsAttention), 'booked');
+  const o = await waitFor(
+    orderId,
+    (x) => x.shipments.length > 0 && x.shipments.every((s) => s.status === 'booked' && !s.needsAttention),
+    'booked',
+  );
   for (const s of o.shipments) {
     await advance(s.bookingId!, 'picked_up');
     await advance(s.bookingId!, 'delivered');
@@ -51,14 +73,19 @@ async function deliver(orderId: string): Promise<OrderBody> {
 }
 /** Running, not Failed, and flagged where the Web UI filters. */
 async function expectParkedNotFailed(workflowId: string): Promise<void> {
-  const d = await eventually(async () => {
-    const x = await stack.client.workflow.getHandle(workflowId).describe();
-    return x.typedSearchAttributes.get(NeedsAttentionKey) === true ? x : undefined;
-  }, { what: `${workflowId} flagged NeedsAttention` });
+  const d = await eventually(
+    async () => {
+      const x = await stack.client.workflow.getHandle(workflowId).describe();
+      return x.typedSearchAttributes.get(NeedsAttentionKey) === true ? x : undefined;
+    },
+    { what: `${workflowId} flagged NeedsAttention` },
+  );
   expect(d.status.name).toBe('RUNNING');
 }
 async function expectInNeedsAttentionList(orderId: string): Promise<void> {
-  const page = (await (await stack.api('/v1/orders?needsAttention=true&limit=100', { key: TEST_KEYS.ops })).json()) as { items: { orderId: string }[] };
+  const page = (await (await stack.api('/v1/orders?needsAttention=true&limit=100', { key: TEST_KEYS.ops })).json()) as {
+    items: { orderId: string }[];
+  };
   expect(page.items.map((i) => i.orderId)).toContain(orderId);
 }
 /** The order's workflow and the latest run of each of its children ended well (a terminated run that ops replaced is history). */
@@ -76,7 +103,9 @@ beforeAll(async () => {
   });
   await seedNetwork(stack.db.sql, { 'SKU-NF': { 'WH-HCM': 1000 } });
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
 describe('a step refused by an outside system parks the order, and a retry finishes it', () => {
   const cases = [
@@ -122,7 +151,10 @@ describe('a shipment workflow that is gone does not fail the order', () => {
     const orderId = `order-web-${order.channelOrderId}`;
     // Something else already runs under the shipment's id (on a queue nobody polls).
     const squatter = await stack.client.workflow.start('helloWorkflow', {
-      taskQueue: `nobody-${order.channelOrderId}`, workflowId: `${orderId}-shipment-1`, args: ['x'], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      taskQueue: `nobody-${order.channelOrderId}`,
+      workflowId: `${orderId}-shipment-1`,
+      args: ['x'],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
     });
     await submit(order);
     const parked = await waitFor(orderId, (o) => o.needsAttention, 'needs attention');
@@ -162,7 +194,11 @@ describe('a shipment workflow that is gone does not fail the order', () => {
     const booked = await waitFor(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
     await stack.client.workflow.getHandle(booked.shipments[0]!.shipmentId).terminate('test');
     await waitFor(orderId, (o) => o.needsAttention, 'needs attention');
-    const res = await stack.api(`/v1/orders/${orderId}/cancel`, { method: 'POST', key: TEST_KEYS.cs, json: { reason: 'customer changed their mind' } });
+    const res = await stack.api(`/v1/orders/${orderId}/cancel`, {
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { reason: 'customer changed their mind' },
+    });
     expect(res.status).toBe(200);
     const o = await waitFor(orderId, (x) => x.status === 'CANCELLED', 'cancelled');
     expect(o.shipments[0]!.status).toBe('cancelled');
@@ -202,7 +238,13 @@ describe('authorisations lapse, bookings are forgotten', () => {
       await advance(booked.shipments[0]!.bookingId!, 'picked_up');
       // The order may read SHIPPED as soon as it hears of the re-authorisation: wait for the capture itself.
       // Then the share the new authorisation took over is released from the old one, exactly once.
-      const ledger = await eventually(async () => { const l = await payments(orderId); return l.some((e) => e.type === 'void') ? l : undefined; }, { what: 'the capture, then the release' });
+      const ledger = await eventually(
+        async () => {
+          const l = await payments(orderId);
+          return l.some((e) => e.type === 'void') ? l : undefined;
+        },
+        { what: 'the capture, then the release' },
+      );
       expect(ledger.map((e) => e.type)).toEqual(['authorize', 'authorize', 'capture', 'void']);
       expect(ledger[2]!.authorizationId).toBe(ledger[1]!.authorizationId);
       expect(ledger[3]).toMatchObject({ authorizationId: ledger[0]!.authorizationId, amount: '100000.00', partial: true });
@@ -217,7 +259,14 @@ describe('authorisations lapse, bookings are forgotten', () => {
     await submit(order);
     const booked = await waitFor(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
     await sandbox(`/sandbox/payments/authorizations/${booked.payment.authorizationId}/expire`, {});
-    await sandbox('/sandbox/faults', { service: 'payments', op: 'authorize', match: { orderId }, action: 'decline', declineCode: 'insufficient_funds', times: 1 });
+    await sandbox('/sandbox/faults', {
+      service: 'payments',
+      op: 'authorize',
+      match: { orderId },
+      action: 'decline',
+      declineCode: 'insufficient_funds',
+      times: 1,
+    });
     await advance(booked.shipments[0]!.bookingId!, 'picked_up');
     const parked = await waitFor(orderId, (o) => o.needsAttention, 'needs attention');
     expect(parked.attentionReason).toMatch(/re-authorise payment.*insufficient_funds/);

@@ -12,15 +12,28 @@ import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 interface OrderBody {
-  status: string; needsAttention: boolean; attentionReason: string | null; waitingFor: string | null;
+  status: string;
+  needsAttention: boolean;
+  attentionReason: string | null;
+  waitingFor: string | null;
   shipments: { shipmentId: string; bookingId?: string; status: string; needsAttention: boolean }[];
   timeline: { status: string; event: string; actor: string }[];
 }
 const getOrder = async (id: string) => (await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.ops })).json()) as OrderBody;
 const waitFor = (id: string, pred: (o: OrderBody) => boolean, what: string) =>
-  eventually(async () => { const o = await getOrder(id); return pred(o) ? o : undefined; }, { what: `${id}: ${what}` });
+  eventually(
+    async () => {
+      const o = await getOrder(id);
+      return pred(o) ? o : undefined;
+    },
+    { what: `${id}: ${what}` },
+  );
 const sandbox = async (path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') => {
-  const res = await fetch(stack.sandboxUrl + path, { method, headers: { 'Content-Type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const res = await fetch(stack.sandboxUrl + path, {
+    method,
+    headers: { 'Content-Type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   return res.json() as Promise<Record<string, unknown>>;
 };
 const submit = async (order: CanonicalOrder) => {
@@ -28,12 +41,17 @@ const submit = async (order: CanonicalOrder) => {
   expect(res.status).toBe(201);
   return ((await res.json()) as { orderId: string }).orderId;
 };
-const post = (path: string, key: string, json?: unknown) => stack.api(path, { method: 'POST', key, ...(json === undefined ? {} : { json }) });
-const visible = (query: string) => eventually(async () => {
-  const ids: string[] = [];
-  for await (const w of stack.client.workflow.list({ query })) ids.push(w.workflowId);
-  return ids.length ? ids : undefined;
-}, { what: `visibility: ${query}` });
+const post = (path: string, key: string, json?: unknown) =>
+  stack.api(path, { method: 'POST', key, ...(json === undefined ? {} : { json }) });
+const visible = (query: string) =>
+  eventually(
+    async () => {
+      const ids: string[] = [];
+      for await (const w of stack.client.workflow.list({ query })) ids.push(w.workflowId);
+      return ids.length ? ids : undefined;
+    },
+    { what: `visibility: ${query}` },
+  );
 async function deliver(orderId: string): Promise<void> {
   const o = await waitFor(orderId, (x) => x.shipments.length > 0 && x.shipments.every((s) => s.status === 'booked'), 'booked');
   for (const s of o.shipments) {
@@ -47,12 +65,18 @@ async function eventSummaries(workflowId: string): Promise<{ activities: string[
   const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
   const text = (e: { userMetadata?: { summary?: { data?: Uint8Array | null } | null } | null }) => {
     const data = e.userMetadata?.summary?.data;
-    return data ? JSON.parse(Buffer.from(data).toString('utf8')) as string : undefined;
+    return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as string) : undefined;
   };
   const events = history.events ?? [];
   return {
-    activities: events.filter((e) => e.activityTaskScheduledEventAttributes).map(text).filter((x): x is string => !!x),
-    timers: events.filter((e) => e.timerStartedEventAttributes).map(text).filter((x): x is string => !!x),
+    activities: events
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map(text)
+      .filter((x): x is string => !!x),
+    timers: events
+      .filter((e) => e.timerStartedEventAttributes)
+      .map(text)
+      .filter((x): x is string => !!x),
   };
 }
 
@@ -64,7 +88,9 @@ beforeAll(async () => {
   });
   await seedNetwork(stack.db.sql, { 'SKU-O': { 'WH-HCM': 100 } });
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
 describe('an order that needs attention', () => {
   it('is found by the list API and a visibility query, retried through the API, and completes', async () => {
@@ -76,7 +102,9 @@ describe('an order that needs attention', () => {
     expect(stuck.shipments[0]).toMatchObject({ needsAttention: true });
     expect(stuck.attentionReason).toMatch(/book carrier failed after retries/);
 
-    const page = (await (await stack.api('/v1/orders?needsAttention=true&limit=100', { key: TEST_KEYS.ops })).json()) as { items: { orderId: string; needsAttention: boolean }[] };
+    const page = (await (await stack.api('/v1/orders?needsAttention=true&limit=100', { key: TEST_KEYS.ops })).json()) as {
+      items: { orderId: string; needsAttention: boolean }[];
+    };
     expect(page.items.find((i) => i.orderId === orderId)).toMatchObject({ needsAttention: true });
     expect(await visible(`NeedsAttention = true AND OrderStatus = 'FULFILLING' AND WorkflowId = '${orderId}'`)).toEqual([orderId]);
 
@@ -106,7 +134,14 @@ describe('ops hold', () => {
     const before = await stockRow(stack.db.sql, 'SKU-O', 'WH-HCM');
     // A slow authorisation keeps the order in PAYMENT_PENDING long enough to hold it there: 5 s,
     // so the read and the hold fit in it on a busy machine too.
-    await sandbox('/sandbox/faults', { service: 'payments', op: 'authorize', match: { orderId }, action: 'timeout', delayMs: 5000, times: 1 });
+    await sandbox('/sandbox/faults', {
+      service: 'payments',
+      op: 'authorize',
+      match: { orderId },
+      action: 'timeout',
+      delayMs: 5000,
+      times: 1,
+    });
     await submit(order);
     await waitFor(orderId, (o) => o.status === 'PAYMENT_PENDING', 'authorising');
     const held = await post(`/v1/orders/${orderId}/hold`, TEST_KEYS.ops, { reason: 'customer called to change the address' });
@@ -118,7 +153,9 @@ describe('ops hold', () => {
     // Twice is a conflict, not a second hold.
     expect((await post(`/v1/orders/${orderId}/hold`, TEST_KEYS.ops, { reason: 'again' })).status).toBe(409);
 
-    expect((await post(`/v1/orders/${orderId}/release`, TEST_KEYS.ops, { decision: 'release', reason: 'address confirmed' })).status).toBe(200);
+    expect((await post(`/v1/orders/${orderId}/release`, TEST_KEYS.ops, { decision: 'release', reason: 'address confirmed' })).status).toBe(
+      200,
+    );
     await deliver(orderId);
     const o = await getOrder(orderId);
     const events = o.timeline.map((t) => `${t.status}: ${t.event}`);
@@ -133,13 +170,22 @@ describe('ops hold', () => {
   it('rejecting an ops hold cancels the order with its compensation', async () => {
     const order = makeOrder({ sku: 'SKU-O' });
     const orderId = `order-web-${order.channelOrderId}`;
-    await sandbox('/sandbox/faults', { service: 'payments', op: 'authorize', match: { orderId }, action: 'timeout', delayMs: 5000, times: 1 });
+    await sandbox('/sandbox/faults', {
+      service: 'payments',
+      op: 'authorize',
+      match: { orderId },
+      action: 'timeout',
+      delayMs: 5000,
+      times: 1,
+    });
     await submit(order);
     await waitFor(orderId, (o) => o.status === 'PAYMENT_PENDING', 'authorising');
     expect((await post(`/v1/orders/${orderId}/hold`, TEST_KEYS.ops, { reason: 'suspected reseller' })).status).toBe(200);
     await waitFor(orderId, (o) => o.status === 'ON_HOLD', 'on hold');
     expect((await post(`/v1/orders/${orderId}/release`, TEST_KEYS.ops, { decision: 'reject' })).status).toBe(400);
-    expect((await post(`/v1/orders/${orderId}/release`, TEST_KEYS.ops, { decision: 'reject', reason: 'confirmed reseller' })).status).toBe(200);
+    expect((await post(`/v1/orders/${orderId}/release`, TEST_KEYS.ops, { decision: 'reject', reason: 'confirmed reseller' })).status).toBe(
+      200,
+    );
     await waitFor(orderId, (o) => o.status === 'CANCELLED', 'cancelled');
     const ledger = (await sandbox(`/sandbox/ledger/payments?orderId=${orderId}`)).entries as { type: string }[];
     expect(ledger.map((e) => e.type)).toEqual(['authorize', 'void']);
@@ -165,30 +211,47 @@ describe('what the Temporal Web UI shows', () => {
     await waitFor(orderId, (o) => o.status === 'ON_HOLD', 'risk hold');
     const handle = stack.client.workflow.getHandle(orderId);
     const described = await handle.describe();
-    expect(await described.staticSummary()).toBe(`web #${order.channelOrderId} · customer ${order.customer.id} · 11× SKU-O · 1100000.00 VND · prepaid`);
-    expect((await handle.query(workflowMetadataQuery)).currentDetails).toMatch(/^\*\*ON_HOLD\*\* · 1100000\.00\nWaiting for an ops decision on the risk hold .* until \d{4}-/);
+    expect(await described.staticSummary()).toBe(
+      `web #${order.channelOrderId} · customer ${order.customer.id} · 11× SKU-O · 1100000.00 VND · prepaid`,
+    );
+    expect((await handle.query(workflowMetadataQuery)).currentDetails).toMatch(
+      /^\*\*ON_HOLD\*\* · 1100000\.00\nWaiting for an ops decision on the risk hold .* until \d{4}-/,
+    );
     expect((await eventSummaries(orderId)).timers).toEqual(['risk hold expires']);
 
     expect((await post(`/v1/orders/${orderId}/release`, TEST_KEYS.ops, { decision: 'release' })).status).toBe(200);
     const booked = await waitFor(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
-    const details = await eventually(async () => {
-      const d = (await handle.query(workflowMetadataQuery)).currentDetails ?? '';
-      return /booked · ghn/.test(d) ? d : undefined;
-    }, { what: 'current details follow the order' });
+    const details = await eventually(
+      async () => {
+        const d = (await handle.query(workflowMetadataQuery)).currentDetails ?? '';
+        return /booked · ghn/.test(d) ? d : undefined;
+      },
+      { what: 'current details follow the order' },
+    );
     expect(details).toContain(`${booked.shipments[0]!.shipmentId} from WH-HCM: booked · ghn`);
     // The shipment keeps its own: where it stands and what it waits for.
-    const shipmentDetails = (await stack.client.workflow.getHandle(booked.shipments[0]!.shipmentId).query(workflowMetadataQuery)).currentDetails ?? '';
+    const shipmentDetails =
+      (await stack.client.workflow.getHandle(booked.shipments[0]!.shipmentId).query(workflowMetadataQuery)).currentDetails ?? '';
     expect(shipmentDetails).toMatch(/^\*\*booked\*\*\n.*: booked · ghn GHN\d+ \(11× SKU-O\)\nWaiting for the carrier \(webhooks\)$/);
     expect((await eventSummaries(orderId)).activities).toEqual(['validate order', 'assess risk', 'authorise payment', 'reserve stock']);
     expect((await eventSummaries(booked.shipments[0]!.shipmentId)).activities).toEqual(['pick and pack', 'book carrier']);
 
-    const attrs = await eventually(async () => {
-      const a = (await handle.describe()).searchAttributes as Record<string, unknown[]>;
-      return a.Carrier ? a : undefined;
-    }, { what: 'search attributes' });
+    const attrs = await eventually(
+      async () => {
+        const a = (await handle.describe()).searchAttributes as Record<string, unknown[]>;
+        return a.Carrier ? a : undefined;
+      },
+      { what: 'search attributes' },
+    );
     expect(attrs).toMatchObject({
-      OrderStatus: ['FULFILLING'], Channel: ['web'], CustomerId: [order.customer.id], NeedsAttention: [false],
-      EscalationLevel: [0], OrderTotal: [1100000], Warehouse: ['WH-HCM'], Carrier: ['ghn'],
+      OrderStatus: ['FULFILLING'],
+      Channel: ['web'],
+      CustomerId: [order.customer.id],
+      NeedsAttention: [false],
+      EscalationLevel: [0],
+      OrderTotal: [1100000],
+      Warehouse: ['WH-HCM'],
+      Carrier: ['ghn'],
     });
   });
 });

@@ -21,7 +21,9 @@ describe('order detail consistency', () => {
     stack = await startTestStack({ sandboxOptions: { autoProgress: { enabled: false, stepMs: 1000 } } });
     await seedNetwork(stack.db.sql, { 'SKU-A': { 'WH-HCM': 50 } });
   });
-  afterAll(async () => { await stack?.close(); });
+  afterAll(async () => {
+    await stack?.close();
+  });
 
   const getOrder = async (id: string) => (await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.cs })).json()) as OrderBody;
   const send = (event: Record<string, unknown>) => postCarrierWebhook(stack.apiUrl, 'ghn', event);
@@ -36,18 +38,27 @@ describe('order detail consistency', () => {
     let reads = 0;
     let stop = false;
     // Readers hammer every order while it moves; each answer is checked on its own.
-    const readers = orderIds.flatMap((id) => [0, 1].map(async () => {
-      while (!stop) {
-        const o = await getOrder(id);
-        reads += 1;
-        const last = o.timeline.at(-1);
-        if (last && last.status !== o.status) inconsistent.push(`${id}: status ${o.status}, last timeline step #${last.seq} ${last.status} (${last.event})`);
-        if (!last && o.status !== 'RECEIVED') inconsistent.push(`${id}: status ${o.status} with an empty timeline`);
-      }
-    }));
+    const readers = orderIds.flatMap((id) =>
+      [0, 1].map(async () => {
+        while (!stop) {
+          const o = await getOrder(id);
+          reads += 1;
+          const last = o.timeline.at(-1);
+          if (last && last.status !== o.status)
+            inconsistent.push(`${id}: status ${o.status}, last timeline step #${last.seq} ${last.status} (${last.event})`);
+          if (!last && o.status !== 'RECEIVED') inconsistent.push(`${id}: status ${o.status} with an empty timeline`);
+        }
+      }),
+    );
     try {
       for (const id of orderIds) {
-        const booked = await eventually(async () => { const o = await getOrder(id); return o.shipments[0]?.trackingNumber ? o : undefined; }, { what: `${id} booked` });
+        const booked = await eventually(
+          async () => {
+            const o = await getOrder(id);
+            return o.shipments[0]?.trackingNumber ? o : undefined;
+          },
+          { what: `${id} booked` },
+        );
         const orderCode = booked.shipments[0]!.trackingNumber!;
         // GHN's own webhooks: picked, transporting, delivered.
         for (const status of ['picked', 'transporting', 'delivered']) {
@@ -55,7 +66,13 @@ describe('order detail consistency', () => {
         }
       }
       for (const id of orderIds) {
-        const done = await eventually(async () => { const o = await getOrder(id); return o.status === 'DELIVERED' ? o : undefined; }, { what: `${id} delivered` });
+        const done = await eventually(
+          async () => {
+            const o = await getOrder(id);
+            return o.status === 'DELIVERED' ? o : undefined;
+          },
+          { what: `${id} delivered` },
+        );
         const code = done.shipments[0]!.trackingNumber!;
         expect(done.timeline.filter((t) => t.detail.eventId?.startsWith(`ghn:${code}:switch_status:delivered:`))).toHaveLength(1);
       }

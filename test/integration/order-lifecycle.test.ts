@@ -14,7 +14,16 @@ import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 
-interface OrderBody { status: string; needsAttention: boolean; reasons: string[]; shipments: { shipmentId: string; warehouseId: string; status: string; captured?: string }[]; payment: { captures: { amount: string }[]; authorizationId?: string }; allocations: { warehouseId: string; quantity: number }[]; allocationWarehouses: { reason: string }[]; timeline: { event: string; status: string; actor: string }[] }
+interface OrderBody {
+  status: string;
+  needsAttention: boolean;
+  reasons: string[];
+  shipments: { shipmentId: string; warehouseId: string; status: string; captured?: string }[];
+  payment: { captures: { amount: string }[]; authorizationId?: string };
+  allocations: { warehouseId: string; quantity: number }[];
+  allocationWarehouses: { reason: string }[];
+  timeline: { event: string; status: string; actor: string }[];
+}
 
 const getOrder = async (orderId: string): Promise<OrderBody> => {
   const res = await stack.api(`/v1/orders/${orderId}`, { key: TEST_KEYS.cs });
@@ -22,7 +31,13 @@ const getOrder = async (orderId: string): Promise<OrderBody> => {
   return (await res.json()) as OrderBody;
 };
 const waitForStatus = (orderId: string, status: string, timeoutMs = 30_000) =>
-  eventually(async () => { const o = await getOrder(orderId); return o.status === status && o.timeline.some((t) => t.status === status) ? o : undefined; }, { timeoutMs, what: `${orderId} to reach ${status}` });
+  eventually(
+    async () => {
+      const o = await getOrder(orderId);
+      return o.status === status && o.timeline.some((t) => t.status === status) ? o : undefined;
+    },
+    { timeoutMs, what: `${orderId} to reach ${status}` },
+  );
 const sandbox = async <T>(path: string, init?: RequestInit): Promise<T> => {
   const res = await fetch(stack.sandboxUrl + path, { ...init, headers: { 'Content-Type': 'application/json', ...init?.headers } });
   expect(res.ok).toBe(true);
@@ -34,9 +49,14 @@ const submit = async (order: ReturnType<typeof makeOrder>) => {
   return ((await res.json()) as { orderId: string }).orderId;
 };
 type PaymentEntry = { type: string; amount: string };
-const payments = async (orderId: string) => (await sandbox<{ entries: PaymentEntry[] }>(`/sandbox/ledger/payments?orderId=${orderId}`)).entries;
-const bookings = async (orderId: string) => (await sandbox<{ bookings: { bookingId: string }[] }>(`/sandbox/ledger/carriers?orderId=${orderId}`)).bookings;
-const channelLatest = async (orderId: string) => (await sandbox<{ latest: Record<string, { status: string }> }>(`/sandbox/ledger/channels?channel=web&orderId=${orderId}`)).latest[orderId];
+const payments = async (orderId: string) =>
+  (await sandbox<{ entries: PaymentEntry[] }>(`/sandbox/ledger/payments?orderId=${orderId}`)).entries;
+const bookings = async (orderId: string) =>
+  (await sandbox<{ bookings: { bookingId: string }[] }>(`/sandbox/ledger/carriers?orderId=${orderId}`)).bookings;
+const channelLatest = async (orderId: string) =>
+  (await sandbox<{ latest: Record<string, { status: string }> }>(`/sandbox/ledger/channels?channel=web&orderId=${orderId}`)).latest[
+    orderId
+  ];
 
 beforeAll(async () => {
   stack = await startTestStack({
@@ -50,7 +70,9 @@ beforeAll(async () => {
     'SKU-DECLINE': { 'WH-HCM': 10 },
   });
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
 describe('happy paths', () => {
   it('carries a prepaid order to DELIVERED: one authorisation, one capture of the total, stock committed, channel told', async () => {
@@ -81,7 +103,10 @@ describe('happy paths', () => {
   it('splits an order over two warehouses: two shipments, captures that add up to the total', async () => {
     // Da Nang is served by both the Ha Noi and the Ho Chi Minh warehouse; each holds one of the SKUs.
     const order = makeOrder({
-      lines: [{ sku: 'SKU-SPLIT-1', quantity: 2, unitPrice: '100000.00' }, { sku: 'SKU-SPLIT-2', quantity: 1, unitPrice: '50000.50' }],
+      lines: [
+        { sku: 'SKU-SPLIT-1', quantity: 2, unitPrice: '100000.00' },
+        { sku: 'SKU-SPLIT-2', quantity: 1, unitPrice: '50000.50' },
+      ],
       shippingAddress: { name: 'Trần Thị Bình', line1: '3 Bạch Đằng', city: 'Đà Nẵng', country: 'VN' },
     });
     const orderId = await submit(order);
@@ -100,11 +125,28 @@ describe('happy paths', () => {
     await waitForStatus(orderId, 'DELIVERED');
     const cli = inject('temporalCliPath');
     expect(cli).not.toBe('');
-    const listed = await eventually(() => {
-      const out = execFileSync(cli, ['workflow', 'list', '--address', inject('temporalAddress'), '--namespace', inject('temporalNamespace'),
-        '--query', `OrderStatus='DELIVERED' AND WorkflowId='${orderId}'`, '--output', 'json'], { encoding: 'utf8' });
-      return Promise.resolve(out.includes(orderId) ? out : undefined);
-    }, { what: 'the CLI to list the order' });
+    const listed = await eventually(
+      () => {
+        const out = execFileSync(
+          cli,
+          [
+            'workflow',
+            'list',
+            '--address',
+            inject('temporalAddress'),
+            '--namespace',
+            inject('temporalNamespace'),
+            '--query',
+            `OrderStatus='DELIVERED' AND WorkflowId='${orderId}'`,
+            '--output',
+            'json',
+          ],
+          { encoding: 'utf8' },
+        );
+        return Promise.resolve(out.includes(orderId) ? out : undefined);
+      },
+      { what: 'the CLI to list the order' },
+    );
     expect(listed).toContain(orderId);
   });
 });
@@ -112,7 +154,9 @@ describe('happy paths', () => {
 describe('refusals', () => {
   it('rejects a declined card with the reason and reserves nothing', async () => {
     const before = await stockRow(stack.db.sql, 'SKU-DECLINE', 'WH-HCM');
-    const orderId = await submit(makeOrder({ sku: 'SKU-DECLINE', payment: { method: 'prepaid', token: 'tok_decline_insufficient_funds' } }));
+    const orderId = await submit(
+      makeOrder({ sku: 'SKU-DECLINE', payment: { method: 'prepaid', token: 'tok_decline_insufficient_funds' } }),
+    );
     const order = await waitForStatus(orderId, 'REJECTED');
     expect(order.reasons).toEqual(['card declined: insufficient_funds']);
     expect(await stockRow(stack.db.sql, 'SKU-DECLINE', 'WH-HCM')).toEqual(before);
@@ -145,7 +189,9 @@ describe('refusals', () => {
     expect(res.status).toBe(400);
     const problem = (await res.json()) as { errors: { path: string }[] };
     expect(problem.errors.map((e) => e.path)).toContain(path);
-    const { n } = await one(stack.db.sql<{ n: number }[]>`select count(*)::int as n from orders where channel_order_id = ${String(order.channelOrderId)}`);
+    const { n } = await one(
+      stack.db.sql<{ n: number }[]>`select count(*)::int as n from orders where channel_order_id = ${String(order.channelOrderId)}`,
+    );
     expect(n).toBe(0);
   });
 
@@ -158,7 +204,9 @@ describe('refusals', () => {
 describe('idempotency', () => {
   it('the same intake 10 times at once → one workflow, one order row', async () => {
     const order = makeOrder({ payment: { method: 'cod' } });
-    const answers = await Promise.all(Array.from({ length: 10 }, () => stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: order })));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: order })),
+    );
     const statuses = answers.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(statuses.filter((s) => s === 200)).toHaveLength(9);
@@ -168,21 +216,33 @@ describe('idempotency', () => {
     const { n } = await one(stack.db.sql<{ n: number }[]>`select count(*)::int as n from orders where order_id = ${orderId!}`);
     expect(n).toBe(1);
     // Visibility lags the start (more so on a busy machine): wait for the run to be listed, then count.
-    const runs = await eventually(async () => {
-      let n = 0;
-      for await (const execution of stack.client.workflow.list({ query: `WorkflowId = '${orderId}'` })) if (execution.workflowId === orderId) n++;
-      return n > 0 ? n : undefined;
-    }, { what: 'the run listed' });
+    const runs = await eventually(
+      async () => {
+        let n = 0;
+        for await (const execution of stack.client.workflow.list({ query: `WorkflowId = '${orderId}'` }))
+          if (execution.workflowId === orderId) n++;
+        return n > 0 ? n : undefined;
+      },
+      { what: 'the run listed' },
+    );
     expect(runs).toBe(1);
-    const { n: logged } = await one(stack.db.sql<{ n: number }[]>`select count(*)::int as n from order_intake_log where order_id = ${orderId!}`);
+    const { n: logged } = await one(
+      stack.db.sql<{ n: number }[]>`select count(*)::int as n from order_intake_log where order_id = ${orderId!}`,
+    );
     expect(logged).toBe(10);
   });
 
   it('an authorisation and a carrier booking whose answers were lost are retried without a second effect', async () => {
     const order = makeOrder();
     const orderId = `order-web-${order.channelOrderId}`;
-    await sandbox('/sandbox/faults', { method: 'POST', body: JSON.stringify({ service: 'payments', op: 'authorize', match: { orderId }, action: 'lose_response' }) });
-    await sandbox('/sandbox/faults', { method: 'POST', body: JSON.stringify({ service: 'carriers', op: 'book', match: { orderId }, action: 'lose_response' }) });
+    await sandbox('/sandbox/faults', {
+      method: 'POST',
+      body: JSON.stringify({ service: 'payments', op: 'authorize', match: { orderId }, action: 'lose_response' }),
+    });
+    await sandbox('/sandbox/faults', {
+      method: 'POST',
+      body: JSON.stringify({ service: 'carriers', op: 'book', match: { orderId }, action: 'lose_response' }),
+    });
     await submit(order);
     await waitForStatus(orderId, 'DELIVERED');
     expect((await payments(orderId)).filter((e) => e.type === 'authorize')).toHaveLength(1);
@@ -190,9 +250,26 @@ describe('idempotency', () => {
   });
 
   it('the reservation activity run twice reserves once', async () => {
-    const acts = createActivities({ sql: stack.db.sql, logger: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } }, rules: DEFAULT_RULES, systems: outsideSystems(stack.sandboxUrl, DEV_SANDBOX_KEY) });
+    const acts = createActivities({
+      sql: stack.db.sql,
+      logger: {
+        debug() {},
+        info() {},
+        warn() {},
+        error() {},
+        child() {
+          return this;
+        },
+      },
+      rules: DEFAULT_RULES,
+      systems: outsideSystems(stack.sandboxUrl, DEV_SANDBOX_KEY),
+    });
     const before = await stockRow(stack.db.sql, 'SKU-A', 'WH-HN');
-    const input = { orderId: 'order-web-twice', lines: [{ lineNo: 1, sku: 'SKU-A', quantity: 3 }], address: { name: 'A', line1: 'x', city: 'Ha Noi', country: 'VN' } };
+    const input = {
+      orderId: 'order-web-twice',
+      lines: [{ lineNo: 1, sku: 'SKU-A', quantity: 3 }],
+      address: { name: 'A', line1: 'x', city: 'Ha Noi', country: 'VN' },
+    };
     const [first, second] = await Promise.all([acts.reserveStock(input), acts.reserveStock(input)]);
     const third = await acts.reserveStock(input);
     for (const r of [first, second, third]) expect(r.ok).toBe(true);
@@ -209,12 +286,23 @@ describe('needs attention', () => {
   it('parks an order whose carrier keeps failing, shows it in the list, and completes after an ops retry', async () => {
     const order = makeOrder({ payment: { method: 'cod' } });
     const orderId = `order-web-${order.channelOrderId}`;
-    const { faultId } = await sandbox<{ faultId: string }>('/sandbox/faults', { method: 'POST', body: JSON.stringify({ service: 'carriers', op: 'book', match: { orderId }, action: 'error500', times: -1 }) });
+    const { faultId } = await sandbox<{ faultId: string }>('/sandbox/faults', {
+      method: 'POST',
+      body: JSON.stringify({ service: 'carriers', op: 'book', match: { orderId }, action: 'error500', times: -1 }),
+    });
     expect(faultId).toBeTruthy();
     await submit(order);
-    const parked = await eventually(async () => { const o = await getOrder(orderId); return o.needsAttention ? o : undefined; }, { what: 'needs attention' });
+    const parked = await eventually(
+      async () => {
+        const o = await getOrder(orderId);
+        return o.needsAttention ? o : undefined;
+      },
+      { what: 'needs attention' },
+    );
     expect(parked.status).toBe('FULFILLING');
-    const list = (await (await stack.api('/v1/orders?needsAttention=true', { key: TEST_KEYS.ops })).json()) as { items: { orderId: string; attentionReason: string }[] };
+    const list = (await (await stack.api('/v1/orders?needsAttention=true', { key: TEST_KEYS.ops })).json()) as {
+      items: { orderId: string; attentionReason: string }[];
+    };
     const listed = list.items.find((i) => i.orderId === orderId);
     expect(listed?.attentionReason).toMatch(/book carrier failed after retries/);
     // A retry while the carrier still fails parks it again; clear the fault, then retry for real.

@@ -11,24 +11,50 @@ import { eventually, makeOrder, one, seedNetwork, stockRow } from '../support/fi
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
-interface Shipment { shipmentId: string; bookingId?: string; status: string; lines: { lineNo: number; quantity: number }[] }
-interface OrderBody {
-  status: string; cancelledLines: { lineNo: number; quantity: number }[]; shipments: Shipment[];
-  payment: { authorized?: string; remainderReleased?: string }; timeline: { status: string; event: string; actor: string }[];
+interface Shipment {
+  shipmentId: string;
+  bookingId?: string;
+  status: string;
+  lines: { lineNo: number; quantity: number }[];
 }
-interface Booking { bookingId: string; shipmentId?: string; status: string; codAmount?: string }
+interface OrderBody {
+  status: string;
+  cancelledLines: { lineNo: number; quantity: number }[];
+  shipments: Shipment[];
+  payment: { authorized?: string; remainderReleased?: string };
+  timeline: { status: string; event: string; actor: string }[];
+}
+interface Booking {
+  bookingId: string;
+  shipmentId?: string;
+  status: string;
+  codAmount?: string;
+}
 
 const getOrder = async (id: string) => (await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.ops })).json()) as OrderBody;
 const waitFor = (id: string, pred: (o: OrderBody) => boolean, what: string) =>
-  eventually(async () => { const o = await getOrder(id); return pred(o) ? o : undefined; }, { what: `${id}: ${what}` });
+  eventually(
+    async () => {
+      const o = await getOrder(id);
+      return pred(o) ? o : undefined;
+    },
+    { what: `${id}: ${what}` },
+  );
 const sandbox = async (path: string, body?: unknown) => {
-  const res = await fetch(stack.sandboxUrl + path, body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(
+    stack.sandboxUrl + path,
+    body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) },
+  );
   return res.json() as Promise<Record<string, unknown>>;
 };
 const payments = async (orderId: string) =>
-  ((await sandbox(`/sandbox/ledger/payments?orderId=${orderId}`)).entries as { type: string; amount: string }[]).map((e) => [e.type, e.amount]);
+  ((await sandbox(`/sandbox/ledger/payments?orderId=${orderId}`)).entries as { type: string; amount: string }[]).map((e) => [
+    e.type,
+    e.amount,
+  ]);
 const bookings = async (orderId: string) => (await sandbox(`/sandbox/ledger/carriers?orderId=${orderId}`)).bookings as Booking[];
-const picks = async (orderId: string) => ((await sandbox(`/sandbox/ledger/wms?orderId=${orderId}`)).pickOrders as { shipmentId: string; status: string }[]);
+const picks = async (orderId: string) =>
+  (await sandbox(`/sandbox/ledger/wms?orderId=${orderId}`)).pickOrders as { shipmentId: string; status: string }[];
 const advance = (bookingId: string, status: string) => sandbox(`/sandbox/carriers/${bookingId}/advance`, { status });
 
 const submit = async (order: CanonicalOrder) => {
@@ -38,9 +64,14 @@ const submit = async (order: CanonicalOrder) => {
 };
 const cancelLines = (id: string, lines: { lineNo: number; quantity: number }[], key: string = TEST_KEYS.cs) =>
   stack.api(`/v1/orders/${id}/cancel`, { method: 'POST', key, json: { reason: 'customer no longer wants these', lines } });
-const twoLines = (p: Partial<CanonicalOrder> = {}, q1 = 3, q2 = 1) => makeOrder({
-  lines: [{ sku: 'SKU-P1', quantity: q1, unitPrice: '100000.00' }, { sku: 'SKU-P2', quantity: q2, unitPrice: '100000.00' }], ...p,
-});
+const twoLines = (p: Partial<CanonicalOrder> = {}, q1 = 3, q2 = 1) =>
+  makeOrder({
+    lines: [
+      { sku: 'SKU-P1', quantity: q1, unitPrice: '100000.00' },
+      { sku: 'SKU-P2', quantity: q2, unitPrice: '100000.00' },
+    ],
+    ...p,
+  });
 const stock = async () => ({ p1: await stockRow(stack.db.sql, 'SKU-P1', 'WH-HCM'), p2: await stockRow(stack.db.sql, 'SKU-P2', 'WH-HCM') });
 
 /** Delivers every live shipment of the order through the carrier sandbox. */
@@ -62,7 +93,9 @@ beforeAll(async () => {
   });
   await seedNetwork(stack.db.sql, { 'SKU-P1': { 'WH-HCM': 200 }, 'SKU-P2': { 'WH-HCM': 200 }, 'SKU-P3': { 'WH-HN': 50 } });
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
 describe('partial cancellation before shipping starts', () => {
   it('on hold: the cancelled line is never reserved nor charged', async () => {
@@ -71,13 +104,24 @@ describe('partial cancellation before shipping starts', () => {
     await waitFor(orderId, (o) => o.status === 'ON_HOLD', 'on hold');
     const res = await cancelLines(orderId, [{ lineNo: 2, quantity: 5 }]);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ orderId, status: 'ON_HOLD', cancelledLines: [{ lineNo: 2, quantity: 5 }], refusedLines: [], pending: false });
-    expect((await stack.api(`/v1/orders/${orderId}/release`, { method: 'POST', key: TEST_KEYS.ops, json: { decision: 'release' } })).status).toBe(200);
+    expect(await res.json()).toEqual({
+      orderId,
+      status: 'ON_HOLD',
+      cancelledLines: [{ lineNo: 2, quantity: 5 }],
+      refusedLines: [],
+      pending: false,
+    });
+    expect(
+      (await stack.api(`/v1/orders/${orderId}/release`, { method: 'POST', key: TEST_KEYS.ops, json: { decision: 'release' } })).status,
+    ).toBe(200);
     const delivered = await deliverAll(orderId);
     expect(delivered.cancelledLines).toEqual([{ lineNo: 2, quantity: 5 }]);
     expect(delivered.shipments.map((s) => s.lines)).toEqual([[{ lineNo: 1, sku: 'SKU-P1', quantity: 8 }]]);
     expect(await stock()).toEqual({ p1: { onHand: before.p1.onHand - 8, reserved: before.p1.reserved }, p2: before.p2 });
-    expect(await payments(orderId)).toEqual([['authorize', '800000.00'], ['capture', '800000.00']]);
+    expect(await payments(orderId)).toEqual([
+      ['authorize', '800000.00'],
+      ['capture', '800000.00'],
+    ]);
     const entry = delivered.timeline.find((t) => t.event.startsWith('cancelled 5 unit(s) of line 2'))!;
     expect(entry).toMatchObject({ status: 'ON_HOLD' });
     expect(entry.actor).toMatch(/^cs:/);
@@ -94,22 +138,52 @@ describe('partial cancellation after shipping started', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ cancelledLines: [{ lineNo: 1, quantity: 1 }], refusedLines: [], pending: false });
     // The cut unit is back in stock at once; the rest stays reserved for the new shipment.
-    expect(await stock()).toEqual({ p1: { onHand: before.p1.onHand, reserved: before.p1.reserved + 2 }, p2: { onHand: before.p2.onHand, reserved: before.p2.reserved + 1 } });
+    expect(await stock()).toEqual({
+      p1: { onHand: before.p1.onHand, reserved: before.p1.reserved + 2 },
+      p2: { onHand: before.p2.onHand, reserved: before.p2.reserved + 1 },
+    });
 
     const delivered = await deliverAll(orderId);
     const [old, next] = delivered.shipments;
     expect(old).toMatchObject({ shipmentId: booked.shipments[0]!.shipmentId, status: 'cancelled' });
-    expect(next).toMatchObject({ status: 'delivered', lines: [{ lineNo: 1, sku: 'SKU-P1', quantity: 2 }, { lineNo: 2, sku: 'SKU-P2', quantity: 1 }] });
-    expect((await bookings(orderId)).map((b) => [b.shipmentId, b.status])).toEqual([[old!.shipmentId, 'cancelled'], [next!.shipmentId, 'delivered']]);
-    expect((await picks(orderId)).map((p) => [p.shipmentId, p.status])).toEqual([[old!.shipmentId, 'cancelled'], [next!.shipmentId, expect.not.stringMatching(/cancelled/)]]);
-    expect(await stock()).toEqual({ p1: { onHand: before.p1.onHand - 2, reserved: before.p1.reserved }, p2: { onHand: before.p2.onHand - 1, reserved: before.p2.reserved } });
-    const ledger = await eventually(async () => { const l = await payments(orderId); return l.length === 3 ? l : undefined; }, { what: 'remainder released' });
-    expect(ledger).toEqual([['authorize', '390000.00'], ['capture', '292500.00'], ['void', '97500.00']]);
+    expect(next).toMatchObject({
+      status: 'delivered',
+      lines: [
+        { lineNo: 1, sku: 'SKU-P1', quantity: 2 },
+        { lineNo: 2, sku: 'SKU-P2', quantity: 1 },
+      ],
+    });
+    expect((await bookings(orderId)).map((b) => [b.shipmentId, b.status])).toEqual([
+      [old!.shipmentId, 'cancelled'],
+      [next!.shipmentId, 'delivered'],
+    ]);
+    expect((await picks(orderId)).map((p) => [p.shipmentId, p.status])).toEqual([
+      [old!.shipmentId, 'cancelled'],
+      [next!.shipmentId, expect.not.stringMatching(/cancelled/)],
+    ]);
+    expect(await stock()).toEqual({
+      p1: { onHand: before.p1.onHand - 2, reserved: before.p1.reserved },
+      p2: { onHand: before.p2.onHand - 1, reserved: before.p2.reserved },
+    });
+    const ledger = await eventually(
+      async () => {
+        const l = await payments(orderId);
+        return l.length === 3 ? l : undefined;
+      },
+      { what: 'remainder released' },
+    );
+    expect(ledger).toEqual([
+      ['authorize', '390000.00'],
+      ['capture', '292500.00'],
+      ['void', '97500.00'],
+    ]);
     const final = await waitFor(orderId, (o) => o.payment.remainderReleased !== undefined, 'remainder recorded');
     expect(final.payment.remainderReleased).toBe('97500.00');
     expect(final.cancelledLines).toEqual([{ lineNo: 1, quantity: 1 }]);
     expect(final.timeline.filter((t) => t.event.startsWith('cancelled 1 unit(s) of line 1 from'))).toHaveLength(1);
-    const { cuts } = await one(stack.db.sql<{ cuts: number }[]>`select count(*)::int as cuts from reservation_cuts where order_id = ${orderId}`);
+    const { cuts } = await one(
+      stack.db.sql<{ cuts: number }[]>`select count(*)::int as cuts from reservation_cuts where order_id = ${orderId}`,
+    );
     expect(cuts).toBe(1);
   });
 
@@ -118,7 +192,10 @@ describe('partial cancellation after shipping started', () => {
     await waitFor(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
     expect((await cancelLines(orderId, [{ lineNo: 2, quantity: 1 }])).status).toBe(200);
     await deliverAll(orderId);
-    expect((await bookings(orderId)).map((b) => [b.status, b.codAmount])).toEqual([['cancelled', '300000.00'], ['delivered', '200000.00']]);
+    expect((await bookings(orderId)).map((b) => [b.status, b.codAmount])).toEqual([
+      ['cancelled', '300000.00'],
+      ['delivered', '200000.00'],
+    ]);
     expect(await payments(orderId)).toEqual([]);
   });
 
@@ -130,8 +207,14 @@ describe('partial cancellation after shipping started', () => {
     const res = await cancelLines(orderId, [{ lineNo: 1, quantity: 1 }]);
     expect(res.status).toBe(409);
     expect(((await res.json()) as { detail: string }).detail).toMatch(/only 0 of its 2 unit\(s\) can still be cancelled.*open a return/);
-    const ledger = await eventually(async () => { const l = await payments(orderId); return l.length === 2 ? l : undefined; });
-    expect(ledger).toEqual([['authorize', '300000.00'], ['capture', '300000.00']]);
+    const ledger = await eventually(async () => {
+      const l = await payments(orderId);
+      return l.length === 2 ? l : undefined;
+    });
+    expect(ledger).toEqual([
+      ['authorize', '300000.00'],
+      ['capture', '300000.00'],
+    ]);
     expect((await getOrder(orderId)).cancelledLines).toEqual([]);
   });
 
@@ -140,14 +223,27 @@ describe('partial cancellation after shipping started', () => {
       const before = await stock();
       const orderId = await submit(twoLines({}, 2, 1));
       const booked = await waitFor(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
-      const [res] = await Promise.all([cancelLines(orderId, [{ lineNo: 1, quantity: 1 }]), advance(booked.shipments[0]!.bookingId!, 'picked_up')]);
+      const [res] = await Promise.all([
+        cancelLines(orderId, [{ lineNo: 1, quantity: 1 }]),
+        advance(booked.shipments[0]!.bookingId!, 'picked_up'),
+      ]);
       if (res.status === 200) {
         expect(await res.json()).toMatchObject({ cancelledLines: [{ lineNo: 1, quantity: 1 }], refusedLines: [] });
         await deliverAll(orderId);
         expect((await bookings(orderId)).map((b) => b.status)).toEqual(['cancelled', 'delivered']);
-        const ledger = await eventually(async () => { const l = await payments(orderId); return l.length === 3 ? l : undefined; });
-        expect(ledger).toEqual([['authorize', '300000.00'], ['capture', '200000.00'], ['void', '100000.00']]);
-        expect(await stock()).toEqual({ p1: { onHand: before.p1.onHand - 1, reserved: before.p1.reserved }, p2: { onHand: before.p2.onHand - 1, reserved: before.p2.reserved } });
+        const ledger = await eventually(async () => {
+          const l = await payments(orderId);
+          return l.length === 3 ? l : undefined;
+        });
+        expect(ledger).toEqual([
+          ['authorize', '300000.00'],
+          ['capture', '200000.00'],
+          ['void', '100000.00'],
+        ]);
+        expect(await stock()).toEqual({
+          p1: { onHand: before.p1.onHand - 1, reserved: before.p1.reserved },
+          p2: { onHand: before.p2.onHand - 1, reserved: before.p2.reserved },
+        });
       } else {
         expect(res.status).toBe(409);
         const body = (await res.json()) as { status: number; orderStatus: string; refused: unknown[] };
@@ -157,9 +253,18 @@ describe('partial cancellation after shipping started', () => {
         expect(shipped.shipments).toHaveLength(1);
         expect(shipped.cancelledLines).toEqual([]);
         expect((await bookings(orderId)).map((b) => b.status)).toEqual(['picked_up']);
-        const ledger = await eventually(async () => { const l = await payments(orderId); return l.length === 2 ? l : undefined; });
-        expect(ledger).toEqual([['authorize', '300000.00'], ['capture', '300000.00']]);
-        expect(await stock()).toEqual({ p1: { onHand: before.p1.onHand - 2, reserved: before.p1.reserved }, p2: { onHand: before.p2.onHand - 1, reserved: before.p2.reserved } });
+        const ledger = await eventually(async () => {
+          const l = await payments(orderId);
+          return l.length === 2 ? l : undefined;
+        });
+        expect(ledger).toEqual([
+          ['authorize', '300000.00'],
+          ['capture', '300000.00'],
+        ]);
+        expect(await stock()).toEqual({
+          p1: { onHand: before.p1.onHand - 2, reserved: before.p1.reserved },
+          p2: { onHand: before.p2.onHand - 1, reserved: before.p2.reserved },
+        });
       }
     }
   });
@@ -168,24 +273,48 @@ describe('partial cancellation after shipping started', () => {
 describe('a whole-order cancel of a partly shipped order', () => {
   it('cancels what is still at the warehouse, and releases its uncaptured share once the rest is delivered', async () => {
     // Two warehouses, two shipments: 300,000 from WH-HCM and 100,000 from WH-HN.
-    const orderId = await submit(makeOrder({
-      lines: [{ sku: 'SKU-P1', quantity: 3, unitPrice: '100000.00' }, { sku: 'SKU-P3', quantity: 1, unitPrice: '100000.00' }],
-      shippingAddress: { name: 'C', line1: '1 Tran Phu', city: 'Da Nang', country: 'VN' },
-    }));
-    const booked = await waitFor(orderId, (o) => o.shipments.length === 2 && o.shipments.every((s) => s.status === 'booked'), 'both booked');
+    const orderId = await submit(
+      makeOrder({
+        lines: [
+          { sku: 'SKU-P1', quantity: 3, unitPrice: '100000.00' },
+          { sku: 'SKU-P3', quantity: 1, unitPrice: '100000.00' },
+        ],
+        shippingAddress: { name: 'C', line1: '1 Tran Phu', city: 'Da Nang', country: 'VN' },
+      }),
+    );
+    const booked = await waitFor(
+      orderId,
+      (o) => o.shipments.length === 2 && o.shipments.every((s) => s.status === 'booked'),
+      'both booked',
+    );
     const hcm = booked.shipments.find((s) => s.lines.some((l) => l.lineNo === 1))!;
     const hn = booked.shipments.find((s) => s.shipmentId !== hcm.shipmentId)!;
     await advance(hcm.bookingId!, 'picked_up');
     await waitFor(orderId, (o) => o.status === 'PARTIALLY_SHIPPED', 'one shipment with the carrier');
     // Allowed until the last shipment is handed over: the rest is cancelled, what left carries on.
-    const res = await stack.api(`/v1/orders/${orderId}/cancel`, { method: 'POST', key: TEST_KEYS.cs, json: { reason: 'customer changed their mind' } });
+    const res = await stack.api(`/v1/orders/${orderId}/cancel`, {
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { reason: 'customer changed their mind' },
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ orderId, status: 'SHIPPED', cancelledShipments: [hn.shipmentId] });
-    await waitFor(orderId, (o) => o.shipments.find((s) => s.shipmentId === hn.shipmentId)?.status === 'cancelled', 'the other shipment cancelled');
+    await waitFor(
+      orderId,
+      (o) => o.shipments.find((s) => s.shipmentId === hn.shipmentId)?.status === 'cancelled',
+      'the other shipment cancelled',
+    );
     await advance(hcm.bookingId!, 'delivered');
     await waitFor(orderId, (o) => o.status === 'DELIVERED' && o.payment.remainderReleased !== undefined, 'delivered, remainder released');
-    expect(await eventually(async () => { const l = await payments(orderId); return l.length === 3 ? l : undefined; })).toEqual([
-      ['authorize', '400000.00'], ['capture', '300000.00'], ['void', '100000.00'],
+    expect(
+      await eventually(async () => {
+        const l = await payments(orderId);
+        return l.length === 3 ? l : undefined;
+      }),
+    ).toEqual([
+      ['authorize', '400000.00'],
+      ['capture', '300000.00'],
+      ['void', '100000.00'],
     ]);
   });
 });
@@ -219,11 +348,23 @@ describe('bad input and edges', () => {
     const before = await stock();
     const orderId = await submit(twoLines({}, 2, 1));
     await waitFor(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
-    const res = await cancelLines(orderId, [{ lineNo: 1, quantity: 2 }, { lineNo: 2, quantity: 1 }]);
+    const res = await cancelLines(orderId, [
+      { lineNo: 1, quantity: 2 },
+      { lineNo: 2, quantity: 1 },
+    ]);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'CANCELLED', cancelledLines: [{ lineNo: 1, quantity: 2 }, { lineNo: 2, quantity: 1 }] });
+    expect(await res.json()).toMatchObject({
+      status: 'CANCELLED',
+      cancelledLines: [
+        { lineNo: 1, quantity: 2 },
+        { lineNo: 2, quantity: 1 },
+      ],
+    });
     expect(await stock()).toEqual(before);
-    expect(await payments(orderId)).toEqual([['authorize', '300000.00'], ['void', '300000.00']]);
+    expect(await payments(orderId)).toEqual([
+      ['authorize', '300000.00'],
+      ['void', '300000.00'],
+    ]);
     expect((await bookings(orderId)).map((b) => b.status)).toEqual(['cancelled']);
   });
 });

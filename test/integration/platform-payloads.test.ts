@@ -30,11 +30,28 @@ const fixtureText = (path: string) => readFileSync(new URL(`../fixtures/channels
 const fixture = (path: string): Doc => parseJsonWithBigInts(fixtureText(path)) as Doc;
 const digits = (n: number) => Array.from({ length: n }, (_, i) => (i === 0 ? randomInt(1, 10) : randomInt(0, 10))).join('');
 
-interface Delivery { status: number; body: { accepted?: boolean; duplicate?: boolean; orderId?: string; action?: string; nativeStatus?: string; notes?: { path: string; value: string }[] } }
-interface Sent { url: string; sent: { headers: Record<string, string>; body: string }; deliveries: Delivery[] }
+interface Delivery {
+  status: number;
+  body: {
+    accepted?: boolean;
+    duplicate?: boolean;
+    orderId?: string;
+    action?: string;
+    nativeStatus?: string;
+    notes?: { path: string; value: string }[];
+  };
+}
+interface Sent {
+  url: string;
+  sent: { headers: Record<string, string>; body: string };
+  deliveries: Delivery[];
+}
 
 async function sandboxRaw(path: string, body?: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(stack.sandboxUrl + path, body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+  const res = await fetch(
+    stack.sandboxUrl + path,
+    body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body },
+  );
   return { status: res.status, text: await res.text() };
 }
 async function sandbox<T>(path: string, json?: unknown): Promise<T> {
@@ -44,33 +61,71 @@ async function sandbox<T>(path: string, json?: unknown): Promise<T> {
 }
 const putOnPlatform = (channel: Marketplace, doc: Doc) => sandbox<{ channelOrderId: string }>(`/sandbox/channels/${channel}/orders`, doc);
 const notify = (channel: Marketplace, body: Doc) => sandbox<Sent>(`/sandbox/channels/${channel}/notify`, body);
-const buyerCancel = (channel: Marketplace, id: string) => sandbox<Sent & { before: string; platformStatus: string }>(`/sandbox/channels/${channel}/orders/${id}/buyer-cancel`, {});
-const channelLedger = (channel: Marketplace, id: string) => sandbox<{ calls: { action: string; status: string; body: unknown }[]; orders: Record<string, { status: string }> }>(
-  `/sandbox/ledger/channels?channel=${channel}&channelOrderId=${id}`);
+const buyerCancel = (channel: Marketplace, id: string) =>
+  sandbox<Sent & { before: string; platformStatus: string }>(`/sandbox/channels/${channel}/orders/${id}/buyer-cancel`, {});
+const channelLedger = (channel: Marketplace, id: string) =>
+  sandbox<{ calls: { action: string; status: string; body: unknown }[]; orders: Record<string, { status: string }> }>(
+    `/sandbox/ledger/channels?channel=${channel}&channelOrderId=${id}`,
+  );
 
 interface OrderBody {
-  orderId: string; channelOrderId: string; status: string; needsAttention: boolean; attentionReason: string | null; total: string; reasons: string[];
-  shipments: { bookingId?: string; status: string }[]; timeline: { status: string; event: string; actor: string }[];
+  orderId: string;
+  channelOrderId: string;
+  status: string;
+  needsAttention: boolean;
+  attentionReason: string | null;
+  total: string;
+  reasons: string[];
+  shipments: { bookingId?: string; status: string }[];
+  timeline: { status: string; event: string; actor: string }[];
 }
 const getOrder = async (id: string): Promise<OrderBody | undefined> => {
   const res = await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.ops });
   return res.status === 200 ? ((await res.json()) as OrderBody) : undefined;
 };
 const waitFor = (id: string, pred: (o: OrderBody) => boolean, what: string, timeoutMs = 60_000) =>
-  eventually(async () => { const o = await getOrder(id); return o && pred(o) ? o : undefined; }, { what: `${id}: ${what}`, timeoutMs });
+  eventually(
+    async () => {
+      const o = await getOrder(id);
+      return o && pred(o) ? o : undefined;
+    },
+    { what: `${id}: ${what}`, timeoutMs },
+  );
 const advance = (bookingId: string, status: string) => sandbox(`/sandbox/carriers/${bookingId}/advance`, { status });
-const payments = async (orderId: string) => (await sandbox<{ entries: { type: string; amount: string }[] }>(`/sandbox/ledger/payments?orderId=${orderId}`)).entries.map((e) => e.type);
-const bookings = async (orderId: string) => (await sandbox<{ bookings: { status: string }[] }>(`/sandbox/ledger/carriers?orderId=${orderId}`)).bookings.map((b) => b.status);
+const payments = async (orderId: string) =>
+  (await sandbox<{ entries: { type: string; amount: string }[] }>(`/sandbox/ledger/payments?orderId=${orderId}`)).entries.map(
+    (e) => e.type,
+  );
+const bookings = async (orderId: string) =>
+  (await sandbox<{ bookings: { status: string }[] }>(`/sandbox/ledger/carriers?orderId=${orderId}`)).bookings.map((b) => b.status);
 const reservedUnits = async (orderId: string) =>
-  (await one(stack.db.sql<{ n: number }[]>`select coalesce(sum(quantity), 0)::int as n from reservations where order_id = ${orderId} and state = 'reserved'`)).n;
+  (
+    await one(
+      stack.db.sql<
+        { n: number }[]
+      >`select coalesce(sum(quantity), 0)::int as n from reservations where order_id = ${orderId} and state = 'reserved'`,
+    )
+  ).n;
 const workflowExists = async (id: string) => {
-  try { await stack.client.workflow.getHandle(id).describe(); return true; } catch (err) { if (err instanceof WorkflowNotFoundError) return false; throw err; }
+  try {
+    await stack.client.workflow.getHandle(id).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
 };
 
 const SKUS = ['TSHIRT-M', 'CAP-BLK', 'SANDAL-42', 'MUG-CER', 'BAG-TOTE'];
 const totalStock = async () => {
-  let onHand = 0; let reserved = 0;
-  for (const sku of SKUS) for (const wh of ['WH-HCM', 'WH-HN']) { const r = await stockRow(stack.db.sql, sku, wh); onHand += r.onHand; reserved += r.reserved; }
+  let onHand = 0;
+  let reserved = 0;
+  for (const sku of SKUS)
+    for (const wh of ['WH-HCM', 'WH-HN']) {
+      const r = await stockRow(stack.db.sql, sku, wh);
+      onHand += r.onHand;
+      reserved += r.reserved;
+    }
   return { onHand, reserved };
 };
 
@@ -83,31 +138,60 @@ beforeAll(async () => {
   const stock = { 'WH-HCM': 500, 'WH-HN': 500 };
   await seedNetwork(stack.db.sql, Object.fromEntries(SKUS.map((s) => [s, stock])));
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
 /** A Vietnamese address in Shopify's shape: the OMS delivers in Vietnam only. */
 const VN_ADDRESS = {
-  first_name: 'Mai', last_name: 'Tran', name: 'Mai Tran', company: null, address1: '45 Nguyễn Huệ', address2: null, city: 'Quận 1',
-  province: 'Hồ Chí Minh', province_code: null, zip: '700000', country: 'Vietnam', country_code: 'VN', phone: '+84 90 123 4567', latitude: null, longitude: null,
+  first_name: 'Mai',
+  last_name: 'Tran',
+  name: 'Mai Tran',
+  company: null,
+  address1: '45 Nguyễn Huệ',
+  address2: null,
+  city: 'Quận 1',
+  province: 'Hồ Chí Minh',
+  province_code: null,
+  zip: '700000',
+  country: 'Vietnam',
+  country_code: 'VN',
+  phone: '+84 90 123 4567',
+  latitude: null,
+  longitude: null,
 };
 
-describe('Shopify\'s own test notification', () => {
+describe("Shopify's own test notification", () => {
   it('is answered 2xx and starts nothing, reserves nothing; its surprise (fulfillment_status "pending") is listed for ops', async () => {
     const body = fixtureText('shopify/orders-create-test-notification-captured.json');
     const before = await totalStock();
     const r = await notify('shopify', { rawBody: body, topic: 'orders/create' });
     expect(r.deliveries[0]).toEqual({
       status: 200,
-      body: { accepted: true, duplicate: false, orderId: 'order-shopify-820982911946154508', action: 'cancelled', nativeStatus: 'cancelled', notes: [{ path: 'fulfillment_status', value: 'pending', note: expect.any(String) as string }] },
+      body: {
+        accepted: true,
+        duplicate: false,
+        orderId: 'order-shopify-820982911946154508',
+        action: 'cancelled',
+        nativeStatus: 'cancelled',
+        notes: [{ path: 'fulfillment_status', value: 'pending', note: expect.any(String) as string }],
+      },
     });
     // Shopify's retry of the same delivery (same webhook id) is a duplicate.
-    const again = await sandboxRaw(`/sandbox/channels/shopify/notify`, JSON.stringify({ rawBody: body, topic: 'orders/create', eventId: r.sent.headers['X-Shopify-Webhook-Id'] }));
+    const again = await sandboxRaw(
+      `/sandbox/channels/shopify/notify`,
+      JSON.stringify({ rawBody: body, topic: 'orders/create', eventId: r.sent.headers['X-Shopify-Webhook-Id'] }),
+    );
     expect((JSON.parse(again.text) as Sent).deliveries[0]!.body).toMatchObject({ duplicate: true });
     expect(await getOrder('order-shopify-820982911946154508')).toBeUndefined();
     expect(await workflowExists('order-shopify-820982911946154508')).toBe(false);
     expect(await totalStock()).toEqual(before);
-    const notes = await (await stack.api('/v1/channels/payload-notes?channel=shopify', { key: TEST_KEYS.ops })).json() as { notes: { path: string; value: string; count: number; lastEventId: string }[] };
-    expect(notes.notes).toContainEqual(expect.objectContaining({ path: 'fulfillment_status', value: 'pending', lastEventId: r.sent.headers['X-Shopify-Webhook-Id'] }));
+    const notes = (await (await stack.api('/v1/channels/payload-notes?channel=shopify', { key: TEST_KEYS.ops })).json()) as {
+      notes: { path: string; value: string; count: number; lastEventId: string }[];
+    };
+    expect(notes.notes).toContainEqual(
+      expect.objectContaining({ path: 'fulfillment_status', value: 'pending', lastEventId: r.sent.headers['X-Shopify-Webhook-Id'] }),
+    );
     // Ops' list, not the channel's: a channel key may not read it.
     expect((await stack.api('/v1/channels/payload-notes', { key: TEST_KEYS.web })).status).toBe(403);
   });
@@ -139,15 +223,22 @@ describe('Shopify\'s own test notification', () => {
     expect(delivered.channelOrderId).toBe(id);
 
     // The projection and the intake log keep the digits.
-    const row = await one(stack.db.sql<{ channelOrderId: string }[]>`select channel_order_id as "channelOrderId" from orders where order_id = ${orderId}`);
+    const row = await one(
+      stack.db.sql<{ channelOrderId: string }[]>`select channel_order_id as "channelOrderId" from orders where order_id = ${orderId}`,
+    );
     expect(row.channelOrderId).toBe(id);
-    const raw = await one(stack.db.sql<{ id: string }[]>`select raw ->> 'id' as id from order_intake_log where order_id = ${orderId} and not duplicate`);
+    const raw = await one(
+      stack.db.sql<{ id: string }[]>`select raw ->> 'id' as id from order_intake_log where order_id = ${orderId} and not duplicate`,
+    );
     expect(raw.id).toBe(id);
     // The pushes Shopify received name the order exactly, in the path and as the bare number in the body.
-    const pushes = await eventually(async () => {
-      const l = await channelLedger('shopify', id);
-      return l.orders[id]?.status === 'oms:DELIVERED' ? l : undefined;
-    }, { what: 'DELIVERED pushed to Shopify' });
+    const pushes = await eventually(
+      async () => {
+        const l = await channelLedger('shopify', id);
+        return l.orders[id]?.status === 'oms:DELIVERED' ? l : undefined;
+      },
+      { what: 'DELIVERED pushed to Shopify' },
+    );
     expect(pushes.calls.length).toBeGreaterThanOrEqual(3);
     const ledgerText = (await sandboxRaw(`/sandbox/ledger/channels?channel=shopify&channelOrderId=${id}`)).text;
     expect(ledgerText).toContain('"id":820982911946154508,');
@@ -158,7 +249,9 @@ describe('Shopify\'s own test notification', () => {
     const doc = fixture('shopify/orders-create-test-notification-captured.json');
     const id = `8${digits(17)}`;
     Object.assign(doc, { id: BigInt(id), cancelled_at: null, cancel_reason: null, financial_status: 'paid' });
-    (doc.line_items as Doc[]).forEach((l, i) => { l.sku = i === 0 ? 'TSHIRT-M' : 'CAP-BLK'; });
+    (doc.line_items as Doc[]).forEach((l, i) => {
+      l.sku = i === 0 ? 'TSHIRT-M' : 'CAP-BLK';
+    });
     await putOnPlatform('shopify', doc);
     expect((await notify('shopify', { channelOrderId: id })).deliveries[0]!.status).toBe(202);
     const o = await waitFor(`order-shopify-${id}`, (x) => x.status === 'REJECTED', 'rejected');
@@ -200,8 +293,13 @@ async function bookedOrder(channel: Marketplace): Promise<{ id: string; orderId:
   return { id, orderId, order };
 }
 
-describe('a buyer\'s cancellation on the marketplace', () => {
-  const answered: Record<Marketplace, string> = { shopify: 'cancelled', shopee: 'cancel_request', lazada: 'cancelled', tiktok: 'cancel_request' };
+describe("a buyer's cancellation on the marketplace", () => {
+  const answered: Record<Marketplace, string> = {
+    shopify: 'cancelled',
+    shopee: 'cancel_request',
+    lazada: 'cancelled',
+    tiktok: 'cancel_request',
+  };
   for (const channel of ['shopify', 'shopee', 'lazada', 'tiktok'] as const) {
     it(`${channel}, before handover: the order is cancelled (actor channel), stock released, authorisation voided, the platform answered`, async () => {
       const before = await totalStock();
@@ -217,20 +315,35 @@ describe('a buyer\'s cancellation on the marketplace', () => {
       expect(await payments(orderId)).toEqual(['authorize', 'void']);
       expect(await bookings(orderId)).toEqual(o.shipments.map(() => 'cancelled'));
       expect(await reservedUnits(orderId)).toBe(0);
-      await eventually(async () => { const now = await totalStock(); return now.reserved === before.reserved && now.onHand === before.onHand ? now : undefined; }, { what: 'stock back' });
+      await eventually(
+        async () => {
+          const now = await totalStock();
+          return now.reserved === before.reserved && now.onHand === before.onHand ? now : undefined;
+        },
+        { what: 'stock back' },
+      );
 
       // The platform's request is answered its way; an order it cancelled itself is not cancelled again.
-      const l = await eventually(async () => {
-        const x = await channelLedger(channel, id);
-        const done = channel === 'shopee' ? x.calls.some((c) => c.action === 'handle_buyer_cancellation')
-          : channel === 'tiktok' ? x.calls.some((c) => c.action === 'approve_cancellation')
-            : channel === 'shopify' ? x.calls.some((c) => c.status === 'oms:CANCELLED') : true;
-        return done ? x : undefined;
-      }, { what: `${channel} answered` });
+      const l = await eventually(
+        async () => {
+          const x = await channelLedger(channel, id);
+          const done =
+            channel === 'shopee'
+              ? x.calls.some((c) => c.action === 'handle_buyer_cancellation')
+              : channel === 'tiktok'
+                ? x.calls.some((c) => c.action === 'approve_cancellation')
+                : channel === 'shopify'
+                  ? x.calls.some((c) => c.status === 'oms:CANCELLED')
+                  : true;
+          return done ? x : undefined;
+        },
+        { what: `${channel} answered` },
+      );
       const actions = l.calls.map((c) => c.action);
       expect(actions).not.toContain('cancel_order');
       expect(actions).not.toContain('cancel_item');
-      if (channel === 'shopee') expect(l.calls.find((c) => c.action === 'handle_buyer_cancellation')!.body).toMatchObject({ order_sn: id, operation: 'ACCEPT' });
+      if (channel === 'shopee')
+        expect(l.calls.find((c) => c.action === 'handle_buyer_cancellation')!.body).toMatchObject({ order_sn: id, operation: 'ACCEPT' });
       if (channel !== 'shopify') expect(l.orders[id]?.status).toMatch(/^(CANCELLED|canceled)$/);
     });
 
@@ -243,7 +356,9 @@ describe('a buyer\'s cancellation on the marketplace', () => {
       const flagged = await waitFor(orderId, (o) => o.needsAttention, 'flagged');
       expect(flagged.status).toBe('SHIPPED');
       expect(flagged.attentionReason).toMatch(new RegExp(`^${channel}: .*(cancel).*handed to the carrier`, 'i'));
-      expect(flagged.timeline.filter((t) => t.actor === 'channel').map((t) => t.event)).toEqual([`needs attention: ${flagged.attentionReason}`]);
+      expect(flagged.timeline.filter((t) => t.actor === 'channel').map((t) => t.event)).toEqual([
+        `needs attention: ${flagged.attentionReason}`,
+      ]);
       // Nothing undone: the handover's capture stands, the parcel travels on.
       await eventually(async () => ((await payments(orderId)).includes('capture') ? true : undefined), { what: 'captured' });
       expect(await payments(orderId)).not.toContain('void');
@@ -257,7 +372,7 @@ describe('a buyer\'s cancellation on the marketplace', () => {
   }
 });
 
-describe('a platform\'s return request', () => {
+describe("a platform's return request", () => {
   it('Shopify returns/request for a delivered order flags it for ops; for an unknown order it is acknowledged', async () => {
     const { id, orderId, order } = await bookedOrder('shopify');
     for (const s of order.shipments) for (const st of ['picked_up', 'in_transit', 'delivered']) await advance(s.bookingId!, st);
@@ -268,7 +383,13 @@ describe('a platform\'s return request', () => {
     expect(r.deliveries[0]).toMatchObject({ status: 200, body: { orderId, action: 'return_request' } });
     const flagged = await waitFor(orderId, (o) => o.needsAttention, 'flagged');
     expect(flagged.attentionReason).toMatch(/^shopify: returns\/request 123134564567890 \(requested\)/);
-    const unknown = await notify('shopify', { rawBody: fixtureText('shopify/returns-request-docs-example.json'), topic: 'returns/request' });
-    expect(unknown.deliveries[0]).toMatchObject({ status: 200, body: { action: 'return_request', orderId: 'order-shopify-4783296544821' } });
+    const unknown = await notify('shopify', {
+      rawBody: fixtureText('shopify/returns-request-docs-example.json'),
+      topic: 'returns/request',
+    });
+    expect(unknown.deliveries[0]).toMatchObject({
+      status: 200,
+      body: { action: 'return_request', orderId: 'order-shopify-4783296544821' },
+    });
   });
 });

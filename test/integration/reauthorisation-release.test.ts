@@ -13,26 +13,50 @@ import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 interface OrderBody {
-  status: string; needsAttention: boolean; attentionReason: string | null;
+  status: string;
+  needsAttention: boolean;
+  attentionReason: string | null;
   payment: { authorizationId?: string; expiresAt?: string; captures: { shipmentId: string; captureId: string; amount: string }[] };
   shipments: { shipmentId: string; bookingId?: string; status: string; needsAttention: boolean }[];
 }
-interface Entry { type: string; id: string; authorizationId?: string; amount: string; idempotencyKey: string; partial?: boolean }
+interface Entry {
+  type: string;
+  id: string;
+  authorizationId?: string;
+  amount: string;
+  idempotencyKey: string;
+  partial?: boolean;
+}
 
 /** The re-authorisation margin of workflows/shipment.ts: closer than this to the expiry, a capture authorises again. */
 const MARGIN_MS = 3_600_000;
 const getOrder = async (id: string) => (await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.ops })).json()) as OrderBody;
 const until = (id: string, pred: (o: OrderBody) => boolean, what: string, timeoutMs = 45_000) =>
-  eventually(async () => { const o = await getOrder(id); return pred(o) ? o : undefined; }, { what: `${id}: ${what}`, timeoutMs });
-async function control<T = Record<string, unknown>>(path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST'): Promise<T> {
-  const res = await fetch(stack.sandboxUrl + path, { method, headers: { 'Content-Type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  eventually(
+    async () => {
+      const o = await getOrder(id);
+      return pred(o) ? o : undefined;
+    },
+    { what: `${id}: ${what}`, timeoutMs },
+  );
+async function control<T = Record<string, unknown>>(
+  path: string,
+  body?: unknown,
+  method = body === undefined ? 'GET' : 'POST',
+): Promise<T> {
+  const res = await fetch(stack.sandboxUrl + path, {
+    method,
+    headers: { 'Content-Type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   expect(res.status, `${path} → ${res.status}`).toBeLessThan(300);
   return res.json() as Promise<T>;
 }
 /** A merchant call to the gateway, as the OMS's activities make it. */
 async function gateway(path: string, body: unknown, key: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${stack.sandboxUrl}/payments/v1${path}`, {
-    method: 'POST', body: JSON.stringify(body),
+    method: 'POST',
+    body: JSON.stringify(body),
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${DEV_SANDBOX_KEY}`, 'Idempotency-Key': key },
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -64,7 +88,9 @@ beforeAll(async () => {
   // SKU-A only in Ho Chi Minh, SKU-B only in Ha Noi: an order of both to Da Nang ships in two parcels.
   await seedNetwork(stack.db.sql, { 'SKU-A': { 'WH-HCM': 100 }, 'SKU-B': { 'WH-HN': 100 } });
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
 describe('the gateway: partial reversal of an authorisation', () => {
   it('releases part of the uncaptured rest, once per key; the rest stays capturable; a void then releases what is left', async () => {
@@ -75,13 +101,22 @@ describe('the gateway: partial reversal of an authorisation', () => {
     expect(part.body).toMatchObject({ status: 'authorized', released: '100.00', held: '200.00' });
     // The same request again (a retry) is answered the same and releases nothing more.
     expect((await gateway(`/authorizations/${id}/void`, { amount: '100.00' }, `${orderId}:r1`)).body).toEqual(part.body);
-    expect((await gateway(`/authorizations/${id}/capture`, { amount: '250.00' }, `${orderId}:c0`)).body).toMatchObject({ error: 'amount_exceeds_authorization', remaining: '200.00' });
+    expect((await gateway(`/authorizations/${id}/capture`, { amount: '250.00' }, `${orderId}:c0`)).body).toMatchObject({
+      error: 'amount_exceeds_authorization',
+      remaining: '200.00',
+    });
     expect((await gateway(`/authorizations/${id}/capture`, { amount: '150.00' }, `${orderId}:c1`)).status).toBe(201);
     // A full void releases only what is left; a partial reversal after it finds nothing.
     expect((await gateway(`/authorizations/${id}/void`, {}, `${orderId}:v`)).body).toMatchObject({ status: 'voided', released: '50.00' });
-    expect((await gateway(`/authorizations/${id}/void`, { amount: '100.00' }, `${orderId}:r2`)).body).toMatchObject({ status: 'voided', released: '0.00' });
+    expect((await gateway(`/authorizations/${id}/void`, { amount: '100.00' }, `${orderId}:r2`)).body).toMatchObject({
+      status: 'voided',
+      released: '0.00',
+    });
     const entries = await ledger(orderId);
-    expect(entries.filter((e) => e.type === 'void').map((e) => [e.amount, e.partial === true])).toEqual([['100.00', true], ['50.00', false]]);
+    expect(entries.filter((e) => e.type === 'void').map((e) => [e.amount, e.partial === true])).toEqual([
+      ['100.00', true],
+      ['50.00', false],
+    ]);
     expect(held(entries)).toEqual({ [id]: 0 });
   });
 });
@@ -108,7 +143,9 @@ describe('a capture that re-authorises releases its share of the original author
       expect(done.payment.captures.map((c) => c.captureId)).toEqual([captures[0]!.id]);
       // The original released exactly the share, once, as a partial reversal keyed by the shipment.
       const voids = entries.filter((e) => e.type === 'void');
-      expect(voids.map((v) => [v.authorizationId, v.amount, v.partial, v.idempotencyKey])).toEqual([[original, '100000.00', true, `${orderId}-shipment-1:release-share`]]);
+      expect(voids.map((v) => [v.authorizationId, v.amount, v.partial, v.idempotencyKey])).toEqual([
+        [original, '100000.00', true, `${orderId}-shipment-1:release-share`],
+      ]);
       expect(held(entries)).toEqual({ [original]: 0, [renewed]: 0 });
     } finally {
       await setAuthTtl(DEFAULT_AUTHORIZATION_TTL_MS);
@@ -122,30 +159,58 @@ describe('a capture that re-authorises releases its share of the original author
     await setAuthTtl(MARGIN_MS + slackMs);
     try {
       const order = makeOrder({
-        lines: [{ sku: 'SKU-A', quantity: 1, unitPrice: '100000.00' }, { sku: 'SKU-B', quantity: 1, unitPrice: '20000.00' }],
+        lines: [
+          { sku: 'SKU-A', quantity: 1, unitPrice: '100000.00' },
+          { sku: 'SKU-B', quantity: 1, unitPrice: '20000.00' },
+        ],
         shippingAddress: { name: 'C', line1: '1 Tran Phu', city: 'Da Nang', country: 'VN' },
       });
       const orderId = `order-web-${order.channelOrderId}`;
       // The first capture (the Ha Noi parcel's) is refused once: it waits, parked, for an ops retry.
-      await control('/sandbox/faults', { service: 'payments', op: 'capture', match: { orderId }, action: 'refuse', status: 409, error: 'gateway_busy', times: 1 });
+      await control('/sandbox/faults', {
+        service: 'payments',
+        op: 'capture',
+        match: { orderId },
+        action: 'refuse',
+        status: 409,
+        error: 'gateway_busy',
+        times: 1,
+      });
       await submit(order);
-      const booked = await until(orderId, (o) => o.shipments.length === 2 && o.shipments.every((s) => s.status === 'booked'), 'both booked');
+      const booked = await until(
+        orderId,
+        (o) => o.shipments.length === 2 && o.shipments.every((s) => s.status === 'booked'),
+        'both booked',
+      );
       const original = booked.payment.authorizationId!;
       const marginAt = Date.parse(booked.payment.expiresAt!) - MARGIN_MS;
-      const [hcm, hn] = [booked.shipments.find((s) => s.shipmentId.endsWith('-shipment-1'))!, booked.shipments.find((s) => s.shipmentId.endsWith('-shipment-2'))!];
+      const [hcm, hn] = [
+        booked.shipments.find((s) => s.shipmentId.endsWith('-shipment-1'))!,
+        booked.shipments.find((s) => s.shipmentId.endsWith('-shipment-2'))!,
+      ];
 
       await advance(hn.bookingId!, 'picked_up');
       const parked = await until(orderId, (o) => o.needsAttention, 'Ha Noi capture parked');
       expect(parked.attentionReason).toContain('gateway_busy');
       // The precondition of this scenario: the Ha Noi parcel tried the original before the margin.
-      expect((await ledger(orderId)).filter((e) => e.type === 'authorize'), 'the machine was too slow: the first capture came after the margin').toHaveLength(1);
+      expect(
+        (await ledger(orderId)).filter((e) => e.type === 'authorize'),
+        'the machine was too slow: the first capture came after the margin',
+      ).toHaveLength(1);
       expect(Date.now()).toBeLessThan(marginAt);
 
       // Past the margin the Ho Chi Minh parcel leaves: it authorises its share again, captures it
       // and releases that share of the original.
-      await eventually(() => Promise.resolve(Date.now() > marginAt + 1000), { what: 'the re-authorisation margin reached', timeoutMs: slackMs + 30_000, intervalMs: 500 });
+      await eventually(() => Promise.resolve(Date.now() > marginAt + 1000), {
+        what: 'the re-authorisation margin reached',
+        timeoutMs: slackMs + 30_000,
+        intervalMs: 500,
+      });
       await advance(hcm.bookingId!, 'picked_up');
-      await eventually(async () => (await ledger(orderId)).some((e) => e.type === 'void' && e.authorizationId === original), { what: 'share released', timeoutMs: 45_000 });
+      await eventually(async () => (await ledger(orderId)).some((e) => e.type === 'void' && e.authorizationId === original), {
+        what: 'share released',
+        timeoutMs: 45_000,
+      });
 
       // Ops retry the Ha Noi capture: it still captures its share from the original.
       const retried = await stack.api(`/v1/orders/${orderId}/retry`, { method: 'POST', key: TEST_KEYS.ops, json: {} });
@@ -161,9 +226,16 @@ describe('a capture that re-authorises releases its share of the original author
       expect(auths.map((a) => a.amount).sort()).toEqual(['100000.00', '120000.00']);
       const renewed = auths.find((a) => a.id !== original)!.id;
       const captures = entries.filter((e) => e.type === 'capture');
-      expect(captures.map((c) => [c.authorizationId, c.amount]).sort()).toEqual([[original, '20000.00'], [renewed, '100000.00']].sort());
+      expect(captures.map((c) => [c.authorizationId, c.amount]).sort()).toEqual(
+        [
+          [original, '20000.00'],
+          [renewed, '100000.00'],
+        ].sort(),
+      );
       expect(done.payment.captures.map((c) => c.captureId).sort()).toEqual(captures.map((c) => c.id).sort());
-      expect(entries.filter((e) => e.type === 'void').map((v) => [v.authorizationId, v.amount, v.partial])).toEqual([[original, '100000.00', true]]);
+      expect(entries.filter((e) => e.type === 'void').map((v) => [v.authorizationId, v.amount, v.partial])).toEqual([
+        [original, '100000.00', true],
+      ]);
       expect(held(entries)).toEqual({ [original]: 0, [renewed]: 0 });
     } finally {
       await setAuthTtl(DEFAULT_AUTHORIZATION_TTL_MS);

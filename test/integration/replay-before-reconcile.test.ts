@@ -18,12 +18,20 @@ describe('replay of histories from before the reconciliation changes', () => {
   const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
   it('has the recorded histories', () => {
     expect(files.sort()).toEqual([
-      'old-return-accepted.json', 'old-return-waiting.json', 'old-shipment-cancelled-booking-in-doubt.json', 'old-shipment-in-transit.json', 'old-shipment-reauthorised.json',
+      'old-return-accepted.json',
+      'old-return-waiting.json',
+      'old-shipment-cancelled-booking-in-doubt.json',
+      'old-shipment-in-transit.json',
+      'old-shipment-reauthorised.json',
     ]);
   });
   for (const f of files) {
     it(`replays ${f}`, async () => {
-      await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, JSON.parse(readFileSync(join(HISTORIES, f), 'utf8')) as unknown, f);
+      await Worker.runReplayHistory(
+        { workflowBundle: { codePath: inject('workflowBundlePath') } },
+        JSON.parse(readFileSync(join(HISTORIES, f), 'utf8')) as unknown,
+        f,
+      );
     });
   }
 });

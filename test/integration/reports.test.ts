@@ -19,8 +19,14 @@ const TO = '2021-03-08T00:00:00.000Z';
 const plus = (iso: string, hours: number) => new Date(Date.parse(iso) + hours * H).toISOString();
 
 interface Summary {
-  from: string; to: string; channel: string | null;
-  orders: { total: number; byStatus: Record<string, number>; byChannel: Record<string, { total: number; byStatus: Record<string, number> }> };
+  from: string;
+  to: string;
+  channel: string | null;
+  orders: {
+    total: number;
+    byStatus: Record<string, number>;
+    byChannel: Record<string, { total: number; byStatus: Record<string, number> }>;
+  };
   intakeToHandover: { orders: number; medianSeconds: number | null; p90Seconds: number | null };
   intakeToDelivery: { orders: number; medianSeconds: number | null; p90Seconds: number | null };
   slaBreachRate: { count: number; of: number; rate: number | null };
@@ -39,11 +45,21 @@ const summary = async (query: string): Promise<Summary> => {
 const seeded = (channel?: string) => summary(`?from=${FROM}&to=${TO}${channel ? `&channel=${channel}` : ''}`);
 
 /** A step of a seeded order: status at `h` hours after intake, the shipments' statuses it reports. */
-interface Step { status: string; h: number; ships?: Record<string, string>; escalation?: number }
+interface Step {
+  status: string;
+  h: number;
+  ships?: Record<string, string>;
+  escalation?: number;
+}
 interface Seed {
-  id: string; channel: string; created: string; cod?: boolean; total?: string;
+  id: string;
+  channel: string;
+  created: string;
+  cod?: boolean;
+  total?: string;
   shipments?: { id: string; carrier: string; deliverByH?: number }[];
-  steps: Step[]; remitted?: string;
+  steps: Step[];
+  remitted?: string;
 }
 
 /** Writes an order the way the workflow does: intake row, bookings, then one applyStatus per step. */
@@ -54,58 +70,203 @@ async function seed(o: Seed): Promise<void> {
                     ${o.created}, ${o.created}, '{}'::jsonb)`;
   const ships: Record<string, string> = {};
   for (const s of o.shipments ?? []) {
-    await repo.upsertShipment({ shipmentId: s.id, orderId: o.id, warehouseId: 'WH-HCM', carrier: s.carrier, bookingId: `bk-${s.id}`, status: 'booked', statusRank: 3 });
-    if (s.deliverByH !== undefined) await sql`update shipments set deliver_by = ${plus(o.created, s.deliverByH)} where shipment_id = ${s.id}`;
+    await repo.upsertShipment({
+      shipmentId: s.id,
+      orderId: o.id,
+      warehouseId: 'WH-HCM',
+      carrier: s.carrier,
+      bookingId: `bk-${s.id}`,
+      status: 'booked',
+      statusRank: 3,
+    });
+    if (s.deliverByH !== undefined)
+      await sql`update shipments set deliver_by = ${plus(o.created, s.deliverByH)} where shipment_id = ${s.id}`;
     ships[s.id] = 'booked';
   }
   for (const [i, step] of o.steps.entries()) {
     Object.assign(ships, step.ships ?? {});
     const { applied } = await repo.applyStatus({
-      orderId: o.id, seq: i + 1, status: step.status, needsAttention: false, attentionReason: null, escalationLevel: step.escalation ?? 0,
+      orderId: o.id,
+      seq: i + 1,
+      status: step.status,
+      needsAttention: false,
+      attentionReason: null,
+      escalationLevel: step.escalation ?? 0,
       detail: { shipments: Object.entries(ships).map(([shipmentId, status]) => ({ shipmentId, status })) },
-      event: `seeded ${step.status}`, eventDetail: {}, actor: 'test', at: plus(o.created, step.h),
+      event: `seeded ${step.status}`,
+      eventDetail: {},
+      actor: 'test',
+      at: plus(o.created, step.h),
     });
     expect(applied).toBe(true);
   }
-  if (o.remitted) await sql`update orders set cod_remitted_amount = ${o.remitted}, cod_remitted_at = ${plus(o.created, 200)} where order_id = ${o.id}`;
+  if (o.remitted)
+    await sql`update orders set cod_remitted_amount = ${o.remitted}, cod_remitted_at = ${plus(o.created, 200)} where order_id = ${o.id}`;
 }
 
 const c = (k: number) => plus(FROM, k); // intake times inside the window
 const SEEDS: Seed[] = [
   // On time (26 h ≤ 48 h); created exactly at `from` (inclusive).
-  { id: 'r-o1', channel: 'web', created: c(0), shipments: [{ id: 'r-s1', carrier: 'ghn', deliverByH: 48 }],
-    steps: [{ status: 'RECEIVED', h: 0 }, { status: 'FULFILLING', h: 0.5 }, { status: 'SHIPPED', h: 2, ships: { 'r-s1': 'picked_up' } }, { status: 'DELIVERED', h: 26, ships: { 'r-s1': 'delivered' } }] },
+  {
+    id: 'r-o1',
+    channel: 'web',
+    created: c(0),
+    shipments: [{ id: 'r-s1', carrier: 'ghn', deliverByH: 48 }],
+    steps: [
+      { status: 'RECEIVED', h: 0 },
+      { status: 'FULFILLING', h: 0.5 },
+      { status: 'SHIPPED', h: 2, ships: { 'r-s1': 'picked_up' } },
+      { status: 'DELIVERED', h: 26, ships: { 'r-s1': 'delivered' } },
+    ],
+  },
   // Delivered late (52 h > 48 h): an SLA breach; COD never remitted.
-  { id: 'r-o2', channel: 'web', created: c(1), cod: true, total: '300000.00', shipments: [{ id: 'r-s2', carrier: 'ghn', deliverByH: 48 }],
-    steps: [{ status: 'RECEIVED', h: 0 }, { status: 'FULFILLING', h: 0.5 }, { status: 'SHIPPED', h: 4, ships: { 'r-s2': 'picked_up' } }, { status: 'DELIVERED', h: 52, ships: { 'r-s2': 'delivered' } }] },
+  {
+    id: 'r-o2',
+    channel: 'web',
+    created: c(1),
+    cod: true,
+    total: '300000.00',
+    shipments: [{ id: 'r-s2', carrier: 'ghn', deliverByH: 48 }],
+    steps: [
+      { status: 'RECEIVED', h: 0 },
+      { status: 'FULFILLING', h: 0.5 },
+      { status: 'SHIPPED', h: 4, ships: { 'r-s2': 'picked_up' } },
+      { status: 'DELIVERED', h: 52, ships: { 'r-s2': 'delivered' } },
+    ],
+  },
   // Delivered exactly at its deliver_by: on time; COD fully remitted.
-  { id: 'r-o3', channel: 'web', created: c(2), cod: true, total: '150000.50', remitted: '150000.50', shipments: [{ id: 'r-s3', carrier: 'ghn', deliverByH: 30 }],
-    steps: [{ status: 'RECEIVED', h: 0 }, { status: 'FULFILLING', h: 0.5 }, { status: 'SHIPPED', h: 6, ships: { 'r-s3': 'picked_up' } }, { status: 'DELIVERED', h: 30, ships: { 'r-s3': 'delivered' } }] },
+  {
+    id: 'r-o3',
+    channel: 'web',
+    created: c(2),
+    cod: true,
+    total: '150000.50',
+    remitted: '150000.50',
+    shipments: [{ id: 'r-s3', carrier: 'ghn', deliverByH: 30 }],
+    steps: [
+      { status: 'RECEIVED', h: 0 },
+      { status: 'FULFILLING', h: 0.5 },
+      { status: 'SHIPPED', h: 6, ships: { 'r-s3': 'picked_up' } },
+      { status: 'DELIVERED', h: 30, ships: { 'r-s3': 'delivered' } },
+    ],
+  },
   // No promise (not measured for on-time); COD partly remitted: 150000.00 outstanding.
-  { id: 'r-o4', channel: 'shopee', created: c(3), cod: true, total: '200000.00', remitted: '50000.00', shipments: [{ id: 'r-s4', carrier: 'vtp' }],
-    steps: [{ status: 'RECEIVED', h: 0 }, { status: 'FULFILLING', h: 0.5 }, { status: 'SHIPPED', h: 8, ships: { 'r-s4': 'picked_up' } }, { status: 'DELIVERED', h: 40, ships: { 'r-s4': 'delivered' } }] },
+  {
+    id: 'r-o4',
+    channel: 'shopee',
+    created: c(3),
+    cod: true,
+    total: '200000.00',
+    remitted: '50000.00',
+    shipments: [{ id: 'r-s4', carrier: 'vtp' }],
+    steps: [
+      { status: 'RECEIVED', h: 0 },
+      { status: 'FULFILLING', h: 0.5 },
+      { status: 'SHIPPED', h: 8, ships: { 'r-s4': 'picked_up' } },
+      { status: 'DELIVERED', h: 40, ships: { 'r-s4': 'delivered' } },
+    ],
+  },
   // Late (34 h > 30 h), then a return.
-  { id: 'r-o5', channel: 'shopee', created: c(4), shipments: [{ id: 'r-s5', carrier: 'vtp', deliverByH: 30 }],
-    steps: [{ status: 'RECEIVED', h: 0 }, { status: 'FULFILLING', h: 0.5 }, { status: 'SHIPPED', h: 10, ships: { 'r-s5': 'picked_up' } }, { status: 'DELIVERED', h: 34, ships: { 'r-s5': 'delivered' } },
-      { status: 'RETURN_REQUESTED', h: 50 }] },
-  { id: 'r-o6', channel: 'web', created: c(5), steps: [{ status: 'RECEIVED', h: 0 }, { status: 'CANCELLING', h: 0.5 }, { status: 'CANCELLED', h: 1 }] },
+  {
+    id: 'r-o5',
+    channel: 'shopee',
+    created: c(4),
+    shipments: [{ id: 'r-s5', carrier: 'vtp', deliverByH: 30 }],
+    steps: [
+      { status: 'RECEIVED', h: 0 },
+      { status: 'FULFILLING', h: 0.5 },
+      { status: 'SHIPPED', h: 10, ships: { 'r-s5': 'picked_up' } },
+      { status: 'DELIVERED', h: 34, ships: { 'r-s5': 'delivered' } },
+      { status: 'RETURN_REQUESTED', h: 50 },
+    ],
+  },
+  {
+    id: 'r-o6',
+    channel: 'web',
+    created: c(5),
+    steps: [
+      { status: 'RECEIVED', h: 0 },
+      { status: 'CANCELLING', h: 0.5 },
+      { status: 'CANCELLED', h: 1 },
+    ],
+  },
   // Escalated to level 2, then cleared: still a breach ("ever escalated").
-  { id: 'r-o7', channel: 'shopee', created: c(6),
-    steps: [{ status: 'RECEIVED', h: 0 }, { status: 'FULFILLING', h: 1 }, { status: 'FULFILLING', h: 30, escalation: 2 }, { status: 'FULFILLING', h: 40 }] },
-  { id: 'r-o8', channel: 'web', created: c(7), steps: [{ status: 'RECEIVED', h: 0 }, { status: 'REJECTED', h: 0.1 }] },
+  {
+    id: 'r-o7',
+    channel: 'shopee',
+    created: c(6),
+    steps: [
+      { status: 'RECEIVED', h: 0 },
+      { status: 'FULFILLING', h: 1 },
+      { status: 'FULFILLING', h: 30, escalation: 2 },
+      { status: 'FULFILLING', h: 40 },
+    ],
+  },
+  {
+    id: 'r-o8',
+    channel: 'web',
+    created: c(7),
+    steps: [
+      { status: 'RECEIVED', h: 0 },
+      { status: 'REJECTED', h: 0.1 },
+    ],
+  },
   // With the carrier, not delivered: counts for handover only; its COD is not outstanding yet.
-  { id: 'r-o9', channel: 'shopee', created: c(8), cod: true, shipments: [{ id: 'r-s9', carrier: 'ghn', deliverByH: 48 }],
-    steps: [{ status: 'RECEIVED', h: 0 }, { status: 'FULFILLING', h: 0.5 }, { status: 'SHIPPED', h: 12, ships: { 'r-s9': 'picked_up' } }] },
+  {
+    id: 'r-o9',
+    channel: 'shopee',
+    created: c(8),
+    cod: true,
+    shipments: [{ id: 'r-s9', carrier: 'ghn', deliverByH: 48 }],
+    steps: [
+      { status: 'RECEIVED', h: 0 },
+      { status: 'FULFILLING', h: 0.5 },
+      { status: 'SHIPPED', h: 12, ships: { 'r-s9': 'picked_up' } },
+    ],
+  },
   // Two shipments: handover when the second leaves (5 h, not the first at 3 h); delivered when the
   // second arrives (44 h); DELIVERED recorded again when the return window opens moves nothing.
-  { id: 'r-o10', channel: 'web', created: c(9), shipments: [{ id: 'r-s10a', carrier: 'ghn', deliverByH: 48 }, { id: 'r-s10b', carrier: 'ghn', deliverByH: 48 }],
-    steps: [{ status: 'RECEIVED', h: 0 }, { status: 'FULFILLING', h: 0.5 }, { status: 'PARTIALLY_SHIPPED', h: 3, ships: { 'r-s10a': 'picked_up' } },
-      { status: 'SHIPPED', h: 5, ships: { 'r-s10b': 'picked_up' } }, { status: 'SHIPPED', h: 20, ships: { 'r-s10a': 'delivered', 'r-s10b': 'in_transit' } },
-      { status: 'DELIVERED', h: 44, ships: { 'r-s10b': 'delivered' } }, { status: 'DELIVERED', h: 50 }, { status: 'COMPLETED', h: 200 }] },
+  {
+    id: 'r-o10',
+    channel: 'web',
+    created: c(9),
+    shipments: [
+      { id: 'r-s10a', carrier: 'ghn', deliverByH: 48 },
+      { id: 'r-s10b', carrier: 'ghn', deliverByH: 48 },
+    ],
+    steps: [
+      { status: 'RECEIVED', h: 0 },
+      { status: 'FULFILLING', h: 0.5 },
+      { status: 'PARTIALLY_SHIPPED', h: 3, ships: { 'r-s10a': 'picked_up' } },
+      { status: 'SHIPPED', h: 5, ships: { 'r-s10b': 'picked_up' } },
+      { status: 'SHIPPED', h: 20, ships: { 'r-s10a': 'delivered', 'r-s10b': 'in_transit' } },
+      { status: 'DELIVERED', h: 44, ships: { 'r-s10b': 'delivered' } },
+      { status: 'DELIVERED', h: 50 },
+      { status: 'COMPLETED', h: 200 },
+    ],
+  },
   // Outside the window: created exactly at `to` (exclusive), and just before `from`.
-  { id: 'r-o11', channel: 'web', created: TO, cod: true, shipments: [{ id: 'r-s11', carrier: 'ghn', deliverByH: 1 }],
-    steps: [{ status: 'RECEIVED', h: 0 }, { status: 'SHIPPED', h: 1, ships: { 'r-s11': 'picked_up' } }, { status: 'DELIVERED', h: 2, ships: { 'r-s11': 'delivered' } }] },
-  { id: 'r-o12', channel: 'web', created: new Date(Date.parse(FROM) - 1).toISOString(), steps: [{ status: 'RECEIVED', h: 0 }, { status: 'CANCELLED', h: 1, escalation: 1 }] },
+  {
+    id: 'r-o11',
+    channel: 'web',
+    created: TO,
+    cod: true,
+    shipments: [{ id: 'r-s11', carrier: 'ghn', deliverByH: 1 }],
+    steps: [
+      { status: 'RECEIVED', h: 0 },
+      { status: 'SHIPPED', h: 1, ships: { 'r-s11': 'picked_up' } },
+      { status: 'DELIVERED', h: 2, ships: { 'r-s11': 'delivered' } },
+    ],
+  },
+  {
+    id: 'r-o12',
+    channel: 'web',
+    created: new Date(Date.parse(FROM) - 1).toISOString(),
+    steps: [
+      { status: 'RECEIVED', h: 0 },
+      { status: 'CANCELLED', h: 1, escalation: 1 },
+    ],
+  },
 ];
 
 let realOrderId: string;
@@ -121,7 +282,9 @@ beforeAll(async () => {
   realOrderId = ((await res.json()) as { orderId: string }).orderId;
   for (const o of SEEDS) await seed(o);
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
 describe('KPIs over seeded orders', () => {
   it('counts orders by status and by channel, [from, to) over the time they were received', async () => {
@@ -151,7 +314,7 @@ describe('KPIs over seeded orders', () => {
     expect(s.returnRate).toEqual({ count: 1, of: 6, rate: 1 / 6 });
   });
 
-  it('gives each carrier\'s on-time rate over the delivered shipments that had a promise', async () => {
+  it("gives each carrier's on-time rate over the delivered shipments that had a promise", async () => {
     const s = await seeded();
     expect(s.carrierOnTime).toEqual([
       { carrier: 'ghn', delivered: 5, measured: 5, onTime: 4, rate: 0.8 },
@@ -191,17 +354,35 @@ describe('KPIs over seeded orders', () => {
     const sql = stack.db.sql;
     const o10 = await one(sql<{ h: Date; d: Date }[]>`select handed_over_at as h, delivered_at as d from orders where order_id = 'r-o10'`);
     expect([o10.h.toISOString(), o10.d.toISOString()]).toEqual([plus(c(9), 5), plus(c(9), 44)]);
-    const ships = await sql<{ id: string; h: Date; d: Date }[]>`select shipment_id as id, handed_over_at as h, delivered_at as d from shipments where order_id = 'r-o10' order by 1`;
+    const ships = await sql<
+      { id: string; h: Date; d: Date }[]
+    >`select shipment_id as id, handed_over_at as h, delivered_at as d from shipments where order_id = 'r-o10' order by 1`;
     expect(ships.map((s) => [s.id, s.h.toISOString(), s.d.toISOString()])).toEqual([
-      ['r-s10a', plus(c(9), 3), plus(c(9), 20)], ['r-s10b', plus(c(9), 5), plus(c(9), 44)],
+      ['r-s10a', plus(c(9), 3), plus(c(9), 20)],
+      ['r-s10b', plus(c(9), 5), plus(c(9), 44)],
     ]);
     // A retried write of a step already stored (same seq, later clock) changes nothing.
-    const { applied } = await repo.applyStatus({ orderId: 'r-o1', seq: 4, status: 'DELIVERED', needsAttention: false, attentionReason: null, escalationLevel: 0,
-      detail: { shipments: [{ shipmentId: 'r-s1', status: 'delivered' }] }, event: 'retried', eventDetail: {}, actor: 'test', at: plus(c(0), 100) });
+    const { applied } = await repo.applyStatus({
+      orderId: 'r-o1',
+      seq: 4,
+      status: 'DELIVERED',
+      needsAttention: false,
+      attentionReason: null,
+      escalationLevel: 0,
+      detail: { shipments: [{ shipmentId: 'r-s1', status: 'delivered' }] },
+      event: 'retried',
+      eventDetail: {},
+      actor: 'test',
+      at: plus(c(0), 100),
+    });
     expect(applied).toBe(false);
     const o1 = await one(sql<{ d: Date }[]>`select delivered_at as d from orders where order_id = 'r-o1'`);
     expect(o1.d.toISOString()).toBe(plus(c(0), 26));
-    const o7 = await one(sql<{ level: number; max: number }[]>`select escalation_level as level, max_escalation_level as max from orders where order_id = 'r-o7'`);
+    const o7 = await one(
+      sql<
+        { level: number; max: number }[]
+      >`select escalation_level as level, max_escalation_level as max from orders where order_id = 'r-o7'`,
+    );
     expect(o7).toEqual({ level: 0, max: 2 });
   });
 
@@ -217,15 +398,25 @@ describe('KPIs over seeded orders', () => {
 });
 
 describe('an order through the real stack', () => {
-  interface Moments { created: Date; handed: Date | null; delivered: Date | null; total: string }
-  const moments = (id: string) => one(stack.db.sql<Moments[]>`
+  interface Moments {
+    created: Date;
+    handed: Date | null;
+    delivered: Date | null;
+    total: string;
+  }
+  const moments = (id: string) =>
+    one(stack.db.sql<Moments[]>`
     select created_at as created, handed_over_at as handed, delivered_at as delivered, total::text as total from orders where order_id = ${id}`);
 
   it('is stamped from its real timeline and counted in the default window (the last 30 days)', async () => {
-    await eventually(async () => (await moments(realOrderId)).delivered !== null, { timeoutMs: 45_000, what: 'the real order to be DELIVERED' });
+    await eventually(async () => (await moments(realOrderId)).delivered !== null, {
+      timeoutMs: 45_000,
+      what: 'the real order to be DELIVERED',
+    });
     const sql = stack.db.sql;
     const m = await moments(realOrderId);
-    const first = (statuses: string[]) => one(sql<{ at: Date }[]>`select min(at) as at from order_timeline where order_id = ${realOrderId} and status = any(${statuses})`);
+    const first = (statuses: string[]) =>
+      one(sql<{ at: Date }[]>`select min(at) as at from order_timeline where order_id = ${realOrderId} and status = any(${statuses})`);
     expect(m.handed!.toISOString()).toBe((await first(['SHIPPED', 'DELIVERED'])).at.toISOString());
     expect(m.delivered!.toISOString()).toBe((await first(['DELIVERED'])).at.toISOString());
     const ship = await one(sql<{ carrier: string; h: Date; d: Date; created: Date; channel: string }[]>`
@@ -267,7 +458,9 @@ describe('an order through the real stack', () => {
 
 describe('contract', () => {
   it('is in the OpenAPI document with its query, every response and the API key', async () => {
-    const doc = (await (await stack.api('/openapi.json')).json()) as { paths: Record<string, Record<string, { parameters: { name: string }[]; responses: Record<string, unknown>; security: unknown[] }>> };
+    const doc = (await (await stack.api('/openapi.json')).json()) as {
+      paths: Record<string, Record<string, { parameters: { name: string }[]; responses: Record<string, unknown>; security: unknown[] }>>;
+    };
     const op = doc.paths['/v1/reports/summary']?.get;
     expect(op?.parameters.map((p) => p.name).sort()).toEqual(['channel', 'from', 'to']);
     expect(Object.keys(op?.responses ?? {}).sort()).toEqual(['200', '400', '401', '403']);
@@ -294,7 +487,10 @@ describe('refusals', () => {
       expect(res.status, query).toBe(400);
       expect(res.headers.get('content-type')).toMatch(/problem\+json/);
       const body = (await res.json()) as { errors: { path: string }[] };
-      expect(body.errors.map((e) => e.path), query).toContain(path);
+      expect(
+        body.errors.map((e) => e.path),
+        query,
+      ).toContain(path);
     }
   });
 });

@@ -7,11 +7,28 @@ import { eventually, makeOrder, one, seedNetwork, stockRow } from '../support/fi
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
-interface Ret { returnId: string; status: string; refundDue: string; refunded?: string; exchange?: { status: string; shipmentId?: string } }
-interface OrderBody { status: string; returns: Ret[]; waitingFor: string | null; timeline: { status: string; event: string }[] }
+interface Ret {
+  returnId: string;
+  status: string;
+  refundDue: string;
+  refunded?: string;
+  exchange?: { status: string; shipmentId?: string };
+}
+interface OrderBody {
+  status: string;
+  returns: Ret[];
+  waitingFor: string | null;
+  timeline: { status: string; event: string }[];
+}
 const getOrder = async (id: string) => (await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.ops })).json()) as OrderBody;
 const until = (id: string, pred: (o: OrderBody) => boolean, what: string) =>
-  eventually(async () => { const o = await getOrder(id); return pred(o) ? o : undefined; }, { what: `${id}: ${what}`, timeoutMs: 30_000 });
+  eventually(
+    async () => {
+      const o = await getOrder(id);
+      return pred(o) ? o : undefined;
+    },
+    { what: `${id}: ${what}`, timeoutMs: 30_000 },
+  );
 const openWindow = (id: string) => until(id, (o) => o.waitingFor === 'the return window to close', 'open for returns');
 const submit = async (order: ReturnType<typeof makeOrder>, key: string = TEST_KEYS.web) => {
   const res = await stack.api('/v1/orders', { method: 'POST', key, json: order });
@@ -21,10 +38,21 @@ const submit = async (order: ReturnType<typeof makeOrder>, key: string = TEST_KE
 const requestReturn = (id: string, lines: { lineNo: number; quantity: number }[], reason = 'does not fit') =>
   stack.api(`/v1/orders/${id}/returns`, { method: 'POST', key: TEST_KEYS.cs, json: { lines, reason } });
 const inspect = (id: string, returnId: string, result: 'accept' | 'reject', reason?: string) =>
-  stack.api(`/v1/orders/${id}/returns/${returnId}/inspection`, { method: 'POST', key: TEST_KEYS.ops, json: { result, ...(reason ? { reason } : {}) } });
-const received = (id: string, returnId: string) => until(id, (o) => o.returns.find((r) => r.returnId === returnId)?.status === 'received', `${returnId} received`);
+  stack.api(`/v1/orders/${id}/returns/${returnId}/inspection`, {
+    method: 'POST',
+    key: TEST_KEYS.ops,
+    json: { result, ...(reason ? { reason } : {}) },
+  });
+const received = (id: string, returnId: string) =>
+  until(id, (o) => o.returns.find((r) => r.returnId === returnId)?.status === 'received', `${returnId} received`);
 const refunds = async (orderId: string) =>
-  ((await (await fetch(`${stack.sandboxUrl}/sandbox/ledger/payments?orderId=${orderId}`)).json()) as { entries: { type: string; amount: string }[] }).entries.filter((e) => e.type === 'refund').map((e) => e.amount);
+  (
+    (await (await fetch(`${stack.sandboxUrl}/sandbox/ledger/payments?orderId=${orderId}`)).json()) as {
+      entries: { type: string; amount: string }[];
+    }
+  ).entries
+    .filter((e) => e.type === 'refund')
+    .map((e) => e.amount);
 
 beforeAll(async () => {
   stack = await startTestStack({
@@ -34,7 +62,9 @@ beforeAll(async () => {
   });
   await seedNetwork(stack.db.sql, { 'SKU-R': { 'WH-HCM': 50 }, 'SKU-S': { 'WH-HCM': 50 } });
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
 describe('returns', () => {
   it('a full return: label, parcel back, accepted → restocked and the whole payment refunded', async () => {
@@ -55,18 +85,29 @@ describe('returns', () => {
     for (const s of ['RETURN_REQUESTED', 'RETURNED', 'REFUNDED']) expect(statuses).toContain(s);
   });
 
-  it('partial returns: each refunds its lines\' share (discount and shipping spread), together never more than paid', async () => {
-    const orderId = await submit(makeOrder({
-      lines: [{ sku: 'SKU-R', quantity: 2, unitPrice: '100000.00' }, { sku: 'SKU-S', quantity: 1, unitPrice: '50000.00' }],
-      shippingFee: '30000.00', discount: '10000.00',
-    }));
+  it("partial returns: each refunds its lines' share (discount and shipping spread), together never more than paid", async () => {
+    const orderId = await submit(
+      makeOrder({
+        lines: [
+          { sku: 'SKU-R', quantity: 2, unitPrice: '100000.00' },
+          { sku: 'SKU-S', quantity: 1, unitPrice: '50000.00' },
+        ],
+        shippingFee: '30000.00',
+        discount: '10000.00',
+      }),
+    );
     await openWindow(orderId);
     const first = (await (await requestReturn(orderId, [{ lineNo: 1, quantity: 1 }])).json()) as { returnId: string };
     // One of the two units is on its way back: returning two more is a 400 naming what is left.
     const tooMany = await requestReturn(orderId, [{ lineNo: 1, quantity: 2 }]);
     expect(tooMany.status).toBe(400);
     expect(((await tooMany.json()) as { detail: string }).detail).toMatch(/line 1 has 1 unit\(s\) left/);
-    const second = (await (await requestReturn(orderId, [{ lineNo: 2, quantity: 1 }, { lineNo: 1, quantity: 1 }])).json()) as { returnId: string };
+    const second = (await (
+      await requestReturn(orderId, [
+        { lineNo: 2, quantity: 1 },
+        { lineNo: 1, quantity: 1 },
+      ])
+    ).json()) as { returnId: string };
     for (const r of [first, second]) {
       await received(orderId, r.returnId);
       expect((await inspect(orderId, r.returnId, 'accept')).status).toBe(200);
@@ -98,7 +139,11 @@ describe('returns', () => {
   it('a return whose parcel never arrives expires; nothing refunded', async () => {
     const orderId = await submit(makeOrder({ sku: 'SKU-R', quantity: 1 }));
     await openWindow(orderId);
-    await fetch(`${stack.sandboxUrl}/sandbox/carriers/hold`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ orderId }) });
+    await fetch(`${stack.sandboxUrl}/sandbox/carriers/hold`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ orderId }),
+    });
     const { returnId } = (await (await requestReturn(orderId, [{ lineNo: 1, quantity: 1 }])).json()) as { returnId: string };
     const done = await until(orderId, (o) => o.returns[0]?.status === 'expired', 'expired');
     expect(done.returns[0]!.returnId).toBe(returnId);
@@ -114,7 +159,11 @@ describe('returns', () => {
     await openWindow(orderId);
     const { returnId } = (await (await requestReturn(orderId, [{ lineNo: 1, quantity: 1 }])).json()) as { returnId: string };
     await received(orderId, returnId);
-    await fetch(`${stack.sandboxUrl}/sandbox/faults`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ service: 'payments', op: 'refund', match: { orderId }, action: 'error500', times: -1 }) });
+    await fetch(`${stack.sandboxUrl}/sandbox/faults`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ service: 'payments', op: 'refund', match: { orderId }, action: 'error500', times: -1 }),
+    });
     await inspect(orderId, returnId, 'accept');
     await until(orderId, (o) => (o as unknown as { needsAttention: boolean }).needsAttention, 'refund parked');
     await fetch(`${stack.sandboxUrl}/sandbox/faults`, { method: 'DELETE' });
@@ -132,7 +181,11 @@ describe('returns', () => {
     await received(orderId, returnId);
     await inspect(orderId, returnId, 'accept');
     await until(orderId, (o) => o.status === 'REFUNDED', 'refunded');
-    const instruction = await one(stack.db.sql<{ amount: string; method: string }[]>`select amount::text, method from refund_instructions where return_id = ${returnId}`);
+    const instruction = await one(
+      stack.db.sql<
+        { amount: string; method: string }[]
+      >`select amount::text, method from refund_instructions where return_id = ${returnId}`,
+    );
     expect(instruction).toEqual({ amount: '100000.00', method: 'bank_transfer' });
   });
 });
@@ -142,13 +195,23 @@ describe('exchanges', () => {
     const orderId = await submit(makeOrder({ sku: 'SKU-S', quantity: 1 }));
     await openWindow(orderId);
     const before = await stockRow(stack.db.sql, 'SKU-S', 'WH-HCM');
-    const res = await stack.api(`/v1/orders/${orderId}/returns`, { method: 'POST', key: TEST_KEYS.cs, json: { lines: [{ lineNo: 1, quantity: 1 }], reason: 'wrong size', exchange: true } });
+    const res = await stack.api(`/v1/orders/${orderId}/returns`, {
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { lines: [{ lineNo: 1, quantity: 1 }], reason: 'wrong size', exchange: true },
+    });
     expect(res.status).toBe(201);
     const { returnId } = (await res.json()) as { returnId: string };
     await received(orderId, returnId);
     expect((await inspect(orderId, returnId, 'accept')).status).toBe(200);
-    const done = await until(orderId, (o) => o.returns[0]?.status === 'accepted' && (o as unknown as { shipments: { status: string }[] }).shipments.length === 2
-      && (o as unknown as { shipments: { status: string }[] }).shipments.every((s) => s.status === 'delivered'), 'replacement delivered');
+    const done = await until(
+      orderId,
+      (o) =>
+        o.returns[0]?.status === 'accepted' &&
+        (o as unknown as { shipments: { status: string }[] }).shipments.length === 2 &&
+        (o as unknown as { shipments: { status: string }[] }).shipments.every((s) => s.status === 'delivered'),
+      'replacement delivered',
+    );
     expect(done.returns[0]).toMatchObject({ refundDue: '0.00', exchange: { status: 'shipping', shipmentId: `${orderId}-shipment-2` } });
     expect(await refunds(orderId)).toEqual([]);
     // One unit came back (restocked), one replacement left (committed): on hand unchanged, nothing reserved.
@@ -158,9 +221,17 @@ describe('exchanges', () => {
   it('releases the reserved replacement when the return expires', async () => {
     const orderId = await submit(makeOrder({ sku: 'SKU-S', quantity: 1 }));
     await openWindow(orderId);
-    await fetch(`${stack.sandboxUrl}/sandbox/carriers/hold`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ orderId }) });
+    await fetch(`${stack.sandboxUrl}/sandbox/carriers/hold`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ orderId }),
+    });
     const before = await stockRow(stack.db.sql, 'SKU-S', 'WH-HCM');
-    const res = await stack.api(`/v1/orders/${orderId}/returns`, { method: 'POST', key: TEST_KEYS.cs, json: { lines: [{ lineNo: 1, quantity: 1 }], reason: 'wrong colour', exchange: true } });
+    const res = await stack.api(`/v1/orders/${orderId}/returns`, {
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { lines: [{ lineNo: 1, quantity: 1 }], reason: 'wrong colour', exchange: true },
+    });
     expect(res.status).toBe(201);
     const { returnId } = (await res.json()) as { returnId: string };
     // The parcel has 3 s to come back: polling for the moment in between races the expiry on a busy
@@ -168,7 +239,9 @@ describe('exchanges', () => {
     const done = await until(orderId, (o) => o.returns[0]?.status === 'expired', 'expired');
     expect(done.returns[0]).toMatchObject({ exchange: { status: 'released' } });
     expect(done.timeline.map((t) => t.event)).toContain(`return ${returnId} requested: wrong colour (exchange: replacement reserved)`);
-    const held = await stack.db.sql<{ sku: string; quantity: number; state: string }[]>`select sku, quantity, state from reservations where order_id = ${returnId}`;
+    const held = await stack.db.sql<
+      { sku: string; quantity: number; state: string }[]
+    >`select sku, quantity, state from reservations where order_id = ${returnId}`;
     expect(held.map((r) => ({ ...r }))).toEqual([{ sku: 'SKU-S', quantity: 1, state: 'released' }]);
     expect(await stockRow(stack.db.sql, 'SKU-S', 'WH-HCM')).toEqual(before);
   });

@@ -12,7 +12,8 @@ import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 interface OrderBody {
-  status: string; needsAttention: boolean;
+  status: string;
+  needsAttention: boolean;
   payment: { captures: { captureId: string; amount: string }[] };
   shipments: { shipmentId: string; bookingId?: string; status: string }[];
   returns: { returnId: string; status: string; refunded?: string }[];
@@ -25,15 +26,26 @@ interface CarrierLedger {
 
 const getOrder = async (id: string) => (await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.ops })).json()) as OrderBody;
 const until = (id: string, pred: (o: OrderBody) => boolean, what: string) =>
-  eventually(async () => { const o = await getOrder(id); return pred(o) ? o : undefined; }, { what: `${id}: ${what}`, timeoutMs: 60_000 });
+  eventually(
+    async () => {
+      const o = await getOrder(id);
+      return pred(o) ? o : undefined;
+    },
+    { what: `${id}: ${what}`, timeoutMs: 60_000 },
+  );
 async function sandbox<T = Record<string, unknown>>(path: string, body?: unknown): Promise<T> {
-  const res = await fetch(stack.sandboxUrl + path, { method: body === undefined ? 'GET' : 'POST', headers: { 'Content-Type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const res = await fetch(stack.sandboxUrl + path, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   expect(res.status, `${path} → ${res.status}`).toBeLessThan(300);
   return res.json() as Promise<T>;
 }
 const carriers = (orderId: string) => sandbox<CarrierLedger>(`/sandbox/ledger/carriers?orderId=${orderId}`);
 /** Every webhook the carrier sends for this order is dropped on its way to the OMS. */
-const dropWebhooks = (orderId: string) => sandbox('/sandbox/faults', { service: 'carriers', op: 'webhook', match: { orderId }, action: 'error500', times: -1 });
+const dropWebhooks = (orderId: string) =>
+  sandbox('/sandbox/faults', { service: 'carriers', op: 'webhook', match: { orderId }, action: 'error500', times: -1 });
 const submit = async (order: ReturnType<typeof makeOrder>) => {
   const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: order });
   expect(res.status).toBe(201);
@@ -43,13 +55,20 @@ const submit = async (order: ReturnType<typeof makeOrder>) => {
 beforeAll(async () => {
   stack = await startTestStack({
     // ghn pushes webhooks; a booking quiet for 1.5 s is polled. The return's deadline is far away.
-    orderSettings: { defaultCarrier: 'ghn', trackingQuietMs: 1500, returnShipByMs: 3_600_000, stepRetry: { initialIntervalMs: 100, maximumIntervalMs: 500, maximumAttempts: 5 } },
+    orderSettings: {
+      defaultCarrier: 'ghn',
+      trackingQuietMs: 1500,
+      returnShipByMs: 3_600_000,
+      stepRetry: { initialIntervalMs: 100, maximumIntervalMs: 500, maximumAttempts: 5 },
+    },
     returnWindows: { default: 3_600_000 },
     sandboxOptions: { autoProgress: { enabled: true, stepMs: 300 } },
   });
   await seedNetwork(stack.db.sql, { 'SKU-Q': { 'WH-HCM': 100 } });
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
 /** The carrier tried, and not one webhook for these bookings reached the OMS. */
 async function expectNoWebhookArrived(orderId: string, kind: 'shipment' | 'return'): Promise<void> {
@@ -88,14 +107,30 @@ describe('push carrier whose webhooks never arrive', () => {
     await submit(order);
     await until(orderId, (o) => o.status === 'DELIVERED', 'DELIVERED');
 
-    const res = await stack.api(`/v1/orders/${orderId}/returns`, { method: 'POST', key: TEST_KEYS.cs, json: { lines: [{ lineNo: 1, quantity: 1 }], reason: 'too small' } });
+    const res = await stack.api(`/v1/orders/${orderId}/returns`, {
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { lines: [{ lineNo: 1, quantity: 1 }], reason: 'too small' },
+    });
     expect(res.status).toBe(201);
     const { returnId } = (await res.json()) as { returnId: string };
-    const received = await until(orderId, (o) => o.returns.find((r) => r.returnId === returnId)?.status === 'received', `${returnId} received`);
-    expect(received.timeline.some((t) => t.event.includes(`return ${returnId}: parcel received`) && t.event.includes('found by asking the carrier'))).toBe(true);
+    const received = await until(
+      orderId,
+      (o) => o.returns.find((r) => r.returnId === returnId)?.status === 'received',
+      `${returnId} received`,
+    );
+    expect(
+      received.timeline.some(
+        (t) => t.event.includes(`return ${returnId}: parcel received`) && t.event.includes('found by asking the carrier'),
+      ),
+    ).toBe(true);
     await expectNoWebhookArrived(orderId, 'return');
 
-    const inspected = await stack.api(`/v1/orders/${orderId}/returns/${returnId}/inspection`, { method: 'POST', key: TEST_KEYS.ops, json: { result: 'accept' } });
+    const inspected = await stack.api(`/v1/orders/${orderId}/returns/${returnId}/inspection`, {
+      method: 'POST',
+      key: TEST_KEYS.ops,
+      json: { result: 'accept' },
+    });
     expect(inspected.status).toBe(200);
     const done = await until(orderId, (o) => o.returns.find((r) => r.returnId === returnId)?.status === 'accepted', `${returnId} accepted`);
     expect(done.returns.find((r) => r.returnId === returnId)!.refunded).toBe('100000.00');

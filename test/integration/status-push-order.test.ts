@@ -37,14 +37,24 @@ interface Ledger {
 }
 
 async function sandbox<T>(path: string, json?: unknown): Promise<T> {
-  const res = await fetch(stack.sandboxUrl + path, json === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(json) });
+  const res = await fetch(
+    stack.sandboxUrl + path,
+    json === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(json) },
+  );
   expect(res.status, `${path} → ${res.status}`).toBeLessThan(300);
   return (await res.json()) as T;
 }
 const ledger = (channel: string, channelOrderId?: string) =>
   sandbox<Ledger>(`/sandbox/ledger/channels?channel=${channel}${channelOrderId ? `&channelOrderId=${channelOrderId}` : ''}`);
 const slow = (channel: string, orderId: string) =>
-  sandbox('/sandbox/faults', { service: 'channels', op: 'push', match: { channel, orderId }, action: 'timeout', delayMs: LATE_BY_MS, times: 1 });
+  sandbox('/sandbox/faults', {
+    service: 'channels',
+    op: 'push',
+    match: { channel, orderId },
+    action: 'timeout',
+    delayMs: LATE_BY_MS,
+    times: 1,
+  });
 
 /** A Shopify order on the platform, with a fresh id. */
 async function shopifyOrder(): Promise<{ id: string; orderId: string }> {
@@ -56,7 +66,14 @@ async function shopifyOrder(): Promise<{ id: string; orderId: string }> {
 
 const activities = () => createChannelActivities({ sql: stack.db.sql, logger: memoryLogger(), systems: { channels: system } });
 const push = (channel: string, channelOrderId: string, status: string, seq: number) =>
-  activities().pushOrderStatus({ channel, orderId: `order-${channel}-${channelOrderId}`, channelOrderId, status, seq, occurredAt: new Date().toISOString() });
+  activities().pushOrderStatus({
+    channel,
+    orderId: `order-${channel}-${channelOrderId}`,
+    channelOrderId,
+    status,
+    seq,
+    occurredAt: new Date().toISOString(),
+  });
 
 /**
  * Runs the push until it succeeds, the way Temporal retries the activity: a retryable failure is
@@ -83,7 +100,12 @@ async function pushUntilDone(channel: string, channelOrderId: string, status: st
 beforeAll(async () => {
   // The activities are called directly: no worker needed.
   stack = await startTestStack({ runWorker: false });
-  system = { baseUrl: stack.sandboxUrl, apiKey: DEV_SANDBOX_KEY, timeoutMs: CLIENT_TIMEOUT_MS, platformRequestTimeoutMs: PLATFORM_TIMEOUT_MS };
+  system = {
+    baseUrl: stack.sandboxUrl,
+    apiKey: DEV_SANDBOX_KEY,
+    timeoutMs: CLIENT_TIMEOUT_MS,
+    platformRequestTimeoutMs: PLATFORM_TIMEOUT_MS,
+  };
 });
 
 afterAll(async () => {
@@ -99,10 +121,13 @@ describe('a status push whose outcome is in doubt is not overtaken', () => {
     // …then COMPLETED (seq 8) is pushed, retried as Temporal would until it goes out.
     const completed = await pushUntilDone('shopify', id, 'COMPLETED', 8);
     // Once both have reached the platform (whenever the slow one lands), COMPLETED is its last word.
-    const l = await eventually(async () => {
-      const x = await ledger('shopify', id);
-      return x.calls.some((c) => c.status === 'oms:DELIVERED') && x.calls.some((c) => c.status === 'oms:COMPLETED') ? x : undefined;
-    }, { timeoutMs: 60_000, what: 'both pushes applied by the platform' });
+    const l = await eventually(
+      async () => {
+        const x = await ledger('shopify', id);
+        return x.calls.some((c) => c.status === 'oms:DELIVERED') && x.calls.some((c) => c.status === 'oms:COMPLETED') ? x : undefined;
+      },
+      { timeoutMs: 60_000, what: 'both pushes applied by the platform' },
+    );
     expect(l.calls.map((c) => c.status)).toEqual(['oms:DELIVERED', 'oms:COMPLETED']);
     expect(l.orders[id]?.status).toBe('oms:COMPLETED');
     // Held back visibly, not silently: its first attempt said what it waits for.
@@ -111,7 +136,9 @@ describe('a status push whose outcome is in doubt is not overtaken', () => {
     await push('shopify', id, 'DELIVERED', 7);
     const after = await ledger('shopify', id);
     expect(after.calls.map((c) => c.status)).toEqual(['oms:DELIVERED', 'oms:COMPLETED']);
-    const [row] = await stack.db.sql<{ seq: number; status: string }[]>`select seq, status from channel_status_pushes where channel = 'shopify' and order_id = ${`order-shopify-${id}`}`;
+    const [row] = await stack.db.sql<
+      { seq: number; status: string }[]
+    >`select seq, status from channel_status_pushes where channel = 'shopify' and order_id = ${`order-shopify-${id}`}`;
     expect(row).toEqual({ seq: 8, status: 'COMPLETED' });
   });
 
@@ -120,10 +147,13 @@ describe('a status push whose outcome is in doubt is not overtaken', () => {
     await slow('shopify', id);
     await expect(push('shopify', id, 'CANCELLING', 4)).rejects.toThrow(/timed out/);
     const cancelled = await pushUntilDone('shopify', id, 'CANCELLED', 5);
-    const l = await eventually(async () => {
-      const x = await ledger('shopify', id);
-      return x.calls.some((c) => c.status === 'oms:CANCELLING') && x.calls.some((c) => c.action === 'cancel_order') ? x : undefined;
-    }, { timeoutMs: 60_000, what: 'both pushes applied by the platform' });
+    const l = await eventually(
+      async () => {
+        const x = await ledger('shopify', id);
+        return x.calls.some((c) => c.status === 'oms:CANCELLING') && x.calls.some((c) => c.action === 'cancel_order') ? x : undefined;
+      },
+      { timeoutMs: 60_000, what: 'both pushes applied by the platform' },
+    );
     expect(l.calls.map((c) => c.action)).toEqual(['update_order', 'cancel_order']);
     expect(l.orders[id]?.status).toBe('cancelled');
     expect(cancelled.failed[0]).toMatch(/^ChannelPushInDoubt: /);
@@ -131,7 +161,13 @@ describe('a status push whose outcome is in doubt is not overtaken', () => {
 
   it('a push refused with a definite answer (5xx, nothing in flight) does not hold the next one back', async () => {
     const { id } = await shopifyOrder();
-    await sandbox('/sandbox/faults', { service: 'channels', op: 'push', match: { channel: 'shopify', orderId: id }, action: 'error500', times: 1 });
+    await sandbox('/sandbox/faults', {
+      service: 'channels',
+      op: 'push',
+      match: { channel: 'shopify', orderId: id },
+      action: 'error500',
+      times: 1,
+    });
     await expect(push('shopify', id, 'SHIPPED', 2)).rejects.toThrow(/500/);
     // The platform answered: the failed request can never land later, so DELIVERED goes out at once.
     await push('shopify', id, 'DELIVERED', 3);
@@ -145,11 +181,17 @@ describe('a status push whose outcome is in doubt is not overtaken', () => {
     await expect(push('web', channelOrderId, 'SHIPPED', 2)).rejects.toThrow(/timed out/);
     await push('web', channelOrderId, 'DELIVERED', 3);
     // The slow SHIPPED lands after DELIVERED, and the feed keeps DELIVERED.
-    const l = await eventually(async () => {
-      const x = await ledger('web');
-      return x.pushes.filter((p) => p.orderId === orderId).length === 2 ? x : undefined;
-    }, { timeoutMs: 60_000, what: 'the slow push applied by the feed' });
-    expect(l.pushes.filter((p) => p.orderId === orderId).map((p) => [p.seq, p.stale])).toEqual([[3, false], [2, true]]);
+    const l = await eventually(
+      async () => {
+        const x = await ledger('web');
+        return x.pushes.filter((p) => p.orderId === orderId).length === 2 ? x : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the slow push applied by the feed' },
+    );
+    expect(l.pushes.filter((p) => p.orderId === orderId).map((p) => [p.seq, p.stale])).toEqual([
+      [3, false],
+      [2, true],
+    ]);
     expect(l.latest[orderId]).toMatchObject({ status: 'DELIVERED', seq: 3 });
   });
 });

@@ -26,12 +26,21 @@ beforeAll(async () => {
     stockSync: { channels: [...SYNCED], intervalMs: INTERVAL, batchSize: BATCH, pollMs: 50, waitMs: 5000 },
   });
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
-interface StockPush { channel: string; items: { sku: string; available: number }[]; at: string }
+interface StockPush {
+  channel: string;
+  items: { sku: string; available: number }[];
+  at: string;
+}
 
 async function sandbox<T>(path: string, body?: unknown): Promise<T> {
-  const res = await fetch(stack.sandboxUrl + path, body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(
+    stack.sandboxUrl + path,
+    body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) },
+  );
   expect(res.ok).toBe(true);
   return (await res.json()) as T;
 }
@@ -53,11 +62,14 @@ async function trueAtp(sku: string): Promise<number> {
 
 /** Waits until every synced channel's latest level of `sku` is `level` and nothing is queued. */
 async function untilEveryChannelShows(sku: string, level: number, timeoutMs = 20_000): Promise<void> {
-  await eventually(async () => {
-    for (const ch of SYNCED) if ((await levelsSent(ch, sku)).at(-1) !== level) return false;
-    const [q] = await stack.db.sql<{ n: number }[]>`select count(*)::int as n from stock_sync_outbox where sku = ${sku}`;
-    return q?.n === 0;
-  }, { timeoutMs, intervalMs: 100, what: `every channel shows ${sku} = ${level}` });
+  await eventually(
+    async () => {
+      for (const ch of SYNCED) if ((await levelsSent(ch, sku)).at(-1) !== level) return false;
+      const [q] = await stack.db.sql<{ n: number }[]>`select count(*)::int as n from stock_sync_outbox where sku = ${sku}`;
+      return q?.n === 0;
+    },
+    { timeoutMs, intervalMs: 100, what: `every channel shows ${sku} = ${level}` },
+  );
 }
 
 const day = '2026-11-21';
@@ -68,7 +80,9 @@ describe('stock sync', () => {
   it('100 reservations on one SKU within a second: a bounded number of pushes per channel, the last one the true level', async () => {
     await seedNetwork(stack.db.sql, { 'SKU-SALE': { 'WH-HCM': 1000, 'WH-HN': 50 } });
     await untilEveryChannelShows('SKU-SALE', 1050);
-    const before = Object.fromEntries(await Promise.all(SYNCED.map(async (ch) => [ch, (await levelsSent(ch, 'SKU-SALE')).length] as const)));
+    const before = Object.fromEntries(
+      await Promise.all(SYNCED.map(async (ch) => [ch, (await levelsSent(ch, 'SKU-SALE')).length] as const)),
+    );
 
     const repo = new InventoryRepo(stack.db.sql);
     const t0 = Date.now();
@@ -90,7 +104,10 @@ describe('stock sync', () => {
       const sent = (await levelsSent(ch, 'SKU-SALE')).slice(before[ch]);
       // One push per interval while the burst lasts, plus the one that finds its last changes.
       const bound = Math.floor(burstMs / intervalOf(ch)) + 2;
-      const times = (await pushesTo(ch)).filter((p) => p.items.some((i) => i.sku === 'SKU-SALE')).slice(before[ch]).map((p) => Date.parse(p.at) - t0);
+      const times = (await pushesTo(ch))
+        .filter((p) => p.items.some((i) => i.sku === 'SKU-SALE'))
+        .slice(before[ch])
+        .map((p) => Date.parse(p.at) - t0);
       figures[ch] = { pushes: sent.length, bound, msAfterStart: times };
       expect(sent.length).toBeGreaterThanOrEqual(1);
       expect(sent.length).toBeLessThanOrEqual(bound);
@@ -109,17 +126,22 @@ describe('stock sync', () => {
 
   it('release and restock reach every channel; a commit, which leaves the level as it is, is not pushed again', async () => {
     const repo = new InventoryRepo(stack.db.sql);
-    const outboxOf = async (sku: string) => (await stack.db.sql<{ n: number }[]>`select count(*)::int as n from stock_sync_outbox where sku = ${sku}`)[0]?.n;
+    const outboxOf = async (sku: string) =>
+      (await stack.db.sql<{ n: number }[]>`select count(*)::int as n from stock_sync_outbox where sku = ${sku}`)[0]?.n;
     // SKU-SALE after the sale: 950 available, 100 reserved.
     await repo.release('order-sale-0-0');
     await repo.release('order-sale-0-1');
     await untilEveryChannelShows('SKU-SALE', 952);
-    const before = Object.fromEntries(await Promise.all(SYNCED.map(async (ch) => [ch, (await levelsSent(ch, 'SKU-SALE')).length] as const)));
+    const before = Object.fromEntries(
+      await Promise.all(SYNCED.map(async (ch) => [ch, (await levelsSent(ch, 'SKU-SALE')).length] as const)),
+    );
     // Handover: on hand and reserved both drop by 1 — the same level, so nothing to tell.
     expect(await repo.commit('order-sale-1-0', 'WH-HCM')).toBe(1);
     await eventually(async () => (await outboxOf('SKU-SALE')) === 0, { what: 'commit acknowledged' });
     for (const ch of SYNCED) expect((await levelsSent(ch, 'SKU-SALE')).length).toBe(before[ch]);
-    expect(await repo.restock({ sku: 'SKU-SALE', warehouseId: 'WH-HCM', quantity: 3, ref: 'ret-1:1', reason: 'return', actor: 'test' })).toEqual({ applied: true });
+    expect(
+      await repo.restock({ sku: 'SKU-SALE', warehouseId: 'WH-HCM', quantity: 3, ref: 'ret-1:1', reason: 'return', actor: 'test' }),
+    ).toEqual({ applied: true });
     expect(await trueAtp('SKU-SALE')).toBe(955);
     await untilEveryChannelShows('SKU-SALE', 955);
   });
@@ -127,9 +149,12 @@ describe('stock sync', () => {
   it('a waiting round hands back at once when the worker is about to stop', async () => {
     const shutdown = new AbortController();
     const acts = createStockSyncActivities({
-      sql: stack.db.sql, logger: memoryLogger(), systems: { channels: { baseUrl: stack.sandboxUrl, apiKey: 'unused' } },
+      sql: stack.db.sql,
+      logger: memoryLogger(),
+      systems: { channels: { baseUrl: stack.sandboxUrl, apiKey: 'unused' } },
       // pos is not registered in this stack: nothing is ever queued for it, so the round waits.
-      stockSync: { ...DEFAULT_STOCK_SYNC, channels: ['pos'], waitMs: 30_000, pollMs: 50 }, shutdown: shutdown.signal,
+      stockSync: { ...DEFAULT_STOCK_SYNC, channels: ['pos'], waitMs: 30_000, pollMs: 50 },
+      shutdown: shutdown.signal,
     });
     const t0 = Date.now();
     const round = acts.syncStockRound({ channel: 'pos' });
@@ -144,7 +169,11 @@ describe('stock sync', () => {
   it('a manual set through the API reaches every channel', async () => {
     await seedNetwork(stack.db.sql, { 'SKU-MAN': { 'WH-HN': 5, 'WH-DN': 3 } });
     await untilEveryChannelShows('SKU-MAN', 8);
-    const res = await stack.api('/v1/inventory/SKU-MAN/WH-HN', { method: 'PUT', key: TEST_KEYS.admin, json: { onHand: 12, safetyStock: 2, reason: 'cycle count' } });
+    const res = await stack.api('/v1/inventory/SKU-MAN/WH-HN', {
+      method: 'PUT',
+      key: TEST_KEYS.admin,
+      json: { onHand: 12, safetyStock: 2, reason: 'cycle count' },
+    });
     expect(res.status).toBe(200);
     expect(await trueAtp('SKU-MAN')).toBe(13);
     await untilEveryChannelShows('SKU-MAN', 13);
@@ -177,7 +206,11 @@ describe('stock sync', () => {
     // Distinct levels going up and down, so each pushed value names the change it came from.
     const history = [37, 12, 58, 3, 44, 21, 60, 9, 31, 50, 17, 26, 5, 41, 33, 2, 55, 14, 48, 29];
     for (const [i, onHand] of history.entries()) {
-      const res = await stack.api('/v1/inventory/SKU-SEQ/WH-DN', { method: 'PUT', key: TEST_KEYS.admin, json: { onHand, reason: `count ${i}` } });
+      const res = await stack.api('/v1/inventory/SKU-SEQ/WH-DN', {
+        method: 'PUT',
+        key: TEST_KEYS.admin,
+        json: { onHand, reason: `count ${i}` },
+      });
       expect(res.status).toBe(200);
       await new Promise((r) => setTimeout(r, (i * 37) % 90));
     }
@@ -213,11 +246,23 @@ describe('stock sync', () => {
     await seedNetwork(stack.db.sql, { 'SKU-OFF': { 'WH-HN': 4, 'WH-DN': 6 } });
     await untilEveryChannelShows('SKU-OFF', 10);
     const dn = { name: 'WH-DN', city: 'Da Nang', lat: 16.0544, lng: 108.2022, regionsServed: ['central'], dailyCapacity: 100000 };
-    expect((await stack.api('/v1/warehouses/WH-DN', { method: 'PUT', key: TEST_KEYS.admin, json: { ...dn, active: false } })).status).toBe(200);
+    expect((await stack.api('/v1/warehouses/WH-DN', { method: 'PUT', key: TEST_KEYS.admin, json: { ...dn, active: false } })).status).toBe(
+      200,
+    );
     await untilEveryChannelShows('SKU-OFF', 4);
-    expect((await stack.api('/v1/warehouses/WH-DN', { method: 'PUT', key: TEST_KEYS.admin, json: { ...dn, active: true } })).status).toBe(200);
+    expect((await stack.api('/v1/warehouses/WH-DN', { method: 'PUT', key: TEST_KEYS.admin, json: { ...dn, active: true } })).status).toBe(
+      200,
+    );
     await untilEveryChannelShows('SKU-OFF', 10);
-    expect((await stack.api('/v1/products/SKU-OFF', { method: 'PUT', key: TEST_KEYS.admin, json: { name: 'SKU-OFF', unitPrice: '100000.00', weightGrams: 400, active: false } })).status).toBe(200);
+    expect(
+      (
+        await stack.api('/v1/products/SKU-OFF', {
+          method: 'PUT',
+          key: TEST_KEYS.admin,
+          json: { name: 'SKU-OFF', unitPrice: '100000.00', weightGrams: 400, active: false },
+        })
+      ).status,
+    ).toBe(200);
     await untilEveryChannelShows('SKU-OFF', 0);
   });
 
@@ -226,12 +271,22 @@ describe('stock sync', () => {
     const repo = new StockSyncRepo(stack.db.sql);
     let entered!: () => void;
     let release!: () => void;
-    const inside = new Promise<void>((r) => { entered = r; });
-    const held = new Promise<void>((r) => { release = r; });
-    const first = repo.withChannelLock('lock-test-a', () => { entered(); return held.then(() => 'first'); });
+    const inside = new Promise<void>((r) => {
+      entered = r;
+    });
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const first = repo.withChannelLock('lock-test-a', () => {
+      entered();
+      return held.then(() => 'first');
+    });
     await inside;
     expect(await repo.withChannelLock('lock-test-a', () => Promise.resolve('second'))).toEqual({ locked: false });
-    expect(await repo.withChannelLock('lock-test-b', () => Promise.resolve('other channel'))).toEqual({ locked: true, value: 'other channel' });
+    expect(await repo.withChannelLock('lock-test-b', () => Promise.resolve('other channel'))).toEqual({
+      locked: true,
+      value: 'other channel',
+    });
     release();
     expect(await first).toEqual({ locked: true, value: 'first' });
     expect(await repo.withChannelLock('lock-test-a', () => Promise.resolve('after'))).toEqual({ locked: true, value: 'after' });
@@ -249,10 +304,13 @@ describe('stock sync', () => {
 
     expect(await repo.registerChannels(SYNCED)).toEqual({ added: ['tiktok'], removed: [] });
     const products = (await stack.db.sql<{ sku: string }[]>`select sku from products`).map((r) => r.sku);
-    await eventually(async () => {
-      const sent = new Set((await pushesTo('tiktok')).slice(before).flatMap((p) => p.items.map((i) => i.sku)));
-      return products.every((s) => sent.has(s));
-    }, { timeoutMs: 30_000, what: 'tiktok got every SKU again' });
+    await eventually(
+      async () => {
+        const sent = new Set((await pushesTo('tiktok')).slice(before).flatMap((p) => p.items.map((i) => i.sku)));
+        return products.every((s) => sent.has(s));
+      },
+      { timeoutMs: 30_000, what: 'tiktok got every SKU again' },
+    );
     expect((await levelsSent('tiktok', 'SKU-MAN')).at(-1)).toBe(await trueAtp('SKU-MAN'));
   }, 60_000);
 });

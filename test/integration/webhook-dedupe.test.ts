@@ -33,10 +33,18 @@ let stack: TestStack;
 function stallingClient(real: Client, op: 'signal' | 'start', target: string) {
   let fail!: (err: Error) => void;
   let reached!: () => void;
-  const stuck = new Promise<never>((_, reject) => { fail = reject; });
-  const atEffect = new Promise<void>((r) => { reached = r; });
+  const stuck = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
+  const atEffect = new Promise<void>((r) => {
+    reached = r;
+  });
   let fired = false;
-  const stall = () => { fired = true; reached(); return stuck; };
+  const stall = () => {
+    fired = true;
+    reached();
+    return stuck;
+  };
   const bind = <T extends object>(obj: T, p: string | symbol) => {
     const v: unknown = Reflect.get(obj, p);
     return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(obj) : v;
@@ -44,7 +52,8 @@ function stallingClient(real: Client, op: 'signal' | 'start', target: string) {
   const workflow = new Proxy(real.workflow, {
     get(t, p) {
       if (p === 'start' && op === 'start') {
-        return (fn: unknown, opts: { workflowId: string }) => (opts.workflowId === target && !fired ? stall() : t.start(fn as never, opts as never));
+        return (fn: unknown, opts: { workflowId: string }) =>
+          opts.workflowId === target && !fired ? stall() : t.start(fn as never, opts as never);
       }
       if (p === 'getHandle' && op === 'signal') {
         return (id: string, ...rest: unknown[]) => {
@@ -67,10 +76,19 @@ function appWith(client: Client) {
   starts.start();
   relays.push(starts);
   return createApp({
-    keys: new KeyStore(TEST_KEY_SPECS), logger: memoryLogger(), metrics: createApiMetrics(), bodyLimitBytes: 64 * 1024,
+    keys: new KeyStore(TEST_KEY_SPECS),
+    logger: memoryLogger(),
+    metrics: createApiMetrics(),
+    bodyLimitBytes: 64 * 1024,
     health: { postgres: () => Promise.resolve(), temporal: () => Promise.resolve() },
-    client, sql: stack.db.sql, starts, taskQueue: stack.taskQueue, orderSettings: DEFAULT_ORDER_SETTINGS,
-    carrierSecrets: DEV_CARRIER_SECRETS, channelSecrets: DEV_CHANNEL_SECRETS, returnWindows: { default: 7 * 86_400_000 },
+    client,
+    sql: stack.db.sql,
+    starts,
+    taskQueue: stack.taskQueue,
+    orderSettings: DEFAULT_ORDER_SETTINGS,
+    carrierSecrets: DEV_CARRIER_SECRETS,
+    channelSecrets: DEV_CHANNEL_SECRETS,
+    returnWindows: { default: 7 * 86_400_000 },
   });
 }
 
@@ -79,7 +97,11 @@ const pendingStarts = async (workflowId: string) =>
 const count = async (table: 'carrier_events' | 'channel_events', where: string, value: string) =>
   Number((await stack.db.sql.unsafe(`select count(*)::int as n from ${table} where ${where} = $1`, [value]))[0]!.n);
 
-interface OrderBody { status: string; shipments: { shipmentId: string; bookingId?: string; trackingNumber?: string; status: string }[]; timeline: { event: string; detail: { eventId?: string } }[] }
+interface OrderBody {
+  status: string;
+  shipments: { shipmentId: string; bookingId?: string; trackingNumber?: string; status: string }[];
+  timeline: { event: string; detail: { eventId?: string } }[];
+}
 const getOrder = async (id: string) => {
   const res = await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.cs });
   return res.status === 200 ? ((await res.json()) as OrderBody) : undefined;
@@ -89,15 +111,28 @@ beforeAll(async () => {
   // Parcels move only when the test says so.
   stack = await startTestStack({ sandboxOptions: { autoProgress: { enabled: false, stepMs: 1000 } } });
   const stock = { 'WH-HCM': 100, 'WH-HN': 100 };
-  await seedNetwork(stack.db.sql, { 'SKU-A': stock, 'TSHIRT-M': stock, 'CAP-BLK': stock, 'BAG-TOTE': stock, 'SANDAL-42': stock, 'MUG-CER': stock });
+  await seedNetwork(stack.db.sql, {
+    'SKU-A': stock,
+    'TSHIRT-M': stock,
+    'CAP-BLK': stock,
+    'BAG-TOTE': stock,
+    'SANDAL-42': stock,
+    'MUG-CER': stock,
+  });
 });
-afterAll(async () => { for (const r of relays) await r.stop(); await stack?.close(); });
+afterAll(async () => {
+  for (const r of relays) await r.stop();
+  await stack?.close();
+});
 
 describe('carrier webhooks', () => {
-  it('a delivery stuck before its signal leaves no dedupe row; the carrier\'s retry is applied, once', async () => {
+  it("a delivery stuck before its signal leaves no dedupe row; the carrier's retry is applied, once", async () => {
     const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder({ payment: { method: 'cod' } }) });
     const { orderId } = (await res.json()) as { orderId: string };
-    const booked = await eventually(async () => { const o = await getOrder(orderId); return o?.shipments[0]?.trackingNumber ? o : undefined; });
+    const booked = await eventually(async () => {
+      const o = await getOrder(orderId);
+      return o?.shipments[0]?.trackingNumber ? o : undefined;
+    });
     const { shipmentId, trackingNumber } = booked.shipments[0]! as { shipmentId: string; trackingNumber: string };
     // GHN's own webhook, echoing our shipment id; its event id is derived from code, type, status and time.
     const at = new Date().toISOString();
@@ -115,7 +150,13 @@ describe('carrier webhooks', () => {
     // The carrier gives up on the first delivery and sends the event again.
     const retry = await fetch(`${stack.apiUrl}${url}`, init());
     expect(await retry.json()).toMatchObject({ accepted: true, duplicate: false, events: [{ eventId, outcome: 'applied' }] });
-    const moved = await eventually(async () => { const o = await getOrder(orderId); return o?.shipments[0]?.status === 'picked_up' ? o : undefined; }, { what: 'picked up' });
+    const moved = await eventually(
+      async () => {
+        const o = await getOrder(orderId);
+        return o?.shipments[0]?.status === 'picked_up' ? o : undefined;
+      },
+      { what: 'picked up' },
+    );
     expect(moved.shipments[0]!.status).toBe('picked_up');
 
     // The stuck delivery fails at last: it answers 503 and records nothing over the applied one.
@@ -124,12 +165,22 @@ describe('carrier webhooks', () => {
     expect(await count('carrier_events', 'booking_id', trackingNumber)).toBe(1);
     // Later replays are acknowledged as duplicates, and the event is in the timeline once.
     expect(await (await fetch(`${stack.apiUrl}${url}`, init())).json()).toMatchObject({ accepted: true, duplicate: true });
-    const o = await eventually(async () => { const x = await getOrder(orderId); return x?.timeline.some((t) => t.detail.eventId === eventId) ? x : undefined; }, { what: 'timeline row' });
+    const o = await eventually(
+      async () => {
+        const x = await getOrder(orderId);
+        return x?.timeline.some((t) => t.detail.eventId === eventId) ? x : undefined;
+      },
+      { what: 'timeline row' },
+    );
     expect(o.timeline.filter((t) => t.detail.eventId === eventId)).toHaveLength(1);
   });
 
   it('an event for a shipment workflow that does not exist (yet) is refused, not recorded', async () => {
-    const res = await postCarrierWebhook(stack.apiUrl, 'ghn', ghnWebhook({ orderCode: 'GHNEARLY0001', status: 'picked', reference: 'order-web-nothere-shipment-1' }));
+    const res = await postCarrierWebhook(
+      stack.apiUrl,
+      'ghn',
+      ghnWebhook({ orderCode: 'GHNEARLY0001', status: 'picked', reference: 'order-web-nothere-shipment-1' }),
+    );
     expect(res.status).toBe(409);
     expect(await count('carrier_events', 'booking_id', 'GHNEARLY0001')).toBe(0);
   });
@@ -138,18 +189,32 @@ describe('carrier webhooks', () => {
 describe('channel webhooks', () => {
   it('a TikTok notification is answered without waiting on Temporal: a stalled intake start holds nothing, and its failure is retried', async () => {
     const id = `57${Array.from({ length: 16 }, (_, i) => (i === 0 ? randomInt(1, 10) : randomInt(0, 10))).join('')}`;
-    const doc = JSON.parse(readFileSync(new URL('../fixtures/channels/tiktok/order-detail-cod.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const doc = JSON.parse(readFileSync(new URL('../fixtures/channels/tiktok/order-detail-cod.json', import.meta.url), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     const lines = (doc.line_items as Record<string, unknown>[]).map((l, n) => ({ ...l, id: `${id.slice(0, 16)}${n}9` }));
-    const put = await fetch(`${stack.sandboxUrl}/sandbox/channels/tiktok/orders`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...doc, id, line_items: lines }) });
+    const put = await fetch(`${stack.sandboxUrl}/sandbox/channels/tiktok/orders`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ ...doc, id, line_items: lines }),
+    });
     expect(put.status).toBeLessThan(300);
 
     const now = Math.floor(Date.now() / 1000);
     const body = JSON.stringify({
-      type: 1, tts_notification_id: `74${id.slice(2)}`, shop_id: '7494000000000000001', timestamp: now,
+      type: 1,
+      tts_notification_id: `74${id.slice(2)}`,
+      shop_id: '7494000000000000001',
+      timestamp: now,
       data: { order_id: id, order_status: 'AWAITING_SHIPMENT', update_time: now },
     });
     const creds = channelCredentials('tiktok', DEV_CHANNEL_SECRETS.tiktok!);
-    const init = () => ({ method: 'POST', body, headers: { 'Content-Type': 'application/json', Authorization: hmacHex(creds.secret, creds.appKey + body) } });
+    const init = () => ({
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/json', Authorization: hmacHex(creds.secret, creds.appKey + body) },
+    });
 
     // Only the stalling API's relay may take the row (the stack's would start it at its next poll).
     await stack.starts.stop();
@@ -176,7 +241,11 @@ describe('channel webhooks', () => {
     const order = makeOrder({ sku: 'SKU-A' });
     const orderId = `order-web-${order.channelOrderId}`;
     const body = JSON.stringify(order);
-    const init = () => ({ method: 'POST', body, headers: { 'Content-Type': 'application/json', 'X-Channel-Signature': hmacHex(DEV_CHANNEL_SECRETS.web!, body) } });
+    const init = () => ({
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/json', 'X-Channel-Signature': hmacHex(DEV_CHANNEL_SECRETS.web!, body) },
+    });
 
     // Only the stalling API's relay may take the row (the stack's would start it at its next poll).
     await stack.starts.stop();
@@ -192,7 +261,13 @@ describe('channel webhooks', () => {
     stalling.fail(new Error('connection lost'));
     stack.starts.start();
     // The workflow runs: the order moves past RECEIVED, and its start is no longer pending.
-    await eventually(async () => { const o = await getOrder(orderId); return o && o.status !== 'RECEIVED' ? o : undefined; }, { what: 'order workflow running' });
+    await eventually(
+      async () => {
+        const o = await getOrder(orderId);
+        return o && o.status !== 'RECEIVED' ? o : undefined;
+      },
+      { what: 'order workflow running' },
+    );
     expect(await pendingStarts(orderId)).toBe(0);
     expect(await count('channel_events', 'order_id', orderId)).toBe(1);
   });

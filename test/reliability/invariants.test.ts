@@ -13,48 +13,118 @@ import { allHold, checkInvariants, type RunFacts } from '../../scripts/chaos/inv
  * everything returned and refunded, o5 backordered and waiting.
  */
 function world(): RunFacts {
-  const delivered = (id: string, wh: string, bookingId: string, lines: { lineNo: number; sku: string; quantity: number }[]) =>
-    ({ shipmentId: `${id}-shipment-1`, warehouseId: wh, status: 'delivered', bookingId, carrier: 'ghn', lines });
+  const delivered = (id: string, wh: string, bookingId: string, lines: { lineNo: number; sku: string; quantity: number }[]) => ({
+    shipmentId: `${id}-shipment-1`,
+    warehouseId: wh,
+    status: 'delivered',
+    bookingId,
+    carrier: 'ghn',
+    lines,
+  });
   return {
     accepted: ['o1', 'o2', 'o3', 'o4', 'o5'],
     orders: [
       {
-        orderId: 'o1', channel: 'web', channelOrderId: '1001', status: 'COMPLETED', seq: 9, needsAttention: false, attentionReason: null,
-        paymentMethod: 'prepaid', total: '200.00', lines: [{ lineNo: 1, sku: 'A', quantity: 2 }], cancelledLines: [],
+        orderId: 'o1',
+        channel: 'web',
+        channelOrderId: '1001',
+        status: 'COMPLETED',
+        seq: 9,
+        needsAttention: false,
+        attentionReason: null,
+        paymentMethod: 'prepaid',
+        total: '200.00',
+        lines: [{ lineNo: 1, sku: 'A', quantity: 2 }],
+        cancelledLines: [],
         shipments: [delivered('o1', 'WH1', 'bk1', [{ lineNo: 1, sku: 'A', quantity: 2 }])],
-        captures: [{ shipmentId: 'o1-shipment-1', captureId: 'cap1', amount: '200.00' }], returns: [],
+        captures: [{ shipmentId: 'o1-shipment-1', captureId: 'cap1', amount: '200.00' }],
+        returns: [],
       },
       {
-        orderId: 'o2', channel: 'web', channelOrderId: '1002', status: 'CANCELLED', seq: 6, needsAttention: false, attentionReason: null,
-        paymentMethod: 'prepaid', total: '50.00', lines: [{ lineNo: 1, sku: 'B', quantity: 1 }], cancelledLines: [],
-        shipments: [{ shipmentId: 'o2-shipment-1', warehouseId: 'WH1', status: 'cancelled', bookingId: 'bk2', carrier: 'ghn', lines: [{ lineNo: 1, sku: 'B', quantity: 1 }] }],
-        captures: [], returns: [],
+        orderId: 'o2',
+        channel: 'web',
+        channelOrderId: '1002',
+        status: 'CANCELLED',
+        seq: 6,
+        needsAttention: false,
+        attentionReason: null,
+        paymentMethod: 'prepaid',
+        total: '50.00',
+        lines: [{ lineNo: 1, sku: 'B', quantity: 1 }],
+        cancelledLines: [],
+        shipments: [
+          {
+            shipmentId: 'o2-shipment-1',
+            warehouseId: 'WH1',
+            status: 'cancelled',
+            bookingId: 'bk2',
+            carrier: 'ghn',
+            lines: [{ lineNo: 1, sku: 'B', quantity: 1 }],
+          },
+        ],
+        captures: [],
+        returns: [],
       },
       {
-        orderId: 'o3', channel: 'shopify', channelOrderId: '5801', status: 'COMPLETED', seq: 12, needsAttention: false, attentionReason: null,
-        paymentMethod: 'cod', total: '300.00', lines: [{ lineNo: 1, sku: 'A', quantity: 3 }], cancelledLines: [],
-        shipments: [delivered('o3', 'WH2', 'bk3', [{ lineNo: 1, sku: 'A', quantity: 3 }])], captures: [],
+        orderId: 'o3',
+        channel: 'shopify',
+        channelOrderId: '5801',
+        status: 'COMPLETED',
+        seq: 12,
+        needsAttention: false,
+        attentionReason: null,
+        paymentMethod: 'cod',
+        total: '300.00',
+        lines: [{ lineNo: 1, sku: 'A', quantity: 3 }],
+        cancelledLines: [],
+        shipments: [delivered('o3', 'WH2', 'bk3', [{ lineNo: 1, sku: 'A', quantity: 3 }])],
+        captures: [],
         returns: [{ returnId: 'o3-return-1', status: 'accepted', refunded: '100.00', lines: [{ lineNo: 1, sku: 'A', quantity: 1 }] }],
       },
       {
-        orderId: 'o4', channel: 'shopee', channelOrderId: 'SN4', status: 'COMPLETED', seq: 14, needsAttention: false, attentionReason: null,
-        paymentMethod: 'prepaid', total: '100.00', lines: [{ lineNo: 1, sku: 'A', quantity: 1 }], cancelledLines: [],
+        orderId: 'o4',
+        channel: 'shopee',
+        channelOrderId: 'SN4',
+        status: 'COMPLETED',
+        seq: 14,
+        needsAttention: false,
+        attentionReason: null,
+        paymentMethod: 'prepaid',
+        total: '100.00',
+        lines: [{ lineNo: 1, sku: 'A', quantity: 1 }],
+        cancelledLines: [],
         shipments: [delivered('o4', 'WH1', 'bk5', [{ lineNo: 1, sku: 'A', quantity: 1 }])],
         captures: [{ shipmentId: 'o4-shipment-1', captureId: 'cap4', amount: '100.00' }],
         returns: [{ returnId: 'o4-return-1', status: 'accepted', refunded: '100.00', lines: [{ lineNo: 1, sku: 'A', quantity: 1 }] }],
       },
       {
-        orderId: 'o5', channel: 'web', channelOrderId: '1005', status: 'BACKORDERED', seq: 3, needsAttention: false, attentionReason: null,
-        paymentMethod: 'cod', total: '200.00', lines: [{ lineNo: 1, sku: 'B', quantity: 4 }], cancelledLines: [], shipments: [], captures: [], returns: [],
+        orderId: 'o5',
+        channel: 'web',
+        channelOrderId: '1005',
+        status: 'BACKORDERED',
+        seq: 3,
+        needsAttention: false,
+        attentionReason: null,
+        paymentMethod: 'cod',
+        total: '200.00',
+        lines: [{ lineNo: 1, sku: 'B', quantity: 4 }],
+        cancelledLines: [],
+        shipments: [],
+        captures: [],
+        returns: [],
       },
     ],
     seedStock: [
-      { sku: 'A', warehouseId: 'WH1', onHand: 10, reserved: 0 }, { sku: 'B', warehouseId: 'WH1', onHand: 5, reserved: 0 },
-      { sku: 'A', warehouseId: 'WH2', onHand: 3, reserved: 0 }, { sku: 'B', warehouseId: 'WH2', onHand: 0, reserved: 0 },
+      { sku: 'A', warehouseId: 'WH1', onHand: 10, reserved: 0 },
+      { sku: 'B', warehouseId: 'WH1', onHand: 5, reserved: 0 },
+      { sku: 'A', warehouseId: 'WH2', onHand: 3, reserved: 0 },
+      { sku: 'B', warehouseId: 'WH2', onHand: 0, reserved: 0 },
     ],
     stock: [
-      { sku: 'A', warehouseId: 'WH1', onHand: 8, reserved: 0 }, { sku: 'B', warehouseId: 'WH1', onHand: 5, reserved: 0 },
-      { sku: 'A', warehouseId: 'WH2', onHand: 1, reserved: 0 }, { sku: 'B', warehouseId: 'WH2', onHand: 4, reserved: 0 },
+      { sku: 'A', warehouseId: 'WH1', onHand: 8, reserved: 0 },
+      { sku: 'B', warehouseId: 'WH1', onHand: 5, reserved: 0 },
+      { sku: 'A', warehouseId: 'WH2', onHand: 1, reserved: 0 },
+      { sku: 'B', warehouseId: 'WH2', onHand: 4, reserved: 0 },
     ],
     adjustments: [
       { sku: 'A', warehouseId: 'WH2', before: 0, after: 1, ref: 'o3-return-1:1' },
@@ -69,12 +139,36 @@ function world(): RunFacts {
     ],
     payments: [
       { type: 'authorize', id: 'auth1', orderId: 'o1', authorizationId: 'auth1', amount: '200.00', idempotencyKey: 'o1:authorize' },
-      { type: 'capture', id: 'cap1', orderId: 'o1', authorizationId: 'auth1', captureId: 'cap1', amount: '200.00', idempotencyKey: 'o1-shipment-1:capture' },
+      {
+        type: 'capture',
+        id: 'cap1',
+        orderId: 'o1',
+        authorizationId: 'auth1',
+        captureId: 'cap1',
+        amount: '200.00',
+        idempotencyKey: 'o1-shipment-1:capture',
+      },
       { type: 'authorize', id: 'auth2', orderId: 'o2', authorizationId: 'auth2', amount: '50.00', idempotencyKey: 'o2:authorize' },
       { type: 'void', id: 'void2', orderId: 'o2', authorizationId: 'auth2', amount: '50.00', idempotencyKey: 'o2:void' },
       { type: 'authorize', id: 'auth4', orderId: 'o4', authorizationId: 'auth4', amount: '100.00', idempotencyKey: 'o4:authorize' },
-      { type: 'capture', id: 'cap4', orderId: 'o4', authorizationId: 'auth4', captureId: 'cap4', amount: '100.00', idempotencyKey: 'o4-shipment-1:capture' },
-      { type: 'refund', id: 're4', orderId: 'o4', authorizationId: 'auth4', captureId: 'cap4', amount: '100.00', idempotencyKey: 'o4-return-1:refund:cap4' },
+      {
+        type: 'capture',
+        id: 'cap4',
+        orderId: 'o4',
+        authorizationId: 'auth4',
+        captureId: 'cap4',
+        amount: '100.00',
+        idempotencyKey: 'o4-shipment-1:capture',
+      },
+      {
+        type: 'refund',
+        id: 're4',
+        orderId: 'o4',
+        authorizationId: 'auth4',
+        captureId: 'cap4',
+        amount: '100.00',
+        idempotencyKey: 'o4-return-1:refund:cap4',
+      },
     ],
     refundInstructions: [{ returnId: 'o3-return-1', orderId: 'o3', amount: '100.00' }],
     bookings: [
@@ -93,12 +187,16 @@ function world(): RunFacts {
     ],
     channels: {
       omsPushes: [
-        { channel: 'web', orderId: 'o1', seq: 9, status: 'COMPLETED' }, { channel: 'web', orderId: 'o2', seq: 6, status: 'CANCELLED' },
-        { channel: 'shopify', orderId: 'o3', seq: 12, status: 'COMPLETED' }, { channel: 'shopee', orderId: 'o4', seq: 14, status: 'COMPLETED' },
+        { channel: 'web', orderId: 'o1', seq: 9, status: 'COMPLETED' },
+        { channel: 'web', orderId: 'o2', seq: 6, status: 'CANCELLED' },
+        { channel: 'shopify', orderId: 'o3', seq: 12, status: 'COMPLETED' },
+        { channel: 'shopee', orderId: 'o4', seq: 14, status: 'COMPLETED' },
         { channel: 'web', orderId: 'o5', seq: 3, status: 'BACKORDERED' },
       ],
       feedLatest: {
-        o1: { channel: 'web', status: 'COMPLETED', seq: 9 }, o2: { channel: 'web', status: 'CANCELLED', seq: 6 }, o5: { channel: 'web', status: 'BACKORDERED', seq: 3 },
+        o1: { channel: 'web', status: 'COMPLETED', seq: 9 },
+        o2: { channel: 'web', status: 'CANCELLED', seq: 6 },
+        o5: { channel: 'web', status: 'BACKORDERED', seq: 3 },
       },
       platformOrders: [{ channel: 'shopee', channelOrderId: 'SN4', status: 'SHIPPED' }],
       calls: [
@@ -108,9 +206,12 @@ function world(): RunFacts {
       ],
     },
     workflows: [
-      { workflowId: 'o1', type: 'orderWorkflow', status: 'COMPLETED' }, { workflowId: 'o2', type: 'orderWorkflow', status: 'COMPLETED' },
-      { workflowId: 'o3', type: 'orderWorkflow', status: 'COMPLETED' }, { workflowId: 'o4', type: 'orderWorkflow', status: 'COMPLETED' },
-      { workflowId: 'o5', type: 'orderWorkflow', status: 'RUNNING' }, { workflowId: 'o1-shipment-1', type: 'shipmentWorkflow', status: 'COMPLETED' },
+      { workflowId: 'o1', type: 'orderWorkflow', status: 'COMPLETED' },
+      { workflowId: 'o2', type: 'orderWorkflow', status: 'COMPLETED' },
+      { workflowId: 'o3', type: 'orderWorkflow', status: 'COMPLETED' },
+      { workflowId: 'o4', type: 'orderWorkflow', status: 'COMPLETED' },
+      { workflowId: 'o5', type: 'orderWorkflow', status: 'RUNNING' },
+      { workflowId: 'o1-shipment-1', type: 'shipmentWorkflow', status: 'COMPLETED' },
     ],
   };
 }
@@ -122,7 +223,10 @@ function violationsOf(facts: RunFacts, name: string) {
   return r.violations;
 }
 /** Every invariant that fails, by name. */
-const failing = (facts: RunFacts) => checkInvariants(facts).filter((r) => r.violations.length).map((r) => r.name);
+const failing = (facts: RunFacts) =>
+  checkInvariants(facts)
+    .filter((r) => r.violations.length)
+    .map((r) => r.name);
 
 const order = (f: RunFacts, id: string) => f.orders.find((o) => o.orderId === id)!;
 const stockOf = (f: RunFacts, sku: string, wh: string) => f.stock.find((s) => s.sku === sku && s.warehouseId === wh)!;
@@ -130,9 +234,18 @@ const stockOf = (f: RunFacts, sku: string, wh: string) => f.stock.find((s) => s.
 describe('invariant checker', () => {
   it('passes a consistent run and checks every family of invariants', () => {
     const results = checkInvariants(world());
-    expect(results.filter((r) => r.violations.length), JSON.stringify(results.filter((r) => r.violations.length), null, 2)).toEqual([]);
+    expect(
+      results.filter((r) => r.violations.length),
+      JSON.stringify(
+        results.filter((r) => r.violations.length),
+        null,
+        2,
+      ),
+    ).toEqual([]);
     expect(allHold(results)).toBe(true);
-    expect(results.map((r) => r.name.split('.')[0])).toEqual(expect.arrayContaining(['orders', 'workflows', 'stock', 'money', 'carriers', 'warehouse', 'channels', 'returns']));
+    expect(results.map((r) => r.name.split('.')[0])).toEqual(
+      expect.arrayContaining(['orders', 'workflows', 'stock', 'money', 'carriers', 'warehouse', 'channels', 'returns']),
+    );
     for (const r of results) expect(r.checked, r.name).toBeGreaterThan(0);
   });
 
@@ -176,9 +289,17 @@ describe('invariant checker', () => {
     expect(failing(f)).toEqual(['stock.returns-restocked-once']);
   });
 
-  it('fails a double capture of one shipment\'s share', () => {
+  it("fails a double capture of one shipment's share", () => {
     const f = world();
-    f.payments.push({ type: 'capture', id: 'cap1b', orderId: 'o1', authorizationId: 'auth1', captureId: 'cap1b', amount: '200.00', idempotencyKey: 'o1-shipment-1:capture:again' });
+    f.payments.push({
+      type: 'capture',
+      id: 'cap1b',
+      orderId: 'o1',
+      authorizationId: 'auth1',
+      captureId: 'cap1b',
+      amount: '200.00',
+      idempotencyKey: 'o1-shipment-1:capture:again',
+    });
     const v = violationsOf(f, 'money.matches-final-state');
     expect(v.map((x) => x.detail).join('\n')).toMatch(/capture cap1b \(200.00\) at the gateway is unknown to the order/);
     expect(v.map((x) => x.detail).join('\n')).toMatch(/captured 400.00 above the order total 200.00/);
@@ -193,7 +314,10 @@ describe('invariant checker', () => {
   it('fails a refund above what was captured', () => {
     const f = world();
     f.payments.find((p) => p.id === 're4')!.amount = '150.00';
-    expect(violationsOf(f, 'money.refunds-within-captures')[0]).toMatchObject({ subject: 'o4', detail: 'capture cap4: refunded 150.00 of 100.00' });
+    expect(violationsOf(f, 'money.refunds-within-captures')[0]).toMatchObject({
+      subject: 'o4',
+      detail: 'capture cap4: refunded 150.00 of 100.00',
+    });
     expect(violationsOf(f, 'money.matches-final-state').map((v) => v.subject)).toContain('o4');
   });
 
@@ -211,8 +335,22 @@ describe('invariant checker', () => {
     // o1's capture came from a re-authorisation; the original must give back all 200.00 of it.
     f.payments = f.payments.map((p) => (p.id === 'cap1' ? { ...p, authorizationId: 'auth1b' } : p));
     f.payments.push(
-      { type: 'authorize', id: 'auth1b', orderId: 'o1', authorizationId: 'auth1b', amount: '200.00', idempotencyKey: 'o1-shipment-1:reauthorize' },
-      { type: 'void', id: 'void1', orderId: 'o1', authorizationId: 'auth1', amount: '150.00', idempotencyKey: 'o1-shipment-1:release-share' },
+      {
+        type: 'authorize',
+        id: 'auth1b',
+        orderId: 'o1',
+        authorizationId: 'auth1b',
+        amount: '200.00',
+        idempotencyKey: 'o1-shipment-1:reauthorize',
+      },
+      {
+        type: 'void',
+        id: 'void1',
+        orderId: 'o1',
+        authorizationId: 'auth1',
+        amount: '150.00',
+        idempotencyKey: 'o1-shipment-1:release-share',
+      },
     );
     expect(failing(f)).toEqual(['money.matches-final-state']);
     const [v] = violationsOf(f, 'money.matches-final-state');
@@ -226,7 +364,15 @@ describe('invariant checker', () => {
   it('fails a cancelled order whose capture was kept', () => {
     const f = world();
     order(f, 'o2').captures.push({ shipmentId: 'o2-shipment-1', captureId: 'cap2', amount: '50.00' });
-    f.payments.push({ type: 'capture', id: 'cap2', orderId: 'o2', authorizationId: 'auth2', captureId: 'cap2', amount: '50.00', idempotencyKey: 'o2-shipment-1:capture' });
+    f.payments.push({
+      type: 'capture',
+      id: 'cap2',
+      orderId: 'o2',
+      authorizationId: 'auth2',
+      captureId: 'cap2',
+      amount: '50.00',
+      idempotencyKey: 'o2-shipment-1:capture',
+    });
     expect(violationsOf(f, 'money.matches-final-state')[0]!.detail).toMatch(/CANCELLED but captured 50.00 − refunded 0.00 = 50.00/);
   });
 
@@ -234,7 +380,11 @@ describe('invariant checker', () => {
     const f = world();
     f.payments.find((p) => p.id === 'cap1')!.amount = '150.00';
     order(f, 'o1').captures[0]!.amount = '150.00';
-    expect(violationsOf(f, 'money.matches-final-state').map((v) => v.detail).join('\n')).toMatch(/captured 150.00 of 200.00/);
+    expect(
+      violationsOf(f, 'money.matches-final-state')
+        .map((v) => v.detail)
+        .join('\n'),
+    ).toMatch(/captured 150.00 of 200.00/);
   });
 
   it('fails a cancelled order with a live carrier booking', () => {
@@ -267,7 +417,10 @@ describe('invariant checker', () => {
     const f = world();
     f.channels.feedLatest.o1 = { channel: 'web', status: 'DELIVERED', seq: 8 };
     expect(failing(f)).toEqual(['channels.last-push-is-final']);
-    expect(violationsOf(f, 'channels.last-push-is-final')[0]).toMatchObject({ subject: 'o1', detail: 'web was last told DELIVERED (seq 8), final is COMPLETED (seq 9)' });
+    expect(violationsOf(f, 'channels.last-push-is-final')[0]).toMatchObject({
+      subject: 'o1',
+      detail: 'web was last told DELIVERED (seq 8), final is COMPLETED (seq 9)',
+    });
     // While the workflow still runs, its last push may be on its way: not judged yet.
     f.workflows.find((w) => w.workflowId === 'o1')!.status = 'RUNNING';
     expect(violationsOf(f, 'channels.last-push-is-final')).toEqual([]);

@@ -23,15 +23,23 @@ beforeAll(async () => {
   bundle.codePath = inject('workflowBundlePath');
   // A closed return window lets these orders complete, so their whole history can be replayed.
   // SLA timers on (their deadlines far away), so the recorded histories carry the watchers' timers too.
-  stack = await startTestStack({ returnWindows: { default: 0 }, orderSettings: { sla: DEFAULT_SLA }, sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } } });
+  stack = await startTestStack({
+    returnWindows: { default: 0 },
+    orderSettings: { sla: DEFAULT_SLA },
+    sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } },
+  });
   await seedNetwork(stack.db.sql, { 'SKU-A': { 'WH-HCM': 10 }, 'SKU-B': { 'WH-HN': 10 } });
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
 async function runToEnd(order: ReturnType<typeof makeOrder>, status: string) {
   const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: order });
   const { orderId } = (await res.json()) as { orderId: string };
-  await eventually(async () => (await stack.client.workflow.getHandle(orderId).describe()).status.name === 'COMPLETED', { what: `${orderId} completed` });
+  await eventually(async () => (await stack.client.workflow.getHandle(orderId).describe()).status.name === 'COMPLETED', {
+    what: `${orderId} completed`,
+  });
   const o = (await (await stack.api(`/v1/orders/${orderId}`, { key: TEST_KEYS.cs })).json()) as { status: string };
   expect(o.status).toBe(status);
   return orderId;
@@ -39,17 +47,38 @@ async function runToEnd(order: ReturnType<typeof makeOrder>, status: string) {
 
 describe('replay', () => {
   it('replays fresh histories of a split prepaid order and its shipments', async () => {
-    const orderId = await runToEnd(makeOrder({
-      lines: [{ sku: 'SKU-A', quantity: 1, unitPrice: '100000.00' }, { sku: 'SKU-B', quantity: 1, unitPrice: '20000.00' }],
-      shippingAddress: { name: 'C', line1: '1 Tran Phu', city: 'Da Nang', country: 'VN' },
-    }), 'COMPLETED');
+    const orderId = await runToEnd(
+      makeOrder({
+        lines: [
+          { sku: 'SKU-A', quantity: 1, unitPrice: '100000.00' },
+          { sku: 'SKU-B', quantity: 1, unitPrice: '20000.00' },
+        ],
+        shippingAddress: { name: 'C', line1: '1 Tran Phu', city: 'Da Nang', country: 'VN' },
+      }),
+      'COMPLETED',
+    );
     const ids = [orderId, `${orderId}-shipment-1`, `${orderId}-shipment-2`];
     for (const id of ids) {
       const history = await stack.client.workflow.getHandle(id).fetchHistory();
       await Worker.runReplayHistory({ workflowBundle: bundle }, history, id);
       if (process.env.RECORD_HISTORIES) {
         // The CLI's JSON is the format the SDK reads back (and what `temporal workflow show` gives ops).
-        const json = execFileSync(inject('temporalCliPath'), ['workflow', 'show', '--workflow-id', id, '--address', inject('temporalAddress'), '--namespace', inject('temporalNamespace'), '--output', 'json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+        const json = execFileSync(
+          inject('temporalCliPath'),
+          [
+            'workflow',
+            'show',
+            '--workflow-id',
+            id,
+            '--address',
+            inject('temporalAddress'),
+            '--namespace',
+            inject('temporalNamespace'),
+            '--output',
+            'json',
+          ],
+          { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+        );
         const name = id === orderId ? 'order' : `shipment-${id.slice(-1)}`;
         // RECORD_HISTORIES names the version recorded, so older histories stay beside the new ones.
         writeFileSync(join(HISTORIES, `${name}-split-prepaid-${process.env.RECORD_HISTORIES}.json`), json);

@@ -12,7 +12,8 @@ import { WebhookReceiver } from './webhook-receiver';
 
 const STEP_MS = 40;
 
-const fixture = (carrier: string, file: string) => JSON.parse(readFileSync(new URL(`../fixtures/carriers/${carrier}/${file}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+const fixture = (carrier: string, file: string) =>
+  JSON.parse(readFileSync(new URL(`../fixtures/carriers/${carrier}/${file}`, import.meta.url), 'utf8')) as Record<string, unknown>;
 
 const shipment = (orderId: string, extra: Record<string, unknown> = {}) => ({
   orderId,
@@ -44,10 +45,13 @@ const book = async (carrier: string, orderId: string, extra: Record<string, unkn
   return r.body as { bookingId: string; trackingNumber: string; labelUrl: string };
 };
 const tracked = async (carrier: string, bookingId: string) =>
-  (await call(sb, 'GET', `/carriers/${carrier}/v1/shipments/${bookingId}`)).body as { status: string; events: { eventId: string; status: string }[] };
+  (await call(sb, 'GET', `/carriers/${carrier}/v1/shipments/${bookingId}`)).body as {
+    status: string;
+    events: { eventId: string; status: string }[];
+  };
 
 describe('sandbox carriers', () => {
-  it('ghn auto-progresses and pushes GHN\'s own webhooks (the published sample\'s shape, this parcel\'s values), COD remitted after delivery', async () => {
+  it("ghn auto-progresses and pushes GHN's own webhooks (the published sample's shape, this parcel's values), COD remitted after delivery", async () => {
     const b = await book('ghn', 'o-ghn', { codAmount: '150000' });
     expect(b.trackingNumber).toMatch(/^GHN\d{10}$/);
     expect((await fetch(b.labelUrl)).status).toBe(200);
@@ -58,7 +62,13 @@ describe('sandbox carriers', () => {
     for (const e of rx.events) {
       const body = e.body as Record<string, unknown>;
       expect(Object.keys(body).sort()).toEqual(Object.keys(template).sort());
-      expect(body).toMatchObject({ OrderCode: b.trackingNumber, ClientOrderCode: 'o-ghn-s1', CODAmount: 150000, Weight: 1200, ShopID: template.ShopID });
+      expect(body).toMatchObject({
+        OrderCode: b.trackingNumber,
+        ClientOrderCode: 'o-ghn-s1',
+        CODAmount: 150000,
+        Weight: 1200,
+        ShopID: template.ShopID,
+      });
       expect(e.reference).toBe('o-ghn-s1');
     }
     const cod = rx.events.find((e) => e.status === 'cod_remitted')!;
@@ -84,14 +94,23 @@ describe('sandbox carriers', () => {
     expect(ev.body).toMatchObject({ status: 'picked_up' });
     await waitFor(() => rx.events.length === 1);
     expect(rx.events[0]?.eventId).toBe(ev.body.eventId);
-    const hooks = (await call(sb, 'GET', '/sandbox/ledger/carriers?orderId=o-retry')).body.webhooks as { attempt: number; responseStatus: number }[];
-    expect(hooks.map((h) => [h.attempt, h.responseStatus])).toEqual([[1, 500], [2, 204]]);
+    const hooks = (await call(sb, 'GET', '/sandbox/ledger/carriers?orderId=o-retry')).body.webhooks as {
+      attempt: number;
+      responseStatus: number;
+    }[];
+    expect(hooks.map((h) => [h.attempt, h.responseStatus])).toEqual([
+      [1, 500],
+      [2, 204],
+    ]);
   });
 
-  it('vtp pushes Viettel Post\'s own webhooks (secret in Authorization) and can be polled: the same events under the same ids', async () => {
+  it("vtp pushes Viettel Post's own webhooks (secret in Authorization) and can be polled: the same events under the same ids", async () => {
     const b = await book('vtp', 'o-vtp', { codAmount: '562000' });
     expect(b.trackingNumber).toMatch(/^VTP\d{10}$/);
-    const done = await waitFor(async () => { const t = await tracked('vtp', b.bookingId); return t.status === 'delivered' ? t : undefined; });
+    const done = await waitFor(async () => {
+      const t = await tracked('vtp', b.bookingId);
+      return t.status === 'delivered' ? t : undefined;
+    });
     expect(done.events.map((e) => e.status)).toEqual(['booked', 'picked_up', 'in_transit', 'delivered']);
     await waitFor(() => rx.statuses(b.trackingNumber).length >= 3);
     expect(rx.statuses(b.trackingNumber)).toEqual(['picked_up', 'in_transit', 'delivered']);
@@ -100,7 +119,13 @@ describe('sandbox carriers', () => {
     const template = fixture('vtp', 'webhook-status-501-delivered.json') as { DATA: Record<string, unknown> };
     const last = rx.events.at(-1)!.body as { DATA: Record<string, unknown>; TOKEN: unknown };
     expect(Object.keys(last.DATA).sort()).toEqual(Object.keys(template.DATA).sort());
-    expect(last.DATA).toMatchObject({ ORDER_NUMBER: b.trackingNumber, ORDER_REFERENCE: 'o-vtp-s1', ORDER_STATUS: 501, MONEY_COLLECTION: 562000, PRODUCT_WEIGHT: 1200 });
+    expect(last.DATA).toMatchObject({
+      ORDER_NUMBER: b.trackingNumber,
+      ORDER_REFERENCE: 'o-vtp-s1',
+      ORDER_STATUS: 501,
+      MONEY_COLLECTION: 562000,
+      PRODUCT_WEIGHT: 1200,
+    });
     expect(last.DATA.ORDER_STATUSDATE).toMatch(/^\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}:\d{2}$/);
     expect(rx.events.every((e) => e.codAmount === '562000.00')).toBe(true);
     expect(rx.badSignatures).toBe(0);
@@ -113,7 +138,10 @@ describe('sandbox carriers', () => {
   it('vtp with its webhooks switched off progresses all the same: only polling shows it', async () => {
     expect((await call(sb, 'POST', '/sandbox/carriers/push', { vtp: false })).body).toEqual({ ghn: true, vtp: false });
     const b = await book('vtp', 'o-vtp-quiet');
-    const done = await waitFor(async () => { const t = await tracked('vtp', b.bookingId); return t.status === 'delivered' ? t : undefined; });
+    const done = await waitFor(async () => {
+      const t = await tracked('vtp', b.bookingId);
+      return t.status === 'delivered' ? t : undefined;
+    });
     expect(done.events.map((e) => e.status)).toEqual(['booked', 'picked_up', 'in_transit', 'delivered']);
     expect(rx.events).toHaveLength(0);
     expect((await call(sb, 'GET', '/sandbox/ledger/carriers?orderId=o-vtp-quiet')).body.webhooks).toEqual([]);
@@ -123,16 +151,25 @@ describe('sandbox carriers', () => {
   it('cancels before pickup (twice is fine) but not after', async () => {
     await call(sb, 'POST', '/sandbox/carriers/hold', { orderId: 'o-cancel' });
     const a = await book('ghn', 'o-cancel');
-    expect(await call(sb, 'POST', `/carriers/ghn/v1/shipments/${a.bookingId}/cancel`, {})).toMatchObject({ status: 200, body: { bookingId: a.bookingId, status: 'cancelled' } });
+    expect(await call(sb, 'POST', `/carriers/ghn/v1/shipments/${a.bookingId}/cancel`, {})).toMatchObject({
+      status: 200,
+      body: { bookingId: a.bookingId, status: 'cancelled' },
+    });
     expect((await call(sb, 'POST', `/carriers/ghn/v1/shipments/${a.bookingId}/cancel`, {})).status).toBe(200);
     await waitFor(() => rx.statuses(a.trackingNumber).includes('cancelled'));
     expect(rx.events.find((e) => e.trackingCode === a.trackingNumber)?.nativeStatus).toBe('cancel');
     const b = await book('ghn', 'o-cancel');
     await call(sb, 'POST', `/sandbox/carriers/${b.bookingId}/advance`, {});
-    expect(await call(sb, 'POST', `/carriers/ghn/v1/shipments/${b.bookingId}/cancel`, {})).toMatchObject({ status: 409, body: { error: 'already_picked_up' } });
+    expect(await call(sb, 'POST', `/carriers/ghn/v1/shipments/${b.bookingId}/cancel`, {})).toMatchObject({
+      status: 409,
+      body: { error: 'already_picked_up' },
+    });
     await call(sb, 'POST', '/sandbox/carriers/release', { orderId: 'o-cancel' });
     await waitFor(() => rx.statuses(b.trackingNumber).includes('delivered'));
-    const led = (await call(sb, 'GET', '/sandbox/ledger/carriers?orderId=o-cancel')).body.bookings as { bookingId: string; status: string }[];
+    const led = (await call(sb, 'GET', '/sandbox/ledger/carriers?orderId=o-cancel')).body.bookings as {
+      bookingId: string;
+      status: string;
+    }[];
     expect(led.find((x) => x.bookingId === a.bookingId)?.status).toBe('cancelled');
   });
 
@@ -154,15 +191,25 @@ describe('sandbox carriers', () => {
     expect(rx.events.at(-1)).toMatchObject({ trackingCode: b.trackingNumber, status: 'in_transit' });
     const bad = await call(sb, 'POST', '/sandbox/carriers/webhooks/send', { carrier: 'ghn', body, secret: 'not-the-secret' });
     expect(bad.body.responseStatus).toBe(401);
-    const vtpBad = await call(sb, 'POST', '/sandbox/carriers/webhooks/send', { carrier: 'vtp', body: fixture('vtp', 'webhook-status-501-delivered.json'), secret: 'not-the-secret' });
+    const vtpBad = await call(sb, 'POST', '/sandbox/carriers/webhooks/send', {
+      carrier: 'vtp',
+      body: fixture('vtp', 'webhook-status-501-delivered.json'),
+      secret: 'not-the-secret',
+    });
     expect(vtpBad.body.responseStatus).toBe(401);
-    const hooks = (await call(sb, 'GET', '/sandbox/ledger/carriers?orderId=o-hold')).body.webhooks as { bookingId: string; responseStatus: number }[];
+    const hooks = (await call(sb, 'GET', '/sandbox/ledger/carriers?orderId=o-hold')).body.webhooks as {
+      bookingId: string;
+      responseStatus: number;
+    }[];
     expect(hooks.filter((h) => h.bookingId === b.bookingId).map((h) => h.responseStatus)).toEqual([204, 204, 204, 204, 401]);
   });
 
   it('books returns, 404s unknown carriers, is idempotent per key', async () => {
     const ret = await call(sb, 'POST', '/carriers/ghn/v1/returns', {
-      orderId: 'o-ret', returnId: 'r1', from: { name: 'An', line1: '1 Le Loi', city: 'Hanoi', country: 'VN' }, to: { warehouseId: 'wh-hcm', city: 'HCM' },
+      orderId: 'o-ret',
+      returnId: 'r1',
+      from: { name: 'An', line1: '1 Le Loi', city: 'Hanoi', country: 'VN' },
+      to: { warehouseId: 'wh-hcm', city: 'HCM' },
     });
     expect(ret).toMatchObject({ status: 201, body: { status: 'booked' } });
     // A return parcel's webhooks echo the return id.

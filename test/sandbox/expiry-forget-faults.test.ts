@@ -10,15 +10,23 @@ import { WebhookReceiver } from './webhook-receiver';
 const sandbox = useQuietSandbox();
 
 const authBody = (orderId: string, amount = '100.00', paymentToken = 'tok_visa') => ({ orderId, amount, currency: 'VND', paymentToken });
-const ledger = async (orderId: string) => (await call(sandbox(), 'GET', `/sandbox/ledger/payments?orderId=${orderId}`)).body.entries as { type: string; amount: string; authorizationId?: string }[];
+const ledger = async (orderId: string) =>
+  (await call(sandbox(), 'GET', `/sandbox/ledger/payments?orderId=${orderId}`)).body.entries as {
+    type: string;
+    amount: string;
+    authorizationId?: string;
+  }[];
 const authorize = async (orderId: string, amount = '100.00') => {
   const r = await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody(orderId, amount));
   expect(r.status).toBe(201);
   return r.body as { authorizationId: string; expiresAt: string };
 };
 const shipment = (orderId: string) => ({
-  orderId, shipmentId: `${orderId}-s1`, from: { warehouseId: 'wh-hcm', city: 'HCM' },
-  to: { name: 'An', line1: '1 Le Loi', city: 'Hanoi', country: 'VN' }, weightGrams: 700,
+  orderId,
+  shipmentId: `${orderId}-s1`,
+  from: { warehouseId: 'wh-hcm', city: 'HCM' },
+  to: { name: 'An', line1: '1 Le Loi', city: 'Hanoi', country: 'VN' },
+  weightGrams: 700,
 });
 
 describe('authorisation expiry', () => {
@@ -27,7 +35,10 @@ describe('authorisation expiry', () => {
     const a = await authorize('o-ttl');
     expect(Date.parse(a.expiresAt) - t0).toBeGreaterThanOrEqual(7 * 86_400_000 - 1000);
     expect(Date.parse(a.expiresAt) - t0).toBeLessThanOrEqual(7 * 86_400_000 + 5000);
-    expect(await call(sandbox(), 'POST', '/sandbox/config', { authorizationTtlMs: 3_600_000 })).toMatchObject({ status: 200, body: { authorizationTtlMs: 3_600_000 } });
+    expect(await call(sandbox(), 'POST', '/sandbox/config', { authorizationTtlMs: 3_600_000 })).toMatchObject({
+      status: 200,
+      body: { authorizationTtlMs: 3_600_000 },
+    });
     const b = await authorize('o-ttl');
     expect(Date.parse(b.expiresAt) - Date.now()).toBeLessThanOrEqual(3_600_000);
     expect(Date.parse(b.expiresAt) - Date.now()).toBeGreaterThan(3_500_000);
@@ -40,12 +51,17 @@ describe('authorisation expiry', () => {
     await waitFor(() => Date.now() > Date.parse(a.expiresAt));
     const cap = await call(sandbox(), 'POST', `/payments/v1/authorizations/${a.authorizationId}/capture`, {});
     expect(cap).toMatchObject({ status: 409, body: { error: 'authorization_expired', expiredAt: a.expiresAt } });
-    expect((await call(sandbox(), 'POST', `/payments/v1/authorizations/${a.authorizationId}/capture`, { amount: '1.00' })).body.error).toBe('authorization_expired');
+    expect((await call(sandbox(), 'POST', `/payments/v1/authorizations/${a.authorizationId}/capture`, { amount: '1.00' })).body.error).toBe(
+      'authorization_expired',
+    );
     for (let i = 0; i < 2; i++) {
       const v = await call(sandbox(), 'POST', `/payments/v1/authorizations/${a.authorizationId}/void`, {});
       expect(v).toMatchObject({ status: 200, body: { status: 'expired', released: '0.00' } });
     }
-    expect((await ledger('o-exp')).map((e) => [e.type, e.amount])).toEqual([['authorize', '80.00'], ['expire', '80.00']]);
+    expect((await ledger('o-exp')).map((e) => [e.type, e.amount])).toEqual([
+      ['authorize', '80.00'],
+      ['expire', '80.00'],
+    ]);
   });
 
   it('the gateway notices an expiry when its ledger is read, untouched authorisations included', async () => {
@@ -63,10 +79,19 @@ describe('authorisation expiry', () => {
     const ex = await call(sandbox(), 'POST', `/sandbox/payments/authorizations/${a.authorizationId}/expire`, {});
     expect(ex).toMatchObject({ status: 200, body: { authorizationId: a.authorizationId, status: 'expired' } });
     expect(Date.parse(ex.body.expiresAt as string)).toBeLessThanOrEqual(Date.now());
-    expect((await call(sandbox(), 'POST', `/payments/v1/authorizations/${a.authorizationId}/capture`, { amount: '10.00' })).status).toBe(409);
-    expect(await call(sandbox(), 'POST', `/payments/v1/captures/${cap.body.captureId as string}/refunds`, { amount: '30.00' })).toMatchObject({ status: 201 });
+    expect((await call(sandbox(), 'POST', `/payments/v1/authorizations/${a.authorizationId}/capture`, { amount: '10.00' })).status).toBe(
+      409,
+    );
+    expect(
+      await call(sandbox(), 'POST', `/payments/v1/captures/${cap.body.captureId as string}/refunds`, { amount: '30.00' }),
+    ).toMatchObject({ status: 201 });
     expect((await call(sandbox(), 'POST', `/sandbox/payments/authorizations/${a.authorizationId}/expire`, {})).status).toBe(200);
-    expect((await ledger('o-now')).map((e) => [e.type, e.amount])).toEqual([['authorize', '100.00'], ['capture', '30.00'], ['expire', '70.00'], ['refund', '30.00']]);
+    expect((await ledger('o-now')).map((e) => [e.type, e.amount])).toEqual([
+      ['authorize', '100.00'],
+      ['capture', '30.00'],
+      ['expire', '70.00'],
+      ['refund', '30.00'],
+    ]);
   });
 
   it('re-authorising with the same token and a new key gives a fresh, capturable authorisation', async () => {
@@ -75,17 +100,32 @@ describe('authorisation expiry', () => {
     const fresh = await authorize('o-reauth');
     expect(fresh.authorizationId).not.toBe(old.authorizationId);
     expect(Date.parse(fresh.expiresAt)).toBeGreaterThan(Date.now());
-    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${fresh.authorizationId}/capture`, {})).toMatchObject({ status: 201, body: { amount: '100.00' } });
+    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${fresh.authorizationId}/capture`, {})).toMatchObject({
+      status: 201,
+      body: { amount: '100.00' },
+    });
   });
 
   it('a voided authorisation stays voided past its expiry; unknown ones are 404', async () => {
     const a = await authorize('o-void');
     await call(sandbox(), 'POST', `/payments/v1/authorizations/${a.authorizationId}/void`, {});
-    expect(await call(sandbox(), 'POST', `/sandbox/payments/authorizations/${a.authorizationId}/expire`, {})).toMatchObject({ status: 200, body: { status: 'voided' } });
-    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${a.authorizationId}/void`, {})).toMatchObject({ status: 200, body: { status: 'voided', released: '100.00' } });
+    expect(await call(sandbox(), 'POST', `/sandbox/payments/authorizations/${a.authorizationId}/expire`, {})).toMatchObject({
+      status: 200,
+      body: { status: 'voided' },
+    });
+    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${a.authorizationId}/void`, {})).toMatchObject({
+      status: 200,
+      body: { status: 'voided', released: '100.00' },
+    });
     expect((await ledger('o-void')).map((e) => e.type)).toEqual(['authorize', 'void']);
-    expect(await call(sandbox(), 'POST', '/sandbox/payments/authorizations/auth_nope/expire', {})).toMatchObject({ status: 404, body: { error: 'not_found' } });
-    expect(await call(sandbox(), 'POST', '/payments/v1/authorizations/auth_nope/capture', {})).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    expect(await call(sandbox(), 'POST', '/sandbox/payments/authorizations/auth_nope/expire', {})).toMatchObject({
+      status: 404,
+      body: { error: 'not_found' },
+    });
+    expect(await call(sandbox(), 'POST', '/payments/v1/authorizations/auth_nope/capture', {})).toMatchObject({
+      status: 404,
+      body: { error: 'not_found' },
+    });
   });
 });
 
@@ -94,9 +134,15 @@ describe('a booking the carrier forgot', () => {
     const bk = await call(sandbox(), 'POST', '/carriers/ghn/v1/shipments', shipment('o-forget'));
     const id = bk.body.bookingId as string;
     expect(await call(sandbox(), 'POST', `/sandbox/carriers/vtp/bookings/${id}/forget`, {})).toMatchObject({ status: 404 });
-    expect(await call(sandbox(), 'POST', `/sandbox/carriers/ghn/bookings/${id}/forget`, {})).toMatchObject({ status: 200, body: { bookingId: id, forgotten: true } });
+    expect(await call(sandbox(), 'POST', `/sandbox/carriers/ghn/bookings/${id}/forget`, {})).toMatchObject({
+      status: 200,
+      body: { bookingId: id, forgotten: true },
+    });
     expect(await call(sandbox(), 'GET', `/carriers/ghn/v1/shipments/${id}`)).toMatchObject({ status: 404, body: { error: 'not_found' } });
-    expect(await call(sandbox(), 'POST', `/carriers/ghn/v1/shipments/${id}/cancel`, {})).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    expect(await call(sandbox(), 'POST', `/carriers/ghn/v1/shipments/${id}/cancel`, {})).toMatchObject({
+      status: 404,
+      body: { error: 'not_found' },
+    });
     expect((await call(sandbox(), 'POST', `/sandbox/carriers/${id}/advance`, {})).status).toBe(404);
     expect((await call(sandbox(), 'POST', `/sandbox/carriers/ghn/bookings/${id}/forget`, {})).status).toBe(404);
     const led = (await call(sandbox(), 'GET', '/sandbox/ledger/carriers?orderId=o-forget')).body;
@@ -105,7 +151,7 @@ describe('a booking the carrier forgot', () => {
     // The shipment can be booked again: a new booking, the only one the carrier knows.
     const again = await call(sandbox(), 'POST', '/carriers/ghn/v1/shipments', shipment('o-forget'));
     expect(again.body.bookingId).not.toBe(id);
-    expect(((await call(sandbox(), 'GET', '/sandbox/ledger/carriers?orderId=o-forget')).body.bookings as unknown[])).toHaveLength(1);
+    expect((await call(sandbox(), 'GET', '/sandbox/ledger/carriers?orderId=o-forget')).body.bookings as unknown[]).toHaveLength(1);
   });
 
   it('sends no more webhooks for it, retries included', async () => {
@@ -114,7 +160,10 @@ describe('a booking the carrier forgot', () => {
     const sb = await startSandbox({ omsBaseUrl: rx.url, autoProgress: { enabled: true, stepMs: 40 } });
     try {
       await call(sb, 'POST', '/sandbox/carriers/hold', { orderId: 'o-quiet' });
-      const quiet = (await call(sb, 'POST', '/carriers/ghn/v1/shipments', shipment('o-quiet'))).body as { bookingId: string; trackingNumber: string };
+      const quiet = (await call(sb, 'POST', '/carriers/ghn/v1/shipments', shipment('o-quiet'))).body as {
+        bookingId: string;
+        trackingNumber: string;
+      };
       const id = quiet.bookingId;
       rx.down = true;
       await call(sb, 'POST', `/sandbox/carriers/${id}/advance`, {});
@@ -138,7 +187,13 @@ describe('a booking the carrier forgot', () => {
 });
 
 describe('probabilistic faults', () => {
-  const pick = (i: number) => call(sandbox(), 'POST', '/wms/v1/pick-orders', { orderId: `o-pf-${i}`, shipmentId: 's1', warehouseId: 'wh', lines: [{ sku: 'A', quantity: 1 }] });
+  const pick = (i: number) =>
+    call(sandbox(), 'POST', '/wms/v1/pick-orders', {
+      orderId: `o-pf-${i}`,
+      shipmentId: 's1',
+      warehouseId: 'wh',
+      lines: [{ sku: 'A', quantity: 1 }],
+    });
   const run = async (n: number) => {
     const statuses: number[] = [];
     for (let i = 0; i < n; i++) statuses.push((await pick(i)).status);
@@ -146,7 +201,13 @@ describe('probabilistic faults', () => {
   };
 
   it('hits about p of the matching requests, forever by default, with no effect on those it hits', async () => {
-    const f = await call(sandbox(), 'POST', '/sandbox/faults', { service: 'wms', op: 'pick', action: 'error500', probability: 0.3, seed: 7 });
+    const f = await call(sandbox(), 'POST', '/sandbox/faults', {
+      service: 'wms',
+      op: 'pick',
+      action: 'error500',
+      probability: 0.3,
+      seed: 7,
+    });
     expect(f.status).toBe(201);
     const statuses = await run(200);
     const failed = statuses.filter((s) => s === 500).length;
@@ -154,7 +215,7 @@ describe('probabilistic faults', () => {
     expect(failed).toBeGreaterThanOrEqual(35);
     expect(failed).toBeLessThanOrEqual(85);
     expect(statuses.filter((s) => s !== 500).every((s) => s === 201)).toBe(true);
-    expect(((await call(sandbox(), 'GET', '/sandbox/ledger/wms')).body.pickOrders as unknown[])).toHaveLength(200 - failed);
+    expect((await call(sandbox(), 'GET', '/sandbox/ledger/wms')).body.pickOrders as unknown[]).toHaveLength(200 - failed);
     const [listed] = (await call(sandbox(), 'GET', '/sandbox/faults')).body.faults as { applied: number; matched: number; times: number }[];
     expect(listed).toMatchObject({ applied: failed, matched: 200, times: -1 });
 
@@ -165,7 +226,14 @@ describe('probabilistic faults', () => {
   });
 
   it('counts down `times` only when applied, and lets a spared request reach later faults', async () => {
-    await call(sandbox(), 'POST', '/sandbox/faults', { service: 'wms', op: 'pick', action: 'error500', probability: 0.5, times: 3, seed: 1 });
+    await call(sandbox(), 'POST', '/sandbox/faults', {
+      service: 'wms',
+      op: 'pick',
+      action: 'error500',
+      probability: 0.5,
+      times: 3,
+      seed: 1,
+    });
     await call(sandbox(), 'POST', '/sandbox/faults', { service: 'wms', op: 'pick', action: 'error429', times: 1 });
     const statuses = await run(40);
     expect(statuses.filter((s) => s === 500)).toHaveLength(3);
@@ -174,11 +242,21 @@ describe('probabilistic faults', () => {
   });
 
   it('p = 1 hits every request; p outside (0, 1] is refused', async () => {
-    await call(sandbox(), 'POST', '/sandbox/faults', { service: 'carriers', op: 'book', action: 'error500', probability: 1, times: -1, match: { carrier: 'vtp' } });
-    for (let i = 0; i < 5; i++) expect((await call(sandbox(), 'POST', '/carriers/vtp/v1/shipments', shipment(`o-p1-${i}`))).status).toBe(500);
+    await call(sandbox(), 'POST', '/sandbox/faults', {
+      service: 'carriers',
+      op: 'book',
+      action: 'error500',
+      probability: 1,
+      times: -1,
+      match: { carrier: 'vtp' },
+    });
+    for (let i = 0; i < 5; i++)
+      expect((await call(sandbox(), 'POST', '/carriers/vtp/v1/shipments', shipment(`o-p1-${i}`))).status).toBe(500);
     expect((await call(sandbox(), 'POST', '/carriers/ghn/v1/shipments', shipment('o-p1-ghn'))).status).toBe(201);
     for (const probability of [0, -0.1, 1.5]) {
-      expect((await call(sandbox(), 'POST', '/sandbox/faults', { service: 'wms', op: 'pick', action: 'error500', probability })).status).toBe(400);
+      expect(
+        (await call(sandbox(), 'POST', '/sandbox/faults', { service: 'wms', op: 'pick', action: 'error500', probability })).status,
+      ).toBe(400);
     }
   });
 });

@@ -31,7 +31,11 @@ export async function call(sb: Pick<Sandbox, 'url'>, method: string, path: strin
 }
 
 /** Polls until `check` returns a truthy value or the deadline passes. */
-export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000, everyMs = 20): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 5000,
+  everyMs = 20,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -46,8 +50,14 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 /** One sandbox for the file (no automatic tracking progress), reset before each test, stopped after. */
 export function useQuietSandbox(): () => Sandbox {
   let sb: Sandbox | undefined;
-  beforeAll(async () => { sb = await startSandbox({ autoProgress: { enabled: false, stepMs: 50 } }); });
-  afterAll(async () => { await sb?.stop(); });
-  beforeEach(async () => { await call(sb!, 'POST', '/sandbox/reset', {}); });
+  beforeAll(async () => {
+    sb = await startSandbox({ autoProgress: { enabled: false, stepMs: 50 } });
+  });
+  afterAll(async () => {
+    await sb?.stop();
+  });
+  beforeEach(async () => {
+    await call(sb!, 'POST', '/sandbox/reset', {});
+  });
   return () => sb!;
 }

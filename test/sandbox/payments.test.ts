@@ -4,7 +4,8 @@ import { call, useQuietSandbox } from './helpers';
 const sandbox = useQuietSandbox();
 
 const authBody = (orderId: string, amount = '100.00', paymentToken = 'tok_visa') => ({ orderId, amount, currency: 'VND', paymentToken });
-const ledger = async (orderId: string) => (await call(sandbox(), 'GET', `/sandbox/ledger/payments?orderId=${orderId}`)).body.entries as { type: string; amount: string }[];
+const ledger = async (orderId: string) =>
+  (await call(sandbox(), 'GET', `/sandbox/ledger/payments?orderId=${orderId}`)).body.entries as { type: string; amount: string }[];
 
 describe('sandbox payments', () => {
   it('rejects calls without the merchant key', async () => {
@@ -17,7 +18,12 @@ describe('sandbox payments', () => {
   it('requires an Idempotency-Key and a valid body', async () => {
     const noKey = await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o1'), { idem: null });
     expect(noKey).toMatchObject({ status: 400, body: { error: 'idempotency_key_required' } });
-    for (const bad of [authBody('o1', '0'), authBody('o1', '1.234'), authBody('o1', '10', 'card_123'), { ...authBody('o1'), currency: 'VNDX' }]) {
+    for (const bad of [
+      authBody('o1', '0'),
+      authBody('o1', '1.234'),
+      authBody('o1', '10', 'card_123'),
+      { ...authBody('o1'), currency: 'VNDX' },
+    ]) {
       const r = await call(sandbox(), 'POST', '/payments/v1/authorizations', bad);
       expect(r.status).toBe(400);
       expect(r.body.error).toBe('invalid_request');
@@ -45,8 +51,16 @@ describe('sandbox payments', () => {
 
   it('performs five concurrent same-key requests once', async () => {
     // A slow first request keeps the key in flight while the others arrive.
-    await call(sandbox(), 'POST', '/sandbox/faults', { service: 'payments', op: 'authorize', match: { orderId: 'o-conc' }, action: 'timeout', delayMs: 100 });
-    const replies = await Promise.all(Array.from({ length: 5 }, () => call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-conc'), { idem: 'k-conc' })));
+    await call(sandbox(), 'POST', '/sandbox/faults', {
+      service: 'payments',
+      op: 'authorize',
+      match: { orderId: 'o-conc' },
+      action: 'timeout',
+      delayMs: 100,
+    });
+    const replies = await Promise.all(
+      Array.from({ length: 5 }, () => call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-conc'), { idem: 'k-conc' })),
+    );
     expect(replies.map((r) => r.status)).toEqual([201, 201, 201, 201, 201]);
     expect(new Set(replies.map((r) => r.body.authorizationId)).size).toBe(1);
     expect(replies.filter((r) => r.headers.get('idempotent-replayed') === 'true')).toHaveLength(4);
@@ -56,7 +70,12 @@ describe('sandbox payments', () => {
   it('declines tok_decline_* tokens and decline faults with 402 and a ledger entry', async () => {
     const r = await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-dec', '5', 'tok_decline_insufficient_funds'));
     expect(r).toMatchObject({ status: 402, body: { error: 'card_declined', declineCode: 'insufficient_funds' } });
-    await call(sandbox(), 'POST', '/sandbox/faults', { service: 'payments', op: 'authorize', match: { orderId: 'o-dec' }, action: 'decline' });
+    await call(sandbox(), 'POST', '/sandbox/faults', {
+      service: 'payments',
+      op: 'authorize',
+      match: { orderId: 'o-dec' },
+      action: 'decline',
+    });
     const f = await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-dec', '5'));
     expect(f).toMatchObject({ status: 402, body: { declineCode: 'do_not_honor' } });
     expect((await ledger('o-dec')).map((e) => e.type)).toEqual(['decline', 'decline']);
@@ -73,7 +92,10 @@ describe('sandbox payments', () => {
     const rest = await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/capture`, {});
     expect(rest.body.amount).toBe('60.00');
     expect((await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/capture`, { amount: '0.01' })).status).toBe(409);
-    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/void`, {})).toMatchObject({ status: 409, body: { error: 'already_captured' } });
+    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/void`, {})).toMatchObject({
+      status: 409,
+      body: { error: 'already_captured' },
+    });
     expect((await call(sandbox(), 'POST', '/payments/v1/authorizations/auth_nope/capture', {})).status).toBe(404);
   });
 
@@ -81,18 +103,34 @@ describe('sandbox payments', () => {
     const a = await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-rem', '100'));
     const id = a.body.authorizationId as string;
     expect((await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/capture`, { amount: '30' })).status).toBe(201);
-    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/void`, {})).toMatchObject({ status: 200, body: { status: 'voided', released: '70.00' } });
+    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/void`, {})).toMatchObject({
+      status: 200,
+      body: { status: 'voided', released: '70.00' },
+    });
     expect((await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/void`, {})).status).toBe(200);
-    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/capture`, { amount: '1' })).toMatchObject({ status: 409, body: { error: 'authorization_voided' } });
-    expect((await ledger('o-rem')).map((e) => [e.type, e.amount])).toEqual([['authorize', '100.00'], ['capture', '30.00'], ['void', '70.00']]);
+    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/capture`, { amount: '1' })).toMatchObject({
+      status: 409,
+      body: { error: 'authorization_voided' },
+    });
+    expect((await ledger('o-rem')).map((e) => [e.type, e.amount])).toEqual([
+      ['authorize', '100.00'],
+      ['capture', '30.00'],
+      ['void', '70.00'],
+    ]);
   });
 
   it('voids once (a second void answers the same, no new entry) and refuses capture after void', async () => {
     const a = await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-void', '20'));
     const id = a.body.authorizationId as string;
-    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/void`, {})).toMatchObject({ status: 200, body: { authorizationId: id, status: 'voided' } });
+    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/void`, {})).toMatchObject({
+      status: 200,
+      body: { authorizationId: id, status: 'voided' },
+    });
     expect((await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/void`, {})).status).toBe(200);
-    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/capture`, {})).toMatchObject({ status: 409, body: { error: 'authorization_voided' } });
+    expect(await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/capture`, {})).toMatchObject({
+      status: 409,
+      body: { error: 'authorization_voided' },
+    });
     expect((await ledger('o-void')).map((e) => e.type)).toEqual(['authorize', 'void']);
   });
 
@@ -100,14 +138,30 @@ describe('sandbox payments', () => {
     const a = await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-ref', '50'));
     const cap = await call(sandbox(), 'POST', `/payments/v1/authorizations/${a.body.authorizationId as string}/capture`, {});
     const capId = cap.body.captureId as string;
-    expect(await call(sandbox(), 'POST', `/payments/v1/captures/${capId}/refunds`, { amount: '30' })).toMatchObject({ status: 201, body: { captureId: capId, amount: '30.00' } });
-    expect(await call(sandbox(), 'POST', `/payments/v1/captures/${capId}/refunds`, { amount: '20.01' })).toMatchObject({ status: 409, body: { error: 'refund_exceeds_capture' } });
+    expect(await call(sandbox(), 'POST', `/payments/v1/captures/${capId}/refunds`, { amount: '30' })).toMatchObject({
+      status: 201,
+      body: { captureId: capId, amount: '30.00' },
+    });
+    expect(await call(sandbox(), 'POST', `/payments/v1/captures/${capId}/refunds`, { amount: '20.01' })).toMatchObject({
+      status: 409,
+      body: { error: 'refund_exceeds_capture' },
+    });
     expect((await call(sandbox(), 'POST', `/payments/v1/captures/${capId}/refunds`, { amount: '20' })).status).toBe(201);
-    expect((await ledger('o-ref')).map((e) => `${e.type}:${e.amount}`)).toEqual(['authorize:50.00', 'capture:50.00', 'refund:30.00', 'refund:20.00']);
+    expect((await ledger('o-ref')).map((e) => `${e.type}:${e.amount}`)).toEqual([
+      'authorize:50.00',
+      'capture:50.00',
+      'refund:30.00',
+      'refund:20.00',
+    ]);
   });
 
   it('lose_response performs the effect; the retry gets the stored success', async () => {
-    await call(sandbox(), 'POST', '/sandbox/faults', { service: 'payments', op: 'authorize', match: { orderId: 'o-lost' }, action: 'lose_response' });
+    await call(sandbox(), 'POST', '/sandbox/faults', {
+      service: 'payments',
+      op: 'authorize',
+      match: { orderId: 'o-lost' },
+      action: 'lose_response',
+    });
     const lost = await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-lost'), { idem: 'k-lost' });
     expect(lost).toMatchObject({ status: 500, body: { error: 'internal' } });
     const retry = await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-lost'), { idem: 'k-lost' });
@@ -119,13 +173,25 @@ describe('sandbox payments', () => {
   });
 
   it('error500 times:2 fails twice before any effect, then succeeds; error429 sets Retry-After', async () => {
-    await call(sandbox(), 'POST', '/sandbox/faults', { service: 'payments', op: 'authorize', match: { orderId: 'o-500' }, action: 'error500', times: 2 });
+    await call(sandbox(), 'POST', '/sandbox/faults', {
+      service: 'payments',
+      op: 'authorize',
+      match: { orderId: 'o-500' },
+      action: 'error500',
+      times: 2,
+    });
     const statuses: number[] = [];
-    for (let i = 0; i < 3; i++) statuses.push((await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-500'), { idem: 'k-500' })).status);
+    for (let i = 0; i < 3; i++)
+      statuses.push((await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-500'), { idem: 'k-500' })).status);
     expect(statuses).toEqual([500, 500, 201]);
     expect(await ledger('o-500')).toHaveLength(1);
     // A fault for another order does not fire.
-    await call(sandbox(), 'POST', '/sandbox/faults', { service: 'payments', op: 'authorize', match: { orderId: 'o-429' }, action: 'error429' });
+    await call(sandbox(), 'POST', '/sandbox/faults', {
+      service: 'payments',
+      op: 'authorize',
+      match: { orderId: 'o-429' },
+      action: 'error429',
+    });
     expect((await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-other'))).status).toBe(201);
     const limited = await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-429'));
     expect(limited.status).toBe(429);

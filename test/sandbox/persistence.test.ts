@@ -44,15 +44,18 @@ const stop = async (sb: Sandbox): Promise<void> => {
 };
 
 const shipment = (orderId: string, extra: Record<string, unknown> = {}) => ({
-  orderId, shipmentId: `${orderId}-s1`,
+  orderId,
+  shipmentId: `${orderId}-s1`,
   from: { warehouseId: 'wh-hcm', city: 'Ho Chi Minh City' },
   to: { name: 'An', line1: '1 Le Loi', city: 'Hanoi', country: 'VN' },
-  weightGrams: 900, ...extra,
+  weightGrams: 900,
+  ...extra,
 });
 const authBody = (orderId: string, amount = '100.00') => ({ orderId, amount, currency: 'VND', paymentToken: 'tok_visa' });
-const ledgers = async (sb: Sandbox) => Promise.all(
-  ['payments', 'wms', 'channels', 'notifications', 'carriers'].map(async (l) => (await call(sb, 'GET', `/sandbox/ledger/${l}`)).text),
-);
+const ledgers = async (sb: Sandbox) =>
+  Promise.all(
+    ['payments', 'wms', 'channels', 'notifications', 'carriers'].map(async (l) => (await call(sb, 'GET', `/sandbox/ledger/${l}`)).text),
+  );
 
 describe('sandbox state across restarts', () => {
   it('keeps payments, idempotent answers, picks, bookings, channel state and messages', async () => {
@@ -66,12 +69,29 @@ describe('sandbox state across restarts', () => {
     expect(cap.status).toBe(201);
     const bk = await call(a, 'POST', '/carriers/vtp/v1/shipments', shipment('o-p'), { idem: 'book-1' });
     expect(bk.status).toBe(201);
-    const pick = await call(a, 'POST', '/wms/v1/pick-orders', { orderId: 'o-p', shipmentId: 's1', warehouseId: 'wh-hcm', lines: [{ sku: 'A', quantity: 1 }] });
+    const pick = await call(a, 'POST', '/wms/v1/pick-orders', {
+      orderId: 'o-p',
+      shipmentId: 's1',
+      warehouseId: 'wh-hcm',
+      lines: [{ sku: 'A', quantity: 1 }],
+    });
     expect(pick.status).toBe(201);
-    expect((await call(a, 'POST', '/channels/web/v1/order-status', { orderId: 'o-p', channelOrderId: 'w-1', status: 'paid', seq: 2, occurredAt: new Date().toISOString() })).status).toBe(200);
+    expect(
+      (
+        await call(a, 'POST', '/channels/web/v1/order-status', {
+          orderId: 'o-p',
+          channelOrderId: 'w-1',
+          status: 'paid',
+          seq: 2,
+          occurredAt: new Date().toISOString(),
+        })
+      ).status,
+    ).toBe(200);
     expect((await call(a, 'POST', '/channels/shopee/v1/stock', { items: [{ sku: 'A', available: 4 }] })).status).toBe(200);
     expect((await call(a, 'POST', '/sandbox/channels/tiktok/orders', { id: 'tt-1', status: 'AWAITING_SHIPMENT' })).status).toBe(201);
-    expect((await call(a, 'POST', '/notify/v1/messages', { orderId: 'o-p', kind: 'stuck', level: 1, text: 'look at me' })).status).toBe(201);
+    expect((await call(a, 'POST', '/notify/v1/messages', { orderId: 'o-p', kind: 'stuck', level: 1, text: 'look at me' })).status).toBe(
+      201,
+    );
     const before = await ledgers(a);
     await stop(a);
 
@@ -91,12 +111,26 @@ describe('sandbox state across restarts', () => {
     // And everything can still be acted on.
     expect(await call(b, 'POST', `/payments/v1/authorizations/${authId}/capture`, { amount: '40.00' })).toMatchObject({ status: 201 });
     expect(await call(b, 'POST', `/payments/v1/authorizations/${authId}/capture`, { amount: '0.01' })).toMatchObject({ status: 409 });
-    expect(await call(b, 'POST', `/payments/v1/authorizations/${toVoid.body.authorizationId as string}/void`, {})).toMatchObject({ status: 200, body: { status: 'voided', released: '40.00' } });
-    expect(await call(b, 'POST', `/payments/v1/captures/${cap.body.captureId as string}/refunds`, { amount: '60.00' })).toMatchObject({ status: 201 });
-    expect(await call(b, 'POST', `/payments/v1/captures/${cap.body.captureId as string}/refunds`, { amount: '0.01' })).toMatchObject({ status: 409, body: { error: 'refund_exceeds_capture' } });
+    expect(await call(b, 'POST', `/payments/v1/authorizations/${toVoid.body.authorizationId as string}/void`, {})).toMatchObject({
+      status: 200,
+      body: { status: 'voided', released: '40.00' },
+    });
+    expect(await call(b, 'POST', `/payments/v1/captures/${cap.body.captureId as string}/refunds`, { amount: '60.00' })).toMatchObject({
+      status: 201,
+    });
+    expect(await call(b, 'POST', `/payments/v1/captures/${cap.body.captureId as string}/refunds`, { amount: '0.01' })).toMatchObject({
+      status: 409,
+      body: { error: 'refund_exceeds_capture' },
+    });
     const bookingId = bk.body.bookingId as string;
-    expect(await call(b, 'GET', `/carriers/vtp/v1/shipments/${bookingId}`)).toMatchObject({ status: 200, body: { status: 'booked', trackingNumber: bk.body.trackingNumber } });
-    expect(await call(b, 'POST', `/carriers/vtp/v1/shipments/${bookingId}/cancel`, {})).toMatchObject({ status: 200, body: { status: 'cancelled' } });
+    expect(await call(b, 'GET', `/carriers/vtp/v1/shipments/${bookingId}`)).toMatchObject({
+      status: 200,
+      body: { status: 'booked', trackingNumber: bk.body.trackingNumber },
+    });
+    expect(await call(b, 'POST', `/carriers/vtp/v1/shipments/${bookingId}/cancel`, {})).toMatchObject({
+      status: 200,
+      body: { status: 'cancelled' },
+    });
     expect(await call(b, 'POST', `/wms/v1/pick-orders/${pick.body.pickOrderId as string}/cancel`, {})).toMatchObject({ status: 200 });
     const types = ((await call(b, 'GET', '/sandbox/ledger/payments?orderId=o-p')).body.entries as { type: string }[]).map((e) => e.type);
     expect(types).toEqual(['authorize', 'authorize', 'capture', 'capture', 'void', 'refund']);
@@ -130,8 +164,12 @@ describe('sandbox state across restarts', () => {
     await call(a, 'POST', `/sandbox/carriers/${id}/advance`, {});
     await call(a, 'POST', `/sandbox/carriers/${id}/advance`, {});
     // Wait for the sandbox to have recorded both as taken (else they are re-sent: at-least-once).
-    await waitFor(async () => ((await call(a, 'GET', '/sandbox/ledger/carriers?orderId=o-mid')).body.webhooks as { responseStatus: number }[])
-      .filter((w) => w.responseStatus === 204).length === 2);
+    await waitFor(
+      async () =>
+        ((await call(a, 'GET', '/sandbox/ledger/carriers?orderId=o-mid')).body.webhooks as { responseStatus: number }[]).filter(
+          (w) => w.responseStatus === 204,
+        ).length === 2,
+    );
     await stop(a);
 
     // The restarted sandbox re-arms the parcel's timer from its stored status: no call needed.
@@ -140,7 +178,13 @@ describe('sandbox state across restarts', () => {
     expect(rx.statuses(code)).toEqual(['picked_up', 'in_transit', 'delivered', 'cod_remitted']);
     expect(rx.monotonic(code)).toBe(true);
     const track = await call(b, 'GET', `/carriers/ghn/v1/shipments/${id}`);
-    expect((track.body.events as { status: string }[]).map((e) => e.status)).toEqual(['booked', 'picked_up', 'in_transit', 'delivered', 'cod_remitted']);
+    expect((track.body.events as { status: string }[]).map((e) => e.status)).toEqual([
+      'booked',
+      'picked_up',
+      'in_transit',
+      'delivered',
+      'cod_remitted',
+    ]);
     expect(rx.badSignatures).toBe(0);
   });
 
@@ -148,25 +192,36 @@ describe('sandbox state across restarts', () => {
     const dir = newDir();
     const a = await start(dir);
     await call(a, 'POST', '/sandbox/carriers/hold', { orderId: 'o-out' });
-    const out = (await call(a, 'POST', '/carriers/ghn/v1/shipments', shipment('o-out'))).body as { bookingId: string; trackingNumber: string };
+    const out = (await call(a, 'POST', '/carriers/ghn/v1/shipments', shipment('o-out'))).body as {
+      bookingId: string;
+      trackingNumber: string;
+    };
     const id = out.bookingId;
     rx.down = true;
     await call(a, 'POST', `/sandbox/carriers/${id}/advance`, {});
-    await waitFor(async () => ((await call(a, 'GET', '/sandbox/ledger/carriers?orderId=o-out')).body.webhooks as { responseStatus: number }[])
-      .some((w) => w.responseStatus === 503));
+    await waitFor(async () =>
+      ((await call(a, 'GET', '/sandbox/ledger/carriers?orderId=o-out')).body.webhooks as { responseStatus: number }[]).some(
+        (w) => w.responseStatus === 503,
+      ),
+    );
     await stop(a);
     rx.down = false;
 
     // Still held after the restart (the hold is state too), yet the undelivered event goes out.
     const b = await start(dir, { autoProgress: { enabled: true, stepMs: STEP_MS } });
     await waitFor(() => rx.statuses(out.trackingNumber).includes('picked_up'));
-    expect((await call(b, 'GET', '/sandbox/ledger/carriers?orderId=o-out')).body.bookings).toMatchObject([{ held: true, status: 'picked_up' }]);
+    expect((await call(b, 'GET', '/sandbox/ledger/carriers?orderId=o-out')).body.bookings).toMatchObject([
+      { held: true, status: 'picked_up' },
+    ]);
     await call(b, 'POST', '/sandbox/carriers/release', { orderId: 'o-out' });
     await waitFor(() => rx.statuses(out.trackingNumber).includes('delivered'));
     expect(rx.monotonic(out.trackingNumber)).toBe(true);
     expect(new Set(rx.statuses(out.trackingNumber))).toEqual(new Set(['picked_up', 'in_transit', 'delivered']));
     expect(rx.badSignatures).toBe(0);
-    const hooks = (await call(b, 'GET', '/sandbox/ledger/carriers?orderId=o-out')).body.webhooks as { status: string; responseStatus: number | null }[];
+    const hooks = (await call(b, 'GET', '/sandbox/ledger/carriers?orderId=o-out')).body.webhooks as {
+      status: string;
+      responseStatus: number | null;
+    }[];
     expect(hooks.filter((h) => h.status === 'picked_up').map((h) => h.responseStatus)).toContain(503);
     expect(hooks.filter((h) => h.status === 'picked_up').at(-1)?.responseStatus).toBe(204);
   });
@@ -183,7 +238,7 @@ describe('sandbox state across restarts', () => {
     try {
       const b = await start(dir);
       expect(warn).toHaveBeenCalledWith(expect.stringMatching(/last line is not valid JSON/));
-      expect(((await call(b, 'GET', '/sandbox/ledger/payments')).body.entries as unknown[])).toHaveLength(1);
+      expect((await call(b, 'GET', '/sandbox/ledger/payments')).body.entries as unknown[]).toHaveLength(1);
       expect((await call(b, 'POST', '/payments/v1/authorizations', authBody('o-torn'), { idem: 'torn-1' })).text).toBe(auth.text);
       await call(b, 'POST', '/payments/v1/authorizations', authBody('o-torn2'));
       await stop(b);
@@ -192,7 +247,7 @@ describe('sandbox state across restarts', () => {
       warn.mockClear();
       const c = await start(dir);
       expect(warn).not.toHaveBeenCalled();
-      expect(((await call(c, 'GET', '/sandbox/ledger/payments')).body.entries as unknown[])).toHaveLength(2);
+      expect((await call(c, 'GET', '/sandbox/ledger/payments')).body.entries as unknown[]).toHaveLength(2);
     } finally {
       warn.mockRestore();
     }

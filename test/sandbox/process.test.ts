@@ -45,13 +45,21 @@ async function spawnSandbox(env: Record<string, string>): Promise<Proc> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-  child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  child.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
   const p: Proc = { child, url: '', output: () => out, exited };
   procs.push(p);
   let gone = false;
-  void exited.then(() => { gone = true; });
+  void exited.then(() => {
+    gone = true;
+  });
   await waitFor(() => gone || /sandbox listening on http:\/\/\S+/.test(out), 30_000);
   const m = /sandbox listening on (http:\/\/[^\s]+)/.exec(out);
   if (m) p.url = m[1]!;
@@ -69,24 +77,41 @@ describe('sandbox process', () => {
     const authId = auth.body.authorizationId as string;
     const cap = await call(a, 'POST', `/payments/v1/authorizations/${authId}/capture`, { amount: '10.00' }, { idem: 'k-cap' });
     expect(cap.status).toBe(201);
-    const bk = await call(a, 'POST', '/carriers/ghn/v1/shipments', {
-      orderId: 'o-k', shipmentId: 'o-k-s1', from: { warehouseId: 'wh', city: 'HCM' }, to: { name: 'An', line1: '1 Le Loi', city: 'Hanoi', country: 'VN' }, weightGrams: 500,
-    }, { idem: 'k-book' });
+    const bk = await call(
+      a,
+      'POST',
+      '/carriers/ghn/v1/shipments',
+      {
+        orderId: 'o-k',
+        shipmentId: 'o-k-s1',
+        from: { warehouseId: 'wh', city: 'HCM' },
+        to: { name: 'An', line1: '1 Le Loi', city: 'Hanoi', country: 'VN' },
+        weightGrams: 500,
+      },
+      { idem: 'k-book' },
+    );
     expect(bk.status).toBe(201);
 
     // A burst of authorisations cut off by kill -9 while many are still in flight.
     const answered = new Map<string, Reply>();
     const burst = Array.from({ length: 60 }, (_, i) => `k-burst-${i}`).map((key, i) =>
       call(a, 'POST', '/payments/v1/authorizations', authBody(`o-b${i}`), { idem: key })
-        .then((r) => { if (r.status === 201) answered.set(key, r); })
-        .catch(() => undefined));
+        .then((r) => {
+          if (r.status === 201) answered.set(key, r);
+        })
+        .catch(() => undefined),
+    );
     await waitFor(() => answered.size >= 15, 20_000, 2);
     a.child.kill('SIGKILL');
     await Promise.all(burst);
     expect((await a.exited).signal).toBe('SIGKILL');
 
     const b = await spawnSandbox(env);
-    const entries = (await call(b, 'GET', '/sandbox/ledger/payments')).body.entries as { type: string; orderId: string; idempotencyKey: string }[];
+    const entries = (await call(b, 'GET', '/sandbox/ledger/payments')).body.entries as {
+      type: string;
+      orderId: string;
+      idempotencyKey: string;
+    }[];
     // Every answered request is there, byte for byte on replay, and no request counted twice.
     for (const [key, r] of answered) {
       const again = await call(b, 'POST', '/payments/v1/authorizations', authBody(`o-b${key.slice('k-burst-'.length)}`), { idem: key });
@@ -96,15 +121,28 @@ describe('sandbox process', () => {
     const keys = entries.map((e) => e.idempotencyKey);
     expect(new Set(keys).size).toBe(keys.length);
     // The client retries the ones it got no answer for: each lands exactly once in all.
-    for (let i = 0; i < 60; i++) expect((await call(b, 'POST', '/payments/v1/authorizations', authBody(`o-b${i}`), { idem: `k-burst-${i}` })).status).toBe(201);
-    const burstRows = ((await call(b, 'GET', '/sandbox/ledger/payments')).body.entries as { idempotencyKey: string }[]).filter((e) => e.idempotencyKey.startsWith('k-burst-'));
+    for (let i = 0; i < 60; i++)
+      expect((await call(b, 'POST', '/payments/v1/authorizations', authBody(`o-b${i}`), { idem: `k-burst-${i}` })).status).toBe(201);
+    const burstRows = ((await call(b, 'GET', '/sandbox/ledger/payments')).body.entries as { idempotencyKey: string }[]).filter((e) =>
+      e.idempotencyKey.startsWith('k-burst-'),
+    );
     expect(burstRows).toHaveLength(60);
     expect((await call(b, 'POST', '/payments/v1/authorizations', authBody('o-k'), { idem: 'k-auth' })).text).toBe(auth.text);
-    expect((await call(b, 'POST', `/payments/v1/authorizations/${authId}/capture`, { amount: '10.00' }, { idem: 'k-cap' })).text).toBe(cap.text);
+    expect((await call(b, 'POST', `/payments/v1/authorizations/${authId}/capture`, { amount: '10.00' }, { idem: 'k-cap' })).text).toBe(
+      cap.text,
+    );
     expect(entries.filter((e) => e.orderId === 'o-k').map((e) => e.type)).toEqual(['authorize', 'capture']);
-    expect(await call(b, 'POST', `/payments/v1/authorizations/${authId}/capture`, {})).toMatchObject({ status: 201, body: { amount: '15.00' } });
-    expect(await call(b, 'POST', `/payments/v1/captures/${cap.body.captureId as string}/refunds`, { amount: '10.00' })).toMatchObject({ status: 201 });
-    expect(await call(b, 'GET', `/carriers/ghn/v1/shipments/${bk.body.bookingId as string}`)).toMatchObject({ status: 200, body: { status: 'booked' } });
+    expect(await call(b, 'POST', `/payments/v1/authorizations/${authId}/capture`, {})).toMatchObject({
+      status: 201,
+      body: { amount: '15.00' },
+    });
+    expect(await call(b, 'POST', `/payments/v1/captures/${cap.body.captureId as string}/refunds`, { amount: '10.00' })).toMatchObject({
+      status: 201,
+    });
+    expect(await call(b, 'GET', `/carriers/ghn/v1/shipments/${bk.body.bookingId as string}`)).toMatchObject({
+      status: 200,
+      body: { status: 'booked' },
+    });
 
     // While it runs, a second process on the same dir is refused rather than corrupting it.
     const rival = await spawnSandbox(env);

@@ -49,8 +49,17 @@ export class WebhookReceiver {
         const raw = Buffer.concat(chunks).toString('utf8');
         const url = new URL(req.url ?? '/', 'http://receiver');
         const carrier = /^\/v1\/carriers\/([^/]+)\/webhooks$/.exec(url.pathname)?.[1] ?? '';
-        const header = (n: string) => { const v = req.headers[n.toLowerCase()]; return Array.isArray(v) ? v[0] : v; };
-        if (!hasCarrierAdapter(carrier) || !CARRIER_ADAPTERS[carrier].authenticate({ rawBody: raw, header, query: (n) => url.searchParams.get(n) ?? undefined }, DEV_CARRIER_SECRETS[carrier]!)) {
+        const header = (n: string) => {
+          const v = req.headers[n.toLowerCase()];
+          return Array.isArray(v) ? v[0] : v;
+        };
+        if (
+          !hasCarrierAdapter(carrier) ||
+          !CARRIER_ADAPTERS[carrier].authenticate(
+            { rawBody: raw, header, query: (n) => url.searchParams.get(n) ?? undefined },
+            DEV_CARRIER_SECRETS[carrier]!,
+          )
+        ) {
           this.badSignatures += 1;
           res.writeHead(401).end();
           return;
@@ -66,7 +75,11 @@ export class WebhookReceiver {
           return;
         }
         let body: unknown;
-        try { body = JSON.parse(raw); } catch { body = undefined; }
+        try {
+          body = JSON.parse(raw);
+        } catch {
+          body = undefined;
+        }
         const parsed = CARRIER_ADAPTERS[carrier].parseWebhook(body);
         if (!parsed.ok) {
           this.unreadable.push(`${carrier}: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
@@ -78,8 +91,14 @@ export class WebhookReceiver {
         const effective = w.events.filter((e) => e.status !== null);
         for (const e of effective.length ? effective : w.events) {
           this.events.push({
-            carrier, eventId: e.eventId, trackingCode: w.trackingCode, reference: w.reference, nativeStatus: e.nativeStatus,
-            status: e.status ?? 'none', codAmount: e.codAmount, body,
+            carrier,
+            eventId: e.eventId,
+            trackingCode: w.trackingCode,
+            reference: w.reference,
+            nativeStatus: e.nativeStatus,
+            status: e.status ?? 'none',
+            codAmount: e.codAmount,
+            body,
           });
         }
         res.writeHead(204).end();

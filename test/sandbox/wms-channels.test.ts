@@ -4,17 +4,34 @@ import { call, useQuietSandbox } from './helpers';
 const sandbox = useQuietSandbox();
 
 const push = (channel: string, orderId: string, status: string, seq: number) =>
-  call(sandbox(), 'POST', `/channels/${channel}/v1/order-status`, { orderId, channelOrderId: `ch-${orderId}`, status, seq, occurredAt: new Date().toISOString() });
+  call(sandbox(), 'POST', `/channels/${channel}/v1/order-status`, {
+    orderId,
+    channelOrderId: `ch-${orderId}`,
+    status,
+    seq,
+    occurredAt: new Date().toISOString(),
+  });
 
 describe('sandbox wms', () => {
   it('packs with summed weights, cancels, and replays a lost response', async () => {
     await call(sandbox(), 'POST', '/sandbox/faults', { service: 'wms', op: 'pick', match: { orderId: 'o-w' }, action: 'lose_response' });
-    const body = { orderId: 'o-w', shipmentId: 's1', warehouseId: 'wh-hcm', lines: [{ sku: 'A', quantity: 2, weightGrams: 300 }, { sku: 'B', quantity: 1 }] };
+    const body = {
+      orderId: 'o-w',
+      shipmentId: 's1',
+      warehouseId: 'wh-hcm',
+      lines: [
+        { sku: 'A', quantity: 2, weightGrams: 300 },
+        { sku: 'B', quantity: 1 },
+      ],
+    };
     expect((await call(sandbox(), 'POST', '/wms/v1/pick-orders', body, { idem: 'pk' })).status).toBe(500);
     const r = await call(sandbox(), 'POST', '/wms/v1/pick-orders', body, { idem: 'pk' });
     expect(r).toMatchObject({ status: 201, body: { status: 'packed', weightGrams: 1100 } });
     const id = r.body.pickOrderId as string;
-    expect(await call(sandbox(), 'POST', `/wms/v1/pick-orders/${id}/cancel`, {})).toMatchObject({ status: 200, body: { status: 'cancelled' } });
+    expect(await call(sandbox(), 'POST', `/wms/v1/pick-orders/${id}/cancel`, {})).toMatchObject({
+      status: 200,
+      body: { status: 'cancelled' },
+    });
     const led = (await call(sandbox(), 'GET', '/sandbox/ledger/wms?orderId=o-w')).body.pickOrders as { status: string }[];
     expect(led).toHaveLength(1);
     expect(led[0]?.status).toBe('cancelled');

@@ -11,7 +11,11 @@ export const WAREHOUSES = [
 ];
 
 /** Warehouses plus the given products, with stock per warehouse: `{ SKU: { 'WH-HN': 5 } }`. */
-export async function seedNetwork(sql: Sql, stock: Record<string, Record<string, number>>, opts: { price?: string; capacity?: number } = {}): Promise<void> {
+export async function seedNetwork(
+  sql: Sql,
+  stock: Record<string, Record<string, number>>,
+  opts: { price?: string; capacity?: number } = {},
+): Promise<void> {
   for (const w of WAREHOUSES) {
     await sql`insert into warehouses (id, name, city, lat, lng, regions_served, daily_capacity)
               values (${w.id}, ${w.id}, ${w.city}, ${w.lat}, ${w.lng}, ${w.regions}, ${opts.capacity ?? 100000}) on conflict do nothing`;
@@ -32,7 +36,14 @@ export function makeOrder(over: Partial<CanonicalOrder> & { sku?: string; quanti
     channelOrderId: `T${uniqueSuffix()}`,
     currency: 'VND',
     customer: { id: `cust-${uniqueSuffix()}`, name: 'Nguyễn Văn An', email: 'an@example.vn', phone: '0901234567' },
-    shippingAddress: { name: 'Nguyễn Văn An', line1: '12 Lê Lợi', ward: 'Bến Nghé', district: 'Quận 1', city: 'Hồ Chí Minh', country: 'VN' },
+    shippingAddress: {
+      name: 'Nguyễn Văn An',
+      line1: '12 Lê Lợi',
+      ward: 'Bến Nghé',
+      district: 'Quận 1',
+      city: 'Hồ Chí Minh',
+      country: 'VN',
+    },
     lines: [{ sku, quantity, unitPrice: '100000.00' }],
     payment: { method: 'prepaid', token: 'tok_visa' },
     placedAt: new Date().toISOString(),
@@ -41,7 +52,10 @@ export function makeOrder(over: Partial<CanonicalOrder> & { sku?: string; quanti
 }
 
 /** Polls until `fn` returns a truthy value (or its assertions pass); fails with the last error. */
-export async function eventually<T>(fn: () => Promise<T | undefined | false>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   let last: unknown;
   for (;;) {
@@ -58,7 +72,9 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, op
 }
 
 export async function stockRow(sql: Sql, sku: string, wh: string): Promise<{ onHand: number; reserved: number }> {
-  const [r] = await sql<{ onHand: number; reserved: number }[]>`select on_hand as "onHand", reserved from stock where sku = ${sku} and warehouse_id = ${wh}`;
+  const [r] = await sql<
+    { onHand: number; reserved: number }[]
+  >`select on_hand as "onHand", reserved from stock where sku = ${sku} and warehouse_id = ${wh}`;
   expect(r).toBeDefined();
   return r!;
 }

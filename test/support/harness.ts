@@ -49,11 +49,16 @@ export async function createTestDatabase(): Promise<{ url: string; sql: Sql; dro
   const url = urlFor(name);
   const sql = createSql(url, { max: 10 });
   return {
-    url, sql,
+    url,
+    sql,
     drop: async () => {
       await sql.end({ timeout: 5 });
       const a = createSql(inject('pgAdminUrl'), { max: 1 });
-      try { await a.unsafe(`drop database if exists ${name} with (force)`); } finally { await a.end(); }
+      try {
+        await a.unsafe(`drop database if exists ${name} with (force)`);
+      } finally {
+        await a.end();
+      }
     },
   };
 }
@@ -101,7 +106,15 @@ export async function startTestStack(overrides: Partial<StackOptions> = {}): Pro
     return fetch(stack.apiUrl + path, { ...rest, headers: h, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
   };
   return {
-    ...stack, taskQueue, temporalAddress: inject('temporalAddress'), db, logs: logger.lines, api,
-    close: async () => { await stack.stop(); await db.drop(); },
+    ...stack,
+    taskQueue,
+    temporalAddress: inject('temporalAddress'),
+    db,
+    logs: logger.lines,
+    api,
+    close: async () => {
+      await stack.stop();
+      await db.drop();
+    },
   };
 }

@@ -11,17 +11,26 @@ export const SIGNED_OPERATIONS = ['POST /v1/channels/{channel}/webhooks', 'POST 
 
 type Json = Record<string, unknown>;
 export interface Operation {
-  summary?: string; description?: string; security?: Json[]; parameters?: { in: string; name: string }[];
+  summary?: string;
+  description?: string;
+  security?: Json[];
+  parameters?: { in: string; name: string }[];
   requestBody?: { content?: Record<string, { schema?: unknown; example?: unknown; examples?: unknown }> };
   responses: Record<string, { description?: string; content?: Record<string, unknown> }>;
   'x-roles'?: string[];
 }
-export interface OpenApiDocument { paths: Record<string, Record<string, Operation>>; components?: { schemas?: Record<string, unknown> } }
+export interface OpenApiDocument {
+  paths: Record<string, Record<string, Operation>>;
+  components?: { schemas?: Record<string, unknown> };
+}
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
 export const operationsOf = (doc: OpenApiDocument) =>
   Object.entries(doc.paths).flatMap(([path, item]) =>
-    Object.entries(item).filter(([m]) => METHODS.includes(m)).map(([m, op]) => ({ key: `${m.toUpperCase()} ${path}`, method: m, path, op })));
+    Object.entries(item)
+      .filter(([m]) => METHODS.includes(m))
+      .map(([m, op]) => ({ key: `${m.toUpperCase()} ${path}`, method: m, path, op })),
+  );
 
 /** Whether `node` (a schema, parameter, media type...) carries an example, following `$ref`s into the components. */
 export function hasExample(doc: OpenApiDocument, node: unknown, seen = new Set<string>(), parentKey = ''): boolean {
@@ -45,7 +54,9 @@ export function gapsOf(doc: OpenApiDocument, method: string, path: string, op: O
   const key = `${method.toUpperCase()} ${path}`;
   const gaps: string[] = [];
   const has = (status: number) => op.responses[String(status)] !== undefined;
-  const needs = (status: number, why: string) => { if (!has(status)) gaps.push(`${why} but documents no ${status} response`); };
+  const needs = (status: number, why: string) => {
+    if (!has(status)) gaps.push(`${why} but documents no ${status} response`);
+  };
   const isPublic = PUBLIC_OPERATIONS.includes(key);
   const isSigned = SIGNED_OPERATIONS.includes(key);
   const apiKey = (op.security ?? []).some((s) => 'apiKey' in s);
@@ -59,7 +70,8 @@ export function gapsOf(doc: OpenApiDocument, method: string, path: string, op: O
     if (!apiKey) gaps.push('is protected but documents no apiKey security');
     if (!roles?.length) gaps.push('is protected but states no x-roles (requireRoles middleware)');
     else if (!roles.every((r) => (ROLES as readonly string[]).includes(r))) gaps.push(`lists unknown roles ${roles.join(', ')}`);
-    else if (!op.description?.includes(`Roles: ${roles.map((r) => `\`${r}\``).join(', ')}.`)) gaps.push('does not state its roles in the description');
+    else if (!op.description?.includes(`Roles: ${roles.map((r) => `\`${r}\``).join(', ')}.`))
+      gaps.push('does not state its roles in the description');
     needs(401, 'is protected');
     needs(403, 'is protected');
   }
@@ -84,7 +96,8 @@ export function gapsOf(doc: OpenApiDocument, method: string, path: string, op: O
   if (!hasExample(doc, [op.parameters, op.requestBody, op.responses])) gaps.push('has no example in its request or responses');
   for (const [status, r] of Object.entries(op.responses)) {
     if (!r.description?.trim()) gaps.push(`response ${status} has no description`);
-    if (/^[45]/.test(status) && !isPublic && !r.content?.['application/problem+json']) gaps.push(`response ${status} is not a problem document`);
+    if (/^[45]/.test(status) && !isPublic && !r.content?.['application/problem+json'])
+      gaps.push(`response ${status} is not a problem document`);
   }
   if (!Object.keys(op.responses).some((s) => /^2/.test(s))) gaps.push('documents no success response');
   return gaps;

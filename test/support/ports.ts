@@ -9,7 +9,12 @@ const PORT_TAKEN = /address already in use|could not bind/i;
  * the server's own bind: a probed port is only free until someone else binds it, and on a busy
  * machine other processes (other test runs, outgoing connections) take ports all the time.
  */
-export async function onFreePort<T>(what: string, start: (port: number) => Promise<T>, log: (line: string) => void, attempts = 3): Promise<T> {
+export async function onFreePort<T>(
+  what: string,
+  start: (port: number) => Promise<T>,
+  log: (line: string) => void,
+  attempts = 3,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     try {

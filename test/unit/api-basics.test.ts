@@ -13,7 +13,10 @@ import { createLogger } from '../../lib/logger';
 function buildApp(opts: { failing?: boolean } = {}) {
   const logs: string[] = [];
   const app = createBaseApp({
-    keys: new KeyStore([{ role: 'ops', key: 'ops-key-123' }, { role: 'channel', channel: 'web', key: 'web-key-123' }]),
+    keys: new KeyStore([
+      { role: 'ops', key: 'ops-key-123' },
+      { role: 'channel', channel: 'web', key: 'web-key-123' },
+    ]),
     logger: createLogger({ write: (l) => logs.push(l) }),
     metrics: createApiMetrics(),
     bodyLimitBytes: 1024,
@@ -22,18 +25,38 @@ function buildApp(opts: { failing?: boolean } = {}) {
       temporal: () => Promise.resolve(),
     },
   });
-  app.openapi(createRoute({
-    method: 'post', path: '/v1/echo', middleware: [requireRoles('ops')] as const,
-    request: { body: { content: { 'application/json': { schema: z.object({ name: z.string().min(1), items: z.array(z.object({ qty: z.number().int().positive() })) }) } }, required: true } },
-    responses: { 200: { description: 'ok', content: { 'application/json': { schema: z.object({ name: z.string() }) } } } },
-  }), (c) => c.json({ name: c.req.valid('json').name }, 200));
-  app.get('/v1/boom', () => { throw new Error('secret internals at /srv/app.ts:12'); });
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/echo',
+      middleware: [requireRoles('ops')] as const,
+      request: {
+        body: {
+          content: {
+            'application/json': {
+              schema: z.object({ name: z.string().min(1), items: z.array(z.object({ qty: z.number().int().positive() })) }),
+            },
+          },
+          required: true,
+        },
+      },
+      responses: { 200: { description: 'ok', content: { 'application/json': { schema: z.object({ name: z.string() }) } } } },
+    }),
+    (c) => c.json({ name: c.req.valid('json').name }, 200),
+  );
+  app.get('/v1/boom', () => {
+    throw new Error('secret internals at /srv/app.ts:12');
+  });
   addDocs(app);
   return { app, logs };
 }
 
 const post = (app: ReturnType<typeof buildApp>['app'], body: string, key?: string) =>
-  app.request('/v1/echo', { method: 'POST', body, headers: { 'Content-Type': 'application/json', ...(key ? { Authorization: `Bearer ${key}` } : {}) } });
+  app.request('/v1/echo', {
+    method: 'POST',
+    body,
+    headers: { 'Content-Type': 'application/json', ...(key ? { Authorization: `Bearer ${key}` } : {}) },
+  });
 
 describe('API basics', () => {
   it('answers /healthz and /readyz, and 503 when a dependency fails', async () => {
@@ -44,7 +67,10 @@ describe('API basics', () => {
     const { app: failing } = buildApp({ failing: true });
     const notReady = await failing.request('/readyz');
     expect(notReady.status).toBe(503);
-    expect(await notReady.json()).toMatchObject({ status: 'not-ready', checks: { postgres: expect.stringContaining('failing') as string, temporal: 'ok' } });
+    expect(await notReady.json()).toMatchObject({
+      status: 'not-ready',
+      checks: { postgres: expect.stringContaining('failing') as string, temporal: 'ok' },
+    });
   });
 
   it('401 without a key and with an unknown key; 403 with the wrong role', async () => {
@@ -52,11 +78,11 @@ describe('API basics', () => {
     const none = await post(app, '{"name":"a","items":[]}');
     expect(none.status).toBe(401);
     expect(none.headers.get('content-type')).toContain('application/problem+json');
-    expect((await none.json() as { type: string }).type).toMatch(/unauthorized$/);
+    expect(((await none.json()) as { type: string }).type).toMatch(/unauthorized$/);
     expect((await post(app, '{"name":"a","items":[]}', 'not-a-key')).status).toBe(401);
     const wrongRole = await post(app, '{"name":"a","items":[]}', 'web-key-123');
     expect(wrongRole.status).toBe(403);
-    expect((await wrongRole.json() as { type: string }).type).toMatch(/forbidden$/);
+    expect(((await wrongRole.json()) as { type: string }).type).toMatch(/forbidden$/);
     expect((await post(app, '{"name":"a","items":[]}', 'ops-key-123')).status).toBe(200);
   });
 
@@ -65,10 +91,10 @@ describe('API basics', () => {
     const malformed = await post(app, '{"name": "a",', 'ops-key-123');
     expect(malformed.status).toBe(400);
     expect(malformed.headers.get('content-type')).toContain('application/problem+json');
-    expect((await malformed.json() as { type: string }).type).toMatch(/malformed-json$/);
+    expect(((await malformed.json()) as { type: string }).type).toMatch(/malformed-json$/);
     const invalid = await post(app, '{"name":"","items":[{"qty":0}]}', 'ops-key-123');
     expect(invalid.status).toBe(400);
-    const problem = await invalid.json() as { type: string; errors: { path: string }[] };
+    const problem = (await invalid.json()) as { type: string; errors: { path: string }[] };
     expect(problem.type).toMatch(/validation-error$/);
     expect(problem.errors.map((e) => e.path).sort()).toEqual(['items.0.qty', 'name']);
   });
@@ -77,7 +103,7 @@ describe('API basics', () => {
     const { app } = buildApp();
     const res = await post(app, JSON.stringify({ name: 'x'.repeat(5000), items: [] }), 'ops-key-123');
     expect(res.status).toBe(413);
-    expect((await res.json() as { type: string }).type).toMatch(/payload-too-large$/);
+    expect(((await res.json()) as { type: string }).type).toMatch(/payload-too-large$/);
   });
 
   it('unknown route → 404 problem; an internal error → 500 without internals', async () => {
@@ -95,7 +121,11 @@ describe('API basics', () => {
   it('serves the OpenAPI document, the docs page and Prometheus metrics by route', async () => {
     const { app } = buildApp();
     await post(app, '{"name":"a","items":[]}', 'ops-key-123');
-    const doc = await (await app.request('/openapi.json')).json() as { openapi: string; paths: Record<string, unknown>; components: { securitySchemes: Record<string, unknown> } };
+    const doc = (await (await app.request('/openapi.json')).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: { securitySchemes: Record<string, unknown> };
+    };
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/healthz', '/readyz', '/metrics', '/v1/echo']));
     expect(doc.components.securitySchemes.apiKey).toBeDefined();

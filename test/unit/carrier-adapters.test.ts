@@ -11,7 +11,13 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { CARRIER_ADAPTERS, type TrackingStatus } from '../../activities/carriers/adapters';
 import { GHN_STATUSES, readGhnCancelAnswer, readGhnCreateOrderAnswer, readGhnOrderDetail } from '../../activities/carriers/adapters/ghn';
-import { isoToVtpTime, readVtpCreateOrderAnswer, readVtpUpdateOrderAnswer, VTP_STATUSES, vtpTimeToIso } from '../../activities/carriers/adapters/vtp';
+import {
+  isoToVtpTime,
+  readVtpCreateOrderAnswer,
+  readVtpUpdateOrderAnswer,
+  VTP_STATUSES,
+  vtpTimeToIso,
+} from '../../activities/carriers/adapters/vtp';
 import { createBaseApp } from '../../api/app';
 import { KeyStore } from '../../api/auth';
 import { createApiMetrics } from '../../api/metrics';
@@ -38,23 +44,59 @@ interface WebhookCase {
   reason?: string;
 }
 
-const ghn = (file: string, nativeStatus: string, status: TrackingStatus | null, time: string, extra: Partial<WebhookCase> = {}): [string, WebhookCase] => [`ghn/${file}`, {
-  body: () => read('ghn', file), trackingCode: 'Z82BS', nativeStatus, status, occurredAt: time, codAmount: '3000000.00',
-  eventId: `ghn:Z82BS:${nativeStatus.includes(':') ? nativeStatus : `switch_status:${nativeStatus}`}:${time}`, ...extra,
-}];
-const vtp = (file: string, code: number, status: TrackingStatus | null, date: string, iso: string, extra: Partial<WebhookCase> = {}): [string, WebhookCase] => [`vtp/${file}`, {
-  body: () => read('vtp', file), trackingCode: 'TUANPAD3024822076', reference: 'TUANPAD3024822076', nativeStatus: String(code), status, occurredAt: iso,
-  codAmount: '0.00', eventId: `vtp:TUANPAD3024822076:${code}:${date}`, ...extra,
-}];
+const ghn = (
+  file: string,
+  nativeStatus: string,
+  status: TrackingStatus | null,
+  time: string,
+  extra: Partial<WebhookCase> = {},
+): [string, WebhookCase] => [
+  `ghn/${file}`,
+  {
+    body: () => read('ghn', file),
+    trackingCode: 'Z82BS',
+    nativeStatus,
+    status,
+    occurredAt: time,
+    codAmount: '3000000.00',
+    eventId: `ghn:Z82BS:${nativeStatus.includes(':') ? nativeStatus : `switch_status:${nativeStatus}`}:${time}`,
+    ...extra,
+  },
+];
+const vtp = (
+  file: string,
+  code: number,
+  status: TrackingStatus | null,
+  date: string,
+  iso: string,
+  extra: Partial<WebhookCase> = {},
+): [string, WebhookCase] => [
+  `vtp/${file}`,
+  {
+    body: () => read('vtp', file),
+    trackingCode: 'TUANPAD3024822076',
+    reference: 'TUANPAD3024822076',
+    nativeStatus: String(code),
+    status,
+    occurredAt: iso,
+    codAmount: '0.00',
+    eventId: `vtp:TUANPAD3024822076:${code}:${date}`,
+    ...extra,
+  },
+];
 
 /** Every webhook of the corpus and what it must mean here. */
 const WEBHOOKS = new Map<string, WebhookCase>([
-  ghn('webhook-create-ready-to-pick.json', 'create:ready_to_pick', null, '2021-11-11T03:52:50.158Z', { eventId: 'ghn:Z82BS:create:ready_to_pick:2021-11-11T03:52:50.158Z' }),
+  ghn('webhook-create-ready-to-pick.json', 'create:ready_to_pick', null, '2021-11-11T03:52:50.158Z', {
+    eventId: 'ghn:Z82BS:create:ready_to_pick:2021-11-11T03:52:50.158Z',
+  }),
   ghn('webhook-switch-status-picked.json', 'picked', 'picked_up', '2021-11-11T07:41:03.512Z'),
   ghn('webhook-switch-status-transporting.json', 'transporting', 'in_transit', '2021-11-11T15:20:44.090Z'),
   ghn('webhook-switch-status-delivering.json', 'delivering', 'in_transit', '2021-11-12T01:35:17.301Z'),
   ghn('webhook-switch-status-delivered.json', 'delivered', 'delivered', '2021-11-12T04:02:58.774Z'),
-  ghn('webhook-switch-status-delivery-fail.json', 'delivery_fail', 'delivery_failed', '2021-11-12T04:02:58.774Z', { reason: 'GHN-DFC1A4: Giao không thành công: Người nhận không nghe máy' }),
+  ghn('webhook-switch-status-delivery-fail.json', 'delivery_fail', 'delivery_failed', '2021-11-12T04:02:58.774Z', {
+    reason: 'GHN-DFC1A4: Giao không thành công: Người nhận không nghe máy',
+  }),
   ghn('webhook-switch-status-waiting-to-return.json', 'waiting_to_return', 'delivery_failed', '2021-11-12T10:15:00.120Z'),
   ghn('webhook-switch-status-return.json', 'return', 'delivery_failed', '2021-11-13T02:00:31.456Z'),
   ghn('webhook-switch-status-returning.json', 'returning', 'delivery_failed', '2021-11-14T01:48:09.233Z'),
@@ -66,41 +108,87 @@ const WEBHOOKS = new Map<string, WebhookCase>([
   vtp('webhook-status-300-outbound-transit.json', 300, 'in_transit', '10/11/2025 21:05:37', '2025-11-10T14:05:37.000Z'),
   vtp('webhook-status-500-out-for-delivery.json', 500, 'in_transit', '12/11/2025 08:14:09', '2025-11-12T01:14:09.000Z'),
   vtp('webhook-status-501-delivered.json', 501, 'delivered', '12/11/2025 10:26:44', '2025-11-12T03:26:44.000Z'),
-  vtp('webhook-status-506-delivery-failed.json', 506, 'delivery_failed', '12/11/2025 10:26:44', '2025-11-12T03:26:44.000Z', { reason: 'VTP reason 36' }),
-  vtp('webhook-status-505-failed-return-requested.json', 505, 'delivery_failed', '14/11/2025 09:51:20', '2025-11-14T02:51:20.000Z', { reason: 'VTP reason 31' }),
+  vtp('webhook-status-506-delivery-failed.json', 506, 'delivery_failed', '12/11/2025 10:26:44', '2025-11-12T03:26:44.000Z', {
+    reason: 'VTP reason 36',
+  }),
+  vtp('webhook-status-505-failed-return-requested.json', 505, 'delivery_failed', '14/11/2025 09:51:20', '2025-11-14T02:51:20.000Z', {
+    reason: 'VTP reason 31',
+  }),
   vtp('webhook-status-502-returning-to-origin.json', 502, 'delivery_failed', '14/11/2025 15:33:08', '2025-11-14T08:33:08.000Z'),
   vtp('webhook-status-504-returned-to-sender.json', 504, 'returned_to_sender', '16/11/2025 11:02:57', '2025-11-16T04:02:57.000Z'),
   vtp('webhook-status-503-cancelled-by-customer.json', 503, 'cancelled', '12/11/2025 10:26:44', '2025-11-12T03:26:44.000Z'),
-  ['vtp/captured-webhook-data-status-107-lowercased-keys.json', {
-    // Captured as the DATA object with its keys lowered by the capturing app: sent here as VTP would, wrapped.
-    body: () => ({ DATA: read('vtp', 'captured-webhook-data-status-107-lowercased-keys.json'), TOKEN: 'captured-without-token' }),
-    trackingCode: '18466196770', reference: 'ST-INV-0011#29', nativeStatus: '107', status: 'cancelled', occurredAt: '2023-07-19T05:13:04.000Z',
-    codAmount: '2278000.00', eventId: 'vtp:18466196770:107:19/07/2023 12:13:04',
-  }],
+  [
+    'vtp/captured-webhook-data-status-107-lowercased-keys.json',
+    {
+      // Captured as the DATA object with its keys lowered by the capturing app: sent here as VTP would, wrapped.
+      body: () => ({ DATA: read('vtp', 'captured-webhook-data-status-107-lowercased-keys.json'), TOKEN: 'captured-without-token' }),
+      trackingCode: '18466196770',
+      reference: 'ST-INV-0011#29',
+      nativeStatus: '107',
+      status: 'cancelled',
+      occurredAt: '2023-07-19T05:13:04.000Z',
+      codAmount: '2278000.00',
+      eventId: 'vtp:18466196770:107:19/07/2023 12:13:04',
+    },
+  ],
 ]);
 
 /** Every answer of a carrier's own API in the corpus, and what its reader must take from it. */
 const ANSWERS = new Map<string, () => void>([
-  ['ghn/create-order-answer-data.json', () => {
-    expect(readGhnCreateOrderAnswer(read('ghn', 'create-order-answer-data.json'))).toEqual({
-      ok: true, value: { trackingNumber: 'G8ADKBYD', totalFee: '44000.00', expectedDeliveryAt: '2024-11-26T23:59:59.000Z' },
-    });
-  }],
-  ['ghn/order-detail-answer-data.json', () => {
-    expect(readGhnOrderDetail(read('ghn', 'order-detail-answer-data.json'))).toEqual({
-      ok: true, value: { trackingCode: 'G8ADKBRF', nativeStatus: 'picking', status: null, codAmount: '100000.00', updatedAt: '2024-11-24T04:28:00.812Z' },
-    });
-  }],
-  ['ghn/cancel-order-answer-data.json', () => {
-    expect(readGhnCancelAnswer(read('ghn', 'cancel-order-answer-data.json'))).toEqual({ ok: true, value: [{ trackingCode: 'G8ADKBYD', cancelled: true, message: 'OK' }] });
-  }],
-  ['vtp/create-order-answer.json', () => {
-    expect(readVtpCreateOrderAnswer(read('vtp', 'create-order-answer.json'))).toEqual({ ok: true, value: { trackingNumber: '15878180012', codAmount: '562000.00', totalFee: '16500.00' } });
-    expect(readVtpCreateOrderAnswer({ ...read('vtp', 'create-order-answer.json'), status: 400, error: true, message: 'Sai địa chỉ' })).toMatchObject({ ok: false, issues: [{ path: 'message' }] });
-  }],
-  ['vtp/update-order-cancel-answer.json', () => {
-    expect(readVtpUpdateOrderAnswer(read('vtp', 'update-order-cancel-answer.json'))).toEqual({ ok: true, value: { message: 'Hủy đơn hàng thành công' } });
-  }],
+  [
+    'ghn/create-order-answer-data.json',
+    () => {
+      expect(readGhnCreateOrderAnswer(read('ghn', 'create-order-answer-data.json'))).toEqual({
+        ok: true,
+        value: { trackingNumber: 'G8ADKBYD', totalFee: '44000.00', expectedDeliveryAt: '2024-11-26T23:59:59.000Z' },
+      });
+    },
+  ],
+  [
+    'ghn/order-detail-answer-data.json',
+    () => {
+      expect(readGhnOrderDetail(read('ghn', 'order-detail-answer-data.json'))).toEqual({
+        ok: true,
+        value: {
+          trackingCode: 'G8ADKBRF',
+          nativeStatus: 'picking',
+          status: null,
+          codAmount: '100000.00',
+          updatedAt: '2024-11-24T04:28:00.812Z',
+        },
+      });
+    },
+  ],
+  [
+    'ghn/cancel-order-answer-data.json',
+    () => {
+      expect(readGhnCancelAnswer(read('ghn', 'cancel-order-answer-data.json'))).toEqual({
+        ok: true,
+        value: [{ trackingCode: 'G8ADKBYD', cancelled: true, message: 'OK' }],
+      });
+    },
+  ],
+  [
+    'vtp/create-order-answer.json',
+    () => {
+      expect(readVtpCreateOrderAnswer(read('vtp', 'create-order-answer.json'))).toEqual({
+        ok: true,
+        value: { trackingNumber: '15878180012', codAmount: '562000.00', totalFee: '16500.00' },
+      });
+      expect(
+        readVtpCreateOrderAnswer({ ...read('vtp', 'create-order-answer.json'), status: 400, error: true, message: 'Sai địa chỉ' }),
+      ).toMatchObject({ ok: false, issues: [{ path: 'message' }] });
+    },
+  ],
+  [
+    'vtp/update-order-cancel-answer.json',
+    () => {
+      expect(readVtpUpdateOrderAnswer(read('vtp', 'update-order-cancel-answer.json'))).toEqual({
+        ok: true,
+        value: { message: 'Hủy đơn hàng thành công' },
+      });
+    },
+  ],
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -117,7 +205,10 @@ function routeHarness(opts: { signal?: (workflowId: string) => Error | undefined
   const recorded = new Map<string, { trackingCode: string; status: string }>();
   const logs: string[] = [];
   const orders = {
-    shipmentByTracking: (carrier: string, code: string) => Promise.resolve(SHIPMENTS[`${carrier}:${code}`] ? { shipmentId: SHIPMENTS[`${carrier}:${code}`], orderId: 'o', bookingId: 'bk' } : undefined),
+    shipmentByTracking: (carrier: string, code: string) =>
+      Promise.resolve(
+        SHIPMENTS[`${carrier}:${code}`] ? { shipmentId: SHIPMENTS[`${carrier}:${code}`], orderId: 'o', bookingId: 'bk' } : undefined,
+      ),
     shipmentByBooking: () => Promise.resolve(undefined),
     carrierEventSeen: (carrier: string, id: string) => Promise.resolve(recorded.has(`${carrier}|${id}`)),
     recordCarrierEvent: (carrier: string, id: string, trackingCode: string, status: string) => {
@@ -135,26 +226,46 @@ function routeHarness(opts: { signal?: (workflowId: string) => Error | undefined
           signals.push({ workflowId, event });
           return Promise.resolve();
         },
-        describe: () => (opts.closed ? Promise.resolve({ status: { name: 'COMPLETED' } }) : Promise.reject(new WorkflowNotFoundError('not found', workflowId, undefined))),
+        describe: () =>
+          opts.closed
+            ? Promise.resolve({ status: { name: 'COMPLETED' } })
+            : Promise.reject(new WorkflowNotFoundError('not found', workflowId, undefined)),
       }),
     },
   } as unknown as Client;
   const logger = createLogger({ level: 'debug', write: (l) => logs.push(l) });
   const app = createBaseApp({
-    keys: new KeyStore([{ role: 'ops', key: 'ops-key-123' }]), logger, metrics: createApiMetrics(), bodyLimitBytes: 64 * 1024,
+    keys: new KeyStore([{ role: 'ops', key: 'ops-key-123' }]),
+    logger,
+    metrics: createApiMetrics(),
+    bodyLimitBytes: 64 * 1024,
     health: { postgres: () => Promise.resolve(), temporal: () => Promise.resolve() },
   });
   registerCarrierWebhookRoutes(app, { client, orders, secrets: DEV_CARRIER_SECRETS, logger });
   /** Posts a body authenticated the carrier's way, or as `auth` says (null: not sent). */
-  const post = async (carrier: string, body: unknown, auth: { token?: string | null; authorization?: string | null; raw?: boolean } = {}) => {
+  const post = async (
+    carrier: string,
+    body: unknown,
+    auth: { token?: string | null; authorization?: string | null; raw?: boolean } = {},
+  ) => {
     const secret = DEV_CARRIER_SECRETS[carrier];
     const token = auth.token !== undefined ? auth.token : carrier === 'ghn' ? secret : null;
     const authorization = auth.authorization !== undefined ? auth.authorization : carrier === 'vtp' ? secret : null;
-    const res = await app.request(`/v1/carriers/${carrier}/webhooks${typeof token === 'string' ? `?token=${encodeURIComponent(token)}` : ''}`, {
-      method: 'POST', body: auth.raw ? (body as string) : JSON.stringify(body),
-      headers: { 'Content-Type': 'application/json', ...(typeof authorization === 'string' ? { Authorization: authorization } : {}) },
-    });
-    return { status: res.status, body: (await res.json()) as Json & { events?: { eventId: string; status: string | null; outcome: string }[]; errors?: { path: string }[] } };
+    const res = await app.request(
+      `/v1/carriers/${carrier}/webhooks${typeof token === 'string' ? `?token=${encodeURIComponent(token)}` : ''}`,
+      {
+        method: 'POST',
+        body: auth.raw ? (body as string) : JSON.stringify(body),
+        headers: { 'Content-Type': 'application/json', ...(typeof authorization === 'string' ? { Authorization: authorization } : {}) },
+      },
+    );
+    return {
+      status: res.status,
+      body: (await res.json()) as Json & {
+        events?: { eventId: string; status: string | null; outcome: string }[];
+        errors?: { path: string }[];
+      },
+    };
   };
   return { post, signals, recorded, logs };
 }
@@ -163,7 +274,11 @@ const carrierOf = (name: string) => name.split('/')[0]!;
 
 describe('the corpus', () => {
   it('every fixture of ghn and vtp has a contract test here; nothing else is in the corpus', () => {
-    const files = ['ghn', 'vtp'].flatMap((c) => readdirSync(new URL(`${c}/`, DIR)).filter((f) => f !== 'README.md').map((f) => `${c}/${f}`));
+    const files = ['ghn', 'vtp'].flatMap((c) =>
+      readdirSync(new URL(`${c}/`, DIR))
+        .filter((f) => f !== 'README.md')
+        .map((f) => `${c}/${f}`),
+    );
     expect(files.filter((f) => !WEBHOOKS.has(f) && !ANSWERS.has(f))).toEqual([]);
     expect([...WEBHOOKS.keys(), ...ANSWERS.keys()].filter((f) => !files.includes(f))).toEqual([]);
     // GHTK is not a carrier of ours: no adapter, so no corpus.
@@ -182,18 +297,49 @@ describe('webhook adapters', () => {
     expect(parsed.value.trackingCode).toBe(c.trackingCode);
     expect(parsed.value.reference).toBe(c.reference);
     expect(parsed.value.notes).toEqual([]);
-    expect(parsed.value.events).toEqual([{
-      eventId: c.eventId, nativeStatus: c.nativeStatus, status: c.status, ...(c.status === null ? { noEffect: 'known' } : {}),
-      occurredAt: c.occurredAt, codAmount: c.codAmount, ...(c.reason ? { reason: c.reason } : {}),
-    }]);
+    expect(parsed.value.events).toEqual([
+      {
+        eventId: c.eventId,
+        nativeStatus: c.nativeStatus,
+        status: c.status,
+        ...(c.status === null ? { noEffect: 'known' } : {}),
+        occurredAt: c.occurredAt,
+        codAmount: c.codAmount,
+        ...(c.reason ? { reason: c.reason } : {}),
+      },
+    ]);
   });
 
-  it('every status of GHN\'s list and of VTP\'s table is known (mapped, or known to move nothing)', () => {
-    const ghnList = ['ready_to_pick', 'picking', 'money_collect_picking', 'picked', 'storing', 'transporting', 'sorting', 'delivering', 'money_collect_delivering', 'delivered',
-      'delivery_fail', 'waiting_to_return', 'return', 'return_transporting', 'return_sorting', 'returning', 'return_fail', 'returned', 'cancel', 'exception', 'lost', 'damage'];
+  it("every status of GHN's list and of VTP's table is known (mapped, or known to move nothing)", () => {
+    const ghnList = [
+      'ready_to_pick',
+      'picking',
+      'money_collect_picking',
+      'picked',
+      'storing',
+      'transporting',
+      'sorting',
+      'delivering',
+      'money_collect_delivering',
+      'delivered',
+      'delivery_fail',
+      'waiting_to_return',
+      'return',
+      'return_transporting',
+      'return_sorting',
+      'returning',
+      'return_fail',
+      'returned',
+      'cancel',
+      'exception',
+      'lost',
+      'damage',
+    ];
     expect(Object.keys(GHN_STATUSES).sort()).toEqual([...ghnList].sort());
     for (const s of ghnList) expect(CARRIER_ADAPTERS.ghn.statusOf(s.toUpperCase())).not.toBeUndefined();
-    expect(Object.keys(VTP_STATUSES).map(Number)).toEqual([101, 102, 103, 104, 105, 107, 200, 201, 202, 300, 400, 500, 501, 502, 503, 504, 505, 506, 507, 508, 509, 515, 550]);
+    expect(Object.keys(VTP_STATUSES).map(Number)).toEqual([
+      101, 102, 103, 104, 105, 107, 200, 201, 202, 300, 400, 500, 501, 502, 503, 504, 505, 506, 507, 508, 509, 515, 550,
+    ]);
     expect(CARRIER_ADAPTERS.vtp.statusOf('999')).toBeUndefined();
     expect(CARRIER_ADAPTERS.ghn.statusOf('teleported')).toBeUndefined();
   });
@@ -207,11 +353,17 @@ describe('webhook adapters', () => {
     ]);
     // The same transfer reported by a later webhook of another type is the same event.
     const later = CARRIER_ADAPTERS.ghn.parseWebhook({ ...body, Type: 'Update_Fee', Time: '2021-11-16T01:00:00Z' });
-    expect(later.ok && later.value.events.map((e) => [e.status, e.eventId])).toEqual([[null, 'ghn:Z82BS:update_fee:delivered:2021-11-16T01:00:00Z'], ['cod_remitted', 'ghn:Z82BS:cod_transfer:2021-11-15T08:00:00Z']]);
+    expect(later.ok && later.value.events.map((e) => [e.status, e.eventId])).toEqual([
+      [null, 'ghn:Z82BS:update_fee:delivered:2021-11-16T01:00:00Z'],
+      ['cod_remitted', 'ghn:Z82BS:cod_transfer:2021-11-15T08:00:00Z'],
+    ]);
   });
 
   it('amounts are exact decimal strings; what is not an amount is noted, not guessed', () => {
-    const amount = (CODAmount: unknown) => { const p = CARRIER_ADAPTERS.ghn.parseWebhook({ ...read('ghn', 'webhook-switch-status-picked.json'), CODAmount }); return p.ok ? [p.value.events[0]!.codAmount, p.value.notes.map((n) => n.path)] : p.issues; };
+    const amount = (CODAmount: unknown) => {
+      const p = CARRIER_ADAPTERS.ghn.parseWebhook({ ...read('ghn', 'webhook-switch-status-picked.json'), CODAmount });
+      return p.ok ? [p.value.events[0]!.codAmount, p.value.notes.map((n) => n.path)] : p.issues;
+    };
     expect(amount(0)).toEqual(['0.00', []]);
     expect(amount(9007199254740)).toEqual(['9007199254740.00', []]);
     expect(amount('3000000')).toEqual(['3000000.00', []]);
@@ -236,12 +388,24 @@ describe('webhook adapters', () => {
 describe('mutations: unknown values and unexpected nulls are accepted, not refused', () => {
   it('an unknown GHN status, an unknown GHN type, an unknown VTP code: acknowledged without effect, with a note', () => {
     const g = CARRIER_ADAPTERS.ghn.parseWebhook({ ...read('ghn', 'webhook-switch-status-picked.json'), Status: 'teleported' });
-    expect(g).toMatchObject({ ok: true, value: { events: [{ status: null, noEffect: 'unknown', nativeStatus: 'teleported' }], notes: [{ path: 'Status', value: 'teleported' }] } });
+    expect(g).toMatchObject({
+      ok: true,
+      value: {
+        events: [{ status: null, noEffect: 'unknown', nativeStatus: 'teleported' }],
+        notes: [{ path: 'Status', value: 'teleported' }],
+      },
+    });
     const t = CARRIER_ADAPTERS.ghn.parseWebhook({ ...read('ghn', 'webhook-switch-status-picked.json'), Type: 'update_insurance' });
-    expect(t).toMatchObject({ ok: true, value: { events: [{ status: null, noEffect: 'unknown', nativeStatus: 'update_insurance:picked' }], notes: [{ path: 'Type' }] } });
+    expect(t).toMatchObject({
+      ok: true,
+      value: { events: [{ status: null, noEffect: 'unknown', nativeStatus: 'update_insurance:picked' }], notes: [{ path: 'Type' }] },
+    });
     const base = read('vtp', 'webhook-status-501-delivered.json');
     const v = CARRIER_ADAPTERS.vtp.parseWebhook({ ...base, DATA: { ...(base.DATA as Json), ORDER_STATUS: 999 } });
-    expect(v).toMatchObject({ ok: true, value: { events: [{ status: null, noEffect: 'unknown', nativeStatus: '999' }], notes: [{ path: 'DATA.ORDER_STATUS', value: '999' }] } });
+    expect(v).toMatchObject({
+      ok: true,
+      value: { events: [{ status: null, noEffect: 'unknown', nativeStatus: '999' }], notes: [{ path: 'DATA.ORDER_STATUS', value: '999' }] },
+    });
     // Older codes VTP no longer lists (301, 401…) are unknown too, never a refusal.
     expect(CARRIER_ADAPTERS.vtp.parseWebhook({ ...base, DATA: { ...(base.DATA as Json), ORDER_STATUS: '301' } }).ok).toBe(true);
   });
@@ -252,32 +416,63 @@ describe('mutations: unknown values and unexpected nulls are accepted, not refus
     const p = CARRIER_ADAPTERS.ghn.parseWebhook(nulls);
     expect(p).toMatchObject({ ok: true, value: { trackingCode: 'Z82BS', events: [{ status: 'delivered' }] } });
     expect(p.ok && p.value.notes.map((n) => n.path).sort()).toEqual(['Time', 'Type']);
-    expect(CARRIER_ADAPTERS.ghn.parseWebhook({ OrderCode: 'Z82BS', Status: 'delivered' })).toMatchObject({ ok: true, value: { events: [{ status: 'delivered' }] } });
+    expect(CARRIER_ADAPTERS.ghn.parseWebhook({ OrderCode: 'Z82BS', Status: 'delivered' })).toMatchObject({
+      ok: true,
+      value: { events: [{ status: 'delivered' }] },
+    });
   });
 
   it('every VTP field but ORDER_NUMBER and ORDER_STATUS may be null, and keys may come in any case', () => {
     const full = read('vtp', 'webhook-status-501-delivered.json');
     const data = full.DATA as Json;
-    const nulls = { DATA: Object.fromEntries(Object.keys(data).map((k) => [k, ['ORDER_NUMBER', 'ORDER_STATUS'].includes(k) ? data[k] : null])), TOKEN: null };
+    const nulls = {
+      DATA: Object.fromEntries(Object.keys(data).map((k) => [k, ['ORDER_NUMBER', 'ORDER_STATUS'].includes(k) ? data[k] : null])),
+      TOKEN: null,
+    };
     const p = CARRIER_ADAPTERS.vtp.parseWebhook(nulls);
     expect(p).toMatchObject({ ok: true, value: { trackingCode: 'TUANPAD3024822076', events: [{ status: 'delivered' }] } });
     expect(p.ok && p.value.notes.map((n) => n.path)).toEqual(['DATA.ORDER_STATUSDATE']);
     const lower = { data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k.toLowerCase(), v])), token: 'x' };
-    expect(CARRIER_ADAPTERS.vtp.parseWebhook(lower)).toMatchObject({ ok: true, value: { events: [{ status: 'delivered', eventId: 'vtp:TUANPAD3024822076:501:12/11/2025 10:26:44' }] } });
+    expect(CARRIER_ADAPTERS.vtp.parseWebhook(lower)).toMatchObject({
+      ok: true,
+      value: { events: [{ status: 'delivered', eventId: 'vtp:TUANPAD3024822076:501:12/11/2025 10:26:44' }] },
+    });
     // The status code as text is the same status and the same event.
-    expect(CARRIER_ADAPTERS.vtp.parseWebhook({ DATA: { ...data, ORDER_STATUS: '501' } })).toMatchObject({ ok: true, value: { events: [{ status: 'delivered', eventId: 'vtp:TUANPAD3024822076:501:12/11/2025 10:26:44' }] } });
+    expect(CARRIER_ADAPTERS.vtp.parseWebhook({ DATA: { ...data, ORDER_STATUS: '501' } })).toMatchObject({
+      ok: true,
+      value: { events: [{ status: 'delivered', eventId: 'vtp:TUANPAD3024822076:501:12/11/2025 10:26:44' }] },
+    });
   });
 
   it('values of an unexpected kind in fields the adapter reads are noted and left out', () => {
-    const p = CARRIER_ADAPTERS.ghn.parseWebhook({ ...read('ghn', 'webhook-switch-status-delivered.json'), Time: 1636689778, ClientOrderCode: { id: 1 }, CODAmount: 'lots', Reason: ['x'] });
+    const p = CARRIER_ADAPTERS.ghn.parseWebhook({
+      ...read('ghn', 'webhook-switch-status-delivered.json'),
+      Time: 1636689778,
+      ClientOrderCode: { id: 1 },
+      CODAmount: 'lots',
+      Reason: ['x'],
+    });
     expect(p.ok).toBe(true);
-    expect(p.ok && p.value.notes.map((n) => [n.path, n.value])).toEqual([['Time', 'number'], ['CODAmount', 'string'], ['ClientOrderCode', 'object']]);
-    const v = CARRIER_ADAPTERS.vtp.parseWebhook({ DATA: { ...(read('vtp', 'webhook-status-501-delivered.json').DATA as Json), ORDER_STATUSDATE: 'yesterday', MONEY_COLLECTION: '1.234' } });
+    expect(p.ok && p.value.notes.map((n) => [n.path, n.value])).toEqual([
+      ['Time', 'number'],
+      ['CODAmount', 'string'],
+      ['ClientOrderCode', 'object'],
+    ]);
+    const v = CARRIER_ADAPTERS.vtp.parseWebhook({
+      DATA: {
+        ...(read('vtp', 'webhook-status-501-delivered.json').DATA as Json),
+        ORDER_STATUSDATE: 'yesterday',
+        MONEY_COLLECTION: '1.234',
+      },
+    });
     expect(v.ok && v.value.notes.map((n) => n.path)).toEqual(['DATA.ORDER_STATUSDATE', 'DATA.MONEY_COLLECTION']);
   });
 
   it('refuses only what cannot be acted on: no parcel code or no status', () => {
-    const issues = (carrier: 'ghn' | 'vtp', body: unknown) => { const p = CARRIER_ADAPTERS[carrier].parseWebhook(body); return p.ok ? 'accepted' : p.issues.map((i) => i.path); };
+    const issues = (carrier: 'ghn' | 'vtp', body: unknown) => {
+      const p = CARRIER_ADAPTERS[carrier].parseWebhook(body);
+      return p.ok ? 'accepted' : p.issues.map((i) => i.path);
+    };
     const g = read('ghn', 'webhook-switch-status-delivered.json');
     expect(issues('ghn', {})).toEqual(['OrderCode', 'Status']);
     expect(issues('ghn', { ...g, OrderCode: null })).toEqual(['OrderCode']);
@@ -291,7 +486,10 @@ describe('mutations: unknown values and unexpected nulls are accepted, not refus
     const v = read('vtp', 'webhook-status-501-delivered.json');
     expect(issues('vtp', {})).toEqual(['DATA']);
     expect(issues('vtp', v.DATA)).toEqual(['DATA']);
-    expect(issues('vtp', { DATA: { ...(v.DATA as Json), ORDER_NUMBER: null, ORDER_STATUS: null } })).toEqual(['DATA.ORDER_NUMBER', 'DATA.ORDER_STATUS']);
+    expect(issues('vtp', { DATA: { ...(v.DATA as Json), ORDER_NUMBER: null, ORDER_STATUS: null } })).toEqual([
+      'DATA.ORDER_NUMBER',
+      'DATA.ORDER_STATUS',
+    ]);
     // An order number too large for a JSON number to hold exactly cannot be trusted.
     expect(issues('vtp', { DATA: { ...(v.DATA as Json), ORDER_NUMBER: 184661967701234567 } })).toEqual(['DATA.ORDER_NUMBER']);
     expect(issues('vtp', { DATA: { ...(v.DATA as Json), ORDER_NUMBER: 18466196770 } })).toBe('accepted');
@@ -305,9 +503,19 @@ describe('the route, over every webhook of the corpus', () => {
     const h = routeHarness();
     const first = await h.post(carrier, c.body());
     expect(first.status, JSON.stringify(first.body)).toBe(200);
-    expect(first.body).toMatchObject({ accepted: true, duplicate: false, trackingCode: c.trackingCode, events: [{ eventId: c.eventId, status: c.status, outcome: c.status ? 'applied' : 'no_effect' }] });
+    expect(first.body).toMatchObject({
+      accepted: true,
+      duplicate: false,
+      trackingCode: c.trackingCode,
+      events: [{ eventId: c.eventId, status: c.status, outcome: c.status ? 'applied' : 'no_effect' }],
+    });
     if (c.status) {
-      expect(h.signals).toEqual([{ workflowId: SHIPMENTS[`${carrier}:${c.trackingCode}`], event: { eventId: c.eventId, status: c.status, occurredAt: c.occurredAt } }]);
+      expect(h.signals).toEqual([
+        {
+          workflowId: SHIPMENTS[`${carrier}:${c.trackingCode}`],
+          event: { eventId: c.eventId, status: c.status, occurredAt: c.occurredAt },
+        },
+      ]);
       expect(h.recorded.get(`${carrier}|${c.eventId}`)).toEqual({ trackingCode: c.trackingCode, status: c.status });
     } else {
       expect(h.signals).toEqual([]);
@@ -320,15 +528,38 @@ describe('the route, over every webhook of the corpus', () => {
 
   it('our reference echoed by the carrier routes the event without a lookup; a COD transfer is forwarded with its amount', async () => {
     const h = routeHarness();
-    const body = { ...read('ghn', 'webhook-switch-status-delivered.json'), OrderCode: 'GHN0000000001', ClientOrderCode: 'order-shopee-2611ABC-shipment-2', CODTransferDate: '2021-11-15T08:00:00Z' };
+    const body = {
+      ...read('ghn', 'webhook-switch-status-delivered.json'),
+      OrderCode: 'GHN0000000001',
+      ClientOrderCode: 'order-shopee-2611ABC-shipment-2',
+      CODTransferDate: '2021-11-15T08:00:00Z',
+    };
     const r = await h.post('ghn', body);
     expect(r.body.events?.map((e) => e.outcome)).toEqual(['applied', 'applied']);
     expect(h.signals).toEqual([
-      { workflowId: 'order-shopee-2611ABC-shipment-2', event: { eventId: 'ghn:GHN0000000001:switch_status:delivered:2021-11-12T04:02:58.774Z', status: 'delivered', occurredAt: '2021-11-12T04:02:58.774Z' } },
-      { workflowId: 'order-shopee-2611ABC-shipment-2', event: { eventId: 'ghn:GHN0000000001:cod_transfer:2021-11-15T08:00:00Z', status: 'cod_remitted', occurredAt: '2021-11-15T08:00:00.000Z', codAmount: '3000000.00' } },
+      {
+        workflowId: 'order-shopee-2611ABC-shipment-2',
+        event: {
+          eventId: 'ghn:GHN0000000001:switch_status:delivered:2021-11-12T04:02:58.774Z',
+          status: 'delivered',
+          occurredAt: '2021-11-12T04:02:58.774Z',
+        },
+      },
+      {
+        workflowId: 'order-shopee-2611ABC-shipment-2',
+        event: {
+          eventId: 'ghn:GHN0000000001:cod_transfer:2021-11-15T08:00:00Z',
+          status: 'cod_remitted',
+          occurredAt: '2021-11-15T08:00:00.000Z',
+          codAmount: '3000000.00',
+        },
+      },
     ]);
     const vtpBody = read('vtp', 'webhook-status-501-delivered.json');
-    const rv = await h.post('vtp', { ...vtpBody, DATA: { ...(vtpBody.DATA as Json), ORDER_NUMBER: 'VTP0000000001', ORDER_REFERENCE: 'order-web-77-return-1' } });
+    const rv = await h.post('vtp', {
+      ...vtpBody,
+      DATA: { ...(vtpBody.DATA as Json), ORDER_NUMBER: 'VTP0000000001', ORDER_REFERENCE: 'order-web-77-return-1' },
+    });
     expect(rv.body.events?.[0]?.outcome).toBe('applied');
     expect(h.signals.at(-1)?.workflowId).toBe('order-web-77-return-1');
   });
@@ -337,7 +568,10 @@ describe('the route, over every webhook of the corpus', () => {
     const h = routeHarness();
     const g = await h.post('ghn', { ...read('ghn', 'webhook-switch-status-picked.json'), Status: 'teleported' });
     expect(g).toMatchObject({ status: 200, body: { events: [{ status: null, outcome: 'no_effect' }] } });
-    expect(h.recorded.get('ghn|ghn:Z82BS:switch_status:teleported:2021-11-11T07:41:03.512Z')).toEqual({ trackingCode: 'Z82BS', status: 'unknown:teleported' });
+    expect(h.recorded.get('ghn|ghn:Z82BS:switch_status:teleported:2021-11-11T07:41:03.512Z')).toEqual({
+      trackingCode: 'Z82BS',
+      status: 'unknown:teleported',
+    });
     const vb = read('vtp', 'webhook-status-501-delivered.json');
     const v = await h.post('vtp', { ...vb, DATA: { ...(vb.DATA as Json), ORDER_STATUS: 999 } });
     expect(v).toMatchObject({ status: 200, body: { events: [{ status: null, outcome: 'no_effect' }] } });
@@ -350,7 +584,10 @@ describe('the route, over every webhook of the corpus', () => {
     const n = await h.post('ghn', nulls);
     expect(n).toMatchObject({ status: 200, body: { events: [{ status: 'delivered', outcome: 'applied' }] } });
     const data = vb.DATA as Json;
-    const vnulls = { DATA: Object.fromEntries(Object.keys(data).map((k) => [k, ['ORDER_NUMBER', 'ORDER_STATUS'].includes(k) ? data[k] : null])), TOKEN: null };
+    const vnulls = {
+      DATA: Object.fromEntries(Object.keys(data).map((k) => [k, ['ORDER_NUMBER', 'ORDER_STATUS'].includes(k) ? data[k] : null])),
+      TOKEN: null,
+    };
     expect(await h.post('vtp', vnulls)).toMatchObject({ status: 200, body: { events: [{ status: 'delivered', outcome: 'applied' }] } });
     expect(h.signals.map((s) => s.event.status)).toEqual(['delivered', 'delivered']);
   });
@@ -368,11 +605,16 @@ describe('the route, over every webhook of the corpus', () => {
 
   it('a shipment that has finished: recorded and acknowledged; Temporal out of reach: 503, nothing recorded', async () => {
     const gone = routeHarness({ signal: (id) => new WorkflowNotFoundError('gone', id, undefined), closed: true });
-    expect(await gone.post('ghn', read('ghn', 'webhook-switch-status-delivered.json'))).toMatchObject({ status: 200, body: { events: [{ outcome: 'shipment_closed' }] } });
+    expect(await gone.post('ghn', read('ghn', 'webhook-switch-status-delivered.json'))).toMatchObject({
+      status: 200,
+      body: { events: [{ outcome: 'shipment_closed' }] },
+    });
     expect(gone.recorded.size).toBe(1);
     const early = routeHarness({ signal: (id) => new WorkflowNotFoundError('not yet', id, undefined) });
     expect((await early.post('ghn', read('ghn', 'webhook-switch-status-delivered.json'))).status).toBe(409);
-    expect((await early.post('vtp', read('vtp', 'webhook-status-501-delivered.json'))).body).toMatchObject({ events: [{ outcome: 'unknown_parcel' }] });
+    expect((await early.post('vtp', read('vtp', 'webhook-status-501-delivered.json'))).body).toMatchObject({
+      events: [{ outcome: 'unknown_parcel' }],
+    });
     expect(early.recorded.size).toBe(0);
     const down = routeHarness({ signal: () => new Error('14 UNAVAILABLE: connection refused') });
     expect((await down.post('ghn', read('ghn', 'webhook-switch-status-delivered.json'))).status).toBe(503);
@@ -405,8 +647,14 @@ describe('the route, over every webhook of the corpus', () => {
   it('a body it cannot act on is a 400 naming the native fields', async () => {
     const h = routeHarness();
     expect(await h.post('ghn', {})).toMatchObject({ status: 400, body: { errors: [{ path: 'OrderCode' }, { path: 'Status' }] } });
-    expect(await h.post('vtp', { DATA: { ORDER_STATUS: 501 } })).toMatchObject({ status: 400, body: { errors: [{ path: 'DATA.ORDER_NUMBER' }] } });
-    expect(await h.post('ghn', { ...read('ghn', 'webhook-switch-status-delivered.json'), OrderCode: 'Z8\u0000' })).toMatchObject({ status: 400, body: { errors: [{ path: 'OrderCode' }] } });
+    expect(await h.post('vtp', { DATA: { ORDER_STATUS: 501 } })).toMatchObject({
+      status: 400,
+      body: { errors: [{ path: 'DATA.ORDER_NUMBER' }] },
+    });
+    expect(await h.post('ghn', { ...read('ghn', 'webhook-switch-status-delivered.json'), OrderCode: 'Z8\u0000' })).toMatchObject({
+      status: 400,
+      body: { errors: [{ path: 'OrderCode' }] },
+    });
     expect(h.recorded.size).toBe(0);
   });
 });

@@ -38,7 +38,11 @@ describe('loadConfig', () => {
     [{ OMS_RTS_POLICY: 'destroy' }, 'OMS_RTS_POLICY'],
   ])('rejects %o naming %s in one line', (env, variable) => {
     let error: unknown;
-    try { loadConfig(env); } catch (e) { error = e; }
+    try {
+      loadConfig(env);
+    } catch (e) {
+      error = e;
+    }
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as Error).message;
     expect(message.startsWith(`invalid ${variable}:`)).toBe(true);
@@ -48,12 +52,31 @@ describe('loadConfig', () => {
   it('reads SLA deadlines per channel and the escalation ladder; SLA timers are on by default', () => {
     expect(loadConfig({}).orderSettings).toMatchObject({
       rtsPolicy: 'refund',
-      sla: { shipByMs: { default: 2 * 86_400_000 }, deliverByMs: { default: 5 * 86_400_000 }, graceMs: 86_400_000, stepMs: 86_400_000, codRemitByMs: 7 * 86_400_000 },
+      sla: {
+        shipByMs: { default: 2 * 86_400_000 },
+        deliverByMs: { default: 5 * 86_400_000 },
+        graceMs: 86_400_000,
+        stepMs: 86_400_000,
+        codRemitByMs: 7 * 86_400_000,
+      },
     });
-    const c = loadConfig({ OMS_SHIP_BY: 'default=1d,shopee=36h', OMS_DELIVER_BY: 'tiktok=3d', OMS_ESCALATION_GRACE: '12h', OMS_ESCALATION_STEP: '6h', OMS_COD_REMIT_BY: '10d', OMS_RTS_POLICY: 'reship' });
+    const c = loadConfig({
+      OMS_SHIP_BY: 'default=1d,shopee=36h',
+      OMS_DELIVER_BY: 'tiktok=3d',
+      OMS_ESCALATION_GRACE: '12h',
+      OMS_ESCALATION_STEP: '6h',
+      OMS_COD_REMIT_BY: '10d',
+      OMS_RTS_POLICY: 'reship',
+    });
     expect(c.orderSettings).toMatchObject({
       rtsPolicy: 'reship',
-      sla: { shipByMs: { default: 86_400_000, shopee: 36 * 3_600_000 }, deliverByMs: { default: 5 * 86_400_000, tiktok: 3 * 86_400_000 }, graceMs: 12 * 3_600_000, stepMs: 6 * 3_600_000, codRemitByMs: 10 * 86_400_000 },
+      sla: {
+        shipByMs: { default: 86_400_000, shopee: 36 * 3_600_000 },
+        deliverByMs: { default: 5 * 86_400_000, tiktok: 3 * 86_400_000 },
+        graceMs: 12 * 3_600_000,
+        stepMs: 6 * 3_600_000,
+        codRemitByMs: 10 * 86_400_000,
+      },
     });
   });
 
@@ -66,7 +89,9 @@ describe('loadConfig', () => {
 
   it('does not echo secret values in its error', () => {
     expect(() => loadConfig({ OMS_API_KEYS: 'nope:x:y=supersecretvalue' })).toThrow(ConfigError);
-    try { loadConfig({ OMS_API_KEYS: 'nope:x:y=supersecretvalue' }); } catch (e) {
+    try {
+      loadConfig({ OMS_API_KEYS: 'nope:x:y=supersecretvalue' });
+    } catch (e) {
       expect((e as Error).message).not.toContain('supersecretvalue');
     }
   });

@@ -16,11 +16,15 @@ const PANIC_AT_START = [
 
 describe('why the dev server stopped', () => {
   it('names the panic line, not the end of the goroutine dump', () => {
-    expect(whyGoProcessStopped(PANIC_AT_START)).toBe('panic: failed assigning ephemeral port: failed to assign a free port: listen tcp 127.0.0.1:0: bind: address already in use');
+    expect(whyGoProcessStopped(PANIC_AT_START)).toBe(
+      'panic: failed assigning ephemeral port: failed to assign a free port: listen tcp 127.0.0.1:0: bind: address already in use',
+    );
   });
 
   it('falls back to an error line, then to the last line', () => {
-    expect(whyGoProcessStopped('starting\nunable to start server: listen tcp 127.0.0.1:7233: bind failed\nbye')).toBe('unable to start server: listen tcp 127.0.0.1:7233: bind failed');
+    expect(whyGoProcessStopped('starting\nunable to start server: listen tcp 127.0.0.1:7233: bind failed\nbye')).toBe(
+      'unable to start server: listen tcp 127.0.0.1:7233: bind failed',
+    );
     expect(whyGoProcessStopped('one\ntwo\n')).toBe('two');
     expect(whyGoProcessStopped('')).toBe('');
   });

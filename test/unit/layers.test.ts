@@ -23,16 +23,24 @@ describe('layers', () => {
     ['db/orders-repo.ts', '../workflows/messages'],
     ['worker/create-worker.ts', '../sandbox/server'],
     ['sandbox/server.ts', '../db/client'],
-  ])('%s may not import %s', async (file, from) => {
-    expect(await restricted(file, from)).toHaveLength(1);
-  }, 60_000);
+  ])(
+    '%s may not import %s',
+    async (file, from) => {
+      expect(await restricted(file, from)).toHaveLength(1);
+    },
+    60_000,
+  );
 
   it.each([
     ['activities/channels/channel-activities.ts', '../../intake/order-intake'],
     ['api/routes/orders.ts', '../../intake/order-intake'],
     ['db/orders-repo.ts', '../domain/order'],
     ['intake/order-intake.ts', '../db/orders-repo'],
-  ])('%s may import %s', async (file, from) => {
-    expect(await restricted(file, from)).toEqual([]);
-  }, 60_000);
+  ])(
+    '%s may import %s',
+    async (file, from) => {
+      expect(await restricted(file, from)).toEqual([]);
+    },
+    60_000,
+  );
 });

@@ -8,7 +8,14 @@ describe('logger', () => {
     log.info('order received', { customer: { id: 'c1', email: 'a@b.vn', phone: '0901234567' }, authorization: 'Bearer k', total: '10.00' });
     expect(lines).toHaveLength(1);
     const entry = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(entry).toMatchObject({ level: 'info', msg: 'order received', orderId: 'order-web-1', customer: '[redacted]', authorization: '[redacted]', total: '10.00' });
+    expect(entry).toMatchObject({
+      level: 'info',
+      msg: 'order received',
+      orderId: 'order-web-1',
+      customer: '[redacted]',
+      authorization: '[redacted]',
+      total: '10.00',
+    });
     expect(lines[0]).not.toContain('a@b.vn');
     expect(lines[0]).not.toContain('0901234567');
   });

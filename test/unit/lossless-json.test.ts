@@ -10,8 +10,18 @@ describe('lossless JSON', () => {
   it('keeps the digits JSON.parse rounds away', () => {
     const text = '{"id":820982911946154508,"line_items":[{"id":866550311766439020}],"small":1024,"price":"199.00"}';
     expect((JSON.parse(text) as { id: number }).id).toBe(820982911946154500); // what a plain reader gets
-    expect(parseJsonKeepingBigIds(text)).toEqual({ id: '820982911946154508', line_items: [{ id: '866550311766439020' }], small: 1024, price: '199.00' });
-    expect(parseJsonWithBigInts(text)).toEqual({ id: 820982911946154508n, line_items: [{ id: 866550311766439020n }], small: 1024, price: '199.00' });
+    expect(parseJsonKeepingBigIds(text)).toEqual({
+      id: '820982911946154508',
+      line_items: [{ id: '866550311766439020' }],
+      small: 1024,
+      price: '199.00',
+    });
+    expect(parseJsonWithBigInts(text)).toEqual({
+      id: 820982911946154508n,
+      line_items: [{ id: 866550311766439020n }],
+      small: 1024,
+      price: '199.00',
+    });
   });
 
   it('writes bigints back as the bare numbers they were', () => {
@@ -34,16 +44,21 @@ describe('lossless JSON', () => {
   });
 
   it('reads any JSON document as JSON.parse does, except that every big integer keeps its digits', () => {
-    fc.assert(fc.property(fc.jsonValue(), fc.array(fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }), { maxLength: 4 }), (doc, bigs) => {
-      const text = `{"doc":${JSON.stringify(doc)},"bigs":[${bigs.join(',')}]}`;
-      // Integers beyond 2^53 that a double happens to hold (2^53 itself, 1.2e20) come back as text too.
-      const plain = JSON.parse(JSON.stringify(doc), (_k, v: unknown) => (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v) && !/e/.test(String(v)) ? String(v) : v)) as unknown;
-      const kept = parseJsonKeepingBigIds(text) as { doc: unknown; bigs: unknown[] };
-      expect(kept.doc).toEqual(plain);
-      expect(kept.bigs).toEqual(bigs.map((b) => (Number.isSafeInteger(Number(b)) ? Number(b) : b.toString())));
-      const withBig = parseJsonWithBigInts(text) as { bigs: unknown[] };
-      expect(withBig.bigs).toEqual(bigs.map((b) => (Number.isSafeInteger(Number(b)) ? Number(b) : b)));
-      expect(stringifyJson(withBig)).toBe(text);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.array(fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }), { maxLength: 4 }), (doc, bigs) => {
+        const text = `{"doc":${JSON.stringify(doc)},"bigs":[${bigs.join(',')}]}`;
+        // Integers beyond 2^53 that a double happens to hold (2^53 itself, 1.2e20) come back as text too.
+        const plain = JSON.parse(JSON.stringify(doc), (_k, v: unknown) =>
+          typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v) && !/e/.test(String(v)) ? String(v) : v,
+        ) as unknown;
+        const kept = parseJsonKeepingBigIds(text) as { doc: unknown; bigs: unknown[] };
+        expect(kept.doc).toEqual(plain);
+        expect(kept.bigs).toEqual(bigs.map((b) => (Number.isSafeInteger(Number(b)) ? Number(b) : b.toString())));
+        const withBig = parseJsonWithBigInts(text) as { bigs: unknown[] };
+        expect(withBig.bigs).toEqual(bigs.map((b) => (Number.isSafeInteger(Number(b)) ? Number(b) : b)));
+        expect(stringifyJson(withBig)).toBe(text);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -14,7 +14,12 @@ describe('money', () => {
   });
 
   it('splits proportionally and always adds up to the total', () => {
-    for (const [total, weights] of [[100, [1, 1, 1]], [1001, [3, 7]], [5, [0, 0]], [99_999, [13, 17, 19, 23]]] as [number, number[]][]) {
+    for (const [total, weights] of [
+      [100, [1, 1, 1]],
+      [1001, [3, 7]],
+      [5, [0, 0]],
+      [99_999, [13, 17, 19, 23]],
+    ] as [number, number[]][]) {
       const shares = splitProportionally(total, weights);
       expect(shares.reduce((a, b) => a + b, 0)).toBe(total);
       expect(shares.every((s) => s >= 0)).toBe(true);
@@ -33,11 +38,20 @@ describe('geo', () => {
 });
 
 const order = (over: Partial<CanonicalOrder> = {}): CanonicalOrder => ({
-  channel: 'web', channelOrderId: 'X1', currency: 'VND', customer: { id: 'c1', name: 'An' },
+  channel: 'web',
+  channelOrderId: 'X1',
+  currency: 'VND',
+  customer: { id: 'c1', name: 'An' },
   shippingAddress: { name: 'An', line1: '1 Le Loi', city: 'Ho Chi Minh', country: 'VN' },
-  lines: [{ sku: 'A', quantity: 2, unitPrice: '100.50' }], payment: { method: 'cod' }, placedAt: '2026-11-21T10:00:00Z', ...over,
+  lines: [{ sku: 'A', quantity: 2, unitPrice: '100.50' }],
+  payment: { method: 'cod' },
+  placedAt: '2026-11-21T10:00:00Z',
+  ...over,
 });
-const catalog = new Map([['A', { sku: 'A', active: true }], ['OLD', { sku: 'OLD', active: false }]]);
+const catalog = new Map([
+  ['A', { sku: 'A', active: true }],
+  ['OLD', { sku: 'OLD', active: false }],
+]);
 const served = new Set(['south']);
 
 describe('validateOrder', () => {
@@ -49,7 +63,15 @@ describe('validateOrder', () => {
   it.each([
     [{ lines: [{ sku: 'NOPE', quantity: 1, unitPrice: '1' }] }, /unknown SKU NOPE/],
     [{ lines: [{ sku: 'OLD', quantity: 1, unitPrice: '1' }] }, /not for sale/],
-    [{ lines: [{ sku: 'A', quantity: 1, unitPrice: '1' }, { sku: 'A', quantity: 1, unitPrice: '1' }] }, /appears twice/],
+    [
+      {
+        lines: [
+          { sku: 'A', quantity: 1, unitPrice: '1' },
+          { sku: 'A', quantity: 1, unitPrice: '1' },
+        ],
+      },
+      /appears twice/,
+    ],
     [{ total: '999.00' }, /total: 999.00 does not equal .* = 201.00/],
     [{ discount: '500' }, /discount: larger/],
     [{ shippingAddress: { name: 'An', line1: '1', city: 'Ha Noi', country: 'VN' } }, /no warehouse serves the north region/],

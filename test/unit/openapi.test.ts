@@ -16,7 +16,6 @@ import { WorkflowStartRelay } from '../../intake/workflow-starts';
 import { createLogger } from '../../lib/logger';
 import { gapsOf, hasExample, operationsOf, type OpenApiDocument, type Operation } from '../support/openapi';
 
-
 let sql: Sql;
 let app: ReturnType<typeof createApp>;
 let doc: OpenApiDocument;
@@ -27,23 +26,40 @@ beforeAll(async () => {
   const client = new Client();
   const logger = createLogger({ write: () => undefined });
   app = createApp({
-    keys: new KeyStore([]), logger, metrics: createApiMetrics(), bodyLimitBytes: 1024,
+    keys: new KeyStore([]),
+    logger,
+    metrics: createApiMetrics(),
+    bodyLimitBytes: 1024,
     health: { postgres: () => Promise.resolve(), temporal: () => Promise.resolve() },
-    client, sql, starts: new WorkflowStartRelay({ sql, client, logger }), taskQueue: 'openapi-test', orderSettings: DEFAULT_ORDER_SETTINGS, carrierSecrets: {}, returnWindows: { default: 0 },
+    client,
+    sql,
+    starts: new WorkflowStartRelay({ sql, client, logger }),
+    taskQueue: 'openapi-test',
+    orderSettings: DEFAULT_ORDER_SETTINGS,
+    carrierSecrets: {},
+    returnWindows: { default: 0 },
   });
   const res = await app.request('/openapi.json');
   expect(res.status).toBe(200);
-  doc = await res.json() as OpenApiDocument;
+  doc = (await res.json()) as OpenApiDocument;
 });
-afterAll(async () => { await sql.end({ timeout: 1 }); });
+afterAll(async () => {
+  await sql.end({ timeout: 1 });
+});
 
 describe('OpenAPI document', () => {
   it('documents every route the app serves, and nothing it does not serve', () => {
     const served = new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`));
     const documented = new Set(operationsOf(doc).map((o) => `${o.method.toUpperCase()} ${o.path.replaceAll(/\{([^}]+)\}/g, ':$1')}`));
     expect(served.size).toBeGreaterThan(20);
-    expect([...served].filter((r) => !documented.has(r)), 'served but missing from /openapi.json').toEqual([]);
-    expect([...documented].filter((r) => !served.has(r)), 'documented but not served').toEqual([]);
+    expect(
+      [...served].filter((r) => !documented.has(r)),
+      'served but missing from /openapi.json',
+    ).toEqual([]);
+    expect(
+      [...documented].filter((r) => !served.has(r)),
+      'documented but not served',
+    ).toEqual([]);
   });
 
   it('gives every operation a summary, its auth, every status, a request schema and an example', () => {
@@ -55,8 +71,12 @@ describe('OpenAPI document', () => {
     expect(found).toEqual({});
   });
 
-  it('states each protected operation\'s roles as enforced by its requireRoles middleware', () => {
-    const roles = Object.fromEntries(operationsOf(doc).filter((o) => o.op['x-roles']).map((o) => [o.key, o.op['x-roles']]));
+  it("states each protected operation's roles as enforced by its requireRoles middleware", () => {
+    const roles = Object.fromEntries(
+      operationsOf(doc)
+        .filter((o) => o.op['x-roles'])
+        .map((o) => [o.key, o.op['x-roles']]),
+    );
     // A sample pinned by hand, so a change of roles shows up here as well as in the role matrix.
     expect(roles).toMatchObject({
       'POST /v1/orders': ['channel'],
@@ -69,7 +89,10 @@ describe('OpenAPI document', () => {
   });
 
   it('the checker finds gaps in a deficient operation (it is not vacuous)', () => {
-    const bare: Operation = { responses: { 200: { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } } }, requestBody: { content: { 'application/json': {} } } };
+    const bare: Operation = {
+      responses: { 200: { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } } },
+      requestBody: { content: { 'application/json': {} } },
+    };
     expect(gapsOf(doc, 'post', '/v1/things/{id}', { ...bare, parameters: [{ in: 'path', name: 'id' }] })).toEqual([
       'has no summary',
       'is protected but documents no apiKey security',
@@ -83,10 +106,20 @@ describe('OpenAPI document', () => {
       'takes id, which are validated, but documents no 400 response',
       'has no example in its request or responses',
     ]);
-    expect(gapsOf(doc, 'post', '/v1/carriers/{carrier}/webhooks', { summary: 'x', security: [{ apiKey: [] }], responses: { 200: { description: 'ok' } } }))
-      .toEqual(expect.arrayContaining(['is public or signed, yet documents an API key', 'is signed but documents no signature header']));
+    expect(
+      gapsOf(doc, 'post', '/v1/carriers/{carrier}/webhooks', {
+        summary: 'x',
+        security: [{ apiKey: [] }],
+        responses: { 200: { description: 'ok' } },
+      }),
+    ).toEqual(expect.arrayContaining(['is public or signed, yet documents an API key', 'is signed but documents no signature header']));
     // An example behind a $ref counts; a property that happens to be named "example" does not.
-    const withRef: OpenApiDocument = { paths: {}, components: { schemas: { A: { type: 'object', example: { a: 1 } }, B: { type: 'object', properties: { example: { type: 'string' } } } } } };
+    const withRef: OpenApiDocument = {
+      paths: {},
+      components: {
+        schemas: { A: { type: 'object', example: { a: 1 } }, B: { type: 'object', properties: { example: { type: 'string' } } } },
+      },
+    };
     expect(hasExample(withRef, { schema: { $ref: '#/components/schemas/A' } })).toBe(true);
     expect(hasExample(withRef, { schema: { $ref: '#/components/schemas/B' } })).toBe(false);
   });

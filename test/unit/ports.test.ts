@@ -7,11 +7,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { onFreePort } from '../support/ports';
 
 const servers: Server[] = [];
-const listen = (port: number) => new Promise<Server>((resolve, reject) => {
-  const s = createServer();
-  s.once('error', reject);
-  s.listen(port, '127.0.0.1', () => { servers.push(s); resolve(s); });
-});
+const listen = (port: number) =>
+  new Promise<Server>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', () => {
+      servers.push(s);
+      resolve(s);
+    });
+  });
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
@@ -20,11 +24,15 @@ describe('onFreePort', () => {
   it('tries another port when the probed one was taken before the server bound it', async () => {
     const tried: number[] = [];
     const lines: string[] = [];
-    const server = await onFreePort('probe', async (port) => {
-      tried.push(port);
-      if (tried.length === 1) await listen(port); // someone else wins the race for the first port
-      return listen(port);
-    }, (l) => lines.push(l));
+    const server = await onFreePort(
+      'probe',
+      async (port) => {
+        tried.push(port);
+        if (tried.length === 1) await listen(port); // someone else wins the race for the first port
+        return listen(port);
+      },
+      (l) => lines.push(l),
+    );
     expect(tried).toHaveLength(2);
     expect(tried[1]).not.toBe(tried[0]);
     expect(server.address()).toMatchObject({ port: tried[1] });
@@ -33,10 +41,30 @@ describe('onFreePort', () => {
 
   it('gives up after the attempts, and at once on any other failure', async () => {
     let calls = 0;
-    await expect(onFreePort('probe', async (port) => { calls++; await listen(port); return listen(port); }, () => undefined, 2)).rejects.toThrow(/EADDRINUSE/);
+    await expect(
+      onFreePort(
+        'probe',
+        async (port) => {
+          calls++;
+          await listen(port);
+          return listen(port);
+        },
+        () => undefined,
+        2,
+      ),
+    ).rejects.toThrow(/EADDRINUSE/);
     expect(calls).toBe(2);
     calls = 0;
-    await expect(onFreePort('probe', () => { calls++; return Promise.reject(new Error('initdb failed')); }, () => undefined)).rejects.toThrow('initdb failed');
+    await expect(
+      onFreePort(
+        'probe',
+        () => {
+          calls++;
+          return Promise.reject(new Error('initdb failed'));
+        },
+        () => undefined,
+      ),
+    ).rejects.toThrow('initdb failed');
     expect(calls).toBe(1);
   });
 });

@@ -3,12 +3,20 @@ import { stockPushKey } from '../../activities/channels/stock-sync-activities';
 import { DEFAULT_STOCK_SYNC, intervalFor, planStockPush, retryAfterMs, type PendingLevel } from '../../domain/stock-sync';
 import { ConfigError, loadConfig } from '../../lib/config';
 
-const level = (sku: string, available: number, lastPushed: number | null, ids: string[]): PendingLevel => ({ sku, available, lastPushed, ids });
+const level = (sku: string, available: number, lastPushed: number | null, ids: string[]): PendingLevel => ({
+  sku,
+  available,
+  lastPushed,
+  ids,
+});
 
 describe('planStockPush', () => {
   it('sends every level the channel does not show yet and skips the ones it does', () => {
     const plan = planStockPush([level('A', 5, 7, ['1', '4']), level('B', 3, 3, ['2']), level('C', 0, null, ['3'])]);
-    expect(plan.items).toEqual([{ sku: 'A', available: 5 }, { sku: 'C', available: 0 }]);
+    expect(plan.items).toEqual([
+      { sku: 'A', available: 5 },
+      { sku: 'C', available: 0 },
+    ]);
     expect(plan.skipped).toBe(1);
   });
 
@@ -32,7 +40,12 @@ describe('stockPushKey', () => {
     // The level went 5 → 4 → 5: same value, but newer outbox rows, so the channel must get it again.
     const newer = [level('A', 5, 7, ['1', '4', '11']), levels[1]!];
     expect(stockPushKey('shopee', newer, planStockPush(newer).items)).not.toBe(base);
-    expect(stockPushKey('shopee', levels, [{ sku: 'A', available: 6 }, { sku: 'B', available: 3 }])).not.toBe(base);
+    expect(
+      stockPushKey('shopee', levels, [
+        { sku: 'A', available: 6 },
+        { sku: 'B', available: 3 },
+      ]),
+    ).not.toBe(base);
     expect(stockPushKey('lazada', levels, items)).not.toBe(base);
   });
 });
@@ -69,7 +82,11 @@ describe('stock sync configuration', () => {
   });
 
   it('refuses unknown channels, bad durations and batch sizes, naming the variable', () => {
-    expect(() => loadConfig({ OMS_STOCK_SYNC_CHANNELS: 'web,ebay' })).toThrow(new ConfigError('invalid OMS_STOCK_SYNC_CHANNELS: unknown channel "ebay" (known: web, pos, shopify, shopee, lazada, tiktok; or none)'));
+    expect(() => loadConfig({ OMS_STOCK_SYNC_CHANNELS: 'web,ebay' })).toThrow(
+      new ConfigError(
+        'invalid OMS_STOCK_SYNC_CHANNELS: unknown channel "ebay" (known: web, pos, shopify, shopee, lazada, tiktok; or none)',
+      ),
+    );
     expect(() => loadConfig({ OMS_STOCK_SYNC_INTERVAL: 'ebay=1s' })).toThrow(/^invalid OMS_STOCK_SYNC_INTERVAL: entry "ebay=1s"/);
     expect(() => loadConfig({ OMS_STOCK_SYNC_INTERVAL: 'fast' })).toThrow(/^invalid OMS_STOCK_SYNC_INTERVAL/);
     expect(() => loadConfig({ OMS_STOCK_SYNC_INTERVAL: '0s' })).toThrow(/^invalid OMS_STOCK_SYNC_INTERVAL/);

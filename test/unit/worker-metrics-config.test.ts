@@ -9,7 +9,10 @@ describe('worker metrics config', () => {
   });
 
   it('takes a port and a host, and turns off with 0 or off', () => {
-    expect(loadConfig({ OMS_WORKER_METRICS_PORT: '9100', OMS_WORKER_METRICS_HOST: '0.0.0.0' }).workerMetrics).toEqual({ host: '0.0.0.0', port: 9100 });
+    expect(loadConfig({ OMS_WORKER_METRICS_PORT: '9100', OMS_WORKER_METRICS_HOST: '0.0.0.0' }).workerMetrics).toEqual({
+      host: '0.0.0.0',
+      port: 9100,
+    });
     expect(loadConfig({ OMS_WORKER_METRICS_PORT: ' 9101 ' }).workerMetrics).toEqual({ host: '127.0.0.1', port: 9101 });
     expect(loadConfig({ OMS_WORKER_METRICS_PORT: 'off' }).workerMetrics).toBeUndefined();
     expect(loadConfig({ OMS_WORKER_METRICS_PORT: '0' }).workerMetrics).toBeUndefined();

@@ -82,7 +82,13 @@ export function codeText(value: unknown): string | undefined {
 }
 
 /** Adds a note when `value` was sent but could not be read; returns what could be read. */
-export function readOptional<T>(notes: PayloadNote[], path: string, value: unknown, read: (v: unknown) => T | undefined, note: string): T | undefined {
+export function readOptional<T>(
+  notes: PayloadNote[],
+  path: string,
+  value: unknown,
+  read: (v: unknown) => T | undefined,
+  note: string,
+): T | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const v = read(value);
   if (v === undefined) notes.push({ path, value: kindOf(value), note });
@@ -106,6 +112,8 @@ export function looseText(value: unknown, max = 300): string | undefined {
 }
 
 /** Zod issues → field issues named by their path in the native payload. */
-export function zodIssues(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): { path: string; message: string }[] {
+export function zodIssues(error: {
+  issues: readonly { path: readonly PropertyKey[]; message: string }[];
+}): { path: string; message: string }[] {
   return error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
 }

@@ -11,7 +11,18 @@
  * - duplicates are recognised by OrderCode + Type + Status + Time.
  */
 import { z } from '@hono/zod-openapi';
-import { caseless, codeText, eventIdOf, exactAmount, kindOf, looseText, readOptional, secretMatches, unstorable, zodIssues } from './common';
+import {
+  caseless,
+  codeText,
+  eventIdOf,
+  exactAmount,
+  kindOf,
+  looseText,
+  readOptional,
+  secretMatches,
+  unstorable,
+  zodIssues,
+} from './common';
 import type { CarrierAdapter, CarrierWebhook, FieldIssue, Parsed, PayloadNote, TrackingEvent, TrackingStatus } from './types';
 
 /**
@@ -82,14 +93,26 @@ export function parseGhnWebhook(body: unknown, now = () => new Date().toISOStrin
   const rawCode = get('OrderCode');
   const trackingCode = codeText(rawCode);
   if (trackingCode === undefined) {
-    issues.push({ path: 'OrderCode', message: rawCode === undefined || rawCode === null || rawCode === '' ? 'required: the GHN order code of the parcel' : `expected the GHN order code as text, got ${kindOf(rawCode)}` });
+    issues.push({
+      path: 'OrderCode',
+      message:
+        rawCode === undefined || rawCode === null || rawCode === ''
+          ? 'required: the GHN order code of the parcel'
+          : `expected the GHN order code as text, got ${kindOf(rawCode)}`,
+    });
   } else if (trackingCode.length > MAX_CODE || unstorable(trackingCode)) {
     issues.push({ path: 'OrderCode', message: `not a GHN order code (at most ${MAX_CODE} characters of text)` });
   }
   const rawStatus = get('Status');
   const status = typeof rawStatus === 'string' ? rawStatus.trim().toLowerCase() : undefined;
   if (!status) {
-    issues.push({ path: 'Status', message: rawStatus === undefined || rawStatus === null || rawStatus === '' ? 'required: the GHN status of the order' : `expected the GHN status as text, got ${kindOf(rawStatus)}` });
+    issues.push({
+      path: 'Status',
+      message:
+        rawStatus === undefined || rawStatus === null || rawStatus === ''
+          ? 'required: the GHN status of the order'
+          : `expected the GHN status as text, got ${kindOf(rawStatus)}`,
+    });
   } else if (status.length > MAX_STATUS || unstorable(status)) {
     issues.push({ path: 'Status', message: `not a GHN status (at most ${MAX_STATUS} characters of text)` });
   }
@@ -98,13 +121,24 @@ export function parseGhnWebhook(body: unknown, now = () => new Date().toISOStrin
   const missing = (v: unknown) => v === undefined || v === null || v === '';
   const rawType = get('Type');
   if (missing(rawType)) notes.push({ path: 'Type', value: kindOf(rawType), note: 'missing: taken as a status change' });
-  const type = readOptional(notes, 'Type', rawType, (v) => plainText(v)?.toLowerCase() || undefined, 'unreadable: taken as a status change') ?? 'switch_status';
+  const type =
+    readOptional(notes, 'Type', rawType, (v) => plainText(v)?.toLowerCase() || undefined, 'unreadable: taken as a status change') ??
+    'switch_status';
   const rawTime = get('Time');
   if (missing(rawTime)) notes.push({ path: 'Time', value: kindOf(rawTime), note: 'missing: the received time is used' });
   const timeText = plainText(rawTime) ?? '';
   const occurredAt = readOptional(notes, 'Time', rawTime, isoTime, 'not an ISO time: the received time is used') ?? now();
   const codAmount = readOptional(notes, 'CODAmount', get('CODAmount'), exactAmount, 'not an amount: ignored');
-  const reference = readOptional(notes, 'ClientOrderCode', get('ClientOrderCode'), (v) => { const t = codeText(v); return t && !unstorable(t) && t.length <= 200 ? t : undefined; }, 'not a reference: ignored');
+  const reference = readOptional(
+    notes,
+    'ClientOrderCode',
+    get('ClientOrderCode'),
+    (v) => {
+      const t = codeText(v);
+      return t && !unstorable(t) && t.length <= 200 ? t : undefined;
+    },
+    'not a reference: ignored',
+  );
   const reasonCode = looseText(get('ReasonCode'), 64);
   const reasonText = looseText(get('Reason'));
   const reason = [reasonCode, reasonText].filter((x): x is string => x !== undefined && !unstorable(x)).join(': ') || undefined;
@@ -114,10 +148,14 @@ export function parseGhnWebhook(body: unknown, now = () => new Date().toISOStrin
   const eventId = ghnEventId(trackingCode, type, status, timeText);
   if (STATUS_TYPES.has(type)) {
     const mapped = GHN_STATUSES[status];
-    if (mapped === undefined) notes.push({ path: 'Status', value: status, note: 'not a GHN status the OMS knows: acknowledged without effect' });
+    if (mapped === undefined)
+      notes.push({ path: 'Status', value: status, note: 'not a GHN status the OMS knows: acknowledged without effect' });
     events.push({
-      eventId, nativeStatus: type === 'switch_status' ? status : `${type}:${status}`, status: mapped ?? null,
-      ...(mapped ? {} : { noEffect: mapped === null ? 'known' as const : 'unknown' as const }), ...base,
+      eventId,
+      nativeStatus: type === 'switch_status' ? status : `${type}:${status}`,
+      status: mapped ?? null,
+      ...(mapped ? {} : { noEffect: mapped === null ? ('known' as const) : ('unknown' as const) }),
+      ...base,
     });
   } else {
     const known = OTHER_TYPES.has(type);
@@ -130,13 +168,28 @@ export function parseGhnWebhook(body: unknown, now = () => new Date().toISOStrin
   const transferText = plainText(rawTransfer);
   if (rawTransfer !== undefined && rawTransfer !== null && rawTransfer !== '') {
     const transferredAt = isoTime(rawTransfer);
-    if (!transferText || !transferredAt) notes.push({ path: 'CODTransferDate', value: kindOf(rawTransfer), note: 'not an ISO time: taken as a transfer at the received time' });
+    if (!transferText || !transferredAt)
+      notes.push({
+        path: 'CODTransferDate',
+        value: kindOf(rawTransfer),
+        note: 'not an ISO time: taken as a transfer at the received time',
+      });
     if (codAmount === undefined || codAmount === '0.00') {
-      notes.push({ path: 'CODAmount', value: codAmount ?? kindOf(get('CODAmount')), note: 'a COD transfer date without an amount to transfer: not applied' });
+      notes.push({
+        path: 'CODAmount',
+        value: codAmount ?? kindOf(get('CODAmount')),
+        note: 'a COD transfer date without an amount to transfer: not applied',
+      });
     } else {
       events.push({
-        eventId: ghnCodTransferEventId(trackingCode, transferText ?? (typeof rawTransfer === 'number' ? String(rawTransfer) : JSON.stringify(rawTransfer))), nativeStatus: 'cod_transfer', status: 'cod_remitted',
-        occurredAt: transferredAt ?? now(), codAmount,
+        eventId: ghnCodTransferEventId(
+          trackingCode,
+          transferText ?? (typeof rawTransfer === 'number' ? String(rawTransfer) : JSON.stringify(rawTransfer)),
+        ),
+        nativeStatus: 'cod_transfer',
+        status: 'cod_remitted',
+        occurredAt: transferredAt ?? now(),
+        codAmount,
       });
     }
   }
@@ -147,26 +200,43 @@ const nullableText = z.string().nullable().optional();
 
 /** A delivered webhook in GHN's shape (from test/fixtures/carriers/ghn, with our values), for the docs. */
 export const GHN_WEBHOOK_EXAMPLE = {
-  CODAmount: 3000000, CODTransferDate: null, ClientOrderCode: 'order-web-10001-shipment-1', Description: 'Tạo đơn hàng', OrderCode: 'GHN0123456789',
-  PaymentType: 1, Reason: '', ReasonCode: '', ShopID: 81558, Status: 'delivered', Time: '2026-11-22T04:02:58.774Z', TotalFee: 71400, Type: 'switch_status', Weight: 10,
+  CODAmount: 3000000,
+  CODTransferDate: null,
+  ClientOrderCode: 'order-web-10001-shipment-1',
+  Description: 'Tạo đơn hàng',
+  OrderCode: 'GHN0123456789',
+  PaymentType: 1,
+  Reason: '',
+  ReasonCode: '',
+  ShopID: 81558,
+  Status: 'delivered',
+  Time: '2026-11-22T04:02:58.774Z',
+  TotalFee: 71400,
+  Type: 'switch_status',
+  Weight: 10,
 };
 
 /** The webhook body as GHN documents it (more fields come along: Fee, Weight, Warehouse…; all accepted). */
-export const GhnWebhookSchema = z.object({
-  OrderCode: z.string().openapi({ description: 'GHN\'s code for the parcel: the tracking number of our booking.' }),
-  ClientOrderCode: nullableText.openapi({ description: 'Our shipment or return id, echoed when we sent it at booking; "" otherwise.' }),
-  Status: z.string().openapi({ description: `The order's GHN status: ${Object.keys(GHN_STATUSES).join(', ')}. Others are acknowledged without effect.` }),
-  Type: nullableText.openapi({ description: 'What changed: create, switch_status, update_weight, update_cod or update_fee (any case).' }),
-  Time: nullableText.openapi({ description: 'When, ISO 8601 UTC.' }),
-  CODAmount: z.number().nullable().optional().openapi({ description: 'Cash to collect, whole VND.' }),
-  CODTransferDate: nullableText.openapi({ description: 'When GHN paid the cash over; null until then.' }),
-  Reason: nullableText,
-  ReasonCode: nullableText,
-  ShopID: z.number().nullable().optional(),
-}).loose().openapi('GhnWebhook', {
-  description: 'ghn: one order change. Authenticated by `?token=<secret>` in the callback URL registered with GHN.',
-  example: GHN_WEBHOOK_EXAMPLE,
-});
+export const GhnWebhookSchema = z
+  .object({
+    OrderCode: z.string().openapi({ description: "GHN's code for the parcel: the tracking number of our booking." }),
+    ClientOrderCode: nullableText.openapi({ description: 'Our shipment or return id, echoed when we sent it at booking; "" otherwise.' }),
+    Status: z
+      .string()
+      .openapi({ description: `The order's GHN status: ${Object.keys(GHN_STATUSES).join(', ')}. Others are acknowledged without effect.` }),
+    Type: nullableText.openapi({ description: 'What changed: create, switch_status, update_weight, update_cod or update_fee (any case).' }),
+    Time: nullableText.openapi({ description: 'When, ISO 8601 UTC.' }),
+    CODAmount: z.number().nullable().optional().openapi({ description: 'Cash to collect, whole VND.' }),
+    CODTransferDate: nullableText.openapi({ description: 'When GHN paid the cash over; null until then.' }),
+    Reason: nullableText,
+    ReasonCode: nullableText,
+    ShopID: z.number().nullable().optional(),
+  })
+  .loose()
+  .openapi('GhnWebhook', {
+    description: 'ghn: one order change. Authenticated by `?token=<secret>` in the callback URL registered with GHN.',
+    example: GHN_WEBHOOK_EXAMPLE,
+  });
 
 /*
  * Answers of GHN's own API (shiip/public-api/v2), the `data` of `{code, message, data}`: what a
@@ -186,14 +256,35 @@ export function readGhnCreateOrderAnswer(data: unknown): Parsed<{ trackingNumber
   const r = z.object({ order_code: ghnCode, total_fee: ghnAmount, expected_delivery_time: z.string().nullish() }).loose().safeParse(data);
   if (!r.success) return { ok: false, issues: zodIssues(r.error) };
   const at = r.data.expected_delivery_time ? Date.parse(r.data.expected_delivery_time) : Number.NaN;
-  return { ok: true, value: { trackingNumber: r.data.order_code, totalFee: r.data.total_fee, ...(Number.isNaN(at) ? {} : { expectedDeliveryAt: new Date(at).toISOString() }) } };
+  return {
+    ok: true,
+    value: {
+      trackingNumber: r.data.order_code,
+      totalFee: r.data.total_fee,
+      ...(Number.isNaN(at) ? {} : { expectedDeliveryAt: new Date(at).toISOString() }),
+    },
+  };
 }
 
 /** `shipping-order/detail`: where the parcel is, in the tracking vocabulary, with its COD and our reference. */
-export function readGhnOrderDetail(data: unknown): Parsed<{ trackingCode: string; reference?: string; nativeStatus: string; status: TrackingStatus | null | undefined; codAmount: string; updatedAt?: string }> {
-  const r = z.object({
-    order_code: ghnCode, status: z.string().trim().min(1), cod_amount: ghnAmount, client_order_code: z.string().nullish(), updated_date: z.string().nullish(),
-  }).loose().safeParse(data);
+export function readGhnOrderDetail(data: unknown): Parsed<{
+  trackingCode: string;
+  reference?: string;
+  nativeStatus: string;
+  status: TrackingStatus | null | undefined;
+  codAmount: string;
+  updatedAt?: string;
+}> {
+  const r = z
+    .object({
+      order_code: ghnCode,
+      status: z.string().trim().min(1),
+      cod_amount: ghnAmount,
+      client_order_code: z.string().nullish(),
+      updated_date: z.string().nullish(),
+    })
+    .loose()
+    .safeParse(data);
   if (!r.success) return { ok: false, issues: zodIssues(r.error) };
   const d = r.data;
   const nativeStatus = d.status.toLowerCase();
@@ -201,8 +292,12 @@ export function readGhnOrderDetail(data: unknown): Parsed<{ trackingCode: string
   return {
     ok: true,
     value: {
-      trackingCode: d.order_code, ...(d.client_order_code ? { reference: d.client_order_code } : {}), nativeStatus, status: GHN_STATUSES[nativeStatus],
-      codAmount: d.cod_amount, ...(Number.isNaN(updated) ? {} : { updatedAt: new Date(updated).toISOString() }),
+      trackingCode: d.order_code,
+      ...(d.client_order_code ? { reference: d.client_order_code } : {}),
+      nativeStatus,
+      status: GHN_STATUSES[nativeStatus],
+      codAmount: d.cod_amount,
+      ...(Number.isNaN(updated) ? {} : { updatedAt: new Date(updated).toISOString() }),
     },
   };
 }
@@ -211,12 +306,19 @@ export function readGhnOrderDetail(data: unknown): Parsed<{ trackingCode: string
 export function readGhnCancelAnswer(data: unknown): Parsed<{ trackingCode: string; cancelled: boolean; message?: string }[]> {
   const r = z.array(z.object({ order_code: ghnCode, result: z.boolean(), message: z.string().nullish() }).loose()).safeParse(data);
   if (!r.success) return { ok: false, issues: zodIssues(r.error) };
-  return { ok: true, value: r.data.map((x) => ({ trackingCode: x.order_code, cancelled: x.result, ...(x.message ? { message: x.message } : {}) })) };
+  return {
+    ok: true,
+    value: r.data.map((x) => ({ trackingCode: x.order_code, cancelled: x.result, ...(x.message ? { message: x.message } : {}) })),
+  };
 }
 
 export const ghnAdapter: CarrierAdapter = {
   carrier: 'ghn',
-  auth: { in: 'query', name: 'token', scheme: 'the carrier secret, in the callback URL given to GHN (…/v1/carriers/ghn/webhooks?token=<secret>)' },
+  auth: {
+    in: 'query',
+    name: 'token',
+    scheme: 'the carrier secret, in the callback URL given to GHN (…/v1/carriers/ghn/webhooks?token=<secret>)',
+  },
   // GHN retries 10 times, 5 s apart: an event that raced the booking's answer gets another chance.
   unknownParcel: 'retry',
   authenticate: (req, secret) => secretMatches(req.query('token'), secret),

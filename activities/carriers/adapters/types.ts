@@ -11,7 +11,15 @@ import type { z } from '@hono/zod-openapi';
  * `cancelled` is recorded but moves nothing (a booking is cancelled by the OMS, not by the
  * carrier's word); `cod_remitted` reports cash the carrier paid over (its `codAmount`).
  */
-export const TRACKING_STATUSES = ['picked_up', 'in_transit', 'delivered', 'delivery_failed', 'returned_to_sender', 'cancelled', 'cod_remitted'] as const;
+export const TRACKING_STATUSES = [
+  'picked_up',
+  'in_transit',
+  'delivered',
+  'delivery_failed',
+  'returned_to_sender',
+  'cancelled',
+  'cod_remitted',
+] as const;
 export type TrackingStatus = (typeof TRACKING_STATUSES)[number];
 
 /** The carriers that have a webhook adapter. */
@@ -31,7 +39,11 @@ export interface InboundWebhook {
  * null or unreadable value in a field it reads). Logged and answered, never a reason to refuse.
  * `value` is an enum word or a placeholder (`null`, `number`), never personal data.
  */
-export interface PayloadNote { path: string; value: string; note: string }
+export interface PayloadNote {
+  path: string;
+  value: string;
+  note: string;
+}
 
 /** One internal event read from a webhook. */
 export interface TrackingEvent {
@@ -66,7 +78,10 @@ export interface CarrierWebhook {
 }
 
 /** One failing field of a native payload, by its path in that payload (`DATA.ORDER_NUMBER`). */
-export interface FieldIssue { path: string; message: string }
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
 

@@ -14,7 +14,18 @@
  * makes a step known sooner, deduplicated against the poll by the derived event id.
  */
 import { z } from '@hono/zod-openapi';
-import { caseless, codeText, eventIdOf, exactAmount, kindOf, looseText, readOptional, secretMatches, unstorable, zodIssues } from './common';
+import {
+  caseless,
+  codeText,
+  eventIdOf,
+  exactAmount,
+  kindOf,
+  looseText,
+  readOptional,
+  secretMatches,
+  unstorable,
+  zodIssues,
+} from './common';
 import type { CarrierAdapter, CarrierWebhook, FieldIssue, Parsed, PayloadNote, TrackingStatus } from './types';
 
 /**
@@ -81,25 +92,46 @@ const MAX_STATUS = 100;
 
 export function parseVtpWebhook(body: unknown, now = () => new Date().toISOString()): Parsed<CarrierWebhook> {
   const top = caseless(body);
-  if (!top) return { ok: false, issues: [{ path: '(root)', message: 'expected a JSON object: a Viettel Post webhook ({"DATA": {…}, "TOKEN": …})' }] };
+  if (!top)
+    return {
+      ok: false,
+      issues: [{ path: '(root)', message: 'expected a JSON object: a Viettel Post webhook ({"DATA": {…}, "TOKEN": …})' }],
+    };
   const get = caseless(top('DATA'));
-  if (!get) return { ok: false, issues: [{ path: 'DATA', message: `required: the journey step as an object, got ${kindOf(top('DATA'))}` }] };
+  if (!get)
+    return { ok: false, issues: [{ path: 'DATA', message: `required: the journey step as an object, got ${kindOf(top('DATA'))}` }] };
   const issues: FieldIssue[] = [];
   const notes: PayloadNote[] = [];
 
   const rawNumber = get('ORDER_NUMBER');
   const trackingCode = codeText(rawNumber);
   if (trackingCode === undefined) {
-    issues.push({ path: 'DATA.ORDER_NUMBER', message: rawNumber === undefined || rawNumber === null || rawNumber === '' ? 'required: the VTP order number of the parcel' : `expected the VTP order number as text, got ${kindOf(rawNumber)}${typeof rawNumber === 'number' ? ' too large to read exactly' : ''}` });
+    issues.push({
+      path: 'DATA.ORDER_NUMBER',
+      message:
+        rawNumber === undefined || rawNumber === null || rawNumber === ''
+          ? 'required: the VTP order number of the parcel'
+          : `expected the VTP order number as text, got ${kindOf(rawNumber)}${typeof rawNumber === 'number' ? ' too large to read exactly' : ''}`,
+    });
   } else if (trackingCode.length > MAX_CODE || unstorable(trackingCode)) {
     issues.push({ path: 'DATA.ORDER_NUMBER', message: `not a VTP order number (at most ${MAX_CODE} characters of text)` });
   }
   const rawStatus = get('ORDER_STATUS');
   // A number, or its digits as text; any other text is kept as a status the OMS does not know.
-  const nativeStatus = typeof rawStatus === 'number' && Number.isSafeInteger(rawStatus) ? String(rawStatus)
-    : typeof rawStatus === 'string' && rawStatus.trim() ? rawStatus.trim() : undefined;
+  const nativeStatus =
+    typeof rawStatus === 'number' && Number.isSafeInteger(rawStatus)
+      ? String(rawStatus)
+      : typeof rawStatus === 'string' && rawStatus.trim()
+        ? rawStatus.trim()
+        : undefined;
   if (nativeStatus === undefined) {
-    issues.push({ path: 'DATA.ORDER_STATUS', message: rawStatus === undefined || rawStatus === null || rawStatus === '' ? 'required: the VTP status code' : `expected the VTP status code, got ${kindOf(rawStatus)}` });
+    issues.push({
+      path: 'DATA.ORDER_STATUS',
+      message:
+        rawStatus === undefined || rawStatus === null || rawStatus === ''
+          ? 'required: the VTP status code'
+          : `expected the VTP status code, got ${kindOf(rawStatus)}`,
+    });
   } else if (nativeStatus.length > MAX_STATUS || unstorable(nativeStatus)) {
     issues.push({ path: 'DATA.ORDER_STATUS', message: `not a VTP status code (at most ${MAX_STATUS} characters)` });
   }
@@ -107,29 +139,58 @@ export function parseVtpWebhook(body: unknown, now = () => new Date().toISOStrin
 
   const rawDate = get('ORDER_STATUSDATE');
   const dateText = typeof rawDate === 'string' && !unstorable(rawDate) ? rawDate.trim() : '';
-  if (rawDate === undefined || rawDate === null || rawDate === '') notes.push({ path: 'DATA.ORDER_STATUSDATE', value: kindOf(rawDate), note: 'missing: the received time is used' });
-  const occurredAt = readOptional(notes, 'DATA.ORDER_STATUSDATE', rawDate, (v) => {
-    if (typeof v !== 'string') return undefined;
-    // "dd/MM/yyyy HH:mm:ss" as documented; an ISO time with its zone is read too.
-    return vtpTimeToIso(v) ?? (/[zZ]|[+-]\d{2}:?\d{2}$/.test(v.trim()) && !Number.isNaN(Date.parse(v)) ? new Date(Date.parse(v)).toISOString() : undefined);
-  }, 'not "dd/MM/yyyy HH:mm:ss": the received time is used') ?? now();
+  if (rawDate === undefined || rawDate === null || rawDate === '')
+    notes.push({ path: 'DATA.ORDER_STATUSDATE', value: kindOf(rawDate), note: 'missing: the received time is used' });
+  const occurredAt =
+    readOptional(
+      notes,
+      'DATA.ORDER_STATUSDATE',
+      rawDate,
+      (v) => {
+        if (typeof v !== 'string') return undefined;
+        // "dd/MM/yyyy HH:mm:ss" as documented; an ISO time with its zone is read too.
+        return (
+          vtpTimeToIso(v) ??
+          (/[zZ]|[+-]\d{2}:?\d{2}$/.test(v.trim()) && !Number.isNaN(Date.parse(v)) ? new Date(Date.parse(v)).toISOString() : undefined)
+        );
+      },
+      'not "dd/MM/yyyy HH:mm:ss": the received time is used',
+    ) ?? now();
   const codAmount = readOptional(notes, 'DATA.MONEY_COLLECTION', get('MONEY_COLLECTION'), exactAmount, 'not an amount: ignored');
-  const reference = readOptional(notes, 'DATA.ORDER_REFERENCE', get('ORDER_REFERENCE'), (v) => { const t = codeText(v); return t && !unstorable(t) && t.length <= 200 ? t : undefined; }, 'not a reference: ignored');
+  const reference = readOptional(
+    notes,
+    'DATA.ORDER_REFERENCE',
+    get('ORDER_REFERENCE'),
+    (v) => {
+      const t = codeText(v);
+      return t && !unstorable(t) && t.length <= 200 ? t : undefined;
+    },
+    'not a reference: ignored',
+  );
   const reasonCode = looseText(get('REASON_CODE'), 64);
   const reason = reasonCode && !unstorable(reasonCode) ? `VTP reason ${reasonCode}` : undefined;
 
   const code = /^\d+$/.test(nativeStatus) ? Number(nativeStatus) : undefined;
   const mapped = code === undefined ? undefined : VTP_STATUSES[code];
-  if (mapped === undefined) notes.push({ path: 'DATA.ORDER_STATUS', value: nativeStatus, note: 'not a VTP status the OMS knows: acknowledged without effect' });
+  if (mapped === undefined)
+    notes.push({ path: 'DATA.ORDER_STATUS', value: nativeStatus, note: 'not a VTP status the OMS knows: acknowledged without effect' });
   return {
     ok: true,
     value: {
-      trackingCode, ...(reference ? { reference } : {}), notes,
-      events: [{
-        eventId: vtpEventId(trackingCode, nativeStatus, dateText), nativeStatus, status: mapped ?? null,
-        ...(mapped ? {} : { noEffect: mapped === null ? 'known' as const : 'unknown' as const }),
-        occurredAt, ...(codAmount !== undefined ? { codAmount } : {}), ...(reason ? { reason } : {}),
-      }],
+      trackingCode,
+      ...(reference ? { reference } : {}),
+      notes,
+      events: [
+        {
+          eventId: vtpEventId(trackingCode, nativeStatus, dateText),
+          nativeStatus,
+          status: mapped ?? null,
+          ...(mapped ? {} : { noEffect: mapped === null ? ('known' as const) : ('unknown' as const) }),
+          occurredAt,
+          ...(codAmount !== undefined ? { codAmount } : {}),
+          ...(reason ? { reason } : {}),
+        },
+      ],
     },
   };
 }
@@ -139,30 +200,47 @@ const nullableText = z.string().nullable().optional();
 /** A delivered journey step in VTP's shape (from test/fixtures/carriers/vtp, with our values), for the docs. */
 export const VTP_WEBHOOK_EXAMPLE = {
   DATA: {
-    ORDER_NUMBER: 'VTP0123456789', ORDER_REFERENCE: 'order-web-10001-shipment-1', ORDER_STATUSDATE: '22/11/2026 10:26:44', ORDER_STATUS: 501,
-    STATUS_NAME: 'Phát thành công', NOTE: '', MONEY_COLLECTION: 562000, MONEY_COLLECTION_ORIGIN: null, PRODUCT_WEIGHT: 500, ORDER_SERVICE: 'VHT',
-    IS_RETURNING: false, REASON_CODE: null,
+    ORDER_NUMBER: 'VTP0123456789',
+    ORDER_REFERENCE: 'order-web-10001-shipment-1',
+    ORDER_STATUSDATE: '22/11/2026 10:26:44',
+    ORDER_STATUS: 501,
+    STATUS_NAME: 'Phát thành công',
+    NOTE: '',
+    MONEY_COLLECTION: 562000,
+    MONEY_COLLECTION_ORIGIN: null,
+    PRODUCT_WEIGHT: 500,
+    ORDER_SERVICE: 'VHT',
+    IS_RETURNING: false,
+    REASON_CODE: null,
   },
   TOKEN: '0333333333',
 };
 
 /** The webhook body as VTP documents it (DATA carries more: fees, weight, location, courier…; all accepted). */
-export const VtpWebhookSchema = z.object({
-  DATA: z.object({
-    ORDER_NUMBER: z.string().openapi({ description: 'VTP\'s code for the parcel: the tracking number of our booking.' }),
-    ORDER_REFERENCE: nullableText.openapi({ description: 'Our shipment or return id, echoed.' }),
-    ORDER_STATUS: z.number().int().openapi({ description: `VTP status code: ${Object.keys(VTP_STATUSES).join(', ')}. Others are acknowledged without effect.` }),
-    STATUS_NAME: nullableText,
-    ORDER_STATUSDATE: nullableText.openapi({ description: '"dd/MM/yyyy HH:mm:ss", Vietnam time.' }),
-    MONEY_COLLECTION: z.number().nullable().optional().openapi({ description: 'Cash to collect, whole VND.' }),
-    REASON_CODE: nullableText,
-    IS_RETURNING: z.boolean().nullable().optional(),
-  }).loose(),
-  TOKEN: nullableText,
-}).loose().openapi('VtpWebhook', {
-  description: 'vtp: one journey step. Authenticated by the `Authorization` header: the secret set on VTP\'s webhook page.',
-  example: VTP_WEBHOOK_EXAMPLE,
-});
+export const VtpWebhookSchema = z
+  .object({
+    DATA: z
+      .object({
+        ORDER_NUMBER: z.string().openapi({ description: "VTP's code for the parcel: the tracking number of our booking." }),
+        ORDER_REFERENCE: nullableText.openapi({ description: 'Our shipment or return id, echoed.' }),
+        ORDER_STATUS: z
+          .number()
+          .int()
+          .openapi({ description: `VTP status code: ${Object.keys(VTP_STATUSES).join(', ')}. Others are acknowledged without effect.` }),
+        STATUS_NAME: nullableText,
+        ORDER_STATUSDATE: nullableText.openapi({ description: '"dd/MM/yyyy HH:mm:ss", Vietnam time.' }),
+        MONEY_COLLECTION: z.number().nullable().optional().openapi({ description: 'Cash to collect, whole VND.' }),
+        REASON_CODE: nullableText,
+        IS_RETURNING: z.boolean().nullable().optional(),
+      })
+      .loose(),
+    TOKEN: nullableText,
+  })
+  .loose()
+  .openapi('VtpWebhook', {
+    description: "vtp: one journey step. Authenticated by the `Authorization` header: the secret set on VTP's webhook page.",
+    example: VTP_WEBHOOK_EXAMPLE,
+  });
 
 /*
  * Answers of VTP's own API (`{status, error, message, data}`): what a booking or cancel activity
@@ -178,7 +256,9 @@ const VtpEnvelope = z.object({ status: z.number().int(), error: z.boolean(), mes
 
 /** An answer VTP marked as failed (`error: true` or a status other than 200): its message as the issue. */
 function vtpRefusal(env: z.infer<typeof VtpEnvelope>): FieldIssue[] | undefined {
-  return env.error || env.status !== 200 ? [{ path: 'message', message: `VTP refused (status ${env.status}): ${env.message ?? 'no message'}` }] : undefined;
+  return env.error || env.status !== 200
+    ? [{ path: 'message', message: `VTP refused (status ${env.status}): ${env.message ?? 'no message'}` }]
+    : undefined;
 }
 
 /** `/v2/order/createOrder(Nlp)`: the order number VTP gave the parcel (our tracking number), the COD it will collect, its fee. */
@@ -187,10 +267,14 @@ export function readVtpCreateOrderAnswer(answer: unknown): Parsed<{ trackingNumb
   if (!env.success) return { ok: false, issues: zodIssues(env.error) };
   const refused = vtpRefusal(env.data);
   if (refused) return { ok: false, issues: refused };
-  const r = z.object({
-    ORDER_NUMBER: z.union([z.string().trim().min(1).max(MAX_CODE), z.number().int().refine(Number.isSafeInteger).transform(String)]),
-    MONEY_COLLECTION: vtpAmount, MONEY_TOTAL: vtpAmount,
-  }).loose().safeParse(env.data.data);
+  const r = z
+    .object({
+      ORDER_NUMBER: z.union([z.string().trim().min(1).max(MAX_CODE), z.number().int().refine(Number.isSafeInteger).transform(String)]),
+      MONEY_COLLECTION: vtpAmount,
+      MONEY_TOTAL: vtpAmount,
+    })
+    .loose()
+    .safeParse(env.data.data);
   if (!r.success) return { ok: false, issues: zodIssues(r.error).map((i) => ({ ...i, path: `data.${i.path}` })) };
   return { ok: true, value: { trackingNumber: r.data.ORDER_NUMBER, codAmount: r.data.MONEY_COLLECTION, totalFee: r.data.MONEY_TOTAL } };
 }
@@ -206,7 +290,11 @@ export function readVtpUpdateOrderAnswer(answer: unknown): Parsed<{ message: str
 
 export const vtpAdapter: CarrierAdapter = {
   carrier: 'vtp',
-  auth: { in: 'header', name: 'Authorization', scheme: 'the carrier secret as is (the "Secret parameters" value of VTP\'s webhook page; no scheme word)' },
+  auth: {
+    in: 'header',
+    name: 'Authorization',
+    scheme: 'the carrier secret as is (the "Secret parameters" value of VTP\'s webhook page; no scheme word)',
+  },
   // VTP's checklist: unknown orders are logged and answered 200 (and the OMS polls VTP anyway).
   unknownParcel: 'acknowledge',
   authenticate: (req, secret) => secretMatches(req.header('authorization'), secret),

@@ -9,7 +9,11 @@ import type { ChannelAdapter, ChannelCredentials, ChannelRequest, Disposition, N
 
 export function canonicalAdapter(channel: Extract<Channel, 'web' | 'pos'>): ChannelAdapter {
   const json = (path: string, body: unknown, action: string): ChannelRequest => ({
-    method: 'POST', path, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), action,
+    method: 'POST',
+    path,
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+    action,
   });
   return {
     channel,
@@ -24,9 +28,19 @@ export function canonicalAdapter(channel: Extract<Channel, 'web' | 'pos'>): Chan
     parseWebhook(body: unknown): Parsed<Notification> {
       const r = CanonicalOrderSchema.safeParse(body);
       if (!r.success) return { ok: false, issues: zodIssues(r.error) };
-      if (r.data.channel !== channel) return { ok: false, issues: [{ path: 'channel', message: `must be "${channel}" on this channel's webhook` }] };
+      if (r.data.channel !== channel)
+        return { ok: false, issues: [{ path: 'channel', message: `must be "${channel}" on this channel's webhook` }] };
       // An order is placed once; its id is the event.
-      return { ok: true, value: { eventId: `order:${r.data.channelOrderId}`, channelOrderId: r.data.channelOrderId, nativeStatus: 'placed', disposition: 'intake', order: r.data } };
+      return {
+        ok: true,
+        value: {
+          eventId: `order:${r.data.channelOrderId}`,
+          channelOrderId: r.data.channelOrderId,
+          nativeStatus: 'placed',
+          disposition: 'intake',
+          order: r.data,
+        },
+      };
     },
 
     dispositionOf(nativeStatus: string): Disposition {
@@ -39,7 +53,9 @@ export function canonicalAdapter(channel: Extract<Channel, 'web' | 'pos'>): Chan
     /** Our own channels take every status, with its sequence number so they can keep the newest. */
     statusPush(input: StatusPushInput): ChannelRequest[] {
       const { orderId, channelOrderId, status, seq, occurredAt, detail } = input;
-      return [json('/v1/order-status', { orderId, channelOrderId, status, seq, occurredAt, ...(detail ? { detail } : {}) }, 'order_status')];
+      return [
+        json('/v1/order-status', { orderId, channelOrderId, status, seq, occurredAt, ...(detail ? { detail } : {}) }, 'order_status'),
+      ];
     },
 
     stockUpdateBody(items: StockLevel[]) {

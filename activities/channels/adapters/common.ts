@@ -10,7 +10,10 @@ import { CanonicalOrderSchema, type CanonicalOrder, type OrderLine } from '../..
 import type { Disposition, PayloadNote, PulledOrder } from './types';
 
 /** One failing field of a native payload, by its path in that payload (`item_list.0.model_sku`). */
-export interface FieldIssue { path: string; message: string }
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
 
 /** A native payload that cannot become a canonical order; `issues` name the fields. */
 export class MappingError extends Error {
@@ -135,7 +138,10 @@ export function linesFromUnits(units: { sku: string; price: string }[]): { lines
 }
 
 /** Lines with a quantity each; repeated SKUs merge the same way as {@link linesFromUnits}. */
-export function linesFromItems(items: { sku: string; quantity: number; price: string }[]): { lines: OrderLine[]; extraDiscountMinor: number } {
+export function linesFromItems(items: { sku: string; quantity: number; price: string }[]): {
+  lines: OrderLine[];
+  extraDiscountMinor: number;
+} {
   return linesFromUnits(items.flatMap((i) => Array.from({ length: i.quantity }, () => ({ sku: i.sku, price: i.price }))));
 }
 
@@ -151,7 +157,8 @@ export interface InboundRequest {
 /** The mapped order must be a valid canonical order; failures name the canonical field. */
 export function finishCanonical(order: CanonicalOrder): CanonicalOrder {
   const r = CanonicalOrderSchema.safeParse(order);
-  if (!r.success) throw new MappingError(r.error.issues.map((i) => ({ path: `canonical.${i.path.map(String).join('.')}`, message: i.message })));
+  if (!r.success)
+    throw new MappingError(r.error.issues.map((i) => ({ path: `canonical.${i.path.map(String).join('.')}`, message: i.message })));
   return r.data;
 }
 
@@ -159,10 +166,15 @@ export function finishCanonical(order: CanonicalOrder): CanonicalOrder {
  * A platform id as a string: the digits of a JSON number (64-bit ids reach the adapters as text,
  * read by the lossless JSON reader, so no digit is lost) or the platform's string id.
  */
-export const platformId = z.union([
-  z.string().trim().regex(/^\d{1,24}$/, 'must be a numeric id'),
-  z.number().int('must be a numeric id').nonnegative(),
-]).transform(String);
+export const platformId = z
+  .union([
+    z
+      .string()
+      .trim()
+      .regex(/^\d{1,24}$/, 'must be a numeric id'),
+    z.number().int('must be a numeric id').nonnegative(),
+  ])
+  .transform(String);
 
 /**
  * What an adapter expects of a field it reads but can do without: `values` when it is an enum
@@ -170,13 +182,20 @@ export const platformId = z.union([
  * listed here is read tolerantly by the adapter's schema; what the OMS cannot act on without (a
  * line's SKU, the address of a physical order, the currency) is not listed and stays strict.
  */
-export interface FieldExpectation { values?: readonly string[]; nullable?: boolean; note?: string }
+export interface FieldExpectation {
+  values?: readonly string[];
+  nullable?: boolean;
+  note?: string;
+}
 
 /** Paths with `*` for every index of an array, e.g. `line_items.*.fulfillment_status`. */
 export type Expectations = Record<string, FieldExpectation>;
 
 function valuesAt(doc: unknown, parts: string[], prefix: string[], out: { path: string; value: unknown }[]): void {
-  if (!parts.length) { out.push({ path: prefix.join('.'), value: doc }); return; }
+  if (!parts.length) {
+    out.push({ path: prefix.join('.'), value: doc });
+    return;
+  }
   if (doc === null || typeof doc !== 'object') return;
   const [head, ...rest] = parts as [string, ...string[]];
   if (head === '*') {
@@ -198,7 +217,11 @@ export function noteSurprises(doc: unknown, expectations: Expectations, notes: P
       if (value === null) {
         if (!e.nullable) notes.push({ path, value: 'null', note: e.note ?? 'null where the platform documents a value: read as absent' });
       } else if (e.values && (typeof value !== 'string' || !e.values.includes(value))) {
-        notes.push({ path, value: shortText(value), note: e.note ?? `not one of the documented values (${e.values.join(', ')}): accepted and recorded` });
+        notes.push({
+          path,
+          value: shortText(value),
+          note: e.note ?? `not one of the documented values (${e.values.join(', ')}): accepted and recorded`,
+        });
       }
     }
   }
@@ -207,7 +230,12 @@ export function noteSurprises(doc: unknown, expectations: Expectations, notes: P
 
 /** A value as short text for a note (objects as JSON). */
 function shortText(value: unknown): string {
-  const t = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : JSON.stringify(value) ?? 'undefined';
+  const t =
+    typeof value === 'string'
+      ? value
+      : typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint'
+        ? String(value)
+        : (JSON.stringify(value) ?? 'undefined');
   return t.slice(0, 64);
 }
 
@@ -219,9 +247,19 @@ export function pulledOrder(base: Omit<PulledOrder, 'order'>, map: () => Parsed<
 }
 
 /** A status read against an adapter's table: a known one maps, an unknown one is `track` and noted. */
-export function dispositionFrom(table: Readonly<Record<string, Disposition>>, status: string | null | undefined, path: string, notes: PayloadNote[]): Disposition {
+export function dispositionFrom(
+  table: Readonly<Record<string, Disposition>>,
+  status: string | null | undefined,
+  path: string,
+  notes: PayloadNote[],
+): Disposition {
   if (typeof status === 'string' && Object.hasOwn(table, status)) return table[status]!;
-  if (!notes.some((n) => n.path === path)) notes.push({ path, value: status === null || status === undefined ? 'null' : status.slice(0, 64), note: 'unknown status: acknowledged and recorded, nothing done' });
+  if (!notes.some((n) => n.path === path))
+    notes.push({
+      path,
+      value: status === null || status === undefined ? 'null' : status.slice(0, 64),
+      note: 'unknown status: acknowledged and recorded, nothing done',
+    });
   return 'track';
 }
 
@@ -229,4 +267,5 @@ export function dispositionFrom(table: Readonly<Record<string, Disposition>>, st
 export const textOf = (v: string | null | undefined): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
 /** True for the push of a cancellation the platform itself made or asked for (the order workflow says so). */
-export const cancelledByChannel = (input: { detail?: Record<string, unknown> | undefined }): boolean => input.detail?.cancelledBy === 'channel';
+export const cancelledByChannel = (input: { detail?: Record<string, unknown> | undefined }): boolean =>
+  input.detail?.cancelledBy === 'channel';

@@ -10,14 +10,58 @@ import { z } from 'zod';
 import { fromMinor, toMinor } from '../../../domain/money';
 import type { CanonicalOrder } from '../../../domain/order';
 import {
-  cancelledByChannel, pulledOrder, cleanPhone, dispositionFrom, finishCanonical, hmacHex, linesFromUnits, MappingError, nativeMoney, noteSurprises, parseWith, platformId,
-  sameSignature, textOf, zodIssues, type Expectations, type InboundRequest, type Parsed,
+  cancelledByChannel,
+  pulledOrder,
+  cleanPhone,
+  dispositionFrom,
+  finishCanonical,
+  hmacHex,
+  linesFromUnits,
+  MappingError,
+  nativeMoney,
+  noteSurprises,
+  parseWith,
+  platformId,
+  sameSignature,
+  textOf,
+  zodIssues,
+  type Expectations,
+  type InboundRequest,
+  type Parsed,
 } from './common';
-import type { ChannelAdapter, ChannelCredentials, ChannelRequest, Disposition, Notification, PayloadNote, PulledOrder, StatusPushInput, StockLevel } from './types';
+import type {
+  ChannelAdapter,
+  ChannelCredentials,
+  ChannelRequest,
+  Disposition,
+  Notification,
+  PayloadNote,
+  PulledOrder,
+  StatusPushInput,
+  StockLevel,
+} from './types';
 
 export const LAZADA_STATUSES = [
-  'unpaid', 'pending', 'topack', 'toship', 'packed', 'repacked', 'ready_to_ship', 'ready_to_ship_pending', 'shipped', 'delivered', 'confirmed',
-  'failed_delivery', 'lost_by_3pl', 'damaged_by_3pl', 'returned', 'shipped_back', 'shipped_back_success', 'shipped_back_failed', 'package_scrapped', 'canceled',
+  'unpaid',
+  'pending',
+  'topack',
+  'toship',
+  'packed',
+  'repacked',
+  'ready_to_ship',
+  'ready_to_ship_pending',
+  'shipped',
+  'delivered',
+  'confirmed',
+  'failed_delivery',
+  'lost_by_3pl',
+  'damaged_by_3pl',
+  'returned',
+  'shipped_back',
+  'shipped_back_success',
+  'shipped_back_failed',
+  'package_scrapped',
+  'canceled',
 ] as const;
 export type LazadaStatus = (typeof LAZADA_STATUSES)[number];
 
@@ -104,7 +148,12 @@ export const LAZADA_ORDER_EXPECTATIONS: Expectations = {
 };
 
 /** "2018-10-31 08:37:53 +0700" (what Lazada sends) or an ISO 8601 time (its newer examples). */
-const lazadaTimeText = z.string().refine((t) => /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}$/.test(t) || !Number.isNaN(Date.parse(t)), 'must look like "2026-11-21 10:05:12 +0700"');
+const lazadaTimeText = z
+  .string()
+  .refine(
+    (t) => /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}$/.test(t) || !Number.isNaN(Date.parse(t)),
+    'must look like "2026-11-21 10:05:12 +0700"',
+  );
 
 export const LazadaOrderSchema = z.object({
   order_id: numericId,
@@ -159,10 +208,21 @@ const LazadaStatusesSchema = z.object({
 export const LazadaPulledSchema = z.object({ order: LazadaOrderSchema, items: z.array(LazadaItemSchema).min(1) });
 export type LazadaPulled = z.infer<typeof LazadaPulledSchema>;
 
-const COUNTRIES: Record<string, string> = { vietnam: 'VN', 'viet nam': 'VN', thailand: 'TH', malaysia: 'MY', singapore: 'SG', philippines: 'PH', indonesia: 'ID' };
+const COUNTRIES: Record<string, string> = {
+  vietnam: 'VN',
+  'viet nam': 'VN',
+  thailand: 'TH',
+  malaysia: 'MY',
+  singapore: 'SG',
+  philippines: 'PH',
+  indonesia: 'ID',
+};
 
 /** "2026-11-21 10:05:12 +0700" → "2026-11-21T10:05:12+07:00"; ISO times as they are. */
-const lazadaTime = (t: string) => (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}$/.test(t) ? `${t.slice(0, 10)}T${t.slice(11, 19)}${t.slice(20, 23)}:${t.slice(23, 25)}` : new Date(t).toISOString());
+const lazadaTime = (t: string) =>
+  /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}$/.test(t)
+    ? `${t.slice(0, 10)}T${t.slice(11, 19)}${t.slice(20, 23)}:${t.slice(23, 25)}`
+    : new Date(t).toISOString();
 
 /**
  * The order's status: the one of its live units (cancelled units are left out of the order), or
@@ -209,7 +269,9 @@ function toCanonical(p: LazadaPulled): CanonicalOrder {
     lines,
     shippingFee: fromMinor(shippingMinor),
     discount: fromMinor(voucherMinor + extraDiscountMinor),
-    payment: /^cod$/i.test(o.payment_method ?? '') ? { method: 'cod' } : { method: 'prepaid', token: `tok_lazada_${o.order_id}`, provider: 'lazada' },
+    payment: /^cod$/i.test(o.payment_method ?? '')
+      ? { method: 'cod' }
+      : { method: 'prepaid', token: `tok_lazada_${o.order_id}`, provider: 'lazada' },
     placedAt: lazadaTime(o.created_at),
   });
 }
@@ -220,12 +282,25 @@ export function parseLazadaOrder(pulled: unknown): Parsed<CanonicalOrder> {
 
 /** Lazada's request signature: API name + sorted name/value pairs, HMAC-SHA256, upper-case hex. */
 export function lazadaSign(apiName: string, params: Record<string, string>, secret: string): string {
-  const base = apiName + Object.keys(params).filter((k) => k !== 'sign').sort().map((k) => `${k}${params[k]}`).join('');
+  const base =
+    apiName +
+    Object.keys(params)
+      .filter((k) => k !== 'sign')
+      .sort()
+      .map((k) => `${k}${params[k]}`)
+      .join('');
   return hmacHex(secret, base).toUpperCase();
 }
 
 /** A signed call; every parameter travels in the query string (covered by the signature). */
-function lazadaRequest(method: 'GET' | 'POST', apiName: string, params: Record<string, string>, creds: ChannelCredentials, nowMs: number, action: string): ChannelRequest {
+function lazadaRequest(
+  method: 'GET' | 'POST',
+  apiName: string,
+  params: Record<string, string>,
+  creds: ChannelCredentials,
+  nowMs: number,
+  action: string,
+): ChannelRequest {
   const all = { ...params, app_key: creds.appKey, timestamp: String(nowMs), access_token: creds.accessToken, sign_method: 'sha256' };
   return { method, path: `/rest${apiName}`, query: { ...all, sign: lazadaSign(apiName, all, creds.secret) }, action };
 }
@@ -263,7 +338,13 @@ export const lazadaAdapter: ChannelAdapter = {
           channelOrderId: p.data.trade_order_id,
           nativeStatus: status,
           disposition,
-          ...(disposition === 'cancelled' ? { reason: p.data.reverse_order_id ? `cancelled on Lazada at the buyer's request (reverse order ${p.data.reverse_order_id})` : 'cancelled on Lazada' } : {}),
+          ...(disposition === 'cancelled'
+            ? {
+                reason: p.data.reverse_order_id
+                  ? `cancelled on Lazada at the buyer's request (reverse order ${p.data.reverse_order_id})`
+                  : 'cancelled on Lazada',
+              }
+            : {}),
           notes,
         };
       });
@@ -276,16 +357,26 @@ export const lazadaAdapter: ChannelAdapter = {
           eventId: `reverse:${p.data.reverse_order_id}:${status}:${p.data.status_update_time ?? p.timestamp ?? ''}`,
           channelOrderId: p.data.trade_order_id,
           nativeStatus: status,
-          disposition: opens ? 'return_request' as const : 'track' as const,
+          disposition: opens ? ('return_request' as const) : ('track' as const),
           reason: `Lazada reverse order ${p.data.reverse_order_id}: ${status}`,
           notes,
         };
       });
     }
-    if (!KNOWN_TYPES.includes(type)) notes.push({ path: 'message_type', value: String(type), note: 'a message type the OMS does not act on: acknowledged' });
+    if (!KNOWN_TYPES.includes(type))
+      notes.push({ path: 'message_type', value: String(type), note: 'a message type the OMS does not act on: acknowledged' });
     const order = numericId.safeParse((env.data.data as { trade_order_id?: unknown } | null)?.trade_order_id);
     const ref = order.success ? order.data : 'none';
-    return { ok: true, value: { eventId: `type${type}:${ref}:${env.data.timestamp ?? ''}`, channelOrderId: ref, nativeStatus: `message_type_${type}`, disposition: 'ignore', notes } };
+    return {
+      ok: true,
+      value: {
+        eventId: `type${type}:${ref}:${env.data.timestamp ?? ''}`,
+        channelOrderId: ref,
+        nativeStatus: `message_type_${type}`,
+        disposition: 'ignore',
+        notes,
+      },
+    };
   },
 
   dispositionOf(nativeStatus: string): Disposition {
@@ -300,11 +391,15 @@ export const lazadaAdapter: ChannelAdapter = {
   },
 
   parseOrderDetail(responses: unknown[], channelOrderId: string): Parsed<PulledOrder> {
-    const pulled = { order: (responses[0] as { data?: unknown } | undefined)?.data, items: (responses[1] as { data?: unknown } | undefined)?.data };
+    const pulled = {
+      order: (responses[0] as { data?: unknown } | undefined)?.data,
+      items: (responses[1] as { data?: unknown } | undefined)?.data,
+    };
     const shape = LazadaStatusesSchema.safeParse(pulled);
     if (!shape.success) return { ok: false, issues: zodIssues(shape.error) };
     const { order_id: id, order_number: number } = shape.data.order;
-    if (id !== channelOrderId && number !== channelOrderId) return { ok: false, issues: [{ path: 'order.order_id', message: `expected order ${channelOrderId}` }] };
+    if (id !== channelOrderId && number !== channelOrderId)
+      return { ok: false, issues: [{ path: 'order.order_id', message: `expected order ${channelOrderId}` }] };
     const notes = noteSurprises(pulled, LAZADA_ORDER_EXPECTATIONS, []);
     const status = orderStatus(shape.data);
     const disposition = dispositionFrom(LAZADA_DISPOSITIONS, status, 'items.0.status', notes);
@@ -326,17 +421,41 @@ export const lazadaAdapter: ChannelAdapter = {
     if (!ids.length) return [];
     if (input.status === 'SHIPPED' || input.status === 'PARTIALLY_SHIPPED') {
       const s = ctx.shipments.find((x) => x.trackingNumber);
-      return [lazadaRequest('POST', '/order/rts', {
-        // A JSON array of numbers, written digit for digit (Number() would round ids beyond 2^53).
-        order_item_ids: `[${ids.join(',')}]`, delivery_type: 'dropship',
-        shipment_provider: s?.carrier ?? 'seller', tracking_number: s?.trackingNumber ?? '',
-      }, creds, nowMs, 'set_ready_to_ship')];
+      return [
+        lazadaRequest(
+          'POST',
+          '/order/rts',
+          {
+            // A JSON array of numbers, written digit for digit (Number() would round ids beyond 2^53).
+            order_item_ids: `[${ids.join(',')}]`,
+            delivery_type: 'dropship',
+            shipment_provider: s?.carrier ?? 'seller',
+            tracking_number: s?.trackingNumber ?? '',
+          },
+          creds,
+          nowMs,
+          'set_ready_to_ship',
+        ),
+      ];
     }
     // An order Lazada cancelled (the buyer's reverse order) needs no call.
     if (input.status === 'CANCELLED' && cancelledByChannel(input)) return [];
     if (input.status === 'CANCELLED' || input.status === 'REJECTED') {
       // Lazada cancels item by item; reason 15 is "out of stock" in its failure-reason list.
-      return ids.map((id) => lazadaRequest('POST', '/order/cancel', { order_item_id: id, reason_id: '15', reason_detail: input.status === 'REJECTED' ? 'rejected by validation' : 'cancelled by the seller' }, creds, nowMs, 'cancel_item'));
+      return ids.map((id) =>
+        lazadaRequest(
+          'POST',
+          '/order/cancel',
+          {
+            order_item_id: id,
+            reason_id: '15',
+            reason_detail: input.status === 'REJECTED' ? 'rejected by validation' : 'cancelled by the seller',
+          },
+          creds,
+          nowMs,
+          'cancel_item',
+        ),
+      );
     }
     return [];
   },
@@ -347,6 +466,13 @@ export const lazadaAdapter: ChannelAdapter = {
   },
 
   stockUpdateRequest(items: StockLevel[], creds: ChannelCredentials, nowMs: number): ChannelRequest {
-    return lazadaRequest('POST', '/product/stock/sellable/update', { payload: JSON.stringify(this.stockUpdateBody(items)) }, creds, nowMs, 'update_sellable_quantity');
+    return lazadaRequest(
+      'POST',
+      '/product/stock/sellable/update',
+      { payload: JSON.stringify(this.stockUpdateBody(items)) },
+      creds,
+      nowMs,
+      'update_sellable_quantity',
+    );
   },
 };

@@ -11,13 +11,50 @@ import { z } from 'zod';
 import { fromMinor, toMinor } from '../../../domain/money';
 import type { CanonicalOrder } from '../../../domain/order';
 import {
-  cancelledByChannel, pulledOrder, cleanPhone, dispositionFrom, finishCanonical, hmacHex, isoFromUnix, linesFromItems, MappingError, nativeMoney, noteSurprises, parseWith,
-  platformId, sameSignature, textOf, zodIssues, type Expectations, type InboundRequest, type Parsed,
+  cancelledByChannel,
+  pulledOrder,
+  cleanPhone,
+  dispositionFrom,
+  finishCanonical,
+  hmacHex,
+  isoFromUnix,
+  linesFromItems,
+  MappingError,
+  nativeMoney,
+  noteSurprises,
+  parseWith,
+  platformId,
+  sameSignature,
+  textOf,
+  zodIssues,
+  type Expectations,
+  type InboundRequest,
+  type Parsed,
 } from './common';
-import type { ChannelAdapter, ChannelCredentials, ChannelRequest, Disposition, Notification, PayloadNote, PulledOrder, StatusPushInput, StockLevel } from './types';
+import type {
+  ChannelAdapter,
+  ChannelCredentials,
+  ChannelRequest,
+  Disposition,
+  Notification,
+  PayloadNote,
+  PulledOrder,
+  StatusPushInput,
+  StockLevel,
+} from './types';
 
 export const SHOPEE_STATUSES = [
-  'UNPAID', 'INVOICE_PENDING', 'READY_TO_SHIP', 'PROCESSED', 'RETRY_SHIP', 'SHIPPED', 'TO_CONFIRM_RECEIVE', 'IN_CANCEL', 'CANCELLED', 'TO_RETURN', 'COMPLETED',
+  'UNPAID',
+  'INVOICE_PENDING',
+  'READY_TO_SHIP',
+  'PROCESSED',
+  'RETRY_SHIP',
+  'SHIPPED',
+  'TO_CONFIRM_RECEIVE',
+  'IN_CANCEL',
+  'CANCELLED',
+  'TO_RETURN',
+  'COMPLETED',
 ] as const;
 export type ShopeeStatus = (typeof SHOPEE_STATUSES)[number];
 
@@ -68,7 +105,9 @@ export const ShopeeReturnPushSchema = ShopeePushEnvelopeSchema.extend({
   data: z.object({
     order_sn: orderSn,
     return_sn: z.string().min(1).max(64),
-    updated_values: z.array(z.object({ update_field: z.string().nullish(), new_value: z.unknown(), update_time: z.number().nullish() })).nullish(),
+    updated_values: z
+      .array(z.object({ update_field: z.string().nullish(), new_value: z.unknown(), update_time: z.number().nullish() }))
+      .nullish(),
   }),
 });
 
@@ -125,17 +164,21 @@ export const ShopeeOrderSchema = z.object({
     zipcode: z.string().nullish(),
     full_address: z.string().trim().min(1),
   }),
-  item_list: z.array(z.object({
-    item_id: platformId,
-    item_name: z.string().nullish(),
-    item_sku: z.string().nullish(),
-    model_id: platformId,
-    model_name: z.string().nullish(),
-    model_sku: z.string().nullish(),
-    model_quantity_purchased: z.number().int().positive(),
-    model_original_price: nativeMoney.nullish(),
-    model_discounted_price: nativeMoney,
-  })).min(1),
+  item_list: z
+    .array(
+      z.object({
+        item_id: platformId,
+        item_name: z.string().nullish(),
+        item_sku: z.string().nullish(),
+        model_id: platformId,
+        model_name: z.string().nullish(),
+        model_sku: z.string().nullish(),
+        model_quantity_purchased: z.number().int().positive(),
+        model_original_price: nativeMoney.nullish(),
+        model_discounted_price: nativeMoney,
+      }),
+    )
+    .min(1),
 });
 export type ShopeeOrder = z.infer<typeof ShopeeOrderSchema>;
 
@@ -155,7 +198,10 @@ export const ShopeeDetailResponseSchema = z.object({
 function toCanonical(o: ShopeeOrder): CanonicalOrder {
   const items = o.item_list.map((it, i) => {
     const sku = textOf(it.model_sku) ?? textOf(it.item_sku);
-    if (!sku) throw new MappingError([{ path: `item_list.${i}.model_sku`, message: 'neither model_sku nor item_sku is set: the item cannot be fulfilled' }]);
+    if (!sku)
+      throw new MappingError([
+        { path: `item_list.${i}.model_sku`, message: 'neither model_sku nor item_sku is set: the item cannot be fulfilled' },
+      ]);
     return { sku, quantity: it.model_quantity_purchased, price: it.model_discounted_price };
   });
   const { lines, extraDiscountMinor } = linesFromItems(items);
@@ -165,7 +211,8 @@ function toCanonical(o: ShopeeOrder): CanonicalOrder {
   const phone = cleanPhone(a.phone);
   // Shopee VN: state = province, city = district, district = ward; other regions may leave state empty.
   const province = textOf(a.state) ?? textOf(a.city);
-  if (!province) throw new MappingError([{ path: 'recipient_address.state', message: 'neither state nor city is set: no province to ship to' }]);
+  if (!province)
+    throw new MappingError([{ path: 'recipient_address.state', message: 'neither state nor city is set: no province to ship to' }]);
   return finishCanonical({
     channel: 'shopee',
     channelOrderId: o.order_sn,
@@ -185,7 +232,10 @@ function toCanonical(o: ShopeeOrder): CanonicalOrder {
     discount: fromMinor(extraDiscountMinor + Math.max(-rest, 0)),
     total: o.total_amount,
     // `cod` missing: the payment method's name says it.
-    payment: (o.cod ?? /cash on delivery|\bcod\b/i.test(o.payment_method ?? '')) ? { method: 'cod' } : { method: 'prepaid', token: `tok_shopee_${o.order_sn}`, provider: 'shopee' },
+    payment:
+      (o.cod ?? /cash on delivery|\bcod\b/i.test(o.payment_method ?? ''))
+        ? { method: 'cod' }
+        : { method: 'prepaid', token: `tok_shopee_${o.order_sn}`, provider: 'shopee' },
     placedAt: isoFromUnix(o.create_time),
   });
 }
@@ -195,7 +245,8 @@ export function parseShopeeOrder(body: unknown): Parsed<CanonicalOrder> {
 }
 
 export const SHOPEE_DETAIL_PATH = '/api/v2/order/get_order_detail';
-const DETAIL_FIELDS = 'buyer_user_id,buyer_username,recipient_address,item_list,pay_time,payment_method,total_amount,estimated_shipping_fee,message_to_seller';
+const DETAIL_FIELDS =
+  'buyer_user_id,buyer_username,recipient_address,item_list,pay_time,payment_method,total_amount,estimated_shipping_fee,message_to_seller';
 
 /** Shop-level common parameters, signed: partner_id + path + timestamp + access_token + shop_id. */
 export function shopeeCommonParams(path: string, creds: ChannelCredentials, nowMs: number): Record<string, string> {
@@ -205,7 +256,12 @@ export function shopeeCommonParams(path: string, creds: ChannelCredentials, nowM
 }
 
 const post = (path: string, body: unknown, creds: ChannelCredentials, nowMs: number, action: string): ChannelRequest => ({
-  method: 'POST', path, query: shopeeCommonParams(path, creds, nowMs), headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), action,
+  method: 'POST',
+  path,
+  query: shopeeCommonParams(path, creds, nowMs),
+  headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify(body),
+  action,
 });
 
 /** What a status says, for the order's timeline when the OMS acts on it. */
@@ -217,7 +273,10 @@ const REASONS: Partial<Record<string, string>> = {
 
 /** A short stable digest of a document (an event id where the platform gives none). */
 function stableHash(doc: unknown): string {
-  return createHash('sha256').update(JSON.stringify(doc) ?? '').digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify(doc) ?? '')
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** Which of Shopee's seller cancel reasons fits why the OMS cancelled. */
@@ -252,7 +311,9 @@ export const shopeeAdapter: ChannelAdapter = {
         const disposition = dispositionFrom(SHOPEE_DISPOSITIONS, p.data.status, 'data.status', notes);
         return {
           // Live pushes carry a message id; older ones only order + status + time, which identify one change.
-          eventId: msgId || `${p.data.ordersn}:${status}:${p.data.update_time ?? p.timestamp ?? ''}${p.data.completed_scenario ? `:${p.data.completed_scenario}` : ''}`,
+          eventId:
+            msgId ||
+            `${p.data.ordersn}:${status}:${p.data.update_time ?? p.timestamp ?? ''}${p.data.completed_scenario ? `:${p.data.completed_scenario}` : ''}`,
           channelOrderId: p.data.ordersn,
           nativeStatus: status,
           disposition,
@@ -266,7 +327,8 @@ export const shopeeAdapter: ChannelAdapter = {
         const returnStatus = p.data.updated_values?.find((v) => v.update_field === 'return_status')?.new_value;
         const last = Math.max(0, ...(p.data.updated_values ?? []).map((v) => v.update_time ?? 0));
         return {
-          eventId: msgId || `return:${p.data.return_sn}:${typeof returnStatus === 'string' ? returnStatus : ''}:${last || (p.timestamp ?? '')}`,
+          eventId:
+            msgId || `return:${p.data.return_sn}:${typeof returnStatus === 'string' ? returnStatus : ''}:${last || (p.timestamp ?? '')}`,
           channelOrderId: p.data.order_sn,
           nativeStatus: `RETURN_${typeof returnStatus === 'string' ? returnStatus : 'UPDATED'}`.slice(0, 64),
           disposition: 'return_request' as const,
@@ -277,10 +339,20 @@ export const shopeeAdapter: ChannelAdapter = {
     }
     // The URL check (code 0), tracking numbers (4: the OMS books its own carriers) and any code
     // the shop was subscribed to without the OMS acting on it: acknowledged.
-    if (!KNOWN_CODES.includes(code)) notes.push({ path: 'code', value: String(code), note: 'a push code the OMS does not act on: acknowledged' });
+    if (!KNOWN_CODES.includes(code))
+      notes.push({ path: 'code', value: String(code), note: 'a push code the OMS does not act on: acknowledged' });
     const sn = orderSn.safeParse((env.data.data as { ordersn?: unknown } | null)?.ordersn);
     const ref = sn.success ? sn.data : 'none';
-    return { ok: true, value: { eventId: msgId || `code${code}:${ref}:${env.data.timestamp ?? stableHash(body)}`, channelOrderId: ref, nativeStatus: `code_${code}`, disposition: 'ignore', notes } };
+    return {
+      ok: true,
+      value: {
+        eventId: msgId || `code${code}:${ref}:${env.data.timestamp ?? stableHash(body)}`,
+        channelOrderId: ref,
+        nativeStatus: `code_${code}`,
+        disposition: 'ignore',
+        notes,
+      },
+    };
   },
 
   dispositionOf(nativeStatus: string): Disposition {
@@ -288,10 +360,18 @@ export const shopeeAdapter: ChannelAdapter = {
   },
 
   orderDetailRequests(channelOrderId: string, creds: ChannelCredentials, nowMs: number): ChannelRequest[] {
-    return [{
-      method: 'GET', path: SHOPEE_DETAIL_PATH, action: 'get_order_detail',
-      query: { ...shopeeCommonParams(SHOPEE_DETAIL_PATH, creds, nowMs), order_sn_list: channelOrderId, response_optional_fields: DETAIL_FIELDS },
-    }];
+    return [
+      {
+        method: 'GET',
+        path: SHOPEE_DETAIL_PATH,
+        action: 'get_order_detail',
+        query: {
+          ...shopeeCommonParams(SHOPEE_DETAIL_PATH, creds, nowMs),
+          order_sn_list: channelOrderId,
+          response_optional_fields: DETAIL_FIELDS,
+        },
+      },
+    ];
   },
 
   parseOrderDetail(responses: unknown[], channelOrderId: string): Parsed<PulledOrder> {
@@ -319,16 +399,34 @@ export const shopeeAdapter: ChannelAdapter = {
     // parcel is handed over (ship_order) or the order is cancelled.
     if (input.status === 'SHIPPED' || input.status === 'PARTIALLY_SHIPPED') {
       const tracking = ctx.shipments.find((s) => s.trackingNumber)?.trackingNumber;
-      const body = tracking ? { order_sn: input.channelOrderId, non_integrated: { tracking_number: tracking } } : { order_sn: input.channelOrderId, dropoff: {} };
+      const body = tracking
+        ? { order_sn: input.channelOrderId, non_integrated: { tracking_number: tracking } }
+        : { order_sn: input.channelOrderId, dropoff: {} };
       return [post('/api/v2/logistics/ship_order', body, creds, nowMs, 'ship_order')];
     }
     if (input.status === 'CANCELLED' && cancelledByChannel(input)) {
       // The buyer's request is answered (accepted); an order Shopee cancelled needs no call.
       if (input.detail?.buyerRequest !== true) return [];
-      return [post('/api/v2/order/handle_buyer_cancellation', { order_sn: input.channelOrderId, operation: 'ACCEPT' }, creds, nowMs, 'accept_buyer_cancellation')];
+      return [
+        post(
+          '/api/v2/order/handle_buyer_cancellation',
+          { order_sn: input.channelOrderId, operation: 'ACCEPT' },
+          creds,
+          nowMs,
+          'accept_buyer_cancellation',
+        ),
+      ];
     }
     if (input.status === 'CANCELLED' || input.status === 'REJECTED') {
-      return [post('/api/v2/order/cancel_order', { order_sn: input.channelOrderId, cancel_reason: cancelReason(input) }, creds, nowMs, 'cancel_order')];
+      return [
+        post(
+          '/api/v2/order/cancel_order',
+          { order_sn: input.channelOrderId, cancel_reason: cancelReason(input) },
+          creds,
+          nowMs,
+          'cancel_order',
+        ),
+      ];
     }
     return [];
   },

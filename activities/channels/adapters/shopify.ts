@@ -11,21 +11,65 @@ import type { CanonicalOrder } from '../../../domain/order';
 import { stringifyJson } from '../../../lib/lossless-json';
 import { fromMinor, toMinor } from '../../../domain/money';
 import {
-  cancelledByChannel, cleanId, cleanPhone, dispositionFrom, finishCanonical, hmacBase64, linesFromItems, MappingError, nativeMoney, noteSurprises, parseWith, platformId, sameSignature,
-  sumDecimals, textOf, zodIssues, type Expectations, type FieldIssue, type InboundRequest, type Parsed,
+  cancelledByChannel,
+  cleanId,
+  cleanPhone,
+  dispositionFrom,
+  finishCanonical,
+  hmacBase64,
+  linesFromItems,
+  MappingError,
+  nativeMoney,
+  noteSurprises,
+  parseWith,
+  platformId,
+  sameSignature,
+  sumDecimals,
+  textOf,
+  zodIssues,
+  type Expectations,
+  type FieldIssue,
+  type InboundRequest,
+  type Parsed,
 } from './common';
-import type { ChannelAdapter, ChannelCredentials, ChannelRequest, Disposition, Notification, PayloadNote, StatusPushInput, StockLevel } from './types';
+import type {
+  ChannelAdapter,
+  ChannelCredentials,
+  ChannelRequest,
+  Disposition,
+  Notification,
+  PayloadNote,
+  StatusPushInput,
+  StockLevel,
+} from './types';
 
 export const SHOPIFY_API_VERSION = '2025-01';
 /** The store location whose stock the OMS manages. */
 export const SHOPIFY_LOCATION_GID = 'gid://shopify/Location/1';
 
 /** Topics about an order's life, whose body is the order resource. */
-export const SHOPIFY_ORDER_TOPICS = ['orders/create', 'orders/paid', 'orders/updated', 'orders/cancelled', 'orders/fulfilled', 'orders/partially_fulfilled', 'orders/edited'] as const;
+export const SHOPIFY_ORDER_TOPICS = [
+  'orders/create',
+  'orders/paid',
+  'orders/updated',
+  'orders/cancelled',
+  'orders/fulfilled',
+  'orders/partially_fulfilled',
+  'orders/edited',
+] as const;
 /** Topics of a buyer's return or refund, whose body names the order (`order_id` or `order.id`). */
 export const SHOPIFY_RETURN_TOPICS = ['returns/request', 'refunds/create'] as const;
 
-export const SHOPIFY_FINANCIAL_STATUSES = ['pending', 'authorized', 'partially_paid', 'paid', 'partially_refunded', 'refunded', 'voided', 'expired'] as const;
+export const SHOPIFY_FINANCIAL_STATUSES = [
+  'pending',
+  'authorized',
+  'partially_paid',
+  'paid',
+  'partially_refunded',
+  'refunded',
+  'voided',
+  'expired',
+] as const;
 export const SHOPIFY_FULFILLMENT_STATUSES = ['fulfilled', 'partial', 'restocked'] as const;
 export const SHOPIFY_CANCEL_REASONS = ['customer', 'declined', 'fraud', 'inventory', 'other', 'staff'] as const;
 
@@ -78,36 +122,47 @@ export const ShopifyOrderSchema = ShopifyOrderEnvelopeSchema.extend({
   subtotal_price: nativeMoney.nullish(),
   total_discounts: nativeMoney.nullish(),
   total_tax: nativeMoney.nullish(),
-  line_items: z.array(z.object({
-    id: platformId,
-    sku: z.string({ error: 'a line without a SKU cannot be fulfilled' }).trim().min(1, 'a line without a SKU cannot be fulfilled'),
-    name: nullableText,
-    quantity: z.number().int().positive(),
-    price: nativeMoney,
-    total_discount: nativeMoney.nullish(),
-    fulfillment_status: softText,
-  })).min(1),
+  line_items: z
+    .array(
+      z.object({
+        id: platformId,
+        sku: z.string({ error: 'a line without a SKU cannot be fulfilled' }).trim().min(1, 'a line without a SKU cannot be fulfilled'),
+        name: nullableText,
+        quantity: z.number().int().positive(),
+        price: nativeMoney,
+        total_discount: nativeMoney.nullish(),
+        fulfillment_status: softText,
+      }),
+    )
+    .min(1),
   shipping_lines: z.array(z.object({ title: nullableText, price: nativeMoney })).nullish(),
   shipping_address: ShopifyAddressSchema.nullish(),
-  customer: z.object({
-    id: platformId,
-    first_name: nullableText,
-    last_name: nullableText,
-    email: nullableText,
-    phone: nullableText,
-  }).nullish(),
+  customer: z
+    .object({
+      id: platformId,
+      first_name: nullableText,
+      last_name: nullableText,
+      email: nullableText,
+      phone: nullableText,
+    })
+    .nullish(),
 });
 export type ShopifyOrder = z.infer<typeof ShopifyOrderSchema>;
 type ShopifyEnvelope = z.infer<typeof ShopifyOrderEnvelopeSchema>;
 
 /** The body of `returns/request` (a Return) and `refunds/create` (a Refund): the order it is about. */
-export const ShopifyReturnSchema = z.object({
-  id: platformId,
-  order_id: platformId.optional(),
-  order: z.object({ id: platformId }).nullish(),
-  status: softText,
-  note: nullableText,
-}).refine((r) => r.order_id !== undefined || r.order?.id !== undefined, { message: 'names no order (order_id or order.id)', path: ['order_id'] });
+export const ShopifyReturnSchema = z
+  .object({
+    id: platformId,
+    order_id: platformId.optional(),
+    order: z.object({ id: platformId }).nullish(),
+    status: softText,
+    note: nullableText,
+  })
+  .refine((r) => r.order_id !== undefined || r.order?.id !== undefined, {
+    message: 'names no order (order_id or order.id)',
+    path: ['order_id'],
+  });
 
 /** Fields read tolerantly: unknown values and nulls are noted, never refused. */
 export const SHOPIFY_EXPECTATIONS: Expectations = {
@@ -129,7 +184,9 @@ const COD_GATEWAY = /cash on delivery|\bcod\b/i;
  * Shopify has no single order status: it is read from cancellation, fulfilment and payment.
  * A COD order stays `pending` until the courier collects, so pending + COD is an order to fulfil.
  */
-export function shopifyNativeStatus(o: Pick<ShopifyEnvelope, 'cancelled_at' | 'fulfillment_status' | 'financial_status' | 'payment_gateway_names'>): string {
+export function shopifyNativeStatus(
+  o: Pick<ShopifyEnvelope, 'cancelled_at' | 'fulfillment_status' | 'financial_status' | 'payment_gateway_names'>,
+): string {
   if (o.cancelled_at) return 'cancelled';
   if (o.fulfillment_status === 'fulfilled') return 'fulfilled';
   if (o.financial_status === 'pending' && (o.payment_gateway_names ?? []).some((g) => g && COD_GATEWAY.test(g))) return 'pending_cod';
@@ -189,7 +246,9 @@ function toCanonical(o: ShopifyOrder): CanonicalOrder {
     shippingFee: sumDecimals((o.shipping_lines ?? []).map((s) => s.price)),
     discount: fromMinor(toMinor(o.total_discounts ?? '0') + extraDiscountMinor),
     total: o.total_price,
-    payment: cod ? { method: 'cod' } : { method: 'prepaid', token: `tok_shopify_${o.id}`, provider: (gateways[0] ?? 'shopify').slice(0, 50) },
+    payment: cod
+      ? { method: 'cod' }
+      : { method: 'prepaid', token: `tok_shopify_${o.id}`, provider: (gateways[0] ?? 'shopify').slice(0, 50) },
     placedAt: o.created_at,
   };
   if (issues.length) throw new MappingError(issues);
@@ -205,7 +264,8 @@ const shopifyRequest = (creds: ChannelCredentials, r: Omit<ChannelRequest, 'head
   headers: { 'X-Shopify-Access-Token': creds.accessToken, 'Content-Type': 'application/json' },
 });
 
-const INVENTORY_MUTATION = 'mutation SetStock($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) { userErrors { field message } } }';
+const INVENTORY_MUTATION =
+  'mutation SetStock($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) { userErrors { field message } } }';
 
 /**
  * Shopify keys inventory by inventory item, not SKU. The catalog does not keep Shopify's ids
@@ -221,28 +281,44 @@ export const shopifyAdapter: ChannelAdapter = {
 
   verifyWebhook(req: InboundRequest, creds: ChannelCredentials): boolean {
     // Shopify's newer Events deliveries drop the X- prefix of their headers.
-    return sameSignature(hmacBase64(creds.secret, req.rawBody), req.header('x-shopify-hmac-sha256') ?? req.header('shopify-hmac-sha256'), 'base64');
+    return sameSignature(
+      hmacBase64(creds.secret, req.rawBody),
+      req.header('x-shopify-hmac-sha256') ?? req.header('shopify-hmac-sha256'),
+      'base64',
+    );
   },
 
   parseWebhook(body: unknown, req: InboundRequest): Parsed<Notification> {
     const notes: PayloadNote[] = [];
     const topic = req.header('x-shopify-topic') ?? req.header('shopify-topic');
-    const eventKey = (id: string, at: string | null | undefined) => (req.header('x-shopify-webhook-id') ?? req.header('shopify-webhook-id'))?.slice(0, 200) || `${topic}:${id}:${at ?? ''}`;
+    const eventKey = (id: string, at: string | null | undefined) =>
+      (req.header('x-shopify-webhook-id') ?? req.header('shopify-webhook-id'))?.slice(0, 200) || `${topic}:${id}:${at ?? ''}`;
     if ((SHOPIFY_RETURN_TOPICS as readonly string[]).includes(topic ?? '')) {
       return parseWith(ShopifyReturnSchema, body, (r) => {
         const orderId = r.order_id ?? r.order!.id;
         return {
-          eventId: eventKey(r.id, r.status), channelOrderId: orderId, nativeStatus: topic!, disposition: 'return_request' as const,
-          reason: `${topic} ${r.id}${r.status ? ` (${r.status})` : ''}`, notes,
+          eventId: eventKey(r.id, r.status),
+          channelOrderId: orderId,
+          nativeStatus: topic!,
+          disposition: 'return_request' as const,
+          reason: `${topic} ${r.id}${r.status ? ` (${r.status})` : ''}`,
+          notes,
         };
       });
     }
     if (!(SHOPIFY_ORDER_TOPICS as readonly string[]).includes(topic ?? '')) {
       // Shopify subscribes apps to what they ask for; a topic the OMS does not read is acknowledged.
-      notes.push({ path: 'headers.x-shopify-topic', value: (topic ?? 'none').slice(0, 64), note: 'a topic the OMS does not act on: acknowledged' });
+      notes.push({
+        path: 'headers.x-shopify-topic',
+        value: (topic ?? 'none').slice(0, 64),
+        note: 'a topic the OMS does not act on: acknowledged',
+      });
       const id = z.object({ id: platformId }).safeParse(body);
       const ref = id.success ? id.data.id : 'none';
-      return { ok: true, value: { eventId: eventKey(ref, null), channelOrderId: ref, nativeStatus: topic ?? 'none', disposition: 'ignore', notes } };
+      return {
+        ok: true,
+        value: { eventId: eventKey(ref, null), channelOrderId: ref, nativeStatus: topic ?? 'none', disposition: 'ignore', notes },
+      };
     }
     const shape = ShopifyOrderEnvelopeSchema.safeParse(body);
     if (!shape.success) return { ok: false, issues: zodIssues(shape.error) };
@@ -252,7 +328,8 @@ export const shopifyAdapter: ChannelAdapter = {
     const disposition = dispositionFrom(DISPOSITIONS, nativeStatus, 'financial_status', notes);
     const eventId = eventKey(o.id, o.updated_at ?? o.created_at);
     const base = { eventId, channelOrderId: o.id, nativeStatus, disposition, notes };
-    if (disposition === 'cancelled') return { ok: true, value: { ...base, reason: `cancelled on Shopify${o.cancel_reason ? ` (reason: ${o.cancel_reason})` : ''}` } };
+    if (disposition === 'cancelled')
+      return { ok: true, value: { ...base, reason: `cancelled on Shopify${o.cancel_reason ? ` (reason: ${o.cancel_reason})` : ''}` } };
     if (disposition !== 'intake') return { ok: true, value: base };
     const mapped = parseShopifyOrder(body);
     if (!mapped.ok) return mapped;
@@ -265,7 +342,12 @@ export const shopifyAdapter: ChannelAdapter = {
 
   platformError(json: unknown) {
     // REST errors are HTTP 4xx/5xx; GraphQL answers 200 with `errors` or `userErrors`.
-    const j = json as { errors?: { message?: string; extensions?: { code?: string } }[]; data?: { inventorySetQuantities?: { userErrors?: { message: string }[] } } } | undefined;
+    const j = json as
+      | {
+          errors?: { message?: string; extensions?: { code?: string } }[];
+          data?: { inventorySetQuantities?: { userErrors?: { message: string }[] } };
+        }
+      | undefined;
     if (Array.isArray(j?.errors) && j.errors.length) {
       const code = j.errors[0]?.extensions?.code ?? 'graphql_error';
       return { code, message: j.errors.map((e) => e.message ?? code).join('; '), retryable: code === 'THROTTLED' };
@@ -280,10 +362,21 @@ export const shopifyAdapter: ChannelAdapter = {
     const base = `/admin/api/${SHOPIFY_API_VERSION}/orders/${id}`;
     // An order Shopify cancelled itself is only tagged: cancelling it again would be refused.
     if ((input.status === 'CANCELLED' && !cancelledByChannel(input)) || input.status === 'REJECTED') {
-      const reason = input.status === 'REJECTED' ? 'declined' : /stock|backorder/i.test(JSON.stringify(input.detail ?? {})) ? 'inventory' : 'other';
-      return [shopifyRequest(creds, { method: 'POST', path: `${base}/cancel.json`, body: JSON.stringify({ reason, email: false }), action: 'cancel_order' })];
+      const reason =
+        input.status === 'REJECTED' ? 'declined' : /stock|backorder/i.test(JSON.stringify(input.detail ?? {})) ? 'inventory' : 'other';
+      return [
+        shopifyRequest(creds, {
+          method: 'POST',
+          path: `${base}/cancel.json`,
+          body: JSON.stringify({ reason, email: false }),
+          action: 'cancel_order',
+        }),
+      ];
     }
-    const tracking = ctx.shipments.map((s) => s.trackingNumber).filter(Boolean).join(',');
+    const tracking = ctx.shipments
+      .map((s) => s.trackingNumber)
+      .filter(Boolean)
+      .join(',');
     // Shopify's ids are JSON numbers, some beyond 2^53: written back digit for digit.
     const numericId = /^\d{1,24}$/.test(input.channelOrderId) ? BigInt(input.channelOrderId) : input.channelOrderId;
     const body = {
@@ -308,13 +401,22 @@ export const shopifyAdapter: ChannelAdapter = {
           name: 'available',
           reason: 'correction',
           ignoreCompareQuantity: true,
-          quantities: items.map((i) => ({ inventoryItemId: shopifyInventoryItem(i.sku), locationId: SHOPIFY_LOCATION_GID, quantity: i.available })),
+          quantities: items.map((i) => ({
+            inventoryItemId: shopifyInventoryItem(i.sku),
+            locationId: SHOPIFY_LOCATION_GID,
+            quantity: i.available,
+          })),
         },
       },
     };
   },
 
   stockUpdateRequest(items: StockLevel[], creds: ChannelCredentials): ChannelRequest {
-    return shopifyRequest(creds, { method: 'POST', path: `/admin/api/${SHOPIFY_API_VERSION}/graphql.json`, body: JSON.stringify(this.stockUpdateBody(items)), action: 'inventory_set_quantities' });
+    return shopifyRequest(creds, {
+      method: 'POST',
+      path: `/admin/api/${SHOPIFY_API_VERSION}/graphql.json`,
+      body: JSON.stringify(this.stockUpdateBody(items)),
+      action: 'inventory_set_quantities',
+    });
   },
 };

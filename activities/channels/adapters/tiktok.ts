@@ -10,14 +10,49 @@ import { z } from 'zod';
 import { fromMinor, toMinor } from '../../../domain/money';
 import type { CanonicalOrder } from '../../../domain/order';
 import {
-  cancelledByChannel, pulledOrder, cleanPhone, dispositionFrom, finishCanonical, hmacHex, isoFromUnix, linesFromUnits, MappingError, nativeMoney, noteSurprises, parseWith,
-  sameSignature, textOf, zodIssues, type Expectations, type InboundRequest, type Parsed,
+  cancelledByChannel,
+  pulledOrder,
+  cleanPhone,
+  dispositionFrom,
+  finishCanonical,
+  hmacHex,
+  isoFromUnix,
+  linesFromUnits,
+  MappingError,
+  nativeMoney,
+  noteSurprises,
+  parseWith,
+  sameSignature,
+  textOf,
+  zodIssues,
+  type Expectations,
+  type InboundRequest,
+  type Parsed,
 } from './common';
-import type { ChannelAdapter, ChannelCredentials, ChannelRequest, Disposition, Notification, PayloadNote, PulledOrder, StatusPushInput, StockLevel } from './types';
+import type {
+  ChannelAdapter,
+  ChannelCredentials,
+  ChannelRequest,
+  Disposition,
+  Notification,
+  PayloadNote,
+  PulledOrder,
+  StatusPushInput,
+  StockLevel,
+} from './types';
 
 /** The order API's statuses, and `CANCEL`: what the ORDER_STATUS_CHANGE webhook says for CANCELLED. */
 export const TIKTOK_STATUSES = [
-  'UNPAID', 'ON_HOLD', 'AWAITING_SHIPMENT', 'PARTIALLY_SHIPPING', 'AWAITING_COLLECTION', 'IN_TRANSIT', 'DELIVERED', 'COMPLETED', 'CANCELLED', 'CANCEL',
+  'UNPAID',
+  'ON_HOLD',
+  'AWAITING_SHIPMENT',
+  'PARTIALLY_SHIPPING',
+  'AWAITING_COLLECTION',
+  'IN_TRANSIT',
+  'DELIVERED',
+  'COMPLETED',
+  'CANCELLED',
+  'CANCEL',
 ] as const;
 export type TikTokStatus = (typeof TIKTOK_STATUSES)[number];
 
@@ -36,7 +71,15 @@ export const TIKTOK_DISPOSITIONS: Record<TikTokStatus, Disposition> = {
 };
 
 /** Webhook types: 1 order status, 11 cancellation status, 12 return status; others are acknowledged. */
-export const TIKTOK_WEBHOOK_TYPES = { orderStatus: 1, recipientAddress: 3, packageUpdate: 4, deauthorization: 6, authorizationExpiring: 7, cancellationStatus: 11, returnStatus: 12 } as const;
+export const TIKTOK_WEBHOOK_TYPES = {
+  orderStatus: 1,
+  recipientAddress: 3,
+  packageUpdate: 4,
+  deauthorization: 6,
+  authorizationExpiring: 7,
+  cancellationStatus: 11,
+  returnStatus: 12,
+} as const;
 const KNOWN_TYPES: number[] = Object.values(TIKTOK_WEBHOOK_TYPES);
 
 /** Cancellation statuses (type 11): a buyer's request to answer, or a cancellation done. */
@@ -171,21 +214,29 @@ export const TikTokOrderSchema = z.object({
     full_address: z.string().trim().min(1),
     postal_code: z.string().nullish(),
     region_code: z.string().regex(/^[A-Z]{2}$/),
-    district_info: z.array(z.object({ address_level: z.string().nullish(), address_level_name: z.string().nullish(), address_name: z.string().nullish() })).nullish(),
+    district_info: z
+      .array(
+        z.object({ address_level: z.string().nullish(), address_level_name: z.string().nullish(), address_name: z.string().nullish() }),
+      )
+      .nullish(),
   }),
-  line_items: z.array(z.object({
-    id: tiktokId,
-    sku_id: z.string().nullish(),
-    seller_sku: z.string({ error: 'the seller SKU is required' }).trim().min(1, 'the seller SKU is required'),
-    product_name: z.string().nullish(),
-    sku_name: z.string().nullish(),
-    original_price: nativeMoney,
-    sale_price: nativeMoney,
-    seller_discount: nativeMoney.optional(),
-    platform_discount: nativeMoney.optional(),
-    currency: z.string().nullish(),
-    display_status: z.string().nullish(),
-  })).min(1),
+  line_items: z
+    .array(
+      z.object({
+        id: tiktokId,
+        sku_id: z.string().nullish(),
+        seller_sku: z.string({ error: 'the seller SKU is required' }).trim().min(1, 'the seller SKU is required'),
+        product_name: z.string().nullish(),
+        sku_name: z.string().nullish(),
+        original_price: nativeMoney,
+        sale_price: nativeMoney,
+        seller_discount: nativeMoney.optional(),
+        platform_discount: nativeMoney.optional(),
+        currency: z.string().nullish(),
+        display_status: z.string().nullish(),
+      }),
+    )
+    .min(1),
 });
 export type TikTokOrder = z.infer<typeof TikTokOrderSchema>;
 
@@ -213,7 +264,12 @@ function toCanonical(o: TikTokOrder): CanonicalOrder {
     channel: 'tiktok',
     channelOrderId: o.id,
     currency: o.payment.currency,
-    customer: { id: (o.user_id ? `tiktok-${o.user_id}` : `tiktok-order-${o.id}`).slice(0, 64), name: a.name, ...(email ? { email } : {}), ...(phone ? { phone } : {}) },
+    customer: {
+      id: (o.user_id ? `tiktok-${o.user_id}` : `tiktok-order-${o.id}`).slice(0, 64),
+      name: a.name,
+      ...(email ? { email } : {}),
+      ...(phone ? { phone } : {}),
+    },
     shippingAddress: {
       name: a.name,
       line1: (textOf(a.address_detail) ?? textOf(a.address_line1) ?? a.full_address).slice(0, 300),
@@ -239,15 +295,29 @@ export function parseTikTokOrder(body: unknown): Parsed<CanonicalOrder> {
 
 /** TikTok Shop's request signature. */
 export function tiktokSign(path: string, params: Record<string, string>, body: string, secret: string): string {
-  const pairs = Object.keys(params).filter((k) => k !== 'sign' && k !== 'access_token').sort().map((k) => `${k}${params[k]}`).join('');
+  const pairs = Object.keys(params)
+    .filter((k) => k !== 'sign' && k !== 'access_token')
+    .sort()
+    .map((k) => `${k}${params[k]}`)
+    .join('');
   return hmacHex(secret, `${secret}${path}${pairs}${body}${secret}`);
 }
 
-function tiktokRequest(method: 'GET' | 'POST', path: string, params: Record<string, string>, body: unknown, creds: ChannelCredentials, nowMs: number, action: string): ChannelRequest {
+function tiktokRequest(
+  method: 'GET' | 'POST',
+  path: string,
+  params: Record<string, string>,
+  body: unknown,
+  creds: ChannelCredentials,
+  nowMs: number,
+  action: string,
+): ChannelRequest {
   const all = { ...params, app_key: creds.appKey, timestamp: String(Math.floor(nowMs / 1000)), shop_cipher: creds.shopId };
   const text = body === undefined ? '' : JSON.stringify(body);
   return {
-    method, path, action,
+    method,
+    path,
+    action,
     query: { ...all, sign: tiktokSign(path, all, text, creds.secret) },
     headers: { 'x-tts-access-token': creds.accessToken, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
     ...(body === undefined ? {} : { body: text }),
@@ -287,8 +357,12 @@ export const tiktokAdapter: ChannelAdapter = {
         const status = p.data.order_status ?? 'null';
         const disposition = dispositionFrom(TIKTOK_DISPOSITIONS, p.data.order_status, 'data.order_status', notes);
         return {
-          eventId: eventId(`${p.data.order_id}:${status}:${p.data.update_time ?? p.timestamp ?? ''}`), channelOrderId: p.data.order_id, nativeStatus: status, disposition,
-          ...(disposition === 'cancelled' ? { reason: 'cancelled on TikTok Shop' } : {}), notes,
+          eventId: eventId(`${p.data.order_id}:${status}:${p.data.update_time ?? p.timestamp ?? ''}`),
+          channelOrderId: p.data.order_id,
+          nativeStatus: status,
+          disposition,
+          ...(disposition === 'cancelled' ? { reason: 'cancelled on TikTok Shop' } : {}),
+          notes,
         };
       });
     }
@@ -300,8 +374,13 @@ export const tiktokAdapter: ChannelAdapter = {
         const who = p.data.cancellations_role ? p.data.cancellations_role.toLowerCase() : 'someone';
         return {
           eventId: eventId(`cancel:${p.data.cancel_id ?? p.data.order_id}:${status}:${p.data.update_time ?? p.data.create_time ?? ''}`),
-          channelOrderId: p.data.order_id, nativeStatus: status, disposition,
-          reason: disposition === 'cancel_request' ? `the ${who} asked TikTok Shop to cancel the order${p.data.cancel_id ? ` (cancellation ${p.data.cancel_id})` : ''}` : `cancellation on TikTok Shop: ${status}`,
+          channelOrderId: p.data.order_id,
+          nativeStatus: status,
+          disposition,
+          reason:
+            disposition === 'cancel_request'
+              ? `the ${who} asked TikTok Shop to cancel the order${p.data.cancel_id ? ` (cancellation ${p.data.cancel_id})` : ''}`
+              : `cancellation on TikTok Shop: ${status}`,
           ...(p.data.cancel_id ? { platformRequestId: p.data.cancel_id } : {}),
           notes,
         };
@@ -313,7 +392,8 @@ export const tiktokAdapter: ChannelAdapter = {
         const status = p.data.return_status ?? 'null';
         return {
           eventId: eventId(`return:${p.data.return_id ?? p.data.order_id}:${status}:${p.data.update_time ?? ''}`),
-          channelOrderId: p.data.order_id, nativeStatus: status,
+          channelOrderId: p.data.order_id,
+          nativeStatus: status,
           disposition: dispositionFrom(TIKTOK_RETURN_DISPOSITIONS, p.data.return_status, 'data.return_status', notes),
           reason: `TikTok Shop ${(p.data.return_type ?? 'return').toLowerCase()} request${p.data.return_id ? ` ${p.data.return_id}` : ''}: ${status}`,
           notes,
@@ -321,10 +401,20 @@ export const tiktokAdapter: ChannelAdapter = {
       });
     }
     // Addresses, packages, authorisation notices, and whatever TikTok subscribes the app to by default.
-    if (!KNOWN_TYPES.includes(type)) notes.push({ path: 'type', value: String(type), note: 'a webhook type the OMS does not act on: acknowledged' });
+    if (!KNOWN_TYPES.includes(type))
+      notes.push({ path: 'type', value: String(type), note: 'a webhook type the OMS does not act on: acknowledged' });
     const order = tiktokId.safeParse((env.data.data as { order_id?: unknown } | null)?.order_id);
     const ref = order.success ? order.data : 'none';
-    return { ok: true, value: { eventId: eventId(`type${type}:${ref}:${env.data.timestamp ?? ''}`), channelOrderId: ref, nativeStatus: `type_${type}`, disposition: 'ignore', notes } };
+    return {
+      ok: true,
+      value: {
+        eventId: eventId(`type${type}:${ref}:${env.data.timestamp ?? ''}`),
+        channelOrderId: ref,
+        nativeStatus: `type_${type}`,
+        disposition: 'ignore',
+        notes,
+      },
+    };
   },
 
   dispositionOf(nativeStatus: string): Disposition {
@@ -359,19 +449,53 @@ export const tiktokAdapter: ChannelAdapter = {
     const orderId = encodeURIComponent(input.channelOrderId);
     if (input.status === 'SHIPPED' || input.status === 'PARTIALLY_SHIPPED') {
       const s = ctx.shipments.find((x) => x.trackingNumber);
-      return [tiktokRequest('POST', `/fulfillment/202309/orders/${orderId}/packages`, {}, {
-        tracking_number: s?.trackingNumber ?? '', shipping_provider_id: s?.carrier ?? 'seller', order_line_item_ids: ids,
-      }, creds, nowMs, 'mark_package_shipped')];
+      return [
+        tiktokRequest(
+          'POST',
+          `/fulfillment/202309/orders/${orderId}/packages`,
+          {},
+          {
+            tracking_number: s?.trackingNumber ?? '',
+            shipping_provider_id: s?.carrier ?? 'seller',
+            order_line_item_ids: ids,
+          },
+          creds,
+          nowMs,
+          'mark_package_shipped',
+        ),
+      ];
     }
     if (input.status === 'CANCELLED' && cancelledByChannel(input)) {
       // A buyer's request is approved; an order TikTok Shop cancelled needs no call.
       const cancelId = input.detail?.platformRequestId;
       if (input.detail?.buyerRequest !== true || typeof cancelId !== 'string') return [];
-      return [tiktokRequest('POST', `/return_refund/202309/cancellations/${encodeURIComponent(cancelId)}/approve`, {}, {}, creds, nowMs, 'approve_cancellation')];
+      return [
+        tiktokRequest(
+          'POST',
+          `/return_refund/202309/cancellations/${encodeURIComponent(cancelId)}/approve`,
+          {},
+          {},
+          creds,
+          nowMs,
+          'approve_cancellation',
+        ),
+      ];
     }
     if (input.status === 'CANCELLED' || input.status === 'REJECTED') {
-      const reason = /stock|backorder/i.test(JSON.stringify(input.detail ?? {})) ? 'seller_cancel_reason_out_of_stock' : 'seller_cancel_reason_wrong_price';
-      return [tiktokRequest('POST', '/return_refund/202309/cancellations', {}, { order_id: input.channelOrderId, order_line_item_ids: ids, cancel_reason: reason }, creds, nowMs, 'cancel_order')];
+      const reason = /stock|backorder/i.test(JSON.stringify(input.detail ?? {}))
+        ? 'seller_cancel_reason_out_of_stock'
+        : 'seller_cancel_reason_wrong_price';
+      return [
+        tiktokRequest(
+          'POST',
+          '/return_refund/202309/cancellations',
+          {},
+          { order_id: input.channelOrderId, order_line_item_ids: ids, cancel_reason: reason },
+          creds,
+          nowMs,
+          'cancel_order',
+        ),
+      ];
     }
     return [];
   },

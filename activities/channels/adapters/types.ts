@@ -30,7 +30,11 @@ export type Disposition = 'intake' | 'wait' | 'cancel_request' | 'cancelled' | '
  * ops (channel_payload_notes), never a reason to refuse the payload. `value` is an enum word or
  * a placeholder such as `null`, never personal data.
  */
-export interface PayloadNote { path: string; value: string; note: string }
+export interface PayloadNote {
+  path: string;
+  value: string;
+  note: string;
+}
 
 /** The seller's app registration and authorisation on a platform. */
 export interface ChannelCredentials {
@@ -104,10 +108,17 @@ export interface PushContext {
   shipments: { carrier: string | null; trackingNumber: string | null }[];
 }
 
-export interface StockLevel { sku: string; available: number }
+export interface StockLevel {
+  sku: string;
+  available: number;
+}
 
 /** An error the platform answered inside a 200 (Shopee, Lazada, TikTok wrap errors in the body). */
-export interface PlatformError { code: string; message: string; retryable: boolean }
+export interface PlatformError {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
 
 export interface ChannelAdapter {
   readonly channel: Channel;
