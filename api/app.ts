@@ -2,8 +2,7 @@
  * The HTTP API. `createApp(deps)` wires routes to injected dependencies (no module-level
  * clients), so tests build the same app against the real Temporal and PostgreSQL they started.
  */
-import { OpenAPIHono, z } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { except } from 'hono/combine';
@@ -13,6 +12,8 @@ import { randomUUID } from 'node:crypto';
 import type { Role } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import { authenticate, rolesOf, type AuthEnv, type KeyStore } from './auth';
+import { DOCS_ASSETS, docsAsset, docsPage } from './docs-page';
+import { pick } from './schemas';
 import { fieldErrors, ProblemError, problemResponse, problems } from './errors';
 import type { ApiMetrics } from './metrics';
 import { registerHealthRoutes, type HealthChecks } from './routes/health';
@@ -128,7 +129,28 @@ export function addDocs(app: App): void {
     },
     security: [],
   });
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Durable OMS API' }));
+  app.get('/docs', docsPage);
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/docs/assets/{file}',
+      tags: ['docs'],
+      summary: "The docs page's scripts and styles, from the installed swagger-ui-dist package (no CDN)",
+      request: { params: z.object({ file: z.enum([...DOCS_ASSETS, 'init.js']).openapi({ example: 'swagger-ui.css' }) }) },
+      responses: {
+        200: {
+          description: 'The file, under the same Content-Security-Policy as the page',
+          content: {
+            'text/javascript': { schema: z.string().openapi({ example: 'window.ui = SwaggerUIBundle({ url: "/openapi.json" })' }) },
+            'text/css': { schema: z.string().openapi({ example: '.swagger-ui { }' }) },
+            'image/png': { schema: z.string().openapi({ format: 'binary' }) },
+          },
+        },
+        ...pick(400),
+      },
+    }),
+    (c) => docsAsset(c, c.req.valid('param').file) as never,
+  );
   // The two routes above are plain handlers: documented here so the document covers every route.
   app.openAPIRegistry.registerPath({
     method: 'get',
@@ -152,7 +174,7 @@ export function addDocs(app: App): void {
     method: 'get',
     path: '/docs',
     tags: ['docs'],
-    summary: 'Interactive API reference (HTML) over /openapi.json',
+    summary: 'Interactive API reference (HTML) over /openapi.json, self-contained (no CDN) under a Content-Security-Policy',
     responses: {
       200: {
         description: 'An HTML page',

@@ -5,7 +5,14 @@
 import { ROLES } from '../../lib/config';
 
 /** Open to anyone: probes, scrapes and the docs. */
-export const PUBLIC_OPERATIONS = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /docs'];
+export const PUBLIC_OPERATIONS = [
+  'GET /healthz',
+  'GET /readyz',
+  'GET /metrics',
+  'GET /openapi.json',
+  'GET /docs',
+  'GET /docs/assets/{file}',
+];
 /** No API key: the sender's signature over the raw body authenticates. */
 export const SIGNED_OPERATIONS = ['POST /v1/channels/{channel}/webhooks', 'POST /v1/carriers/{carrier}/webhooks'];
 

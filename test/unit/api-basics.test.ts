@@ -131,7 +131,8 @@ describe('API basics', () => {
     expect(doc.components.securitySchemes.apiKey).toBeDefined();
     const docs = await app.request('/docs');
     expect(docs.status).toBe(200);
-    expect(await docs.text()).toContain('/openapi.json');
+    expect(await docs.text()).toContain('/docs/assets/swagger-ui-bundle.js');
+    expect(await (await app.request('/docs/assets/init.js')).text()).toContain("url: '/openapi.json'");
     const metrics = await (await app.request('/metrics')).text();
     expect(metrics).toMatch(/oms_http_requests_total\{method="POST",route="\/v1\/echo",status="200"\} 1/);
   });
