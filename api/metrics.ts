@@ -53,7 +53,7 @@ export function addStartBacklogMetrics(registry: Registry, starts: WorkflowStart
     ));
   new Gauge({
     name: 'oms_workflow_starts_pending',
-    help: 'Accepted orders and channel notifications whose workflow is not started yet',
+    help: 'Accepted orders and channel notifications whose workflow is not started yet (database-wide: every API process reports the same; aggregate with max)',
     registers: [registry],
     async collect() {
       this.set((await stats().catch(() => ({ pending: Number.NaN }))).pending);
@@ -61,7 +61,7 @@ export function addStartBacklogMetrics(registry: Registry, starts: WorkflowStart
   });
   new Gauge({
     name: 'oms_workflow_starts_oldest_seconds',
-    help: 'Age of the oldest workflow start still waiting',
+    help: 'Age of the oldest workflow start still waiting (database-wide; aggregate with max)',
     registers: [registry],
     async collect() {
       this.set((await stats().catch(() => ({ oldestAgeSeconds: Number.NaN }))).oldestAgeSeconds);

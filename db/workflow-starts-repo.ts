@@ -42,20 +42,43 @@ export async function enqueueStart(
 export class WorkflowStartsRepo {
   constructor(private readonly sql: Sql) {}
 
-  /** Takes up to `limit` due rows (oldest first) for `leaseMs`; rows another relay holds are skipped. */
+  /**
+   * Takes up to `limit` due rows (oldest first) for `leaseMs`; rows another relay holds are
+   * skipped. The rows are locked in a CTE first, so the limit holds whatever plan is chosen.
+   */
   async claim(limit: number, leaseMs: number, workflowId?: string): Promise<PendingStart[]> {
     const token = randomUUID();
     const s = this.sql;
     return s<PendingStart[]>`
-      update workflow_starts w set claimed_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000}),
-        claim_token = ${token}, attempts = w.attempts + 1
-      where w.workflow_id in (
+      with due as (
         select workflow_id from workflow_starts
         where (claimed_until is null or claimed_until < clock_timestamp())
           ${workflowId === undefined ? s`and next_attempt_at <= clock_timestamp()` : s`and workflow_id = ${workflowId}`}
         order by next_attempt_at, created_at limit ${limit}
         for update skip locked)
+      update workflow_starts w set claimed_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000}), claim_token = ${token}
+      from due where w.workflow_id = due.workflow_id
       returning w.workflow_id as "workflowId", w.kind, w.task_queue as "taskQueue", w.input, w.attempts, w.created_at as "createdAt", w.claim_token as "claimToken"`;
+  }
+
+  /**
+   * Right before an attempt: the lease starts again (a row that waited in a long batch keeps it)
+   * and the attempt is counted. False when the lease was lost: another relay holds the row now.
+   */
+  async renew(p: PendingStart, leaseMs: number): Promise<boolean> {
+    const [row] = await this.sql<{ attempts: number }[]>`
+      update workflow_starts set claimed_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000}), attempts = attempts + 1
+      where workflow_id = ${p.workflowId} and claim_token = ${p.claimToken} returning attempts`;
+    if (!row) return false;
+    p.attempts = row.attempts;
+    return true;
+  }
+
+  /** Gives back rows claimed but not tried (a relay stopping): due again at once for any relay. */
+  async release(rows: PendingStart[]): Promise<void> {
+    for (const p of rows)
+      await this
+        .sql`update workflow_starts set claimed_until = null, claim_token = null where workflow_id = ${p.workflowId} and claim_token = ${p.claimToken}`;
   }
 
   /** The workflow runs: the row goes (unless its lease was lost and someone else holds it now). */

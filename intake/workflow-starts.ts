@@ -107,7 +107,9 @@ export const DEFAULT_RELAY: RelayOptions = {
 };
 
 export interface RelayCounts {
+  /** Start calls that Temporal accepted (with USE_EXISTING, also a call that found the workflow running). */
   started: number;
+  /** Start calls that found the workflow closed already (it had run). */
   alreadyStarted: number;
   failed: number;
 }
@@ -116,6 +118,7 @@ export class WorkflowStartRelay {
   private readonly repo: WorkflowStartsRepo;
   private readonly o: RelayOptions;
   private running: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
   private stopped = false;
   private wake: (() => void) | undefined;
   private nudged = false;
@@ -130,7 +133,12 @@ export class WorkflowStartRelay {
     this.o = { ...DEFAULT_RELAY, ...options };
   }
 
+  /** Runs the relay's loop (again after a stop, once that stop has finished). */
   start(): void {
+    if (this.stopping) {
+      void this.stopping.then(() => this.start());
+      return;
+    }
     this.stopped = false;
     this.running ??= this.loop();
   }
@@ -141,12 +149,16 @@ export class WorkflowStartRelay {
     this.wake?.();
   }
 
-  /** Stops after the round in flight; rows it had not started stay for the next relay. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    await this.running;
-    this.running = undefined;
+  /** Stops after the starts in flight; rows claimed but not tried are given back for the next relay. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stopped = true;
+      this.wake?.();
+      await this.running;
+      this.running = undefined;
+      this.stopping = undefined;
+    })();
+    return this.stopping;
   }
 
   /** Whether the workflow was asked for and is not started yet. */
@@ -174,22 +186,30 @@ export class WorkflowStartRelay {
     return true;
   }
 
-  /** One round: claims due rows and starts them. Returns how many rows it claimed and whether Temporal failed. */
+  /**
+   * One round: claims due rows and starts them, `concurrency` at a time. After a failure the
+   * round stops trying (Temporal is struggling; each row has its retry time) and, like a stop,
+   * gives back the rows it had not tried. Returns how many rows it claimed and how many failed.
+   */
   async round(): Promise<{ claimed: number; failed: number }> {
     const rows = await this.repo.claim(this.o.batch, this.o.leaseMs);
     let failed = 0;
     let next = 0;
     const lane = async () => {
-      while (next < rows.length && !this.stopped) {
+      while (next < rows.length && !this.stopped && failed === 0) {
         const row = rows[next++]!;
         if (!(await this.startOne(row))) failed++;
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.o.concurrency, rows.length) }, lane));
+    if (next < rows.length) await this.repo.release(rows.slice(next)).catch(() => undefined);
     return { claimed: rows.length, failed };
   }
 
+  /** True when the row's workflow runs now (or another relay holds the row); false when this attempt failed. */
   private async startOne(row: PendingStart, timeoutMs = this.o.startTimeoutMs): Promise<boolean> {
+    // The lease starts again for this attempt: a row that waited behind others in its batch keeps it.
+    if (!(await this.repo.renew(row, this.o.leaseMs))) return true;
     try {
       const outcome = await this.deps.client.withDeadline(Date.now() + Math.min(timeoutMs, this.o.startTimeoutMs), () =>
         startFromRow(this.deps.client, row),

@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { channelCredentials } from '../../activities/channels/adapters';
 import { hmacHex } from '../../activities/channels/adapters/common';
@@ -179,43 +180,99 @@ describe('intake while Temporal is down', () => {
   }, 300_000);
 });
 
+/** The stack's client, counting the start calls made through it per workflow id. */
+function countingClient(calls: Map<string, number>): Client {
+  const workflow = new Proxy(stack.client.workflow, {
+    get(t, p) {
+      if (p === 'start') {
+        return (fn: never, opts: { workflowId: string }) => {
+          calls.set(opts.workflowId, (calls.get(opts.workflowId) ?? 0) + 1);
+          return t.start(fn, opts as never);
+        };
+      }
+      const v: unknown = Reflect.get(t, p);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+  return new Proxy(stack.client, {
+    get: (t, p) => {
+      if (p === 'workflow') return workflow;
+      const v: unknown = Reflect.get(t, p);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+}
+
 describe('the relay', () => {
-  it('two relays over one backlog start each workflow once; rows held by a relay that died are taken over after its lease', async () => {
+  it('two relays over one backlog make one start call per workflow; rows held by a relay that died are taken over after its lease', async () => {
     await stack.starts.stop();
+    const calls = new Map<string, number>();
+    const relay = (batch: number) =>
+      new WorkflowStartRelay(
+        { sql: stack.db.sql, client: countingClient(calls), logger: memoryLogger() },
+        { batch, concurrency: 4, pollMs: 100 },
+      );
+    const [one, two] = [relay(7), relay(5)];
     try {
       const orders = Array.from({ length: 40 }, () => makeOrder({ sku: 'SKU-OUT' }));
-      for (const o of orders) expect((await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: o })).status).toBe(201);
+      const ids: string[] = [];
+      for (const o of orders) {
+        const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: o });
+        expect(res.status).toBe(201);
+        ids.push(((await res.json()) as { orderId: string }).orderId);
+      }
       expect(await pending()).toBe(40);
       // A relay that claimed five rows and died: they stay claimed until the lease ends.
       const died = await new WorkflowStartsRepo(stack.db.sql).claim(5, 1500);
       expect(died).toHaveLength(5);
 
-      const other = new WorkflowStartRelay(
-        { sql: stack.db.sql, client: stack.client, logger: memoryLogger() },
-        { batch: 7, concurrency: 4, pollMs: 100 },
-      );
-      const before = { ...stack.starts.counts };
-      // The other relay takes a first batch; then both race for the rest.
-      expect(await other.round()).toEqual({ claimed: 7, failed: 0 });
-      stack.starts.start();
-      other.start();
-      try {
-        await eventually(async () => (await pending()) === 0, {
-          what: 'the backlog started by two relays',
-          timeoutMs: 60_000,
-          intervalMs: 200,
-        });
-      } finally {
-        await other.stop();
-      }
-      const started = stack.starts.counts.started - before.started + other.counts.started;
-      const already = stack.starts.counts.alreadyStarted - before.alreadyStarted + other.counts.alreadyStarted;
-      // Every row was started by exactly one relay: none twice (no "already started"), none skipped.
-      expect({ started, already }).toEqual({ started: 40, already: 0 });
-      expect(other.counts.started).toBeGreaterThanOrEqual(7);
+      // Each relay takes a first batch by itself; then both race for the rest.
+      expect(await one.round()).toEqual({ claimed: 7, failed: 0 });
+      expect(await two.round()).toEqual({ claimed: 5, failed: 0 });
+      one.start();
+      two.start();
+      await eventually(async () => (await pending()) === 0, {
+        what: 'the backlog started by two relays',
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      });
+      // Claims are exclusive: exactly one start call per workflow, none skipped.
+      expect([...calls.keys()].sort()).toEqual([...ids].sort());
+      expect([...calls.values()].every((n) => n === 1)).toBe(true);
+      expect(one.counts.started + two.counts.started).toBe(40);
       for (const d of died) expect(await runs(d.workflowId)).toBe(1);
     } finally {
+      await one.stop();
+      await two.stop();
       stack.starts.start();
     }
   }, 120_000);
+
+  it('a relay started again while its stop is in progress runs again; rows given back are due at once', async () => {
+    await stack.starts.stop();
+    const r = new WorkflowStartRelay({ sql: stack.db.sql, client: stack.client, logger: memoryLogger() }, { pollMs: 100 });
+    try {
+      const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder({ sku: 'SKU-OUT' }) });
+      const { orderId } = (await res.json()) as { orderId: string };
+      r.start();
+      const stopping = r.stop();
+      r.start(); // before the stop has finished: it runs again once it has
+      await stopping;
+      await eventually(async () => (await pending()) === 0, { what: 'the order started by the restarted relay', timeoutMs: 30_000 });
+      expect(await runs(orderId)).toBe(1);
+      // Rows a stopping (or failing) round had not tried are given back: due again at once, for anyone.
+      await r.stop();
+      for (const o of Array.from({ length: 3 }, () => makeOrder({ sku: 'SKU-OUT' })))
+        await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: o });
+      const repo = new WorkflowStartsRepo(stack.db.sql);
+      const claimed = await repo.claim(3, 60_000);
+      await repo.release(claimed);
+      const again = await repo.claim(3, 60_000);
+      expect(again).toHaveLength(3);
+      await repo.release(again);
+    } finally {
+      await r.stop();
+      stack.starts.start();
+    }
+  }, 60_000);
 });

@@ -11,7 +11,7 @@
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { channelCredentials } from '../../activities/channels/adapters';
 import { hmacHex } from '../../activities/channels/adapters/common';
 import { KeyStore } from '../../api/auth';
@@ -119,6 +119,10 @@ beforeAll(async () => {
     'SANDAL-42': stock,
     'MUG-CER': stock,
   });
+});
+// Each test's second API stops with it: a relay left running could take the next test's row.
+afterEach(async () => {
+  for (const r of relays.splice(0)) await r.stop();
 });
 afterAll(async () => {
   for (const r of relays) await r.stop();
