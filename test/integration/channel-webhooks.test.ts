@@ -395,7 +395,7 @@ describe("the pull and the platform's statuses", () => {
       times: 2,
     });
     expect((await notify('shopee', { channelOrderId: id })).deliveries[0]!.status).toBe(202);
-    const handle = stack.client.workflow.getHandle(`intake-shopee-${id}`);
+    const handle = await intakeHandle(`intake-shopee-${id}`);
     expect(await handle.result()).toMatchObject({ outcome: 'intake', orderId: `order-shopee-${id}`, created: true });
     await waitOrder(`order-shopee-${id}`);
     const history = await handle.fetchHistory();
