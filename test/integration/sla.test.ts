@@ -269,6 +269,9 @@ describe('SLA escalation and COD remittance', () => {
     const bookingId = booked.shipments[0]!.bookingId!;
     await h.advance(bookingId, 'picked_up');
     await h.advance(bookingId, 'delivery_failed');
+    // The carrier's webhooks may arrive in any order; the parcel comes back only after the failed delivery is known
+    // (a delivery-failed event landing after the shipment closed on the return would never reach the timeline).
+    await h.waitFor(orderId, (o) => o.shipments[0]?.status === 'delivery_failed', 'delivery failed');
     await h.advance(bookingId, 'returned_to_sender');
     const o = await h.waitFor(orderId, (x) => x.status === 'CANCELLED', 'cancelled after RTS');
     expect(o.shipments[0]).toMatchObject({ status: 'returned_to_sender', rts: 'refunded' });
