@@ -8,13 +8,12 @@
  * - two relays over one backlog never start a row twice, and rows held by a relay that died are
  *   taken over once its lease runs out.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { randomInt } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { channelCredentials } from '../../activities/channels/adapters';
+import { tiktokOrderAndNotice } from '../support/tiktok-notice';
 import { hmacHex } from '../../activities/channels/adapters/common';
 import { WorkflowStartsRepo } from '../../db/workflow-starts-repo';
 import { WorkflowStartRelay } from '../../intake/workflow-starts';
@@ -70,40 +69,6 @@ const runs = (workflowId: string) =>
   );
 const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
 
-/** A TikTok order the sandbox's platform knows, and the signed notification that announces it. */
-async function tiktokNotification(): Promise<{ id: string; send: () => Promise<Response> }> {
-  const id = `57${Array.from({ length: 16 }, (_, i) => (i === 0 ? randomInt(1, 10) : randomInt(0, 10))).join('')}`;
-  const doc = JSON.parse(readFileSync(new URL('../fixtures/channels/tiktok/order-detail-cod.json', import.meta.url), 'utf8')) as Record<
-    string,
-    unknown
-  >;
-  const lines = (doc.line_items as Record<string, unknown>[]).map((l, n) => ({ ...l, id: `${id.slice(0, 16)}${n}9` }));
-  const put = await fetch(`${stack.sandboxUrl}/sandbox/channels/tiktok/orders`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ ...doc, id, line_items: lines }),
-  });
-  expect(put.status).toBeLessThan(300);
-  const now = Math.floor(Date.now() / 1000);
-  const body = JSON.stringify({
-    type: 1,
-    tts_notification_id: `74${id.slice(2)}`,
-    shop_id: '7494000000000000001',
-    timestamp: now,
-    data: { order_id: id, order_status: 'AWAITING_SHIPMENT', update_time: now },
-  });
-  const creds = channelCredentials('tiktok', DEV_CHANNEL_SECRETS.tiktok!);
-  return {
-    id,
-    send: () =>
-      fetch(`${stack.apiUrl}/v1/channels/tiktok/webhooks`, {
-        method: 'POST',
-        body,
-        headers: { 'Content-Type': 'application/json', Authorization: hmacHex(creds.secret, creds.appKey + body) },
-      }),
-  };
-}
-
 describe('intake while Temporal is down', () => {
   it('accepts orders and notifications from PostgreSQL alone, and starts each once when Temporal is back', async () => {
     // The stack works: one order runs to the end before the outage.
@@ -113,7 +78,7 @@ describe('intake while Temporal is down', () => {
       what: 'the first order completed',
       timeoutMs: 60_000,
     });
-    const tiktok = await tiktokNotification();
+    const tiktok = await tiktokOrderAndNotice(stack.sandboxUrl);
 
     await temporal.stop();
     const apiOrders = Array.from({ length: 12 }, () => makeOrder({ sku: 'SKU-OUT' }));
@@ -134,7 +99,7 @@ describe('intake while Temporal is down', () => {
       headers: { 'Content-Type': 'application/json', 'X-Channel-Signature': hmacHex(DEV_CHANNEL_SECRETS.web!, webBody) },
     });
     expect(web.status).toBe(202);
-    const note = await tiktok.send();
+    const note = await fetch(`${stack.apiUrl}/v1/channels/tiktok/webhooks`, tiktok.init());
     expect(note.status).toBe(202);
 
     const orderIds = [...ids.map((x) => x.orderId), `order-web-${webOrder.channelOrderId}`];

@@ -8,11 +8,9 @@
  * A channel's order or notification no longer waits on Temporal at all: its effect is a row in
  * PostgreSQL, and a stalled workflow start (in the relay) holds neither the answer nor the order.
  */
-import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { channelCredentials } from '../../activities/channels/adapters';
+import { tiktokOrderAndNotice } from '../support/tiktok-notice';
 import { hmacHex } from '../../activities/channels/adapters/common';
 import { KeyStore } from '../../api/auth';
 import { createApp } from '../../api/create-app';
@@ -192,33 +190,7 @@ describe('carrier webhooks', () => {
 
 describe('channel webhooks', () => {
   it('a TikTok notification is answered without waiting on Temporal: a stalled intake start holds nothing, and its failure is retried', async () => {
-    const id = `57${Array.from({ length: 16 }, (_, i) => (i === 0 ? randomInt(1, 10) : randomInt(0, 10))).join('')}`;
-    const doc = JSON.parse(readFileSync(new URL('../fixtures/channels/tiktok/order-detail-cod.json', import.meta.url), 'utf8')) as Record<
-      string,
-      unknown
-    >;
-    const lines = (doc.line_items as Record<string, unknown>[]).map((l, n) => ({ ...l, id: `${id.slice(0, 16)}${n}9` }));
-    const put = await fetch(`${stack.sandboxUrl}/sandbox/channels/tiktok/orders`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ ...doc, id, line_items: lines }),
-    });
-    expect(put.status).toBeLessThan(300);
-
-    const now = Math.floor(Date.now() / 1000);
-    const body = JSON.stringify({
-      type: 1,
-      tts_notification_id: `74${id.slice(2)}`,
-      shop_id: '7494000000000000001',
-      timestamp: now,
-      data: { order_id: id, order_status: 'AWAITING_SHIPMENT', update_time: now },
-    });
-    const creds = channelCredentials('tiktok', DEV_CHANNEL_SECRETS.tiktok!);
-    const init = () => ({
-      method: 'POST',
-      body,
-      headers: { 'Content-Type': 'application/json', Authorization: hmacHex(creds.secret, creds.appKey + body) },
-    });
+    const { id, init } = await tiktokOrderAndNotice(stack.sandboxUrl);
 
     // Only the stalling API's relay may take the row (the stack's would start it at its next poll).
     await stack.starts.stop();
