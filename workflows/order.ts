@@ -22,6 +22,7 @@ import {
 import type { Activities } from '../activities';
 import type { Allocation } from '../domain/allocation';
 import { fromMinor, splitProportionally, toMinor } from '../domain/money';
+import { returnRefundDue } from '../domain/refunds';
 import type { CanonicalOrder, OrderStatus } from '../domain/order';
 import { slaFor, type OrderSettings } from '../domain/settings';
 import { businessFailure, createStepRunner, describeFailure, invalid, refuse } from './attention';
@@ -74,6 +75,7 @@ const ORDER_PATCHES = [
   'authorisation-in-doubt',
   'return-window-after-refused-cancel',
   'refused-cancel-records-lines',
+  'return-refund-after-captures',
 ] as const;
 
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderState> {
@@ -158,6 +160,33 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     orderValue > 0
       ? Math.floor((toMinor(state.total ?? '0') * lines.reduce((a, l) => a + unitValue(l.lineNo) * l.quantity, 0)) / orderValue)
       : 0;
+  /** What the buyer paid: the captures of a prepaid order, what is due on delivery of a COD one. */
+  const paidMinor = () =>
+    state.payment.method === 'cod'
+      ? toMinor(state.total ?? '0') - shareOf(cancelled)
+      : state.payment.captures.reduce((a, c) => a + toMinor(c.amount), 0);
+  /** The refund due for `lines` coming back, beside the refunds other returns still hold (domain/refunds). */
+  const refundDueFor = (lines: LineQuantity[], returnId?: string) =>
+    returnRefundDue(
+      {
+        unitPrices: order.lines.map((l) => toMinor(l.unitPrice)),
+        keptUnits: order.lines.map((l, i) => l.quantity - cancelledOf(i + 1)),
+        paid: paidMinor(),
+      },
+      lines,
+      state.returns
+        .filter((r) => r.returnId !== returnId && !['rejected', 'expired'].includes(r.status) && r.exchange?.status !== 'reserved')
+        .map((r) => ({ lines: r.lines, refundDue: toMinor(r.refundDue) })),
+    );
+  /** Every parcel's capture is known to the order (a carrier's delivery can be told before it). */
+  const capturesKnown = () =>
+    state.shipments.every((x) => x.status === 'cancelled' || x.captured !== undefined || !shipmentShares.get(x.shipmentId));
+  const untilCapturesKnown = async (status?: OrderStatus) => {
+    while (!capturesKnown()) {
+      await condition(() => progressInbox.length > 0);
+      await applyProgress(progressInbox.shift()!, status);
+    }
+  };
   /** Something of the order is (or was) with the carrier: a channel's cancellation is then for ops. */
   const handedOver = () =>
     returnWindowOpen || state.shipments.some((x) => x.status !== 'cancelled' && SHIPMENT_RANK[x.status] >= SHIPMENT_RANK.picked_up);
@@ -509,22 +538,11 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     requestReturnUpdate,
     ({ lines, reason, exchange }) => {
       const returnId = `${orderId}-return-${state.returns.length + 1}`;
-      const value = (lineNo: number, qty: number) => toMinor(order.lines[lineNo - 1]!.unitPrice) * qty;
-      const allValue = order.lines.reduce((a, l, i) => a + value(i + 1, l.quantity - cancelledOf(i + 1)), 0);
-      const paid =
-        state.payment.method === 'cod'
-          ? toMinor(state.total ?? '0') - shareOf(cancelled)
-          : state.payment.captures.reduce((a, c) => a + toMinor(c.amount), 0);
-      const promised = state.returns
-        .filter((r) => r.status !== 'rejected' && r.status !== 'expired')
-        .reduce((a, r) => a + toMinor(r.refundDue), 0);
-      // The lines' share of what was paid (discounts and shipping spread in proportion), never more than is left.
-      const share = allValue > 0 ? Math.floor((paid * lines.reduce((a, l) => a + value(l.lineNo, l.quantity), 0)) / allValue) : 0;
       state.returns.push({
         returnId,
         reason,
         status: 'requested',
-        refundDue: fromMinor(Math.max(0, Math.min(share, paid - promised))),
+        refundDue: fromMinor(refundDueFor(lines)),
         lines: lines.map((l) => ({ lineNo: l.lineNo, sku: order.lines[l.lineNo - 1]!.sku, quantity: l.quantity })),
         ...(exchange ? { exchange: { status: 'requested' as const } } : {}),
       });
@@ -1120,11 +1138,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     if (!p.authorizationId || p.voided || (!cancelled.length && !someShipmentsCancelled)) return;
     // A capture may still be on its way (a carrier can report delivery first): voiding before it
     // would make the gateway refuse the capture. Wait until every shipment's capture is known.
-    const captureKnown = (x: ShipmentView) => x.status === 'cancelled' || x.captured !== undefined || !shipmentShares.get(x.shipmentId);
-    while (!state.shipments.every(captureKnown)) {
-      await condition(() => progressInbox.length > 0);
-      await applyProgress(progressInbox.shift()!);
-    }
+    await untilCapturesKnown();
     const remainder = toMinor(p.authorized ?? '0') - p.captures.reduce((a, c) => a + toMinor(c.amount), 0);
     if (remainder <= 0) return;
     const authorizationId = p.authorizationId;
@@ -1160,6 +1174,13 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         await books.clearBackorder({ orderId: returnId });
         r.exchange = { status: 'no_stock' };
       }
+    }
+    // The refund is the lines' share of what was paid: once a prepaid order's captures are all
+    // known (a delivery can reach the order before its capture). Returns started before this
+    // patch kept the figure of their request.
+    if (patched('return-refund-after-captures')) {
+      if (state.payment.authorizationId) await untilCapturesKnown(state.status);
+      if (r.exchange?.status !== 'reserved') r.refundDue = fromMinor(refundDueFor(r.lines, r.returnId));
     }
     await record(
       'RETURN_REQUESTED',
