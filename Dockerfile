@@ -14,6 +14,8 @@ WORKDIR /app
 
 # Manifests alone first, so a source-only change reuses the cached dependency layer.
 COPY package.json package-lock.json ./
+# The install patches a dependency (scripts/patch-deps.mjs, run as postinstall).
+COPY scripts/patch-deps.mjs scripts/
 # Dev tools (vitest, eslint, tsc) are not needed at run time: tsx is a runtime dependency.
 # npm install, not npm ci: see scripts/ensure-deps.mjs (the lockfile lacks other platforms' optional packages).
 RUN npm install --omit=dev && npm cache clean --force

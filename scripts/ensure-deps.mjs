@@ -19,3 +19,7 @@ if (stale) {
   }
   console.log(`npm dependencies installed in ${Math.round((Date.now() - started) / 1000)}s.`);
 }
+
+// Installed before this patch existed (or by hand with --ignore-scripts): patch now. Idempotent.
+const patched = spawnSync(process.execPath, ['scripts/patch-deps.mjs'], { stdio: 'inherit' });
+if (patched.status !== 0) process.exit(patched.status ?? 1);
