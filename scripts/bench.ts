@@ -10,6 +10,7 @@
  * for BENCH_OUTAGE_SECONDS (default 60): every order must be answered 201 and delivered once the
  * server is back.
  *   BENCH_RATE=50 BENCH_SECONDS=10 BENCH_ORDERS=200 BENCH_SLA=1 BENCH_STOCK_SYNC=0 BENCH_WEBHOOK_RATE=50 BENCH_OUTAGE_SECONDS=60 npm run bench
+ * BENCH_SECTIONS=5 runs only the cost per order (1,2,3 · 4 · 5 · 6 can be picked).
  */
 import { createHmac, randomInt } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -29,6 +30,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 200);
 const WEBHOOK_RATE = Number(process.env.BENCH_WEBHOOK_RATE ?? 50);
 const OUTAGE_SECONDS = Number(process.env.BENCH_OUTAGE_SECONDS ?? 60);
+/** BENCH_SECTIONS=5 (or 1,5 …): only those sections; 1–3 run together (3 compares with 1's baseline). */
+const SECTIONS = process.env.BENCH_SECTIONS?.split(',').map((x) => x.trim());
+const want = (...ns: number[]) => !SECTIONS || ns.some((n) => SECTIONS.includes(String(n)));
 const config = loadConfigOrExit();
 const say = (l: string) => process.stdout.write(`${l}\n`);
 
@@ -144,14 +148,20 @@ async function costPerOrder(post: (body: unknown) => Promise<string>, order: () 
     let events = 0;
     let tasks = 0;
     let orderEvents = 0;
+    const kinds: Record<string, Record<string, number>> = {};
     for (const id of ids) {
       const h = await stack.client.workflow.getHandle(id).fetchHistory();
       const evs = h.events ?? [];
       events += evs.length;
+      const kind = id === o.orderId ? 'order' : /-shipment-/.test(id) ? 'shipment' : 'return';
+      for (const e of evs) {
+        const name = (proto.temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? '?').replace(/^EVENT_TYPE_/, '').toLowerCase();
+        (kinds[kind] ??= {})[name] = (kinds[kind][name] ?? 0) + 1;
+      }
       tasks += evs.filter((e) => e.eventType === TASK_COMPLETED).length;
       if (id === o.orderId) orderEvents = evs.length;
     }
-    return { workflows: ids.length, events, tasks, orderEvents };
+    return { workflows: ids.length, events, tasks, orderEvents, kinds };
   };
   const delivered = (o: OrderView) => o.status === 'DELIVERED' && o.waitingFor === 'the return window to close';
   const shapes: { name: string; make: () => Order; prepare?: () => Promise<void>; finish: (id: string) => Promise<OrderView> }[] = [
@@ -217,7 +227,13 @@ async function costPerOrder(post: (body: unknown) => Promise<string>, order: () 
   say('   shape                                                  workflows  history events  workflow tasks  (order workflow alone)');
   for (const shape of shapes) {
     await shape.prepare?.();
-    const results: { workflows: number; events: number; tasks: number; orderEvents: number }[] = [];
+    const results: {
+      workflows: number;
+      events: number;
+      tasks: number;
+      orderEvents: number;
+      kinds: Record<string, Record<string, number>>;
+    }[] = [];
     for (let i = 0; i < 3; i++) {
       const id = await post(shape.make());
       results.push(await cost({ ...(await shape.finish(id)), orderId: id }));
@@ -226,6 +242,15 @@ async function costPerOrder(post: (body: unknown) => Promise<string>, order: () 
     say(
       `   ${shape.name.padEnd(55)}${String(avg('workflows')).padStart(9)}${avg('events').toFixed(0).padStart(16)}${avg('tasks').toFixed(0).padStart(16)}  (${avg('orderEvents').toFixed(0)} events)`,
     );
+    // BENCH_COST_DETAIL=1: where the events of the shape's first order are, by workflow kind and event type.
+    if (process.env.BENCH_COST_DETAIL === '1')
+      for (const [kind, byType] of Object.entries(results[0]!.kinds))
+        say(
+          `      ${kind}: ${Object.entries(byType)
+            .sort((a, b) => b[1] - a[1])
+            .map(([t, n]) => `${t} ${n}`)
+            .join(', ')}`,
+        );
   }
 }
 
@@ -282,188 +307,192 @@ try {
   const warm = await Promise.all(Array.from({ length: 10 }, () => post(order())));
   await drain(warm, performance.now());
 
-  say('\n1) baselines on the idle stack');
-  const helloStart = performance.now();
-  await Promise.all(
-    Array.from({ length: 50 }, (_, i) =>
-      stack.client.workflow.execute<typeof helloWorkflow>('helloWorkflow', {
-        taskQueue: 'bench',
-        workflowId: `hello-bench-${i}`,
-        args: ['bench'],
-      }),
-    ),
-  );
-  const helloRate = 50 / ((performance.now() - helloStart) / 1000);
-  say(`   hello workflow round trips (1 activity each, 50 at once): ${helloRate.toFixed(1)}/s`);
-  const health = await atFixedRate(RATE, SECONDS, async () => {
-    await (await fetch(`${stack.apiUrl}/healthz`)).text();
-  });
-  say(`   GET /healthz at ${RATE}/s: p50 ${ms(pct(health, 50))}  p99 ${ms(pct(health, 99))}`);
-
-  say(`\n2) intake latency: POST /v1/orders at ${RATE}/s for ${SECONDS}s (open loop; the worker processes them meanwhile)`);
-  const rateIds: string[] = [];
-  const rateStart = performance.now();
-  const intake = await atFixedRate(RATE, SECONDS, async () => {
-    rateIds.push(await post(order()));
-  });
-  say(
-    `   p50 ${ms(pct(intake, 50))}  p99 ${ms(pct(intake, 99))}  max ${ms(Math.max(...intake))}  → p50 is ${(pct(intake, 50) / pct(health, 50)).toFixed(1)}× the /healthz p50`,
-  );
-  const rateSeconds = await drain(rateIds, rateStart);
-  say(
-    `   those ${rateIds.length} orders were all DELIVERED ${rateSeconds.toFixed(1)}s after the first was sent → ${(rateIds.length / rateSeconds).toFixed(1)} orders/s sustained`,
-  );
-
-  say(`\n3) burst: ${ORDERS} orders at once, intake → DELIVERED (carrier steps every 20 ms)`);
-  const t0 = performance.now();
-  const ids = await Promise.all(Array.from({ length: ORDERS }, () => post(order())));
-  const accepted = (performance.now() - t0) / 1000;
-  const seconds = await drain(ids, t0);
-  const rate = ORDERS / seconds;
-  say(`   accepted in ${accepted.toFixed(1)}s; all DELIVERED after ${seconds.toFixed(1)}s → ${rate.toFixed(1)} orders/s end to end`);
-  say(`   = ${(rate / helloRate).toFixed(2)}× the hello-workflow rate (an order runs ~25 activities, a child workflow and ~15 signals)`);
-
-  say(`\n4) channel webhooks at ${WEBHOOK_RATE}/s for ${SECONDS}s while ${ORDERS} orders saturate the worker`);
-  const corpus = (path: string) =>
-    parseJsonWithBigInts(readFileSync(new URL(`../test/fixtures/channels/${path}`, import.meta.url), 'utf8')) as Record<string, unknown>;
-  const shopifyOrder = corpus('shopify/orders-paid-derived.json');
-  const shopeeOrder = corpus('shopee/order-detail-cod.json');
-  const tiktokNotice = readFileSync(
-    new URL('../test/fixtures/channels/tiktok/push-package-update-docs-example.json', import.meta.url),
-    'utf8',
-  );
-  const hook = (channel: string) => `${stack.apiUrl}/v1/channels/${channel}/webhooks`;
-  const hmac = (secret: string, text: string, enc: 'hex' | 'base64') => createHmac('sha256', secret).update(text, 'utf8').digest(enc);
-  const shopifyDeliveries: { body: string; id: string }[] = [];
-  const codes: Record<string, number> = {};
-  const byKind: Record<string, number[]> = {};
-  const send = async (channel: string, body: string, headers: Record<string, string>, kind: string) => {
-    const t = performance.now();
-    const res = await fetch(hook(channel), { method: 'POST', body, headers: { 'Content-Type': 'application/json', ...headers } });
-    await res.text();
-    (byKind[kind] ??= []).push(performance.now() - t);
-    codes[`${channel} ${res.status}`] = (codes[`${channel} ${res.status}`] ?? 0) + 1;
-  };
-  const webhook = async (i: number) => {
-    const kind = i % 4;
-    if (kind === 0 || (kind === 3 && !shopifyDeliveries.length)) {
-      // Shopify's own order shape (its 18-digit ids), paid, to stocked SKUs in Vietnam: a new order.
-      const doc = structuredClone(shopifyOrder);
-      doc.id = BigInt(`8${String(randomInt(1e8, 1e9))}${String(randomInt(1e8, 1e9))}`);
-      (doc.line_items as Record<string, unknown>[]).forEach((l) => {
-        l.sku = 'TSHIRT-M';
-      });
-      doc.total_price = fromCents(
-        (doc.line_items as { price: string; quantity: number }[]).reduce((a, l) => a + toCents(l.price) * l.quantity, 0) + 1000 - 2000,
-      );
-      doc.shipping_address = { ...(doc.shipping_address as object), city: 'Quận 1', province: 'Ho Chi Minh', country_code: 'VN' };
-      const body = stringifyJson(doc);
-      const id = `bench-${i}-${Date.now()}`;
-      shopifyDeliveries.push({ body, id });
-      await send(
-        'shopify',
-        body,
-        {
-          'X-Shopify-Hmac-Sha256': hmac(DEV_CHANNEL_SECRETS.shopify!, body, 'base64'),
-          'X-Shopify-Topic': 'orders/create',
-          'X-Shopify-Webhook-Id': id,
-        },
-        'shopify new order (starts the order workflow)',
-      );
-    } else if (kind === 1) {
-      // A Shopee push for an order on the (emulated) platform: the intake workflow pulls it.
-      const sn = `26${Date.now().toString(36).toUpperCase()}${i.toString(36).toUpperCase()}`.slice(0, 14);
-      await fetch(`${stack.sandboxUrl}/sandbox/channels/shopee/orders`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: stringifyJson({ ...shopeeOrder, order_sn: sn }),
-      });
-      const body = JSON.stringify({
-        msg_id: `${i}`.padStart(32, '0'),
-        data: { completed_scenario: null, items: [], ordersn: sn, status: 'READY_TO_SHIP', update_time: Math.floor(Date.now() / 1000) },
-        shop_id: 880123456,
-        code: 3,
-        timestamp: Math.floor(Date.now() / 1000),
-      });
-      await send(
-        'shopee',
-        body,
-        { Authorization: hmac(DEV_CHANNEL_SECRETS.shopee!, `${hook('shopee')}|${body}`, 'hex') },
-        'shopee push (starts the intake workflow)',
-      );
-    } else if (kind === 2) {
-      // A TikTok notice the OMS does not act on (package update): acknowledged.
-      await send(
-        'tiktok',
-        tiktokNotice,
-        { Authorization: hmac(DEV_CHANNEL_SECRETS.tiktok!, `${DEV_CHANNEL_ACCOUNT_TIKTOK}${tiktokNotice}`, 'hex') },
-        'tiktok notice (acknowledged, nothing started)',
-      );
-    } else {
-      // Shopify redelivers an earlier webhook (same id): a duplicate.
-      const d = shopifyDeliveries[randomInt(shopifyDeliveries.length)]!;
-      await send(
-        'shopify',
-        d.body,
-        {
-          'X-Shopify-Hmac-Sha256': hmac(DEV_CHANNEL_SECRETS.shopify!, d.body, 'base64'),
-          'X-Shopify-Topic': 'orders/create',
-          'X-Shopify-Webhook-Id': d.id,
-        },
-        'shopify redelivery (duplicate)',
-      );
-    }
-  };
-  const saturating = Promise.all(Array.from({ length: ORDERS }, () => post(order())));
-  const busyHealth = atFixedRate(WEBHOOK_RATE, SECONDS, async () => {
-    await (await fetch(`${stack.apiUrl}/healthz`)).text();
-  });
-  const hooks = await atFixedRate(WEBHOOK_RATE, SECONDS, webhook);
-  const healthBusy = await busyHealth;
-  await saturating;
-  say(
-    `   answered p50 ${ms(pct(hooks, 50))}  p99 ${ms(pct(hooks, 99))}  max ${ms(Math.max(...hooks))}; GET /healthz meanwhile p50 ${ms(pct(healthBusy, 50))}  p99 ${ms(pct(healthBusy, 99))}`,
-  );
-  say(
-    `   → webhook p99 is ${(pct(hooks, 99) / pct(healthBusy, 99)).toFixed(1)}× the /healthz p99 of the same seconds; answers: ${Object.entries(
-      codes,
-    )
-      .sort()
-      .map(([k, v]) => `${k} ×${v}`)
-      .join(', ')}`,
-  );
-  for (const [kind, xs] of Object.entries(byKind).sort()) say(`     ${kind}: p50 ${ms(pct(xs, 50))}  p99 ${ms(pct(xs, 99))}`);
-  const failed = Object.entries(codes).filter(([k]) => !/ 20[02]$/.test(k));
-  if (failed.length) say(`   NOT 2xx: ${failed.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
-
-  await costPerOrder(post, order);
-
-  // 6) Intake with the Temporal server stopped: answered from PostgreSQL alone; started once it is back.
-  say(`\n6) intake with the Temporal server stopped for ${OUTAGE_SECONDS}s: POST /v1/orders at ${RATE}/s, GET /healthz alongside`);
-  await temporal.stop();
-  const outIds: string[] = [];
-  const [outIntake, outHealth] = await Promise.all([
-    atFixedRate(RATE, OUTAGE_SECONDS, async () => {
-      outIds.push(await post(order()));
-    }),
-    atFixedRate(RATE, OUTAGE_SECONDS, async () => {
+  if (want(1, 2, 3)) {
+    say('\n1) baselines on the idle stack');
+    const helloStart = performance.now();
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        stack.client.workflow.execute<typeof helloWorkflow>('helloWorkflow', {
+          taskQueue: 'bench',
+          workflowId: `hello-bench-${i}`,
+          args: ['bench'],
+        }),
+      ),
+    );
+    const helloRate = 50 / ((performance.now() - helloStart) / 1000);
+    say(`   hello workflow round trips (1 activity each, 50 at once): ${helloRate.toFixed(1)}/s`);
+    const health = await atFixedRate(RATE, SECONDS, async () => {
       await (await fetch(`${stack.apiUrl}/healthz`)).text();
-    }),
-  ]);
-  const [backlog] = await stack.sql<{ n: number }[]>`select count(*)::int as n from workflow_starts`;
-  say(
-    `   ${outIds.length} orders answered 201 (every one: anything else stops the bench): p50 ${ms(pct(outIntake, 50))}  p99 ${ms(pct(outIntake, 99))}  max ${ms(Math.max(...outIntake))}; /healthz meanwhile p50 ${ms(pct(outHealth, 50))}  p99 ${ms(pct(outHealth, 99))}`,
-  );
-  say(
-    `   → intake p99 is ${(pct(outIntake, 99) / pct(outHealth, 99)).toFixed(1)}× the /healthz p99; ${backlog?.n ?? 0} workflow starts waiting in PostgreSQL`,
-  );
-  // In memory, the server comes back empty (as a rebuilt cluster would): the starts are in PostgreSQL.
-  const backAt = performance.now();
-  temporal = await startTemporal();
-  const outSeconds = await drain(outIds, backAt);
-  say(
-    `   all ${outIds.length} DELIVERED ${outSeconds.toFixed(1)}s after the server was started again → ${(outIds.length / outSeconds).toFixed(1)} orders/s; relay: ${stack.starts.counts.started} started, ${stack.starts.counts.alreadyStarted} found already started, ${stack.starts.counts.failed} attempts failed and retried`,
-  );
+    });
+    say(`   GET /healthz at ${RATE}/s: p50 ${ms(pct(health, 50))}  p99 ${ms(pct(health, 99))}`);
+
+    say(`\n2) intake latency: POST /v1/orders at ${RATE}/s for ${SECONDS}s (open loop; the worker processes them meanwhile)`);
+    const rateIds: string[] = [];
+    const rateStart = performance.now();
+    const intake = await atFixedRate(RATE, SECONDS, async () => {
+      rateIds.push(await post(order()));
+    });
+    say(
+      `   p50 ${ms(pct(intake, 50))}  p99 ${ms(pct(intake, 99))}  max ${ms(Math.max(...intake))}  → p50 is ${(pct(intake, 50) / pct(health, 50)).toFixed(1)}× the /healthz p50`,
+    );
+    const rateSeconds = await drain(rateIds, rateStart);
+    say(
+      `   those ${rateIds.length} orders were all DELIVERED ${rateSeconds.toFixed(1)}s after the first was sent → ${(rateIds.length / rateSeconds).toFixed(1)} orders/s sustained`,
+    );
+
+    say(`\n3) burst: ${ORDERS} orders at once, intake → DELIVERED (carrier steps every 20 ms)`);
+    const t0 = performance.now();
+    const ids = await Promise.all(Array.from({ length: ORDERS }, () => post(order())));
+    const accepted = (performance.now() - t0) / 1000;
+    const seconds = await drain(ids, t0);
+    const rate = ORDERS / seconds;
+    say(`   accepted in ${accepted.toFixed(1)}s; all DELIVERED after ${seconds.toFixed(1)}s → ${rate.toFixed(1)} orders/s end to end`);
+    say(`   = ${(rate / helloRate).toFixed(2)}× the hello-workflow rate (an order runs ~25 activities, a child workflow and ~15 signals)`);
+  }
+  if (want(4)) {
+    say(`\n4) channel webhooks at ${WEBHOOK_RATE}/s for ${SECONDS}s while ${ORDERS} orders saturate the worker`);
+    const corpus = (path: string) =>
+      parseJsonWithBigInts(readFileSync(new URL(`../test/fixtures/channels/${path}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+    const shopifyOrder = corpus('shopify/orders-paid-derived.json');
+    const shopeeOrder = corpus('shopee/order-detail-cod.json');
+    const tiktokNotice = readFileSync(
+      new URL('../test/fixtures/channels/tiktok/push-package-update-docs-example.json', import.meta.url),
+      'utf8',
+    );
+    const hook = (channel: string) => `${stack.apiUrl}/v1/channels/${channel}/webhooks`;
+    const hmac = (secret: string, text: string, enc: 'hex' | 'base64') => createHmac('sha256', secret).update(text, 'utf8').digest(enc);
+    const shopifyDeliveries: { body: string; id: string }[] = [];
+    const codes: Record<string, number> = {};
+    const byKind: Record<string, number[]> = {};
+    const send = async (channel: string, body: string, headers: Record<string, string>, kind: string) => {
+      const t = performance.now();
+      const res = await fetch(hook(channel), { method: 'POST', body, headers: { 'Content-Type': 'application/json', ...headers } });
+      await res.text();
+      (byKind[kind] ??= []).push(performance.now() - t);
+      codes[`${channel} ${res.status}`] = (codes[`${channel} ${res.status}`] ?? 0) + 1;
+    };
+    const webhook = async (i: number) => {
+      const kind = i % 4;
+      if (kind === 0 || (kind === 3 && !shopifyDeliveries.length)) {
+        // Shopify's own order shape (its 18-digit ids), paid, to stocked SKUs in Vietnam: a new order.
+        const doc = structuredClone(shopifyOrder);
+        doc.id = BigInt(`8${String(randomInt(1e8, 1e9))}${String(randomInt(1e8, 1e9))}`);
+        (doc.line_items as Record<string, unknown>[]).forEach((l) => {
+          l.sku = 'TSHIRT-M';
+        });
+        doc.total_price = fromCents(
+          (doc.line_items as { price: string; quantity: number }[]).reduce((a, l) => a + toCents(l.price) * l.quantity, 0) + 1000 - 2000,
+        );
+        doc.shipping_address = { ...(doc.shipping_address as object), city: 'Quận 1', province: 'Ho Chi Minh', country_code: 'VN' };
+        const body = stringifyJson(doc);
+        const id = `bench-${i}-${Date.now()}`;
+        shopifyDeliveries.push({ body, id });
+        await send(
+          'shopify',
+          body,
+          {
+            'X-Shopify-Hmac-Sha256': hmac(DEV_CHANNEL_SECRETS.shopify!, body, 'base64'),
+            'X-Shopify-Topic': 'orders/create',
+            'X-Shopify-Webhook-Id': id,
+          },
+          'shopify new order (starts the order workflow)',
+        );
+      } else if (kind === 1) {
+        // A Shopee push for an order on the (emulated) platform: the intake workflow pulls it.
+        const sn = `26${Date.now().toString(36).toUpperCase()}${i.toString(36).toUpperCase()}`.slice(0, 14);
+        await fetch(`${stack.sandboxUrl}/sandbox/channels/shopee/orders`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: stringifyJson({ ...shopeeOrder, order_sn: sn }),
+        });
+        const body = JSON.stringify({
+          msg_id: `${i}`.padStart(32, '0'),
+          data: { completed_scenario: null, items: [], ordersn: sn, status: 'READY_TO_SHIP', update_time: Math.floor(Date.now() / 1000) },
+          shop_id: 880123456,
+          code: 3,
+          timestamp: Math.floor(Date.now() / 1000),
+        });
+        await send(
+          'shopee',
+          body,
+          { Authorization: hmac(DEV_CHANNEL_SECRETS.shopee!, `${hook('shopee')}|${body}`, 'hex') },
+          'shopee push (starts the intake workflow)',
+        );
+      } else if (kind === 2) {
+        // A TikTok notice the OMS does not act on (package update): acknowledged.
+        await send(
+          'tiktok',
+          tiktokNotice,
+          { Authorization: hmac(DEV_CHANNEL_SECRETS.tiktok!, `${DEV_CHANNEL_ACCOUNT_TIKTOK}${tiktokNotice}`, 'hex') },
+          'tiktok notice (acknowledged, nothing started)',
+        );
+      } else {
+        // Shopify redelivers an earlier webhook (same id): a duplicate.
+        const d = shopifyDeliveries[randomInt(shopifyDeliveries.length)]!;
+        await send(
+          'shopify',
+          d.body,
+          {
+            'X-Shopify-Hmac-Sha256': hmac(DEV_CHANNEL_SECRETS.shopify!, d.body, 'base64'),
+            'X-Shopify-Topic': 'orders/create',
+            'X-Shopify-Webhook-Id': d.id,
+          },
+          'shopify redelivery (duplicate)',
+        );
+      }
+    };
+    const saturating = Promise.all(Array.from({ length: ORDERS }, () => post(order())));
+    const busyHealth = atFixedRate(WEBHOOK_RATE, SECONDS, async () => {
+      await (await fetch(`${stack.apiUrl}/healthz`)).text();
+    });
+    const hooks = await atFixedRate(WEBHOOK_RATE, SECONDS, webhook);
+    const healthBusy = await busyHealth;
+    await saturating;
+    say(
+      `   answered p50 ${ms(pct(hooks, 50))}  p99 ${ms(pct(hooks, 99))}  max ${ms(Math.max(...hooks))}; GET /healthz meanwhile p50 ${ms(pct(healthBusy, 50))}  p99 ${ms(pct(healthBusy, 99))}`,
+    );
+    say(
+      `   → webhook p99 is ${(pct(hooks, 99) / pct(healthBusy, 99)).toFixed(1)}× the /healthz p99 of the same seconds; answers: ${Object.entries(
+        codes,
+      )
+        .sort()
+        .map(([k, v]) => `${k} ×${v}`)
+        .join(', ')}`,
+    );
+    for (const [kind, xs] of Object.entries(byKind).sort()) say(`     ${kind}: p50 ${ms(pct(xs, 50))}  p99 ${ms(pct(xs, 99))}`);
+    const failed = Object.entries(codes).filter(([k]) => !/ 20[02]$/.test(k));
+    if (failed.length) say(`   NOT 2xx: ${failed.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+  }
+  if (want(5)) await costPerOrder(post, order);
+
+  if (want(6)) {
+    // 6) Intake with the Temporal server stopped: answered from PostgreSQL alone; started once it is back.
+    say(`\n6) intake with the Temporal server stopped for ${OUTAGE_SECONDS}s: POST /v1/orders at ${RATE}/s, GET /healthz alongside`);
+    await temporal.stop();
+    const outIds: string[] = [];
+    const [outIntake, outHealth] = await Promise.all([
+      atFixedRate(RATE, OUTAGE_SECONDS, async () => {
+        outIds.push(await post(order()));
+      }),
+      atFixedRate(RATE, OUTAGE_SECONDS, async () => {
+        await (await fetch(`${stack.apiUrl}/healthz`)).text();
+      }),
+    ]);
+    const [backlog] = await stack.sql<{ n: number }[]>`select count(*)::int as n from workflow_starts`;
+    say(
+      `   ${outIds.length} orders answered 201 (every one: anything else stops the bench): p50 ${ms(pct(outIntake, 50))}  p99 ${ms(pct(outIntake, 99))}  max ${ms(Math.max(...outIntake))}; /healthz meanwhile p50 ${ms(pct(outHealth, 50))}  p99 ${ms(pct(outHealth, 99))}`,
+    );
+    say(
+      `   → intake p99 is ${(pct(outIntake, 99) / pct(outHealth, 99)).toFixed(1)}× the /healthz p99; ${backlog?.n ?? 0} workflow starts waiting in PostgreSQL`,
+    );
+    // In memory, the server comes back empty (as a rebuilt cluster would): the starts are in PostgreSQL.
+    const backAt = performance.now();
+    temporal = await startTemporal();
+    const outSeconds = await drain(outIds, backAt);
+    say(
+      `   all ${outIds.length} DELIVERED ${outSeconds.toFixed(1)}s after the server was started again → ${(outIds.length / outSeconds).toFixed(1)} orders/s; relay: ${stack.starts.counts.started} started, ${stack.starts.counts.alreadyStarted} found already started, ${stack.starts.counts.failed} attempts failed and retried`,
+    );
+  }
 } finally {
   await stack.stop();
   await temporal.stop();
