@@ -29,6 +29,8 @@ export interface ActivityDeps {
   stockSync?: StockSyncSettings | undefined;
   /** Aborted just before the worker shuts down, so long-waiting activities hand back at once. */
   shutdown?: AbortSignal | undefined;
+  /** The worker's status-push relay (worker/status-pushes.ts), nudged when a push is queued. */
+  statusPushes?: { nudge(): void } | undefined;
 }
 
 export function createActivities(deps: ActivityDeps) {

@@ -5,6 +5,10 @@
 import type postgres from 'postgres';
 import type { CanonicalOrder } from '../domain/order';
 import type { Sql } from './client';
+import { enqueuePush } from './status-pushes-repo';
+
+/** The statuses an order workflow ends on: nothing it writes comes after them. */
+const CLOSING = new Set(['REJECTED', 'CANCELLED', 'COMPLETED']);
 
 export interface StatusWrite {
   orderId: string;
@@ -18,6 +22,8 @@ export interface StatusWrite {
   eventDetail: Record<string, unknown>;
   actor: string;
   at: string;
+  /** The channel's status push, queued with the status (status_pushes) instead of sent by the workflow. */
+  push?: { channel: string; input: unknown } | undefined;
 }
 
 export interface OrderRow {
@@ -105,16 +111,35 @@ export class OrdersRepo {
     });
   }
 
-  /** Applies a status change if it is newer than what is stored; the timeline keeps every step once. */
+  /**
+   * Applies a status change unless a newer one is stored; the timeline keeps every step once.
+   *
+   * The writes come from the order workflow's local activities, one after the other, and a local
+   * activity runs before its workflow task is committed. When that task never commits (the worker
+   * dies, the server loses an update it carried) the workflow goes on from its history and may
+   * write a *different* step under the same seq. So a write replaces what an earlier one left at
+   * its seq (a retry of the same step changes nothing), and a closing status (REJECTED, CANCELLED,
+   * COMPLETED) also drops what such a lost task left beyond it: the workflow's own story wins.
+   */
   async applyStatus(w: StatusWrite): Promise<{ applied: boolean }> {
+    const closing = CLOSING.has(w.status);
     return this.sql.begin(async (tx) => {
-      await tx`insert into order_timeline (order_id, seq, status, event, detail, actor, at)
+      if (closing) {
+        await tx`delete from order_timeline where order_id = ${w.orderId} and seq > ${w.seq}`;
+        await tx`delete from status_pushes where order_id = ${w.orderId} and seq > ${w.seq} and claimed_until is null`;
+      }
+      const written = await tx`insert into order_timeline (order_id, seq, status, event, detail, actor, at)
                values (${w.orderId}, ${w.seq}, ${w.status}, ${w.event}, ${tx.json(w.eventDetail as never)}, ${w.actor}, ${w.at})
-               on conflict (order_id, seq) do nothing`;
+               on conflict (order_id, seq) do update set status = excluded.status, event = excluded.event, detail = excluded.detail,
+                 actor = excluded.actor, at = excluded.at
+               where (order_timeline.status, order_timeline.event) is distinct from (excluded.status, excluded.event)
+               returning 1`;
+      // Queued with the step it tells of: a repeated write (a retried local activity) queues nothing.
+      if (written.length && w.push) await enqueuePush(tx, { orderId: w.orderId, seq: w.seq, channel: w.push.channel, input: w.push.input });
       const updated = await tx`
         update orders set status = ${w.status}, seq = ${w.seq}, needs_attention = ${w.needsAttention}, attention_reason = ${w.attentionReason},
           escalation_level = ${w.escalationLevel}, detail = ${tx.json(w.detail as never)}, updated_at = now()
-        where order_id = ${w.orderId} and seq < ${w.seq} returning 1`;
+        where order_id = ${w.orderId} and (seq < ${w.seq} or (seq = ${w.seq} and ${written.length > 0}) or ${closing}) returning 1`;
       return { applied: updated.length > 0 };
     });
   }

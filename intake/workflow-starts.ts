@@ -14,8 +14,10 @@ import { fromMinor } from '../domain/money';
 import type { CanonicalOrder } from '../domain/order';
 import { computeTotalMinor } from '../domain/validate';
 import type { Logger } from '../lib/logger';
+import { OutboxRelay, type RelayOptions } from '../lib/outbox-relay';
 import type { ChannelIntakeInput, channelIntakeWorkflow } from '../workflows/channel-intake';
-import type { OrderWorkflowInput, orderWorkflow } from '../workflows/order';
+import type { OrderWorkflowInput, orderWorkflowV2 } from '../workflows/order';
+import { ORDER_WORKFLOW_TYPE } from '../workflows/types';
 import {
   ChannelKey,
   CustomerIdKey,
@@ -43,7 +45,7 @@ export async function startFromRow(
     if (row.kind === 'order') {
       const input = row.input as OrderWorkflowInput;
       const total = fromMinor(Math.max(computeTotalMinor(input.order), 0));
-      await client.workflow.start<typeof orderWorkflow>('orderWorkflow', {
+      await client.workflow.start<typeof orderWorkflowV2>(ORDER_WORKFLOW_TYPE, {
         taskQueue: row.taskQueue,
         workflowId: row.workflowId,
         args: [input],
@@ -80,21 +82,7 @@ export async function startFromRow(
   }
 }
 
-export interface RelayOptions {
-  /** Rows claimed per round. */
-  batch: number;
-  /** Starts in flight at once: what one relay asks of Temporal at most. */
-  concurrency: number;
-  /** How often a relay looks for rows when nobody nudged it (other processes' rows, retries). */
-  pollMs: number;
-  /** A claimed row's lease: longer than a start call can take. */
-  leaseMs: number;
-  /** Backoff of a row whose start failed: doubles per attempt from `retryMinMs` up to `retryMaxMs`. */
-  retryMinMs: number;
-  retryMaxMs: number;
-  /** A start call's deadline (retries inside the client included): shorter than the lease. */
-  startTimeoutMs: number;
-}
+export type { RelayOptions };
 
 export const DEFAULT_RELAY: RelayOptions = {
   batch: 100,
@@ -103,7 +91,8 @@ export const DEFAULT_RELAY: RelayOptions = {
   leaseMs: 30_000,
   retryMinMs: 250,
   retryMaxMs: 30_000,
-  startTimeoutMs: 10_000,
+  // A start call's deadline (retries inside the client included): shorter than the lease.
+  attemptTimeoutMs: 10_000,
 };
 
 export interface RelayCounts {
@@ -114,14 +103,8 @@ export interface RelayCounts {
   failed: number;
 }
 
-export class WorkflowStartRelay {
+export class WorkflowStartRelay extends OutboxRelay<PendingStart> {
   private readonly repo: WorkflowStartsRepo;
-  private readonly o: RelayOptions;
-  private running: Promise<void> | undefined;
-  private stopping: Promise<void> | undefined;
-  private stopped = false;
-  private wake: (() => void) | undefined;
-  private nudged = false;
   /** What this relay did, for metrics and tests. */
   readonly counts: RelayCounts = { started: 0, alreadyStarted: 0, failed: 0 };
 
@@ -129,36 +112,9 @@ export class WorkflowStartRelay {
     private readonly deps: { sql: Sql; client: Client; logger: Logger },
     options: Partial<RelayOptions> = {},
   ) {
-    this.repo = new WorkflowStartsRepo(deps.sql);
-    this.o = { ...DEFAULT_RELAY, ...options };
-  }
-
-  /** Runs the relay's loop (again after a stop, once that stop has finished). */
-  start(): void {
-    if (this.stopping) {
-      void this.stopping.then(() => this.start());
-      return;
-    }
-    this.stopped = false;
-    this.running ??= this.loop();
-  }
-
-  /** Something was just written: look now rather than at the next poll. */
-  nudge(): void {
-    this.nudged = true;
-    this.wake?.();
-  }
-
-  /** Stops after the starts in flight; rows claimed but not tried are given back for the next relay. */
-  stop(): Promise<void> {
-    this.stopping ??= (async () => {
-      this.stopped = true;
-      this.wake?.();
-      await this.running;
-      this.running = undefined;
-      this.stopping = undefined;
-    })();
-    return this.stopping;
+    const repo = new WorkflowStartsRepo(deps.sql);
+    super(repo, { ...DEFAULT_RELAY, ...options }, deps.logger, 'workflow start');
+    this.repo = repo;
   }
 
   /** Whether the workflow was asked for and is not started yet. */
@@ -179,93 +135,25 @@ export class WorkflowStartRelay {
     const deadline = Date.now() + timeoutMs;
     while (await this.repo.isPending(workflowId)) {
       const [row] = await this.repo.claim(1, this.o.leaseMs, workflowId);
-      if (row && (await this.startOne(row, Math.max(deadline - Date.now(), 100)))) return true;
+      if (row && (await this.attempt(row, Math.max(deadline - Date.now(), 100)))) return true;
       if (Date.now() >= deadline) return false;
       await new Promise((r) => setTimeout(r, 50));
     }
     return true;
   }
 
-  /**
-   * One round: claims due rows and starts them, `concurrency` at a time. After a failure the
-   * round stops trying (Temporal is struggling; each row has its retry time) and, like a stop,
-   * gives back the rows it had not tried. Returns how many rows it claimed and how many failed.
-   */
-  async round(): Promise<{ claimed: number; failed: number }> {
-    const rows = await this.repo.claim(this.o.batch, this.o.leaseMs);
-    let failed = 0;
-    let next = 0;
-    const lane = async () => {
-      while (next < rows.length && !this.stopped && failed === 0) {
-        const row = rows[next++]!;
-        if (!(await this.startOne(row))) failed++;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.o.concurrency, rows.length) }, lane));
-    if (next < rows.length) await this.repo.release(rows.slice(next)).catch(() => undefined);
-    return { claimed: rows.length, failed };
+  protected async handle(row: PendingStart, timeoutMs: number): Promise<void> {
+    const outcome = await this.deps.client.withDeadline(Date.now() + timeoutMs, () => startFromRow(this.deps.client, row));
+    if (outcome === 'started') this.counts.started++;
+    else this.counts.alreadyStarted++;
   }
 
-  /** True when the row's workflow runs now (or another relay holds the row); false when this attempt failed. */
-  private async startOne(row: PendingStart, timeoutMs = this.o.startTimeoutMs): Promise<boolean> {
-    // The lease starts again for this attempt: a row that waited behind others in its batch keeps it.
-    if (!(await this.repo.renew(row, this.o.leaseMs))) return true;
-    try {
-      const outcome = await this.deps.client.withDeadline(Date.now() + Math.min(timeoutMs, this.o.startTimeoutMs), () =>
-        startFromRow(this.deps.client, row),
-      );
-      if (outcome === 'started') this.counts.started++;
-      else this.counts.alreadyStarted++;
-      await this.repo.done(row);
-      return true;
-    } catch (err) {
-      this.counts.failed++;
-      const delay = Math.min(this.o.retryMaxMs, this.o.retryMinMs * 2 ** Math.min(row.attempts - 1, 20));
-      const message = err instanceof Error ? err.message : String(err);
-      // The workflow id and the error only: the order's contents stay out of the logs.
-      this.deps.logger.warn('workflow not started yet; will retry', {
-        workflowId: row.workflowId,
-        kind: row.kind,
-        attempt: row.attempts,
-        retryInMs: delay,
-        error: message,
-      });
-      await this.repo.retryLater(row, delay, message).catch(() => undefined);
-      return false;
-    }
+  // The workflow id and its kind only: the order's contents stay out of the logs.
+  protected describe(row: PendingStart): Record<string, unknown> {
+    return { workflowId: row.workflowId, kind: row.kind };
   }
 
-  private async loop(): Promise<void> {
-    let idleMs = 0;
-    while (!this.stopped) {
-      this.nudged = false;
-      let r = { claimed: 0, failed: 0 };
-      try {
-        r = await this.round();
-      } catch (err) {
-        // PostgreSQL itself is away: nothing was claimed; look again after a pause.
-        this.deps.logger.warn('workflow start relay could not read its backlog', {
-          error: err instanceof Error ? err.message : String(err),
-        });
-        r = { claimed: 0, failed: 1 };
-      }
-      // A full round without failures: more may be waiting. Failures: back off (Temporal is
-      // struggling; the rows have their own retry times). Otherwise sleep until nudged or polled.
-      if (r.claimed === this.o.batch && r.failed === 0) {
-        idleMs = 0;
-        continue;
-      }
-      idleMs = r.failed ? Math.min(this.o.retryMaxMs, Math.max(this.o.retryMinMs, idleMs * 2)) : this.o.pollMs;
-      if (this.stopped) break;
-      if (this.nudged && !r.failed) continue;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, idleMs);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
+  protected onFailed(): void {
+    this.counts.failed++;
   }
 }

@@ -14,6 +14,8 @@ import { createSql, type Sql } from '../db/client';
 import { migrate } from '../db/migrate';
 import { DEV_SANDBOX_KEY, startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/server';
 import { createOrderWorker } from '../worker/create-worker';
+import { StatusPushRelay } from '../worker/status-pushes';
+import { createStatusPusher } from '../activities/channels/channel-activities';
 import { startStockSync } from '../worker/stock-sync';
 import { DEFAULT_STOCK_SYNC, type StockSyncSettings } from '../domain/stock-sync';
 import { installRuntime } from '../worker/runtime';
@@ -121,6 +123,15 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       const nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
       const stockSync = o.stockSync === false ? undefined : { ...DEFAULT_STOCK_SYNC, ...o.stockSync };
       const stopping = new AbortController();
+      const systems = outsideSystems(sandboxUrl, systemsKey);
+      // Channel status pushes queued by the orders go out from here (worker/status-pushes.ts).
+      const statusPushes = new StatusPushRelay({
+        sql,
+        logger: o.logger,
+        push: createStatusPusher({ sql, logger: o.logger, systems, channelSecrets }),
+      });
+      statusPushes.start();
+      cleanups.push(() => statusPushes.stop());
       worker = await createOrderWorker({
         connection: nativeConnection,
         namespace: o.namespace,
@@ -129,10 +140,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
           sql,
           logger: o.logger,
           rules,
-          systems: outsideSystems(sandboxUrl, systemsKey),
+          systems,
           channelSecrets,
           stockSync,
           shutdown: stopping.signal,
+          statusPushes,
         },
         ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : {}),
       });

@@ -12,6 +12,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sql } from '../db/client';
 import type { Role } from '../lib/config';
+import { isOrderWorkflowType } from '../workflows/types';
 
 /** One API key per role the run uses; `channel` is a key of the channel its orders claim. */
 export type RoleKeys = Record<Exclude<Role, 'carrier'>, string>;
@@ -330,7 +331,7 @@ export async function workflowsStarted(
     if (Date.now() > deadline) throw new Error(`visibility did not list all ${ours.length} accepted orders within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  const started = listed.filter((w) => w.type === 'orderWorkflow' || w.type === 'channelIntakeWorkflow');
+  const started = listed.filter((w) => isOrderWorkflowType(w.type) || w.type === 'channelIntakeWorkflow');
   return {
     started,
     byRefusedInput: started.filter((w) => !accepted.has(w.workflowId.replace(/^intake-/, 'order-'))),

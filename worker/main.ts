@@ -11,7 +11,9 @@ import { loadConfigOrExit } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { surviveStrayRejections } from '../lib/stray-rejections';
 import { outsideSystems } from '../lib/stack';
+import { createStatusPusher } from '../activities/channels/channel-activities';
 import { createOrderWorker } from './create-worker';
+import { StatusPushRelay } from './status-pushes';
 import { installRuntime } from './runtime';
 import { startStockSync } from './stock-sync';
 
@@ -28,6 +30,14 @@ const address = config.temporal.address ?? '127.0.0.1:7233';
 const runtime = installRuntime(logger, { metrics: config.workerMetrics });
 const connection = await NativeConnection.connect({ address });
 const stopping = new AbortController();
+const systems = outsideSystems(config.sandbox.url ?? 'http://127.0.0.1:4000', config.systemsKey);
+// Channel status pushes queued by the orders go out from every worker process (leases share them).
+const statusPushes = new StatusPushRelay({
+  sql,
+  logger,
+  push: createStatusPusher({ sql, logger, systems, channelSecrets: config.channelSecrets }),
+});
+statusPushes.start();
 const worker = await createOrderWorker({
   connection,
   namespace: config.temporal.namespace,
@@ -36,10 +46,11 @@ const worker = await createOrderWorker({
     sql,
     logger,
     rules: config.rules,
-    systems: outsideSystems(config.sandbox.url ?? 'http://127.0.0.1:4000', config.systemsKey),
+    systems,
     channelSecrets: config.channelSecrets,
     stockSync: config.stockSync,
     shutdown: stopping.signal,
+    statusPushes,
   },
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const)
@@ -64,6 +75,7 @@ logger.info('worker started', {
   metrics: runtime.metricsUrl ?? 'off',
 });
 await worker.run();
+await statusPushes.stop();
 await connection.close();
 await sql.end({ timeout: 5 });
 logger.info('worker stopped');

@@ -1,7 +1,7 @@
 /** Every workflow the worker registers. */
 export { helloWorkflow } from './hello';
-export { orderWorkflow } from './order';
-export { shipmentWorkflow } from './shipment';
-export { returnWorkflow } from './return';
+export { orderWorkflow, orderWorkflowV2 } from './order';
+export { shipmentWorkflow, shipmentWorkflowV2 } from './shipment';
+export { returnWorkflow, returnWorkflowV2 } from './return';
 export { channelIntakeWorkflow } from './channel-intake';
 export { stockSyncWorkflow } from './stock-sync';

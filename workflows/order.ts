@@ -10,7 +10,6 @@ import {
   condition,
   isCancellation,
   log,
-  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -19,6 +18,7 @@ import {
   type ChildWorkflowHandle,
   type SignalDefinition,
 } from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { Allocation } from '../domain/allocation';
 import { fromMinor, splitProportionally, toMinor } from '../domain/money';
@@ -53,11 +53,11 @@ import {
   type ShipmentView,
 } from './messages';
 import { orderDetails } from './details';
-import { decidePatchesUpFront } from './patches';
+import { recordedPatches, versionedPatches, type Patches } from './patches';
 import { bookkeepingProfile, channelPushProfile, oneAtATime, stepProfile, summarised } from './profiles';
 import { CarrierKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, WarehouseKey } from './search-attributes';
-import { returnWorkflow, type ReturnInput } from './return';
-import { shipmentWorkflow, type ShipmentInput } from './shipment';
+import { returnWorkflow, returnWorkflowV2, type ReturnInput } from './return';
+import { shipmentWorkflow, shipmentWorkflowV2, type ShipmentInput } from './shipment';
 
 export interface OrderWorkflowInput {
   orderId: string;
@@ -76,10 +76,29 @@ const ORDER_PATCHES = [
   'return-window-after-refused-cancel',
   'refused-cancel-records-lines',
   'return-refund-after-captures',
+  'status-outbox',
+  'search-attributes-on-change',
 ] as const;
 
+type OrderPatch = (typeof ORDER_PATCHES)[number];
+
+/** Orders taken in before the versioned type: their patches are markers in their histories. */
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderState> {
-  decidePatchesUpFront(ORDER_PATCHES);
+  return runOrder(input, recordedPatches(ORDER_PATCHES), { shipment: shipmentWorkflow, return: returnWorkflow });
+}
+
+/** The order (v2): every patch of `orderWorkflow` applies, none recorded; its children are v2 too. */
+export async function orderWorkflowV2(input: OrderWorkflowInput): Promise<OrderState> {
+  return runOrder(input, versionedPatches<OrderPatch>(), { shipment: shipmentWorkflowV2, return: returnWorkflowV2 });
+}
+
+async function runOrder(
+  input: OrderWorkflowInput,
+  patches: Patches<OrderPatch>,
+  childTypes: { shipment: typeof shipmentWorkflow; return: typeof returnWorkflow },
+): Promise<OrderState> {
+  const patched = (id: OrderPatch) => patches.has(id);
+  const pushesQueued = patched('status-outbox');
   const { order, settings, orderId } = input;
   const acts = summarised<Activities>(stepProfile(settings), () => steps.startingStep);
   const books = oneAtATime<Activities>(bookkeepingProfile);
@@ -214,12 +233,13 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       .reduce((a, x) => a + qtyOf(x.lines, lineNo), 0);
   };
 
+  let lastAttributes = '';
   /** Records a step of the story: projection + timeline, channel push, search attributes. */
   const record = async (status: OrderStatus, event: string, eventDetail: Record<string, unknown> = {}, actor = 'system') => {
     state.status = status;
     state.seq += 1;
     const seq = state.seq;
-    upsertSearchAttributes([
+    const attributes: SearchAttributeUpdatePair[] = [
       { key: OrderStatusKey, value: status },
       {
         key: NeedsAttentionKey,
@@ -234,8 +254,28 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       ...(state.shipments.some((s) => s.carrier)
         ? [{ key: CarrierKey, value: [...new Set(state.shipments.flatMap((s) => (s.carrier ? [s.carrier] : [])))] }]
         : []),
-    ]);
+    ];
+    // Upserted when they change only: each upsert is a history event.
+    const attributesNow = JSON.stringify(attributes);
+    if (attributesNow !== lastAttributes || !patched('search-attributes-on-change')) upsertSearchAttributes(attributes);
+    lastAttributes = attributesNow;
     const at = new Date().toISOString();
+    const push = {
+      channel: order.channel,
+      orderId,
+      channelOrderId: order.channelOrderId,
+      status,
+      seq,
+      occurredAt: at,
+      ...(state.reasons.length || channelCancel
+        ? {
+            detail: {
+              ...(state.reasons.length ? { reasons: state.reasons } : {}),
+              ...(channelCancel ? channelCancelDetail(channelCancel) : {}),
+            },
+          }
+        : {}),
+    };
     setCurrentDetails(orderDetails(state));
     const attention =
       state.needsAttention ||
@@ -260,27 +300,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
           null,
         escalationLevel: state.escalationLevel,
         detail: projectionDetail(state),
+        // The channel's push is queued with the status and sent by the workers' relay: no activity
+        // per push in the order's history. Orders recorded before this push with an activity.
+        ...(pushesQueued ? { push: { channel: order.channel, input: push } } : {}),
       }),
     );
+    if (pushesQueued) return;
     pendingPushes.push(
-      CancellationScope.nonCancellable(() =>
-        pushes.pushOrderStatus({
-          channel: order.channel,
-          orderId,
-          channelOrderId: order.channelOrderId,
-          status,
-          seq,
-          occurredAt: at,
-          ...(state.reasons.length || channelCancel
-            ? {
-                detail: {
-                  ...(state.reasons.length ? { reasons: state.reasons } : {}),
-                  ...(channelCancel ? channelCancelDetail(channelCancel) : {}),
-                },
-              }
-            : {}),
-        }),
-      ).catch((err: unknown) => {
+      CancellationScope.nonCancellable(() => pushes.pushOrderStatus(push)).catch((err: unknown) => {
         // Only a refusal (4xx) ends up here: transient failures retry without limit.
         log.warn('channel refused a status push', { orderId, status, seq, error: err instanceof Error ? err.message : 'unknown' });
       }),
@@ -877,7 +904,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       s.captured = p.captured.amount;
       state.payment.captures.push({ shipmentId: s.shipmentId, ...p.captured });
     }
-    await record(status ?? aggregateStatus(state), p.event, { shipmentId: p.shipmentId, ...p.eventDetail }, p.actor);
+    // A capture told with the pickup that caused it is part of that step of the story.
+    const told = p.captured && !p.event.includes('captured') ? `${p.event}; captured ${p.captured.amount}` : p.event;
+    const detail = {
+      shipmentId: p.shipmentId,
+      ...p.eventDetail,
+      ...(p.captured && told !== p.event ? { captured: p.captured.amount } : {}),
+    };
+    await record(status ?? aggregateStatus(state), told, detail, p.actor);
   }
 
   /** Where an ops hold takes effect: the order waits here, without a deadline, for a release. */
@@ -951,7 +985,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     shipmentArgs.set(id, args);
     try {
       const handle = await CancellationScope.nonCancellable(() =>
-        startChild(shipmentWorkflow, {
+        startChild(childTypes.shipment, {
           workflowId: id,
           // The order cancels its shipments itself (cancelShipment), so it learns what each could undo.
           cancellationType: ChildWorkflowCancellationType.ABANDON,
@@ -1210,7 +1244,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const id = args.returnId;
     returnArgs.set(id, args);
     try {
-      const handle = await CancellationScope.nonCancellable(() => startChild(returnWorkflow, { workflowId: id, args: [args] }));
+      const handle = await CancellationScope.nonCancellable(() => startChild(childTypes.return, { workflowId: id, args: [args] }));
       returnChildren.set(id, handle);
       downReturns.delete(id);
       handle.result().catch((err: unknown) => {

@@ -4,13 +4,13 @@
  * parcel's events come by webhook; a parcel quiet too long, and one still missing at its
  * deadline, is looked up at the carrier (its webhooks may have been lost for good).
  */
-import { condition, getExternalWorkflowHandle, patched, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { fromMinor, toMinor } from '../domain/money';
 import type { Address } from '../domain/order';
 import { DEFAULT_TRACKING_QUIET_MS, type OrderSettings } from '../domain/settings';
 import { businessFailure, createStepRunner } from './attention';
-import { decidePatchesUpFront } from './patches';
+import { recordedPatches, versionedPatches, type Patches } from './patches';
 import {
   carrierEventSignal,
   inspectionSignal,
@@ -43,8 +43,20 @@ export interface ReturnInput {
 /** Every patch of this workflow (see patches.ts). */
 const RETURN_PATCHES = ['return-reconcile'] as const;
 
+type ReturnPatch = (typeof RETURN_PATCHES)[number];
+
+/** Returns of orders taken in before the versioned types: their patches are markers in their histories. */
 export async function returnWorkflow(input: ReturnInput): Promise<ReturnStatus> {
-  decidePatchesUpFront(RETURN_PATCHES);
+  return runReturn(input, recordedPatches(RETURN_PATCHES));
+}
+
+/** The return (v2): every patch of `returnWorkflow` applies, none recorded. */
+export async function returnWorkflowV2(input: ReturnInput): Promise<ReturnStatus> {
+  return runReturn(input, versionedPatches<ReturnPatch>());
+}
+
+async function runReturn(input: ReturnInput, patches: Patches<ReturnPatch>): Promise<ReturnStatus> {
+  const patched = (id: ReturnPatch) => patches.has(id);
   const acts = summarised<Activities>(stepProfile(input.settings), () => steps.startingStep);
   const books = proxyLocalActivities<Activities>(bookkeepingProfile);
   const parent = getExternalWorkflowHandle(input.orderId);

@@ -17,7 +17,6 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -28,7 +27,7 @@ import type { Booking } from '../activities/carriers/carrier-activities';
 import type { Address } from '../domain/order';
 import { DEFAULT_TRACKING_QUIET_MS, type OrderSettings } from '../domain/settings';
 import { businessFailure, createStepRunner } from './attention';
-import { decidePatchesUpFront } from './patches';
+import { recordedPatches, versionedPatches, type Patches } from './patches';
 import {
   cancelShipmentSignal,
   carrierEventSignal,
@@ -108,10 +107,23 @@ const SHIPMENT_PATCHES = [
   'push-carrier-reconcile',
   'settle-booking-in-doubt',
   'settle-pick-in-doubt',
+  'capture-with-handover-tell',
 ] as const;
 
+type ShipmentPatch = (typeof SHIPMENT_PATCHES)[number];
+
+/** Shipments of orders taken in before the versioned types: their patches are markers in their histories. */
 export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentView> {
-  decidePatchesUpFront(SHIPMENT_PATCHES);
+  return runShipment(input, recordedPatches(SHIPMENT_PATCHES));
+}
+
+/** The shipment (v2): every patch of `shipmentWorkflow` applies, none recorded. */
+export async function shipmentWorkflowV2(input: ShipmentInput): Promise<ShipmentView> {
+  return runShipment(input, versionedPatches<ShipmentPatch>());
+}
+
+async function runShipment(input: ShipmentInput, patches: Patches<ShipmentPatch>): Promise<ShipmentView> {
+  const patched = (id: ShipmentPatch) => patches.has(id);
   const acts = summarised<Activities>(stepProfile(input.settings), () => steps.startingStep);
   const books = proxyLocalActivities<Activities>(bookkeepingProfile);
   const notices = proxyActivities<Activities>({ ...channelPushProfile, summary: 'notify ops' });
@@ -503,7 +515,10 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
     // Shipments recorded before this patch told the order first and handed over after (replay-safe).
     const handoverFirst = patched('handover-before-tell');
     const captured = due && handoverFirst ? await handover() : undefined;
+    // The capture travels with the pickup (or delivery) that caused it: one message, not two.
+    const withCapture = captured !== undefined && patched('capture-with-handover-tell');
     await tell({
+      ...(withCapture ? { captured } : {}),
       event: moved
         ? `shipment ${input.shipmentId}: ${status.replace(/_/g, ' ')}${cleared ? ' (escalation cleared)' : ''}`
         : `shipment ${input.shipmentId}: late ${status.replace(/_/g, ' ')} event ignored`,
@@ -515,7 +530,7 @@ export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentVi
       },
       actor: `carrier:${booking!.carrier}`,
     });
-    await tellCaptured(due && !handoverFirst ? await handover() : captured);
+    await tellCaptured(due && !handoverFirst ? await handover() : withCapture ? undefined : captured);
   };
 
   let bookings = 0;

@@ -53,6 +53,9 @@ export interface PulledChannelOrder {
   native: unknown;
 }
 
+/** The lease a push holds on its order's channel conversation: every call at its timeout, and some. */
+export const pushLeaseMs = (calls: number, timeoutMs: number) => Math.max(calls, 1) * timeoutMs + 30_000;
+
 export interface StartChannelOrderInput {
   order: CanonicalOrder;
   native: unknown;
@@ -69,66 +72,87 @@ function activityContext(): Context | undefined {
   }
 }
 
-export function createChannelActivities(deps: ChannelActivityDeps) {
+function channelParts(deps: ChannelActivityDeps) {
   const secrets = deps.channelSecrets ?? DEV_CHANNEL_SECRETS;
-  const store = new ChannelStore(deps.sql);
-  const system = deps.systems.channels;
-  const credentials = (channel: string): ChannelCredentials => {
-    const secret = secrets[channel];
-    if (!secret) throw ApplicationFailure.nonRetryable(`no secret configured for channel ${channel}`, 'ChannelNotConfigured');
-    return channelCredentials(channel, secret);
-  };
-
   return {
-    /**
-     * Tells the originating channel about a status change, in its own API's shape. Keyed by
-     * (order, seq) for the channel's idempotency; a push older than what the channel was already
-     * told is skipped, so a late retry never overwrites a newer status. On a last-write-wins
-     * platform, a push whose request got no answer holds the order's later pushes back until
-     * the platform can no longer apply it (they fail with `ChannelPushInDoubt` and are retried
-     * when it has passed), so a late landing never overwrites a newer status either.
-     */
+    store: new ChannelStore(deps.sql),
+    system: deps.systems.channels,
+    credentials: (channel: string): ChannelCredentials => {
+      const secret = secrets[channel];
+      if (!secret) throw ApplicationFailure.nonRetryable(`no secret configured for channel ${channel}`, 'ChannelNotConfigured');
+      return channelCredentials(channel, secret);
+    },
+  };
+}
+
+export type StatusPusher = (
+  input: StatusPushInput,
+  o?: { signal?: AbortSignal | undefined; onWait?: () => void },
+) => Promise<'pushed' | 'stale'>;
+
+export function createStatusPusher(deps: ChannelActivityDeps): StatusPusher {
+  const { store, system, credentials } = channelParts(deps);
+
+  /**
+   * Tells the originating channel about a status change, in its own API's shape. Keyed by
+   * (order, seq) for the channel's idempotency; a push older than what the channel was already
+   * told is skipped, so a late retry never overwrites a newer status. On a last-write-wins
+   * platform, a push whose request got no answer holds the order's later pushes back until
+   * the platform can no longer apply it (they fail with `ChannelPushInDoubt` and are retried
+   * when it has passed), so a late landing never overwrites a newer status either.
+   */
+  return async (input, o = {}) => {
+    const adapter = adapterFor(input.channel);
+    const creds = credentials(input.channel);
+    const ctx = adapter.delivery === 'thin' || adapter.channel === 'shopify' ? await store.pushContext(input.orderId) : { shipments: [] };
+    // Each request is aborted at its timeout, so the whole push stays inside the lease.
+    const calls = adapter.statusPush(input, ctx, creds, Date.now()).length;
+    const timeoutMs = system.timeoutMs ?? 10_000;
+    const outcome = await store.pushInOrder(
+      input.channel,
+      input.orderId,
+      input.seq,
+      input.status,
+      async () => {
+        // Built (and signed) once the lease is ours: platforms check the signature's timestamp.
+        const requests = adapter.statusPush(input, ctx, creds, Date.now());
+        for (const [i, req] of requests.entries()) {
+          await callChannel(system, adapter, req, `${input.orderId}:status:${input.seq}${requests.length > 1 ? `:${i}` : ''}`);
+        }
+      },
+      {
+        leaseMs: pushLeaseMs(calls, timeoutMs),
+        signal: o.signal,
+        onWait: o.onWait,
+        // A feed that keeps the highest seq does not care in which order requests land.
+        inDoubt:
+          adapter.keepsHighestSeq || calls === 0
+            ? undefined
+            : {
+                sendMs: calls * timeoutMs,
+                platformTimeoutMs: system.platformRequestTimeoutMs ?? DEFAULT_PLATFORM_REQUEST_TIMEOUT_MS,
+              },
+      },
+    );
+    if (outcome === 'stale')
+      deps.logger.info('older status push skipped', {
+        channel: input.channel,
+        orderId: input.orderId,
+        seq: input.seq,
+        status: input.status,
+      });
+    return outcome;
+  };
+}
+
+export function createChannelActivities(deps: ChannelActivityDeps) {
+  const { store, system, credentials } = channelParts(deps);
+  const pushStatus = createStatusPusher(deps);
+  return {
+    /** The push as an activity: how orders recorded before the status-push outbox still send theirs. */
     async pushOrderStatus(input: StatusPushInput): Promise<void> {
-      const adapter = adapterFor(input.channel);
-      const creds = credentials(input.channel);
-      const ctx = adapter.delivery === 'thin' || adapter.channel === 'shopify' ? await store.pushContext(input.orderId) : { shipments: [] };
-      // Each request is aborted at its timeout, so the whole push stays inside the lease.
-      const calls = adapter.statusPush(input, ctx, creds, Date.now()).length;
-      const timeoutMs = system.timeoutMs ?? 10_000;
       const activity = activityContext();
-      const outcome = await store.pushInOrder(
-        input.channel,
-        input.orderId,
-        input.seq,
-        input.status,
-        async () => {
-          // Built (and signed) once the lease is ours: platforms check the signature's timestamp.
-          const requests = adapter.statusPush(input, ctx, creds, Date.now());
-          for (const [i, req] of requests.entries()) {
-            await callChannel(system, adapter, req, `${input.orderId}:status:${input.seq}${requests.length > 1 ? `:${i}` : ''}`);
-          }
-        },
-        {
-          leaseMs: Math.max(calls, 1) * timeoutMs + 30_000,
-          signal: activity?.cancellationSignal,
-          onWait: () => activity?.heartbeat(),
-          // A feed that keeps the highest seq does not care in which order requests land.
-          inDoubt:
-            adapter.keepsHighestSeq || calls === 0
-              ? undefined
-              : {
-                  sendMs: calls * timeoutMs,
-                  platformTimeoutMs: system.platformRequestTimeoutMs ?? DEFAULT_PLATFORM_REQUEST_TIMEOUT_MS,
-                },
-        },
-      );
-      if (outcome === 'stale')
-        deps.logger.info('older status push skipped', {
-          channel: input.channel,
-          orderId: input.orderId,
-          seq: input.seq,
-          status: input.status,
-        });
+      await pushStatus(input, { signal: activity?.cancellationSignal, onWait: () => activity?.heartbeat() });
     },
 
     /**

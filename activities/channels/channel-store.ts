@@ -154,10 +154,12 @@ export class ChannelStore {
       lease = await this.leases.tryAcquire(key, opts.leaseMs);
     }
     try {
+      // Stale: an older seq, or this very step again. The same seq with another status is a step
+      // the workflow wrote again after a task that never committed (orders-repo.ts): it replaces.
       const [last] = await this.sql<
-        { seq: number }[]
-      >`select seq from channel_status_pushes where channel = ${channel} and order_id = ${orderId}`;
-      if (last && last.seq >= seq) return 'stale';
+        { seq: number; status: string }[]
+      >`select seq, status from channel_status_pushes where channel = ${channel} and order_id = ${orderId}`;
+      if (last && (last.seq > seq || (last.seq === seq && last.status === status))) return 'stale';
       const attempt = opts.inDoubt ? await this.beginAttempt(channel, orderId, seq, opts.inDoubt) : undefined;
       try {
         await send();
@@ -171,7 +173,7 @@ export class ChannelStore {
       }
       await this.sql`insert into channel_status_pushes (channel, order_id, seq, status) values (${channel}, ${orderId}, ${seq}, ${status})
                      on conflict (channel, order_id) do update set seq = excluded.seq, status = excluded.status, pushed_at = now()
-                     where channel_status_pushes.seq < excluded.seq`;
+                     where channel_status_pushes.seq <= excluded.seq`;
       if (attempt) await this.settleAttempt(channel, orderId, attempt).catch(() => undefined);
       return 'pushed';
     } finally {

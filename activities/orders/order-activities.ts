@@ -8,7 +8,12 @@ import type { CanonicalOrder } from '../../domain/order';
 import type { BusinessRules } from '../../domain/settings';
 import { computeTotalMinor, validateOrder } from '../../domain/validate';
 
-export function createOrderActivities(deps: { sql: Sql; rules: BusinessRules }) {
+export function createOrderActivities(deps: {
+  sql: Sql;
+  rules: BusinessRules;
+  /** The worker's status-push relay: told when a push was queued, so it goes out at once. */
+  statusPushes?: { nudge(): void } | undefined;
+}) {
   const catalog = new CatalogRepo(deps.sql);
   const orders = new OrdersRepo(deps.sql);
   return {
@@ -38,9 +43,11 @@ export function createOrderActivities(deps: { sql: Sql; rules: BusinessRules }) 
         return { eligible: false, reason: 'cash on delivery is not offered in this area' };
       return { eligible: true };
     },
-    /** Upserts the projection and timeline, guarded by the sequence number. */
+    /** Upserts the projection and timeline, guarded by the sequence number; queues the channel's push with them. */
     async recordStatus(input: StatusWrite): Promise<{ applied: boolean }> {
-      return orders.applyStatus(input);
+      const r = await orders.applyStatus(input);
+      if (input.push) deps.statusPushes?.nudge();
+      return r;
     },
     /** A COD refund: an instruction for finance, recorded once per return. */
     async recordRefundInstruction(input: { returnId: string; orderId: string; amount: string }): Promise<void> {

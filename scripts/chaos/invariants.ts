@@ -5,6 +5,7 @@
  * collects the facts (collect.ts) and this module decides, so a test can hand it a seeded
  * inconsistent ledger and see it fail.
  */
+import { isOrderWorkflowType } from '../../workflows/types';
 
 /** Statuses an order ends in. */
 export const TERMINAL_STATUSES = ['COMPLETED', 'CANCELLED', 'REJECTED'] as const;
@@ -187,7 +188,7 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
   const add = (name: string, description: string, checked: number, violations: Violation[]) =>
     results.push({ name, description, checked, violations });
   const byId = new Map(f.orders.map((o) => [o.orderId, o]));
-  const orderWorkflows = new Map(f.workflows.filter((w) => w.type === 'orderWorkflow').map((w) => [w.workflowId, w]));
+  const orderWorkflows = new Map(f.workflows.filter((w) => isOrderWorkflowType(w.type)).map((w) => [w.workflowId, w]));
 
   // ---------------------------------------------------------------- orders and workflows
   {

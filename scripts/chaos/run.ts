@@ -31,6 +31,7 @@ import {
 } from './workload';
 import type { ManagedProc } from './processes';
 import { LivenessWatchdog, type WatchdogSummary } from './watchdog';
+import { ORDER_WORKFLOW_TYPES_QUERY } from '../../workflows/types';
 
 export interface ChaosOptions {
   orders: number;
@@ -650,19 +651,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         );
         const terminal = new Set(rows.filter((r) => (TERMINAL_STATUSES as readonly string[]).includes(r.status)).map((r) => r.order_id));
         const runningWorkflows = (
-          await temporalCall(() => client.workflow.count(`WorkflowType = 'orderWorkflow' AND ExecutionStatus = 'Running'`))
+          await temporalCall(() => client.workflow.count(`${ORDER_WORKFLOW_TYPES_QUERY} AND ExecutionStatus = 'Running'`))
         ).count;
         // Longest unmoved first (then those not in the projection at all).
         const known = new Set(rows.map((r) => r.order_id));
         unsettled = [...rows.map((r) => r.order_id).filter((id) => !terminal.has(id)), ...[...accepted].filter((id) => !known.has(id))];
-        if (!unsettled.length && runningWorkflows === 0 && stats.intakesDone === stats.planned) break;
+        // Channel status pushes are sent by the workers' relay after the step is recorded: an order
+        // can be finished with its last pushes still queued. Drained means those went out too.
+        const [queued] = await db(() => q<{ n: number }[]>`select count(*)::int as n from status_pushes`, drainDeadline());
+        const pushesQueued = queued?.n ?? 0;
+        if (!unsettled.length && runningWorkflows === 0 && stats.intakesDone === stats.planned && pushesQueued === 0) break;
         // Nothing moved for a while (no order changed its step, none finished): waiting longer won't help.
         const now =
           rows
             .filter((r) => !terminal.has(r.order_id))
             .map((r) => `${r.order_id}:${r.seq}`)
             .sort()
-            .join(',') + `|${runningWorkflows}`;
+            .join(',') + `|${runningWorkflows}|${pushesQueued}`;
         if (now !== fingerprint) {
           fingerprint = now;
           lastChange = Date.now();
@@ -670,7 +675,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const stalled = Date.now() - lastChange > o.stallSeconds * 1000;
         if (Date.now() > drainDeadline() || stalled) {
           log(
-            `${stalled ? `nothing moved for ${o.stallSeconds}s` : 'drain bound reached'}: ${unsettled.length} order(s) not finished, ${runningWorkflows} order workflow(s) running`,
+            `${stalled ? `nothing moved for ${o.stallSeconds}s` : 'drain bound reached'}: ${unsettled.length} order(s) not finished, ${runningWorkflows} order workflow(s) running, ${pushesQueued} status push(es) queued`,
           );
           stuck = await connection
             .withDeadline(Date.now() + 180_000, () => diagnose(client, q, t.sandboxUrl, unsettled.slice(0, 10)))

@@ -20,6 +20,7 @@ import { hmacBase64, hmacHex } from '../../activities/channels/adapters/common';
 import { CanonicalOrderSchema, type Channel } from '../../domain/order';
 import { DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS } from '../../lib/config';
 import { startTestStack, TEST_KEYS, uniqueSuffix, type TestStack } from '../support/harness';
+import { isOrderWorkflowType } from '../../workflows/types';
 
 /** The harness's API body limit (startTestStack). */
 const BODY_LIMIT = 64 * 1024;
@@ -669,7 +670,7 @@ describe('after all of it', () => {
     expect(rows.map((r) => r.orderId).filter((id) => !accepted.has(id))).toEqual([]);
     const started: string[] = [];
     for await (const w of stack.client.workflow.list({ query: `TaskQueue = '${stack.taskQueue}'` })) {
-      if (w.type === 'orderWorkflow' || w.type === 'channelIntakeWorkflow') started.push(w.workflowId);
+      if (isOrderWorkflowType(w.type) || w.type === 'channelIntakeWorkflow') started.push(w.workflowId);
     }
     expect(
       started.filter((id) => !accepted.has(id)),

@@ -119,7 +119,7 @@ describe('intake while Temporal is down', () => {
 
     // The relay keeps trying (each start has a deadline), and says so without naming the buyer.
     await eventually(() => Promise.resolve(stack.starts.counts.failed > 0), { what: 'a start failed and is retried', timeoutMs: 60_000 });
-    const retries = stack.logs.filter((l) => l.includes('workflow not started yet; will retry'));
+    const retries = stack.logs.filter((l) => l.includes('workflow start not done yet; will retry'));
     expect(retries.length).toBeGreaterThan(0);
     expect(retries.some((l) => l.includes('Nguyễn') || l.includes('0901234567') || l.includes('12 Lê Lợi'))).toBe(false);
 

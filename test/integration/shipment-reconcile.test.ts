@@ -92,8 +92,9 @@ describe('push carrier whose webhooks never arrive', () => {
     expect(delivered.shipments.map((s) => s.status)).toEqual(['delivered']);
     expect(delivered.payment.captures.map((c) => c.amount)).toEqual(['100000.00']);
     // Each step the carrier reported came from a reconciliation poll, not from a webhook.
-    const steps = delivered.timeline.filter((t) => /^shipment \S+: (picked up|in transit|delivered)$/.test(t.event));
-    expect(steps.map((t) => t.event.split(': ').at(-1))).toEqual(['picked up', 'in transit', 'delivered']);
+    // (The capture travels with the pickup that caused it: "picked up; captured 100000.00".)
+    const steps = delivered.timeline.filter((t) => /^shipment \S+: (picked up|in transit|delivered)(; captured [\d.]+)?$/.test(t.event));
+    expect(steps.map((t) => t.event.split(': ').at(-1))).toEqual(['picked up; captured 100000.00', 'in transit', 'delivered']);
     expect(steps.every((t) => t.detail.reconciled === true)).toBe(true);
     const l = await carriers(orderId);
     expect(l.bookings.filter((b) => b.kind === 'shipment').map((b) => b.status)).toEqual(['delivered']);

@@ -14,7 +14,7 @@ export const interceptors: WorkflowInterceptorsFactory = () => ({
     {
       async handleSignal(input, next) {
         const progress = input.args[0] as { captured?: unknown } | undefined;
-        if (workflowInfo().workflowType === 'orderWorkflow' && input.signalName === 'shipmentProgress' && progress?.captured)
+        if (workflowInfo().workflowType.startsWith('orderWorkflow') && input.signalName === 'shipmentProgress' && progress?.captured)
           await sleep(LATE_CAPTURE_TELL_MS);
         return next(input);
       },
