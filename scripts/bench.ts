@@ -11,6 +11,8 @@
  * server is back.
  *   BENCH_RATE=50 BENCH_SECONDS=10 BENCH_ORDERS=200 BENCH_SLA=1 BENCH_STOCK_SYNC=0 BENCH_WEBHOOK_RATE=50 BENCH_OUTAGE_SECONDS=60 npm run bench
  * BENCH_SECTIONS=5 runs only the cost per order (1,2,3 · 4 · 5 · 6 can be picked).
+ * BENCH_BASELINE=<commit> runs that commit's bench first (a git worktree, same settings) and ends
+ * with the figures side by side (scripts/bench-baseline.ts).
  */
 import { createHmac, randomInt } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +24,7 @@ import { parseJsonWithBigInts, stringifyJson } from '../lib/lossless-json';
 import { freePort, startEmbeddedPostgres, startTemporalDevServer } from '../lib/dev-services';
 import { createLogger } from '../lib/logger';
 import { startStack } from '../lib/stack';
+import { compareFigures, figuresFrom, runBaselineBench } from './bench-baseline';
 import { DEFAULT_SLA } from '../domain/settings';
 import type { helloWorkflow } from '../workflows/hello';
 
@@ -34,7 +37,16 @@ const OUTAGE_SECONDS = Number(process.env.BENCH_OUTAGE_SECONDS ?? 60);
 const SECTIONS = process.env.BENCH_SECTIONS?.split(',').map((x) => x.trim());
 const want = (...ns: number[]) => !SECTIONS || ns.some((n) => SECTIONS.includes(String(n)));
 const config = loadConfigOrExit();
-const say = (l: string) => process.stdout.write(`${l}\n`);
+/** This tree's printed lines: read back for the side-by-side figures. */
+const printed: string[] = [];
+const say = (l: string) => {
+  printed.push(...l.split('\n'));
+  process.stdout.write(`${l}\n`);
+};
+/** BENCH_BASELINE=<commit>: that commit's bench first, from a worktree; then the figures side by side. */
+const baseline = process.env.BENCH_BASELINE
+  ? await runBaselineBench(process.env.BENCH_BASELINE, (l) => process.stdout.write(`${l}\n`))
+  : undefined;
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -493,6 +505,7 @@ try {
       `   all ${outIds.length} DELIVERED ${outSeconds.toFixed(1)}s after the server was started again → ${(outIds.length / outSeconds).toFixed(1)} orders/s; relay: ${stack.starts.counts.started} started, ${stack.starts.counts.alreadyStarted} found already started, ${stack.starts.counts.failed} attempts failed and retried`,
     );
   }
+  if (baseline) for (const l of compareFigures(baseline.commit, figuresFrom(baseline.lines), figuresFrom(printed))) say(l);
 } finally {
   await stack.stop();
   await temporal.stop();
