@@ -14,7 +14,7 @@ import type { Logger } from '../lib/logger';
 import { authenticate, rolesOf, type AuthEnv, type KeyStore } from './auth';
 import { DOCS_ASSETS, docsAsset, docsPage } from './docs-page';
 import { pick } from './schemas';
-import { fieldErrors, ProblemError, problemResponse, problems } from './errors';
+import { fieldErrors, ProblemError, problemResponse, problems, temporalUnreachable } from './errors';
 import type { ApiMetrics } from './metrics';
 import { registerHealthRoutes, type HealthChecks } from './routes/health';
 import { unstorableText } from './storable-text';
@@ -85,6 +85,18 @@ export function createBaseApp(deps: AppDeps): App {
       if (err.status === 413) return problemResponse(c, problems.tooLarge(deps.bodyLimitBytes));
       if (err.status === 415) return problemResponse(c, problems.unsupportedMediaType());
       return problemResponse(c, new ProblemError(err.status, 'http-error', 'Request failed', err.message || 'Request failed.'));
+    }
+    // Temporal unreachable or not answering in time: the request may be sent again (with its Idempotency-Key).
+    if (temporalUnreachable(err)) {
+      deps.logger.warn('Temporal did not answer', { requestId: c.get('requestId'), route: c.req.path, error: err.message });
+      const res = problemResponse(
+        c,
+        problems.unavailable(
+          'The workflow service did not answer in time. Send the request again (with the same Idempotency-Key) shortly.',
+        ),
+      );
+      res.headers.set('Retry-After', '5');
+      return res;
     }
     deps.logger.error('unhandled error', { requestId: c.get('requestId'), route: c.req.path, error: err });
     return problemResponse(c, problems.internal());

@@ -2,6 +2,7 @@
  * Problem details (RFC 9457). Every error the API returns goes through here, so clients can
  * rely on a stable `type` and never see a stack trace.
  */
+import { isGrpcServiceError, ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
@@ -63,4 +64,14 @@ export function fieldErrors(error: ZodError): FieldError[] {
 
 export function problemResponse(c: Context, err: ProblemError): Response {
   return c.body(JSON.stringify(err.toProblem()), err.status, { 'Content-Type': 'application/problem+json' });
+}
+
+/** gRPC codes of a Temporal server that is down, overloaded or slow: CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE. */
+const TRANSIENT_GRPC = new Set([1, 4, 8, 14]);
+
+/** A call to Temporal that failed because the server is unreachable or too slow, not because of the request. */
+export function temporalUnreachable(err: unknown): err is Error {
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
+  const grpc = isGrpcServiceError(err) ? err : err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : undefined;
+  return grpc !== undefined && TRANSIENT_GRPC.has(grpc.code);
 }

@@ -116,6 +116,15 @@ describe('intake while Temporal is down', () => {
     });
     expect(cancel.status).toBe(503);
     expect((await getOrder(orderIds[1]!))?.status).toBe('RECEIVED');
+    // A command to an order whose workflow exists, with the server away: a 503 to send again, not a 500.
+    const unreachable = await stack.api(`/v1/orders/${warmId}/returns`, {
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { lines: [{ lineNo: 1, quantity: 1 }], reason: 'does not fit' },
+    });
+    expect(unreachable.status).toBe(503);
+    expect(unreachable.headers.get('retry-after')).toBe('5');
+    expect(((await unreachable.json()) as { type: string }).type).toMatch(/unavailable/);
 
     // The relay keeps trying (each start has a deadline), and says so without naming the buyer.
     await eventually(() => Promise.resolve(stack.starts.counts.failed > 0), { what: 'a start failed and is retried', timeoutMs: 60_000 });
