@@ -84,7 +84,13 @@ export async function startFromRow(
 
 export type { RelayOptions };
 
-export const DEFAULT_RELAY: RelayOptions = {
+export interface StartRelayOptions extends RelayOptions {
+  /** An order whose workflow is still not started this long after intake is flagged for ops (needs attention). */
+  flagAfterMs: number;
+}
+
+export const DEFAULT_RELAY: StartRelayOptions = {
+  flagAfterMs: 5 * 60_000,
   batch: 100,
   concurrency: 16,
   pollMs: 1000,
@@ -108,13 +114,17 @@ export class WorkflowStartRelay extends OutboxRelay<PendingStart> {
   /** What this relay did, for metrics and tests. */
   readonly counts: RelayCounts = { started: 0, alreadyStarted: 0, failed: 0 };
 
+  private readonly flagAfterMs: number;
+
   constructor(
     private readonly deps: { sql: Sql; client: Client; logger: Logger },
-    options: Partial<RelayOptions> = {},
+    options: Partial<StartRelayOptions> = {},
   ) {
     const repo = new WorkflowStartsRepo(deps.sql);
-    super(repo, { ...DEFAULT_RELAY, ...options }, deps.logger, 'workflow start');
+    const o = { ...DEFAULT_RELAY, ...options };
+    super(repo, o, deps.logger, 'workflow start');
     this.repo = repo;
+    this.flagAfterMs = o.flagAfterMs;
   }
 
   /** Whether the workflow was asked for and is not started yet. */
@@ -153,7 +163,17 @@ export class WorkflowStartRelay extends OutboxRelay<PendingStart> {
     return { workflowId: row.workflowId, kind: row.kind };
   }
 
-  protected onFailed(): void {
+  /**
+   * An order still not started long after it was accepted is not left to the metrics alone: it is
+   * flagged, with the reason, in the needs-attention list ops watch. Its workflow's first step
+   * clears the flag (the projection then follows the workflow).
+   */
+  protected async onFailed(row: PendingStart, error: string): Promise<void> {
     this.counts.failed++;
+    const waited = Date.now() - row.createdAt.getTime();
+    if (row.kind !== 'order' || waited < this.flagAfterMs) return;
+    const reason = `accepted ${Math.round(waited / 1000)} s ago and its workflow is not started yet: the workflow service does not take it (${row.attempts} attempts; last: ${error.slice(0, 200)}); it starts by itself once the service answers`;
+    await this.deps.sql`update orders set needs_attention = true, attention_reason = ${reason}, updated_at = now()
+      where order_id = ${row.workflowId} and seq = 0`;
   }
 }

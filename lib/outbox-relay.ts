@@ -65,7 +65,8 @@ export abstract class OutboxRelay<R extends OutboxRow> {
   protected abstract handle(row: R, timeoutMs: number): Promise<void>;
   /** Fields that name a row in the log: ids only, never personal data. */
   protected abstract describe(row: R): Record<string, unknown>;
-  protected onFailed(): void {}
+  /** After a failed attempt, the row already due again later: counts, flags, whatever the relay keeps. */
+  protected onFailed(_row: R, _error: string): Promise<void> | void {}
 
   /** Runs the relay's loop (again after a stop, once that stop has finished). */
   start(): void {
@@ -131,7 +132,6 @@ export abstract class OutboxRelay<R extends OutboxRow> {
       await this.store.done(row);
       return true;
     } catch (err) {
-      this.onFailed();
       // The backoff, or later when the failure says when it can pass (e.g. a push waiting out a doubt).
       const hint = (err as { nextRetryDelay?: unknown } | null)?.nextRetryDelay;
       const backoff = Math.min(this.o.retryMaxMs, this.o.retryMinMs * 2 ** Math.min(row.attempts - 1, 20));
@@ -144,6 +144,7 @@ export abstract class OutboxRelay<R extends OutboxRow> {
         error: message,
       });
       await this.store.retryLater(row, delay, message).catch(() => undefined);
+      await Promise.resolve(this.onFailed(row, message)).catch(() => undefined);
       return false;
     }
   }

@@ -9,7 +9,7 @@ import { NativeConnection, type Worker, type WorkflowBundleOption } from '@tempo
 import { createApp } from '../api/create-app';
 import { KeyStore } from '../api/auth';
 import { addStartBacklogMetrics, createApiMetrics } from '../api/metrics';
-import { WorkflowStartRelay, type RelayOptions } from '../intake/workflow-starts';
+import { WorkflowStartRelay, type StartRelayOptions } from '../intake/workflow-starts';
 import { createSql, type Sql } from '../db/client';
 import { migrate } from '../db/migrate';
 import { DEV_SANDBOX_KEY, startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/server';
@@ -55,7 +55,7 @@ export interface StackOptions {
   /** Default true; benchmarks and some tests run the worker separately. */
   runWorker?: boolean;
   /** Knobs of the workflow-start relay (intake/workflow-starts.ts); its defaults otherwise. */
-  startRelay?: Partial<RelayOptions>;
+  startRelay?: Partial<StartRelayOptions>;
   /** Stock sync to channels, run by this stack's worker: on with defaults unless `false`. */
   stockSync?: Partial<StockSyncSettings> | false;
 }

@@ -39,7 +39,8 @@ beforeAll(async () => {
     namespace: 'default',
     returnWindows: { default: 0 },
     sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } },
-    startRelay: { retryMinMs: 100, retryMaxMs: 1000, pollMs: 200 },
+    // Flagged for ops from the first failed start (in production: after 5 minutes).
+    startRelay: { retryMinMs: 100, retryMaxMs: 1000, pollMs: 200, flagAfterMs: 0 },
   });
   await seedNetwork(stack.db.sql, { 'SKU-OUT': { 'WH-HCM': 1000 } });
 }, 120_000);
@@ -51,6 +52,7 @@ afterAll(async () => {
 
 interface OrderBody {
   status: string;
+  needsAttention: boolean;
   timeline: { status: string }[];
 }
 const getOrder = async (id: string) => {
@@ -131,6 +133,16 @@ describe('intake while Temporal is down', () => {
     const retries = stack.logs.filter((l) => l.includes('workflow start not done yet; will retry'));
     expect(retries.length).toBeGreaterThan(0);
     expect(retries.some((l) => l.includes('Nguyễn') || l.includes('0901234567') || l.includes('12 Lê Lợi'))).toBe(false);
+    // Not only in the metrics: the orders waiting to start are in the needs-attention list, with the reason.
+    const flagged = await eventually(
+      async () => {
+        const res = await stack.api('/v1/orders?needsAttention=true&limit=100', { key: TEST_KEYS.ops });
+        const list = ((await res.json()) as { items: { orderId: string; attentionReason: string | null }[] }).items;
+        return orderIds.every((id) => list.some((o) => o.orderId === id)) ? list : undefined;
+      },
+      { what: 'the waiting orders flagged', timeoutMs: 60_000, intervalMs: 300 },
+    );
+    expect(flagged.find((o) => o.orderId === orderIds[0])?.attentionReason).toMatch(/its workflow is not started yet/);
 
     // Temporal is back: every accepted order and the notification start, once, and run to the end.
     temporal = await startTemporal();
@@ -147,6 +159,7 @@ describe('intake while Temporal is down', () => {
       );
       // The refused command (503) left nothing behind: that order runs like the others.
       expect(done.status).toBe('COMPLETED');
+      expect(done.needsAttention).toBe(false);
       expect(done.timeline.map((t) => t.status)).not.toContain('CANCELLING');
       expect(await runs(id)).toBe(1);
     }
