@@ -9,10 +9,11 @@ import { createActivities, type ActivityDeps } from '../activities';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
-/** Bundles workflow code once; the bundle can be reused by many workers. */
-export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+/** Bundles workflow code once; the bundle can be reused by many workers. Tests may add workflow interceptor modules. */
+export function bundleWorkflows(interceptorModules: string[] = []): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
+    ...(interceptorModules.length ? { workflowInterceptorModules: interceptorModules } : {}),
     logger: {
       log: () => undefined,
       trace: () => undefined,

@@ -27,20 +27,13 @@ export const DEFAULT_PUSH_RELAY: RelayOptions = {
 };
 
 export class StatusPushRelay extends OutboxRelay<PendingPush> {
-  private readonly repo: StatusPushesRepo;
   readonly counts = { pushed: 0, stale: 0, refused: 0, failed: 0 };
 
   constructor(
     private readonly deps: { sql: Sql; logger: Logger; push: StatusPusher },
     options: Partial<RelayOptions> = {},
   ) {
-    const repo = new StatusPushesRepo(deps.sql);
-    super(repo, { ...DEFAULT_PUSH_RELAY, ...options }, deps.logger, 'status push');
-    this.repo = repo;
-  }
-
-  backlog() {
-    return this.repo.stats();
+    super(new StatusPushesRepo(deps.sql), { ...DEFAULT_PUSH_RELAY, ...options }, deps.logger, 'status push');
   }
 
   protected async handle(row: PendingPush, timeoutMs: number): Promise<void> {

@@ -5,9 +5,8 @@
  * capture message in late (test/support/late-capture-tell.ts); everything else is the real stack.
  */
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WORKFLOWS_PATH } from '../../worker/create-worker';
+import { bundleWorkflows } from '../../worker/create-worker';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
@@ -36,18 +35,7 @@ const ledger = async (orderId: string) =>
   ).entries;
 
 beforeAll(async () => {
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
-    workflowInterceptorModules: [fileURLToPath(new URL('../support/late-capture-tell.ts', import.meta.url))],
-    logger: {
-      log: () => undefined,
-      trace: () => undefined,
-      debug: () => undefined,
-      info: () => undefined,
-      warn: () => undefined,
-      error: () => undefined,
-    },
-  });
+  const bundle = await bundleWorkflows([fileURLToPath(new URL('../support/late-capture-tell.ts', import.meta.url))]);
   stack = await startTestStack({
     workflowBundle: { code: bundle.code },
     returnWindows: { default: 120_000 },
