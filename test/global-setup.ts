@@ -97,6 +97,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('temporalCliPath', temporal.cliPath ?? '');
 
   return async () => {
+    if (process.env.RECORD_PATH_HISTORIES) {
+      // Before the dev server stops: the histories of every path the suite drove (test/replay/record-paths.ts).
+      const { recordPathHistories } = await import('./replay/record-paths');
+      await recordPathHistories({
+        address: temporal.address,
+        namespace: config.temporal.namespace,
+        bundlePath,
+        label: process.env.RECORD_PATH_HISTORIES,
+        log,
+      }).catch((e: unknown) => log(`recording path histories failed: ${String(e)}`));
+    }
     for (const s of services.reverse()) await s.stop().catch((e: unknown) => log(`stop failed: ${String(e)}`));
     rmSync(dir, { recursive: true, force: true });
   };

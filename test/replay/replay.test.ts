@@ -13,6 +13,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_SLA } from '../../domain/settings';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
+import { readPathHistories } from './record-paths';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 const HISTORIES = fileURLToPath(new URL('./histories', import.meta.url));
@@ -94,6 +95,16 @@ describe('replay', () => {
       await Worker.runReplayHistory({ workflowBundle: bundle }, JSON.parse(readFileSync(join(HISTORIES, f), 'utf8')) as unknown, f);
     }
   });
+
+  it('replays the recorded histories of every path the suite drives (cancellations, cuts, returns, exchanges, COD, holds...)', async () => {
+    const histories = readPathHistories();
+    expect(histories.length).toBeGreaterThan(20);
+    const failed: string[] = [];
+    for await (const r of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
+      if (r.error) failed.push(`${r.workflowId}: ${r.error.message}`);
+    }
+    expect(failed).toEqual([]);
+  }, 300_000);
 
   it('fails when workflow code changes incompatibly (the check can fail)', async () => {
     const mutant = await bundleWorkflowCode({
