@@ -4,6 +4,7 @@
  * spread in proportion to value), never more than is left unpromised, and the return that brings
  * back the last kept unit refunds all that is left, so rounding never keeps a cent.
  */
+import { mulDiv } from './money';
 
 export interface LineUnits {
   lineNo: number;
@@ -36,5 +37,5 @@ export function returnRefundDue(basis: RefundBasis, lines: readonly LineUnits[],
   const back = [...promised.flatMap((r) => r.lines), ...lines];
   const everything = basis.keptUnits.every((q, i) => unitsOf(back, i + 1) >= q);
   if (everything) return left;
-  return Math.max(0, Math.min(Math.floor((basis.paid * value(lines)) / keptValue), left));
+  return Math.max(0, Math.min(mulDiv(basis.paid, value(lines), keptValue), left));
 }

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { splitProportionally } from '../../domain/money';
+import { mulDiv, splitProportionally } from '../../domain/money';
 import { returnRefundDue, type LineUnits, type PromisedReturn } from '../../domain/refunds';
 
 const orderArb = fc
@@ -50,6 +50,25 @@ describe('money rules (domain/)', () => {
         },
       ),
     );
+  });
+
+  it('a share is exact where a float product would round: the whole order carries the whole total', () => {
+    // 654 922 338.83 VND × one 1 594 507.89 VND unit of 1: the float product (~1e19) passes 2^53.
+    expect(Math.floor((65_492_233_883 * 159_450_789) / 159_450_789)).toBe(65_492_233_882);
+    expect(mulDiv(65_492_233_883, 159_450_789, 159_450_789)).toBe(65_492_233_883);
+    // As the share rules use it: a part (b) of a whole (c) of an amount (a), so the result is at most a.
+    const partArb = fc
+      .integer({ min: 1, max: 1e13 })
+      .chain((c) => fc.tuple(fc.integer({ min: 0, max: 1e13 }), fc.integer({ min: 0, max: c }), fc.constant(c)));
+    fc.assert(
+      fc.property(partArb, ([a, b, c]) => {
+        const q = mulDiv(a, b, c);
+        // q = ⌊a·b/c⌋ exactly: q·c ≤ a·b < (q+1)·c.
+        expect(BigInt(q) * BigInt(c) <= BigInt(a) * BigInt(b)).toBe(true);
+        expect((BigInt(q) + 1n) * BigInt(c) > BigInt(a) * BigInt(b)).toBe(true);
+      }),
+    );
+    expect(splitProportionally(65_492_233_883, [159_450_789, 0])).toEqual([65_492_233_883, 0]);
   });
 
   it('returns refund never more than was paid, and exactly that once every kept unit is back', () => {
