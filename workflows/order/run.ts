@@ -1,0 +1,410 @@
+/**
+ * One order's run: its state, what its handlers have asked for, the children it watches, and
+ * `record`, which writes a step of the story (projection and timeline, the channel's push, search
+ * attributes). The sub-flows (fulfilment, partial cancellation, returns, compensation) are
+ * functions of this run, each in its own module; the story itself is in `../order.ts`.
+ */
+import {
+  CancellationScope,
+  proxyActivities,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  log,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import type { Activities } from '../../activities';
+import type { Allocation } from '../../domain/allocation';
+import { toMinor } from '../../domain/money';
+import { mergeLines, qtyOf, unitsShare, valueOf, type PricedLines } from '../../domain/order-lines';
+import { returnRefundDue } from '../../domain/refunds';
+import type { CanonicalOrder, OrderStatus } from '../../domain/order';
+import type { OrderSettings } from '../../domain/settings';
+import { createStepRunner } from '../attention';
+import { orderDetails } from '../details';
+import {
+  SHIPMENT_RANK,
+  type ChannelOrderEvent,
+  type LineQuantity,
+  type OrderState,
+  type ReturnProgress,
+  type ShipmentProgress,
+} from '../messages';
+import type { Patches } from '../patches';
+import { bookkeepingProfile, channelPushProfile, oneAtATime, stepProfile, summarised } from '../profiles';
+import { CarrierKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, WarehouseKey } from '../search-attributes';
+import type { ReturnInput, returnWorkflow } from '../return';
+import type { ShipmentInput, shipmentWorkflow } from '../shipment';
+
+export interface OrderWorkflowInput {
+  orderId: string;
+  order: CanonicalOrder;
+  settings: OrderSettings;
+  /** Carriers that push webhooks; the rest are polled. */
+  pushCarriers: string[];
+}
+
+/** Every patch of the order workflow (see patches.ts). */
+export const ORDER_PATCHES = [
+  'return-window',
+  'release-remainder',
+  'children-close-first',
+  'authorisation-in-doubt',
+  'return-window-after-refused-cancel',
+  'refused-cancel-records-lines',
+  'return-refund-after-captures',
+  'status-outbox',
+  'search-attributes-on-change',
+] as const;
+
+export type OrderPatch = (typeof ORDER_PATCHES)[number];
+
+export interface ChildTypes {
+  shipment: typeof shipmentWorkflow;
+  return: typeof returnWorkflow;
+}
+
+type Request = { reason: string; actor: string };
+type HoldDecision = { kind: 'release'; actor: string; note?: string | undefined } | { kind: 'reject'; actor: string; reason: string };
+
+export const CLOSED = new Set<OrderStatus>(['REJECTED', 'CANCELLED', 'DELIVERED', 'COMPLETED']);
+
+export class OrderRun {
+  readonly orderId: string;
+  readonly order: CanonicalOrder;
+  readonly settings: OrderSettings;
+  readonly pushesQueued: boolean;
+  /** Outside systems and business steps: a failure parks the order for an ops retry (`steps.run`). */
+  readonly acts: Activities;
+  /** Our own bookkeeping in PostgreSQL: local activities, one at a time. */
+  readonly books: Activities;
+  /** Status pushes of orders recorded before the push outbox. */
+  readonly pushes: Activities;
+  readonly steps: ReturnType<typeof createStepRunner>;
+  readonly state: OrderState;
+  /** The order's forward path; a cancellation (API or Temporal) cancels it and compensation runs. */
+  readonly forward = new CancellationScope();
+  readonly pendingPushes: Promise<void>[] = [];
+
+  // What the handlers asked for; the story reads these where it waits.
+  holdDecision: HoldDecision | undefined;
+  stockMayBeBack = false;
+  /** An ops hold: requested any time before shipping, it takes effect before the order's next step. */
+  opsHold: Request | undefined;
+  opsRelease: { actor: string; note?: string | undefined } | undefined;
+  cancelRequest: Request | undefined;
+  cancelSettled = false;
+  /** The channel's own cancellation, when it is what cancelled the order: its push answers the platform. */
+  channelCancel: ChannelOrderEvent | undefined;
+  /** What the channel said that ops must look at (a cancellation after handover, a return request). */
+  readonly channelFlags: ChannelOrderEvent[] = [];
+
+  // Where the story stands.
+  reserveStarted = false;
+  /** The authorisation request as sent: a cancellation may leave its outcome unknown. */
+  authorising: { amount: string; currency: string; token: string } | undefined;
+  compensating = false;
+  returnWindowOpen = false;
+  /** Before shipping starts a cancelled line is simply not reserved (or its units are given back); afterwards its shipment is cut. */
+  shippingStarted = false;
+  weights: Record<string, number> = {};
+  cities: Record<string, string> = {};
+
+  // Shipments: their children, messages, shares and cuts.
+  readonly progressInbox: ShipmentProgress[] = [];
+  readonly children = new Map<string, ChildWorkflowHandle<typeof shipmentWorkflow>>();
+  /** Child workflows that failed, were terminated or could not start, and why: they wait for an ops retry. */
+  readonly downChildren = new Map<string, string>();
+  readonly shipmentArgs = new Map<string, ShipmentInput>();
+  /** The newest message applied per shipment (see ShipmentProgress.seq). */
+  readonly shipmentSeqs = new Map<string, number>();
+  /** Each shipment's share of the order total (minor units): what it captures or collects. */
+  readonly shipmentShares = new Map<string, number>();
+  readonly cutsInFlight = new Set<string>();
+  readonly placeholders = new Set<string>();
+  unitsBeingCut = 0;
+  shipmentNo = 0;
+  cutNo = 0;
+
+  // Returns: requests queued by the handler, their children and messages.
+  readonly returnQueue: string[] = [];
+  readonly returnInbox: ReturnProgress[] = [];
+  readonly returnChildren = new Map<string, ChildWorkflowHandle<typeof returnWorkflow>>();
+  readonly downReturns = new Map<string, string>();
+  readonly returnArgs = new Map<string, ReturnInput>();
+  readonly refundsByCapture = new Map<string, number>();
+  readonly exchangePlans = new Map<string, Allocation[]>();
+
+  private lastAttributes = '';
+  private readonly priced: PricedLines;
+
+  constructor(
+    readonly input: OrderWorkflowInput,
+    private readonly patches: Patches<OrderPatch>,
+    readonly childTypes: ChildTypes,
+  ) {
+    const { order, settings, orderId } = input;
+    this.orderId = orderId;
+    this.order = order;
+    this.settings = settings;
+    this.pushesQueued = this.patched('status-outbox');
+    this.acts = summarised<Activities>(stepProfile(settings), () => this.steps.startingStep);
+    this.books = oneAtATime<Activities>(bookkeepingProfile);
+    this.pushes = proxyActivities<Activities>(channelPushProfile);
+    this.state = {
+      orderId,
+      status: 'RECEIVED',
+      seq: 0,
+      total: undefined,
+      needsAttention: false,
+      attentionReason: undefined,
+      escalationLevel: 0,
+      waitingFor: undefined,
+      waitingUntil: undefined,
+      reasons: [],
+      payment: { method: order.payment.method, captures: [] },
+      allocations: [],
+      allocationWarehouses: [],
+      shipments: [],
+      shortages: [],
+      returns: [],
+      cancelledLines: [],
+    };
+    this.priced = { unitPrices: order.lines.map((l) => toMinor(l.unitPrice)), ordered: order.lines.map((l) => l.quantity) };
+    this.steps = createStepRunner({
+      raise: async (step, reason) => {
+        this.state.needsAttention = true;
+        this.state.attentionReason = reason;
+        this.state.waitingFor = `an ops retry of "${step}"`;
+        await this.record(this.state.status, `needs attention: ${step}`, { reason });
+      },
+      cleared: async (step, actor) => {
+        this.state.needsAttention = false;
+        this.state.attentionReason = undefined;
+        this.state.waitingFor = undefined;
+        await this.record(this.state.status, `retry of "${step}" requested`, {}, actor);
+      },
+    });
+  }
+
+  /** Whether a change applies to this run (patches.ts). */
+  patched(id: OrderPatch): boolean {
+    return this.patches.has(id);
+  }
+
+  /** Asks for the order's cancellation: the forward path stops and compensation runs. */
+  requestCancel(request: Request): void {
+    this.cancelRequest ??= request;
+    this.forward.cancel();
+  }
+
+  /** Lines (units) cancelled so far. */
+  get cancelled(): LineQuantity[] {
+    return this.state.cancelledLines!;
+  }
+
+  cancelledOf(lineNo: number): number {
+    return qtyOf(this.cancelled, lineNo);
+  }
+
+  setCancelled(lines: LineQuantity[]): void {
+    this.cancelled.splice(0, this.cancelled.length, ...lines);
+  }
+
+  addCancelled(lines: LineQuantity[]): void {
+    this.setCancelled(mergeLines([...this.cancelled, ...lines]));
+  }
+
+  /** Every line's units not cancelled. */
+  remainingLines() {
+    return this.order.lines
+      .map((l, i) => ({ lineNo: i + 1, sku: l.sku, quantity: l.quantity - this.cancelledOf(i + 1) }))
+      .filter((l) => l.quantity > 0);
+  }
+
+  /** The value of units at their unit prices (minor units). */
+  valueOf(lines: readonly { lineNo: number; quantity: number }[]): number {
+    return valueOf(this.priced, lines);
+  }
+
+  /** The units' share of the order total (domain/order-lines). */
+  shareOf(lines: LineQuantity[]): number {
+    return unitsShare(this.priced, toMinor(this.state.total ?? '0'), lines);
+  }
+
+  /** What the buyer paid: the captures of a prepaid order, what is due on delivery of a COD one. */
+  paidMinor(): number {
+    return this.state.payment.method === 'cod'
+      ? toMinor(this.state.total ?? '0') - this.shareOf(this.cancelled)
+      : this.state.payment.captures.reduce((a, c) => a + toMinor(c.amount), 0);
+  }
+
+  /** The refund due for `lines` coming back, beside the refunds other returns still hold (domain/refunds). */
+  refundDueFor(lines: LineQuantity[], returnId?: string): number {
+    return returnRefundDue(
+      {
+        unitPrices: this.priced.unitPrices,
+        keptUnits: this.order.lines.map((l, i) => l.quantity - this.cancelledOf(i + 1)),
+        paid: this.paidMinor(),
+      },
+      lines,
+      this.state.returns
+        .filter((r) => r.returnId !== returnId && !['rejected', 'expired'].includes(r.status) && r.exchange?.status !== 'reserved')
+        .map((r) => ({ lines: r.lines, refundDue: toMinor(r.refundDue) })),
+    );
+  }
+
+  /** Every parcel's capture is known to the order (a carrier's delivery can be told before it). */
+  capturesKnown(): boolean {
+    return this.state.shipments.every(
+      (x) => x.status === 'cancelled' || x.captured !== undefined || !this.shipmentShares.get(x.shipmentId),
+    );
+  }
+
+  /** Something of the order is (or was) with the carrier: a channel's cancellation is then for ops. */
+  handedOver(): boolean {
+    return (
+      this.returnWindowOpen ||
+      this.state.shipments.some((x) => x.status !== 'cancelled' && SHIPMENT_RANK[x.status] >= SHIPMENT_RANK.picked_up)
+    );
+  }
+
+  /** Units of each line that no live shipment carries: once shipping has settled, those will never ship. */
+  unitsNotShipping(): LineQuantity[] {
+    const carried = mergeLines(this.state.shipments.filter((x) => x.status !== 'cancelled').flatMap((x) => x.lines));
+    return this.order.lines.map((l, i) => ({ lineNo: i + 1, quantity: l.quantity - qtyOf(carried, i + 1) })).filter((l) => l.quantity > 0);
+  }
+
+  /** Shipments a cancellation can still cut: at the warehouse, not already being cut or replacing one. */
+  cuttableShipments() {
+    return this.state.shipments.filter(
+      (x) =>
+        SHIPMENT_RANK[x.status] < SHIPMENT_RANK.picked_up &&
+        !x.cancelRefused &&
+        !this.cutsInFlight.has(x.shipmentId) &&
+        !this.placeholders.has(x.shipmentId) &&
+        this.shipmentShares.has(x.shipmentId),
+    );
+  }
+
+  /** Units of a line that can still be cancelled: not reserved yet, or in a shipment still at the warehouse. */
+  cancellableUnits(lineNo: number): number {
+    if (!this.shippingStarted) return (this.order.lines[lineNo - 1]?.quantity ?? 0) - this.cancelledOf(lineNo);
+    return this.cuttableShipments().reduce((a, x) => a + qtyOf(x.lines, lineNo), 0);
+  }
+
+  /** The order, a shipment or a return needs a person, or a parcel is late. */
+  private attention(): boolean {
+    const s = this.state;
+    return (
+      s.needsAttention ||
+      s.shipments.some((x) => x.needsAttention) ||
+      s.returns.some((r) => r.needsAttention === true) ||
+      s.escalationLevel > 0
+    );
+  }
+
+  /** Records a step of the story: projection + timeline, channel push, search attributes. */
+  async record(status: OrderStatus, event: string, eventDetail: Record<string, unknown> = {}, actor = 'system'): Promise<void> {
+    const { state, order, orderId } = this;
+    state.status = status;
+    state.seq += 1;
+    const seq = state.seq;
+    const attributes: SearchAttributeUpdatePair[] = [
+      { key: OrderStatusKey, value: status },
+      { key: NeedsAttentionKey, value: this.attention() },
+      { key: EscalationLevelKey, value: state.escalationLevel },
+      ...(state.shipments.length ? [{ key: WarehouseKey, value: [...new Set(state.shipments.map((s) => s.warehouseId))] }] : []),
+      ...(state.shipments.some((s) => s.carrier)
+        ? [{ key: CarrierKey, value: [...new Set(state.shipments.flatMap((s) => (s.carrier ? [s.carrier] : [])))] }]
+        : []),
+    ];
+    // Upserted when they change only: each upsert is a history event.
+    const attributesNow = JSON.stringify(attributes);
+    if (attributesNow !== this.lastAttributes || !this.patched('search-attributes-on-change')) upsertSearchAttributes(attributes);
+    this.lastAttributes = attributesNow;
+    const at = new Date().toISOString();
+    const push = {
+      channel: order.channel,
+      orderId,
+      channelOrderId: order.channelOrderId,
+      status,
+      seq,
+      occurredAt: at,
+      ...(state.reasons.length || this.channelCancel
+        ? {
+            detail: {
+              ...(state.reasons.length ? { reasons: state.reasons } : {}),
+              ...(this.channelCancel ? channelCancelDetail(this.channelCancel) : {}),
+            },
+          }
+        : {}),
+    };
+    setCurrentDetails(orderDetails(state));
+    // The story is written even while the order is being cancelled.
+    await CancellationScope.nonCancellable(() =>
+      this.books.recordStatus({
+        orderId,
+        seq,
+        status,
+        event,
+        eventDetail,
+        actor,
+        at,
+        needsAttention: this.attention(),
+        attentionReason:
+          state.attentionReason ??
+          state.shipments.find((s) => s.needsAttention)?.attentionReason ??
+          state.shipments.find((s) => s.escalationLevel)?.escalationReason ??
+          null,
+        escalationLevel: state.escalationLevel,
+        detail: projectionDetail(state),
+        // The channel's push is queued with the status and sent by the workers' relay: no activity
+        // per push in the order's history. Orders recorded before this push with an activity.
+        ...(this.pushesQueued ? { push: { channel: order.channel, input: push } } : {}),
+      }),
+    );
+    if (this.pushesQueued) return;
+    this.pendingPushes.push(
+      CancellationScope.nonCancellable(() => this.pushes.pushOrderStatus(push)).catch((err: unknown) => {
+        // Only a refusal (4xx) ends up here: transient failures retry without limit.
+        log.warn('channel refused a status push', { orderId, status, seq, error: err instanceof Error ? err.message : 'unknown' });
+      }),
+    );
+  }
+}
+
+/** The order's status from its shipments: delivered when all are, shipped when all left, else partly. */
+export function aggregateStatus(state: OrderState): OrderStatus {
+  const ranks = state.shipments.filter((s) => s.status !== 'cancelled' && !s.rts).map((s) => SHIPMENT_RANK[s.status]);
+  if (ranks.every((r) => r >= SHIPMENT_RANK.delivered)) return 'DELIVERED';
+  if (ranks.every((r) => r >= SHIPMENT_RANK.picked_up)) return 'SHIPPED';
+  if (ranks.some((r) => r >= SHIPMENT_RANK.picked_up)) return 'PARTIALLY_SHIPPED';
+  return 'FULFILLING';
+}
+
+/** What a cancellation's status push tells the channel's adapter when the channel itself asked for it. */
+function channelCancelDetail(e: ChannelOrderEvent): Record<string, unknown> {
+  return {
+    cancelledBy: 'channel',
+    buyerRequest: e.kind === 'cancel_request',
+    ...(e.platformRequestId ? { platformRequestId: e.platformRequestId } : {}),
+  };
+}
+
+/** What the projection keeps of the workflow's state (the API's order detail reads it). */
+function projectionDetail(state: OrderState): Record<string, unknown> {
+  return {
+    total: state.total,
+    reasons: state.reasons,
+    payment: state.payment,
+    allocations: state.allocations,
+    allocationWarehouses: state.allocationWarehouses,
+    shipments: state.shipments,
+    shortages: state.shortages,
+    returns: state.returns,
+    cancelledLines: state.cancelledLines ?? [],
+    waitingFor: state.waitingFor ?? null,
+    waitingUntil: state.waitingUntil ?? null,
+  };
+}
