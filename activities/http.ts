@@ -15,6 +15,32 @@ export interface OutsideSystem {
   timeoutMs?: number;
 }
 
+/**
+ * Every outside system the activities call, each at its own base URL with its own key. A
+ * carrier's or a channel's base URL is its API host; in dev and tests all are paths of the
+ * sandbox (`lib/stack.ts` outsideSystems).
+ */
+export interface OutsideSystems {
+  payments: OutsideSystem;
+  wms: OutsideSystem;
+  notify: OutsideSystem;
+  carriers: Record<string, OutsideSystem>;
+  channels: Record<string, OutsideSystem>;
+}
+
+/** The system serving one carrier or channel; one that is not configured is a refusal naming its setting. */
+export function systemFor(systems: Record<string, OutsideSystem>, kind: 'carrier' | 'channel', name: string): OutsideSystem {
+  const system = Object.hasOwn(systems, name) ? systems[name] : undefined;
+  if (!system) {
+    throw ApplicationFailure.create({
+      type: kind === 'carrier' ? 'CarrierNotConfigured' : 'ChannelNotConfigured',
+      message: `no ${kind} ${name} is configured (OMS_${kind.toUpperCase()}_${name.toUpperCase()}_URL)`,
+      nonRetryable: true,
+    });
+  }
+  return system;
+}
+
 export interface CallOptions {
   method?: 'GET' | 'POST';
   body?: unknown;

@@ -9,7 +9,7 @@ import type { Logger } from '../lib/logger';
 import { createCarrierActivities } from './carriers/carrier-activities';
 import { createChannelActivities } from './channels/channel-activities';
 import { createStockSyncActivities } from './channels/stock-sync-activities';
-import type { OutsideSystem } from './http';
+import type { OutsideSystems } from './http';
 import { createInventoryActivities } from './inventory/inventory-activities';
 import { createNotifyActivities } from './notify/notify-activities';
 import { createOrderActivities } from './orders/order-activities';
@@ -22,7 +22,7 @@ export interface ActivityDeps {
   logger: Logger;
   rules: BusinessRules;
   /** Outside systems; in dev and tests all are the sandbox. */
-  systems: { payments: OutsideSystem; wms: OutsideSystem; carriers: OutsideSystem; channels: OutsideSystem; notify: OutsideSystem };
+  systems: OutsideSystems;
   /** Webhook/API secret per sales channel (OMS_CHANNEL_SECRETS); development secrets when absent. */
   channelSecrets?: Record<string, string> | undefined;
   /** Stock sync to channels; absent = off in this worker. */

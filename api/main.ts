@@ -1,14 +1,16 @@
 /**
- * API process for a real deployment: DATABASE_URL, TEMPORAL_ADDRESS, OMS_API_KEYS and
- * OMS_SANDBOX_URL (or real outside systems) come from the environment; workers run apart.
+ * API process for a real deployment: DATABASE_URL, TEMPORAL_ADDRESS and OMS_API_KEYS come from
+ * the environment; workers run apart. In production mode (lib/config.ts) it refuses to start
+ * without every key, secret and outside system; in development the rest is the sandbox's.
  */
 import { loadConfigOrExit } from '../lib/config';
 import { loadOrCreateDevKeys } from '../lib/dev-keys';
 import { createLogger } from '../lib/logger';
 import { surviveStrayRejections } from '../lib/stray-rejections';
-import { startStack } from '../lib/stack';
+import { resolveSystems, startStack } from '../lib/stack';
+import { temporalConnectionOptions } from '../lib/temporal-connection';
 
-const config = loadConfigOrExit();
+const config = loadConfigOrExit(process.env, { service: true });
 const logger = createLogger({ level: config.logLevel, base: { service: 'oms-api' } });
 surviveStrayRejections(logger);
 if (!config.databaseUrl) {
@@ -22,6 +24,7 @@ const stack = await startStack({
   taskQueue: config.taskQueue,
   host: config.host,
   port: config.port,
+  // Production mode has refused to start without OMS_API_KEYS: keys are generated in development only.
   apiKeys: config.apiKeys ?? loadOrCreateDevKeys(config.dataDir).keys,
   bodyLimitBytes: config.bodyLimitBytes,
   logger,
@@ -32,9 +35,14 @@ const stack = await startStack({
   systemsKey: config.systemsKey,
   returnWindows: config.returnWindows,
   runWorker: false,
-  ...(config.sandbox.url ? { sandboxUrl: config.sandbox.url } : {}),
+  temporalConnection: temporalConnectionOptions(config.temporal),
+  ...(config.mode === 'production'
+    ? { systems: resolveSystems(config, '') }
+    : config.sandbox.url
+      ? { sandboxUrl: config.sandbox.url }
+      : {}),
 });
-logger.info('api started', { url: stack.apiUrl });
+logger.info('api started', { url: stack.apiUrl, mode: config.mode });
 for (const sig of ['SIGINT', 'SIGTERM'] as const)
   process.once(sig, () => {
     void stack.stop().then(() => process.exit(0));

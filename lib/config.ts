@@ -116,6 +116,50 @@ const money = (fallback: string) =>
     .regex(/^\d{1,13}(\.\d{1,2})?$/, 'must be a decimal amount like 10000000.00')
     .default(fallback);
 
+/** The carriers the OMS books with (activities, webhooks, secrets). */
+export const CARRIER_NAMES = ['ghn', 'vtp'] as const;
+
+/** "shopee,lazada": names from a known list, no duplicates. */
+function nameList<N extends string>(kind: string, known: readonly N[]) {
+  return z.string().transform((raw, ctx): N[] => {
+    const out = [
+      ...new Set(
+        raw
+          .split(',')
+          .map((e) => e.trim())
+          .filter(Boolean),
+      ),
+    ];
+    const unknown = out.find((c) => !(known as readonly string[]).includes(c));
+    if (unknown !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `unknown ${kind} "${unknown}" (known: ${known.join(', ')})` });
+      return z.NEVER;
+    }
+    return out as N[];
+  });
+}
+
+/** An outside system's API: where, and the key the OMS presents. */
+export interface SystemEndpoint {
+  baseUrl: string;
+  apiKey: string;
+}
+
+/** The setting prefix of each outside system: OMS_<PREFIX>_URL and OMS_<PREFIX>_KEY. */
+export const systemPrefix = (kind: 'channel' | 'carrier' | 'payments' | 'wms' | 'notify', name?: string) =>
+  `OMS_${kind.toUpperCase()}${name ? `_${name.toUpperCase()}` : ''}`;
+
+/** OMS_<PREFIX>_URL and OMS_<PREFIX>_KEY: both, or neither (undefined); a bad URL stops the start. */
+function endpointFrom(env: Record<string, string | undefined>, prefix: string): Partial<SystemEndpoint> {
+  const raw = env[`${prefix}_URL`]?.trim();
+  const key = env[`${prefix}_KEY`]?.trim() || undefined;
+  if (raw) {
+    const url = z.url({ protocol: /^https?$/ }).safeParse(raw);
+    if (!url.success) throw new ConfigError(`invalid ${prefix}_URL: must be an http(s) URL`);
+  }
+  return { ...(raw ? { baseUrl: raw.replace(/\/$/, '') } : {}), ...(key ? { apiKey: key } : {}) };
+}
+
 /** Where a worker serves its Temporal SDK metrics unless told otherwise (the usual Prometheus exporter port). */
 export const DEFAULT_WORKER_METRICS_PORT = 9464;
 
@@ -237,6 +281,17 @@ const envSchema = z.object({
       return port;
     }),
   OMS_WORKER_METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  // Production mode: every outside system, secret and key set explicitly; nothing of development is used.
+  OMS_ENV: z.enum(['development', 'production'], { error: 'must be development or production' }).optional(),
+  NODE_ENV: optionalString,
+  OMS_CHANNELS: optionalString.pipe(nameList('channel', CHANNEL_NAMES).optional()),
+  OMS_CARRIERS: optionalString.pipe(nameList('carrier', CARRIER_NAMES).optional()),
+  // Temporal Cloud or a cluster with mTLS: an API key, and/or a client certificate and key (PEM files).
+  TEMPORAL_API_KEY: optionalString,
+  TEMPORAL_TLS_CERT: optionalString,
+  TEMPORAL_TLS_KEY: optionalString,
+  TEMPORAL_TLS_CA: optionalString,
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
 });
 
 /** Development defaults for webhook secrets: the sandbox signs with the same ones. */
@@ -258,7 +313,19 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl: string | undefined;
-  temporal: { address: string | undefined; namespace: string; cliPath: string | undefined; port: number; uiPort: number };
+  temporal: {
+    address: string | undefined;
+    namespace: string;
+    cliPath: string | undefined;
+    port: number;
+    uiPort: number;
+    /** Temporal Cloud's API key (sent as a bearer token, over TLS). */
+    apiKey: string | undefined;
+    /** TLS to the frontend: a client certificate and key for mTLS, a CA and server name when not the system's. */
+    tls:
+      | { certPath?: string | undefined; keyPath?: string | undefined; caPath?: string | undefined; serverName?: string | undefined }
+      | undefined;
+  };
   dataDir: string;
   pgPort: number;
   /** fsync of the embedded PostgreSQL: true (durable) unless OMS_PG_FSYNC=off. */
@@ -280,10 +347,74 @@ export interface Config {
   stockSync: StockSyncSettings;
   /** The worker's Prometheus endpoint for Temporal SDK metrics; undefined: none. */
   workerMetrics: { host: string; port: number } | undefined;
+  /**
+   * `development` (the default): what is not set falls back to the sandbox, the development
+   * secrets and generated keys. `production` (OMS_ENV=production, or NODE_ENV=production):
+   * every key, secret and outside system is set explicitly, or the process refuses to start.
+   */
+  mode: 'development' | 'production';
+  /** Sales channels and carriers enabled: each has its secret and its system. */
+  channels: Channel[];
+  carriers: Carrier[];
+  /** Outside systems set explicitly (OMS_<SYSTEM>_URL and _KEY); in development the rest are the sandbox's. */
+  systems: ExplicitSystems;
+}
+
+export type Carrier = (typeof CARRIER_NAMES)[number];
+
+export interface ExplicitSystems {
+  payments?: Partial<SystemEndpoint>;
+  wms?: Partial<SystemEndpoint>;
+  notify?: Partial<SystemEndpoint>;
+  carriers: Record<string, Partial<SystemEndpoint>>;
+  channels: Record<string, Partial<SystemEndpoint>>;
+}
+
+/** What production mode requires and development fills in: one line per missing or unsafe setting. */
+function productionIssues(e: z.infer<typeof envSchema>, systems: ExplicitSystems, channels: Channel[], carriers: Carrier[]): string[] {
+  const issues: string[] = [];
+  const need = (name: string, what: string) => issues.push(`${name} is required: ${what}`);
+  if (!e.DATABASE_URL) need('DATABASE_URL', 'the OMS database (postgres://...); the embedded PostgreSQL is for development');
+  if (!e.TEMPORAL_ADDRESS) need('TEMPORAL_ADDRESS', 'the Temporal frontend (host:port); the dev server is for development');
+  if (!e.OMS_API_KEYS?.length) need('OMS_API_KEYS', 'role[:channel]=key,...; keys are generated in development only');
+  if (!e.OMS_CHANNELS) need('OMS_CHANNELS', `the sales channels to take orders from (${CHANNEL_NAMES.join(', ')})`);
+  if (!e.OMS_CARRIERS) need('OMS_CARRIERS', `the carriers to book with (${CARRIER_NAMES.join(', ')})`);
+  const endpoint = (prefix: string, got: Partial<SystemEndpoint> | undefined, what: string) => {
+    if (!got?.baseUrl) need(`${prefix}_URL`, `the ${what}'s API`);
+    if (!got?.apiKey) need(`${prefix}_KEY`, `the ${what}'s API key`);
+  };
+  endpoint(systemPrefix('payments'), systems.payments, 'payment gateway');
+  endpoint(systemPrefix('wms'), systems.wms, 'warehouse system');
+  endpoint(systemPrefix('notify'), systems.notify, 'ops notification service');
+  const secrets = (
+    variable: string,
+    given: Record<string, string> | undefined,
+    dev: Record<string, string>,
+    kind: string,
+    names: string[],
+  ) => {
+    for (const n of names) {
+      const secret = given?.[n];
+      if (!secret) issues.push(`${variable} has no secret for ${kind} ${n}: its webhooks could not be verified`);
+      else if (secret === dev[n])
+        issues.push(`${variable}: the secret of ${kind} ${n} is the development one, published in the repository`);
+    }
+  };
+  secrets('OMS_CHANNEL_SECRETS', e.OMS_CHANNEL_SECRETS, DEV_CHANNEL_SECRETS, 'channel', channels);
+  for (const c of channels) endpoint(systemPrefix('channel', c), systems.channels[c], `${c} platform`);
+  secrets('OMS_CARRIER_SECRETS', e.OMS_CARRIER_SECRETS, DEV_CARRIER_SECRETS, 'carrier', carriers);
+  for (const c of carriers) endpoint(systemPrefix('carrier', c), systems.carriers[c], `${c} carrier`);
+  if (e.OMS_CARRIERS && !(e.OMS_CARRIERS as string[]).includes(e.OMS_DEFAULT_CARRIER))
+    issues.push(`OMS_DEFAULT_CARRIER: ${e.OMS_DEFAULT_CARRIER} is not among OMS_CARRIERS`);
+  if (e.OMS_SANDBOX_URL) issues.push('OMS_SANDBOX_URL: the sandbox is for development; set each outside system instead');
+  return issues.map((i) => `production mode: ${i}`);
 }
 
 /** Parses the environment; throws `ConfigError` with a one-line reason naming the variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  opts: { /** A service process (API, worker): production mode requires its settings. Tools need only theirs. */ service?: boolean } = {},
+): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -291,7 +422,31 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid ${variable}: ${issue.message}`);
   }
   const e = parsed.data;
+  const mode = e.OMS_ENV ?? (e.NODE_ENV === 'production' ? 'production' : 'development');
+  const production = mode === 'production';
+  const channels = e.OMS_CHANNELS ?? (production ? [] : [...CHANNEL_NAMES]);
+  const carriers = e.OMS_CARRIERS ?? (production ? [] : [...CARRIER_NAMES]);
+  const present = (x: Partial<SystemEndpoint>) => (x.baseUrl || x.apiKey ? x : undefined);
+  const systems: ExplicitSystems = {
+    payments: present(endpointFrom(env, systemPrefix('payments'))),
+    wms: present(endpointFrom(env, systemPrefix('wms'))),
+    notify: present(endpointFrom(env, systemPrefix('notify'))),
+    channels: Object.fromEntries(CHANNEL_NAMES.map((c) => [c, endpointFrom(env, systemPrefix('channel', c))])),
+    carriers: Object.fromEntries(CARRIER_NAMES.map((c) => [c, endpointFrom(env, systemPrefix('carrier', c))])),
+  };
+  if (e.TEMPORAL_TLS_CERT !== undefined && e.TEMPORAL_TLS_KEY === undefined)
+    throw new ConfigError('invalid TEMPORAL_TLS_KEY: a client certificate (TEMPORAL_TLS_CERT) needs its key');
+  if (e.TEMPORAL_TLS_KEY !== undefined && e.TEMPORAL_TLS_CERT === undefined)
+    throw new ConfigError('invalid TEMPORAL_TLS_CERT: a client key (TEMPORAL_TLS_KEY) needs its certificate');
+  if (production && opts.service) {
+    const issues = productionIssues(e, systems, channels, carriers);
+    if (issues.length) throw new ConfigError(issues.join('\n'));
+  }
   return {
+    mode,
+    channels,
+    carriers,
+    systems,
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
@@ -301,13 +456,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       cliPath: e.TEMPORAL_CLI_PATH,
       port: e.TEMPORAL_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
+      apiKey: e.TEMPORAL_API_KEY,
+      tls:
+        e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_SERVER_NAME || e.TEMPORAL_API_KEY
+          ? {
+              certPath: e.TEMPORAL_TLS_CERT,
+              keyPath: e.TEMPORAL_TLS_KEY,
+              caPath: e.TEMPORAL_TLS_CA,
+              serverName: e.TEMPORAL_TLS_SERVER_NAME,
+            }
+          : undefined,
     },
     dataDir: e.OMS_DATA_DIR,
     pgPort: e.OMS_PG_PORT,
     pgFsync: e.OMS_PG_FSYNC === 'on',
     apiKeys: e.OMS_API_KEYS,
-    channelSecrets: { ...DEV_CHANNEL_SECRETS, ...e.OMS_CHANNEL_SECRETS },
-    carrierSecrets: { ...DEV_CARRIER_SECRETS, ...e.OMS_CARRIER_SECRETS },
+    // Development secrets are public (the sandbox signs with them): production never falls back to them.
+    channelSecrets: production ? { ...e.OMS_CHANNEL_SECRETS } : { ...DEV_CHANNEL_SECRETS, ...e.OMS_CHANNEL_SECRETS },
+    carrierSecrets: production ? { ...e.OMS_CARRIER_SECRETS } : { ...DEV_CARRIER_SECRETS, ...e.OMS_CARRIER_SECRETS },
     taskQueue: e.OMS_TASK_QUEUE,
     sandbox: { url: e.OMS_SANDBOX_URL, port: e.SANDBOX_PORT, host: e.SANDBOX_HOST },
     bodyLimitBytes: e.OMS_BODY_LIMIT_BYTES,
@@ -335,7 +501,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rules: { riskAmountLimit: e.OMS_RISK_AMOUNT_LIMIT, riskVelocityPerHour: e.OMS_RISK_VELOCITY_PER_HOUR, codLimit: e.OMS_COD_LIMIT },
     stockSync: {
       ...DEFAULT_STOCK_SYNC,
-      channels: e.OMS_STOCK_SYNC_CHANNELS,
+      // Only to channels taken orders from (all of them in development).
+      channels: e.OMS_STOCK_SYNC_CHANNELS.filter((c) => channels.includes(c)),
       intervalMs: e.OMS_STOCK_SYNC_INTERVAL,
       batchSize: e.OMS_STOCK_SYNC_BATCH,
     },
@@ -345,12 +512,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** For entry points: load the config or exit with the one-line reason. */
-export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env, opts: { service?: boolean } = {}): Config {
   try {
-    return loadConfig(env);
+    return loadConfig(env, opts);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`config error: ${err.message}\n`);
+      // One line per problem; names of settings only, never their values.
+      for (const line of err.message.split('\n')) process.stderr.write(`config error: ${line}\n`);
       process.exit(1);
     }
     throw err;

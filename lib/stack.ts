@@ -17,9 +17,11 @@ import { createOrderWorker } from '../worker/create-worker';
 import { StatusPushRelay } from '../worker/status-pushes';
 import { createStatusPusher } from '../activities/channels/channel-activities';
 import { startStockSync } from '../worker/stock-sync';
-import { DEFAULT_STOCK_SYNC, type StockSyncSettings } from '../domain/stock-sync';
+import { CHANNEL_NAMES, DEFAULT_STOCK_SYNC, type StockSyncSettings } from '../domain/stock-sync';
+import type { OutsideSystems } from '../activities/http';
+import type { TemporalConnectionOptions } from './temporal-connection';
 import { installRuntime } from '../worker/runtime';
-import { DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS, type ApiKeySpec } from './config';
+import { CARRIER_NAMES, DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS, type ApiKeySpec, type Config } from './config';
 import { DEFAULT_ORDER_SETTINGS, DEFAULT_RULES, type BusinessRules, type OrderSettings } from '../domain/settings';
 import { seedIfEmpty } from '../db/seed';
 import type { Logger } from './logger';
@@ -49,6 +51,10 @@ export interface StackOptions {
   returnWindows?: Record<string, number>;
   /** API key for the outside systems (the sandbox's merchant key in dev). */
   systemsKey?: string;
+  /** Every outside system at its own URL (production): no sandbox is started or used. */
+  systems?: OutsideSystems;
+  /** TLS and API key for the Temporal frontend (lib/temporal-connection.ts). */
+  temporalConnection?: TemporalConnectionOptions;
   /** Load the dev catalog, warehouses and stock into an empty database. */
   seed?: boolean;
   workflowBundle?: WorkflowBundleOption;
@@ -62,7 +68,8 @@ export interface StackOptions {
 
 export interface Stack {
   apiUrl: string;
-  sandboxUrl: string;
+  /** The sandbox's URL; undefined when the stack runs against real outside systems. */
+  sandboxUrl: string | undefined;
   sandbox: Sandbox | undefined;
   sql: Sql;
   client: Client;
@@ -94,7 +101,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const systemsKey = o.systemsKey ?? DEV_SANDBOX_KEY;
 
     let sandbox: Sandbox | undefined;
-    if (!o.sandboxUrl) {
+    if (!o.sandboxUrl && !o.systems) {
       const started = await startSandbox({
         ...o.sandboxOptions,
         port: o.sandboxPort ?? 0,
@@ -106,10 +113,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       cleanups.push(() => started.stop());
       sandbox = started;
     }
-    const sandboxUrl = o.sandboxUrl ?? sandbox!.url;
+    const sandboxUrl = o.sandboxUrl ?? sandbox?.url;
+    const systems = o.systems ?? outsideSystems(sandboxUrl!, systemsKey);
 
     // Lazy: an API process starts, and takes orders in, while Temporal is away (the relay starts them later).
-    const connection = Connection.lazy({ address: o.temporalAddress });
+    const connection = Connection.lazy({ address: o.temporalAddress, ...o.temporalConnection });
     cleanups.push(() => connection.close());
     const client = new Client({ connection, namespace: o.namespace });
     // Orders and channel notifications are accepted into PostgreSQL; this relay starts their workflows.
@@ -120,10 +128,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     let worker: Worker | undefined;
     if (o.runWorker !== false) {
       installRuntime(o.logger);
-      const nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
+      const nativeConnection = await NativeConnection.connect({ address: o.temporalAddress, ...o.temporalConnection });
       const stockSync = o.stockSync === false ? undefined : { ...DEFAULT_STOCK_SYNC, ...o.stockSync };
       const stopping = new AbortController();
-      const systems = outsideSystems(sandboxUrl, systemsKey);
       // Channel status pushes queued by the orders go out from here (worker/status-pushes.ts).
       const statusPushes = new StatusPushRelay({
         sql,
@@ -205,8 +212,42 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   }
 }
 
-/** In dev and tests every outside system is the sandbox; production points each at the real one. */
-export function outsideSystems(baseUrl: string, apiKey: string) {
-  const system = { baseUrl, apiKey, timeoutMs: 10_000 };
-  return { payments: system, wms: system, carriers: system, channels: system, notify: system };
+/** In dev and tests every outside system is a path of the sandbox; production points each at the real one (lib/config.ts). */
+export function outsideSystems(baseUrl: string, apiKey: string): OutsideSystems {
+  const base = baseUrl.replace(/\/$/, '');
+  const at = (prefix: string) => ({ baseUrl: `${base}${prefix}`, apiKey, timeoutMs: 10_000 });
+  return {
+    payments: at('/payments'),
+    wms: at('/wms'),
+    notify: at('/notify'),
+    carriers: Object.fromEntries(CARRIER_NAMES.map((c) => [c, at(`/carriers/${c}`)])),
+    channels: Object.fromEntries(CHANNEL_NAMES.map((c) => [c, at(`/channels/${c}`)])),
+  };
+}
+
+/**
+ * The outside systems a process calls: in production each one as configured (lib/config.ts makes
+ * sure all are); in development the sandbox at `sandboxUrl`, with any system set explicitly
+ * pointing elsewhere.
+ */
+export function resolveSystems(config: Pick<Config, 'mode' | 'systems' | 'systemsKey'>, sandboxUrl: string): OutsideSystems {
+  const sandbox = outsideSystems(sandboxUrl, config.systemsKey);
+  const production = config.mode === 'production';
+  const pick = (explicit: Partial<{ baseUrl: string; apiKey: string }> | undefined, fallback: OutsideSystems['payments'] | undefined) => {
+    if (production) return { baseUrl: explicit!.baseUrl!, apiKey: explicit!.apiKey!, timeoutMs: 10_000 };
+    return explicit?.baseUrl ? { baseUrl: explicit.baseUrl, apiKey: explicit.apiKey ?? config.systemsKey, timeoutMs: 10_000 } : fallback!;
+  };
+  const byName = (explicit: Record<string, Partial<{ baseUrl: string; apiKey: string }>>, fallback: OutsideSystems['carriers']) =>
+    Object.fromEntries(
+      Object.keys(fallback)
+        .filter((n) => !production || explicit[n]?.baseUrl)
+        .map((n) => [n, pick(explicit[n], fallback[n])]),
+    );
+  return {
+    payments: pick(config.systems.payments, sandbox.payments),
+    wms: pick(config.systems.wms, sandbox.wms),
+    notify: pick(config.systems.notify, sandbox.notify),
+    carriers: byName(config.systems.carriers, sandbox.carriers),
+    channels: byName(config.systems.channels, sandbox.channels),
+  };
 }

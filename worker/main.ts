@@ -10,14 +10,15 @@ import { migrate } from '../db/migrate';
 import { loadConfigOrExit } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { surviveStrayRejections } from '../lib/stray-rejections';
-import { outsideSystems } from '../lib/stack';
+import { resolveSystems } from '../lib/stack';
+import { temporalConnectionOptions } from '../lib/temporal-connection';
 import { createStatusPusher } from '../activities/channels/channel-activities';
 import { createOrderWorker } from './create-worker';
 import { StatusPushRelay } from './status-pushes';
 import { installRuntime } from './runtime';
 import { startStockSync } from './stock-sync';
 
-const config = loadConfigOrExit();
+const config = loadConfigOrExit(process.env, { service: true });
 const logger = createLogger({ level: config.logLevel, base: { service: 'oms-worker' } });
 surviveStrayRejections(logger);
 if (!config.databaseUrl) {
@@ -28,9 +29,11 @@ const sql = createSql(config.databaseUrl);
 await migrate(sql, { log: (l) => logger.info(l) });
 const address = config.temporal.address ?? '127.0.0.1:7233';
 const runtime = installRuntime(logger, { metrics: config.workerMetrics });
-const connection = await NativeConnection.connect({ address });
+const temporalConnection = temporalConnectionOptions(config.temporal);
+const connection = await NativeConnection.connect({ address, ...temporalConnection });
 const stopping = new AbortController();
-const systems = outsideSystems(config.sandbox.url ?? 'http://127.0.0.1:4000', config.systemsKey);
+// Production: each outside system as configured; development: the sandbox (OMS_SANDBOX_URL or its default port).
+const systems = resolveSystems(config, config.sandbox.url ?? `http://127.0.0.1:${config.sandbox.port}`);
 // Channel status pushes queued by the orders go out from every worker process (leases share them).
 const statusPushes = new StatusPushRelay({
   sql,
@@ -59,7 +62,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
     stopping.abort();
     worker.shutdown();
   });
-const clientConnection = await Connection.connect({ address });
+const clientConnection = await Connection.connect({ address, ...temporalConnection });
 await startStockSync({
   client: new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
   sql,
@@ -69,6 +72,7 @@ await startStockSync({
 });
 await clientConnection.close();
 logger.info('worker started', {
+  mode: config.mode,
   address,
   namespace: config.temporal.namespace,
   taskQueue: config.taskQueue,

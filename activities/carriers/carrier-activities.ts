@@ -1,5 +1,5 @@
 /** Carriers: book a pickup (label + tracking number), cancel it, or read its tracking. */
-import { callJson, type OutsideSystem } from '../http';
+import { callJson, systemFor, type OutsideSystem } from '../http';
 
 export interface Booking {
   bookingId: string;
@@ -18,7 +18,7 @@ export interface TrackingEvent {
 /** Carriers that push tracking webhooks; the others are polled by the shipment workflow. */
 export const PUSH_CARRIERS = new Set(['ghn']);
 
-export function createCarrierActivities(carriers: OutsideSystem) {
+export function createCarrierActivities(carriers: Record<string, OutsideSystem>) {
   return {
     async bookShipment(input: {
       carrier: string;
@@ -32,7 +32,7 @@ export function createCarrierActivities(carriers: OutsideSystem) {
       attempt?: number;
     }): Promise<Booking> {
       const { carrier, attempt, ...body } = input;
-      return callJson(carriers, `/carriers/${encodeURIComponent(carrier)}/v1/shipments`, {
+      return callJson(systemFor(carriers, 'carrier', carrier), `/v1/shipments`, {
         body,
         idempotencyKey: `${input.shipmentId}:book${attempt ? `:${attempt}` : ''}`,
       });
@@ -46,20 +46,16 @@ export function createCarrierActivities(carriers: OutsideSystem) {
       to: { warehouseId: string; city: string };
     }): Promise<Booking> {
       const { carrier, ...body } = input;
-      return callJson(carriers, `/carriers/${encodeURIComponent(carrier)}/v1/returns`, { body, idempotencyKey: `${input.returnId}:label` });
+      return callJson(systemFor(carriers, 'carrier', carrier), `/v1/returns`, { body, idempotencyKey: `${input.returnId}:label` });
     },
     async cancelBooking(input: { carrier: string; bookingId: string; shipmentId: string }): Promise<{ status: string }> {
-      return callJson(
-        carriers,
-        `/carriers/${encodeURIComponent(input.carrier)}/v1/shipments/${encodeURIComponent(input.bookingId)}/cancel`,
-        {
-          body: {},
-          idempotencyKey: `${input.shipmentId}:cancel`,
-        },
-      );
+      return callJson(systemFor(carriers, 'carrier', input.carrier), `/v1/shipments/${encodeURIComponent(input.bookingId)}/cancel`, {
+        body: {},
+        idempotencyKey: `${input.shipmentId}:cancel`,
+      });
     },
     async trackShipment(input: { carrier: string; bookingId: string }): Promise<{ status: string; events: TrackingEvent[] }> {
-      return callJson(carriers, `/carriers/${encodeURIComponent(input.carrier)}/v1/shipments/${encodeURIComponent(input.bookingId)}`);
+      return callJson(systemFor(carriers, 'carrier', input.carrier), `/v1/shipments/${encodeURIComponent(input.bookingId)}`);
     },
   };
 }

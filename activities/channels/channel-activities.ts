@@ -16,7 +16,7 @@ import { orderIdFor, type CanonicalOrder } from '../../domain/order';
 import type { OrderSettings } from '../../domain/settings';
 import { DEV_CHANNEL_SECRETS } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
-import type { OutsideSystem } from '../http';
+import { systemFor, type OutsideSystem } from '../http';
 import { adapterFor, channelCredentials, type ChannelCredentials, type Disposition, type StatusPushInput } from './adapters';
 import { callChannel } from './channel-http';
 import { ChannelStore } from './channel-store';
@@ -40,7 +40,7 @@ export const DEFAULT_PLATFORM_REQUEST_TIMEOUT_MS = 60_000;
 export interface ChannelActivityDeps {
   sql: Sql;
   logger: Logger;
-  systems: { channels: ChannelSystem };
+  systems: { channels: Record<string, ChannelSystem> };
   /** Per channel; development secrets when not given. */
   channelSecrets?: Record<string, string>;
 }
@@ -76,7 +76,7 @@ function channelParts(deps: ChannelActivityDeps) {
   const secrets = deps.channelSecrets ?? DEV_CHANNEL_SECRETS;
   return {
     store: new ChannelStore(deps.sql),
-    system: deps.systems.channels,
+    system: (channel: string): ChannelSystem => systemFor(deps.systems.channels, 'channel', channel),
     credentials: (channel: string): ChannelCredentials => {
       const secret = secrets[channel];
       if (!secret) throw ApplicationFailure.nonRetryable(`no secret configured for channel ${channel}`, 'ChannelNotConfigured');
@@ -107,7 +107,8 @@ export function createStatusPusher(deps: ChannelActivityDeps): StatusPusher {
     const ctx = adapter.delivery === 'thin' || adapter.channel === 'shopify' ? await store.pushContext(input.orderId) : { shipments: [] };
     // Each request is aborted at its timeout, so the whole push stays inside the lease.
     const calls = adapter.statusPush(input, ctx, creds, Date.now()).length;
-    const timeoutMs = system.timeoutMs ?? 10_000;
+    const platform = system(input.channel);
+    const timeoutMs = platform.timeoutMs ?? 10_000;
     const outcome = await store.pushInOrder(
       input.channel,
       input.orderId,
@@ -117,7 +118,7 @@ export function createStatusPusher(deps: ChannelActivityDeps): StatusPusher {
         // Built (and signed) once the lease is ours: platforms check the signature's timestamp.
         const requests = adapter.statusPush(input, ctx, creds, Date.now());
         for (const [i, req] of requests.entries()) {
-          await callChannel(system, adapter, req, `${input.orderId}:status:${input.seq}${requests.length > 1 ? `:${i}` : ''}`);
+          await callChannel(platform, adapter, req, `${input.orderId}:status:${input.seq}${requests.length > 1 ? `:${i}` : ''}`);
         }
       },
       {
@@ -130,7 +131,7 @@ export function createStatusPusher(deps: ChannelActivityDeps): StatusPusher {
             ? undefined
             : {
                 sendMs: calls * timeoutMs,
-                platformTimeoutMs: system.platformRequestTimeoutMs ?? DEFAULT_PLATFORM_REQUEST_TIMEOUT_MS,
+                platformTimeoutMs: platform.platformRequestTimeoutMs ?? DEFAULT_PLATFORM_REQUEST_TIMEOUT_MS,
               },
       },
     );
@@ -167,7 +168,7 @@ export function createChannelActivities(deps: ChannelActivityDeps) {
       const creds = credentials(input.channel);
       const answers: unknown[] = [];
       for (const req of adapter.orderDetailRequests(input.channelOrderId, creds, Date.now()))
-        answers.push(await callChannel(system, adapter, req));
+        answers.push(await callChannel(system(input.channel), adapter, req));
       const parsed = adapter.parseOrderDetail(answers, input.channelOrderId);
       if (!parsed.ok) {
         throw ApplicationFailure.nonRetryable(

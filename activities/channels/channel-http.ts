@@ -9,9 +9,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { beginOutboundCall, TransientHttpError, transientAnswer, type OutsideSystem } from '../http';
 import type { ChannelAdapter, ChannelRequest } from './adapters';
 
-/** In dev and tests the platforms are the sandbox, which serves each under `/channels/<channel>`. */
-export function channelUrl(system: OutsideSystem, channel: string, req: ChannelRequest): string {
-  const url = new URL(`${system.baseUrl.replace(/\/$/, '')}/channels/${encodeURIComponent(channel)}${req.path}`);
+/** The request's path on the channel's API host (in dev and tests the sandbox's `/channels/<channel>`). */
+export function channelUrl(system: OutsideSystem, req: ChannelRequest): string {
+  const url = new URL(`${system.baseUrl.replace(/\/$/, '')}${req.path}`);
   for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v);
   return url.toString();
 }
@@ -55,7 +55,7 @@ export async function callChannel(
   let text: string;
   let answered = false;
   try {
-    res = await fetch(channelUrl(system, adapter.channel, req), {
+    res = await fetch(channelUrl(system, req), {
       method: req.method,
       headers,
       ...(req.body !== undefined ? { body: req.body } : {}),

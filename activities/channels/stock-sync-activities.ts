@@ -19,7 +19,7 @@ import {
   type StockSyncSettings,
 } from '../../domain/stock-sync';
 import type { Logger } from '../../lib/logger';
-import { beginOutboundCall, TransientHttpError, type OutsideSystem } from '../http';
+import { beginOutboundCall, systemFor, TransientHttpError, type OutsideSystem } from '../http';
 
 export interface StockSyncRound {
   /** The channel is not (or no longer) synced by this deployment: the workflow ends. */
@@ -37,7 +37,7 @@ export interface StockSyncRound {
 export interface StockSyncDeps {
   sql: Sql;
   logger: Logger;
-  systems: { channels: OutsideSystem };
+  systems: { channels: Record<string, OutsideSystem> };
   /** Absent: stock sync is off in this worker. */
   stockSync?: StockSyncSettings | undefined;
   /** Aborted when the worker is about to shut down: a waiting round hands back at once. */
@@ -61,13 +61,8 @@ type PushOutcome = { ok: true } | { ok: false; refused: string };
  * will slot in here). 429 and 5xx are retried by Temporal — after Retry-After when the channel
  * gives one; 401/403 too (a fixed credential resumes the sync); any other 4xx is a refusal.
  */
-export async function pushStockLevels(
-  system: OutsideSystem,
-  channel: string,
-  items: readonly StockLevel[],
-  idempotencyKey: string,
-): Promise<PushOutcome> {
-  const path = `/channels/${encodeURIComponent(channel)}/v1/stock`;
+export async function pushStockLevels(system: OutsideSystem, items: readonly StockLevel[], idempotencyKey: string): Promise<PushOutcome> {
+  const path = '/v1/stock';
   // Heartbeats while waiting and aborts when the activity is cancelled (activities/http.ts).
   const call = beginOutboundCall(system.timeoutMs ?? 10_000);
   let res: Response;
@@ -167,7 +162,11 @@ export function createStockSyncActivities(deps: StockSyncDeps) {
             return { pushed: 0, skipped, refused: 0 };
           }
           heartbeat();
-          const outcome = await pushStockLevels(deps.systems.channels, input.channel, items, stockPushKey(input.channel, levels, items));
+          const outcome = await pushStockLevels(
+            systemFor(deps.systems.channels, 'channel', input.channel),
+            items,
+            stockPushKey(input.channel, levels, items),
+          );
           if (!outcome.ok) {
             // Retrying the same values cannot succeed; the SKUs are pushed again at their next change.
             deps.logger.warn('channel refused a stock push', { channel: input.channel, skus: items.length, reason: outcome.refused });
@@ -178,7 +177,7 @@ export function createStockSyncActivities(deps: StockSyncDeps) {
           return { pushed: items.length, skipped, refused: 0 };
           // The push is aborted at its timeout, well inside the lease.
         },
-        (deps.systems.channels.timeoutMs ?? 10_000) + 30_000,
+        (systemFor(deps.systems.channels, 'channel', input.channel).timeoutMs ?? 10_000) + 30_000,
       );
       if (!round.locked) throw ApplicationFailure.retryable(`another stock push to ${input.channel} is in flight`, 'StockSyncBusy');
       return { ...round.value, intervalMs };

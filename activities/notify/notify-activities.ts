@@ -14,7 +14,7 @@ export function createNotifyActivities(notify: OutsideSystem) {
   return {
     async notifyOps(n: OpsNotice): Promise<{ messageId: string }> {
       const { key, ...body } = n;
-      return callJson(notify, '/notify/v1/messages', { body, idempotencyKey: key });
+      return callJson(notify, '/v1/messages', { body, idempotencyKey: key });
     },
   };
 }

@@ -20,7 +20,7 @@ export function createPaymentActivities(gateway: OutsideSystem) {
       key?: string;
     }): Promise<Authorization> {
       try {
-        return await callJson<Authorization>(gateway, '/payments/v1/authorizations', {
+        return await callJson<Authorization>(gateway, '/v1/authorizations', {
           body: { orderId: input.orderId, amount: input.amount, currency: input.currency, paymentToken: input.token },
           // The order's authorisation; a re-authorisation after expiry passes a key of its own.
           idempotencyKey: input.key ?? `${input.orderId}:authorize`,
@@ -35,14 +35,14 @@ export function createPaymentActivities(gateway: OutsideSystem) {
     },
     /** Captures one shipment's share; keyed by the shipment so a retry never captures twice. */
     async capturePayment(input: { authorizationId: string; amount: string; key: string }): Promise<{ captureId: string; amount: string }> {
-      return callJson(gateway, `/payments/v1/authorizations/${encodeURIComponent(input.authorizationId)}/capture`, {
+      return callJson(gateway, `/v1/authorizations/${encodeURIComponent(input.authorizationId)}/capture`, {
         body: { amount: input.amount },
         idempotencyKey: input.key,
       });
     },
     /** Refunds (part of) a capture; keyed so a retry never refunds twice. */
     async refundCapture(input: { captureId: string; amount: string; key: string }): Promise<{ refundId: string; amount: string }> {
-      return callJson(gateway, `/payments/v1/captures/${encodeURIComponent(input.captureId)}/refunds`, {
+      return callJson(gateway, `/v1/captures/${encodeURIComponent(input.captureId)}/refunds`, {
         body: { amount: input.amount },
         idempotencyKey: input.key,
       });
@@ -59,7 +59,7 @@ export function createPaymentActivities(gateway: OutsideSystem) {
       key: string;
       amount?: string | undefined;
     }): Promise<{ status: string; released?: string }> {
-      return callJson(gateway, `/payments/v1/authorizations/${encodeURIComponent(input.authorizationId)}/void`, {
+      return callJson(gateway, `/v1/authorizations/${encodeURIComponent(input.authorizationId)}/void`, {
         body: input.amount !== undefined ? { amount: input.amount } : {},
         idempotencyKey: input.key,
       });

@@ -9,10 +9,10 @@ export function createWmsActivities(wms: OutsideSystem) {
       warehouseId: string;
       lines: { sku: string; quantity: number; weightGrams?: number }[];
     }): Promise<{ pickOrderId: string; weightGrams: number }> {
-      return callJson(wms, '/wms/v1/pick-orders', { body: input, idempotencyKey: `${input.shipmentId}:pick` });
+      return callJson(wms, '/v1/pick-orders', { body: input, idempotencyKey: `${input.shipmentId}:pick` });
     },
     async cancelPickOrder(input: { pickOrderId: string; shipmentId: string }): Promise<{ status: string }> {
-      return callJson(wms, `/wms/v1/pick-orders/${encodeURIComponent(input.pickOrderId)}/cancel`, {
+      return callJson(wms, `/v1/pick-orders/${encodeURIComponent(input.pickOrderId)}/cancel`, {
         body: {},
         idempotencyKey: `${input.shipmentId}:pick-cancel`,
       });

@@ -15,6 +15,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChannelActivities, type ChannelSystem } from '../../activities/channels/channel-activities';
 import { DEV_SANDBOX_KEY } from '../../sandbox/server';
+import { CHANNEL_NAMES } from '../../domain/stock-sync';
 import { eventually } from '../support/fixtures';
 import { memoryLogger, startTestStack, uniqueSuffix, type TestStack } from '../support/harness';
 
@@ -64,7 +65,12 @@ async function shopifyOrder(): Promise<{ id: string; orderId: string }> {
   return { id, orderId: `order-shopify-${id}` };
 }
 
-const activities = () => createChannelActivities({ sql: stack.db.sql, logger: memoryLogger(), systems: { channels: system } });
+const activities = () =>
+  createChannelActivities({
+    sql: stack.db.sql,
+    logger: memoryLogger(),
+    systems: { channels: Object.fromEntries(CHANNEL_NAMES.map((c) => [c, { ...system, baseUrl: `${system.baseUrl}/channels/${c}` }])) },
+  });
 const push = (channel: string, channelOrderId: string, status: string, seq: number) =>
   activities().pushOrderStatus({
     channel,

@@ -151,7 +151,7 @@ describe('stock sync', () => {
     const acts = createStockSyncActivities({
       sql: stack.db.sql,
       logger: memoryLogger(),
-      systems: { channels: { baseUrl: stack.sandboxUrl, apiKey: 'unused' } },
+      systems: { channels: { pos: { baseUrl: `${stack.sandboxUrl}/channels/pos`, apiKey: 'unused' } } },
       // pos is not registered in this stack: nothing is ever queued for it, so the round waits.
       stockSync: { ...DEFAULT_STOCK_SYNC, channels: ['pos'], waitMs: 30_000, pollMs: 50 },
       shutdown: shutdown.signal,

@@ -70,7 +70,9 @@ export function memoryLogger(): Logger & { lines: string[] } {
   return Object.assign(logger, { lines });
 }
 
-export interface TestStack extends Stack {
+export interface TestStack extends Omit<Stack, 'sandboxUrl'> {
+  /** A test stack always has its sandbox (in-process, or the one it was given). */
+  sandboxUrl: string;
   taskQueue: string;
   temporalAddress: string;
   db: { url: string; sql: Sql };
@@ -105,8 +107,10 @@ export async function startTestStack(overrides: Partial<StackOptions> = {}): Pro
     if (json !== undefined) h.set('Content-Type', 'application/json');
     return fetch(stack.apiUrl + path, { ...rest, headers: h, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
   };
+  if (!stack.sandboxUrl) throw new Error('a test stack runs against a sandbox');
   return {
     ...stack,
+    sandboxUrl: stack.sandboxUrl,
     taskQueue,
     temporalAddress: inject('temporalAddress'),
     db,

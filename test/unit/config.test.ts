@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../lib/config';
+import { ConfigError, DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS, loadConfig } from '../../lib/config';
+import { resolveSystems } from '../../lib/stack';
+import { temporalConnectionOptions } from '../../lib/temporal-connection';
 
 describe('loadConfig', () => {
   it('gives sane defaults on an empty environment', () => {
@@ -93,6 +98,147 @@ describe('loadConfig', () => {
       loadConfig({ OMS_API_KEYS: 'nope:x:y=supersecretvalue' });
     } catch (e) {
       expect((e as Error).message).not.toContain('supersecretvalue');
+    }
+  });
+});
+
+describe('production mode fails closed (lib/config.ts)', () => {
+  const PROD: Record<string, string> = {
+    OMS_ENV: 'production',
+    DATABASE_URL: 'postgres://oms@db:5432/oms',
+    TEMPORAL_ADDRESS: 'temporal:7233',
+    OMS_API_KEYS: 'channel:web=webkey-1a2b,cs=cskey-1a2b,ops=opskey-1a2b,admin=adminkey-1a2b,carrier=carrierkey-1a2b',
+    OMS_CHANNELS: 'web,shopee',
+    OMS_CARRIERS: 'ghn',
+    OMS_CHANNEL_SECRETS: 'web=prod-web-9d8c,shopee=prod-shopee-9d8c',
+    OMS_CARRIER_SECRETS: 'ghn=prod-ghn-9d8c',
+    OMS_PAYMENTS_URL: 'https://pay.example.com/api',
+    OMS_PAYMENTS_KEY: 'pay-key-9d8c',
+    OMS_WMS_URL: 'https://wms.example.com',
+    OMS_WMS_KEY: 'wms-key-9d8c',
+    OMS_NOTIFY_URL: 'https://notify.example.com',
+    OMS_NOTIFY_KEY: 'notify-key-9d8c',
+    OMS_CHANNEL_WEB_URL: 'https://shop.example.com/oms-api',
+    OMS_CHANNEL_WEB_KEY: 'web-api-key-9d8c',
+    OMS_CHANNEL_SHOPEE_URL: 'https://partner.shopeemobile.com',
+    OMS_CHANNEL_SHOPEE_KEY: 'shopee-api-key-9d8c',
+    OMS_CARRIER_GHN_URL: 'https://online-gateway.ghn.vn/shiip/public-api',
+    OMS_CARRIER_GHN_KEY: 'ghn-api-key-9d8c',
+  };
+  const secretValues = Object.entries(PROD)
+    .filter(([k]) => /KEY|SECRET/.test(k))
+    .flatMap(([, v]) => v.split(',').map((x) => x.split('=').pop()!));
+  const refusal = (env: Record<string, string | undefined>): string[] => {
+    try {
+      loadConfig(env, { service: true });
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      return (e as Error).message.split('\n');
+    }
+    throw new Error('production mode started');
+  };
+
+  it('starts with every setting: only the given secrets, each system at its own URL and key', () => {
+    const c = loadConfig(PROD, { service: true });
+    expect(c.mode).toBe('production');
+    expect(c.channels).toEqual(['web', 'shopee']);
+    expect(c.channelSecrets).toEqual({ web: 'prod-web-9d8c', shopee: 'prod-shopee-9d8c' });
+    expect(c.carrierSecrets).toEqual({ ghn: 'prod-ghn-9d8c' });
+    const systems = resolveSystems(c, 'http://sandbox.invalid');
+    expect(systems.payments).toMatchObject({ baseUrl: 'https://pay.example.com/api', apiKey: 'pay-key-9d8c' });
+    expect(Object.keys(systems.channels)).toEqual(['web', 'shopee']);
+    expect(systems.channels.shopee).toMatchObject({ baseUrl: 'https://partner.shopeemobile.com', apiKey: 'shopee-api-key-9d8c' });
+    expect(systems.carriers).toEqual({
+      ghn: expect.objectContaining({ baseUrl: 'https://online-gateway.ghn.vn/shiip/public-api' }) as unknown,
+    });
+    expect(JSON.stringify(systems)).not.toContain('sandbox');
+    // Stock sync only reaches channels taken orders from.
+    expect(c.stockSync.channels.every((ch) => c.channels.includes(ch))).toBe(true);
+  });
+
+  it.each(Object.keys(PROD).filter((k) => k !== 'OMS_ENV'))('refuses to start without %s, naming it in one line', (variable) => {
+    const lines = refusal({ ...PROD, [variable]: undefined });
+    expect(lines.every((l) => l.startsWith('production mode: '))).toBe(true);
+    const naming = variable === 'OMS_CHANNEL_SECRETS' || variable === 'OMS_CARRIER_SECRETS' ? `${variable} has no secret` : variable;
+    expect(lines.some((l) => l.includes(naming))).toBe(true);
+    for (const v of secretValues) expect(lines.join('\n')).not.toContain(v);
+  });
+
+  it('an empty production environment names each missing setting, one per line; NODE_ENV=production is production too', () => {
+    const lines = refusal({ NODE_ENV: 'production' });
+    const named = lines.map((l) => /^production mode: (\S+)/.exec(l)![1]);
+    expect(named).toEqual([
+      'DATABASE_URL',
+      'TEMPORAL_ADDRESS',
+      'OMS_API_KEYS',
+      'OMS_CHANNELS',
+      'OMS_CARRIERS',
+      'OMS_PAYMENTS_URL',
+      'OMS_PAYMENTS_KEY',
+      'OMS_WMS_URL',
+      'OMS_WMS_KEY',
+      'OMS_NOTIFY_URL',
+      'OMS_NOTIFY_KEY',
+    ]);
+  });
+
+  it('never takes a development secret, the sandbox, or a default carrier it does not book with', () => {
+    const lines = refusal({
+      ...PROD,
+      OMS_CHANNEL_SECRETS: `web=${DEV_CHANNEL_SECRETS.web},shopee=prod-shopee-9d8c`,
+      OMS_CARRIER_SECRETS: `ghn=${DEV_CARRIER_SECRETS.ghn}`,
+      OMS_SANDBOX_URL: 'http://sandbox:4000',
+      OMS_DEFAULT_CARRIER: 'vtp',
+    });
+    expect(lines).toEqual([
+      'production mode: OMS_CHANNEL_SECRETS: the secret of channel web is the development one, published in the repository',
+      'production mode: OMS_CARRIER_SECRETS: the secret of carrier ghn is the development one, published in the repository',
+      'production mode: OMS_DEFAULT_CARRIER: vtp is not among OMS_CARRIERS',
+      'production mode: OMS_SANDBOX_URL: the sandbox is for development; set each outside system instead',
+    ]);
+    expect(lines.join('\n')).not.toContain(DEV_CHANNEL_SECRETS.web);
+  });
+
+  it('a tool (search attributes, migrations) in production needs only its own settings; it still never takes a dev secret', () => {
+    const c = loadConfig({ NODE_ENV: 'production', TEMPORAL_ADDRESS: 'temporal:7233' });
+    expect(c.mode).toBe('production');
+    expect(c.channelSecrets).toEqual({});
+  });
+
+  it('development stays as it was: dev secrets, every channel, the sandbox for what is not set', () => {
+    const c = loadConfig({ OMS_PAYMENTS_URL: 'http://127.0.0.1:9999/pay' });
+    expect(c.mode).toBe('development');
+    expect(c.channelSecrets).toMatchObject(DEV_CHANNEL_SECRETS);
+    const systems = resolveSystems(c, 'http://127.0.0.1:4000');
+    expect(systems.payments).toMatchObject({ baseUrl: 'http://127.0.0.1:9999/pay', apiKey: c.systemsKey });
+    expect(systems.wms.baseUrl).toBe('http://127.0.0.1:4000/wms');
+    expect(systems.channels.lazada!.baseUrl).toBe('http://127.0.0.1:4000/channels/lazada');
+    expect(systems.carriers.vtp!.baseUrl).toBe('http://127.0.0.1:4000/carriers/vtp');
+  });
+
+  it('Temporal over TLS: a client certificate needs its key; the files are read into the connection options', () => {
+    expect(refusal({ TEMPORAL_TLS_CERT: '/x/client.pem' })).toEqual([
+      'invalid TEMPORAL_TLS_KEY: a client certificate (TEMPORAL_TLS_CERT) needs its key',
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'oms-tls-'));
+    try {
+      for (const f of ['client.pem', 'client.key', 'ca.pem']) writeFileSync(join(dir, f), `-----BEGIN ${f}-----`);
+      const c = loadConfig({
+        TEMPORAL_TLS_CERT: join(dir, 'client.pem'),
+        TEMPORAL_TLS_KEY: join(dir, 'client.key'),
+        TEMPORAL_TLS_CA: join(dir, 'ca.pem'),
+        TEMPORAL_TLS_SERVER_NAME: 'ns.tmprl.cloud',
+        TEMPORAL_API_KEY: 'cloud-api-key',
+      });
+      const o = temporalConnectionOptions(c.temporal);
+      expect(o.tls?.clientCertPair?.crt.toString()).toBe('-----BEGIN client.pem-----');
+      expect(o.tls?.clientCertPair?.key.toString()).toBe('-----BEGIN client.key-----');
+      expect(o.tls?.serverRootCACertificate?.toString()).toBe('-----BEGIN ca.pem-----');
+      expect(o.tls?.serverNameOverride).toBe('ns.tmprl.cloud');
+      expect(o.apiKey).toBe('cloud-api-key');
+      expect(temporalConnectionOptions(loadConfig({}).temporal)).toEqual({});
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
