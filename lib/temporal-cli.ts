@@ -16,7 +16,7 @@ export function temporalCacheDir(env: Record<string, string | undefined> = proce
   return join(base, 'durable-oms', 'temporal-cli', TEMPORAL_CLI_VERSION);
 }
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;
@@ -61,16 +61,46 @@ export async function ensureTemporalCli(
 ): Promise<{ path: string; source: CliSource } | undefined> {
   const found = findTemporalCli(cliPath, env);
   if (found) return found;
-  const go = onPath('go', env) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
-  if (!go || spawnSync(go, ['version']).status !== 0) return undefined;
+  const go = findGo(env);
+  if (!go) return undefined;
 
-  const dir = temporalCacheDir(env);
-  const bin = join(dir, 'bin');
+  const bin = join(temporalCacheDir(env), 'bin');
+  await goInstall(
+    go,
+    [`github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`],
+    bin,
+    `the Temporal CLI ${TEMPORAL_CLI_VERSION}`,
+    log,
+    env,
+  );
+  const path = join(bin, 'temporal');
+  if (!existsSync(path)) throw new Error(`go install finished but ${path} is missing`);
+  return { path, source: 'built' };
+}
+
+/** The `go` binary, when Go is installed and works. */
+export function findGo(env: Record<string, string | undefined> = process.env): string | undefined {
+  const go = onPath('go', env) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  return go && spawnSync(go, ['version']).status === 0 ? go : undefined;
+}
+
+/**
+ * `go install` of `packages` into `bin`, with a progress line every 15 s (modules downloaded,
+ * packages compiled) and the build's last lines when it fails.
+ */
+export async function goInstall(
+  go: string,
+  packages: string[],
+  bin: string,
+  what: string,
+  log: (line: string) => void,
+  env: Record<string, string | undefined> = process.env,
+): Promise<void> {
   mkdirSync(bin, { recursive: true });
   const started = Date.now();
-  log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go into ${bin} (once; takes a few minutes)...`);
+  log(`Building ${what} with Go into ${bin} (once; takes a few minutes)...`);
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(go, ['install', '-x', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
+    const child = spawn(go, ['install', '-x', ...packages], {
       env: { ...env, GOBIN: bin, GOFLAGS: [env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' ') },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -104,14 +134,11 @@ export async function ensureTemporalCli(
       if (code === 0) resolve();
       else {
         for (const line of tail) log(`  ${line}`);
-        reject(new Error(`go install of the Temporal CLI failed (exit ${code})`));
+        reject(new Error(`go install of ${what} failed (exit ${code})`));
       }
     });
   });
-  const path = join(bin, 'temporal');
-  if (!existsSync(path)) throw new Error(`go install finished but ${path} is missing`);
-  log(`Temporal CLI built in ${Math.round((Date.now() - started) / 1000)}s: ${path}`);
-  return { path, source: 'built' };
+  log(`${what} built in ${Math.round((Date.now() - started) / 1000)}s`);
 }
 
 export const NO_TEMPORAL_CLI_HELP =

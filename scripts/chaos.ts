@@ -24,6 +24,9 @@ const envSchema = z
     CHAOS_STALL_SECONDS: z.coerce.number().int().min(10).default(180),
     CHAOS_SEED: z.coerce.number().int().default(20261121),
     CHAOS_WORKERS: z.coerce.number().int().min(1).max(8).default(2),
+    CHAOS_APIS: z.coerce.number().int().min(1).max(4).default(1),
+    /** dev: the Temporal dev server on SQLite; cluster: a real Temporal server on the run's PostgreSQL. */
+    CHAOS_TEMPORAL: z.enum(['dev', 'cluster']).default('dev'),
     CHAOS_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(60),
     CHAOS_WORKER_KILLS: count(20),
     CHAOS_API_KILLS: count(6),
@@ -98,6 +101,8 @@ const report = await runChaos({
   stallSeconds: e.CHAOS_STALL_SECONDS,
   seed: e.CHAOS_SEED,
   workers: e.CHAOS_WORKERS,
+  apis: e.CHAOS_APIS,
+  temporal: e.CHAOS_TEMPORAL,
   maxInFlight: e.CHAOS_MAX_IN_FLIGHT,
   faults: {
     workerKills: e.CHAOS_WORKER_KILLS,

@@ -7,7 +7,7 @@
  * path — and check the invariants. A liveness watchdog probes the dev server throughout and
  * restarts it when it stops answering (see watchdog.ts). Bounded in orders and time; loopback only.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -77,6 +77,10 @@ export interface ChaosOptions {
    * (0: no watchdog). Default 5 s, 5 s, 45 s.
    */
   watchdog?: { intervalMs: number; probeTimeoutMs: number; unhealthyAfterMs: number };
+  /** `cluster`: a real Temporal server on the run's PostgreSQL instead of the dev server (npm run test:cluster). */
+  temporal?: 'dev' | 'cluster';
+  /** API processes; the workload spreads its requests over them (default 1). */
+  apis?: number;
   /** PATH, HOME, ...: what every child process inherits. */
   baseEnv: Record<string, string>;
   /** Where to run (logs, data); a fresh temp dir when not given. Kept after a failed run. */
@@ -222,6 +226,7 @@ function createWatch(sql: Sql, stopped: () => boolean): OrderWatch & { loop: Pro
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const t0 = Date.now();
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'oms-chaos-'));
+  mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
   const log = o.log;
   const faults: Record<string, number> = {};
@@ -252,6 +257,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     topo = await createTopology({
       dir,
       workers: o.workers,
+      ...(o.temporal ? { temporal: o.temporal } : {}),
+      ...(o.apis ? { apis: o.apis } : {}),
       baseEnv: o.baseEnv,
       sandboxStepMs: o.sandboxStepMs,
       log,
@@ -269,7 +276,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const t = topo;
     log(`machine: ${machineLine()}`);
     log(`run dir: ${dir} (logs in ${join(dir, 'logs')})`);
-    log('starting PostgreSQL, the Temporal dev server (SQLite) and the sandbox (state dir)...');
+    log(
+      `starting PostgreSQL, ${o.temporal === 'cluster' ? 'a Temporal server on it (schemas set up; built once)' : 'the Temporal dev server (SQLite)'} and the sandbox (state dir)...`,
+    );
     await Promise.all([t.postgres.start(), t.temporal.start(), t.sandbox.start()]);
     if (watchdogOptions.unhealthyAfterMs > 0) {
       watchdog = new LivenessWatchdog({
@@ -282,7 +291,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       });
       watchdog.start();
       log(
-        `watchdog: probing the Temporal dev server (DescribeNamespace) every ${watchdogOptions.intervalMs / 1000}s, ${watchdogOptions.probeTimeoutMs / 1000}s deadline; kill -9 and restart after ${watchdogOptions.unhealthyAfterMs / 1000}s without an answer`,
+        `watchdog: probing ${o.temporal === 'cluster' ? 'the Temporal server' : 'the Temporal dev server'} (DescribeNamespace) every ${watchdogOptions.intervalMs / 1000}s, ${watchdogOptions.probeTimeoutMs / 1000}s deadline; kill -9 and restart after ${watchdogOptions.unhealthyAfterMs / 1000}s without an answer`,
       );
     }
     sql = createSql(t.databaseUrl, { max: 4 });
@@ -295,9 +304,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const products: Product[] = (
       await q<{ sku: string; unit_price: string }[]>`select sku, unit_price::text as unit_price from products order by sku`
     ).map((p) => ({ sku: p.sku, unitPrice: p.unit_price }));
-    log(`starting the API and ${o.workers} worker(s)...`);
+    log(`starting ${t.apis.length === 1 ? 'the API' : `${t.apis.length} APIs`} and ${o.workers} worker(s)...`);
     // Retried with backoff: a worker exits when Temporal does not answer its first call yet.
-    await Promise.all([t.api, ...t.workers].map((p) => p.ensureUp(Date.now() + 600_000)));
+    await Promise.all([...t.apis, ...t.workers].map((p) => p.ensureUp(Date.now() + 600_000)));
     const setupS = secondsSince(t0);
     log(`stack ready in ${setupS}s`);
 
@@ -354,7 +363,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     let finishedWorkloadAt: number | undefined = undefined;
     runEnd = drainDeadline;
     const watch = createWatch(q, () => finished);
-    const ctx = { apiUrl: t.apiUrl, sandboxUrl: t.sandboxUrl, stats, watch, accepted, untilMs: drainDeadline, log };
+    // Requests go to the APIs in turn, as behind a load balancer.
+    let nextApi = 0;
+    const ctx = {
+      get apiUrl() {
+        return t.apiUrls[nextApi++ % t.apiUrls.length]!;
+      },
+      sandboxUrl: t.sandboxUrl,
+      stats,
+      watch,
+      accepted,
+      untilMs: drainDeadline,
+      log,
+    };
     let settledCount = 0;
     let stalledCount = 0;
     const statusCounts: Record<string, number> = {};
@@ -453,9 +474,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         await sleep(500 + rng() * 2000);
         await upWithin(w);
       } else if (kind === 'api-kill') {
-        await t.api.kill9();
+        const a = t.apis[Math.floor(rng() * t.apis.length)]!;
+        await a.kill9();
         await sleep(1000);
-        await upWithin(t.api);
+        await upWithin(a);
       } else if (kind === 'postgres-restart') {
         await t.postgres.kill9();
         await sleep(2000);
@@ -493,7 +515,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
             `fault: temporal-hang healed by the watchdog after ${Math.round(watchdog.restarts.at(-1)!.failingForMs / 1000)}s without an answer`,
           );
         }
-        await Promise.all([upWithin(t.api), ...t.workers.map(upWithin)]);
+        await Promise.all([...t.apis.map(upWithin), ...t.workers.map(upWithin)]);
       } else {
         await held(async () => {
           await harvestSandboxFaults();
@@ -502,7 +524,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           await sleep(2000);
           for (const p of t.all()) p.autoRestart = true;
           await Promise.all([upWithin(t.postgres), upWithin(t.temporal), upWithin(t.sandbox)]);
-          await Promise.all([upWithin(t.api), ...t.workers.map(upWithin)]);
+          await Promise.all([...t.apis.map(upWithin), ...t.workers.map(upWithin)]);
         });
       }
       countFault(kind);
@@ -726,6 +748,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       stallSeconds: o.stallSeconds,
       seed: o.seed,
       workers: o.workers,
+      ...(o.temporal ? { temporal: o.temporal } : {}),
+      ...(o.apis ? { apis: o.apis } : {}),
       maxInFlight: o.maxInFlight,
       faults: o.faults,
       returnWindow: o.returnWindow,

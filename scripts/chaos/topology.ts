@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../lib/dev-services';
+import { freeLowPort } from '../../lib/temporal-server';
 import { ManagedProc, type ProcSpec } from './processes';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -34,6 +35,10 @@ export interface TopologyOptions {
   /** The OMS's order settings, as its environment says them. */
   omsEnv: Record<string, string>;
   sandboxStepMs: number;
+  /** `dev`: the Temporal dev server on a SQLite file; `cluster`: a real Temporal server on the run's PostgreSQL. */
+  temporal?: 'dev' | 'cluster';
+  /** API processes (default 1); the workload spreads its requests over them. */
+  apis?: number;
   log: (line: string) => void;
 }
 
@@ -43,11 +48,15 @@ export interface Topology {
   temporalAddress: string;
   sandboxUrl: string;
   apiUrl: string;
+  /** Every API's URL (the first is `apiUrl`). */
+  apiUrls: string[];
   taskQueue: string;
   postgres: ManagedProc;
   temporal: ManagedProc;
   sandbox: ManagedProc;
   api: ManagedProc;
+  /** Every API process (the first is `api`). */
+  apis: ManagedProc[];
   workers: ManagedProc[];
   all(): ManagedProc[];
   /** Starts what is not running, in dependency order. */
@@ -59,10 +68,24 @@ export interface Topology {
 export async function createTopology(o: TopologyOptions): Promise<Topology> {
   const logs = join(o.dir, 'logs');
   mkdirSync(logs, { recursive: true });
-  const [pgPort, temporalPort, sandboxPort, apiPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const apiCount = o.apis ?? 1;
+  const [pgPort, temporalPort, sandboxPort, ...apiPorts] = await Promise.all(Array.from({ length: 3 + apiCount }, () => freePort()));
+  const apiPort = apiPorts[0]!;
+  // A real server's other services and membership rings (cluster mode).
+  const serverPorts: number[] = [];
+  if (o.temporal === 'cluster') {
+    // Below 32768 (lib/temporal-server.ts freeLowPort), the frontend's too.
+    const taken = new Set<number>();
+    for (let i = 0; i < 9; i++) {
+      const p = await freeLowPort(taken);
+      taken.add(p);
+      serverPorts.push(p);
+    }
+  }
   const database = 'oms_chaos';
   const databaseUrl = `postgres://oms:oms-dev-password@127.0.0.1:${pgPort}/${database}`;
-  const temporalAddress = `127.0.0.1:${temporalPort}`;
+  const frontendPort = o.temporal === 'cluster' ? serverPorts.shift()! : temporalPort;
+  const temporalAddress = `127.0.0.1:${frontendPort}`;
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const taskQueue = 'chaos';
@@ -115,19 +138,22 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
       180_000,
     ),
   );
+  const temporalEnv: Record<string, string> =
+    o.temporal === 'cluster'
+      ? {
+          CHAOS_SERVICE: 'temporal-server',
+          CHAOS_DIR: join(o.dir, 'temporal-server'),
+          CHAOS_PORT: String(frontendPort),
+          CHAOS_PORTS: serverPorts.join(','),
+          CHAOS_PG_HOST: '127.0.0.1',
+          CHAOS_PG_PORT: String(pgPort),
+          CHAOS_PG_USER: 'oms',
+          CHAOS_PG_PASSWORD: 'oms-dev-password',
+        }
+      : { CHAOS_SERVICE: 'temporal', CHAOS_DB_FILE: join(o.dir, 'temporal', 'temporal.sqlite'), CHAOS_PORT: String(temporalPort) };
+  // A first start of a real server may build it (a few minutes) and sets up its schemas.
   const temporal = proc(
-    spec(
-      'temporal',
-      tsEntry('scripts/chaos/service-host.ts'),
-      {
-        ...o.baseEnv,
-        CHAOS_SERVICE: 'temporal',
-        CHAOS_DB_FILE: join(o.dir, 'temporal', 'temporal.sqlite'),
-        CHAOS_PORT: String(temporalPort),
-      },
-      /chaos-service ready/,
-      180_000,
-    ),
+    spec('temporal', tsEntry('scripts/chaos/service-host.ts'), { ...o.baseEnv, ...temporalEnv }, /chaos-service ready/, 600_000),
   );
   const sandbox = proc(
     spec(
@@ -145,11 +171,16 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
       /sandbox listening on/,
     ),
   );
-  const api = proc(spec('api', tsEntry('api/main.ts'), { ...oms, PORT: String(apiPort), HOST: '127.0.0.1' }, /"api started"/));
+  const apis = apiPorts.map((port, i) =>
+    proc(
+      spec(i === 0 ? 'api' : `api-${i + 1}`, tsEntry('api/main.ts'), { ...oms, PORT: String(port), HOST: '127.0.0.1' }, /"api started"/),
+    ),
+  );
+  const api = apis[0]!;
   const workers = Array.from({ length: o.workers }, (_, i) =>
     proc(spec(`worker-${i + 1}`, tsEntry('worker/main.ts'), oms, /"worker started"/, 240_000)),
   );
-  const all = () => [postgres, temporal, sandbox, api, ...workers];
+  const all = () => [postgres, temporal, sandbox, ...apis, ...workers];
 
   return {
     dir: o.dir,
@@ -157,22 +188,24 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
     temporalAddress,
     sandboxUrl,
     apiUrl,
+    apiUrls: apiPorts.map((p) => `http://127.0.0.1:${p}`),
     taskQueue,
     postgres,
     temporal,
     sandbox,
     api,
+    apis,
     workers,
     all,
     async startAll() {
       for (const p of all()) p.autoRestart = true;
       await Promise.all([postgres.start(), temporal.start(), sandbox.start()]);
-      await Promise.all([api.start(), ...workers.map((w) => w.start())]);
+      await Promise.all([...apis.map((a) => a.start()), ...workers.map((w) => w.start())]);
     },
     async stopAll() {
       for (const p of all()) p.close();
       // The clients first, so nothing they do is cut off by their services going away.
-      await Promise.all([api.stop(), ...workers.map((w) => w.stop())]);
+      await Promise.all([...apis.map((a) => a.stop()), ...workers.map((w) => w.stop())]);
       await Promise.all([sandbox.stop(), temporal.stop(), postgres.stop(30_000)]);
     },
   };
