@@ -18,7 +18,8 @@ try {
   if (missing.length === 0) {
     console.log(`All ${ORDER_SEARCH_ATTRIBUTES.length} order search attributes already exist in ${config.temporal.namespace}.`);
   } else {
-    await registerNamespace(connection, config.temporal.namespace, (l) => console.log(l));
+    await registerNamespace(connection, config.temporal.namespace, () => undefined);
+    console.log(`Registered in ${config.temporal.namespace}: ${missing.map((k) => `${k.name} (${k.type})`).join(', ')}`);
   }
 } finally {
   await connection.close();
