@@ -1,8 +1,9 @@
 # One image for the API (default), the workers and the sandbox; docker-compose.yml picks the command.
-FROM node:20-bookworm-slim
+# Node.js 24 LTS, the version CI runs the suite on (.ci/run).
+FROM node:24-bookworm-slim
 
-# node:20 ships npm 10, which ignores package.json "allowScripts". Pinning the npm that wrote
-# package-lock.json keeps install scripts (esbuild, @swc/core, protobufjs) running as in development.
+# Pinning the npm that wrote package-lock.json (11.x reads package.json "allowScripts") keeps
+# install scripts (esbuild, @swc/core, protobufjs) running as in development.
 RUN npm install --global npm@11.19.1 && npm cache clean --force
 
 ENV NODE_ENV=production \
