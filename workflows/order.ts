@@ -12,7 +12,7 @@ import { parkUntilCancelled, settled } from './order/closing';
 import { compensate } from './order/compensation';
 import { installHandlers } from './order/handlers';
 import { returnWindowThenComplete } from './order/returns';
-import { ORDER_PATCHES, OrderRun, type ChildTypes, type OrderPatch, type OrderWorkflowInput } from './order/run';
+import { ORDER_PATCHES, ORDER_V2_LATER_PATCHES, OrderRun, type ChildTypes, type OrderPatch, type OrderWorkflowInput } from './order/run';
 import { reserveStock, reviewRisk, shipAndTrack, takePayment, validate } from './order/steps';
 import type { Patches } from './patches';
 
@@ -25,7 +25,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
 
 /** The order (v2): every patch of `orderWorkflow` applies, none recorded; its children are v2 too. */
 export async function orderWorkflowV2(input: OrderWorkflowInput): Promise<OrderState> {
-  return runOrder(input, versionedPatches<OrderPatch>(), { shipment: shipmentWorkflowV2, return: returnWorkflowV2 });
+  return runOrder(input, versionedPatches<OrderPatch>(ORDER_V2_LATER_PATCHES), { shipment: shipmentWorkflowV2, return: returnWorkflowV2 });
 }
 
 async function runOrder(input: OrderWorkflowInput, patches: Patches<OrderPatch>, childTypes: ChildTypes): Promise<OrderState> {

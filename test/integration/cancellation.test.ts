@@ -13,7 +13,7 @@ interface OrderBody {
   status: string;
   reasons: string[];
   needsAttention: boolean;
-  shipments: { bookingId?: string; status: string }[];
+  shipments: { shipmentId: string; bookingId?: string; status: string }[];
   timeline: { status: string; event: string; actor: string }[];
 }
 type Ledgers = {
@@ -74,7 +74,7 @@ beforeAll(async () => {
     // Parcels move only when a test moves them.
     sandboxOptions: { autoProgress: { enabled: false, stepMs: 1000 } },
   });
-  await seedNetwork(stack.db.sql, { 'SKU-C': { 'WH-HCM': 100 }, 'SKU-NONE': { 'WH-HCM': 0 } });
+  await seedNetwork(stack.db.sql, { 'SKU-C': { 'WH-HCM': 100 }, 'SKU-NONE': { 'WH-HCM': 0 }, 'SKU-N': { 'WH-HN': 100 } });
 });
 afterAll(async () => {
   await stack?.close();
@@ -187,6 +187,43 @@ describe('cancel at each stage', () => {
 });
 
 describe('races', () => {
+  it('a cancel while one parcel is delivered (its COD not yet remitted) and the other still at the warehouse: the delivered one is refused, the other undone; never stuck in CANCELLING', async () => {
+    // Found by a CI chaos run: the delivered parcel's shipment, asked to cancel, never answered.
+    const orderId = await submit(
+      makeOrder({
+        lines: [
+          { sku: 'SKU-C', quantity: 1, unitPrice: '100000.00' },
+          { sku: 'SKU-N', quantity: 1, unitPrice: '50000.00' },
+        ],
+        payment: { method: 'cod' },
+        // Central Vietnam: both warehouses serve it, each holds one line.
+        shippingAddress: { name: 'C', line1: '1 Tran Phu', city: 'Da Nang', country: 'VN' },
+      }),
+    );
+    const booked = await waitFor(
+      orderId,
+      (o) => o.shipments.length === 2 && o.shipments.every((x) => x.status === 'booked'),
+      'both booked',
+    );
+    const [first, second] = booked.shipments;
+    for (const status of ['picked_up', 'in_transit', 'delivered'])
+      await sandbox(`/sandbox/carriers/${first!.bookingId}/advance`, { status });
+    await waitFor(orderId, (o) => o.shipments.find((x) => x.shipmentId === first!.shipmentId)?.status === 'delivered', 'first delivered');
+    const res = await cancel(orderId);
+    expect(res.status).toBe(200);
+    const after = await waitFor(
+      orderId,
+      (o) => o.status !== 'CANCELLING' && o.timeline.some((t) => t.event.startsWith('cancellation refused')),
+      'cancellation settled',
+    );
+    expect(after.timeline.find((t) => t.event.startsWith('cancellation refused'))!.event).toContain(first!.shipmentId);
+    expect(after.shipments.find((x) => x.shipmentId === second!.shipmentId)!.status).toBe('cancelled');
+    expect(after.status).toBe('DELIVERED');
+    const l = await ledgers(orderId);
+    expect(l.bookings.find((b) => b.bookingId === second!.bookingId)?.status).toBe('cancelled');
+    expect(l.bookings.find((b) => b.bookingId === first!.bookingId)?.status).not.toBe('cancelled');
+  });
+
   it('a cancel while the warehouse call is in flight waits for it, then undoes it', async () => {
     const before = await stockOf();
     const order = makeOrder({ sku: 'SKU-C', quantity: 1 });

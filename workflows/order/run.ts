@@ -55,7 +55,11 @@ export const ORDER_PATCHES = [
   'return-refund-after-captures',
   'status-outbox',
   'search-attributes-on-change',
+  'compensation-skips-handed-over',
 ] as const;
+
+/** Patches made after `orderWorkflowV2`: recorded in its runs too (see patches.ts). */
+export const ORDER_V2_LATER_PATCHES = ['compensation-skips-handed-over'] as const;
 
 export type OrderPatch = (typeof ORDER_PATCHES)[number];
 
