@@ -119,25 +119,26 @@ const money = (fallback: string) =>
 /** The carriers the OMS books with (activities, webhooks, secrets). */
 export const CARRIER_NAMES = ['ghn', 'vtp'] as const;
 
-/** "shopee,lazada": names from a known list, no duplicates. */
-function nameList<N extends string>(kind: string, known: readonly N[]) {
-  return z.string().transform((raw, ctx): N[] => {
-    const out = [
-      ...new Set(
-        raw
-          .split(',')
-          .map((e) => e.trim())
-          .filter(Boolean),
-      ),
-    ];
-    const unknown = out.find((c) => !(known as readonly string[]).includes(c));
-    if (unknown !== undefined) {
-      ctx.addIssue({ code: 'custom', message: `unknown ${kind} "${unknown}" (known: ${known.join(', ')})` });
-      return z.NEVER;
-    }
-    return out as N[];
-  });
+/** "shopee,lazada": names from a known list, no duplicates; an unknown one is an issue naming it. */
+function knownNames<N extends string>(raw: string, kind: string, known: readonly N[], ctx: z.RefinementCtx, alsoAccepted = ''): N[] {
+  const out = [
+    ...new Set(
+      raw
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean),
+    ),
+  ];
+  const unknown = out.find((c) => !(known as readonly string[]).includes(c));
+  if (unknown !== undefined) {
+    ctx.addIssue({ code: 'custom', message: `unknown ${kind} "${unknown}" (known: ${known.join(', ')}${alsoAccepted})` });
+    return z.NEVER;
+  }
+  return out as N[];
 }
+
+const nameList = <N extends string>(kind: string, known: readonly N[]) =>
+  z.string().transform((raw, ctx): N[] => knownNames(raw, kind, known, ctx));
 
 /** An outside system's API: where, and the key the OMS presents. */
 export interface SystemEndpoint {
@@ -222,20 +223,7 @@ const envSchema = z.object({
     .transform((raw, ctx): Channel[] => {
       if (!raw) return [...DEFAULT_STOCK_SYNC.channels];
       if (raw === 'none') return [];
-      const out = [
-        ...new Set(
-          raw
-            .split(',')
-            .map((e) => e.trim())
-            .filter(Boolean),
-        ),
-      ];
-      const unknown = out.find((c) => !(CHANNEL_NAMES as readonly string[]).includes(c));
-      if (unknown !== undefined) {
-        ctx.addIssue({ code: 'custom', message: `unknown channel "${unknown}" (known: ${CHANNEL_NAMES.join(', ')}; or none)` });
-        return z.NEVER;
-      }
-      return out as Channel[];
+      return knownNames(raw, 'channel', CHANNEL_NAMES, ctx, '; or none');
     }),
   // "2s" for every channel, or per channel: "default=1s,shopee=2s".
   OMS_STOCK_SYNC_INTERVAL: z
