@@ -205,8 +205,8 @@ export function startTemporalServer(bins: TemporalServerBinaries, configDir: str
 
 const INDEXED_VALUE_TYPE: Record<string, number> = { TEXT: 1, KEYWORD: 2, INT: 3, DOUBLE: 4, BOOL: 5, DATETIME: 6, KEYWORD_LIST: 7 };
 
-/** Registers the namespace (when missing) and the order search attributes (those missing). */
-export async function registerNamespace(
+/** Registers the namespace when it is missing (a fresh cluster has none). */
+export async function ensureNamespace(
   connection: Connection,
   namespace: string,
   log: (line: string) => void,
@@ -222,6 +222,10 @@ export async function registerNamespace(
     });
     log(`namespace ${namespace} registered`);
   }
+}
+
+/** Adds the order search attributes the namespace lacks; returns those it added. */
+export async function registerOrderSearchAttributes(connection: Connection, namespace: string) {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
   const missing = ORDER_SEARCH_ATTRIBUTES.filter((k) => !(k.name in (existing.customAttributes ?? {})));
   if (missing.length) {
@@ -229,8 +233,8 @@ export async function registerNamespace(
       namespace,
       searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED_VALUE_TYPE[k.type]!])),
     });
-    log(`search attributes registered in ${namespace}: ${missing.map((k) => k.name).join(', ')}`);
   }
+  return missing;
 }
 
 /**

@@ -6,21 +6,19 @@
 import { Connection } from '@temporalio/client';
 import { loadConfigOrExit } from '../lib/config';
 import { ORDER_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
-import { registerNamespace } from '../lib/temporal-server';
+import { registerOrderSearchAttributes } from '../lib/temporal-server';
 import { temporalConnectionOptions } from '../lib/temporal-connection';
 
 const config = loadConfigOrExit();
 const address = config.temporal.address ?? `127.0.0.1:${config.temporal.port}`;
 const connection = await Connection.connect({ address, ...temporalConnectionOptions(config.temporal) });
 try {
-  const existing = await connection.operatorService.listSearchAttributes({ namespace: config.temporal.namespace });
-  const missing = ORDER_SEARCH_ATTRIBUTES.filter((k) => !(k.name in (existing.customAttributes ?? {})));
-  if (missing.length === 0) {
-    console.log(`All ${ORDER_SEARCH_ATTRIBUTES.length} order search attributes already exist in ${config.temporal.namespace}.`);
-  } else {
-    await registerNamespace(connection, config.temporal.namespace, () => undefined);
-    console.log(`Registered in ${config.temporal.namespace}: ${missing.map((k) => `${k.name} (${k.type})`).join(', ')}`);
-  }
+  const added = await registerOrderSearchAttributes(connection, config.temporal.namespace);
+  console.log(
+    added.length
+      ? `Registered in ${config.temporal.namespace}: ${added.map((k) => `${k.name} (${k.type})`).join(', ')}`
+      : `All ${ORDER_SEARCH_ATTRIBUTES.length} order search attributes already exist in ${config.temporal.namespace}.`,
+  );
 } finally {
   await connection.close();
 }

@@ -12,7 +12,8 @@ import { Connection } from '@temporalio/client';
 import { startEmbeddedPostgres, startTemporalDevServer, type RunningService } from '../../lib/dev-services';
 import {
   ensureTemporalServer,
-  registerNamespace,
+  ensureNamespace,
+  registerOrderSearchAttributes,
   setupTemporalSchemas,
   startTemporalServer,
   writeTemporalServerConfig,
@@ -142,7 +143,9 @@ async function startRealServer(
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2000 });
       try {
-        await registerNamespace(connection, e.CHAOS_NAMESPACE, log);
+        await ensureNamespace(connection, e.CHAOS_NAMESPACE, log);
+        const added = await registerOrderSearchAttributes(connection, e.CHAOS_NAMESPACE);
+        if (added.length) log(`search attributes registered: ${added.map((k) => k.name).join(', ')}`);
         // A namespace just registered reaches the frontend's cache a moment later.
         await connection.workflowService.describeNamespace({ namespace: e.CHAOS_NAMESPACE });
       } finally {
