@@ -21,7 +21,7 @@ import { CHANNEL_NAMES, DEFAULT_STOCK_SYNC, type StockSyncSettings } from '../do
 import type { OutsideSystems } from '../activities/http';
 import type { TemporalConnectionOptions } from './temporal-connection';
 import { installRuntime } from '../worker/runtime';
-import { CARRIER_NAMES, DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS, type ApiKeySpec, type Config } from './config';
+import { CARRIER_NAMES, DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS, type ApiKeySpec, type Config, type ExplicitSystems } from './config';
 import { DEFAULT_ORDER_SETTINGS, DEFAULT_RULES, type BusinessRules, type OrderSettings } from '../domain/settings';
 import { seedIfEmpty } from '../db/seed';
 import type { Logger } from './logger';
@@ -53,6 +53,8 @@ export interface StackOptions {
   systemsKey?: string;
   /** Every outside system at its own URL (production): no sandbox is started or used. */
   systems?: OutsideSystems;
+  /** Development: systems set on their own (OMS_<SYSTEM>_URL); the sandbox serves the rest. */
+  explicitSystems?: ExplicitSystems;
   /** TLS and API key for the Temporal frontend (lib/temporal-connection.ts). */
   temporalConnection?: TemporalConnectionOptions;
   /** Load the dev catalog, warehouses and stock into an empty database. */
@@ -114,7 +116,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       sandbox = started;
     }
     const sandboxUrl = o.sandboxUrl ?? sandbox?.url;
-    const systems = o.systems ?? outsideSystems(sandboxUrl!, systemsKey);
+    const systems =
+      o.systems ??
+      resolveSystems({ mode: 'development', systems: o.explicitSystems ?? { carriers: {}, channels: {} }, systemsKey }, sandboxUrl!);
 
     // Lazy: an API process starts, and takes orders in, while Temporal is away (the relay starts them later).
     const connection = Connection.lazy({ address: o.temporalAddress, ...o.temporalConnection });

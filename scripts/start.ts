@@ -223,6 +223,7 @@ try {
     carrierSecrets: config.carrierSecrets,
     channelSecrets: config.channelSecrets,
     systemsKey: config.systemsKey,
+    explicitSystems: config.systems,
     returnWindows: config.returnWindows,
     stockSync: config.stockSync,
     ...(config.sandbox.url
