@@ -164,6 +164,25 @@ function endpointFrom(env: Record<string, string | undefined>, prefix: string): 
 /** Where a worker serves its Temporal SDK metrics unless told otherwise (the usual Prometheus exporter port). */
 export const DEFAULT_WORKER_METRICS_PORT = 9464;
 
+/** What one worker process takes on at once; the Temporal SDK's option named beside each. */
+export interface WorkerSizing {
+  /** `maxCachedWorkflows`: workflows kept in memory between their tasks (the rest are replayed when they wake). */
+  maxCachedWorkflows: number;
+  /** `maxConcurrentWorkflowTaskExecutions` (never more than the cache). */
+  maxWorkflowTasks: number;
+  /** `maxConcurrentActivityTaskExecutions`: calls to outside systems at once. */
+  maxActivities: number;
+  /** `maxConcurrentLocalActivityExecutions`: bookkeeping writes to the OMS's own database at once. */
+  maxLocalActivities: number;
+}
+
+/**
+ * The SDK sizes its cache from the heap limit (about 2,300 workflows on a 4 GB heap) whatever
+ * the memory the process is given; a fixed cache keeps a worker's memory flat however many orders
+ * are open (docs/deploy.md, sizing).
+ */
+export const DEFAULT_WORKER_SIZING: WorkerSizing = { maxCachedWorkflows: 1000, maxWorkflowTasks: 40, maxActivities: 100, maxLocalActivities: 100 };
+
 const envSchema = z.object({
   PORT: port(3000),
   HOST: z.string().default('127.0.0.1'),
@@ -269,6 +288,11 @@ const envSchema = z.object({
       return port;
     }),
   OMS_WORKER_METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  // Worker sizing (docs/deploy.md): the workflow cache bounds the worker's memory, whatever the open orders.
+  OMS_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(DEFAULT_WORKER_SIZING.maxCachedWorkflows),
+  OMS_WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(10_000).default(DEFAULT_WORKER_SIZING.maxWorkflowTasks),
+  OMS_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_WORKER_SIZING.maxActivities),
+  OMS_WORKER_MAX_LOCAL_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_WORKER_SIZING.maxLocalActivities),
   // Production mode: every outside system, secret and key set explicitly; nothing of development is used.
   OMS_ENV: z.enum(['development', 'production'], { error: 'must be development or production' }).optional(),
   NODE_ENV: optionalString,
@@ -335,6 +359,8 @@ export interface Config {
   stockSync: StockSyncSettings;
   /** The worker's Prometheus endpoint for Temporal SDK metrics; undefined: none. */
   workerMetrics: { host: string; port: number } | undefined;
+  /** How much one worker process takes on at once (OMS_WORKER_MAX_*). */
+  workerSizing: WorkerSizing;
   /**
    * `development` (the default): what is not set falls back to the sandbox, the development
    * secrets and generated keys. `production` (OMS_ENV=production, or NODE_ENV=production):
@@ -496,6 +522,12 @@ export function loadConfig(
     },
     workerMetrics:
       e.OMS_WORKER_METRICS_PORT === undefined ? undefined : { host: e.OMS_WORKER_METRICS_HOST, port: e.OMS_WORKER_METRICS_PORT },
+    workerSizing: {
+      maxCachedWorkflows: e.OMS_WORKER_MAX_CACHED_WORKFLOWS,
+      maxWorkflowTasks: Math.min(e.OMS_WORKER_MAX_WORKFLOW_TASKS, e.OMS_WORKER_MAX_CACHED_WORKFLOWS),
+      maxActivities: e.OMS_WORKER_MAX_ACTIVITIES,
+      maxLocalActivities: e.OMS_WORKER_MAX_LOCAL_ACTIVITIES,
+    },
   };
 }
 

@@ -21,7 +21,7 @@ import { CHANNEL_NAMES, DEFAULT_STOCK_SYNC, type StockSyncSettings } from '../do
 import type { OutsideSystems } from '../activities/http';
 import type { TemporalConnectionOptions } from './temporal-connection';
 import { installRuntime } from '../worker/runtime';
-import { CARRIER_NAMES, DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS, type ApiKeySpec, type Config, type ExplicitSystems } from './config';
+import { CARRIER_NAMES, DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS, type ApiKeySpec, type Config, type ExplicitSystems, type WorkerSizing } from './config';
 import { DEFAULT_ORDER_SETTINGS, DEFAULT_RULES, type BusinessRules, type OrderSettings } from '../domain/settings';
 import { seedIfEmpty } from '../db/seed';
 import type { Logger } from './logger';
@@ -66,6 +66,8 @@ export interface StackOptions {
   startRelay?: Partial<StartRelayOptions>;
   /** Stock sync to channels, run by this stack's worker: on with defaults unless `false`. */
   stockSync?: Partial<StockSyncSettings> | false;
+  /** How much the worker takes on at once (OMS_WORKER_MAX_*); the defaults otherwise. */
+  workerSizing?: Partial<WorkerSizing>;
 }
 
 export interface Stack {
@@ -147,6 +149,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         connection: nativeConnection,
         namespace: o.namespace,
         taskQueue: o.taskQueue,
+        ...(o.workerSizing ? { sizing: o.workerSizing } : {}),
         deps: {
           sql,
           logger: o.logger,

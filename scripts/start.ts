@@ -226,6 +226,7 @@ try {
     explicitSystems: config.systems,
     returnWindows: config.returnWindows,
     stockSync: config.stockSync,
+    workerSizing: config.workerSizing,
     ...(config.sandbox.url
       ? { sandboxUrl: config.sandbox.url }
       : { sandboxPort: config.sandbox.port, sandboxOptions: { stateDir: join(dataDir, 'sandbox') } }),

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker, bundleWorkflowCode, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { DEFAULT_WORKER_SIZING, type WorkerSizing } from '../lib/config';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -33,10 +34,12 @@ export interface WorkerOptions {
   workflowBundle?: WorkflowBundleOption;
   /** Grace for in-flight activities on shutdown before they are handed back to the server. */
   shutdownGraceTime?: string;
-  maxConcurrentActivityTaskExecutions?: number;
+  /** How much the worker takes on at once (OMS_WORKER_MAX_*); DEFAULT_WORKER_SIZING for what is not given. */
+  sizing?: Partial<WorkerSizing>;
 }
 
 export async function createOrderWorker(opts: WorkerOptions): Promise<Worker> {
+  const sizing = { ...DEFAULT_WORKER_SIZING, ...opts.sizing };
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -44,6 +47,9 @@ export async function createOrderWorker(opts: WorkerOptions): Promise<Worker> {
     activities: createActivities(opts.deps),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     shutdownGraceTime: (opts.shutdownGraceTime ?? '10s') as '10s',
-    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 100,
+    maxCachedWorkflows: sizing.maxCachedWorkflows,
+    maxConcurrentWorkflowTaskExecutions: Math.min(sizing.maxWorkflowTasks, sizing.maxCachedWorkflows),
+    maxConcurrentActivityTaskExecutions: sizing.maxActivities,
+    maxConcurrentLocalActivityExecutions: sizing.maxLocalActivities,
   });
 }

@@ -45,6 +45,7 @@ const worker = await createOrderWorker({
   connection,
   namespace: config.temporal.namespace,
   taskQueue: config.taskQueue,
+  sizing: config.workerSizing,
   deps: {
     sql,
     logger,
@@ -76,6 +77,7 @@ logger.info('worker started', {
   address,
   namespace: config.temporal.namespace,
   taskQueue: config.taskQueue,
+  sizing: config.workerSizing,
   metrics: runtime.metricsUrl ?? 'off',
 });
 await worker.run();

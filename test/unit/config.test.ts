@@ -92,6 +92,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ OMS_PG_FSYNC: 'false' })).toThrow(/^invalid OMS_PG_FSYNC: must be on \(durable, the default\) or off/);
   });
 
+  it('sizes the worker with a fixed workflow cache, never more workflow tasks at once than it caches', () => {
+    expect(loadConfig({}).workerSizing).toEqual({
+      maxCachedWorkflows: 1000,
+      maxWorkflowTasks: 40,
+      maxActivities: 100,
+      maxLocalActivities: 100,
+    });
+    expect(
+      loadConfig({ OMS_WORKER_MAX_CACHED_WORKFLOWS: '20', OMS_WORKER_MAX_WORKFLOW_TASKS: '64', OMS_WORKER_MAX_ACTIVITIES: '8' })
+        .workerSizing,
+    ).toEqual({ maxCachedWorkflows: 20, maxWorkflowTasks: 20, maxActivities: 8, maxLocalActivities: 100 });
+    expect(() => loadConfig({ OMS_WORKER_MAX_CACHED_WORKFLOWS: '1' })).toThrow(/^invalid OMS_WORKER_MAX_CACHED_WORKFLOWS: /);
+    expect(() => loadConfig({ OMS_WORKER_MAX_ACTIVITIES: 'lots' })).toThrow(/^invalid OMS_WORKER_MAX_ACTIVITIES: /);
+  });
+
   it('does not echo secret values in its error', () => {
     expect(() => loadConfig({ OMS_API_KEYS: 'nope:x:y=supersecretvalue' })).toThrow(ConfigError);
     try {
