@@ -39,6 +39,8 @@ export interface TopologyOptions {
   temporal?: 'dev' | 'cluster';
   /** API processes (default 1); the workload spreads its requests over them. */
   apis?: number;
+  /** A directory of `npm run build` output: API and workers run compiled (dist/api.js, dist/worker.js), as in the image. */
+  compiled?: string;
   log: (line: string) => void;
 }
 
@@ -173,12 +175,19 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
   );
   const apis = apiPorts.map((port, i) =>
     proc(
-      spec(i === 0 ? 'api' : `api-${i + 1}`, tsEntry('api/main.ts'), { ...oms, PORT: String(port), HOST: '127.0.0.1' }, /"api started"/),
+      spec(
+        i === 0 ? 'api' : `api-${i + 1}`,
+        o.compiled ? [join(o.compiled, 'api.js')] : tsEntry('api/main.ts'),
+        { ...oms, PORT: String(port), HOST: '127.0.0.1' },
+        /"api started"/,
+      ),
     ),
   );
   const api = apis[0]!;
   const workers = Array.from({ length: o.workers }, (_, i) =>
-    proc(spec(`worker-${i + 1}`, tsEntry('worker/main.ts'), oms, /"worker started"/, 240_000)),
+    proc(
+      spec(`worker-${i + 1}`, o.compiled ? [join(o.compiled, 'worker.js')] : tsEntry('worker/main.ts'), oms, /"worker started"/, 240_000),
+    ),
   );
   const all = () => [postgres, temporal, sandbox, ...apis, ...workers];
 

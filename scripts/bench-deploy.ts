@@ -1,0 +1,304 @@
+/**
+ * `npm run bench:deploy`: the processes of a deployment measured apart — PostgreSQL, the Temporal
+ * dev server (SQLite file), the sandbox, BENCH_WORKERS worker processes (`npm run worker`) and one
+ * API process (`npm run api`), each its own process on loopback (scripts/chaos/topology.ts).
+ *
+ * 1) intake with the API in its own process: `POST /v1/orders` at BENCH_RATE (50/s) for
+ *    BENCH_SECONDS (10) while a burst of BENCH_ORDERS (200) saturates the worker, `GET /healthz`
+ *    at the same rate alongside (the baseline); the CPU each process used in those seconds; then
+ *    how fast the worker(s) take all those orders to DELIVERED (orders/s per worker: sizing).
+ * 2) open orders: orders are fed in (never more than BENCH_WINDOW undelivered at once) until
+ *    BENCH_OPEN_ORDERS (10,000) sit DELIVERED in their return window — open workflows with a
+ *    timer — with the worker's resident memory sampled all along; then intake at BENCH_RATE again.
+ *
+ * API and workers run compiled, as the image runs them (`npm run build` into the run's directory);
+ * BENCH_FROM_SOURCE=1 runs them through tsx instead (the worker then bundles its workflows at start).
+ *
+ *   BENCH_SECTIONS=1 | 2 | 1,2   BENCH_OPEN_ORDERS=10000   BENCH_WORKERS=1   npm run bench:deploy
+ * The workers' settings come from this shell (OMS_WORKER_MAX_CACHED_WORKFLOWS, ...), defaults otherwise.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSql } from '../db/client';
+import { migrate } from '../db/migrate';
+import { seedIfEmpty } from '../db/seed';
+import { machineLine } from './chaos/run';
+import { CHAOS_KEYS, createTopology, type Topology } from './chaos/topology';
+import type { ManagedProc } from './chaos/processes';
+
+const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const RATE = num('BENCH_RATE', 50);
+const SECONDS = num('BENCH_SECONDS', 10);
+const BURST = num('BENCH_ORDERS', 200);
+const OPEN = num('BENCH_OPEN_ORDERS', 10_000);
+const WINDOW = num('BENCH_WINDOW', 300);
+const WORKERS = num('BENCH_WORKERS', 1);
+/** BENCH_API_CORE=0: the API process alone on CPU 0, everything else on the others (an API machine of its own, emulated). */
+const API_CORE = process.env.BENCH_API_CORE;
+const SECTIONS = (process.env.BENCH_SECTIONS ?? '1,2').split(',').map((s) => s.trim());
+const say = (l: string) => process.stdout.write(`${l}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+const lat = (xs: number[]) => `p50 ${ms(pct(xs, 50))}, p99 ${ms(pct(xs, 99))}, max ${ms(Math.max(...xs))}`;
+
+/** Resident memory of a process, MiB (Linux /proc). */
+function rssMiB(pid: number | undefined): number {
+  if (!pid) return NaN;
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+/**
+ * CPU seconds a process and everything it started (PostgreSQL under its host, the Temporal CLI
+ * under its) have used so far: user + system of the process tree, Linux /proc.
+ */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return NaN;
+  const { tree, stats } = processTree(pid);
+  let ticks = 0;
+  for (const p of tree) ticks += stats.get(p)?.ticks ?? 0;
+  return ticks / 100;
+}
+
+/** Pins a process tree, every thread, to the given CPUs (`taskset`); later children inherit it. */
+function pin(pid: number | undefined, cpus: string): void {
+  if (!pid) return;
+  for (const p of processTree(pid).tree) spawnSync('taskset', ['-a', '-p', '-c', cpus, String(p)], { stdio: 'ignore' });
+}
+
+/** A process and its descendants (Linux /proc), with each one's CPU ticks. */
+function processTree(pid: number): { tree: Set<number>; stats: Map<number, { ppid: number; ticks: number }> } {
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // After the command's closing parenthesis: state, ppid, ..., utime (12th), stime (13th).
+      const f = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      stats.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const tree = new Set([pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [p, s] of stats)
+      if (!tree.has(p) && tree.has(s.ppid)) {
+        tree.add(p);
+        grew = true;
+      }
+  }
+  return { tree, stats };
+}
+/** CPU of each named process over `fn`, as % of one core. */
+async function cpuOver<T>(procs: ManagedProc[], fn: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
+  const before = procs.map((p) => cpuSeconds(p.pid));
+  const t = performance.now();
+  const result = await fn();
+  const secs = (performance.now() - t) / 1000;
+  const cpu = Object.fromEntries(procs.map((p, i) => [p.spec.name, (100 * (cpuSeconds(p.pid) - before[i]!)) / secs]));
+  return { result, cpu };
+}
+
+/** Sends `fn` at a fixed rate (open loop: a slow answer does not slow the sender); the latencies. */
+async function atFixedRate(rate: number, seconds: number, fn: (i: number) => Promise<void>): Promise<number[]> {
+  const latencies: number[] = [];
+  const start = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < rate * seconds; i++) {
+    const wait = start + (i * 1000) / rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    inflight.push(
+      (async () => {
+        const t = performance.now();
+        await fn(i);
+        latencies.push(performance.now() - t);
+      })(),
+    );
+  }
+  await Promise.all(inflight);
+  return latencies;
+}
+
+const baseEnv = Object.fromEntries(
+  Object.entries(process.env).filter(
+    (kv): kv is [string, string] =>
+      kv[1] !== undefined && /^(PATH|HOME|USER|LANG|LC_ALL|TMPDIR|TEMPORAL_CLI_PATH|NODE_OPTIONS|OMS_WORKER_MAX_[A-Z_]+)$/.test(kv[0]),
+  ),
+);
+const dir = mkdtempSync(join(tmpdir(), 'oms-bench-deploy-'));
+let topo: Topology | undefined;
+let sql: ReturnType<typeof createSql> | undefined;
+let failed = false;
+process.once('SIGINT', () => {
+  say('interrupted: stopping the processes...');
+  void topo?.stopAll().finally(() => process.exit(130));
+});
+try {
+  say(`machine: ${machineLine()}`);
+  const compiled = process.env.BENCH_FROM_SOURCE === '1' ? undefined : join(dir, 'dist');
+  if (compiled) {
+    const built = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts', '--out', compiled], { stdio: 'inherit' });
+    if (built.status !== 0) throw new Error('npm run build failed');
+    // The compiled entries import their packages from node_modules beside them: this clone's.
+    symlinkSync(join(process.cwd(), 'node_modules'), join(dir, 'node_modules'));
+  }
+  topo = await createTopology({
+    ...(compiled ? { compiled } : {}),
+    dir,
+    workers: WORKERS,
+    baseEnv,
+    omsEnv: { OMS_RISK_VELOCITY_PER_HOUR: '1000000', OMS_STOCK_SYNC_INTERVAL: '5s' },
+    sandboxStepMs: 20,
+    log: (l) => say(`   [processes] ${l}`),
+  });
+  const t = topo;
+  say(
+    `starting PostgreSQL, the Temporal dev server (SQLite), the sandbox, ${WORKERS} worker process(es) and an API process (${compiled ? 'compiled' : 'from source'})...`,
+  );
+  await Promise.all([t.postgres.start(), t.temporal.start(), t.sandbox.start()]);
+  sql = createSql(t.databaseUrl, { max: 4 });
+  const q = sql;
+  await migrate(q);
+  await seedIfEmpty(q);
+  await q`update warehouses set daily_capacity = 100000000`;
+  await q`update stock set on_hand = 100000000, reserved = 0, safety_stock = 0`;
+  await Promise.all([...t.apis, ...t.workers].map((p) => p.ensureUp(Date.now() + 600_000)));
+  say(`worker RSS at start: ${t.workers.map((w) => rssMiB(w.pid).toFixed(0)).join(' + ')} MiB`);
+  const sizing = Object.entries(baseEnv).filter(([k]) => k.startsWith('OMS_WORKER_MAX_'));
+  say(
+    `worker settings: ${sizing.length ? sizing.map(([k, v]) => `${k}=${v}`).join(' ') : 'the defaults (lib/config.ts DEFAULT_WORKER_SIZING)'}`,
+  );
+
+  let seq = 0;
+  const order = () => ({
+    channel: 'web',
+    channelOrderId: `D${Date.now().toString(36)}${(seq++).toString(36)}`,
+    currency: 'VND',
+    customer: { id: `bench-${seq % 997}`, name: 'Bench Customer' },
+    shippingAddress: { name: 'Bench Customer', line1: '1 Nguyen Hue', city: 'Ho Chi Minh', country: 'VN' },
+    lines: [{ sku: 'TSHIRT-M', quantity: 1, unitPrice: '149000.00' }],
+    payment: seq % 2 ? { method: 'cod' } : { method: 'prepaid', token: 'tok_visa' },
+    placedAt: new Date().toISOString(),
+  });
+  const post = async () => {
+    const res = await fetch(`${t.apiUrl}/v1/orders`, {
+      method: 'POST',
+      body: JSON.stringify(order()),
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${CHAOS_KEYS.web}` },
+    });
+    if (res.status !== 201) throw new Error(`intake answered ${res.status}: ${await res.text()}`);
+    return ((await res.json()) as { orderId: string }).orderId;
+  };
+  const healthz = async () => {
+    const res = await fetch(`${t.apiUrl}/healthz`);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`/healthz answered ${res.status}`);
+  };
+  const delivered = async () => (await q<{ n: number }[]>`select count(*)::int as n from orders where status = 'DELIVERED'`)[0]?.n ?? 0;
+  const accepted = async () => (await q<{ n: number }[]>`select count(*)::int as n from orders`)[0]?.n ?? 0;
+  /** Until every accepted order is DELIVERED; the seconds it took from `since`. */
+  const drain = async (since: number, limitS = 1800) => {
+    let report = performance.now();
+    for (;;) {
+      const [d, a] = await Promise.all([delivered(), accepted()]);
+      if (d === a) return (performance.now() - since) / 1000;
+      if (performance.now() - report > 15_000) {
+        say(`   ... ${d}/${a} delivered after ${((performance.now() - since) / 1000).toFixed(0)}s`);
+        report = performance.now();
+      }
+      if (performance.now() - since > limitS * 1000) throw new Error(`only ${d}/${a} delivered after ${limitS}s`);
+      await sleep(500);
+    }
+  };
+
+  // Warm-up: the HTTP path, the workflow bundle and the connection pools.
+  await Promise.all(Array.from({ length: 10 }, post));
+  await drain(performance.now());
+  const procs = [t.api, ...t.workers, t.temporal, t.postgres, t.sandbox];
+  if (API_CORE !== undefined) {
+    const rest = Array.from({ length: cpus().length }, (_, i) => i).filter((c) => String(c) !== API_CORE);
+    pin(t.api.pid, API_CORE);
+    for (const p of [...t.workers, t.temporal, t.postgres, t.sandbox]) pin(p.pid, rest.join(','));
+    pin(process.pid, rest.join(','));
+    say(
+      `CPU pinning: the API on CPU ${API_CORE}; Temporal, PostgreSQL, the worker(s), the sandbox and this load generator on ${rest.join(',')}`,
+    );
+  }
+
+  if (SECTIONS.includes('1')) {
+    say(`\n1) intake with the API in its own process, ${RATE}/s for ${SECONDS}s`);
+    const idle = await atFixedRate(RATE, SECONDS, healthz);
+    say(`   GET /healthz, idle stack:                    ${lat(idle)}`);
+    const t0 = performance.now();
+    const before = await accepted();
+    await Promise.all(Array.from({ length: BURST }, post));
+    const { result, cpu } = await cpuOver(procs, () =>
+      Promise.all([atFixedRate(RATE, SECONDS, async () => void (await post())), atFixedRate(RATE, SECONDS, healthz)]),
+    );
+    const [intake, health] = result;
+    say(`   (a burst of ${BURST} orders was taken in first: the worker works through it during the window)`);
+    say(`   POST /v1/orders, worker saturated:           ${lat(intake)}  (${intake.length} orders, all 201)`);
+    say(`   GET /healthz, same seconds:                  ${lat(health)}`);
+    say(
+      `   CPU in those seconds (% of one core):        ${Object.entries(cpu)
+        .map(([n, c]) => `${n} ${c.toFixed(0)}%`)
+        .join(', ')}`,
+    );
+    const took = await drain(t0);
+    const n = (await accepted()) - before;
+    say(`   all ${n} DELIVERED ${took.toFixed(1)}s after the burst began: ${(n / took).toFixed(1)} orders/s with ${WORKERS} worker(s)`);
+    say(
+      `   resident memory now: worker(s) ${t.workers.map((w) => rssMiB(w.pid).toFixed(0)).join(' + ')} MiB, API ${rssMiB(t.api.pid).toFixed(0)} MiB`,
+    );
+  }
+
+  if (SECTIONS.includes('2')) {
+    say(`\n2) ${OPEN} orders open in their return window (at most ${WINDOW} not yet delivered at a time)`);
+    const t0 = performance.now();
+    const openBefore = await delivered();
+    let maxRss = 0;
+    let lastReport = 0;
+    const sample = () => {
+      const r = t.workers.reduce((a, w) => a + rssMiB(w.pid), 0);
+      maxRss = Math.max(maxRss, r);
+      return r;
+    };
+    for (;;) {
+      const [d, a] = await Promise.all([delivered(), accepted()]);
+      const rss = sample();
+      if (performance.now() - lastReport > 30_000 || d >= OPEN) {
+        say(
+          `   ${((performance.now() - t0) / 1000).toFixed(0).padStart(5)}s  ${String(d).padStart(6)} open in their return window, ${a - d} on their way; worker RSS ${rss.toFixed(0)} MiB`,
+        );
+        lastReport = performance.now();
+      }
+      if (d >= OPEN) break;
+      if (a < OPEN && a - d < WINDOW) await Promise.all(Array.from({ length: Math.min(50, OPEN - a) }, post));
+      else await sleep(1000);
+    }
+    const fedS = (performance.now() - t0) / 1000;
+    say(`   ${OPEN} open after ${fedS.toFixed(0)}s (${((OPEN - openBefore) / fedS).toFixed(1)} orders/s); settling 30 s...`);
+    for (let i = 0; i < 6; i++) {
+      await sleep(5000);
+      sample();
+    }
+    const intake = await atFixedRate(RATE, SECONDS, async () => void (await post()));
+    say(`   POST /v1/orders at ${RATE}/s with ${OPEN} open:  ${lat(intake)}`);
+    await drain(performance.now());
+    say(
+      `   worker RSS: ${sample().toFixed(0)} MiB now, ${maxRss.toFixed(0)} MiB at most during the run; API ${rssMiB(t.api.pid).toFixed(0)} MiB`,
+    );
+  }
+} catch (err) {
+  failed = true;
+  say(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
+} finally {
+  await sql?.end({ timeout: 5 });
+  await topo?.stopAll();
+  if (failed) say(`logs kept in ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
