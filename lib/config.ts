@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { DEFAULT_ORDER_SETTINGS, DEFAULT_RULES, DEFAULT_SLA, type BusinessRules, type OrderSettings } from '../domain/settings';
 import type { Channel } from '../domain/order';
 import { CHANNEL_NAMES, DEFAULT_STOCK_SYNC, type StockSyncSettings } from '../domain/stock-sync';
+import { WORKER_QUEUES, type OutsideQueue, type WorkerQueue } from '../domain/queues';
 
 export const ROLES = ['channel', 'cs', 'ops', 'admin', 'carrier'] as const;
 export type Role = (typeof ROLES)[number];
@@ -174,6 +175,10 @@ export interface WorkerSizing {
   maxActivities: number;
   /** `maxConcurrentLocalActivityExecutions`: bookkeeping writes to the OMS's own database at once. */
   maxLocalActivities: number;
+  /** The task queues this process serves (domain/queues.ts): all of them unless a deployment splits them. */
+  queues: WorkerQueue[];
+  /** Calls per second to carriers and to channels, over every worker (the Temporal server enforces it per queue). */
+  callsPerSecond: Record<OutsideQueue, number>;
 }
 
 /**
@@ -181,7 +186,14 @@ export interface WorkerSizing {
  * the memory the process is given; a fixed cache keeps a worker's memory flat however many orders
  * are open (docs/deploy.md, sizing).
  */
-export const DEFAULT_WORKER_SIZING: WorkerSizing = { maxCachedWorkflows: 1000, maxWorkflowTasks: 40, maxActivities: 100, maxLocalActivities: 100 };
+export const DEFAULT_WORKER_SIZING: WorkerSizing = {
+  maxCachedWorkflows: 1000,
+  maxWorkflowTasks: 40,
+  maxActivities: 100,
+  maxLocalActivities: 100,
+  queues: [...WORKER_QUEUES],
+  callsPerSecond: { carriers: 50, channels: 20 },
+};
 
 const envSchema = z.object({
   PORT: port(3000),
@@ -293,6 +305,9 @@ const envSchema = z.object({
   OMS_WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(10_000).default(DEFAULT_WORKER_SIZING.maxWorkflowTasks),
   OMS_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_WORKER_SIZING.maxActivities),
   OMS_WORKER_MAX_LOCAL_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_WORKER_SIZING.maxLocalActivities),
+  OMS_WORKER_QUEUES: optionalString.pipe(nameList('task queue', WORKER_QUEUES).optional()),
+  OMS_CARRIER_CALLS_PER_SECOND: z.coerce.number().positive().max(100_000).default(DEFAULT_WORKER_SIZING.callsPerSecond.carriers),
+  OMS_CHANNEL_CALLS_PER_SECOND: z.coerce.number().positive().max(100_000).default(DEFAULT_WORKER_SIZING.callsPerSecond.channels),
   // Production mode: every outside system, secret and key set explicitly; nothing of development is used.
   OMS_ENV: z.enum(['development', 'production'], { error: 'must be development or production' }).optional(),
   NODE_ENV: optionalString,
@@ -527,6 +542,8 @@ export function loadConfig(
       maxWorkflowTasks: Math.min(e.OMS_WORKER_MAX_WORKFLOW_TASKS, e.OMS_WORKER_MAX_CACHED_WORKFLOWS),
       maxActivities: e.OMS_WORKER_MAX_ACTIVITIES,
       maxLocalActivities: e.OMS_WORKER_MAX_LOCAL_ACTIVITIES,
+      queues: e.OMS_WORKER_QUEUES?.length ? e.OMS_WORKER_QUEUES : [...WORKER_QUEUES],
+      callsPerSecond: { carriers: e.OMS_CARRIER_CALLS_PER_SECOND, channels: e.OMS_CHANNEL_CALLS_PER_SECOND },
     },
   };
 }

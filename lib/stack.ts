@@ -5,7 +5,7 @@
  */
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createApp } from '../api/create-app';
 import { KeyStore } from '../api/auth';
 import { addStartBacklogMetrics, createApiMetrics } from '../api/metrics';
@@ -13,7 +13,7 @@ import { WorkflowStartRelay, type StartRelayOptions } from '../intake/workflow-s
 import { createSql, type Sql } from '../db/client';
 import { migrate } from '../db/migrate';
 import { DEV_SANDBOX_KEY, startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/server';
-import { createOrderWorker } from '../worker/create-worker';
+import { createOrderWorker, type OrderWorker } from '../worker/create-worker';
 import { StatusPushRelay } from '../worker/status-pushes';
 import { createStatusPusher } from '../activities/channels/channel-activities';
 import { startStockSync } from '../worker/stock-sync';
@@ -21,7 +21,15 @@ import { CHANNEL_NAMES, DEFAULT_STOCK_SYNC, type StockSyncSettings } from '../do
 import type { OutsideSystems } from '../activities/http';
 import type { TemporalConnectionOptions } from './temporal-connection';
 import { installRuntime } from '../worker/runtime';
-import { CARRIER_NAMES, DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS, type ApiKeySpec, type Config, type ExplicitSystems, type WorkerSizing } from './config';
+import {
+  CARRIER_NAMES,
+  DEV_CARRIER_SECRETS,
+  DEV_CHANNEL_SECRETS,
+  type ApiKeySpec,
+  type Config,
+  type ExplicitSystems,
+  type WorkerSizing,
+} from './config';
 import { DEFAULT_ORDER_SETTINGS, DEFAULT_RULES, type BusinessRules, type OrderSettings } from '../domain/settings';
 import { seedIfEmpty } from '../db/seed';
 import type { Logger } from './logger';
@@ -79,7 +87,7 @@ export interface Stack {
   client: Client;
   /** Starts the workflows of accepted orders and notifications. */
   starts: WorkflowStartRelay;
-  worker: Worker | undefined;
+  worker: OrderWorker | undefined;
   stop(): Promise<void>;
 }
 
@@ -131,7 +139,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     starts.start();
     cleanups.push(() => starts.stop());
 
-    let worker: Worker | undefined;
+    let worker: OrderWorker | undefined;
     if (o.runWorker !== false) {
       installRuntime(o.logger);
       const nativeConnection = await NativeConnection.connect({ address: o.temporalAddress, ...o.temporalConnection });

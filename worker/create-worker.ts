@@ -6,9 +6,11 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { NativeConnection } from '@temporalio/worker';
-import { Worker, bundleWorkflowCode, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, bundleWorkflowCode, type State, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { DEFAULT_WORKER_SIZING, type WorkerSizing } from '../lib/config';
+import { OUTSIDE_QUEUES } from '../domain/queues';
+import { OUTSIDE_ACTIVITIES, outsideQueueName } from '../workflows/queues';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 /** Beside the compiled worker (dist/worker.js → dist/workflows.js); absent when run from source. */
@@ -42,22 +44,77 @@ export interface WorkerOptions {
   sizing?: Partial<WorkerSizing>;
 }
 
-export async function createOrderWorker(opts: WorkerOptions): Promise<Worker> {
+/**
+ * The workers of one process, one per task queue it serves (domain/queues.ts): the main queue
+ * runs the workflows and every activity (calls scheduled there before the outside queues existed
+ * still complete), each outside queue its own calls under its rate limit. Run, stopped and
+ * watched as one: when one fails, the others are shut down.
+ */
+export class OrderWorker {
+  constructor(readonly workers: Worker[]) {}
+
+  async run(): Promise<void> {
+    const results = await Promise.allSettled(
+      this.workers.map((w) =>
+        w.run().catch((err: unknown) => {
+          this.shutdown();
+          throw err;
+        }),
+      ),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  shutdown(): void {
+    for (const w of this.workers) if (w.getState() === 'RUNNING') w.shutdown();
+  }
+
+  /** FAILED or STOPPED as soon as one of them is (then the process no longer serves all its queues). */
+  getState(): State {
+    const states = this.workers.map((w) => w.getState());
+    return states.find((s) => s === 'FAILED') ?? states.find((s) => s === 'STOPPED') ?? states[0]!;
+  }
+}
+
+export async function createOrderWorker(opts: WorkerOptions): Promise<OrderWorker> {
   const sizing = { ...DEFAULT_WORKER_SIZING, ...opts.sizing };
-  return Worker.create({
+  const activities = createActivities(opts.deps);
+  const common = {
     connection: opts.connection,
     namespace: opts.namespace,
-    taskQueue: opts.taskQueue,
-    activities: createActivities(opts.deps),
-    ...(opts.workflowBundle
-      ? { workflowBundle: opts.workflowBundle }
-      : existsSync(PREBUILT_WORKFLOWS)
-        ? { workflowBundle: { codePath: PREBUILT_WORKFLOWS } }
-        : { workflowsPath: WORKFLOWS_PATH }),
     shutdownGraceTime: (opts.shutdownGraceTime ?? '10s') as '10s',
-    maxCachedWorkflows: sizing.maxCachedWorkflows,
-    maxConcurrentWorkflowTaskExecutions: Math.min(sizing.maxWorkflowTasks, sizing.maxCachedWorkflows),
     maxConcurrentActivityTaskExecutions: sizing.maxActivities,
-    maxConcurrentLocalActivityExecutions: sizing.maxLocalActivities,
-  });
+  };
+  const workers: Promise<Worker>[] = [];
+  if (sizing.queues.includes('orders'))
+    workers.push(
+      Worker.create({
+        ...common,
+        taskQueue: opts.taskQueue,
+        activities,
+        ...(opts.workflowBundle
+          ? { workflowBundle: opts.workflowBundle }
+          : existsSync(PREBUILT_WORKFLOWS)
+            ? { workflowBundle: { codePath: PREBUILT_WORKFLOWS } }
+            : { workflowsPath: WORKFLOWS_PATH }),
+        maxCachedWorkflows: sizing.maxCachedWorkflows,
+        maxConcurrentWorkflowTaskExecutions: Math.min(sizing.maxWorkflowTasks, sizing.maxCachedWorkflows),
+        maxConcurrentLocalActivityExecutions: sizing.maxLocalActivities,
+      }),
+    );
+  for (const queue of OUTSIDE_QUEUES)
+    if (sizing.queues.includes(queue))
+      workers.push(
+        Worker.create({
+          ...common,
+          taskQueue: outsideQueueName(opts.taskQueue, queue),
+          activities: Object.fromEntries(
+            Object.entries(activities).filter(([name]) => (OUTSIDE_ACTIVITIES[queue] as readonly string[]).includes(name)),
+          ),
+          maxTaskQueueActivitiesPerSecond: sizing.callsPerSecond[queue],
+        }),
+      );
+  if (!workers.length) throw new Error('the worker serves no task queue (OMS_WORKER_QUEUES)');
+  return new OrderWorker(await Promise.all(workers));
 }

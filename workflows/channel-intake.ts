@@ -10,6 +10,7 @@
 import { proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { createStepRunner, refuse } from './attention';
 import { retryUpdate } from './messages';
+import { routed } from './profiles';
 import { NeedsAttentionKey } from './search-attributes';
 import type { Disposition } from '../activities/channels/adapters/types';
 import type { Activities } from '../activities';
@@ -35,7 +36,7 @@ export interface ChannelIntakeResult {
 }
 
 /** The platform's API may be down or rate-limiting for a while; keep trying for a day. */
-const pull = proxyActivities<Activities>({
+const pull = routed<Activities>({
   startToCloseTimeout: '30 seconds',
   scheduleToCloseTimeout: '1 day',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },

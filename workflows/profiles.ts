@@ -3,11 +3,13 @@ import {
   ActivityCancellationType,
   proxyActivities,
   proxyLocalActivities,
+  workflowInfo,
   type ActivityInterfaceFor,
   type ActivityOptions,
   type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { OrderSettings } from '../domain/settings';
+import { outsideQueueName, outsideQueueOf } from './queues';
 
 /** Calls to outside systems and business steps: bounded retries, then "needs attention". */
 export function stepProfile(settings: OrderSettings): ActivityOptions {
@@ -66,15 +68,32 @@ export const channelPushProfile: ActivityOptions = {
 };
 
 /**
+ * Activities on their task queues (workflows/queues.ts): a call to a carrier or a sales channel is
+ * scheduled on the outside queue beside the workflow's own, the rest on the workflow's own.
+ * The queue is read when the call is made (a workflow's task queue is known only then).
+ */
+export function routed<A extends object>(options: ActivityOptions): ActivityInterfaceFor<A> {
+  const own = proxyActivities<A>(options);
+  return new Proxy(own, {
+    get(target, name, receiver) {
+      const queue = typeof name === 'string' ? outsideQueueOf(name) : undefined;
+      if (!queue) return Reflect.get(target, name, receiver);
+      return Reflect.get(proxyActivities<A>({ ...options, taskQueue: outsideQueueName(workflowInfo().taskQueue, queue) }), name);
+    },
+  });
+}
+
+/**
  * Activities whose calls carry a one-line summary in the Web UI's event history: the name of the
- * step being run (e.g. "authorise payment"), read at the moment the call is scheduled.
+ * step being run (e.g. "authorise payment"), read at the moment the call is scheduled. Routed
+ * to their task queues like `routed`.
  */
 export function summarised<A extends object>(options: ActivityOptions, step: () => string | undefined): ActivityInterfaceFor<A> {
-  const plain = proxyActivities<A>(options);
+  const plain = routed<A>(options);
   return new Proxy(plain, {
     get(target, name, receiver) {
       const summary = step();
-      return summary ? Reflect.get(proxyActivities<A>({ ...options, summary }), name) : Reflect.get(target, name, receiver);
+      return summary ? Reflect.get(routed<A>({ ...options, summary }), name) : Reflect.get(target, name, receiver);
     },
   });
 }

@@ -6,7 +6,8 @@
  * a durable timer. So a channel gets at most one push per interval however busy a sale is — the
  * changes in between collapse into the latest level — and a restarted worker keeps the pace.
  */
-import { ActivityFailure, continueAsNew, defineQuery, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, continueAsNew, defineQuery, log, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { routed } from './profiles';
 import type { Activities } from '../activities';
 
 export interface StockSyncInput {
@@ -29,7 +30,7 @@ export const stockSyncStatusQuery = defineQuery<StockSyncStatus>('stockSyncStatu
 /** Rounds per run before continue-as-new keeps the history short (a round is ~10 events). */
 const ROUNDS_PER_RUN = 500;
 
-const { syncStockRound } = proxyActivities<Activities>({
+const channel = routed<Activities>({
   // A round waits up to a minute for a change (heartbeating), then pushes once.
   startToCloseTimeout: '3m',
   heartbeatTimeout: '30s',
@@ -49,7 +50,7 @@ export async function stockSyncWorkflow(input: StockSyncInput): Promise<void> {
   for (let round = 0; round < ROUNDS_PER_RUN && !workflowInfo().continueAsNewSuggested; round++) {
     let r;
     try {
-      r = await syncStockRound({ channel: input.channel });
+      r = await channel.syncStockRound({ channel: input.channel });
     } catch (err) {
       // Only a non-retryable failure gets here (transient ones are retried without limit): the
       // channel must not lose its sync over it. Wait one interval and go on with the next round.

@@ -98,13 +98,23 @@ describe('loadConfig', () => {
       maxWorkflowTasks: 40,
       maxActivities: 100,
       maxLocalActivities: 100,
+      queues: ['orders', 'carriers', 'channels'],
+      callsPerSecond: { carriers: 50, channels: 20 },
     });
     expect(
       loadConfig({ OMS_WORKER_MAX_CACHED_WORKFLOWS: '20', OMS_WORKER_MAX_WORKFLOW_TASKS: '64', OMS_WORKER_MAX_ACTIVITIES: '8' })
         .workerSizing,
-    ).toEqual({ maxCachedWorkflows: 20, maxWorkflowTasks: 20, maxActivities: 8, maxLocalActivities: 100 });
+    ).toMatchObject({ maxCachedWorkflows: 20, maxWorkflowTasks: 20, maxActivities: 8, maxLocalActivities: 100 });
     expect(() => loadConfig({ OMS_WORKER_MAX_CACHED_WORKFLOWS: '1' })).toThrow(/^invalid OMS_WORKER_MAX_CACHED_WORKFLOWS: /);
     expect(() => loadConfig({ OMS_WORKER_MAX_ACTIVITIES: 'lots' })).toThrow(/^invalid OMS_WORKER_MAX_ACTIVITIES: /);
+  });
+
+  it('serves the task queues named, with the outside ones rate limited', () => {
+    const c = loadConfig({ OMS_WORKER_QUEUES: 'carriers, channels', OMS_CARRIER_CALLS_PER_SECOND: '2.5' }).workerSizing;
+    expect(c.queues).toEqual(['carriers', 'channels']);
+    expect(c.callsPerSecond).toEqual({ carriers: 2.5, channels: 20 });
+    expect(() => loadConfig({ OMS_WORKER_QUEUES: 'orders,payments' })).toThrow(/^invalid OMS_WORKER_QUEUES: unknown task queue "payments"/);
+    expect(() => loadConfig({ OMS_CHANNEL_CALLS_PER_SECOND: '0' })).toThrow(/^invalid OMS_CHANNEL_CALLS_PER_SECOND: /);
   });
 
   it('does not echo secret values in its error', () => {

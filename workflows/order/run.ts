@@ -4,14 +4,7 @@
  * attributes). The sub-flows (fulfilment, partial cancellation, returns, compensation) are
  * functions of this run, each in its own module; the story itself is in `../order.ts`.
  */
-import {
-  CancellationScope,
-  proxyActivities,
-  setCurrentDetails,
-  upsertSearchAttributes,
-  log,
-  type ChildWorkflowHandle,
-} from '@temporalio/workflow';
+import { CancellationScope, setCurrentDetails, upsertSearchAttributes, log, type ChildWorkflowHandle } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import type { Allocation } from '../../domain/allocation';
@@ -31,7 +24,7 @@ import {
   type ShipmentProgress,
 } from '../messages';
 import type { Patches } from '../patches';
-import { bookkeepingProfile, channelPushProfile, oneAtATime, stepProfile, summarised } from '../profiles';
+import { bookkeepingProfile, channelPushProfile, oneAtATime, routed, stepProfile, summarised } from '../profiles';
 import { CarrierKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, WarehouseKey } from '../search-attributes';
 import type { ReturnInput, returnWorkflow } from '../return';
 import type { ShipmentInput, shipmentWorkflow } from '../shipment';
@@ -154,7 +147,7 @@ export class OrderRun {
     this.pushesQueued = this.patched('status-outbox');
     this.acts = summarised<Activities>(stepProfile(settings), () => this.steps.startingStep);
     this.books = oneAtATime<Activities>(bookkeepingProfile);
-    this.pushes = proxyActivities<Activities>(channelPushProfile);
+    this.pushes = routed<Activities>(channelPushProfile);
     this.state = {
       orderId,
       status: 'RECEIVED',

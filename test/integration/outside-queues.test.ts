@@ -1,0 +1,117 @@
+/**
+ * Calls to carriers run on a task queue of their own (`<queue>-carriers`, workflows/queues.ts),
+ * served by whichever worker processes a deployment gives it, under a rate limit the Temporal
+ * server enforces for the whole queue. Proven against the real dev server: with no worker on the
+ * carriers queue, orders go as far as the carrier and wait there (nothing lost, nothing booked);
+ * a second process serving only the outside queues, limited to 2 carrier calls a second, then
+ * books the waiting parcels no faster than that, and every order is delivered.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startStack, type Stack } from '../../lib/stack';
+import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
+import { memoryLogger, startTestStack, TEST_KEY_SPECS, TEST_KEYS, type TestStack } from '../support/harness';
+
+let stack: TestStack;
+let outside: Stack | undefined;
+const ORDERS = 6;
+const RATE = 2;
+
+beforeAll(async () => {
+  // This process serves the main queue only: workflows, payments, the warehouse, its own database.
+  stack = await startTestStack({
+    workerSizing: { queues: ['orders'] },
+    sandboxOptions: { autoProgress: { enabled: true, stepMs: 100 } },
+  });
+  await seedNetwork(stack.db.sql, { 'SKU-Q': { 'WH-HCM': 100 } });
+});
+afterAll(async () => {
+  await outside?.stop();
+  await stack?.close();
+});
+
+interface OrderBody {
+  status: string;
+  shipments: { shipmentId: string; status: string }[];
+}
+const getOrder = async (orderId: string) => (await (await stack.api(`/v1/orders/${orderId}`, { key: TEST_KEYS.cs })).json()) as OrderBody;
+
+describe('outside task queues', () => {
+  it('holds carrier calls until a worker serves their queue, then books no faster than its rate limit', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < ORDERS; i++) {
+      const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder({ sku: 'SKU-Q' }) });
+      expect(res.status).toBe(201);
+      ids.push(((await res.json()) as { orderId: string }).orderId);
+    }
+    // Each order reaches its carrier booking: picked and packed by the warehouse (main queue),
+    // then its booking call waits, scheduled on the carriers queue that no worker polls yet.
+    const shipments = await eventually(
+      async () => {
+        const found: string[] = [];
+        for (const id of ids) {
+          const o = await getOrder(id);
+          const s = o.shipments[0];
+          if (!s) return undefined;
+          const d = await stack.client.workflow.getHandle(s.shipmentId).describe();
+          const pending = d.raw.pendingActivities ?? [];
+          if (!pending.some((a) => a.activityType?.name === 'bookShipment')) return undefined;
+          found.push(s.shipmentId);
+        }
+        return found;
+      },
+      { what: 'every order waiting on its carrier booking', timeoutMs: 60_000 },
+    );
+    await new Promise((r) => setTimeout(r, 2000));
+    for (const id of ids) expect((await getOrder(id)).shipments[0]!.status).not.toMatch(/booked|picked_up|in_transit|delivered/);
+    const none = (await (await fetch(`${stack.sandboxUrl}/sandbox/ledger/carriers?orderId=${ids[0]}`)).json()) as { bookings: unknown[] };
+    expect(none.bookings).toHaveLength(0);
+
+    // A second process for the outside traffic alone, at RATE carrier calls a second.
+    outside = await startStack({
+      databaseUrl: stack.db.url,
+      temporalAddress: inject('temporalAddress'),
+      namespace: inject('temporalNamespace'),
+      taskQueue: stack.taskQueue,
+      host: '127.0.0.1',
+      port: 0,
+      apiKeys: TEST_KEY_SPECS,
+      bodyLimitBytes: 64 * 1024,
+      logger: memoryLogger(),
+      sandboxUrl: stack.sandboxUrl,
+      stockSync: false,
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+      workerSizing: { queues: ['carriers', 'channels'], callsPerSecond: { carriers: RATE, channels: 20 } },
+    });
+    for (const id of ids)
+      await eventually(async () => ((await getOrder(id)).status === 'DELIVERED' ? true : undefined), {
+        what: `${id} delivered`,
+        timeoutMs: 90_000,
+      });
+
+    // When the waiting bookings started, read from the shipments' histories: the server handed
+    // them out at the queue's rate, not all at once.
+    const { default: proto } = await import('@temporalio/proto');
+    const { EventType } = proto.temporal.api.enums.v1;
+    const started: number[] = [];
+    for (const id of shipments) {
+      const events = (await stack.client.workflow.getHandle(id).fetchHistory()).events ?? [];
+      const scheduled = events.find(
+        (e) =>
+          e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED &&
+          e.activityTaskScheduledEventAttributes?.activityType?.name === 'bookShipment',
+      )!;
+      expect(scheduled.activityTaskScheduledEventAttributes?.taskQueue?.name).toBe(`${stack.taskQueue}-carriers`);
+      const start = events.find(
+        (e) =>
+          e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED &&
+          e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString(),
+      )!;
+      started.push(Number(start.eventTime!.seconds) * 1000 + Math.floor((start.eventTime!.nanos ?? 0) / 1e6));
+    }
+    started.sort((a, b) => a - b);
+    const spanMs = started.at(-1)! - started[0]!;
+    // ORDERS bookings at RATE a second take (ORDERS - 1) / RATE seconds at least (the limiter may
+    // let a first small burst through: a quarter of it is allowed for).
+    expect(spanMs).toBeGreaterThanOrEqual(((ORDERS - 1) / RATE) * 1000 * 0.75);
+  }, 180_000);
+});
