@@ -19,14 +19,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSql } from '../db/client';
 import { migrate } from '../db/migrate';
 import { seedIfEmpty } from '../db/seed';
 import { machineLine } from './chaos/run';
 import { CHAOS_KEYS, createTopology, type Topology } from './chaos/topology';
-import type { ManagedProc } from './chaos/processes';
+import { killAllNow, type ManagedProc } from './chaos/processes';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const RATE = num('BENCH_RATE', 50);
@@ -35,8 +35,6 @@ const BURST = num('BENCH_ORDERS', 200);
 const OPEN = num('BENCH_OPEN_ORDERS', 10_000);
 const WINDOW = num('BENCH_WINDOW', 300);
 const WORKERS = num('BENCH_WORKERS', 1);
-/** BENCH_API_CORE=0: the API process alone on CPU 0, everything else on the others (an API machine of its own, emulated). */
-const API_CORE = process.env.BENCH_API_CORE;
 const SECTIONS = (process.env.BENCH_SECTIONS ?? '1,2').split(',').map((s) => s.trim());
 const say = (l: string) => process.stdout.write(`${l}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,12 +58,6 @@ function cpuSeconds(pid: number | undefined): number {
   let ticks = 0;
   for (const p of tree) ticks += stats.get(p)?.ticks ?? 0;
   return ticks / 100;
-}
-
-/** Pins a process tree, every thread, to the given CPUs (`taskset`); later children inherit it. */
-function pin(pid: number | undefined, cpus: string): void {
-  if (!pid) return;
-  for (const p of processTree(pid).tree) spawnSync('taskset', ['-a', '-p', '-c', cpus, String(p)], { stdio: 'ignore' });
 }
 
 /** A process and its descendants (Linux /proc), with each one's CPU ticks. */
@@ -134,7 +126,11 @@ let sql: ReturnType<typeof createSql> | undefined;
 let failed = false;
 process.once('SIGINT', () => {
   say('interrupted: stopping the processes...');
-  void topo?.stopAll().finally(() => process.exit(130));
+  // Whatever does not stop within 30 s is killed: nothing the bench started outlives it.
+  void Promise.race([topo?.stopAll(), sleep(30_000)]).finally(() => {
+    killAllNow();
+    process.exit(130);
+  });
 });
 try {
   say(`machine: ${machineLine()}`);
@@ -218,15 +214,6 @@ try {
   await Promise.all(Array.from({ length: 10 }, post));
   await drain(performance.now());
   const procs = [t.api, ...t.workers, t.temporal, t.postgres, t.sandbox];
-  if (API_CORE !== undefined) {
-    const rest = Array.from({ length: cpus().length }, (_, i) => i).filter((c) => String(c) !== API_CORE);
-    pin(t.api.pid, API_CORE);
-    for (const p of [...t.workers, t.temporal, t.postgres, t.sandbox]) pin(p.pid, rest.join(','));
-    pin(process.pid, rest.join(','));
-    say(
-      `CPU pinning: the API on CPU ${API_CORE}; Temporal, PostgreSQL, the worker(s), the sandbox and this load generator on ${rest.join(',')}`,
-    );
-  }
 
   if (SECTIONS.includes('1')) {
     say(`\n1) intake with the API in its own process, ${RATE}/s for ${SECONDS}s`);
