@@ -30,7 +30,13 @@ await migrate(sql, { log: (l) => logger.info(l) });
 const address = config.temporal.address ?? '127.0.0.1:7233';
 const runtime = installRuntime(logger, { metrics: config.workerMetrics });
 const temporalConnection = temporalConnectionOptions(config.temporal);
-const connection = await NativeConnection.connect({ address, ...temporalConnection });
+const connection = await NativeConnection.connect({ address, ...temporalConnection }).catch((err: unknown) => {
+  // One line that says what failed (a refused handshake names its reason), not a stack trace.
+  process.stderr.write(
+    `temporal error: cannot connect to ${address}${config.temporal.tls ? ' over TLS' : ''}: ${err instanceof Error ? err.message : String(err)}\n`,
+  );
+  process.exit(1);
+});
 const stopping = new AbortController();
 // Production: each outside system as configured; development: the sandbox (OMS_SANDBOX_URL or its default port).
 const systems = resolveSystems(config, config.sandbox.url ?? `http://127.0.0.1:${config.sandbox.port}`);

@@ -7,7 +7,7 @@
  * The same order runs on what the production image runs: the compiled bundle (`npm run build`)
  * on a production install (`npm ci --omit=dev`) that has no tsx, TypeScript or test tooling.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS } from '../../lib/config';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
 import { eventually, seedNetwork } from '../support/fixtures';
 import { createTestDatabase, uniqueSuffix } from '../support/harness';
+import { runEntry, untilReady } from '../support/entry-points';
 import { freePort } from '../../lib/dev-services';
 
 const SECRETS = { web: 'prod-web-0f3a9c', ghn: 'prod-ghn-7d21e4' };
@@ -76,22 +77,7 @@ function productionEnv(port: number, taskQueue: string): Record<string, string> 
   };
 }
 
-/** Runs an entry point: from source through tsx (`api/main.ts`), or compiled (`/…/dist/api.js`). */
-function run(entry: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const out = { text: '' };
-  child.stdout.on('data', (c: Buffer) => (out.text += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out.text += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, out, exited };
-}
-
-const until = (what: string, pred: () => boolean, timeoutMs = 60_000) =>
-  eventually(() => Promise.resolve(pred() ? true : undefined), { what, timeoutMs });
+const run = (entry: string, env: Record<string, string>) => runEntry(entry, env, children);
 
 describe('production mode', () => {
   it.each(['api/main.ts', 'worker/main.ts'])(
@@ -165,8 +151,8 @@ async function orderInProduction(apiEntry: string, workerEntry: string): Promise
   const env = productionEnv(port, `prod-${uniqueSuffix()}`);
   const api = run(apiEntry, env);
   const worker = run(workerEntry, env);
-  await until('api started', () => api.out.text.includes('"api started"') || api.child.exitCode !== null);
-  await until('worker started', () => worker.out.text.includes('"worker started"') || worker.child.exitCode !== null);
+  await untilReady(api, '"api started"');
+  await untilReady(worker, '"worker started"');
   expect(api.child.exitCode, api.out.text).toBeNull();
   expect(worker.child.exitCode, worker.out.text).toBeNull();
   expect(api.out.text).toContain('"mode":"production"');

@@ -1,0 +1,194 @@
+/**
+ * mTLS to the Temporal frontend, on a real TLS handshake: a TLS-terminating proxy in front of the
+ * suite's Temporal server, with certificates made here by openssl (a CA of its own, a server
+ * certificate for `temporal.test`, a client certificate), requires a client certificate from
+ * that CA. The real API and worker entry points connect through it with TEMPORAL_TLS_CA,
+ * TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY and TEMPORAL_TLS_SERVER_NAME, and an order is delivered.
+ * Without a client certificate, or expecting another server name, the worker refuses to start.
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../lib/dev-services';
+import { startSandbox, type Sandbox } from '../../sandbox/server';
+import { runEntry, untilReady } from '../support/entry-points';
+import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
+import { createTestDatabase, TEST_KEYS, uniqueSuffix } from '../support/harness';
+
+let dir: string;
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let sandbox: Sandbox;
+let proxy: Server;
+let proxyPort: number;
+const children: ChildProcess[] = [];
+/** What the proxy saw: each handshake's client certificate subject, or the error that ended it. */
+const handshakes: { client?: string; error?: string }[] = [];
+const file = (name: string) => join(dir, name);
+
+function makeCertificates(): void {
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=oms-test-ca');
+  for (const [name, cn, ext] of [
+    ['server', 'temporal.test', 'subjectAltName=DNS:temporal.test\nextendedKeyUsage=serverAuth\n'],
+    ['client', 'oms-worker', 'extendedKeyUsage=clientAuth\n'],
+  ] as const) {
+    writeFileSync(file(`${name}.ext`), ext);
+    ssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    );
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'oms-tls-'));
+  makeCertificates();
+  const [host, port] = inject('temporalAddress').split(':') as [string, string];
+  // TLS ends here; the bytes (HTTP/2, gRPC) go on to the Temporal server as they came.
+  proxy = createServer(
+    {
+      key: readFileSync(file('server.key')),
+      cert: readFileSync(file('server.crt')),
+      ca: readFileSync(file('ca.crt')),
+      requestCert: true,
+      rejectUnauthorized: true,
+      ALPNProtocols: ['h2'],
+    },
+    (socket: TLSSocket) => {
+      handshakes.push({ client: String(socket.getPeerCertificate().subject?.CN) });
+      const upstream = connect(Number(port), host);
+      socket.pipe(upstream).pipe(socket);
+      const close = () => {
+        socket.destroy();
+        upstream.destroy();
+      };
+      socket.on('error', close);
+      upstream.on('error', close);
+    },
+  );
+  proxy.on('tlsClientError', (err) => handshakes.push({ error: err.message }));
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  proxyPort = (proxy.address() as AddressInfo).port;
+  db = await createTestDatabase();
+  await seedNetwork(db.sql, { 'SKU-TLS': { 'WH-HCM': 10 } });
+  sandbox = await startSandbox({ autoProgress: { enabled: true, stepMs: 100 } });
+});
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  proxy?.close();
+  await sandbox?.stop();
+  await db?.drop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A development deployment whose Temporal frontend is the TLS proxy. */
+function env(port: number, taskQueue: string, tls: Record<string, string>): Record<string, string> {
+  return {
+    OMS_ENV: 'development',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: db.url,
+    TEMPORAL_ADDRESS: `127.0.0.1:${proxyPort}`,
+    TEMPORAL_NAMESPACE: inject('temporalNamespace'),
+    OMS_TASK_QUEUE: taskQueue,
+    OMS_SANDBOX_URL: sandbox.url,
+    OMS_API_KEYS: `channel:web=${TEST_KEYS.web},cs=${TEST_KEYS.cs}`,
+    OMS_WORKER_METRICS_PORT: 'off',
+    ...tls,
+  };
+}
+const fullTls = () => ({
+  TEMPORAL_TLS_CA: file('ca.crt'),
+  TEMPORAL_TLS_CERT: file('client.crt'),
+  TEMPORAL_TLS_KEY: file('client.key'),
+  TEMPORAL_TLS_SERVER_NAME: 'temporal.test',
+});
+
+describe('Temporal over mTLS', () => {
+  it('API and worker connect with a client certificate, and an order is delivered through the TLS frontend', async () => {
+    const port = await freePort();
+    const e = env(port, `tls-${uniqueSuffix()}`, fullTls());
+    const api = runEntry('api/main.ts', e, children);
+    const worker = runEntry('worker/main.ts', e, children);
+    await untilReady(api, '"api started"');
+    await untilReady(worker, '"worker started"');
+    expect(worker.child.exitCode, worker.out.text).toBeNull();
+    expect(api.child.exitCode, api.out.text).toBeNull();
+    // Carrier webhooks go to this API.
+    sandbox.setOmsBaseUrl(`http://127.0.0.1:${port}`);
+    const res = await fetch(`http://127.0.0.1:${port}/v1/orders`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TEST_KEYS.web}` },
+      body: JSON.stringify(makeOrder({ sku: 'SKU-TLS' })),
+    });
+    expect(res.status).toBe(201);
+    const { orderId } = (await res.json()) as { orderId: string };
+    let lastStatus = '';
+    await eventually(
+      async () => {
+        const o = (await (
+          await fetch(`http://127.0.0.1:${port}/v1/orders/${orderId}`, { headers: { Authorization: `Bearer ${TEST_KEYS.cs}` } })
+        ).json()) as {
+          status: string;
+        };
+        lastStatus = o.status;
+        return o.status === 'DELIVERED' ? o : undefined;
+      },
+      { what: `${orderId} delivered over mTLS`, timeoutMs: 90_000 },
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)} (last status ${lastStatus})\n${worker.out.text.slice(-3000)}`);
+    });
+    // Every connection was a handshake with the client certificate of the CA.
+    expect(handshakes.length).toBeGreaterThanOrEqual(2);
+    expect(handshakes.every((h) => h.client === 'oms-worker')).toBe(true);
+    for (const p of [api, worker]) p.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(await api.exited).toBe(0);
+    // The key file's content never reaches the output.
+    const key = readFileSync(file('client.key'), 'utf8').split('\n')[1]!;
+    expect(api.out.text + worker.out.text).not.toContain(key);
+  }, 150_000);
+
+  it.each([
+    [
+      'without a client certificate',
+      () => ({ TEMPORAL_TLS_CA: file('ca.crt'), TEMPORAL_TLS_SERVER_NAME: 'temporal.test' }),
+      /CertificateRequired/,
+    ],
+    ['expecting another server name', () => ({ ...fullTls(), TEMPORAL_TLS_SERVER_NAME: 'other.test' }), /NotValidForName/],
+  ])(
+    'the worker refuses to start %s, saying why in one line',
+    async (_what, tls, reason) => {
+      const before = handshakes.length;
+      const worker = runEntry('worker/main.ts', env(0, `tls-${uniqueSuffix()}`, tls()), children);
+      const code = await worker.exited;
+      expect(code, worker.out.text).not.toBe(0);
+      expect(worker.out.text).not.toContain('"worker started"');
+      const line = worker.out.text.split('\n').find((l) => l.startsWith('temporal error: cannot connect to 127.0.0.1:'));
+      expect(line, worker.out.text).toMatch(reason);
+      expect(worker.out.text).not.toMatch(/^\s+at /m);
+      // The proxy never let it through with a certificate.
+      expect(handshakes.slice(before).every((h) => h.client === undefined)).toBe(true);
+    },
+    60_000,
+  );
+});
