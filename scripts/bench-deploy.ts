@@ -3,6 +3,8 @@
  * dev server (SQLite file), the sandbox, BENCH_WORKERS worker processes (`npm run worker`) and one
  * API process (`npm run api`), each its own process on loopback (scripts/chaos/topology.ts).
  *
+ * BENCH_TEMPORAL=cluster puts a real Temporal server (on the run's PostgreSQL) in place of the dev server.
+ *
  * 1) intake with the API in its own process: `POST /v1/orders` at BENCH_RATE (50/s) for
  *    BENCH_SECONDS (10) while a burst of BENCH_ORDERS (200) saturates the worker, `GET /healthz`
  *    at the same rate alongside (the baseline); the CPU each process used in those seconds; then
@@ -35,6 +37,8 @@ const BURST = num('BENCH_ORDERS', 200);
 const OPEN = num('BENCH_OPEN_ORDERS', 10_000);
 const WINDOW = num('BENCH_WINDOW', 300);
 const WORKERS = num('BENCH_WORKERS', 1);
+/** BENCH_TEMPORAL=cluster: a real Temporal server on the run's PostgreSQL (built once, as `npm run test:cluster`). */
+const CLUSTER = process.env.BENCH_TEMPORAL === 'cluster';
 const SECTIONS = (process.env.BENCH_SECTIONS ?? '1,2').split(',').map((s) => s.trim());
 const say = (l: string) => process.stdout.write(`${l}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -143,6 +147,7 @@ try {
   }
   topo = await createTopology({
     ...(compiled ? { compiled } : {}),
+    ...(CLUSTER ? { temporal: 'cluster' as const } : {}),
     dir,
     workers: WORKERS,
     baseEnv,
@@ -152,7 +157,7 @@ try {
   });
   const t = topo;
   say(
-    `starting PostgreSQL, the Temporal dev server (SQLite), the sandbox, ${WORKERS} worker process(es) and an API process (${compiled ? 'compiled' : 'from source'})...`,
+    `starting PostgreSQL, ${CLUSTER ? 'a Temporal server on it' : 'the Temporal dev server (SQLite)'}, the sandbox, ${WORKERS} worker process(es) and an API process (${compiled ? 'compiled' : 'from source'})...`,
   );
   await Promise.all([t.postgres.start(), t.temporal.start(), t.sandbox.start()]);
   sql = createSql(t.databaseUrl, { max: 4 });
