@@ -26,9 +26,9 @@ import { join } from 'node:path';
 import { createSql } from '../db/client';
 import { migrate } from '../db/migrate';
 import { seedIfEmpty } from '../db/seed';
-import { machineLine } from './chaos/run';
 import { CHAOS_KEYS, createTopology, type Topology } from './chaos/topology';
 import { killAllNow, type ManagedProc } from './chaos/processes';
+import { atFixedRate, latencyLine as lat, machineLine } from './measure';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const RATE = num('BENCH_RATE', 50);
@@ -42,9 +42,6 @@ const CLUSTER = process.env.BENCH_TEMPORAL === 'cluster';
 const SECTIONS = (process.env.BENCH_SECTIONS ?? '1,2').split(',').map((s) => s.trim());
 const say = (l: string) => process.stdout.write(`${l}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
-const ms = (x: number) => `${x.toFixed(1)} ms`;
-const lat = (xs: number[]) => `p50 ${ms(pct(xs, 50))}, p99 ${ms(pct(xs, 99))}, max ${ms(Math.max(...xs))}`;
 
 /** Resident memory of a process, MiB (Linux /proc). */
 function rssMiB(pid: number | undefined): number {
@@ -96,26 +93,6 @@ async function cpuOver<T>(procs: ManagedProc[], fn: () => Promise<T>): Promise<{
   const secs = (performance.now() - t) / 1000;
   const cpu = Object.fromEntries(procs.map((p, i) => [p.spec.name, (100 * (cpuSeconds(p.pid) - before[i]!)) / secs]));
   return { result, cpu };
-}
-
-/** Sends `fn` at a fixed rate (open loop: a slow answer does not slow the sender); the latencies. */
-async function atFixedRate(rate: number, seconds: number, fn: (i: number) => Promise<void>): Promise<number[]> {
-  const latencies: number[] = [];
-  const start = performance.now();
-  const inflight: Promise<void>[] = [];
-  for (let i = 0; i < rate * seconds; i++) {
-    const wait = start + (i * 1000) / rate - performance.now();
-    if (wait > 0) await sleep(wait);
-    inflight.push(
-      (async () => {
-        const t = performance.now();
-        await fn(i);
-        latencies.push(performance.now() - t);
-      })(),
-    );
-  }
-  await Promise.all(inflight);
-  return latencies;
 }
 
 const baseEnv = Object.fromEntries(

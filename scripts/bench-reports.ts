@@ -12,24 +12,20 @@
  *   BENCH_ORDERS=1000000 BENCH_RUNS=15 npm run bench:reports
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSql, type Sql } from '../db/client';
 import { migrate } from '../db/migrate';
 import { OrdersRepo } from '../db/orders-repo';
 import { ReportsRepo, type ReportFilter } from '../db/reports-repo';
 import { freePort, startEmbeddedPostgres } from '../lib/dev-services';
+import { machineLine, ms, pct } from './measure';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const WRITES = Number(process.env.BENCH_WRITES ?? 500);
 const say = (l: string) => process.stdout.write(`${l}\n`);
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-};
-const ms = (x: number) => `${x.toFixed(1)} ms`;
 /** Other work on the machine skews every figure: say how busy it was. */
 const load = () =>
   `load average ${loadavg()
@@ -201,9 +197,7 @@ async function writePathOverhead(url: string): Promise<{ with: number; without: 
 
 const dir = mkdtempSync(join(tmpdir(), 'oms-bench-reports-'));
 chmodSync(dir, 0o755);
-say(
-  `machine: ${cpus()[0]?.model ?? 'unknown cpu'} × ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}/${process.arch}`,
-);
+say(`machine: ${machineLine()}`);
 const pg = await freePort().then((port) =>
   startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'oms_bench_reports', fsync: false }),
 );

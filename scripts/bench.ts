@@ -16,7 +16,7 @@
  */
 import { createHmac, randomInt } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, freemem, totalmem, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEV_CHANNEL_ACCOUNTS } from '../activities/channels/adapters/accounts';
 import { DEV_CHANNEL_SECRETS, loadConfigOrExit } from '../lib/config';
@@ -25,6 +25,7 @@ import { freePort, startEmbeddedPostgres, startTemporalDevServer } from '../lib/
 import { createLogger } from '../lib/logger';
 import { startStack } from '../lib/stack';
 import { compareFigures, figuresFrom, runBaselineBench } from './bench-baseline';
+import { atFixedRate, machineLine, ms, pct } from './measure';
 import { DEFAULT_SLA } from '../domain/settings';
 import type { helloWorkflow } from '../workflows/hello';
 
@@ -48,44 +49,15 @@ const baseline = process.env.BENCH_BASELINE
   ? await runBaselineBench(process.env.BENCH_BASELINE, (l) => process.stdout.write(`${l}\n`))
   : undefined;
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
-const ms = (x: number) => `${x.toFixed(1)} ms`;
 const toCents = (d: string) => Math.round(Number(d) * 100);
 const fromCents = (c: number) => (c / 100).toFixed(2);
 /** The dev TikTok app key (activities/channels/adapters/accounts.ts): TikTok signs app key + body. */
 const DEV_CHANNEL_ACCOUNT_TIKTOK = DEV_CHANNEL_ACCOUNTS.tiktok!.appKey;
 
-/** Sends `fn` at a fixed rate (open loop: a slow answer does not slow the sender). */
-async function atFixedRate(rate: number, seconds: number, fn: (i: number) => Promise<void>): Promise<number[]> {
-  const latencies: number[] = [];
-  const total = rate * seconds;
-  const start = performance.now();
-  const inflight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    inflight.push(
-      (async () => {
-        const t = performance.now();
-        await fn(i);
-        latencies.push(performance.now() - t);
-      })(),
-    );
-  }
-  await Promise.all(inflight);
-  return latencies;
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'oms-bench-'));
 chmodSync(dir, 0o755);
 const logger = createLogger({ level: 'error' });
-say(
-  `machine: ${cpus()[0]?.model ?? 'unknown cpu'} × ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), Node ${process.version}, ${process.platform}/${process.arch}`,
-);
+say(`machine: ${machineLine()}`);
 say('starting PostgreSQL, Temporal dev server (in memory), sandbox (zero latency), worker and API...');
 const temporalPort = await freePort();
 const startTemporal = () =>

@@ -8,7 +8,7 @@
  * restarts it when it stops answering (see watchdog.ts). Bounded in orders and time; loopback only.
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createSql, type Sql } from '../../db/client';
@@ -31,6 +31,7 @@ import {
 } from './workload';
 import type { ManagedProc } from './processes';
 import { LivenessWatchdog, type WatchdogSummary } from './watchdog';
+import { machineLine } from '../measure';
 import { ORDER_WORKFLOW_TYPES_QUERY } from '../../workflows/types';
 
 export interface ChaosOptions {
@@ -145,9 +146,6 @@ const secondsSince = (t: number) => Math.round((Date.now() - t) / 100) / 10;
 export const DEFAULT_WATCHDOG = { intervalMs: 5000, probeTimeoutMs: 5000, unhealthyAfterMs: 45_000 } as const;
 
 /** The machine, for the report. */
-export function machineLine(): string {
-  return `${cpus()[0]?.model ?? 'unknown cpu'} × ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), Node ${process.version}, ${process.platform}/${process.arch}`;
-}
 
 /** The gateway's, carriers' and channels' operations that fail at the run's error rate. */
 const FAULT_TARGETS: { service: string; op: string }[] = [
