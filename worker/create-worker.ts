@@ -4,12 +4,15 @@
  * (development).
  */
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import proto from '@temporalio/proto';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker, bundleWorkflowCode, type State, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { DEFAULT_WORKER_SIZING, type WorkerSizing } from '../lib/config';
-import { OUTSIDE_QUEUES } from '../domain/queues';
+import type { Logger } from '../lib/logger';
+import { OUTSIDE_QUEUES, type OutsideQueue } from '../domain/queues';
 import { OUTSIDE_ACTIVITIES, outsideQueueName } from '../workflows/queues';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -104,7 +107,14 @@ export async function createOrderWorker(opts: WorkerOptions): Promise<OrderWorke
       }),
     );
   for (const queue of OUTSIDE_QUEUES)
-    if (sizing.queues.includes(queue))
+    if (sizing.queues.includes(queue)) {
+      await setQueueRateLimit(opts.connection, {
+        namespace: opts.namespace,
+        taskQueue: opts.taskQueue,
+        queue,
+        callsPerSecond: sizing.callsPerSecond[queue],
+        logger: opts.deps.logger,
+      });
       workers.push(
         Worker.create({
           ...common,
@@ -112,9 +122,46 @@ export async function createOrderWorker(opts: WorkerOptions): Promise<OrderWorke
           activities: Object.fromEntries(
             Object.entries(activities).filter(([name]) => (OUTSIDE_ACTIVITIES[queue] as readonly string[]).includes(name)),
           ),
+          // Also sent with every poll: the limit the server falls back to where the queue's own is refused.
           maxTaskQueueActivitiesPerSecond: sizing.callsPerSecond[queue],
         }),
       );
+    }
   if (!workers.length) throw new Error('the worker serves no task queue (OMS_WORKER_QUEUES)');
   return new OrderWorker(await Promise.all(workers));
+}
+
+/**
+ * Sets an outside queue's rate limit on the Temporal server, as the queue's own configuration
+ * (UpdateTaskQueueConfig). A limit sent only with polls binds each partition of the queue once a
+ * poll reaches it, and calls waiting on a partition no poll has reached yet go out at once (seen:
+ * six waiting bookings within 12 ms at 2/s); the queue's configuration reaches every partition
+ * before it hands out a task. Where the server refuses it (an older server, a Temporal Cloud key
+ * without the permission), the worker says so (false) and keeps the per-poll limit.
+ */
+export async function setQueueRateLimit(
+  connection: Pick<NativeConnection, 'workflowService'>,
+  at: { namespace: string; taskQueue: string; queue: OutsideQueue; callsPerSecond: number; logger: Logger },
+): Promise<boolean> {
+  const taskQueue = outsideQueueName(at.taskQueue, at.queue);
+  try {
+    await connection.workflowService.updateTaskQueueConfig({
+      namespace: at.namespace,
+      taskQueue,
+      taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      identity: `oms-worker@${hostname()}`,
+      updateQueueRateLimit: {
+        rateLimit: { requestsPerSecond: at.callsPerSecond },
+        reason: `OMS ${at.queue} calls per second`,
+      },
+    });
+    return true;
+  } catch (err) {
+    at.logger.warn('queue rate limit not set on the server; each poll still carries it', {
+      taskQueue,
+      callsPerSecond: at.callsPerSecond,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    return false;
+  }
 }
