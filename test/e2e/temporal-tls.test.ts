@@ -6,8 +6,8 @@
  * TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY and TEMPORAL_TLS_SERVER_NAME, and an order is delivered.
  * Without a client certificate, or expecting another server name, the worker refuses to start.
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../lib/dev-services';
 import { startSandbox, type Sandbox } from '../../sandbox/server';
+import { makeCertificates } from '../support/certificates';
 import { runEntry, untilReady } from '../support/entry-points';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
 import { createTestDatabase, TEST_KEYS, uniqueSuffix } from '../support/harness';
@@ -29,39 +30,9 @@ const children: ChildProcess[] = [];
 const handshakes: { client?: string; error?: string }[] = [];
 const file = (name: string) => join(dir, name);
 
-function makeCertificates(): void {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=oms-test-ca');
-  for (const [name, cn, ext] of [
-    ['server', 'temporal.test', 'subjectAltName=DNS:temporal.test\nextendedKeyUsage=serverAuth\n'],
-    ['client', 'oms-worker', 'extendedKeyUsage=clientAuth\n'],
-  ] as const) {
-    writeFileSync(file(`${name}.ext`), ext);
-    ssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-    );
-  }
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'oms-tls-'));
-  makeCertificates();
+  makeCertificates(dir);
   const [host, port] = inject('temporalAddress').split(':') as [string, string];
   // TLS ends here; the bytes (HTTP/2, gRPC) go on to the Temporal server as they came.
   proxy = createServer(
