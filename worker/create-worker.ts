@@ -4,16 +4,14 @@
  * (development).
  */
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import proto from '@temporalio/proto';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker, bundleWorkflowCode, type State, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { DEFAULT_WORKER_SIZING, type WorkerSizing } from '../lib/config';
-import type { Logger } from '../lib/logger';
-import { OUTSIDE_QUEUES, type OutsideQueue } from '../domain/queues';
+import { OUTSIDE_QUEUES } from '../domain/queues';
 import { OUTSIDE_ACTIVITIES, outsideQueueName } from '../workflows/queues';
+import { setQueueRateLimit } from './queue-limits';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 /** Beside the compiled worker (dist/worker.js → dist/workflows.js); absent when run from source. */
@@ -129,39 +127,4 @@ export async function createOrderWorker(opts: WorkerOptions): Promise<OrderWorke
     }
   if (!workers.length) throw new Error('the worker serves no task queue (OMS_WORKER_QUEUES)');
   return new OrderWorker(await Promise.all(workers));
-}
-
-/**
- * Sets an outside queue's rate limit on the Temporal server, as the queue's own configuration
- * (UpdateTaskQueueConfig). A limit sent only with polls binds each partition of the queue once a
- * poll reaches it, and calls waiting on a partition no poll has reached yet go out at once (seen:
- * six waiting bookings within 12 ms at 2/s); the queue's configuration reaches every partition
- * before it hands out a task. Where the server refuses it (an older server, a Temporal Cloud key
- * without the permission), the worker says so (false) and keeps the per-poll limit.
- */
-export async function setQueueRateLimit(
-  connection: Pick<NativeConnection, 'workflowService'>,
-  at: { namespace: string; taskQueue: string; queue: OutsideQueue; callsPerSecond: number; logger: Logger },
-): Promise<boolean> {
-  const taskQueue = outsideQueueName(at.taskQueue, at.queue);
-  try {
-    await connection.workflowService.updateTaskQueueConfig({
-      namespace: at.namespace,
-      taskQueue,
-      taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-      identity: `oms-worker@${hostname()}`,
-      updateQueueRateLimit: {
-        rateLimit: { requestsPerSecond: at.callsPerSecond },
-        reason: `OMS ${at.queue} calls per second`,
-      },
-    });
-    return true;
-  } catch (err) {
-    at.logger.warn('queue rate limit not set on the server; each poll still carries it', {
-      taskQueue,
-      callsPerSecond: at.callsPerSecond,
-      error: err instanceof Error ? err.message : String(err),
-    });
-    return false;
-  }
 }

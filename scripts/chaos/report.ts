@@ -70,6 +70,9 @@ export function formatReport(r: ChaosReport, firstViolations = 5): string {
   out.push(
     `  duplicate channel webhooks ${w.duplicateWebhooks}, reordered (stale) channel webhooks ${w.reorderedWebhooks}, client retries through outages ${w.clientRetries}`,
   );
+  out.push(
+    `  outside queues' rate limits kept by the Temporal server: ${r.queueRateLimits.map((l) => `${l.queue} ${l.kept ?? 'none'}/s${l.kept === l.asked ? '' : ` (asked ${l.asked}/s)`}`).join(', ')}`,
+  );
   out.push('');
   out.push('what customers and ops did');
   out.push(

@@ -32,6 +32,9 @@ import {
 import type { ManagedProc } from './processes';
 import { LivenessWatchdog, type WatchdogSummary } from './watchdog';
 import { machineLine } from '../measure';
+import { OUTSIDE_QUEUES, type OutsideQueue } from '../../domain/queues';
+import { DEFAULT_WORKER_SIZING } from '../../lib/config';
+import { readQueueRateLimit } from '../../worker/queue-limits';
 import { ORDER_WORKFLOW_TYPES_QUERY } from '../../workflows/types';
 
 export interface ChaosOptions {
@@ -120,6 +123,8 @@ export interface ChaosReport {
   };
   workload: WorkloadStats;
   invariants: InvariantResult[];
+  /** The outside queues' rate limits the Temporal server kept (set by the workers), and what was asked. */
+  queueRateLimits: { queue: OutsideQueue; kept: number | undefined; asked: number }[];
   ok: boolean;
   /** The run was told to stop before it sent every order. */
   stoppedEarly: boolean;
@@ -660,6 +665,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const temporalCall = <T>(fn: () => Promise<T>) => db(() => connection.withDeadline(Date.now() + 30_000, fn), drainDeadline());
     let unsettled: string[] = [];
     let stuck: StuckOrder[] = [];
+    const queueRateLimits: ChaosReport['queueRateLimits'] = [];
     try {
       let lastChange = Date.now();
       let fingerprint = '';
@@ -707,6 +713,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         }
         await sleep(2000);
       }
+      // The workers set the outside queues' limits on the server: it must have kept them.
+      for (const queue of OUTSIDE_QUEUES)
+        queueRateLimits.push({
+          queue,
+          asked: DEFAULT_WORKER_SIZING.callsPerSecond[queue],
+          kept: await temporalCall(() => readQueueRateLimit(connection, { namespace: 'default', taskQueue: t.taskQueue, queue })).catch(
+            () => undefined,
+          ),
+        });
     } finally {
       await connection.close();
     }
@@ -737,7 +752,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const unplannedExits: Record<string, number> = {};
     for (const p of t.all()) if (p.unplannedExits.length) unplannedExits[p.spec.name] = p.unplannedExits.length;
     // A hang the watchdog did not heal fails the run, whatever the orders did.
-    ok = allHold(invariants) && unsettled.length === 0 && !faults['temporal-hang NOT healed by the watchdog'];
+    ok =
+      allHold(invariants) &&
+      unsettled.length === 0 &&
+      !faults['temporal-hang NOT healed by the watchdog'] &&
+      queueRateLimits.every((l) => l.kept === l.asked);
     await watchdog?.stop();
     const shown: Omit<ChaosOptions, 'baseEnv' | 'log'> = {
       orders: o.orders,
@@ -782,6 +801,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       },
       workload: stats,
       invariants,
+      queueRateLimits,
       ok,
       stoppedEarly: o.stop?.aborted ?? false,
     };

@@ -14,7 +14,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startStack, type Stack } from '../../lib/stack';
-import { setQueueRateLimit } from '../../worker/create-worker';
+import { readQueueRateLimit, setQueueRateLimit } from '../../worker/queue-limits';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
 import { memoryLogger, startTestStack, TEST_KEY_SPECS, TEST_KEYS, type TestStack } from '../support/harness';
 
@@ -39,6 +39,13 @@ beforeAll(async () => {
     logger: memoryLogger(),
   });
   expect(set).toBe(true);
+  expect(
+    await readQueueRateLimit(stack.client.connection, {
+      namespace: inject('temporalNamespace'),
+      taskQueue: stack.taskQueue,
+      queue: 'carriers',
+    }),
+  ).toBe(RATE);
 });
 afterAll(async () => {
   await outside?.stop();
