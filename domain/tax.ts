@@ -1,0 +1,141 @@
+/**
+ * The local tax rule set (the default tax provider of the back office, docs/back-office.md):
+ * Vietnamese VAT by product tax category, on prices that include tax or not (per channel), in the
+ * OMS's integer minor units (domain/money.ts: 2 decimals) rounded to what the currency can carry —
+ * VND has no decimals, so every VND tax amount is a multiple of 100 minor units.
+ *
+ * Exact by construction: a line's net + tax is its gross to the unit; a tax split over shipments
+ * adds up to the tax; the tax refunded over a line's partial refunds adds up to the line's tax and
+ * never passes it. Pure: workflows, activities and the API may all use it.
+ */
+import { splitProportionally } from './money';
+
+export const TAX_CATEGORIES = ['standard', 'reduced', 'essential', 'zero', 'exempt'] as const;
+export type TaxCategory = (typeof TAX_CATEGORIES)[number];
+
+/**
+ * Vietnamese VAT rates in basis points: 10% standard; 8% the reduced rate the National Assembly
+ * has extended for most goods; 5% essentials (clean water, food staples, medical equipment,
+ * books); 0% exported goods; `exempt` goods are outside VAT (shown as "KCT" on an e-invoice, not
+ * as 0%).
+ */
+export const VN_VAT_RATES: Readonly<Record<TaxCategory, number>> = {
+  standard: 1000,
+  reduced: 800,
+  essential: 500,
+  zero: 0,
+  exempt: 0,
+};
+
+/** ISO 4217 decimals of the currencies that have fewer than the OMS's two; others carry two. */
+const CURRENCY_DECIMALS: Readonly<Record<string, number>> = { VND: 0, JPY: 0, KRW: 0, CLP: 0, ISK: 0, UGX: 0, PYG: 0 };
+
+/** The smallest amount a currency can carry, in the OMS's minor units (VND: 100, i.e. 1 đồng). */
+export function currencyStep(currency: string): number {
+  const decimals = CURRENCY_DECIMALS[currency] ?? 2;
+  return 10 ** (2 - Math.min(decimals, 2));
+}
+
+/** numerator ÷ denominator rounded half up to a multiple of `step` (all non-negative integers). */
+function roundToStep(numerator: bigint, denominator: bigint, step: number): number {
+  const units = denominator * BigInt(step);
+  return Number(((numerator * 2n + units) / (units * 2n)) * BigInt(step));
+}
+
+export interface TaxableLine {
+  lineNo: number;
+  category: TaxCategory;
+  /** What the buyer pays for the line (tax-inclusive prices) or its price before tax, after discounts, minor units. */
+  amount: number;
+}
+
+export interface TaxLine {
+  lineNo: number;
+  category: TaxCategory;
+  rateBp: number;
+  net: number;
+  tax: number;
+  gross: number;
+}
+
+export interface TaxGroup {
+  /** A rate, or `exempt` (goods outside VAT are listed apart from 0%). */
+  rate: number | 'exempt';
+  net: number;
+  tax: number;
+  gross: number;
+}
+
+export interface TaxQuote {
+  lines: TaxLine[];
+  /** Per rate, as an e-invoice totals them. */
+  groups: TaxGroup[];
+  net: number;
+  tax: number;
+  gross: number;
+}
+
+export interface TaxOptions {
+  /** The channel's prices include VAT (Vietnamese retail) or not (B2B price lists). */
+  pricesIncludeTax: boolean;
+  currency: string;
+  rates?: Readonly<Record<TaxCategory, number>>;
+}
+
+/**
+ * The tax of each line and of the order. Tax-inclusive: the net is the gross ÷ (1 + rate),
+ * rounded, and the tax what is left, so net + tax is the gross the buyer pays. Tax-exclusive: the
+ * tax is net × rate, rounded, added on top. Rounded half up to the currency's step, line by line.
+ */
+export function computeTax(lines: TaxableLine[], o: TaxOptions): TaxQuote {
+  const rates = o.rates ?? VN_VAT_RATES;
+  const step = currencyStep(o.currency);
+  const out = lines.map((l): TaxLine => {
+    if (!Number.isSafeInteger(l.amount) || l.amount < 0) throw new Error(`line ${l.lineNo}: not an amount in minor units: ${l.amount}`);
+    const rateBp = rates[l.category];
+    if (rateBp === undefined) throw new Error(`line ${l.lineNo}: unknown tax category ${String(l.category)}`);
+    if (o.pricesIncludeTax) {
+      const net = rateBp === 0 ? l.amount : roundToStep(BigInt(l.amount) * 10_000n, BigInt(10_000 + rateBp), step);
+      return { lineNo: l.lineNo, category: l.category, rateBp, net, tax: l.amount - net, gross: l.amount };
+    }
+    const tax = roundToStep(BigInt(l.amount) * BigInt(rateBp), 10_000n, step);
+    return { lineNo: l.lineNo, category: l.category, rateBp, net: l.amount, tax, gross: l.amount + tax };
+  });
+  const groups = new Map<number | 'exempt', TaxGroup>();
+  for (const l of out) {
+    const rate = l.category === 'exempt' ? 'exempt' : l.rateBp;
+    const g = groups.get(rate) ?? { rate, net: 0, tax: 0, gross: 0 };
+    g.net += l.net;
+    g.tax += l.tax;
+    g.gross += l.gross;
+    groups.set(rate, g);
+  }
+  const sum = (k: 'net' | 'tax' | 'gross') => out.reduce((a, l) => a + l[k], 0);
+  return { lines: out, groups: [...groups.values()], net: sum('net'), tax: sum('tax'), gross: sum('gross') };
+}
+
+/**
+ * Splits an amount over weights (e.g. a line's tax over the shipments that carry its units) in
+ * the currency's steps: every share a multiple of the step, all shares adding up to the amount.
+ */
+export function splitInSteps(amount: number, weights: number[], currency: string): number[] {
+  const step = currencyStep(currency);
+  if (amount % step !== 0) throw new Error(`${amount} is not a multiple of ${currency}'s step ${step}`);
+  return splitProportionally(amount / step, weights).map((units) => units * step);
+}
+
+/**
+ * The tax in a refund of `refundGross` of a line of which `alreadyRefundedGross` was refunded
+ * before: the tax of all refunded so far minus the tax of what was refunded before, each rounded
+ * to the currency's step. Refunds of the whole line, however split, give back exactly its tax.
+ */
+export function taxOfRefund(line: TaxLine, alreadyRefundedGross: number, refundGross: number, currency: string): number {
+  const after = alreadyRefundedGross + refundGross;
+  if (refundGross < 0 || alreadyRefundedGross < 0 || after > line.gross)
+    throw new Error(`line ${line.lineNo}: refund of ${refundGross} after ${alreadyRefundedGross} passes its ${line.gross}`);
+  const step = currencyStep(currency);
+  // Never past the line's tax (a tax that is not a multiple of the step could round up past it).
+  const taxUpTo = (gross: number) =>
+    gross === line.gross ? line.tax : Math.min(line.tax, roundToStep(BigInt(line.tax) * BigInt(gross), BigInt(line.gross), step));
+  return taxUpTo(after) - taxUpTo(alreadyRefundedGross);
+}
