@@ -1,4 +1,5 @@
 /** Products and warehouses. */
+import type { TaxCategory } from '../domain/tax';
 import type { Sql } from './client';
 
 export interface Product {
@@ -8,6 +9,8 @@ export interface Product {
   currency: string;
   weightGrams: number;
   active: boolean;
+  /** Its VAT category (domain/tax.ts). */
+  taxCategory: TaxCategory;
   updatedAt?: Date;
 }
 export interface Warehouse {
@@ -23,7 +26,8 @@ export interface Warehouse {
 }
 
 const productCols = (s: Sql) =>
-  s`sku, name, unit_price::text as "unitPrice", currency, weight_grams as "weightGrams", active, updated_at as "updatedAt"`;
+  s`sku, name, unit_price::text as "unitPrice", currency, weight_grams as "weightGrams", active, tax_category as "taxCategory",
+    updated_at as "updatedAt"`;
 const warehouseCols = (s: Sql) =>
   s`id, name, city, lat, lng, regions_served as "regionsServed", daily_capacity as "dailyCapacity", active, updated_at as "updatedAt"`;
 
@@ -44,10 +48,10 @@ export class CatalogRepo {
 
   async upsertProduct(p: Product): Promise<{ product: Product; created: boolean }> {
     const [row] = await this.sql<(Product & { created: boolean })[]>`
-      insert into products (sku, name, unit_price, currency, weight_grams, active)
-      values (${p.sku}, ${p.name}, ${p.unitPrice}, ${p.currency}, ${p.weightGrams}, ${p.active})
+      insert into products (sku, name, unit_price, currency, weight_grams, active, tax_category)
+      values (${p.sku}, ${p.name}, ${p.unitPrice}, ${p.currency}, ${p.weightGrams}, ${p.active}, ${p.taxCategory})
       on conflict (sku) do update set name = excluded.name, unit_price = excluded.unit_price, currency = excluded.currency,
-        weight_grams = excluded.weight_grams, active = excluded.active, updated_at = now()
+        weight_grams = excluded.weight_grams, active = excluded.active, tax_category = excluded.tax_category, updated_at = now()
       returning ${productCols(this.sql)}, (xmax = 0) as created`;
     const { created, ...product } = row!;
     return { product, created };

@@ -4,6 +4,7 @@
  */
 import type postgres from 'postgres';
 import type { CanonicalOrder } from '../domain/order';
+import type { OrderTaxQuote } from '../domain/tax';
 import type { Sql } from './client';
 import { enqueuePush } from './status-pushes-repo';
 
@@ -44,6 +45,8 @@ export interface OrderRow {
   updatedAt: Date;
   canonical: CanonicalOrder;
   detail: Record<string, unknown>;
+  /** The tax quoted at intake; null for orders taken in before tax was quoted. */
+  tax: OrderTaxQuote | null;
   /**
    * created_at to the microsecond: the paging key. A JS Date keeps only milliseconds, and
    * postgres.js turns a timestamptz parameter into a Date, so the key travels as text.
@@ -77,7 +80,7 @@ export interface OrderFilter {
 
 const cols = (s: Sql) => s`order_id as "orderId", channel, channel_order_id as "channelOrderId", customer_id as "customerId", status, seq,
   needs_attention as "needsAttention", attention_reason as "attentionReason", escalation_level as "escalationLevel", currency,
-  total::text as total, payment_method as "paymentMethod", placed_at as "placedAt", created_at as "createdAt", updated_at as "updatedAt", canonical, detail,
+  total::text as total, payment_method as "paymentMethod", placed_at as "placedAt", created_at as "createdAt", updated_at as "updatedAt", canonical, detail, tax,
   to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as "createdAtExact"`;
 
 export class OrdersRepo {
@@ -94,12 +97,14 @@ export class OrdersRepo {
     total: string,
     raw: unknown,
     alsoInTx?: (tx: postgres.TransactionSql) => Promise<unknown>,
+    /** The order's tax as quoted at intake (domain/tax.ts), kept with a new order. */
+    tax?: OrderTaxQuote,
   ): Promise<{ created: boolean; status: string }> {
     return this.sql.begin(async (tx) => {
       const inserted = await tx`
-        insert into orders (order_id, channel, channel_order_id, customer_id, status, currency, total, payment_method, placed_at, canonical)
+        insert into orders (order_id, channel, channel_order_id, customer_id, status, currency, total, payment_method, placed_at, canonical, tax)
         values (${orderId}, ${order.channel}, ${order.channelOrderId}, ${order.customer.id}, 'RECEIVED', ${order.currency}, ${total},
-                ${order.payment.method}, ${order.placedAt}, ${tx.json(order)})
+                ${order.payment.method}, ${order.placedAt}, ${tx.json(order)}, ${tax ? tx.json(tax as never) : null})
         on conflict do nothing returning 1`;
       const created = inserted.length > 0;
       await tx`insert into order_intake_log (order_id, channel, raw, duplicate) values (${orderId}, ${order.channel}, ${tx.json(raw as never)}, ${!created})`;

@@ -8,7 +8,8 @@
  * adds up to the tax; the tax refunded over a line's partial refunds adds up to the line's tax and
  * never passes it. Pure: workflows, activities and the API may all use it.
  */
-import { splitProportionally } from './money';
+import type { CanonicalOrder } from './order';
+import { fromMinor, splitProportionally, toMinor } from './money';
 
 export const TAX_CATEGORIES = ['standard', 'reduced', 'essential', 'zero', 'exempt'] as const;
 export type TaxCategory = (typeof TAX_CATEGORIES)[number];
@@ -138,4 +139,73 @@ export function taxOfRefund(line: TaxLine, alreadyRefundedGross: number, refundG
   const taxUpTo = (gross: number) =>
     gross === line.gross ? line.tax : Math.min(line.tax, roundToStep(BigInt(line.tax) * BigInt(gross), BigInt(line.gross), step));
   return taxUpTo(after) - taxUpTo(alreadyRefundedGross);
+}
+
+/** A quoted line of the order, in decimal strings as the API shows money. */
+export interface QuotedLine {
+  sku: string;
+  category: TaxCategory;
+  /** Percent (10, 8, 5, 0). */
+  rate: number;
+  net: string;
+  tax: string;
+  gross: string;
+}
+
+/** The order's tax as the local rule set quotes it at intake (stored with the order, shown by the API). */
+export interface OrderTaxQuote {
+  provider: 'local-vn-vat';
+  pricesIncludeTax: boolean;
+  lines: (QuotedLine & { lineNo: number })[];
+  shipping?: QuotedLine;
+  groups: { rate: number | 'exempt'; net: string; tax: string; gross: string }[];
+  net: string;
+  tax: string;
+  gross: string;
+}
+
+/**
+ * Quotes an order: each line's amount (price × quantity) and the shipping fee, less the order's
+ * discount shared over them in proportion (in the currency's steps where it allows), taxed by the
+ * line's category (`categoryOf`, from the catalog) and shipping as a `standard` service. With
+ * prices that include tax the quote's gross is the order's total to the unit.
+ */
+export function quoteOrder(
+  order: Pick<CanonicalOrder, 'lines' | 'shippingFee' | 'discount' | 'currency'>,
+  categoryOf: (sku: string) => TaxCategory,
+  o: { pricesIncludeTax: boolean },
+): OrderTaxQuote {
+  const amounts = order.lines.map((l) => toMinor(l.unitPrice) * l.quantity);
+  const shipping = order.shippingFee ? toMinor(order.shippingFee) : 0;
+  const items = [...amounts, shipping];
+  const whole = items.reduce((a, b) => a + b, 0);
+  const discount = Math.min(order.discount ? toMinor(order.discount) : 0, whole);
+  const step = currencyStep(order.currency);
+  const shares = discount % step === 0 ? splitInSteps(discount, items, order.currency) : splitProportionally(discount, items);
+  const taxable: TaxableLine[] = items.map((amount, i) => ({
+    lineNo: i < amounts.length ? i + 1 : 0,
+    category: i < amounts.length ? categoryOf(order.lines[i]!.sku) : 'standard',
+    amount: amount - shares[i]!,
+  }));
+  const q = computeTax(taxable, { pricesIncludeTax: o.pricesIncludeTax, currency: order.currency });
+  const money = (l: { net: number; tax: number; gross: number }) => ({
+    net: fromMinor(l.net),
+    tax: fromMinor(l.tax),
+    gross: fromMinor(l.gross),
+  });
+  const quoted = (l: TaxLine): QuotedLine => ({
+    sku: l.lineNo ? order.lines[l.lineNo - 1]!.sku : 'shipping',
+    category: l.category,
+    rate: l.rateBp / 100,
+    ...money(l),
+  });
+  const shippingLine = q.lines.find((l) => l.lineNo === 0)!;
+  return {
+    provider: 'local-vn-vat',
+    pricesIncludeTax: o.pricesIncludeTax,
+    lines: q.lines.filter((l) => l.lineNo > 0).map((l) => ({ lineNo: l.lineNo, ...quoted(l) })),
+    ...(order.shippingFee ? { shipping: quoted(shippingLine) } : {}),
+    groups: q.groups.map((g) => ({ rate: g.rate === 'exempt' ? 'exempt' : g.rate / 100, ...money(g) })),
+    ...money(q),
+  };
 }

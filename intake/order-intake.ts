@@ -10,6 +10,7 @@ import { fromMinor } from '../domain/money';
 import { orderIdFor, type CanonicalOrder } from '../domain/order';
 import type { OrderSettings } from '../domain/settings';
 import { computeTotalMinor } from '../domain/validate';
+import { quoteOrder, type OrderTaxQuote, type TaxCategory } from '../domain/tax';
 import { PUSH_CARRIERS } from '../activities/carriers/carrier-activities';
 import type { Sql } from '../db/client';
 import type { OrderWorkflowInput } from '../workflows/order';
@@ -50,8 +51,14 @@ export async function intakeOrder(
     settings: { ...deps.settings, returnWindowMs: deps.returnWindows[order.channel] ?? deps.returnWindows.default ?? 0 },
   };
   const orders = new OrdersRepo(deps.sql);
-  const { created, status } = await orders.recordIntake(orderId, order, total, raw, (tx) =>
-    enqueueStart(tx, { workflowId: orderId, kind: 'order', taskQueue: deps.taskQueue, input }),
+  const tax = await quoteTax(deps.sql, order);
+  const { created, status } = await orders.recordIntake(
+    orderId,
+    order,
+    total,
+    raw,
+    (tx) => enqueueStart(tx, { workflowId: orderId, kind: 'order', taskQueue: deps.taskQueue, input }),
+    tax,
   );
   if (opts.startNow) {
     if (!(await deps.starts.ensureStarted(orderId, 20_000)))
@@ -60,4 +67,17 @@ export async function intakeOrder(
     deps.starts.nudge();
   }
   return { orderId, status, created };
+}
+
+/**
+ * The order's tax by the local rule set, each line by its SKU's category in the catalog (an SKU
+ * the catalog lacks is quoted `standard`; the workflow rejects the order for it anyway). Prices
+ * include VAT on every channel today (Vietnamese retail); channels whose prices exclude it need
+ * the payment to collect the tax on top, which is not built yet (docs/back-office.md).
+ */
+async function quoteTax(sql: Sql, order: CanonicalOrder): Promise<OrderTaxQuote> {
+  const rows = await sql<{ sku: string; taxCategory: TaxCategory }[]>`
+    select sku, tax_category as "taxCategory" from products where sku = any(${order.lines.map((l) => l.sku)})`;
+  const categories = new Map(rows.map((r) => [r.sku, r.taxCategory]));
+  return quoteOrder(order, (sku) => categories.get(sku) ?? 'standard', { pricesIncludeTax: true });
 }

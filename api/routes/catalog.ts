@@ -2,6 +2,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { CatalogRepo } from '../../db/catalog-repo';
 import { DECIMAL_RE } from '../../domain/money';
+import { TAX_CATEGORIES } from '../../domain/tax';
 import type { App } from '../app';
 import { requireRoles } from '../auth';
 import { CursorQuery, decodeCursor, encodeCursor, pick } from '../schemas';
@@ -17,9 +18,12 @@ const ProductBody = z
       .default('VND'),
     weightGrams: z.number().int().positive().max(1_000_000),
     active: z.boolean().default(true),
+    taxCategory: z.enum(TAX_CATEGORIES).default('standard').openapi({
+      description: 'VAT category (docs/back-office.md): standard 10%, reduced 8%, essential 5%, zero 0%, exempt (outside VAT).',
+    }),
   })
   .openapi('ProductInput', {
-    example: { name: 'Cotton T-shirt M', unitPrice: '149000.00', currency: 'VND', weightGrams: 200, active: true },
+    example: { name: 'Cotton T-shirt M', unitPrice: '149000.00', currency: 'VND', weightGrams: 200, active: true, taxCategory: 'reduced' },
   });
 const Product = ProductBody.extend({ sku: z.string(), updatedAt: z.string() }).openapi('Product', {
   example: {
@@ -29,6 +33,7 @@ const Product = ProductBody.extend({ sku: z.string(), updatedAt: z.string() }).o
     currency: 'VND',
     weightGrams: 200,
     active: true,
+    taxCategory: 'reduced',
     updatedAt: '2026-11-21T03:00:00.000Z',
   },
 });

@@ -1,5 +1,6 @@
 /** Orders: intake from channels; reading and commands for customer service and ops. */
 import { createRoute, z } from '@hono/zod-openapi';
+import { TAX_CATEGORIES } from '../../domain/tax';
 import { CanonicalOrderSchema, CHANNELS, ORDER_STATUSES } from '../../domain/order';
 import type { App } from '../app';
 import { requireRoles, type Principal } from '../auth';
@@ -108,6 +109,27 @@ export function orderPage(rows: OrderRow[], limit: number, view: PiiView): z.inf
   };
 }
 
+const TaxAmounts = { net: z.string(), tax: z.string(), gross: z.string() };
+const QuotedLine = z.object({
+  sku: z.string(),
+  category: z.enum(TAX_CATEGORIES),
+  rate: z.number().openapi({ description: 'Percent: 10, 8, 5 or 0.' }),
+  ...TaxAmounts,
+});
+const OrderTax = z
+  .object({
+    provider: z.literal('local-vn-vat'),
+    pricesIncludeTax: z.boolean(),
+    lines: z.array(QuotedLine.extend({ lineNo: z.number().int() })),
+    shipping: QuotedLine.optional(),
+    groups: z.array(z.object({ rate: z.union([z.number(), z.literal('exempt')]), ...TaxAmounts })),
+    ...TaxAmounts,
+  })
+  .openapi('OrderTax', {
+    description:
+      "VAT as quoted at intake by the local rule set (docs/back-office.md): per line by its SKU's category, shipping as a standard-rate service, the discount shared over them; per rate as an e-invoice totals them. Null for orders taken in before tax was quoted.",
+  });
+
 const OrderDetail = OrderSummary.extend({
   lines: z.array(z.object({ lineNo: z.number().int(), sku: z.string(), quantity: z.number().int(), unitPrice: z.string() })),
   customer: CustomerView.optional(),
@@ -127,6 +149,7 @@ const OrderDetail = OrderSummary.extend({
   cancelledLines: z
     .array(z.object({ lineNo: z.number().int(), quantity: z.number().int() }))
     .openapi({ description: 'Units cancelled line by line while the rest of the order carried on.' }),
+  tax: OrderTax.nullable(),
   timeline: z.array(
     z.object({
       seq: z.number().int(),
@@ -284,6 +307,7 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
           shortages: (d.shortages as never[] | undefined) ?? [],
           returns: scrub((d.returns as Record<string, unknown>[] | undefined) ?? []),
           cancelledLines: (d.cancelledLines as never[] | undefined) ?? [],
+          tax: found.row.tax,
           timeline: found.timeline.map((t) => ({ ...t, event: scrub(t.event), detail: scrub(t.detail), at: t.at.toISOString() })),
           source: 'projection' as const,
         },

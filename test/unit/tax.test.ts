@@ -1,7 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { splitProportionally } from '../../domain/money';
-import { computeTax, currencyStep, splitInSteps, TAX_CATEGORIES, taxOfRefund, VN_VAT_RATES, type TaxableLine } from '../../domain/tax';
+import {
+  computeTax,
+  currencyStep,
+  quoteOrder,
+  splitInSteps,
+  TAX_CATEGORIES,
+  taxOfRefund,
+  VN_VAT_RATES,
+  type TaxableLine,
+} from '../../domain/tax';
+import { computeTotalMinor } from '../../domain/validate';
+import { fromMinor, toMinor } from '../../domain/money';
 
 const line = fc.record({
   lineNo: fc.integer({ min: 1, max: 99 }),
@@ -115,5 +126,58 @@ describe('Vietnamese VAT, the local rule set', () => {
     );
     const [t] = computeTax([{ lineNo: 1, category: 'standard', amount: 1_100_000 }], { pricesIncludeTax: true, currency: 'VND' }).lines;
     expect(() => taxOfRefund(t!, 1_000_000, 200_000, 'VND')).toThrow(/passes its 1100000/);
+  });
+
+  it('quotes an order: a 10% and a 5% line, shipping taxed as a service, the discount shared over them', () => {
+    const q = quoteOrder(
+      {
+        currency: 'VND',
+        lines: [
+          { sku: 'TSHIRT-M', quantity: 2, unitPrice: '110000.00' },
+          { sku: 'RICE-5KG', quantity: 1, unitPrice: '105000.00' },
+        ],
+        shippingFee: '33000.00',
+        discount: '34800.00',
+      },
+      (sku) => (sku.startsWith('RICE') ? 'essential' : 'standard'),
+      { pricesIncludeTax: true },
+    );
+    // 220,000 + 105,000 + 33,000 = 358,000; the 34,800 discount shared 21,385 / 10,207 / 3,208 (whole đồng,
+    // the two đồng left over to the largest fractions); net = gross ÷ 1.1 or ÷ 1.05, rounded.
+    expect(q.lines).toEqual([
+      { lineNo: 1, sku: 'TSHIRT-M', category: 'standard', rate: 10, net: '180559.00', tax: '18056.00', gross: '198615.00' },
+      { lineNo: 2, sku: 'RICE-5KG', category: 'essential', rate: 5, net: '90279.00', tax: '4514.00', gross: '94793.00' },
+    ]);
+    expect(q.shipping).toEqual({ sku: 'shipping', category: 'standard', rate: 10, net: '27084.00', tax: '2708.00', gross: '29792.00' });
+    expect(q.gross).toBe('323200.00');
+    expect(q.groups.map((g) => g.rate)).toEqual([10, 5]);
+  });
+
+  it('property: with prices that include tax, the quote adds up to the order total to the unit', () => {
+    const price = fc.integer({ min: 0, max: 5_000_000 }).map((d) => fromMinor(d * 100));
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({ sku: fc.constantFrom('A', 'B', 'C', 'D', 'E'), quantity: fc.integer({ min: 1, max: 50 }), unitPrice: price }),
+          {
+            minLength: 1,
+            maxLength: 6,
+          },
+        ),
+        fc.option(price, { nil: undefined }),
+        fc.option(price, { nil: undefined }),
+        fc.constantFrom(...TAX_CATEGORIES),
+        (lines, shippingFee, discount, category) => {
+          const order = { currency: 'VND', lines, ...(shippingFee ? { shippingFee } : {}), ...(discount ? { discount } : {}) };
+          const q = quoteOrder(order, (sku) => (sku === 'A' ? category : 'standard'), { pricesIncludeTax: true });
+          expect(toMinor(q.gross)).toBe(Math.max(computeTotalMinor(order), 0));
+          expect(toMinor(q.net) + toMinor(q.tax)).toBe(toMinor(q.gross));
+          for (const l of [...q.lines, ...(q.shipping ? [q.shipping] : [])]) {
+            expect(toMinor(l.net) + toMinor(l.tax)).toBe(toMinor(l.gross));
+            expect(toMinor(l.gross)).toBeGreaterThanOrEqual(0);
+          }
+        },
+      ),
+    );
   });
 });
