@@ -4,6 +4,7 @@ import { CatalogRepo } from '../db/catalog-repo';
 import type { Sql } from '../db/client';
 import { OrdersRepo } from '../db/orders-repo';
 import { ReportsRepo } from '../db/reports-repo';
+import { EventsRepo } from '../db/events-repo';
 import type { OrderSettings } from '../domain/settings';
 import { DEV_CHANNEL_SECRETS } from '../lib/config';
 import { addDocs, createBaseApp, type App, type AppDeps } from './app';
@@ -14,6 +15,7 @@ import { registerCustomerRoutes } from './routes/customers';
 import { registerInventoryRoutes } from './routes/inventory';
 import { registerOrderRoutes } from './routes/orders';
 import { registerReportRoutes } from './routes/reports';
+import { registerEventRoutes } from './routes/events';
 import { InventoryService } from './services/inventory-service';
 import { OrderService } from './services/order-service';
 import type { WorkflowStartRelay } from '../intake/workflow-starts';
@@ -64,6 +66,7 @@ export function createApp(deps: ApiDeps): App {
     logger: deps.logger,
   });
   registerReportRoutes(app, new ReportsRepo(deps.sql));
+  registerEventRoutes(app, new EventsRepo(deps.sql));
   addDocs(app);
   return app;
 }

@@ -1,0 +1,97 @@
+/**
+ * `GET /v1/events?after=`: the event feed for systems that poll (ERP, CRM, the books): every step
+ * of every order, in the order it was written, paged by position (docs/back-office.md).
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import type { EventsRepo } from '../../db/events-repo';
+import { CHANNELS } from '../../domain/order';
+import { piiViewFor, scrubberFor } from '../../lib/personal-data';
+import type { App } from '../app';
+import { requireRoles } from '../auth';
+import { pick } from '../schemas';
+
+const Query = z.object({
+  after: z
+    .string()
+    .regex(/^\d{1,18}$/, 'must be a position from this feed (digits)')
+    .default('0')
+    .openapi({
+      description: "Events after this position: `0` (the default) for the start, then the previous page's `next`.",
+      example: '0',
+    }),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  channel: z.enum(CHANNELS).optional().openapi({ description: "Only the events of this channel's orders." }),
+});
+
+export const FeedEvent = z
+  .object({
+    position: z.string().openapi({ description: 'Where the event sits in the feed; strictly increasing.', example: '1042' }),
+    eventId: z.string().openapi({
+      description:
+        '`<orderId>:<seq>`. Delivered at least once: the same id again (at a later position) is the step replaced after a lost workflow task; keep the newest.',
+      example: 'order-web-10001:3',
+    }),
+    type: z.literal('order.step'),
+    version: z.literal(1),
+    orderId: z.string(),
+    channel: z.string(),
+    channelOrderId: z.string(),
+    seq: z.number().int().openapi({ description: "The step's number in its order: in order per order." }),
+    status: z.string().openapi({ description: 'The order status after this step.' }),
+    event: z.string(),
+    detail: z.record(z.string(), z.unknown()),
+    actor: z.string(),
+    at: z.string(),
+  })
+  .openapi('FeedEvent');
+
+const FeedPage = z
+  .object({
+    items: z.array(FeedEvent),
+    next: z.string().openapi({ description: 'Ask again with `after=next` (the same position when nothing new came).' }),
+  })
+  .openapi('FeedPage');
+
+export function registerEventRoutes(app: App, events: EventsRepo): void {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/events',
+      tags: ['back office'],
+      summary: 'The event feed: every order step, in the order written, after a position',
+      description:
+        "For systems that poll. Positions increase; an event is shown only once every transaction that could still write an earlier position has ended, so paging with `after=next` never skips one. Personal data in the events' text is scrubbed for ops and admins as in the order API.",
+      security: [{ apiKey: [] }],
+      middleware: [requireRoles('ops', 'admin')] as const,
+      request: { query: Query },
+      responses: {
+        200: { description: 'A page of events', content: { 'application/json': { schema: FeedPage } } },
+        ...pick(400, 401, 403),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const rows = await events.after(BigInt(q.after), q.limit, q.channel);
+      const view = piiViewFor(c.get('principal')!.role);
+      const items = rows.map((r) => {
+        const scrub = scrubberFor(view, { customer: r.customer, address: r.shippingAddress });
+        return {
+          position: r.position,
+          eventId: `${r.orderId}:${r.seq}`,
+          type: 'order.step' as const,
+          version: 1 as const,
+          orderId: r.orderId,
+          channel: r.channel,
+          channelOrderId: r.channelOrderId,
+          seq: r.seq,
+          status: r.status,
+          event: scrub(r.event),
+          detail: scrub(r.detail),
+          actor: r.actor,
+          at: r.at.toISOString(),
+        };
+      });
+      return c.json({ items, next: items.at(-1)?.position ?? q.after }, 200);
+    },
+  );
+}

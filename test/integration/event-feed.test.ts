@@ -1,0 +1,122 @@
+/**
+ * The event feed for systems that poll (`GET /v1/events?after=`, docs/back-office.md): every step
+ * of every order in the order it was written, in order per order, paged by position without ever
+ * skipping one — proven with a real PostgreSQL transaction that takes a position and commits after
+ * a later one. Real PostgreSQL and Temporal behind the real app.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
+import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack({ sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } } });
+  await seedNetwork(stack.db.sql, { 'FEED-A': { 'WH-HCM': 50 } });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+interface FeedEvent {
+  position: string;
+  eventId: string;
+  orderId: string;
+  seq: number;
+  status: string;
+  event: string;
+}
+interface Page {
+  items: FeedEvent[];
+  next: string;
+}
+const page = async (after: string, limit = 500, key: string = TEST_KEYS.ops) =>
+  (await (await stack.api(`/v1/events?after=${after}&limit=${limit}`, { key })).json()) as Page;
+
+/** Reads the whole feed after `after`, `limit` at a time. */
+async function readAll(after: string, limit: number): Promise<{ items: FeedEvent[]; next: string }> {
+  const items: FeedEvent[] = [];
+  for (;;) {
+    const p = await page(after, limit);
+    items.push(...p.items);
+    if (!p.items.length) return { items, next: after };
+    after = p.next;
+  }
+}
+
+describe('the event feed', () => {
+  it('every step of every order, in order per order, paged without a gap; ops and admins only; bad input named', async () => {
+    const start = (await page('0')).next;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder({ sku: 'FEED-A' }) });
+      ids.push(((await res.json()) as { orderId: string }).orderId);
+    }
+    for (const id of ids)
+      await eventually(
+        async () =>
+          ((await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.cs })).json()) as { status: string }).status === 'DELIVERED' ||
+          undefined,
+        {
+          what: `${id} delivered`,
+          timeoutMs: 60_000,
+        },
+      );
+    // Pages of 3: the same events as one big page, positions strictly increasing.
+    const small = await readAll(start, 3);
+    const big = (await page(start)).items;
+    expect(small.items.map((e) => e.position)).toEqual(big.map((e) => e.position));
+    const positions = small.items.map((e) => BigInt(e.position));
+    expect(positions.every((p, i) => i === 0 || p > positions[i - 1]!)).toBe(true);
+    for (const id of ids) {
+      const mine = small.items.filter((e) => e.orderId === id);
+      // Every step of the order's timeline, each once, in its own order.
+      const timeline = ((await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.cs })).json()) as { timeline: { seq: number }[] })
+        .timeline;
+      expect(mine.map((e) => e.seq)).toEqual(timeline.map((t) => t.seq));
+      expect(mine.at(-1)!.status).toBe('DELIVERED');
+      expect(new Set(mine.map((e) => e.eventId)).size).toBe(mine.length);
+    }
+    // Nothing new: the same position back.
+    expect(await page(small.next)).toEqual({ items: [], next: small.next });
+    // Roles: ops and admin read it; customer service and channels do not.
+    expect((await stack.api('/v1/events', { key: TEST_KEYS.admin })).status).toBe(200);
+    expect((await stack.api('/v1/events', { key: TEST_KEYS.cs })).status).toBe(403);
+    expect((await stack.api('/v1/events', { key: TEST_KEYS.web })).status).toBe(403);
+    expect((await stack.api('/v1/events')).status).toBe(401);
+    const bad = await stack.api('/v1/events?after=-1&limit=9999', { key: TEST_KEYS.ops });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { errors: { path: string }[] }).errors.map((e) => e.path).sort()).toEqual(['after', 'limit']);
+  }, 120_000);
+
+  it('a transaction that took an earlier position and commits late is not skipped', async () => {
+    const [o1, o2] = [makeOrder({ sku: 'FEED-A' }), makeOrder({ sku: 'FEED-A' })];
+    const sql = stack.db.sql;
+    for (const o of [o1, o2])
+      await sql`insert into orders (order_id, channel, channel_order_id, customer_id, status, currency, total, payment_method, placed_at, canonical)
+        values (${`order-web-${o.channelOrderId}`}, 'web', ${o.channelOrderId}, ${o.customer.id}, 'RECEIVED', 'VND', '1.00', 'cod', ${o.placedAt},
+                ${sql.json(o)})`;
+    const before = (await readAll('0', 500)).next;
+    const step = (o: typeof o1, event: string) =>
+      sql`insert into order_timeline (order_id, seq, status, event, actor, at) values (${`order-web-${o.channelOrderId}`}, 1, 'RECEIVED', ${event}, 'test', now())`;
+    // A slow writer takes its position first and holds its transaction open...
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let slowWrote!: () => void;
+    const wrote = new Promise<void>((r) => (slowWrote = r));
+    const slow = sql.begin(async (tx) => {
+      await tx`insert into order_timeline (order_id, seq, status, event, actor, at) values (${`order-web-${o1.channelOrderId}`}, 1, 'RECEIVED', 'slow', 'test', now())`;
+      slowWrote();
+      await held;
+    });
+    await wrote;
+    // ...a fast one takes a later position and commits.
+    await step(o2, 'fast');
+    const during = await page(before);
+    expect(during.items.map((e) => e.event)).toEqual([]); // neither yet: the fast one waits behind the open one
+    release();
+    await slow;
+    const after = await page(before);
+    expect(after.items.map((e) => e.event)).toEqual(['slow', 'fast']);
+    expect(BigInt(after.items[0]!.position)).toBeLessThan(BigInt(after.items[1]!.position));
+  });
+});
