@@ -5,6 +5,7 @@ import type { Sql } from '../db/client';
 import { OrdersRepo } from '../db/orders-repo';
 import { ReportsRepo } from '../db/reports-repo';
 import { EventsRepo } from '../db/events-repo';
+import { SubscriptionsRepo } from '../db/subscriptions-repo';
 import type { OrderSettings } from '../domain/settings';
 import { DEV_CHANNEL_SECRETS } from '../lib/config';
 import { addDocs, createBaseApp, type App, type AppDeps } from './app';
@@ -16,6 +17,7 @@ import { registerInventoryRoutes } from './routes/inventory';
 import { registerOrderRoutes } from './routes/orders';
 import { registerReportRoutes } from './routes/reports';
 import { registerEventRoutes } from './routes/events';
+import { registerSubscriptionRoutes } from './routes/subscriptions';
 import { InventoryService } from './services/inventory-service';
 import { OrderService } from './services/order-service';
 import type { WorkflowStartRelay } from '../intake/workflow-starts';
@@ -67,6 +69,7 @@ export function createApp(deps: ApiDeps): App {
   });
   registerReportRoutes(app, new ReportsRepo(deps.sql));
   registerEventRoutes(app, new EventsRepo(deps.sql));
+  registerSubscriptionRoutes(app, new SubscriptionsRepo(deps.sql));
   addDocs(app);
   return app;
 }

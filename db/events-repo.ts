@@ -42,3 +42,22 @@ export class EventsRepo {
        limit ${limit}`;
   }
 }
+
+/** An event as the feed and its deliveries show it (version 1); `scrub` takes personal data out of the text. */
+export function toFeedEvent(r: FeedRow, scrub: <T>(value: T) => T) {
+  return {
+    position: r.position,
+    eventId: `${r.orderId}:${r.seq}`,
+    type: 'order.step' as const,
+    version: 1 as const,
+    orderId: r.orderId,
+    channel: r.channel,
+    channelOrderId: r.channelOrderId,
+    seq: r.seq,
+    status: r.status,
+    event: scrub(r.event),
+    detail: scrub(r.detail),
+    actor: r.actor,
+    at: r.at.toISOString(),
+  };
+}

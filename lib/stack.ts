@@ -15,6 +15,8 @@ import { migrate } from '../db/migrate';
 import { DEV_SANDBOX_KEY, startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/server';
 import { createOrderWorker, type OrderWorker } from '../worker/create-worker';
 import { StatusPushRelay } from '../worker/status-pushes';
+import { EventDeliveryRelay } from '../worker/event-deliveries';
+import type { RelayOptions } from './outbox-relay';
 import { createStatusPusher } from '../activities/channels/channel-activities';
 import { startStockSync } from '../worker/stock-sync';
 import { CHANNEL_NAMES, DEFAULT_STOCK_SYNC, type StockSyncSettings } from '../domain/stock-sync';
@@ -72,6 +74,8 @@ export interface StackOptions {
   runWorker?: boolean;
   /** Knobs of the workflow-start relay (intake/workflow-starts.ts); its defaults otherwise. */
   startRelay?: Partial<StartRelayOptions>;
+  /** Knobs of the event-delivery relay (worker/event-deliveries.ts); its defaults otherwise. */
+  eventDeliveries?: Partial<RelayOptions>;
   /** Stock sync to channels, run by this stack's worker: on with defaults unless `false`. */
   stockSync?: Partial<StockSyncSettings> | false;
   /** How much the worker takes on at once (OMS_WORKER_MAX_*); the defaults otherwise. */
@@ -153,6 +157,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       });
       statusPushes.start();
       cleanups.push(() => statusPushes.stop());
+      // The event feed goes out to its subscribers from here too (worker/event-deliveries.ts).
+      const deliveries = new EventDeliveryRelay({ sql, logger: o.logger }, o.eventDeliveries);
+      deliveries.start();
+      cleanups.push(() => deliveries.stop());
       worker = await createOrderWorker({
         connection: nativeConnection,
         namespace: o.namespace,

@@ -15,6 +15,7 @@ import { temporalConnectionOptions } from '../lib/temporal-connection';
 import { createStatusPusher } from '../activities/channels/channel-activities';
 import { createOrderWorker } from './create-worker';
 import { StatusPushRelay } from './status-pushes';
+import { EventDeliveryRelay } from './event-deliveries';
 import { installRuntime } from './runtime';
 import { startStockSync } from './stock-sync';
 
@@ -47,6 +48,9 @@ const statusPushes = new StatusPushRelay({
   push: createStatusPusher({ sql, logger, systems, channelSecrets: config.channelSecrets }),
 });
 statusPushes.start();
+// So does the event feed to its subscribers.
+const deliveries = new EventDeliveryRelay({ sql, logger });
+deliveries.start();
 const worker = await createOrderWorker({
   connection,
   namespace: config.temporal.namespace,
@@ -87,7 +91,7 @@ logger.info('worker started', {
   metrics: runtime.metricsUrl ?? 'off',
 });
 await worker.run();
-await statusPushes.stop();
+await Promise.all([statusPushes.stop(), deliveries.stop()]);
 await connection.close();
 await sql.end({ timeout: 5 });
 logger.info('worker stopped');

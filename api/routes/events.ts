@@ -3,7 +3,7 @@
  * of every order, in the order it was written, paged by position (docs/back-office.md).
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { EventsRepo } from '../../db/events-repo';
+import { toFeedEvent, type EventsRepo } from '../../db/events-repo';
 import { CHANNELS } from '../../domain/order';
 import { piiViewFor, scrubberFor } from '../../lib/personal-data';
 import type { App } from '../app';
@@ -73,24 +73,7 @@ export function registerEventRoutes(app: App, events: EventsRepo): void {
       const q = c.req.valid('query');
       const rows = await events.after(BigInt(q.after), q.limit, q.channel);
       const view = piiViewFor(c.get('principal')!.role);
-      const items = rows.map((r) => {
-        const scrub = scrubberFor(view, { customer: r.customer, address: r.shippingAddress });
-        return {
-          position: r.position,
-          eventId: `${r.orderId}:${r.seq}`,
-          type: 'order.step' as const,
-          version: 1 as const,
-          orderId: r.orderId,
-          channel: r.channel,
-          channelOrderId: r.channelOrderId,
-          seq: r.seq,
-          status: r.status,
-          event: scrub(r.event),
-          detail: scrub(r.detail),
-          actor: r.actor,
-          at: r.at.toISOString(),
-        };
-      });
+      const items = rows.map((r) => toFeedEvent(r, scrubberFor(view, { customer: r.customer, address: r.shippingAddress })));
       return c.json({ items, next: items.at(-1)?.position ?? q.after }, 200);
     },
   );

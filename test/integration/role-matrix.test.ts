@@ -34,6 +34,7 @@ let stack: TestStack;
 let doc: OpenApiDocument;
 /** One order per channel key, for the matrix (its commands may cancel or hold them). */
 const matrixOrders: Record<'web' | 'shopify', { orderId: string; customerId: string }> = {} as never;
+let subscriptionId = '';
 
 interface Problem {
   type: string;
@@ -67,6 +68,7 @@ function pathFor(path: string, caller: CallerName): string {
     channel: 'web',
     carrier: 'ghn',
     file: 'swagger-ui.css',
+    subscriptionId,
   };
   return path.replaceAll(/\{([^}]+)\}/g, (_, name: string) => {
     const v = ids[name];
@@ -138,6 +140,14 @@ beforeAll(async () => {
   doc = (await res.json()) as OpenApiDocument;
   matrixOrders.web = await place('web');
   matrixOrders.shopify = await place('shopify');
+  // A subscriber to the event feed (nobody listens at its URL: deliveries fail, retried, harmlessly).
+  const sub = await stack.api('/v1/subscriptions', {
+    method: 'POST',
+    key: TEST_KEYS.admin,
+    json: { url: 'http://127.0.0.1:9/oms-events' },
+  });
+  expect(sub.status).toBe(201);
+  subscriptionId = ((await sub.json()) as { subscriptionId: string }).subscriptionId;
 }, 180_000);
 afterAll(async () => {
   await stack?.close();

@@ -1,0 +1,95 @@
+/**
+ * Subscribers to the event feed (0017_subscriptions.sql). A subscription is an outbox row that
+ * stays: a relay claims the subscriptions that have events past their position, delivers a batch,
+ * and `done` moves the position to the batch's last event instead of deleting the row.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Sql } from './client';
+import { OutboxTable, type ClaimedRow } from './outbox-repo';
+
+export interface Subscription {
+  subscriptionId: string;
+  url: string;
+  channel: string | null;
+  position: string;
+  createdAt: Date;
+  attempts: number;
+  nextAttemptAt: Date;
+  lastError: string | null;
+  delivered: number;
+  lastDeliveredAt: Date | null;
+}
+
+export interface ClaimedSubscription extends ClaimedRow {
+  url: string;
+  secret: string;
+  channel: string | null;
+  position: string;
+  /** Set by the delivery: the position of the last event the subscriber took, and how many. */
+  deliveredTo?: { position: string; count: number };
+}
+
+const cols = (s: Sql) =>
+  s`subscription_id as "subscriptionId", url, channel, position::text as position, created_at as "createdAt", attempts,
+    next_attempt_at as "nextAttemptAt", last_error as "lastError", delivered::int as delivered, last_delivered_at as "lastDeliveredAt"`;
+
+export class SubscriptionsRepo extends OutboxTable<ClaimedSubscription> {
+  constructor(sql: Sql) {
+    super(sql, 'subscriptions', 'subscription_id');
+  }
+
+  /** A new subscriber from the feed's start or from now; its secret is returned here only. */
+  async create(s: { url: string; channel?: string | undefined; from: 'start' | 'now' }): Promise<Subscription & { secret: string }> {
+    const id = `sub_${randomUUID().replaceAll('-', '').slice(0, 20)}`;
+    const secret = `whsec_${randomBytes(24).toString('base64url')}`;
+    const [row] = await this.sql<Subscription[]>`
+      insert into subscriptions (subscription_id, url, secret, channel, position)
+      values (${id}, ${s.url}, ${secret}, ${s.channel ?? null},
+              ${s.from === 'start' ? this.sql`0` : this.sql`coalesce((select max(feed_id) from order_timeline), 0)`})
+      returning ${cols(this.sql)}`;
+    return { ...row!, secret };
+  }
+
+  async list(): Promise<Subscription[]> {
+    return this.sql<Subscription[]>`select ${cols(this.sql)} from subscriptions order by created_at, subscription_id`;
+  }
+
+  async remove(id: string): Promise<boolean> {
+    return (await this.sql`delete from subscriptions where subscription_id = ${id} returning 1`).length > 0;
+  }
+
+  /** Ops: deliver again everything after `position` (at once, whatever the backoff; a delivery in flight does not move it on). */
+  async rewind(id: string, position: bigint): Promise<Subscription | undefined> {
+    const [row] = await this.sql<Subscription[]>`
+      update subscriptions set position = ${position.toString()}::bigint, attempts = 0, next_attempt_at = clock_timestamp(), last_error = null,
+        claimed_until = null, claim_token = null
+      where subscription_id = ${id} returning ${cols(this.sql)}`;
+    return row;
+  }
+
+  /** Up to `limit` due subscriptions with events past their position, leased for `leaseMs`. */
+  async claim(limit: number, leaseMs: number): Promise<ClaimedSubscription[]> {
+    const token = randomUUID();
+    const s = this.sql;
+    return s<ClaimedSubscription[]>`
+      with due as (
+        select subscription_id from subscriptions s
+        where (claimed_until is null or claimed_until < clock_timestamp()) and next_attempt_at <= clock_timestamp()
+          and exists (select 1 from order_timeline t where t.feed_id > s.position)
+        order by next_attempt_at limit ${limit}
+        for update skip locked)
+      update subscriptions w set claimed_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000}), claim_token = ${token}
+      from due where w.subscription_id = due.subscription_id
+      returning w.subscription_id as key, w.url, w.secret, w.channel, w.position::text as position, w.attempts,
+        w.created_at as "createdAt", w.claim_token as "claimToken"`;
+  }
+
+  /** Delivered: the position moves to the batch's last event (a rewind meanwhile wins: the lease was taken from it). */
+  override async done(p: ClaimedSubscription): Promise<void> {
+    const to = p.deliveredTo;
+    await this.sql`
+      update subscriptions set claimed_until = null, claim_token = null, attempts = 0, last_error = null
+        ${to ? this.sql`, position = ${to.position}::bigint, delivered = delivered + ${to.count}, last_delivered_at = clock_timestamp()` : this.sql``}
+      where subscription_id = ${p.key} and claim_token = ${p.claimToken}`;
+  }
+}
