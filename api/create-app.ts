@@ -33,6 +33,8 @@ export interface ApiDeps extends AppDeps {
   /** Per sales channel (OMS_CHANNEL_SECRETS); development secrets when absent. */
   channelSecrets?: Record<string, string>;
   returnWindows: Record<string, number>;
+  /** Event subscribers' URLs: `https` only (production mode sets it), or `any` http(s) (the default). */
+  subscriberUrls?: 'any' | 'https';
 }
 
 export function createApp(deps: ApiDeps): App {
@@ -69,7 +71,7 @@ export function createApp(deps: ApiDeps): App {
   });
   registerReportRoutes(app, new ReportsRepo(deps.sql));
   registerEventRoutes(app, new EventsRepo(deps.sql));
-  registerSubscriptionRoutes(app, new SubscriptionsRepo(deps.sql));
+  registerSubscriptionRoutes(app, new SubscriptionsRepo(deps.sql), { urls: deps.subscriberUrls ?? 'any' });
   addDocs(app);
   return app;
 }

@@ -35,6 +35,8 @@ const stack = await startStack({
   systemsKey: config.systemsKey,
   returnWindows: config.returnWindows,
   runWorker: false,
+  // Events leave for other companies' systems: over TLS only, in production.
+  subscriberUrls: config.mode === 'production' ? 'https' : 'any',
   temporalConnection: temporalConnectionOptions(config.temporal),
   ...(config.mode === 'production'
     ? { systems: resolveSystems(config, '') }

@@ -74,6 +74,8 @@ export interface StackOptions {
   runWorker?: boolean;
   /** Knobs of the workflow-start relay (intake/workflow-starts.ts); its defaults otherwise. */
   startRelay?: Partial<StartRelayOptions>;
+  /** `https`: event subscribers must be reached over https (production mode); `any` (the default): http too. */
+  subscriberUrls?: 'any' | 'https';
   /** Knobs of the event-delivery relay (worker/event-deliveries.ts); its defaults otherwise. */
   eventDeliveries?: Partial<RelayOptions>;
   /** Stock sync to channels, run by this stack's worker: on with defaults unless `false`. */
@@ -204,6 +206,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       carrierSecrets,
       channelSecrets,
       returnWindows: o.returnWindows ?? { default: 7 * 86_400_000 },
+      subscriberUrls: o.subscriberUrls ?? 'any',
       health: {
         postgres: async () => {
           await sql`select 1`;

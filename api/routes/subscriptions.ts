@@ -66,13 +66,14 @@ const view = (s: Subscription) => ({
   lastDeliveredAt: s.lastDeliveredAt?.toISOString() ?? null,
 });
 
-export function registerSubscriptionRoutes(app: App, subs: SubscriptionsRepo): void {
+export function registerSubscriptionRoutes(app: App, subs: SubscriptionsRepo, o: { urls: 'any' | 'https' }): void {
   app.openapi(
     createRoute({
       method: 'post',
       path: '/v1/subscriptions',
       tags: ['back office'],
       summary: 'Subscribe a system (ERP, CRM, the books) to the event feed by signed webhooks',
+      // In production mode the URL must be https.
       description:
         'Deliveries are POSTs of `{subscriptionId, events: [FeedEvent…]}` (up to 100, in feed order, so in order per order), signed `X-OMS-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`; a 2xx takes them, anything else is retried with backoff (1 s doubling to 5 min) with the same events. At least once: deduplicate by `eventId`.',
       security: [{ apiKey: [] }],
@@ -85,6 +86,8 @@ export function registerSubscriptionRoutes(app: App, subs: SubscriptionsRepo): v
     }),
     async (c) => {
       const body = c.req.valid('json');
+      if (o.urls === 'https' && !body.url.startsWith('https:'))
+        throw problems.validation([{ path: 'url', message: 'must be an https URL (production mode)' }]);
       const s = await subs.create(body);
       return c.json({ ...view(s), secret: s.secret }, 201);
     },

@@ -185,6 +185,14 @@ async function orderInProduction(apiEntry: string, workerEntry: string): Promise
     body: JSON.stringify({ OrderCode: 'X', Status: 'delivered' }),
   });
   expect(ghn.status).toBe(401);
+  // Events leave for other systems over TLS only: a plain-http subscriber is refused.
+  const sub = await fetch(`${base}/v1/subscriptions`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${KEYS.admin}` },
+    body: JSON.stringify({ url: 'http://erp.example.vn/oms-events' }),
+  });
+  expect(sub.status).toBe(400);
+  expect(await sub.text()).toContain('must be an https URL (production mode)');
 
   // Signed with the deployment's secret: taken in, and the order goes through the gateway, the
   // warehouse and the carrier at their own URLs, to the end of its return window.

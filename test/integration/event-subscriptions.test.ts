@@ -74,6 +74,29 @@ const feed = async (after: string) =>
   ((await (await stack.api(`/v1/events?after=${after}&limit=500`, { key: TEST_KEYS.ops })).json()) as { items: FeedEvent[] }).items;
 
 describe('event subscriptions', () => {
+  it('in production mode a subscriber must be reached over https', async () => {
+    const prod = await startTestStack({ runWorker: false, subscriberUrls: 'https' });
+    try {
+      const plain = await prod.api('/v1/subscriptions', {
+        method: 'POST',
+        key: TEST_KEYS.admin,
+        json: { url: 'http://erp.example.vn/oms' },
+      });
+      expect(plain.status).toBe(400);
+      expect(((await plain.json()) as { errors: { path: string; message: string }[] }).errors).toEqual([
+        { path: 'url', message: 'must be an https URL (production mode)' },
+      ]);
+      const tls = await prod.api('/v1/subscriptions', {
+        method: 'POST',
+        key: TEST_KEYS.admin,
+        json: { url: 'https://erp.example.vn/oms' },
+      });
+      expect(tls.status).toBe(201);
+    } finally {
+      await prod.close();
+    }
+  });
+
   it('admins subscribe; bad input is named; other roles may not', async () => {
     const bad = await stack.api('/v1/subscriptions', { method: 'POST', key: TEST_KEYS.admin, json: { url: 'ftp://x', from: 'yesterday' } });
     expect(bad.status).toBe(400);
