@@ -1,11 +1,13 @@
 /**
- * The event feed: the order timeline's steps in the one order they were written (`feed_id`),
- * read only up to where every writing transaction has ended (migration 0016).
+ * The event feed: the order timeline's steps and the logged stock changes in the one order they
+ * were written (`feed_id`, one sequence for both), read only up to where every writing
+ * transaction has ended (migrations 0016 and 0018).
  */
 import type { CanonicalOrder } from '../domain/order';
 import type { Sql } from './client';
 
-export interface FeedRow {
+export interface StepRow {
+  kind: 'step';
   position: string;
   orderId: string;
   channel: string;
@@ -20,31 +22,90 @@ export interface FeedRow {
   shippingAddress: CanonicalOrder['shippingAddress'];
 }
 
+export interface StockRow {
+  kind: 'stock';
+  position: string;
+  adjustmentId: string;
+  sku: string;
+  warehouseId: string;
+  onHandBefore: number;
+  onHandAfter: number;
+  reason: string;
+  actor: string;
+  at: Date;
+}
+
+export type FeedRow = StepRow | StockRow;
+
 export class EventsRepo {
   constructor(private readonly sql: Sql) {}
 
   /**
-   * Up to `limit` steps after position `after`, oldest first. A step whose transaction is still
-   * open, or was written by one that started before a transaction still open, waits for the next
-   * read: positions are handed out before commit, so a later position can commit first.
+   * Up to `limit` events after position `after`, oldest first. An event whose transaction is
+   * still open, or was written by one that started before a transaction still open, waits for the
+   * next read: positions are handed out before commit, so a later position can commit first.
+   * With `channel`, that channel's order steps only (stock belongs to no channel).
    */
   async after(after: bigint, limit: number, channel?: string): Promise<FeedRow[]> {
     const s = this.sql;
-    return s<FeedRow[]>`
-      select t.feed_id::text as position, t.order_id as "orderId", o.channel, o.channel_order_id as "channelOrderId", t.seq,
-             t.status, t.event, t.detail, t.actor, t.at,
-             o.canonical -> 'customer' as customer, o.canonical -> 'shippingAddress' as "shippingAddress"
-        from order_timeline t join orders o on o.order_id = t.order_id
-       where t.feed_id > ${after.toString()}::bigint
-         and t.feed_tx < pg_snapshot_xmin(pg_current_snapshot())
-         ${channel ? s`and o.channel = ${channel}` : s``}
-       order by t.feed_id
-       limit ${limit}`;
+    const from = after.toString();
+    const rows = await s<(Omit<StepRow, 'kind'> & Omit<StockRow, 'kind'> & { kind: FeedRow['kind'] })[]>`
+      with horizon as (select pg_snapshot_xmin(pg_current_snapshot()) as x)
+      select * from ((select 'step' as kind, t.feed_id, t.feed_id::text as position, t.order_id as "orderId", o.channel, o.channel_order_id as "channelOrderId",
+              t.seq, t.status, t.event, t.detail, t.actor, t.at,
+              o.canonical -> 'customer' as customer, o.canonical -> 'shippingAddress' as "shippingAddress",
+              null::text as "adjustmentId", null::text as sku, null::text as "warehouseId", null::int as "onHandBefore",
+              null::int as "onHandAfter", null::text as reason
+         from order_timeline t join orders o on o.order_id = t.order_id, horizon
+        where t.feed_id > ${from}::bigint and t.feed_tx < horizon.x ${channel ? s`and o.channel = ${channel}` : s``}
+        order by t.feed_id limit ${limit})
+      ${
+        channel
+          ? s``
+          : s`union all
+      (select 'stock', a.feed_id, a.feed_id::text, null, null, null, null, null, null, '{}'::jsonb, a.actor, a.created_at, null, null,
+              a.id::text, a.sku, a.warehouse_id, a.on_hand_before, a.on_hand_after, a.reason
+         from stock_adjustments a, horizon
+        where a.feed_id > ${from}::bigint and a.feed_tx < horizon.x
+        order by a.feed_id limit ${limit})`
+      }) e
+      order by feed_id limit ${limit}`;
+    return rows.map((r): FeedRow => {
+      const { kind, position, actor, at } = r;
+      return kind === 'step'
+        ? {
+            kind,
+            position,
+            orderId: r.orderId,
+            channel: r.channel,
+            channelOrderId: r.channelOrderId,
+            seq: r.seq,
+            status: r.status,
+            event: r.event,
+            detail: r.detail,
+            actor,
+            at,
+            customer: r.customer,
+            shippingAddress: r.shippingAddress,
+          }
+        : {
+            kind,
+            position,
+            adjustmentId: r.adjustmentId,
+            sku: r.sku,
+            warehouseId: r.warehouseId,
+            onHandBefore: r.onHandBefore,
+            onHandAfter: r.onHandAfter,
+            reason: r.reason,
+            actor,
+            at,
+          };
+    });
   }
 }
 
-/** An event as the feed and its deliveries show it (version 1); `scrub` takes personal data out of the text. */
-export function toFeedEvent(r: FeedRow, scrub: <T>(value: T) => T) {
+/** An order step as the feed and its deliveries show it (version 1); `scrub` takes personal data out of the text. */
+export function stepEvent(r: StepRow, scrub: <T>(value: T) => T) {
   return {
     position: r.position,
     eventId: `${r.orderId}:${r.seq}`,
@@ -60,4 +121,26 @@ export function toFeedEvent(r: FeedRow, scrub: <T>(value: T) => T) {
     actor: r.actor,
     at: r.at.toISOString(),
   };
+}
+
+/** A logged change of a SKU's on-hand count as the feed shows it (version 1). */
+export function stockEvent(r: StockRow) {
+  return {
+    position: r.position,
+    eventId: `stock:${r.adjustmentId}`,
+    type: 'stock.adjusted' as const,
+    version: 1 as const,
+    sku: r.sku,
+    warehouseId: r.warehouseId,
+    onHandBefore: r.onHandBefore,
+    onHandAfter: r.onHandAfter,
+    reason: r.reason,
+    actor: r.actor,
+    at: r.at.toISOString(),
+  };
+}
+
+/** Any feed row as its event; order steps scrubbed by `scrubFor` (their customer and address known). */
+export function toFeedEvent(r: FeedRow, scrubFor: (r: StepRow) => <T>(value: T) => T) {
+  return r.kind === 'step' ? stepEvent(r, scrubFor(r)) : stockEvent(r);
 }

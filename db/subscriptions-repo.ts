@@ -75,7 +75,8 @@ export class SubscriptionsRepo extends OutboxTable<ClaimedSubscription> {
       with due as (
         select subscription_id from subscriptions s
         where (claimed_until is null or claimed_until < clock_timestamp()) and next_attempt_at <= clock_timestamp()
-          and exists (select 1 from order_timeline t where t.feed_id > s.position)
+          and (exists (select 1 from order_timeline t where t.feed_id > s.position)
+               or (s.channel is null and exists (select 1 from stock_adjustments a where a.feed_id > s.position)))
         order by next_attempt_at limit ${limit}
         for update skip locked)
       update subscriptions w set claimed_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000}), claim_token = ${token}

@@ -44,7 +44,9 @@ export class EventDeliveryRelay extends OutboxRelay<ClaimedSubscription> {
     const rows = await this.events.after(BigInt(sub.position), EVENTS_PER_DELIVERY, sub.channel ?? undefined);
     if (!rows.length) return;
     // Subscribers see what an admin sees: personal data scrubbed out of the events' text.
-    const events = rows.map((r) => toFeedEvent(r, scrubberFor('none', { customer: r.customer, address: r.shippingAddress })));
+    const events = rows.map((r) =>
+      toFeedEvent(r, (step) => scrubberFor('none', { customer: step.customer, address: step.shippingAddress })),
+    );
     const body = JSON.stringify({ subscriptionId: sub.key, events });
     const res = await fetch(sub.url, {
       method: 'POST',

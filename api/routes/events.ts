@@ -23,7 +23,7 @@ const Query = z.object({
   channel: z.enum(CHANNELS).optional().openapi({ description: "Only the events of this channel's orders." }),
 });
 
-export const FeedEvent = z
+const OrderStepEvent = z
   .object({
     position: z.string().openapi({ description: 'Where the event sits in the feed; strictly increasing.', example: '1042' }),
     eventId: z.string().openapi({
@@ -43,7 +43,27 @@ export const FeedEvent = z
     actor: z.string(),
     at: z.string(),
   })
-  .openapi('FeedEvent');
+  .openapi('OrderStepEvent');
+
+const StockEvent = z
+  .object({
+    position: z.string(),
+    eventId: z.string().openapi({ description: '`stock:<adjustment id>`.', example: 'stock:311' }),
+    type: z.literal('stock.adjusted'),
+    version: z.literal(1),
+    sku: z.string(),
+    warehouseId: z.string(),
+    onHandBefore: z.number().int(),
+    onHandAfter: z.number().int(),
+    reason: z.string(),
+    actor: z.string(),
+    at: z.string(),
+  })
+  .openapi('StockEvent', {
+    description: "A logged change of a SKU's on-hand count at a warehouse: an admin's count, a restock from a return.",
+  });
+
+export const FeedEvent = z.discriminatedUnion('type', [OrderStepEvent, StockEvent]).openapi('FeedEvent');
 
 const FeedPage = z
   .object({
@@ -73,7 +93,9 @@ export function registerEventRoutes(app: App, events: EventsRepo): void {
       const q = c.req.valid('query');
       const rows = await events.after(BigInt(q.after), q.limit, q.channel);
       const view = piiViewFor(c.get('principal')!.role);
-      const items = rows.map((r) => toFeedEvent(r, scrubberFor(view, { customer: r.customer, address: r.shippingAddress })));
+      const items = rows.map((r) =>
+        toFeedEvent(r, (step) => scrubberFor(view, { customer: step.customer, address: step.shippingAddress })),
+      );
       return c.json({ items, next: items.at(-1)?.position ?? q.after }, 200);
     },
   );

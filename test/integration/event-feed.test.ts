@@ -88,6 +88,33 @@ describe('the event feed', () => {
     expect(((await bad.json()) as { errors: { path: string }[] }).errors.map((e) => e.path).sort()).toEqual(['after', 'limit']);
   }, 120_000);
 
+  it("stock counts are in the feed too, in the one order, and not in a channel's feed", async () => {
+    const before = (await readAll('0', 500)).next;
+    const res = await stack.api('/v1/inventory/FEED-A/WH-HCM', {
+      method: 'PUT',
+      key: TEST_KEYS.admin,
+      json: { onHand: 77, reason: 'cycle count' },
+    });
+    expect(res.status).toBe(200);
+    const got = (await (await stack.api(`/v1/events?after=${before}`, { key: TEST_KEYS.ops })).json()) as {
+      items: Record<string, unknown>[];
+    };
+    expect(got.items).toHaveLength(1);
+    expect(got.items[0]).toMatchObject({
+      type: 'stock.adjusted',
+      version: 1,
+      sku: 'FEED-A',
+      warehouseId: 'WH-HCM',
+      onHandAfter: 77,
+      reason: 'cycle count',
+      actor: expect.stringMatching(/admin/) as unknown,
+    });
+    expect(BigInt(got.items[0]!.position as string)).toBeGreaterThan(BigInt(before));
+    const web = await stack.api(`/v1/events?after=${before}&channel=web`, { key: TEST_KEYS.ops });
+    expect(web.status, await web.clone().text()).toBe(200);
+    expect(((await web.json()) as Page).items).toEqual([]);
+  });
+
   it('a transaction that took an earlier position and commits late is not skipped', async () => {
     const [o1, o2] = [makeOrder({ sku: 'FEED-A' }), makeOrder({ sku: 'FEED-A' })];
     const sql = stack.db.sql;

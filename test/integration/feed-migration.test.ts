@@ -1,7 +1,7 @@
 /**
- * Migration 0016 on a database that already holds orders (an upgrade, not a fresh install): the
- * steps written before it get feed positions in the order they happened, and steps written after
- * it come later in the feed. Real PostgreSQL: the migrations up to 0015, rows, then the rest.
+ * Migrations 0016 and 0018 on a database that already holds orders and stock counts (an upgrade,
+ * not a fresh install): the steps written before get feed positions in the order they happened,
+ * the stock changes of before come after them, and what is written afterwards comes later still. Real PostgreSQL: the migrations up to 0015, rows, then the rest.
  */
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +46,9 @@ describe('the event feed on an upgraded database', () => {
     await step(o2, 1, '2026-11-01T00:00:02Z');
     await step(o1, 1, '2026-11-01T00:00:01Z');
     await step(o1, 2, '2026-11-01T00:00:03Z');
+    // And a stock count logged before stock joined the feed.
+    await sql`insert into stock_adjustments (sku, warehouse_id, on_hand_before, on_hand_after, reason, actor)
+      values ('SKU-OLD', 'WH-HCM', 5, 7, 'count', 'admin')`;
     expect(await migrate(sql)).toEqual(
       readdirSync(MIGRATIONS_DIR)
         .filter((f) => f >= '0016')
@@ -73,9 +76,13 @@ describe('the event feed on an upgraded database', () => {
       escalationLevel: 0,
       detail: {},
     });
+    // The stock change of before comes after the steps of before; a step written now, after both.
+    const [stock] = await sql<{ feed_id: string }[]>`select feed_id::text from stock_adjustments where sku = 'SKU-OLD'`;
     const [last] = await sql<
       { event: string; feed_id: string }[]
     >`select event, feed_id::text from order_timeline order by feed_id desc limit 1`;
-    expect(last).toEqual({ event: 'after the upgrade', feed_id: '4' });
+    expect(last!.event).toBe('after the upgrade');
+    expect(BigInt(stock!.feed_id)).toBeGreaterThan(BigInt(rows.at(-1)!.feed_id));
+    expect(BigInt(last!.feed_id)).toBeGreaterThan(BigInt(stock!.feed_id));
   });
 });
