@@ -5,6 +5,7 @@
  */
 import type { CanonicalOrder } from '../domain/order';
 import type { Sql } from './client';
+import type { StockAdjustment } from './inventory-repo';
 
 export interface StepRow {
   kind: 'step';
@@ -22,20 +23,15 @@ export interface StepRow {
   shippingAddress: CanonicalOrder['shippingAddress'];
 }
 
-export interface StockRow {
+/** A logged stock change (inventory-repo's StockAdjustment) as the feed reads it. */
+export interface StockFeedRow extends Pick<StockAdjustment, 'sku' | 'warehouseId' | 'onHandBefore' | 'onHandAfter' | 'reason' | 'actor'> {
   kind: 'stock';
   position: string;
   adjustmentId: string;
-  sku: string;
-  warehouseId: string;
-  onHandBefore: number;
-  onHandAfter: number;
-  reason: string;
-  actor: string;
   at: Date;
 }
 
-export type FeedRow = StepRow | StockRow;
+export type FeedRow = StepRow | StockFeedRow;
 
 export class EventsRepo {
   constructor(private readonly sql: Sql) {}
@@ -49,7 +45,7 @@ export class EventsRepo {
   async after(after: bigint, limit: number, channel?: string): Promise<FeedRow[]> {
     const s = this.sql;
     const from = after.toString();
-    const rows = await s<(Omit<StepRow, 'kind'> & Omit<StockRow, 'kind'> & { kind: FeedRow['kind'] })[]>`
+    const rows = await s<(Omit<StepRow, 'kind'> & Omit<StockFeedRow, 'kind'> & { kind: FeedRow['kind'] })[]>`
       with horizon as (select pg_snapshot_xmin(pg_current_snapshot()) as x)
       select * from ((select 'step' as kind, t.feed_id, t.feed_id::text as position, t.order_id as "orderId", o.channel, o.channel_order_id as "channelOrderId",
               t.seq, t.status, t.event, t.detail, t.actor, t.at,
@@ -124,7 +120,7 @@ export function stepEvent(r: StepRow, scrub: <T>(value: T) => T) {
 }
 
 /** A logged change of a SKU's on-hand count as the feed shows it (version 1). */
-export function stockEvent(r: StockRow) {
+export function stockEvent(r: StockFeedRow) {
   return {
     position: r.position,
     eventId: `stock:${r.adjustmentId}`,
