@@ -96,7 +96,10 @@ export function computeTax(lines: TaxableLine[], o: TaxOptions): TaxQuote {
     const rateBp = rates[l.category];
     if (rateBp === undefined) throw new Error(`line ${l.lineNo}: unknown tax category ${String(l.category)}`);
     if (o.pricesIncludeTax) {
-      const net = rateBp === 0 ? l.amount : roundToStep(BigInt(l.amount) * 10_000n, BigInt(10_000 + rateBp), step);
+      // An amount the currency cannot carry (half a đồng) is split to the minor unit: a net rounded
+      // to a whole step could pass it and leave a negative tax.
+      const netStep = l.amount % step === 0 ? step : 1;
+      const net = rateBp === 0 ? l.amount : roundToStep(BigInt(l.amount) * 10_000n, BigInt(10_000 + rateBp), netStep);
       return { lineNo: l.lineNo, category: l.category, rateBp, net, tax: l.amount - net, gross: l.amount };
     }
     const tax = roundToStep(BigInt(l.amount) * BigInt(rateBp), 10_000n, step);
@@ -181,7 +184,9 @@ export function quoteOrder(
   const whole = items.reduce((a, b) => a + b, 0);
   const discount = Math.min(order.discount ? toMinor(order.discount) : 0, whole);
   const step = currencyStep(order.currency);
-  const shares = discount % step === 0 ? splitInSteps(discount, items, order.currency) : splitProportionally(discount, items);
+  // In whole steps only where every amount is in whole steps: a step-sized share could pass a smaller amount.
+  const inSteps = discount % step === 0 && items.every((x) => x % step === 0);
+  const shares = inSteps ? splitInSteps(discount, items, order.currency) : splitProportionally(discount, items);
   const taxable: TaxableLine[] = items.map((amount, i) => ({
     lineNo: i < amounts.length ? i + 1 : 0,
     category: i < amounts.length ? categoryOf(order.lines[i]!.sku) : 'standard',
