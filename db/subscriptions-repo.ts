@@ -45,7 +45,12 @@ export class SubscriptionsRepo extends OutboxTable<ClaimedSubscription> {
     const [row] = await this.sql<Subscription[]>`
       insert into subscriptions (subscription_id, url, secret, channel, position)
       values (${id}, ${s.url}, ${secret}, ${s.channel ?? null},
-              ${s.from === 'start' ? this.sql`0` : this.sql`coalesce((select max(feed_id) from order_timeline), 0)`})
+              ${
+                s.from === 'start'
+                  ? this.sql`0`
+                  : this
+                      .sql`greatest(coalesce((select max(feed_id) from order_timeline), 0), coalesce((select max(feed_id) from stock_adjustments), 0))`
+              })
       returning ${cols(this.sql)}`;
     return { ...row!, secret };
   }

@@ -109,11 +109,19 @@ describe('event subscriptions', () => {
   });
 
   it('a subscriber down for a while receives every event afterwards, in order, none lost; ops see why meanwhile; a replay sends a range again', async () => {
+    // A stock count before subscribing: "from now" starts after it too.
+    const count = await stack.api('/v1/inventory/SUB-A/WH-HCM', {
+      method: 'PUT',
+      key: TEST_KEYS.admin,
+      json: { onHand: 60, reason: 'count' },
+    });
+    expect(count.status).toBe(200);
     const res = await stack.api('/v1/subscriptions', { method: 'POST', key: TEST_KEYS.admin, json: { url: subscriberUrl } });
     expect(res.status).toBe(201);
     const sub = (await res.json()) as { subscriptionId: string; secret: string; position: string };
     secret = sub.secret;
     const start = sub.position;
+    expect(await feed(start)).toEqual([]);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const r = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder({ sku: 'SUB-A' }) });
