@@ -6,19 +6,15 @@
 import type { CanonicalOrder } from '../domain/order';
 import type { Sql } from './client';
 import type { StockAdjustment } from './inventory-repo';
+import type { TimelineEntry } from './orders-repo';
 
-export interface StepRow {
+/** A timeline step (orders-repo's TimelineEntry) with its order's ids, as the feed reads it. */
+export interface StepRow extends TimelineEntry {
   kind: 'step';
   position: string;
   orderId: string;
   channel: string;
   channelOrderId: string;
-  seq: number;
-  status: string;
-  event: string;
-  detail: Record<string, unknown>;
-  actor: string;
-  at: Date;
   customer: CanonicalOrder['customer'];
   shippingAddress: CanonicalOrder['shippingAddress'];
 }
