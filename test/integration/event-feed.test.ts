@@ -5,8 +5,8 @@
  * a later one. Real PostgreSQL and Temporal behind the real app.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+import { makeOrder, seedNetwork } from '../support/fixtures';
+import { placeAndDeliver, startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -46,21 +46,10 @@ async function readAll(after: string, limit: number): Promise<{ items: FeedEvent
 describe('the event feed', () => {
   it('every step of every order, in order per order, paged without a gap; ops and admins only; bad input named', async () => {
     const start = (await page('0')).next;
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder({ sku: 'FEED-A' }) });
-      ids.push(((await res.json()) as { orderId: string }).orderId);
-    }
-    for (const id of ids)
-      await eventually(
-        async () =>
-          ((await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.cs })).json()) as { status: string }).status === 'DELIVERED' ||
-          undefined,
-        {
-          what: `${id} delivered`,
-          timeoutMs: 60_000,
-        },
-      );
+    const ids = await placeAndDeliver(
+      stack,
+      [1, 2, 3].map(() => makeOrder({ sku: 'FEED-A' })),
+    );
     // Pages of 3: the same events as one big page, positions strictly increasing.
     const small = await readAll(start, 3);
     const big = (await page(start)).items;

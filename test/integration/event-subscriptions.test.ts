@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+import { placeAndDeliver, startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 interface FeedEvent {
   position: string;
@@ -122,18 +122,10 @@ describe('event subscriptions', () => {
     secret = sub.secret;
     const start = sub.position;
     expect(await feed(start)).toEqual([]);
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const r = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder({ sku: 'SUB-A' }) });
-      ids.push(((await r.json()) as { orderId: string }).orderId);
-    }
-    for (const id of ids)
-      await eventually(
-        async () =>
-          ((await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.cs })).json()) as { status: string }).status === 'DELIVERED' ||
-          undefined,
-        { what: `${id} delivered`, timeoutMs: 60_000 },
-      );
+    const ids = await placeAndDeliver(
+      stack,
+      [1, 2, 3].map(() => makeOrder({ sku: 'SUB-A' })),
+    );
     // Down all this while: deliveries were refused, retried, and ops can see it.
     expect(refused.length).toBeGreaterThan(1);
     expect(received).toEqual([]);

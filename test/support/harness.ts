@@ -8,6 +8,8 @@ import { createSql, type Sql } from '../../db/client';
 import type { ApiKeySpec } from '../../lib/config';
 import { createLogger, type Logger } from '../../lib/logger';
 import { startStack, type Stack, type StackOptions } from '../../lib/stack';
+import type { CanonicalOrder } from '../../domain/order';
+import { eventually } from './fixtures';
 
 export const TEST_KEYS = {
   web: 'test-channel-web-key',
@@ -121,4 +123,22 @@ export async function startTestStack(overrides: Partial<StackOptions> = {}): Pro
       await db.drop();
     },
   };
+}
+
+/** Places `orders` through the API (web channel key) and waits until every one reads DELIVERED; their ids. */
+export async function placeAndDeliver(stack: TestStack, orders: CanonicalOrder[], timeoutMs = 60_000): Promise<string[]> {
+  const ids: string[] = [];
+  for (const order of orders) {
+    const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: order });
+    if (res.status !== 201) throw new Error(`order not taken in: ${res.status} ${await res.text()}`);
+    ids.push(((await res.json()) as { orderId: string }).orderId);
+  }
+  for (const id of ids)
+    await eventually(
+      async () =>
+        ((await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.cs })).json()) as { status: string }).status === 'DELIVERED' ||
+        undefined,
+      { what: `${id} delivered`, timeoutMs },
+    );
+  return ids;
 }
