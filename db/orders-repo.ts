@@ -3,6 +3,7 @@
  * late or repeated write (an activity retried after a newer one landed) never overwrites.
  */
 import type postgres from 'postgres';
+import type { TransactionSql } from 'postgres';
 import type { CanonicalOrder } from '../domain/order';
 import type { OrderTaxQuote } from '../domain/tax';
 import type { Sql } from './client';
@@ -25,6 +26,34 @@ export interface StatusWrite {
   at: string;
   /** The channel's status push, queued with the status (status_pushes) instead of sent by the workflow. */
   push?: { channel: string; input: unknown } | undefined;
+  /** The order's shipments run inside its workflow (`orderWorkflowV3`): carrier events go to the order. */
+  shipmentsInOrder?: true | undefined;
+  /** Shipment rows changed by this step, written with it (shipments that run in the order's workflow). */
+  shipments?: ShipmentRow[] | undefined;
+}
+
+/** A shipment as the `shipments` table keeps it: what the carrier webhook route and reports read. */
+export interface ShipmentRow {
+  shipmentId: string;
+  orderId: string;
+  warehouseId: string;
+  carrier?: string | undefined;
+  bookingId?: string | undefined;
+  trackingNumber?: string | undefined;
+  status: string;
+  statusRank: number;
+  deliverBy?: string | undefined;
+}
+
+/** Upserts a shipment's row; its status only moves forward, what it knew is kept. */
+async function upsertShipment(sql: Sql | TransactionSql, s: ShipmentRow): Promise<void> {
+  await sql`
+    insert into shipments (shipment_id, order_id, warehouse_id, carrier, booking_id, tracking_number, status, status_rank, deliver_by)
+    values (${s.shipmentId}, ${s.orderId}, ${s.warehouseId}, ${s.carrier ?? null}, ${s.bookingId ?? null}, ${s.trackingNumber ?? null}, ${s.status}, ${s.statusRank}, ${s.deliverBy ?? null}::timestamptz)
+    on conflict (shipment_id) do update set carrier = coalesce(excluded.carrier, shipments.carrier), deliver_by = coalesce(excluded.deliver_by, shipments.deliver_by),
+      booking_id = coalesce(excluded.booking_id, shipments.booking_id), tracking_number = coalesce(excluded.tracking_number, shipments.tracking_number),
+      status = case when excluded.status_rank >= shipments.status_rank then excluded.status else shipments.status end,
+      status_rank = greatest(excluded.status_rank, shipments.status_rank), updated_at = now()`;
 }
 
 export interface OrderRow {
@@ -141,6 +170,8 @@ export class OrdersRepo {
                returning 1`;
       // Queued with the step it tells of: a repeated write (a retried local activity) queues nothing.
       if (written.length && w.push) await enqueuePush(tx, { orderId: w.orderId, seq: w.seq, channel: w.push.channel, input: w.push.input });
+      if (w.shipmentsInOrder) await tx`update orders set shipments_in_order = true where order_id = ${w.orderId}`;
+      for (const s of w.shipments ?? []) await upsertShipment(tx, s);
       const updated = await tx`
         update orders set status = ${w.status}, seq = ${w.seq}, needs_attention = ${w.needsAttention}, attention_reason = ${w.attentionReason},
           escalation_level = ${w.escalationLevel}, detail = ${tx.json(w.detail as never)}, updated_at = now()
@@ -191,24 +222,8 @@ export class OrdersRepo {
     return rows.map((r) => `blocklisted ${r.kind}: ${r.reason}`);
   }
 
-  async upsertShipment(s: {
-    shipmentId: string;
-    orderId: string;
-    warehouseId: string;
-    carrier?: string | undefined;
-    bookingId?: string | undefined;
-    trackingNumber?: string | undefined;
-    status: string;
-    statusRank: number;
-    deliverBy?: string | undefined;
-  }): Promise<void> {
-    await this.sql`
-      insert into shipments (shipment_id, order_id, warehouse_id, carrier, booking_id, tracking_number, status, status_rank, deliver_by)
-      values (${s.shipmentId}, ${s.orderId}, ${s.warehouseId}, ${s.carrier ?? null}, ${s.bookingId ?? null}, ${s.trackingNumber ?? null}, ${s.status}, ${s.statusRank}, ${s.deliverBy ?? null}::timestamptz)
-      on conflict (shipment_id) do update set carrier = coalesce(excluded.carrier, shipments.carrier), deliver_by = coalesce(excluded.deliver_by, shipments.deliver_by),
-        booking_id = coalesce(excluded.booking_id, shipments.booking_id), tracking_number = coalesce(excluded.tracking_number, shipments.tracking_number),
-        status = case when excluded.status_rank >= shipments.status_rank then excluded.status else shipments.status end,
-        status_rank = greatest(excluded.status_rank, shipments.status_rank), updated_at = now()`;
+  async upsertShipment(s: ShipmentRow): Promise<void> {
+    await upsertShipment(this.sql, s);
   }
 
   async shipmentByBooking(carrier: string, bookingId: string): Promise<{ shipmentId: string; orderId: string } | undefined> {
@@ -230,6 +245,17 @@ export class OrdersRepo {
       select shipment_id as "shipmentId", order_id as "orderId", booking_id as "bookingId" from shipments
       where carrier = ${carrier} and tracking_number = ${trackingNumber} order by updated_at desc limit 1`;
     return row;
+  }
+
+  /**
+   * The workflow a carrier event for this shipment goes to: its order's, when the order's shipments
+   * run inside it (`orderWorkflowV3`), else the shipment's own (orders taken in before).
+   */
+  async shipmentWorkflow(shipmentId: string, orderId?: string): Promise<{ workflowId: string; inOrder: boolean }> {
+    const owner = orderId ?? shipmentId.replace(/-shipment-\d+$/, '');
+    if (owner === shipmentId) return { workflowId: shipmentId, inOrder: false };
+    const [row] = await this.sql<{ inOrder: boolean }[]>`select shipments_in_order as "inOrder" from orders where order_id = ${owner}`;
+    return row?.inOrder ? { workflowId: owner, inOrder: true } : { workflowId: shipmentId, inOrder: false };
   }
 
   /** True when this carrier event was applied before (its row is written only after the signal went through). */

@@ -16,7 +16,7 @@ import { computeTotalMinor } from '../domain/validate';
 import type { Logger } from '../lib/logger';
 import { OutboxRelay, type RelayOptions } from '../lib/outbox-relay';
 import type { ChannelIntakeInput, channelIntakeWorkflow } from '../workflows/channel-intake';
-import type { OrderWorkflowInput, orderWorkflowV2 } from '../workflows/order';
+import type { OrderWorkflowInput, orderWorkflowV3 } from '../workflows/order';
 import { ORDER_WORKFLOW_TYPE } from '../workflows/types';
 import {
   ChannelKey,
@@ -40,12 +40,13 @@ export function summaryOf(order: CanonicalOrder, total: string): string {
 export async function startFromRow(
   client: Client,
   row: Pick<PendingStart, 'workflowId' | 'kind' | 'taskQueue' | 'input'>,
+  orderWorkflowType: string = ORDER_WORKFLOW_TYPE,
 ): Promise<'started' | 'already'> {
   try {
     if (row.kind === 'order') {
       const input = row.input as OrderWorkflowInput;
       const total = fromMinor(Math.max(computeTotalMinor(input.order), 0));
-      await client.workflow.start<typeof orderWorkflowV2>(ORDER_WORKFLOW_TYPE, {
+      await client.workflow.start<typeof orderWorkflowV3>(orderWorkflowType, {
         taskQueue: row.taskQueue,
         workflowId: row.workflowId,
         args: [input],
@@ -87,6 +88,12 @@ export type { RelayOptions };
 export interface StartRelayOptions extends RelayOptions {
   /** An order whose workflow is still not started this long after intake is flagged for ops (needs attention). */
   flagAfterMs: number;
+  /**
+   * The workflow type orders start as (default: the newest, `ORDER_WORKFLOW_TYPE`). An older
+   * version keeps new orders on it while workers that know the newest roll out, and lets tests
+   * drive orders as those in flight from before run.
+   */
+  orderWorkflowType?: string | undefined;
 }
 
 export const DEFAULT_RELAY: StartRelayOptions = {
@@ -115,6 +122,7 @@ export class WorkflowStartRelay extends OutboxRelay<PendingStart> {
   readonly counts: RelayCounts = { started: 0, alreadyStarted: 0, failed: 0 };
 
   private readonly flagAfterMs: number;
+  private readonly orderWorkflowType: string;
 
   constructor(
     private readonly deps: { sql: Sql; client: Client; logger: Logger },
@@ -125,6 +133,7 @@ export class WorkflowStartRelay extends OutboxRelay<PendingStart> {
     super(repo, o, deps.logger, 'workflow start');
     this.repo = repo;
     this.flagAfterMs = o.flagAfterMs;
+    this.orderWorkflowType = o.orderWorkflowType ?? ORDER_WORKFLOW_TYPE;
   }
 
   /** Whether the workflow was asked for and is not started yet. */
@@ -153,7 +162,9 @@ export class WorkflowStartRelay extends OutboxRelay<PendingStart> {
   }
 
   protected async handle(row: PendingStart, timeoutMs: number): Promise<void> {
-    const outcome = await this.deps.client.withDeadline(Date.now() + timeoutMs, () => startFromRow(this.deps.client, row));
+    const outcome = await this.deps.client.withDeadline(Date.now() + timeoutMs, () =>
+      startFromRow(this.deps.client, row, this.orderWorkflowType),
+    );
     if (outcome === 'started') this.counts.started++;
     else this.counts.alreadyStarted++;
   }

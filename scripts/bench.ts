@@ -103,7 +103,8 @@ interface OrderView {
 
 /**
  * 5) What one order costs Temporal, per order shape: the history events and workflow tasks of
- * every workflow of the order (the order, its shipments, its returns), read from their histories
+ * every workflow of the order (the order, its returns, and its shipments where they are child
+ * workflows: orders from before orderWorkflowV3), read from their histories
  * once the order reached the state named.
  */
 async function costPerOrder(post: (body: unknown) => Promise<string>, order: () => Order): Promise<void> {
@@ -128,7 +129,10 @@ async function costPerOrder(post: (body: unknown) => Promise<string>, order: () 
     }
   };
   const cost = async (o: OrderView & { orderId: string }) => {
-    const ids = [o.orderId, ...o.shipments.map((x) => x.shipmentId), ...o.returns.map((x) => x.returnId)];
+    // Shipments are workflows of their own only for orders from before orderWorkflowV3.
+    const { type } = await stack.client.workflow.getHandle(o.orderId).describe();
+    const childShipments = type === 'orderWorkflow' || type === 'orderWorkflowV2' ? o.shipments.map((x) => x.shipmentId) : [];
+    const ids = [o.orderId, ...childShipments, ...o.returns.map((x) => x.returnId)];
     let events = 0;
     let tasks = 0;
     let orderEvents = 0;

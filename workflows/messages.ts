@@ -159,6 +159,8 @@ export interface CarrierEvent {
   status: string;
   occurredAt: string;
   codAmount?: string;
+  /** Which shipment, when the event is sent to the order's workflow its shipment runs in (`orderWorkflowV3`). */
+  shipmentId?: string;
 }
 export const carrierEventSignal = defineSignal<[CarrierEvent]>('carrierEvent');
 export const retryShipmentSignal = defineSignal<[Actor]>('retryShipment');

@@ -28,6 +28,20 @@ export async function orderWorkflowV2(input: OrderWorkflowInput): Promise<OrderS
   return runOrder(input, versionedPatches<OrderPatch>(ORDER_V2_LATER_PATCHES), { shipment: shipmentWorkflowV2, return: returnWorkflowV2 });
 }
 
+/**
+ * The order (v3): every patch applies, none recorded, and its shipments run inside this workflow
+ * instead of as child workflows — a child bought nothing a shipment needs (its own history and
+ * retries) and cost a parcel ~60 history events of its own plus a signal per step to the order.
+ * Returns stay children (`returnWorkflowV2`).
+ */
+export async function orderWorkflowV3(input: OrderWorkflowInput): Promise<OrderState> {
+  return runOrder(input, versionedPatches<OrderPatch>(), {
+    shipment: shipmentWorkflowV2,
+    return: returnWorkflowV2,
+    shipmentsInOrder: true,
+  });
+}
+
 async function runOrder(input: OrderWorkflowInput, patches: Patches<OrderPatch>, childTypes: ChildTypes): Promise<OrderState> {
   const o = new OrderRun(input, patches, childTypes);
   installHandlers(o);

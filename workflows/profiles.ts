@@ -40,6 +40,12 @@ export const bookkeepingProfile: LocalActivityOptions = {
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 };
 
+/** Bookkeeping as a (regular) activity of its own, where a local activity cannot be used. */
+export const bookkeepingTaskProfile: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
+};
+
 /**
  * Local activities run one at a time, in the order they were called. Two running at once (the
  * main body's and a handler's) resolve in the order they finish when live but in the order they

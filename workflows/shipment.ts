@@ -21,6 +21,7 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  type SignalDefinition,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Booking } from '../activities/carriers/carrier-activities';
@@ -42,7 +43,7 @@ import {
 } from './messages';
 import { shipmentDetails } from './details';
 import { fromMinor, toMinor } from '../domain/money';
-import { bookkeepingProfile, channelPushProfile, stepProfile, summarised } from './profiles';
+import { bookkeepingProfile, bookkeepingTaskProfile, channelPushProfile, stepProfile, summarised } from './profiles';
 
 export interface ShipmentInput {
   orderId: string;
@@ -112,22 +113,72 @@ const SHIPMENT_PATCHES = [
 
 type ShipmentPatch = (typeof SHIPMENT_PATCHES)[number];
 
+/**
+ * Where a shipment runs: a child workflow of its order (orders taken in before `orderWorkflowV3`),
+ * or part of the order's own workflow. The shipment's story is the same either way; only how it
+ * tells the order and takes its messages differs.
+ */
+export interface ShipmentHost {
+  /** Tells the order of the shipment's progress. */
+  tell(progress: ShipmentProgress): Promise<void>;
+  /** Takes a message meant for this shipment (carrier events, the order's cancellation, an ops retry). */
+  on<A extends unknown[]>(signal: SignalDefinition<A>, handler: (...args: A) => void): void;
+  /** Shows where the shipment stands: the state query and current details of its own workflow. */
+  show(view: () => ShipmentView, details: () => string): void;
+  /**
+   * Its bookkeeping: the shipment's row (for the carrier webhook route and reports) and the stock
+   * committed at handover. A child workflow writes them with local activities. In the order's
+   * workflow no local activity may run beside the order's own (they resolve in another order on
+   * replay, and the workflow is stuck): the order writes the row with each of its steps, and the
+   * stock is committed by an activity.
+   */
+  books: Pick<Activities, 'recordShipment' | 'commitStock'>;
+}
+
+/** The bookkeeping of a shipment that runs in its order's workflow (see `ShipmentHost.books`). */
+export function booksInOrder(): ShipmentHost['books'] {
+  const tasks = proxyActivities<Activities>({ ...bookkeepingTaskProfile, summary: 'commit stock' });
+  return { recordShipment: () => Promise.resolve(), commitStock: (args) => tasks.commitStock(args) };
+}
+
+/** A shipment as a child workflow: it signals its order and is signalled by name. */
+function childHost(orderId: string): ShipmentHost {
+  const parent = getExternalWorkflowHandle(orderId);
+  let details = () => '';
+  return {
+    tell: async (progress) => {
+      setCurrentDetails(details());
+      await CancellationScope.nonCancellable(() => parent.signal(shipmentProgressSignal, progress));
+    },
+    on: (signal, handler) => setHandler(signal, handler),
+    show: (view, describe) => {
+      details = describe;
+      setHandler(shipmentStateQuery, view);
+    },
+    books: proxyLocalActivities<Activities>(bookkeepingProfile),
+  };
+}
+
 /** Shipments of orders taken in before the versioned types: their patches are markers in their histories. */
 export async function shipmentWorkflow(input: ShipmentInput): Promise<ShipmentView> {
-  return runShipment(input, recordedPatches(SHIPMENT_PATCHES));
+  return runShipment(input, recordedPatches(SHIPMENT_PATCHES), childHost(input.orderId));
 }
 
 /** The shipment (v2): every patch of `shipmentWorkflow` applies, none recorded. */
 export async function shipmentWorkflowV2(input: ShipmentInput): Promise<ShipmentView> {
-  return runShipment(input, versionedPatches<ShipmentPatch>());
+  return runShipment(input, versionedPatches<ShipmentPatch>(), childHost(input.orderId));
 }
 
-async function runShipment(input: ShipmentInput, patches: Patches<ShipmentPatch>): Promise<ShipmentView> {
+/** A shipment run inside its order's workflow (`orderWorkflowV3`): every patch applies, none recorded. */
+export function shipmentInOrder(input: ShipmentInput, host: ShipmentHost): Promise<ShipmentView> {
+  return runShipment(input, versionedPatches<ShipmentPatch>(), host);
+}
+
+async function runShipment(input: ShipmentInput, patches: Patches<ShipmentPatch>, host: ShipmentHost): Promise<ShipmentView> {
   const patched = (id: ShipmentPatch) => patches.has(id);
   const acts = summarised<Activities>(stepProfile(input.settings), () => steps.startingStep);
-  const books = proxyLocalActivities<Activities>(bookkeepingProfile);
+  const books = host.books;
   const notices = proxyActivities<Activities>({ ...channelPushProfile, summary: 'notify ops' });
-  const parent = getExternalWorkflowHandle(input.orderId);
   const view: ShipmentView = {
     shipmentId: input.shipmentId,
     warehouseId: input.warehouse.id,
@@ -193,8 +244,7 @@ async function runShipment(input: ShipmentInput, patches: Patches<ShipmentPatch>
       ...(p.eventDetail ? { eventDetail: p.eventDetail } : {}),
       ...(p.captured ? { captured: p.captured } : {}),
     };
-    setCurrentDetails(shipmentDetails(view, waitingFor()));
-    await CancellationScope.nonCancellable(() => parent.signal(shipmentProgressSignal, progress));
+    await host.tell(progress);
   };
 
   const steps = createStepRunner({
@@ -300,14 +350,17 @@ async function runShipment(input: ShipmentInput, patches: Patches<ShipmentPatch>
   if (input.sla)
     void watchSla().catch((err: unknown) => log.warn('SLA watch stopped', { error: err instanceof Error ? err.message : String(err) }));
 
-  setHandler(shipmentStateQuery, () => view);
-  setHandler(retryShipmentSignal, ({ actor }) => steps.requestRetry(actor));
-  setHandler(carrierEventSignal, (e) => {
+  host.show(
+    () => view,
+    () => shipmentDetails(view, waitingFor()),
+  );
+  host.on(retryShipmentSignal, ({ actor }) => steps.requestRetry(actor));
+  host.on(carrierEventSignal, (e) => {
     if (seenEvents.has(e.eventId)) return;
     seenEvents.add(e.eventId);
     inbox.push(e);
   });
-  setHandler(cancelShipmentSignal, (req) => {
+  host.on(cancelShipmentSignal, (req) => {
     if (cancelRequest) return;
     cancelRequest = req;
     // After the handover the main loop answers with a refusal instead.

@@ -187,17 +187,32 @@ export function registerCarrierWebhookRoutes(app: App, deps: CarrierWebhookDeps)
   });
 }
 
-/** The workflow this webhook is about, looked up once: the echoed reference, else the booking by tracking code. */
-function parcelFinder(deps: CarrierWebhookDeps, carrier: string, w: CarrierWebhook): () => Promise<string | undefined> {
-  let found: Promise<string | undefined> | undefined;
+/** The parcel (a shipment or a return) and the workflow it runs in. */
+interface Parcel {
+  parcelId: string;
+  workflowId: string;
+  /** A shipment running inside its order's workflow: the event names it. */
+  inOrder: boolean;
+}
+
+/**
+ * The parcel this webhook is about and its workflow, looked up once: the echoed reference, else
+ * the booking by tracking code; a shipment of an order from `orderWorkflowV3` on runs in the
+ * order's workflow.
+ */
+function parcelFinder(deps: CarrierWebhookDeps, carrier: string, w: CarrierWebhook): () => Promise<Parcel | undefined> {
+  let found: Promise<Parcel | undefined> | undefined;
   return () =>
     (found ??= (async () => {
       // The carrier echoes our shipment (or return) id, so an event that races the booking's answer
       // still finds its workflow. Without it, the booking is looked up by the parcel's code.
-      if (w.reference && OUR_REFERENCE.test(w.reference)) return w.reference;
       const s =
-        (await deps.orders.shipmentByTracking(carrier, w.trackingCode)) ?? (await deps.orders.shipmentByBooking(carrier, w.trackingCode));
-      return s?.shipmentId;
+        w.reference && OUR_REFERENCE.test(w.reference)
+          ? { shipmentId: w.reference, orderId: undefined }
+          : ((await deps.orders.shipmentByTracking(carrier, w.trackingCode)) ??
+            (await deps.orders.shipmentByBooking(carrier, w.trackingCode)));
+      if (!s) return undefined;
+      return { parcelId: s.shipmentId, ...(await deps.orders.shipmentWorkflow(s.shipmentId, s.orderId)) };
     })());
 }
 
@@ -206,7 +221,7 @@ async function takeEvent(
   adapter: CarrierAdapter,
   w: CarrierWebhook,
   e: TrackingEvent,
-  parcel: () => Promise<string | undefined>,
+  parcel: () => Promise<Parcel | undefined>,
 ): Promise<Outcome> {
   const carrier = adapter.carrier;
   const log = { carrier, trackingCode: w.trackingCode, eventId: e.eventId, nativeStatus: e.nativeStatus };
@@ -228,13 +243,15 @@ async function takeEvent(
     deps.logger.warn('carrier event for a parcel the OMS does not know: acknowledged', { ...log, why });
     return 'unknown_parcel';
   };
-  const workflowId = await parcel();
-  if (!workflowId) return unknownParcel(`No shipment has ${carrier} parcel ${w.trackingCode}`);
+  const found = await parcel();
+  if (!found) return unknownParcel(`No shipment has ${carrier} parcel ${w.trackingCode}`);
+  const { workflowId, parcelId } = found;
   const signal: CarrierEvent = {
     eventId: e.eventId,
     status: e.status,
     occurredAt: e.occurredAt,
     ...(e.status === 'cod_remitted' && e.codAmount ? { codAmount: e.codAmount } : {}),
+    ...(found.inOrder ? { shipmentId: parcelId } : {}),
   };
   // The effect first, the dedupe row after it: a crash between the two leaves no row, and the
   // carrier's retry signals again — harmless, the workflow ignores an event id it has seen.
@@ -249,7 +266,7 @@ async function takeEvent(
       return 'shipment_closed';
     }
     // Nothing recorded either way: the carrier's retry is acted on.
-    if (closed === false) return unknownParcel(`No shipment ${workflowId} yet`);
+    if (closed === false) return unknownParcel(`No shipment ${parcelId} yet`);
     deps.logger.warn('carrier event not forwarded', { ...log, error: err });
     throw new ProblemError(503, 'unavailable', 'Service unavailable', 'The event could not be forwarded; send it again.');
   }

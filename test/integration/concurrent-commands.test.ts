@@ -20,7 +20,7 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { CanonicalOrder } from '../../domain/order';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+import { orderWorkflowIds, startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 interface Shipment {
@@ -111,7 +111,11 @@ async function deliverAll(orderId: string): Promise<OrderBody> {
 
 /** Every workflow of the order closed as COMPLETED; each history replays against today's code; none had a failed task. */
 async function replaysCleanly(orderId: string, o: OrderBody): Promise<void> {
-  const ids = [orderId, ...o.shipments.map((s) => s.shipmentId)];
+  const ids = await orderWorkflowIds(
+    stack,
+    orderId,
+    o.shipments.map((s) => s.shipmentId),
+  );
   for (const id of ids) {
     await eventually(async () => (await closed(stack.client, id)) === 'COMPLETED', { what: `${id} closed`, timeoutMs: 60_000 });
     const history = await stack.client.workflow.getHandle(id).fetchHistory();
@@ -183,11 +187,11 @@ describe('commands that land mid-step', () => {
     for (let i = 0; i < 4; i++) {
       const orderId = await submit(threeWarehouses(i % 2 ? { payment: { method: 'cod' } } : {}));
       ids.push(orderId);
-      // The moment the first child start is on its way, cut a unit of the first line.
+      // The moment the first shipment is under way (its pick order asked for), cut a unit of the first line.
       await eventually(
         async () => {
           const h = await stack.client.workflow.getHandle(orderId).fetchHistory();
-          return (h.events ?? []).some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
+          return (h.events ?? []).some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createPickOrder');
         },
         { what: `${orderId}: first shipment starting`, intervalMs: 10, timeoutMs: 60_000 },
       );

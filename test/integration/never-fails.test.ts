@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalOrder } from '../../domain/order';
 import { NeedsAttentionKey } from '../../workflows/search-attributes';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+import { orderWorkflowIds, startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 interface OrderBody {
@@ -91,16 +91,21 @@ async function expectInNeedsAttentionList(orderId: string): Promise<void> {
 /** The order's workflow and the latest run of each of its children ended well (a terminated run that ops replaced is history). */
 async function expectNothingFailed(orderId: string): Promise<void> {
   const o = await getOrder(orderId);
-  const ids = [orderId, ...o.shipments.map((s) => s.shipmentId)];
+  const ids = await orderWorkflowIds(
+    stack,
+    orderId,
+    o.shipments.map((s) => s.shipmentId),
+  );
   const statuses = await Promise.all(ids.map(async (id) => `${id}: ${(await stack.client.workflow.getHandle(id).describe()).status.name}`));
   expect(statuses.filter((s) => !/: (RUNNING|COMPLETED)$/.test(s))).toEqual([]);
 }
 
+const SETTINGS = {
+  orderSettings: { stepRetry: { initialIntervalMs: 100, maximumIntervalMs: 200, maximumAttempts: 2 } },
+  sandboxOptions: { autoProgress: { enabled: false, stepMs: 1000 } },
+};
 beforeAll(async () => {
-  stack = await startTestStack({
-    orderSettings: { stepRetry: { initialIntervalMs: 100, maximumIntervalMs: 200, maximumAttempts: 2 } },
-    sandboxOptions: { autoProgress: { enabled: false, stepMs: 1000 } },
-  });
+  stack = await startTestStack(SETTINGS);
   await seedNetwork(stack.db.sql, { 'SKU-NF': { 'WH-HCM': 1000 } });
 });
 afterAll(async () => {
@@ -145,7 +150,19 @@ describe('a step refused by an outside system parks the order, and a retry finis
   }
 });
 
-describe('a shipment workflow that is gone does not fail the order', () => {
+// Orders from orderWorkflowV3 on run their shipments inside their own workflow; orders still in
+// flight from before have a child workflow per shipment, which can be terminated or squatted.
+describe('a shipment workflow that is gone does not fail the order (orders from orderWorkflowV2)', () => {
+  let current: TestStack;
+  beforeAll(async () => {
+    current = stack;
+    stack = await startTestStack({ ...SETTINGS, startRelay: { orderWorkflowType: 'orderWorkflowV2' } });
+    await seedNetwork(stack.db.sql, { 'SKU-NF': { 'WH-HCM': 1000 } });
+  });
+  afterAll(async () => {
+    await stack.close();
+    stack = current;
+  });
   it('cannot start (its id is taken): flagged; once the id is free, a retry starts it and the order is delivered', async () => {
     const order = makeOrder({ sku: 'SKU-NF', quantity: 1 });
     const orderId = `order-web-${order.channelOrderId}`;

@@ -229,12 +229,15 @@ describe('what the Temporal Web UI shows', () => {
       { what: 'current details follow the order' },
     );
     expect(details).toContain(`${booked.shipments[0]!.shipmentId} from WH-HCM: booked · ghn`);
-    // The shipment keeps its own: where it stands and what it waits for.
-    const shipmentDetails =
-      (await stack.client.workflow.getHandle(booked.shipments[0]!.shipmentId).query(workflowMetadataQuery)).currentDetails ?? '';
-    expect(shipmentDetails).toMatch(/^\*\*booked\*\*\n.*: booked · ghn GHN\d+ \(11× SKU-O\)\nWaiting for the carrier \(webhooks\)$/);
-    expect((await eventSummaries(orderId)).activities).toEqual(['validate order', 'assess risk', 'authorise payment', 'reserve stock']);
-    expect((await eventSummaries(booked.shipments[0]!.shipmentId)).activities).toEqual(['pick and pack', 'book carrier']);
+    // The shipment runs inside the order's workflow: its steps are the order's, in the order they ran.
+    expect((await eventSummaries(orderId)).activities).toEqual([
+      'validate order',
+      'assess risk',
+      'authorise payment',
+      'reserve stock',
+      'pick and pack',
+      'book carrier',
+    ]);
 
     const attrs = await eventually(
       async () => {

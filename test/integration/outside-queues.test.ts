@@ -68,17 +68,18 @@ describe('outside task queues', () => {
     }
     // Each order reaches its carrier booking: picked and packed by the warehouse (main queue),
     // then its booking call waits, scheduled on the carriers queue that no worker polls yet.
-    const shipments = await eventually(
+    const booking = await eventually(
       async () => {
         const found: string[] = [];
         for (const id of ids) {
           const o = await getOrder(id);
           const s = o.shipments[0];
           if (!s) return undefined;
-          const d = await stack.client.workflow.getHandle(s.shipmentId).describe();
+          // The shipment runs inside its order's workflow: the booking call is the order's.
+          const d = await stack.client.workflow.getHandle(id).describe();
           const pending = d.raw.pendingActivities ?? [];
           if (!pending.some((a) => a.activityType?.name === 'bookShipment')) return undefined;
-          found.push(s.shipmentId);
+          found.push(id);
         }
         return found;
       },
@@ -115,7 +116,7 @@ describe('outside task queues', () => {
     const { default: proto } = await import('@temporalio/proto');
     const { EventType } = proto.temporal.api.enums.v1;
     const started: number[] = [];
-    for (const id of shipments) {
+    for (const id of booking) {
       const events = (await stack.client.workflow.getHandle(id).fetchHistory()).events ?? [];
       const scheduled = events.find(
         (e) =>

@@ -3,6 +3,9 @@
  * capture for it (the chaos run found it: a return of every unit was accepted and 0 refunded).
  * The order's workers run a workflow bundle with a test interceptor that takes the shipment's
  * capture message in late (test/support/late-capture-tell.ts); everything else is the real stack.
+ * The gap is one of orders from orderWorkflowV2, whose shipments are child workflows and tell the
+ * order by signals (orders in flight from before); from orderWorkflowV3 on a shipment runs in the
+ * order's workflow and its capture reaches the order with the pickup that caused it.
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +41,7 @@ beforeAll(async () => {
   const bundle = await bundleWorkflows([fileURLToPath(new URL('../support/late-capture-tell.ts', import.meta.url))]);
   stack = await startTestStack({
     workflowBundle: { code: bundle.code },
+    startRelay: { orderWorkflowType: 'orderWorkflowV2' },
     returnWindows: { default: 120_000 },
     orderSettings: { returnShipByMs: 5000 },
     sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } },

@@ -143,7 +143,8 @@ describe('carrier webhooks', () => {
     const url = `/v1/carriers/ghn/webhooks?token=${encodeURIComponent(DEV_CARRIER_SECRETS.ghn!)}`;
     const init = () => ({ method: 'POST', body: raw, headers: { 'Content-Type': 'application/json' } });
 
-    const stalling = stallingClient(stack.client, 'signal', shipmentId);
+    // The shipment runs inside its order's workflow: the event is signalled to the order.
+    const stalling = stallingClient(stack.client, 'signal', orderId);
     const first = appWith(stalling.client).request(url, init());
     await stalling.atEffect;
     // Received, verified, not yet applied: nothing may say "seen" now.

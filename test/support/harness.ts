@@ -142,3 +142,12 @@ export async function placeAndDeliver(stack: TestStack, orders: CanonicalOrder[]
     );
   return ids;
 }
+
+/**
+ * The workflows an order runs as: its own, and for orders started before `orderWorkflowV3` (whose
+ * shipments are child workflows) one per shipment.
+ */
+export async function orderWorkflowIds(stack: Pick<TestStack, 'client'>, orderId: string, shipmentIds: string[]): Promise<string[]> {
+  const { type } = await stack.client.workflow.getHandle(orderId).describe();
+  return type === 'orderWorkflow' || type === 'orderWorkflowV2' ? [orderId, ...shipmentIds] : [orderId];
+}

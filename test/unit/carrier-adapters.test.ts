@@ -200,16 +200,31 @@ const SHIPMENTS: Record<string, string> = {
   'vtp:18466196770': 'order-web-3-shipment-1',
 };
 
-function routeHarness(opts: { signal?: (workflowId: string) => Error | undefined; closed?: boolean } = {}) {
+/** The order a shipment id belongs to. */
+const orderOf = (shipmentId: string) => shipmentId.replace(/-shipment-\d+$/, '');
+
+/**
+ * `childShipments`: the parcels are shipments of orders from before orderWorkflowV3, child
+ * workflows of their own; otherwise a shipment's events go to its order's workflow.
+ */
+function routeHarness(opts: { signal?: (workflowId: string) => Error | undefined; closed?: boolean; childShipments?: boolean } = {}) {
   const signals: { workflowId: string; event: CarrierEvent }[] = [];
   const recorded = new Map<string, { trackingCode: string; status: string }>();
   const logs: string[] = [];
   const orders = {
     shipmentByTracking: (carrier: string, code: string) =>
       Promise.resolve(
-        SHIPMENTS[`${carrier}:${code}`] ? { shipmentId: SHIPMENTS[`${carrier}:${code}`], orderId: 'o', bookingId: 'bk' } : undefined,
+        SHIPMENTS[`${carrier}:${code}`]
+          ? { shipmentId: SHIPMENTS[`${carrier}:${code}`], orderId: orderOf(SHIPMENTS[`${carrier}:${code}`]!), bookingId: 'bk' }
+          : undefined,
       ),
     shipmentByBooking: () => Promise.resolve(undefined),
+    shipmentWorkflow: (parcelId: string, orderId?: string) =>
+      Promise.resolve(
+        opts.childShipments || !/-shipment-\d+$/.test(parcelId)
+          ? { workflowId: parcelId, inOrder: false }
+          : { workflowId: orderId ?? orderOf(parcelId), inOrder: true },
+      ),
     carrierEventSeen: (carrier: string, id: string) => Promise.resolve(recorded.has(`${carrier}|${id}`)),
     recordCarrierEvent: (carrier: string, id: string, trackingCode: string, status: string) => {
       if (recorded.has(`${carrier}|${id}`)) return Promise.resolve(false);
@@ -510,10 +525,11 @@ describe('the route, over every webhook of the corpus', () => {
       events: [{ eventId: c.eventId, status: c.status, outcome: c.status ? 'applied' : 'no_effect' }],
     });
     if (c.status) {
+      const shipmentId = SHIPMENTS[`${carrier}:${c.trackingCode}`]!;
       expect(h.signals).toEqual([
         {
-          workflowId: SHIPMENTS[`${carrier}:${c.trackingCode}`],
-          event: { eventId: c.eventId, status: c.status, occurredAt: c.occurredAt },
+          workflowId: orderOf(shipmentId),
+          event: { eventId: c.eventId, status: c.status, occurredAt: c.occurredAt, shipmentId },
         },
       ]);
       expect(h.recorded.get(`${carrier}|${c.eventId}`)).toEqual({ trackingCode: c.trackingCode, status: c.status });
@@ -536,22 +552,25 @@ describe('the route, over every webhook of the corpus', () => {
     };
     const r = await h.post('ghn', body);
     expect(r.body.events?.map((e) => e.outcome)).toEqual(['applied', 'applied']);
+    // The shipment runs in its order's workflow: the event goes there, naming the shipment.
     expect(h.signals).toEqual([
       {
-        workflowId: 'order-shopee-2611ABC-shipment-2',
+        workflowId: 'order-shopee-2611ABC',
         event: {
           eventId: 'ghn:GHN0000000001:switch_status:delivered:2021-11-12T04:02:58.774Z',
           status: 'delivered',
           occurredAt: '2021-11-12T04:02:58.774Z',
+          shipmentId: 'order-shopee-2611ABC-shipment-2',
         },
       },
       {
-        workflowId: 'order-shopee-2611ABC-shipment-2',
+        workflowId: 'order-shopee-2611ABC',
         event: {
           eventId: 'ghn:GHN0000000001:cod_transfer:2021-11-15T08:00:00Z',
           status: 'cod_remitted',
           occurredAt: '2021-11-15T08:00:00.000Z',
           codAmount: '3000000.00',
+          shipmentId: 'order-shopee-2611ABC-shipment-2',
         },
       },
     ]);
@@ -561,7 +580,18 @@ describe('the route, over every webhook of the corpus', () => {
       DATA: { ...(vtpBody.DATA as Json), ORDER_NUMBER: 'VTP0000000001', ORDER_REFERENCE: 'order-web-77-return-1' },
     });
     expect(rv.body.events?.[0]?.outcome).toBe('applied');
-    expect(h.signals.at(-1)?.workflowId).toBe('order-web-77-return-1');
+    // A return parcel is a workflow of its own.
+    expect(h.signals.at(-1)).toMatchObject({ workflowId: 'order-web-77-return-1', event: { status: 'delivered' } });
+    expect(h.signals.at(-1)?.event.shipmentId).toBeUndefined();
+  });
+
+  it('a shipment of an order from before orderWorkflowV3 is a child workflow: its events go to it, as before', async () => {
+    const h = routeHarness({ childShipments: true });
+    const c = WEBHOOKS.get('ghn/webhook-switch-status-delivered.json')!;
+    expect((await h.post('ghn', c.body())).body.events?.[0]?.outcome).toBe('applied');
+    expect(h.signals).toEqual([
+      { workflowId: 'order-web-1-shipment-1', event: { eventId: c.eventId, status: c.status, occurredAt: c.occurredAt } },
+    ]);
   });
 
   it('unknown statuses and nulls: 200 and recorded, never a 4xx', async () => {

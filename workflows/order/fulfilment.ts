@@ -1,8 +1,10 @@
 /**
- * Fulfilment: one child workflow per parcel, watched by the order. A shipment reports its
- * progress as messages the order applies in turn; a child that fails, is terminated or cannot
- * start flags its shipment (never the order's workflow) and runs again on an ops retry. Its
- * compensation (a parcel back to the sender: restock, then send again or refund) is here too.
+ * Fulfilment: one shipment per parcel, watched by the order. A shipment runs inside the order's
+ * workflow (orders from `orderWorkflowV3` on) or as a child workflow (orders taken in before);
+ * either way it reports its progress as messages the order applies in turn, and a shipment that
+ * fails, is terminated or cannot start flags itself (never the order's workflow) and runs again
+ * on an ops retry. Its compensation (a parcel back to the sender: restock, then send again or
+ * refund) is here too.
  */
 import {
   CancellationScope,
@@ -18,8 +20,8 @@ import type { OrderStatus } from '../../domain/order';
 import { slaFor } from '../../domain/settings';
 import { describeFailure } from '../attention';
 import { retryShipmentSignal, SHIPMENT_RANK, type ShipmentProgress, type ShipmentView } from '../messages';
-import type { ShipmentInput } from '../shipment';
-import { aggregateStatus, type OrderRun } from './run';
+import { booksInOrder, shipmentInOrder, type ShipmentInput } from '../shipment';
+import { aggregateStatus, type OrderRun, type ShipmentLink } from './run';
 
 /** The shipment's deadlines: promised from the order's placedAt, or from now for a parcel sent again. */
 function slaInput(o: OrderRun, fromMs: number) {
@@ -78,14 +80,16 @@ export async function launchShipment(o: OrderRun, args: ShipmentInput): Promise<
   const id = args.shipmentId;
   o.shipmentArgs.set(id, args);
   try {
-    const handle = await CancellationScope.nonCancellable(() =>
-      startChild(o.childTypes.shipment, {
-        workflowId: id,
-        // The order cancels its shipments itself (cancelShipment), so it learns what each could undo.
-        cancellationType: ChildWorkflowCancellationType.ABANDON,
-        args: [args],
-      }),
-    );
+    const handle: ShipmentLink = o.childTypes.shipmentsInOrder
+      ? runInOrder(o, args)
+      : await CancellationScope.nonCancellable(() =>
+          startChild(o.childTypes.shipment, {
+            workflowId: id,
+            // The order cancels its shipments itself (cancelShipment), so it learns what each could undo.
+            cancellationType: ChildWorkflowCancellationType.ABANDON,
+            args: [args],
+          }),
+        );
     o.children.set(id, handle);
     o.downChildren.delete(id);
     handle.result().catch((err: unknown) => {
@@ -94,6 +98,34 @@ export async function launchShipment(o: OrderRun, args: ShipmentInput): Promise<
   } catch (err) {
     shipmentDown(o, id, `the shipment workflow could not start: ${describeFailure(err)}`);
   }
+}
+
+/**
+ * A shipment run as part of the order's workflow: its messages to the order go straight to the
+ * order's inbox, and the messages meant for it (carrier events, cancellation, ops retry) are
+ * handed to it by the order. Like a child the order abandons, a cancellation of the order's
+ * workflow does not reach into it: the order cancels its shipments itself.
+ */
+function runInOrder(o: OrderRun, args: ShipmentInput): ShipmentLink {
+  const handlers = new Map<string, (args: unknown[]) => void>();
+  const done = CancellationScope.nonCancellable(() =>
+    shipmentInOrder(args, {
+      tell: (progress) => {
+        o.progressInbox.push(progress);
+        return Promise.resolve();
+      },
+      on: (signal, handler) => handlers.set(signal.name, (a) => handler(...(a as Parameters<typeof handler>))),
+      show: () => undefined,
+      books: booksInOrder(),
+    }),
+  );
+  return {
+    signal: (signal, ...a) => {
+      handlers.get(signal.name)?.(a);
+      return Promise.resolve();
+    },
+    result: () => done,
+  };
 }
 
 /** Flags a shipment whose workflow is gone; the message goes through the inbox like any progress. */

@@ -10,6 +10,7 @@ import { invalid, refuse } from '../attention';
 import {
   cancelLinesUpdate,
   cancelOrderUpdate,
+  carrierEventSignal,
   channelOrderEventSignal,
   holdOrderUpdate,
   inspectionSignal,
@@ -250,6 +251,11 @@ export function installHandlers(o: OrderRun): void {
   setHandler(shipmentProgressSignal, (p) => {
     o.progressInbox.push(p);
   });
+  // Carrier events for shipments running inside this workflow (v3): handed to the shipment.
+  if (o.childTypes.shipmentsInOrder)
+    setHandler(carrierEventSignal, (e) => {
+      if (e.shipmentId) void o.children.get(e.shipmentId)?.signal(carrierEventSignal, e);
+    });
 }
 
 /** An ops retry: the parked step runs again, the channel's flags are cleared, failed shipments and returns run again. */

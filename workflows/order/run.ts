@@ -4,9 +4,17 @@
  * attributes). The sub-flows (fulfilment, partial cancellation, returns, compensation) are
  * functions of this run, each in its own module; the story itself is in `../order.ts`.
  */
-import { CancellationScope, setCurrentDetails, upsertSearchAttributes, log, type ChildWorkflowHandle } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  log,
+  type ChildWorkflowHandle,
+  type SignalDefinition,
+} from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../../activities';
+import type { ShipmentRow } from '../../db/orders-repo';
 import type { Allocation } from '../../domain/allocation';
 import { toMinor } from '../../domain/money';
 import { mergeLines, qtyOf, unitsShare, valueOf, type PricedLines } from '../../domain/order-lines';
@@ -59,6 +67,14 @@ export type OrderPatch = (typeof ORDER_PATCHES)[number];
 export interface ChildTypes {
   shipment: typeof shipmentWorkflow;
   return: typeof returnWorkflow;
+  /** Shipments run inside the order's workflow (`orderWorkflowV3`) rather than as `shipment` children. */
+  shipmentsInOrder?: boolean;
+}
+
+/** A shipment as the order sees it: a child workflow, or a part of the order's own workflow. */
+export interface ShipmentLink {
+  signal<A extends unknown[]>(signal: SignalDefinition<A>, ...args: A): Promise<void>;
+  result(): Promise<unknown>;
 }
 
 type Request = { reason: string; actor: string };
@@ -109,7 +125,7 @@ export class OrderRun {
 
   // Shipments: their children, messages, shares and cuts.
   readonly progressInbox: ShipmentProgress[] = [];
-  readonly children = new Map<string, ChildWorkflowHandle<typeof shipmentWorkflow>>();
+  readonly children = new Map<string, ShipmentLink>();
   /** Child workflows that failed, were terminated or could not start, and why: they wait for an ops retry. */
   readonly downChildren = new Map<string, string>();
   readonly shipmentArgs = new Map<string, ShipmentInput>();
@@ -133,6 +149,8 @@ export class OrderRun {
   readonly exchangePlans = new Map<string, Allocation[]>();
 
   private lastAttributes = '';
+  /** Each shipment's row as last written with a step (shipments in the order's workflow). */
+  private readonly shipmentRows = new Map<string, string>();
   private readonly priced: PricedLines;
 
   constructor(
@@ -301,6 +319,33 @@ export class OrderRun {
     );
   }
 
+  /**
+   * The rows of shipments that changed since the last step: a shipment that runs in the order's
+   * workflow is written with the order's steps (from its booking on, as a child writes it).
+   */
+  private changedShipmentRows(): { shipments?: ShipmentRow[] } {
+    const rows: ShipmentRow[] = [];
+    for (const s of this.state.shipments) {
+      if (s.status === 'pending' || s.status === 'picking' || s.status === 'packed') continue;
+      const row: ShipmentRow = {
+        shipmentId: s.shipmentId,
+        orderId: this.orderId,
+        warehouseId: s.warehouseId,
+        carrier: s.carrier,
+        bookingId: s.bookingId,
+        trackingNumber: s.trackingNumber,
+        status: s.status,
+        statusRank: SHIPMENT_RANK[s.status],
+        deliverBy: this.shipmentArgs.get(s.shipmentId)?.sla?.deliverBy,
+      };
+      const key = JSON.stringify(row);
+      if (this.shipmentRows.get(s.shipmentId) === key) continue;
+      this.shipmentRows.set(s.shipmentId, key);
+      rows.push(row);
+    }
+    return rows.length ? { shipments: rows } : {};
+  }
+
   /** Records a step of the story: projection + timeline, channel push, search attributes. */
   async record(status: OrderStatus, event: string, eventDetail: Record<string, unknown> = {}, actor = 'system'): Promise<void> {
     const { state, order, orderId } = this;
@@ -359,6 +404,9 @@ export class OrderRun {
         // The channel's push is queued with the status and sent by the workers' relay: no activity
         // per push in the order's history. Orders recorded before this push with an activity.
         ...(this.pushesQueued ? { push: { channel: order.channel, input: push } } : {}),
+        // Said once, with the first step: carrier webhooks for its parcels are sent to this workflow.
+        ...(seq === 1 && this.childTypes.shipmentsInOrder ? { shipmentsInOrder: true } : {}),
+        ...(this.childTypes.shipmentsInOrder ? this.changedShipmentRows() : {}),
       }),
     );
     if (this.pushesQueued) return;
