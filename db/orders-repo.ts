@@ -5,7 +5,9 @@
 import type postgres from 'postgres';
 import type { TransactionSql } from 'postgres';
 import type { CanonicalOrder } from '../domain/order';
+import type { MoneyFact } from '../domain/journal';
 import type { OrderTaxQuote } from '../domain/tax';
+import { writeJournal } from './journal-repo';
 import type { Sql } from './client';
 import { enqueuePush } from './status-pushes-repo';
 
@@ -30,6 +32,8 @@ export interface StatusWrite {
   shipmentsInOrder?: true | undefined;
   /** Shipment rows changed by this step, written with it (shipments that run in the order's workflow). */
   shipments?: ShipmentRow[] | undefined;
+  /** Money facts learned since the last step: their journal entries are written with it, once each. */
+  money?: MoneyFact[] | undefined;
 }
 
 /** A shipment as the `shipments` table keeps it: what the carrier webhook route and reports read. */
@@ -172,6 +176,7 @@ export class OrdersRepo {
       if (written.length && w.push) await enqueuePush(tx, { orderId: w.orderId, seq: w.seq, channel: w.push.channel, input: w.push.input });
       if (w.shipmentsInOrder) await tx`update orders set shipments_in_order = true where order_id = ${w.orderId}`;
       for (const s of w.shipments ?? []) await upsertShipment(tx, s);
+      if (w.money?.length) await writeJournal(tx, w.orderId, w.at, w.money);
       const updated = await tx`
         update orders set status = ${w.status}, seq = ${w.seq}, needs_attention = ${w.needsAttention}, attention_reason = ${w.attentionReason},
           escalation_level = ${w.escalationLevel}, detail = ${tx.json(w.detail as never)}, updated_at = now()

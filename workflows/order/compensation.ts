@@ -61,6 +61,7 @@ export async function compensate(o: OrderRun, { reason, actor }: { reason: strin
       });
       state.payment.authorizationId = auth.authorizationId;
       state.payment.authorized = auth.amount;
+      o.learned({ kind: 'authorised', key: `auth:${auth.authorizationId}`, amount: auth.amount, authorizationId: auth.authorizationId });
     } catch (err) {
       if (!businessFailure(err)) throw err;
     }
@@ -68,11 +69,18 @@ export async function compensate(o: OrderRun, { reason, actor }: { reason: strin
   if (state.payment.captures.length) {
     const refunds = [];
     for (const c of state.payment.captures) {
-      refunds.push(
-        await o.steps.run('refund capture', () =>
-          o.acts.refundCapture({ captureId: c.captureId, amount: c.amount, key: `${c.captureId}:refund` }),
-        ),
+      const r = await o.steps.run('refund capture', () =>
+        o.acts.refundCapture({ captureId: c.captureId, amount: c.amount, key: `${c.captureId}:refund` }),
       );
+      refunds.push(r);
+      o.learned({
+        kind: 'refunded',
+        key: `refund:${c.captureId}:cancel`,
+        amount: r.amount,
+        via: 'gateway',
+        ref: c.captureId,
+        why: 'cancellation',
+      });
     }
     undone.refunded = refunds.map((r) => r.amount);
   } else if (state.payment.authorizationId && !state.payment.voided) {
@@ -80,6 +88,7 @@ export async function compensate(o: OrderRun, { reason, actor }: { reason: strin
     await o.steps.run('void authorisation', () => o.acts.voidAuthorization({ authorizationId, key: `${orderId}:void` }));
     state.payment.voided = true;
     undone.voided = authorizationId;
+    o.learned({ kind: 'released', key: `void:${authorizationId}`, amount: state.payment.authorized ?? '0.00', authorizationId });
   }
   if (o.children.size || o.returnChildren.size) await childrenClosed(o);
   state.reasons = [reason];

@@ -195,7 +195,12 @@ export async function applyProgress(o: OrderRun, p: ShipmentProgress, status?: O
   const { state } = o;
   const s = state.shipments.find((x) => x.shipmentId === p.shipmentId);
   if (!s) return;
+  const wasDelivered = s.status === 'delivered';
   if (SHIPMENT_RANK[p.status] >= SHIPMENT_RANK[s.status]) s.status = p.status;
+  // Cash on delivery: the carrier now holds the buyer's cash for this parcel.
+  const codShare = o.order.payment.method === 'cod' ? (o.shipmentShares.get(s.shipmentId) ?? 0) : 0;
+  if (!wasDelivered && s.status === 'delivered' && codShare > 0)
+    o.learned({ kind: 'cod_collected', key: `cod:${s.shipmentId}`, amount: fromMinor(codShare), shipmentId: s.shipmentId });
   Object.assign(s, {
     ...(p.carrier ? { carrier: p.carrier } : {}),
     ...(p.bookingId ? { bookingId: p.bookingId } : {}),
@@ -218,6 +223,14 @@ export async function applyProgress(o: OrderRun, p: ShipmentProgress, status?: O
     state.escalationLevel = Math.max(0, ...state.shipments.map((x) => x.escalationLevel ?? 0));
   }
   if (newest && p.cod) {
+    const more = toMinor(p.cod.remitted) - toMinor(s.cod?.remitted ?? '0');
+    if (more > 0)
+      o.learned({
+        kind: 'cod_remitted',
+        key: `cod-remitted:${s.shipmentId}:${p.cod.remitted}`,
+        amount: fromMinor(more),
+        shipmentId: s.shipmentId,
+      });
     s.cod = p.cod;
     const cods = state.shipments.filter((x) => x.cod);
     await o.books.recordCodRemittance({
@@ -229,6 +242,7 @@ export async function applyProgress(o: OrderRun, p: ShipmentProgress, status?: O
   if (p.captured) {
     s.captured = p.captured.amount;
     state.payment.captures.push({ shipmentId: s.shipmentId, ...p.captured });
+    o.learned({ kind: 'captured', key: `capture:${p.captured.captureId}`, ...p.captured, shipmentId: s.shipmentId });
   }
   // A capture told with the pickup that caused it is part of that step of the story.
   const told = p.captured && !p.event.includes('captured') ? `${p.event}; captured ${p.captured.amount}` : p.event;
@@ -319,6 +333,14 @@ async function handleReturnToSender(o: OrderRun, shipmentId: string): Promise<vo
     );
     o.refundsByCapture.set(capture.captureId, (o.refundsByCapture.get(capture.captureId) ?? 0) + toMinor(r.amount));
     refunded = r.amount;
+    o.learned({
+      kind: 'refunded',
+      key: `refund:${capture.captureId}:rts`,
+      amount: r.amount,
+      via: 'gateway',
+      ref: capture.captureId,
+      why: 'returned to sender',
+    });
   }
   await o.record(
     aggregateStatus(state),

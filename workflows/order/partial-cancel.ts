@@ -174,6 +174,7 @@ export async function releaseUncapturedRemainder(o: OrderRun, someShipmentsCance
   );
   p.voided = true;
   p.remainderReleased = voided.released ?? fromMinor(remainder);
+  o.learned({ kind: 'released', key: `release:${authorizationId}`, amount: p.remainderReleased, authorizationId });
   await o.record(
     o.state.status,
     `released ${p.remainderReleased} ${o.order.currency} of the authorisation: cancelled units are never captured`,

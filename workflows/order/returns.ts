@@ -188,8 +188,20 @@ async function applyReturnProgress(o: OrderRun, p: ReturnProgress): Promise<void
   if (p.labelUrl) r.labelUrl = p.labelUrl;
   if (p.refunded) r.refunded = p.refunded;
   if (p.needsAttention !== undefined) r.needsAttention = p.needsAttention;
-  for (const c of p.refundCaptures ?? [])
+  for (const c of p.refundCaptures ?? []) {
     o.refundsByCapture.set(c.captureId, (o.refundsByCapture.get(c.captureId) ?? 0) + toMinor(c.amount));
+    o.learned({
+      kind: 'refunded',
+      key: `refund:${r.returnId}:${c.captureId}`,
+      amount: c.amount,
+      via: 'gateway',
+      ref: c.captureId,
+      why: 'return',
+    });
+  }
+  // A COD order's refund is paid by bank transfer (an instruction for finance).
+  if (p.refunded && o.order.payment.method === 'cod' && toMinor(p.refunded) > 0)
+    o.learned({ kind: 'refunded', key: `refund:${r.returnId}`, amount: p.refunded, via: 'bank_transfer', ref: r.returnId, why: 'return' });
   if (p.status === 'rejected' || p.status === 'expired') r.inspection = p.event;
   if (r.exchange?.status === 'reserved' && p.status === 'expired') {
     await o.books.releaseStock({ orderId: r.returnId });

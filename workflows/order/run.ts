@@ -15,6 +15,7 @@ import {
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import type { ShipmentRow } from '../../db/orders-repo';
+import type { MoneyFact } from '../../domain/journal';
 import type { Allocation } from '../../domain/allocation';
 import { toMinor } from '../../domain/money';
 import { mergeLines, qtyOf, unitsShare, valueOf, type PricedLines } from '../../domain/order-lines';
@@ -148,6 +149,9 @@ export class OrderRun {
   readonly refundsByCapture = new Map<string, number>();
   readonly exchangePlans = new Map<string, Allocation[]>();
 
+  /** The money facts learned so far (domain/journal.ts); each is sent once, with the next step recorded. */
+  readonly money: MoneyFact[] = [];
+  private moneySent = 0;
   private lastAttributes = '';
   /** Each shipment's row as last written with a step (shipments in the order's workflow). */
   private readonly shipmentRows = new Map<string, string>();
@@ -319,6 +323,18 @@ export class OrderRun {
     );
   }
 
+  /** Tells a money fact: written to the journal with the next step (once: by its key). */
+  learned(fact: MoneyFact): void {
+    if (!this.money.some((f) => f.key === fact.key)) this.money.push(fact);
+  }
+
+  private moneySinceLastStep(): { money?: MoneyFact[] } {
+    if (this.money.length === this.moneySent) return {};
+    const money = this.money.slice(this.moneySent);
+    this.moneySent = this.money.length;
+    return { money };
+  }
+
   /**
    * The rows of shipments that changed since the last step: a shipment that runs in the order's
    * workflow is written with the order's steps (from its booking on, as a child writes it).
@@ -407,6 +423,7 @@ export class OrderRun {
         // Said once, with the first step: carrier webhooks for its parcels are sent to this workflow.
         ...(seq === 1 && this.childTypes.shipmentsInOrder ? { shipmentsInOrder: true } : {}),
         ...(this.childTypes.shipmentsInOrder ? this.changedShipmentRows() : {}),
+        ...this.moneySinceLastStep(),
       }),
     );
     if (this.pushesQueued) return;

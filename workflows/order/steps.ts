@@ -63,6 +63,7 @@ export async function takePayment(o: OrderRun): Promise<Ended> {
       state.payment.authorizationId = auth.authorizationId;
       state.payment.authorized = auth.amount;
       if (auth.expiresAt) state.payment.expiresAt = auth.expiresAt;
+      o.learned({ kind: 'authorised', key: `auth:${auth.authorizationId}`, amount: auth.amount, authorizationId: auth.authorizationId });
     } catch (err) {
       // A cancellation during the call passes through to the compensation.
       const refusal = businessFailure(err);
@@ -108,6 +109,7 @@ export async function reserveStock(o: OrderRun): Promise<Ended> {
         const authorizationId = state.payment.authorizationId;
         await o.steps.run('void authorisation', () => o.acts.voidAuthorization({ authorizationId, key: `${orderId}:void` }));
         state.payment.voided = true;
+        o.learned({ kind: 'released', key: `void:${authorizationId}`, amount: state.payment.authorized ?? '0.00', authorizationId });
       }
       return finish(o, 'CANCELLED', 'backorder deadline passed without stock', [`no stock by ${state.waitingUntil}: ${plan.summary}`]);
     }

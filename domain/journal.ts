@@ -1,0 +1,93 @@
+/**
+ * The accounting journal: each money fact of an order (told by its workflow, once) becomes one
+ * entry of balanced double-entry lines. Amounts are integer minor units; a gross amount splits
+ * into revenue and VAT in the proportion of the order's tax quote (domain/tax.ts), so an entry's
+ * debits always equal its credits to the unit.
+ *
+ * Authorisations are not money moved: they are kept on memo accounts (9xxx) so the journal also
+ * shows what is held at the gateway and what was released.
+ */
+import { fromMinor, mulDiv, toMinor } from './money';
+
+export const ACCOUNTS = {
+  bank: '1000 bank',
+  gateway: '1100 payment gateway clearing',
+  codReceivable: '1200 carrier COD receivable',
+  vat: '2100 VAT payable',
+  refundsPayable: '2200 refunds payable (bank transfer)',
+  sales: '4000 sales',
+  salesReturns: '4100 sales returns',
+  authorisations: '9100 authorisations held (memo)',
+  authorisationsContra: '9900 authorisations (memo contra)',
+} as const;
+
+export type Account = (typeof ACCOUNTS)[keyof typeof ACCOUNTS];
+
+/** A money fact of one order, as its workflow learned it. `key` is unique within the order: an entry is written once. */
+export type MoneyFact =
+  | { kind: 'authorised'; key: string; amount: string; authorizationId: string }
+  /** The part of an authorisation given back without a capture: a void, or the remainder released. */
+  | { kind: 'released'; key: string; amount: string; authorizationId: string }
+  | { kind: 'captured'; key: string; amount: string; captureId: string; shipmentId: string }
+  | { kind: 'refunded'; key: string; amount: string; via: 'gateway' | 'bank_transfer'; ref: string; why: string }
+  /** A COD parcel delivered: the carrier holds the buyer's cash for us. */
+  | { kind: 'cod_collected'; key: string; amount: string; shipmentId: string }
+  | { kind: 'cod_remitted'; key: string; amount: string; shipmentId: string };
+
+export interface JournalLine {
+  account: Account;
+  debit: number;
+  credit: number;
+}
+
+/** The VAT within a gross amount, in the proportion of the order's quote (none without a quote). */
+export function vatWithin(quote: { tax: string; gross: string } | null | undefined): (grossMinor: number) => number {
+  const tax = quote ? toMinor(quote.tax) : 0;
+  const gross = quote ? toMinor(quote.gross) : 0;
+  return (amount) => (tax > 0 && gross > 0 ? Math.min(amount, mulDiv(amount, tax, gross)) : 0);
+}
+
+const dr = (account: Account, amount: number): JournalLine => ({ account, debit: amount, credit: 0 });
+const cr = (account: Account, amount: number): JournalLine => ({ account, debit: 0, credit: amount });
+
+/** A fact's lines; zero lines are left out. */
+export function journalLines(fact: MoneyFact, vatOf: (grossMinor: number) => number): JournalLine[] {
+  const amount = toMinor(fact.amount);
+  const vat = vatOf(amount);
+  const lines = (() => {
+    switch (fact.kind) {
+      case 'authorised':
+        return [dr(ACCOUNTS.authorisations, amount), cr(ACCOUNTS.authorisationsContra, amount)];
+      case 'released':
+        return [dr(ACCOUNTS.authorisationsContra, amount), cr(ACCOUNTS.authorisations, amount)];
+      case 'captured':
+        // The money is at the gateway; the sale is earned; the hold it came from is used up.
+        return [
+          dr(ACCOUNTS.gateway, amount),
+          cr(ACCOUNTS.sales, amount - vat),
+          cr(ACCOUNTS.vat, vat),
+          dr(ACCOUNTS.authorisationsContra, amount),
+          cr(ACCOUNTS.authorisations, amount),
+        ];
+      case 'refunded':
+        return [
+          dr(ACCOUNTS.salesReturns, amount - vat),
+          dr(ACCOUNTS.vat, vat),
+          cr(fact.via === 'gateway' ? ACCOUNTS.gateway : ACCOUNTS.refundsPayable, amount),
+        ];
+      case 'cod_collected':
+        return [dr(ACCOUNTS.codReceivable, amount), cr(ACCOUNTS.sales, amount - vat), cr(ACCOUNTS.vat, vat)];
+      case 'cod_remitted':
+        return [dr(ACCOUNTS.bank, amount), cr(ACCOUNTS.codReceivable, amount)];
+    }
+  })();
+  return lines.filter((l) => l.debit !== 0 || l.credit !== 0);
+}
+
+/** Debits less credits of some lines (0 when balanced). */
+export function imbalance(lines: readonly Pick<JournalLine, 'debit' | 'credit'>[]): number {
+  return lines.reduce((a, l) => a + l.debit - l.credit, 0);
+}
+
+/** A minor-unit amount as the journal shows it. */
+export const journalAmount = (minor: number): string => fromMinor(minor);
