@@ -9,7 +9,7 @@ import type { Channel } from '../domain/order';
 import { CHANNEL_NAMES, DEFAULT_STOCK_SYNC, type StockSyncSettings } from '../domain/stock-sync';
 import { WORKER_QUEUES, type OutsideQueue, type WorkerQueue } from '../domain/queues';
 
-export const ROLES = ['channel', 'cs', 'ops', 'admin', 'carrier'] as const;
+export const ROLES = ['channel', 'cs', 'ops', 'admin', 'carrier', 'finance'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface ApiKeySpec {

@@ -18,6 +18,7 @@ const DEV_ROLES: Omit<ApiKeySpec, 'key'>[] = [
   { role: 'ops' },
   { role: 'admin' },
   { role: 'carrier' },
+  { role: 'finance' },
 ];
 
 export function loadOrCreateDevKeys(dataDir: string): { keys: ApiKeySpec[]; created: boolean; file: string } {

@@ -15,7 +15,7 @@ import type { Role } from '../lib/config';
 import { isOrderWorkflowType } from '../workflows/types';
 
 /** One API key per role the run uses; `channel` is a key of the channel its orders claim. */
-export type RoleKeys = Record<Exclude<Role, 'carrier'>, string>;
+export type RoleKeys = Record<Exclude<Role, 'carrier' | 'finance'>, string>;
 
 export interface SchemathesisRunOptions {
   /** The `st` command (scripts/ensure-schemathesis.ts). */

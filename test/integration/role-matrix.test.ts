@@ -26,6 +26,7 @@ const CALLERS = {
   ops: { key: TEST_KEYS.ops, role: 'ops', channel: undefined },
   admin: { key: TEST_KEYS.admin, role: 'admin', channel: undefined },
   carrier: { key: TEST_KEYS.carrier, role: 'carrier', channel: undefined },
+  finance: { key: TEST_KEYS.finance, role: 'finance', channel: undefined },
 } as const;
 type CallerName = keyof typeof CALLERS;
 const CALLER_NAMES = Object.keys(CALLERS) as CallerName[];
@@ -159,7 +160,7 @@ describe('role matrix: every documented operation × every role', () => {
     expect(ops.length).toBeGreaterThan(20);
     const roles = new Set(ops.flatMap((o) => o.op['x-roles'] ?? []));
     // Every staff and channel role is admitted somewhere (carriers call only their signed webhook).
-    expect([...roles]).toEqual(expect.arrayContaining(['admin', 'channel', 'cs', 'ops']));
+    expect([...roles]).toEqual(expect.arrayContaining(['admin', 'channel', 'cs', 'ops', 'finance']));
   });
 
   it('API-key operations: no key or an unknown key → 401, a role outside x-roles → 403, inside → the handler runs', async () => {

@@ -19,6 +19,7 @@ export const TEST_KEYS = {
   ops: 'test-ops-key-0001',
   admin: 'test-admin-key-0001',
   carrier: 'test-carrier-key-0001',
+  finance: 'test-finance-key-0001',
 } as const;
 
 export const TEST_KEY_SPECS: ApiKeySpec[] = [
@@ -29,6 +30,7 @@ export const TEST_KEY_SPECS: ApiKeySpec[] = [
   { role: 'ops', key: TEST_KEYS.ops },
   { role: 'admin', key: TEST_KEYS.admin },
   { role: 'carrier', key: TEST_KEYS.carrier },
+  { role: 'finance', key: TEST_KEYS.finance },
 ];
 
 export const uniqueSuffix = () => randomBytes(4).toString('hex');

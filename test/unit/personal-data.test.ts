@@ -35,6 +35,7 @@ describe('who sees what', () => {
       ops: 'masked',
       admin: 'none',
       carrier: 'none',
+      finance: 'none',
     });
     expect(ROLES.filter(mayFindByContact)).toEqual(['cs', 'ops']);
   });

@@ -1,0 +1,126 @@
+/**
+ * `GET /v1/accounting/journal`: the accounting journal for finance — every money fact of every
+ * order as balanced double-entry lines, oldest first, paged by position; JSON or CSV
+ * (docs/back-office.md).
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import type { JournalRepo, JournalRow } from '../../db/journal-repo';
+import type { App } from '../app';
+import { requireRoles } from '../auth';
+import { pick } from '../schemas';
+
+const Instant = z.string().datetime({ offset: true });
+
+const Query = z.object({
+  from: Instant.optional().openapi({ description: 'Lines at or after this instant.', example: '2026-12-01T00:00:00+07:00' }),
+  to: Instant.optional().openapi({ description: 'Lines before this instant.', example: '2026-12-02T00:00:00+07:00' }),
+  after: z
+    .string()
+    .regex(/^\d{1,18}$/, 'must be a position from this journal (digits)')
+    .optional()
+    .openapi({ description: "Lines after this position: the previous page's `next`." }),
+  limit: z.coerce.number().int().min(1).max(1000).default(500),
+  format: z.enum(['json', 'csv']).default('json').openapi({ description: '`csv` answers text/csv with a header row.' }),
+});
+
+const Line = z
+  .object({
+    position: z.string().openapi({ description: 'Where the line sits in the journal; strictly increasing.', example: '311' }),
+    entry: z.string().openapi({
+      description: "The entry the line belongs to: `<orderId>:<fact>`; an entry's debits equal its credits.",
+      example: 'order-web-10001:capture:cap_81f2',
+    }),
+    lineNo: z.number().int(),
+    orderId: z.string(),
+    channel: z.string(),
+    currency: z.string(),
+    kind: z.enum(['authorised', 'released', 'captured', 'refunded', 'cod_collected', 'cod_remitted']),
+    ref: z.string().nullable().openapi({ description: 'The capture, authorisation, return or shipment the fact is about.' }),
+    account: z.string().openapi({ example: '1100 payment gateway clearing' }),
+    debit: z.string().openapi({ example: '110000.00' }),
+    credit: z.string().openapi({ example: '0.00' }),
+    occurredAt: z.string(),
+  })
+  .openapi('JournalLine');
+
+const JournalPage = z
+  .object({
+    items: z.array(Line),
+    next: z.string().nullable().openapi({ description: 'Ask again with `after=next` for more; null when this page was the last.' }),
+  })
+  .openapi('JournalPage');
+
+type LineView = z.infer<typeof Line>;
+
+const view = (r: JournalRow): LineView => ({
+  position: r.journalId,
+  entry: r.entryKey,
+  lineNo: r.lineNo,
+  orderId: r.orderId,
+  channel: r.channel,
+  currency: r.currency,
+  kind: r.kind as LineView['kind'],
+  ref: r.ref,
+  account: r.account,
+  debit: r.debit,
+  credit: r.credit,
+  occurredAt: r.occurredAt.toISOString(),
+});
+
+const CSV_COLUMNS = [
+  'position',
+  'entry',
+  'lineNo',
+  'orderId',
+  'channel',
+  'currency',
+  'kind',
+  'ref',
+  'account',
+  'debit',
+  'credit',
+  'occurredAt',
+] as const;
+
+/** A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180). */
+const csvField = (v: string | number | null): string => {
+  const s = v === null ? '' : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+
+export function registerAccountingRoutes(app: App, journal: JournalRepo): void {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/accounting/journal',
+      tags: ['back office'],
+      summary: 'The accounting journal: balanced double-entry lines of every money fact, oldest first',
+      description:
+        'One entry per money fact an order workflow learned (authorised, captured per shipment, released, refunded, COD collected by the carrier, COD remitted), written once with the step that learned it. Gross amounts are split into revenue and VAT in the proportion of the order’s tax quote. Paged by position; `format=csv` for a spreadsheet.',
+      security: [{ apiKey: [] }],
+      middleware: [requireRoles('finance', 'admin')] as const,
+      request: { query: Query },
+      responses: {
+        200: {
+          description: 'A page of journal lines',
+          content: { 'application/json': { schema: JournalPage }, 'text/csv': { schema: z.string() } },
+        },
+        ...pick(400, 401, 403),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const rows = await journal.lines({ from: q.from, to: q.to, after: q.after, limit: q.limit + 1 });
+      const items = rows.slice(0, q.limit).map(view);
+      const next = rows.length > q.limit ? (items.at(-1)?.position ?? null) : null;
+      if (q.format === 'csv') {
+        const body = [CSV_COLUMNS.join(','), ...items.map((i) => CSV_COLUMNS.map((k) => csvField(i[k])).join(','))].join('\r\n');
+        return c.body(`${body}\r\n`, 200, {
+          'Content-Type': 'text/csv; charset=utf-8',
+          ...(next ? { Link: `</v1/accounting/journal?after=${next}&format=csv>; rel="next"` } : {}),
+        });
+      }
+      return c.json({ items, next }, 200);
+    },
+  );
+}

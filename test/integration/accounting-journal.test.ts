@@ -1,0 +1,260 @@
+/**
+ * The accounting journal through the real stack: orders run their lives (split shipments, a
+ * return with refund, a cancellation that voids, COD paid over short by the carrier), and the
+ * journal read back through `GET /v1/accounting/journal` balances per order and per day, and its
+ * gateway account equals what the sandbox payment gateway's own ledger says was captured less
+ * refunded — the gateway's books, not ours.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CanonicalOrder } from '../../domain/order';
+import { ACCOUNTS } from '../../domain/journal';
+import { fromMinor, toMinor } from '../../domain/money';
+import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
+import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+
+interface Line {
+  position: string;
+  entry: string;
+  orderId: string;
+  kind: string;
+  account: string;
+  debit: string;
+  credit: string;
+  occurredAt: string;
+}
+interface OrderBody {
+  status: string;
+  waitingFor: string | null;
+  shipments: { shipmentId: string; bookingId?: string; status: string; cod?: { remitted: string } }[];
+  returns: { returnId: string; status: string }[];
+}
+
+const CENTRAL = { name: 'Trần Thị Bình', line1: '5 Bạch Đằng', city: 'Da Nang', country: 'VN' };
+
+function client(stack: () => TestStack) {
+  const getOrder = async (id: string) => (await (await stack().api(`/v1/orders/${id}`, { key: TEST_KEYS.ops })).json()) as OrderBody;
+  const until = (id: string, pred: (o: OrderBody) => boolean, what: string) =>
+    eventually(
+      async () => {
+        const o = await getOrder(id);
+        return pred(o) ? o : undefined;
+      },
+      { what: `${id}: ${what}`, timeoutMs: 45_000 },
+    );
+  const submit = async (order: CanonicalOrder) => {
+    const res = await stack().api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: order });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { orderId: string }).orderId;
+  };
+  const sandbox = async (path: string, body?: unknown) =>
+    (await (
+      await fetch(
+        stack().sandboxUrl + path,
+        body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) },
+      )
+    ).json()) as Record<string, unknown>;
+  /** Every line of the journal, page by page (small pages, so paging is exercised). */
+  const journal = async (): Promise<Line[]> => {
+    const lines: Line[] = [];
+    let after: string | null = null;
+    do {
+      const res = await stack().api(`/v1/accounting/journal?limit=7${after ? `&after=${after}` : ''}`, { key: TEST_KEYS.finance });
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as { items: Line[]; next: string | null };
+      lines.push(...page.items);
+      after = page.next;
+    } while (after);
+    return lines;
+  };
+  /** What the gateway's own ledger says this order was captured less refunded (minor units). */
+  const gatewayNet = async (orderId: string) => {
+    const { entries } = (await sandbox(`/sandbox/ledger/payments?orderId=${orderId}`)) as { entries: { type: string; amount: string }[] };
+    const sum = (t: string) => entries.filter((e) => e.type === t).reduce((a, e) => a + toMinor(e.amount), 0);
+    return sum('capture') - sum('refund');
+  };
+  return { getOrder, until, submit, sandbox, journal, gatewayNet };
+}
+
+const net = (lines: Line[], account?: string) =>
+  lines.filter((l) => !account || l.account === account).reduce((a, l) => a + toMinor(l.debit) - toMinor(l.credit), 0);
+const kinds = (lines: Line[], orderId: string) => [...new Set(lines.filter((l) => l.orderId === orderId).map((l) => l.kind))].sort();
+
+/** Balanced per order and per day (UTC), to the unit; every entry balanced on its own. */
+function expectBalanced(lines: Line[]): void {
+  const groups = (key: (l: Line) => string) => {
+    const m = new Map<string, Line[]>();
+    for (const l of lines) m.set(key(l), [...(m.get(key(l)) ?? []), l]);
+    return m;
+  };
+  for (const [order, ls] of groups((l) => l.orderId)) expect(net(ls), `order ${order}`).toBe(0);
+  for (const [day, ls] of groups((l) => l.occurredAt.slice(0, 10))) expect(net(ls), `day ${day}`).toBe(0);
+  for (const [entry, ls] of groups((l) => l.entry)) expect(net(ls), `entry ${entry}`).toBe(0);
+}
+
+describe('the journal across prepaid lives (the carrier moves parcels on its own)', () => {
+  let stack: TestStack;
+  const c = client(() => stack);
+  beforeAll(async () => {
+    stack = await startTestStack({
+      returnWindows: { default: 120_000 },
+      orderSettings: { returnShipByMs: 5000 },
+      sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } },
+    });
+    await seedNetwork(stack.db.sql, { 'SKU-J1': { 'WH-HCM': 50 }, 'SKU-J2': { 'WH-HN': 50 }, 'SKU-J0': { 'WH-HCM': 0 } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('split shipments, a return refunded, a backorder cancelled: balanced, and the gateway account is the gateway ledger', async () => {
+    const split = await c.submit(
+      makeOrder({
+        shippingAddress: CENTRAL,
+        lines: [
+          { sku: 'SKU-J1', quantity: 2, unitPrice: '110000.00' },
+          { sku: 'SKU-J2', quantity: 1, unitPrice: '54000.00' },
+        ],
+        shippingFee: '22000.00',
+        discount: '7000.00',
+      }),
+    );
+    const returned = await c.submit(makeOrder({ sku: 'SKU-J1', quantity: 3 }));
+    const backordered = await c.submit(makeOrder({ sku: 'SKU-J0', quantity: 1 }));
+
+    const s = await c.until(split, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
+    expect(s.shipments).toHaveLength(2);
+    await c.until(returned, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
+    const ask = await stack.api(`/v1/orders/${returned}/returns`, {
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { lines: [{ lineNo: 1, quantity: 2 }], reason: 'too big' },
+    });
+    expect(ask.status).toBe(201);
+    const { returnId } = (await ask.json()) as { returnId: string };
+    await c.until(returned, (o) => o.returns.find((r) => r.returnId === returnId)?.status === 'received', 'parcel back');
+    const inspected = await stack.api(`/v1/orders/${returned}/returns/${returnId}/inspection`, {
+      method: 'POST',
+      key: TEST_KEYS.ops,
+      json: { result: 'accept' },
+    });
+    expect(inspected.status).toBe(200);
+    await c.until(returned, (o) => o.status === 'PARTIALLY_REFUNDED' || o.status === 'REFUNDED', 'refunded');
+    await c.until(backordered, (o) => o.status === 'BACKORDERED', 'backordered');
+    const cancel = await stack.api(`/v1/orders/${backordered}/cancel`, { method: 'POST', key: TEST_KEYS.cs, json: { reason: 'too slow' } });
+    expect(cancel.status).toBe(200);
+    await c.until(backordered, (o) => o.status === 'CANCELLED', 'cancelled');
+
+    const lines = await eventually(
+      async () => {
+        const ls = await c.journal();
+        return kinds(ls, returned).includes('refunded') && kinds(ls, backordered).includes('released') ? ls : undefined;
+      },
+      { what: 'the refund and the void in the journal' },
+    );
+    expectBalanced(lines);
+    expect(kinds(lines, split)).toEqual(['authorised', 'captured']);
+    expect(lines.filter((l) => l.orderId === split && l.kind === 'captured' && l.account === ACCOUNTS.gateway)).toHaveLength(2);
+    expect(kinds(lines, returned)).toEqual(['authorised', 'captured', 'refunded']);
+    expect(kinds(lines, backordered)).toEqual(['authorised', 'released']);
+    for (const id of [split, returned, backordered]) {
+      const ledger = await c.gatewayNet(id);
+      expect(
+        net(
+          lines.filter((l) => l.orderId === id),
+          ACCOUNTS.gateway,
+        ),
+        `gateway account of ${id}`,
+      ).toBe(ledger);
+    }
+    // The split order: its two captures are its total; their VAT is its quote's, to a unit per capture.
+    const quoted = (await (await stack.api(`/v1/orders/${split}`, { key: TEST_KEYS.ops })).json()) as {
+      total: string;
+      tax: { tax: string };
+    };
+    expect(
+      fromMinor(
+        net(
+          lines.filter((l) => l.orderId === split),
+          ACCOUNTS.gateway,
+        ),
+      ),
+    ).toBe(quoted.total);
+    const vat = -net(
+      lines.filter((l) => l.orderId === split),
+      ACCOUNTS.vat,
+    );
+    expect(vat).toBeLessThanOrEqual(toMinor(quoted.tax.tax));
+    expect(vat).toBeGreaterThanOrEqual(toMinor(quoted.tax.tax) - 2);
+    // Nothing held any more once the backorder was cancelled and every capture used its hold.
+    expect(
+      net(
+        lines.filter((l) => l.orderId !== split && l.orderId !== returned),
+        ACCOUNTS.authorisations,
+      ),
+    ).toBe(0);
+
+    // CSV: the same lines, a header first.
+    const csv = await stack.api(`/v1/accounting/journal?format=csv&limit=1000`, { key: TEST_KEYS.finance });
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+    const rows = (await csv.text()).trim().split('\r\n');
+    expect(rows[0]).toBe('position,entry,lineNo,orderId,channel,currency,kind,ref,account,debit,credit,occurredAt');
+    expect(rows).toHaveLength(lines.length + 1);
+    // A step written again (a retried local activity) writes no entry twice: keys are unique.
+    expect(new Set(lines.map((l) => `${l.entry}|${l.position}`)).size).toBe(lines.length);
+  });
+
+  it('finance and admin read the journal; ops, cs and channels do not', async () => {
+    for (const [key, status] of [
+      [TEST_KEYS.finance, 200],
+      [TEST_KEYS.admin, 200],
+      [TEST_KEYS.ops, 403],
+      [TEST_KEYS.cs, 403],
+      [TEST_KEYS.web, 403],
+    ] as const)
+      expect((await stack.api('/v1/accounting/journal', { key })).status, key).toBe(status);
+    expect((await stack.api('/v1/accounting/journal')).status).toBe(401);
+    expect((await stack.api('/v1/accounting/journal?from=yesterday', { key: TEST_KEYS.finance })).status).toBe(400);
+  });
+});
+
+describe('the journal of a COD order the carrier pays over short', () => {
+  let stack: TestStack;
+  const c = client(() => stack);
+  beforeAll(async () => {
+    stack = await startTestStack({
+      returnWindows: { default: 120_000 },
+      orderSettings: {
+        sla: { shipByMs: { default: 600_000 }, deliverByMs: { default: 600_000 }, graceMs: 1000, stepMs: 60_000, codRemitByMs: 600_000 },
+      },
+      sandboxOptions: { autoProgress: { enabled: false, stepMs: 1000 } },
+    });
+    await seedNetwork(stack.db.sql, { 'SKU-JC': { 'WH-HCM': 50 } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('collected on delivery, remitted short: the carrier owes the difference in the journal, and it balances', async () => {
+    const id = await c.submit(makeOrder({ sku: 'SKU-JC', quantity: 2, payment: { method: 'cod' } }));
+    const booked = await c.until(id, (o) => o.shipments[0]?.status === 'booked', 'booked');
+    const bookingId = booked.shipments[0]!.bookingId!;
+    for (const status of ['picked_up', 'in_transit', 'delivered']) await c.sandbox(`/sandbox/carriers/${bookingId}/advance`, { status });
+    await c.until(id, (o) => o.shipments[0]?.status === 'delivered', 'delivered');
+    await c.sandbox(`/sandbox/carriers/${bookingId}/advance`, { status: 'cod_remitted', codAmount: '150000.00' });
+    await c.until(id, (o) => o.shipments[0]?.cod?.remitted === '150000.00', 'remitted short');
+
+    const lines = await eventually(
+      async () => {
+        const ls = (await c.journal()).filter((l) => l.orderId === id);
+        return ls.some((l) => l.kind === 'cod_remitted') ? ls : undefined;
+      },
+      { what: 'the remittance in the journal' },
+    );
+    expectBalanced(lines);
+    expect(kinds(lines, id)).toEqual(['cod_collected', 'cod_remitted']);
+    expect(net(lines, ACCOUNTS.codReceivable)).toBe(toMinor('50000.00'));
+    expect(fromMinor(net(lines, ACCOUNTS.bank))).toBe('150000.00');
+    expect(net(lines, ACCOUNTS.gateway)).toBe(await c.gatewayNet(id));
+    expect(net(lines, ACCOUNTS.gateway)).toBe(0);
+  });
+});
