@@ -63,6 +63,28 @@ export async function writeJournal(tx: TransactionSql, orderId: string, at: stri
   if (rows.length) await tx`insert into journal_lines ${tx(rows)} on conflict (entry_key, line_no) do nothing`;
 }
 
+/** One day and channel of the reconciliation: money moved, by kind (decimal strings). */
+export interface ReconciliationDay {
+  day: string;
+  channel: string;
+  currency: string;
+  captured: string;
+  refundedGateway: string;
+  refundedBankTransfer: string;
+  codCollected: string;
+  codRemitted: string;
+}
+
+/** An order whose money does not add up: what is off and by how much (positive: owed to us). */
+export interface ReconciliationDifference {
+  orderId: string;
+  channel: string;
+  currency: string;
+  kind: 'cod_not_remitted' | 'cod_overpaid' | 'authorisation_still_held';
+  amount: string;
+  status: string;
+}
+
 export class JournalRepo {
   constructor(private readonly sql: Sql) {}
 
@@ -77,5 +99,52 @@ export class JournalRepo {
       ${f.to ? s`and occurred_at < ${f.to}` : s``}
       ${f.after ? s`and journal_id > ${f.after}` : s``}
       order by journal_id limit ${f.limit}`;
+  }
+
+  /**
+   * The reconciliation of [from, to): per day (UTC) and channel, what was captured, refunded,
+   * collected by carriers and remitted; and every order of those days whose money does not add
+   * up as of now — cash a carrier still owes (or paid over too much) after delivery, and
+   * authorisations still held for an order that has ended.
+   */
+  async reconciliation(f: { from: string; to: string }): Promise<{ days: ReconciliationDay[]; differences: ReconciliationDifference[] }> {
+    const s = this.sql;
+    const days = await s<ReconciliationDay[]>`
+      select to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day, channel, currency,
+        sum(debit) filter (where kind = 'captured' and account = '1100 payment gateway clearing')::text as captured,
+        sum(credit) filter (where kind = 'refunded' and account = '1100 payment gateway clearing')::text as "refundedGateway",
+        sum(credit) filter (where kind = 'refunded' and account = '2200 refunds payable (bank transfer)')::text as "refundedBankTransfer",
+        sum(debit) filter (where kind = 'cod_collected' and account = '1200 carrier COD receivable')::text as "codCollected",
+        sum(debit) filter (where kind = 'cod_remitted' and account = '1000 bank')::text as "codRemitted"
+      from journal_lines where occurred_at >= ${f.from} and occurred_at < ${f.to}
+      group by 1, 2, 3 order by 1, 2, 3`;
+    const differences = await s<ReconciliationDifference[]>`
+      with touched as (select distinct order_id from journal_lines where occurred_at >= ${f.from} and occurred_at < ${f.to}),
+      balances as (
+        select j.order_id, j.channel, j.currency,
+          sum(j.debit - j.credit) filter (where j.account = '1200 carrier COD receivable') as cod,
+          sum(j.debit - j.credit) filter (where j.account = '9100 authorisations held (memo)') as held
+        from journal_lines j join touched t using (order_id) group by 1, 2, 3)
+      select b.order_id as "orderId", b.channel, b.currency, d.kind, d.amount::text as amount, o.status
+      from balances b join orders o using (order_id)
+      cross join lateral (values
+        ('cod_not_remitted', case when b.cod > 0 then b.cod end),
+        ('cod_overpaid', case when b.cod < 0 then -b.cod end),
+        ('authorisation_still_held', case when b.held <> 0 and o.status in ('DELIVERED', 'COMPLETED', 'CANCELLED', 'REJECTED', 'REFUNDED', 'RETURNED') then b.held end)
+      ) as d(kind, amount)
+      where d.amount is not null
+      order by b.order_id, d.kind`;
+    const zero = (v: string | null) => v ?? '0.00';
+    return {
+      days: days.map((d) => ({
+        ...d,
+        captured: zero(d.captured),
+        refundedGateway: zero(d.refundedGateway),
+        refundedBankTransfer: zero(d.refundedBankTransfer),
+        codCollected: zero(d.codCollected),
+        codRemitted: zero(d.codRemitted),
+      })),
+      differences,
+    };
   }
 }

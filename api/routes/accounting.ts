@@ -7,9 +7,11 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { JournalRepo, JournalRow } from '../../db/journal-repo';
 import type { App } from '../app';
 import { requireRoles } from '../auth';
+import { problems } from '../errors';
 import { pick } from '../schemas';
 
-const Instant = z.string().datetime({ offset: true });
+/** An instant with its offset, from 1970 on (PostgreSQL has no year 0, which ISO 8601 and JavaScript allow). */
+const Instant = z.iso.datetime({ offset: true }).refine((v) => Date.parse(v) >= 0, 'must be an instant from 1970 on');
 
 const Query = z.object({
   from: Instant.optional().openapi({ description: 'Lines at or after this instant.', example: '2026-12-01T00:00:00+07:00' }),
@@ -88,7 +90,72 @@ const csvField = (v: string | number | null): string => {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
+const Money = z.string().openapi({ example: '1250000.00' });
+
+const Reconciliation = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    days: z.array(
+      z.object({
+        day: z.string().openapi({ description: 'The UTC day the money moved.', example: '2026-12-02' }),
+        channel: z.string(),
+        currency: z.string(),
+        captured: Money.openapi({ description: 'Captured at the payment gateway.' }),
+        refundedGateway: Money.openapi({ description: 'Refunded through the gateway.' }),
+        refundedBankTransfer: Money.openapi({ description: 'Refunds of COD orders, owed by bank transfer.' }),
+        codCollected: Money.openapi({ description: 'Cash carriers collected at the door (COD delivered).' }),
+        codRemitted: Money.openapi({ description: 'Cash carriers paid over.' }),
+      }),
+    ),
+    differences: z.array(
+      z.object({
+        orderId: z.string(),
+        channel: z.string(),
+        currency: z.string(),
+        kind: z.enum(['cod_not_remitted', 'cod_overpaid', 'authorisation_still_held']),
+        amount: Money,
+        status: z.string().openapi({ description: "The order's status now." }),
+      }),
+    ),
+  })
+  .openapi('Reconciliation');
+
+const ReconciliationQuery = z.object({
+  from: Instant.openapi({ description: 'From this instant (inclusive).', example: '2026-12-01T00:00:00Z' }),
+  to: Instant.openapi({ description: 'To this instant (exclusive); at most 93 days after `from`.', example: '2026-12-08T00:00:00Z' }),
+});
+
+const MAX_RECONCILIATION_MS = 93 * 86_400_000;
+
 export function registerAccountingRoutes(app: App, journal: JournalRepo): void {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/accounting/reconciliation',
+      tags: ['back office'],
+      summary: 'Reconciliation: per day and channel, captured vs refunded vs collected vs remitted, and every order that does not add up',
+      description:
+        'From the journal. `differences` lists, for the orders whose money moved in the window, what does not add up as of now: cash a carrier still owes after delivery (`cod_not_remitted`) or paid over too much (`cod_overpaid`), and an authorisation still held for an order that has ended (`authorisation_still_held`).',
+      security: [{ apiKey: [] }],
+      middleware: [requireRoles('finance', 'admin')] as const,
+      request: { query: ReconciliationQuery },
+      responses: {
+        200: { description: 'The reconciliation of the window', content: { 'application/json': { schema: Reconciliation } } },
+        ...pick(400, 401, 403),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const from = Date.parse(q.from);
+      const to = Date.parse(q.to);
+      if (!(to > from) || to - from > MAX_RECONCILIATION_MS)
+        throw problems.validation([{ path: 'to', message: 'must be after from, by at most 93 days' }], 'The window cannot be reconciled.');
+      const r = await journal.reconciliation({ from: q.from, to: q.to });
+      return c.json({ from: q.from, to: q.to, ...r }, 200);
+    },
+  );
+
   app.openapi(
     createRoute({
       method: 'get',

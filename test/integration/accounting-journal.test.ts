@@ -72,8 +72,38 @@ function client(stack: () => TestStack) {
     const sum = (t: string) => entries.filter((e) => e.type === t).reduce((a, e) => a + toMinor(e.amount), 0);
     return sum('capture') - sum('refund');
   };
-  return { getOrder, until, submit, sandbox, journal, gatewayNet };
+  /** The gateway's own ledger of these orders: captured and refunded (minor units). */
+  const gatewaySums = async (orderIds: string[]) => {
+    let captured = 0;
+    let refunded = 0;
+    for (const id of orderIds) {
+      const { entries } = (await sandbox(`/sandbox/ledger/payments?orderId=${id}`)) as { entries: { type: string; amount: string }[] };
+      for (const e of entries) {
+        if (e.type === 'capture') captured += toMinor(e.amount);
+        if (e.type === 'refund') refunded += toMinor(e.amount);
+      }
+    }
+    return { captured, refunded };
+  };
+  /** The reconciliation of the last day and the next (a run across midnight UTC stays in it). */
+  const reconcile = async (key: string = TEST_KEYS.finance) => {
+    const now = Date.now();
+    const res = await stack().api(
+      `/v1/accounting/reconciliation?from=${new Date(now - 86_400_000).toISOString()}&to=${new Date(now + 86_400_000).toISOString()}`,
+      { key },
+    );
+    expect(res.status).toBe(200);
+    return (await res.json()) as {
+      days: Record<'day' | 'channel' | 'captured' | 'refundedGateway' | 'refundedBankTransfer' | 'codCollected' | 'codRemitted', string>[];
+      differences: { orderId: string; kind: string; amount: string; status: string }[];
+    };
+  };
+  return { getOrder, until, submit, sandbox, journal, gatewayNet, gatewaySums, reconcile };
 }
+
+/** A column of the reconciliation summed over its days, for one channel (minor units). */
+const column = (days: Record<string, string>[], channel: string, name: string) =>
+  days.filter((d) => d.channel === channel).reduce((a, d) => a + toMinor(d[name]!), 0);
 
 const net = (lines: Line[], account?: string) =>
   lines.filter((l) => !account || l.account === account).reduce((a, l) => a + toMinor(l.debit) - toMinor(l.credit), 0);
@@ -201,6 +231,14 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     expect(rows).toHaveLength(lines.length + 1);
     // A step written again (a retried local activity) writes no entry twice: keys are unique.
     expect(new Set(lines.map((l) => `${l.entry}|${l.position}`)).size).toBe(lines.length);
+
+    // The reconciliation: what the web channel captured and refunded is the gateway's ledger; nothing is off.
+    const rec = await c.reconcile();
+    const ledger = await c.gatewaySums([split, returned, backordered]);
+    expect(column(rec.days, 'web', 'captured')).toBe(ledger.captured);
+    expect(column(rec.days, 'web', 'refundedGateway')).toBe(ledger.refunded);
+    expect(ledger.refunded).toBeGreaterThan(0);
+    expect(rec.differences.filter((d) => [split, returned, backordered].includes(d.orderId))).toEqual([]);
   });
 
   it('finance and admin read the journal; ops, cs and channels do not', async () => {
@@ -214,6 +252,23 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
       expect((await stack.api('/v1/accounting/journal', { key })).status, key).toBe(status);
     expect((await stack.api('/v1/accounting/journal')).status).toBe(401);
     expect((await stack.api('/v1/accounting/journal?from=yesterday', { key: TEST_KEYS.finance })).status).toBe(400);
+    for (const [key, status] of [
+      [TEST_KEYS.admin, 200],
+      [TEST_KEYS.ops, 403],
+      [TEST_KEYS.web, 403],
+    ] as const)
+      expect((await stack.api('/v1/accounting/reconciliation?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z', { key })).status).toBe(
+        status,
+      );
+    // A window backwards, or longer than 93 days: 400 with the reason.
+    for (const q of ['from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z', 'from=2026-01-01T00:00:00Z&to=2026-06-01T00:00:00Z']) {
+      const res = await stack.api(`/v1/accounting/reconciliation?${q}`, { key: TEST_KEYS.finance });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { detail: string }).detail).toMatch(/cannot be reconciled/);
+    }
+    // Year 0 is an ISO 8601 instant but not a PostgreSQL one: refused as input, never a 500.
+    const year0 = await stack.api('/v1/accounting/journal?from=0000-01-01T00:00:00Z', { key: TEST_KEYS.finance });
+    expect(year0.status).toBe(400);
   });
 });
 
@@ -256,5 +311,13 @@ describe('the journal of a COD order the carrier pays over short', () => {
     expect(fromMinor(net(lines, ACCOUNTS.bank))).toBe('150000.00');
     expect(net(lines, ACCOUNTS.gateway)).toBe(await c.gatewayNet(id));
     expect(net(lines, ACCOUNTS.gateway)).toBe(0);
+
+    // The reconciliation lists the cash the carrier still owes, by order.
+    const rec = await c.reconcile();
+    expect(column(rec.days, 'web', 'codCollected')).toBe(toMinor('200000.00'));
+    expect(column(rec.days, 'web', 'codRemitted')).toBe(toMinor('150000.00'));
+    expect(rec.differences).toEqual([
+      { orderId: id, channel: 'web', currency: 'VND', kind: 'cod_not_remitted', amount: '50000.00', status: 'DELIVERED' },
+    ]);
   });
 });
