@@ -241,6 +241,67 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     expect(rec.differences.filter((d) => [split, returned, backordered].includes(d.orderId))).toEqual([]);
   });
 
+  it('a line cancelled before it ships and an exchange: the cut unit is neither captured nor left held, the replacement is free of charge', async () => {
+    const cut = await c.submit(
+      makeOrder({
+        shippingAddress: CENTRAL,
+        lines: [
+          { sku: 'SKU-J1', quantity: 2, unitPrice: '110000.00' },
+          { sku: 'SKU-J2', quantity: 1, unitPrice: '54000.00' },
+        ],
+      }),
+    );
+    const cancelLine = await stack.api(`/v1/orders/${cut}/cancel`, {
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { reason: 'no longer needed', lines: [{ lineNo: 2, quantity: 1 }] },
+    });
+    expect(cancelLine.status).toBe(200);
+    const exchanged = await c.submit(makeOrder({ sku: 'SKU-J1', quantity: 1 }));
+    await c.until(exchanged, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
+    const ask = await stack.api(`/v1/orders/${exchanged}/returns`, {
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { lines: [{ lineNo: 1, quantity: 1 }], reason: 'wrong size', exchange: true },
+    });
+    expect(ask.status).toBe(201);
+    const { returnId } = (await ask.json()) as { returnId: string };
+    await c.until(exchanged, (o) => o.returns.find((r) => r.returnId === returnId)?.status === 'received', 'parcel back');
+    const inspected = await stack.api(`/v1/orders/${exchanged}/returns/${returnId}/inspection`, {
+      method: 'POST',
+      key: TEST_KEYS.ops,
+      json: { result: 'accept' },
+    });
+    expect(inspected.status).toBe(200);
+    await c.until(
+      exchanged,
+      (o) => o.shipments.length === 2 && o.shipments.every((s) => s.status === 'delivered'),
+      'replacement delivered',
+    );
+    await c.until(cut, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
+
+    const lines = await c.journal();
+    expectBalanced(lines);
+    // The cut unit is never captured. Cut before the authorisation, it was not authorised either;
+    // cut after it, the remainder the authorisation held for it was released.
+    const mine = lines.filter((l) => l.orderId === cut);
+    const authorised = mine
+      .filter((l) => l.kind === 'authorised' && l.account === ACCOUNTS.authorisations)
+      .reduce((a, l) => a + toMinor(l.debit), 0);
+    const captured = mine.filter((l) => l.kind === 'captured' && l.account === ACCOUNTS.gateway).reduce((a, l) => a + toMinor(l.debit), 0);
+    expect(captured).toBe(toMinor('220000.00'));
+    expect(kinds(lines, cut)).toEqual(authorised > captured ? ['authorised', 'captured', 'released'] : ['authorised', 'captured']);
+    // The exchange moved goods, not money: one capture, no refund.
+    expect(kinds(lines, exchanged)).toEqual(['authorised', 'captured']);
+    for (const id of [cut, exchanged]) {
+      const own = lines.filter((l) => l.orderId === id);
+      expect(net(own, ACCOUNTS.gateway), `gateway account of ${id}`).toBe(await c.gatewayNet(id));
+      // Nothing is held at the gateway any more: every unit authorised was captured or released.
+      expect(net(own, ACCOUNTS.authorisations), `held for ${id}`).toBe(0);
+    }
+    expect((await c.reconcile()).differences.filter((d) => d.orderId === cut || d.orderId === exchanged)).toEqual([]);
+  });
+
   it('finance and admin read the journal; ops, cs and channels do not', async () => {
     for (const [key, status] of [
       [TEST_KEYS.finance, 200],
