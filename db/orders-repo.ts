@@ -257,8 +257,9 @@ export class OrdersRepo {
    * run inside it (`orderWorkflowV3`), else the shipment's own (orders taken in before).
    */
   async shipmentWorkflow(shipmentId: string, orderId?: string): Promise<{ workflowId: string; inOrder: boolean }> {
+    // Only shipments run inside their order; a return parcel is a workflow of its own.
+    if (!/-shipment-\d+$/.test(shipmentId)) return { workflowId: shipmentId, inOrder: false };
     const owner = orderId ?? shipmentId.replace(/-shipment-\d+$/, '');
-    if (owner === shipmentId) return { workflowId: shipmentId, inOrder: false };
     const [row] = await this.sql<{ inOrder: boolean }[]>`select shipments_in_order as "inOrder" from orders where order_id = ${owner}`;
     return row?.inOrder ? { workflowId: owner, inOrder: true } : { workflowId: shipmentId, inOrder: false };
   }
