@@ -98,6 +98,13 @@ export function createBaseApp(deps: AppDeps): App {
       res.headers.set('Retry-After', '5');
       return res;
     }
+    if (databaseConnectionLost(err)) {
+      // A pooled connection the database dropped (a restart): nothing of the request was committed.
+      deps.logger.warn('database connection lost', { requestId: c.get('requestId'), route: c.req.path, error: (err as Error).message });
+      const res = problemResponse(c, problems.unavailable('The database connection was lost. Send the request again shortly.'));
+      res.headers.set('Retry-After', '1');
+      return res;
+    }
     deps.logger.error('unhandled error', { requestId: c.get('requestId'), route: c.req.path, error: err });
     return problemResponse(c, problems.internal());
   });
@@ -217,4 +224,26 @@ function documentRoles(app: App): void {
     const line = `Roles: ${admitted.map((r) => `\`${r}\``).join(', ')}.`;
     Object.assign(d.route, { 'x-roles': [...admitted], description: d.route.description ? `${d.route.description}\n\n${line}` : line });
   }
+}
+
+/**
+ * postgres.js's own codes for a connection that went away, the socket's, and PostgreSQL's
+ * shutdown / not-yet-accepting states: the request may be sent again.
+ */
+function databaseConnectionLost(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (
+    typeof code === 'string' &&
+    [
+      'CONNECTION_CLOSED',
+      'CONNECTION_ENDED',
+      'CONNECTION_DESTROYED',
+      'ECONNRESET',
+      'ECONNREFUSED',
+      'EPIPE',
+      '57P01',
+      '57P02',
+      '57P03',
+    ].includes(code)
+  );
 }

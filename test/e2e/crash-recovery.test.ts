@@ -94,20 +94,27 @@ async function placeOrders(n: number): Promise<string[]> {
     Array.from({ length: n }, async () => {
       const i = orderSeq++;
       const [sku, unitPrice] = CATALOG[i % CATALOG.length]!;
-      const res = await fetch(`${api}/v1/orders`, {
-        method: 'POST',
-        headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({
-          channel: 'web',
-          channelOrderId: `CR${run}-${i}`,
-          currency: 'VND',
-          customer: { id: `crash-cust-${i}`, name: 'Nguyễn Văn An', phone: '0901234567' },
-          shippingAddress: { name: 'Nguyễn Văn An', line1: '12 Lê Lợi', district: 'Quận 1', city: 'Hồ Chí Minh', country: 'VN' },
-          lines: [{ sku, quantity: 1, unitPrice }],
-          payment: i % 5 === 4 ? { method: 'cod' } : { method: 'prepaid', token: 'tok_visa' },
-          placedAt: new Date().toISOString(),
-        }),
-      });
+      // A channel sends an order again on a 503 (a database connection lost in a restart), as told.
+      const send = () =>
+        fetch(`${api}/v1/orders`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({
+            channel: 'web',
+            channelOrderId: `CR${run}-${i}`,
+            currency: 'VND',
+            customer: { id: `crash-cust-${i}`, name: 'Nguyễn Văn An', phone: '0901234567' },
+            shippingAddress: { name: 'Nguyễn Văn An', line1: '12 Lê Lợi', district: 'Quận 1', city: 'Hồ Chí Minh', country: 'VN' },
+            lines: [{ sku, quantity: 1, unitPrice }],
+            payment: i % 5 === 4 ? { method: 'cod' } : { method: 'prepaid', token: 'tok_visa' },
+            placedAt: new Date().toISOString(),
+          }),
+        });
+      let res = await send();
+      for (let again = 0; res.status === 503 && again < 5; again++) {
+        await new Promise((r) => setTimeout(r, 500));
+        res = await send();
+      }
       expect(res.status, await res.clone().text()).toBe(201);
       return ((await res.json()) as { orderId: string }).orderId;
     }),

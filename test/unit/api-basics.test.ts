@@ -47,6 +47,10 @@ function buildApp(opts: { failing?: boolean } = {}) {
   app.get('/v1/boom', () => {
     throw new Error('secret internals at /srv/app.ts:12');
   });
+  // What postgres.js throws for a pooled connection the database dropped (a restart).
+  app.get('/v1/db-gone', () => {
+    throw Object.assign(new Error('write CONNECTION_CLOSED 127.0.0.1:5432'), { code: 'CONNECTION_CLOSED' });
+  });
   addDocs(app);
   return { app, logs };
 }
@@ -59,6 +63,17 @@ const post = (app: ReturnType<typeof buildApp>['app'], body: string, key?: strin
   });
 
 describe('API basics', () => {
+  it('a database connection lost mid-request is a 503 to send again (Retry-After), not a 500', async () => {
+    const { app } = buildApp();
+    const res = await app.request('/v1/db-gone');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    const body = (await res.json()) as { status: number; detail: string };
+    expect(body.status).toBe(503);
+    expect(body.detail).toMatch(/send the request again/i);
+    expect((await app.request('/v1/boom')).status).toBe(500);
+  });
+
   it('answers /healthz and /readyz, and 503 when a dependency fails', async () => {
     const { app } = buildApp();
     expect((await app.request('/healthz')).status).toBe(200);
