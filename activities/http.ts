@@ -24,6 +24,7 @@ export interface OutsideSystems {
   payments: OutsideSystem;
   wms: OutsideSystem;
   notify: OutsideSystem;
+  invoicing: OutsideSystem;
   carriers: Record<string, OutsideSystem>;
   channels: Record<string, OutsideSystem>;
 }
@@ -46,6 +47,8 @@ export interface CallOptions {
   body?: unknown;
   /** Required on every mutating call: the system deduplicates on it. */
   idempotencyKey?: string;
+  /** Extra headers computed from the request as sent (a signature over method, path and body). */
+  sign?: (method: string, path: string, body: string) => Record<string, string>;
 }
 
 export class TransientHttpError extends Error {
@@ -135,16 +138,15 @@ export async function callJson<T>(system: OutsideSystem, path: string, opts: Cal
   const headers: Record<string, string> = { Authorization: `Bearer ${system.apiKey}`, Accept: 'application/json' };
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
   if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
+  const method = opts.method ?? (opts.body !== undefined ? 'POST' : 'GET');
+  const body = opts.body !== undefined ? JSON.stringify(opts.body) : undefined;
+  const url = system.baseUrl + path;
+  if (opts.sign) Object.assign(headers, opts.sign(method, new URL(url).pathname, body ?? ''));
   const call = beginOutboundCall(system.timeoutMs ?? 10_000);
   let res: Response;
   let text: string;
   try {
-    res = await fetch(system.baseUrl + path, {
-      method: opts.method ?? (opts.body !== undefined ? 'POST' : 'GET'),
-      headers,
-      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-      signal: call.signal,
-    });
+    res = await fetch(url, { method, headers, ...(body !== undefined ? { body } : {}), signal: call.signal });
     text = await res.text();
   } catch (err) {
     throw call.failure(err, path);

@@ -15,6 +15,7 @@ export const FAULT_OPS = {
   carriers: ['book', 'cancel', 'track', 'return', 'webhook'],
   channels: ['push', 'stock', 'order'],
   notify: ['message'],
+  einvoice: ['issue', 'lookup'],
 } as const;
 
 export type FaultService = keyof typeof FAULT_OPS;
@@ -52,7 +53,7 @@ export interface Fault {
 
 const faultSchema = z
   .object({
-    service: z.enum(['payments', 'wms', 'carriers', 'channels', 'notify']),
+    service: z.enum(Object.keys(FAULT_OPS) as [FaultService, ...FaultService[]]),
     op: z.string(),
     match: z.object({ orderId: z.string().optional(), carrier: z.string().optional(), channel: z.string().optional() }).optional(),
     action: z.enum(['error500', 'error429', 'timeout', 'lose_response', 'decline', 'refuse']),

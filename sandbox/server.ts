@@ -3,8 +3,8 @@
  * HTTP, so the OMS's activities meet API keys, idempotency keys, signatures, declines and
  * failures in dev and tests exactly as they would in production.
  *
- * Routes: /payments/v1, /wms/v1, /carriers/:carrier/v1, /channels/:channel/v1 (Bearer key
- * required) and /sandbox/* (test controls and ledgers, no key, no latency).
+ * Routes: /payments/v1, /wms/v1, /carriers/:carrier/v1, /channels/:channel/v1, /einvoice/v1 (Bearer key
+ * required; the e-invoice provider's requests are signed too) and /sandbox/* (test controls and ledgers, no key, no latency).
  *
  * With a state dir, everything the outside world would remember (payments, idempotency
  * answers, pick orders, bookings and unsent webhooks, channel orders and pushes, messages) is
@@ -17,6 +17,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { createCarriers } from './carriers';
 import { createChannels } from './channels';
+import { createEInvoice } from './einvoice';
 import { json, parseBody, type SandboxConfig, type SandboxEnv } from './common';
 import { faultControl, FaultStore } from './faults';
 import { IdempotencyStore } from './idempotency';
@@ -99,6 +100,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const notify = createNotify(env);
   const carriers = createCarriers(env);
   const channels = createChannels(env, opts.channelSecrets);
+  const einvoice = createEInvoice(env, merchantKey);
 
   const app = new Hono();
   // Outermost: whatever a request changed is on disk before its answer leaves.
@@ -128,6 +130,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   app.route('/notify/v1', notify.api);
   app.route('/carriers', carriers.api);
   app.route('/channels', channels.api);
+  app.route('/einvoice/v1', einvoice.api);
 
   const control = new Hono();
   control.route('/', faultControl(env.faults));
@@ -136,6 +139,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   control.route('/', notify.control);
   control.route('/', carriers.control);
   control.route('/', channels.control);
+  control.route('/', einvoice.control);
   control.get('/config', () => json(200, env.config));
   control.post('/config', async (c) => {
     const p = await parseBody(c.req.raw, configSchema);
@@ -155,6 +159,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     notify.reset();
     carriers.reset();
     channels.reset();
+    einvoice.reset();
     env.config = initialConfig();
     return json(200, { reset: true });
   });
