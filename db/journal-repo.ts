@@ -5,7 +5,7 @@
 import type { TransactionSql } from 'postgres';
 import { journalLines, vatWithin, type MoneyFact } from '../domain/journal';
 import { fromMinor } from '../domain/money';
-import type { OrderTaxQuote } from '../domain/tax';
+import { currencyStep, type OrderTaxQuote } from '../domain/tax';
 import type { Sql } from './client';
 
 export interface JournalRow {
@@ -44,7 +44,7 @@ export async function writeJournal(tx: TransactionSql, orderId: string, at: stri
   const [order] = await tx<{ channel: string; currency: string; tax: OrderTaxQuote | null }[]>`
     select channel, currency, tax from orders where order_id = ${orderId}`;
   if (!order) return;
-  const vatOf = vatWithin(order.tax);
+  const vatOf = vatWithin(order.tax, currencyStep(order.currency));
   const rows = facts.flatMap((f) =>
     journalLines(f, vatOf).map((l, i) => ({
       entry_key: `${orderId}:${f.key}`,
@@ -73,6 +73,8 @@ export interface ReconciliationDay {
   refundedBankTransfer: string;
   codCollected: string;
   codRemitted: string;
+  /** Issued sale invoices less issued adjustments, of the sales and refunds of that day. */
+  invoiced: string;
 }
 
 /** An order whose money does not add up: what is off and by how much (positive: owed to us). */
@@ -80,7 +82,7 @@ export interface ReconciliationDifference {
   orderId: string;
   channel: string;
   currency: string;
-  kind: 'cod_not_remitted' | 'cod_overpaid' | 'authorisation_still_held';
+  kind: 'cod_not_remitted' | 'cod_overpaid' | 'authorisation_still_held' | 'not_invoiced' | 'over_invoiced';
   amount: string;
   status: string;
 }
@@ -104,8 +106,9 @@ export class JournalRepo {
   /**
    * The reconciliation of [from, to): per day (UTC) and channel, what was captured, refunded,
    * collected by carriers and remitted; and every order of those days whose money does not add
-   * up as of now — cash a carrier still owes (or paid over too much) after delivery, and
-   * authorisations still held for an order that has ended.
+   * up as of now — cash a carrier still owes (or paid over too much) after delivery,
+   * authorisations still held for an order that has ended, and what the buyer paid that issued
+   * invoices do not cover (an invoice pending or rejected) or that they cover twice.
    */
   async reconciliation(f: { from: string; to: string }): Promise<{ days: ReconciliationDay[]; differences: ReconciliationDifference[] }> {
     const s = this.sql;
@@ -118,26 +121,43 @@ export class JournalRepo {
         sum(debit) filter (where kind = 'cod_remitted' and account = '1000 bank')::text as "codRemitted"
       from journal_lines where occurred_at >= ${f.from} and occurred_at < ${f.to}
       group by 1, 2, 3 order by 1, 2, 3`;
+    // Invoiced: the issued invoices of the sales and refunds of those days (planned with them, in the same transaction).
+    const invoiced = await s<{ day: string; channel: string; currency: string; invoiced: string }[]>`
+      select to_char(i.created_at at time zone 'UTC', 'YYYY-MM-DD') as day, o.channel, i.currency,
+        sum(case when i.kind = 'sale' then i.gross else -i.gross end)::text as invoiced
+      from invoices i join orders o using (order_id)
+      where i.status = 'issued' and i.created_at >= ${f.from} and i.created_at < ${f.to}
+      group by 1, 2, 3`;
     const differences = await s<ReconciliationDifference[]>`
       with touched as (select distinct order_id from journal_lines where occurred_at >= ${f.from} and occurred_at < ${f.to}),
       balances as (
         select j.order_id, j.channel, j.currency,
           sum(j.debit - j.credit) filter (where j.account = '1200 carrier COD receivable') as cod,
-          sum(j.debit - j.credit) filter (where j.account = '9100 authorisations held (memo)') as held
-        from journal_lines j join touched t using (order_id) group by 1, 2, 3)
+          sum(j.debit - j.credit) filter (where j.account = '9100 authorisations held (memo)') as held,
+          coalesce(sum(j.debit) filter (where (j.kind, j.account) in (('captured', '1100 payment gateway clearing'), ('cod_collected', '1200 carrier COD receivable'))), 0)
+            - coalesce(sum(j.credit) filter (where j.kind = 'refunded' and j.account in ('1100 payment gateway clearing', '2200 refunds payable (bank transfer)')), 0) as paid
+        from journal_lines j join touched t using (order_id) group by 1, 2, 3),
+      invoiced as (
+        select i.order_id, coalesce(sum(case when i.kind = 'sale' then i.gross else -i.gross end) filter (where i.status = 'issued'), 0) as net
+        from invoices i join touched t using (order_id) group by 1)
       select b.order_id as "orderId", b.channel, b.currency, d.kind, d.amount::text as amount, o.status
-      from balances b join orders o using (order_id)
+      from balances b join orders o using (order_id) left join invoiced inv using (order_id)
       cross join lateral (values
         ('cod_not_remitted', case when b.cod > 0 then b.cod end),
         ('cod_overpaid', case when b.cod < 0 then -b.cod end),
-        ('authorisation_still_held', case when b.held <> 0 and o.status in ('DELIVERED', 'COMPLETED', 'CANCELLED', 'REJECTED', 'REFUNDED', 'RETURNED') then b.held end)
+        ('authorisation_still_held', case when b.held <> 0 and o.status in ('DELIVERED', 'COMPLETED', 'CANCELLED', 'REJECTED', 'REFUNDED', 'RETURNED') then b.held end),
+        ('not_invoiced', case when b.paid > coalesce(inv.net, 0) then b.paid - coalesce(inv.net, 0) end),
+        ('over_invoiced', case when b.paid < coalesce(inv.net, 0) then coalesce(inv.net, 0) - b.paid end)
       ) as d(kind, amount)
       where d.amount is not null
       order by b.order_id, d.kind`;
     const zero = (v: string | null) => v ?? '0.00';
+    const dayKey = (d: { day: string; channel: string; currency: string }) => `${d.day} ${d.channel} ${d.currency}`;
+    const invoicedOn = new Map(invoiced.map((i) => [dayKey(i), i.invoiced]));
     return {
       days: days.map((d) => ({
         ...d,
+        invoiced: zero(invoicedOn.get(dayKey(d)) ?? null),
         captured: zero(d.captured),
         refundedGateway: zero(d.refundedGateway),
         refundedBankTransfer: zero(d.refundedBankTransfer),

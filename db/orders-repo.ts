@@ -7,6 +7,7 @@ import type { TransactionSql } from 'postgres';
 import type { CanonicalOrder } from '../domain/order';
 import type { MoneyFact } from '../domain/journal';
 import type { OrderTaxQuote } from '../domain/tax';
+import { writeInvoices } from './invoices-repo';
 import { writeJournal } from './journal-repo';
 import type { Sql } from './client';
 import { enqueuePush } from './status-pushes-repo';
@@ -176,7 +177,10 @@ export class OrdersRepo {
       if (written.length && w.push) await enqueuePush(tx, { orderId: w.orderId, seq: w.seq, channel: w.push.channel, input: w.push.input });
       if (w.shipmentsInOrder) await tx`update orders set shipments_in_order = true where order_id = ${w.orderId}`;
       for (const s of w.shipments ?? []) await upsertShipment(tx, s);
-      if (w.money?.length) await writeJournal(tx, w.orderId, w.at, w.money);
+      if (w.money?.length) {
+        await writeJournal(tx, w.orderId, w.at, w.money);
+        await writeInvoices(tx, w.orderId, w.money);
+      }
       const updated = await tx`
         update orders set status = ${w.status}, seq = ${w.seq}, needs_attention = ${w.needsAttention}, attention_reason = ${w.attentionReason},
           escalation_level = ${w.escalationLevel}, detail = ${tx.json(w.detail as never)}, updated_at = now()

@@ -40,11 +40,20 @@ export interface JournalLine {
   credit: number;
 }
 
-/** The VAT within a gross amount, in the proportion of the order's quote (none without a quote). */
-export function vatWithin(quote: { tax: string; gross: string } | null | undefined): (grossMinor: number) => number {
+/**
+ * The VAT within a gross amount, in the proportion of the order's quote (none without a quote),
+ * rounded down to `step` minor units (the currency's smallest amount, domain/tax.ts
+ * `currencyStep`: 100 for VND) where the amount is a whole number of steps, so the VAT an
+ * e-invoice prints (domain/invoices.ts, the same function) is one the currency can carry.
+ */
+export function vatWithin(quote: { tax: string; gross: string } | null | undefined, step = 1): (grossMinor: number) => number {
   const tax = quote ? toMinor(quote.tax) : 0;
   const gross = quote ? toMinor(quote.gross) : 0;
-  return (amount) => (tax > 0 && gross > 0 ? Math.min(amount, mulDiv(amount, tax, gross)) : 0);
+  return (amount) => {
+    if (tax <= 0 || gross <= 0) return 0;
+    const vat = Math.min(amount, mulDiv(amount, tax, gross));
+    return amount % step === 0 ? vat - (vat % step) : vat;
+  };
 }
 
 const dr = (account: Account, amount: number): JournalLine => ({ account, debit: amount, credit: 0 });

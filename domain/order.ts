@@ -52,6 +52,11 @@ export const CanonicalOrderSchema = z
         .string()
         .regex(/^\+?[0-9 ]{8,20}$/, 'must be a phone number')
         .optional(),
+      /** A business buyer's tax code (Vietnam: 10 digits, a branch adds -3): printed on its e-invoices. */
+      taxCode: z
+        .string()
+        .regex(/^\d{10}(-\d{3})?$/, 'must be a tax code: 10 digits, or 10-3 for a branch')
+        .optional(),
     }),
     shippingAddress: AddressSchema,
     lines: z.array(OrderLineSchema).min(1).max(200),

@@ -148,7 +148,7 @@ export interface SystemEndpoint {
 }
 
 /** The setting prefix of each outside system: OMS_<PREFIX>_URL and OMS_<PREFIX>_KEY. */
-export const systemPrefix = (kind: 'channel' | 'carrier' | 'payments' | 'wms' | 'notify', name?: string) =>
+export const systemPrefix = (kind: 'channel' | 'carrier' | 'payments' | 'wms' | 'notify' | 'invoicing', name?: string) =>
   `OMS_${kind.toUpperCase()}${name ? `_${name.toUpperCase()}` : ''}`;
 
 /** OMS_<PREFIX>_URL and OMS_<PREFIX>_KEY: both, or neither (undefined); a bad URL stops the start. */
@@ -395,6 +395,7 @@ export interface ExplicitSystems {
   payments?: Partial<SystemEndpoint>;
   wms?: Partial<SystemEndpoint>;
   notify?: Partial<SystemEndpoint>;
+  invoicing?: Partial<SystemEndpoint>;
   carriers: Record<string, Partial<SystemEndpoint>>;
   channels: Record<string, Partial<SystemEndpoint>>;
 }
@@ -415,6 +416,7 @@ function productionIssues(e: z.infer<typeof envSchema>, systems: ExplicitSystems
   endpoint(systemPrefix('payments'), systems.payments, 'payment gateway');
   endpoint(systemPrefix('wms'), systems.wms, 'warehouse system');
   endpoint(systemPrefix('notify'), systems.notify, 'ops notification service');
+  endpoint(systemPrefix('invoicing'), systems.invoicing, 'e-invoice provider');
   const secrets = (
     variable: string,
     given: Record<string, string> | undefined,
@@ -460,6 +462,7 @@ export function loadConfig(
     payments: present(endpointFrom(env, systemPrefix('payments'))),
     wms: present(endpointFrom(env, systemPrefix('wms'))),
     notify: present(endpointFrom(env, systemPrefix('notify'))),
+    invoicing: present(endpointFrom(env, systemPrefix('invoicing'))),
     channels: Object.fromEntries(CHANNEL_NAMES.map((c) => [c, endpointFrom(env, systemPrefix('channel', c))])),
     carriers: Object.fromEntries(CARRIER_NAMES.map((c) => [c, endpointFrom(env, systemPrefix('carrier', c))])),
   };

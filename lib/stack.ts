@@ -16,6 +16,8 @@ import { DEV_SANDBOX_KEY, startSandbox, type Sandbox, type SandboxOptions } from
 import { createOrderWorker, type OrderWorker } from '../worker/create-worker';
 import { StatusPushRelay } from '../worker/status-pushes';
 import { EventDeliveryRelay } from '../worker/event-deliveries';
+import { InvoiceRelay, type DEFAULT_INVOICE_RELAY } from '../worker/invoicing';
+import { createInvoiceProvider } from '../activities/invoicing/provider';
 import type { RelayOptions } from './outbox-relay';
 import { createStatusPusher } from '../activities/channels/channel-activities';
 import { startStockSync } from '../worker/stock-sync';
@@ -78,6 +80,8 @@ export interface StackOptions {
   subscriberUrls?: 'any' | 'https';
   /** Knobs of the event-delivery relay (worker/event-deliveries.ts); its defaults otherwise. */
   eventDeliveries?: Partial<RelayOptions>;
+  /** The e-invoice relay's timing (worker/invoicing.ts); its defaults otherwise. */
+  invoicing?: Partial<typeof DEFAULT_INVOICE_RELAY>;
   /** Stock sync to channels, run by this stack's worker: on with defaults unless `false`. */
   stockSync?: Partial<StockSyncSettings> | false;
   /** How much the worker takes on at once (OMS_WORKER_MAX_*); the defaults otherwise. */
@@ -163,6 +167,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       const deliveries = new EventDeliveryRelay({ sql, logger: o.logger }, o.eventDeliveries);
       deliveries.start();
       cleanups.push(() => deliveries.stop());
+      // And the e-invoices the orders' money facts planned (worker/invoicing.ts).
+      const invoicing = new InvoiceRelay({ sql, logger: o.logger, provider: createInvoiceProvider(systems.invoicing) }, o.invoicing);
+      invoicing.start();
+      cleanups.push(() => invoicing.stop());
       worker = await createOrderWorker({
         connection: nativeConnection,
         namespace: o.namespace,
@@ -246,6 +254,7 @@ export function outsideSystems(baseUrl: string, apiKey: string): OutsideSystems 
     payments: at('/payments'),
     wms: at('/wms'),
     notify: at('/notify'),
+    invoicing: at('/einvoice/v1'),
     carriers: Object.fromEntries(CARRIER_NAMES.map((c) => [c, at(`/carriers/${c}`)])),
     channels: Object.fromEntries(CHANNEL_NAMES.map((c) => [c, at(`/channels/${c}`)])),
   };
@@ -273,6 +282,7 @@ export function resolveSystems(config: Pick<Config, 'mode' | 'systems' | 'system
     payments: pick(config.systems.payments, sandbox.payments),
     wms: pick(config.systems.wms, sandbox.wms),
     notify: pick(config.systems.notify, sandbox.notify),
+    invoicing: pick(config.systems.invoicing, sandbox.invoicing),
     carriers: byName(config.systems.carriers, sandbox.carriers),
     channels: byName(config.systems.channels, sandbox.channels),
   };

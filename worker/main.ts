@@ -16,6 +16,8 @@ import { createStatusPusher } from '../activities/channels/channel-activities';
 import { createOrderWorker } from './create-worker';
 import { StatusPushRelay } from './status-pushes';
 import { EventDeliveryRelay } from './event-deliveries';
+import { InvoiceRelay } from './invoicing';
+import { createInvoiceProvider } from '../activities/invoicing/provider';
 import { installRuntime } from './runtime';
 import { startStockSync } from './stock-sync';
 
@@ -51,6 +53,9 @@ statusPushes.start();
 // So does the event feed to its subscribers.
 const deliveries = new EventDeliveryRelay({ sql, logger });
 deliveries.start();
+// And the e-invoices the orders' money facts planned.
+const invoicing = new InvoiceRelay({ sql, logger, provider: createInvoiceProvider(systems.invoicing) });
+invoicing.start();
 const worker = await createOrderWorker({
   connection,
   namespace: config.temporal.namespace,
@@ -91,7 +96,7 @@ logger.info('worker started', {
   metrics: runtime.metricsUrl ?? 'off',
 });
 await worker.run();
-await Promise.all([statusPushes.stop(), deliveries.stop()]);
+await Promise.all([statusPushes.stop(), deliveries.stop(), invoicing.stop()]);
 await connection.close();
 await sql.end({ timeout: 5 });
 logger.info('worker stopped');

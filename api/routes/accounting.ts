@@ -106,6 +106,7 @@ const Reconciliation = z
         refundedBankTransfer: Money.openapi({ description: 'Refunds of COD orders, owed by bank transfer.' }),
         codCollected: Money.openapi({ description: 'Cash carriers collected at the door (COD delivered).' }),
         codRemitted: Money.openapi({ description: 'Cash carriers paid over.' }),
+        invoiced: Money.openapi({ description: "Issued sale invoices less issued adjustments, of that day's sales and refunds." }),
       }),
     ),
     differences: z.array(
@@ -113,7 +114,7 @@ const Reconciliation = z
         orderId: z.string(),
         channel: z.string(),
         currency: z.string(),
-        kind: z.enum(['cod_not_remitted', 'cod_overpaid', 'authorisation_still_held']),
+        kind: z.enum(['cod_not_remitted', 'cod_overpaid', 'authorisation_still_held', 'not_invoiced', 'over_invoiced']),
         amount: Money,
         status: z.string().openapi({ description: "The order's status now." }),
       }),
@@ -134,9 +135,10 @@ export function registerAccountingRoutes(app: App, journal: JournalRepo): void {
       method: 'get',
       path: '/v1/accounting/reconciliation',
       tags: ['back office'],
-      summary: 'Reconciliation: per day and channel, captured vs refunded vs collected vs remitted, and every order that does not add up',
+      summary:
+        'Reconciliation: per day and channel, captured vs refunded vs collected vs remitted vs invoiced, and every order that does not add up',
       description:
-        'From the journal. `differences` lists, for the orders whose money moved in the window, what does not add up as of now: cash a carrier still owes after delivery (`cod_not_remitted`) or paid over too much (`cod_overpaid`), and an authorisation still held for an order that has ended (`authorisation_still_held`).',
+        'From the journal. `differences` lists, for the orders whose money moved in the window, what does not add up as of now: cash a carrier still owes after delivery (`cod_not_remitted`) or paid over too much (`cod_overpaid`), an authorisation still held for an order that has ended (`authorisation_still_held`), and what the buyer paid (captured and COD collected, less refunds) that issued e-invoices do not cover yet — an invoice still with the provider or rejected (`not_invoiced`) — or cover twice (`over_invoiced`).',
       security: [{ apiKey: [] }],
       middleware: [requireRoles('finance', 'admin')] as const,
       request: { query: ReconciliationQuery },

@@ -68,6 +68,8 @@ function productionEnv(port: number, taskQueue: string): Record<string, string> 
     OMS_WMS_KEY: MERCHANT_KEY,
     OMS_NOTIFY_URL: at('/notify'),
     OMS_NOTIFY_KEY: MERCHANT_KEY,
+    OMS_INVOICING_URL: at('/einvoice/v1'),
+    OMS_INVOICING_KEY: MERCHANT_KEY,
     OMS_CHANNEL_WEB_URL: at('/channels/web'),
     OMS_CHANNEL_WEB_KEY: MERCHANT_KEY,
     OMS_CARRIER_GHN_URL: at('/carriers/ghn'),

@@ -1,9 +1,11 @@
 /**
- * The accounting journal through the real stack: orders run their lives (split shipments, a
- * return with refund, a cancellation that voids, COD paid over short by the carrier), and the
- * journal read back through `GET /v1/accounting/journal` balances per order and per day, and its
- * gateway account equals what the sandbox payment gateway's own ledger says was captured less
- * refunded — the gateway's books, not ours.
+ * The accounting journal and the e-invoices through the real stack: orders run their lives
+ * (split shipments, a return with refund, a cancellation that voids, a line cut, an exchange,
+ * COD paid over short by the carrier), and the journal read back through
+ * `GET /v1/accounting/journal` balances per order and per day, and its gateway account equals
+ * what the sandbox payment gateway's own ledger says was captured less refunded — the gateway's
+ * books, not ours. The invoices the sandbox e-invoice provider issued (its own ledger, numbers
+ * it gave) less their adjustments add up to what the buyer finally paid.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalOrder } from '../../domain/order';
@@ -98,8 +100,54 @@ function client(stack: () => TestStack) {
       differences: { orderId: string; kind: string; amount: string; status: string }[];
     };
   };
-  return { getOrder, until, submit, sandbox, journal, gatewayNet, gatewaySums, reconcile };
+  /** An order's invoices as finance reads them. */
+  const invoices = async (orderId: string, key: string = TEST_KEYS.finance) => {
+    const res = await stack().api(`/v1/orders/${orderId}/invoices`, { key });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { items: Invoice[] }).items;
+  };
+  /** Waits until each order has `counts[id]` invoices, every one of them issued. */
+  const issuedInvoices = (counts: Record<string, number>) =>
+    eventually(
+      async () => {
+        const all: Record<string, Invoice[]> = {};
+        for (const [id, n] of Object.entries(counts)) {
+          const items = await invoices(id);
+          if (items.length !== n || items.some((i) => i.status !== 'issued')) return undefined;
+          all[id] = items;
+        }
+        return all;
+      },
+      { what: `invoices issued: ${JSON.stringify(counts)}`, timeoutMs: 30_000 },
+    );
+  /** The provider's own ledger of an order's invoices: what it issued, sales less adjustments (minor units). */
+  const providerNet = async (orderId: string) => {
+    const { invoices: issued } = (await sandbox(`/sandbox/ledger/invoices?reference=${orderId}`)) as {
+      invoices: { status: string; number?: string; request: { type: string; totals: { gross: string } } }[];
+    };
+    return issued
+      .filter((i) => i.status === 'issued')
+      .reduce((a, i) => a + (i.request.type === 'original' ? 1 : -1) * toMinor(i.request.totals.gross), 0);
+  };
+  return { getOrder, until, submit, sandbox, journal, gatewayNet, gatewaySums, reconcile, invoices, issuedInvoices, providerNet };
 }
+
+interface Invoice {
+  invoiceKey: string;
+  kind: 'sale' | 'adjustment';
+  originalKey: string | null;
+  status: string;
+  gross: string;
+  vat: string;
+  number: string | null;
+  buyerTaxCode: string | null;
+  reason: { code: string } | null;
+  attempts: number;
+  document: string | null;
+}
+
+/** Sales less adjustments (minor units). */
+const invoicedNet = (items: Invoice[]) => items.reduce((a, i) => a + (i.kind === 'sale' ? 1 : -1) * toMinor(i.gross), 0);
 
 /** A column of the reconciliation summed over its days, for one channel (minor units). */
 const column = (days: Record<string, string>[], channel: string, name: string) =>
@@ -232,12 +280,32 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     // A step written again (a retried local activity) writes no entry twice: keys are unique.
     expect(new Set(lines.map((l) => `${l.entry}|${l.position}`)).size).toBe(lines.length);
 
+    // E-invoices: one per capture (two for the split order), an adjustment of the refunded one, none
+    // for the voided backorder. What the invoices say the buyer owes is what the gateway kept, and
+    // what the provider's own ledger issued; each adjustment reduces the invoice it names.
+    const inv = await c.issuedInvoices({ [split]: 2, [returned]: 2, [backordered]: 0 });
+    expect(inv[split]!.map((i) => i.kind)).toEqual(['sale', 'sale']);
+    expect(inv[returned]!.map((i) => i.kind)).toEqual(['sale', 'adjustment']);
+    expect(inv[returned]![1]!.originalKey).toBe(inv[returned]![0]!.invoiceKey);
+    for (const id of [split, returned, backordered]) {
+      expect(invoicedNet(inv[id]!), `invoiced for ${id}`).toBe(await c.gatewayNet(id));
+      expect(await c.providerNet(id), `the provider's ledger for ${id}`).toBe(await c.gatewayNet(id));
+    }
+    // The split order's invoices carry its VAT as the journal does, entry for entry.
+    expect(inv[split]!.reduce((a, i) => a + toMinor(i.vat), 0)).toBe(vat);
+    const doc = await stack.api(inv[returned]![1]!.document!, { key: TEST_KEYS.finance });
+    expect(doc.headers.get('content-type')).toMatch(/^application\/xml/);
+    const xml = await doc.text();
+    expect(xml).toContain(`<Number>${inv[returned]![1]!.number!}</Number>`);
+    expect(xml).toContain(`<Adjusts>${inv[returned]![0]!.invoiceKey}</Adjusts>`);
+
     // The reconciliation: what the web channel captured and refunded is the gateway's ledger; nothing is off.
     const rec = await c.reconcile();
     const ledger = await c.gatewaySums([split, returned, backordered]);
     expect(column(rec.days, 'web', 'captured')).toBe(ledger.captured);
     expect(column(rec.days, 'web', 'refundedGateway')).toBe(ledger.refunded);
     expect(ledger.refunded).toBeGreaterThan(0);
+    expect(column(rec.days, 'web', 'invoiced')).toBeGreaterThanOrEqual(ledger.captured - ledger.refunded);
     expect(rec.differences.filter((d) => [split, returned, backordered].includes(d.orderId))).toEqual([]);
   });
 
@@ -299,7 +367,79 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
       // Nothing is held at the gateway any more: every unit authorised was captured or released.
       expect(net(own, ACCOUNTS.authorisations), `held for ${id}`).toBe(0);
     }
+    // One sale invoice each: the cut unit was never invoiced, the exchange moved no money.
+    const inv = await c.issuedInvoices({ [cut]: 1, [exchanged]: 1 });
+    expect(invoicedNet(inv[cut]!)).toBe(toMinor('220000.00'));
+    for (const id of [cut, exchanged]) expect(invoicedNet(inv[id]!)).toBe(await c.gatewayNet(id));
     expect((await c.reconcile()).differences.filter((d) => d.orderId === cut || d.orderId === exchanged)).toEqual([]);
+  });
+
+  it('e-invoices: a provider failing is retried; a rejection waits with its reason, listed, until an ops retry with the tax code mended', async () => {
+    // The provider answers 500 twice for the first order: its invoice goes out on the third try.
+    const flaky = makeOrder({ sku: 'SKU-J1', quantity: 1 });
+    const business = makeOrder({ sku: 'SKU-J1', quantity: 1 });
+    business.customer.taxCode = '0001234567';
+    const flakyId = `order-web-${flaky.channelOrderId}`;
+    const fault = await c.sandbox('/sandbox/faults', {
+      service: 'einvoice',
+      op: 'issue',
+      match: { orderId: flakyId },
+      action: 'error500',
+      times: 2,
+    });
+    expect(fault.faultId).toBeTruthy();
+    const [a, b] = [await c.submit(flaky), await c.submit(business)];
+    expect(a).toBe(flakyId);
+    const inv = await c.issuedInvoices({ [a]: 1 });
+    expect(inv[a]![0]!.attempts).toBeGreaterThanOrEqual(3);
+    expect(invoicedNet(inv[a]!)).toBe(await c.gatewayNet(a));
+
+    // The authority does not know the buyer's tax code: rejected, the reason kept, nothing issued.
+    const [rejected] = await eventually(
+      async () => {
+        const items = await c.invoices(b);
+        return items[0]?.status === 'rejected' ? items : undefined;
+      },
+      { what: 'the invoice rejected' },
+    );
+    expect(rejected).toMatchObject({
+      buyerTaxCode: '0001234567',
+      reason: { code: 'buyer_tax_code_unknown' },
+      number: null,
+      document: null,
+    });
+    const listed = (await (await stack.api('/v1/accounting/invoices?status=rejected', { key: TEST_KEYS.ops })).json()) as {
+      items: Invoice[];
+    };
+    expect(listed.items.map((i) => i.invoiceKey)).toContain(rejected!.invoiceKey);
+    const notIssued = await stack.api(`/v1/orders/${b}/invoices/${encodeURIComponent(rejected!.invoiceKey)}/document`, {
+      key: TEST_KEYS.finance,
+    });
+    expect(notIssued.status).toBe(409);
+    // What the buyer paid and no issued invoice covers is a difference of the reconciliation.
+    expect((await c.reconcile()).differences.filter((d) => d.orderId === b)).toEqual([
+      expect.objectContaining({ kind: 'not_invoiced', amount: fromMinor(await c.gatewayNet(b)) }),
+    ]);
+
+    // Only ops, finance and admin retry; a bad code is refused; an invoice not rejected has nothing to retry.
+    const retryPath = `/v1/orders/${b}/invoices/${encodeURIComponent(rejected!.invoiceKey)}/retry`;
+    expect((await stack.api(retryPath, { method: 'POST', key: TEST_KEYS.cs, json: {} })).status).toBe(403);
+    expect((await stack.api(retryPath, { method: 'POST', key: TEST_KEYS.ops, json: { buyerTaxCode: '12AB' } })).status).toBe(400);
+    const notRejected = `/v1/orders/${a}/invoices/${encodeURIComponent(inv[a]![0]!.invoiceKey)}/retry`;
+    expect((await stack.api(notRejected, { method: 'POST', key: TEST_KEYS.ops, json: {} })).status).toBe(409);
+    const retried = await stack.api(retryPath, { method: 'POST', key: TEST_KEYS.ops, json: { buyerTaxCode: '0312345678' } });
+    expect(retried.status).toBe(200);
+    expect(((await retried.json()) as Invoice).status).toBe('pending');
+    const fixed = await c.issuedInvoices({ [b]: 1 });
+    expect(fixed[b]![0]).toMatchObject({ buyerTaxCode: '0312345678', reason: null });
+    expect(await (await stack.api(fixed[b]![0]!.document!, { key: TEST_KEYS.cs })).text()).toContain('<TaxCode>0312345678</TaxCode>');
+    expect((await c.reconcile()).differences.filter((d) => d.orderId === b)).toEqual([]);
+
+    // Channels never see invoices; customer service and ops read them; unknown invoices are 404.
+    expect((await stack.api(`/v1/orders/${b}/invoices`, { key: TEST_KEYS.web })).status).toBe(403);
+    expect((await stack.api(`/v1/orders/${b}/invoices`, { key: TEST_KEYS.ops })).status).toBe(200);
+    expect((await stack.api(`/v1/accounting/invoices`, { key: TEST_KEYS.cs })).status).toBe(403);
+    expect((await stack.api(`/v1/orders/${b}/invoices/nope/document`, { key: TEST_KEYS.finance })).status).toBe(404);
   });
 
   it('finance and admin read the journal; ops, cs and channels do not', async () => {
@@ -372,6 +512,11 @@ describe('the journal of a COD order the carrier pays over short', () => {
     expect(fromMinor(net(lines, ACCOUNTS.bank))).toBe('150000.00');
     expect(net(lines, ACCOUNTS.gateway)).toBe(await c.gatewayNet(id));
     expect(net(lines, ACCOUNTS.gateway)).toBe(0);
+
+    // Invoiced on delivery for what the buyer paid at the door, whatever the carrier paid over.
+    const inv = await c.issuedInvoices({ [id]: 1 });
+    expect(invoicedNet(inv[id]!)).toBe(toMinor('200000.00'));
+    expect(await c.providerNet(id)).toBe(toMinor('200000.00'));
 
     // The reconciliation lists the cash the carrier still owes, by order.
     const rec = await c.reconcile();

@@ -70,6 +70,7 @@ function pathFor(path: string, caller: CallerName): string {
     carrier: 'ghn',
     file: 'swagger-ui.css',
     subscriptionId,
+    invoiceKey: `${own.orderId}:capture:none`,
   };
   return path.replaceAll(/\{([^}]+)\}/g, (_, name: string) => {
     const v = ids[name];
@@ -207,10 +208,8 @@ describe('role matrix: every documented operation × every role', () => {
       if (path.includes('{')) {
         // One parameter at a time made invalid (too long, and not an id's characters).
         for (const name of [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!)) {
-          const bad = pathFor(path, caller).replace(
-            encodeURIComponent(pathFor(`{${name}}`, caller)),
-            encodeURIComponent(`${'x'.repeat(250)}!`),
-          );
+          // pathFor encodes each value already (an invoice key's colons): the value as it stands in the path.
+          const bad = pathFor(path, caller).replace(pathFor(`{${name}}`, caller), encodeURIComponent(`${'x'.repeat(250)}!`));
           const r = await call(method, bad, { key: apiKey, ...(body !== undefined ? { body } : {}) });
           expect(r.status, `${key} with a bad {${name}}: ${r.text}`).toBe(400);
           expectDocumented(key, op, `bad {${name}}`, r);

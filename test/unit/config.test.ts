@@ -143,6 +143,8 @@ describe('production mode fails closed (lib/config.ts)', () => {
     OMS_WMS_KEY: 'wms-key-9d8c',
     OMS_NOTIFY_URL: 'https://notify.example.com',
     OMS_NOTIFY_KEY: 'notify-key-9d8c',
+    OMS_INVOICING_URL: 'https://einvoice.example.vn/api',
+    OMS_INVOICING_KEY: 'einvoice-key-9d8c',
     OMS_CHANNEL_WEB_URL: 'https://shop.example.com/oms-api',
     OMS_CHANNEL_WEB_KEY: 'web-api-key-9d8c',
     OMS_CHANNEL_SHOPEE_URL: 'https://partner.shopeemobile.com',
@@ -171,6 +173,7 @@ describe('production mode fails closed (lib/config.ts)', () => {
     expect(c.carrierSecrets).toEqual({ ghn: 'prod-ghn-9d8c' });
     const systems = resolveSystems(c, 'http://sandbox.invalid');
     expect(systems.payments).toMatchObject({ baseUrl: 'https://pay.example.com/api', apiKey: 'pay-key-9d8c' });
+    expect(systems.invoicing).toMatchObject({ baseUrl: 'https://einvoice.example.vn/api', apiKey: 'einvoice-key-9d8c' });
     expect(Object.keys(systems.channels)).toEqual(['web', 'shopee']);
     expect(systems.channels.shopee).toMatchObject({ baseUrl: 'https://partner.shopeemobile.com', apiKey: 'shopee-api-key-9d8c' });
     expect(systems.carriers).toEqual({
@@ -204,6 +207,8 @@ describe('production mode fails closed (lib/config.ts)', () => {
       'OMS_WMS_KEY',
       'OMS_NOTIFY_URL',
       'OMS_NOTIFY_KEY',
+      'OMS_INVOICING_URL',
+      'OMS_INVOICING_KEY',
     ]);
   });
 

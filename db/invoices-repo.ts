@@ -1,0 +1,229 @@
+/**
+ * E-invoices in PostgreSQL (migration 0021): planned with the step that told the money fact
+ * (domain/invoices.ts, in the step's transaction, once per fact), issued by the worker's relay
+ * (worker/invoicing.ts) which leases due rows like every outbox here, and read by the API.
+ */
+import { randomUUID } from 'node:crypto';
+import type { TransactionSql } from 'postgres';
+import { planInvoices, type InvoiceLine, type KnownInvoice } from '../domain/invoices';
+import type { MoneyFact } from '../domain/journal';
+import { fromMinor, toMinor } from '../domain/money';
+import type { CanonicalOrder } from '../domain/order';
+import type { OrderTaxQuote } from '../domain/tax';
+import type { Sql } from './client';
+
+/** The buyer as the invoice names them (the order's customer; the address on one line). */
+export interface InvoiceBuyer {
+  name: string;
+  taxCode?: string;
+  email?: string;
+  address?: string;
+}
+
+/** An invoice line as stored and shown: amounts as decimal strings. */
+export interface StoredLine {
+  no: number;
+  sku: string;
+  rate: number | 'exempt';
+  net: string;
+  vat: string;
+  gross: string;
+}
+
+export type InvoiceStatus = 'pending' | 'submitted' | 'issued' | 'rejected';
+
+export interface InvoiceRow {
+  invoiceKey: string;
+  orderId: string;
+  factKey: string;
+  kind: 'sale' | 'adjustment';
+  originalKey: string | null;
+  currency: string;
+  net: string;
+  vat: string;
+  gross: string;
+  lines: StoredLine[];
+  buyer: InvoiceBuyer;
+  status: InvoiceStatus;
+  series: string | null;
+  number: string | null;
+  authorityCode: string | null;
+  issuedAt: Date | null;
+  reason: { code: string; message: string } | null;
+  hasDocument: boolean;
+  attempts: number;
+  lastError: string | null;
+  createdAt: Date;
+}
+
+const toStored = (l: InvoiceLine): StoredLine => ({ ...l, net: fromMinor(l.net), vat: fromMinor(l.vat), gross: fromMinor(l.gross) });
+const fromStored = (l: StoredLine): InvoiceLine => ({ ...l, net: toMinor(l.net), vat: toMinor(l.vat), gross: toMinor(l.gross) });
+
+function buyerOf(o: Pick<CanonicalOrder, 'customer' | 'shippingAddress'>): InvoiceBuyer {
+  const a = o.shippingAddress;
+  const address = [a.line1, a.line2, a.ward, a.district, a.city, a.region, a.country].filter(Boolean).join(', ');
+  return {
+    name: o.customer.name,
+    ...(o.customer.taxCode ? { taxCode: o.customer.taxCode } : {}),
+    ...(o.customer.email ? { email: o.customer.email } : {}),
+    address,
+  };
+}
+
+/**
+ * Plans and writes the invoices an order's money facts call for (each fact once: a step written
+ * again finds its invoices there). Runs in the step's transaction, after the journal.
+ */
+export async function writeInvoices(tx: TransactionSql, orderId: string, facts: readonly MoneyFact[]): Promise<void> {
+  if (!facts.some((f) => f.kind === 'captured' || f.kind === 'cod_collected' || f.kind === 'refunded')) return;
+  const [order] = await tx<{ currency: string; tax: OrderTaxQuote | null; canonical: CanonicalOrder }[]>`
+    select currency, tax, canonical from orders where order_id = ${orderId}`;
+  if (!order) return;
+  const known = await tx<(Omit<KnownInvoice, 'gross' | 'lines'> & { gross: string; lines: StoredLine[] })[]>`
+    select invoice_key as "invoiceKey", fact_key as "factKey", kind, original_key as "originalKey", gross::text as gross, lines
+    from invoices where order_id = ${orderId} order by created_at, invoice_key`;
+  const { invoices } = planInvoices(
+    orderId,
+    facts,
+    known.map((k) => ({ ...k, originalKey: k.originalKey ?? undefined, gross: toMinor(k.gross), lines: k.lines.map(fromStored) })),
+    { quote: order.tax, currency: order.currency },
+  );
+  const buyer = buyerOf(order.canonical);
+  for (const i of invoices)
+    await tx`insert into invoices (invoice_key, order_id, fact_key, kind, original_key, currency, net, vat, gross, lines, buyer)
+      values (${i.invoiceKey}, ${orderId}, ${i.factKey}, ${i.kind}, ${i.originalKey ?? null}, ${order.currency}, ${fromMinor(i.net)},
+        ${fromMinor(i.vat)}, ${fromMinor(i.gross)}, ${tx.json(i.lines.map(toStored) as never)}, ${tx.json(buyer as never)})
+      on conflict (invoice_key) do nothing`;
+}
+
+/** A due invoice as the relay holds it. */
+export interface PendingInvoice {
+  key: string;
+  orderId: string;
+  status: 'pending' | 'submitted';
+  attempts: number;
+  claimToken: string;
+}
+
+/** The relay's store: due invoices (an adjustment only once its original is issued), leased. */
+export class InvoiceOutbox {
+  constructor(private readonly sql: Sql) {}
+
+  async claim(limit: number, leaseMs: number): Promise<PendingInvoice[]> {
+    const token = randomUUID();
+    return this.sql<PendingInvoice[]>`
+      with due as (
+        select i.invoice_key from invoices i
+        where i.status in ('pending', 'submitted') and i.next_attempt_at <= clock_timestamp()
+          and (i.claimed_until is null or i.claimed_until < clock_timestamp())
+          and (i.original_key is null or exists (select 1 from invoices o where o.invoice_key = i.original_key and o.status = 'issued'))
+        order by i.next_attempt_at, i.created_at limit ${limit}
+        for update of i skip locked)
+      update invoices w set claimed_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000}), claim_token = ${token}
+      from due where w.invoice_key = due.invoice_key
+      returning w.invoice_key as key, w.order_id as "orderId", w.status, w.attempts, w.claim_token as "claimToken"`;
+  }
+
+  async renew(p: PendingInvoice, leaseMs: number): Promise<boolean> {
+    const [row] = await this.sql<{ attempts: number }[]>`
+      update invoices set claimed_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000}), attempts = attempts + 1
+      where invoice_key = ${p.key} and claim_token = ${p.claimToken} returning attempts`;
+    if (!row) return false;
+    p.attempts = row.attempts;
+    return true;
+  }
+
+  /** Handled this time (the handler moved its status on): the lease goes. */
+  async done(p: PendingInvoice): Promise<void> {
+    await this
+      .sql`update invoices set claimed_until = null, claim_token = null where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
+  }
+
+  async retryLater(p: PendingInvoice, delayMs: number, error: string): Promise<void> {
+    await this.sql`
+      update invoices set claimed_until = null, claim_token = null, last_error = ${error.slice(0, 500)},
+        next_attempt_at = clock_timestamp() + make_interval(secs => ${delayMs / 1000})
+      where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
+  }
+
+  async release(rows: PendingInvoice[]): Promise<void> {
+    for (const p of rows)
+      await this
+        .sql`update invoices set claimed_until = null, claim_token = null where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
+  }
+
+  /** What the relay sends: the invoice and, for an adjustment, the original's number. */
+  async request(key: string): Promise<InvoiceRow | undefined> {
+    const [row] = await this.sql<InvoiceRow[]>`select ${cols(this.sql)} from invoices where invoice_key = ${key}`;
+    return row;
+  }
+
+  /** The provider has it and is checking it: look it up after `afterMs`. */
+  async submitted(p: PendingInvoice, afterMs: number): Promise<void> {
+    await this.sql`update invoices set status = 'submitted', last_error = null, updated_at = clock_timestamp(),
+        next_attempt_at = clock_timestamp() + make_interval(secs => ${afterMs / 1000})
+      where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
+  }
+
+  async issued(
+    p: PendingInvoice,
+    i: { series: string; number: string; authorityCode: string; issuedAt: string; document: string },
+  ): Promise<void> {
+    await this.sql`update invoices set status = 'issued', series = ${i.series}, number = ${i.number}, authority_code = ${i.authorityCode},
+        issued_at = ${i.issuedAt}, document = ${i.document}, reason = null, last_error = null, updated_at = clock_timestamp()
+      where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
+  }
+
+  /** The provider does not know a submitted invoice: it is sent again at once. */
+  async resubmit(p: PendingInvoice): Promise<void> {
+    await this.sql`update invoices set status = 'pending', next_attempt_at = clock_timestamp(), updated_at = clock_timestamp()
+      where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
+  }
+
+  async rejected(p: PendingInvoice, reason: { code: string; message: string }): Promise<void> {
+    await this.sql`update invoices set status = 'rejected', reason = ${this.sql.json(reason)}, updated_at = clock_timestamp()
+      where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
+  }
+}
+
+const cols = (s: Sql) => s`invoice_key as "invoiceKey", order_id as "orderId", fact_key as "factKey", kind, original_key as "originalKey",
+  currency, net::text as net, vat::text as vat, gross::text as gross, lines, buyer, status, series, number, authority_code as "authorityCode",
+  issued_at as "issuedAt", reason, document is not null as "hasDocument", attempts, last_error as "lastError", created_at as "createdAt"`;
+
+export class InvoicesRepo {
+  constructor(private readonly sql: Sql) {}
+
+  async forOrder(orderId: string): Promise<InvoiceRow[]> {
+    return this.sql<InvoiceRow[]>`select ${cols(this.sql)} from invoices where order_id = ${orderId} order by created_at, invoice_key`;
+  }
+
+  /** Invoices in a state (e.g. every `rejected` one, for finance and ops), oldest first, paged by key. */
+  async byStatus(status: InvoiceStatus, f: { after?: string | undefined; limit: number }): Promise<InvoiceRow[]> {
+    return this.sql<InvoiceRow[]>`select ${cols(this.sql)} from invoices where status = ${status}
+      ${f.after ? this.sql`and invoice_key > ${f.after}` : this.sql``} order by invoice_key limit ${f.limit}`;
+  }
+
+  async document(orderId: string, invoiceKey: string): Promise<{ status: InvoiceStatus; document: string | null } | undefined> {
+    const [row] = await this.sql<{ status: InvoiceStatus; document: string | null }[]>`
+      select status, document from invoices where order_id = ${orderId} and invoice_key = ${invoiceKey}`;
+    return row;
+  }
+
+  /**
+   * A rejected invoice sent again (an ops retry), with the buyer's tax code corrected when given
+   * (null: sent without one). Answers the row, or why not: unknown, or not rejected.
+   */
+  async retry(orderId: string, invoiceKey: string, taxCode?: string | null): Promise<InvoiceRow | 'not_found' | 'not_rejected'> {
+    return this.sql.begin(async (tx) => {
+      const [row] = await tx<{ status: InvoiceStatus }[]>`
+        select status from invoices where order_id = ${orderId} and invoice_key = ${invoiceKey} for update`;
+      if (!row) return 'not_found' as const;
+      if (row.status !== 'rejected') return 'not_rejected' as const;
+      const buyer = taxCode === undefined ? tx`buyer` : taxCode === null ? tx`buyer - 'taxCode'` : tx`buyer || ${tx.json({ taxCode })}`;
+      await tx`update invoices set status = 'pending', buyer = ${buyer}, attempts = 0, next_attempt_at = clock_timestamp(),
+          last_error = null, updated_at = clock_timestamp() where invoice_key = ${invoiceKey}`;
+      const [after] = await tx<InvoiceRow[]>`select ${cols(tx as unknown as Sql)} from invoices where invoice_key = ${invoiceKey}`;
+      return after!;
+    });
+  }
+}

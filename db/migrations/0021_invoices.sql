@@ -1,0 +1,36 @@
+-- E-invoices (docs/back-office.md): one VAT invoice per sale the journal records (a capture at
+-- handover, COD cash at delivery) and one adjustment invoice per original a refund reduces,
+-- written with the step that told the money fact (domain/invoices.ts), then issued through the
+-- e-invoice provider by the worker's relay (worker/invoicing.ts). The row stays: it is the
+-- invoice as issued (number, series, the provider's document) or why the provider refused it.
+-- `invoice_key` is the seller's key the provider deduplicates on.
+create table invoices (
+  invoice_key     text primary key,
+  order_id        text not null,
+  fact_key        text not null,
+  kind            text not null check (kind in ('sale', 'adjustment')),
+  original_key    text references invoices (invoice_key),
+  currency        text not null,
+  net             numeric(16, 2) not null check (net >= 0),
+  vat             numeric(16, 2) not null check (vat >= 0),
+  gross           numeric(16, 2) not null check (gross > 0),
+  lines           jsonb not null,
+  buyer           jsonb not null,
+  status          text not null default 'pending' check (status in ('pending', 'submitted', 'issued', 'rejected')),
+  series          text,
+  number          text,
+  authority_code  text,
+  issued_at       timestamptz,
+  reason          jsonb,
+  document        text,
+  created_at      timestamptz not null default clock_timestamp(),
+  updated_at      timestamptz not null default clock_timestamp(),
+  attempts        integer not null default 0,
+  next_attempt_at timestamptz not null default clock_timestamp(),
+  claimed_until   timestamptz,
+  claim_token     text,
+  last_error      text
+);
+create index invoices_order_idx on invoices (order_id, created_at);
+create index invoices_due_idx on invoices (next_attempt_at) where status in ('pending', 'submitted');
+create index invoices_fact_idx on invoices (order_id, fact_key);

@@ -1,0 +1,179 @@
+/**
+ * E-invoices from the order's money facts (docs/back-office.md). A sale is invoiced when the
+ * journal earns it — a capture at handover, COD cash at delivery — for exactly that amount; a
+ * refund issues adjustment invoices that reduce the sale invoices it undoes, oldest first, never
+ * below zero. So what the invoices say the buyer owes (sales − adjustments) is what the journal
+ * says the buyer paid, and each invoice's VAT is the journal entry's VAT (domain/journal.ts
+ * `vatWithin`, the same proportion of the intake quote, in the currency's steps).
+ *
+ * Lines: the quote's lines (and shipping) in proportion to their gross, the VAT over them in
+ * proportion to their tax, both in the currency's steps; an adjustment's lines in proportion to
+ * the lines of the invoice it adjusts. Integer minor units throughout. Pure.
+ */
+import { vatWithin, type MoneyFact } from './journal';
+import { splitProportionally } from './money';
+import { currencyStep, type OrderTaxQuote } from './tax';
+import { toMinor } from './money';
+
+export interface InvoiceLine {
+  no: number;
+  sku: string;
+  /** Percent, or `exempt` (outside VAT, "KCT" on a Vietnamese invoice). */
+  rate: number | 'exempt';
+  net: number;
+  vat: number;
+  gross: number;
+}
+
+export interface PlannedInvoice {
+  invoiceKey: string;
+  factKey: string;
+  kind: 'sale' | 'adjustment';
+  /** The sale invoice an adjustment reduces. */
+  originalKey?: string;
+  net: number;
+  vat: number;
+  gross: number;
+  lines: InvoiceLine[];
+}
+
+/** An invoice of the order already written (any status). */
+export type KnownInvoice = Pick<PlannedInvoice, 'invoiceKey' | 'factKey' | 'kind' | 'gross' | 'lines'> & {
+  originalKey?: string | undefined;
+};
+
+/** What a plan could not invoice: a refund larger than what is left on the order's sale invoices. */
+export interface Unmatched {
+  factKey: string;
+  amount: number;
+}
+
+/** The quote's lines as invoice lines of the whole order (one line at no VAT without a quote). */
+function baseLines(quote: OrderTaxQuote | null | undefined, total: number): InvoiceLine[] {
+  if (!quote) return [{ no: 1, sku: 'goods', rate: 'exempt', net: total, vat: 0, gross: total }];
+  const quoted = [...quote.lines, ...(quote.shipping ? [quote.shipping] : [])];
+  return quoted.map((l, i) => ({
+    no: i + 1,
+    sku: l.sku,
+    rate: l.category === 'exempt' ? 'exempt' : l.rate,
+    net: toMinor(l.net),
+    vat: toMinor(l.tax),
+    gross: toMinor(l.gross),
+  }));
+}
+
+/** `total` over `weights` in the currency's steps where it is a whole number of them, else to the minor unit. */
+function split(total: number, weights: number[], step: number): number[] {
+  if (step > 1 && total % step === 0) return splitProportionally(total / step, weights).map((u) => u * step);
+  return splitProportionally(total, weights);
+}
+
+/**
+ * `gross` and `vat` laid over `like` (lines whose proportions to keep): gross by their gross, VAT
+ * by their VAT; a line never carries more VAT than its gross (the excess moves to the line with
+ * the most room, which exists since the VAT is at most the gross).
+ */
+export function shareLines(like: readonly InvoiceLine[], gross: number, vat: number, step: number): InvoiceLine[] {
+  const grosses = split(
+    gross,
+    like.map((l) => l.gross),
+    step,
+  );
+  const vats = like.some((l) => l.vat > 0)
+    ? split(
+        vat,
+        like.map((l) => l.vat),
+        step,
+      )
+    : like.map((_, i) => (i === 0 ? vat : 0));
+  for (let i = 0; i < vats.length; i++)
+    while (vats[i]! > grosses[i]!) {
+      const excess = vats[i]! - grosses[i]!;
+      const room = grosses.map((g, j) => g - vats[j]!);
+      const j = room.indexOf(Math.max(...room));
+      if (j === i || room[j]! <= 0) break;
+      const moved = Math.min(excess, room[j]!);
+      vats[i]! -= moved;
+      vats[j]! += moved;
+    }
+  return like
+    .map((l, i) => ({ ...l, gross: grosses[i]!, vat: vats[i]!, net: grosses[i]! - vats[i]! }))
+    .filter((l) => l.gross > 0)
+    .map((l, i) => ({ ...l, no: i + 1 }));
+}
+
+const sum = (ls: readonly InvoiceLine[], k: 'net' | 'vat' | 'gross') => ls.reduce((a, l) => a + l[k], 0);
+
+/**
+ * The invoices an order's new money facts call for, given the invoices it has. A fact already
+ * invoiced (its key among `known`) plans nothing, so a step written twice invoices once.
+ */
+export function planInvoices(
+  orderId: string,
+  facts: readonly MoneyFact[],
+  known: readonly KnownInvoice[],
+  order: { quote: OrderTaxQuote | null | undefined; currency: string },
+): { invoices: PlannedInvoice[]; unmatched: Unmatched[] } {
+  const step = currencyStep(order.currency);
+  const vatOf = vatWithin(order.quote, step);
+  const all: KnownInvoice[] = [...known];
+  const invoices: PlannedInvoice[] = [];
+  const unmatched: Unmatched[] = [];
+  const done = new Set(known.map((i) => i.factKey));
+  const add = (p: PlannedInvoice) => {
+    invoices.push(p);
+    all.push(p);
+  };
+  for (const f of facts) {
+    if (done.has(f.key)) continue;
+    done.add(f.key);
+    const amount = toMinor(f.amount);
+    if (amount <= 0) continue;
+    if (f.kind === 'captured' || f.kind === 'cod_collected') {
+      const base = baseLines(order.quote, amount);
+      const lines = shareLines(base, amount, vatOf(amount), step);
+      add({
+        invoiceKey: `${orderId}:${f.key}`,
+        factKey: f.key,
+        kind: 'sale',
+        net: sum(lines, 'net'),
+        vat: sum(lines, 'vat'),
+        gross: amount,
+        lines,
+      });
+    } else if (f.kind === 'refunded') {
+      let left = amount;
+      const vatLeft = vatOf(amount);
+      let vatGiven = 0;
+      let n = 0;
+      for (const sale of all.filter((i) => i.kind === 'sale')) {
+        if (left <= 0) break;
+        const open = sale.gross - all.filter((i) => i.originalKey === sale.invoiceKey).reduce((a, i) => a + i.gross, 0);
+        const take = Math.min(open, left);
+        if (take <= 0) continue;
+        left -= take;
+        // The refund's VAT over the originals it reduces, the last one taking what is left.
+        const vat = left === 0 ? vatLeft - vatGiven : Math.min(vatLeft - vatGiven, vatOf(take));
+        vatGiven += vat;
+        const lines = shareLines(sale.lines, take, vat, step);
+        add({
+          invoiceKey: `${orderId}:${f.key}:${++n}`,
+          factKey: f.key,
+          kind: 'adjustment',
+          originalKey: sale.invoiceKey,
+          net: sum(lines, 'net'),
+          vat: sum(lines, 'vat'),
+          gross: take,
+          lines,
+        });
+      }
+      if (left > 0) unmatched.push({ factKey: f.key, amount: left });
+    }
+  }
+  return { invoices, unmatched };
+}
+
+/** What the invoices say the buyer owes in the end: sales less adjustments (minor units). */
+export function invoicedNet(invoices: readonly Pick<PlannedInvoice, 'kind' | 'gross'>[]): number {
+  return invoices.reduce((a, i) => a + (i.kind === 'sale' ? i.gross : -i.gross), 0);
+}
