@@ -27,7 +27,30 @@ export interface StockFeedRow extends Pick<StockAdjustment, 'sku' | 'warehouseId
   at: Date;
 }
 
-export type FeedRow = StepRow | StockFeedRow;
+/** A state an invoice reached — planned, issued, rejected, sent again (db/invoices-repo.ts `invoice_events`) — as the feed reads it. */
+export interface InvoiceFeedRow {
+  kind: 'invoice';
+  position: string;
+  orderId: string;
+  channel: string;
+  channelOrderId: string;
+  at: Date;
+  invoice: {
+    invoiceKey: string;
+    kind: 'sale' | 'adjustment';
+    originalKey: string | null;
+    status: 'pending' | 'submitted' | 'issued' | 'rejected';
+    currency: string;
+    net: string;
+    vat: string;
+    gross: string;
+    series: string | null;
+    number: string | null;
+    reason: { code: string; message: string } | null;
+  };
+}
+
+export type FeedRow = StepRow | StockFeedRow | InvoiceFeedRow;
 
 export class EventsRepo {
   constructor(private readonly sql: Sql) {}
@@ -36,18 +59,20 @@ export class EventsRepo {
    * Up to `limit` events after position `after`, oldest first. An event whose transaction is
    * still open, or was written by one that started before a transaction still open, waits for the
    * next read: positions are handed out before commit, so a later position can commit first.
-   * With `channel`, that channel's order steps only (stock belongs to no channel).
+   * With `channel`, that channel's order steps and invoices only (stock belongs to no channel).
    */
   async after(after: bigint, limit: number, channel?: string): Promise<FeedRow[]> {
     const s = this.sql;
     const from = after.toString();
-    const rows = await s<(Omit<StepRow, 'kind'> & Omit<StockFeedRow, 'kind'> & { kind: FeedRow['kind'] })[]>`
+    const rows = await s<
+      (Omit<StepRow, 'kind'> & Omit<StockFeedRow, 'kind'> & { kind: FeedRow['kind']; invoice: InvoiceFeedRow['invoice'] | null })[]
+    >`
       with horizon as (select pg_snapshot_xmin(pg_current_snapshot()) as x)
       select * from ((select 'step' as kind, t.feed_id, t.feed_id::text as position, t.order_id as "orderId", o.channel, o.channel_order_id as "channelOrderId",
               t.seq, t.status, t.event, t.detail, t.actor, t.at,
               o.canonical -> 'customer' as customer, o.canonical -> 'shippingAddress' as "shippingAddress",
               null::text as "adjustmentId", null::text as sku, null::text as "warehouseId", null::int as "onHandBefore",
-              null::int as "onHandAfter", null::text as reason
+              null::int as "onHandAfter", null::text as reason, null::jsonb as invoice
          from order_timeline t join orders o on o.order_id = t.order_id, horizon
         where t.feed_id > ${from}::bigint and t.feed_tx < horizon.x ${channel ? s`and o.channel = ${channel}` : s``}
         order by t.feed_id limit ${limit})
@@ -56,14 +81,25 @@ export class EventsRepo {
           ? s``
           : s`union all
       (select 'stock', a.feed_id, a.feed_id::text, null, null, null, null, null, null, '{}'::jsonb, a.actor, a.created_at, null, null,
-              a.id::text, a.sku, a.warehouse_id, a.on_hand_before, a.on_hand_after, a.reason
+              a.id::text, a.sku, a.warehouse_id, a.on_hand_before, a.on_hand_after, a.reason, null
          from stock_adjustments a, horizon
         where a.feed_id > ${from}::bigint and a.feed_tx < horizon.x
         order by a.feed_id limit ${limit})`
-      }) e
+      }
+      union all
+      (select 'invoice', e.feed_id, e.feed_id::text, i.order_id, o.channel, o.channel_order_id, null, null, null, '{}'::jsonb, 'system', e.at,
+              null, null, null, null, null, null, null, null,
+              jsonb_build_object('invoiceKey', i.invoice_key, 'kind', i.kind, 'originalKey', i.original_key, 'status', e.status,
+                'currency', i.currency, 'net', i.net::text, 'vat', i.vat::text, 'gross', i.gross::text, 'series', e.series,
+                'number', e.number, 'reason', e.reason)
+         from invoice_events e join invoices i on i.invoice_key = e.invoice_key join orders o on o.order_id = i.order_id, horizon
+        where e.feed_id > ${from}::bigint and e.feed_tx < horizon.x ${channel ? s`and o.channel = ${channel}` : s``}
+        order by e.feed_id limit ${limit})) e
       order by feed_id limit ${limit}`;
     return rows.map((r): FeedRow => {
       const { kind, position, actor, at } = r;
+      if (kind === 'invoice')
+        return { kind, position, orderId: r.orderId, channel: r.channel, channelOrderId: r.channelOrderId, at, invoice: r.invoice! };
       return kind === 'step'
         ? {
             kind,
@@ -132,7 +168,26 @@ export function stockEvent(r: StockFeedRow) {
   };
 }
 
+/**
+ * An invoice's state as the feed shows it (version 1): planned (`pending`), `issued` with its
+ * number, `rejected` with the reason, `pending` again after an ops retry. No buyer data.
+ */
+export function invoiceEvent(r: InvoiceFeedRow) {
+  const i = r.invoice;
+  return {
+    position: r.position,
+    eventId: `invoice:${r.position}`,
+    type: 'invoice.status' as const,
+    version: 1 as const,
+    orderId: r.orderId,
+    channel: r.channel,
+    channelOrderId: r.channelOrderId,
+    ...i,
+    at: r.at.toISOString(),
+  };
+}
+
 /** Any feed row as its event; order steps scrubbed by `scrubFor` (their customer and address known). */
 export function toFeedEvent(r: FeedRow, scrubFor: (r: StepRow) => <T>(value: T) => T) {
-  return r.kind === 'step' ? stepEvent(r, scrubFor(r)) : stockEvent(r);
+  return r.kind === 'step' ? stepEvent(r, scrubFor(r)) : r.kind === 'invoice' ? invoiceEvent(r) : stockEvent(r);
 }

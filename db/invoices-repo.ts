@@ -94,6 +94,16 @@ export async function writeInvoices(tx: TransactionSql, orderId: string, facts: 
       values (${i.invoiceKey}, ${orderId}, ${i.factKey}, ${i.kind}, ${i.originalKey ?? null}, ${order.currency}, ${fromMinor(i.net)},
         ${fromMinor(i.vat)}, ${fromMinor(i.gross)}, ${tx.json(i.lines.map(toStored) as never)}, ${tx.json(buyer as never)})
       on conflict (invoice_key) do nothing`;
+  // The plan is the first state of each invoice in the event feed.
+  for (const i of invoices) await logState(tx, i.invoiceKey);
+}
+
+/** Appends an invoice's state as it is now to the event feed, once per state reached (in the caller's transaction). */
+async function logState(q: Sql | TransactionSql, key: string): Promise<void> {
+  await q`insert into invoice_events (invoice_key, status, series, number, reason)
+    select invoice_key, status, series, number, reason from invoices i where invoice_key = ${key}
+      and not exists (select 1 from invoice_events e where e.invoice_key = i.invoice_key and e.feed_id = (
+        select max(feed_id) from invoice_events l where l.invoice_key = i.invoice_key) and e.status = i.status)`;
 }
 
 /** A due invoice as the relay holds it. */
@@ -169,9 +179,12 @@ export class InvoiceOutbox {
     p: PendingInvoice,
     i: { series: string; number: string; authorityCode: string; issuedAt: string; document: string },
   ): Promise<void> {
-    await this.sql`update invoices set status = 'issued', series = ${i.series}, number = ${i.number}, authority_code = ${i.authorityCode},
+    await this.inState(
+      p,
+      (tx) => tx`update invoices set status = 'issued', series = ${i.series}, number = ${i.number}, authority_code = ${i.authorityCode},
         issued_at = ${i.issuedAt}, document = ${i.document}, reason = null, last_error = null, updated_at = clock_timestamp()
-      where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
+      where invoice_key = ${p.key} and claim_token = ${p.claimToken} returning 1`,
+    );
   }
 
   /** The provider does not know a submitted invoice: it is sent again at once. */
@@ -180,9 +193,19 @@ export class InvoiceOutbox {
       where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
   }
 
+  /** A state change under the lease, appended to the event feed in the same transaction. */
+  private async inState(p: PendingInvoice, change: (tx: TransactionSql) => PromiseLike<readonly unknown[]>): Promise<void> {
+    await this.sql.begin(async (tx) => {
+      if ((await change(tx)).length) await logState(tx, p.key);
+    });
+  }
+
   async rejected(p: PendingInvoice, reason: { code: string; message: string }): Promise<void> {
-    await this.sql`update invoices set status = 'rejected', reason = ${this.sql.json(reason)}, updated_at = clock_timestamp()
-      where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
+    await this.inState(
+      p,
+      (tx) => tx`update invoices set status = 'rejected', reason = ${this.sql.json(reason)}, updated_at = clock_timestamp()
+      where invoice_key = ${p.key} and claim_token = ${p.claimToken} returning 1`,
+    );
   }
 }
 
@@ -222,6 +245,7 @@ export class InvoicesRepo {
       const buyer = taxCode === undefined ? tx`buyer` : taxCode === null ? tx`buyer - 'taxCode'` : tx`buyer || ${tx.json({ taxCode })}`;
       await tx`update invoices set status = 'pending', buyer = ${buyer}, attempts = 0, next_attempt_at = clock_timestamp(),
           last_error = null, updated_at = clock_timestamp() where invoice_key = ${invoiceKey}`;
+      await logState(tx, invoiceKey);
       const [after] = await tx<InvoiceRow[]>`select ${cols(tx as unknown as Sql)} from invoices where invoice_key = ${invoiceKey}`;
       return after!;
     });

@@ -63,7 +63,38 @@ const StockEvent = z
     description: "A logged change of a SKU's on-hand count at a warehouse: an admin's count, a restock from a return.",
   });
 
-export const FeedEvent = z.discriminatedUnion('type', [OrderStepEvent, StockEvent]).openapi('FeedEvent');
+const Money = z.string().openapi({ example: '237000.00' });
+const InvoiceEvent = z
+  .object({
+    position: z.string(),
+    eventId: z.string().openapi({
+      description: '`invoice:<position>`: one per state an invoice reached; `invoiceKey` names the invoice.',
+      example: 'invoice:1187',
+    }),
+    type: z.literal('invoice.status'),
+    version: z.literal(1),
+    orderId: z.string(),
+    channel: z.string(),
+    channelOrderId: z.string(),
+    invoiceKey: z.string(),
+    kind: z.enum(['sale', 'adjustment']),
+    originalKey: z.string().nullable(),
+    status: z.enum(['pending', 'submitted', 'issued', 'rejected']),
+    currency: z.string(),
+    net: Money,
+    vat: Money,
+    gross: Money,
+    series: z.string().nullable(),
+    number: z.string().nullable(),
+    reason: z.object({ code: z.string(), message: z.string() }).nullable(),
+    at: z.string(),
+  })
+  .openapi('InvoiceEvent', {
+    description:
+      "An e-invoice of an order reached a state: planned (`pending`, with the step that told the sale or refund), `issued` (its series and number), `rejected` (the provider's reason), or `pending` again after an ops retry (docs/back-office.md).",
+  });
+
+export const FeedEvent = z.discriminatedUnion('type', [OrderStepEvent, StockEvent, InvoiceEvent]).openapi('FeedEvent');
 
 const FeedPage = z
   .object({
@@ -78,7 +109,7 @@ export function registerEventRoutes(app: App, events: EventsRepo): void {
       method: 'get',
       path: '/v1/events',
       tags: ['back office'],
-      summary: 'The event feed: every order step, in the order written, after a position',
+      summary: 'The event feed: every order step, stock count and invoice state, in the order written, after a position',
       description:
         "For systems that poll. Positions increase; an event is shown only once every transaction that could still write an earlier position has ended, so paging with `after=next` never skips one. Personal data in the events' text is scrubbed for ops and admins as in the order API.",
       security: [{ apiKey: [] }],

@@ -34,3 +34,15 @@ create table invoices (
 create index invoices_order_idx on invoices (order_id, created_at);
 create index invoices_due_idx on invoices (next_attempt_at) where status in ('pending', 'submitted');
 create index invoices_fact_idx on invoices (order_id, fact_key);
+-- Each state an invoice reaches (planned, issued, rejected, sent again) is an event of the event
+-- feed (0016): appended with a position from the feed's one sequence, never moved.
+create table invoice_events (
+  feed_id     bigint primary key default nextval('order_timeline_feed_seq'),
+  feed_tx     xid8 not null default pg_current_xact_id(),
+  invoice_key text not null references invoices (invoice_key),
+  status      text not null,
+  series      text,
+  number      text,
+  reason      jsonb,
+  at          timestamptz not null default clock_timestamp()
+);

@@ -434,6 +434,20 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     expect(fixed[b]![0]).toMatchObject({ buyerTaxCode: '0312345678', reason: null });
     expect(await (await stack.api(fixed[b]![0]!.document!, { key: TEST_KEYS.cs })).text()).toContain('<TaxCode>0312345678</TaxCode>');
     expect((await c.reconcile()).differences.filter((d) => d.orderId === b)).toEqual([]);
+    // Each state it went through is an event of the feed, in order.
+    const feed: { items: { type: string; orderId?: string; status?: string; position: string }[] } = { items: [] };
+    for (let after = '0'; ;) {
+      const page = (await (await stack.api(`/v1/events?after=${after}&limit=500`, { key: TEST_KEYS.ops })).json()) as typeof feed;
+      if (!page.items.length) break;
+      feed.items.push(...page.items);
+      after = page.items.at(-1)!.position;
+    }
+    expect(feed.items.filter((e) => e.type === 'invoice.status' && e.orderId === b).map((e) => e.status)).toEqual([
+      'pending',
+      'rejected',
+      'pending',
+      'issued',
+    ]);
 
     // Channels never see invoices; customer service and ops read them; unknown invoices are 404.
     expect((await stack.api(`/v1/orders/${b}/invoices`, { key: TEST_KEYS.web })).status).toBe(403);

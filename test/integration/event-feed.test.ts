@@ -5,7 +5,7 @@
  * a later one. Real PostgreSQL and Temporal behind the real app.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeOrder, seedNetwork } from '../support/fixtures';
+import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
 import { placeAndDeliver, startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
@@ -20,6 +20,7 @@ afterAll(async () => {
 interface FeedEvent {
   position: string;
   eventId: string;
+  type: string;
   orderId: string;
   seq: number;
   status: string;
@@ -57,7 +58,7 @@ describe('the event feed', () => {
     const positions = small.items.map((e) => BigInt(e.position));
     expect(positions.every((p, i) => i === 0 || p > positions[i - 1]!)).toBe(true);
     for (const id of ids) {
-      const mine = small.items.filter((e) => e.orderId === id);
+      const mine = small.items.filter((e) => e.orderId === id && e.type === 'order.step');
       // Every step of the order's timeline, each once, in its own order.
       const timeline = ((await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.cs })).json()) as { timeline: { seq: number }[] })
         .timeline;
@@ -77,6 +78,31 @@ describe('the event feed', () => {
     expect(((await bad.json()) as { errors: { path: string }[] }).errors.map((e) => e.path).sort()).toEqual(['after', 'limit']);
   }, 120_000);
 
+  it("each order's invoices are in the feed as they are issued, after the steps that earned them, and in its channel's feed", async () => {
+    const start = (await readAll('0', 500)).next;
+    const [id] = await placeAndDeliver(stack, [makeOrder({ sku: 'FEED-A', quantity: 2 })]);
+    const issued = await eventually(
+      async () => {
+        const items = (await readAll(start, 50)).items as (FeedEvent & { status: string; gross?: string; number?: string })[];
+        const inv = items.find((e) => e.orderId === id && e.type === 'invoice.status' && e.status === 'issued');
+        return inv ? { items, inv } : undefined;
+      },
+      { what: 'the invoice issued in the feed' },
+    );
+    const order = (await (await stack.api(`/v1/orders/${id}`, { key: TEST_KEYS.cs })).json()) as { total: string };
+    expect(issued.inv).toMatchObject({ version: 1, kind: 'sale', gross: order.total, number: expect.stringMatching(/^\d{8}$/) as unknown });
+    expect(issued.inv).not.toHaveProperty('buyer');
+    // After the step that captured (the handover), in the one order of the feed.
+    const steps = issued.items.filter((e) => e.orderId === id && e.type === 'order.step');
+    const handover = steps.find((e) => e.status === 'SHIPPED' || /handed/i.test(e.event));
+    expect(handover, JSON.stringify(steps.map((e) => [e.status, e.event]))).toBeDefined();
+    expect(BigInt(issued.inv.position)).toBeGreaterThan(BigInt(handover!.position));
+    const web = (await (await stack.api(`/v1/events?after=${start}&channel=web&limit=500`, { key: TEST_KEYS.ops })).json()) as Page;
+    expect(web.items.map((e) => e.eventId)).toContain(issued.inv.eventId);
+    const shopee = (await (await stack.api(`/v1/events?after=${start}&channel=shopee&limit=500`, { key: TEST_KEYS.ops })).json()) as Page;
+    expect(shopee.items.filter((e) => e.orderId === id)).toEqual([]);
+  });
+
   it("stock counts are in the feed too, in the one order, and not in a channel's feed", async () => {
     const before = (await readAll('0', 500)).next;
     const res = await stack.api('/v1/inventory/FEED-A/WH-HCM', {
@@ -85,9 +111,11 @@ describe('the event feed', () => {
       json: { onHand: 77, reason: 'cycle count' },
     });
     expect(res.status).toBe(200);
+    // (An invoice of an earlier test's order issued meanwhile would be in the feed too: stock only here.)
     const got = (await (await stack.api(`/v1/events?after=${before}`, { key: TEST_KEYS.ops })).json()) as {
       items: Record<string, unknown>[];
     };
+    got.items = got.items.filter((e) => e.type !== 'invoice.status');
     expect(got.items).toHaveLength(1);
     expect(got.items[0]).toMatchObject({
       type: 'stock.adjusted',
@@ -127,12 +155,13 @@ describe('the event feed', () => {
     await wrote;
     // ...a fast one takes a later position and commits.
     await step(o2, 'fast');
+    const steps = (p: Page) => p.items.filter((e) => e.type === 'order.step');
     const during = await page(before);
-    expect(during.items.map((e) => e.event)).toEqual([]); // neither yet: the fast one waits behind the open one
+    expect(steps(during).map((e) => e.event)).toEqual([]); // neither yet: the fast one waits behind the open one
     release();
     await slow;
-    const after = await page(before);
-    expect(after.items.map((e) => e.event)).toEqual(['slow', 'fast']);
-    expect(BigInt(after.items[0]!.position)).toBeLessThan(BigInt(after.items[1]!.position));
+    const after = steps(await page(before));
+    expect(after.map((e) => e.event)).toEqual(['slow', 'fast']);
+    expect(BigInt(after[0]!.position)).toBeLessThan(BigInt(after[1]!.position));
   });
 });

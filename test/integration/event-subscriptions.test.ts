@@ -15,6 +15,7 @@ import { placeAndDeliver, startTestStack, TEST_KEYS, type TestStack } from '../s
 interface FeedEvent {
   position: string;
   eventId: string;
+  type: string;
   orderId: string;
   seq: number;
   status: string;
@@ -135,7 +136,15 @@ describe('event subscriptions', () => {
     const mine = listed.items.find((s) => s.subscriptionId === sub.subscriptionId)!;
     expect(mine.lastError).toMatch(/subscriber answered 503/);
     expect(mine.position).toBe(start);
-    // Back up: everything since the subscription, exactly the feed, in its order.
+    // Their invoices are issued meanwhile (the last events of these orders for now), the subscriber still down.
+    await eventually(
+      async () => {
+        const f = await feed(start);
+        return ids.every((id) => f.some((e) => e.orderId === id && e.type === 'invoice.status' && e.status === 'issued')) || undefined;
+      },
+      { what: 'the orders invoiced', timeoutMs: 30_000 },
+    );
+    // Back up: everything since the subscription, exactly the feed, in its order — invoices included.
     up = true;
     const expected = await feed(start);
     expect(expected.length).toBeGreaterThan(ids.length * 5);
@@ -144,10 +153,14 @@ describe('event subscriptions', () => {
       timeoutMs: 30_000,
     });
     expect(received.map((e) => e.position)).toEqual(expected.map((e) => e.position));
+    expect(received.filter((e) => e.type === 'invoice.status').map((e) => e.status)).toEqual(
+      expect.arrayContaining(['pending', 'issued']) as unknown,
+    );
     for (const id of ids) {
-      const seqs = received.filter((e) => e.orderId === id).map((e) => e.seq);
+      const steps = received.filter((e) => e.orderId === id && e.type === 'order.step');
+      const seqs = steps.map((e) => e.seq);
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
-      expect(received.filter((e) => e.orderId === id).at(-1)!.status).toBe('DELIVERED');
+      expect(steps.at(-1)!.status).toBe('DELIVERED');
     }
     expect(badSignatures).toEqual([]);
     // Ops replay from the middle: the events after that position come again, in order.
