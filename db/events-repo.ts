@@ -27,30 +27,47 @@ export interface StockFeedRow extends Pick<StockAdjustment, 'sku' | 'warehouseId
   at: Date;
 }
 
-/** A state an invoice reached — planned, issued, rejected, sent again (db/invoices-repo.ts `invoice_events`) — as the feed reads it. */
-export interface InvoiceFeedRow {
-  kind: 'invoice';
+/** The invoice as an `invoice.status` event shows it. */
+export interface InvoiceState {
+  invoiceKey: string;
+  kind: 'sale' | 'adjustment';
+  originalKey: string | null;
+  status: 'pending' | 'submitted' | 'issued' | 'rejected';
+  currency: string;
+  net: string;
+  vat: string;
+  gross: string;
+  series: string | null;
+  number: string | null;
+  reason: { code: string; message: string } | null;
+}
+
+/** The shipment as a `shipment.status` event shows it. */
+export interface ShipmentState {
+  shipmentId: string;
+  warehouseId: string;
+  carrier: string | null;
+  bookingId: string | null;
+  trackingNumber: string | null;
+  status: string;
+  deliverBy: string | null;
+}
+
+/**
+ * A state a thing of an order reached (`feed_events`): an invoice planned, issued, rejected or
+ * sent again (db/invoices-repo.ts); a shipment's status moving on (orders-repo.ts `upsertShipment`).
+ */
+export interface ThingFeedRow {
+  kind: 'thing';
   position: string;
   orderId: string;
   channel: string;
   channelOrderId: string;
   at: Date;
-  invoice: {
-    invoiceKey: string;
-    kind: 'sale' | 'adjustment';
-    originalKey: string | null;
-    status: 'pending' | 'submitted' | 'issued' | 'rejected';
-    currency: string;
-    net: string;
-    vat: string;
-    gross: string;
-    series: string | null;
-    number: string | null;
-    reason: { code: string; message: string } | null;
-  };
+  thing: { type: 'invoice.status'; data: InvoiceState } | { type: 'shipment.status'; data: ShipmentState };
 }
 
-export type FeedRow = StepRow | StockFeedRow | InvoiceFeedRow;
+export type FeedRow = StepRow | StockFeedRow | ThingFeedRow;
 
 export class EventsRepo {
   constructor(private readonly sql: Sql) {}
@@ -65,14 +82,14 @@ export class EventsRepo {
     const s = this.sql;
     const from = after.toString();
     const rows = await s<
-      (Omit<StepRow, 'kind'> & Omit<StockFeedRow, 'kind'> & { kind: FeedRow['kind']; invoice: InvoiceFeedRow['invoice'] | null })[]
+      (Omit<StepRow, 'kind'> & Omit<StockFeedRow, 'kind'> & { kind: FeedRow['kind']; thing: ThingFeedRow['thing'] | null })[]
     >`
       with horizon as (select pg_snapshot_xmin(pg_current_snapshot()) as x)
       select * from ((select 'step' as kind, t.feed_id, t.feed_id::text as position, t.order_id as "orderId", o.channel, o.channel_order_id as "channelOrderId",
               t.seq, t.status, t.event, t.detail, t.actor, t.at,
               o.canonical -> 'customer' as customer, o.canonical -> 'shippingAddress' as "shippingAddress",
               null::text as "adjustmentId", null::text as sku, null::text as "warehouseId", null::int as "onHandBefore",
-              null::int as "onHandAfter", null::text as reason, null::jsonb as invoice
+              null::int as "onHandAfter", null::text as reason, null::jsonb as thing
          from order_timeline t join orders o on o.order_id = t.order_id, horizon
         where t.feed_id > ${from}::bigint and t.feed_tx < horizon.x ${channel ? s`and o.channel = ${channel}` : s``}
         order by t.feed_id limit ${limit})
@@ -87,19 +104,16 @@ export class EventsRepo {
         order by a.feed_id limit ${limit})`
       }
       union all
-      (select 'invoice', e.feed_id, e.feed_id::text, i.order_id, o.channel, o.channel_order_id, null, null, null, '{}'::jsonb, 'system', e.at,
-              null, null, null, null, null, null, null, null,
-              jsonb_build_object('invoiceKey', i.invoice_key, 'kind', i.kind, 'originalKey', i.original_key, 'status', e.status,
-                'currency', i.currency, 'net', i.net::text, 'vat', i.vat::text, 'gross', i.gross::text, 'series', e.series,
-                'number', e.number, 'reason', e.reason)
-         from invoice_events e join invoices i on i.invoice_key = e.invoice_key join orders o on o.order_id = i.order_id, horizon
+      (select 'thing', e.feed_id, e.feed_id::text, e.order_id, o.channel, o.channel_order_id, null, null, null, '{}'::jsonb, 'system', e.at,
+              null, null, null, null, null, null, null, null, jsonb_build_object('type', e.type, 'data', e.data)
+         from feed_events e join orders o on o.order_id = e.order_id, horizon
         where e.feed_id > ${from}::bigint and e.feed_tx < horizon.x ${channel ? s`and o.channel = ${channel}` : s``}
         order by e.feed_id limit ${limit})) e
       order by feed_id limit ${limit}`;
     return rows.map((r): FeedRow => {
       const { kind, position, actor, at } = r;
-      if (kind === 'invoice')
-        return { kind, position, orderId: r.orderId, channel: r.channel, channelOrderId: r.channelOrderId, at, invoice: r.invoice! };
+      if (kind === 'thing')
+        return { kind, position, orderId: r.orderId, channel: r.channel, channelOrderId: r.channelOrderId, at, thing: r.thing! };
       return kind === 'step'
         ? {
             kind,
@@ -169,25 +183,26 @@ export function stockEvent(r: StockFeedRow) {
 }
 
 /**
- * An invoice's state as the feed shows it (version 1): planned (`pending`), `issued` with its
- * number, `rejected` with the reason, `pending` again after an ops retry. No buyer data.
+ * A thing's state as the feed shows it (version 1): an invoice's (`invoice.status`: planned as
+ * `pending`, `issued` with its number, `rejected` with the reason, `pending` again after an ops
+ * retry) or a shipment's (`shipment.status`). No buyer data in either.
  */
-export function invoiceEvent(r: InvoiceFeedRow) {
-  const i = r.invoice;
-  return {
+export function thingEvent(r: ThingFeedRow) {
+  const base = {
     position: r.position,
-    eventId: `invoice:${r.position}`,
-    type: 'invoice.status' as const,
+    eventId: `${r.thing.type}:${r.position}`,
     version: 1 as const,
     orderId: r.orderId,
     channel: r.channel,
     channelOrderId: r.channelOrderId,
-    ...i,
-    at: r.at.toISOString(),
   };
+  const at = r.at.toISOString();
+  return r.thing.type === 'invoice.status'
+    ? { ...base, type: 'invoice.status' as const, ...r.thing.data, at }
+    : { ...base, type: 'shipment.status' as const, ...r.thing.data, at };
 }
 
 /** Any feed row as its event; order steps scrubbed by `scrubFor` (their customer and address known). */
 export function toFeedEvent(r: FeedRow, scrubFor: (r: StepRow) => <T>(value: T) => T) {
-  return r.kind === 'step' ? stepEvent(r, scrubFor(r)) : r.kind === 'invoice' ? invoiceEvent(r) : stockEvent(r);
+  return r.kind === 'step' ? stepEvent(r, scrubFor(r)) : r.kind === 'thing' ? thingEvent(r) : stockEvent(r);
 }

@@ -11,6 +11,7 @@ import { fromMinor, toMinor } from '../domain/money';
 import type { CanonicalOrder } from '../domain/order';
 import type { OrderTaxQuote } from '../domain/tax';
 import type { Sql } from './client';
+import { OutboxTable, type ClaimedRow } from './outbox-repo';
 
 /** The buyer as the invoice names them (the order's customer; the address on one line). */
 export interface InvoiceBuyer {
@@ -98,26 +99,27 @@ export async function writeInvoices(tx: TransactionSql, orderId: string, facts: 
   for (const i of invoices) await logState(tx, i.invoiceKey);
 }
 
-/** Appends an invoice's state as it is now to the event feed, once per state reached (in the caller's transaction). */
+/** Appends an invoice's state as it is now to the event feed, unless it is the state last appended (in the caller's transaction). */
 async function logState(q: Sql | TransactionSql, key: string): Promise<void> {
-  await q`insert into invoice_events (invoice_key, status, series, number, reason)
-    select invoice_key, status, series, number, reason from invoices i where invoice_key = ${key}
-      and not exists (select 1 from invoice_events e where e.invoice_key = i.invoice_key and e.feed_id = (
-        select max(feed_id) from invoice_events l where l.invoice_key = i.invoice_key) and e.status = i.status)`;
+  await q`insert into feed_events (order_id, type, subject, data)
+    select order_id, 'invoice.status', invoice_key, jsonb_build_object('invoiceKey', invoice_key, 'kind', kind, 'originalKey', original_key,
+        'status', status, 'currency', currency, 'net', net::text, 'vat', vat::text, 'gross', gross::text, 'series', series,
+        'number', number, 'reason', reason)
+    from invoices i where invoice_key = ${key}
+      and i.status is distinct from (select e.data ->> 'status' from feed_events e where e.subject = i.invoice_key order by e.feed_id desc limit 1)`;
 }
 
 /** A due invoice as the relay holds it. */
-export interface PendingInvoice {
-  key: string;
+export interface PendingInvoice extends ClaimedRow {
   orderId: string;
   status: 'pending' | 'submitted';
-  attempts: number;
-  claimToken: string;
 }
 
 /** The relay's store: due invoices (an adjustment only once its original is issued), leased. */
-export class InvoiceOutbox {
-  constructor(private readonly sql: Sql) {}
+export class InvoiceOutbox extends OutboxTable<PendingInvoice> {
+  constructor(sql: Sql) {
+    super(sql, 'invoices', 'invoice_key');
+  }
 
   async claim(limit: number, leaseMs: number): Promise<PendingInvoice[]> {
     const token = randomUUID();
@@ -131,35 +133,13 @@ export class InvoiceOutbox {
         for update of i skip locked)
       update invoices w set claimed_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000}), claim_token = ${token}
       from due where w.invoice_key = due.invoice_key
-      returning w.invoice_key as key, w.order_id as "orderId", w.status, w.attempts, w.claim_token as "claimToken"`;
-  }
-
-  async renew(p: PendingInvoice, leaseMs: number): Promise<boolean> {
-    const [row] = await this.sql<{ attempts: number }[]>`
-      update invoices set claimed_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000}), attempts = attempts + 1
-      where invoice_key = ${p.key} and claim_token = ${p.claimToken} returning attempts`;
-    if (!row) return false;
-    p.attempts = row.attempts;
-    return true;
+      returning w.invoice_key as key, w.order_id as "orderId", w.status, w.attempts, w.created_at as "createdAt", w.claim_token as "claimToken"`;
   }
 
   /** Handled this time (the handler moved its status on): the lease goes. */
-  async done(p: PendingInvoice): Promise<void> {
+  override async done(p: PendingInvoice): Promise<void> {
     await this
       .sql`update invoices set claimed_until = null, claim_token = null where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
-  }
-
-  async retryLater(p: PendingInvoice, delayMs: number, error: string): Promise<void> {
-    await this.sql`
-      update invoices set claimed_until = null, claim_token = null, last_error = ${error.slice(0, 500)},
-        next_attempt_at = clock_timestamp() + make_interval(secs => ${delayMs / 1000})
-      where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
-  }
-
-  async release(rows: PendingInvoice[]): Promise<void> {
-    for (const p of rows)
-      await this
-        .sql`update invoices set claimed_until = null, claim_token = null where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
   }
 
   /** What the relay sends: the invoice and, for an adjustment, the original's number. */

@@ -50,15 +50,26 @@ export interface ShipmentRow {
   deliverBy?: string | undefined;
 }
 
-/** Upserts a shipment's row; its status only moves forward, what it knew is kept. */
+/**
+ * Upserts a shipment's row; its status only moves forward, what it knew is kept. A status it had
+ * not had before is a `shipment.status` event of the feed, written in the same statement.
+ */
 async function upsertShipment(sql: Sql | TransactionSql, s: ShipmentRow): Promise<void> {
   await sql`
+    with before as (select status from shipments where shipment_id = ${s.shipmentId}),
+    up as (
     insert into shipments (shipment_id, order_id, warehouse_id, carrier, booking_id, tracking_number, status, status_rank, deliver_by)
     values (${s.shipmentId}, ${s.orderId}, ${s.warehouseId}, ${s.carrier ?? null}, ${s.bookingId ?? null}, ${s.trackingNumber ?? null}, ${s.status}, ${s.statusRank}, ${s.deliverBy ?? null}::timestamptz)
     on conflict (shipment_id) do update set carrier = coalesce(excluded.carrier, shipments.carrier), deliver_by = coalesce(excluded.deliver_by, shipments.deliver_by),
       booking_id = coalesce(excluded.booking_id, shipments.booking_id), tracking_number = coalesce(excluded.tracking_number, shipments.tracking_number),
       status = case when excluded.status_rank >= shipments.status_rank then excluded.status else shipments.status end,
-      status_rank = greatest(excluded.status_rank, shipments.status_rank), updated_at = now()`;
+      status_rank = greatest(excluded.status_rank, shipments.status_rank), updated_at = now()
+    returning *)
+    insert into feed_events (order_id, type, subject, data)
+    select up.order_id, 'shipment.status', up.shipment_id, jsonb_build_object('shipmentId', up.shipment_id, 'warehouseId', up.warehouse_id,
+        'carrier', up.carrier, 'bookingId', up.booking_id, 'trackingNumber', up.tracking_number, 'status', up.status,
+        'deliverBy', up.deliver_by)
+    from up where up.status is distinct from (select status from before)`;
 }
 
 export interface OrderRow {

@@ -16,12 +16,12 @@
  * API and workers run compiled, as the image runs them (`npm run build` into the run's directory);
  * BENCH_FROM_SOURCE=1 runs them through tsx instead (the worker then bundles its workflows at start).
  *
- *   BENCH_SECTIONS=1 | 2 | 1,2   BENCH_OPEN_ORDERS=10000   BENCH_WORKERS=1   npm run bench:deploy
+ *   BENCH_SECTIONS=1 | 2 | 1,2   BENCH_OPEN_ORDERS=10000   BENCH_WORKERS=1   BENCH_WORKER_NICE=0   npm run bench:deploy
  * The workers' settings come from this shell (OMS_WORKER_MAX_CACHED_WORKFLOWS, ...), defaults otherwise.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSql } from '../db/client';
 import { migrate } from '../db/migrate';
@@ -37,6 +37,8 @@ const BURST = num('BENCH_ORDERS', 200);
 const OPEN = num('BENCH_OPEN_ORDERS', 10_000);
 const WINDOW = num('BENCH_WINDOW', 300);
 const WORKERS = num('BENCH_WORKERS', 1);
+/** BENCH_WORKER_NICE=10: the worker processes at a lower CPU priority than the API (as a shared host would run them). */
+const WORKER_NICE = num('BENCH_WORKER_NICE', 0);
 /** BENCH_TEMPORAL=cluster: a real Temporal server on the run's PostgreSQL (built once, as `npm run test:cluster`). */
 const CLUSTER = process.env.BENCH_TEMPORAL === 'cluster';
 const SECTIONS = (process.env.BENCH_SECTIONS ?? '1,2').split(',').map((s) => s.trim());
@@ -145,6 +147,11 @@ try {
   await q`update stock set on_hand = 100000000, reserved = 0, safety_stock = 0`;
   await Promise.all([...t.apis, ...t.workers].map((p) => p.ensureUp(Date.now() + 600_000)));
   say(`worker RSS at start: ${t.workers.map((w) => rssMiB(w.pid).toFixed(0)).join(' + ')} MiB`);
+  if (WORKER_NICE) {
+    // On a machine the API shares with a busy worker: the worker yields the CPU to intake.
+    for (const w of t.workers) if (w.pid) setPriority(w.pid, WORKER_NICE);
+    say(`worker process(es) run at nice ${WORKER_NICE} (BENCH_WORKER_NICE)`);
+  }
   const sizing = Object.entries(baseEnv).filter(([k]) => k.startsWith('OMS_WORKER_MAX_'));
   say(
     `worker settings: ${sizing.length ? sizing.map(([k, v]) => `${k}=${v}`).join(' ') : 'the defaults (lib/config.ts DEFAULT_WORKER_SIZING)'}`,

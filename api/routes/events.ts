@@ -68,8 +68,8 @@ const InvoiceEvent = z
   .object({
     position: z.string(),
     eventId: z.string().openapi({
-      description: '`invoice:<position>`: one per state an invoice reached; `invoiceKey` names the invoice.',
-      example: 'invoice:1187',
+      description: '`invoice.status:<position>`: one per state an invoice reached; `invoiceKey` names the invoice.',
+      example: 'invoice.status:1187',
     }),
     type: z.literal('invoice.status'),
     version: z.literal(1),
@@ -94,7 +94,32 @@ const InvoiceEvent = z
       "An e-invoice of an order reached a state: planned (`pending`, with the step that told the sale or refund), `issued` (its series and number), `rejected` (the provider's reason), or `pending` again after an ops retry (docs/back-office.md).",
   });
 
-export const FeedEvent = z.discriminatedUnion('type', [OrderStepEvent, StockEvent, InvoiceEvent]).openapi('FeedEvent');
+const ShipmentEvent = z
+  .object({
+    position: z.string(),
+    eventId: z
+      .string()
+      .openapi({ description: '`shipment.status:<position>`: one per status a shipment reached.', example: 'shipment.status:1190' }),
+    type: z.literal('shipment.status'),
+    version: z.literal(1),
+    orderId: z.string(),
+    channel: z.string(),
+    channelOrderId: z.string(),
+    shipmentId: z.string(),
+    warehouseId: z.string(),
+    carrier: z.string().nullable(),
+    bookingId: z.string().nullable(),
+    trackingNumber: z.string().nullable(),
+    status: z.string().openapi({ description: 'planned, booked, picked_up, in_transit, delivered, ...', example: 'picked_up' }),
+    deliverBy: z.string().nullable(),
+    at: z.string(),
+  })
+  .openapi('ShipmentEvent', {
+    description:
+      'A shipment of an order reached a status it had not had (its status only moves forward): booked with a carrier and tracking number, handed over, delivered, returned to the sender...',
+  });
+
+export const FeedEvent = z.discriminatedUnion('type', [OrderStepEvent, StockEvent, InvoiceEvent, ShipmentEvent]).openapi('FeedEvent');
 
 const FeedPage = z
   .object({
@@ -109,7 +134,7 @@ export function registerEventRoutes(app: App, events: EventsRepo): void {
       method: 'get',
       path: '/v1/events',
       tags: ['back office'],
-      summary: 'The event feed: every order step, stock count and invoice state, in the order written, after a position',
+      summary: 'The event feed: every order step, stock count, shipment status and invoice state, in the order written, after a position',
       description:
         "For systems that poll. Positions increase; an event is shown only once every transaction that could still write an earlier position has ended, so paging with `after=next` never skips one. Personal data in the events' text is scrubbed for ops and admins as in the order API.",
       security: [{ apiKey: [] }],

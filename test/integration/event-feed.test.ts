@@ -78,7 +78,7 @@ describe('the event feed', () => {
     expect(((await bad.json()) as { errors: { path: string }[] }).errors.map((e) => e.path).sort()).toEqual(['after', 'limit']);
   }, 120_000);
 
-  it("each order's invoices are in the feed as they are issued, after the steps that earned them, and in its channel's feed", async () => {
+  it("each order's shipment statuses and invoices are in the feed, the invoice after the steps that earned it, and in its channel's feed", async () => {
     const start = (await readAll('0', 500)).next;
     const [id] = await placeAndDeliver(stack, [makeOrder({ sku: 'FEED-A', quantity: 2 })]);
     const issued = await eventually(
@@ -97,6 +97,34 @@ describe('the event feed', () => {
     const handover = steps.find((e) => e.status === 'SHIPPED' || /handed/i.test(e.event));
     expect(handover, JSON.stringify(steps.map((e) => [e.status, e.event]))).toBeDefined();
     expect(BigInt(issued.inv.position)).toBeGreaterThan(BigInt(handover!.position));
+    // Its shipment's statuses too, each once, in the order it reached them, delivered last — booked
+    // with the carrier's tracking number, which the order step only tells in words.
+    const shipped = issued.items.filter((e) => e.orderId === id && e.type === 'shipment.status') as unknown as {
+      status: string;
+      trackingNumber: string | null;
+      carrier: string | null;
+      position: string;
+    }[];
+    const statuses = shipped.map((e) => e.status);
+    expect(new Set(statuses).size).toBe(statuses.length);
+    expect(statuses).toEqual(expect.arrayContaining(['booked', 'delivered']));
+    expect(statuses.at(-1)).toBe('delivered');
+    const rank = [
+      'pending',
+      'picking',
+      'packed',
+      'booked',
+      'picked_up',
+      'in_transit',
+      'delivery_failed',
+      'returned_to_sender',
+      'delivered',
+    ];
+    expect(statuses.map((x) => rank.indexOf(x))).toEqual(statuses.map((x) => rank.indexOf(x)).sort((a, b) => a - b));
+    expect(shipped.find((e) => e.status === 'delivered')).toMatchObject({
+      carrier: expect.any(String) as unknown,
+      trackingNumber: expect.any(String) as unknown,
+    });
     const web = (await (await stack.api(`/v1/events?after=${start}&channel=web&limit=500`, { key: TEST_KEYS.ops })).json()) as Page;
     expect(web.items.map((e) => e.eventId)).toContain(issued.inv.eventId);
     const shopee = (await (await stack.api(`/v1/events?after=${start}&channel=shopee&limit=500`, { key: TEST_KEYS.ops })).json()) as Page;
@@ -111,11 +139,11 @@ describe('the event feed', () => {
       json: { onHand: 77, reason: 'cycle count' },
     });
     expect(res.status).toBe(200);
-    // (An invoice of an earlier test's order issued meanwhile would be in the feed too: stock only here.)
+    // (An invoice or a shipment of an earlier test's order moving on meanwhile would be in the feed too: stock only here.)
     const got = (await (await stack.api(`/v1/events?after=${before}`, { key: TEST_KEYS.ops })).json()) as {
       items: Record<string, unknown>[];
     };
-    got.items = got.items.filter((e) => e.type !== 'invoice.status');
+    got.items = got.items.filter((e) => e.type === 'stock.adjusted');
     expect(got.items).toHaveLength(1);
     expect(got.items[0]).toMatchObject({
       type: 'stock.adjusted',
