@@ -374,6 +374,48 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     expect((await c.reconcile()).differences.filter((d) => d.orderId === cut || d.orderId === exchanged)).toEqual([]);
   });
 
+  it('a COD order returned: refunded by bank transfer, its sale invoice adjusted by what was refunded', async () => {
+    const id = await c.submit(makeOrder({ sku: 'SKU-J1', quantity: 2, payment: { method: 'cod' } }));
+    await c.until(id, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
+    const ask = await stack.api(`/v1/orders/${id}/returns`, {
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { lines: [{ lineNo: 1, quantity: 1 }], reason: 'changed my mind' },
+    });
+    expect(ask.status).toBe(201);
+    const { returnId } = (await ask.json()) as { returnId: string };
+    await c.until(id, (o) => o.returns.find((r) => r.returnId === returnId)?.status === 'received', 'parcel back');
+    const inspected = await stack.api(`/v1/orders/${id}/returns/${returnId}/inspection`, {
+      method: 'POST',
+      key: TEST_KEYS.ops,
+      json: { result: 'accept' },
+    });
+    expect(inspected.status).toBe(200);
+    const lines = await eventually(
+      async () => {
+        const ls = (await c.journal()).filter((l) => l.orderId === id);
+        return ls.some((l) => l.kind === 'refunded') ? ls : undefined;
+      },
+      { what: 'the bank-transfer refund in the journal' },
+    );
+    expectBalanced(lines);
+    expect(kinds(lines, id)).toEqual(['cod_collected', 'refunded']);
+    // Nothing went through the gateway: the refund is owed by bank transfer.
+    expect(net(lines, ACCOUNTS.gateway)).toBe(0);
+    expect(await c.gatewayNet(id)).toBe(0);
+    const owed = -net(lines, ACCOUNTS.refundsPayable);
+    expect(owed).toBe(toMinor('100000.00'));
+    const inv = await c.issuedInvoices({ [id]: 2 });
+    expect(inv[id]!.map((i) => [i.kind, i.gross])).toEqual([
+      ['sale', '200000.00'],
+      ['adjustment', '100000.00'],
+    ]);
+    expect(invoicedNet(inv[id]!)).toBe(toMinor('200000.00') - owed);
+    expect(await c.providerNet(id)).toBe(toMinor('100000.00'));
+    const rec = await c.reconcile();
+    expect(rec.differences.filter((d) => d.orderId === id && d.kind.includes('invoiced'))).toEqual([]);
+  });
+
   it('e-invoices: a provider failing is retried; a rejection waits with its reason, listed, until an ops retry with the tax code mended', async () => {
     // The provider answers 500 twice for the first order: its invoice goes out on the third try.
     const flaky = makeOrder({ sku: 'SKU-J1', quantity: 1 });
@@ -502,6 +544,31 @@ describe('the journal of a COD order the carrier pays over short', () => {
   });
   afterAll(async () => {
     await stack?.close();
+  });
+
+  it('a prepaid parcel back to the sender: the capture refunded in the journal and at the gateway, its invoice adjusted to nothing', async () => {
+    const id = await c.submit(makeOrder({ sku: 'SKU-JC', quantity: 2 }));
+    const booked = await c.until(id, (o) => o.shipments[0]?.status === 'booked', 'booked');
+    const bookingId = booked.shipments[0]!.bookingId!;
+    await c.sandbox(`/sandbox/carriers/${bookingId}/advance`, { status: 'picked_up' });
+    await c.until(id, (o) => o.shipments[0]?.status === 'picked_up', 'handed over');
+    await c.sandbox(`/sandbox/carriers/${bookingId}/advance`, { status: 'returned_to_sender' });
+    await c.until(id, (o) => o.status === 'CANCELLED', 'cancelled after the parcel came back');
+    const lines = await eventually(
+      async () => {
+        const ls = (await c.journal()).filter((l) => l.orderId === id);
+        return ls.some((l) => l.kind === 'refunded') ? ls : undefined;
+      },
+      { what: 'the refund in the journal' },
+    );
+    expectBalanced(lines);
+    expect(kinds(lines, id)).toEqual(['authorised', 'captured', 'refunded']);
+    expect(net(lines, ACCOUNTS.gateway)).toBe(await c.gatewayNet(id));
+    expect(net(lines, ACCOUNTS.gateway)).toBe(0);
+    const inv = await c.issuedInvoices({ [id]: 2 });
+    expect(inv[id]!.map((i) => i.kind)).toEqual(['sale', 'adjustment']);
+    expect(invoicedNet(inv[id]!)).toBe(0);
+    expect(await c.providerNet(id)).toBe(0);
   });
 
   it('collected on delivery, remitted short: the carrier owes the difference in the journal, and it balances', async () => {
