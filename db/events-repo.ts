@@ -53,9 +53,21 @@ export interface ShipmentState {
   deliverBy: string | null;
 }
 
+/** The return as a `return.status` event shows it (no reason text: people write it). */
+export interface ReturnState {
+  returnId: string;
+  status: 'requested' | 'label_sent' | 'in_transit' | 'received' | 'accepted' | 'rejected' | 'expired';
+  lines: { lineNo: number; sku: string; quantity: number }[];
+  trackingNumber: string | null;
+  refundDue: string | null;
+  refunded: string | null;
+  exchange: string | null;
+}
+
 /**
  * A state a thing of an order reached (`feed_events`): an invoice planned, issued, rejected or
- * sent again (db/invoices-repo.ts); a shipment's status moving on (orders-repo.ts `upsertShipment`).
+ * sent again (db/invoices-repo.ts); a shipment's status moving on (orders-repo.ts `upsertShipment`);
+ * a return new or moving on with a step (orders-repo.ts `applyStatus`).
  */
 export interface ThingFeedRow {
   kind: 'thing';
@@ -64,7 +76,10 @@ export interface ThingFeedRow {
   channel: string;
   channelOrderId: string;
   at: Date;
-  thing: { type: 'invoice.status'; data: InvoiceState } | { type: 'shipment.status'; data: ShipmentState };
+  thing:
+    | { type: 'invoice.status'; data: InvoiceState }
+    | { type: 'shipment.status'; data: ShipmentState }
+    | { type: 'return.status'; data: ReturnState };
 }
 
 export type FeedRow = StepRow | StockFeedRow | ThingFeedRow;
@@ -197,9 +212,14 @@ export function thingEvent(r: ThingFeedRow) {
     channelOrderId: r.channelOrderId,
   };
   const at = r.at.toISOString();
-  return r.thing.type === 'invoice.status'
-    ? { ...base, type: 'invoice.status' as const, ...r.thing.data, at }
-    : { ...base, type: 'shipment.status' as const, ...r.thing.data, at };
+  switch (r.thing.type) {
+    case 'invoice.status':
+      return { ...base, type: r.thing.type, ...r.thing.data, at };
+    case 'shipment.status':
+      return { ...base, type: r.thing.type, ...r.thing.data, at };
+    case 'return.status':
+      return { ...base, type: r.thing.type, ...r.thing.data, at };
+  }
 }
 
 /** Any feed row as its event; order steps scrubbed by `scrubFor` (their customer and address known). */

@@ -72,6 +72,43 @@ async function upsertShipment(sql: Sql | TransactionSql, s: ShipmentRow): Promis
     from up where up.status is distinct from (select status from before)`;
 }
 
+/** What the order detail keeps of a return (workflows/messages.ts ReturnView) that its feed events show. */
+interface ReturnFeedState {
+  returnId: string;
+  status: string;
+  lines: { lineNo: number; sku: string; quantity: number }[];
+  trackingNumber?: string;
+  refundDue?: string;
+  refunded?: string;
+  exchange?: { status: string };
+}
+
+/**
+ * A return that is new, or whose status moved, with this step is a `return.status` event of the
+ * feed (no reason text: people write it, and it may carry personal data).
+ */
+async function logReturns(tx: TransactionSql, orderId: string, before: ReturnFeedState[], after: ReturnFeedState[]): Promise<void> {
+  const was = new Map(before.map((r) => [r.returnId, r.status]));
+  const moved = after.filter((r) => was.get(r.returnId) !== r.status);
+  if (!moved.length) return;
+  await tx`insert into feed_events ${tx(
+    moved.map((r) => ({
+      order_id: orderId,
+      type: 'return.status',
+      subject: r.returnId,
+      data: tx.json({
+        returnId: r.returnId,
+        status: r.status,
+        lines: r.lines.map((l) => ({ lineNo: l.lineNo, sku: l.sku, quantity: l.quantity })),
+        trackingNumber: r.trackingNumber ?? null,
+        refundDue: r.refundDue ?? null,
+        refunded: r.refunded ?? null,
+        exchange: r.exchange?.status ?? null,
+      }),
+    })),
+  )}`;
+}
+
 export interface OrderRow {
   orderId: string;
   channel: string;
@@ -192,10 +229,15 @@ export class OrdersRepo {
         await writeJournal(tx, w.orderId, w.at, w.money);
         await writeInvoices(tx, w.orderId, w.money);
       }
-      const updated = await tx`
-        update orders set status = ${w.status}, seq = ${w.seq}, needs_attention = ${w.needsAttention}, attention_reason = ${w.attentionReason},
+      // The returns as they stood before (the subquery reads the row before this update).
+      const updated = await tx<{ returnsBefore: ReturnFeedState[] | null }[]>`
+        update orders o set status = ${w.status}, seq = ${w.seq}, needs_attention = ${w.needsAttention}, attention_reason = ${w.attentionReason},
           escalation_level = ${w.escalationLevel}, detail = ${tx.json(w.detail as never)}, updated_at = now()
-        where order_id = ${w.orderId} and (seq < ${w.seq} or (seq = ${w.seq} and ${written.length > 0}) or ${closing}) returning 1`;
+        from (select detail -> 'returns' as returns from orders where order_id = ${w.orderId}) prev
+        where o.order_id = ${w.orderId} and (o.seq < ${w.seq} or (o.seq = ${w.seq} and ${written.length > 0}) or ${closing})
+        returning prev.returns as "returnsBefore"`;
+      if (updated[0])
+        await logReturns(tx, w.orderId, updated[0].returnsBefore ?? [], (w.detail.returns as ReturnFeedState[] | undefined) ?? []);
       return { applied: updated.length > 0 };
     });
   }

@@ -119,7 +119,34 @@ const ShipmentEvent = z
       'A shipment of an order reached a status it had not had (its status only moves forward): booked with a carrier and tracking number, handed over, delivered, returned to the sender...',
   });
 
-export const FeedEvent = z.discriminatedUnion('type', [OrderStepEvent, StockEvent, InvoiceEvent, ShipmentEvent]).openapi('FeedEvent');
+const ReturnEvent = z
+  .object({
+    position: z.string(),
+    eventId: z
+      .string()
+      .openapi({ description: '`return.status:<position>`: one per status a return reached.', example: 'return.status:1204' }),
+    type: z.literal('return.status'),
+    version: z.literal(1),
+    orderId: z.string(),
+    channel: z.string(),
+    channelOrderId: z.string(),
+    returnId: z.string(),
+    status: z.enum(['requested', 'label_sent', 'in_transit', 'received', 'accepted', 'rejected', 'expired']),
+    lines: z.array(z.object({ lineNo: z.number().int(), sku: z.string(), quantity: z.number().int() })),
+    trackingNumber: z.string().nullable(),
+    refundDue: Money.nullable().openapi({ description: 'What the return refunds when accepted.' }),
+    refunded: Money.nullable(),
+    exchange: z.string().nullable().openapi({ description: "An exchange's state (a replacement instead of a refund), or null." }),
+    at: z.string(),
+  })
+  .openapi('ReturnEvent', {
+    description:
+      'A return of an order was requested or reached a new status: label sent, parcel in transit, received, accepted (refunded or exchanged), rejected, expired.',
+  });
+
+export const FeedEvent = z
+  .discriminatedUnion('type', [OrderStepEvent, StockEvent, InvoiceEvent, ShipmentEvent, ReturnEvent])
+  .openapi('FeedEvent');
 
 const FeedPage = z
   .object({
@@ -134,7 +161,8 @@ export function registerEventRoutes(app: App, events: EventsRepo): void {
       method: 'get',
       path: '/v1/events',
       tags: ['back office'],
-      summary: 'The event feed: every order step, stock count, shipment status and invoice state, in the order written, after a position',
+      summary:
+        'The event feed: every order step, stock count, shipment and return status and invoice state, in the order written, after a position',
       description:
         "For systems that poll. Positions increase; an event is shown only once every transaction that could still write an earlier position has ended, so paging with `after=next` never skips one. Personal data in the events' text is scrubbed for ops and admins as in the order API.",
       security: [{ apiKey: [] }],

@@ -35,14 +35,15 @@ create index invoices_order_idx on invoices (order_id, created_at);
 create index invoices_due_idx on invoices (next_attempt_at) where status in ('pending', 'submitted');
 create index invoices_fact_idx on invoices (order_id, fact_key);
 -- The event feed's record of states that things of an order reach — an invoice planned, issued,
--- rejected or sent again; a shipment booked, picked up, delivered... (0016: one sequence, one
+-- rejected or sent again; a shipment booked, picked up, delivered...; a return requested,
+-- received, accepted... (0016: one sequence, one
 -- order) — appended in the transaction that changed the thing, never moved. `data` is the thing
 -- as it stood then, as the feed shows it (db/events-repo.ts).
 create table feed_events (
   feed_id  bigint primary key default nextval('order_timeline_feed_seq'),
   feed_tx  xid8 not null default pg_current_xact_id(),
   order_id text not null,
-  type     text not null check (type in ('invoice.status', 'shipment.status')),
+  type     text not null check (type in ('invoice.status', 'shipment.status', 'return.status')),
   subject  text not null,
   data     jsonb not null,
   at       timestamptz not null default clock_timestamp()

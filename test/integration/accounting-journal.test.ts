@@ -129,7 +129,19 @@ function client(stack: () => TestStack) {
       .filter((i) => i.status === 'issued')
       .reduce((a, i) => a + (i.request.type === 'original' ? 1 : -1) * toMinor(i.request.totals.gross), 0);
   };
-  return { getOrder, until, submit, sandbox, journal, gatewayNet, gatewaySums, reconcile, invoices, issuedInvoices, providerNet };
+  /** The whole event feed, page by page. */
+  const feed = async () => {
+    const items: (Record<string, unknown> & { type: string; orderId?: string; status?: string; position: string })[] = [];
+    for (let after = '0'; ;) {
+      const page = (await (await stack().api(`/v1/events?after=${after}&limit=500`, { key: TEST_KEYS.ops })).json()) as {
+        items: typeof items;
+      };
+      if (!page.items.length) return items;
+      items.push(...page.items);
+      after = page.items.at(-1)!.position;
+    }
+  };
+  return { getOrder, until, submit, sandbox, journal, gatewayNet, gatewaySums, reconcile, invoices, issuedInvoices, providerNet, feed };
 }
 
 interface Invoice {
@@ -412,6 +424,17 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     ]);
     expect(invoicedNet(inv[id]!)).toBe(toMinor('200000.00') - owed);
     expect(await c.providerNet(id)).toBe(toMinor('100000.00'));
+    // The return's statuses are events of the feed, in order, the refund on the accepted one; the
+    // buyer's reason is not in them.
+    const returns = (await c.feed()).filter((e) => e.type === 'return.status' && e.orderId === id);
+    const order = ['requested', 'label_sent', 'in_transit', 'received', 'accepted'];
+    const statuses = returns.map((e) => e.status!);
+    expect(statuses[0]).toBe('requested');
+    expect(statuses).toContain('received');
+    expect(statuses.at(-1)).toBe('accepted');
+    expect(statuses.map((x) => order.indexOf(x))).toEqual([...new Set(statuses.map((x) => order.indexOf(x)))].sort((a, b) => a - b));
+    expect(returns.at(-1)).toMatchObject({ returnId, refunded: '100000.00', lines: [{ lineNo: 1, sku: 'SKU-J1', quantity: 1 }] });
+    expect(JSON.stringify(returns)).not.toContain('changed my mind');
     const rec = await c.reconcile();
     expect(rec.differences.filter((d) => d.orderId === id && d.kind.includes('invoiced'))).toEqual([]);
   });
@@ -477,13 +500,7 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     expect(await (await stack.api(fixed[b]![0]!.document!, { key: TEST_KEYS.cs })).text()).toContain('<TaxCode>0312345678</TaxCode>');
     expect((await c.reconcile()).differences.filter((d) => d.orderId === b)).toEqual([]);
     // Each state it went through is an event of the feed, in order.
-    const feed: { items: { type: string; orderId?: string; status?: string; position: string }[] } = { items: [] };
-    for (let after = '0'; ;) {
-      const page = (await (await stack.api(`/v1/events?after=${after}&limit=500`, { key: TEST_KEYS.ops })).json()) as typeof feed;
-      if (!page.items.length) break;
-      feed.items.push(...page.items);
-      after = page.items.at(-1)!.position;
-    }
+    const feed = { items: await c.feed() };
     expect(feed.items.filter((e) => e.type === 'invoice.status' && e.orderId === b).map((e) => e.status)).toEqual([
       'pending',
       'rejected',
