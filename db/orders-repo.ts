@@ -2,7 +2,6 @@
  * The order projection and timeline. Writes are guarded by the workflow's sequence number: a
  * late or repeated write (an activity retried after a newer one landed) never overwrites.
  */
-import type postgres from 'postgres';
 import type { TransactionSql } from 'postgres';
 import type { CanonicalOrder } from '../domain/order';
 import type { MoneyFact } from '../domain/journal';
@@ -11,6 +10,7 @@ import { writeInvoices } from './invoices-repo';
 import { writeJournal } from './journal-repo';
 import type { Sql } from './client';
 import { enqueuePush } from './status-pushes-repo';
+import type { StartKind } from './workflow-starts-repo';
 
 /** The statuses an order workflow ends on: nothing it writes comes after them. */
 const CLOSING = new Set(['REJECTED', 'CANCELLED', 'COMPLETED']);
@@ -178,24 +178,32 @@ export class OrdersRepo {
     order: CanonicalOrder,
     total: string,
     raw: unknown,
-    alsoInTx?: (tx: postgres.TransactionSql) => Promise<unknown>,
+    /** The workflow to ask for with a new order (or one whose workflow has not written a step yet). */
+    start?: { workflowId: string; kind: StartKind; taskQueue: string; input: unknown },
     /** The order's tax as quoted at intake (domain/tax.ts), kept with a new order. */
     tax?: OrderTaxQuote,
   ): Promise<{ created: boolean; status: string }> {
-    return this.sql.begin(async (tx) => {
-      const inserted = await tx`
+    // One statement, so one round trip and one commit: the order, its raw payload in the intake
+    // log and the start request are written together or not at all. Its sub-selects read the
+    // order as it was before the statement: for a new order nothing, for a repeat its status.
+    const s = this.sql;
+    const [row] = await s<{ created: boolean; status: string | null }[]>`
+      with known as (select status, seq from orders where order_id = ${orderId}),
+      inserted as (
         insert into orders (order_id, channel, channel_order_id, customer_id, status, currency, total, payment_method, placed_at, canonical, tax)
         values (${orderId}, ${order.channel}, ${order.channelOrderId}, ${order.customer.id}, 'RECEIVED', ${order.currency}, ${total},
-                ${order.payment.method}, ${order.placedAt}, ${tx.json(order)}, ${tax ? tx.json(tax as never) : null})
-        on conflict do nothing returning 1`;
-      const created = inserted.length > 0;
-      await tx`insert into order_intake_log (order_id, channel, raw, duplicate) values (${orderId}, ${order.channel}, ${tx.json(raw as never)}, ${!created})`;
-      const [row] = created
-        ? [{ status: 'RECEIVED', seq: 0 }]
-        : await tx<{ status: string; seq: number }[]>`select status, seq from orders where order_id = ${orderId}`;
-      if (alsoInTx && (row?.seq ?? 0) === 0) await alsoInTx(tx);
-      return { created, status: row?.status ?? 'RECEIVED' };
-    });
+                ${order.payment.method}, ${order.placedAt}, ${s.json(order)}, ${tax ? s.json(tax as never) : null})
+        on conflict do nothing returning 1),
+      logged as (
+        insert into order_intake_log (order_id, channel, raw, duplicate)
+        select ${orderId}, ${order.channel}, ${s.json(raw as never)}, not exists (select 1 from inserted)),
+      started as (
+        insert into workflow_starts (workflow_id, kind, task_queue, input)
+        select ${start?.workflowId ?? ''}, ${start?.kind ?? 'order'}, ${start?.taskQueue ?? ''}, ${s.json((start?.input ?? null) as never)}
+        where ${start !== undefined} and coalesce((select seq from known), 0) = 0
+        on conflict (workflow_id) do nothing)
+      select exists (select 1 from inserted) as created, (select status from known) as status`;
+    return { created: row!.created, status: row!.created ? 'RECEIVED' : (row!.status ?? 'RECEIVED') };
   }
 
   /**

@@ -5,7 +5,6 @@
  * the answer never waits on Temporal) or waits for the start (an activity, already in Temporal).
  */
 import { OrdersRepo } from '../db/orders-repo';
-import { enqueueStart } from '../db/workflow-starts-repo';
 import { fromMinor } from '../domain/money';
 import { orderIdFor, type CanonicalOrder } from '../domain/order';
 import type { OrderSettings } from '../domain/settings';
@@ -57,7 +56,7 @@ export async function intakeOrder(
     order,
     total,
     raw,
-    (tx) => enqueueStart(tx, { workflowId: orderId, kind: 'order', taskQueue: deps.taskQueue, input }),
+    { workflowId: orderId, kind: 'order', taskQueue: deps.taskQueue, input },
     tax,
   );
   if (opts.startNow) {

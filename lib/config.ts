@@ -195,6 +195,18 @@ export const DEFAULT_WORKER_SIZING: WorkerSizing = {
   callsPerSecond: { carriers: 50, channels: 20 },
 };
 
+/**
+ * Whether a workflow cache of `maxCached` is likely to fit a V8 heap limited to `heapLimitBytes`
+ * (`--max-old-space-size`): about 64 MiB for the worker itself and 0.4 MiB per cached order
+ * workflow, the figures behind docs/deploy.md's sizing (a 256 MB heap held a cache of 350 flat
+ * over 2,000 open orders). A cache past 90% of the heap collects all the time or runs out of it.
+ */
+export function cacheFitsHeap(maxCached: number, heapLimitBytes: number): { fits: boolean; needMiB: number; heapMiB: number } {
+  const needMiB = Math.ceil(64 + 0.4 * maxCached);
+  const heapMiB = Math.floor(heapLimitBytes / 2 ** 20);
+  return { fits: needMiB <= 0.9 * heapMiB, needMiB, heapMiB };
+}
+
 const envSchema = z.object({
   PORT: port(3000),
   HOST: z.string().default('127.0.0.1'),

@@ -3,11 +3,12 @@
  * TEMPORAL_ADDRESS point at real services. SIGTERM lets in-flight activities finish (up to the
  * grace time) and hands the rest back to the server, so a deploy loses nothing.
  */
+import { getHeapStatistics } from 'node:v8';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createSql } from '../db/client';
 import { migrate } from '../db/migrate';
-import { loadConfigOrExit } from '../lib/config';
+import { cacheFitsHeap, loadConfigOrExit } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { surviveStrayRejections } from '../lib/stray-rejections';
 import { resolveSystems } from '../lib/stack';
@@ -87,6 +88,13 @@ await startStockSync({
   logger,
 });
 await clientConnection.close();
+const heap = cacheFitsHeap(config.workerSizing.maxCachedWorkflows, getHeapStatistics().heap_size_limit);
+if (!heap.fits)
+  logger.warn('the workflow cache may not fit the heap: lower OMS_WORKER_MAX_CACHED_WORKFLOWS or raise --max-old-space-size', {
+    maxCachedWorkflows: config.workerSizing.maxCachedWorkflows,
+    heapLimitMiB: heap.heapMiB,
+    estimatedNeedMiB: heap.needMiB,
+  });
 logger.info('worker started', {
   mode: config.mode,
   address,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS, loadConfig } from '../../lib/config';
+import { cacheFitsHeap, ConfigError, DEFAULT_WORKER_SIZING, DEV_CARRIER_SECRETS, DEV_CHANNEL_SECRETS, loadConfig } from '../../lib/config';
 import { resolveSystems } from '../../lib/stack';
 import { temporalConnectionOptions } from '../../lib/temporal-connection';
 
@@ -270,5 +270,14 @@ describe('production mode fails closed (lib/config.ts)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('worker cache against the heap (lib/config.ts cacheFitsHeap)', () => {
+  it('the default cache fits a 256 MB heap; a 1,000 cache does not; the default heap of a big machine fits any sane cache', () => {
+    const MB = 2 ** 20;
+    expect(cacheFitsHeap(DEFAULT_WORKER_SIZING.maxCachedWorkflows, 256 * MB).fits).toBe(true);
+    expect(cacheFitsHeap(1000, 256 * MB)).toEqual({ fits: false, needMiB: 464, heapMiB: 256 });
+    expect(cacheFitsHeap(2000, 4096 * MB).fits).toBe(true);
   });
 });
