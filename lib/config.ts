@@ -187,7 +187,7 @@ export interface WorkerSizing {
  * are open (docs/deploy.md, sizing).
  */
 export const DEFAULT_WORKER_SIZING: WorkerSizing = {
-  maxCachedWorkflows: 1000,
+  maxCachedWorkflows: 250,
   maxWorkflowTasks: 40,
   maxActivities: 100,
   maxLocalActivities: 100,

@@ -129,6 +129,24 @@ function client(stack: () => TestStack) {
       .filter((i) => i.status === 'issued')
       .reduce((a, i) => a + (i.request.type === 'original' ? 1 : -1) * toMinor(i.request.totals.gross), 0);
   };
+  /** Asks for a return of `quantity` of line 1 (an exchange or a refund), waits for the parcel back and accepts it. */
+  const returnAccepted = async (id: string, quantity: number, reason: string, exchange = false) => {
+    const ask = await stack().api(`/v1/orders/${id}/returns`, {
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { lines: [{ lineNo: 1, quantity }], reason, ...(exchange ? { exchange } : {}) },
+    });
+    expect(ask.status).toBe(201);
+    const { returnId } = (await ask.json()) as { returnId: string };
+    await until(id, (o) => o.returns.find((r) => r.returnId === returnId)?.status === 'received', 'parcel back');
+    const inspected = await stack().api(`/v1/orders/${id}/returns/${returnId}/inspection`, {
+      method: 'POST',
+      key: TEST_KEYS.ops,
+      json: { result: 'accept' },
+    });
+    expect(inspected.status).toBe(200);
+    return returnId;
+  };
   /** The whole event feed, page by page. */
   const feed = async () => {
     const items: (Record<string, unknown> & { type: string; orderId?: string; status?: string; position: string })[] = [];
@@ -141,7 +159,21 @@ function client(stack: () => TestStack) {
       after = page.items.at(-1)!.position;
     }
   };
-  return { getOrder, until, submit, sandbox, journal, gatewayNet, gatewaySums, reconcile, invoices, issuedInvoices, providerNet, feed };
+  return {
+    getOrder,
+    until,
+    submit,
+    sandbox,
+    journal,
+    gatewayNet,
+    gatewaySums,
+    reconcile,
+    invoices,
+    issuedInvoices,
+    providerNet,
+    feed,
+    returnAccepted,
+  };
 }
 
 interface Invoice {
@@ -214,20 +246,7 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     const s = await c.until(split, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
     expect(s.shipments).toHaveLength(2);
     await c.until(returned, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
-    const ask = await stack.api(`/v1/orders/${returned}/returns`, {
-      method: 'POST',
-      key: TEST_KEYS.cs,
-      json: { lines: [{ lineNo: 1, quantity: 2 }], reason: 'too big' },
-    });
-    expect(ask.status).toBe(201);
-    const { returnId } = (await ask.json()) as { returnId: string };
-    await c.until(returned, (o) => o.returns.find((r) => r.returnId === returnId)?.status === 'received', 'parcel back');
-    const inspected = await stack.api(`/v1/orders/${returned}/returns/${returnId}/inspection`, {
-      method: 'POST',
-      key: TEST_KEYS.ops,
-      json: { result: 'accept' },
-    });
-    expect(inspected.status).toBe(200);
+    await c.returnAccepted(returned, 2, 'too big');
     await c.until(returned, (o) => o.status === 'PARTIALLY_REFUNDED' || o.status === 'REFUNDED', 'refunded');
     await c.until(backordered, (o) => o.status === 'BACKORDERED', 'backordered');
     const cancel = await stack.api(`/v1/orders/${backordered}/cancel`, { method: 'POST', key: TEST_KEYS.cs, json: { reason: 'too slow' } });
@@ -339,20 +358,7 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     expect(cancelLine.status).toBe(200);
     const exchanged = await c.submit(makeOrder({ sku: 'SKU-J1', quantity: 1 }));
     await c.until(exchanged, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
-    const ask = await stack.api(`/v1/orders/${exchanged}/returns`, {
-      method: 'POST',
-      key: TEST_KEYS.cs,
-      json: { lines: [{ lineNo: 1, quantity: 1 }], reason: 'wrong size', exchange: true },
-    });
-    expect(ask.status).toBe(201);
-    const { returnId } = (await ask.json()) as { returnId: string };
-    await c.until(exchanged, (o) => o.returns.find((r) => r.returnId === returnId)?.status === 'received', 'parcel back');
-    const inspected = await stack.api(`/v1/orders/${exchanged}/returns/${returnId}/inspection`, {
-      method: 'POST',
-      key: TEST_KEYS.ops,
-      json: { result: 'accept' },
-    });
-    expect(inspected.status).toBe(200);
+    await c.returnAccepted(exchanged, 1, 'wrong size', true);
     await c.until(
       exchanged,
       (o) => o.shipments.length === 2 && o.shipments.every((s) => s.status === 'delivered'),
@@ -389,20 +395,7 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
   it('a COD order returned: refunded by bank transfer, its sale invoice adjusted by what was refunded', async () => {
     const id = await c.submit(makeOrder({ sku: 'SKU-J1', quantity: 2, payment: { method: 'cod' } }));
     await c.until(id, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
-    const ask = await stack.api(`/v1/orders/${id}/returns`, {
-      method: 'POST',
-      key: TEST_KEYS.cs,
-      json: { lines: [{ lineNo: 1, quantity: 1 }], reason: 'changed my mind' },
-    });
-    expect(ask.status).toBe(201);
-    const { returnId } = (await ask.json()) as { returnId: string };
-    await c.until(id, (o) => o.returns.find((r) => r.returnId === returnId)?.status === 'received', 'parcel back');
-    const inspected = await stack.api(`/v1/orders/${id}/returns/${returnId}/inspection`, {
-      method: 'POST',
-      key: TEST_KEYS.ops,
-      json: { result: 'accept' },
-    });
-    expect(inspected.status).toBe(200);
+    const returnId = await c.returnAccepted(id, 1, 'changed my mind');
     const lines = await eventually(
       async () => {
         const ls = (await c.journal()).filter((l) => l.orderId === id);

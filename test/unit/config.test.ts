@@ -94,7 +94,7 @@ describe('loadConfig', () => {
 
   it('sizes the worker with a fixed workflow cache, never more workflow tasks at once than it caches', () => {
     expect(loadConfig({}).workerSizing).toEqual({
-      maxCachedWorkflows: 1000,
+      maxCachedWorkflows: 250,
       maxWorkflowTasks: 40,
       maxActivities: 100,
       maxLocalActivities: 100,
