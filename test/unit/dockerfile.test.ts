@@ -62,7 +62,8 @@ describe('Dockerfile', () => {
     expect(compose).not.toMatch(/\btsx\b/);
     expect(compose).toMatch(/worker:\n\s+build:\n\s+context: \.\n\s+target: runtime/);
     expect(compose).toMatch(/api: &api\n(?:\s+#.*\n)*\s+build:\n\s+context: \.\n\s+target: runtime/);
-    expect(compose).toContain('command: ["node", "dist/worker.js"]');
+    // The worker's heap is bounded with its cache (docs/deploy.md, sizing).
+    expect(compose).toContain('command: ["node", "--max-old-space-size=256", "dist/worker.js"]');
     expect(compose).toMatch(/sandbox:\n(?:\s+#.*\n)*\s+build:\n\s+context: \.\n\s+target: sandbox/);
     expect(byName.sandbox).toBeDefined();
   });

@@ -108,8 +108,11 @@ export function installHandlers(o: OrderRun): void {
         if (!arg.reason?.trim()) throw invalid('reason', 'a reason is required to cancel an order');
         if (CLOSED.has(state.status)) throw refuse(`order is ${state.status}: nothing to cancel`);
         // Allowed until the last shipment is handed to the carrier: what already left carries on.
+        // By all the workflow knows: a parcel the carrier reported, or its shipment told, but not yet
+        // applied to the order counts (accepted, such a cancel waited in CANCELLING for a shipment that
+        // had finished — a CI chaos run: a worker killed mid-task, the cancel taken with the carrier's events).
         const live = state.shipments.filter((x) => x.status !== 'cancelled' && !x.rts);
-        if (live.length && live.every((x) => SHIPMENT_RANK[x.status] >= SHIPMENT_RANK.picked_up)) {
+        if (live.length && live.every((x) => o.shipmentRank(x.shipmentId, x.status) >= SHIPMENT_RANK.picked_up)) {
           throw refuse('the order has been handed to the carrier: open a return instead');
         }
       },
@@ -254,7 +257,10 @@ export function installHandlers(o: OrderRun): void {
   // Carrier events for shipments running inside this workflow (v3): handed to the shipment.
   if (o.childTypes.shipmentsInOrder)
     setHandler(carrierEventSignal, (e) => {
-      if (e.shipmentId) void o.children.get(e.shipmentId)?.signal(carrierEventSignal, e);
+      if (!e.shipmentId) return;
+      const rank = e.status === 'cancelled' ? undefined : (SHIPMENT_RANK as Record<string, number | undefined>)[e.status];
+      if (rank !== undefined) o.carrierSaid.set(e.shipmentId, Math.max(rank, o.carrierSaid.get(e.shipmentId) ?? 0));
+      void o.children.get(e.shipmentId)?.signal(carrierEventSignal, e);
     });
 }
 

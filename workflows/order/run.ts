@@ -31,6 +31,7 @@ import {
   type OrderState,
   type ReturnProgress,
   type ShipmentProgress,
+  type ShipmentStatus,
 } from '../messages';
 import type { Patches } from '../patches';
 import { bookkeepingProfile, channelPushProfile, oneAtATime, routed, stepProfile, summarised } from '../profiles';
@@ -126,6 +127,12 @@ export class OrderRun {
 
   // Shipments: their children, messages, shares and cuts.
   readonly progressInbox: ShipmentProgress[] = [];
+  /**
+   * The furthest status the carrier has reported per shipment run in this workflow, as its events
+   * arrive (before the shipment has taken them in and told the order). Read by the cancel
+   * validator only: state, never a command.
+   */
+  readonly carrierSaid = new Map<string, number>();
   readonly children = new Map<string, ShipmentLink>();
   /** Child workflows that failed, were terminated or could not start, and why: they wait for an ops retry. */
   readonly downChildren = new Map<string, string>();
@@ -207,6 +214,18 @@ export class OrderRun {
   }
 
   /** Whether a change applies to this run (patches.ts). */
+  /**
+   * How far a shipment has got by everything this workflow knows of it: the order's view, the
+   * progress it has been told and not yet applied, and the carrier's events its shipment has not
+   * yet taken in. A cancellation told but not applied is not a step forward.
+   */
+  shipmentRank(shipmentId: string, status: ShipmentStatus): number {
+    let rank = SHIPMENT_RANK[status];
+    for (const p of this.progressInbox)
+      if (p.shipmentId === shipmentId && p.status !== 'cancelled') rank = Math.max(rank, SHIPMENT_RANK[p.status] ?? 0);
+    return Math.max(rank, this.carrierSaid.get(shipmentId) ?? 0);
+  }
+
   patched(id: OrderPatch): boolean {
     return this.patches.has(id);
   }
