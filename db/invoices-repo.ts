@@ -75,11 +75,13 @@ function buyerOf(o: Pick<CanonicalOrder, 'customer' | 'shippingAddress'>): Invoi
  * Plans and writes the invoices an order's money facts call for (each fact once: a step written
  * again finds its invoices there). Runs in the step's transaction, after the journal.
  */
-export async function writeInvoices(tx: TransactionSql, orderId: string, facts: readonly MoneyFact[]): Promise<void> {
+export async function writeInvoices(
+  tx: TransactionSql,
+  orderId: string,
+  order: { currency: string; tax: OrderTaxQuote | null; canonical: CanonicalOrder },
+  facts: readonly MoneyFact[],
+): Promise<void> {
   if (!facts.some((f) => f.kind === 'captured' || f.kind === 'cod_collected' || f.kind === 'refunded')) return;
-  const [order] = await tx<{ currency: string; tax: OrderTaxQuote | null; canonical: CanonicalOrder }[]>`
-    select currency, tax, canonical from orders where order_id = ${orderId}`;
-  if (!order) return;
   const known = await tx<(Omit<KnownInvoice, 'gross' | 'lines'> & { gross: string; lines: StoredLine[] })[]>`
     select invoice_key as "invoiceKey", fact_key as "factKey", kind, original_key as "originalKey", gross::text as gross, lines
     from invoices where order_id = ${orderId} order by created_at, invoice_key`;

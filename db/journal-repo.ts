@@ -39,11 +39,21 @@ function refOf(f: MoneyFact): string {
   }
 }
 
+/** What the journal needs of the order a fact belongs to. */
+export interface JournalOrder {
+  channel: string;
+  currency: string;
+  tax: OrderTaxQuote | null;
+}
+
 /** Writes the entries of an order's money facts (each once: its key is the order's and the fact's). */
-export async function writeJournal(tx: TransactionSql, orderId: string, at: string, facts: readonly MoneyFact[]): Promise<void> {
-  const [order] = await tx<{ channel: string; currency: string; tax: OrderTaxQuote | null }[]>`
-    select channel, currency, tax from orders where order_id = ${orderId}`;
-  if (!order) return;
+export async function writeJournal(
+  tx: TransactionSql,
+  orderId: string,
+  order: JournalOrder,
+  at: string,
+  facts: readonly MoneyFact[],
+): Promise<void> {
   const vatOf = vatWithin(order.tax, currencyStep(order.currency));
   const rows = facts.flatMap((f) =>
     journalLines(f, vatOf).map((l, i) => ({

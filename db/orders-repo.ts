@@ -7,7 +7,7 @@ import type { CanonicalOrder } from '../domain/order';
 import type { MoneyFact } from '../domain/journal';
 import type { OrderTaxQuote } from '../domain/tax';
 import { writeInvoices } from './invoices-repo';
-import { writeJournal } from './journal-repo';
+import { writeJournal, type JournalOrder } from './journal-repo';
 import type { Sql } from './client';
 import { enqueuePush } from './status-pushes-repo';
 import type { StartKind } from './workflow-starts-repo';
@@ -234,18 +234,24 @@ export class OrdersRepo {
       if (w.shipmentsInOrder) await tx`update orders set shipments_in_order = true where order_id = ${w.orderId}`;
       for (const s of w.shipments ?? []) await upsertShipment(tx, s);
       if (w.money?.length) {
-        await writeJournal(tx, w.orderId, w.at, w.money);
-        await writeInvoices(tx, w.orderId, w.money);
+        // One read of the order for both: the journal's entries and the invoices they call for.
+        const [order] = await tx<(JournalOrder & { canonical: CanonicalOrder })[]>`
+          select channel, currency, tax, canonical from orders where order_id = ${w.orderId}`;
+        if (order) {
+          await writeJournal(tx, w.orderId, order, w.at, w.money);
+          await writeInvoices(tx, w.orderId, order, w.money);
+        }
       }
-      // The returns as they stood before (the subquery reads the row before this update).
+      // A step that shows returns also reads them as they stood before (the subquery reads the row
+      // before this update), for the return events; a step without any reads nothing more.
+      const returns = (w.detail.returns as ReturnFeedState[] | undefined) ?? [];
       const updated = await tx<{ returnsBefore: ReturnFeedState[] | null }[]>`
         update orders o set status = ${w.status}, seq = ${w.seq}, needs_attention = ${w.needsAttention}, attention_reason = ${w.attentionReason},
           escalation_level = ${w.escalationLevel}, detail = ${tx.json(w.detail as never)}, updated_at = now()
-        from (select detail -> 'returns' as returns from orders where order_id = ${w.orderId}) prev
+        ${returns.length ? tx`from (select detail -> 'returns' as returns from orders where order_id = ${w.orderId}) prev` : tx``}
         where o.order_id = ${w.orderId} and (o.seq < ${w.seq} or (o.seq = ${w.seq} and ${written.length > 0}) or ${closing})
-        returning prev.returns as "returnsBefore"`;
-      if (updated[0])
-        await logReturns(tx, w.orderId, updated[0].returnsBefore ?? [], (w.detail.returns as ReturnFeedState[] | undefined) ?? []);
+        returning ${returns.length ? tx`prev.returns` : tx`null::jsonb`} as "returnsBefore"`;
+      if (updated[0] && returns.length) await logReturns(tx, w.orderId, updated[0].returnsBefore ?? [], returns);
       return { applied: updated.length > 0 };
     });
   }

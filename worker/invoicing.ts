@@ -49,7 +49,6 @@ export function providerRequest(i: InvoiceRow): ProviderInvoiceRequest {
 }
 
 export class InvoiceRelay extends OutboxRelay<PendingInvoice> {
-  readonly counts = { submitted: 0, issued: 0, rejected: 0 };
   private readonly outbox: InvoiceOutbox;
   private readonly lookupMs: number;
 
@@ -82,7 +81,6 @@ export class InvoiceRelay extends OutboxRelay<PendingInvoice> {
       if (!refusal || refusal === 'unauthorized' || refusal.startsWith('stale') || refusal === 'bad_signature') throw err;
       return this.reject(row, invoice, { code: refusal, message: (err as Error).message });
     }
-    if (invoice.status === 'pending') this.counts.submitted++;
     if (state.status === 'processing') return this.outbox.submitted(row, this.lookupMs);
     if (state.status === 'rejected') return this.reject(row, invoice, state.reason ?? { code: 'rejected', message: 'no reason given' });
     const document = await this.deps.provider.document(invoice.invoiceKey);
@@ -93,12 +91,10 @@ export class InvoiceRelay extends OutboxRelay<PendingInvoice> {
       issuedAt: state.issuedAt!,
       document,
     });
-    this.counts.issued++;
   }
 
   private async reject(row: PendingInvoice, invoice: InvoiceRow, reason: { code: string; message: string }): Promise<void> {
     await this.outbox.rejected(row, reason);
-    this.counts.rejected++;
     this.deps.logger.warn('e-invoice rejected; it waits for an ops retry', {
       orderId: invoice.orderId,
       invoiceKey: invoice.invoiceKey,
