@@ -25,6 +25,8 @@ export interface OutsideSystems {
   wms: OutsideSystem;
   notify: OutsideSystem;
   invoicing: OutsideSystem;
+  /** The tax service tax is committed to; none: the local rule set (activities/tax/service.ts). */
+  tax?: (OutsideSystem & { companyCode: string }) | undefined;
   carriers: Record<string, OutsideSystem>;
   channels: Record<string, OutsideSystem>;
 }
@@ -49,6 +51,8 @@ export interface CallOptions {
   idempotencyKey?: string;
   /** Extra headers computed from the request as sent (a signature over method, path and body). */
   sign?: (method: string, path: string, body: string) => Record<string, string>;
+  /** The `Authorization` header, for a system that takes another scheme than a Bearer key (the tax service's Basic). */
+  authorization?: string;
 }
 
 export class TransientHttpError extends Error {
@@ -135,7 +139,7 @@ export function transientAnswer(what: string, status: number, code: string, retr
 }
 
 export async function callJson<T>(system: OutsideSystem, path: string, opts: CallOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { Authorization: `Bearer ${system.apiKey}`, Accept: 'application/json' };
+  const headers: Record<string, string> = { Authorization: opts.authorization ?? `Bearer ${system.apiKey}`, Accept: 'application/json' };
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
   if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
   const method = opts.method ?? (opts.body !== undefined ? 'POST' : 'GET');

@@ -16,6 +16,7 @@ export const FAULT_OPS = {
   channels: ['push', 'stock', 'order'],
   notify: ['message'],
   einvoice: ['issue', 'lookup'],
+  tax: ['create'],
 } as const;
 
 export type FaultService = keyof typeof FAULT_OPS;

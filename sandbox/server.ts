@@ -4,7 +4,8 @@
  * failures in dev and tests exactly as they would in production.
  *
  * Routes: /payments/v1, /wms/v1, /carriers/:carrier/v1, /channels/:channel/v1, /einvoice/v1 (Bearer key
- * required; the e-invoice provider's requests are signed too) and /sandbox/* (test controls and ledgers, no key, no latency).
+ * required; the e-invoice provider's requests are signed too), /tax/v2 (HTTP Basic with the tax
+ * account and the key, sandbox/tax.ts) and /sandbox/* (test controls and ledgers, no key, no latency).
  *
  * With a state dir, everything the outside world would remember (payments, idempotency
  * answers, pick orders, bookings and unsent webhooks, channel orders and pushes, messages) is
@@ -18,6 +19,7 @@ import { z } from 'zod';
 import { createCarriers } from './carriers';
 import { createChannels } from './channels';
 import { createEInvoice } from './einvoice';
+import { createTaxService } from './tax';
 import { json, parseBody, type SandboxConfig, type SandboxEnv } from './common';
 import { faultControl, FaultStore } from './faults';
 import { IdempotencyStore } from './idempotency';
@@ -101,6 +103,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const carriers = createCarriers(env);
   const channels = createChannels(env, opts.channelSecrets);
   const einvoice = createEInvoice(env, merchantKey);
+  const tax = createTaxService(env, merchantKey);
 
   const app = new Hono();
   // Outermost: whatever a request changed is on disk before its answer leaves.
@@ -119,7 +122,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   // then the configured latency.
   app.use('*', async (c, next) => {
     if (c.req.path === '/sandbox' || c.req.path.startsWith('/sandbox/')) return next();
-    if (c.req.header('Authorization') !== `Bearer ${merchantKey}`) return json(401, { error: 'unauthorized' });
+    // The tax service authenticates its own way (HTTP Basic, sandbox/tax.ts).
+    const own = c.req.path.startsWith('/tax/');
+    if (!own && c.req.header('Authorization') !== `Bearer ${merchantKey}`) return json(401, { error: 'unauthorized' });
     const ms = env.config.latencyMs;
     if (ms > 0) await new Promise((r) => setTimeout(r, ms));
     return next();
@@ -131,6 +136,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   app.route('/carriers', carriers.api);
   app.route('/channels', channels.api);
   app.route('/einvoice/v1', einvoice.api);
+  app.route('/tax/v2', tax.api);
 
   const control = new Hono();
   control.route('/', faultControl(env.faults));
@@ -140,6 +146,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   control.route('/', carriers.control);
   control.route('/', channels.control);
   control.route('/', einvoice.control);
+  control.route('/', tax.control);
   control.get('/config', () => json(200, env.config));
   control.post('/config', async (c) => {
     const p = await parseBody(c.req.raw, configSchema);
@@ -160,6 +167,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     carriers.reset();
     channels.reset();
     einvoice.reset();
+    tax.reset();
     env.config = initialConfig();
     return json(200, { reset: true });
   });
