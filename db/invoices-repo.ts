@@ -12,6 +12,7 @@ import type { CanonicalOrder } from '../domain/order';
 import type { OrderTaxQuote } from '../domain/tax';
 import type { Sql } from './client';
 import { OutboxTable, type ClaimedRow } from './outbox-repo';
+import { customerCodeOf, writeTaxDocuments } from './tax-documents-repo';
 
 /** The buyer as the invoice names them (the order's customer; the address on one line). */
 export interface InvoiceBuyer {
@@ -73,7 +74,8 @@ function buyerOf(o: Pick<CanonicalOrder, 'customer' | 'shippingAddress'>): Invoi
 
 /**
  * Plans and writes the invoices an order's money facts call for (each fact once: a step written
- * again finds its invoices there). Runs in the step's transaction, after the journal.
+ * again finds its invoices there), and their tax documents. Runs in the step's transaction, after
+ * the journal.
  */
 export async function writeInvoices(
   tx: TransactionSql,
@@ -90,6 +92,13 @@ export async function writeInvoices(
     facts,
     known.map((k) => ({ ...k, originalKey: k.originalKey ?? undefined, gross: toMinor(k.gross), lines: k.lines.map(fromStored) })),
     { quote: order.tax, currency: order.currency },
+  );
+  // The same sales and returns, as the tax service is told them.
+  await writeTaxDocuments(
+    tx,
+    orderId,
+    { currency: order.currency, customerCode: customerCodeOf(order.canonical.customer.taxCode) },
+    invoices,
   );
   const buyer = buyerOf(order.canonical);
   for (const i of invoices)

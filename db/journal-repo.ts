@@ -92,7 +92,14 @@ export interface ReconciliationDifference {
   orderId: string;
   channel: string;
   currency: string;
-  kind: 'cod_not_remitted' | 'cod_overpaid' | 'authorisation_still_held' | 'not_invoiced' | 'over_invoiced';
+  kind:
+    | 'cod_not_remitted'
+    | 'cod_overpaid'
+    | 'authorisation_still_held'
+    | 'not_invoiced'
+    | 'over_invoiced'
+    | 'tax_not_committed'
+    | 'tax_over_committed';
   amount: string;
   status: string;
 }
@@ -118,7 +125,9 @@ export class JournalRepo {
    * collected by carriers and remitted; and every order of those days whose money does not add
    * up as of now — cash a carrier still owes (or paid over too much) after delivery,
    * authorisations still held for an order that has ended, and what the buyer paid that issued
-   * invoices do not cover (an invoice pending or rejected) or that they cover twice.
+   * invoices do not cover (an invoice pending or rejected) or that they cover twice, and VAT in
+   * the journal that the tax service does not hold committed (a document pending or refused), or
+   * more than the journal's.
    */
   async reconciliation(f: { from: string; to: string }): Promise<{ days: ReconciliationDay[]; differences: ReconciliationDifference[] }> {
     const s = this.sql;
@@ -145,19 +154,25 @@ export class JournalRepo {
           sum(j.debit - j.credit) filter (where j.account = '1200 carrier COD receivable') as cod,
           sum(j.debit - j.credit) filter (where j.account = '9100 authorisations held (memo)') as held,
           coalesce(sum(j.debit) filter (where (j.kind, j.account) in (('captured', '1100 payment gateway clearing'), ('cod_collected', '1200 carrier COD receivable'))), 0)
-            - coalesce(sum(j.credit) filter (where j.kind = 'refunded' and j.account in ('1100 payment gateway clearing', '2200 refunds payable (bank transfer)')), 0) as paid
+            - coalesce(sum(j.credit) filter (where j.kind = 'refunded' and j.account in ('1100 payment gateway clearing', '2200 refunds payable (bank transfer)')), 0) as paid,
+          coalesce(sum(j.credit - j.debit) filter (where j.account = '2100 VAT payable'), 0) as vat
         from journal_lines j join touched t using (order_id) group by 1, 2, 3),
+      taxed as (
+        select d.order_id, coalesce(sum(case when d.kind = 'sale' then d.tax else -d.tax end) filter (where d.status in ('committed', 'variance')), 0) as net
+        from tax_documents d join touched t using (order_id) group by 1),
       invoiced as (
         select i.order_id, coalesce(sum(case when i.kind = 'sale' then i.gross else -i.gross end) filter (where i.status = 'issued'), 0) as net
         from invoices i join touched t using (order_id) group by 1)
       select b.order_id as "orderId", b.channel, b.currency, d.kind, d.amount::text as amount, o.status
-      from balances b join orders o using (order_id) left join invoiced inv using (order_id)
+      from balances b join orders o using (order_id) left join invoiced inv using (order_id) left join taxed tx using (order_id)
       cross join lateral (values
         ('cod_not_remitted', case when b.cod > 0 then b.cod end),
         ('cod_overpaid', case when b.cod < 0 then -b.cod end),
         ('authorisation_still_held', case when b.held <> 0 and o.status in ('DELIVERED', 'COMPLETED', 'CANCELLED', 'REJECTED', 'REFUNDED', 'RETURNED') then b.held end),
         ('not_invoiced', case when b.paid > coalesce(inv.net, 0) then b.paid - coalesce(inv.net, 0) end),
-        ('over_invoiced', case when b.paid < coalesce(inv.net, 0) then coalesce(inv.net, 0) - b.paid end)
+        ('over_invoiced', case when b.paid < coalesce(inv.net, 0) then coalesce(inv.net, 0) - b.paid end),
+        ('tax_not_committed', case when b.vat > coalesce(tx.net, 0) then b.vat - coalesce(tx.net, 0) end),
+        ('tax_over_committed', case when b.vat < coalesce(tx.net, 0) then coalesce(tx.net, 0) - b.vat end)
       ) as d(kind, amount)
       where d.amount is not null
       order by b.order_id, d.kind`;

@@ -1,5 +1,5 @@
 /**
- * What every outbox table shares (workflow_starts, status_pushes, subscriptions, invoices): a key, a lease
+ * What every outbox table shares (workflow_starts, status_pushes, subscriptions, invoices, tax_documents): a key, a lease
  * (`claimed_until`, `claim_token`), an attempt count, a retry time and the last error. Each
  * table says how its due rows are claimed; the rest is here.
  */
@@ -25,8 +25,8 @@ export interface BacklogStats {
 export abstract class OutboxTable<R extends ClaimedRow> {
   protected constructor(
     protected readonly sql: Sql,
-    protected readonly table: 'workflow_starts' | 'status_pushes' | 'subscriptions' | 'invoices',
-    protected readonly keyColumn: 'workflow_id' | 'push_id' | 'subscription_id' | 'invoice_key',
+    protected readonly table: 'workflow_starts' | 'status_pushes' | 'subscriptions' | 'invoices' | 'tax_documents',
+    protected readonly keyColumn: 'workflow_id' | 'push_id' | 'subscription_id' | 'invoice_key' | 'doc_code',
   ) {}
 
   abstract claim(limit: number, leaseMs: number): Promise<R[]>;

@@ -214,3 +214,23 @@ export function quoteOrder(
     ...money(q),
   };
 }
+
+/**
+ * How far a line's VAT may be from the tax a provider calculates on its gross and still be
+ * rounding, in the currency's steps: the order's VAT in proportion to a shipment's amount is
+ * rounded down to a step (up to 1), the quote's own rounding carried in that proportion (up to
+ * ½), the split over lines (up to 1), and the provider's rounding (½).
+ */
+export const VARIANCE_STEPS = 3;
+
+/**
+ * The lines of a committed tax document whose tax the provider calculates otherwise by more than
+ * rounding (`VARIANCE_STEPS`): a difference for finance to look at.
+ */
+export function linesAtVariance(
+  lines: readonly { no: number; tax: string; taxCalculated: string }[],
+  currency: string,
+): { no: number; tax: string; taxCalculated: string }[] {
+  const step = currencyStep(currency);
+  return lines.filter((l) => Math.abs(toMinor(l.tax) - toMinor(l.taxCalculated)) > VARIANCE_STEPS * step);
+}

@@ -148,7 +148,7 @@ export interface SystemEndpoint {
 }
 
 /** The setting prefix of each outside system: OMS_<PREFIX>_URL and OMS_<PREFIX>_KEY. */
-export const systemPrefix = (kind: 'channel' | 'carrier' | 'payments' | 'wms' | 'notify' | 'invoicing', name?: string) =>
+export const systemPrefix = (kind: 'channel' | 'carrier' | 'payments' | 'wms' | 'notify' | 'invoicing' | 'tax', name?: string) =>
   `OMS_${kind.toUpperCase()}${name ? `_${name.toUpperCase()}` : ''}`;
 
 /** OMS_<PREFIX>_URL and OMS_<PREFIX>_KEY: both, or neither (undefined); a bad URL stops the start. */
@@ -240,6 +240,11 @@ const envSchema = z.object({
     .default(256 * 1024),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   OMS_SANDBOX_KEY: z.string().min(8).default('dev-sandbox-merchant-key'),
+  /** The seller's company code at the tax service (OMS_TAX_URL); Avalara-style accounts name their first company DEFAULT. */
+  OMS_TAX_COMPANY: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,50}$/, 'must be a company code (letters, digits, . _ -)')
+    .default('DEFAULT'),
   OMS_HOLD_TIMEOUT: duration(DEFAULT_ORDER_SETTINGS.holdTimeoutMs),
   OMS_BACKORDER_TIMEOUT: duration(DEFAULT_ORDER_SETTINGS.backorderTimeoutMs),
   OMS_TRACKING_POLL_INTERVAL: duration(DEFAULT_ORDER_SETTINGS.trackingPollMs),
@@ -378,6 +383,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** API key for the outside systems (the sandbox in dev). */
   systemsKey: string;
+  /** The seller's company code at the tax service (OMS_TAX_COMPANY). */
+  taxCompany: string;
   orderSettings: OrderSettings;
   rules: BusinessRules;
   /** Return window per channel, with a `default`. */
@@ -408,6 +415,8 @@ export interface ExplicitSystems {
   wms?: Partial<SystemEndpoint>;
   notify?: Partial<SystemEndpoint>;
   invoicing?: Partial<SystemEndpoint>;
+  /** The tax service (its key is `account:licenceKey`); none in production: the local rule set. */
+  tax?: Partial<SystemEndpoint>;
   carriers: Record<string, Partial<SystemEndpoint>>;
   channels: Record<string, Partial<SystemEndpoint>>;
 }
@@ -429,6 +438,8 @@ function productionIssues(e: z.infer<typeof envSchema>, systems: ExplicitSystems
   endpoint(systemPrefix('wms'), systems.wms, 'warehouse system');
   endpoint(systemPrefix('notify'), systems.notify, 'ops notification service');
   endpoint(systemPrefix('invoicing'), systems.invoicing, 'e-invoice provider');
+  // The tax service is optional (without it the local rule set keeps the tax), but whole when set.
+  if (systems.tax) endpoint(systemPrefix('tax'), systems.tax, 'tax service');
   const secrets = (
     variable: string,
     given: Record<string, string> | undefined,
@@ -475,9 +486,12 @@ export function loadConfig(
     wms: present(endpointFrom(env, systemPrefix('wms'))),
     notify: present(endpointFrom(env, systemPrefix('notify'))),
     invoicing: present(endpointFrom(env, systemPrefix('invoicing'))),
+    tax: present(endpointFrom(env, systemPrefix('tax'))),
     channels: Object.fromEntries(CHANNEL_NAMES.map((c) => [c, endpointFrom(env, systemPrefix('channel', c))])),
     carriers: Object.fromEntries(CARRIER_NAMES.map((c) => [c, endpointFrom(env, systemPrefix('carrier', c))])),
   };
+  if (systems.tax?.apiKey !== undefined && !/^[^:]+:.+$/.test(systems.tax.apiKey))
+    throw new ConfigError('invalid OMS_TAX_KEY: must be the account id and licence key, account:licenceKey');
   if (e.TEMPORAL_TLS_CERT !== undefined && e.TEMPORAL_TLS_KEY === undefined)
     throw new ConfigError('invalid TEMPORAL_TLS_KEY: a client certificate (TEMPORAL_TLS_CERT) needs its key');
   if (e.TEMPORAL_TLS_KEY !== undefined && e.TEMPORAL_TLS_CERT === undefined)
@@ -523,6 +537,7 @@ export function loadConfig(
     bodyLimitBytes: e.OMS_BODY_LIMIT_BYTES,
     logLevel: e.LOG_LEVEL,
     systemsKey: e.OMS_SANDBOX_KEY,
+    taxCompany: e.OMS_TAX_COMPANY,
     orderSettings: {
       holdTimeoutMs: e.OMS_HOLD_TIMEOUT,
       backorderTimeoutMs: e.OMS_BACKORDER_TIMEOUT,

@@ -13,11 +13,14 @@ import { WorkflowStartRelay, type StartRelayOptions } from '../intake/workflow-s
 import { createSql, type Sql } from '../db/client';
 import { migrate } from '../db/migrate';
 import { DEV_SANDBOX_KEY, startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/server';
+import { SANDBOX_TAX_ACCOUNT, SANDBOX_TAX_COMPANY } from '../sandbox/tax';
 import { createOrderWorker, type OrderWorker } from '../worker/create-worker';
 import { StatusPushRelay } from '../worker/status-pushes';
 import { EventDeliveryRelay } from '../worker/event-deliveries';
 import { InvoiceRelay, type DEFAULT_INVOICE_RELAY } from '../worker/invoicing';
 import { createInvoiceProvider } from '../activities/invoicing/provider';
+import { TaxRelay } from '../worker/tax-commits';
+import { taxServiceFor } from '../activities/tax/service';
 import type { RelayOptions } from './outbox-relay';
 import { createStatusPusher } from '../activities/channels/channel-activities';
 import { startStockSync } from '../worker/stock-sync';
@@ -82,6 +85,8 @@ export interface StackOptions {
   eventDeliveries?: Partial<RelayOptions>;
   /** The e-invoice relay's timing (worker/invoicing.ts); its defaults otherwise. */
   invoicing?: Partial<typeof DEFAULT_INVOICE_RELAY>;
+  /** The tax relay's timing (worker/tax-commits.ts); its defaults otherwise. */
+  taxCommits?: Partial<RelayOptions>;
   /** Stock sync to channels, run by this stack's worker: on with defaults unless `false`. */
   stockSync?: Partial<StockSyncSettings> | false;
   /** How much the worker takes on at once (OMS_WORKER_MAX_*); the defaults otherwise. */
@@ -138,7 +143,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const sandboxUrl = o.sandboxUrl ?? sandbox?.url;
     const systems =
       o.systems ??
-      resolveSystems({ mode: 'development', systems: o.explicitSystems ?? { carriers: {}, channels: {} }, systemsKey }, sandboxUrl!);
+      resolveSystems(
+        { mode: 'development', systems: o.explicitSystems ?? { carriers: {}, channels: {} }, systemsKey, taxCompany: SANDBOX_TAX_COMPANY },
+        sandboxUrl!,
+      );
 
     // Lazy: an API process starts, and takes orders in, while Temporal is away (the relay starts them later).
     const connection = Connection.lazy({ address: o.temporalAddress, ...o.temporalConnection });
@@ -171,6 +179,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       const invoicing = new InvoiceRelay({ sql, logger: o.logger, provider: createInvoiceProvider(systems.invoicing) }, o.invoicing);
       invoicing.start();
       cleanups.push(() => invoicing.stop());
+      // And their tax, committed to the tax service (worker/tax-commits.ts).
+      const taxCommits = new TaxRelay({ sql, logger: o.logger, service: taxServiceFor(systems.tax) }, o.taxCommits);
+      taxCommits.start();
+      cleanups.push(() => taxCommits.stop());
       worker = await createOrderWorker({
         connection: nativeConnection,
         namespace: o.namespace,
@@ -255,6 +267,7 @@ export function outsideSystems(baseUrl: string, apiKey: string): OutsideSystems 
     wms: at('/wms'),
     notify: at('/notify'),
     invoicing: at('/einvoice/v1'),
+    tax: { ...at('/tax/v2'), apiKey: `${SANDBOX_TAX_ACCOUNT}:${apiKey}`, companyCode: SANDBOX_TAX_COMPANY },
     carriers: Object.fromEntries(CARRIER_NAMES.map((c) => [c, at(`/carriers/${c}`)])),
     channels: Object.fromEntries(CHANNEL_NAMES.map((c) => [c, at(`/channels/${c}`)])),
   };
@@ -265,7 +278,7 @@ export function outsideSystems(baseUrl: string, apiKey: string): OutsideSystems 
  * sure all are); in development the sandbox at `sandboxUrl`, with any system set explicitly
  * pointing elsewhere.
  */
-export function resolveSystems(config: Pick<Config, 'mode' | 'systems' | 'systemsKey'>, sandboxUrl: string): OutsideSystems {
+export function resolveSystems(config: Pick<Config, 'mode' | 'systems' | 'systemsKey' | 'taxCompany'>, sandboxUrl: string): OutsideSystems {
   const sandbox = outsideSystems(sandboxUrl, config.systemsKey);
   const production = config.mode === 'production';
   const pick = (explicit: Partial<{ baseUrl: string; apiKey: string }> | undefined, fallback: OutsideSystems['payments'] | undefined) => {
@@ -283,6 +296,12 @@ export function resolveSystems(config: Pick<Config, 'mode' | 'systems' | 'system
     wms: pick(config.systems.wms, sandbox.wms),
     notify: pick(config.systems.notify, sandbox.notify),
     invoicing: pick(config.systems.invoicing, sandbox.invoicing),
+    // The tax service when one is set; in development the sandbox's, in production the local rule set without one.
+    tax: config.systems.tax?.baseUrl
+      ? { ...pick(config.systems.tax, undefined), companyCode: config.taxCompany }
+      : production
+        ? undefined
+        : sandbox.tax,
     carriers: byName(config.systems.carriers, sandbox.carriers),
     channels: byName(config.systems.channels, sandbox.channels),
   };

@@ -19,6 +19,8 @@ import { StatusPushRelay } from './status-pushes';
 import { EventDeliveryRelay } from './event-deliveries';
 import { InvoiceRelay } from './invoicing';
 import { createInvoiceProvider } from '../activities/invoicing/provider';
+import { TaxRelay } from './tax-commits';
+import { taxServiceFor } from '../activities/tax/service';
 import { installRuntime } from './runtime';
 import { startStockSync } from './stock-sync';
 
@@ -57,6 +59,9 @@ deliveries.start();
 // And the e-invoices the orders' money facts planned.
 const invoicing = new InvoiceRelay({ sql, logger, provider: createInvoiceProvider(systems.invoicing) });
 invoicing.start();
+// And their tax, committed to the tax service (or kept by the local rule set without one).
+const taxCommits = new TaxRelay({ sql, logger, service: taxServiceFor(systems.tax) });
+taxCommits.start();
 const worker = await createOrderWorker({
   connection,
   namespace: config.temporal.namespace,
@@ -104,7 +109,7 @@ logger.info('worker started', {
   metrics: runtime.metricsUrl ?? 'off',
 });
 await worker.run();
-await Promise.all([statusPushes.stop(), deliveries.stop(), invoicing.stop()]);
+await Promise.all([statusPushes.stop(), deliveries.stop(), invoicing.stop(), taxCommits.stop()]);
 await connection.close();
 await sql.end({ timeout: 5 });
 logger.info('worker stopped');

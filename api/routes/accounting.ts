@@ -114,7 +114,15 @@ const Reconciliation = z
         orderId: z.string(),
         channel: z.string(),
         currency: z.string(),
-        kind: z.enum(['cod_not_remitted', 'cod_overpaid', 'authorisation_still_held', 'not_invoiced', 'over_invoiced']),
+        kind: z.enum([
+          'cod_not_remitted',
+          'cod_overpaid',
+          'authorisation_still_held',
+          'not_invoiced',
+          'over_invoiced',
+          'tax_not_committed',
+          'tax_over_committed',
+        ]),
         amount: Money,
         status: z.string().openapi({ description: "The order's status now." }),
       }),
@@ -138,7 +146,7 @@ export function registerAccountingRoutes(app: App, journal: JournalRepo): void {
       summary:
         'Reconciliation: per day and channel, captured vs refunded vs collected vs remitted vs invoiced, and every order that does not add up',
       description:
-        'From the journal. `differences` lists, for the orders whose money moved in the window, what does not add up as of now: cash a carrier still owes after delivery (`cod_not_remitted`) or paid over too much (`cod_overpaid`), an authorisation still held for an order that has ended (`authorisation_still_held`), and what the buyer paid (captured and COD collected, less refunds) that issued e-invoices do not cover yet — an invoice still with the provider or rejected (`not_invoiced`) — or cover twice (`over_invoiced`).',
+        'From the journal. `differences` lists, for the orders whose money moved in the window, what does not add up as of now: cash a carrier still owes after delivery (`cod_not_remitted`) or paid over too much (`cod_overpaid`), an authorisation still held for an order that has ended (`authorisation_still_held`), and what the buyer paid (captured and COD collected, less refunds) that issued e-invoices do not cover yet — an invoice still with the provider or rejected (`not_invoiced`) — or cover twice (`over_invoiced`), and VAT in the journal that the tax service does not hold committed yet — a tax document pending or refused (`tax_not_committed`) — or holds beyond it (`tax_over_committed`).',
       security: [{ apiKey: [] }],
       middleware: [requireRoles('finance', 'admin')] as const,
       request: { query: ReconciliationQuery },

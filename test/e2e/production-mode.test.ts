@@ -212,6 +212,18 @@ async function orderInProduction(apiEntry: string, workerEntry: string): Promise
     entries: { type: string }[];
   };
   expect(ledger.entries.map((e) => e.type)).toContain('capture');
+  // No tax service is configured: the local rule set commits the sale's tax, checked against its own calculation.
+  const taxed = await eventually(
+    async () => {
+      const r = (await (
+        await fetch(`${base}/v1/orders/${orderId}/tax-documents`, { headers: { Authorization: `Bearer ${KEYS.cs}` } })
+      ).json()) as { items: { status: string; provider: string | null; tax: string; taxCalculated: string | null }[] };
+      return r.items.length === 1 && r.items[0]!.status !== 'pending' ? r.items[0] : undefined;
+    },
+    { what: `${orderId}: its tax committed` },
+  );
+  expect(taxed).toMatchObject({ status: 'committed', provider: 'local-vn-vat' });
+  expect(taxed.taxCalculated).toBe(taxed.tax);
 
   for (const p of [api, worker]) p.child.kill('SIGTERM');
   expect(await api.exited).toBe(0);

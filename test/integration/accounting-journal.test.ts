@@ -129,6 +129,35 @@ function client(stack: () => TestStack) {
       .filter((i) => i.status === 'issued')
       .reduce((a, i) => a + (i.request.type === 'original' ? 1 : -1) * toMinor(i.request.totals.gross), 0);
   };
+  /** An order's tax documents as finance reads them. */
+  const taxDocuments = async (orderId: string, key: string = TEST_KEYS.finance) => {
+    const res = await stack().api(`/v1/orders/${orderId}/tax-documents`, { key });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { items: TaxDocument[] }).items;
+  };
+  /** Waits until each order has `counts[id]` tax documents, none of them pending any more. */
+  const settledTax = (counts: Record<string, number>) =>
+    eventually(
+      async () => {
+        const all: Record<string, TaxDocument[]> = {};
+        for (const [id, n] of Object.entries(counts)) {
+          const items = await taxDocuments(id);
+          if (items.length !== n || items.some((d) => d.status === 'pending')) return undefined;
+          all[id] = items;
+        }
+        return all;
+      },
+      { what: `tax documents settled: ${JSON.stringify(counts)}`, timeoutMs: 30_000 },
+    );
+  /** The tax service's own ledger of an order: tax committed on sales less tax refunded on returns (minor units). */
+  const serviceTaxNet = async (orderId: string) => {
+    const { transactions } = (await sandbox(`/sandbox/ledger/tax?purchaseOrderNo=${orderId}`)) as {
+      transactions: { status: string; totalTax: string }[];
+    };
+    // A return's tax is negative there.
+    const signed = (x: string) => (x.startsWith('-') ? -toMinor(x.slice(1)) : toMinor(x));
+    return transactions.filter((t) => t.status === 'Committed').reduce((a, t) => a + signed(t.totalTax), 0);
+  };
   /** Asks for a return of `quantity` of line 1 (an exchange or a refund), waits for the parcel back and accepts it. */
   const returnAccepted = async (id: string, quantity: number, reason: string, exchange = false) => {
     const ask = await stack().api(`/v1/orders/${id}/returns`, {
@@ -170,6 +199,9 @@ function client(stack: () => TestStack) {
     reconcile,
     invoices,
     issuedInvoices,
+    taxDocuments,
+    settledTax,
+    serviceTaxNet,
     providerNet,
     feed,
     returnAccepted,
@@ -189,6 +221,21 @@ interface Invoice {
   attempts: number;
   document: string | null;
 }
+
+interface TaxDocument {
+  code: string;
+  kind: 'sale' | 'return';
+  originalCode: string | null;
+  status: string;
+  tax: string;
+  taxCalculated: string | null;
+  provider: string | null;
+  reason: { code: string } | null;
+  attempts: number;
+}
+
+/** Tax committed on sales less tax refunded on returns (minor units). */
+const taxNet = (docs: TaxDocument[]) => docs.reduce((a, d) => a + (d.kind === 'sale' ? 1 : -1) * toMinor(d.tax), 0);
 
 /** Sales less adjustments (minor units). */
 const invoicedNet = (items: Invoice[]) => items.reduce((a, i) => a + (i.kind === 'sale' ? 1 : -1) * toMinor(i.gross), 0);
@@ -222,7 +269,14 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
       orderSettings: { returnShipByMs: 5000 },
       sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } },
     });
-    await seedNetwork(stack.db.sql, { 'SKU-J1': { 'WH-HCM': 50 }, 'SKU-J2': { 'WH-HN': 50 }, 'SKU-J0': { 'WH-HCM': 0 } });
+    await seedNetwork(stack.db.sql, {
+      'SKU-J1': { 'WH-HCM': 50 },
+      'SKU-J2': { 'WH-HN': 50 },
+      'SKU-J0': { 'WH-HCM': 0 },
+      'SKU-JR': { 'WH-HCM': 50 },
+    });
+    // Rice: the reduced rate (8%).
+    await stack.db.sql`update products set tax_category = 'reduced' where sku = 'SKU-JR'`;
   });
   afterAll(async () => {
     await stack?.close();
@@ -330,6 +384,23 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     expect(xml).toContain(`<Number>${inv[returned]![1]!.number!}</Number>`);
     expect(xml).toContain(`<Adjusts>${inv[returned]![0]!.invoiceKey}</Adjusts>`);
 
+    // Tax: a document per invoice, committed to the tax service — the sale's tax committed, the
+    // return's refunded against it. What the service holds for each order (its own ledger) is the
+    // journal's VAT, and its own calculation agrees line by line within rounding (no variance).
+    const taxed = await c.settledTax({ [split]: 2, [returned]: 2, [backordered]: 0 });
+    for (const id of [split, returned]) {
+      const journalVat = -net(
+        lines.filter((l) => l.orderId === id),
+        ACCOUNTS.vat,
+      );
+      expect(journalVat, `VAT of ${id}`).toBeGreaterThan(0);
+      expect(taxed[id]!.map((d) => [d.status, d.provider])).toEqual(taxed[id]!.map(() => ['committed', 'tax-service']));
+      expect(taxNet(taxed[id]!), `tax committed for ${id}`).toBe(journalVat);
+      expect(await c.serviceTaxNet(id), `the tax service's ledger for ${id}`).toBe(journalVat);
+    }
+    expect(taxed[returned]!.map((d) => d.kind)).toEqual(['sale', 'return']);
+    expect(taxed[returned]![1]!.originalCode).toBe(taxed[returned]![0]!.code);
+
     // The reconciliation: what the web channel captured and refunded is the gateway's ledger; nothing is off.
     const rec = await c.reconcile();
     const ledger = await c.gatewaySums([split, returned, backordered]);
@@ -389,6 +460,7 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     const inv = await c.issuedInvoices({ [cut]: 1, [exchanged]: 1 });
     expect(invoicedNet(inv[cut]!)).toBe(toMinor('220000.00'));
     for (const id of [cut, exchanged]) expect(invoicedNet(inv[id]!)).toBe(await c.gatewayNet(id));
+    await c.settledTax({ [cut]: 1, [exchanged]: 1 });
     expect((await c.reconcile()).differences.filter((d) => d.orderId === cut || d.orderId === exchanged)).toEqual([]);
   });
 
@@ -417,6 +489,14 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     ]);
     expect(invoicedNet(inv[id]!)).toBe(toMinor('200000.00') - owed);
     expect(await c.providerNet(id)).toBe(toMinor('100000.00'));
+    // The tax of the cash refunded by bank transfer is refunded at the tax service too.
+    const taxed = await c.settledTax({ [id]: 2 });
+    expect(taxed[id]!.map((d) => [d.kind, d.status])).toEqual([
+      ['sale', 'committed'],
+      ['return', 'committed'],
+    ]);
+    expect(taxNet(taxed[id]!)).toBe(-net(lines, ACCOUNTS.vat));
+    expect(await c.serviceTaxNet(id)).toBe(-net(lines, ACCOUNTS.vat));
     // The return's statuses are events of the feed, in order, the refund on the accepted one; the
     // buyer's reason is not in them.
     const returns = (await c.feed()).filter((e) => e.type === 'return.status' && e.orderId === id);
@@ -474,7 +554,9 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
       key: TEST_KEYS.finance,
     });
     expect(notIssued.status).toBe(409);
-    // What the buyer paid and no issued invoice covers is a difference of the reconciliation.
+    // What the buyer paid and no issued invoice covers is a difference of the reconciliation (its
+    // tax, committed with the sale whatever the invoice's fate, is not).
+    await c.settledTax({ [b]: 1 });
     expect((await c.reconcile()).differences.filter((d) => d.orderId === b)).toEqual([
       expect.objectContaining({ kind: 'not_invoiced', amount: fromMinor(await c.gatewayNet(b)) }),
     ]);
@@ -506,6 +588,75 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     expect((await stack.api(`/v1/orders/${b}/invoices`, { key: TEST_KEYS.ops })).status).toBe(200);
     expect((await stack.api(`/v1/accounting/invoices`, { key: TEST_KEYS.cs })).status).toBe(403);
     expect((await stack.api(`/v1/orders/${b}/invoices/nope/document`, { key: TEST_KEYS.finance })).status).toBe(404);
+  });
+
+  it('tax: a failing service is retried; a refusal waits with its reason until an ops retry; a rate moved after the quote is a variance', async () => {
+    const flaky = makeOrder({ sku: 'SKU-J1', quantity: 1 });
+    const refused = makeOrder({ sku: 'SKU-J1', quantity: 1 });
+    const [flakyId, refusedId] = [`order-web-${flaky.channelOrderId}`, `order-web-${refused.channelOrderId}`];
+    await c.sandbox('/sandbox/faults', { service: 'tax', op: 'create', match: { orderId: flakyId }, action: 'error500', times: 2 });
+    await c.sandbox('/sandbox/faults', {
+      service: 'tax',
+      op: 'create',
+      match: { orderId: refusedId },
+      action: 'refuse',
+      status: 400,
+      error: 'customer_exemption_invalid',
+      times: 1,
+    });
+    // The reduced rate ends at the tax service between the order's quote (8%) and its commit.
+    const rice = await c.submit(makeOrder({ lines: [{ sku: 'SKU-JR', quantity: 1, unitPrice: '108000.00' }] }));
+    const quoted = (await (await stack.api(`/v1/orders/${rice}`, { key: TEST_KEYS.ops })).json()) as { tax: { tax: string } };
+    expect(quoted.tax.tax).toBe('8000.00');
+    await c.sandbox('/sandbox/tax/rates', { 'VN-VAT-8': 10 });
+    try {
+      expect(await c.submit(flaky)).toBe(flakyId);
+      expect(await c.submit(refused)).toBe(refusedId);
+      const docs = await c.settledTax({ [flakyId]: 1, [refusedId]: 1, [rice]: 1 });
+      expect(docs[flakyId]![0]).toMatchObject({ status: 'committed' });
+      expect(docs[flakyId]![0]!.attempts).toBeGreaterThanOrEqual(3);
+
+      // The rice was charged (and invoiced, and journalled) at 8%; the service now calculates 10%.
+      expect(docs[rice]![0]).toMatchObject({ status: 'variance', tax: '8000.00', taxCalculated: '9818.00' });
+      const variances = (await (await stack.api('/v1/accounting/tax-documents?status=variance', { key: TEST_KEYS.finance })).json()) as {
+        items: TaxDocument[];
+      };
+      expect(variances.items.map((d) => d.code)).toEqual([docs[rice]![0]!.code]);
+
+      // Refused: the reason kept, listed, and the VAT the journal holds is not committed.
+      const [no] = docs[refusedId]!;
+      expect(no).toMatchObject({ status: 'refused', reason: { code: 'customer_exemption_invalid' }, taxCalculated: null });
+      const listed = (await (await stack.api('/v1/accounting/tax-documents?status=refused', { key: TEST_KEYS.ops })).json()) as {
+        items: TaxDocument[];
+      };
+      expect(listed.items.map((d) => d.code)).toEqual([no!.code]);
+      expect((await c.reconcile()).differences.filter((d) => d.orderId === refusedId)).toEqual([
+        expect.objectContaining({ kind: 'tax_not_committed', amount: no!.tax }),
+      ]);
+
+      // Only finance, ops and admin retry, and only a refused document; then it is committed.
+      const retryPath = `/v1/orders/${refusedId}/tax-documents/${encodeURIComponent(no!.code)}/retry`;
+      expect((await stack.api(retryPath, { method: 'POST', key: TEST_KEYS.cs })).status).toBe(403);
+      const notRefused = `/v1/orders/${flakyId}/tax-documents/${encodeURIComponent(docs[flakyId]![0]!.code)}/retry`;
+      expect((await stack.api(notRefused, { method: 'POST', key: TEST_KEYS.finance })).status).toBe(409);
+      expect((await stack.api(`/v1/orders/${refusedId}/tax-documents/nope/retry`, { method: 'POST', key: TEST_KEYS.ops })).status).toBe(
+        404,
+      );
+      const again = await stack.api(retryPath, { method: 'POST', key: TEST_KEYS.ops });
+      expect(again.status).toBe(200);
+      expect(((await again.json()) as TaxDocument).status).toBe('pending');
+      const fixed = await c.settledTax({ [refusedId]: 1 });
+      expect(fixed[refusedId]![0]).toMatchObject({ status: 'committed', reason: null });
+      expect(await c.serviceTaxNet(refusedId)).toBe(toMinor(no!.tax));
+      expect((await c.reconcile()).differences.filter((d) => d.orderId === refusedId)).toEqual([]);
+
+      // Channels never see tax documents; customer service reads them.
+      expect((await stack.api(`/v1/orders/${rice}/tax-documents`, { key: TEST_KEYS.web })).status).toBe(403);
+      expect((await stack.api(`/v1/orders/${rice}/tax-documents`, { key: TEST_KEYS.cs })).status).toBe(200);
+      expect((await stack.api('/v1/accounting/tax-documents', { key: TEST_KEYS.cs })).status).toBe(403);
+    } finally {
+      await c.sandbox('/sandbox/tax/rates', { 'VN-VAT-8': 8 });
+    }
   });
 
   it('finance and admin read the journal; ops, cs and channels do not', async () => {

@@ -71,6 +71,7 @@ function pathFor(path: string, caller: CallerName): string {
     file: 'swagger-ui.css',
     subscriptionId,
     invoiceKey: `${own.orderId}:capture:none`,
+    code: `${own.orderId}:capture:none`,
   };
   return path.replaceAll(/\{([^}]+)\}/g, (_, name: string) => {
     const v = ids[name];

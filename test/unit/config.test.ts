@@ -235,6 +235,31 @@ describe('production mode fails closed (lib/config.ts)', () => {
     expect(c.channelSecrets).toEqual({});
   });
 
+  it('tax: production without a tax service keeps the local rule set; with one, half-set or with a key that is not account:licence, refuses', () => {
+    expect(resolveSystems(loadConfig(PROD, { service: true }), 'http://sandbox.invalid').tax).toBeUndefined();
+    const withTax = {
+      ...PROD,
+      OMS_TAX_URL: 'https://rest.tax.example.com/api/v2',
+      OMS_TAX_KEY: '2000123456:lic-9d8c',
+      OMS_TAX_COMPANY: 'SHOP-VN',
+    };
+    expect(resolveSystems(loadConfig(withTax, { service: true }), 'http://sandbox.invalid').tax).toMatchObject({
+      baseUrl: 'https://rest.tax.example.com/api/v2',
+      apiKey: '2000123456:lic-9d8c',
+      companyCode: 'SHOP-VN',
+    });
+    expect(refusal({ ...withTax, OMS_TAX_KEY: undefined })).toEqual([
+      "production mode: OMS_TAX_KEY is required: the tax service's API key",
+    ]);
+    expect(refusal({ ...withTax, OMS_TAX_KEY: 'lic-9d8c' })).toEqual([
+      'invalid OMS_TAX_KEY: must be the account id and licence key, account:licenceKey',
+    ]);
+    expect(refusal({ ...withTax, OMS_TAX_COMPANY: 'shop vn' })[0]).toMatch(/^invalid OMS_TAX_COMPANY/);
+    // Development: the sandbox's tax service unless one is set.
+    const dev = resolveSystems(loadConfig({}), 'http://127.0.0.1:4000');
+    expect(dev.tax).toMatchObject({ baseUrl: 'http://127.0.0.1:4000/tax/v2', companyCode: 'OMS-VN' });
+  });
+
   it('development stays as it was: dev secrets, every channel, the sandbox for what is not set', () => {
     const c = loadConfig({ OMS_PAYMENTS_URL: 'http://127.0.0.1:9999/pay' });
     expect(c.mode).toBe('development');

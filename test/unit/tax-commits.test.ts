@@ -1,0 +1,94 @@
+/**
+ * What the tax relay judges by: the VAT each invoice line carries (a share of the order's quote,
+ * domain/invoices.ts) stays within rounding (`VARIANCE_STEPS`) of the tax calculated afresh on
+ * that line's gross at its rate — over random orders, categories, discounts, partial captures and
+ * refunds — so an honest order never shows as a variance; and the local provider flags a line
+ * that is off by more.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { localTaxService } from '../../activities/tax/service';
+import { planInvoices, type KnownInvoice } from '../../domain/invoices';
+import type { MoneyFact } from '../../domain/journal';
+import { fromMinor } from '../../domain/money';
+import { TAX_CATEGORIES, currencyStep, linesAtVariance, quoteOrder, type TaxCategory } from '../../domain/tax';
+
+const doc = (currency: string, lines: { no: number; sku: string; rate: number | 'exempt'; gross: string; tax: string }[]) => ({
+  code: 'c',
+  orderId: 'o',
+  kind: 'sale' as const,
+  currency,
+  date: '2026-12-03',
+  customerCode: 'RETAIL',
+  lines,
+});
+
+describe('tax documents against a fresh calculation', () => {
+  it('every invoice line of random orders is within rounding of its tax calculated afresh (property)', async () => {
+    const local = localTaxService();
+    const line = fc.record({
+      category: fc.constantFrom<TaxCategory>(...TAX_CATEGORIES),
+      quantity: fc.integer({ min: 1, max: 5 }),
+      units: fc.integer({ min: 1, max: 2_000_000 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('VND', 'USD'),
+        fc.array(line, { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 0, max: 50_000 }),
+        fc.integer({ min: 0, max: 30 }),
+        fc.array(fc.tuple(fc.constantFrom('captured', 'refunded'), fc.integer({ min: 1, max: 100 })), { minLength: 1, maxLength: 6 }),
+        async (currency, ls, shipping, discountPct, steps) => {
+          const unit = currencyStep(currency);
+          const order = {
+            lines: ls.map((l, i) => ({ sku: `S${i}`, quantity: l.quantity, unitPrice: fromMinor(l.units * unit) })),
+            shippingFee: fromMinor(shipping * unit),
+            currency,
+          };
+          const whole = ls.reduce((a, l) => a + l.units * unit * l.quantity, 0) + shipping * unit;
+          const discount = Math.floor((whole * discountPct) / 100 / unit) * unit;
+          const quote = quoteOrder({ ...order, discount: fromMinor(discount) }, (sku) => ls[Number(sku.slice(1))]!.category, {
+            pricesIncludeTax: true,
+          });
+          let known: KnownInvoice[] = [];
+          const total = whole - discount;
+          for (const [i, [kind, pct]] of steps.entries()) {
+            const amount = Math.max(unit, Math.floor((total * pct) / 100 / unit) * unit);
+            const key = `${kind}:${i}`;
+            const fact: MoneyFact =
+              kind === 'captured'
+                ? { kind, key, amount: fromMinor(amount), captureId: key, shipmentId: 's' }
+                : { kind: 'refunded', key, amount: fromMinor(amount), via: 'gateway', ref: key, why: 'return' };
+            const { invoices } = planInvoices('o', [fact], known, { quote, currency });
+            for (const inv of invoices) {
+              const lines = inv.lines.map((l) => ({
+                no: l.no,
+                sku: l.sku,
+                rate: l.rate,
+                gross: fromMinor(l.gross),
+                tax: fromMinor(l.vat),
+              }));
+              const committed = await local.commit(doc(currency, lines));
+              expect(linesAtVariance(committed.lines, currency)).toEqual([]);
+            }
+            known = [...known, ...invoices];
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('a line whose VAT was figured at another rate is a variance; one step off is rounding', async () => {
+    const local = localTaxService();
+    // 108,000 đ of 10% goods hold 9,818 đ; VAT figured at 8% (8,000 đ) is 1,818 đ short.
+    const wrong = await local.commit(doc('VND', [{ no: 1, sku: 'TEA', rate: 10, gross: '108000.00', tax: '8000.00' }]));
+    expect(wrong).toMatchObject({ tax: '8000.00', taxCalculated: '9818.00' });
+    expect(linesAtVariance(wrong.lines, 'VND')).toEqual([{ no: 1, tax: '8000.00', taxCalculated: '9818.00' }]);
+    const close = await local.commit(doc('VND', [{ no: 1, sku: 'TEA', rate: 10, gross: '108000.00', tax: '9817.00' }]));
+    expect(linesAtVariance(close.lines, 'VND')).toEqual([]);
+    // Three cents off on a USD line is past rounding (the step there is one cent).
+    expect(linesAtVariance([{ no: 1, tax: '0.91', taxCalculated: '0.95' }], 'USD')).toHaveLength(1);
+    expect(linesAtVariance([{ no: 1, tax: '0.91', taxCalculated: '0.94' }], 'USD')).toEqual([]);
+  });
+});
