@@ -62,7 +62,18 @@ export const CanonicalOrderSchema = z
     lines: z.array(OrderLineSchema).min(1).max(200),
     shippingFee: decimal.optional(),
     discount: decimal.optional(),
-    /** When given, must equal lines + shipping − discount (checked by the workflow's validation). */
+    /**
+     * False: the lines, shipping and discount are prices before tax (a B2B price list, a store
+     * that adds sales tax at checkout) and `taxOnTop` is added to the total. Absent or true: they
+     * include VAT, as Vietnamese retail prices do.
+     */
+    pricesIncludeTax: z.boolean().optional(),
+    /**
+     * The tax charged on top of tax-exclusive prices, as the channel computed it. Absent on a
+     * tax-exclusive order: the OMS computes it by its rule set when it takes the order in.
+     */
+    taxOnTop: decimal.optional(),
+    /** When given, must equal lines + shipping − discount (+ tax on top) (checked by the workflow's validation). */
     total: decimal.optional(),
     payment: PaymentSchema,
     placedAt: z.iso.datetime({ offset: true }),
@@ -79,10 +90,19 @@ export const CanonicalOrderSchema = z
       return BigInt(w!) * 100n + BigInt(f.padEnd(2, '0'));
     };
     const lines: unknown[] = Array.isArray(order.lines) ? order.lines : [];
-    const gross = lines.reduce<bigint>((a, l) => {
-      const { unitPrice, quantity } = (l ?? {}) as { unitPrice?: unknown; quantity?: unknown };
-      return a + (Number.isSafeInteger(quantity) ? minor(unitPrice) * BigInt(quantity as number) : 0n);
-    }, minor(order.shippingFee));
+    const gross = lines.reduce<bigint>(
+      (a, l) => {
+        const { unitPrice, quantity } = (l ?? {}) as { unitPrice?: unknown; quantity?: unknown };
+        return a + (Number.isSafeInteger(quantity) ? minor(unitPrice) * BigInt(quantity as number) : 0n);
+      },
+      minor(order.shippingFee) + minor(order.taxOnTop),
+    );
+    if (order.taxOnTop !== undefined && order.pricesIncludeTax !== false)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['taxOnTop'],
+        message: 'tax on top of the prices needs prices without tax: set pricesIncludeTax to false',
+      });
     if (gross > MAX_ORDER_MINOR) {
       ctx.addIssue({
         code: 'custom',

@@ -157,7 +157,8 @@ export interface QuotedLine {
 
 /** The order's tax as the local rule set quotes it at intake (stored with the order, shown by the API). */
 export interface OrderTaxQuote {
-  provider: 'local-vn-vat';
+  /** `local-vn-vat`: the rule set's tax; `channel`: the tax the channel charged on top, laid over the rule set's lines. */
+  provider: 'local-vn-vat' | 'channel';
   pricesIncludeTax: boolean;
   lines: (QuotedLine & { lineNo: number })[];
   shipping?: QuotedLine;
@@ -233,4 +234,48 @@ export function linesAtVariance(
 ): { no: number; tax: string; taxCalculated: string }[] {
   const step = currencyStep(currency);
   return lines.filter((l) => Math.abs(toMinor(l.tax) - toMinor(l.taxCalculated)) > VARIANCE_STEPS * step);
+}
+
+/**
+ * A tax-exclusive order's quote carrying the tax the channel charged on top (a platform computes
+ * its own: Shopify's `total_tax`, TikTok's `payment.tax`) instead of the rule set's: the charged
+ * tax laid over the quote's lines (shipping included) in proportion to the rule set's tax, or to
+ * their net where the rule set has none, in the currency's steps where it allows; each line's
+ * gross is its net plus that tax. So the quote's gross is the order's total to the unit, and what
+ * the journal and the invoices split out as tax is what the buyer was charged.
+ */
+export function withChargedTax(quote: OrderTaxQuote, charged: string, currency: string): OrderTaxQuote {
+  if (quote.pricesIncludeTax) throw new Error('tax on top belongs to an order whose prices exclude tax');
+  const all = [...quote.lines, ...(quote.shipping ? [quote.shipping] : [])];
+  const amount = toMinor(charged);
+  const weights = all.some((l) => toMinor(l.tax) > 0) ? all.map((l) => toMinor(l.tax)) : all.map((l) => toMinor(l.net));
+  const step = currencyStep(currency);
+  const shares =
+    amount % step === 0 && weights.some((w) => w > 0)
+      ? splitInSteps(amount, weights, currency)
+      : splitProportionally(amount, weights.some((w) => w > 0) ? weights : all.map(() => 1));
+  const laid = all.map((l, i) => {
+    const net = toMinor(l.net);
+    return { ...l, tax: fromMinor(shares[i]!), gross: fromMinor(net + shares[i]!) };
+  });
+  const groups = new Map<number | 'exempt', { rate: number | 'exempt'; net: number; tax: number; gross: number }>();
+  for (const l of laid) {
+    const rate = l.category === 'exempt' ? 'exempt' : l.rate;
+    const g = groups.get(rate) ?? { rate, net: 0, tax: 0, gross: 0 };
+    g.net += toMinor(l.net);
+    g.tax += toMinor(l.tax);
+    g.gross += toMinor(l.gross);
+    groups.set(rate, g);
+  }
+  const net = toMinor(quote.net);
+  return {
+    ...quote,
+    provider: 'channel',
+    lines: laid.slice(0, quote.lines.length) as OrderTaxQuote['lines'],
+    ...(quote.shipping ? { shipping: laid.at(-1)! } : {}),
+    groups: [...groups.values()].map((g) => ({ rate: g.rate, net: fromMinor(g.net), tax: fromMinor(g.tax), gross: fromMinor(g.gross) })),
+    net: fromMinor(net),
+    tax: fromMinor(amount),
+    gross: fromMinor(net + amount),
+  };
 }

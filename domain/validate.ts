@@ -8,10 +8,13 @@ export interface CatalogView {
   active: boolean;
 }
 
-/** The order's total in minor units: lines + shipping − discount. */
-export function computeTotalMinor(order: Pick<CanonicalOrder, 'lines' | 'shippingFee' | 'discount'>): number {
+/** The order's total in minor units: lines + shipping − discount, and the tax on top of prices that exclude it. */
+export function computeTotalMinor(
+  order: Pick<CanonicalOrder, 'lines' | 'shippingFee' | 'discount' | 'pricesIncludeTax' | 'taxOnTop'>,
+): number {
   const lines = order.lines.reduce((a, l) => a + toMinor(l.unitPrice) * l.quantity, 0);
-  return lines + toMinor(order.shippingFee ?? '0') - toMinor(order.discount ?? '0');
+  const onTop = order.pricesIncludeTax === false ? toMinor(order.taxOnTop ?? '0') : 0;
+  return lines + toMinor(order.shippingFee ?? '0') - toMinor(order.discount ?? '0') + onTop;
 }
 
 /** Reasons to reject; empty when the order is valid. */
@@ -28,7 +31,8 @@ export function validateOrder(order: CanonicalOrder, catalog: Map<string, Catalo
   const total = computeTotalMinor(order);
   if (total < 0) reasons.push('discount: larger than the lines and shipping together');
   if (order.total !== undefined && toMinor(order.total) !== total) {
-    reasons.push(`total: ${order.total} does not equal lines + shipping - discount = ${fromMinor(total)}`);
+    const parts = order.pricesIncludeTax === false ? 'lines + shipping - discount + tax on top' : 'lines + shipping - discount';
+    reasons.push(`total: ${order.total} does not equal ${parts} = ${fromMinor(total)}`);
   }
   const where = locate(order.shippingAddress);
   if (!where.region)

@@ -9,7 +9,7 @@ import { fromMinor } from '../domain/money';
 import { orderIdFor, type CanonicalOrder } from '../domain/order';
 import type { OrderSettings } from '../domain/settings';
 import { computeTotalMinor } from '../domain/validate';
-import { quoteOrder, type OrderTaxQuote, type TaxCategory } from '../domain/tax';
+import { quoteOrder, withChargedTax, type OrderTaxQuote, type TaxCategory } from '../domain/tax';
 import { PUSH_CARRIERS } from '../activities/carriers/carrier-activities';
 import type { Sql } from '../db/client';
 import type { OrderWorkflowInput } from '../workflows/order';
@@ -37,11 +37,12 @@ export interface IntakeResult {
  */
 export async function intakeOrder(
   deps: IntakeDeps,
-  order: CanonicalOrder,
+  given: CanonicalOrder,
   raw: unknown,
   opts: { startNow?: boolean } = {},
 ): Promise<IntakeResult> {
-  const orderId = orderIdFor(order.channel, order.channelOrderId);
+  const orderId = orderIdFor(given.channel, given.channelOrderId);
+  const { order, tax } = await quoteTax(deps.sql, given);
   const total = fromMinor(Math.max(computeTotalMinor(order), 0));
   const input: OrderWorkflowInput = {
     orderId,
@@ -50,7 +51,6 @@ export async function intakeOrder(
     settings: { ...deps.settings, returnWindowMs: deps.returnWindows[order.channel] ?? deps.returnWindows.default ?? 0 },
   };
   const orders = new OrdersRepo(deps.sql);
-  const tax = await quoteTax(deps.sql, order);
   const { created, status } = await orders.recordIntake(
     orderId,
     order,
@@ -71,12 +71,18 @@ export async function intakeOrder(
 /**
  * The order's tax by the local rule set, each line by its SKU's category in the catalog (an SKU
  * the catalog lacks is quoted `standard`; the workflow rejects the order for it anyway). Prices
- * include VAT on every channel today (Vietnamese retail); channels whose prices exclude it need
- * the payment to collect the tax on top, which is not built yet (docs/back-office.md).
+ * that include VAT (the default, as Vietnamese retail's do) have it split out. Prices that exclude
+ * it (`pricesIncludeTax: false`) have it added on top: the tax the channel charged when it says
+ * (`taxOnTop`), else the rule set's, written into the order so that its total — what the payment
+ * collects — includes it.
  */
-async function quoteTax(sql: Sql, order: CanonicalOrder): Promise<OrderTaxQuote> {
+async function quoteTax(sql: Sql, order: CanonicalOrder): Promise<{ order: CanonicalOrder; tax: OrderTaxQuote }> {
   const rows = await sql<{ sku: string; taxCategory: TaxCategory }[]>`
     select sku, tax_category as "taxCategory" from products where sku = any(${order.lines.map((l) => l.sku)})`;
   const categories = new Map(rows.map((r) => [r.sku, r.taxCategory]));
-  return quoteOrder(order, (sku) => categories.get(sku) ?? 'standard', { pricesIncludeTax: true });
+  const exclusive = order.pricesIncludeTax === false;
+  const quote = quoteOrder(order, (sku) => categories.get(sku) ?? 'standard', { pricesIncludeTax: !exclusive });
+  if (!exclusive) return { order, tax: quote };
+  if (order.taxOnTop === undefined) return { order: { ...order, taxOnTop: quote.tax }, tax: quote };
+  return { order, tax: withChargedTax(quote, order.taxOnTop, order.currency) };
 }

@@ -118,7 +118,10 @@ const QuotedLine = z.object({
 });
 const OrderTax = z
   .object({
-    provider: z.literal('local-vn-vat'),
+    provider: z.enum(['local-vn-vat', 'channel']).openapi({
+      description:
+        '`local-vn-vat`: the rule set calculated the tax; `channel`: the tax the channel charged on top of prices without tax, laid over the lines.',
+    }),
     pricesIncludeTax: z.boolean(),
     lines: z.array(QuotedLine.extend({ lineNo: z.number().int() })),
     shipping: QuotedLine.optional(),
@@ -127,7 +130,7 @@ const OrderTax = z
   })
   .openapi('OrderTax', {
     description:
-      "VAT as quoted at intake by the local rule set (docs/back-office.md): per line by its SKU's category, shipping as a standard-rate service, the discount shared over them; per rate as an e-invoice totals them. Null for orders taken in before tax was quoted.",
+      "VAT as quoted at intake by the local rule set (docs/back-office.md): per line by its SKU's category, shipping as a standard-rate service, the discount shared over them; per rate as an e-invoice totals them. Prices with tax (`pricesIncludeTax`): the tax is split out of them; without: it is added on top (the channel's own figure where it charged one). Null for orders taken in before tax was quoted.",
   });
 
 const OrderDetail = OrderSummary.extend({

@@ -21,7 +21,7 @@ import {
 import type { Expectations, Parsed } from '../../activities/channels/adapters/common';
 import { LAZADA_ORDER_EXPECTATIONS, LAZADA_PUSH_EXPECTATIONS, lazadaSign } from '../../activities/channels/adapters/lazada';
 import { SHOPEE_ORDER_EXPECTATIONS, SHOPEE_PUSH_EXPECTATIONS } from '../../activities/channels/adapters/shopee';
-import { SHOPIFY_EXPECTATIONS } from '../../activities/channels/adapters/shopify';
+import { parseShopifyOrder, SHOPIFY_EXPECTATIONS } from '../../activities/channels/adapters/shopify';
 import { TIKTOK_ORDER_EXPECTATIONS, TIKTOK_PUSH_EXPECTATIONS } from '../../activities/channels/adapters/tiktok';
 import { computeTotalMinor } from '../../domain/validate';
 import { fromMinor } from '../../domain/money';
@@ -581,4 +581,21 @@ describe('tolerant readers: unknown values and unexpected nulls are accepted and
       expect(mutated).toBeGreaterThan(0);
     });
   }
+});
+
+describe('tax on top, as the platforms publish it', () => {
+  it("Shopify's REST order example (prices without tax, tax at checkout): its tax goes on top and its own total is the OMS's to the cent", () => {
+    const resource = Object.values(read('shopify', 'rest-order-get-answer.json'))[0];
+    const r = parseShopifyOrder(resource);
+    if (!r.ok) throw new Error(`refused: ${JSON.stringify(r.issues)}`);
+    const o = r.value;
+    // 3 × 199.00, less 10.00 of discount, plus Shopify's 11.94 of tax: 598.94, as Shopify says.
+    expect(o).toMatchObject({ currency: 'USD', pricesIncludeTax: false, taxOnTop: '11.94', discount: '10.00', total: '598.94' });
+    expect(o.lines.map((l) => [l.sku, l.quantity, l.unitPrice])).toEqual([
+      ['IPOD2008GREEN', 1, '199.00'],
+      ['IPOD2008RED', 1, '199.00'],
+      ['IPOD2008BLACK', 1, '199.00'],
+    ]);
+    expect(fromMinor(computeTotalMinor(o))).toBe('598.94');
+  });
 });

@@ -9,6 +9,7 @@ import {
   TAX_CATEGORIES,
   taxOfRefund,
   VN_VAT_RATES,
+  withChargedTax,
   type TaxableLine,
 } from '../../domain/tax';
 import { computeTotalMinor } from '../../domain/validate';
@@ -199,6 +200,46 @@ describe('Vietnamese VAT, the local rule set', () => {
           }
         },
       ),
+    );
+  });
+
+  it("property: with prices that exclude tax, the tax goes on top — the rule set's or the channel's — and the quote adds up to the total", () => {
+    const price = fc.oneof(
+      fc.integer({ min: 0, max: 5_000_000 }).map((d) => fromMinor(d * 100)),
+      fc.integer({ min: 0, max: 500_000_000 }).map(fromMinor),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ sku: fc.constantFrom('A', 'B', 'C'), quantity: fc.integer({ min: 1, max: 50 }), unitPrice: price }), {
+          minLength: 1,
+          maxLength: 5,
+        }),
+        fc.option(price, { nil: undefined }),
+        fc.option(price, { nil: undefined }),
+        fc.constantFrom(...TAX_CATEGORIES),
+        fc.constantFrom('VND', 'USD'),
+        fc.option(price, { nil: undefined }),
+        (lines, shippingFee, discount, category, cur, charged) => {
+          const order = { currency: cur, lines, ...(shippingFee ? { shippingFee } : {}), ...(discount ? { discount } : {}) };
+          const whole = computeTotalMinor(order);
+          fc.pre(whole >= 0);
+          const q = quoteOrder(order, (sku) => (sku === 'A' ? category : 'standard'), { pricesIncludeTax: false });
+          // The rule set's tax on top: the total with it is the quote's gross.
+          expect(toMinor(q.net)).toBe(whole);
+          expect(toMinor(q.gross)).toBe(computeTotalMinor({ ...order, pricesIncludeTax: false, taxOnTop: q.tax }));
+          if (charged === undefined) return;
+          // The channel's tax instead: laid over the same lines, each line's net kept, the quote's gross the total with it.
+          const c = withChargedTax(q, charged, cur);
+          const all = [...c.lines, ...(c.shipping ? [c.shipping] : [])];
+          expect(c.provider).toBe('channel');
+          expect(all.reduce((a, l) => a + toMinor(l.tax), 0)).toBe(toMinor(charged));
+          expect(all.map((l) => l.net)).toEqual([...q.lines, ...(q.shipping ? [q.shipping] : [])].map((l) => l.net));
+          for (const l of all) expect(toMinor(l.net) + toMinor(l.tax)).toBe(toMinor(l.gross));
+          expect(c.groups.reduce((a, g) => a + toMinor(g.tax), 0)).toBe(toMinor(charged));
+          expect(toMinor(c.gross)).toBe(computeTotalMinor({ ...order, pricesIncludeTax: false, taxOnTop: charged }));
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

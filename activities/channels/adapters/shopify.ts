@@ -28,7 +28,6 @@ import {
   textOf,
   zodIssues,
   type Expectations,
-  type FieldIssue,
   type InboundRequest,
   type Parsed,
 } from './common';
@@ -208,12 +207,8 @@ const DISPOSITIONS: Record<string, Disposition> = {
 };
 
 function toCanonical(o: ShopifyOrder): CanonicalOrder {
-  const issues: FieldIssue[] = [];
   const a = o.shipping_address;
   if (!a) throw new MappingError([{ path: 'shipping_address', message: 'required: the order has nothing to ship to' }]);
-  if (!o.taxes_included && toMinor(o.total_tax ?? '0') > 0) {
-    issues.push({ path: 'total_tax', message: 'taxes on top of prices are not supported: the canonical order has no tax line' });
-  }
   const gateways = (o.payment_gateway_names ?? []).flatMap((g) => (textOf(g) ? [g!.trim()] : []));
   const cod = gateways.some((g) => COD_GATEWAY.test(g));
   const { lines, extraDiscountMinor } = linesFromItems(o.line_items.map((l) => ({ sku: l.sku, quantity: l.quantity, price: l.price })));
@@ -245,13 +240,14 @@ function toCanonical(o: ShopifyOrder): CanonicalOrder {
     lines,
     shippingFee: sumDecimals((o.shipping_lines ?? []).map((s) => s.price)),
     discount: fromMinor(toMinor(o.total_discounts ?? '0') + extraDiscountMinor),
+    // A store whose prices exclude tax adds it at checkout: Shopify's own figure goes on top.
+    ...(o.taxes_included === false ? { pricesIncludeTax: false, taxOnTop: o.total_tax ?? '0.00' } : {}),
     total: o.total_price,
     payment: cod
       ? { method: 'cod' }
       : { method: 'prepaid', token: `tok_shopify_${o.id}`, provider: (gateways[0] ?? 'shopify').slice(0, 50) },
     placedAt: o.created_at,
   };
-  if (issues.length) throw new MappingError(issues);
   return finishCanonical(order);
 }
 

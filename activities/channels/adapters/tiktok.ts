@@ -256,6 +256,7 @@ function toCanonical(o: TikTokOrder): CanonicalOrder {
   // sale_price is the seller's price; TikTok's own vouchers (platform_discount) are what the buyer did not pay of it.
   const platformMinor = live.reduce((a, l) => a + toMinor(l.platform_discount ?? '0'), 0);
   const someCancelled = live.length !== o.line_items.length;
+  // Where TikTok adds tax at checkout (sales tax in the US), its prices exclude it and its own figure goes on top.
   const taxed = toMinor(o.payment.tax ?? '0') > 0;
   const a = o.recipient_address;
   const phone = cleanPhone(a.phone_number);
@@ -282,7 +283,9 @@ function toCanonical(o: TikTokOrder): CanonicalOrder {
     lines,
     shippingFee: o.payment.shipping_fee ?? '0.00',
     discount: fromMinor(platformMinor + extraDiscountMinor),
-    // The total cross-checks the mapping; it is only comparable when nothing was cancelled or taxed on top.
+    ...(taxed ? { pricesIncludeTax: false, taxOnTop: o.payment.tax! } : {}),
+    // The total cross-checks the mapping; it is only comparable when nothing was cancelled, and
+    // not where tax is on top (TikTok's total then also holds fees the OMS does not carry).
     ...(someCancelled || taxed || !o.payment.total_amount ? {} : { total: o.payment.total_amount }),
     payment: o.is_cod ? { method: 'cod' } : { method: 'prepaid', token: `tok_tiktok_${o.id}`, provider: 'tiktok' },
     placedAt: isoFromUnix(o.create_time),
