@@ -6,8 +6,7 @@ import type { TransactionSql } from 'postgres';
 import type { CanonicalOrder } from '../domain/order';
 import type { MoneyFact } from '../domain/journal';
 import type { OrderTaxQuote } from '../domain/tax';
-import { writeInvoices } from './invoices-repo';
-import { writeJournal, type JournalOrder } from './journal-repo';
+import { bookOrHold } from './back-office-repo';
 import type { Sql } from './client';
 import { enqueuePush } from './status-pushes-repo';
 import type { StartKind } from './workflow-starts-repo';
@@ -216,7 +215,8 @@ export class OrdersRepo {
    * its seq (a retry of the same step changes nothing), and a closing status (REJECTED, CANCELLED,
    * COMPLETED) also drops what such a lost task left beyond it: the workflow's own story wins.
    */
-  async applyStatus(w: StatusWrite): Promise<{ applied: boolean }> {
+  /** `held`: the step's money facts could not be booked (the error); they wait for ops, the step is written. */
+  async applyStatus(w: StatusWrite): Promise<{ applied: boolean; held?: string }> {
     const closing = CLOSING.has(w.status);
     return this.sql.begin(async (tx) => {
       if (closing) {
@@ -233,15 +233,9 @@ export class OrdersRepo {
       if (written.length && w.push) await enqueuePush(tx, { orderId: w.orderId, seq: w.seq, channel: w.push.channel, input: w.push.input });
       if (w.shipmentsInOrder) await tx`update orders set shipments_in_order = true where order_id = ${w.orderId}`;
       for (const s of w.shipments ?? []) await upsertShipment(tx, s);
-      if (w.money?.length) {
-        // One read of the order for both: the journal's entries and the invoices they call for.
-        const [order] = await tx<(JournalOrder & { canonical: CanonicalOrder })[]>`
-          select channel, currency, tax, canonical from orders where order_id = ${w.orderId}`;
-        if (order) {
-          await writeJournal(tx, w.orderId, order, w.at, w.money);
-          await writeInvoices(tx, w.orderId, order, w.money);
-        }
-      }
+      // The journal, invoices and tax documents of the step's money facts; a defect there keeps
+      // the facts aside for ops and never holds the order (back-office-repo.ts).
+      const booked = w.money?.length ? await bookOrHold(tx, { orderId: w.orderId, seq: w.seq, at: w.at, facts: w.money }) : {};
       // A step that shows returns also reads them as they stood before (the subquery reads the row
       // before this update), for the return events; a step without any reads nothing more.
       const returns = (w.detail.returns as ReturnFeedState[] | undefined) ?? [];
@@ -252,7 +246,7 @@ export class OrdersRepo {
         where o.order_id = ${w.orderId} and (o.seq < ${w.seq} or (o.seq = ${w.seq} and ${written.length > 0}) or ${closing})
         returning ${returns.length ? tx`prev.returns` : tx`null::jsonb`} as "returnsBefore"`;
       if (updated[0] && returns.length) await logReturns(tx, w.orderId, updated[0].returnsBefore ?? [], returns);
-      return { applied: updated.length > 0 };
+      return { applied: updated.length > 0, ...booked };
     });
   }
 

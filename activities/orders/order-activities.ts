@@ -1,4 +1,5 @@
 /** Validation, risk, COD eligibility and the projection: the order's own bookkeeping. */
+import { log } from '@temporalio/activity';
 import { CatalogRepo } from '../../db/catalog-repo';
 import type { Sql } from '../../db/client';
 import { OrdersRepo, type StatusWrite } from '../../db/orders-repo';
@@ -45,9 +46,16 @@ export function createOrderActivities(deps: {
     },
     /** Upserts the projection and timeline, guarded by the sequence number; queues the channel's push with them. */
     async recordStatus(input: StatusWrite): Promise<{ applied: boolean }> {
-      const r = await orders.applyStatus(input);
+      const { applied, held } = await orders.applyStatus(input);
       if (input.push) deps.statusPushes?.nudge();
-      return r;
+      // Ops are told: the order went on, its money facts wait in GET /v1/accounting/held.
+      if (held)
+        log.error('money facts of an order step could not be booked; they wait for ops', {
+          orderId: input.orderId,
+          seq: input.seq,
+          error: held,
+        });
+      return { applied };
     },
     /** A COD refund: an instruction for finance, recorded once per return. */
     async recordRefundInstruction(input: { returnId: string; orderId: string; amount: string }): Promise<void> {

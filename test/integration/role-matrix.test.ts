@@ -72,6 +72,7 @@ function pathFor(path: string, caller: CallerName): string {
     subscriptionId,
     invoiceKey: `${own.orderId}:capture:none`,
     code: `${own.orderId}:capture:none`,
+    heldId: '987654321',
   };
   return path.replaceAll(/\{([^}]+)\}/g, (_, name: string) => {
     const v = ids[name];
