@@ -102,9 +102,9 @@ export async function writeInvoices(
   );
   const buyer = buyerOf(order.canonical);
   for (const i of invoices)
-    await tx`insert into invoices (invoice_key, order_id, fact_key, kind, original_key, currency, net, vat, gross, lines, buyer)
-      values (${i.invoiceKey}, ${orderId}, ${i.factKey}, ${i.kind}, ${i.originalKey ?? null}, ${order.currency}, ${fromMinor(i.net)},
-        ${fromMinor(i.vat)}, ${fromMinor(i.gross)}, ${tx.json(i.lines.map(toStored) as never)}, ${tx.json(buyer as never)})
+    await tx`insert into invoices (invoice_key, order_id, fact_key, kind, original_key, shipment_id, currency, net, vat, gross, lines, buyer)
+      values (${i.invoiceKey}, ${orderId}, ${i.factKey}, ${i.kind}, ${i.originalKey ?? null}, ${i.shipmentId ?? null}, ${order.currency},
+        ${fromMinor(i.net)}, ${fromMinor(i.vat)}, ${fromMinor(i.gross)}, ${tx.json(i.lines.map(toStored) as never)}, ${tx.json(buyer as never)})
       on conflict (invoice_key) do nothing`;
   // The plan is the first state of each invoice in the event feed.
   for (const i of invoices) await logState(tx, i.invoiceKey);
@@ -126,9 +126,18 @@ export interface PendingInvoice extends ClaimedRow {
   status: 'pending' | 'submitted';
 }
 
+/**
+ * When a prepaid sale is invoiced: at its handover (the capture, the default), or once its parcel
+ * is delivered — or has ended otherwise (back at the sender, cancelled), when a refund follows.
+ */
+export type PrepaidInvoiceAt = 'handover' | 'delivery';
+
 /** The relay's store: due invoices (an adjustment only once its original is issued), leased. */
 export class InvoiceOutbox extends OutboxTable<PendingInvoice> {
-  constructor(sql: Sql) {
+  constructor(
+    sql: Sql,
+    private readonly prepaidAt: PrepaidInvoiceAt = 'handover',
+  ) {
     super(sql, 'invoices', 'invoice_key');
   }
 
@@ -140,6 +149,9 @@ export class InvoiceOutbox extends OutboxTable<PendingInvoice> {
         where i.status in ('pending', 'submitted') and i.next_attempt_at <= clock_timestamp()
           and (i.claimed_until is null or i.claimed_until < clock_timestamp())
           and (i.original_key is null or exists (select 1 from invoices o where o.invoice_key = i.original_key and o.status = 'issued'))
+          and (${this.prepaidAt === 'handover'} or i.shipment_id is null
+            or exists (select 1 from shipments s where s.shipment_id = i.shipment_id
+              and s.status in ('delivered', 'returned_to_sender', 'cancelled')))
         order by i.next_attempt_at, i.created_at limit ${limit}
         for update of i skip locked)
       update invoices w set claimed_until = clock_timestamp() + make_interval(secs => ${leaseMs / 1000}), claim_token = ${token}

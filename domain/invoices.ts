@@ -31,6 +31,8 @@ export interface PlannedInvoice {
   kind: 'sale' | 'adjustment';
   /** The sale invoice an adjustment reduces. */
   originalKey?: string;
+  /** The shipment whose capture a sale invoice is for (a prepaid sale may wait for its delivery). */
+  shipmentId?: string;
   net: number;
   vat: number;
   gross: number;
@@ -136,6 +138,7 @@ export function planInvoices(
         invoiceKey: `${orderId}:${f.key}`,
         factKey: f.key,
         kind: 'sale',
+        ...(f.kind === 'captured' ? { shipmentId: f.shipmentId } : {}),
         net: sum(lines, 'net'),
         vat: sum(lines, 'vat'),
         gross: amount,

@@ -260,6 +260,8 @@ const envSchema = z.object({
   OMS_ESCALATION_STEP: duration(DEFAULT_SLA.stepMs),
   OMS_COD_REMIT_BY: duration(DEFAULT_SLA.codRemitByMs),
   OMS_RTS_POLICY: z.enum(['reship', 'refund']).default('refund'),
+  /** A prepaid sale's e-invoice: issued at its handover (when it is captured) or once its parcel is delivered. */
+  OMS_INVOICE_PREPAID_AT: z.enum(['handover', 'delivery']).default('handover'),
   OMS_STEP_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(DEFAULT_ORDER_SETTINGS.stepRetry.maximumAttempts),
   OMS_RISK_AMOUNT_LIMIT: money(DEFAULT_RULES.riskAmountLimit),
   OMS_RISK_VELOCITY_PER_HOUR: z.coerce.number().int().min(1).default(DEFAULT_RULES.riskVelocityPerHour),
@@ -385,6 +387,8 @@ export interface Config {
   systemsKey: string;
   /** The seller's company code at the tax service (OMS_TAX_COMPANY). */
   taxCompany: string;
+  /** When a prepaid sale is invoiced (OMS_INVOICE_PREPAID_AT): at its handover, or on delivery. */
+  invoicePrepaidAt: 'handover' | 'delivery';
   orderSettings: OrderSettings;
   rules: BusinessRules;
   /** Return window per channel, with a `default`. */
@@ -538,6 +542,7 @@ export function loadConfig(
     logLevel: e.LOG_LEVEL,
     systemsKey: e.OMS_SANDBOX_KEY,
     taxCompany: e.OMS_TAX_COMPANY,
+    invoicePrepaidAt: e.OMS_INVOICE_PREPAID_AT,
     orderSettings: {
       holdTimeoutMs: e.OMS_HOLD_TIMEOUT,
       backorderTimeoutMs: e.OMS_BACKORDER_TIMEOUT,

@@ -227,6 +227,7 @@ try {
     returnWindows: config.returnWindows,
     stockSync: config.stockSync,
     workerSizing: config.workerSizing,
+    invoicing: { prepaidAt: config.invoicePrepaidAt },
     ...(config.sandbox.url
       ? { sandboxUrl: config.sandbox.url }
       : { sandboxPort: config.sandbox.port, sandboxOptions: { stateDir: join(dataDir, 'sandbox') } }),

@@ -9,12 +9,12 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { Sql } from '../db/client';
-import { InvoiceOutbox, type InvoiceRow, type PendingInvoice } from '../db/invoices-repo';
+import { InvoiceOutbox, type InvoiceRow, type PendingInvoice, type PrepaidInvoiceAt } from '../db/invoices-repo';
 import type { InvoiceProvider, ProviderInvoiceRequest, ProviderInvoiceState, ProviderLine } from '../activities/invoicing/provider';
 import type { Logger } from '../lib/logger';
 import { OutboxRelay, type RelayOptions } from '../lib/outbox-relay';
 
-export const DEFAULT_INVOICE_RELAY: RelayOptions & { lookupMs: number } = {
+export const DEFAULT_INVOICE_RELAY: RelayOptions & { lookupMs: number; prepaidAt: PrepaidInvoiceAt } = {
   batch: 50,
   concurrency: 8,
   pollMs: 1000,
@@ -24,6 +24,8 @@ export const DEFAULT_INVOICE_RELAY: RelayOptions & { lookupMs: number } = {
   attemptTimeoutMs: 30_000,
   /** How long after a submission (or a `processing` lookup) the provider is asked again. */
   lookupMs: 500,
+  /** A prepaid sale is invoiced at its handover, or once delivered (OMS_INVOICE_PREPAID_AT). */
+  prepaidAt: 'handover',
 };
 
 /** The request the provider gets for a stored invoice. */
@@ -57,7 +59,7 @@ export class InvoiceRelay extends OutboxRelay<PendingInvoice> {
     options: Partial<typeof DEFAULT_INVOICE_RELAY> = {},
   ) {
     const o = { ...DEFAULT_INVOICE_RELAY, ...options };
-    const outbox = new InvoiceOutbox(deps.sql);
+    const outbox = new InvoiceOutbox(deps.sql, o.prepaidAt);
     super(outbox, o, deps.logger, 'e-invoice');
     this.outbox = outbox;
     this.lookupMs = o.lookupMs;

@@ -57,7 +57,10 @@ statusPushes.start();
 const deliveries = new EventDeliveryRelay({ sql, logger });
 deliveries.start();
 // And the e-invoices the orders' money facts planned.
-const invoicing = new InvoiceRelay({ sql, logger, provider: createInvoiceProvider(systems.invoicing) });
+const invoicing = new InvoiceRelay(
+  { sql, logger, provider: createInvoiceProvider(systems.invoicing) },
+  { prepaidAt: config.invoicePrepaidAt },
+);
 invoicing.start();
 // And their tax, committed to the tax service (or kept by the local rule set without one).
 const taxCommits = new TaxRelay({ sql, logger, service: taxServiceFor(systems.tax) });

@@ -260,6 +260,12 @@ describe('production mode fails closed (lib/config.ts)', () => {
     expect(dev.tax).toMatchObject({ baseUrl: 'http://127.0.0.1:4000/tax/v2', companyCode: 'OMS-VN' });
   });
 
+  it('a prepaid sale is invoiced at its handover unless told on delivery; anything else names the setting', () => {
+    expect(loadConfig({}).invoicePrepaidAt).toBe('handover');
+    expect(loadConfig({ OMS_INVOICE_PREPAID_AT: 'delivery' }).invoicePrepaidAt).toBe('delivery');
+    expect(refusal({ OMS_INVOICE_PREPAID_AT: 'shipping' })[0]).toMatch(/^invalid OMS_INVOICE_PREPAID_AT/);
+  });
+
   it('development stays as it was: dev secrets, every channel, the sandbox for what is not set', () => {
     const c = loadConfig({ OMS_PAYMENTS_URL: 'http://127.0.0.1:9999/pay' });
     expect(c.mode).toBe('development');
