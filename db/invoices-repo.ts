@@ -160,9 +160,13 @@ export class InvoiceOutbox extends OutboxTable<PendingInvoice> {
   }
 
   /** Handled this time (the handler moved its status on): the lease goes. */
-  override async done(p: PendingInvoice): Promise<void> {
-    await this
-      .sql`update invoices set claimed_until = null, claim_token = null where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
+  override done(p: PendingInvoice): Promise<void> {
+    return this.dropLease(p);
+  }
+
+  /** Invoices stay once issued or rejected: only those on their way are work. */
+  protected override pending() {
+    return this.sql`status in ('pending', 'submitted')`;
   }
 
   /** What the relay sends: the invoice and, for an adjustment, the original's number. */

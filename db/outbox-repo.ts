@@ -56,6 +56,12 @@ export abstract class OutboxTable<R extends ClaimedRow> {
     await this.sql`delete from ${this.sql(this.table)} where ${this.sql(this.keyColumn)} = ${p.key} and claim_token = ${p.claimToken}`;
   }
 
+  /** Handled this time, for a table whose rows stay (an invoice, a tax document: the handler moved its status on): the lease goes. */
+  protected async dropLease(p: R): Promise<void> {
+    await this.sql`update ${this.sql(this.table)} set claimed_until = null, claim_token = null
+      where ${this.sql(this.keyColumn)} = ${p.key} and claim_token = ${p.claimToken}`;
+  }
+
   /** Not handled this time: tried again after `delayMs`, the reason kept for ops. */
   async retryLater(p: R, delayMs: number, error: string): Promise<void> {
     await this.sql`
@@ -64,15 +70,22 @@ export abstract class OutboxTable<R extends ClaimedRow> {
       where ${this.sql(this.keyColumn)} = ${p.key} and claim_token = ${p.claimToken}`;
   }
 
+  /** Which rows are still work: every row where handled rows are deleted; tables whose rows stay narrow it. */
+  protected pending(): postgres.PendingQuery<postgres.Row[]> {
+    return this.sql`true`;
+  }
+
   async isPending(key: string): Promise<boolean> {
-    return (await this.sql`select 1 from ${this.sql(this.table)} where ${this.sql(this.keyColumn)} = ${key}`).length > 0;
+    return (
+      (await this.sql`select 1 from ${this.sql(this.table)} where ${this.sql(this.keyColumn)} = ${key} and ${this.pending()}`).length > 0
+    );
   }
 
   async stats(): Promise<BacklogStats> {
     const [r] = await this.sql<{ pending: number; oldest: number | null; failing: number }[]>`
       select count(*)::int as pending, extract(epoch from clock_timestamp() - min(created_at))::float8 as oldest,
         count(*) filter (where last_error is not null)::int as failing
-      from ${this.sql(this.table)}`;
+      from ${this.sql(this.table)} where ${this.pending()}`;
     return { pending: r?.pending ?? 0, oldestAgeSeconds: r?.oldest ?? 0, failing: r?.failing ?? 0 };
   }
 }

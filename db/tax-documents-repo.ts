@@ -104,9 +104,13 @@ export class TaxOutbox extends OutboxTable<PendingTaxDocument> {
   }
 
   /** Handled this time (the handler moved its status on): the lease goes, the document stays. */
-  override async done(p: PendingTaxDocument): Promise<void> {
-    await this
-      .sql`update tax_documents set claimed_until = null, claim_token = null where doc_code = ${p.key} and claim_token = ${p.claimToken}`;
+  override done(p: PendingTaxDocument): Promise<void> {
+    return this.dropLease(p);
+  }
+
+  /** Documents stay once committed or refused: only pending ones are work. */
+  protected override pending() {
+    return this.sql`status = 'pending'`;
   }
 
   async request(code: string): Promise<TaxDocumentRow | undefined> {
