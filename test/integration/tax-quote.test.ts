@@ -20,6 +20,18 @@ afterAll(async () => {
   await stack?.close();
 });
 
+/** A B2B order: 2 × 100,000 đ T-shirt (10%), 1 × 100,000 đ rice (5%), shipping 30,000 đ, prices without tax. */
+const b2bOrder = (over: Parameters<typeof makeOrder>[0] = {}) =>
+  makeOrder({
+    lines: [
+      { sku: 'TAX-TEE', quantity: 2, unitPrice: '100000.00' },
+      { sku: 'TAX-RICE', quantity: 1, unitPrice: '100000.00' },
+    ],
+    shippingFee: '30000.00',
+    pricesIncludeTax: false,
+    ...over,
+  });
+
 interface Quote {
   total: string;
   status: string;
@@ -78,14 +90,7 @@ describe('VAT at intake', () => {
   }, 90_000);
 
   it('prices without tax: the VAT goes on top, the gateway charges it, the journal, the invoice and the tax service carry it', async () => {
-    const order = makeOrder({
-      lines: [
-        { sku: 'TAX-TEE', quantity: 2, unitPrice: '100000.00' },
-        { sku: 'TAX-RICE', quantity: 1, unitPrice: '100000.00' },
-      ],
-      shippingFee: '30000.00',
-      pricesIncludeTax: false,
-    });
+    const order = b2bOrder();
     order.customer.taxCode = '0312345678';
     const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: order });
     expect(res.status).toBe(201);
@@ -134,16 +139,7 @@ describe('VAT at intake', () => {
   }, 90_000);
 
   it("a channel's own tax on top is taken as charged; tax on top of prices that include it is refused", async () => {
-    const order = makeOrder({
-      lines: [
-        { sku: 'TAX-TEE', quantity: 2, unitPrice: '100000.00' },
-        { sku: 'TAX-RICE', quantity: 1, unitPrice: '100000.00' },
-      ],
-      shippingFee: '30000.00',
-      pricesIncludeTax: false,
-      taxOnTop: '30000.00',
-      total: '360000.00',
-    });
+    const order = b2bOrder({ taxOnTop: '30000.00', total: '360000.00' });
     const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: order });
     expect(res.status).toBe(201);
     const { orderId } = (await res.json()) as { orderId: string };
