@@ -29,6 +29,11 @@ export interface OrderSettings {
   sla?: SlaSettings;
   /** A parcel returned to the sender is shipped again, or its share refunded and the units restocked. */
   rtsPolicy?: 'reship' | 'refund';
+  /**
+   * Channels whose prices exclude tax unless an order says otherwise (a B2B website, a wholesale
+   * POS): their tax goes on top at intake (docs/back-office.md). Read by intake only.
+   */
+  pricesExcludeTax?: string[];
 }
 
 const DAY = 86_400_000;

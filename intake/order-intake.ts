@@ -42,7 +42,7 @@ export async function intakeOrder(
   opts: { startNow?: boolean } = {},
 ): Promise<IntakeResult> {
   const orderId = orderIdFor(given.channel, given.channelOrderId);
-  const { order, tax } = await quoteTax(deps.sql, given);
+  const { order, tax } = await quoteTax(deps.sql, given, deps.settings.pricesExcludeTax ?? []);
   const total = fromMinor(Math.max(computeTotalMinor(order), 0));
   const input: OrderWorkflowInput = {
     orderId,
@@ -72,15 +72,22 @@ export async function intakeOrder(
  * The order's tax by the local rule set, each line by its SKU's category in the catalog (an SKU
  * the catalog lacks is quoted `standard`; the workflow rejects the order for it anyway). Prices
  * that include VAT (the default, as Vietnamese retail's do) have it split out. Prices that exclude
- * it (`pricesIncludeTax: false`) have it added on top: the tax the channel charged when it says
+ * it (`pricesIncludeTax: false`, or a channel in OMS_PRICES_EXCLUDE_TAX whose order does not say)
+ * have it added on top: the tax the channel charged when it says
  * (`taxOnTop`), else the rule set's, written into the order so that its total — what the payment
  * collects — includes it.
  */
-async function quoteTax(sql: Sql, order: CanonicalOrder): Promise<{ order: CanonicalOrder; tax: OrderTaxQuote }> {
+async function quoteTax(
+  sql: Sql,
+  given: CanonicalOrder,
+  exclusiveChannels: readonly string[],
+): Promise<{ order: CanonicalOrder; tax: OrderTaxQuote }> {
   const rows = await sql<{ sku: string; taxCategory: TaxCategory }[]>`
-    select sku, tax_category as "taxCategory" from products where sku = any(${order.lines.map((l) => l.sku)})`;
+    select sku, tax_category as "taxCategory" from products where sku = any(${given.lines.map((l) => l.sku)})`;
   const categories = new Map(rows.map((r) => [r.sku, r.taxCategory]));
-  const exclusive = order.pricesIncludeTax === false;
+  // The order says, or else its channel's setting (OMS_PRICES_EXCLUDE_TAX); written into the order either way.
+  const exclusive = given.pricesIncludeTax === false || (given.pricesIncludeTax === undefined && exclusiveChannels.includes(given.channel));
+  const order: CanonicalOrder = exclusive ? { ...given, pricesIncludeTax: false } : given;
   const quote = quoteOrder(order, (sku) => categories.get(sku) ?? 'standard', { pricesIncludeTax: !exclusive });
   if (!exclusive) return { order, tax: quote };
   if (order.taxOnTop === undefined) return { order: { ...order, taxOnTop: quote.tax }, tax: quote };

@@ -332,6 +332,8 @@ const envSchema = z.object({
   NODE_ENV: optionalString,
   OMS_CHANNELS: optionalString.pipe(nameList('channel', CHANNEL_NAMES).optional()),
   OMS_CARRIERS: optionalString.pipe(nameList('carrier', CARRIER_NAMES).optional()),
+  /** Channels whose prices exclude tax unless an order says otherwise. */
+  OMS_PRICES_EXCLUDE_TAX: optionalString.pipe(nameList('channel', CHANNEL_NAMES).optional()),
   // Temporal Cloud or a cluster with mTLS: an API key, and/or a client certificate and key (PEM files).
   TEMPORAL_API_KEY: optionalString,
   TEMPORAL_TLS_CERT: optionalString,
@@ -552,6 +554,7 @@ export function loadConfig(
       stepTimeoutMs: e.OMS_STEP_TIMEOUT,
       returnShipByMs: e.OMS_RETURN_SHIP_BY,
       rtsPolicy: e.OMS_RTS_POLICY,
+      ...(e.OMS_PRICES_EXCLUDE_TAX?.length ? { pricesExcludeTax: [...e.OMS_PRICES_EXCLUDE_TAX] } : {}),
       sla: {
         shipByMs: e.OMS_SHIP_BY,
         deliverByMs: e.OMS_DELIVER_BY,

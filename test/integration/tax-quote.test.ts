@@ -13,7 +13,11 @@ import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } } });
+  // The POS sells from a wholesale price list: its prices exclude tax unless an order says otherwise.
+  stack = await startTestStack({
+    sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } },
+    orderSettings: { pricesExcludeTax: ['pos'] },
+  });
   await seedNetwork(stack.db.sql, { 'TAX-TEE': { 'WH-HCM': 10 }, 'TAX-RICE': { 'WH-HCM': 10 } });
 });
 afterAll(async () => {
@@ -155,5 +159,32 @@ describe('VAT at intake', () => {
     });
     expect(mixed.status).toBe(400);
     expect(((await mixed.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual(['taxOnTop']);
+  });
+
+  it('a channel whose prices exclude tax (OMS_PRICES_EXCLUDE_TAX): its orders get the tax on top unless they say otherwise', async () => {
+    const take = async (over: Parameters<typeof makeOrder>[0]) => {
+      const res = await stack.api('/v1/orders', {
+        method: 'POST',
+        key: TEST_KEYS.pos,
+        json: makeOrder({ channel: 'pos', sku: 'TAX-TEE', ...over }),
+      });
+      expect(res.status).toBe(201);
+      const { orderId } = (await res.json()) as { orderId: string };
+      return (await (await stack.api(`/v1/orders/${orderId}`, { key: TEST_KEYS.cs })).json()) as Quote;
+    };
+    // 100,000 đ before tax at 10%: 110,000 đ to pay.
+    expect(await take({})).toMatchObject({ total: '110000.00', tax: { pricesIncludeTax: false, tax: '10000.00', gross: '110000.00' } });
+    // An order that says its prices include tax is taken at its word.
+    expect(await take({ pricesIncludeTax: true })).toMatchObject({
+      total: '100000.00',
+      tax: { pricesIncludeTax: true, tax: '9091.00', gross: '100000.00' },
+    });
+    // The web channel is not in the setting: its prices include tax, as before.
+    const web = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: makeOrder({ sku: 'TAX-TEE' }) });
+    const { orderId } = (await web.json()) as { orderId: string };
+    expect(await (await stack.api(`/v1/orders/${orderId}`, { key: TEST_KEYS.cs })).json()).toMatchObject({
+      total: '100000.00',
+      tax: { pricesIncludeTax: true },
+    });
   });
 });

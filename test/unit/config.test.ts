@@ -260,6 +260,12 @@ describe('production mode fails closed (lib/config.ts)', () => {
     expect(dev.tax).toMatchObject({ baseUrl: 'http://127.0.0.1:4000/tax/v2', companyCode: 'OMS-VN' });
   });
 
+  it('channels whose prices exclude tax: none by default; a name that is not a channel is refused', () => {
+    expect(loadConfig({}).orderSettings.pricesExcludeTax).toBeUndefined();
+    expect(loadConfig({ OMS_PRICES_EXCLUDE_TAX: 'pos,web' }).orderSettings.pricesExcludeTax).toEqual(['pos', 'web']);
+    expect(refusal({ OMS_PRICES_EXCLUDE_TAX: 'pos,amazon' })[0]).toMatch(/^invalid OMS_PRICES_EXCLUDE_TAX/);
+  });
+
   it('a prepaid sale is invoiced at its handover unless told on delivery; anything else names the setting', () => {
     expect(loadConfig({}).invoicePrepaidAt).toBe('handover');
     expect(loadConfig({ OMS_INVOICE_PREPAID_AT: 'delivery' }).invoicePrepaidAt).toBe('delivery');
