@@ -3,33 +3,16 @@
  * (activities/invoicing/provider.ts): signed requests, idempotency by the seller's invoice key,
  * asynchronous issue with a lookup, rejections with reasons, and state that outlives a restart.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createInvoiceProvider, signRequest, type ProviderInvoiceRequest } from '../../activities/invoicing/provider';
-import { DEV_SANDBOX_KEY, startSandbox, type Sandbox } from '../../sandbox/server';
-import { sleep, waitFor } from './helpers';
+import { DEV_SANDBOX_KEY, type Sandbox } from '../../sandbox/server';
+import { sleep, useSandboxes, waitFor } from './helpers';
 
-const STEP_MS = 60;
-let running: Sandbox[] = [];
-let dirs: string[] = [];
-afterEach(async () => {
-  for (const sb of running) await sb.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  running = [];
-  dirs = [];
-});
-
-async function sandbox(stateDir?: string): Promise<Sandbox> {
-  const sb = await startSandbox({
-    autoProgress: { enabled: false, stepMs: STEP_MS },
-    ...(stateDir ? { stateDir, stateFsync: false } : {}),
-  });
-  running.push(sb);
-  return sb;
-}
+// Long enough that a lookup right after a submission lands inside the check even on a busy machine.
+const STEP_MS = 400;
+const sandboxes = useSandboxes({ autoProgress: { enabled: false, stepMs: STEP_MS } });
+const sandbox = (stateDir?: string) => sandboxes.start(stateDir);
 const providerAt = (sb: Sandbox) => createInvoiceProvider({ baseUrl: `${sb.url}/einvoice/v1`, apiKey: DEV_SANDBOX_KEY });
 
 const sale = (key: string, over: Partial<ProviderInvoiceRequest> = {}): ProviderInvoiceRequest => ({
@@ -163,15 +146,13 @@ describe('the sandbox e-invoice provider', () => {
   });
 
   it('remembers across a restart: issued invoices keep their numbers, one in its check is decided after, numbering goes on', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'einvoice-state-'));
-    dirs.push(dir);
+    const dir = sandboxes.stateDir('einvoice-state-');
     let sb = await sandbox(dir);
     let p = providerAt(sb);
     await p.submit(sale('k-a'));
     const a = await issued(sb, 'k-a');
     await p.submit(sale('k-b'));
-    await sb.stop();
-    running = running.filter((s) => s !== sb);
+    await sandboxes.stop(sb);
     await sleep(STEP_MS);
     sb = await sandbox(dir);
     p = providerAt(sb);

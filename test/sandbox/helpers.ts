@@ -1,7 +1,10 @@
 /** Small HTTP helpers for the sandbox tests: every call goes over real HTTP with fetch. */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { DEV_SANDBOX_KEY, startSandbox, type Sandbox } from '../../sandbox/server';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { DEV_SANDBOX_KEY, startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/server';
 
 export interface Reply {
   status: number;
@@ -60,4 +63,37 @@ export function useQuietSandbox(): () => Sandbox {
     await call(sb!, 'POST', '/sandbox/reset', {});
   });
   return () => sb!;
+}
+
+/**
+ * Sandboxes a test starts itself (to restart them over a state dir): each stopped, and every state
+ * dir removed, after each test.
+ */
+export function useSandboxes(base: SandboxOptions = {}) {
+  let running: Sandbox[] = [];
+  let dirs: string[] = [];
+  afterEach(async () => {
+    for (const sb of running) await sb.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    running = [];
+    dirs = [];
+  });
+  return {
+    /** A sandbox with `base` and `o`; with a state dir, journaled there (without fsync: tests). */
+    async start(stateDir?: string, o: SandboxOptions = {}): Promise<Sandbox> {
+      const sb = await startSandbox({ ...base, ...(stateDir ? { stateDir, stateFsync: false } : {}), ...o });
+      running.push(sb);
+      return sb;
+    },
+    async stop(sb: Sandbox): Promise<void> {
+      await sb.stop();
+      running = running.filter((x) => x !== sb);
+    },
+    /** A fresh state dir, removed after the test. */
+    stateDir(prefix = 'sandbox-state-'): string {
+      const d = mkdtempSync(join(tmpdir(), prefix));
+      dirs.push(d);
+      return d;
+    },
+  };
 }

@@ -5,30 +5,16 @@
  * rates that move, and state that outlives a restart. The service's arithmetic is written apart
  * from the OMS's rule set, so where both agree on random lines, neither only agrees with itself.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createTaxServiceClient, localTaxService, type TaxDocument } from '../../activities/tax/service';
-import { DEV_SANDBOX_KEY, startSandbox, type Sandbox } from '../../sandbox/server';
+import { DEV_SANDBOX_KEY, type Sandbox } from '../../sandbox/server';
 import { SANDBOX_TAX_ACCOUNT, SANDBOX_TAX_COMPANY } from '../../sandbox/tax';
+import { useSandboxes } from './helpers';
 
-let running: Sandbox[] = [];
-let dirs: string[] = [];
-afterEach(async () => {
-  for (const sb of running) await sb.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  running = [];
-  dirs = [];
-});
-
-async function sandbox(stateDir?: string): Promise<Sandbox> {
-  const sb = await startSandbox({ ...(stateDir ? { stateDir, stateFsync: false } : {}) });
-  running.push(sb);
-  return sb;
-}
+const sandboxes = useSandboxes();
+const sandbox = (stateDir?: string) => sandboxes.start(stateDir);
 const serviceAt = (sb: Sandbox, key = `${SANDBOX_TAX_ACCOUNT}:${DEV_SANDBOX_KEY}`, company = SANDBOX_TAX_COMPANY) =>
   createTaxServiceClient({ baseUrl: `${sb.url}/tax/v2`, apiKey: key }, company);
 
@@ -185,12 +171,10 @@ describe('the sandbox tax service', () => {
   });
 
   it('remembers committed transactions across a restart: the same document answers the same, returns go on against it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tax-state-'));
-    dirs.push(dir);
+    const dir = sandboxes.stateDir('tax-state-');
     let sb = await sandbox(dir);
     const first = await serviceAt(sb).commit(sale('t-kept'));
-    await sb.stop();
-    running = running.filter((x) => x !== sb);
+    await sandboxes.stop(sb);
     sb = await sandbox(dir);
     const s = serviceAt(sb);
     expect(await s.commit(sale('t-kept'))).toEqual(first);
