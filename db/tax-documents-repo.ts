@@ -65,9 +65,12 @@ export async function writeTaxDocuments(
       gross: fromMinor(l.gross),
       tax: fromMinor(l.vat),
     }));
+    // A return refunds against its sale's document; a sale invoiced before tax documents existed
+    // (migration 0022) has none, so neither has its return: nothing was committed to refund.
     await tx`insert into tax_documents (doc_code, order_id, kind, original_code, customer_code, currency, gross, tax, lines)
-      values (${i.invoiceKey}, ${orderId}, ${i.kind === 'sale' ? 'sale' : 'return'}, ${i.originalKey ?? null}, ${order.customerCode},
-        ${order.currency}, ${fromMinor(i.gross)}, ${fromMinor(i.vat)}, ${tx.json(lines as never)})
+      select ${i.invoiceKey}, ${orderId}, ${i.kind === 'sale' ? 'sale' : 'return'}, ${i.originalKey ?? null}, ${order.customerCode},
+        ${order.currency}, ${fromMinor(i.gross)}, ${fromMinor(i.vat)}, ${tx.json(lines as never)}
+      where ${i.originalKey ?? null}::text is null or exists (select 1 from tax_documents where doc_code = ${i.originalKey ?? null})
       on conflict (doc_code) do nothing`;
   }
 }

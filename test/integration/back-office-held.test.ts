@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toMinor } from '../../domain/money';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+import { placeAndDeliver, startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+import { bookOrHold } from '../../db/back-office-repo';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -107,5 +108,30 @@ describe('money facts the back office cannot book', () => {
     );
     expect(invoices[0]).toMatchObject({ kind: 'sale', gross: '100000.00' });
     expect((await stack.api('/v1/accounting/held/999999/book', { method: 'POST', key: TEST_KEYS.ops })).status).toBe(404);
+  }, 90_000);
+
+  it('a refund of a sale invoiced before tax documents existed is booked, without a tax document for it', async () => {
+    const [orderId] = await placeAndDeliver(stack, [makeOrder({ sku: 'HELD-1', quantity: 1 })]);
+    const sql = stack.db.sql;
+    await eventually(async () => ((await sql`select 1 from tax_documents where order_id = ${orderId!}`).length ? true : undefined), {
+      what: 'the sale taxed',
+    });
+    // As if the sale had been invoiced before migration 0022: its invoice, no tax document.
+    await sql`delete from tax_documents where order_id = ${orderId!}`;
+    const refund = {
+      kind: 'refunded' as const,
+      key: 'refund:r-old:cap',
+      amount: '40000.00',
+      via: 'gateway' as const,
+      ref: 'cap',
+      why: 'return',
+    };
+    const r = await sql.begin((tx) => bookOrHold(tx, { orderId: orderId!, seq: 9999, at: new Date().toISOString(), facts: [refund] }));
+    expect(r).toEqual({});
+    expect(await heldOf(orderId!)).toEqual([]);
+    expect((await journalOf(orderId!)).filter((l) => l.kind === 'refunded').length).toBeGreaterThan(0);
+    const kinds = await sql<{ kind: string }[]>`select kind from invoices where order_id = ${orderId!} order by created_at`;
+    expect(kinds.map((k) => k.kind)).toEqual(['sale', 'adjustment']);
+    expect(await sql`select 1 from tax_documents where order_id = ${orderId!}`).toHaveLength(0);
   }, 90_000);
 });
