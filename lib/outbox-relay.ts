@@ -41,6 +41,17 @@ export interface RelayOptions {
   attemptTimeoutMs: number;
 }
 
+/** The timing of a relay that hands documents to an outside service (e-invoices, tax documents). */
+export const DEFAULT_SERVICE_RELAY: RelayOptions = {
+  batch: 50,
+  concurrency: 8,
+  pollMs: 1000,
+  leaseMs: 60_000,
+  retryMinMs: 500,
+  retryMaxMs: 60_000,
+  attemptTimeoutMs: 30_000,
+};
+
 export interface RelayLog {
   warn(message: string, fields: Record<string, unknown>): void;
 }

@@ -12,16 +12,10 @@ import type { Sql } from '../db/client';
 import { InvoiceOutbox, type InvoiceRow, type PendingInvoice, type PrepaidInvoiceAt } from '../db/invoices-repo';
 import type { InvoiceProvider, ProviderInvoiceRequest, ProviderInvoiceState, ProviderLine } from '../activities/invoicing/provider';
 import type { Logger } from '../lib/logger';
-import { OutboxRelay, type RelayOptions } from '../lib/outbox-relay';
+import { DEFAULT_SERVICE_RELAY, OutboxRelay, type RelayOptions } from '../lib/outbox-relay';
 
 export const DEFAULT_INVOICE_RELAY: RelayOptions & { lookupMs: number; prepaidAt: PrepaidInvoiceAt } = {
-  batch: 50,
-  concurrency: 8,
-  pollMs: 1000,
-  leaseMs: 60_000,
-  retryMinMs: 500,
-  retryMaxMs: 60_000,
-  attemptTimeoutMs: 30_000,
+  ...DEFAULT_SERVICE_RELAY,
   /** How long after a submission (or a `processing` lookup) the provider is asked again. */
   lookupMs: 500,
   /** A prepaid sale is invoiced at its handover, or once delivered (OMS_INVOICE_PREPAID_AT). */

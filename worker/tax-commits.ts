@@ -15,17 +15,9 @@ import { TaxOutbox, type PendingTaxDocument, type StoredTaxLine } from '../db/ta
 import { linesAtVariance } from '../domain/tax';
 import type { TaxService } from '../activities/tax/service';
 import type { Logger } from '../lib/logger';
-import { OutboxRelay, type RelayOptions } from '../lib/outbox-relay';
+import { DEFAULT_SERVICE_RELAY, OutboxRelay, type RelayOptions } from '../lib/outbox-relay';
 
-export const DEFAULT_TAX_RELAY: RelayOptions = {
-  batch: 50,
-  concurrency: 8,
-  pollMs: 1000,
-  leaseMs: 60_000,
-  retryMinMs: 500,
-  retryMaxMs: 60_000,
-  attemptTimeoutMs: 30_000,
-};
+export const DEFAULT_TAX_RELAY: RelayOptions = DEFAULT_SERVICE_RELAY;
 
 /** Refusals that are the OMS's configuration, not the document's: retried until someone mends the setting. */
 const CONFIGURATION = new Set(['unauthorized', 'company_not_found']);

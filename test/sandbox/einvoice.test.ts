@@ -3,11 +3,10 @@
  * (activities/invoicing/provider.ts): signed requests, idempotency by the seller's invoice key,
  * asynchronous issue with a lookup, rejections with reasons, and state that outlives a restart.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { createInvoiceProvider, signRequest, type ProviderInvoiceRequest } from '../../activities/invoicing/provider';
 import { DEV_SANDBOX_KEY, type Sandbox } from '../../sandbox/server';
-import { sleep, useSandboxes, waitFor } from './helpers';
+import { refusal, sleep, useSandboxes, waitFor } from './helpers';
 
 // Long enough that a lookup right after a submission lands inside the check even on a busy machine.
 const STEP_MS = 400;
@@ -35,14 +34,6 @@ const adjustment = (key: string, originalKey: string, gross: string): ProviderIn
   lines: [{ no: 1, name: 'TEA', vatRate: 'KCT', net: gross, vat: '0.00', gross }],
   totals: { net: gross, vat: '0.00', gross },
 });
-const refusal = async (p: Promise<unknown>) => {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-};
 
 async function issued(sb: Sandbox, key: string) {
   const p = providerAt(sb);

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { DEV_SANDBOX_KEY, startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/server';
 
 export interface Reply {
@@ -96,4 +97,14 @@ export function useSandboxes(base: SandboxOptions = {}) {
       return d;
     },
   };
+}
+
+/** The refusal a call ends with (a business answer of the outside system), asserted to be one. */
+export async function refusal(p: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
 }

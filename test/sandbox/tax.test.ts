@@ -5,13 +5,12 @@
  * rates that move, and state that outlives a restart. The service's arithmetic is written apart
  * from the OMS's rule set, so where both agree on random lines, neither only agrees with itself.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createTaxServiceClient, localTaxService, type TaxDocument } from '../../activities/tax/service';
 import { DEV_SANDBOX_KEY, type Sandbox } from '../../sandbox/server';
 import { SANDBOX_TAX_ACCOUNT, SANDBOX_TAX_COMPANY } from '../../sandbox/tax';
-import { useSandboxes } from './helpers';
+import { refusal, useSandboxes } from './helpers';
 
 const sandboxes = useSandboxes();
 const sandbox = (stateDir?: string) => sandboxes.start(stateDir);
@@ -38,14 +37,6 @@ const refund = (code: string, originalCode: string, gross: string, tax: string):
   originalCode,
   lines: [{ no: 1, sku: 'TEA', rate: 10, gross, tax }],
 });
-const refusal = async (p: Promise<unknown>) => {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-};
 const ledger = async (sb: Sandbox) =>
   ((await (await fetch(`${sb.url}/sandbox/ledger/tax`)).json()) as { transactions: { code: string; type: string; totalTax: string }[] })
     .transactions;
