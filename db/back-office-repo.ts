@@ -16,9 +16,10 @@ import { writeJournal, type JournalOrder } from './journal-repo';
 /** The journal's entries and the invoices (with their tax documents) for `facts`; each fact once. */
 async function book(tx: TransactionSql, orderId: string, at: string, facts: readonly MoneyFact[]): Promise<void> {
   // One read of the order for both: the journal's entries and the invoices they call for.
-  const [order] = await tx<(JournalOrder & { canonical: CanonicalOrder })[]>`
+  const [row] = await tx<(Omit<JournalOrder, 'ordered'> & { canonical: CanonicalOrder })[]>`
     select channel, currency, tax, canonical from orders where order_id = ${orderId}`;
-  if (!order) return;
+  if (!row) return;
+  const order = { ...row, ordered: row.canonical.lines.map((l) => l.quantity) };
   await writeJournal(tx, orderId, order, at, facts);
   await writeInvoices(tx, orderId, order, facts);
 }

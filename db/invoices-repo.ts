@@ -91,7 +91,7 @@ export async function writeInvoices(
     orderId,
     facts,
     known.map((k) => ({ ...k, originalKey: k.originalKey ?? undefined, gross: toMinor(k.gross), lines: k.lines.map(fromStored) })),
-    { quote: order.tax, currency: order.currency },
+    { quote: order.tax, currency: order.currency, ordered: order.canonical.lines.map((l) => l.quantity) },
   );
   // The same sales and returns, as the tax service is told them.
   await writeTaxDocuments(

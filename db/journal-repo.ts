@@ -3,7 +3,7 @@
  * transaction, once per fact), read back by time for the export.
  */
 import type { TransactionSql } from 'postgres';
-import { journalLines, vatWithin, type MoneyFact } from '../domain/journal';
+import { journalLines, quoteOfFact, vatWithin, type MoneyFact } from '../domain/journal';
 import { fromMinor } from '../domain/money';
 import { currencyStep, type OrderTaxQuote } from '../domain/tax';
 import type { Sql } from './client';
@@ -44,6 +44,8 @@ export interface JournalOrder {
   channel: string;
   currency: string;
   tax: OrderTaxQuote | null;
+  /** Units ordered per line, by position: what a sale's or a refund's units are a part of. */
+  ordered: readonly number[];
 }
 
 /** Writes the entries of an order's money facts (each once: its key is the order's and the fact's). */
@@ -54,9 +56,9 @@ export async function writeJournal(
   at: string,
   facts: readonly MoneyFact[],
 ): Promise<void> {
-  const vatOf = vatWithin(order.tax, currencyStep(order.currency));
+  const step = currencyStep(order.currency);
   const rows = facts.flatMap((f) =>
-    journalLines(f, vatOf).map((l, i) => ({
+    journalLines(f, vatWithin(quoteOfFact(f, order.tax, order.ordered), step)).map((l, i) => ({
       entry_key: `${orderId}:${f.key}`,
       line_no: i + 1,
       order_id: orderId,

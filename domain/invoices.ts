@@ -6,11 +6,13 @@
  * says the buyer paid, and each invoice's VAT is the journal entry's VAT (domain/journal.ts
  * `vatWithin`, the same proportion of the intake quote, in the currency's steps).
  *
- * Lines: the quote's lines (and shipping) in proportion to their gross, the VAT over them in
- * proportion to their tax, both in the currency's steps; an adjustment's lines in proportion to
- * the lines of the invoice it adjusts. Integer minor units throughout. Pure.
+ * Lines: the goods the fact is for — a shipment's, a return's (`quoteOfFact`: their part of the
+ * quote, with shipping's share) — in proportion to their gross, the VAT over them in proportion to
+ * their tax, both in the currency's steps. A refund adjusts first the sale invoices that carry its
+ * goods. A fact that names no goods (told before facts did) takes the whole quote's lines, and its
+ * adjustment the lines of the invoice it adjusts. Integer minor units throughout. Pure.
  */
-import { vatWithin, type MoneyFact } from './journal';
+import { quoteOfFact, vatWithin, type MoneyFact } from './journal';
 import { splitProportionally } from './money';
 import { currencyStep, type OrderTaxQuote } from './tax';
 import { toMinor } from './money';
@@ -114,10 +116,14 @@ export function planInvoices(
   orderId: string,
   facts: readonly MoneyFact[],
   known: readonly KnownInvoice[],
-  order: { quote: OrderTaxQuote | null | undefined; currency: string },
+  order: {
+    quote: OrderTaxQuote | null | undefined;
+    currency: string;
+    /** Units ordered per line, by position (line n at n − 1): what a fact's units are a part of. */
+    ordered: readonly number[];
+  },
 ): { invoices: PlannedInvoice[]; unmatched: Unmatched[] } {
   const step = currencyStep(order.currency);
-  const vatOf = vatWithin(order.quote, step);
   const all: KnownInvoice[] = [...known];
   const invoices: PlannedInvoice[] = [];
   const unmatched: Unmatched[] = [];
@@ -131,9 +137,10 @@ export function planInvoices(
     done.add(f.key);
     const amount = toMinor(f.amount);
     if (amount <= 0) continue;
+    const quote = quoteOfFact(f, order.quote, order.ordered);
+    const vatOf = vatWithin(quote, step);
     if (f.kind === 'captured' || f.kind === 'cod_collected') {
-      const base = baseLines(order.quote, amount);
-      const lines = shareLines(base, amount, vatOf(amount), step);
+      const lines = shareLines(baseLines(quote, amount), amount, vatOf(amount), step);
       add({
         invoiceKey: `${orderId}:${f.key}`,
         factKey: f.key,
@@ -149,7 +156,12 @@ export function planInvoices(
       const vatLeft = vatOf(amount);
       let vatGiven = 0;
       let n = 0;
-      for (const sale of all.filter((i) => i.kind === 'sale')) {
+      // The goods refunded, when the fact names them: the sales that carry them are adjusted first.
+      const goods = f.lines?.length ? baseLines(quote, amount) : undefined;
+      const skus = new Set(goods?.map((l) => l.sku).filter((sku) => sku !== 'shipping'));
+      const sales = all.filter((i) => i.kind === 'sale');
+      const carries = (i: KnownInvoice) => i.lines.some((l) => skus.has(l.sku));
+      for (const sale of [...sales.filter(carries), ...sales.filter((i) => !carries(i))]) {
         if (left <= 0) break;
         const open = sale.gross - all.filter((i) => i.originalKey === sale.invoiceKey).reduce((a, i) => a + i.gross, 0);
         const take = Math.min(open, left);
@@ -158,7 +170,7 @@ export function planInvoices(
         // The refund's VAT over the originals it reduces, the last one taking what is left.
         const vat = left === 0 ? vatLeft - vatGiven : Math.min(vatLeft - vatGiven, vatOf(take));
         vatGiven += vat;
-        const lines = shareLines(sale.lines, take, vat, step);
+        const lines = shareLines(goods ?? sale.lines, take, vat, step);
         add({
           invoiceKey: `${orderId}:${f.key}:${++n}`,
           factKey: f.key,

@@ -8,6 +8,7 @@
  * shows what is held at the gateway and what was released.
  */
 import { fromMinor, mulDiv, toMinor } from './money';
+import { quoteOfUnits, type OrderTaxQuote } from './tax';
 
 export const ACCOUNTS = {
   bank: '1000 bank',
@@ -23,16 +24,36 @@ export const ACCOUNTS = {
 
 export type Account = (typeof ACCOUNTS)[keyof typeof ACCOUNTS];
 
-/** A money fact of one order, as its workflow learned it. `key` is unique within the order: an entry is written once. */
+/** Units per line a fact is for (a type, not an interface, so a fact stays plain JSON). */
+export type FactUnits = { lineNo: number; quantity: number }[];
+
+/**
+ * A money fact of one order, as its workflow learned it. `key` is unique within the order: an entry is written once.
+ * A sale or a refund names the units it is for (`lines`: a shipment's, a return's), so its VAT is theirs; facts
+ * told before they did carry the order's proportion.
+ */
 export type MoneyFact =
   | { kind: 'authorised'; key: string; amount: string; authorizationId: string }
   /** The part of an authorisation given back without a capture: a void, or the remainder released. */
   | { kind: 'released'; key: string; amount: string; authorizationId: string }
-  | { kind: 'captured'; key: string; amount: string; captureId: string; shipmentId: string }
-  | { kind: 'refunded'; key: string; amount: string; via: 'gateway' | 'bank_transfer'; ref: string; why: string }
+  | { kind: 'captured'; key: string; amount: string; captureId: string; shipmentId: string; lines?: FactUnits }
+  | { kind: 'refunded'; key: string; amount: string; via: 'gateway' | 'bank_transfer'; ref: string; why: string; lines?: FactUnits }
   /** A COD parcel delivered: the carrier holds the buyer's cash for us. */
-  | { kind: 'cod_collected'; key: string; amount: string; shipmentId: string }
+  | { kind: 'cod_collected'; key: string; amount: string; shipmentId: string; lines?: FactUnits }
   | { kind: 'cod_remitted'; key: string; amount: string; shipmentId: string };
+
+/**
+ * The quote a fact's VAT is in proportion to: the part its units carry (domain/tax.ts
+ * `quoteOfUnits`), or the order's whole quote for a fact that names none.
+ */
+export function quoteOfFact(
+  fact: MoneyFact,
+  quote: OrderTaxQuote | null | undefined,
+  ordered: readonly number[],
+): OrderTaxQuote | null | undefined {
+  const lines = 'lines' in fact ? fact.lines : undefined;
+  return quote && lines?.length ? quoteOfUnits(quote, ordered, lines) : quote;
+}
 
 export interface JournalLine {
   account: Account;

@@ -9,7 +9,8 @@
  * never passes it. Pure: workflows, activities and the API may all use it.
  */
 import type { CanonicalOrder } from './order';
-import { fromMinor, splitProportionally, toMinor } from './money';
+import { fromMinor, mulDiv, splitProportionally, toMinor } from './money';
+import type { LineUnits } from './refunds';
 
 export const TAX_CATEGORIES = ['standard', 'reduced', 'essential', 'zero', 'exempt'] as const;
 export type TaxCategory = (typeof TAX_CATEGORIES)[number];
@@ -216,6 +217,61 @@ export function quoteOrder(
   };
 }
 
+/** Per rate (exempt apart), as an e-invoice totals them. */
+function groupsOf(
+  lines: readonly { category: TaxCategory; rate: number; net: string; tax: string; gross: string }[],
+): OrderTaxQuote['groups'] {
+  const groups = new Map<number | 'exempt', { rate: number | 'exempt'; net: number; tax: number; gross: number }>();
+  for (const l of lines) {
+    const rate = l.category === 'exempt' ? 'exempt' : l.rate;
+    const g = groups.get(rate) ?? { rate, net: 0, tax: 0, gross: 0 };
+    g.net += toMinor(l.net);
+    g.tax += toMinor(l.tax);
+    g.gross += toMinor(l.gross);
+    groups.set(rate, g);
+  }
+  return [...groups.values()].map((g) => ({ rate: g.rate, net: fromMinor(g.net), tax: fromMinor(g.tax), gross: fromMinor(g.gross) }));
+}
+
+/**
+ * The part of an order's quote that some of its units carry — a shipment's, a return's: each of
+ * their lines in proportion to its units of the units ordered (`ordered[n − 1]` of line n), and
+ * shipping in proportion to the lines' gross they carry, as the order's shares spread it. So the
+ * VAT in a shipment's capture is its own goods' VAT (a parcel of 10% goods carries 10%, whatever
+ * the rest of the order is), and its invoice lists its own goods. All the units → the quote itself.
+ * The parts are proportions (rounded down to the minor unit), for the share rules to take VAT in.
+ */
+export function quoteOfUnits(quote: OrderTaxQuote, ordered: readonly number[], units: readonly LineUnits[]): OrderTaxQuote {
+  const unitsOf = (lineNo: number) =>
+    Math.min(
+      ordered[lineNo - 1] ?? 0,
+      units.reduce((a, u) => a + (u.lineNo === lineNo ? u.quantity : 0), 0),
+    );
+  if (quote.lines.every((l) => unitsOf(l.lineNo) === ordered[l.lineNo - 1])) return quote;
+  const scale = <L extends { net: string; tax: string; gross: string }>(l: L, part: number, whole: number): L => ({
+    ...l,
+    net: fromMinor(mulDiv(toMinor(l.net), part, whole)),
+    tax: fromMinor(mulDiv(toMinor(l.tax), part, whole)),
+    gross: fromMinor(mulDiv(toMinor(l.gross), part, whole)),
+  });
+  const lines = quote.lines.filter((l) => unitsOf(l.lineNo) > 0).map((l) => scale(l, unitsOf(l.lineNo), ordered[l.lineNo - 1]!));
+  const allGross = quote.lines.reduce((a, l) => a + toMinor(l.gross), 0);
+  const partGross = lines.reduce((a, l) => a + toMinor(l.gross), 0);
+  const shipping = quote.shipping && allGross > 0 ? scale(quote.shipping, partGross, allGross) : undefined;
+  const all = [...lines, ...(shipping ? [shipping] : [])];
+  const sum = (k: 'net' | 'tax' | 'gross') => fromMinor(all.reduce((a, l) => a + toMinor(l[k]), 0));
+  return {
+    provider: quote.provider,
+    pricesIncludeTax: quote.pricesIncludeTax,
+    lines,
+    ...(shipping ? { shipping } : {}),
+    groups: groupsOf(all),
+    net: sum('net'),
+    tax: sum('tax'),
+    gross: sum('gross'),
+  };
+}
+
 /**
  * How far a line's VAT may be from the tax a provider calculates on its gross and still be
  * rounding, in the currency's steps: the order's VAT in proportion to a shipment's amount is
@@ -258,22 +314,13 @@ export function withChargedTax(quote: OrderTaxQuote, charged: string, currency: 
     const net = toMinor(l.net);
     return { ...l, tax: fromMinor(shares[i]!), gross: fromMinor(net + shares[i]!) };
   });
-  const groups = new Map<number | 'exempt', { rate: number | 'exempt'; net: number; tax: number; gross: number }>();
-  for (const l of laid) {
-    const rate = l.category === 'exempt' ? 'exempt' : l.rate;
-    const g = groups.get(rate) ?? { rate, net: 0, tax: 0, gross: 0 };
-    g.net += toMinor(l.net);
-    g.tax += toMinor(l.tax);
-    g.gross += toMinor(l.gross);
-    groups.set(rate, g);
-  }
   const net = toMinor(quote.net);
   return {
     ...quote,
     provider: 'channel',
     lines: laid.slice(0, quote.lines.length) as OrderTaxQuote['lines'],
     ...(quote.shipping ? { shipping: laid.at(-1)! } : {}),
-    groups: [...groups.values()].map((g) => ({ rate: g.rate, net: fromMinor(g.net), tax: fromMinor(g.tax), gross: fromMinor(g.gross) })),
+    groups: groupsOf(laid),
     net: fromMinor(net),
     tax: fromMinor(amount),
     gross: fromMinor(net + amount),

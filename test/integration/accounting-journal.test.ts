@@ -13,6 +13,8 @@ import { ACCOUNTS } from '../../domain/journal';
 import { fromMinor, toMinor } from '../../domain/money';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+import { DEV_SANDBOX_KEY } from '../../sandbox/server';
+import { SANDBOX_TAX_ACCOUNT, SANDBOX_TAX_COMPANY } from '../../sandbox/tax';
 
 interface Line {
   position: string;
@@ -158,12 +160,12 @@ function client(stack: () => TestStack) {
     const signed = (x: string) => (x.startsWith('-') ? -toMinor(x.slice(1)) : toMinor(x));
     return transactions.filter((t) => t.status === 'Committed').reduce((a, t) => a + signed(t.totalTax), 0);
   };
-  /** Asks for a return of `quantity` of line 1 (an exchange or a refund), waits for the parcel back and accepts it. */
-  const returnAccepted = async (id: string, quantity: number, reason: string, exchange = false) => {
+  /** Asks for a return of `quantity` of a line (an exchange or a refund), waits for the parcel back and accepts it. */
+  const returnAccepted = async (id: string, quantity: number, reason: string, exchange = false, lineNo = 1) => {
     const ask = await stack().api(`/v1/orders/${id}/returns`, {
       method: 'POST',
       key: TEST_KEYS.cs,
-      json: { lines: [{ lineNo: 1, quantity }], reason, ...(exchange ? { exchange } : {}) },
+      json: { lines: [{ lineNo, quantity }], reason, ...(exchange ? { exchange } : {}) },
     });
     expect(ask.status).toBe(201);
     const { returnId } = (await ask.json()) as { returnId: string };
@@ -175,6 +177,31 @@ function client(stack: () => TestStack) {
     });
     expect(inspected.status).toBe(200);
     return returnId;
+  };
+  /**
+   * The tax the service itself calculates on goods of one rate worth `gross` (tax included), as an
+   * estimate it does not keep (`SalesOrder`, `commit: false`): an outside figure to hold ours to.
+   */
+  const serviceEstimate = async (gross: string, taxCode: string) => {
+    const res = await fetch(`${stack().sandboxUrl}/tax/v2/transactions/create`, {
+      method: 'POST',
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${SANDBOX_TAX_ACCOUNT}:${DEV_SANDBOX_KEY}`).toString('base64')}`,
+        'Content-Type': 'application/json',
+      },
+      body: JSON.stringify({
+        type: 'SalesOrder',
+        code: `estimate-${gross}-${taxCode}`,
+        companyCode: SANDBOX_TAX_COMPANY,
+        date: new Date().toISOString().slice(0, 10),
+        customerCode: 'RETAIL',
+        currencyCode: 'VND',
+        commit: false,
+        lines: [{ number: '1', itemCode: 'goods', taxCode, amount: gross, taxIncluded: true }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    return toMinor(((await res.json()) as { totalTaxCalculated: string }).totalTaxCalculated);
   };
   /** The whole event feed, page by page. */
   const feed = async () => {
@@ -202,6 +229,7 @@ function client(stack: () => TestStack) {
     taxDocuments,
     settledTax,
     serviceTaxNet,
+    serviceEstimate,
     providerNet,
     feed,
     returnAccepted,
@@ -210,6 +238,7 @@ function client(stack: () => TestStack) {
 
 interface Invoice {
   invoiceKey: string;
+  lines: { sku: string; rate: number | 'exempt'; gross: string; vat: string }[];
   kind: 'sale' | 'adjustment';
   originalKey: string | null;
   status: string;
@@ -274,9 +303,11 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
       'SKU-J2': { 'WH-HN': 50 },
       'SKU-J0': { 'WH-HCM': 0 },
       'SKU-JR': { 'WH-HCM': 50 },
+      'SKU-JE': { 'WH-HN': 50 },
     });
-    // Rice: the reduced rate (8%).
+    // Rice: the reduced rate (8%); a book: essential (5%).
     await stack.db.sql`update products set tax_category = 'reduced' where sku = 'SKU-JR'`;
+    await stack.db.sql`update products set tax_category = 'essential' where sku = 'SKU-JE'`;
   });
   afterAll(async () => {
     await stack?.close();
@@ -462,6 +493,81 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     for (const id of [cut, exchanged]) expect(invoicedNet(inv[id]!)).toBe(await c.gatewayNet(id));
     await c.settledTax({ [cut]: 1, [exchanged]: 1 });
     expect((await c.reconcile()).differences.filter((d) => d.orderId === cut || d.orderId === exchanged)).toEqual([]);
+  });
+
+  it("mixed rates: each parcel carries its own goods' VAT and invoices its own goods; a line cut before it ships takes its VAT along", async () => {
+    // T-shirts (10%) ship from Ho Chi Minh City, a book (5%) from Hanoi; shipping is a 10% service.
+    const split = await c.submit(
+      makeOrder({
+        shippingAddress: CENTRAL,
+        lines: [
+          { sku: 'SKU-J1', quantity: 2, unitPrice: '110000.00' },
+          { sku: 'SKU-JE', quantity: 1, unitPrice: '105000.00' },
+        ],
+        shippingFee: '33000.00',
+      }),
+    );
+    // T-shirts and rice (8%) from one warehouse; the rice is cut before anything ships.
+    const cut = await c.submit(
+      makeOrder({
+        lines: [
+          { sku: 'SKU-J1', quantity: 2, unitPrice: '110000.00' },
+          { sku: 'SKU-JR', quantity: 1, unitPrice: '108000.00' },
+        ],
+      }),
+    );
+    const cancelLine = await stack.api(`/v1/orders/${cut}/cancel`, {
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { reason: 'no rice after all', lines: [{ lineNo: 2, quantity: 1 }] },
+    });
+    expect(cancelLine.status).toBe(200);
+    await c.until(split, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
+    await c.returnAccepted(split, 1, 'duplicate gift', false, 2);
+    await c.until(split, (o) => o.returns.some((r) => r.status === 'accepted'), 'the book refunded');
+    await c.until(cut, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
+
+    const inv = await c.issuedInvoices({ [split]: 3, [cut]: 1 });
+    const skus = (i: Invoice) => i.lines.map((l) => l.sku);
+    const sales = inv[split]!.filter((i) => i.kind === 'sale');
+    const tshirts = sales.find((i) => skus(i)[0] === 'SKU-J1');
+    const book = sales.find((i) => i !== tshirts);
+    const bookBack = inv[split]!.find((i) => i.kind === 'adjustment');
+    // Each sale invoice lists its own parcel's goods (and its share of shipping), nothing else.
+    expect(skus(tshirts!)).toEqual(['SKU-J1', 'shipping']);
+    expect(skus(book!)).toEqual(['SKU-JE', 'shipping']);
+    // The T-shirt parcel holds only 10% goods: its VAT is what the tax service calculates on 10% goods of
+    // its gross, to the đồng — not the order's average rate.
+    expect(Math.abs(toMinor(tshirts!.vat) - (await c.serviceEstimate(tshirts!.gross, 'VN-VAT-10')))).toBeLessThanOrEqual(100);
+    // The book's return adjusts the book's invoice (not the older T-shirt one), with the book on it.
+    expect(bookBack).toMatchObject({ kind: 'adjustment', originalKey: book!.invoiceKey });
+    expect(skus(bookBack!)).toEqual(['SKU-JE', 'shipping']);
+    // The cut order captured its T-shirts only: invoiced without the rice, at 10% on all of it.
+    const [sale] = inv[cut]!;
+    expect(skus(sale!)).toEqual(['SKU-J1']);
+    expect(sale!.gross).toBe('220000.00');
+    expect(toMinor(sale!.vat)).toBe(await c.serviceEstimate('220000.00', 'VN-VAT-10'));
+
+    // The journal's VAT, the tax committed less refunded and the service's own ledger agree, no variance.
+    const taxed = await c.settledTax({ [split]: 3, [cut]: 1 });
+    const lines = await c.journal();
+    expectBalanced(lines);
+    for (const id of [split, cut]) {
+      const journalVat = -net(
+        lines.filter((l) => l.orderId === id),
+        ACCOUNTS.vat,
+      );
+      expect(taxed[id]!.map((d) => d.status)).toEqual(taxed[id]!.map(() => 'committed'));
+      expect(taxNet(taxed[id]!), `tax committed for ${id}`).toBe(journalVat);
+      expect(await c.serviceTaxNet(id), `the tax service's ledger for ${id}`).toBe(journalVat);
+      expect(invoicedNet(inv[id]!)).toBe(await c.gatewayNet(id));
+    }
+    expect(
+      -net(
+        lines.filter((l) => l.orderId === cut),
+        ACCOUNTS.vat,
+      ),
+    ).toBe(toMinor(sale!.vat));
   });
 
   it('a COD order returned: refunded by bank transfer, its sale invoice adjusted by what was refunded', async () => {

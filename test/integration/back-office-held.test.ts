@@ -53,7 +53,7 @@ describe('money facts the back office cannot book', () => {
     await eventually(async () => (await status()) === 'ON_HOLD' || undefined, { what: `${orderId} on hold` });
     const [stored] = await stack.db.sql<{ tax: unknown }[]>`select tax from orders where order_id = ${orderId}`;
     const quote = stored!.tax;
-    await stack.db.sql`update orders set tax = ${stack.db.sql.json({ provider: 'local-vn-vat', tax: 'ten thousand', gross: '?' })}
+    await stack.db.sql`update orders set tax = ${stack.db.sql.json({ ...(quote as object), tax: 'ten thousand', gross: '?' })}
       where order_id = ${orderId}`;
     const release = await stack.api(`/v1/orders/${orderId}/release`, { method: 'POST', key: TEST_KEYS.ops, json: { decision: 'release' } });
     expect(release.status).toBe(200);

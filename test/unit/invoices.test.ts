@@ -2,8 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { invoicedNet, planInvoices, type KnownInvoice, type PlannedInvoice } from '../../domain/invoices';
 import { vatWithin, type MoneyFact } from '../../domain/journal';
-import { fromMinor } from '../../domain/money';
-import { quoteOrder, type TaxCategory } from '../../domain/tax';
+import { fromMinor, toMinor } from '../../domain/money';
+import { unitsShare } from '../../domain/order-lines';
+import { currencyStep, quoteOfUnits, quoteOrder, type TaxCategory } from '../../domain/tax';
 
 const order = {
   lines: [
@@ -15,9 +16,16 @@ const order = {
 };
 const categories: Record<string, TaxCategory> = { TEA: 'standard', BOOK: 'essential' };
 const quote = quoteOrder(order, (sku) => categories[sku]!, { pricesIncludeTax: true });
-const vnd = { quote, currency: 'VND' };
-const captured = (key: string, amount: string): MoneyFact => ({ kind: 'captured', key, amount, captureId: key, shipmentId: 's' });
-const refunded = (key: string, amount: string): MoneyFact => ({ kind: 'refunded', key, amount, via: 'gateway', ref: key, why: 'return' });
+const vnd = { quote, currency: 'VND', ordered: [2, 1] };
+const captured = (key: string, amount: string) => ({ kind: 'captured' as const, key, amount, captureId: key, shipmentId: 's' });
+const refunded = (key: string, amount: string) => ({
+  kind: 'refunded' as const,
+  key,
+  amount,
+  via: 'gateway' as const,
+  ref: key,
+  why: 'return',
+});
 
 describe('e-invoices from money facts', () => {
   it('a capture is one sale invoice: the quote lines in proportion, VAT by line rate, whole đồng', () => {
@@ -47,6 +55,96 @@ describe('e-invoices from money facts', () => {
     expect(adj.reduce((a, i) => a + i.vat, 0)).toBe(vatWithin(quote, 100)(12_000_000));
     const again = planInvoices('o1', [refunded('refund:r1', '120000.00'), captured('capture:a', '100000.00')], [...first, ...adj], vnd);
     expect(again.invoices).toEqual([]);
+  });
+
+  it("a shipment's capture invoices its own goods at their own rates; a return adjusts the sale that carried them", () => {
+    // TEA (10%) ships from one warehouse, BOOK (5%) from another: each capture is its units' share of the total.
+    const priced = { unitPrices: [5_500_000, 10_500_000], ordered: [2, 1] };
+    const total = 23_700_000;
+    const teaShare = unitsShare(priced, total, [{ lineNo: 1, quantity: 2 }]);
+    const bookShare = total - teaShare;
+    const tea: MoneyFact = { ...captured('capture:tea', fromMinor(teaShare)), lines: [{ lineNo: 1, quantity: 2 }] };
+    const book: MoneyFact = { ...captured('capture:book', fromMinor(bookShare)), lines: [{ lineNo: 2, quantity: 1 }] };
+    const sales = planInvoices('o1', [tea, book], [], vnd).invoices;
+    expect(sales.map((i) => i.lines.map((l) => [l.sku, l.rate]))).toEqual([
+      [
+        ['TEA', 10],
+        ['shipping', 10],
+      ],
+      [
+        ['BOOK', 5],
+        ['shipping', 10],
+      ],
+    ]);
+    // All 10% goods: the VAT within the tea parcel is a tenth of its net, to the đồng — not the order's average rate.
+    const [teaSale, bookSale] = sales as [PlannedInvoice, PlannedInvoice];
+    expect(Math.abs(teaSale.vat - Math.round(teaShare / 11 / 100) * 100)).toBeLessThanOrEqual(100);
+    const average = vatWithin(quote, 100)(teaShare);
+    expect(teaSale.vat - average).toBeGreaterThan(100_000);
+    // Together they are still the order's VAT, within a đồng per capture.
+    expect(Math.abs(teaSale.vat + bookSale.vat - toMinor(quote.tax))).toBeLessThanOrEqual(200);
+    // The book comes back: its refund adjusts the book's invoice (not the oldest), listing the book.
+    const back: MoneyFact = { ...refunded('refund:book', fromMinor(bookShare)), lines: [{ lineNo: 2, quantity: 1 }] };
+    const { invoices: adj } = planInvoices('o1', [back], sales, vnd);
+    expect(adj.map((a) => [a.originalKey, a.gross, a.vat])).toEqual([['o1:capture:book', bookShare, bookSale.vat]]);
+    expect(adj[0]!.lines.map((l) => l.sku)).toEqual(['BOOK', 'shipping']);
+  });
+
+  it('a part of the quote: its lines by units, shipping by their gross; all the units are the quote itself (property)', () => {
+    const cats = ['standard', 'reduced', 'essential', 'zero', 'exempt'] as const;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({ q: fc.integer({ min: 1, max: 6 }), price: fc.integer({ min: 1, max: 500_000 }), cat: fc.constantFrom(...cats) }),
+          {
+            minLength: 1,
+            maxLength: 5,
+          },
+        ),
+        fc.integer({ min: 0, max: 50_000 }),
+        fc.array(fc.integer({ min: 0, max: 1 }), { minLength: 30, maxLength: 30 }),
+        (ls, ship, coin) => {
+          const o = {
+            lines: ls.map((l, i) => ({ sku: `S${i}`, quantity: l.q, unitPrice: `${l.price}` })),
+            shippingFee: `${ship}`,
+            currency: 'VND',
+          };
+          const q = quoteOrder(o, (sku) => ls[Number(sku.slice(1))]!.cat, { pricesIncludeTax: true });
+          const ordered = ls.map((l) => l.q);
+          expect(
+            quoteOfUnits(
+              q,
+              ordered,
+              ordered.map((n, i) => ({ lineNo: i + 1, quantity: n })),
+            ),
+          ).toBe(q);
+          // Two parcels: each unit goes to one of them.
+          let k = 0;
+          const a: { lineNo: number; quantity: number }[] = [];
+          const b: { lineNo: number; quantity: number }[] = [];
+          ordered.forEach((n, i) => {
+            let toA = 0;
+            for (let u = 0; u < n; u++) toA += coin[k++ % coin.length]!;
+            if (toA) a.push({ lineNo: i + 1, quantity: toA });
+            if (n - toA) b.push({ lineNo: i + 1, quantity: n - toA });
+          });
+          const parts = [a, b].filter((p) => p.length).map((p) => quoteOfUnits(q, ordered, p));
+          for (const [p, units] of parts.map((x, i) => [x, [a, b].filter((y) => y.length)[i]!] as const)) {
+            // A part lists only its own lines, each a net + tax = gross, never more than the whole line.
+            expect(p.lines.map((l) => l.lineNo)).toEqual(units.map((u) => u.lineNo));
+            for (const l of p.lines) expect(toMinor(l.net) + toMinor(l.tax)).toBeLessThanOrEqual(toMinor(l.gross));
+            expect(p.groups.reduce((x, g) => x + toMinor(g.tax), 0)).toBe(toMinor(p.tax));
+          }
+          // The parts add up to the whole, less what rounding down left (a minor unit per line and part).
+          for (const key of ['net', 'tax', 'gross'] as const) {
+            const sum = parts.reduce((x, p) => x + toMinor(p[key]), 0);
+            expect(sum).toBeLessThanOrEqual(toMinor(q[key]));
+            expect(sum).toBeGreaterThanOrEqual(toMinor(q[key]) - parts.length * (ls.length + 1) * currencyStep('USD'));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('a refund past what is left on the sale invoices is reported, never invoiced below zero', () => {

@@ -15,7 +15,7 @@ import {
   type SignalDefinition,
 } from '@temporalio/workflow';
 import { fromMinor, splitProportionally, toMinor } from '../../domain/money';
-import { groupByWarehouse } from '../../domain/order-lines';
+import { groupByWarehouse, mergeLines } from '../../domain/order-lines';
 import type { OrderStatus } from '../../domain/order';
 import { slaFor } from '../../domain/settings';
 import { describeFailure } from '../attention';
@@ -200,7 +200,13 @@ export async function applyProgress(o: OrderRun, p: ShipmentProgress, status?: O
   // Cash on delivery: the carrier now holds the buyer's cash for this parcel.
   const codShare = o.order.payment.method === 'cod' ? (o.shipmentShares.get(s.shipmentId) ?? 0) : 0;
   if (!wasDelivered && s.status === 'delivered' && codShare > 0)
-    o.learned({ kind: 'cod_collected', key: `cod:${s.shipmentId}`, amount: fromMinor(codShare), shipmentId: s.shipmentId });
+    o.learned({
+      kind: 'cod_collected',
+      key: `cod:${s.shipmentId}`,
+      amount: fromMinor(codShare),
+      shipmentId: s.shipmentId,
+      lines: mergeLines(s.lines),
+    });
   Object.assign(s, {
     ...(p.carrier ? { carrier: p.carrier } : {}),
     ...(p.bookingId ? { bookingId: p.bookingId } : {}),
@@ -242,7 +248,13 @@ export async function applyProgress(o: OrderRun, p: ShipmentProgress, status?: O
   if (p.captured) {
     s.captured = p.captured.amount;
     state.payment.captures.push({ shipmentId: s.shipmentId, ...p.captured });
-    o.learned({ kind: 'captured', key: `capture:${p.captured.captureId}`, ...p.captured, shipmentId: s.shipmentId });
+    o.learned({
+      kind: 'captured',
+      key: `capture:${p.captured.captureId}`,
+      ...p.captured,
+      shipmentId: s.shipmentId,
+      lines: mergeLines(s.lines),
+    });
   }
   // A capture told with the pickup that caused it is part of that step of the story.
   const told = p.captured && !p.event.includes('captured') ? `${p.event}; captured ${p.captured.amount}` : p.event;
@@ -340,6 +352,7 @@ async function handleReturnToSender(o: OrderRun, shipmentId: string): Promise<vo
       via: 'gateway',
       ref: capture.captureId,
       why: 'returned to sender',
+      lines: mergeLines(s.lines),
     });
   }
   await o.record(

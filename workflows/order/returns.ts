@@ -6,6 +6,7 @@
  */
 import { CancellationScope, condition, isCancellation, startChild } from '@temporalio/workflow';
 import { fromMinor, toMinor } from '../../domain/money';
+import { mergeLines } from '../../domain/order-lines';
 import type { OrderStatus } from '../../domain/order';
 import { describeFailure } from '../attention';
 import { retryShipmentSignal, type ReturnProgress, type ReturnView } from '../messages';
@@ -197,11 +198,20 @@ async function applyReturnProgress(o: OrderRun, p: ReturnProgress): Promise<void
       via: 'gateway',
       ref: c.captureId,
       why: 'return',
+      lines: mergeLines(r.lines),
     });
   }
   // A COD order's refund is paid by bank transfer (an instruction for finance).
   if (p.refunded && o.order.payment.method === 'cod' && toMinor(p.refunded) > 0)
-    o.learned({ kind: 'refunded', key: `refund:${r.returnId}`, amount: p.refunded, via: 'bank_transfer', ref: r.returnId, why: 'return' });
+    o.learned({
+      kind: 'refunded',
+      key: `refund:${r.returnId}`,
+      amount: p.refunded,
+      via: 'bank_transfer',
+      ref: r.returnId,
+      why: 'return',
+      lines: mergeLines(r.lines),
+    });
   if (p.status === 'rejected' || p.status === 'expired') r.inspection = p.event;
   if (r.exchange?.status === 'reserved' && p.status === 'expired') {
     await o.books.releaseStock({ orderId: r.returnId });
