@@ -4,7 +4,7 @@
  * Pure and in integer minor units, so the order workflow and its tests share one rule.
  */
 import type { Allocation } from './allocation';
-import { mulDiv } from './money';
+import { mulDiv, splitProportionally } from './money';
 import type { LineUnits } from './refunds';
 
 /** Units of `lineNo` in `lines`. */
@@ -84,6 +84,24 @@ export interface PricedLines {
   unitPrices: readonly number[];
   /** Units ordered per line, by position. */
   ordered: readonly number[];
+  /**
+   * The smallest amount the order's currency carries, in minor units (domain/tax.ts
+   * `currencyStep`: 100 for VND, which has no decimals): shares are whole steps of it, as a
+   * gateway charges and a carrier collects them. 1 (the minor unit) for orders taken before.
+   */
+  step?: number;
+}
+
+/** `amount` rounded down to a whole number of `step`s (an amount that is one already stays). */
+export const downToStep = (amount: number, step = 1) => amount - (amount % step);
+
+/**
+ * Splits `amount` over `weights` (e.g. an order's total over its shipments by value): in whole
+ * steps where the amount is a whole number of them, the shares adding up to it.
+ */
+export function splitInWholeSteps(amount: number, weights: number[], step = 1): number[] {
+  if (step > 1 && amount % step === 0) return splitProportionally(amount / step, weights).map((u) => u * step);
+  return splitProportionally(amount, weights);
 }
 
 /** The value of `lines` at their unit prices. */
@@ -92,12 +110,14 @@ export const valueOf = (priced: PricedLines, lines: readonly LineUnits[]) =>
 
 /**
  * The units' share of the order's `total`: discounts and shipping spread in proportion to value,
- * rounded down, so the shares of disjoint sets of units never add up to more than the total,
- * and every unit ordered carries all of it.
+ * rounded down (to the currency's step), so the shares of disjoint sets of units never add up to
+ * more than the total, and every unit ordered carries all of it.
  */
 export function unitsShare(priced: PricedLines, total: number, lines: readonly LineUnits[]): number {
   const orderValue = priced.ordered.reduce((a, q, i) => a + (priced.unitPrices[i] ?? 0) * q, 0);
-  return orderValue > 0 ? mulDiv(total, valueOf(priced, lines), orderValue) : 0;
+  const value = valueOf(priced, lines);
+  if (orderValue <= 0) return 0;
+  return value >= orderValue ? mulDiv(total, value, orderValue) : downToStep(mulDiv(total, value, orderValue), priced.step);
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DECIMAL_RE } from './money';
+import { currencyStep } from './tax';
 
 export const CHANNELS = ['web', 'pos', 'shopify', 'shopee', 'lazada', 'tiktok'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -97,6 +98,15 @@ export const CanonicalOrderSchema = z
       },
       minor(order.shippingFee) + minor(order.taxOnTop),
     );
+    // A currency without a minor unit (VND: no half đồng) carries no fraction: a gateway would refuse to charge it.
+    const step = typeof order.currency === 'string' ? BigInt(currencyStep(order.currency)) : 1n;
+    const amounts: [(string | number)[], unknown][] = [
+      ...lines.map((l, i): [(string | number)[], unknown] => [['lines', i, 'unitPrice'], (l as { unitPrice?: unknown } | null)?.unitPrice]),
+      ...(['shippingFee', 'discount', 'taxOnTop', 'total'] as const).map((k): [(string | number)[], unknown] => [[k], order[k]]),
+    ];
+    for (const [path, d] of amounts)
+      if (step > 1n && minor(d) % step !== 0n)
+        ctx.addIssue({ code: 'custom', path, message: `${order.currency} has no minor unit: ${String(d)} is not an amount in it` });
     if (order.taxOnTop !== undefined && order.pricesIncludeTax !== false)
       ctx.addIssue({
         code: 'custom',

@@ -5,6 +5,7 @@
  * back the last kept unit refunds all that is left, so rounding never keeps a cent.
  */
 import { mulDiv } from './money';
+import { downToStep } from './order-lines';
 
 export interface LineUnits {
   lineNo: number;
@@ -18,6 +19,8 @@ export interface RefundBasis {
   keptUnits: readonly number[];
   /** What the buyer paid (minor units): the captures of a prepaid order, the amount due of a COD one. */
   paid: number;
+  /** The currency's smallest amount in minor units (VND: 100): a refund is whole steps of it. 1 for orders taken before. */
+  step?: number;
 }
 
 /** A return that still holds a refund (neither rejected nor expired, not an exchange). */
@@ -37,5 +40,5 @@ export function returnRefundDue(basis: RefundBasis, lines: readonly LineUnits[],
   const back = [...promised.flatMap((r) => r.lines), ...lines];
   const everything = basis.keptUnits.every((q, i) => unitsOf(back, i + 1) >= q);
   if (everything) return left;
-  return Math.max(0, Math.min(mulDiv(basis.paid, value(lines), keptValue), left));
+  return Math.max(0, Math.min(downToStep(mulDiv(basis.paid, value(lines), keptValue), basis.step), left));
 }

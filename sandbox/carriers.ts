@@ -195,7 +195,8 @@ const shipmentSchema = z.object({
     country: z.string().min(1),
   }),
   weightGrams: z.number().int().positive(),
-  codAmount: money.optional(),
+  // GHN's `cod_amount` and VTP's `MONEY_COLLECTION` are whole đồng: a courier cannot collect half of one.
+  codAmount: money.refine((minor) => minor % 100 === 0, 'COD is collected in whole đồng').optional(),
 });
 const returnSchema = z.object({
   orderId: z.string().min(1),

@@ -3,6 +3,9 @@
  * rest, or a partial reversal of part of it) and refund, with declines and a ledger of every real
  * effect so tests can prove "charged exactly once". Authorisations expire like real ones (default
  * after 7 days): the uncaptured rest is released and capture answers 409 authorization_expired.
+ * Like a real gateway it charges only what a currency can carry: the currencies without a minor
+ * unit (VND, JPY, KRW, …: amounts are whole units there) refuse a fraction with 400
+ * `invalid_amount`, nothing done.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -76,6 +79,36 @@ export interface PaymentLedgerEntry {
 
 const notFound = { status: 404, body: { error: 'not_found' } };
 
+/** ISO 4217 currencies with no minor unit, as card gateways list them ("zero-decimal currencies"). */
+const ZERO_DECIMAL = new Set([
+  'BIF',
+  'CLP',
+  'DJF',
+  'GNF',
+  'ISK',
+  'JPY',
+  'KMF',
+  'KRW',
+  'MGA',
+  'PYG',
+  'RWF',
+  'UGX',
+  'VND',
+  'VUV',
+  'XAF',
+  'XOF',
+  'XPF',
+]);
+
+/** A refusal of an amount the currency cannot carry (a fraction of a đồng), or nothing. */
+function uncarriable(minor: number, currency: string) {
+  if (!ZERO_DECIMAL.has(currency) || minor % 100 === 0) return undefined;
+  return {
+    status: 400,
+    body: { error: 'invalid_amount', message: `${currency} has no minor unit: ${fromMinor(minor)} ${currency} cannot be charged` },
+  };
+}
+
 /** Builds the payments API (`/payments/v1`), its ledger and expiry controls over the stored state. */
 export function createPayments(env: SandboxEnv) {
   const auths = env.state.map<Authorization>('payments.auth');
@@ -129,6 +162,8 @@ export function createPayments(env: SandboxEnv) {
       schema: authorizeSchema,
       match: (_c, b) => ({ orderId: b.orderId }),
       effect: (_c, b, meta) => {
+        const refused = uncarriable(toMinor(b.amount), b.currency);
+        if (refused) return refused;
         const forced = meta.declineCode;
         const code =
           forced ??
@@ -185,6 +220,8 @@ export function createPayments(env: SandboxEnv) {
         if (a.status === 'expired') return { status: 409, body: { error: 'authorization_expired', expiredAt: a.expiresAt } };
         const remaining = heldMinor(a);
         const want = b.amount !== undefined ? toMinor(b.amount) : remaining;
+        const refused = uncarriable(want, a.currency);
+        if (refused) return refused;
         if (want <= 0 || want > remaining)
           return { status: 409, body: { error: 'amount_exceeds_authorization', remaining: fromMinor(remaining) } };
         a.capturedMinor += want;
@@ -245,6 +282,8 @@ export function createPayments(env: SandboxEnv) {
             ...(partial ? { partial: true } : {}),
           });
         if (b.amount !== undefined) {
+          const refused = uncarriable(toMinor(b.amount), a.currency);
+          if (refused) return refused;
           // A partial reversal releases what was asked, never more than is still held (nothing,
           // once the rest was voided); what it leaves stays capturable.
           const minor = Math.min(toMinor(b.amount), a.status === 'voided' ? 0 : Math.max(0, heldMinor(a)));
@@ -294,6 +333,8 @@ export function createPayments(env: SandboxEnv) {
         const cap = captures.get(c.req.param('id') ?? '');
         if (!cap) return notFound;
         const want = toMinor(b.amount);
+        const refused = uncarriable(want, cap.currency);
+        if (refused) return refused;
         if (cap.refundedMinor + want > cap.amountMinor) {
           return { status: 409, body: { error: 'refund_exceeds_capture', refundable: fromMinor(cap.amountMinor - cap.refundedMinor) } };
         }

@@ -12,7 +12,15 @@ import { parkUntilCancelled, settled } from './order/closing';
 import { compensate } from './order/compensation';
 import { installHandlers } from './order/handlers';
 import { returnWindowThenComplete } from './order/returns';
-import { ORDER_PATCHES, ORDER_V2_LATER_PATCHES, OrderRun, type ChildTypes, type OrderPatch, type OrderWorkflowInput } from './order/run';
+import {
+  ORDER_PATCHES,
+  ORDER_V2_LATER_PATCHES,
+  ORDER_V3_LATER_PATCHES,
+  OrderRun,
+  type ChildTypes,
+  type OrderPatch,
+  type OrderWorkflowInput,
+} from './order/run';
 import { reserveStock, reviewRisk, shipAndTrack, takePayment, validate } from './order/steps';
 import type { Patches } from './patches';
 
@@ -35,7 +43,7 @@ export async function orderWorkflowV2(input: OrderWorkflowInput): Promise<OrderS
  * Returns stay children (`returnWorkflowV2`).
  */
 export async function orderWorkflowV3(input: OrderWorkflowInput): Promise<OrderState> {
-  return runOrder(input, versionedPatches<OrderPatch>(), {
+  return runOrder(input, versionedPatches<OrderPatch>(ORDER_V3_LATER_PATCHES), {
     shipment: shipmentWorkflowV2,
     return: returnWorkflowV2,
     shipmentsInOrder: true,

@@ -11,7 +11,8 @@ import { CanonicalOrderSchema } from '../../domain/order';
 const order = (over: Record<string, unknown>) => ({
   channel: 'web',
   channelOrderId: 'L1',
-  currency: 'VND',
+  // Cents: the bound is one cent above the largest order (a VND order carries whole đồng only).
+  currency: 'USD',
   customer: { id: 'c1', name: 'An' },
   shippingAddress: { name: 'An', line1: '1 Lê Lợi', city: 'Hồ Chí Minh', country: 'VN' },
   lines: [{ sku: 'A', quantity: 1, unitPrice: '1.00' }],

@@ -55,6 +55,8 @@ describe('replay', () => {
           { sku: 'SKU-A', quantity: 1, unitPrice: '100000.00' },
           { sku: 'SKU-B', quantity: 1, unitPrice: '20000.00' },
         ],
+        // 153,333 đ over the two parcels by value is 127,777.50 : 25,555.50 to the cent: shares in whole đồng differ.
+        shippingFee: '33333.00',
         shippingAddress: { name: 'C', line1: '1 Tran Phu', city: 'Da Nang', country: 'VN' },
       }),
       'COMPLETED',

@@ -51,6 +51,16 @@ const tracked = async (carrier: string, bookingId: string) =>
   };
 
 describe('sandbox carriers', () => {
+  it('collects cash on delivery in whole đồng only: half a đồng is refused and nothing is booked', async () => {
+    for (const carrier of ['ghn', 'vtp']) {
+      const r = await call(sb, 'POST', `/carriers/${carrier}/v1/shipments`, shipment(`o-half-${carrier}`, { codAmount: '56001.10' }));
+      expect(r.status, carrier).toBe(400);
+      expect(JSON.stringify(r.body)).toMatch(/whole đồng/);
+      const { bookings } = (await call(sb, 'GET', `/sandbox/ledger/carriers?orderId=o-half-${carrier}`)).body as { bookings: unknown[] };
+      expect(bookings).toEqual([]);
+    }
+  });
+
   it("ghn auto-progresses and pushes GHN's own webhooks (the published sample's shape, this parcel's values), COD remitted after delivery", async () => {
     const b = await book('ghn', 'o-ghn', { codAmount: '150000' });
     expect(b.trackingNumber).toMatch(/^GHN\d{10}$/);

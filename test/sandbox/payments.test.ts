@@ -3,7 +3,7 @@ import { call, useQuietSandbox } from './helpers';
 
 const sandbox = useQuietSandbox();
 
-const authBody = (orderId: string, amount = '100.00', paymentToken = 'tok_visa') => ({ orderId, amount, currency: 'VND', paymentToken });
+const authBody = (orderId: string, amount = '100.00', paymentToken = 'tok_visa') => ({ orderId, amount, currency: 'USD', paymentToken });
 const ledger = async (orderId: string) =>
   (await call(sandbox(), 'GET', `/sandbox/ledger/payments?orderId=${orderId}`)).body.entries as { type: string; amount: string }[];
 
@@ -33,7 +33,7 @@ describe('sandbox payments', () => {
   it('authorizes and replays the same key without a second effect', async () => {
     const first = await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-rep', '12.5'), { idem: 'k-rep' });
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ status: 'authorized', amount: '12.50', currency: 'VND' });
+    expect(first.body).toMatchObject({ status: 'authorized', amount: '12.50', currency: 'USD' });
     expect(first.headers.get('idempotent-replayed')).toBeNull();
     const again = await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-rep', '12.5'), { idem: 'k-rep' });
     expect(again.status).toBe(201);
@@ -80,6 +80,30 @@ describe('sandbox payments', () => {
     expect(f).toMatchObject({ status: 402, body: { declineCode: 'do_not_honor' } });
     expect((await ledger('o-dec')).map((e) => e.type)).toEqual(['decline', 'decline']);
     expect((await call(sandbox(), 'POST', '/payments/v1/authorizations', authBody('o-dec', '5'))).status).toBe(201);
+  });
+
+  it('charges only what the currency carries: a fraction of a đồng is refused at every step, nothing done', async () => {
+    const vnd = (orderId: string, amount: string) => ({ ...authBody(orderId, amount), currency: 'VND' });
+    const half = await call(sandbox(), 'POST', '/payments/v1/authorizations', vnd('o-vnd', '250000.50'));
+    expect(half).toMatchObject({ status: 400, body: { error: 'invalid_amount' } });
+    expect(half.body.message).toMatch(/VND has no minor unit/);
+    expect(await ledger('o-vnd')).toEqual([]);
+    const a = await call(sandbox(), 'POST', '/payments/v1/authorizations', vnd('o-vnd', '250000'));
+    expect(a.status).toBe(201);
+    const id = a.body.authorizationId as string;
+    for (const [path, amount] of [
+      [`/payments/v1/authorizations/${id}/capture`, '100000.50'],
+      [`/payments/v1/authorizations/${id}/void`, '0.50'],
+    ] as const)
+      expect(await call(sandbox(), 'POST', path, { amount })).toMatchObject({ status: 400, body: { error: 'invalid_amount' } });
+    const cap = await call(sandbox(), 'POST', `/payments/v1/authorizations/${id}/capture`, { amount: '100000' });
+    expect(cap.status).toBe(201);
+    const refund = await call(sandbox(), 'POST', `/payments/v1/captures/${cap.body.captureId as string}/refunds`, { amount: '33333.33' });
+    expect(refund).toMatchObject({ status: 400, body: { error: 'invalid_amount' } });
+    expect((await ledger('o-vnd')).map((e) => [e.type, e.amount])).toEqual([
+      ['authorize', '250000.00'],
+      ['capture', '100000.00'],
+    ]);
   });
 
   it('captures within the authorization only, and void after capture is refused', async () => {

@@ -51,7 +51,7 @@ const shipment = (orderId: string, extra: Record<string, unknown> = {}) => ({
   weightGrams: 900,
   ...extra,
 });
-const authBody = (orderId: string, amount = '100.00') => ({ orderId, amount, currency: 'VND', paymentToken: 'tok_visa' });
+const authBody = (orderId: string, amount = '100.00') => ({ orderId, amount, currency: 'USD', paymentToken: 'tok_visa' });
 const ledgers = async (sb: Sandbox) =>
   Promise.all(
     ['payments', 'wms', 'channels', 'notifications', 'carriers'].map(async (l) => (await call(sb, 'GET', `/sandbox/ledger/${l}`)).text),

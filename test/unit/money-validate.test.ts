@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { locate, normalizePlace } from '../../domain/geo';
 import { fromMinor, splitProportionally, toMinor } from '../../domain/money';
-import type { CanonicalOrder } from '../../domain/order';
+import { CanonicalOrderSchema, type CanonicalOrder } from '../../domain/order';
 import { computeTotalMinor, validateOrder } from '../../domain/validate';
 
 describe('money', () => {
@@ -79,5 +79,20 @@ describe('validateOrder', () => {
   ] as [Partial<CanonicalOrder>, RegExp][])('rejects %o', (over, reason) => {
     const reasons = validateOrder(order(over), catalog, served);
     expect(reasons.some((r) => reason.test(r))).toBe(true);
+  });
+});
+
+describe('amounts a currency can carry', () => {
+  it('a VND order with a fraction of a đồng is refused, field by field; cents in USD are fine', () => {
+    const half = CanonicalOrderSchema.safeParse(order({ lines: [{ sku: 'A', quantity: 1, unitPrice: '50000.50' }], shippingFee: '1.5' }));
+    expect(half.success).toBe(false);
+    expect(half.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['lines.0.unitPrice', 'VND has no minor unit: 50000.50 is not an amount in it'],
+      ['shippingFee', 'VND has no minor unit: 1.5 is not an amount in it'],
+    ]);
+    expect(CanonicalOrderSchema.safeParse(order({ lines: [{ sku: 'A', quantity: 1, unitPrice: '50000.00' }] })).success).toBe(true);
+    expect(CanonicalOrderSchema.safeParse(order({ currency: 'USD', lines: [{ sku: 'A', quantity: 1, unitPrice: '19.99' }] })).success).toBe(
+      true,
+    );
   });
 });

@@ -16,12 +16,13 @@ import {
   qtyOf,
   reduceAllocations,
   shareAfterCut,
+  splitInWholeSteps,
   uncapturedRemainder,
   unitsShare,
   valueOf,
   type PricedLines,
 } from '../../domain/order-lines';
-import type { LineUnits } from '../../domain/refunds';
+import { returnRefundDue, type LineUnits } from '../../domain/refunds';
 
 const pricedArb = fc
   .array(fc.record({ price: fc.integer({ min: 0, max: 5_000_000_00 }), ordered: fc.integer({ min: 1, max: 6 }) }), {
@@ -61,6 +62,45 @@ describe('order lines and shares (domain/order-lines)', () => {
           expect(unitsShare(priced, total, allUnits(priced))).toBe(orderValue > 0 ? total : 0);
         },
       ),
+    );
+  });
+
+  it('in a currency without a minor unit (VND) every share, split, cut and refund is whole đồng, and they still add up', () => {
+    const STEP = 100; // one đồng in minor units
+    fc.assert(
+      fc.property(pricedArb, fc.integer({ min: 0, max: 1e9 }), fc.integer(), fc.integer({ min: 1, max: 4 }), (p, dong, seed, parts) => {
+        const priced = { ...p, step: STEP };
+        const total = dong * STEP;
+        const whole = (x: number) => x % STEP === 0;
+        const units = unitsShuffled(priced, seed);
+        const groups = Array.from({ length: parts }, (_, k) =>
+          mergeLines(units.filter((_, i) => i % parts === k).map((lineNo) => ({ lineNo, quantity: 1 }))),
+        );
+        // Parcels: the total split by value, in whole đồng, to the unit.
+        const split = splitInWholeSteps(
+          total,
+          groups.map((g) => valueOf(priced, g)),
+          STEP,
+        );
+        expect(split.every(whole)).toBe(true);
+        expect(split.reduce((a, b) => a + b, 0)).toBe(total);
+        // Shares of units: whole đồng, never more than the total together; all the units carry all of it.
+        const shares = groups.map((g) => unitsShare(priced, total, g));
+        expect(shares.every(whole)).toBe(true);
+        expect(shares.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(total);
+        if (valueOf(priced, allUnits(priced)) > 0) expect(unitsShare(priced, total, allUnits(priced))).toBe(total);
+        // A cut parcel's replacement: whole đồng.
+        const cut = groups[0]!.slice(0, 1).map((l) => ({ lineNo: l.lineNo, quantity: 1 }));
+        expect(whole(shareAfterCut(split[0]!, 0, unitsShare(priced, total, cut)))).toBe(true);
+        // Returns one group at a time: each refund whole đồng, the last one all that is left.
+        const promised: { lines: LineUnits[]; refundDue: number }[] = [];
+        for (const g of groups.filter((x) => x.length)) {
+          const due = returnRefundDue({ unitPrices: priced.unitPrices, keptUnits: priced.ordered, paid: total, step: STEP }, g, promised);
+          expect(whole(due), `refund ${due}`).toBe(true);
+          promised.push({ lines: g, refundDue: due });
+        }
+        if (valueOf(priced, allUnits(priced)) > 0) expect(promised.reduce((a, r) => a + r.refundDue, 0)).toBe(total);
+      }),
     );
   });
 

@@ -14,7 +14,7 @@ import {
   startChild,
   type SignalDefinition,
 } from '@temporalio/workflow';
-import { fromMinor, splitProportionally, toMinor } from '../../domain/money';
+import { fromMinor, toMinor } from '../../domain/money';
 import { groupByWarehouse, mergeLines } from '../../domain/order-lines';
 import type { OrderStatus } from '../../domain/order';
 import { slaFor } from '../../domain/settings';
@@ -306,9 +306,9 @@ async function handleReturnToSender(o: OrderRun, shipmentId: string): Promise<vo
     if (plan.ok) {
       s.rts = 'reshipped';
       const groups = groupByWarehouse(plan.allocations);
-      const shares = splitProportionally(
+      const shares = o.splitByValue(
         share,
-        groups.map(([, a]) => o.valueOf(a)),
+        groups.map(([, a]) => a),
       );
       const next = groups.map(([warehouseId, allocs], i) => ({
         view: {

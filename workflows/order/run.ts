@@ -18,7 +18,8 @@ import type { ShipmentRow } from '../../db/orders-repo';
 import type { MoneyFact } from '../../domain/journal';
 import type { Allocation } from '../../domain/allocation';
 import { toMinor } from '../../domain/money';
-import { mergeLines, qtyOf, unitsShare, valueOf, type PricedLines } from '../../domain/order-lines';
+import { mergeLines, qtyOf, splitInWholeSteps, unitsShare, valueOf, type PricedLines } from '../../domain/order-lines';
+import { currencyStep } from '../../domain/tax';
 import { returnRefundDue } from '../../domain/refunds';
 import type { CanonicalOrder, OrderStatus } from '../../domain/order';
 import type { OrderSettings } from '../../domain/settings';
@@ -59,10 +60,14 @@ export const ORDER_PATCHES = [
   'status-outbox',
   'search-attributes-on-change',
   'compensation-skips-handed-over',
+  'amounts-in-currency-steps',
 ] as const;
 
 /** Patches made after `orderWorkflowV2`: recorded in its runs too (see patches.ts). */
-export const ORDER_V2_LATER_PATCHES = ['compensation-skips-handed-over'] as const;
+export const ORDER_V2_LATER_PATCHES = ['compensation-skips-handed-over', 'amounts-in-currency-steps'] as const;
+
+/** Patches made after `orderWorkflowV3`: recorded in its runs too. */
+export const ORDER_V3_LATER_PATCHES = ['amounts-in-currency-steps'] as const;
 
 export type OrderPatch = (typeof ORDER_PATCHES)[number];
 
@@ -196,7 +201,12 @@ export class OrderRun {
       returns: [],
       cancelledLines: [],
     };
-    this.priced = { unitPrices: order.lines.map((l) => toMinor(l.unitPrice)), ordered: order.lines.map((l) => l.quantity) };
+    this.priced = {
+      unitPrices: order.lines.map((l) => toMinor(l.unitPrice)),
+      ordered: order.lines.map((l) => l.quantity),
+      // Shares a gateway can charge and a carrier can collect: no half đồng.
+      step: this.patched('amounts-in-currency-steps') ? currencyStep(order.currency) : 1,
+    };
     this.steps = createStepRunner({
       raise: async (step, reason) => {
         this.state.needsAttention = true;
@@ -265,6 +275,15 @@ export class OrderRun {
     return valueOf(this.priced, lines);
   }
 
+  /** `amount` split over groups of units (shipments) by their value, in whole steps of the currency where it allows. */
+  splitByValue(amount: number, groups: readonly (readonly { lineNo: number; quantity: number }[])[]): number[] {
+    return splitInWholeSteps(
+      amount,
+      groups.map((g) => this.valueOf(g)),
+      this.priced.step,
+    );
+  }
+
   /** The units' share of the order total (domain/order-lines). */
   shareOf(lines: LineQuantity[]): number {
     return unitsShare(this.priced, toMinor(this.state.total ?? '0'), lines);
@@ -284,6 +303,7 @@ export class OrderRun {
         unitPrices: this.priced.unitPrices,
         keptUnits: this.order.lines.map((l, i) => l.quantity - this.cancelledOf(i + 1)),
         paid: this.paidMinor(),
+        step: this.priced.step,
       },
       lines,
       this.state.returns

@@ -4,7 +4,7 @@
  * ops retry (`steps.run`); a cancellation passes through to the compensation.
  */
 import { condition } from '@temporalio/workflow';
-import { fromMinor, splitProportionally, toMinor } from '../../domain/money';
+import { fromMinor, toMinor } from '../../domain/money';
 import { groupByWarehouse } from '../../domain/order-lines';
 import { businessFailure } from '../attention';
 import type { OrderState } from '../messages';
@@ -134,9 +134,9 @@ export async function shipAndTrack(o: OrderRun): Promise<Ended> {
   await giveBackCancelledUnits(o);
   o.shippingStarted = true;
   const byWarehouse = groupByWarehouse(state.allocations);
-  const shares = splitProportionally(
+  const shares = o.splitByValue(
     toMinor(state.total!) - o.shareOf(o.cancelled),
-    byWarehouse.map(([, allocs]) => o.valueOf(allocs)),
+    byWarehouse.map(([, allocs]) => allocs),
   );
   state.shipments = byWarehouse.map(([warehouseId, allocs], i) => ({
     shipmentId: `${orderId}-shipment-${i + 1}`,
