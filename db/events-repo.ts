@@ -30,9 +30,9 @@ export interface StockFeedRow extends Pick<StockAdjustment, 'sku' | 'warehouseId
 /** The invoice as an `invoice.status` event shows it. */
 export interface InvoiceState {
   invoiceKey: string;
-  kind: 'sale' | 'adjustment';
+  kind: 'sale' | 'adjustment' | 'replacement';
   originalKey: string | null;
-  status: 'pending' | 'submitted' | 'issued' | 'rejected';
+  status: 'pending' | 'submitted' | 'issued' | 'rejected' | 'replaced';
   currency: string;
   net: string;
   vat: string;

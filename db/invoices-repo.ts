@@ -32,14 +32,17 @@ export interface StoredLine {
   gross: string;
 }
 
-export type InvoiceStatus = 'pending' | 'submitted' | 'issued' | 'rejected';
+/** `replaced`: an issued invoice another one replaced (migration 0025); it no longer counts. */
+export type InvoiceStatus = 'pending' | 'submitted' | 'issued' | 'rejected' | 'replaced';
 
 export interface InvoiceRow {
   invoiceKey: string;
   orderId: string;
   factKey: string;
-  kind: 'sale' | 'adjustment';
+  kind: 'sale' | 'adjustment' | 'replacement';
   originalKey: string | null;
+  /** Why a replacement replaced its original (printed on it). */
+  note: string | null;
   currency: string;
   net: string;
   vat: string;
@@ -191,6 +194,10 @@ export class InvoiceOutbox extends OutboxTable<PendingInvoice> {
       (tx) => tx`update invoices set status = 'issued', series = ${i.series}, number = ${i.number}, authority_code = ${i.authorityCode},
         issued_at = ${i.issuedAt}, document = ${i.document}, reason = null, last_error = null, updated_at = clock_timestamp()
       where invoice_key = ${p.key} and claim_token = ${p.claimToken} returning 1`,
+      // An issued replacement: the invoice it replaces no longer counts.
+      (tx) => tx<{ key: string }[]>`update invoices o set status = 'replaced', updated_at = clock_timestamp()
+        from invoices r where r.invoice_key = ${p.key} and r.kind = 'replacement' and o.invoice_key = r.original_key and o.status = 'issued'
+        returning o.invoice_key as key`,
     );
   }
 
@@ -200,10 +207,16 @@ export class InvoiceOutbox extends OutboxTable<PendingInvoice> {
       where invoice_key = ${p.key} and claim_token = ${p.claimToken}`;
   }
 
-  /** A state change under the lease, appended to the event feed in the same transaction. */
-  private async inState(p: PendingInvoice, change: (tx: TransactionSql) => PromiseLike<readonly unknown[]>): Promise<void> {
+  /** A state change under the lease (and what follows from it), appended to the event feed in the same transaction. */
+  private async inState(
+    p: PendingInvoice,
+    change: (tx: TransactionSql) => PromiseLike<readonly unknown[]>,
+    then?: (tx: TransactionSql) => PromiseLike<readonly { key: string }[]>,
+  ): Promise<void> {
     await this.sql.begin(async (tx) => {
-      if ((await change(tx)).length) await logState(tx, p.key);
+      if (!(await change(tx)).length) return;
+      await logState(tx, p.key);
+      for (const other of (await then?.(tx)) ?? []) await logState(tx, other.key);
     });
   }
 
@@ -217,7 +230,7 @@ export class InvoiceOutbox extends OutboxTable<PendingInvoice> {
 }
 
 const cols = (s: Sql) => s`invoice_key as "invoiceKey", order_id as "orderId", fact_key as "factKey", kind, original_key as "originalKey",
-  currency, net::text as net, vat::text as vat, gross::text as gross, lines, buyer, status, series, number, authority_code as "authorityCode",
+  note, currency, net::text as net, vat::text as vat, gross::text as gross, lines, buyer, status, series, number, authority_code as "authorityCode",
   issued_at as "issuedAt", reason, document is not null as "hasDocument", attempts, last_error as "lastError", created_at as "createdAt"`;
 
 export class InvoicesRepo {
@@ -237,6 +250,45 @@ export class InvoicesRepo {
     const [row] = await this.sql<{ status: InvoiceStatus; document: string | null }[]>`
       select status, document from invoices where order_id = ${orderId} and invoice_key = ${invoiceKey}`;
     return row;
+  }
+
+  /**
+   * Replaces an issued invoice that named the buyer wrongly: a new invoice of the same sale (same
+   * lines and amounts) with the buyer's details corrected and `note` saying why, issued by the
+   * relay like any other; once it is issued the original is `replaced`. Refused — answered why —
+   * for an invoice that is not an issued sale (or replacement), one replaced already, or one a
+   * refund has adjusted (its adjustments name it; adjust, do not replace).
+   */
+  async replace(
+    orderId: string,
+    invoiceKey: string,
+    change: { note: string; buyer: { name?: string; taxCode?: string | null; address?: string; email?: string } },
+  ): Promise<InvoiceRow | 'not_found' | 'not_replaceable' | 'not_issued' | 'replaced' | 'adjusted'> {
+    return this.sql.begin(async (tx) => {
+      const [row] = await tx<{ kind: InvoiceRow['kind']; status: InvoiceStatus; factKey: string; buyer: InvoiceBuyer }[]>`
+        select kind, status, fact_key as "factKey", buyer from invoices where order_id = ${orderId} and invoice_key = ${invoiceKey} for update`;
+      if (!row) return 'not_found' as const;
+      if (row.kind === 'adjustment') return 'not_replaceable' as const;
+      const [others] = await tx<{ replacing: number; adjusting: number; chain: number }[]>`
+        select count(*) filter (where kind = 'replacement' and original_key = ${invoiceKey} and status <> 'rejected')::int as replacing,
+          count(*) filter (where kind = 'adjustment' and original_key = ${invoiceKey})::int as adjusting,
+          count(*) filter (where kind = 'replacement' and fact_key = ${row.factKey})::int as chain
+        from invoices where order_id = ${orderId}`;
+      if (row.status === 'replaced' || others!.replacing > 0) return 'replaced' as const;
+      if (row.status !== 'issued') return 'not_issued' as const;
+      if (others!.adjusting > 0) return 'adjusted' as const;
+      const { taxCode, ...rest } = change.buyer;
+      const buyer: InvoiceBuyer = { ...row.buyer, ...rest };
+      if (taxCode === null) delete buyer.taxCode;
+      else if (taxCode !== undefined) buyer.taxCode = taxCode;
+      const key = `${orderId}:${row.factKey}:r${others!.chain + 1}`;
+      await tx`insert into invoices (invoice_key, order_id, fact_key, kind, original_key, currency, net, vat, gross, lines, buyer, note)
+        select ${key}, order_id, fact_key, 'replacement', invoice_key, currency, net, vat, gross, lines, ${tx.json(buyer as never)}, ${change.note}
+        from invoices where invoice_key = ${invoiceKey}`;
+      await logState(tx, key);
+      const [after] = await tx<InvoiceRow[]>`select ${cols(tx as unknown as Sql)} from invoices where invoice_key = ${key}`;
+      return after!;
+    });
   }
 
   /**

@@ -145,7 +145,7 @@ export class JournalRepo {
     // Invoiced: the issued invoices of the sales and refunds of those days (planned with them, in the same transaction).
     const invoiced = await s<{ day: string; channel: string; currency: string; invoiced: string }[]>`
       select to_char(i.created_at at time zone 'UTC', 'YYYY-MM-DD') as day, o.channel, i.currency,
-        sum(case when i.kind = 'sale' then i.gross else -i.gross end)::text as invoiced
+        sum(case when i.kind = 'adjustment' then -i.gross else i.gross end)::text as invoiced
       from invoices i join orders o using (order_id)
       where i.status = 'issued' and i.created_at >= ${f.from} and i.created_at < ${f.to}
       group by 1, 2, 3`;
@@ -163,7 +163,7 @@ export class JournalRepo {
         select d.order_id, coalesce(sum(case when d.kind = 'sale' then d.tax else -d.tax end) filter (where d.status in ('committed', 'variance')), 0) as net
         from tax_documents d join touched t using (order_id) group by 1),
       invoiced as (
-        select i.order_id, coalesce(sum(case when i.kind = 'sale' then i.gross else -i.gross end) filter (where i.status = 'issued'), 0) as net
+        select i.order_id, coalesce(sum(case when i.kind = 'adjustment' then -i.gross else i.gross end) filter (where i.status = 'issued'), 0) as net
         from invoices i join touched t using (order_id) group by 1)
       select b.order_id as "orderId", b.channel, b.currency, d.kind, d.amount::text as amount, o.status
       from balances b join orders o using (order_id) left join invoiced inv using (order_id) left join taxed tx using (order_id)

@@ -65,12 +65,14 @@ export async function writeTaxDocuments(
       gross: fromMinor(l.gross),
       tax: fromMinor(l.vat),
     }));
-    // A return refunds against its sale's document; a sale invoiced before tax documents existed
-    // (migration 0022) has none, so neither has its return: nothing was committed to refund.
+    // A return refunds against its sale's document (an invoice replaced since changed the buyer's
+    // details, not the tax); a sale invoiced before tax documents existed (migration 0022) has
+    // none, so neither has its return: nothing was committed to refund.
+    const original = i.saleKey ?? i.originalKey ?? null;
     await tx`insert into tax_documents (doc_code, order_id, kind, original_code, customer_code, currency, gross, tax, lines)
-      select ${i.invoiceKey}, ${orderId}, ${i.kind === 'sale' ? 'sale' : 'return'}, ${i.originalKey ?? null}, ${order.customerCode},
+      select ${i.invoiceKey}, ${orderId}, ${i.kind === 'sale' ? 'sale' : 'return'}, ${original}, ${order.customerCode},
         ${order.currency}, ${fromMinor(i.gross)}, ${fromMinor(i.vat)}, ${tx.json(lines as never)}
-      where ${i.originalKey ?? null}::text is null or exists (select 1 from tax_documents where doc_code = ${i.originalKey ?? null})
+      where ${original}::text is null or exists (select 1 from tax_documents where doc_code = ${original})
       on conflict (doc_code) do nothing`;
   }
 }

@@ -31,8 +31,10 @@ export interface PlannedInvoice {
   invoiceKey: string;
   factKey: string;
   kind: 'sale' | 'adjustment';
-  /** The sale invoice an adjustment reduces. */
+  /** The sale invoice an adjustment reduces (or the invoice that replaced it). */
   originalKey?: string;
+  /** An adjustment's sale, through any replacements of it: the sale whose tax document a return refunds against. */
+  saleKey?: string;
   /** The shipment whose capture a sale invoice is for (a prepaid sale may wait for its delivery). */
   shipmentId?: string;
   net: number;
@@ -41,8 +43,9 @@ export interface PlannedInvoice {
   lines: InvoiceLine[];
 }
 
-/** An invoice of the order already written (any status). */
-export type KnownInvoice = Pick<PlannedInvoice, 'invoiceKey' | 'factKey' | 'kind' | 'gross' | 'lines'> & {
+/** An invoice of the order already written (any status); a `replacement` stands for the invoice it replaces. */
+export type KnownInvoice = Pick<PlannedInvoice, 'invoiceKey' | 'factKey' | 'gross' | 'lines'> & {
+  kind: PlannedInvoice['kind'] | 'replacement';
   originalKey?: string | undefined;
 };
 
@@ -159,7 +162,13 @@ export function planInvoices(
       // The goods refunded, when the fact names them: the sales that carry them are adjusted first.
       const goods = f.lines?.length ? baseLines(quote, amount) : undefined;
       const skus = new Set(goods?.map((l) => l.sku).filter((sku) => sku !== 'shipping'));
-      const sales = all.filter((i) => i.kind === 'sale');
+      // The sales still standing: a replaced invoice gives way to its replacement.
+      const replaced = new Set(all.filter((i) => i.kind === 'replacement').map((i) => i.originalKey));
+      const sales = all.filter((i) => (i.kind === 'sale' || i.kind === 'replacement') && !replaced.has(i.invoiceKey));
+      const saleOf = (i: KnownInvoice): string => {
+        const original = i.kind === 'replacement' ? all.find((x) => x.invoiceKey === i.originalKey) : undefined;
+        return original ? saleOf(original) : i.invoiceKey;
+      };
       const carries = (i: KnownInvoice) => i.lines.some((l) => skus.has(l.sku));
       for (const sale of [...sales.filter(carries), ...sales.filter((i) => !carries(i))]) {
         if (left <= 0) break;
@@ -176,6 +185,7 @@ export function planInvoices(
           factKey: f.key,
           kind: 'adjustment',
           originalKey: sale.invoiceKey,
+          ...(sale.kind === 'replacement' ? { saleKey: saleOf(sale) } : {}),
           net: sum(lines, 'net'),
           vat: sum(lines, 'vat'),
           gross: take,
@@ -188,7 +198,8 @@ export function planInvoices(
   return { invoices, unmatched };
 }
 
-/** What the invoices say the buyer owes in the end: sales less adjustments (minor units). */
-export function invoicedNet(invoices: readonly Pick<PlannedInvoice, 'kind' | 'gross'>[]): number {
-  return invoices.reduce((a, i) => a + (i.kind === 'sale' ? i.gross : -i.gross), 0);
+/** What the invoices say the buyer owes in the end: the sales still standing (a replacement for the one it replaced) less adjustments (minor units). */
+export function invoicedNet(invoices: readonly Pick<KnownInvoice, 'invoiceKey' | 'kind' | 'gross' | 'originalKey'>[]): number {
+  const replaced = new Set(invoices.filter((i) => i.kind === 'replacement').map((i) => i.originalKey));
+  return invoices.reduce((a, i) => a + (i.kind === 'adjustment' ? -i.gross : replaced.has(i.invoiceKey) ? 0 : i.gross), 0);
 }

@@ -13,6 +13,9 @@
  *   `rejected` with a reason: a buyer tax code the authority does not know (in this sandbox,
  *   any starting `000`), an adjustment of an invoice that is not issued, or one that takes more
  *   off an invoice than is left on it;
+ * - a replacement (`type: 'replacement'`, a `note` saying why) replaces an issued invoice: once
+ *   issued, the original's status is `replaced` and nothing more may adjust or replace it; an
+ *   invoice that adjustments reduce is adjusted, not replaced (`original_adjusted`);
  * - malformed invoices (lines that do not add up to the totals) are 400 at once, with the reason;
  * - the issued invoice is downloadable (`/invoices/:key/document`) as the XML the provider keeps.
  * Faults: `einvoice` `issue` and `lookup`, matched on the invoice's `reference` (the order id).
@@ -40,8 +43,9 @@ const lineSchema = z.object({
 const invoiceSchema = z.object({
   invoiceKey: z.string().min(1).max(120),
   reference: z.string().min(1).max(120),
-  type: z.enum(['original', 'adjustment']),
+  type: z.enum(['original', 'adjustment', 'replacement']),
   originalKey: z.string().min(1).max(120).optional(),
+  note: z.string().min(1).max(500).optional(),
   currency: z.string().regex(/^[A-Z]{3}$/),
   buyer: z.object({
     name: z.string().min(1).max(400),
@@ -61,7 +65,9 @@ export interface ProviderInvoice {
   invoiceKey: string;
   fingerprint: string;
   request: InvoiceRequest;
-  status: 'processing' | 'issued' | 'rejected';
+  status: 'processing' | 'issued' | 'rejected' | 'replaced';
+  /** The invoice that replaced this one. */
+  replacedBy?: string;
   submittedAt: string;
   series?: string;
   number?: string;
@@ -81,7 +87,6 @@ function arithmeticProblem(r: InvoiceRequest): string | undefined {
     const total = r.lines.reduce((a, l) => a + toMinor(l[k]), 0);
     if (total !== toMinor(r.totals[k])) return `totals.${k} is ${r.totals[k]} but the lines add up to ${fromMinor(total)}`;
   }
-  if (r.type === 'adjustment' && !r.originalKey) return 'an adjustment names the invoice it adjusts (originalKey)';
   if (toMinor(r.totals.gross) <= 0) return 'an invoice of nothing';
   return undefined;
 }
@@ -107,8 +112,12 @@ export function createEInvoice(env: SandboxEnv, key: string) {
     let next: ProviderInvoice;
     const original = r.originalKey ? invoices.get(r.originalKey) : undefined;
     if (r.buyer.taxCode?.startsWith('000')) next = reject('buyer_tax_code_unknown', `the tax authority has no taxpayer ${r.buyer.taxCode}`);
-    else if (r.type === 'adjustment' && original?.status !== 'issued')
+    else if (original?.status === 'replaced')
+      next = reject('original_replaced', `invoice ${r.originalKey!} was replaced by ${original.replacedBy ?? '?'}: it no longer counts`);
+    else if (r.type !== 'original' && original?.status !== 'issued')
       next = reject('original_not_issued', `invoice ${r.originalKey ?? '?'} is not an issued invoice`);
+    else if (r.type === 'replacement' && openOn(r.originalKey!) !== toMinor(original!.request.totals.gross))
+      next = reject('original_adjusted', `invoice ${r.originalKey!} has adjustments: it is adjusted, not replaced`);
     else if (r.type === 'adjustment' && toMinor(r.totals.gross) > openOn(r.originalKey!))
       next = reject(
         'adjustment_exceeds_original',
@@ -132,6 +141,11 @@ export function createEInvoice(env: SandboxEnv, key: string) {
     }
     invoices.set(i.invoiceKey, next);
     save(next);
+    if (next.status === 'issued' && r.type === 'replacement') {
+      const replaced = { ...original!, status: 'replaced' as const, replacedBy: i.invoiceKey };
+      invoices.set(replaced.invoiceKey, replaced);
+      save(replaced);
+    }
     return next;
   };
 
@@ -140,6 +154,7 @@ export function createEInvoice(env: SandboxEnv, key: string) {
     status: i.status,
     ...(i.series ? { series: i.series, number: i.number, authorityCode: i.authorityCode, issuedAt: i.issuedAt } : {}),
     ...(i.reason ? { reason: i.reason } : {}),
+    ...(i.replacedBy ? { replacedBy: i.replacedBy } : {}),
   });
 
   const api = new Hono();
@@ -167,6 +182,13 @@ export function createEInvoice(env: SandboxEnv, key: string) {
     if (!p.success)
       return json(400, { error: 'invalid_request', detail: p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
     const r = p.data;
+    const missing =
+      r.type !== 'original' && !r.originalKey
+        ? `an ${r.type} names the invoice it ${r.type === 'adjustment' ? 'adjusts' : 'replaces'} (originalKey)`
+        : r.type === 'replacement' && !r.note
+          ? 'a replacement says why it replaces the original (note)'
+          : undefined;
+    if (missing) return json(400, { error: 'invalid_request', detail: missing });
     const problem = arithmeticProblem(r);
     if (problem) return json(400, { error: 'invoice_does_not_add_up', detail: problem });
     const fault = env.faults.take('einvoice', 'issue', { orderId: r.reference });
@@ -213,7 +235,8 @@ export function createEInvoice(env: SandboxEnv, key: string) {
   api.get('/invoices/:invoiceKey/document', async (c) => {
     const l = await lookup(c);
     if (l.response) return l.response;
-    if (l.invoice.status !== 'issued') return json(409, { error: 'not_issued', status: l.invoice.status });
+    if (l.invoice.status !== 'issued' && l.invoice.status !== 'replaced')
+      return json(409, { error: 'not_issued', status: l.invoice.status });
     return new Response(documentXml(l.invoice), { status: 200, headers: { 'Content-Type': 'application/xml; charset=UTF-8' } });
   });
 
@@ -247,7 +270,7 @@ function documentXml(i: ProviderInvoice): string {
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n<Invoice>` +
     `<Header>${el('Type', r.type)}${el('Series', i.series)}${el('Number', i.number)}${el('AuthorityCode', i.authorityCode)}${el('IssuedAt', i.issuedAt)}` +
-    `${el('Currency', r.currency)}${el('SellerKey', r.invoiceKey)}${el('Adjusts', r.originalKey)}</Header>` +
+    `${el('Currency', r.currency)}${el('SellerKey', r.invoiceKey)}${el(r.type === 'replacement' ? 'Replaces' : 'Adjusts', r.originalKey)}${el('Note', r.note)}</Header>` +
     `<Buyer>${el('Name', r.buyer.name)}${el('TaxCode', r.buyer.taxCode)}${el('Address', r.buyer.address)}${el('Email', r.buyer.email)}</Buyer>` +
     `<Lines>${lines}</Lines><Totals>${el('Net', r.totals.net)}${el('Vat', r.totals.vat)}${el('Gross', r.totals.gross)}</Totals></Invoice>\n`
   );

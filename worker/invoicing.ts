@@ -4,7 +4,8 @@
  * Every worker process runs one; leases share the backlog. An invoice is submitted, then looked
  * up until the provider's tax-authority check has decided: issued (its number and document are
  * kept) or rejected (the reason is kept, the invoice waits for an ops retry, and the order shows
- * it). An adjustment waits until the invoice it adjusts is issued. Provider failures and timeouts
+ * it). An adjustment or a replacement waits until the invoice it adjusts or replaces is issued;
+ * a replacement issued marks its original `replaced`. Provider failures and timeouts
  * are retried with backoff; sending an invoice again is safe (the provider deduplicates on its key).
  */
 import { ApplicationFailure } from '@temporalio/common';
@@ -35,8 +36,9 @@ export function providerRequest(i: InvoiceRow): ProviderInvoiceRequest {
   return {
     invoiceKey: i.invoiceKey,
     reference: i.orderId,
-    type: i.kind === 'sale' ? 'original' : 'adjustment',
+    type: i.kind === 'sale' ? 'original' : i.kind,
     ...(i.originalKey ? { originalKey: i.originalKey } : {}),
+    ...(i.note ? { note: i.note } : {}),
     currency: i.currency,
     buyer: i.buyer,
     lines,

@@ -21,8 +21,10 @@ export interface ProviderInvoiceRequest {
   invoiceKey: string;
   /** The seller's reference: the order id. */
   reference: string;
-  type: 'original' | 'adjustment';
+  /** `replacement`: replaces the issued invoice `originalKey`, saying why (`note`). */
+  type: 'original' | 'adjustment' | 'replacement';
   originalKey?: string;
+  note?: string;
   currency: string;
   buyer: { name: string; taxCode?: string; email?: string; address?: string };
   lines: ProviderLine[];

@@ -77,9 +77,9 @@ const InvoiceEvent = z
     channel: z.string(),
     channelOrderId: z.string(),
     invoiceKey: z.string(),
-    kind: z.enum(['sale', 'adjustment']),
+    kind: z.enum(['sale', 'adjustment', 'replacement']),
     originalKey: z.string().nullable(),
-    status: z.enum(['pending', 'submitted', 'issued', 'rejected']),
+    status: z.enum(['pending', 'submitted', 'issued', 'rejected', 'replaced']),
     currency: z.string(),
     net: Money,
     vat: Money,
@@ -91,7 +91,7 @@ const InvoiceEvent = z
   })
   .openapi('InvoiceEvent', {
     description:
-      "An e-invoice of an order reached a state: planned (`pending`, with the step that told the sale or refund), `issued` (its series and number), `rejected` (the provider's reason), or `pending` again after an ops retry (docs/back-office.md).",
+      "An e-invoice of an order reached a state: planned (`pending`, with the step that told the sale or refund), `issued` (its series and number), `rejected` (the provider's reason), or `pending` again after an ops retry; a `replacement` (kind) of an issued invoice, and the original then `replaced` (both added to version 1: a reader ignores values it does not know) (docs/back-office.md).",
   });
 
 const ShipmentEvent = z

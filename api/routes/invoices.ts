@@ -20,10 +20,15 @@ const Invoice = z
       example: 'order-web-10001:capture:cap_81f2',
     }),
     orderId: z.string(),
-    kind: z.enum(['sale', 'adjustment']).openapi({ description: '`adjustment`: reduces the sale invoice `originalKey` (a refund).' }),
+    kind: z.enum(['sale', 'adjustment', 'replacement']).openapi({
+      description:
+        '`adjustment`: reduces the sale invoice `originalKey` (a refund). `replacement`: replaces the invoice `originalKey` (the buyer named wrongly), with the same lines and amounts.',
+    }),
     originalKey: z.string().nullable(),
-    status: z.enum(['pending', 'submitted', 'issued', 'rejected']).openapi({
-      description: '`pending`: not sent yet (an adjustment waits for its original); `submitted`: with the provider, being checked.',
+    note: z.string().nullable().openapi({ description: 'Why a replacement replaced its original (printed on it).' }),
+    status: z.enum(['pending', 'submitted', 'issued', 'rejected', 'replaced']).openapi({
+      description:
+        '`pending`: not sent yet (an adjustment or a replacement waits for its original); `submitted`: with the provider, being checked; `replaced`: issued, then replaced by another invoice — it no longer counts.',
     }),
     currency: z.string(),
     net: Money,
@@ -59,6 +64,7 @@ const view = (r: InvoiceRow): z.infer<typeof Invoice> => ({
   orderId: r.orderId,
   kind: r.kind,
   originalKey: r.originalKey,
+  note: r.note,
   status: r.status,
   currency: r.currency,
   net: r.net,
@@ -85,6 +91,9 @@ const InvoiceParam = OrderParam.extend({
 });
 
 const readers = requireRoles('finance', 'ops', 'cs', 'admin');
+
+/** A Vietnamese taxpayer's code, as the buyer's on an invoice. */
+const TaxCode = z.string().regex(/^\d{10}(-\d{3})?$/, 'must be a tax code: 10 digits, or 10-3 for a branch');
 
 export function registerInvoiceRoutes(app: App, invoices: InvoicesRepo): void {
   app.openapi(
@@ -151,11 +160,7 @@ export function registerInvoiceRoutes(app: App, invoices: InvoicesRepo): void {
             'application/json': {
               schema: z
                 .object({
-                  buyerTaxCode: z
-                    .string()
-                    .regex(/^\d{10}(-\d{3})?$/, 'must be a tax code: 10 digits, or 10-3 for a branch')
-                    .nullable()
-                    .optional(),
+                  buyerTaxCode: TaxCode.nullable().optional(),
                 })
                 .strict()
                 .openapi({ example: { buyerTaxCode: '0312345678' } }),
@@ -181,6 +186,60 @@ export function registerInvoiceRoutes(app: App, invoices: InvoicesRepo): void {
 
   app.openapi(
     createRoute({
+      method: 'post',
+      path: '/v1/orders/{orderId}/invoices/{invoiceKey}/replace',
+      tags: ['back office'],
+      summary: 'Replace an issued invoice that named the buyer wrongly',
+      description:
+        "A new invoice of the same sale — the same lines and amounts — with the buyer's details corrected (`buyer.taxCode`: the right code, or null for a consumer sale), saying it replaces `invoiceKey` and why (`note`). The worker issues it like any other; once issued, the original is `replaced` and no longer counts, and later refunds adjust the replacement. An invoice a refund has adjusted is not replaced (409): its adjustments name it.",
+      security: [{ apiKey: [] }],
+      middleware: [requireRoles('finance', 'ops', 'admin')] as const,
+      request: {
+        params: InvoiceParam,
+        body: {
+          content: {
+            'application/json': {
+              schema: z
+                .object({
+                  note: z.string().trim().min(1).max(500).openapi({ description: 'Why the invoice is replaced.' }),
+                  buyer: z
+                    .object({
+                      name: z.string().trim().min(1).max(200).optional(),
+                      taxCode: TaxCode.nullable().optional(),
+                      address: z.string().trim().min(1).max(800).optional(),
+                      email: z.email().max(200).optional(),
+                    })
+                    .strict()
+                    .refine((b) => Object.keys(b).length > 0, 'name what to correct: name, taxCode, address or email'),
+                })
+                .strict()
+                .openapi({ example: { note: 'the buyer gave the tax code of its parent company', buyer: { taxCode: '0312345678-001' } } }),
+            },
+          },
+          required: true,
+        },
+      },
+      responses: {
+        201: { description: 'The replacement, queued to be issued', content: { 'application/json': { schema: Invoice } } },
+        ...pick(400, 401, 403, 404, 409, 413, 415),
+      },
+    }),
+    async (c) => {
+      const { orderId, invoiceKey } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const r = await invoices.replace(orderId, invoiceKey, body);
+      if (r === 'not_found') throw problems.notFound(`Order ${orderId} has no invoice ${invoiceKey}.`);
+      if (r === 'not_replaceable') throw problems.conflict(`Invoice ${invoiceKey} is an adjustment: replace the sale invoice it adjusts.`);
+      if (r === 'not_issued')
+        throw problems.conflict(`Invoice ${invoiceKey} is not issued: a rejected one is sent again (retry), not replaced.`);
+      if (r === 'replaced') throw problems.conflict(`Invoice ${invoiceKey} is replaced already: replace its replacement.`);
+      if (r === 'adjusted') throw problems.conflict(`Invoice ${invoiceKey} has adjustments naming it: it is adjusted, not replaced.`);
+      return c.json(view(r), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/v1/accounting/invoices',
       tags: ['back office'],
@@ -189,7 +248,7 @@ export function registerInvoiceRoutes(app: App, invoices: InvoicesRepo): void {
       middleware: [requireRoles('finance', 'ops', 'admin')] as const,
       request: {
         query: z.object({
-          status: z.enum(['pending', 'submitted', 'issued', 'rejected']).default('rejected'),
+          status: z.enum(['pending', 'submitted', 'issued', 'rejected', 'replaced']).default('rejected'),
           after: z.string().max(300).optional().openapi({ description: "The previous page's `next`." }),
           limit: z.coerce.number().int().min(1).max(500).default(100),
         }),

@@ -127,9 +127,10 @@ function client(stack: () => TestStack) {
     const { invoices: issued } = (await sandbox(`/sandbox/ledger/invoices?reference=${orderId}`)) as {
       invoices: { status: string; number?: string; request: { type: string; totals: { gross: string } } }[];
     };
+    // Issued originals and replacements less issued adjustments (a replaced invoice no longer counts).
     return issued
       .filter((i) => i.status === 'issued')
-      .reduce((a, i) => a + (i.request.type === 'original' ? 1 : -1) * toMinor(i.request.totals.gross), 0);
+      .reduce((a, i) => a + (i.request.type === 'adjustment' ? -1 : 1) * toMinor(i.request.totals.gross), 0);
   };
   /** An order's tax documents as finance reads them. */
   const taxDocuments = async (orderId: string, key: string = TEST_KEYS.finance) => {
@@ -238,6 +239,7 @@ function client(stack: () => TestStack) {
 
 interface Invoice {
   invoiceKey: string;
+  note: string | null;
   lines: { sku: string; rate: number | 'exempt'; gross: string; vat: string }[];
   kind: 'sale' | 'adjustment';
   originalKey: string | null;
@@ -266,8 +268,9 @@ interface TaxDocument {
 /** Tax committed on sales less tax refunded on returns (minor units). */
 const taxNet = (docs: TaxDocument[]) => docs.reduce((a, d) => a + (d.kind === 'sale' ? 1 : -1) * toMinor(d.tax), 0);
 
-/** Sales less adjustments (minor units). */
-const invoicedNet = (items: Invoice[]) => items.reduce((a, i) => a + (i.kind === 'sale' ? 1 : -1) * toMinor(i.gross), 0);
+/** Sales (and replacements) still standing less adjustments (minor units): a replaced invoice no longer counts. */
+const invoicedNet = (items: Invoice[]) =>
+  items.reduce((a, i) => a + (i.kind === 'adjustment' ? -1 : i.status === 'replaced' ? 0 : 1) * toMinor(i.gross), 0);
 
 /** A column of the reconciliation summed over its days, for one channel (minor units). */
 const column = (days: Record<string, string>[], channel: string, name: string) =>
@@ -697,6 +700,84 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     expect((await stack.api(`/v1/orders/${b}/invoices`, { key: TEST_KEYS.ops })).status).toBe(200);
     expect((await stack.api(`/v1/accounting/invoices`, { key: TEST_KEYS.cs })).status).toBe(403);
     expect((await stack.api(`/v1/orders/${b}/invoices/nope/document`, { key: TEST_KEYS.finance })).status).toBe(404);
+  });
+
+  it('e-invoices: an issued invoice naming the buyer wrongly is replaced; the replacement counts, and a later refund adjusts it', async () => {
+    // A business buyer gave its parent company's tax code; the invoice was issued to the parent.
+    const order = makeOrder({ sku: 'SKU-J1', quantity: 2 });
+    order.customer = { ...order.customer, name: 'Công ty Mẹ', taxCode: '0312345678' };
+    const id = await c.submit(order);
+    await c.until(id, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
+    const [sale] = (await c.issuedInvoices({ [id]: 1 }))[id]!;
+    const replace = (key: string, body: unknown, apiKey: string = TEST_KEYS.finance) =>
+      stack.api(`/v1/orders/${id}/invoices/${encodeURIComponent(key)}/replace`, { method: 'POST', key: apiKey, json: body });
+    const fix = { note: 'the buyer is the branch, not its parent', buyer: { name: 'Công ty Con', taxCode: '0312345678-001' } };
+    // Customer service and channels do not replace invoices; a replacement says why and what changes.
+    expect((await replace(sale!.invoiceKey, fix, TEST_KEYS.cs)).status).toBe(403);
+    expect((await replace(sale!.invoiceKey, fix, TEST_KEYS.web)).status).toBe(403);
+    expect((await replace(sale!.invoiceKey, { buyer: fix.buyer })).status).toBe(400);
+    expect((await replace(sale!.invoiceKey, { note: 'nothing to change', buyer: {} })).status).toBe(400);
+    expect((await replace(`${id}:capture:none`, fix)).status).toBe(404);
+    const res = await replace(sale!.invoiceKey, fix);
+    expect(res.status).toBe(201);
+    const replacement = (await res.json()) as Invoice;
+    expect(replacement).toMatchObject({ kind: 'replacement', originalKey: sale!.invoiceKey, status: 'pending', note: fix.note });
+    expect(replacement.gross).toBe(sale!.gross);
+    expect(replacement.lines).toEqual(sale!.lines);
+    // Once is enough: a second replacement of the same invoice is refused while the first stands.
+    expect((await replace(sale!.invoiceKey, fix)).status).toBe(409);
+
+    // Issued by the provider, the replacement counts and the original no longer does — ours and theirs.
+    const after = await eventually(
+      async () => {
+        const items = await c.invoices(id);
+        return items.map((i) => i.status).join() === 'replaced,issued' ? items : undefined;
+      },
+      { what: 'the replacement issued, the original replaced' },
+    );
+    expect(after[1]!.buyerTaxCode).toBe('0312345678-001');
+    const xml = await (await stack.api(after[1]!.document!, { key: TEST_KEYS.finance })).text();
+    expect(xml).toContain(`<Replaces>${sale!.invoiceKey}</Replaces>`);
+    expect(xml).toContain('<Name>Công ty Con</Name>');
+    expect(invoicedNet(after)).toBe(await c.gatewayNet(id));
+    expect(await c.providerNet(id)).toBe(await c.gatewayNet(id));
+    const { invoices: ledger } = (await c.sandbox(`/sandbox/ledger/invoices?reference=${id}`)) as {
+      invoices: { invoiceKey: string; status: string; replacedBy?: string }[];
+    };
+    expect(ledger.find((i) => i.invoiceKey === sale!.invoiceKey)).toMatchObject({ status: 'replaced', replacedBy: replacement.invoiceKey });
+
+    // A return: its refund adjusts the replacement; its tax is refunded against the sale's tax document.
+    await c.returnAccepted(id, 1, 'one is enough');
+    const all = await eventually(
+      async () => {
+        const items = await c.invoices(id);
+        return items.length === 3 && items[2]!.status === 'issued' ? items : undefined;
+      },
+      { what: 'the refund adjusted' },
+    );
+    expect(all[2]).toMatchObject({ kind: 'adjustment', originalKey: replacement.invoiceKey });
+    expect(invoicedNet(all)).toBe(await c.gatewayNet(id));
+    expect(await c.providerNet(id)).toBe(await c.gatewayNet(id));
+    // An invoice a refund adjusted is adjusted, not replaced.
+    expect((await replace(replacement.invoiceKey, fix)).status).toBe(409);
+    const taxed = await c.settledTax({ [id]: 2 });
+    expect(taxed[id]!.map((d) => [d.kind, d.status, d.originalCode])).toEqual([
+      ['sale', 'committed', null],
+      ['return', 'committed', sale!.invoiceKey],
+    ]);
+    const lines = (await c.journal()).filter((l) => l.orderId === id);
+    expect(taxNet(taxed[id]!)).toBe(-net(lines, ACCOUNTS.vat));
+    expect(await c.serviceTaxNet(id)).toBe(-net(lines, ACCOUNTS.vat));
+    expect((await c.reconcile()).differences.filter((d) => d.orderId === id)).toEqual([]);
+    // The feed tells the original's fate.
+    const states = await eventually(
+      async () => {
+        const s = (await c.feed()).filter((e) => e.type === 'invoice.status' && e.invoiceKey === sale!.invoiceKey).map((e) => e.status);
+        return s.at(-1) === 'replaced' ? s : undefined;
+      },
+      { what: "the original's replacement in the feed" },
+    );
+    expect(states).toEqual(['pending', 'issued', 'replaced']);
   });
 
   it('tax: a failing service is retried; a refusal waits with its reason until an ops retry; a rate moved after the quote is a variance', async () => {

@@ -136,6 +136,35 @@ describe('the sandbox e-invoice provider', () => {
     expect(await p.document('k-adj-3')).toContain('<Adjusts>k-orig</Adjusts>');
   });
 
+  it('replacements: of an issued invoice, saying why; the original then no longer counts — not adjusted, not replaced again', async () => {
+    const sb = await sandbox();
+    const p = providerAt(sb);
+    const replacement = (key: string, originalKey: string, over: Partial<ProviderInvoiceRequest> = {}) =>
+      sale(key, { type: 'replacement', originalKey, note: 'the buyer gave its parent company’s tax code', ...over });
+    // Without saying why: refused at once.
+    expect((await refusal(p.submit(replacement('k-r0', 'k-first', { note: undefined })))).type).toBe('invalid_request');
+    await p.submit(sale('k-first', { buyer: { name: 'Công ty Mẹ', taxCode: '0312345678' } }));
+    await p.submit(replacement('k-r-early', 'k-first'));
+    expect(await issued(sb, 'k-r-early')).toMatchObject({ status: 'rejected', reason: { code: 'original_not_issued' } });
+    await issued(sb, 'k-first');
+    await p.submit(replacement('k-r1', 'k-first', { buyer: { name: 'Công ty Con', taxCode: '0312345678-001' } }));
+    expect(await issued(sb, 'k-r1')).toMatchObject({ status: 'issued', number: '00000002' });
+    expect(await p.lookup('k-first')).toMatchObject({ status: 'replaced', replacedBy: 'k-r1' });
+    const xml = await p.document('k-r1');
+    expect(xml).toContain('<Replaces>k-first</Replaces>');
+    expect(xml).toContain('<TaxCode>0312345678-001</TaxCode>');
+    // The replaced invoice takes no adjustment and no second replacement; its replacement does.
+    await p.submit(adjustment('k-adj-old', 'k-first', '1000.00'));
+    expect(await issued(sb, 'k-adj-old')).toMatchObject({ status: 'rejected', reason: { code: 'original_replaced' } });
+    await p.submit(replacement('k-r2', 'k-first'));
+    expect(await issued(sb, 'k-r2')).toMatchObject({ status: 'rejected', reason: { code: 'original_replaced' } });
+    await p.submit(adjustment('k-adj-new', 'k-r1', '1000.00'));
+    expect(await issued(sb, 'k-adj-new')).toMatchObject({ status: 'issued' });
+    // An invoice adjustments reduce is adjusted, not replaced.
+    await p.submit(replacement('k-r3', 'k-r1'));
+    expect(await issued(sb, 'k-r3')).toMatchObject({ status: 'rejected', reason: { code: 'original_adjusted' } });
+  });
+
   it('remembers across a restart: issued invoices keep their numbers, one in its check is decided after, numbering goes on', async () => {
     const dir = sandboxes.stateDir('einvoice-state-');
     let sb = await sandbox(dir);

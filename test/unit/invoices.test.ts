@@ -147,6 +147,16 @@ describe('e-invoices from money facts', () => {
     );
   });
 
+  it('a replaced invoice gives way to its replacement: refunds adjust the replacement, their tax goes against the sale; counted once', () => {
+    const [sale] = planInvoices('o1', [captured('capture:a', '237000.00')], [], vnd).invoices as [PlannedInvoice];
+    const r1: KnownInvoice = { ...sale, invoiceKey: `${sale.invoiceKey}:r1`, kind: 'replacement', originalKey: sale.invoiceKey };
+    const r2: KnownInvoice = { ...sale, invoiceKey: `${sale.invoiceKey}:r2`, kind: 'replacement', originalKey: r1.invoiceKey };
+    expect(invoicedNet([sale, r1, r2])).toBe(sale.gross);
+    const { invoices: adj } = planInvoices('o1', [refunded('refund:r', '37000.00')], [sale, r1, r2], vnd);
+    expect(adj.map((a) => [a.originalKey, a.saleKey, a.gross])).toEqual([[r2.invoiceKey, sale.invoiceKey, 3_700_000]]);
+    expect(invoicedNet([sale, r1, r2, ...adj])).toBe(20_000_000);
+  });
+
   it('a refund past what is left on the sale invoices is reported, never invoiced below zero', () => {
     const first = planInvoices('o1', [captured('capture:a', '100000.00')], [], vnd).invoices;
     const { invoices, unmatched } = planInvoices('o1', [refunded('refund:r', '150000.00')], first, vnd);
