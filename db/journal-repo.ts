@@ -106,8 +106,53 @@ export interface ReconciliationDifference {
   status: string;
 }
 
+/** The VAT of a period by rate, as its issued e-invoices state it, beside the journal's VAT of the period. */
+export interface VatSummary {
+  currency: string;
+  rates: { rate: number | 'exempt'; net: string; vat: string; gross: string }[];
+  total: { net: string; vat: string; gross: string };
+  /** VAT payable the journal recorded in the period (2100, credits less debits). */
+  journalVat: string;
+}
+
 export class JournalRepo {
   constructor(private readonly sql: Sql) {}
+
+  /**
+   * The VAT of [from, to) per currency and rate, from the invoices issued in it (their issue time;
+   * sales and replacements standing, less adjustments; a replaced invoice no longer counts), as a
+   * VAT return declares it, and the journal's VAT of the same window to hold it against.
+   */
+  async vatSummary(f: { from: string; to: string }): Promise<VatSummary[]> {
+    const s = this.sql;
+    // Per currency and rate, and per currency (rate null): the totals summed where the rates are.
+    const rows = await s<{ currency: string; rate: string | null; net: string; vat: string; gross: string }[]>`
+      select i.currency, l ->> 'rate' as rate,
+        sum(case when i.kind = 'adjustment' then -1 else 1 end * (l ->> 'net')::numeric)::text as net,
+        sum(case when i.kind = 'adjustment' then -1 else 1 end * (l ->> 'vat')::numeric)::text as vat,
+        sum(case when i.kind = 'adjustment' then -1 else 1 end * (l ->> 'gross')::numeric)::text as gross
+      from invoices i cross join lateral jsonb_array_elements(i.lines) l
+      where i.status = 'issued' and i.issued_at >= ${f.from} and i.issued_at < ${f.to}
+      group by grouping sets ((1, 2), (1))`;
+    const journal = await s<{ currency: string; vat: string }[]>`
+      select currency, sum(credit - debit)::text as vat from journal_lines
+      where account = '2100 VAT payable' and occurred_at >= ${f.from} and occurred_at < ${f.to} group by 1`;
+    const currencies = [...new Set([...rows.map((r) => r.currency), ...journal.map((j) => j.currency)])].sort();
+    // Rates high to low, goods outside VAT last, as a VAT return lists them.
+    const order = (r: number | 'exempt') => (r === 'exempt' ? -1 : r);
+    return currencies.map((currency) => {
+      const total = rows.find((r) => r.currency === currency && r.rate === null);
+      return {
+        currency,
+        rates: rows
+          .filter((r) => r.currency === currency && r.rate !== null)
+          .map((r) => ({ rate: r.rate === 'exempt' ? ('exempt' as const) : Number(r.rate), net: r.net, vat: r.vat, gross: r.gross }))
+          .sort((a, b) => order(b.rate) - order(a.rate)),
+        total: { net: total?.net ?? '0.00', vat: total?.vat ?? '0.00', gross: total?.gross ?? '0.00' },
+        journalVat: journal.find((j) => j.currency === currency)?.vat ?? '0.00',
+      };
+    });
+  }
 
   /** Lines in [from, to), oldest first, after a position (the previous page's last `journalId`). */
   async lines(f: { from?: string | undefined; to?: string | undefined; after?: string | undefined; limit: number }): Promise<JournalRow[]> {

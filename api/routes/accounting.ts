@@ -137,7 +137,58 @@ const ReconciliationQuery = z.object({
 
 const MAX_RECONCILIATION_MS = 93 * 86_400_000;
 
+/** A window of at most 93 days (a quarter), or a 400 naming `to`. */
+function windowOf(q: { from: string; to: string }): { from: string; to: string } {
+  const from = Date.parse(q.from);
+  const to = Date.parse(q.to);
+  if (!(to > from) || to - from > MAX_RECONCILIATION_MS)
+    throw problems.validation([{ path: 'to', message: 'must be after from, by at most 93 days' }], 'The window is not one to report on.');
+  return { from: q.from, to: q.to };
+}
+
+const VatAmounts = z.object({ net: Money, vat: Money, gross: Money });
+const VatSummary = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    currencies: z.array(
+      z.object({
+        currency: z.string(),
+        rates: z.array(
+          VatAmounts.extend({
+            rate: z.union([z.number(), z.literal('exempt')]).openapi({ description: 'VAT percent, or `exempt` (outside VAT, "KCT").' }),
+          }),
+        ),
+        total: VatAmounts,
+        journalVat: Money.openapi({ description: "The journal's VAT payable (2100) of the same window, to hold the invoices' against." }),
+      }),
+    ),
+  })
+  .openapi('VatSummary');
+
 export function registerAccountingRoutes(app: App, journal: JournalRepo): void {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/accounting/vat-summary',
+      tags: ['back office'],
+      summary: 'VAT by rate for a period, as the issued e-invoices state it (what a VAT return declares), beside the journal’s VAT',
+      description:
+        "Per currency and VAT rate: the net, VAT and gross of the e-invoices issued in [from, to) — sales and replacements that stand, less adjustments (a replaced invoice no longer counts; a replacement counts when it was issued). `journalVat` is the journal's VAT of the same window: they agree once every sale and refund of the window is invoiced; an invoice still with the provider, or issued after the window, shows as a difference.",
+      security: [{ apiKey: [] }],
+      middleware: [requireRoles('finance', 'admin')] as const,
+      request: { query: ReconciliationQuery },
+      responses: {
+        200: { description: 'The VAT of the window', content: { 'application/json': { schema: VatSummary } } },
+        ...pick(400, 401, 403),
+      },
+    }),
+    async (c) => {
+      const q = windowOf(c.req.valid('query'));
+      return c.json({ ...q, currencies: await journal.vatSummary(q) }, 200);
+    },
+  );
+
   app.openapi(
     createRoute({
       method: 'get',
@@ -156,13 +207,8 @@ export function registerAccountingRoutes(app: App, journal: JournalRepo): void {
       },
     }),
     async (c) => {
-      const q = c.req.valid('query');
-      const from = Date.parse(q.from);
-      const to = Date.parse(q.to);
-      if (!(to > from) || to - from > MAX_RECONCILIATION_MS)
-        throw problems.validation([{ path: 'to', message: 'must be after from, by at most 93 days' }], 'The window cannot be reconciled.');
-      const r = await journal.reconciliation({ from: q.from, to: q.to });
-      return c.json({ from: q.from, to: q.to, ...r }, 200);
+      const q = windowOf(c.req.valid('query'));
+      return c.json({ ...q, ...(await journal.reconciliation(q)) }, 200);
     },
   );
 

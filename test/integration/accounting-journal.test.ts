@@ -849,6 +849,56 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     }
   });
 
+  it("the VAT summary by rate is what the e-invoice provider's own ledger issued, rate by rate, and the journal's VAT", async () => {
+    // Every order of this stack so far, from the provider's side: issued originals and replacements
+    // less issued adjustments (a replaced invoice no longer counts), per VAT rate as printed.
+    const now = Date.now();
+    const window = `from=${new Date(now - 86_400_000).toISOString()}&to=${new Date(now + 86_400_000).toISOString()}`;
+    const theirs = async () => {
+      const { invoices: all } = (await c.sandbox('/sandbox/ledger/invoices')) as {
+        invoices: {
+          status: string;
+          request: { type: string; currency: string; lines: { vatRate: number | 'KCT'; vat: string; gross: string }[] };
+        }[];
+      };
+      const byRate = new Map<string, { vat: number; gross: number }>();
+      for (const i of all.filter((x) => x.status === 'issued' && x.request.currency === 'VND'))
+        for (const l of i.request.lines) {
+          const rate = l.vatRate === 'KCT' ? 'exempt' : String(l.vatRate);
+          const sign = i.request.type === 'adjustment' ? -1 : 1;
+          const r = byRate.get(rate) ?? { vat: 0, gross: 0 };
+          byRate.set(rate, { vat: r.vat + sign * toMinor(l.vat), gross: r.gross + sign * toMinor(l.gross) });
+        }
+      return byRate;
+    };
+    const signed = (x: string) => (x.startsWith('-') ? -toMinor(x.slice(1)) : toMinor(x));
+    const summary = await eventually(
+      async () => {
+        const res = await stack.api(`/v1/accounting/vat-summary?${window}`, { key: TEST_KEYS.finance });
+        expect(res.status).toBe(200);
+        const body = (await res.json()) as {
+          currencies: {
+            currency: string;
+            rates: { rate: number | 'exempt'; net: string; vat: string; gross: string }[];
+            total: { vat: string };
+            journalVat: string;
+          }[];
+        };
+        const vnd = body.currencies.find((x) => x.currency === 'VND')!;
+        const ours = new Map(vnd.rates.map((r) => [String(r.rate), { vat: signed(r.vat), gross: signed(r.gross) }]));
+        // Until the relay has marked every invoice the provider issued, the two differ.
+        expect(ours).toEqual(await theirs());
+        return vnd;
+      },
+      { what: "the VAT summary equal to the provider's ledger", timeoutMs: 30_000 },
+    );
+    // Several rates (the T-shirts' 10%, the book's 5%, the rice's 8%), and the VAT the books hold for them.
+    expect(summary.rates.map((r) => r.rate)).toEqual(expect.arrayContaining([10, 8, 5]));
+    expect(signed(summary.total.vat)).toBe(summary.rates.reduce((a, r) => a + signed(r.vat), 0));
+    for (const r of summary.rates) expect(signed(r.net) + signed(r.vat)).toBe(signed(r.gross));
+    expect(summary.journalVat).toBe(summary.total.vat);
+  });
+
   it('finance and admin read the journal; ops, cs and channels do not', async () => {
     for (const [key, status] of [
       [TEST_KEYS.finance, 200],
@@ -865,14 +915,14 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
       [TEST_KEYS.ops, 403],
       [TEST_KEYS.web, 403],
     ] as const)
-      expect((await stack.api('/v1/accounting/reconciliation?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z', { key })).status).toBe(
-        status,
-      );
+      for (const path of ['reconciliation', 'vat-summary'])
+        expect((await stack.api(`/v1/accounting/${path}?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z`, { key })).status).toBe(status);
     // A window backwards, or longer than 93 days: 400 with the reason.
     for (const q of ['from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z', 'from=2026-01-01T00:00:00Z&to=2026-06-01T00:00:00Z']) {
       const res = await stack.api(`/v1/accounting/reconciliation?${q}`, { key: TEST_KEYS.finance });
       expect(res.status).toBe(400);
-      expect(((await res.json()) as { detail: string }).detail).toMatch(/cannot be reconciled/);
+      expect(((await res.json()) as { detail: string }).detail).toMatch(/not one to report on/);
+      expect((await stack.api(`/v1/accounting/vat-summary?${q}`, { key: TEST_KEYS.finance })).status).toBe(400);
     }
     // Year 0 is an ISO 8601 instant but not a PostgreSQL one: refused as input, never a 500.
     const year0 = await stack.api('/v1/accounting/journal?from=0000-01-01T00:00:00Z', { key: TEST_KEYS.finance });
