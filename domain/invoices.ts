@@ -12,9 +12,10 @@
  * goods. A fact that names no goods (told before facts did) takes the whole quote's lines, and its
  * adjustment the lines of the invoice it adjusts. Integer minor units throughout. Pure.
  */
-import { quoteOfFact, vatWithin, type MoneyFact } from './journal';
-import { splitProportionally } from './money';
-import { currencyStep, type OrderTaxQuote } from './tax';
+import { namedPart, quoteOfFact, vatWithin, type MoneyFact } from './journal';
+import { mulDiv, splitProportionally } from './money';
+import type { LineUnits } from './refunds';
+import { currencyStep, quoteOfUnits, type OrderTaxQuote, type QuotedLine } from './tax';
 import { toMinor } from './money';
 
 export interface InvoiceLine {
@@ -25,6 +26,9 @@ export interface InvoiceLine {
   net: number;
   vat: number;
   gross: number;
+  /** The order line and how many of its units the invoice line is for, when its fact named them (shipping has none). */
+  lineNo?: number;
+  units?: number;
 }
 
 export interface PlannedInvoice {
@@ -47,6 +51,8 @@ export interface PlannedInvoice {
 export type KnownInvoice = Pick<PlannedInvoice, 'invoiceKey' | 'factKey' | 'gross' | 'lines'> & {
   kind: PlannedInvoice['kind'] | 'replacement';
   originalKey?: string | undefined;
+  /** `rejected`: a replacement the provider refused does not stand (its original still does). */
+  status?: string | undefined;
 };
 
 /** What a plan could not invoice: a refund larger than what is left on the order's sale invoices. */
@@ -55,10 +61,14 @@ export interface Unmatched {
   amount: number;
 }
 
-/** The quote's lines as invoice lines of the whole order (one line at no VAT without a quote). */
-function baseLines(quote: OrderTaxQuote | null | undefined, total: number): InvoiceLine[] {
+/**
+ * The quote's lines (or a part's) as invoice lines (one line at no VAT without a quote); with the
+ * units a fact named, each goods line says which order line and how many of its units.
+ */
+function baseLines(quote: OrderTaxQuote | null | undefined, total: number, units?: readonly LineUnits[]): InvoiceLine[] {
   if (!quote) return [{ no: 1, sku: 'goods', rate: 'exempt', net: total, vat: 0, gross: total }];
-  const quoted = [...quote.lines, ...(quote.shipping ? [quote.shipping] : [])];
+  const unitsOf = (lineNo: number) => units?.filter((u) => u.lineNo === lineNo).reduce((a, u) => a + u.quantity, 0) ?? 0;
+  const quoted: (QuotedLine & { lineNo?: number })[] = [...quote.lines, ...(quote.shipping ? [quote.shipping] : [])];
   return quoted.map((l, i) => ({
     no: i + 1,
     sku: l.sku,
@@ -66,6 +76,7 @@ function baseLines(quote: OrderTaxQuote | null | undefined, total: number): Invo
     net: toMinor(l.net),
     vat: toMinor(l.tax),
     gross: toMinor(l.gross),
+    ...(units && l.lineNo ? { lineNo: l.lineNo, units: unitsOf(l.lineNo) } : {}),
   }));
 }
 
@@ -111,6 +122,70 @@ export function shareLines(like: readonly InvoiceLine[], gross: number, vat: num
 
 const sum = (ls: readonly InvoiceLine[], k: 'net' | 'vat' | 'gross') => ls.reduce((a, l) => a + l[k], 0);
 
+/** The VAT within `gross` of goods like `like` (their proportion), rounded down to the step where `gross` is whole steps. */
+function vatIn(like: readonly InvoiceLine[], gross: number, step: number): number {
+  const g = sum(like, 'gross');
+  const vat = g > 0 ? Math.min(gross, mulDiv(gross, sum(like, 'vat'), g)) : 0;
+  return gross % step === 0 ? vat - (vat % step) : vat;
+}
+
+/** The units a fact names, where its VAT is its goods' (domain/journal.ts `namedPart`). */
+function goodsNamed(f: MoneyFact, quote: OrderTaxQuote | null | undefined, ordered: readonly number[]): LineUnits[] | undefined {
+  return 'lines' in f && namedPart(f, quote, ordered) ? f.lines : undefined;
+}
+
+/**
+ * The units of `wanted` that a sale invoice sold and no adjustment has given back yet, per order
+ * line (from its lines' `units`; none for invoices planned before facts named units).
+ */
+function unitsStillOn(sale: KnownInvoice, all: readonly KnownInvoice[], wanted: readonly LineUnits[]): LineUnits[] {
+  const count = (ls: readonly InvoiceLine[], lineNo: number) => ls.reduce((a, l) => a + (l.lineNo === lineNo ? (l.units ?? 0) : 0), 0);
+  const back = all.filter((i) => i.kind === 'adjustment' && i.originalKey === sale.invoiceKey).flatMap((i) => i.lines);
+  return wanted
+    .map((w) => ({ lineNo: w.lineNo, quantity: Math.min(w.quantity, count(sale.lines, w.lineNo) - count(back, w.lineNo)) }))
+    .filter((u) => u.quantity > 0);
+}
+
+/**
+ * How a refund of `amount` reduces the standing sale invoices. The sales that sold the goods it
+ * gives back (`goodsOn`: each sale's own part of them, with its share of shipping) take it in
+ * proportion to those goods, each adjustment listing them; what they cannot take (never past what
+ * is open on an invoice) goes to the sales oldest first, as a refund that names no goods does, in
+ * the lines of the invoice it reduces.
+ */
+function refundTakes(
+  goodsOn: (sale: KnownInvoice) => InvoiceLine[],
+  sales: readonly KnownInvoice[],
+  openOn: (i: KnownInvoice) => number,
+  amount: number,
+  step: number,
+): { sale: KnownInvoice; take: number; like: InvoiceLine[] }[] {
+  const parts = sales.map((sale) => ({ sale, like: goodsOn(sale), open: openOn(sale) }));
+  const planned = new Map<KnownInvoice, { sale: KnownInvoice; take: number; like: InvoiceLine[] }>();
+  const carrying = parts.filter((p) => p.like.length && p.open > 0);
+  const shares = carrying.length
+    ? split(
+        amount,
+        carrying.map((p) => sum(p.like, 'gross')),
+        step,
+      )
+    : [];
+  carrying.forEach((p, i) => {
+    const take = Math.min(shares[i]!, p.open);
+    if (take > 0) planned.set(p.sale, { sale: p.sale, take, like: p.like });
+  });
+  let left = amount - [...planned.values()].reduce((a, t) => a + t.take, 0);
+  for (const p of parts) {
+    if (left <= 0) break;
+    const had = planned.get(p.sale);
+    const take = Math.min(p.open - (had?.take ?? 0), left);
+    if (take <= 0) continue;
+    planned.set(p.sale, { sale: p.sale, take: (had?.take ?? 0) + take, like: had?.like ?? p.sale.lines });
+    left -= take;
+  }
+  return [...planned.values()];
+}
+
 /**
  * The invoices an order's new money facts call for, given the invoices it has. A fact already
  * invoiced (its key among `known`) plans nothing, so a step written twice invoices once.
@@ -143,7 +218,8 @@ export function planInvoices(
     const quote = quoteOfFact(f, order.quote, order.ordered);
     const vatOf = vatWithin(quote, step);
     if (f.kind === 'captured' || f.kind === 'cod_collected') {
-      const lines = shareLines(baseLines(quote, amount), amount, vatOf(amount), step);
+      const named = goodsNamed(f, order.quote, order.ordered);
+      const lines = shareLines(baseLines(quote, amount, named), amount, vatOf(amount), step);
       add({
         invoiceKey: `${orderId}:${f.key}`,
         factKey: f.key,
@@ -155,31 +231,38 @@ export function planInvoices(
         lines,
       });
     } else if (f.kind === 'refunded') {
-      let left = amount;
-      const vatLeft = vatOf(amount);
-      let vatGiven = 0;
-      let n = 0;
-      // The goods refunded, when the fact names them: the sales that carry them are adjusted first.
-      const goods = f.lines?.length ? baseLines(quote, amount) : undefined;
-      const skus = new Set(goods?.map((l) => l.sku).filter((sku) => sku !== 'shipping'));
       // The sales still standing: a replaced invoice gives way to its replacement.
-      const replaced = new Set(all.filter((i) => i.kind === 'replacement').map((i) => i.originalKey));
-      const sales = all.filter((i) => (i.kind === 'sale' || i.kind === 'replacement') && !replaced.has(i.invoiceKey));
+      const standing = all.filter((i) => i.kind !== 'replacement' || i.status !== 'rejected');
+      const replaced = new Set(standing.filter((i) => i.kind === 'replacement').map((i) => i.originalKey));
+      const sales = standing.filter((i) => (i.kind === 'sale' || i.kind === 'replacement') && !replaced.has(i.invoiceKey));
       const saleOf = (i: KnownInvoice): string => {
         const original = i.kind === 'replacement' ? all.find((x) => x.invoiceKey === i.originalKey) : undefined;
         return original ? saleOf(original) : i.invoiceKey;
       };
-      const carries = (i: KnownInvoice) => i.lines.some((l) => skus.has(l.sku));
-      for (const sale of [...sales.filter(carries), ...sales.filter((i) => !carries(i))]) {
-        if (left <= 0) break;
-        const open = sale.gross - all.filter((i) => i.originalKey === sale.invoiceKey).reduce((a, i) => a + i.gross, 0);
-        const take = Math.min(open, left);
-        if (take <= 0) continue;
-        left -= take;
-        // The refund's VAT over the originals it reduces, the last one taking what is left.
-        const vat = left === 0 ? vatLeft - vatGiven : Math.min(vatLeft - vatGiven, vatOf(take));
-        vatGiven += vat;
-        const lines = shareLines(goods ?? sale.lines, take, vat, step);
+      const openOn = (i: KnownInvoice) => i.gross - all.filter((x) => x.originalKey === i.invoiceKey).reduce((a, x) => a + x.gross, 0);
+      // Goods named (their own part of the quote): the sales that sold them take the refund, each for its own units of them.
+      const named = goodsNamed(f, order.quote, order.ordered);
+      // Each named unit to the first standing sale that sold it and has not given it back.
+      const wanted = named ? named.map((u) => ({ ...u })) : [];
+      const goods = new Map<KnownInvoice, InvoiceLine[]>();
+      for (const sale of sales) {
+        const units = unitsStillOn(sale, all, wanted);
+        if (!units.length) continue;
+        for (const u of units) wanted.find((w) => w.lineNo === u.lineNo)!.quantity -= u.quantity;
+        goods.set(sale, baseLines(quoteOfUnits(order.quote!, order.ordered, units), 0, units));
+      }
+      const goodsOn = (sale: KnownInvoice) => goods.get(sale) ?? [];
+      const takes = refundTakes(goodsOn, sales, openOn, amount, step);
+      // The refund's VAT over the originals it reduces, each in its goods' proportion, the last one taking what is left.
+      // The refund's VAT (the journal's) over the pieces in proportion to each piece's goods' VAT,
+      // so each is within a step of its own; a part no sale could take keeps its VAT out.
+      const left = amount - takes.reduce((a, t) => a + t.take, 0);
+      const own = takes.map((t) => vatIn(t.like, t.take, step));
+      const vats = split(left === 0 ? vatOf(amount) : own.reduce((a, v) => a + v, 0), own, step);
+      let n = 0;
+      for (const [i, { sale, take, like }] of takes.entries()) {
+        const vat = vats[i]!;
+        const lines = shareLines(like, take, vat, step);
         add({
           invoiceKey: `${orderId}:${f.key}:${++n}`,
           factKey: f.key,

@@ -255,9 +255,22 @@ export function quoteOfUnits(quote: OrderTaxQuote, ordered: readonly number[], u
     gross: fromMinor(mulDiv(toMinor(l.gross), part, whole)),
   });
   const lines = quote.lines.filter((l) => unitsOf(l.lineNo) > 0).map((l) => scale(l, unitsOf(l.lineNo), ordered[l.lineNo - 1]!));
+  // Shipping by the lines' gross the units carry, exactly (a line's part is not rounded first: a
+  // cent's worth split over two units would carry no shipping at all).
   const allGross = quote.lines.reduce((a, l) => a + toMinor(l.gross), 0);
-  const partGross = lines.reduce((a, l) => a + toMinor(l.gross), 0);
-  const shipping = quote.shipping && allGross > 0 ? scale(quote.shipping, partGross, allGross) : undefined;
+  const gcd = (a: bigint, b: bigint): bigint => (b ? gcd(b, a % b) : a);
+  const denominator = ordered.reduce((d, q) => (q > 0 ? (d / gcd(d, BigInt(q))) * BigInt(q) : d), 1n);
+  const carried = quote.lines.reduce(
+    (a, l) => a + (BigInt(toMinor(l.gross)) * BigInt(unitsOf(l.lineNo)) * denominator) / BigInt(ordered[l.lineNo - 1] || 1),
+    0n,
+  );
+  const shipping =
+    quote.shipping && allGross > 0
+      ? (() => {
+          const part = (x: string) => fromMinor(Number((BigInt(toMinor(x)) * carried) / (BigInt(allGross) * denominator)));
+          return { ...quote.shipping, net: part(quote.shipping.net), tax: part(quote.shipping.tax), gross: part(quote.shipping.gross) };
+        })()
+      : undefined;
   const all = [...lines, ...(shipping ? [shipping] : [])];
   const sum = (k: 'net' | 'tax' | 'gross') => fromMinor(all.reduce((a, l) => a + toMinor(l[k]), 0));
   return {
@@ -274,11 +287,12 @@ export function quoteOfUnits(quote: OrderTaxQuote, ordered: readonly number[], u
 
 /**
  * How far a line's VAT may be from the tax a provider calculates on its gross and still be
- * rounding, in the currency's steps: the order's VAT in proportion to a shipment's amount is
- * rounded down to a step (up to 1), the quote's own rounding carried in that proportion (up to
- * ½), the split over lines (up to 1), and the provider's rounding (½).
+ * rounding, in the currency's steps: the VAT in proportion to a share's amount is rounded down to
+ * a step (up to 1), a refund's VAT shared over the sale invoices it reduces (up to 1), the quote's
+ * own rounding carried in that proportion (up to ½), the split over lines (up to 1), and the
+ * provider's rounding (½).
  */
-export const VARIANCE_STEPS = 3;
+export const VARIANCE_STEPS = 4;
 
 /**
  * The lines of a committed tax document whose tax the provider calculates otherwise by more than

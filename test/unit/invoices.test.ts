@@ -90,6 +90,62 @@ describe('e-invoices from money facts', () => {
     expect(adj[0]!.lines.map((l) => l.sku)).toEqual(['BOOK', 'shipping']);
   });
 
+  it('a return of goods from two parcels adjusts each sale for its own goods, at their own rates', () => {
+    const priced = { unitPrices: [5_500_000, 10_500_000], ordered: [2, 1], step: 100 };
+    const total = 23_700_000;
+    const teaShare = unitsShare(priced, total, [{ lineNo: 1, quantity: 2 }]);
+    const sales = planInvoices(
+      'o1',
+      [
+        { ...captured('capture:tea', fromMinor(teaShare)), lines: [{ lineNo: 1, quantity: 2 }] },
+        { ...captured('capture:book', fromMinor(total - teaShare)), lines: [{ lineNo: 2, quantity: 1 }] },
+      ],
+      [],
+      vnd,
+    ).invoices;
+    // Everything comes back, refunded in one piece against the first capture (the gateway's choice).
+    const back = planInvoices(
+      'o1',
+      [
+        {
+          ...refunded('refund:all', fromMinor(total)),
+          lines: [
+            { lineNo: 1, quantity: 2 },
+            { lineNo: 2, quantity: 1 },
+          ],
+        },
+      ],
+      sales,
+      vnd,
+    ).invoices;
+    expect(back.map((a) => [a.originalKey, a.gross, a.lines.map((l) => l.sku)])).toEqual(
+      sales.map((s) => [s.invoiceKey, s.gross, s.lines.map((l) => l.sku)]),
+    );
+    // Each takes back its own sale's VAT, to the đồng (each sale's VAT and the refund's are rounded down apart).
+    back.forEach((a, i) => expect(Math.abs(a.vat - sales[i]!.vat)).toBeLessThanOrEqual(100));
+  });
+
+  it('prices before tax, mixed rates, two parcels by value: their VAT adds up to the tax on top (the order’s proportion)', () => {
+    const exclusive = quoteOrder(
+      { lines: [order.lines[0]!, order.lines[1]!], shippingFee: '22000', currency: 'VND' },
+      (sku) => categories[sku]!,
+      { pricesIncludeTax: false },
+    );
+    const priced = { unitPrices: [5_500_000, 10_500_000], ordered: [2, 1], step: 100 };
+    const total = toMinor(exclusive.gross);
+    const teaShare = unitsShare(priced, total, [{ lineNo: 1, quantity: 2 }]);
+    const { invoices } = planInvoices(
+      'o1',
+      [
+        { ...captured('capture:tea', fromMinor(teaShare)), lines: [{ lineNo: 1, quantity: 2 }] },
+        { ...captured('capture:book', fromMinor(total - teaShare)), lines: [{ lineNo: 2, quantity: 1 }] },
+      ],
+      [],
+      { quote: exclusive, currency: 'VND', ordered: [2, 1] },
+    );
+    expect(Math.abs(invoices.reduce((a, i) => a + i.vat, 0) - toMinor(exclusive.tax))).toBeLessThanOrEqual(200);
+  });
+
   it('a part of the quote: its lines by units, shipping by their gross; all the units are the quote itself (property)', () => {
     const cats = ['standard', 'reduced', 'essential', 'zero', 'exempt'] as const;
     fc.assert(

@@ -5,7 +5,6 @@
  * cancelled, and the rest carries on to delivery and its return window.
  */
 import { condition } from '@temporalio/workflow';
-import { mergeLines } from '../../domain/order-lines';
 import { businessFailure } from '../attention';
 import { cancelShipmentSignal, SHIPMENT_RANK, type OrderState } from '../messages';
 import { childrenClosed, finish, settled } from './closing';
@@ -81,7 +80,7 @@ export async function compensate(o: OrderRun, { reason, actor }: { reason: strin
         via: 'gateway',
         ref: c.captureId,
         why: 'cancellation',
-        lines: mergeLines(state.shipments.find((s) => s.shipmentId === c.shipmentId)?.lines ?? []),
+        ...o.unitsOf(state.shipments.find((s) => s.shipmentId === c.shipmentId)?.lines ?? []),
       });
     }
     undone.refunded = refunds.map((r) => r.amount);

@@ -15,7 +15,7 @@ import {
   type SignalDefinition,
 } from '@temporalio/workflow';
 import { fromMinor, toMinor } from '../../domain/money';
-import { groupByWarehouse, mergeLines } from '../../domain/order-lines';
+import { groupByWarehouse } from '../../domain/order-lines';
 import type { OrderStatus } from '../../domain/order';
 import { slaFor } from '../../domain/settings';
 import { describeFailure } from '../attention';
@@ -205,7 +205,7 @@ export async function applyProgress(o: OrderRun, p: ShipmentProgress, status?: O
       key: `cod:${s.shipmentId}`,
       amount: fromMinor(codShare),
       shipmentId: s.shipmentId,
-      lines: mergeLines(s.lines),
+      ...o.unitsOf(s.lines),
     });
   Object.assign(s, {
     ...(p.carrier ? { carrier: p.carrier } : {}),
@@ -253,7 +253,7 @@ export async function applyProgress(o: OrderRun, p: ShipmentProgress, status?: O
       key: `capture:${p.captured.captureId}`,
       ...p.captured,
       shipmentId: s.shipmentId,
-      lines: mergeLines(s.lines),
+      ...o.unitsOf(s.lines),
     });
   }
   // A capture told with the pickup that caused it is part of that step of the story.
@@ -352,7 +352,7 @@ async function handleReturnToSender(o: OrderRun, shipmentId: string): Promise<vo
       via: 'gateway',
       ref: capture.captureId,
       why: 'returned to sender',
-      lines: mergeLines(s.lines),
+      ...o.unitsOf(s.lines),
     });
   }
   await o.record(

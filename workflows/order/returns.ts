@@ -6,7 +6,6 @@
  */
 import { CancellationScope, condition, isCancellation, startChild } from '@temporalio/workflow';
 import { fromMinor, toMinor } from '../../domain/money';
-import { mergeLines } from '../../domain/order-lines';
 import type { OrderStatus } from '../../domain/order';
 import { describeFailure } from '../attention';
 import { retryShipmentSignal, type ReturnProgress, type ReturnView } from '../messages';
@@ -198,7 +197,7 @@ async function applyReturnProgress(o: OrderRun, p: ReturnProgress): Promise<void
       via: 'gateway',
       ref: c.captureId,
       why: 'return',
-      lines: mergeLines(r.lines),
+      ...o.unitsOf(r.lines),
     });
   }
   // A COD order's refund is paid by bank transfer (an instruction for finance).
@@ -210,7 +209,7 @@ async function applyReturnProgress(o: OrderRun, p: ReturnProgress): Promise<void
       via: 'bank_transfer',
       ref: r.returnId,
       why: 'return',
-      lines: mergeLines(r.lines),
+      ...o.unitsOf(r.lines),
     });
   if (p.status === 'rejected' || p.status === 'expired') r.inspection = p.event;
   if (r.exchange?.status === 'reserved' && p.status === 'expired') {

@@ -168,6 +168,8 @@ export class OrderRun {
   /** Each shipment's row as last written with a step (shipments in the order's workflow). */
   private readonly shipmentRows = new Map<string, string>();
   private readonly priced: PricedLines;
+  /** Whether this order's money facts name their units (orders taken from `amounts-in-currency-steps` on). */
+  private readonly factUnits: boolean;
 
   constructor(
     readonly input: OrderWorkflowInput,
@@ -201,11 +203,15 @@ export class OrderRun {
       returns: [],
       cancelledLines: [],
     };
+    // Orders taken from this change on: shares a gateway can charge and a carrier can collect (no
+    // half đồng), and money facts that name their units (their VAT is their goods'). An order in
+    // flight from before keeps both as its history has them: one rule for all its facts.
+    const stepped = this.patched('amounts-in-currency-steps');
+    this.factUnits = stepped;
     this.priced = {
       unitPrices: order.lines.map((l) => toMinor(l.unitPrice)),
       ordered: order.lines.map((l) => l.quantity),
-      // Shares a gateway can charge and a carrier can collect: no half đồng.
-      step: this.patched('amounts-in-currency-steps') ? currencyStep(order.currency) : 1,
+      step: stepped ? currencyStep(order.currency) : 1,
     };
     this.steps = createStepRunner({
       raise: async (step, reason) => {
@@ -268,6 +274,11 @@ export class OrderRun {
     return this.order.lines
       .map((l, i) => ({ lineNo: i + 1, sku: l.sku, quantity: l.quantity - this.cancelledOf(i + 1) }))
       .filter((l) => l.quantity > 0);
+  }
+
+  /** The units a money fact is for, for orders whose facts name them (domain/journal.ts `MoneyFact`). */
+  unitsOf(lines: readonly { lineNo: number; quantity: number }[]): { lines?: { lineNo: number; quantity: number }[] } {
+    return this.factUnits && lines.length ? { lines: mergeLines(lines) } : {};
   }
 
   /** The value of units at their unit prices (minor units). */
