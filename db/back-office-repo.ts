@@ -15,9 +15,10 @@ import { writeJournal, type JournalOrder } from './journal-repo';
 
 /** The journal's entries and the invoices (with their tax documents) for `facts`; each fact once. */
 async function book(tx: TransactionSql, orderId: string, at: string, facts: readonly MoneyFact[]): Promise<void> {
-  // One read of the order for both: the journal's entries and the invoices they call for.
+  // One read of the order for both: the journal's entries and the invoices they call for. Locked,
+  // so an invoice replaced through the API (db/invoices-repo.ts) is never adjusted at the same time.
   const [row] = await tx<(Omit<JournalOrder, 'ordered'> & { canonical: CanonicalOrder })[]>`
-    select channel, currency, tax, canonical from orders where order_id = ${orderId}`;
+    select channel, currency, tax, canonical from orders where order_id = ${orderId} for update`;
   if (!row) return;
   const order = { ...row, ordered: row.canonical.lines.map((l) => l.quantity) };
   await writeJournal(tx, orderId, order, at, facts);

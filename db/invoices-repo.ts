@@ -88,7 +88,7 @@ export async function writeInvoices(
 ): Promise<void> {
   if (!facts.some((f) => f.kind === 'captured' || f.kind === 'cod_collected' || f.kind === 'refunded')) return;
   const known = await tx<(Omit<KnownInvoice, 'gross' | 'lines'> & { gross: string; lines: StoredLine[] })[]>`
-    select invoice_key as "invoiceKey", fact_key as "factKey", kind, original_key as "originalKey", gross::text as gross, lines
+    select invoice_key as "invoiceKey", fact_key as "factKey", kind, original_key as "originalKey", status, gross::text as gross, lines
     from invoices where order_id = ${orderId} order by created_at, invoice_key`;
   const { invoices } = planInvoices(
     orderId,
@@ -229,6 +229,15 @@ export class InvoiceOutbox extends OutboxTable<PendingInvoice> {
   }
 }
 
+/**
+ * Takes the order's row lock for the rest of the transaction: the order's steps (which plan its
+ * invoices, db/back-office-repo.ts) hold it while they write, so a replacement or a retry decided
+ * here never crosses an adjustment being planned.
+ */
+async function lockOrder(tx: TransactionSql, orderId: string): Promise<void> {
+  await tx`select 1 from orders where order_id = ${orderId} for update`;
+}
+
 const cols = (s: Sql) => s`invoice_key as "invoiceKey", order_id as "orderId", fact_key as "factKey", kind, original_key as "originalKey",
   note, currency, net::text as net, vat::text as vat, gross::text as gross, lines, buyer, status, series, number, authority_code as "authorityCode",
   issued_at as "issuedAt", reason, document is not null as "hasDocument", attempts, last_error as "lastError", created_at as "createdAt"`;
@@ -263,18 +272,22 @@ export class InvoicesRepo {
     orderId: string,
     invoiceKey: string,
     change: { note: string; buyer: { name?: string; taxCode?: string | null; address?: string; email?: string } },
-  ): Promise<InvoiceRow | 'not_found' | 'not_replaceable' | 'not_issued' | 'replaced' | 'adjusted'> {
+  ): Promise<InvoiceRow | 'not_found' | 'not_replaceable' | 'not_issued' | 'replaced' | 'adjusted' | { retry: string }> {
     return this.sql.begin(async (tx) => {
+      // One at a time with the order's steps, which plan adjustments: an invoice is never adjusted and replaced at once.
+      await lockOrder(tx, orderId);
       const [row] = await tx<{ kind: InvoiceRow['kind']; status: InvoiceStatus; factKey: string; buyer: InvoiceBuyer }[]>`
         select kind, status, fact_key as "factKey", buyer from invoices where order_id = ${orderId} and invoice_key = ${invoiceKey} for update`;
       if (!row) return 'not_found' as const;
       if (row.kind === 'adjustment') return 'not_replaceable' as const;
-      const [others] = await tx<{ replacing: number; adjusting: number; chain: number }[]>`
+      const [others] = await tx<{ replacing: number; rejected: string | null; adjusting: number; chain: number }[]>`
         select count(*) filter (where kind = 'replacement' and original_key = ${invoiceKey} and status <> 'rejected')::int as replacing,
+          min(invoice_key) filter (where kind = 'replacement' and original_key = ${invoiceKey} and status = 'rejected') as rejected,
           count(*) filter (where kind = 'adjustment' and original_key = ${invoiceKey})::int as adjusting,
           count(*) filter (where kind = 'replacement' and fact_key = ${row.factKey})::int as chain
         from invoices where order_id = ${orderId}`;
       if (row.status === 'replaced' || others!.replacing > 0) return 'replaced' as const;
+      if (others!.rejected) return { retry: others!.rejected };
       if (row.status !== 'issued') return 'not_issued' as const;
       if (others!.adjusting > 0) return 'adjusted' as const;
       const { taxCode, ...rest } = change.buyer;
@@ -295,12 +308,24 @@ export class InvoicesRepo {
    * A rejected invoice sent again (an ops retry), with the buyer's tax code corrected when given
    * (null: sent without one). Answers the row, or why not: unknown, or not rejected.
    */
-  async retry(orderId: string, invoiceKey: string, taxCode?: string | null): Promise<InvoiceRow | 'not_found' | 'not_rejected'> {
+  async retry(
+    orderId: string,
+    invoiceKey: string,
+    taxCode?: string | null,
+  ): Promise<InvoiceRow | 'not_found' | 'not_rejected' | 'original_moved_on'> {
     return this.sql.begin(async (tx) => {
-      const [row] = await tx<{ status: InvoiceStatus }[]>`
-        select status from invoices where order_id = ${orderId} and invoice_key = ${invoiceKey} for update`;
+      await lockOrder(tx, orderId);
+      const [row] = await tx<{ status: InvoiceStatus; kind: InvoiceRow['kind']; originalKey: string | null }[]>`
+        select status, kind, original_key as "originalKey" from invoices where order_id = ${orderId} and invoice_key = ${invoiceKey} for update`;
       if (!row) return 'not_found' as const;
       if (row.status !== 'rejected') return 'not_rejected' as const;
+      // A replacement whose original was adjusted since (refunds went to it) can no longer replace it.
+      if (row.kind === 'replacement') {
+        const [o] = await tx<{ ok: boolean }[]>`select status = 'issued'
+            and not exists (select 1 from invoices a where a.original_key = ${row.originalKey} and a.kind = 'adjustment') as ok
+          from invoices where invoice_key = ${row.originalKey}`;
+        if (!o?.ok) return 'original_moved_on' as const;
+      }
       const buyer = taxCode === undefined ? tx`buyer` : taxCode === null ? tx`buyer - 'taxCode'` : tx`buyer || ${tx.json({ taxCode })}`;
       await tx`update invoices set status = 'pending', buyer = ${buyer}, attempts = 0, next_attempt_at = clock_timestamp(),
           last_error = null, updated_at = clock_timestamp() where invoice_key = ${invoiceKey}`;

@@ -119,9 +119,10 @@ export class JournalRepo {
   constructor(private readonly sql: Sql) {}
 
   /**
-   * The VAT of [from, to) per currency and rate, from the invoices issued in it (their issue time;
-   * sales and replacements standing, less adjustments; a replaced invoice no longer counts), as a
-   * VAT return declares it, and the journal's VAT of the same window to hold it against.
+   * The VAT of [from, to) per currency and rate, from the invoices issued in it (sales and
+   * replacements standing, less adjustments; a replaced invoice no longer counts, and its
+   * replacement stays in the period its sale was first issued in, so a closed period does not
+   * move), as a VAT return declares it, and the journal's VAT of the same window to hold it against.
    */
   async vatSummary(f: { from: string; to: string }): Promise<VatSummary[]> {
     const s = this.sql;
@@ -132,7 +133,8 @@ export class JournalRepo {
         sum(case when i.kind = 'adjustment' then -1 else 1 end * (l ->> 'vat')::numeric)::text as vat,
         sum(case when i.kind = 'adjustment' then -1 else 1 end * (l ->> 'gross')::numeric)::text as gross
       from invoices i cross join lateral jsonb_array_elements(i.lines) l
-      where i.status = 'issued' and i.issued_at >= ${f.from} and i.issued_at < ${f.to}
+        cross join lateral (select min(x.issued_at) as at from invoices x where x.order_id = i.order_id and x.fact_key = i.fact_key) f
+      where i.status = 'issued' and i.issued_at >= ${f.from} and f.at >= ${f.from} and f.at < ${f.to}
       group by grouping sets ((1, 2), (1))`;
     const journal = await s<{ currency: string; vat: string }[]>`
       select currency, sum(credit - debit)::text as vat from journal_lines
@@ -187,12 +189,14 @@ export class JournalRepo {
         sum(debit) filter (where kind = 'cod_remitted' and account = '1000 bank')::text as "codRemitted"
       from journal_lines where occurred_at >= ${f.from} and occurred_at < ${f.to}
       group by 1, 2, 3 order by 1, 2, 3`;
-    // Invoiced: the issued invoices of the sales and refunds of those days (planned with them, in the same transaction).
+    // Invoiced: the issued invoices of the sales and refunds of those days (planned with them, in the
+    // same transaction), each on the day of its money fact's first invoice — a replacement on its sale's.
     const invoiced = await s<{ day: string; channel: string; currency: string; invoiced: string }[]>`
-      select to_char(i.created_at at time zone 'UTC', 'YYYY-MM-DD') as day, o.channel, i.currency,
+      select to_char(f.at at time zone 'UTC', 'YYYY-MM-DD') as day, o.channel, i.currency,
         sum(case when i.kind = 'adjustment' then -i.gross else i.gross end)::text as invoiced
       from invoices i join orders o using (order_id)
-      where i.status = 'issued' and i.created_at >= ${f.from} and i.created_at < ${f.to}
+        cross join lateral (select min(x.created_at) as at from invoices x where x.order_id = i.order_id and x.fact_key = i.fact_key) f
+      where i.status = 'issued' and i.created_at >= ${f.from} and f.at >= ${f.from} and f.at < ${f.to}
       group by 1, 2, 3`;
     const differences = await s<ReconciliationDifference[]>`
       with touched as (select distinct order_id from journal_lines where occurred_at >= ${f.from} and occurred_at < ${f.to}),

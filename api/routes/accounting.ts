@@ -174,7 +174,7 @@ export function registerAccountingRoutes(app: App, journal: JournalRepo): void {
       tags: ['back office'],
       summary: 'VAT by rate for a period, as the issued e-invoices state it (what a VAT return declares), beside the journal’s VAT',
       description:
-        "Per currency and VAT rate: the net, VAT and gross of the e-invoices issued in [from, to) — sales and replacements that stand, less adjustments (a replaced invoice no longer counts; a replacement counts when it was issued). `journalVat` is the journal's VAT of the same window: they agree once every sale and refund of the window is invoiced; an invoice still with the provider, or issued after the window, shows as a difference.",
+        "Per currency and VAT rate: the net, VAT and gross of the e-invoices issued in [from, to) — sales and replacements that stand, less adjustments (a replaced invoice no longer counts; its replacement stays in the period its sale was first issued in). `journalVat` is the journal's VAT of the same window: they agree once every sale and refund of the window is invoiced; an invoice still with the provider, or issued after the window, shows as a difference.",
       security: [{ apiKey: [] }],
       middleware: [requireRoles('finance', 'admin')] as const,
       request: { query: ReconciliationQuery },

@@ -180,6 +180,10 @@ export function registerInvoiceRoutes(app: App, invoices: InvoicesRepo): void {
       const r = await invoices.retry(orderId, invoiceKey, body?.buyerTaxCode);
       if (r === 'not_found') throw problems.notFound(`Order ${orderId} has no invoice ${invoiceKey}.`);
       if (r === 'not_rejected') throw problems.conflict(`Invoice ${invoiceKey} was not rejected: there is nothing to send again.`);
+      if (r === 'original_moved_on')
+        throw problems.conflict(
+          `Invoice ${invoiceKey} replaces an invoice that refunds have adjusted since (or that is no longer issued): it can no longer replace it.`,
+        );
       return c.json(view(r), 200);
     },
   );
@@ -234,6 +238,10 @@ export function registerInvoiceRoutes(app: App, invoices: InvoicesRepo): void {
         throw problems.conflict(`Invoice ${invoiceKey} is not issued: a rejected one is sent again (retry), not replaced.`);
       if (r === 'replaced') throw problems.conflict(`Invoice ${invoiceKey} is replaced already: replace its replacement.`);
       if (r === 'adjusted') throw problems.conflict(`Invoice ${invoiceKey} has adjustments naming it: it is adjusted, not replaced.`);
+      if (typeof r === 'object' && 'retry' in r)
+        throw problems.conflict(`Invoice ${invoiceKey} has a rejected replacement, ${r.retry}: send that one again (retry) instead.`, {
+          replacement: r.retry,
+        });
       return c.json(view(r), 201);
     },
   );

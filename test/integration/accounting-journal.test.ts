@@ -718,7 +718,8 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     expect((await replace(sale!.invoiceKey, { buyer: fix.buyer })).status).toBe(400);
     expect((await replace(sale!.invoiceKey, { note: 'nothing to change', buyer: {} })).status).toBe(400);
     expect((await replace(`${id}:capture:none`, fix)).status).toBe(404);
-    const res = await replace(sale!.invoiceKey, fix);
+    // First with a mistyped code: the tax authority rejects the replacement; the original still stands.
+    const res = await replace(sale!.invoiceKey, { ...fix, buyer: { ...fix.buyer, taxCode: '0001234567' } });
     expect(res.status).toBe(201);
     const replacement = (await res.json()) as Invoice;
     expect(replacement).toMatchObject({ kind: 'replacement', originalKey: sale!.invoiceKey, status: 'pending', note: fix.note });
@@ -726,6 +727,19 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     expect(replacement.lines).toEqual(sale!.lines);
     // Once is enough: a second replacement of the same invoice is refused while the first stands.
     expect((await replace(sale!.invoiceKey, fix)).status).toBe(409);
+    await eventually(async () => (await c.invoices(id)).map((i) => i.status).join() === 'issued,rejected' || undefined, {
+      what: 'the replacement rejected, the original standing',
+    });
+    // Rejected, it is sent again mended — not replaced by yet another one.
+    const again = await replace(sale!.invoiceKey, fix);
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { detail: string }).detail).toContain(replacement.invoiceKey);
+    const retried = await stack.api(`/v1/orders/${id}/invoices/${encodeURIComponent(replacement.invoiceKey)}/retry`, {
+      method: 'POST',
+      key: TEST_KEYS.ops,
+      json: { buyerTaxCode: fix.buyer.taxCode },
+    });
+    expect(retried.status).toBe(200);
 
     // Issued by the provider, the replacement counts and the original no longer does — ours and theirs.
     const after = await eventually(
