@@ -90,6 +90,8 @@ export class BackOfficeHeldRepo {
   async book(heldId: string): Promise<HeldRow | 'not_found' | 'booked' | { stillFails: string }> {
     try {
       return await this.sql.begin(async (tx) => {
+        // The order's lock first, as the order's steps take it, then the held row's.
+        await tx`select 1 from orders where order_id = (select order_id from back_office_held where held_id = ${heldId}) for update`;
         const [row] = await tx<HeldRow[]>`select ${cols(tx as unknown as Sql)} from back_office_held where held_id = ${heldId} for update`;
         if (!row) return 'not_found' as const;
         if (row.bookedAt) return 'booked' as const;

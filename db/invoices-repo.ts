@@ -287,9 +287,9 @@ export class InvoicesRepo {
           count(*) filter (where kind = 'replacement' and fact_key = ${row.factKey})::int as chain
         from invoices where order_id = ${orderId}`;
       if (row.status === 'replaced' || others!.replacing > 0) return 'replaced' as const;
-      if (others!.rejected) return { retry: others!.rejected };
       if (row.status !== 'issued') return 'not_issued' as const;
       if (others!.adjusting > 0) return 'adjusted' as const;
+      if (others!.rejected) return { retry: others!.rejected };
       const { taxCode, ...rest } = change.buyer;
       const buyer: InvoiceBuyer = { ...row.buyer, ...rest };
       if (taxCode === null) delete buyer.taxCode;

@@ -133,7 +133,9 @@ export class JournalRepo {
         sum(case when i.kind = 'adjustment' then -1 else 1 end * (l ->> 'vat')::numeric)::text as vat,
         sum(case when i.kind = 'adjustment' then -1 else 1 end * (l ->> 'gross')::numeric)::text as gross
       from invoices i cross join lateral jsonb_array_elements(i.lines) l
-        cross join lateral (select min(x.issued_at) as at from invoices x where x.order_id = i.order_id and x.fact_key = i.fact_key) f
+        -- An adjustment in its own issue period; a sale or a replacement in its sale's first one.
+        cross join lateral (select case when i.kind = 'adjustment' then i.issued_at else (select min(x.issued_at) from invoices x
+          where x.order_id = i.order_id and x.fact_key = i.fact_key and x.kind <> 'adjustment') end as at) f
       where i.status = 'issued' and i.issued_at >= ${f.from} and f.at >= ${f.from} and f.at < ${f.to}
       group by grouping sets ((1, 2), (1))`;
     const journal = await s<{ currency: string; vat: string }[]>`

@@ -232,14 +232,17 @@ export function planInvoices(
       });
     } else if (f.kind === 'refunded') {
       // The sales still standing: a replaced invoice gives way to its replacement.
-      const standing = all.filter((i) => i.kind !== 'replacement' || i.status !== 'rejected');
+      // A rejected replacement does not stand — unless a refund adjusted it while it was pending.
+      const adjusted = new Set(all.filter((i) => i.kind === 'adjustment').map((i) => i.originalKey));
+      const standing = all.filter((i) => i.kind !== 'replacement' || i.status !== 'rejected' || adjusted.has(i.invoiceKey));
       const replaced = new Set(standing.filter((i) => i.kind === 'replacement').map((i) => i.originalKey));
       const sales = standing.filter((i) => (i.kind === 'sale' || i.kind === 'replacement') && !replaced.has(i.invoiceKey));
       const saleOf = (i: KnownInvoice): string => {
         const original = i.kind === 'replacement' ? all.find((x) => x.invoiceKey === i.originalKey) : undefined;
         return original ? saleOf(original) : i.invoiceKey;
       };
-      const openOn = (i: KnownInvoice) => i.gross - all.filter((x) => x.originalKey === i.invoiceKey).reduce((a, x) => a + x.gross, 0);
+      const openOn = (i: KnownInvoice) =>
+        i.gross - all.filter((x) => x.kind === 'adjustment' && x.originalKey === i.invoiceKey).reduce((a, x) => a + x.gross, 0);
       // Goods named (their own part of the quote): the sales that sold them take the refund, each for its own units of them.
       const named = goodsNamed(f, order.quote, order.ordered);
       // Each named unit to the first standing sale that sold it and has not given it back.

@@ -213,6 +213,24 @@ describe('e-invoices from money facts', () => {
     expect(invoicedNet([sale, r1, r2, ...adj])).toBe(20_000_000);
   });
 
+  it('a rejected replacement does not stand: refunds adjust its original — unless one adjusted it while it was pending', () => {
+    const [sale] = planInvoices('o1', [captured('capture:a', '237000.00')], [], vnd).invoices as [PlannedInvoice];
+    const rejected: KnownInvoice = {
+      ...sale,
+      invoiceKey: `${sale.invoiceKey}:r1`,
+      kind: 'replacement',
+      originalKey: sale.invoiceKey,
+      status: 'rejected',
+    };
+    const first = planInvoices('o1', [refunded('refund:r', '105000.00')], [sale, rejected], vnd);
+    expect(first.unmatched).toEqual([]);
+    expect(first.invoices.map((a) => [a.originalKey, a.gross])).toEqual([[sale.invoiceKey, 10_500_000]]);
+    // Adjusted while it was pending, the replacement keeps standing (that adjustment waits for it).
+    const pendingAdjustment: KnownInvoice = { ...first.invoices[0]!, invoiceKey: 'o1:refund:early:1', originalKey: rejected.invoiceKey };
+    const later = planInvoices('o1', [refunded('refund:s', '10000.00')], [sale, rejected, pendingAdjustment], vnd);
+    expect(later.invoices.map((a) => a.originalKey)).toEqual([rejected.invoiceKey]);
+  });
+
   it('a refund past what is left on the sale invoices is reported, never invoiced below zero', () => {
     const first = planInvoices('o1', [captured('capture:a', '100000.00')], [], vnd).invoices;
     const { invoices, unmatched } = planInvoices('o1', [refunded('refund:r', '150000.00')], first, vnd);
