@@ -12,11 +12,11 @@
  * goods. A fact that names no goods (told before facts did) takes the whole quote's lines, and its
  * adjustment the lines of the invoice it adjusts. Integer minor units throughout. Pure.
  */
-import { namedPart, quoteOfFact, vatWithin, type MoneyFact } from './journal';
-import { mulDiv, splitProportionally } from './money';
+import { namedPart, quoteOfFact, vatInProportion, vatWithin, type MoneyFact } from './journal';
+import { toMinor } from './money';
+import { splitInWholeSteps } from './order-lines';
 import type { LineUnits } from './refunds';
 import { currencyStep, quoteOfUnits, type OrderTaxQuote, type QuotedLine } from './tax';
-import { toMinor } from './money';
 
 export interface InvoiceLine {
   no: number;
@@ -80,25 +80,19 @@ function baseLines(quote: OrderTaxQuote | null | undefined, total: number, units
   }));
 }
 
-/** `total` over `weights` in the currency's steps where it is a whole number of them, else to the minor unit. */
-function split(total: number, weights: number[], step: number): number[] {
-  if (step > 1 && total % step === 0) return splitProportionally(total / step, weights).map((u) => u * step);
-  return splitProportionally(total, weights);
-}
-
 /**
  * `gross` and `vat` laid over `like` (lines whose proportions to keep): gross by their gross, VAT
  * by their VAT; a line never carries more VAT than its gross (the excess moves to the line with
  * the most room, which exists since the VAT is at most the gross).
  */
 export function shareLines(like: readonly InvoiceLine[], gross: number, vat: number, step: number): InvoiceLine[] {
-  const grosses = split(
+  const grosses = splitInWholeSteps(
     gross,
     like.map((l) => l.gross),
     step,
   );
   const vats = like.some((l) => l.vat > 0)
-    ? split(
+    ? splitInWholeSteps(
         vat,
         like.map((l) => l.vat),
         step,
@@ -123,11 +117,8 @@ export function shareLines(like: readonly InvoiceLine[], gross: number, vat: num
 const sum = (ls: readonly InvoiceLine[], k: 'net' | 'vat' | 'gross') => ls.reduce((a, l) => a + l[k], 0);
 
 /** The VAT within `gross` of goods like `like` (their proportion), rounded down to the step where `gross` is whole steps. */
-function vatIn(like: readonly InvoiceLine[], gross: number, step: number): number {
-  const g = sum(like, 'gross');
-  const vat = g > 0 ? Math.min(gross, mulDiv(gross, sum(like, 'vat'), g)) : 0;
-  return gross % step === 0 ? vat - (vat % step) : vat;
-}
+const vatIn = (like: readonly InvoiceLine[], gross: number, step: number): number =>
+  vatInProportion(sum(like, 'vat'), sum(like, 'gross'), step)(gross);
 
 /** The units a fact names, where its VAT is its goods' (domain/journal.ts `namedPart`). */
 function goodsNamed(f: MoneyFact, quote: OrderTaxQuote | null | undefined, ordered: readonly number[]): LineUnits[] | undefined {
@@ -164,7 +155,7 @@ function refundTakes(
   const planned = new Map<KnownInvoice, { sale: KnownInvoice; take: number; like: InvoiceLine[] }>();
   const carrying = parts.filter((p) => p.like.length && p.open > 0);
   const shares = carrying.length
-    ? split(
+    ? splitInWholeSteps(
         amount,
         carrying.map((p) => sum(p.like, 'gross')),
         step,
@@ -261,7 +252,7 @@ export function planInvoices(
       // so each is within a step of its own; a part no sale could take keeps its VAT out.
       const left = amount - takes.reduce((a, t) => a + t.take, 0);
       const own = takes.map((t) => vatIn(t.like, t.take, step));
-      const vats = split(left === 0 ? vatOf(amount) : own.reduce((a, v) => a + v, 0), own, step);
+      const vats = splitInWholeSteps(left === 0 ? vatOf(amount) : own.reduce((a, v) => a + v, 0), own, step);
       let n = 0;
       for (const [i, { sale, take, like }] of takes.entries()) {
         const vat = vats[i]!;

@@ -85,8 +85,11 @@ export interface JournalLine {
  * e-invoice prints (domain/invoices.ts, the same function) is one the currency can carry.
  */
 export function vatWithin(quote: { tax: string; gross: string } | null | undefined, step = 1): (grossMinor: number) => number {
-  const tax = quote ? toMinor(quote.tax) : 0;
-  const gross = quote ? toMinor(quote.gross) : 0;
+  return vatInProportion(quote ? toMinor(quote.tax) : 0, quote ? toMinor(quote.gross) : 0, step);
+}
+
+/** `vatWithin` for a proportion in minor units: the VAT within an amount of goods whose `gross` holds `tax`. */
+export function vatInProportion(tax: number, gross: number, step = 1): (grossMinor: number) => number {
   return (amount) => {
     if (tax <= 0 || gross <= 0) return 0;
     const vat = Math.min(amount, mulDiv(amount, tax, gross));
