@@ -5,7 +5,7 @@
  */
 import type { CanonicalOrder } from '../domain/order';
 import type { Sql } from './client';
-import type { StockAdjustment } from './inventory-repo';
+import type { ReservationEventType, StockAdjustment } from './inventory-repo';
 import type { TimelineEntry } from './orders-repo';
 
 /** A timeline step (orders-repo's TimelineEntry) with its order's ids, as the feed reads it. */
@@ -67,7 +67,8 @@ export interface ReturnState {
 /**
  * A state a thing of an order reached (`feed_events`): an invoice planned, issued, rejected or
  * sent again (db/invoices-repo.ts); a shipment's status moving on (orders-repo.ts `upsertShipment`);
- * a return new or moving on with a step (orders-repo.ts `applyStatus`).
+ * a return new or moving on with a step (orders-repo.ts `applyStatus`); stock reserved for the
+ * order, released or handed over (inventory-repo.ts).
  */
 export interface ThingFeedRow {
   kind: 'thing';
@@ -79,7 +80,16 @@ export interface ThingFeedRow {
   thing:
     | { type: 'invoice.status'; data: InvoiceState }
     | { type: 'shipment.status'; data: ShipmentState }
-    | { type: 'return.status'; data: ReturnState };
+    | { type: 'return.status'; data: ReturnState }
+    | { type: ReservationEventType; data: ReservationState };
+}
+
+/**
+ * Stock an order holds, as a `stock.reserved` / `stock.released` / `stock.committed` event shows
+ * it: the units of each line at each warehouse that the step reserved, gave back, or handed over.
+ */
+export interface ReservationState {
+  lines: { lineNo: number; sku: string; warehouseId: string; quantity: number }[];
 }
 
 export type FeedRow = StepRow | StockFeedRow | ThingFeedRow;
@@ -91,11 +101,13 @@ export class EventsRepo {
    * Up to `limit` events after position `after`, oldest first. An event whose transaction is
    * still open, or was written by one that started before a transaction still open, waits for the
    * next read: positions are handed out before commit, so a later position can commit first.
-   * With `channel`, that channel's order steps and invoices only (stock belongs to no channel).
+   * With `channel`, that channel's order steps and invoices only (stock belongs to no channel);
+   * with `upTo`, none past that position (a replayed range).
    */
-  async after(after: bigint, limit: number, channel?: string): Promise<FeedRow[]> {
+  async after(after: bigint, limit: number, channel?: string, upTo?: bigint): Promise<FeedRow[]> {
     const s = this.sql;
     const from = after.toString();
+    const until = (id: ReturnType<Sql>) => (upTo === undefined ? s`` : s`and ${id} <= ${upTo.toString()}::bigint`);
     const rows = await s<
       (Omit<StepRow, 'kind'> & Omit<StockFeedRow, 'kind'> & { kind: FeedRow['kind']; thing: ThingFeedRow['thing'] | null })[]
     >`
@@ -106,7 +118,7 @@ export class EventsRepo {
               null::text as "adjustmentId", null::text as sku, null::text as "warehouseId", null::int as "onHandBefore",
               null::int as "onHandAfter", null::text as reason, null::jsonb as thing
          from order_timeline t join orders o on o.order_id = t.order_id, horizon
-        where t.feed_id > ${from}::bigint and t.feed_tx < horizon.x ${channel ? s`and o.channel = ${channel}` : s``}
+        where t.feed_id > ${from}::bigint ${until(s`t.feed_id`)} and t.feed_tx < horizon.x ${channel ? s`and o.channel = ${channel}` : s``}
         order by t.feed_id limit ${limit})
       ${
         channel
@@ -115,14 +127,14 @@ export class EventsRepo {
       (select 'stock', a.feed_id, a.feed_id::text, null, null, null, null, null, null, '{}'::jsonb, a.actor, a.created_at, null, null,
               a.id::text, a.sku, a.warehouse_id, a.on_hand_before, a.on_hand_after, a.reason, null
          from stock_adjustments a, horizon
-        where a.feed_id > ${from}::bigint and a.feed_tx < horizon.x
+        where a.feed_id > ${from}::bigint ${until(s`a.feed_id`)} and a.feed_tx < horizon.x
         order by a.feed_id limit ${limit})`
       }
       union all
       (select 'thing', e.feed_id, e.feed_id::text, e.order_id, o.channel, o.channel_order_id, null, null, null, '{}'::jsonb, 'system', e.at,
               null, null, null, null, null, null, null, null, jsonb_build_object('type', e.type, 'data', e.data)
          from feed_events e join orders o on o.order_id = e.order_id, horizon
-        where e.feed_id > ${from}::bigint and e.feed_tx < horizon.x ${channel ? s`and o.channel = ${channel}` : s``}
+        where e.feed_id > ${from}::bigint ${until(s`e.feed_id`)} and e.feed_tx < horizon.x ${channel ? s`and o.channel = ${channel}` : s``}
         order by e.feed_id limit ${limit})) e
       order by feed_id limit ${limit}`;
     return rows.map((r): FeedRow => {
@@ -218,6 +230,10 @@ export function thingEvent(r: ThingFeedRow) {
     case 'shipment.status':
       return { ...base, type: r.thing.type, ...r.thing.data, at };
     case 'return.status':
+      return { ...base, type: r.thing.type, ...r.thing.data, at };
+    case 'stock.reserved':
+    case 'stock.released':
+    case 'stock.committed':
       return { ...base, type: r.thing.type, ...r.thing.data, at };
   }
 }

@@ -103,6 +103,7 @@ export class InventoryRepo {
         if (took.length === 0) throw new LostRaceError(`capacity@${wh}`);
       }
       await tx`delete from backorders where order_id = ${orderId}`;
+      await logReservation(tx, orderId, 'stock.reserved', allocations);
       return { allocations, reused: false };
     });
   }
@@ -113,8 +114,8 @@ export class InventoryRepo {
       with r as (
         update reservations set state = 'released', updated_at = now()
         where order_id = ${orderId} and state = 'reserved' ${warehouseId ? this.sql`and warehouse_id = ${warehouseId}` : this.sql``}
-        returning sku, warehouse_id, quantity
-      ), agg as (select sku, warehouse_id, sum(quantity)::int as q from r group by sku, warehouse_id),
+        returning line_no, sku, warehouse_id, quantity
+      ), logged as (${reservationEvent(this.sql, orderId, 'stock.released')}), agg as (select sku, warehouse_id, sum(quantity)::int as q from r group by sku, warehouse_id),
       upd as (update stock s set reserved = s.reserved - agg.q, updated_at = now() from agg
               where s.sku = agg.sku and s.warehouse_id = agg.warehouse_id returning agg.q)
       select sum(q)::text as released from upd`;
@@ -136,6 +137,7 @@ export class InventoryRepo {
                                on conflict (ref) do nothing returning ref`;
       if (!claimed.length) return { released: 0, applied: false };
       let released = 0;
+      const cuts: Allocation[] = [];
       for (const l of input.lines) {
         const rows = await tx<{ sku: string; cut: number }[]>`
           update reservations r set
@@ -150,8 +152,10 @@ export class InventoryRepo {
         if (!row) continue;
         await tx`update stock set reserved = reserved - ${row.cut}, updated_at = now() where sku = ${row.sku} and warehouse_id = ${input.warehouseId}`;
         released += row.cut;
+        cuts.push({ lineNo: l.lineNo, sku: row.sku, warehouseId: input.warehouseId, quantity: row.cut });
       }
       await tx`update reservation_cuts set units = ${released} where ref = ${input.ref}`;
+      await logReservation(tx, input.orderId, 'stock.released', cuts);
       return { released, applied: true };
     });
   }
@@ -162,8 +166,8 @@ export class InventoryRepo {
       with r as (
         update reservations set state = 'committed', updated_at = now()
         where order_id = ${orderId} and warehouse_id = ${warehouseId} and state = 'reserved'
-        returning sku, warehouse_id, quantity
-      ), agg as (select sku, warehouse_id, sum(quantity)::int as q from r group by sku, warehouse_id),
+        returning line_no, sku, warehouse_id, quantity
+      ), logged as (${reservationEvent(this.sql, orderId, 'stock.committed')}), agg as (select sku, warehouse_id, sum(quantity)::int as q from r group by sku, warehouse_id),
       upd as (update stock s set on_hand = s.on_hand - agg.q, reserved = s.reserved - agg.q, updated_at = now() from agg
               where s.sku = agg.sku and s.warehouse_id = agg.warehouse_id returning agg.q)
       select sum(q)::text as committed from upd`;
@@ -305,4 +309,29 @@ function stockSelect(sql: Sql | TransactionSql) {
   return sql`select s.sku, s.warehouse_id as "warehouseId", s.on_hand as "onHand", s.reserved, s.safety_stock as "safetyStock",
                     greatest(s.on_hand - s.reserved - s.safety_stock, 0) as atp, s.updated_at as "updatedAt"
              from stock s`;
+}
+
+/** What an order's stock events say (`stock.reserved`, `stock.released`, `stock.committed`). */
+export type ReservationEventType = 'stock.reserved' | 'stock.released' | 'stock.committed';
+
+/** The event feed's `subject` of an order's reservations. */
+const reservationSubject = (orderId: string) => `reservation:${orderId}`;
+
+/** Appends one stock event of an order's reservations to the event feed (in the caller's transaction); nothing when no unit moved. */
+async function logReservation(tx: TransactionSql, orderId: string, type: ReservationEventType, lines: Allocation[]): Promise<void> {
+  const moved = lines.filter((l) => l.quantity > 0).sort((a, b) => a.lineNo - b.lineNo || a.warehouseId.localeCompare(b.warehouseId));
+  if (!moved.length) return;
+  const data = { lines: moved.map((l) => ({ lineNo: l.lineNo, sku: l.sku, warehouseId: l.warehouseId, quantity: l.quantity })) };
+  await tx`insert into feed_events (order_id, type, subject, data) values (${orderId}, ${type}, ${reservationSubject(orderId)}, ${tx.json(data)})`;
+}
+
+/**
+ * The same, as a statement of a `with` whose CTE `r` returned the reservations it changed
+ * (line_no, sku, warehouse_id, quantity): one event for all of them, none if there were none.
+ */
+function reservationEvent(sql: Sql, orderId: string, type: ReservationEventType) {
+  return sql`insert into feed_events (order_id, type, subject, data)
+    select ${orderId}, ${type}, ${reservationSubject(orderId)}, jsonb_build_object('lines', jsonb_agg(
+      jsonb_build_object('lineNo', line_no, 'sku', sku, 'warehouseId', warehouse_id, 'quantity', quantity) order by line_no, warehouse_id))
+    from r having count(*) > 0`;
 }

@@ -144,8 +144,31 @@ const ReturnEvent = z
       'A return of an order was requested or reached a new status: label sent, parcel in transit, received, accepted (refunded or exchanged), rejected, expired.',
   });
 
+const ReservationEvent = z
+  .object({
+    position: z.string(),
+    eventId: z.string().openapi({
+      description: '`<type>:<position>`: one per change of the stock an order holds.',
+      example: 'stock.reserved:1041',
+    }),
+    type: z.enum(['stock.reserved', 'stock.released', 'stock.committed']).openapi({
+      description:
+        '`stock.reserved`: units set aside for the order at a warehouse (no longer available to promise); `stock.released`: given back (cancelled, cut, expired); `stock.committed`: handed over to the carrier (on hand drops by them).',
+    }),
+    version: z.literal(1),
+    orderId: z.string(),
+    channel: z.string(),
+    channelOrderId: z.string(),
+    lines: z.array(z.object({ lineNo: z.number().int(), sku: z.string(), warehouseId: z.string(), quantity: z.number().int().positive() })),
+    at: z.string(),
+  })
+  .openapi('ReservationEvent', {
+    description:
+      "Stock an order holds changed: the units of each of its lines at each warehouse that were reserved, released or handed over by this step. With `stock.adjusted` (on-hand counts) a reader's ledger follows both what is counted and what is promised.",
+  });
+
 export const FeedEvent = z
-  .discriminatedUnion('type', [OrderStepEvent, StockEvent, InvoiceEvent, ShipmentEvent, ReturnEvent])
+  .discriminatedUnion('type', [OrderStepEvent, StockEvent, InvoiceEvent, ShipmentEvent, ReturnEvent, ReservationEvent])
   .openapi('FeedEvent');
 
 const FeedPage = z
@@ -162,7 +185,7 @@ export function registerEventRoutes(app: App, events: EventsRepo): void {
       path: '/v1/events',
       tags: ['back office'],
       summary:
-        'The event feed: every order step, stock count, shipment and return status and invoice state, in the order written, after a position',
+        'The event feed: every order step, stock count and reservation, shipment and return status and invoice state, in the order written, after a position',
       description:
         "For systems that poll. Positions increase; an event is shown only once every transaction that could still write an earlier position has ended, so paging with `after=next` never skips one. Personal data in the events' text is scrubbed for ops and admins as in the order API.",
       security: [{ apiKey: [] }],

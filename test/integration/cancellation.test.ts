@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, makeOrder, one, seedNetwork, stockRow } from '../support/fixtures';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+import { startTestStack, stockEventsOf, stockUnits, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 interface OrderBody {
@@ -102,7 +102,13 @@ async function expectCancelledCleanly(orderId: string, stockBefore: { onHand: nu
     stack.db.sql<{ n: number }[]>`select count(*)::int as n from reservations where order_id = ${orderId} and state = 'reserved'`,
   );
   expect(n).toBe(0);
-  return { order, ledgers: l };
+  // The event feed tells the same: every unit the order reserved released, none handed over.
+  const told = stockUnits(await stockEventsOf(stack, orderId));
+  for (const [k, units] of Object.entries(told)) {
+    if (k.startsWith('stock.reserved ')) expect(told[k.replace('reserved', 'released')], k).toBe(units);
+    expect(k).not.toMatch(/^stock\.committed/);
+  }
+  return { order, ledgers: l, told };
 }
 
 describe('cancel at each stage', () => {
@@ -138,9 +144,10 @@ describe('cancel at each stage', () => {
     await waitFor(orderId, (o) => o.needsAttention, 'pick parked');
     expect(await stockOf()).toEqual({ onHand: before.onHand, reserved: before.reserved + 3 });
     expect((await cancel(orderId)).status).toBe(200);
-    const { ledgers: l } = await expectCancelledCleanly(orderId, before);
+    const { ledgers: l, told } = await expectCancelledCleanly(orderId, before);
     expect(l.payments.map((e) => e.type)).toEqual(['authorize', 'void']);
     expect(l.picks).toEqual([]);
+    expect(told).toEqual({ 'stock.reserved SKU-C@WH-HCM': 3, 'stock.released SKU-C@WH-HCM': 3 });
   });
 
   it('picking (carrier not booked yet): the pick order is cancelled too', async () => {

@@ -5,8 +5,8 @@
  * a later one. Real PostgreSQL and Temporal behind the real app.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
-import { placeAndDeliver, startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+import { eventually, makeOrder, seedNetwork, stockRow } from '../support/fixtures';
+import { placeAndDeliver, startTestStack, stockUnits, TEST_KEYS, type StockFeedEvent, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -103,6 +103,7 @@ describe('the event feed', () => {
 
   it("each order's shipment statuses and invoices are in the feed, the invoice after the steps that earned it, and in its channel's feed", async () => {
     const start = (await readAll('0', 500)).next;
+    const onHandBefore = await stockRow(stack.db.sql, 'FEED-A', 'WH-HCM');
     const [id] = await placeAndDeliver(stack, [makeOrder({ sku: 'FEED-A', quantity: 2 })]);
     const issued = await eventually(
       async () => {
@@ -148,8 +149,17 @@ describe('the event feed', () => {
       carrier: expect.any(String) as unknown,
       trackingNumber: expect.any(String) as unknown,
     });
+    // The stock it held: reserved before the handover step, handed over (committed) with it — the
+    // same units, and on hand dropped by exactly them.
+    const stock = issued.items.filter((e) => e.orderId === id && e.type.startsWith('stock.')) as unknown as StockFeedEvent[];
+    expect(stock.map((e) => e.type)).toEqual(['stock.reserved', 'stock.committed']);
+    expect(stockUnits(stock)).toEqual({ 'stock.reserved FEED-A@WH-HCM': 2, 'stock.committed FEED-A@WH-HCM': 2 });
+    expect(stock[1]!.lines).toEqual([{ lineNo: 1, sku: 'FEED-A', warehouseId: 'WH-HCM', quantity: 2 }]);
+    expect(BigInt(stock[0]!.position)).toBeLessThan(BigInt(handover!.position));
+    expect(onHandBefore.onHand - (await stockRow(stack.db.sql, 'FEED-A', 'WH-HCM')).onHand).toBe(2);
     const web = (await (await stack.api(`/v1/events?after=${start}&channel=web&limit=500`, { key: TEST_KEYS.ops })).json()) as Page;
     expect(web.items.map((e) => e.eventId)).toContain(issued.inv.eventId);
+    expect(web.items.map((e) => e.eventId)).toEqual(expect.arrayContaining(stock.map((e) => `${e.type}:${e.position}`)) as unknown);
     const shopee = (await (await stack.api(`/v1/events?after=${start}&channel=shopee&limit=500`, { key: TEST_KEYS.ops })).json()) as Page;
     expect(shopee.items.filter((e) => e.orderId === id)).toEqual([]);
   });

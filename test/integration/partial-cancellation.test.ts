@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalOrder } from '../../domain/order';
 import { eventually, makeOrder, one, seedNetwork, stockRow } from '../support/fixtures';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+import { startTestStack, stockEventsOf, stockUnits, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 interface Shipment {
@@ -185,6 +185,17 @@ describe('partial cancellation after shipping started', () => {
       stack.db.sql<{ cuts: number }[]>`select count(*)::int as cuts from reservation_cuts where order_id = ${orderId}`,
     );
     expect(cuts).toBe(1);
+    // The event feed tells an ERP the same: reserved 3 + 1, the cut unit released once, 2 + 1 handed over — in that order.
+    const told = await stockEventsOf(stack, orderId);
+    expect(told.map((e) => e.type)).toEqual(['stock.reserved', 'stock.released', 'stock.committed']);
+    expect(told[1]!.lines).toEqual([{ lineNo: 1, sku: 'SKU-P1', warehouseId: 'WH-HCM', quantity: 1 }]);
+    expect(stockUnits(told)).toEqual({
+      'stock.reserved SKU-P1@WH-HCM': 3,
+      'stock.reserved SKU-P2@WH-HCM': 1,
+      'stock.released SKU-P1@WH-HCM': 1,
+      'stock.committed SKU-P1@WH-HCM': before.p1.onHand - (await stock()).p1.onHand,
+      'stock.committed SKU-P2@WH-HCM': before.p2.onHand - (await stock()).p2.onHand,
+    });
   });
 
   it('COD: the new shipment collects only what is left to pay', async () => {

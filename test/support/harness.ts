@@ -153,3 +153,34 @@ export async function orderWorkflowIds(stack: Pick<TestStack, 'client'>, orderId
   const { type } = await stack.client.workflow.getHandle(orderId).describe();
   return type === 'orderWorkflow' || type === 'orderWorkflowV2' ? [orderId, ...shipmentIds] : [orderId];
 }
+
+/** A `stock.reserved` / `stock.released` / `stock.committed` event of the feed. */
+export interface StockFeedEvent {
+  position: string;
+  type: 'stock.reserved' | 'stock.released' | 'stock.committed';
+  orderId: string;
+  lines: { lineNo: number; sku: string; warehouseId: string; quantity: number }[];
+}
+
+/** The stock events of one order in the event feed (`GET /v1/events`, read to its end), in feed order. */
+export async function stockEventsOf(stack: TestStack, orderId: string): Promise<StockFeedEvent[]> {
+  const mine: StockFeedEvent[] = [];
+  for (let after = '0'; ;) {
+    const page = (await (await stack.api(`/v1/events?after=${after}&limit=500`, { key: TEST_KEYS.ops })).json()) as {
+      items: (StockFeedEvent & { type: string })[];
+      next: string;
+    };
+    mine.push(...page.items.filter((e) => e.orderId === orderId && e.type.startsWith('stock.')));
+    if (!page.items.length) return mine;
+    after = page.next;
+  }
+}
+
+/** Units per `<type> <sku>@<warehouse>` over an order's stock events: what the feed says it reserved, released and handed over. */
+export function stockUnits(events: StockFeedEvent[]): Record<string, number> {
+  const units: Record<string, number> = {};
+  for (const e of events)
+    for (const l of e.lines)
+      units[`${e.type} ${l.sku}@${l.warehouseId}`] = (units[`${e.type} ${l.sku}@${l.warehouseId}`] ?? 0) + l.quantity;
+  return units;
+}
