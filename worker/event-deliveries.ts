@@ -41,8 +41,13 @@ export class EventDeliveryRelay extends OutboxRelay<ClaimedSubscription> {
   }
 
   protected async handle(sub: ClaimedSubscription, timeoutMs: number): Promise<void> {
-    const rows = await this.events.after(BigInt(sub.position), EVENTS_PER_DELIVERY, sub.channel ?? undefined);
-    if (!rows.length) return;
+    const upTo = sub.replayUntil === null ? undefined : BigInt(sub.replayUntil);
+    const rows = await this.events.after(BigInt(sub.position), EVENTS_PER_DELIVERY, sub.channel ?? undefined, upTo);
+    if (!rows.length) {
+      // A replayed range with nothing (more) of this subscriber's in it: on to where it had been.
+      if (sub.replayUntil !== null) sub.deliveredTo = { position: sub.replayUntil, count: 0 };
+      return;
+    }
     // Subscribers see what an admin sees: personal data scrubbed out of the events' text.
     const events = rows.map((r) =>
       toFeedEvent(r, (step) => scrubberFor('none', { customer: step.customer, address: step.shippingAddress })),

@@ -40,6 +40,10 @@ const SubscriptionView = z
     lastError: z.string().nullable(),
     delivered: z.number().int().openapi({ description: 'Events delivered so far (deliveries again after a replay count again).' }),
     lastDeliveredAt: z.string().nullable(),
+    replay: z.object({ until: z.string(), resumeAt: z.string() }).nullable().openapi({
+      description:
+        'A replayed range under way: events up to `until` go again, then deliveries go on after `resumeAt` (where the subscriber had been); null otherwise.',
+    }),
   })
   .openapi('Subscription', {
     example: {
@@ -53,6 +57,7 @@ const SubscriptionView = z
       lastError: null,
       delivered: 1042,
       lastDeliveredAt: '2026-12-02T08:00:01.480Z',
+      replay: null,
     },
   });
 const Created = SubscriptionView.extend({
@@ -117,7 +122,9 @@ export function registerSubscriptionRoutes(app: App, subs: SubscriptionsRepo, o:
       method: 'post',
       path: '/v1/subscriptions/{subscriptionId}/replay',
       tags: ['back office'],
-      summary: 'Deliver the events after a position again (from there on, at once)',
+      summary: 'Deliver a range of the feed again: the events after a position (up to another, if given), at once',
+      description:
+        'With `after` only, every event after it goes again and deliveries go on from there. With `until` too, the events in (`after`, `until`] go again, then deliveries go on from where the subscriber had been: nothing past `until` comes twice. An `until` at or past where the subscriber had been is the same as none.',
       security: [{ apiKey: [] }],
       middleware: [requireRoles('ops', 'admin')] as const,
       request: {
@@ -126,9 +133,16 @@ export function registerSubscriptionRoutes(app: App, subs: SubscriptionsRepo, o:
           content: {
             'application/json': {
               schema: z
-                .object({ after: Position })
+                .object({
+                  after: Position,
+                  until: Position.optional().openapi({ description: 'The last position to deliver again.' }),
+                })
                 .strict()
-                .openapi('ReplayInput', { example: { after: '1000' } }),
+                .refine((r) => r.until === undefined || BigInt(r.until) > BigInt(r.after), {
+                  path: ['until'],
+                  message: 'must be after `after`',
+                })
+                .openapi('ReplayInput', { example: { after: '1000', until: '1042' } }),
             },
           },
           required: true,
@@ -141,7 +155,8 @@ export function registerSubscriptionRoutes(app: App, subs: SubscriptionsRepo, o:
     }),
     async (c) => {
       const { subscriptionId } = c.req.valid('param');
-      const s = await subs.rewind(subscriptionId, BigInt(c.req.valid('json').after));
+      const { after, until } = c.req.valid('json');
+      const s = await subs.rewind(subscriptionId, BigInt(after), until === undefined ? undefined : BigInt(until));
       if (!s) throw problems.notFound(`No subscription ${subscriptionId}.`);
       return c.json(view(s), 200);
     },

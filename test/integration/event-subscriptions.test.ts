@@ -178,6 +178,71 @@ describe('event subscriptions', () => {
       timeoutMs: 30_000,
     });
     expect(received.slice(before).map((e) => e.position)).toEqual(again.map((e) => e.position));
+
+    // Events that are no order step reach an up-to-date subscriber on their own: an invoice replaced
+    // (its replacement planned and issued, the original then replaced) writes no step.
+    const sale = (await (await stack.api(`/v1/orders/${ids[0]}/invoices`, { key: TEST_KEYS.finance })).json()) as {
+      items: { invoiceKey: string; kind: string }[];
+    };
+    const original = sale.items.find((i) => i.kind === 'sale')!.invoiceKey;
+    const fix = { note: 'the buyer is a company', buyer: { name: 'Công ty Nhận', taxCode: '0312345678' } };
+    const replaced = await stack.api(`/v1/orders/${ids[0]}/invoices/${encodeURIComponent(original)}/replace`, {
+      method: 'POST',
+      key: TEST_KEYS.finance,
+      json: fix,
+    });
+    expect(replaced.status, await replaced.clone().text()).toBe(201);
+    const invoiceStates = () =>
+      received.filter((e) => e.type === 'invoice.status' && e.orderId === ids[0]).map((e) => e as FeedEvent & { kind: string });
+    await eventually(() => Promise.resolve(invoiceStates().some((e) => e.kind === 'sale' && e.status === 'replaced') || undefined), {
+      what: 'the replacement delivered',
+      timeoutMs: 30_000,
+    });
+    expect(
+      invoiceStates()
+        .filter((e) => e.kind === 'replacement')
+        .map((e) => e.status),
+    ).toEqual(['pending', 'issued']);
+
+    // A chosen range (after, until]: exactly those events again, then on from where the subscriber had
+    // been — nothing past `until` twice, nothing new missed.
+    const everything = await feed(start);
+    const tip = everything.at(-1)!.position;
+    expect(received.at(-1)!.position).toBe(tip);
+    const [lo, hi] = [everything[Math.floor(everything.length / 4)]!.position, everything[Math.floor(everything.length / 3)]!.position];
+    const replayRange = (body: unknown) =>
+      stack.api(`/v1/subscriptions/${sub.subscriptionId}/replay`, { method: 'POST', key: TEST_KEYS.ops, json: body });
+    const backwards = await replayRange({ after: hi, until: lo });
+    expect(backwards.status).toBe(400);
+    expect(((await backwards.json()) as { errors: { path: string; message: string }[] }).errors).toEqual([
+      { path: 'until', message: 'must be after `after`' },
+    ]);
+    const mark = received.length;
+    const ranged = await replayRange({ after: lo, until: hi });
+    expect(ranged.status).toBe(200);
+    expect(((await ranged.json()) as { replay: unknown }).replay).toEqual({ until: hi, resumeAt: tip });
+    const inRange = everything.filter((e) => BigInt(e.position) > BigInt(lo) && BigInt(e.position) <= BigInt(hi));
+    expect(inRange.length).toBeGreaterThan(2);
+    // Something new meanwhile: it comes once, after the range.
+    expect(
+      (await stack.api('/v1/inventory/SUB-A/WH-HCM', { method: 'PUT', key: TEST_KEYS.admin, json: { onHand: 61, reason: 'recount' } }))
+        .status,
+    ).toBe(200);
+    const fresh = await eventually(
+      async () => {
+        const f = await feed(tip);
+        return f.length && received.some((e) => e.position === f.at(-1)!.position) ? f : undefined;
+      },
+      { what: 'the new event delivered after the range', timeoutMs: 30_000 },
+    );
+    expect(received.slice(mark).map((e) => e.position)).toEqual([...inRange, ...fresh].map((e) => e.position));
+    const after = (await (await stack.api('/v1/subscriptions', { key: TEST_KEYS.ops })).json()) as {
+      items: { subscriptionId: string; position: string; replay: unknown }[];
+    };
+    expect(after.items.find((x) => x.subscriptionId === sub.subscriptionId)).toMatchObject({
+      position: fresh.at(-1)!.position,
+      replay: null,
+    });
     // Unsubscribed: nothing more goes out.
     expect((await stack.api(`/v1/subscriptions/${sub.subscriptionId}`, { method: 'DELETE', key: TEST_KEYS.admin })).status).toBe(204);
     expect((await stack.api(`/v1/subscriptions/${sub.subscriptionId}`, { method: 'DELETE', key: TEST_KEYS.admin })).status).toBe(404);
