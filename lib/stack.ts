@@ -79,7 +79,10 @@ export interface StackOptions {
   runWorker?: boolean;
   /** Knobs of the workflow-start relay (intake/workflow-starts.ts); its defaults otherwise. */
   startRelay?: Partial<StartRelayOptions>;
-  /** `https`: event subscribers must be reached over https (production mode); `any` (the default): http too. */
+  /**
+   * `https` (production mode): event subscribers must be reached over https, at public internet
+   * addresses only; `any` (the default): http too, and this machine or the private network.
+   */
   subscriberUrls?: 'any' | 'https';
   /** Knobs of the event-delivery relay (worker/event-deliveries.ts); its defaults otherwise. */
   eventDeliveries?: Partial<RelayOptions>;
@@ -172,7 +175,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       statusPushes.start();
       cleanups.push(() => statusPushes.stop());
       // The event feed goes out to its subscribers from here too (worker/event-deliveries.ts).
-      const deliveries = new EventDeliveryRelay({ sql, logger: o.logger }, o.eventDeliveries);
+      const deliveries = new EventDeliveryRelay(
+        { sql, logger: o.logger, addresses: o.subscriberUrls === 'https' ? 'public' : 'any' },
+        o.eventDeliveries,
+      );
       deliveries.start();
       cleanups.push(() => deliveries.stop());
       // And the e-invoices the orders' money facts planned (worker/invoicing.ts).

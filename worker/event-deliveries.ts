@@ -7,12 +7,15 @@
  * deduplicates by `eventId` (and keeps the newest of a replaced step).
  */
 import { createHmac } from 'node:crypto';
+import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Sql } from '../db/client';
 import { EventsRepo, toFeedEvent } from '../db/events-repo';
 import { SubscriptionsRepo, type ClaimedSubscription } from '../db/subscriptions-repo';
 import type { Logger } from '../lib/logger';
 import { OutboxRelay, type RelayOptions } from '../lib/outbox-relay';
 import { scrubberFor } from '../lib/personal-data';
+import { notPublicLiteral, NotPublicAddressError, publicOnlyLookup } from '../lib/public-address';
 
 export const DEFAULT_DELIVERY_RELAY: RelayOptions = {
   batch: 20,
@@ -31,13 +34,55 @@ export function signDelivery(secret: string, body: string, at: number): string {
   return `t=${at},v1=${createHmac('sha256', secret).update(`${at}.${body}`).digest('hex')}`;
 }
 
+/**
+ * Which addresses a subscriber may be reached at: `public` (production) — public internet
+ * addresses only, checked on the address each connection goes to (lib/public-address.ts);
+ * `any` (development, tests): this machine and the private network too.
+ */
+export type SubscriberAddresses = 'any' | 'public';
+
+/**
+ * POSTs `body` to `url` and answers the status; no redirect is followed. With `public`, a host
+ * that is (or resolves to) no public address fails with NotPublicAddressError before anything is sent.
+ */
+export function postTo(
+  url: string,
+  headers: OutgoingHttpHeaders,
+  body: string,
+  o: { signal: AbortSignal; addresses: SubscriberAddresses },
+): Promise<number> {
+  const target = new URL(url);
+  const refused = o.addresses === 'public' ? notPublicLiteral(target) : undefined;
+  if (refused) return Promise.reject(new NotPublicAddressError(refused));
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      target,
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+        signal: o.signal,
+        ...(o.addresses === 'public' ? { lookup: publicOnlyLookup } : {}),
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 export class EventDeliveryRelay extends OutboxRelay<ClaimedSubscription> {
   readonly counts = { deliveries: 0, events: 0, failed: 0 };
   private readonly events: EventsRepo;
+  private readonly addresses: SubscriberAddresses;
 
-  constructor(deps: { sql: Sql; logger: Logger }, options: Partial<RelayOptions> = {}) {
+  constructor(deps: { sql: Sql; logger: Logger; addresses?: SubscriberAddresses }, options: Partial<RelayOptions> = {}) {
     super(new SubscriptionsRepo(deps.sql), { ...DEFAULT_DELIVERY_RELAY, ...options }, deps.logger, 'event delivery');
     this.events = new EventsRepo(deps.sql);
+    this.addresses = deps.addresses ?? 'any';
   }
 
   protected async handle(sub: ClaimedSubscription, timeoutMs: number): Promise<void> {
@@ -53,19 +98,17 @@ export class EventDeliveryRelay extends OutboxRelay<ClaimedSubscription> {
       toFeedEvent(r, (step) => scrubberFor('none', { customer: step.customer, address: step.shippingAddress })),
     );
     const body = JSON.stringify({ subscriptionId: sub.key, events });
-    const res = await fetch(sub.url, {
-      method: 'POST',
-      headers: {
+    const status = await postTo(
+      sub.url,
+      {
         'content-type': 'application/json',
         'x-oms-signature': signDelivery(sub.secret, body, Math.floor(Date.now() / 1000)),
         'x-oms-delivery': `${sub.key}:${events[0]!.position}-${events.at(-1)!.position}`,
       },
       body,
-      redirect: 'manual',
-      signal: AbortSignal.any([this.stopSignal, AbortSignal.timeout(timeoutMs)]),
-    });
-    await res.body?.cancel().catch(() => undefined);
-    if (res.status < 200 || res.status > 299) throw new Error(`subscriber answered ${res.status}`);
+      { signal: AbortSignal.any([this.stopSignal, AbortSignal.timeout(timeoutMs)]), addresses: this.addresses },
+    );
+    if (status < 200 || status > 299) throw new Error(`subscriber answered ${status}`);
     sub.deliveredTo = { position: events.at(-1)!.position, count: events.length };
     this.counts.deliveries++;
     this.counts.events += events.length;

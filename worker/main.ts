@@ -54,7 +54,8 @@ const statusPushes = new StatusPushRelay({
 });
 statusPushes.start();
 // So does the event feed to its subscribers.
-const deliveries = new EventDeliveryRelay({ sql, logger });
+// Production: to public internet addresses only.
+const deliveries = new EventDeliveryRelay({ sql, logger, addresses: config.mode === 'production' ? 'public' : 'any' });
 deliveries.start();
 // And the e-invoices the orders' money facts planned.
 const invoicing = new InvoiceRelay(

@@ -5,6 +5,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Subscription, SubscriptionsRepo } from '../../db/subscriptions-repo';
 import { CHANNELS } from '../../domain/order';
+import { notPublicTarget } from '../../lib/public-address';
 import type { App } from '../app';
 import { requireRoles } from '../auth';
 import { problems } from '../errors';
@@ -78,7 +79,7 @@ export function registerSubscriptionRoutes(app: App, subs: SubscriptionsRepo, o:
       path: '/v1/subscriptions',
       tags: ['back office'],
       summary: 'Subscribe a system (ERP, CRM, the books) to the event feed by signed webhooks',
-      // In production mode the URL must be https.
+      // In production mode the URL must be https, at a public address.
       description:
         'Deliveries are POSTs of `{subscriptionId, events: [FeedEvent…]}` (up to 100, in feed order, so in order per order), signed `X-OMS-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`; a 2xx takes them, anything else is retried with backoff (1 s doubling to 5 min) with the same events. At least once: deduplicate by `eventId`.',
       security: [{ apiKey: [] }],
@@ -93,6 +94,9 @@ export function registerSubscriptionRoutes(app: App, subs: SubscriptionsRepo, o:
       const body = c.req.valid('json');
       if (o.urls === 'https' && !body.url.startsWith('https:'))
         throw problems.validation([{ path: 'url', message: 'must be an https URL (production mode)' }]);
+      // Production: a public address (names are checked again at each delivery, on the address connected to).
+      const local = o.urls === 'https' ? await notPublicTarget(new URL(body.url)) : undefined;
+      if (local) throw problems.validation([{ path: 'url', message: `must be a public address (production mode): ${local}` }]);
       const s = await subs.create(body);
       return c.json({ ...view(s), secret: s.secret }, 201);
     },

@@ -195,6 +195,14 @@ async function orderInProduction(apiEntry: string, workerEntry: string): Promise
   });
   expect(sub.status).toBe(400);
   expect(await sub.text()).toContain('must be an https URL (production mode)');
+  // Nor inside the network the service runs in: the cloud's metadata service is no subscriber.
+  const metadata = await fetch(`${base}/v1/subscriptions`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${KEYS.admin}` },
+    body: JSON.stringify({ url: 'https://169.254.169.254/latest/meta-data/' }),
+  });
+  expect(metadata.status).toBe(400);
+  expect(await metadata.text()).toContain('must be a public address (production mode): 169.254.169.254 is not a public address');
 
   // Signed with the deployment's secret: taken in, and the order goes through the gateway, the
   // warehouse and the carrier at their own URLs, to the end of its return window.

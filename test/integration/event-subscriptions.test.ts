@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
+import { SubscriptionsRepo } from '../../db/subscriptions-repo';
 import { placeAndDeliver, startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 interface FeedEvent {
@@ -75,24 +76,76 @@ const feed = async (after: string) =>
   ((await (await stack.api(`/v1/events?after=${after}&limit=500`, { key: TEST_KEYS.ops })).json()) as { items: FeedEvent[] }).items;
 
 describe('event subscriptions', () => {
-  it('in production mode a subscriber must be reached over https', async () => {
-    const prod = await startTestStack({ runWorker: false, subscriberUrls: 'https' });
+  it('in production mode a subscriber must be reached over https, at a public address — checked again on the address each delivery connects to', async () => {
+    const prod = await startTestStack({ subscriberUrls: 'https', eventDeliveries: { pollMs: 100, retryMinMs: 100, retryMaxMs: 200 } });
     try {
-      const plain = await prod.api('/v1/subscriptions', {
-        method: 'POST',
-        key: TEST_KEYS.admin,
-        json: { url: 'http://erp.example.vn/oms' },
-      });
+      const subscribe = (url: string) => prod.api('/v1/subscriptions', { method: 'POST', key: TEST_KEYS.admin, json: { url } });
+      const plain = await subscribe('http://erp.example.vn/oms');
       expect(plain.status).toBe(400);
       expect(((await plain.json()) as { errors: { path: string; message: string }[] }).errors).toEqual([
         { path: 'url', message: 'must be an https URL (production mode)' },
       ]);
-      const tls = await prod.api('/v1/subscriptions', {
-        method: 'POST',
-        key: TEST_KEYS.admin,
-        json: { url: 'https://erp.example.vn/oms' },
+      // The cloud's metadata service, this machine, the private network: refused, saying why.
+      for (const [url, why] of [
+        ['https://169.254.169.254/latest/meta-data/', '169.254.169.254 is not a public address'],
+        ['https://127.0.0.1:5432/', '127.0.0.1 is not a public address'],
+        ['https://[::1]/', '::1 is not a public address'],
+        ['https://10.0.3.7/erp', '10.0.3.7 is not a public address'],
+      ]) {
+        const res = await subscribe(url!);
+        expect(res.status, url).toBe(400);
+        expect(((await res.json()) as { errors: { path: string; message: string }[] }).errors).toEqual([
+          { path: 'url', message: `must be a public address (production mode): ${why}` },
+        ]);
+      }
+      // A name that resolves to this machine only, by the machine's own resolver.
+      const named = await subscribe('https://localhost:7233/');
+      expect(named.status).toBe(400);
+      expect(((await named.json()) as { errors: { message: string }[] }).errors[0]!.message).toMatch(
+        /^must be a public address \(production mode\): localhost resolves to /,
+      );
+      expect((await subscribe('https://erp.example.vn/oms')).status).toBe(201);
+      // A name that pointed somewhere public when it was added and points here now (DNS rebinding),
+      // and an address written in before this check: the relay connects to neither.
+      let reached = 0;
+      const local = createServer((_req, res) => {
+        reached++;
+        res.writeHead(204).end();
       });
-      expect(tls.status).toBe(201);
+      await new Promise<void>((r) => local.listen(0, '127.0.0.1', r));
+      const port = (local.address() as AddressInfo).port;
+      try {
+        await seedNetwork(prod.db.sql, { 'SUB-P': { 'WH-HCM': 1 } });
+        const repo = new SubscriptionsRepo(prod.db.sql);
+        const rebound = await repo.create({ url: `http://localhost:${port}/hook`, from: 'start' });
+        const literal = await repo.create({ url: `http://127.0.0.1:${port}/hook`, from: 'start' });
+        const count = await prod.api('/v1/inventory/SUB-P/WH-HCM', {
+          method: 'PUT',
+          key: TEST_KEYS.admin,
+          json: { onHand: 5, reason: 'count' },
+        });
+        expect(count.status, await count.clone().text()).toBe(200);
+        const listed = await eventually(
+          async () => {
+            const l = (await (await prod.api('/v1/subscriptions', { key: TEST_KEYS.ops })).json()) as {
+              items: { subscriptionId: string; attempts: number; lastError: string | null; position: string; delivered: number }[];
+            };
+            const mine = l.items.filter((x) => x.subscriptionId === rebound.subscriptionId || x.subscriptionId === literal.subscriptionId);
+            return mine.every((x) => x.attempts >= 2) ? mine : undefined;
+          },
+          { what: 'both deliveries refused, twice', timeoutMs: 20_000 },
+        );
+        const byId = Object.fromEntries(listed.map((x) => [x.subscriptionId, x]));
+        expect(byId[rebound.subscriptionId]!.lastError).toMatch(/^localhost resolves to .*: not a public address$/);
+        expect(byId[literal.subscriptionId]!.lastError).toBe('127.0.0.1 is not a public address');
+        expect(listed.map((x) => [x.position, x.delivered])).toEqual([
+          ['0', 0],
+          ['0', 0],
+        ]);
+        expect(reached).toBe(0);
+      } finally {
+        local.close();
+      }
     } finally {
       await prod.close();
     }
