@@ -46,11 +46,12 @@ export type MoneyFact =
  * The quote a fact's VAT is in proportion to: the part its units carry (domain/tax.ts
  * `quoteOfUnits`), or the order's whole quote for a fact that names none.
  *
- * Only where prices include tax: a share of the total by value (domain/order-lines.ts) is then
- * exactly its units' part of the quote's gross, so the part's VAT is the share's. Where the tax is
- * on top, a share by net value is not its goods' gross (10% goods and 5% goods of the same price
- * get the same share), and taking each part's own VAT would book less than the buyer was charged:
- * those orders keep the whole quote's proportion, whose VAT adds up to the tax on top.
+ * Only where a share of the total (domain/order-lines.ts) is its units' part of the quote's gross,
+ * so the part's VAT is the share's: prices that include tax (shares by value), and prices before
+ * tax whose shares weigh each unit with its tax (`sharesWeighTax`). Orders with tax on top taken
+ * before that shared by net value — 10% goods and 5% goods of the same price got the same share —
+ * and taking each part's own VAT would book less than the buyer was charged: they keep the whole
+ * quote's proportion, whose VAT adds up to the tax on top.
  */
 export function quoteOfFact(
   fact: MoneyFact,
@@ -62,12 +63,12 @@ export function quoteOfFact(
 
 /**
  * The part of the quote a fact's named units carry, where its VAT is theirs (see `quoteOfFact`);
- * none when the fact names no units, prices exclude tax, or the part comes to nothing (a cent's
+ * none when the fact names no units, its order's shares were by net value, or the part comes to nothing (a cent's
  * worth of goods and no shipping carries no proportion: the order's is used).
  */
 export function namedPart(fact: MoneyFact, quote: OrderTaxQuote | null | undefined, ordered: readonly number[]): OrderTaxQuote | undefined {
   const lines = 'lines' in fact ? fact.lines : undefined;
-  if (!quote?.pricesIncludeTax || !lines?.length) return undefined;
+  if (!(quote?.pricesIncludeTax || quote?.sharesWeighTax) || !lines?.length) return undefined;
   const part = quoteOfUnits(quote, ordered, lines);
   return toMinor(part.gross) > 0 ? part : undefined;
 }

@@ -80,8 +80,13 @@ export function planCuts(candidates: readonly { id: string; lines: readonly Line
 
 /** An order's prices as the share rules need them (minor units). */
 export interface PricedLines {
-  /** Unit price per line, by position: line n is at n − 1. */
-  unitPrices: readonly number[];
+  /**
+   * What a unit of each line is worth when the order's total is shared out, by position: line n
+   * is at n − 1. Its unit price; for an order whose tax is on top (taken from `unitValuesWithTax`
+   * on, domain/tax.ts), its gross — so a parcel of 10% goods carries their tax, not the order's
+   * average.
+   */
+  unitValues: readonly number[];
   /** Units ordered per line, by position. */
   ordered: readonly number[];
   /**
@@ -106,7 +111,7 @@ export function splitInWholeSteps(amount: number, weights: number[], step = 1): 
 
 /** The value of `lines` at their unit prices. */
 export const valueOf = (priced: PricedLines, lines: readonly LineUnits[]) =>
-  lines.reduce((a, l) => a + (priced.unitPrices[l.lineNo - 1] ?? 0) * l.quantity, 0);
+  lines.reduce((a, l) => a + (priced.unitValues[l.lineNo - 1] ?? 0) * l.quantity, 0);
 
 /**
  * The units' share of the order's `total`: discounts and shipping spread in proportion to value,
@@ -114,7 +119,7 @@ export const valueOf = (priced: PricedLines, lines: readonly LineUnits[]) =>
  * more than the total, and every unit ordered carries all of it.
  */
 export function unitsShare(priced: PricedLines, total: number, lines: readonly LineUnits[]): number {
-  const orderValue = priced.ordered.reduce((a, q, i) => a + (priced.unitPrices[i] ?? 0) * q, 0);
+  const orderValue = priced.ordered.reduce((a, q, i) => a + (priced.unitValues[i] ?? 0) * q, 0);
   const value = valueOf(priced, lines);
   if (orderValue <= 0) return 0;
   return value >= orderValue ? mulDiv(total, value, orderValue) : downToStep(mulDiv(total, value, orderValue), priced.step);

@@ -13,8 +13,8 @@ export interface LineUnits {
 }
 
 export interface RefundBasis {
-  /** Unit price of each order line (minor units), by position: line n is at n − 1. */
-  unitPrices: readonly number[];
+  /** What a unit of each order line is worth in the share rules (domain/order-lines.ts `PricedLines`), by position. */
+  unitValues: readonly number[];
   /** Units of each line the buyer keeps: ordered − cancelled, by position. */
   keptUnits: readonly number[];
   /** What the buyer paid (minor units): the captures of a prepaid order, the amount due of a COD one. */
@@ -33,8 +33,8 @@ const unitsOf = (lines: readonly LineUnits[], lineNo: number) => lines.reduce((a
 
 /** The refund due for `lines` coming back, given the returns already promised a refund. */
 export function returnRefundDue(basis: RefundBasis, lines: readonly LineUnits[], promised: readonly PromisedReturn[]): number {
-  const value = (ls: readonly LineUnits[]) => ls.reduce((a, l) => a + (basis.unitPrices[l.lineNo - 1] ?? 0) * l.quantity, 0);
-  const keptValue = basis.keptUnits.reduce((a, q, i) => a + (basis.unitPrices[i] ?? 0) * q, 0);
+  const value = (ls: readonly LineUnits[]) => ls.reduce((a, l) => a + (basis.unitValues[l.lineNo - 1] ?? 0) * l.quantity, 0);
+  const keptValue = basis.keptUnits.reduce((a, q, i) => a + (basis.unitValues[i] ?? 0) * q, 0);
   const left = basis.paid - promised.reduce((a, r) => a + r.refundDue, 0);
   if (left <= 0 || keptValue <= 0) return 0;
   const back = [...promised.flatMap((r) => r.lines), ...lines];

@@ -167,6 +167,28 @@ export interface OrderTaxQuote {
   net: string;
   tax: string;
   gross: string;
+  /**
+   * Prices before tax, and the order's shares of its total weigh each unit with its tax
+   * (`unitValuesWithTax`): a shipment's or a return's share is its goods' gross, so its VAT is
+   * theirs. Absent on orders taken before: their shares are by net value, and their facts keep
+   * the order's proportion (domain/journal.ts `namedPart`).
+   */
+  sharesWeighTax?: true;
+}
+
+/**
+ * What a unit of each line weighs when an order whose tax is on top shares out its total
+ * (domain/order-lines.ts `PricedLines.unitValues`): its gross in the quote (its net after the
+ * discount, plus its tax) per unit, to the minor unit. Then a parcel's share is its goods' gross
+ * and shipping in proportion to it — what `quoteOfUnits` says that parcel carries — and not its
+ * goods' net value with the order's average rate on top. A line that holds anything weighs at
+ * least 1.
+ */
+export function unitValuesWithTax(quote: OrderTaxQuote, ordered: readonly number[]): number[] {
+  return ordered.map((q, i) => {
+    const gross = toMinor(quote.lines.find((l) => l.lineNo === i + 1)?.gross ?? '0');
+    return q > 0 && gross > 0 ? Math.max(1, Math.round(gross / q)) : 0;
+  });
 }
 
 /**

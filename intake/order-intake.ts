@@ -9,7 +9,7 @@ import { fromMinor } from '../domain/money';
 import { orderIdFor, type CanonicalOrder } from '../domain/order';
 import type { OrderSettings } from '../domain/settings';
 import { computeTotalMinor } from '../domain/validate';
-import { quoteOrder, withChargedTax, type OrderTaxQuote, type TaxCategory } from '../domain/tax';
+import { quoteOrder, unitValuesWithTax, withChargedTax, type OrderTaxQuote, type TaxCategory } from '../domain/tax';
 import { PUSH_CARRIERS } from '../activities/carriers/carrier-activities';
 import type { Sql } from '../db/client';
 import type { OrderWorkflowInput } from '../workflows/order';
@@ -47,6 +47,15 @@ export async function intakeOrder(
   const input: OrderWorkflowInput = {
     orderId,
     order,
+    // Tax on top: the order's shares weigh each unit with its tax (domain/tax.ts `unitValuesWithTax`).
+    ...(tax.sharesWeighTax
+      ? {
+          unitValues: unitValuesWithTax(
+            tax,
+            order.lines.map((l) => l.quantity),
+          ),
+        }
+      : {}),
     pushCarriers: [...PUSH_CARRIERS],
     settings: { ...deps.settings, returnWindowMs: deps.returnWindows[order.channel] ?? deps.returnWindows.default ?? 0 },
   };
@@ -90,6 +99,6 @@ async function quoteTax(
   const order: CanonicalOrder = exclusive ? { ...given, pricesIncludeTax: false } : given;
   const quote = quoteOrder(order, (sku) => categories.get(sku) ?? 'standard', { pricesIncludeTax: !exclusive });
   if (!exclusive) return { order, tax: quote };
-  if (order.taxOnTop === undefined) return { order: { ...order, taxOnTop: quote.tax }, tax: quote };
-  return { order, tax: withChargedTax(quote, order.taxOnTop, order.currency) };
+  if (order.taxOnTop === undefined) return { order: { ...order, taxOnTop: quote.tax }, tax: { ...quote, sharesWeighTax: true } };
+  return { order, tax: { ...withChargedTax(quote, order.taxOnTop, order.currency), sharesWeighTax: true } };
 }

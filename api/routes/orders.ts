@@ -127,6 +127,10 @@ const OrderTax = z
     shipping: QuotedLine.optional(),
     groups: z.array(z.object({ rate: z.union([z.number(), z.literal('exempt')]), ...TaxAmounts })),
     ...TaxAmounts,
+    sharesWeighTax: z.literal(true).optional().openapi({
+      description:
+        "Prices before tax, and each parcel's and return's share of the total weighs its goods with their own tax, so its VAT is theirs (orders taken before this: by net value, at the order's average rate).",
+    }),
   })
   .openapi('OrderTax', {
     description:

@@ -520,6 +520,19 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
         ],
       }),
     );
+    // The same parcels priced before tax (a B2B price list): the tax is added on top, and each parcel's
+    // share of the total weighs its goods with their own tax.
+    const onTop = await c.submit(
+      makeOrder({
+        shippingAddress: CENTRAL,
+        lines: [
+          { sku: 'SKU-J1', quantity: 2, unitPrice: '100000.00' },
+          { sku: 'SKU-JE', quantity: 1, unitPrice: '100000.00' },
+        ],
+        shippingFee: '30000.00',
+        pricesIncludeTax: false,
+      }),
+    );
     const cancelLine = await stack.api(`/v1/orders/${cut}/cancel`, {
       method: 'POST',
       key: TEST_KEYS.cs,
@@ -527,11 +540,12 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     });
     expect(cancelLine.status).toBe(200);
     await c.until(split, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
+    await c.until(onTop, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
     await c.returnAccepted(split, 1, 'duplicate gift', false, 2);
     await c.until(split, (o) => o.returns.some((r) => r.status === 'accepted'), 'the book refunded');
     await c.until(cut, (o) => o.waitingFor === 'the return window to close', 'delivered, window open');
 
-    const inv = await c.issuedInvoices({ [split]: 3, [cut]: 1 });
+    const inv = await c.issuedInvoices({ [split]: 3, [cut]: 1, [onTop]: 2 });
     const skus = (i: Invoice) => i.lines.map((l) => l.sku);
     const sales = inv[split]!.filter((i) => i.kind === 'sale');
     const tshirts = sales.find((i) => skus(i)[0] === 'SKU-J1');
@@ -552,11 +566,31 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
     expect(sale!.gross).toBe('220000.00');
     expect(toMinor(sale!.vat)).toBe(await c.serviceEstimate('220000.00', 'VN-VAT-10'));
 
+    // Priced before tax: 200,000 + 20,000 (10%) of T-shirts, 100,000 + 5,000 (5%) of book, 30,000 + 3,000
+    // of shipping — 358,000 đ in all. The T-shirt parcel captured its goods' gross and its part of the
+    // shipping (by the goods' gross), all at 10%; the book's parcel the rest, the book at 5%. Before,
+    // both split the total by net value (2 : 1) and carried the order's average rate.
+    const onTopInv = inv[onTop]!;
+    expect(onTopInv.map((i) => i.kind)).toEqual(['sale', 'sale']);
+    const t = onTopInv.find((i) => skus(i)[0] === 'SKU-J1')!;
+    const b = onTopInv.find((i) => i !== t)!;
+    expect(skus(t)).toEqual(['SKU-J1', 'shipping']);
+    expect(skus(b)).toEqual(['SKU-JE', 'shipping']);
+    expect(toMinor(t.gross) + toMinor(b.gross)).toBe(toMinor('358000.00'));
+    // 220,000 of 325,000 of goods' gross carries 220/325 of the 33,000 of shipping: 22,338 đ.
+    expect(t.gross).toBe('242338.00');
+    expect(Math.abs(toMinor(t.vat) - (await c.serviceEstimate(t.gross, 'VN-VAT-10')))).toBeLessThanOrEqual(100);
+    const bookLine = b.lines.find((l) => l.sku === 'SKU-JE')!;
+    expect(bookLine.rate).toBe(5);
+    expect(Math.abs(toMinor(bookLine.vat) - (await c.serviceEstimate(bookLine.gross, 'VN-VAT-5')))).toBeLessThanOrEqual(100);
+    // Together, the tax the buyer was charged on top, but for the đồng each parcel rounds down.
+    expect(Math.abs(toMinor(t.vat) + toMinor(b.vat) - toMinor('28000.00'))).toBeLessThanOrEqual(200);
+
     // The journal's VAT, the tax committed less refunded and the service's own ledger agree, no variance.
-    const taxed = await c.settledTax({ [split]: 3, [cut]: 1 });
+    const taxed = await c.settledTax({ [split]: 3, [cut]: 1, [onTop]: 2 });
     const lines = await c.journal();
     expectBalanced(lines);
-    for (const id of [split, cut]) {
+    for (const id of [split, cut, onTop]) {
       const journalVat = -net(
         lines.filter((l) => l.orderId === id),
         ACCOUNTS.vat,

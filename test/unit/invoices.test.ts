@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { invoicedNet, planInvoices, type KnownInvoice, type PlannedInvoice } from '../../domain/invoices';
 import { vatWithin, type MoneyFact } from '../../domain/journal';
 import { fromMinor, toMinor } from '../../domain/money';
-import { unitsShare } from '../../domain/order-lines';
-import { currencyStep, quoteOfUnits, quoteOrder, type TaxCategory } from '../../domain/tax';
+import { splitInWholeSteps, unitsShare, valueOf } from '../../domain/order-lines';
+import { currencyStep, quoteOfUnits, quoteOrder, unitValuesWithTax, type TaxCategory } from '../../domain/tax';
 
 const order = {
   lines: [
@@ -59,7 +59,7 @@ describe('e-invoices from money facts', () => {
 
   it("a shipment's capture invoices its own goods at their own rates; a return adjusts the sale that carried them", () => {
     // TEA (10%) ships from one warehouse, BOOK (5%) from another: each capture is its units' share of the total.
-    const priced = { unitPrices: [5_500_000, 10_500_000], ordered: [2, 1] };
+    const priced = { unitValues: [5_500_000, 10_500_000], ordered: [2, 1] };
     const total = 23_700_000;
     const teaShare = unitsShare(priced, total, [{ lineNo: 1, quantity: 2 }]);
     const bookShare = total - teaShare;
@@ -91,7 +91,7 @@ describe('e-invoices from money facts', () => {
   });
 
   it('a return of goods from two parcels adjusts each sale for its own goods, at their own rates', () => {
-    const priced = { unitPrices: [5_500_000, 10_500_000], ordered: [2, 1], step: 100 };
+    const priced = { unitValues: [5_500_000, 10_500_000], ordered: [2, 1], step: 100 };
     const total = 23_700_000;
     const teaShare = unitsShare(priced, total, [{ lineNo: 1, quantity: 2 }]);
     const sales = planInvoices(
@@ -125,25 +125,102 @@ describe('e-invoices from money facts', () => {
     back.forEach((a, i) => expect(Math.abs(a.vat - sales[i]!.vat)).toBeLessThanOrEqual(100));
   });
 
-  it('prices before tax, mixed rates, two parcels by value: their VAT adds up to the tax on top (the order’s proportion)', () => {
-    const exclusive = quoteOrder(
+  it('prices before tax, mixed rates, two parcels: taken before, shares by net value and the order’s proportion; now, shares weigh the tax and each parcel’s VAT is its own goods’', () => {
+    const before = quoteOrder(
       { lines: [order.lines[0]!, order.lines[1]!], shippingFee: '22000', currency: 'VND' },
       (sku) => categories[sku]!,
       { pricesIncludeTax: false },
     );
-    const priced = { unitPrices: [5_500_000, 10_500_000], ordered: [2, 1], step: 100 };
-    const total = toMinor(exclusive.gross);
-    const teaShare = unitsShare(priced, total, [{ lineNo: 1, quantity: 2 }]);
-    const { invoices } = planInvoices(
-      'o1',
-      [
-        { ...captured('capture:tea', fromMinor(teaShare)), lines: [{ lineNo: 1, quantity: 2 }] },
-        { ...captured('capture:book', fromMinor(total - teaShare)), lines: [{ lineNo: 2, quantity: 1 }] },
-      ],
-      [],
-      { quote: exclusive, currency: 'VND', ordered: [2, 1] },
+    const now = { ...before, sharesWeighTax: true as const };
+    const total = toMinor(before.gross);
+    const parcels = (q: typeof before, unitValues: number[]) => {
+      const teaShare = unitsShare({ unitValues, ordered: [2, 1], step: 100 }, total, [{ lineNo: 1, quantity: 2 }]);
+      return planInvoices(
+        'o1',
+        [
+          { ...captured('capture:tea', fromMinor(teaShare)), lines: [{ lineNo: 1, quantity: 2 }] },
+          { ...captured('capture:book', fromMinor(total - teaShare)), lines: [{ lineNo: 2, quantity: 1 }] },
+        ],
+        [],
+        { quote: q, currency: 'VND', ordered: [2, 1] },
+      ).invoices;
+    };
+    // Taken before: the tea (10%) and the book (5%) parcels split the total by net value, and each
+    // carries the order's average rate; only their sum is the tax on top.
+    const old = parcels(before, [5_500_000, 10_500_000]);
+    expect(Math.abs(old.reduce((a, i) => a + i.vat, 0) - toMinor(before.tax))).toBeLessThanOrEqual(200);
+    // Now: each parcel's share is its goods' gross and its shipping part, and its VAT is theirs —
+    // the tea's 10% (and shipping's) and the book's 5%, to the đồng; the sum is still the tax on top.
+    const weights = unitValuesWithTax(now, [2, 1]);
+    expect(weights).toEqual([6_050_000, 11_025_000]);
+    const [tea, book] = parcels(now, weights);
+    const part = (lineNo: number, q: number) => quoteOfUnits(now, [2, 1], [{ lineNo, quantity: q }]);
+    expect(Math.abs(tea!.gross - toMinor(part(1, 2).gross))).toBeLessThanOrEqual(100);
+    expect(Math.abs(tea!.vat - toMinor(part(1, 2).tax))).toBeLessThanOrEqual(100);
+    expect(Math.abs(book!.vat - toMinor(part(2, 1).tax))).toBeLessThanOrEqual(100);
+    expect(tea!.lines.filter((l) => l.sku !== 'shipping').map((l) => [l.sku, l.rate])).toEqual([['TEA', 10]]);
+    expect(book!.lines.filter((l) => l.sku !== 'shipping').map((l) => [l.sku, l.rate])).toEqual([['BOOK', 5]]);
+    expect(Math.abs(tea!.vat + book!.vat - toMinor(now.tax))).toBeLessThanOrEqual(200);
+    // By net value the book's parcel would have carried the order's average rate: more than its 5%.
+    expect(old[1]!.vat - book!.vat).toBeGreaterThan(100);
+  });
+
+  it('prices before tax: parcels of any split carry their own goods’ VAT, and together the tax on top (property)', () => {
+    const cats = ['standard', 'reduced', 'essential', 'zero', 'exempt'] as const;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({ q: fc.integer({ min: 1, max: 6 }), price: fc.integer({ min: 1, max: 500_000 }), cat: fc.constantFrom(...cats) }),
+          { minLength: 1, maxLength: 5 },
+        ),
+        fc.integer({ min: 0, max: 50_000 }),
+        fc.integer({ min: 0, max: 20 }),
+        // Which parcel (of up to three) each unit travels in.
+        fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 30, maxLength: 30 }),
+        (ls, shipping, discountPct, parcelOf) => {
+          const lines = ls.map((l, i) => ({ sku: `S${i}`, quantity: l.q, unitPrice: fromMinor(l.price * 100) }));
+          const whole = ls.reduce((a, l) => a + l.price * 100 * l.q, 0) + shipping * 100;
+          const discount = Math.floor((whole * discountPct) / 100 / 100) * 100;
+          const q = {
+            ...quoteOrder(
+              { lines, shippingFee: fromMinor(shipping * 100), discount: fromMinor(discount), currency: 'VND' },
+              (sku) => ls[Number(sku.slice(1))]!.cat,
+              { pricesIncludeTax: false },
+            ),
+            sharesWeighTax: true as const,
+          };
+          const ordered = ls.map((l) => l.q);
+          const groups: { lineNo: number; quantity: number }[][] = [[], [], []];
+          let u = 0;
+          ls.forEach((l, i) => {
+            for (let k = 0; k < l.q; k++) {
+              const g = groups[parcelOf[u++ % parcelOf.length]!]!;
+              const at = g.find((x) => x.lineNo === i + 1);
+              if (at) at.quantity++;
+              else g.push({ lineNo: i + 1, quantity: 1 });
+            }
+          });
+          const used = groups.filter((g) => g.length);
+          const priced = { unitValues: unitValuesWithTax(q, ordered), ordered, step: 100 };
+          const shares = splitInWholeSteps(
+            toMinor(q.gross),
+            used.map((g) => valueOf(priced, g)),
+            100,
+          );
+          const facts = used.map((g, i) => ({ ...captured(`capture:${i}`, fromMinor(shares[i]!)), lines: g }));
+          const { invoices } = planInvoices('o', facts, [], { quote: q, currency: 'VND', ordered });
+          // Together: the tax on top, but for a đồng per parcel rounded down (and one more per parcel
+          // where a share is a đồng from its goods' gross).
+          expect(Math.abs(invoices.reduce((a, i) => a + i.vat, 0) - toMinor(q.tax))).toBeLessThanOrEqual(200 * used.length);
+          // Each: its own goods' VAT, to rounding.
+          invoices.forEach((inv, i) => {
+            const own = quoteOfUnits(q, ordered, used[i]!);
+            expect(Math.abs(inv.vat - toMinor(own.tax)), JSON.stringify({ inv: inv.vat, own: own.tax })).toBeLessThanOrEqual(200);
+          });
+        },
+      ),
+      { numRuns: 400 },
     );
-    expect(Math.abs(invoices.reduce((a, i) => a + i.vat, 0) - toMinor(exclusive.tax))).toBeLessThanOrEqual(200);
   });
 
   it('a part of the quote: its lines by units, shipping by their gross; all the units are the quote itself (property)', () => {

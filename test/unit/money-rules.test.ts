@@ -76,7 +76,7 @@ describe('money rules (domain/)', () => {
       fc.property(orderArb, ({ lines, cancelled, paidFactor, seed }) => {
         const kept = lines.map((l, i) => l.ordered - cancelled[i]!);
         const goods = lines.reduce((a, l, i) => a + l.price * kept[i]!, 0);
-        const basis = { unitPrices: lines.map((l) => l.price), keptUnits: kept, paid: Math.floor(goods * paidFactor) };
+        const basis = { unitValues: lines.map((l) => l.price), keptUnits: kept, paid: Math.floor(goods * paidFactor) };
         const promised: PromisedReturn[] = [];
         for (const r of returnsOf(kept, seed)) {
           const due = returnRefundDue(basis, r, promised);
@@ -92,7 +92,7 @@ describe('money rules (domain/)', () => {
   });
 
   it("a return that is not the last gets its lines' share, rounded down", () => {
-    const basis = { unitPrices: [100_000_00, 50_000_00], keptUnits: [2, 1], paid: 270_000_00 };
+    const basis = { unitValues: [100_000_00, 50_000_00], keptUnits: [2, 1], paid: 270_000_00 };
     // 1 × 100000 of 250000 in goods → 108000 (shipping and discount spread in proportion).
     expect(returnRefundDue(basis, [{ lineNo: 1, quantity: 1 }], [])).toBe(108_000_00);
     const first = { lines: [{ lineNo: 1, quantity: 1 }], refundDue: 108_000_00 };
@@ -108,7 +108,7 @@ describe('money rules (domain/)', () => {
       ),
     ).toBe(162_000_00);
     // Three equal units at a total of 100.00: 33.33, 33.33, and the last one 33.34.
-    const thirds = { unitPrices: [1], keptUnits: [3], paid: 100_00 };
+    const thirds = { unitValues: [1], keptUnits: [3], paid: 100_00 };
     const one = [{ lineNo: 1, quantity: 1 }];
     expect(returnRefundDue(thirds, one, [])).toBe(33_33);
     expect(returnRefundDue(thirds, one, [{ lines: one, refundDue: 33_33 }])).toBe(33_33);
@@ -123,7 +123,7 @@ describe('money rules (domain/)', () => {
   it('nothing paid yet, nothing refunded: the order must know its captures before a return is priced', () => {
     // The chaos run's order: 3 × 149000 + 15000 shipping; with the capture unknown the rule gives 0.
     const lines = [{ lineNo: 1, quantity: 3 }];
-    expect(returnRefundDue({ unitPrices: [149_000_00], keptUnits: [3], paid: 0 }, lines, [])).toBe(0);
-    expect(returnRefundDue({ unitPrices: [149_000_00], keptUnits: [3], paid: 462_000_00 }, lines, [])).toBe(462_000_00);
+    expect(returnRefundDue({ unitValues: [149_000_00], keptUnits: [3], paid: 0 }, lines, [])).toBe(0);
+    expect(returnRefundDue({ unitValues: [149_000_00], keptUnits: [3], paid: 462_000_00 }, lines, [])).toBe(462_000_00);
   });
 });

@@ -29,7 +29,7 @@ const pricedArb = fc
     minLength: 1,
     maxLength: 5,
   })
-  .map((ls): PricedLines => ({ unitPrices: ls.map((l) => l.price), ordered: ls.map((l) => l.ordered) }));
+  .map((ls): PricedLines => ({ unitValues: ls.map((l) => l.price), ordered: ls.map((l) => l.ordered) }));
 
 const allUnits = (p: PricedLines): LineUnits[] => p.ordered.map((q, i) => ({ lineNo: i + 1, quantity: q }));
 
@@ -95,7 +95,7 @@ describe('order lines and shares (domain/order-lines)', () => {
         // Returns one group at a time: each refund whole đồng, the last one all that is left.
         const promised: { lines: LineUnits[]; refundDue: number }[] = [];
         for (const g of groups.filter((x) => x.length)) {
-          const due = returnRefundDue({ unitPrices: priced.unitPrices, keptUnits: priced.ordered, paid: total, step: STEP }, g, promised);
+          const due = returnRefundDue({ unitValues: priced.unitValues, keptUnits: priced.ordered, paid: total, step: STEP }, g, promised);
           expect(whole(due), `refund ${due}`).toBe(true);
           promised.push({ lines: g, refundDue: due });
         }
@@ -200,7 +200,7 @@ describe('order lines and shares (domain/order-lines)', () => {
   });
 
   it('examples: a share rounds down; a cut replacement carries its share less the cut units; groups by warehouse', () => {
-    const priced = { unitPrices: [100_000_00, 50_000_00], ordered: [2, 1] };
+    const priced = { unitValues: [100_000_00, 50_000_00], ordered: [2, 1] };
     // 270000 over 250000 of goods: one unit of line 1 carries 108000.
     expect(unitsShare(priced, 270_000_00, [{ lineNo: 1, quantity: 1 }])).toBe(108_000_00);
     expect(shareAfterCut(162_000_00, 0, 54_000_00)).toBe(108_000_00);

@@ -2,7 +2,7 @@
  * What the tax relay judges by: the VAT each invoice line carries (a share of the order's quote,
  * or of the part its units carry, domain/invoices.ts) stays within rounding (`VARIANCE_STEPS`) of
  * the tax calculated afresh on that line's gross at its rate — over random orders, categories,
- * discounts, partial captures and refunds of some of the units or of all — so an honest order never shows as a variance; and the local provider flags a line
+ * discounts, prices with tax or before it, partial captures and refunds of some of the units or of all — so an honest order never shows as a variance; and the local provider flags a line
  * that is off by more.
  */
 import fc from 'fast-check';
@@ -10,9 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { localTaxService } from '../../activities/tax/service';
 import { planInvoices, type KnownInvoice } from '../../domain/invoices';
 import type { MoneyFact } from '../../domain/journal';
-import { fromMinor } from '../../domain/money';
+import { fromMinor, toMinor } from '../../domain/money';
 import { unitsShare } from '../../domain/order-lines';
-import { TAX_CATEGORIES, currencyStep, linesAtVariance, quoteOrder, type TaxCategory } from '../../domain/tax';
+import { TAX_CATEGORIES, currencyStep, linesAtVariance, quoteOrder, unitValuesWithTax, type TaxCategory } from '../../domain/tax';
 
 const doc = (currency: string, lines: { no: number; sku: string; rate: number | 'exempt'; gross: string; tax: string }[]) => ({
   code: 'c',
@@ -49,7 +49,9 @@ describe('tax documents against a fresh calculation', () => {
         ),
         // Facts name their units (as the workflow tells them now), or none does (facts told before).
         fc.boolean(),
-        async (currency, ls, shipping, discountPct, steps, named) => {
+        // Prices with tax, or before tax (the tax on top, shares weighing it).
+        fc.boolean(),
+        async (currency, ls, shipping, discountPct, steps, named, inclusive) => {
           const unit = currencyStep(currency);
           const order = {
             lines: ls.map((l, i) => ({ sku: `S${i}`, quantity: l.quantity, unitPrice: fromMinor(l.units * unit) })),
@@ -58,13 +60,15 @@ describe('tax documents against a fresh calculation', () => {
           };
           const whole = ls.reduce((a, l) => a + l.units * unit * l.quantity, 0) + shipping * unit;
           const discount = Math.floor((whole * discountPct) / 100 / unit) * unit;
-          const quote = quoteOrder({ ...order, discount: fromMinor(discount) }, (sku) => ls[Number(sku.slice(1))]!.category, {
-            pricesIncludeTax: true,
+          const quoted = quoteOrder({ ...order, discount: fromMinor(discount) }, (sku) => ls[Number(sku.slice(1))]!.category, {
+            pricesIncludeTax: inclusive,
           });
+          const quote = inclusive ? quoted : { ...quoted, sharesWeighTax: true as const };
           let known: KnownInvoice[] = [];
-          const total = whole - discount;
+          const total = toMinor(quote.gross);
           const ordered = ls.map((l) => l.quantity);
-          const priced = { unitPrices: ls.map((l) => l.units * unit), ordered, step: unit };
+          const unitValues = inclusive ? ls.map((l) => l.units * unit) : unitValuesWithTax(quote, ordered);
+          const priced = { unitValues, ordered, step: unit };
           // When facts name their units, they are as an order's are: a capture is a parcel of units not
           // captured yet, for their share of the total; a refund (a return, a parcel back, a
           // cancellation) gives back units sold and not given back yet, for some or all of their share.

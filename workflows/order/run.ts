@@ -46,6 +46,12 @@ export interface OrderWorkflowInput {
   settings: OrderSettings;
   /** Carriers that push webhooks; the rest are polled. */
   pushCarriers: string[];
+  /**
+   * What a unit of each line weighs when the total is shared out, when not its unit price: an
+   * order whose tax is on top weighs its units with their tax (domain/tax.ts `unitValuesWithTax`),
+   * so each parcel's share is its own goods' gross. Absent on orders taken before (by net value).
+   */
+  unitValues?: number[];
 }
 
 /** Every patch of the order workflow (see patches.ts). */
@@ -209,7 +215,7 @@ export class OrderRun {
     const stepped = this.patched('amounts-in-currency-steps');
     this.factUnits = stepped;
     this.priced = {
-      unitPrices: order.lines.map((l) => toMinor(l.unitPrice)),
+      unitValues: input.unitValues ?? order.lines.map((l) => toMinor(l.unitPrice)),
       ordered: order.lines.map((l) => l.quantity),
       step: stepped ? currencyStep(order.currency) : 1,
     };
@@ -311,7 +317,7 @@ export class OrderRun {
   refundDueFor(lines: LineQuantity[], returnId?: string): number {
     return returnRefundDue(
       {
-        unitPrices: this.priced.unitPrices,
+        unitValues: this.priced.unitValues,
         keptUnits: this.order.lines.map((l, i) => l.quantity - this.cancelledOf(i + 1)),
         paid: this.paidMinor(),
         step: this.priced.step,
