@@ -22,7 +22,7 @@ export function createApiMetrics(opts: { defaultMetrics?: boolean } = {}): ApiMe
     name: 'oms_http_request_duration_seconds',
     help: 'HTTP request latency by route and status',
     labelNames: ['method', 'route', 'status'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    buckets: [0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
   const middleware: MiddlewareHandler = async (c, next) => {

@@ -16,12 +16,13 @@
  * API and workers run compiled, as the image runs them (`npm run build` into the run's directory);
  * BENCH_FROM_SOURCE=1 runs them through tsx instead (the worker then bundles its workflows at start).
  *
- *   BENCH_SECTIONS=1 | 2 | 1,2   BENCH_OPEN_ORDERS=10000   BENCH_WORKERS=1   BENCH_WORKER_NICE=0   npm run bench:deploy
+ *   BENCH_SECTIONS=1 | 2 | 1,2   BENCH_OPEN_ORDERS=10000   BENCH_WORKERS=1   BENCH_WORKER_NICE=0   BENCH_NICE=0   npm run bench:deploy
  * The workers' settings come from this shell (OMS_WORKER_MAX_CACHED_WORKFLOWS, ...), defaults otherwise.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import { setPriority, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { createSql } from '../db/client';
 import { migrate } from '../db/migrate';
@@ -39,6 +40,13 @@ const WINDOW = num('BENCH_WINDOW', 300);
 const WORKERS = num('BENCH_WORKERS', 1);
 /** BENCH_WORKER_NICE=10: the worker processes at a lower CPU priority than the API (as a shared host would run them). */
 const WORKER_NICE = num('BENCH_WORKER_NICE', 0);
+/**
+ * BENCH_NICE=19: what a deployment runs on other machines than the API's — the worker(s), the
+ * Temporal server, the sandbox standing in for the outside systems — at that CPU priority, every
+ * thread of them, so that on this machine's shared cores they yield to the API (and to
+ * PostgreSQL, which the API needs, and to this bench, which stands for the channels' side).
+ */
+const ELSEWHERE_NICE = num('BENCH_NICE', 0);
 /** BENCH_TEMPORAL=cluster: a real Temporal server on the run's PostgreSQL (built once, as `npm run test:cluster`). */
 const CLUSTER = process.env.BENCH_TEMPORAL === 'cluster';
 const SECTIONS = (process.env.BENCH_SECTIONS ?? '1,2').split(',').map((s) => s.trim());
@@ -88,6 +96,38 @@ function processTree(pid: number): { tree: Set<number>; stats: Map<number, { ppi
   return { tree, stats };
 }
 /** CPU of each named process over `fn`, as % of one core. */
+/**
+ * What the API itself saw, from its Prometheus metrics: a reading, and what happened between it
+ * and a later one — the share of `POST /v1/orders` handled within 20 ms (its own clock, from the
+ * request parsed to the answer written), and its event loop's delay (prom-client's, over the
+ * seconds since the reading before: it resets on each scrape).
+ */
+async function serverSide(apiUrl: string) {
+  const text = await (await fetch(`${apiUrl}/metrics`)).text();
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+  const bucket = (le: string) =>
+    value(
+      new RegExp(`oms_http_request_duration_seconds_bucket\\{[^}]*le="${le}"[^}]*method="POST",route="/v1/orders",status="201"\\} (\\d+)`),
+    ) ||
+    value(
+      new RegExp(`oms_http_request_duration_seconds_bucket\\{[^}]*method="POST",route="/v1/orders",status="201"[^}]*le="${le}"\\} (\\d+)`),
+    );
+  // prom-client samples the loop every 10 ms and records the whole interval: the delay is past those 10 ms.
+  const ms = (name: string) => Math.max(0, value(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm')) * 1000 - 10).toFixed(1);
+  const reading = { within: bucket('0\\.02') || 0, all: bucket('\\+Inf') || 0 };
+  return {
+    ...reading,
+    since(later: { within: number; all: number; lagP50: string; lagP99: string; lagMax: string }) {
+      const n = later.all - reading.all;
+      const k = later.within - reading.within;
+      return { ...later, within20: n ? `${k}/${n} (${((100 * k) / n).toFixed(1)}%)` : 'none' };
+    },
+    lagP50: ms('nodejs_eventloop_lag_p50_seconds'),
+    lagP99: ms('nodejs_eventloop_lag_p99_seconds'),
+    lagMax: ms('nodejs_eventloop_lag_max_seconds'),
+  };
+}
+
 async function cpuOver<T>(procs: ManagedProc[], fn: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
   const before = procs.map((p) => cpuSeconds(p.pid));
   const t = performance.now();
@@ -132,6 +172,14 @@ try {
     baseEnv,
     omsEnv: { OMS_RISK_VELOCITY_PER_HOUR: '1000000', OMS_STOCK_SYNC_INTERVAL: '5s' },
     sandboxStepMs: 20,
+    ...(ELSEWHERE_NICE || WORKER_NICE
+      ? {
+          nice: {
+            worker: ELSEWHERE_NICE || WORKER_NICE,
+            ...(ELSEWHERE_NICE ? { temporal: ELSEWHERE_NICE, sandbox: ELSEWHERE_NICE } : {}),
+          },
+        }
+      : {}),
     log: (l) => say(`   [processes] ${l}`),
   });
   const t = topo;
@@ -147,11 +195,8 @@ try {
   await q`update stock set on_hand = 100000000, reserved = 0, safety_stock = 0`;
   await Promise.all([...t.apis, ...t.workers].map((p) => p.ensureUp(Date.now() + 600_000)));
   say(`worker RSS at start: ${t.workers.map((w) => rssMiB(w.pid).toFixed(0)).join(' + ')} MiB`);
-  if (WORKER_NICE) {
-    // On a machine the API shares with a busy worker: the worker yields the CPU to intake.
-    for (const w of t.workers) if (w.pid) setPriority(w.pid, WORKER_NICE);
-    say(`worker process(es) run at nice ${WORKER_NICE} (BENCH_WORKER_NICE)`);
-  }
+  if (ELSEWHERE_NICE) say(`worker(s), Temporal server and sandbox run at nice ${ELSEWHERE_NICE} (BENCH_NICE): as on machines of their own`);
+  else if (WORKER_NICE) say(`worker process(es) run at nice ${WORKER_NICE} (BENCH_WORKER_NICE)`);
   const sizing = Object.entries(baseEnv).filter(([k]) => k.startsWith('OMS_WORKER_MAX_'));
   say(
     `worker settings: ${sizing.length ? sizing.map(([k, v]) => `${k}=${v}`).join(' ') : 'the defaults (lib/config.ts DEFAULT_WORKER_SIZING)'}`,
@@ -211,13 +256,26 @@ try {
     const t0 = performance.now();
     const before = await accepted();
     await Promise.all(Array.from({ length: BURST }, post));
+    const served = await serverSide(t.apiUrl);
+    // This process stands for the channels: its own event loop's delay is in every latency it measures.
+    const own = monitorEventLoopDelay({ resolution: 1 });
+    own.enable();
     const { result, cpu } = await cpuOver(procs, () =>
       Promise.all([atFixedRate(RATE, SECONDS, async () => void (await post())), atFixedRate(RATE, SECONDS, healthz)]),
     );
+    own.disable();
     const [intake, health] = result;
+    const inside = served.since(await serverSide(t.apiUrl));
     say(`   (a burst of ${BURST} orders was taken in first: the worker works through it during the window)`);
     say(`   POST /v1/orders, worker saturated:           ${lat(intake)}  (${intake.length} orders, all 201)`);
     say(`   GET /healthz, same seconds:                  ${lat(health)}`);
+    say(
+      `   inside the API (its /metrics, same seconds): intake handled within 20 ms ${inside.within20}; event-loop delay p50 ${inside.lagP50} ms, p99 ${inside.lagP99} ms, max ${inside.lagMax} ms`,
+    );
+    const ownMs = (x: number) => Math.max(0, x / 1e6 - 1).toFixed(1);
+    say(
+      `   this bench's own event-loop delay, same seconds: p50 ${ownMs(own.percentile(50))} ms, p99 ${ownMs(own.percentile(99))} ms, max ${ownMs(own.max)} ms`,
+    );
     say(
       `   CPU in those seconds (% of one core):        ${Object.entries(cpu)
         .map(([n, c]) => `${n} ${c.toFixed(0)}%`)

@@ -41,6 +41,11 @@ export interface TopologyOptions {
   apis?: number;
   /** A directory of `npm run build` output: API and workers run compiled (dist/api.js, dist/worker.js), as in the image. */
   compiled?: string;
+  /**
+   * CPU priority (nice, 0–19) to start some processes at, every thread of them: on a machine that
+   * stands for several, what a deployment runs elsewhere yields the CPU to what is measured.
+   */
+  nice?: Partial<Record<'temporal' | 'sandbox' | 'worker', number>>;
   log: (line: string) => void;
 }
 
@@ -113,15 +118,18 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
     OMS_WORKER_METRICS_PORT: 'off',
     LOG_LEVEL: 'info',
   };
-  const spec = (name: string, args: string[], env: Record<string, string>, ready: RegExp, readyTimeoutMs = 120_000): ProcSpec => ({
-    name,
-    command: NODE,
-    args,
-    env,
-    cwd: ROOT,
-    ready,
-    readyTimeoutMs,
-  });
+  const spec = (name: string, args: string[], env: Record<string, string>, ready: RegExp, readyTimeoutMs = 120_000): ProcSpec => {
+    const nice = o.nice?.[name.startsWith('worker-') ? 'worker' : (name as 'temporal' | 'sandbox')];
+    return {
+      name,
+      // `nice` runs the process itself (exec), so its pid and group are the same: stops and kills reach it.
+      ...(nice ? { command: 'nice', args: ['-n', String(nice), NODE, ...args] } : { command: NODE, args }),
+      env,
+      cwd: ROOT,
+      ready,
+      readyTimeoutMs,
+    };
+  };
   const proc = (s: ProcSpec) => new ManagedProc(s, logs, o.log);
 
   const postgres = proc(
