@@ -487,7 +487,8 @@ export function registerOrderRoutes(app: App, orders: OrderService): void {
       },
       responses: {
         201: {
-          description: 'Return opened (or, for a repeated Idempotency-Key, the return that request opened); a return label follows',
+          description:
+            "Return opened (or, for a repeated Idempotency-Key, the return that request opened); a return label follows. The order's workflow has it; `GET /v1/orders/{orderId}` lists it once the step that opens it is written, a moment later.",
           content: { 'application/json': { schema: z.object({ returnId: z.string().openapi({ example: 'order-web-10001-return-1' }) }) } },
         },
         ...pick(400, 401, 403, 404, 409, 413, 415, 422),
