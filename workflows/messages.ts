@@ -145,6 +145,10 @@ export interface ShipmentProgress extends Pick<
   eventDetail?: Record<string, unknown>;
   actor: string;
   captured?: { captureId: string; amount: string };
+  /** The shipment's share authorised again (the order's authorisation had lapsed, or was about to): a hold of its own. */
+  authorised?: { authorizationId: string; amount: string };
+  /** A hold given up for the shipment's share: released on an authorisation (its share captured from a newer one), or lapsed there. */
+  released?: { authorizationId: string; amount: string; lapsed?: boolean };
   /**
    * Counts the shipment's messages. Two sent at once (the SLA watcher and the main loop) may
    * arrive in either order; the order takes the shipment's state only from the newest.

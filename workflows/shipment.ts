@@ -243,6 +243,8 @@ async function runShipment(input: ShipmentInput, patches: Patches<ShipmentPatch>
       event: p.event,
       ...(p.eventDetail ? { eventDetail: p.eventDetail } : {}),
       ...(p.captured ? { captured: p.captured } : {}),
+      ...(p.authorised ? { authorised: p.authorised } : {}),
+      ...(p.released ? { released: p.released } : {}),
     };
     await host.tell(progress);
   };
@@ -421,7 +423,8 @@ async function runShipment(input: ShipmentInput, patches: Patches<ShipmentPatch>
     let originalHoldsShare = false;
     /** Re-authorisations that lapsed in turn: each later capture needs a key of its own. */
     let lapsedAgain = 0;
-    const reauthorise = async () => {
+    /** Authorises the share again; `lapsed`: the authorisation it was on let it go (else it is released once captured). */
+    const reauthorise = async (lapsed: boolean) => {
       // A gateway answers a key it has seen with the same (declined) answer: an ops retry is a new request.
       const auth = await steps.run('re-authorise payment', () =>
         acts.authorizePayment({
@@ -435,11 +438,14 @@ async function runShipment(input: ShipmentInput, patches: Patches<ShipmentPatch>
       await tell({
         event: `shipment ${input.shipmentId}: the authorisation had lapsed; ${auth.amount} authorised again (${auth.authorizationId})`,
         eventDetail: { authorizationId: auth.authorizationId },
+        // For the books (domain/journal.ts): a hold of its own, and the one it replaces given up.
+        authorised: { authorizationId: auth.authorizationId, amount: auth.amount },
+        ...(lapsed ? { released: { authorizationId, amount: capture.amount, lapsed: true } } : {}),
       });
       authorizationId = auth.authorizationId;
     };
     if (canReauthorise && capture.expiresAt && Date.parse(capture.expiresAt) - REAUTHORISE_MARGIN_MS <= Date.now()) {
-      await reauthorise();
+      await reauthorise(false);
       originalHoldsShare = true;
     }
     for (;;) {
@@ -463,7 +469,7 @@ async function runShipment(input: ShipmentInput, patches: Patches<ShipmentPatch>
           if (!patched('reauthorise-again')) throw err;
           lapsedAgain += 1;
         }
-        await reauthorise();
+        await reauthorise(true);
       }
     }
 
@@ -479,6 +485,7 @@ async function runShipment(input: ShipmentInput, patches: Patches<ShipmentPatch>
       await tell({
         event: `shipment ${input.shipmentId}: released ${released.released ?? capture.amount} held for it on the original authorisation ${capture.authorizationId} (captured from the new one)`,
         eventDetail: { authorizationId: capture.authorizationId, released: released.released ?? capture.amount },
+        released: { authorizationId: capture.authorizationId, amount: released.released ?? capture.amount },
       });
     }
   }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalOrder } from '../../domain/order';
 import { NeedsAttentionKey } from '../../workflows/search-attributes';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
-import { orderWorkflowIds, startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+import { journalHolds, orderWorkflowIds, startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 interface OrderBody {
@@ -24,6 +24,8 @@ interface OrderBody {
 }
 interface LedgerEntry {
   type: string;
+  /** The capture's, the void's... */
+  id?: string;
   orderId: string;
   authorizationId?: string;
   amount: string;
@@ -243,6 +245,32 @@ describe('authorisations lapse, bookings are forgotten', () => {
     expect(captures).toHaveLength(1);
     expect(captures[0]!.authorizationId).toBe(auths[1]!.authorizationId);
     expect(o.timeline.some((t) => /authorisation had lapsed/.test(t.event))).toBe(true);
+    // The books follow the gateway: the lapsed hold given up, the new one journalled and captured from —
+    // neither holds anything, as the gateway's ledger says (authorised − captured − expired).
+    const gatewayHolds = Object.fromEntries(
+      auths.map((a) => [
+        a.authorizationId!,
+        ledger
+          .filter((e) => e.authorizationId === a.authorizationId)
+          .reduce(
+            (h, e) => h + (e.type === 'authorize' ? 1 : ['capture', 'void', 'expire'].includes(e.type) ? -1 : 0) * Number(e.amount) * 100,
+            0,
+          ),
+      ]),
+    );
+    expect(Object.values(gatewayHolds)).toEqual([0, 0]);
+    const books = await eventually(
+      async () => {
+        const h = await journalHolds(
+          stack,
+          orderId,
+          captures.map((c) => ({ id: c.id!, authorizationId: c.authorizationId })),
+        );
+        return Object.keys(h).length === 2 && Object.values(h).every((v) => v === 0) ? h : undefined;
+      },
+      { what: 'the journal holding what the gateway holds' },
+    );
+    expect(books).toEqual(gatewayHolds);
   });
 
   it('an authorisation near its expiry is authorised again before the capture, without trying the old one', async () => {

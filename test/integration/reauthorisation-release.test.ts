@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_AUTHORIZATION_TTL_MS } from '../../sandbox/payments';
 import { DEV_SANDBOX_KEY } from '../../sandbox/server';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+import { journalHolds, startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 interface OrderBody {
@@ -71,6 +71,25 @@ function held(entries: Entry[]): Record<string, number> {
     out[a.id] = minor(a.amount) - on.reduce((s, e) => s + minor(e.amount), 0);
   }
   return out;
+}
+/**
+ * The journal's holds per authorisation equal the gateway's (`held`), and are `expected`; every
+ * authorisation the gateway made is journalled, for its amount. Waits for the journal to catch up.
+ */
+async function expectJournalHolds(orderId: string, entries: Entry[], expected: Record<string, number>): Promise<void> {
+  const captures = entries.filter((e) => e.type === 'capture');
+  const books = await eventually(
+    async () => {
+      const h = await journalHolds(stack, orderId, captures);
+      const same = Object.keys(h).length === Object.keys(expected).length && Object.entries(expected).every(([k, v]) => h[k] === v);
+      return same ? h : undefined;
+    },
+    { what: 'the journal holding what the gateway holds', timeoutMs: 30_000 },
+  ).catch(async (err: unknown) => {
+    throw new Error(`${String(err)}; journal: ${JSON.stringify(await journalHolds(stack, orderId, captures))}`);
+  });
+  expect(books).toEqual(held(entries));
+  expect(books).toEqual(expected);
 }
 const submit = async (order: ReturnType<typeof makeOrder>) => {
   const res = await stack.api('/v1/orders', { method: 'POST', key: TEST_KEYS.web, json: order });
@@ -147,6 +166,9 @@ describe('a capture that re-authorises releases its share of the original author
         [original, '100000.00', true, `${orderId}-shipment-1:release-share`],
       ]);
       expect(held(entries)).toEqual({ [original]: 0, [renewed]: 0 });
+      // The books hold what the gateway holds: both authorisations journalled, the share released on
+      // the original and captured from the new one — nothing left held on either.
+      await expectJournalHolds(orderId, entries, { [original]: 0, [renewed]: 0 });
     } finally {
       await setAuthTtl(DEFAULT_AUTHORIZATION_TTL_MS);
     }
@@ -237,6 +259,7 @@ describe('a capture that re-authorises releases its share of the original author
         [original, '100000.00', true],
       ]);
       expect(held(entries)).toEqual({ [original]: 0, [renewed]: 0 });
+      await expectJournalHolds(orderId, entries, { [original]: 0, [renewed]: 0 });
     } finally {
       await setAuthTtl(DEFAULT_AUTHORIZATION_TTL_MS);
     }

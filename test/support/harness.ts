@@ -184,3 +184,33 @@ export function stockUnits(events: StockFeedEvent[]): Record<string, number> {
       units[`${e.type} ${l.sku}@${l.warehouseId}`] = (units[`${e.type} ${l.sku}@${l.warehouseId}`] ?? 0) + l.quantity;
   return units;
 }
+
+/**
+ * What the accounting journal (finance's `GET /v1/accounting/journal`) says each authorisation of
+ * an order still holds, in minor units: its `9100` memo account, debited when authorised, credited
+ * when captured from or released (voided, lapsed). A capture names its capture, not its
+ * authorisation: `captures` (the gateway's) says which authorisation each was from.
+ */
+export async function journalHolds(
+  stack: TestStack,
+  orderId: string,
+  captures: { id: string; authorizationId?: string }[],
+): Promise<Record<string, number>> {
+  const lines: { orderId: string; kind: string; ref: string | null; account: string; debit: string; credit: string }[] = [];
+  for (let after: string | null = null; ;) {
+    const res = await stack.api(`/v1/accounting/journal?limit=500${after ? `&after=${after}` : ''}`, { key: TEST_KEYS.finance });
+    if (res.status !== 200) throw new Error(`journal answered ${res.status}`);
+    const page = (await res.json()) as { items: typeof lines; next: string | null };
+    lines.push(...page.items.filter((l) => l.orderId === orderId));
+    if (!page.next) break;
+    after = page.next;
+  }
+  const minor = (s: string) => Math.round(Number(s) * 100);
+  const holds: Record<string, number> = {};
+  for (const l of lines.filter((x) => x.account.startsWith('9100 '))) {
+    const auth = l.kind === 'captured' ? captures.find((c) => c.id === l.ref)?.authorizationId : l.ref;
+    if (!auth) throw new Error(`journal line ${l.kind} ${l.ref}: no authorisation known for it`);
+    holds[auth] = (holds[auth] ?? 0) + minor(l.debit) - minor(l.credit);
+  }
+  return holds;
+}

@@ -245,6 +245,15 @@ export async function applyProgress(o: OrderRun, p: ShipmentProgress, status?: O
       settledAt: cods.every((x) => x.cod!.settled) ? new Date().toISOString() : null,
     });
   }
+  // Holds a shipment took out or gave up when the order's authorisation lapsed (memo accounts of the journal).
+  if (p.authorised) o.learned({ kind: 'authorised', key: `auth:${p.authorised.authorizationId}`, ...p.authorised });
+  if (p.released)
+    o.learned({
+      kind: 'released',
+      key: `${p.released.lapsed ? 'lapsed' : 'release-share'}:${s.shipmentId}:${p.released.authorizationId}`,
+      amount: p.released.amount,
+      authorizationId: p.released.authorizationId,
+    });
   if (p.captured) {
     s.captured = p.captured.amount;
     state.payment.captures.push({ shipmentId: s.shipmentId, ...p.captured });
