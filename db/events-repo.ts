@@ -90,6 +90,8 @@ export interface ThingFeedRow {
  */
 export interface ReservationState {
   lines: { lineNo: number; sku: string; warehouseId: string; quantity: number }[];
+  /** Stock held under another key than the order's: an exchange's replacement (the return's id), a parcel sent again. */
+  reservation?: string;
 }
 
 export type FeedRow = StepRow | StockFeedRow | ThingFeedRow;

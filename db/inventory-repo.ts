@@ -314,24 +314,40 @@ function stockSelect(sql: Sql | TransactionSql) {
 /** What an order's stock events say (`stock.reserved`, `stock.released`, `stock.committed`). */
 export type ReservationEventType = 'stock.reserved' | 'stock.released' | 'stock.committed';
 
-/** The event feed's `subject` of an order's reservations. */
-const reservationSubject = (orderId: string) => `reservation:${orderId}`;
+/** The event feed's `subject` of a reservation key's stock. */
+const reservationSubject = (key: string) => `reservation:${key}`;
 
-/** Appends one stock event of an order's reservations to the event feed (in the caller's transaction); nothing when no unit moved. */
-async function logReservation(tx: TransactionSql, orderId: string, type: ReservationEventType, lines: Allocation[]): Promise<void> {
+/**
+ * The order a reservation key belongs to, in SQL: the key itself when it is an order's id; else
+ * the order of an exchange's replacement (reserved under the return's id, `<orderId>-return-<n>`)
+ * or of a parcel sent again (`<orderId>-shipment-<n>-reship`), as workflows/order names them.
+ */
+const orderOfKey = (sql: Sql | TransactionSql, key: string) =>
+  sql`coalesce((select order_id from orders where order_id = ${key}),
+               (select order_id from orders where order_id = regexp_replace(${key}, '-(return-[0-9]+|shipment-[0-9]+-reship)$', '')),
+               ${key})`;
+
+/** Which reservation an event is of, when it is not the order's own (an exchange's, a parcel sent again). */
+const reservationOf = (sql: Sql | TransactionSql, key: string) =>
+  sql`case when exists (select 1 from orders where order_id = ${key}) then '{}'::jsonb else jsonb_build_object('reservation', ${key}::text) end`;
+
+/** Appends one stock event of a reservation to the event feed (in the caller's transaction); nothing when no unit moved. */
+async function logReservation(tx: TransactionSql, key: string, type: ReservationEventType, lines: Allocation[]): Promise<void> {
   const moved = lines.filter((l) => l.quantity > 0).sort((a, b) => a.lineNo - b.lineNo || a.warehouseId.localeCompare(b.warehouseId));
   if (!moved.length) return;
   const data = { lines: moved.map((l) => ({ lineNo: l.lineNo, sku: l.sku, warehouseId: l.warehouseId, quantity: l.quantity })) };
-  await tx`insert into feed_events (order_id, type, subject, data) values (${orderId}, ${type}, ${reservationSubject(orderId)}, ${tx.json(data)})`;
+  await tx`insert into feed_events (order_id, type, subject, data)
+    values (${orderOfKey(tx, key)}, ${type}, ${reservationSubject(key)}, ${tx.json(data)}::jsonb || ${reservationOf(tx, key)})`;
 }
 
 /**
  * The same, as a statement of a `with` whose CTE `r` returned the reservations it changed
  * (line_no, sku, warehouse_id, quantity): one event for all of them, none if there were none.
  */
-function reservationEvent(sql: Sql, orderId: string, type: ReservationEventType) {
+function reservationEvent(sql: Sql, key: string, type: ReservationEventType) {
   return sql`insert into feed_events (order_id, type, subject, data)
-    select ${orderId}, ${type}, ${reservationSubject(orderId)}, jsonb_build_object('lines', jsonb_agg(
+    select ${orderOfKey(sql, key)}, ${type}, ${reservationSubject(key)}, jsonb_build_object('lines', jsonb_agg(
       jsonb_build_object('lineNo', line_no, 'sku', sku, 'warehouseId', warehouse_id, 'quantity', quantity) order by line_no, warehouse_id))
+      || ${reservationOf(sql, key)}
     from r having count(*) > 0`;
 }

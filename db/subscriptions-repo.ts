@@ -39,12 +39,16 @@ const cols = (s: Sql) =>
     case when replay_until is null then null
          else jsonb_build_object('until', replay_until::text, 'resumeAt', resume_at::text) end as replay`;
 
-/** Whether the feed holds an event past subscription `s`'s position that it would be sent (its channel's, if it has one). */
+/**
+ * Whether the feed holds an event past subscription `s`'s position that it would be sent (its
+ * channel's, if it has one): as `EventsRepo.after` reads them, so a claim never finds an event the
+ * delivery cannot show (and claims again, for ever).
+ */
 const hasEventsPast = (sql: Sql) =>
   sql`(exists (select 1 from order_timeline t where t.feed_id > s.position
                 and (s.channel is null or exists (select 1 from orders o where o.order_id = t.order_id and o.channel = s.channel)))
        or exists (select 1 from feed_events e where e.feed_id > s.position
-                and (s.channel is null or exists (select 1 from orders o where o.order_id = e.order_id and o.channel = s.channel)))
+                and exists (select 1 from orders o where o.order_id = e.order_id and (s.channel is null or o.channel = s.channel)))
        or (s.channel is null and exists (select 1 from stock_adjustments a where a.feed_id > s.position)))`;
 
 export class SubscriptionsRepo extends OutboxTable<ClaimedSubscription> {
@@ -81,14 +85,16 @@ export class SubscriptionsRepo extends OutboxTable<ClaimedSubscription> {
    * Ops: deliver again the events after `after` (at once, whatever the backoff; a delivery in
    * flight does not move it on). With `until`, only up to it: then the subscriber goes on from
    * the furthest it had been, so nothing past `until` comes twice. An `until` at or past that
-   * point is a replay from `after` on.
+   * point is a replay from `after` on; an `after` past where the subscriber is moves nothing
+   * forward (those events have not gone out yet).
    */
   async rewind(id: string, after: bigint, until?: bigint): Promise<Subscription | undefined> {
     const s = this.sql;
     const furthest = s`greatest(position, coalesce(resume_at, position))`;
     const ranged = until === undefined ? s`false` : s`${until.toString()}::bigint < ${furthest}`;
+    // Never forward: events past where the subscriber is have not gone out yet, and go out in turn.
     const [row] = await s<Subscription[]>`
-      update subscriptions set position = ${after.toString()}::bigint,
+      update subscriptions set position = least(${after.toString()}::bigint, position),
         replay_until = case when ${ranged} then ${until?.toString() ?? null}::bigint end,
         resume_at = case when ${ranged} then ${furthest} end,
         attempts = 0, next_attempt_at = clock_timestamp(), last_error = null, claimed_until = null, claim_token = null

@@ -40,6 +40,7 @@ for (const [net, prefix] of [
   ['100::', 64], // discard
   ['2001::', 23], // IETF protocol assignments (Teredo among them)
   ['2001:db8::', 32], // documentation
+  ['3fff::', 20], // documentation (RFC 9637)
   ['2002::', 16], // 6to4: an IPv4 address inside
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local
@@ -75,7 +76,8 @@ export async function notPublicTarget(url: URL): Promise<string | undefined> {
   if (literal || isIP(hostOf(url))) return literal;
   const addresses = await lookupAll(hostOf(url)).catch(() => undefined);
   if (!addresses?.length || addresses.some((a) => isPublicAddress(a.address))) return undefined;
-  return `${hostOf(url)} resolves to ${addresses.map((a) => a.address).join(', ')}`;
+  // Not which ones: an answer that maps the private network is not for whoever asked.
+  return `${hostOf(url)} resolves to no public address`;
 }
 
 const lookupAll = (host: string) =>
@@ -97,10 +99,8 @@ export const publicOnlyLookup: LookupFunction = (hostname, options, callback) =>
   dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
     if (err) return callback(err, '', 0);
     const usable = addresses.filter((a) => isPublicAddress(a.address));
-    if (!usable.length) {
-      const seen = addresses.map((a) => a.address).join(', ');
-      return callback(new NotPublicAddressError(`${hostname} resolves to ${seen || 'nothing'}: not a public address`), '', 0);
-    }
+    // The message goes where ops read it (`lastError`): it says that, not which private addresses.
+    if (!usable.length) return callback(new NotPublicAddressError(`${hostname} resolves to no public address`), '', 0);
     if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, usable);
     callback(null, usable[0]!.address, usable[0]!.family);
   });

@@ -42,8 +42,9 @@ export function signDelivery(secret: string, body: string, at: number): string {
 export type SubscriberAddresses = 'any' | 'public';
 
 /**
- * POSTs `body` to `url` and answers the status; no redirect is followed. With `public`, a host
- * that is (or resolves to) no public address fails with NotPublicAddressError before anything is sent.
+ * POSTs `body` to `url` and answers the status; no redirect is followed. With `public`, a URL
+ * that is not https, or a host that is (or resolves to) no public address, fails before anything
+ * is sent.
  */
 export function postTo(
   url: string,
@@ -52,6 +53,8 @@ export function postTo(
   o: { signal: AbortSignal; addresses: SubscriberAddresses },
 ): Promise<number> {
   const target = new URL(url);
+  // Production: over TLS only, whatever was subscribed before it was production.
+  if (o.addresses === 'public' && target.protocol !== 'https:') return Promise.reject(new Error('not an https URL (production mode)'));
   const refused = o.addresses === 'public' ? notPublicLiteral(target) : undefined;
   if (refused) return Promise.reject(new NotPublicAddressError(refused));
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;

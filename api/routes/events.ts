@@ -160,6 +160,10 @@ const ReservationEvent = z
     channel: z.string(),
     channelOrderId: z.string(),
     lines: z.array(z.object({ lineNo: z.number().int(), sku: z.string(), warehouseId: z.string(), quantity: z.number().int().positive() })),
+    reservation: z.string().optional().openapi({
+      description:
+        "Stock held under another key than the order's own: an exchange's replacement (the return's id), or a parcel sent again after it came back to the sender (`<shipmentId>-reship`).",
+    }),
     at: z.string(),
   })
   .openapi('ReservationEvent', {

@@ -102,23 +102,24 @@ describe('event subscriptions', () => {
       const named = await subscribe('https://localhost:7233/');
       expect(named.status).toBe(400);
       expect(((await named.json()) as { errors: { message: string }[] }).errors[0]!.message).toMatch(
-        /^must be a public address \(production mode\): localhost resolves to /,
+        /^must be a public address \(production mode\): localhost resolves to no public address$/,
       );
       expect((await subscribe('https://erp.example.vn/oms')).status).toBe(201);
       // A name that pointed somewhere public when it was added and points here now (DNS rebinding),
-      // and an address written in before this check: the relay connects to neither.
+      // an address written in before this check, and a plain-http URL subscribed before production
+      // mode: the relay connects to none (not even a TCP connection reaches this machine's server).
       let reached = 0;
-      const local = createServer((_req, res) => {
-        reached++;
-        res.writeHead(204).end();
-      });
+      const local = createServer((_req, res) => res.writeHead(204).end());
+      local.on('connection', () => reached++);
       await new Promise<void>((r) => local.listen(0, '127.0.0.1', r));
       const port = (local.address() as AddressInfo).port;
       try {
         await seedNetwork(prod.db.sql, { 'SUB-P': { 'WH-HCM': 1 } });
         const repo = new SubscriptionsRepo(prod.db.sql);
-        const rebound = await repo.create({ url: `http://localhost:${port}/hook`, from: 'start' });
-        const literal = await repo.create({ url: `http://127.0.0.1:${port}/hook`, from: 'start' });
+        const rebound = await repo.create({ url: `https://localhost:${port}/hook`, from: 'start' });
+        const literal = await repo.create({ url: `https://127.0.0.1:${port}/hook`, from: 'start' });
+        const plain = await repo.create({ url: `http://localhost:${port}/hook`, from: 'start' });
+        const ids = [rebound.subscriptionId, literal.subscriptionId, plain.subscriptionId];
         const count = await prod.api('/v1/inventory/SUB-P/WH-HCM', {
           method: 'PUT',
           key: TEST_KEYS.admin,
@@ -130,15 +131,17 @@ describe('event subscriptions', () => {
             const l = (await (await prod.api('/v1/subscriptions', { key: TEST_KEYS.ops })).json()) as {
               items: { subscriptionId: string; attempts: number; lastError: string | null; position: string; delivered: number }[];
             };
-            const mine = l.items.filter((x) => x.subscriptionId === rebound.subscriptionId || x.subscriptionId === literal.subscriptionId);
-            return mine.every((x) => x.attempts >= 2) ? mine : undefined;
+            const mine = l.items.filter((x) => ids.includes(x.subscriptionId));
+            return mine.length === 3 && mine.every((x) => x.attempts >= 2) ? mine : undefined;
           },
-          { what: 'both deliveries refused, twice', timeoutMs: 20_000 },
+          { what: 'every delivery refused, twice', timeoutMs: 20_000 },
         );
         const byId = Object.fromEntries(listed.map((x) => [x.subscriptionId, x]));
-        expect(byId[rebound.subscriptionId]!.lastError).toMatch(/^localhost resolves to .*: not a public address$/);
+        expect(byId[rebound.subscriptionId]!.lastError).toBe('localhost resolves to no public address');
         expect(byId[literal.subscriptionId]!.lastError).toBe('127.0.0.1 is not a public address');
+        expect(byId[plain.subscriptionId]!.lastError).toBe('not an https URL (production mode)');
         expect(listed.map((x) => [x.position, x.delivered])).toEqual([
+          ['0', 0],
           ['0', 0],
           ['0', 0],
         ]);

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, makeOrder, one, seedNetwork, stockRow } from '../support/fixtures';
-import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+import { startTestStack, stockEventsOf, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
 interface Ret {
@@ -216,6 +216,16 @@ describe('exchanges', () => {
     expect(await refunds(orderId)).toEqual([]);
     // One unit came back (restocked), one replacement left (committed): on hand unchanged, nothing reserved.
     expect(await stockRow(stack.db.sql, 'SKU-S', 'WH-HCM')).toEqual(before);
+    // The event feed tells it under the order, the replacement's stock marked as the return's:
+    // the order's unit reserved and handed over, then the replacement's.
+    const told = await stockEventsOf(stack, orderId);
+    expect(told.map((e) => [e.type, e.reservation ?? null])).toEqual([
+      ['stock.reserved', null],
+      ['stock.committed', null],
+      ['stock.reserved', returnId],
+      ['stock.committed', returnId],
+    ]);
+    expect(told.every((e) => e.lines.length === 1 && e.lines[0]!.sku === 'SKU-S' && e.lines[0]!.quantity === 1)).toBe(true);
   });
 
   it('releases the reserved replacement when the return expires', async () => {

@@ -160,6 +160,8 @@ export interface StockFeedEvent {
   type: 'stock.reserved' | 'stock.released' | 'stock.committed';
   orderId: string;
   lines: { lineNo: number; sku: string; warehouseId: string; quantity: number }[];
+  /** Held under another key than the order's (an exchange's return, a parcel sent again). */
+  reservation?: string;
 }
 
 /** The stock events of one order in the event feed (`GET /v1/events`, read to its end), in feed order. */

@@ -34,6 +34,7 @@ describe('public addresses', () => {
     ['fd12:3456::1', false],
     ['fe80::1', false],
     ['2001:db8::1', false],
+    ['3fff:1::1', false],
     ['64:ff9b::a9fe:a9fe', false],
     ['ff02::1', false],
     ['not-an-address', false],
@@ -54,7 +55,7 @@ describe('public addresses', () => {
   });
 
   it('judges a name by what the resolver answers now; one that does not resolve passes (each delivery judges it again)', async () => {
-    expect(await notPublicTarget(new URL('https://localhost:7233/'))).toMatch(/^localhost resolves to .*(127\.0\.0\.1|::1)/);
+    expect(await notPublicTarget(new URL('https://localhost:7233/'))).toBe('localhost resolves to no public address');
     expect(await notPublicTarget(new URL('https://10.0.0.1/'))).toBe('10.0.0.1 is not a public address');
     expect(await notPublicTarget(new URL('https://8.8.8.8/'))).toBeUndefined();
     expect(await notPublicTarget(new URL('https://no-such-host.invalid/'))).toBeUndefined();
@@ -65,7 +66,8 @@ describe('public addresses', () => {
       publicOnlyLookup('localhost', { family: 0 }, (err, address) => resolve({ err, address })),
     );
     expect(got.err).toBeInstanceOf(NotPublicAddressError);
-    expect(got.err!.message).toMatch(/^localhost resolves to .*(127\.0\.0\.1|::1).*: not a public address$/);
+    // It says so, not which private addresses (ops read it).
+    expect(got.err!.message).toBe('localhost resolves to no public address');
   });
 
   it('passes a public address through, as the socket asked (one or all)', async () => {
