@@ -423,6 +423,8 @@ async function runShipment(input: ShipmentInput, patches: Patches<ShipmentPatch>
     let originalHoldsShare = false;
     /** Re-authorisations that lapsed in turn: each later capture needs a key of its own. */
     let lapsedAgain = 0;
+    /** The share authorised again before the original lapsed: told to the books again with the original's release. */
+    let early: { authorizationId: string; amount: string } | undefined;
     /** Authorises the share again; `lapsed`: the authorisation it was on let it go (else it is released once captured). */
     const reauthorise = async (lapsed: boolean) => {
       // A gateway answers a key it has seen with the same (declined) answer: an ops retry is a new request.
@@ -438,10 +440,15 @@ async function runShipment(input: ShipmentInput, patches: Patches<ShipmentPatch>
       await tell({
         event: `shipment ${input.shipmentId}: the authorisation had lapsed; ${auth.amount} authorised again (${auth.authorizationId})`,
         eventDetail: { authorizationId: auth.authorizationId },
-        // For the books (domain/journal.ts): a hold of its own, and the one it replaces given up.
-        authorised: { authorizationId: auth.authorizationId, amount: auth.amount },
+        // For the books (domain/journal.ts): a hold of its own, and the one it replaces given up —
+        // lapsed now, or released once captured (shipments from before that keep the original's
+        // share until it lapses, and tell neither, as before).
+        ...(lapsed || patched('release-reauthorised-share')
+          ? { authorised: { authorizationId: auth.authorizationId, amount: auth.amount } }
+          : {}),
         ...(lapsed ? { released: { authorizationId, amount: capture.amount, lapsed: true } } : {}),
       });
+      if (!lapsed) early = { authorizationId: auth.authorizationId, amount: auth.amount };
       authorizationId = auth.authorizationId;
     };
     if (canReauthorise && capture.expiresAt && Date.parse(capture.expiresAt) - REAUTHORISE_MARGIN_MS <= Date.now()) {
@@ -486,6 +493,8 @@ async function runShipment(input: ShipmentInput, patches: Patches<ShipmentPatch>
         event: `shipment ${input.shipmentId}: released ${released.released ?? capture.amount} held for it on the original authorisation ${capture.authorizationId} (captured from the new one)`,
         eventDetail: { authorizationId: capture.authorizationId, released: released.released ?? capture.amount },
         released: { authorizationId: capture.authorizationId, amount: released.released ?? capture.amount },
+        // The new hold again, with the release that pairs it (the books take each once): never a release without it.
+        ...(early ? { authorised: early } : {}),
       });
     }
   }

@@ -174,6 +174,38 @@ describe('a capture that re-authorises releases its share of the original author
     }
   });
 
+  it('a lapse after a cut: the rest authorised again and captured; the cut share lapsed with the original — the books hold nothing, as the gateway', async () => {
+    const orderId = await submit(makeOrder({ sku: 'SKU-A', quantity: 3 }));
+    const booked = await until(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
+    const original = booked.payment.authorizationId!;
+    const first = booked.shipments[0]!.shipmentId;
+    const cut = await stack.api(`/v1/orders/${orderId}/cancel`, {
+      method: 'POST',
+      key: TEST_KEYS.cs,
+      json: { reason: 'one fewer', lines: [{ lineNo: 1, quantity: 1 }] },
+    });
+    expect(cut.status).toBe(200);
+    const rebooked = await until(
+      orderId,
+      (o) => o.shipments.some((s) => s.shipmentId !== first && s.status === 'booked'),
+      'the rest booked again',
+    );
+    // The authorisation lapses at the gateway before the parcel leaves.
+    await control(`/sandbox/payments/authorizations/${original}/expire`, {});
+    const rest = rebooked.shipments.find((s) => s.shipmentId !== first)!;
+    await advance(rest.bookingId!, 'picked_up');
+    await advance(rest.bookingId!, 'delivered');
+    await until(orderId, (o) => o.status === 'DELIVERED' && o.payment.captures.length === 1 && !o.needsAttention, 'delivered');
+    const entries = await ledger(orderId);
+    const renewed = entries.find((e) => e.type === 'authorize' && e.id !== original)!.id;
+    expect(entries.filter((e) => e.type === 'capture').map((c) => [c.authorizationId, c.amount])).toEqual([[renewed, '200000.00']]);
+    expect(entries.filter((e) => e.type === 'expire').map((e) => [e.authorizationId, e.amount])).toEqual([[original, '300000.00']]);
+    expect(held(entries)).toEqual({ [original]: 0, [renewed]: 0 });
+    // The journal: the rest's share lapsed when it was authorised again, and the cut unit's share
+    // (the remainder the void found already let go) lapsed with it.
+    await expectJournalHolds(orderId, entries, { [original]: 0, [renewed]: 0 });
+  });
+
   it('two shipments on one authorisation: one re-authorises and releases its share; the other still captures its own from the original', async () => {
     // The original lapses in an hour and 45 s: the first parcel is captured before the
     // re-authorisation margin, the second after it.

@@ -173,8 +173,15 @@ export async function releaseUncapturedRemainder(o: OrderRun, someShipmentsCance
     o.acts.voidAuthorization({ authorizationId, key: `${o.orderId}:void-remainder` }),
   );
   p.voided = true;
-  p.remainderReleased = voided.released ?? fromMinor(remainder);
-  o.learned({ kind: 'released', key: `release:${authorizationId}`, amount: p.remainderReleased, authorizationId });
+  // An authorisation that lapsed meanwhile released nothing when voided: the gateway had let the remainder go.
+  const lapsed = voided.status === 'expired';
+  p.remainderReleased = lapsed ? fromMinor(remainder) : (voided.released ?? fromMinor(remainder));
+  o.learned({
+    kind: 'released',
+    key: `${lapsed ? 'lapsed' : 'release'}:${authorizationId}`,
+    amount: p.remainderReleased,
+    authorizationId,
+  });
   await o.record(
     o.state.status,
     `released ${p.remainderReleased} ${o.order.currency} of the authorisation: cancelled units are never captured`,
