@@ -45,6 +45,7 @@ const WORKER_NICE = num('BENCH_WORKER_NICE', 0);
  * Temporal server, the sandbox standing in for the outside systems — at that CPU priority, every
  * thread of them, so that on this machine's shared cores they yield to the API (and to
  * PostgreSQL, which the API needs, and to this bench, which stands for the channels' side).
+ * It sets the worker's priority too, over BENCH_WORKER_NICE.
  */
 const ELSEWHERE_NICE = num('BENCH_NICE', 0);
 /** BENCH_TEMPORAL=cluster: a real Temporal server on the run's PostgreSQL (built once, as `npm run test:cluster`). */
@@ -95,7 +96,6 @@ function processTree(pid: number): { tree: Set<number>; stats: Map<number, { ppi
   }
   return { tree, stats };
 }
-/** CPU of each named process over `fn`, as % of one core. */
 /**
  * What the API itself saw, from its Prometheus metrics: a reading, and what happened between it
  * and a later one — the share of `POST /v1/orders` handled within 20 ms (its own clock, from the
@@ -128,6 +128,7 @@ async function serverSide(apiUrl: string) {
   };
 }
 
+/** CPU of each named process over `fn`, as % of one core. */
 async function cpuOver<T>(procs: ManagedProc[], fn: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
   const before = procs.map((p) => cpuSeconds(p.pid));
   const t = performance.now();
