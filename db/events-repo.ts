@@ -1,7 +1,7 @@
 /**
- * The event feed: the order timeline's steps and the logged stock changes in the one order they
- * were written (`feed_id`, one sequence for both), read only up to where every writing
- * transaction has ended (migrations 0016 and 0018).
+ * The event feed: the order timeline's steps, the logged stock changes and the states of an
+ * order's things in the one order they were committed (`feed_id`, one sequence for all, numbered
+ * as each writing transaction commits: migrations 0016, 0018, 0021 and 0028).
  */
 import type { CanonicalOrder } from '../domain/order';
 import type { Sql } from './client';
@@ -100,9 +100,9 @@ export class EventsRepo {
   constructor(private readonly sql: Sql) {}
 
   /**
-   * Up to `limit` events after position `after`, oldest first. An event whose transaction is
-   * still open, or was written by one that started before a transaction still open, waits for the
-   * next read: positions are handed out before commit, so a later position can commit first.
+   * Up to `limit` events after position `after`, oldest first. Positions are numbered in commit
+   * order (migration 0028), so no transaction still open can hold one below a committed event:
+   * a reader paging on with the last position it read never skips one.
    * With `channel`, that channel's order steps and invoices only (stock belongs to no channel);
    * with `upTo`, none past that position (a replayed range).
    */
@@ -113,14 +113,13 @@ export class EventsRepo {
     const rows = await s<
       (Omit<StepRow, 'kind'> & Omit<StockFeedRow, 'kind'> & { kind: FeedRow['kind']; thing: ThingFeedRow['thing'] | null })[]
     >`
-      with horizon as (select pg_snapshot_xmin(pg_current_snapshot()) as x)
       select * from ((select 'step' as kind, t.feed_id, t.feed_id::text as position, t.order_id as "orderId", o.channel, o.channel_order_id as "channelOrderId",
               t.seq, t.status, t.event, t.detail, t.actor, t.at,
               o.canonical -> 'customer' as customer, o.canonical -> 'shippingAddress' as "shippingAddress",
               null::text as "adjustmentId", null::text as sku, null::text as "warehouseId", null::int as "onHandBefore",
               null::int as "onHandAfter", null::text as reason, null::jsonb as thing
-         from order_timeline t join orders o on o.order_id = t.order_id, horizon
-        where t.feed_id > ${from}::bigint ${until(s`t.feed_id`)} and t.feed_tx < horizon.x ${channel ? s`and o.channel = ${channel}` : s``}
+         from order_timeline t join orders o on o.order_id = t.order_id
+        where t.feed_id > ${from}::bigint ${until(s`t.feed_id`)} and t.feed_final ${channel ? s`and o.channel = ${channel}` : s``}
         order by t.feed_id limit ${limit})
       ${
         channel
@@ -128,15 +127,15 @@ export class EventsRepo {
           : s`union all
       (select 'stock', a.feed_id, a.feed_id::text, null, null, null, null, null, null, '{}'::jsonb, a.actor, a.created_at, null, null,
               a.id::text, a.sku, a.warehouse_id, a.on_hand_before, a.on_hand_after, a.reason, null
-         from stock_adjustments a, horizon
-        where a.feed_id > ${from}::bigint ${until(s`a.feed_id`)} and a.feed_tx < horizon.x
+         from stock_adjustments a
+        where a.feed_id > ${from}::bigint ${until(s`a.feed_id`)} and a.feed_final
         order by a.feed_id limit ${limit})`
       }
       union all
       (select 'thing', e.feed_id, e.feed_id::text, e.order_id, o.channel, o.channel_order_id, null, null, null, '{}'::jsonb, 'system', e.at,
               null, null, null, null, null, null, null, null, jsonb_build_object('type', e.type, 'data', e.data)
-         from feed_events e join orders o on o.order_id = e.order_id, horizon
-        where e.feed_id > ${from}::bigint ${until(s`e.feed_id`)} and e.feed_tx < horizon.x ${channel ? s`and o.channel = ${channel}` : s``}
+         from feed_events e join orders o on o.order_id = e.order_id
+        where e.feed_id > ${from}::bigint ${until(s`e.feed_id`)} and e.feed_final ${channel ? s`and o.channel = ${channel}` : s``}
         order by e.feed_id limit ${limit})) e
       order by feed_id limit ${limit}`;
     return rows.map((r): FeedRow => {

@@ -226,7 +226,8 @@ export class OrdersRepo {
       const written = await tx`insert into order_timeline (order_id, seq, status, event, detail, actor, at)
                values (${w.orderId}, ${w.seq}, ${w.status}, ${w.event}, ${tx.json(w.eventDetail as never)}, ${w.actor}, ${w.at})
                on conflict (order_id, seq) do update set status = excluded.status, event = excluded.event, detail = excluded.detail,
-                 actor = excluded.actor, at = excluded.at, feed_id = nextval('order_timeline_feed_seq'), feed_tx = pg_current_xact_id()
+                 actor = excluded.actor, at = excluded.at, feed_id = nextval('order_timeline_feed_seq'), feed_tx = pg_current_xact_id(),
+                 feed_final = false
                where (order_timeline.status, order_timeline.event) is distinct from (excluded.status, excluded.event)
                returning 1`;
       // Queued with the step it tells of: a repeated write (a retried local activity) queues nothing.

@@ -193,7 +193,7 @@ describe('the event feed', () => {
     expect(((await web.json()) as Page).items).toEqual([]);
   });
 
-  it('a transaction that took an earlier position and commits late is not skipped', async () => {
+  it('a transaction that writes first and commits late is not skipped: positions follow commits', async () => {
     const [o1, o2] = [makeOrder({ sku: 'FEED-A' }), makeOrder({ sku: 'FEED-A' })];
     const sql = stack.db.sql;
     for (const o of [o1, o2])
@@ -218,12 +218,12 @@ describe('the event feed', () => {
     await step(o2, 'fast');
     const ours = new Set([o1, o2].map((o) => `order-web-${o.channelOrderId}`));
     const steps = (p: Page) => p.items.filter((e) => e.type === 'order.step' && ours.has(e.orderId));
+    // The fast one is in the feed: the open one has no position yet, and takes a later one as it commits.
     const during = await page(before);
-    expect(steps(during).map((e) => e.event)).toEqual([]); // neither yet: the fast one waits behind the open one
+    expect(steps(during).map((e) => e.event)).toEqual(['fast']);
     release();
     await slow;
-    // Both, in the order of their positions, once no transaction older than the fast one is open
-    // (any other writer of the moment may hold the horizon for a few milliseconds).
+    // Both, in the order they committed.
     const after = await eventually(
       async () => {
         const s = steps(await page(before));
@@ -231,7 +231,61 @@ describe('the event feed', () => {
       },
       { what: 'both steps in the feed' },
     );
-    expect(after.map((e) => e.event)).toEqual(['slow', 'fast']);
+    expect(after.map((e) => e.event)).toEqual(['fast', 'slow']);
     expect(BigInt(after[0]!.position)).toBeLessThan(BigInt(after[1]!.position));
+    // A reader that had paged to the fast one then gets the slow one next: nothing skipped.
+    expect(steps(await page(during.next)).map((e) => e.event)).toEqual(['slow']);
+  });
+
+  it('a transaction that began writing first and commits first comes first, the one it passed after it: none skipped', async () => {
+    const [o1, o2] = [makeOrder({ sku: 'FEED-A' }), makeOrder({ sku: 'FEED-A' })];
+    const sql = stack.db.sql;
+    for (const o of [o1, o2])
+      await sql`insert into orders (order_id, channel, channel_order_id, customer_id, status, currency, total, payment_method, placed_at, canonical)
+        values (${`order-web-${o.channelOrderId}`}, 'web', ${o.channelOrderId}, ${o.customer.id}, 'RECEIVED', 'VND', '1.00', 'cod', ${o.placedAt},
+                ${sql.json(o)})`;
+    const before = (await readAll('0', 500)).next;
+    const id = (o: typeof o1) => `order-web-${o.channelOrderId}`;
+    // The early one writes something first (its transaction id is the older)...
+    let goOn!: () => void;
+    const proceed = new Promise<void>((r) => (goOn = r));
+    let began!: () => void;
+    const started = new Promise<void>((r) => (began = r));
+    const early = sql.begin(async (tx) => {
+      await tx`update orders set status = status where order_id = ${id(o2)}`;
+      began();
+      await proceed;
+      await tx`insert into order_timeline (order_id, seq, status, event, actor, at) values (${id(o2)}, 1, 'RECEIVED', 'early', 'test', now())`;
+    });
+    await started;
+    // ...a later one writes its step and stays open...
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let wrote!: () => void;
+    const written = new Promise<void>((r) => (wrote = r));
+    const late = sql.begin(async (tx) => {
+      await tx`insert into order_timeline (order_id, seq, status, event, actor, at) values (${id(o1)}, 1, 'RECEIVED', 'late', 'test', now())`;
+      wrote();
+      await held;
+    });
+    await written;
+    // ...and the early one writes its step and commits. Before migration 0028 it showed at a position
+    // after the open one's, and a reader paging on from it skipped the open one when it committed.
+    goOn();
+    await early;
+    const ours = new Set([id(o1), id(o2)]);
+    const steps = (p: Page) => p.items.filter((e) => e.type === 'order.step' && ours.has(e.orderId));
+    const during = await page(before);
+    expect(steps(during).map((e) => e.event)).toEqual(['early']);
+    release();
+    await late;
+    const next = await eventually(
+      async () => {
+        const s2 = steps(await page(during.next));
+        return s2.length ? s2 : undefined;
+      },
+      { what: 'the late step after the early one' },
+    );
+    expect(next.map((e) => e.event)).toEqual(['late']);
   });
 });
