@@ -5,6 +5,7 @@
  * a later one. Real PostgreSQL and Temporal behind the real app.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CanonicalOrder } from '../../domain/order';
 import { eventually, makeOrder, seedNetwork, stockRow } from '../support/fixtures';
 import { placeAndDeliver, startTestStack, stockUnits, TEST_KEYS, type StockFeedEvent, type TestStack } from '../support/harness';
 
@@ -32,6 +33,17 @@ interface Page {
 }
 const page = async (after: string, limit = 500, key: string = TEST_KEYS.ops) =>
   (await (await stack.api(`/v1/events?after=${after}&limit=${limit}`, { key })).json()) as Page;
+
+/** Two orders written straight into PostgreSQL, for tests that write their steps with transactions of their own. */
+async function twoOrders(): Promise<[CanonicalOrder, CanonicalOrder]> {
+  const orders: [CanonicalOrder, CanonicalOrder] = [makeOrder({ sku: 'FEED-A' }), makeOrder({ sku: 'FEED-A' })];
+  const sql = stack.db.sql;
+  for (const o of orders)
+    await sql`insert into orders (order_id, channel, channel_order_id, customer_id, status, currency, total, payment_method, placed_at, canonical)
+      values (${`order-web-${o.channelOrderId}`}, 'web', ${o.channelOrderId}, ${o.customer.id}, 'RECEIVED', 'VND', '1.00', 'cod', ${o.placedAt},
+              ${sql.json(o)})`;
+  return orders;
+}
 
 /** Reads the whole feed after `after`, `limit` at a time. */
 async function readAll(after: string, limit: number): Promise<{ items: FeedEvent[]; next: string }> {
@@ -194,12 +206,8 @@ describe('the event feed', () => {
   });
 
   it('a transaction that writes first and commits late is not skipped: positions follow commits', async () => {
-    const [o1, o2] = [makeOrder({ sku: 'FEED-A' }), makeOrder({ sku: 'FEED-A' })];
+    const [o1, o2] = await twoOrders();
     const sql = stack.db.sql;
-    for (const o of [o1, o2])
-      await sql`insert into orders (order_id, channel, channel_order_id, customer_id, status, currency, total, payment_method, placed_at, canonical)
-        values (${`order-web-${o.channelOrderId}`}, 'web', ${o.channelOrderId}, ${o.customer.id}, 'RECEIVED', 'VND', '1.00', 'cod', ${o.placedAt},
-                ${sql.json(o)})`;
     const before = (await readAll('0', 500)).next;
     const step = (o: typeof o1, event: string) =>
       sql`insert into order_timeline (order_id, seq, status, event, actor, at) values (${`order-web-${o.channelOrderId}`}, 1, 'RECEIVED', ${event}, 'test', now())`;
@@ -238,12 +246,8 @@ describe('the event feed', () => {
   });
 
   it('a transaction that began writing first and commits first comes first, the one it passed after it: none skipped', async () => {
-    const [o1, o2] = [makeOrder({ sku: 'FEED-A' }), makeOrder({ sku: 'FEED-A' })];
+    const [o1, o2] = await twoOrders();
     const sql = stack.db.sql;
-    for (const o of [o1, o2])
-      await sql`insert into orders (order_id, channel, channel_order_id, customer_id, status, currency, total, payment_method, placed_at, canonical)
-        values (${`order-web-${o.channelOrderId}`}, 'web', ${o.channelOrderId}, ${o.customer.id}, 'RECEIVED', 'VND', '1.00', 'cod', ${o.placedAt},
-                ${sql.json(o)})`;
     const before = (await readAll('0', 500)).next;
     const id = (o: typeof o1) => `order-web-${o.channelOrderId}`;
     // The early one writes something first (its transaction id is the older)...
