@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { cpuLine, cpuSecondsByName } from './measure';
 
 export interface BenchFigures {
   /** Orders/s of the fixed-rate run, intake to DELIVERED. */
@@ -16,6 +17,8 @@ export interface BenchFigures {
   burst?: number;
   intakeP50?: number;
   intakeP99?: number;
+  /** CPU milliseconds per order of the burst, every process of the stack (this tree's bench prints it; an older one's is read from outside). */
+  burstCpuMs?: number;
   /** History events of every workflow of one order, per shape. */
   events: Record<string, number>;
 }
@@ -36,6 +39,8 @@ export function figuresFrom(lines: string[]): BenchFigures {
     if (s) f.sustained = Number(s[1]);
     const b = /all DELIVERED after [\d.]+s → ([\d.]+) orders\/s end to end/.exec(l);
     if (b) f.burst = Number(b[1]);
+    const c = /CPU per order .*?: (\d+) ms:/.exec(l);
+    if (c) f.burstCpuMs = Number(c[1]);
     const e = /^\s{3}(\S.*?→ [A-Z]+)\s+\d+\s+(\d+)\s+\d+\s+\(\d+ events\)/.exec(l);
     if (e) f.events[e[1]!.trim()] = Number(e[2]);
   }
@@ -43,7 +48,10 @@ export function figuresFrom(lines: string[]): BenchFigures {
 }
 
 /** Runs the bench of `commit` in a worktree; its lines are printed as they come, prefixed. */
-export async function runBaselineBench(commit: string, say: (l: string) => void): Promise<{ commit: string; lines: string[] }> {
+export async function runBaselineBench(
+  commit: string,
+  say: (l: string) => void,
+): Promise<{ commit: string; lines: string[]; burstCpu?: string; burstCpuMs?: number }> {
   const root = resolve(import.meta.dirname, '..');
   const rev = spawnSync('git', ['rev-parse', '--short', '--verify', `${commit}^{commit}`], { cwd: root, encoding: 'utf8' });
   if (rev.status !== 0) throw new Error(`BENCH_BASELINE=${commit}: not a commit of this clone (${rev.stderr.trim()})`);
@@ -64,18 +72,33 @@ export async function runBaselineBench(commit: string, say: (l: string) => void)
     });
     const lines: string[] = [];
     let partial = '';
+    // An older bench does not print what its burst cost the machine: read from outside, between
+    // its burst's heading and its last order DELIVERED (its process tree, as this bench reads its own).
+    let burstOrders = 0;
+    let before: Map<string, number> | undefined;
+    let burstCpu: { line: string; total: number } | undefined;
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       const parts = (partial + chunk).split('\n');
       partial = parts.pop() ?? '';
       for (const l of parts) {
         lines.push(l);
         say(`[${short}] ${l}`);
+        const start = /^3\) burst: (\d+) orders/.exec(l.trim());
+        if (start && child.pid) {
+          burstOrders = Number(start[1]);
+          before = cpuSecondsByName(child.pid);
+        }
+        if (before && child.pid && /all DELIVERED after .* end to end/.test(l)) {
+          burstCpu = cpuLine(before, cpuSecondsByName(child.pid), burstOrders);
+          before = undefined;
+        }
       }
     });
     const code = await new Promise<number | null>((res) => child.on('close', res));
     if (partial) lines.push(partial);
     if (code !== 0) throw new Error(`the baseline bench (${short}) exited with ${code}`);
-    return { commit: short, lines };
+    if (burstCpu) say(`[${short}]    CPU per order of its burst, read from outside: ${burstCpu.line}`);
+    return { commit: short, lines, ...(burstCpu ? { burstCpu: burstCpu.line, burstCpuMs: Math.round(burstCpu.total) } : {}) };
   } finally {
     spawnSync('git', ['worktree', 'remove', '--force', tree], { cwd: root });
     rmSync(dir, { recursive: true, force: true });
@@ -91,6 +114,7 @@ export function compareFigures(commit: string, base: BenchFigures, now: BenchFig
     `   ${'figure'.padEnd(64)}${commit.padStart(16)}${'now'.padStart(16)}${'ratio'.padStart(9)}`,
     row('orders/s sustained (section 2)', base.sustained, now.sustained, '/s'),
     row('orders/s in the burst (section 3)', base.burst, now.burst, '/s'),
+    row('CPU per order in the burst, all processes (section 3)', base.burstCpuMs, now.burstCpuMs, 'ms'),
     row('intake p50 (section 2)', base.intakeP50, now.intakeP50, 'ms'),
     row('intake p99 (section 2)', base.intakeP99, now.intakeP99, 'ms'),
   ];

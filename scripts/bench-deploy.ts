@@ -20,7 +20,7 @@
  * The workers' settings come from this shell (OMS_WORKER_MAX_CACHED_WORKFLOWS, ...), defaults otherwise.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -29,7 +29,7 @@ import { migrate } from '../db/migrate';
 import { seedIfEmpty } from '../db/seed';
 import { CHAOS_KEYS, createTopology, type Topology } from './chaos/topology';
 import { killAllNow, type ManagedProc } from './chaos/processes';
-import { atFixedRate, latencyLine as lat, machineLine } from './measure';
+import { atFixedRate, cpuSeconds, latencyLine as lat, machineLine } from './measure';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const RATE = num('BENCH_RATE', 50);
@@ -59,42 +59,6 @@ function rssMiB(pid: number | undefined): number {
   if (!pid) return NaN;
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
-}
-/**
- * CPU seconds a process and everything it started (PostgreSQL under its host, the Temporal CLI
- * under its) have used so far: user + system of the process tree, Linux /proc.
- */
-function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return NaN;
-  const { tree, stats } = processTree(pid);
-  let ticks = 0;
-  for (const p of tree) ticks += stats.get(p)?.ticks ?? 0;
-  return ticks / 100;
-}
-
-/** A process and its descendants (Linux /proc), with each one's CPU ticks. */
-function processTree(pid: number): { tree: Set<number>; stats: Map<number, { ppid: number; ticks: number }> } {
-  const stats = new Map<number, { ppid: number; ticks: number }>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // After the command's closing parenthesis: state, ppid, ..., utime (12th), stime (13th).
-      const f = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      stats.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  const tree = new Set([pid]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const [p, s] of stats)
-      if (!tree.has(p) && tree.has(s.ppid)) {
-        tree.add(p);
-        grew = true;
-      }
-  }
-  return { tree, stats };
 }
 /**
  * What the API itself saw, from its Prometheus metrics: a reading, and what happened between it
