@@ -50,6 +50,21 @@ export async function orderWorkflowV3(input: OrderWorkflowInput): Promise<OrderS
   });
 }
 
+/**
+ * The order (v4): as v3, and the steps that only touch our own PostgreSQL — validation, risk,
+ * COD eligibility, stock reservation — run as local activities in the worker rather than as
+ * activities through the server's task queues: an order writes ~20 fewer history events in two
+ * fewer workflow tasks. Calls to outside systems (gateway, warehouse, carriers) stay activities.
+ */
+export async function orderWorkflowV4(input: OrderWorkflowInput): Promise<OrderState> {
+  return runOrder(input, versionedPatches<OrderPatch>(), {
+    shipment: shipmentWorkflowV2,
+    return: returnWorkflowV2,
+    shipmentsInOrder: true,
+    localSteps: true,
+  });
+}
+
 async function runOrder(input: OrderWorkflowInput, patches: Patches<OrderPatch>, childTypes: ChildTypes): Promise<OrderState> {
   const o = new OrderRun(input, patches, childTypes);
   installHandlers(o);

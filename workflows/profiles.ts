@@ -47,24 +47,39 @@ export const bookkeepingTaskProfile: ActivityOptions = {
 };
 
 /**
+ * The business steps that only read and write our own PostgreSQL (validation, risk, COD
+ * eligibility, stock reservation), run as local activities by orders from `orderWorkflowV4` on:
+ * the same timeout, retries and cancellation as {@link stepProfile}, without a round trip
+ * through the server's task queues (three activity tasks and two workflow tasks an order).
+ */
+export function localStepProfile(settings: OrderSettings): LocalActivityOptions {
+  const step = stepProfile(settings);
+  return { startToCloseTimeout: step.startToCloseTimeout!, cancellationType: step.cancellationType, retry: step.retry! };
+}
+
+/**
  * Local activities run one at a time, in the order they were called. Two running at once (the
  * main body's and a handler's) resolve in the order they finish when live but in the order they
  * were scheduled on replay, so the code after them would issue its commands in another order:
  * a nondeterminism error that leaves the workflow stuck. Queued, each resolves alone.
+ *
+ * One queue per run: every proxy made from it (bookkeeping, local steps) waits in the same line.
+ * `options` is read when a call is made, so a step's summary is the step running then.
  */
-export function oneAtATime<A extends object>(options: LocalActivityOptions): ActivityInterfaceFor<A> {
-  const plain = proxyLocalActivities<A>(options);
+export function localActivityQueue(): <A extends object>(options: () => LocalActivityOptions) => ActivityInterfaceFor<A> {
   let queue: Promise<unknown> = Promise.resolve();
-  return new Proxy(plain, {
-    get(target, name, receiver) {
-      const fn = Reflect.get(target, name, receiver) as (...args: unknown[]) => Promise<unknown>;
-      return (...args: unknown[]) => {
-        const run = queue.then(() => fn(...args));
-        queue = run.catch(() => undefined);
-        return run;
-      };
-    },
-  });
+  return <A extends object>(options: () => LocalActivityOptions) =>
+    new Proxy({} as ActivityInterfaceFor<A>, {
+      get(_target, name) {
+        if (typeof name !== 'string') return undefined;
+        return (...args: unknown[]) => {
+          const fn = Reflect.get(proxyLocalActivities<A>(options()), name) as (...a: unknown[]) => Promise<unknown>;
+          const run = queue.then(() => fn(...args));
+          queue = run.catch(() => undefined);
+          return run;
+        };
+      },
+    });
 }
 
 /** Pushes to channels: a channel outage must not block the order, so these retry for long in the background. */

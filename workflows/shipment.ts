@@ -130,7 +130,8 @@ export interface ShipmentHost {
    * committed at handover. A child workflow writes them with local activities. In the order's
    * workflow no local activity may run beside the order's own (they resolve in another order on
    * replay, and the workflow is stuck): the order writes the row with each of its steps, and the
-   * stock is committed by an activity.
+   * stock is committed by an activity — or, from `orderWorkflowV4` on, by a local activity queued
+   * in the order's own line (workflows/profiles.ts `localActivityQueue`).
    */
   books: Pick<Activities, 'recordShipment' | 'commitStock'>;
 }

@@ -52,7 +52,9 @@ export function createInventoryActivities(deps: { sql: Sql }) {
           };
         } catch (err) {
           if (!(err instanceof LostRaceError) && (err as { code?: string }).code !== '40P01') throw err;
-          Context.current().heartbeat({ attempt });
+          // A local activity (orders from orderWorkflowV4) has no heartbeat: its timeout covers the re-plans.
+          const ctx = Context.current();
+          if (!ctx.info.isLocal) ctx.heartbeat({ attempt });
         }
       }
       throw new Error(`could not reserve after ${MAX_REPLANS} re-plans: stock is heavily contended`);

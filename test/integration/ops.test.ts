@@ -69,8 +69,9 @@ async function eventSummaries(workflowId: string): Promise<{ activities: string[
   };
   const events = history.events ?? [];
   return {
+    // Activities and local activities (their markers), in the order they ran.
     activities: events
-      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .filter((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
       .map(text)
       .filter((x): x is string => !!x),
     timers: events
@@ -124,6 +125,49 @@ describe('an order that needs attention', () => {
     expect(done.needsAttention).toBe(false);
     expect(done.timeline.some((t) => /book carrier retried/.test(t.event) && t.actor.startsWith('ops:'))).toBe(true);
     expect(await visible(`NeedsAttention = false AND OrderStatus = 'DELIVERED' AND WorkflowId = '${orderId}'`)).toEqual([orderId]);
+  });
+});
+
+describe('a step on our own database that keeps failing', () => {
+  it('parks the order (a local activity, not a task of the server), and an ops retry resumes it', async () => {
+    const order = makeOrder({ sku: 'SKU-O', quantity: 1 });
+    const orderId = `order-web-${order.channelOrderId}`;
+    const before = await stockRow(stack.db.sql, 'SKU-O', 'WH-HCM');
+    // A real PostgreSQL error on this order's reservation only: the statement fails, nothing is written.
+    const sql = stack.db.sql;
+    await sql.unsafe(`create or replace function test_refuse_reservation() returns trigger language plpgsql as $$
+      begin
+        if new.order_id = '${orderId}' then raise exception 'could not extend file (test)'; end if;
+        return new;
+      end $$`);
+    await sql.unsafe(
+      'create trigger test_refuse_reservation before insert on reservations for each row execute function test_refuse_reservation()',
+    );
+    try {
+      await submit(order);
+      const stuck = await waitFor(orderId, (o) => o.needsAttention, 'needs attention');
+      expect(stuck.attentionReason).toMatch(/reserve stock failed after retries: .*could not extend file \(test\)/);
+      expect(stuck.waitingFor).toBe('an ops retry of "reserve stock"');
+      expect(await stockRow(stack.db.sql, 'SKU-O', 'WH-HCM')).toEqual(before);
+      // Its attempts ran in the worker: no activity task on the server, a local-activity marker per step.
+      const history = await stack.client.workflow.getHandle(orderId).fetchHistory();
+      const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+      expect(scheduled).toEqual(['authorizePayment']);
+      const failedReserve = (history.events ?? []).filter(
+        (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity' && e.markerRecordedEventAttributes.failure,
+      );
+      expect(failedReserve).toHaveLength(1);
+    } finally {
+      await sql.unsafe('drop trigger test_refuse_reservation on reservations');
+    }
+    const retried = await post(`/v1/orders/${orderId}/retry`, TEST_KEYS.ops);
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toEqual({ retried: ['reserve stock'] });
+    await deliver(orderId);
+    const done = await getOrder(orderId);
+    expect(done.needsAttention).toBe(false);
+    expect(done.timeline.some((t) => t.event === 'retry of "reserve stock" requested' && t.actor.startsWith('ops:'))).toBe(true);
+    expect((await stockRow(stack.db.sql, 'SKU-O', 'WH-HCM')).onHand).toBe(before.onHand - 1);
   });
 });
 

@@ -116,7 +116,11 @@ function runInOrder(o: OrderRun, args: ShipmentInput): ShipmentLink {
       },
       on: (signal, handler) => handlers.set(signal.name, (a) => handler(...(a as Parameters<typeof handler>))),
       show: () => undefined,
-      books: booksInOrder(),
+      // From orderWorkflowV4 on, the stock is committed by a local activity in the order's own line
+      // (`o.books`): never beside another of the run's local activities.
+      books: o.childTypes.localSteps
+        ? { recordShipment: () => Promise.resolve(), commitStock: (input) => o.books.commitStock(input) }
+        : booksInOrder(),
     }),
   );
   return {

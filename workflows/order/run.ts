@@ -35,7 +35,7 @@ import {
   type ShipmentStatus,
 } from '../messages';
 import type { Patches } from '../patches';
-import { bookkeepingProfile, channelPushProfile, oneAtATime, routed, stepProfile, summarised } from '../profiles';
+import { bookkeepingProfile, channelPushProfile, localActivityQueue, localStepProfile, routed, stepProfile, summarised } from '../profiles';
 import { CarrierKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, WarehouseKey } from '../search-attributes';
 import type { ReturnInput, returnWorkflow } from '../return';
 import type { ShipmentInput, shipmentWorkflow } from '../shipment';
@@ -82,6 +82,8 @@ export interface ChildTypes {
   return: typeof returnWorkflow;
   /** Shipments run inside the order's workflow (`orderWorkflowV3`) rather than as `shipment` children. */
   shipmentsInOrder?: boolean;
+  /** The steps on our own PostgreSQL run as local activities (`orderWorkflowV4`): see `OrderRun.checks`. */
+  localSteps?: boolean;
 }
 
 /** A shipment as the order sees it: a child workflow, or a part of the order's own workflow. */
@@ -104,6 +106,12 @@ export class OrderRun {
   readonly acts: Activities;
   /** Our own bookkeeping in PostgreSQL: local activities, one at a time. */
   readonly books: Activities;
+  /**
+   * The business steps on our own PostgreSQL (validation, risk, COD eligibility, stock
+   * reservation): local activities in the same line as `books` for orders from `orderWorkflowV4`
+   * on, activities like `acts` for orders taken in before. A failure parks the order as `acts` does.
+   */
+  readonly checks: Activities;
   /** Status pushes of orders recorded before the push outbox. */
   readonly pushes: Activities;
   readonly steps: ReturnType<typeof createStepRunner>;
@@ -188,7 +196,11 @@ export class OrderRun {
     this.settings = settings;
     this.pushesQueued = this.patched('status-outbox');
     this.acts = summarised<Activities>(stepProfile(settings), () => this.steps.startingStep);
-    this.books = oneAtATime<Activities>(bookkeepingProfile);
+    const local = localActivityQueue();
+    this.books = local<Activities>(() => bookkeepingProfile);
+    this.checks = childTypes.localSteps
+      ? local<Activities>(() => ({ ...localStepProfile(settings), summary: this.steps.startingStep }))
+      : this.acts;
     this.pushes = routed<Activities>(channelPushProfile);
     this.state = {
       orderId,

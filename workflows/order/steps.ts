@@ -17,7 +17,7 @@ type Ended = OrderState | undefined;
 
 /** 1. Validation against the catalog and the delivery network. */
 export async function validate(o: OrderRun): Promise<Ended> {
-  const validation = await o.steps.run('validate order', () => o.acts.validateOrder({ order: o.order }));
+  const validation = await o.steps.run('validate order', () => o.checks.validateOrder({ order: o.order }));
   if (validation.reasons.length) return finish(o, 'REJECTED', 'order rejected: invalid', validation.reasons);
   o.state.total = validation.total;
   o.weights = validation.weights;
@@ -27,7 +27,7 @@ export async function validate(o: OrderRun): Promise<Ended> {
 /** 2. Risk: suspicious orders wait for ops, and an unanswered hold expires. */
 export async function reviewRisk(o: OrderRun): Promise<Ended> {
   const { state, settings } = o;
-  const risk = await o.steps.run('assess risk', () => o.acts.assessRisk({ orderId: o.orderId, order: o.order, total: state.total! }));
+  const risk = await o.steps.run('assess risk', () => o.checks.assessRisk({ orderId: o.orderId, order: o.order, total: state.total! }));
   if (!risk.hold) return undefined;
   state.reasons = risk.reasons;
   state.waitingFor = 'an ops decision on the risk hold (release or reject)';
@@ -72,7 +72,7 @@ export async function takePayment(o: OrderRun): Promise<Ended> {
       return finish(o, 'REJECTED', 'payment declined', [code ? `card declined: ${code}` : refusal.message]);
     }
   } else {
-    const cod = await o.steps.run('check COD eligibility', () => o.acts.checkCodEligibility({ order, total: state.total! }));
+    const cod = await o.steps.run('check COD eligibility', () => o.checks.checkCodEligibility({ order, total: state.total! }));
     state.payment.codEligible = cod.eligible;
     if (!cod.eligible) return finish(o, 'REJECTED', 'cash on delivery refused', [cod.reason ?? 'not eligible for cash on delivery']);
   }
@@ -88,7 +88,7 @@ export async function reserveStock(o: OrderRun): Promise<Ended> {
     o.stockMayBeBack = false;
     o.reserveStarted = true;
     const lines = o.remainingLines();
-    const plan = await o.steps.run('reserve stock', () => o.acts.reserveStock({ orderId, lines, address: order.shippingAddress }));
+    const plan = await o.steps.run('reserve stock', () => o.checks.reserveStock({ orderId, lines, address: order.shippingAddress }));
     if (plan.ok) {
       state.allocations = plan.allocations;
       state.allocationWarehouses = plan.warehouses;
