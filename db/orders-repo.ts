@@ -8,6 +8,7 @@ import type { MoneyFact } from '../domain/journal';
 import type { OrderTaxQuote } from '../domain/tax';
 import { bookOrHold } from './back-office-repo';
 import type { Sql } from './client';
+import type { Queryable } from './outbox-repo';
 import { enqueuePush } from './status-pushes-repo';
 import type { StartKind } from './workflow-starts-repo';
 
@@ -218,20 +219,31 @@ export class OrdersRepo {
   /** `held`: the step's money facts could not be booked (the error); they wait for ops, the step is written. */
   async applyStatus(w: StatusWrite): Promise<{ applied: boolean; held?: string }> {
     const closing = CLOSING.has(w.status);
+    const returns = (w.detail.returns as ReturnFeedState[] | undefined) ?? [];
+    const push = w.push && { orderId: w.orderId, seq: w.seq, channel: w.push.channel, input: w.push.input };
+    // Most steps only write the timeline, queue the push and move the order: one statement, so one
+    // round trip and its commit where the transaction below takes five. Its parts see the rows as
+    // they were before it; the push and the move follow the step written (`written`), as below.
+    // Not for a step the report triggers stamp (migration 0004): they read the step's time from
+    // the timeline, which a trigger of the same statement is not sure to see.
+    if (!closing && !w.shipmentsInOrder && !w.shipments?.length && !w.money?.length && !returns.length && !stampsReports(w)) {
+      const s = this.sql;
+      const wrote = s`exists (select 1 from written)`;
+      const [row] = await s<{ applied: boolean }[]>`
+        with written as (${timelineUpsert(s, w)}),
+        pushed as (${push ? enqueuePush(s, push, wrote) : s`select 1`}),
+        moved as (update orders o set ${statusSet(s, w)} where o.order_id = ${w.orderId} and (o.seq < ${w.seq} or (o.seq = ${w.seq} and ${wrote})) returning 1)
+        select exists (select 1 from moved) as applied`;
+      return { applied: row?.applied ?? false };
+    }
     return this.sql.begin(async (tx) => {
       if (closing) {
         await tx`delete from order_timeline where order_id = ${w.orderId} and seq > ${w.seq}`;
         await tx`delete from status_pushes where order_id = ${w.orderId} and seq > ${w.seq} and claimed_until is null`;
       }
-      const written = await tx`insert into order_timeline (order_id, seq, status, event, detail, actor, at)
-               values (${w.orderId}, ${w.seq}, ${w.status}, ${w.event}, ${tx.json(w.eventDetail as never)}, ${w.actor}, ${w.at})
-               on conflict (order_id, seq) do update set status = excluded.status, event = excluded.event, detail = excluded.detail,
-                 actor = excluded.actor, at = excluded.at, feed_id = nextval('order_timeline_feed_seq'), feed_tx = pg_current_xact_id(),
-                 feed_final = false
-               where (order_timeline.status, order_timeline.event) is distinct from (excluded.status, excluded.event)
-               returning 1`;
+      const written = await tx`${timelineUpsert(tx, w)}`;
       // Queued with the step it tells of: a repeated write (a retried local activity) queues nothing.
-      if (written.length && w.push) await enqueuePush(tx, { orderId: w.orderId, seq: w.seq, channel: w.push.channel, input: w.push.input });
+      if (written.length && push) await enqueuePush(tx, push);
       if (w.shipmentsInOrder) await tx`update orders set shipments_in_order = true where order_id = ${w.orderId}`;
       for (const s of w.shipments ?? []) await upsertShipment(tx, s);
       // The journal, invoices and tax documents of the step's money facts; a defect there keeps
@@ -239,10 +251,8 @@ export class OrdersRepo {
       const booked = w.money?.length ? await bookOrHold(tx, { orderId: w.orderId, seq: w.seq, at: w.at, facts: w.money }) : {};
       // A step that shows returns also reads them as they stood before (the subquery reads the row
       // before this update), for the return events; a step without any reads nothing more.
-      const returns = (w.detail.returns as ReturnFeedState[] | undefined) ?? [];
       const updated = await tx<{ returnsBefore: ReturnFeedState[] | null }[]>`
-        update orders o set status = ${w.status}, seq = ${w.seq}, needs_attention = ${w.needsAttention}, attention_reason = ${w.attentionReason},
-          escalation_level = ${w.escalationLevel}, detail = ${tx.json(w.detail as never)}, updated_at = now()
+        update orders o set ${statusSet(tx, w)}
         ${returns.length ? tx`from (select detail -> 'returns' as returns from orders where order_id = ${w.orderId}) prev` : tx``}
         where o.order_id = ${w.orderId} and (o.seq < ${w.seq} or (o.seq = ${w.seq} and ${written.length > 0}) or ${closing})
         returning ${returns.length ? tx`prev.returns` : tx`null::jsonb`} as "returnsBefore"`;
@@ -347,4 +357,38 @@ export class OrdersRepo {
                                 on conflict do nothing returning 1`;
     return rows.length > 0;
   }
+}
+
+/**
+ * A step into the timeline, once per (order, seq): the same step again changes nothing, another
+ * step under that seq replaces it (see `applyStatus`) and is numbered anew for the event feed.
+ * Returns a row when it wrote.
+ */
+function timelineUpsert(q: Queryable, w: StatusWrite) {
+  return q`insert into order_timeline (order_id, seq, status, event, detail, actor, at)
+           values (${w.orderId}, ${w.seq}, ${w.status}, ${w.event}, ${q.json(w.eventDetail as never)}, ${w.actor}, ${w.at})
+           on conflict (order_id, seq) do update set status = excluded.status, event = excluded.event, detail = excluded.detail,
+             actor = excluded.actor, at = excluded.at, feed_id = nextval('order_timeline_feed_seq'), feed_tx = pg_current_xact_id(),
+             feed_final = false
+           where (order_timeline.status, order_timeline.event) is distinct from (excluded.status, excluded.event)
+           returning 1`;
+}
+
+/** What a step sets on the order's row (`update orders o set …`). */
+function statusSet(q: Queryable, w: StatusWrite) {
+  return q`status = ${w.status}, seq = ${w.seq}, needs_attention = ${w.needsAttention}, attention_reason = ${w.attentionReason},
+           escalation_level = ${w.escalationLevel}, detail = ${q.json(w.detail as never)}, updated_at = now()`;
+}
+
+/** Order statuses and shipment statuses the report triggers stamp with the step's timeline time (migration 0004). */
+const REPORT_STATUSES = new Set(['SHIPPED', 'DELIVERED', 'CANCELLED', 'RETURN_REQUESTED', 'RETURNED', 'REFUNDED']);
+const HANDED_OVER = new Set(['picked_up', 'in_transit', 'delivery_failed', 'returned_to_sender', 'delivered']);
+
+/** Whether a report trigger may read this step's time from the timeline as it is written. */
+function stampsReports(w: StatusWrite): boolean {
+  const shipments = w.detail.shipments;
+  return (
+    REPORT_STATUSES.has(w.status) ||
+    (Array.isArray(shipments) && shipments.some((x: { status?: unknown }) => HANDED_OVER.has(String(x?.status))))
+  );
 }

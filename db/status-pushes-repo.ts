@@ -4,6 +4,7 @@
  * ever claimed, so a newer status never overtakes an older one that is still being retried.
  */
 import { randomUUID } from 'node:crypto';
+import type { PendingQuery, Row } from 'postgres';
 import type { Sql } from './client';
 import { OutboxTable, type ClaimedRow, type Queryable } from './outbox-repo';
 
@@ -14,10 +15,17 @@ export interface PendingPush extends ClaimedRow {
   input: unknown;
 }
 
-/** Queues the push of an order's status `seq`; a step written again under that seq replaces it (orders-repo.ts). */
-export async function enqueuePush(q: Queryable, p: { orderId: string; seq: number; channel: string; input: unknown }): Promise<void> {
-  await q`insert into status_pushes (push_id, order_id, seq, channel, input)
-          values (${`${p.orderId}:${p.seq}`}, ${p.orderId}, ${p.seq}, ${p.channel}, ${q.json(p.input as never)})
+/**
+ * Queues the push of an order's status `seq` when `when` holds (a condition on the statement it is
+ * part of; always, by default); a step written again under that seq replaces it (orders-repo.ts).
+ */
+export function enqueuePush(
+  q: Queryable,
+  p: { orderId: string; seq: number; channel: string; input: unknown },
+  when: PendingQuery<Row[]> = q`true`,
+): PendingQuery<Row[]> {
+  return q`insert into status_pushes (push_id, order_id, seq, channel, input)
+          select ${`${p.orderId}:${p.seq}`}, ${p.orderId}, ${p.seq}, ${p.channel}, ${q.json(p.input as never)} where ${when}
           on conflict (push_id) do update set channel = excluded.channel, input = excluded.input, attempts = 0,
             next_attempt_at = clock_timestamp(), last_error = null`;
 }
