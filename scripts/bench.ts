@@ -340,7 +340,7 @@ try {
     const rate = ORDERS / seconds;
     say(`   accepted in ${accepted.toFixed(1)}s; all DELIVERED after ${seconds.toFixed(1)}s → ${rate.toFixed(1)} orders/s end to end`);
     say(`   CPU per order (this process: API, worker, sandbox, bench; and the servers it started): ${burst.line}`);
-    say(`   = ${(rate / helloRate).toFixed(2)}× the hello-workflow rate (an order runs ~25 activities, a child workflow and ~15 signals)`);
+    say(`   = ${(rate / helloRate).toFixed(2)}× the hello-workflow rate of the same stack`);
   }
   if (want(4)) {
     say(`\n4) channel webhooks at ${WEBHOOK_RATE}/s for ${SECONDS}s while ${ORDERS} orders saturate the worker`);
