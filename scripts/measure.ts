@@ -44,7 +44,7 @@ export async function atFixedRate(rate: number, seconds: number, fn: (i: number)
   return latencies;
 }
 
-/** A process in /proc: its parent, the CPU ticks (user + system, all threads) it has used, its command name. */
+/** A process in /proc: its parent, the CPU ticks (user + system, all threads, and its children it reaped) it has used, its command name. */
 export interface ProcStat {
   ppid: number;
   ticks: number;
@@ -69,11 +69,12 @@ export function processTree(pid: number): { tree: Set<number>; stats: Map<number
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      // After the command's closing parenthesis: state, ppid, ..., utime (12th), stime (13th).
+      // After the command's closing parenthesis: state, ppid, ..., utime, stime, and cutime, cstime:
+      // the children it reaped (PostgreSQL's backends and autovacuum workers that exited meanwhile).
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(') '));
-      stats.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), name });
+      stats.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]), name });
     } catch {
       // Gone meanwhile.
     }

@@ -52,7 +52,7 @@ export async function orderWorkflowV3(input: OrderWorkflowInput): Promise<OrderS
 
 /**
  * The order (v4): as v3, and the steps that only touch our own PostgreSQL — validation, risk,
- * COD eligibility, stock reservation — run as local activities in the worker rather than as
+ * COD eligibility, stock reservation, the stock commit at handover — run as local activities in the worker rather than as
  * activities through the server's task queues: an order writes ~20 fewer history events in two
  * fewer workflow tasks. Calls to outside systems (gateway, warehouse, carriers) stay activities.
  */

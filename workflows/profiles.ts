@@ -1,7 +1,9 @@
 /** Activity timeout and retry profiles, named by what the activity does. */
 import {
   ActivityCancellationType,
+  isCancellation,
   proxyActivities,
+  sleep,
   proxyLocalActivities,
   workflowInfo,
   type ActivityInterfaceFor,
@@ -9,6 +11,7 @@ import {
   type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { OrderSettings } from '../domain/settings';
+import { businessFailure } from './attention';
 import { outsideQueueName, outsideQueueOf } from './queues';
 
 /** Calls to outside systems and business steps: bounded retries, then "needs attention". */
@@ -49,12 +52,49 @@ export const bookkeepingTaskProfile: ActivityOptions = {
 /**
  * The business steps that only read and write our own PostgreSQL (validation, risk, COD
  * eligibility, stock reservation), run as local activities by orders from `orderWorkflowV4` on:
- * the same timeout, retries and cancellation as {@link stepProfile}, without a round trip
- * through the server's task queues (three activity tasks and two workflow tasks an order).
+ * the same timeout and cancellation as {@link stepProfile}, without a round trip through the
+ * server's task queues (three activity tasks and two workflow tasks an order). One attempt per
+ * local activity: {@link localSteps} makes the retries.
  */
 export function localStepProfile(settings: OrderSettings): LocalActivityOptions {
   const step = stepProfile(settings);
-  return { startToCloseTimeout: step.startToCloseTimeout!, cancellationType: step.cancellationType, retry: step.retry! };
+  return { startToCloseTimeout: step.startToCloseTimeout!, cancellationType: step.cancellationType, retry: { maximumAttempts: 1 } };
+}
+
+/**
+ * Local steps (see {@link localStepProfile}) with the step's retries made by the workflow: each
+ * attempt is a local activity of its own in the run's line, and the backoff between attempts is
+ * a workflow timer outside it. So a step that keeps failing holds the line for one attempt at a
+ * time, and the bookkeeping of a handler meanwhile (an ops hold, a line cut, a cancellation) is
+ * written at once rather than after the last retry. A business refusal (non-retryable) and a
+ * cancellation are not retried. The step's summary is the one running when the call is made.
+ */
+export function localSteps<A extends object>(
+  line: LocalLine,
+  settings: OrderSettings,
+  step: () => string | undefined,
+): ActivityInterfaceFor<A> {
+  const { initialIntervalMs, maximumIntervalMs, maximumAttempts } = settings.stepRetry;
+  return new Proxy({} as ActivityInterfaceFor<A>, {
+    get(_target, name) {
+      if (typeof name !== 'string') return undefined;
+      return async (...args: unknown[]) => {
+        const summary = step();
+        const once = Reflect.get(
+          line<A>(() => ({ ...localStepProfile(settings), summary })),
+          name,
+        ) as (...a: unknown[]) => Promise<unknown>;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await once(...args);
+          } catch (err) {
+            if (isCancellation(err) || businessFailure(err) || attempt >= maximumAttempts) throw err;
+            await sleep(Math.min(maximumIntervalMs, initialIntervalMs * 2 ** (attempt - 1)));
+          }
+        }
+      };
+    },
+  });
 }
 
 /**
@@ -66,7 +106,9 @@ export function localStepProfile(settings: OrderSettings): LocalActivityOptions 
  * One queue per run: every proxy made from it (bookkeeping, local steps) waits in the same line.
  * `options` is read when a call is made, so a step's summary is the step running then.
  */
-export function localActivityQueue(): <A extends object>(options: () => LocalActivityOptions) => ActivityInterfaceFor<A> {
+export type LocalLine = <A extends object>(options: () => LocalActivityOptions) => ActivityInterfaceFor<A>;
+
+export function localActivityQueue(): LocalLine {
   let queue: Promise<unknown> = Promise.resolve();
   return <A extends object>(options: () => LocalActivityOptions) =>
     new Proxy({} as ActivityInterfaceFor<A>, {

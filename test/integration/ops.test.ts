@@ -149,14 +149,18 @@ describe('a step on our own database that keeps failing', () => {
       expect(stuck.attentionReason).toMatch(/reserve stock failed after retries: .*could not extend file \(test\)/);
       expect(stuck.waitingFor).toBe('an ops retry of "reserve stock"');
       expect(await stockRow(stack.db.sql, 'SKU-O', 'WH-HCM')).toEqual(before);
-      // Its attempts ran in the worker: no activity task on the server, a local-activity marker per step.
+      // Its attempts ran in the worker: no activity task on the server. Each attempt is a local
+      // activity of its own (2 here: stepRetry.maximumAttempts) with a workflow timer between them,
+      // so the run's line of local activities is free while the step waits to try again.
       const history = await stack.client.workflow.getHandle(orderId).fetchHistory();
-      const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+      const events = history.events ?? [];
+      const scheduled = events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
       expect(scheduled).toEqual(['authorizePayment']);
-      const failedReserve = (history.events ?? []).filter(
-        (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity' && e.markerRecordedEventAttributes.failure,
+      const failedAttempts = events.flatMap((e, i) =>
+        e.markerRecordedEventAttributes?.markerName === 'core_local_activity' && e.markerRecordedEventAttributes.failure ? [i] : [],
       );
-      expect(failedReserve).toHaveLength(1);
+      expect(failedAttempts).toHaveLength(2);
+      expect(events.slice(failedAttempts[0], failedAttempts[1]).some((e) => e.timerStartedEventAttributes)).toBe(true);
     } finally {
       await sql.unsafe('drop trigger test_refuse_reservation on reservations');
     }

@@ -18,7 +18,9 @@ import { fromMinor, toMinor } from '../../domain/money';
 import { groupByWarehouse } from '../../domain/order-lines';
 import type { OrderStatus } from '../../domain/order';
 import { slaFor } from '../../domain/settings';
+import type { Activities } from '../../activities';
 import { describeFailure } from '../attention';
+import { bookkeepingProfile } from '../profiles';
 import { retryShipmentSignal, SHIPMENT_RANK, type ShipmentProgress, type ShipmentView } from '../messages';
 import { booksInOrder, shipmentInOrder, type ShipmentInput } from '../shipment';
 import { aggregateStatus, type OrderRun, type ShipmentLink } from './run';
@@ -119,7 +121,10 @@ function runInOrder(o: OrderRun, args: ShipmentInput): ShipmentLink {
       // From orderWorkflowV4 on, the stock is committed by a local activity in the order's own line
       // (`o.books`): never beside another of the run's local activities.
       books: o.childTypes.localSteps
-        ? { recordShipment: () => Promise.resolve(), commitStock: (input) => o.books.commitStock(input) }
+        ? {
+            recordShipment: () => Promise.resolve(),
+            commitStock: (input) => o.localLine<Activities>(() => ({ ...bookkeepingProfile, summary: 'commit stock' })).commitStock(input),
+          }
         : booksInOrder(),
     }),
   );

@@ -35,7 +35,16 @@ import {
   type ShipmentStatus,
 } from '../messages';
 import type { Patches } from '../patches';
-import { bookkeepingProfile, channelPushProfile, localActivityQueue, localStepProfile, routed, stepProfile, summarised } from '../profiles';
+import {
+  bookkeepingProfile,
+  channelPushProfile,
+  localActivityQueue,
+  localSteps,
+  routed,
+  stepProfile,
+  summarised,
+  type LocalLine,
+} from '../profiles';
 import { CarrierKey, EscalationLevelKey, NeedsAttentionKey, OrderStatusKey, WarehouseKey } from '../search-attributes';
 import type { ReturnInput, returnWorkflow } from '../return';
 import type { ShipmentInput, shipmentWorkflow } from '../shipment';
@@ -112,6 +121,8 @@ export class OrderRun {
    * on, activities like `acts` for orders taken in before. A failure parks the order as `acts` does.
    */
   readonly checks: Activities;
+  /** The run's one line of local activities (workflows/profiles.ts `localActivityQueue`). */
+  readonly localLine: LocalLine;
   /** Status pushes of orders recorded before the push outbox. */
   readonly pushes: Activities;
   readonly steps: ReturnType<typeof createStepRunner>;
@@ -196,11 +207,9 @@ export class OrderRun {
     this.settings = settings;
     this.pushesQueued = this.patched('status-outbox');
     this.acts = summarised<Activities>(stepProfile(settings), () => this.steps.startingStep);
-    const local = localActivityQueue();
+    const local = (this.localLine = localActivityQueue());
     this.books = local<Activities>(() => bookkeepingProfile);
-    this.checks = childTypes.localSteps
-      ? local<Activities>(() => ({ ...localStepProfile(settings), summary: this.steps.startingStep }))
-      : this.acts;
+    this.checks = childTypes.localSteps ? localSteps<Activities>(local, settings, () => this.steps.startingStep) : this.acts;
     this.pushes = routed<Activities>(channelPushProfile);
     this.state = {
       orderId,
