@@ -5,6 +5,8 @@
  * carrier's pickup; a cancellation from Temporal itself; and the refusals.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capacityDay } from '../../activities/inventory/inventory-activities';
+import { InventoryRepo } from '../../db/inventory-repo';
 import { eventually, makeOrder, one, seedNetwork, stockRow } from '../support/fixtures';
 import { startTestStack, stockEventsOf, stockUnits, TEST_KEYS, type TestStack } from '../support/harness';
 
@@ -14,7 +16,7 @@ interface OrderBody {
   reasons: string[];
   needsAttention: boolean;
   shipments: { shipmentId: string; bookingId?: string; status: string }[];
-  timeline: { status: string; event: string; actor: string }[];
+  timeline: { status: string; event: string; actor: string; detail?: Record<string, unknown> }[];
 }
 type Ledgers = {
   payments: { type: string; amount: string }[];
@@ -121,6 +123,25 @@ describe('cancel at each stage', () => {
     expect(await res.json()).toEqual({ orderId, status: 'CANCELLED' });
     const { ledgers: l } = await expectCancelledCleanly(orderId, before);
     expect(l.payments).toEqual([]);
+  });
+
+  it('on hold, holding a reservation its history does not show (left by a lost task): it is given back', async () => {
+    // From orderWorkflowV4 on, stock is reserved by a local activity, before its workflow task
+    // commits. When that task is lost (a worker killed), the reservation stays in PostgreSQL but
+    // the history goes on without it, and the order can be cancelled before reserving again.
+    // Here: the reservation such a task leaves, made by the inventory repository itself.
+    const before = await stockOf();
+    const orderId = await submit(makeOrder({ sku: 'SKU-C', quantity: 20 }));
+    await settled(orderId, 'ON_HOLD');
+    await new InventoryRepo(stack.db.sql).reserve(
+      orderId,
+      [{ lineNo: 1, sku: 'SKU-C', warehouseId: 'WH-HCM', quantity: 20 }],
+      capacityDay(),
+    );
+    expect((await stockOf()).reserved).toBe(before.reserved + 20);
+    expect((await cancel(orderId)).status).toBe(200);
+    const { order } = await expectCancelledCleanly(orderId, before);
+    expect(order.timeline.at(-1)!.detail).toMatchObject({ unitsReleased: 20 });
   });
 
   it('payment authorised (backordered): the authorisation is voided once, the backorder forgotten', async () => {

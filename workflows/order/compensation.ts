@@ -47,8 +47,13 @@ export async function compensate(o: OrderRun, { reason, actor }: { reason: strin
 
   // 2. Stock, then payment.
   const undone: Record<string, unknown> = {};
-  if (o.reserveStarted) {
-    undone.unitsReleased = (await o.books.releaseStock({ orderId })).released;
+  // A reservation made by a local activity (orderWorkflowV4) whose workflow task was then lost (a
+  // worker killed, a server restarted) left no trace in the history: the run going on from it may
+  // be cancelled before it reaches the reservation again. So such an order gives back whatever it
+  // holds; a release of nothing changes nothing (the chaos run caught one held unit).
+  if (o.reserveStarted || o.childTypes.localSteps) {
+    const released = (await o.books.releaseStock({ orderId })).released;
+    if (o.reserveStarted || released) undone.unitsReleased = released;
     await o.books.clearBackorder({ orderId });
   }
   // An authorisation whose call was cancelled may have been made all the same. Asked again with
