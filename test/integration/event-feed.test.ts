@@ -205,6 +205,26 @@ describe('the event feed', () => {
     expect(((await web.json()) as Page).items).toEqual([]);
   });
 
+  /** Writes an order's first step in a transaction held open until `commit()`; resolves once the row is written. */
+  async function stepHeldOpen(orderId: string, event: string): Promise<{ commit(): Promise<void> }> {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let wrote!: () => void;
+    const written = new Promise<void>((r) => (wrote = r));
+    const done = stack.db.sql.begin(async (tx) => {
+      await tx`insert into order_timeline (order_id, seq, status, event, actor, at) values (${orderId}, 1, 'RECEIVED', ${event}, 'test', now())`;
+      wrote();
+      await held;
+    });
+    await Promise.race([written, done]);
+    return {
+      commit: async () => {
+        release();
+        await done;
+      },
+    };
+  }
+
   it('a transaction that writes first and commits late is not skipped: positions follow commits', async () => {
     const [o1, o2] = await twoOrders();
     const sql = stack.db.sql;
@@ -212,16 +232,7 @@ describe('the event feed', () => {
     const step = (o: typeof o1, event: string) =>
       sql`insert into order_timeline (order_id, seq, status, event, actor, at) values (${`order-web-${o.channelOrderId}`}, 1, 'RECEIVED', ${event}, 'test', now())`;
     // A slow writer takes its position first and holds its transaction open...
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let slowWrote!: () => void;
-    const wrote = new Promise<void>((r) => (slowWrote = r));
-    const slow = sql.begin(async (tx) => {
-      await tx`insert into order_timeline (order_id, seq, status, event, actor, at) values (${`order-web-${o1.channelOrderId}`}, 1, 'RECEIVED', 'slow', 'test', now())`;
-      slowWrote();
-      await held;
-    });
-    await wrote;
+    const slow = await stepHeldOpen(`order-web-${o1.channelOrderId}`, 'slow');
     // ...a fast one takes a later position and commits.
     await step(o2, 'fast');
     const ours = new Set([o1, o2].map((o) => `order-web-${o.channelOrderId}`));
@@ -229,8 +240,7 @@ describe('the event feed', () => {
     // The fast one is in the feed: the open one has no position yet, and takes a later one as it commits.
     const during = await page(before);
     expect(steps(during).map((e) => e.event)).toEqual(['fast']);
-    release();
-    await slow;
+    await slow.commit();
     // Both, in the order they committed.
     const after = await eventually(
       async () => {
@@ -263,16 +273,7 @@ describe('the event feed', () => {
     });
     await started;
     // ...a later one writes its step and stays open...
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let wrote!: () => void;
-    const written = new Promise<void>((r) => (wrote = r));
-    const late = sql.begin(async (tx) => {
-      await tx`insert into order_timeline (order_id, seq, status, event, actor, at) values (${id(o1)}, 1, 'RECEIVED', 'late', 'test', now())`;
-      wrote();
-      await held;
-    });
-    await written;
+    const late = await stepHeldOpen(id(o1), 'late');
     // ...and the early one writes its step and commits. Before migration 0028 it showed at a position
     // after the open one's, and a reader paging on from it skipped the open one when it committed.
     goOn();
@@ -281,8 +282,7 @@ describe('the event feed', () => {
     const steps = (p: Page) => p.items.filter((e) => e.type === 'order.step' && ours.has(e.orderId));
     const during = await page(before);
     expect(steps(during).map((e) => e.event)).toEqual(['early']);
-    release();
-    await late;
+    await late.commit();
     const next = await eventually(
       async () => {
         const s2 = steps(await page(during.next));
