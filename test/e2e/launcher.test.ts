@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { postgresProcessesOf, readRunRecord } from '../../lib/dev-recovery';
 import { freePort } from '../../lib/dev-services';
 import type { helloWorkflow } from '../../workflows/hello';
@@ -20,6 +20,15 @@ const dataDir = mkdtempSync(join(tmpdir(), 'oms-launcher-'));
 chmodSync(dataDir, 0o755);
 let child: ChildProcess | undefined;
 
+// A test that failed with its launcher still up stops it, so the next one does not find it running.
+afterEach(async () => {
+  if (!child || child.exitCode !== null) return;
+  const running = child;
+  const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+  running.kill('SIGINT');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+  if (running.exitCode === null) running.kill('SIGKILL');
+}, 30_000);
 afterAll(() => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
@@ -62,7 +71,8 @@ describe('npm start', () => {
     });
     await new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
-        if (out.includes('[oms] ready in')) {
+        // The ready block comes in several writes: wait for its last line, not its first.
+        if (out.includes('[oms] Ctrl-C stops everything.')) {
           clearInterval(timer);
           resolve();
         }
