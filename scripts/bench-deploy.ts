@@ -20,7 +20,7 @@
  * The workers' settings come from this shell (OMS_WORKER_MAX_CACHED_WORKFLOWS, ...), defaults otherwise.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -113,6 +113,40 @@ async function cpuOver<T>(procs: ManagedProc[], fn: () => Promise<T>): Promise<{
   return { result, cpu };
 }
 
+/**
+ * BENCH_INTAKE_RT: the API's and PostgreSQL's process trees and this bench to SCHED_RR 10, every
+ * thread. PostgreSQL's postmaster passes it on to the backends it forks later; this bench does not
+ * pass it on (reset-on-fork), so a worker or server it restarts runs at normal priority. Refused
+ * when the kernel does not throttle real-time tasks (`sched_rt_runtime_us` -1): a spinning thread
+ * could then keep its core from everything else.
+ */
+function raiseIntakePath(t: Topology): void {
+  if (readFileSync('/proc/sys/kernel/sched_rt_runtime_us', 'utf8').trim() === '-1')
+    throw new Error('BENCH_INTAKE_RT=1: real-time tasks are not throttled on this kernel (sched_rt_runtime_us = -1); not raising anything');
+  const roots = [...t.apis, t.postgres];
+  const missing = roots.filter((p) => !p.pid).map((p) => p.spec.name);
+  if (missing.length) throw new Error(`BENCH_INTAKE_RT=1: ${missing.join(', ')} not running`);
+  const chrt = (pid: number, resetOnFork: boolean) =>
+    spawnSync('chrt', ['--all-tasks', '--rr', ...(resetOnFork ? ['--reset-on-fork'] : []), '--pid', '10', String(pid)], {
+      encoding: 'utf8',
+    });
+  let raised = 0;
+  for (const root of roots) {
+    for (const pid of processTree(root.pid!).tree) {
+      const r = chrt(pid, false);
+      if (r.status === 0) raised++;
+      // A backend or autovacuum worker that exited since the snapshot: nothing to raise.
+      else if (pid === root.pid || existsSync(`/proc/${pid}`))
+        throw new Error(`BENCH_INTAKE_RT=1: chrt could not raise ${root.spec.name} (pid ${pid}): ${(r.stderr || String(r.error)).trim()}`);
+    }
+  }
+  const own = chrt(process.pid, true);
+  if (own.status !== 0) throw new Error(`BENCH_INTAKE_RT=1: chrt could not raise this bench: ${(own.stderr || String(own.error)).trim()}`);
+  say(
+    `the API, PostgreSQL and this bench run at real-time priority (BENCH_INTAKE_RT, ${raised + 1} processes): as on machines of their own`,
+  );
+}
+
 const baseEnv = Object.fromEntries(
   Object.entries(process.env).filter(
     (kv): kv is [string, string] =>
@@ -170,17 +204,7 @@ try {
   await q`update warehouses set daily_capacity = 100000000`;
   await q`update stock set on_hand = 100000000, reserved = 0, safety_stock = 0`;
   await Promise.all([...t.apis, ...t.workers].map((p) => p.ensureUp(Date.now() + 600_000)));
-  if (INTAKE_RT) {
-    const pids = [...t.apis, t.postgres].flatMap((p) => (p.pid ? [...processTree(p.pid).tree] : []));
-    for (const pid of [...pids, process.pid]) {
-      const r = spawnSync('chrt', ['--all-tasks', '--rr', '--pid', '10', String(pid)], { encoding: 'utf8' });
-      if (r.status !== 0)
-        throw new Error(`BENCH_INTAKE_RT=1: chrt could not raise process ${pid}: ${(r.stderr || String(r.error)).trim()}`);
-    }
-    say(
-      `the API, PostgreSQL and this bench run at real-time priority (BENCH_INTAKE_RT, ${pids.length + 1} processes): as on machines of their own`,
-    );
-  }
+  if (INTAKE_RT) raiseIntakePath(t);
   say(`worker RSS at start: ${t.workers.map((w) => rssMiB(w.pid).toFixed(0)).join(' + ')} MiB`);
   if (ELSEWHERE_NICE) say(`worker(s), Temporal server and sandbox run at nice ${ELSEWHERE_NICE} (BENCH_NICE): as on machines of their own`);
   else if (WORKER_NICE) say(`worker process(es) run at nice ${WORKER_NICE} (BENCH_WORKER_NICE)`);
@@ -316,7 +340,8 @@ try {
 } catch (err) {
   failed = true;
   // fetch's own message is only "fetch failed": the reason is its cause (refused, reset, timed out).
-  const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : '';
+  const c = err instanceof Error ? (err.cause as (Error & { code?: string }) | undefined) : undefined;
+  const cause = c instanceof Error ? ` (${[c.code, c.message].filter(Boolean).join(': ')})` : '';
   say(`bench failed: ${err instanceof Error ? err.message : String(err)}${cause}`);
 } finally {
   await sql?.end({ timeout: 5 });
