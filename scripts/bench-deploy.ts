@@ -54,9 +54,9 @@ const ELSEWHERE_NICE = num('BENCH_NICE', 0);
  * (SCHED_RR 10, `chrt`, every thread), so they get a core as soon as they have work, as on
  * machines of their own; the worker(s), the Temporal server and the sandbox take what is left.
  * Unlike `nice`, which only weighs time slices, this removes the wait for another process's slice.
- * Round-robin, not FIFO: a FIFO thread that spins (V8's helpers wait so) keeps its core from a
- * thread of the same priority until it blocks — a run under FIFO stalled a request for 300 s.
- * Needs root or CAP_SYS_NICE; the bench stops with the reason otherwise.
+ * Round-robin, not FIFO: a run under FIFO stalled a request for 300 s (docs/benchmarks.md); a
+ * spinning thread keeps its core from threads of the same priority for a time slice at most.
+ * Needs root or CAP_SYS_NICE; the bench stops with the reason otherwise (see raiseIntakePath).
  */
 const INTAKE_RT = process.env.BENCH_INTAKE_RT === '1';
 /** BENCH_TEMPORAL=cluster: a real Temporal server on the run's PostgreSQL (built once, as `npm run test:cluster`). */
