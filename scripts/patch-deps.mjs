@@ -10,13 +10,24 @@
 // tests do both). The patch: a deferred write that finds no socket settles the connection's
 // queries as CONNECTION_CLOSED (catchable, retried by callers) instead of throwing, and the
 // teardown paths forget the cancelled immediate and the buffered bytes.
+//
+// @temporalio/worker 1.24.0: the workflow thread formats a stack trace for every promise a
+// workflow creates (a promise hook, for the Web UI's "Stack Trace" view: `__stack_trace` and
+// `__enhanced_stack_trace` queries), source-mapping each frame, although the view is read only
+// when someone opens it (temporalio/sdk-typescript#1587: async code in workflows is slow). In
+// `npm run bench` that was ~9% of the machine's CPU. The patch keeps capturing the stack at the
+// promise's creation (V8's raw call sites) and formats it when the view is asked for: the same
+// text and frames, read later. It also makes one `Error` lookup per workflow context instead of
+// compiling a `new Function` per promise. test/integration/ops.test.ts reads the view back.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
-const MARK = '/* oms-patch: null-socket-write */';
-const edits = [
+const POSTGRES_MARK = '/* oms-patch: null-socket-write */';
+/** @typedef {{ from?: string, span?: [string, string], to: string }} Edit */
+/** @type {Edit[]} */
+const postgresEdits = [
   {
     from: '  function nextWrite(fn) {\n    const x = socket.write(chunk, fn)',
-    to: `  function nextWrite(fn) {\n    ${MARK}\n    if (!socket) {\n      chunk = nextWriteTimer = null\n      error(Errors.connection('CONNECTION_CLOSED', options))\n      return false\n    }\n    const x = socket.write(chunk, fn)`,
+    to: `  function nextWrite(fn) {\n    ${POSTGRES_MARK}\n    if (!socket) {\n      chunk = nextWriteTimer = null\n      error(Errors.connection('CONNECTION_CLOSED', options))\n      return false\n    }\n    const x = socket.write(chunk, fn)`,
   },
   { from: '    terminated = true\n', to: '    terminated = true\n    chunk = null\n' },
   {
@@ -29,21 +40,122 @@ const edits = [
   },
 ];
 
-let failed = false;
-for (const file of ['node_modules/postgres/src/connection.js', 'node_modules/postgres/cjs/src/connection.js']) {
-  if (!existsSync(file)) continue;
-  let text = readFileSync(file, 'utf8');
-  if (text.includes(MARK)) continue;
-  for (const e of edits) {
-    if (!text.includes(e.from)) {
-      console.error(
-        `patch-deps: ${file} does not contain the code the null-socket patch expects; review scripts/patch-deps.mjs for this postgres version.`,
-      );
-      failed = true;
-      break;
+const STACKS_MARK = '/* oms-patch: lazy-promise-stacks */';
+const INIT_FROM = '                    // Reset currentStackTrace just in case (it will be set in `prepareStackTrace` above)\n';
+const INIT_TO = '                    // This is weird but apparently it happens\n';
+/** @type {Edit[]} */
+const stackEdits = [
+  {
+    // The handlers learn a raw mode, a cached Error per context, and a stack formatted on first read.
+    from: '    promiseHookInstalled = false;\n    installed = false;\n',
+    to: `    promiseHookInstalled = false;
+    installed = false;
+    ${STACKS_MARK}
+    rawStack = false;
+    errorCtors = new WeakMap();
+    lazyStack(sites) {
+        let value;
+        const read = () => {
+            if (value)
+                return value;
+            // The formatting \`new Error().stack\` did at the promise's creation, on the same call sites.
+            this.currentStackTrace = undefined;
+            const text = Error.prepareStackTrace({ toString: () => 'Error', constructor: undefined }, sites);
+            const formatted = (0, common_1.cutoffStackTrace)(text.replace(/^Error\\n\\s*at [^\\n]+\\n(\\s*at initAll \\(node:internal\\/promise_hooks:\\d+:\\d+\\)\\n)?/, ''));
+            const structured = this.currentStackTrace ?? [];
+            this.currentStackTrace = undefined;
+            cutoffStructuredStackTrace(structured);
+            value = { formatted, structured };
+            return value;
+        };
+        return {
+            get formatted() { return read().formatted; },
+            get structured() { return read().structured; },
+        };
     }
-    text = text.replace(e.from, e.to);
+`,
+  },
+  {
+    // In raw mode a workflow error's stack is its call sites, unformatted.
+    from: '            // Set the currentStackTrace so it can be used in the promise `init` hook below\n',
+    to: '            if (this.rawStack)\n                return stackTraces;\n            // Set the currentStackTrace so it can be used in the promise `init` hook below\n',
+  },
+  {
+    // The hook captures call sites only; aggregators (Promise.all, race, …) are told by their top frames.
+    span: [INIT_FROM, INIT_TO],
+    to: `                    const ctor = promise.constructor;
+                    let ErrorCtor = this.errorCtors.get(ctor);
+                    if (ErrorCtor === undefined) {
+                        ErrorCtor = ctor.constructor('return globalThis.Error')();
+                        this.errorCtors.set(ctor, ErrorCtor);
+                    }
+                    this.rawStack = true;
+                    let sites;
+                    try {
+                        sites = new ErrorCtor().stack;
+                    }
+                    finally {
+                        this.rawStack = false;
+                    }
+                    if (!Array.isArray(sites))
+                        return;
+                    const top = sites[1]?.getFunctionName() === 'initAll' && sites[1].getFileName() === 'node:internal/promise_hooks' ? 2 : 1;
+                    // A frame as the formatted stack shows it when it is not in the workflow bundle ('' when it is).
+                    const native = (i) => (sites[top + i] && !sites[top + i].getFileName() ? \`    at \${sites[top + i]}\` : '');
+                    const aggregator = /^    at (Function|Promise)\\.(race|all|allSettled|any) \\(<anonymous>\\)$/;
+                    let stackTrace;
+                    if (currentAggregation && sites.length > top + 2 && native(0) === '    at Promise.then (<anonymous>)' && aggregator.test(native(1))) {
+                        // Skip internal promises created by the aggregator and link directly.
+                        promise = currentAggregation;
+                        stackTrace = store.promiseToStack.get(currentAggregation); // Must exist
+                    }
+                    else {
+                        stackTrace = this.lazyStack(sites);
+                        currentAggregation = sites.length > top + 1 && aggregator.test(native(0)) ? promise : undefined;
+                    }
+`,
+  },
+];
+
+const patches = [
+  {
+    name: 'null-socket',
+    mark: POSTGRES_MARK,
+    files: ['node_modules/postgres/src/connection.js', 'node_modules/postgres/cjs/src/connection.js'],
+    edits: postgresEdits,
+    hint: 'review scripts/patch-deps.mjs for this postgres version',
+  },
+  {
+    name: 'lazy-promise-stacks',
+    mark: STACKS_MARK,
+    files: ['node_modules/@temporalio/worker/lib/workflow/vm-shared.js'],
+    edits: stackEdits,
+    hint: 'review scripts/patch-deps.mjs for this @temporalio/worker version (or drop the patch if the SDK formats lazily itself)',
+  },
+];
+
+let failed = false;
+for (const patch of patches)
+  for (const file of patch.files) {
+    if (!existsSync(file)) continue;
+    let text = readFileSync(file, 'utf8');
+    if (text.includes(patch.mark)) continue;
+    let ok = true;
+    for (const e of patch.edits) {
+      if (e.span) {
+        const from = text.indexOf(e.span[0]);
+        const to = from < 0 ? -1 : text.indexOf(e.span[1], from);
+        if (to < 0) ok = false;
+        else text = text.slice(0, from) + e.to + text.slice(to);
+      } else if (!text.includes(e.from)) ok = false;
+      else text = text.replace(e.from, e.to);
+      if (!ok) break;
+    }
+    if (!ok) {
+      console.error(`patch-deps: ${file} does not contain the code the ${patch.name} patch expects; ${patch.hint}.`);
+      failed = true;
+      continue;
+    }
+    writeFileSync(file, text);
   }
-  if (!failed) writeFileSync(file, text);
-}
 if (failed) process.exit(1);

@@ -4,6 +4,8 @@
  * next step; and what the Temporal Web UI shows (summaries, current details, search attributes,
  * activity and timer summaries) is read back through the Temporal client, without a browser.
  */
+import { readFileSync } from 'node:fs';
+import type { WorkflowHandle } from '@temporalio/client';
 import { workflowMetadataQuery } from '@temporalio/workflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalOrder } from '../../domain/order';
@@ -252,6 +254,41 @@ describe('ops hold', () => {
   });
 });
 
+/**
+ * The Web UI's "Stack Trace" tab (the `__stack_trace` and `__enhanced_stack_trace` queries) on an
+ * order held for risk: where it waits, in our TypeScript source, line for line. The worker's
+ * workflow thread formats these stacks only when asked (scripts/patch-deps.mjs); this is what ops see.
+ */
+async function expectStackTraceAtRiskHold(handle: WorkflowHandle): Promise<void> {
+  const source = readFileSync('workflows/order/steps.ts', 'utf8').split('\n');
+  const line = source.findIndex((l) => l.includes('await condition(() => o.holdDecision !== undefined')) + 1;
+  expect(line).toBeGreaterThan(0);
+  interface Location {
+    file_path?: string;
+    function_name?: string;
+    line?: number;
+    column?: number;
+  }
+  const enhanced = await handle.query<{ stacks: { locations: Location[] }[] }>('__enhanced_stack_trace');
+  // One of the stacks ends in the order's risk step, at the line that waits, right below the SDK's `condition`.
+  const held = enhanced.stacks.find((s) => s.locations.at(-1)?.function_name === 'reviewRisk');
+  expect(held, JSON.stringify(enhanced.stacks)).toBeDefined();
+  const [waits, inner] = [held!.locations.at(-1)!, held!.locations.at(-2)!];
+  expect(waits.file_path).toMatch(/\/workflows\/order\/steps\.ts$/);
+  expect(waits.line).toBe(line);
+  expect(inner.function_name).toBe('condition');
+  expect(inner.file_path).toMatch(/workflow\.ts$/);
+  // The story's main function is there too: the order is inside its forward run.
+  expect(enhanced.stacks.some((s) => s.locations.some((l) => l.file_path?.endsWith('/workflows/order.ts')))).toBe(true);
+  const text = await handle.query<string>('__stack_trace');
+  expect(text).toMatch(
+    new RegExp(`at condition \\(\\S+workflow\\.ts:\\d+:\\d+\\)\\n\\s+at reviewRisk \\(\\S+/workflows/order/steps\\.ts:${line}:\\d+\\)`),
+  );
+  // The promises Promise.race makes inside `condition` are folded into the race's own stack, not listed as stacks of V8 built-ins.
+  expect(text).not.toContain('(<anonymous>)');
+  expect(text.split('\n\n').length).toBe(enhanced.stacks.length);
+}
+
 describe('what the Temporal Web UI shows', () => {
   it('summary, current details, search attributes, and summaries on activities and timers', async () => {
     const order = makeOrder({ sku: 'SKU-O', quantity: 11, payment: { method: 'prepaid', token: 'tok_visa' } }); // 1,100,000: held for risk
@@ -266,6 +303,7 @@ describe('what the Temporal Web UI shows', () => {
       /^\*\*ON_HOLD\*\* · 1100000\.00\nWaiting for an ops decision on the risk hold .* until \d{4}-/,
     );
     expect((await eventSummaries(orderId)).timers).toEqual(['risk hold expires']);
+    await expectStackTraceAtRiskHold(handle);
 
     expect((await post(`/v1/orders/${orderId}/release`, TEST_KEYS.ops, { decision: 'release' })).status).toBe(200);
     const booked = await waitFor(orderId, (o) => o.shipments[0]?.status === 'booked', 'booked');
