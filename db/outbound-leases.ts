@@ -5,6 +5,7 @@
  * The caller keeps the call shorter than the lease (its HTTP timeouts bound it).
  */
 import { randomUUID } from 'node:crypto';
+import type { PendingQuery, Row } from 'postgres';
 import type { Sql } from './client';
 
 export interface Lease {
@@ -27,9 +28,17 @@ export class OutboundLeases {
     return rows.length > 0 ? { key, holder } : undefined;
   }
 
+  /**
+   * The statement that gives the lease back (a no-op if it expired and someone else took it since):
+   * run on its own ({@link release}) or inside a caller's statement, to give it back with a last write.
+   */
+  give(lease: Lease): PendingQuery<Row[]> {
+    return this.sql`delete from outbound_leases where lease_key = ${lease.key} and holder = ${lease.holder}`;
+  }
+
   /** Gives the lease back (a no-op if it expired and someone else took it since). */
   async release(lease: Lease): Promise<void> {
-    await this.sql`delete from outbound_leases where lease_key = ${lease.key} and holder = ${lease.holder}`;
+    await this.give(lease);
   }
 
   /**

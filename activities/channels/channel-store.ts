@@ -153,9 +153,11 @@ export class ChannelStore {
       }
       lease = await this.leases.tryAcquire(key, opts.leaseMs);
     }
+    let released = false;
     try {
       // Stale: an older seq, or this very step again. The same seq with another status is a step
       // the workflow wrote again after a task that never committed (orders-repo.ts): it replaces.
+      // Read once the lease is ours (its own statement, so it sees the last holder's record).
       const [last] = await this.sql<
         { seq: number; status: string }[]
       >`select seq, status from channel_status_pushes where channel = ${channel} and order_id = ${orderId}`;
@@ -171,13 +173,22 @@ export class ChannelStore {
           );
         throw err;
       }
-      await this.sql`insert into channel_status_pushes (channel, order_id, seq, status) values (${channel}, ${orderId}, ${seq}, ${status})
+      const recorded = this
+        .sql`insert into channel_status_pushes (channel, order_id, seq, status) values (${channel}, ${orderId}, ${seq}, ${status})
                      on conflict (channel, order_id) do update set seq = excluded.seq, status = excluded.status, pushed_at = now()
                      where channel_status_pushes.seq <= excluded.seq`;
-      if (attempt) await this.settleAttempt(channel, orderId, attempt).catch(() => undefined);
+      if (attempt) {
+        await recorded;
+        await this.settleAttempt(channel, orderId, attempt).catch(() => undefined);
+      } else {
+        // Recorded and the lease given back at once: whoever takes the lease next sees the record.
+        // If this fails, the lease is given back on its own below.
+        await this.sql`with recorded as (${recorded}), released as (${this.leases.give(lease)}) select 1`;
+        released = true;
+      }
       return 'pushed';
     } finally {
-      await this.leases.release(lease).catch(() => undefined);
+      if (!released) await this.leases.release(lease).catch(() => undefined);
     }
   }
 

@@ -180,6 +180,29 @@ describe('a status push whose outcome is in doubt is not overtaken', () => {
     expect((await ledger('shopify', id)).calls.map((c) => c.status)).toEqual(['oms:DELIVERED']);
   });
 
+  it('a push gives its lease back with its record: a repeat is skipped as stale, the next push goes at once', async () => {
+    const channelOrderId = `W${uniqueSuffix()}`;
+    const orderId = `order-web-${channelOrderId}`;
+    const state = async () => ({
+      leases: (await stack.db.sql`select 1 from outbound_leases where lease_key = ${`status-push:web:${orderId}`}`).length,
+      told: (
+        await stack.db.sql<{ seq: number; status: string }[]>`
+        select seq, status from channel_status_pushes where channel = 'web' and order_id = ${orderId}`
+      ).map((r) => ({ ...r })),
+    });
+    await push('web', channelOrderId, 'ALLOCATED', 1);
+    expect(await state()).toEqual({ leases: 0, told: [{ seq: 1, status: 'ALLOCATED' }] });
+    // The repeat (a retried activity, a second relay) reads the record and sends nothing.
+    await push('web', channelOrderId, 'ALLOCATED', 1);
+    const t = performance.now();
+    await push('web', channelOrderId, 'FULFILLING', 2);
+    // Far below the lease (a minute): nothing waited for a lease left behind.
+    expect(performance.now() - t).toBeLessThan(5_000);
+    expect(await state()).toEqual({ leases: 0, told: [{ seq: 2, status: 'FULFILLING' }] });
+    const l = await ledger('web');
+    expect(l.pushes.filter((p) => p.orderId === orderId).map((p) => p.seq)).toEqual([1, 2]);
+  });
+
   it('the web feed keeps the highest seq itself: a push in doubt does not hold the next one back', async () => {
     const channelOrderId = `W${uniqueSuffix()}`;
     const orderId = `order-web-${channelOrderId}`;
