@@ -1,8 +1,11 @@
 /**
  * `BENCH_BASELINE=<commit> npm run bench`: the bench of that commit runs first, from a git
- * worktree beside this clone (sharing its node_modules), with the same settings; then this tree's
- * bench; then the figures side by side. Both run on the same machine minutes apart, so the
- * ratios mean something even on a busy machine.
+ * worktree beside this clone with the same settings; then this tree's bench; then the figures side
+ * by side. Both run on the same machine minutes apart, so the ratios mean something even on a busy
+ * machine. The worktree installs that commit's own dependencies (`npm ci` from its lockfile, with
+ * its own install scripts and patches), so the baseline is the commit as it was.
+ * BENCH_BASELINE_SHARED_DEPS=1 runs it on this clone's node_modules instead: the ratio of the code
+ * alone, on today's dependencies (and today's patches of them).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -61,8 +64,17 @@ export async function runBaselineBench(
   const add = spawnSync('git', ['worktree', 'add', '--detach', tree, short], { cwd: root, encoding: 'utf8' });
   if (add.status !== 0) throw new Error(`git worktree add failed: ${add.stderr.trim()}`);
   try {
-    symlinkSync(join(root, 'node_modules'), join(tree, 'node_modules'));
     if (!existsSync(join(tree, 'scripts/bench.ts'))) throw new Error(`${short} has no scripts/bench.ts`);
+    if (process.env.BENCH_BASELINE_SHARED_DEPS === '1') {
+      say(`\n0) baseline ${short}: on this clone's node_modules (BENCH_BASELINE_SHARED_DEPS=1)`);
+      symlinkSync(join(root, 'node_modules'), join(tree, 'node_modules'));
+    } else {
+      say(`\n0) baseline ${short}: installing its own dependencies (npm ci, its lockfile)...`);
+      const t = performance.now();
+      const ci = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: tree, encoding: 'utf8' });
+      if (ci.status !== 0) throw new Error(`npm ci for the baseline ${short} failed: ${`${ci.stdout}${ci.stderr}`.trim().slice(-800)}`);
+      say(`   installed in ${((performance.now() - t) / 1000).toFixed(0)}s`);
+    }
     say(`\n0) baseline: the bench of ${short}, from a worktree, same settings (its lines prefixed [${short}])`);
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'BENCH_BASELINE'));
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts'], {
