@@ -8,7 +8,7 @@
  * alone, on today's dependencies (and today's patches of them).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cpuLine, cpuSecondsByName } from './measure';
@@ -60,6 +60,8 @@ export async function runBaselineBench(
   if (rev.status !== 0) throw new Error(`BENCH_BASELINE=${commit}: not a commit of this clone (${rev.stderr.trim()})`);
   const short = rev.stdout.trim();
   const dir = mkdtempSync(join(tmpdir(), 'oms-bench-baseline-'));
+  // As root, PostgreSQL runs as the postgres user, which must reach the baseline's own binaries.
+  chmodSync(dir, 0o755);
   const tree = join(dir, 'tree');
   const add = spawnSync('git', ['worktree', 'add', '--detach', tree, short], { cwd: root, encoding: 'utf8' });
   if (add.status !== 0) throw new Error(`git worktree add failed: ${add.stderr.trim()}`);
