@@ -73,8 +73,10 @@ export async function runBaselineBench(
     } else {
       say(`\n0) baseline ${short}: installing its own dependencies (npm ci, its lockfile)...`);
       const t = performance.now();
-      const ci = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: tree, encoding: 'utf8' });
-      if (ci.status !== 0) throw new Error(`npm ci for the baseline ${short} failed: ${`${ci.stdout}${ci.stderr}`.trim().slice(-800)}`);
+      // npm's own output on stderr, as it goes: the bench's stdout stays its figures.
+      const ci = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: tree, stdio: ['ignore', process.stderr, process.stderr] });
+      if (ci.error || ci.status !== 0)
+        throw new Error(`npm ci for the baseline ${short} failed (${ci.error?.message ?? `exit ${ci.status}`}); its output is above`);
       say(`   installed in ${((performance.now() - t) / 1000).toFixed(0)}s`);
     }
     say(`\n0) baseline: the bench of ${short}, from a worktree, same settings (its lines prefixed [${short}])`);

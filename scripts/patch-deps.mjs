@@ -16,9 +16,11 @@
 // `__enhanced_stack_trace` queries), source-mapping each frame, although the view is read only
 // when someone opens it (temporalio/sdk-typescript#1587: async code in workflows is slow). In
 // `npm run bench` that was ~9% of the machine's CPU. The patch keeps capturing the stack at the
-// promise's creation (V8's raw call sites) and formats it when the view is asked for: the same
-// text and frames, read later. It also makes one `Error` lookup per workflow context instead of
-// compiling a `new Function` per promise. test/integration/ops.test.ts reads the view back.
+// promise's creation (V8's raw call sites) and formats it when the view is asked for (names a
+// frame shows are then read at that time). It also compiles the lookups of the context's `Error`
+// and activator once per context instead of a `new Function` per promise (the activator's twice:
+// when a promise is made and when it settles). Written for 1.24.0 only: another version stops
+// the install until the patch is reviewed. test/integration/ops.test.ts reads the view back.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 const POSTGRES_MARK = '/* oms-patch: null-socket-write */';
@@ -41,10 +43,28 @@ const postgresEdits = [
 ];
 
 const STACKS_MARK = '/* oms-patch: lazy-promise-stacks */';
+const ACTIVATOR_FROM = 'function getActivator(promise) {\n';
+const ACTIVATOR_TO = '/**\n * Internal helper to format callsite';
 const INIT_FROM = '                    // Reset currentStackTrace just in case (it will be set in `prepareStackTrace` above)\n';
 const INIT_TO = '                    // This is weird but apparently it happens\n';
 /** @type {Edit[]} */
 const stackEdits = [
+  {
+    // The getter of a context's activator is compiled once per context, not once per promise (it reads the live global).
+    span: [ACTIVATOR_FROM, ACTIVATOR_TO],
+    to: `const activatorGetters = new WeakMap();
+function getActivator(promise) {
+    // Access the global scope associated with the promise (unique per workflow - vm.context)
+    const ctor = promise.constructor.constructor;
+    let get = activatorGetters.get(ctor);
+    if (get === undefined) {
+        get = ctor('return globalThis.__TEMPORAL_ACTIVATOR__');
+        activatorGetters.set(ctor, get);
+    }
+    return get();
+}
+`,
+  },
   {
     // The handlers learn a raw mode, a cached Error per context, and a stack formatted on first read.
     from: '    promiseHookInstalled = false;\n    installed = false;\n',
@@ -58,6 +78,7 @@ const stackEdits = [
         const read = () => {
             if (value)
                 return value;
+            // Call sites keep their frames' functions alive: held only until formatted (or the promise settles).
             // The formatting \`new Error().stack\` did at the promise's creation, on the same call sites.
             this.currentStackTrace = undefined;
             const text = Error.prepareStackTrace({ toString: () => 'Error', constructor: undefined }, sites);
@@ -66,6 +87,7 @@ const stackEdits = [
             this.currentStackTrace = undefined;
             cutoffStructuredStackTrace(structured);
             value = { formatted, structured };
+            sites = undefined;
             return value;
         };
         return {
@@ -89,15 +111,16 @@ const stackEdits = [
                         ErrorCtor = ctor.constructor('return globalThis.Error')();
                         this.errorCtors.set(ctor, ErrorCtor);
                     }
+                    const wasRaw = this.rawStack;
                     this.rawStack = true;
                     let sites;
                     try {
                         sites = new ErrorCtor().stack;
                     }
                     finally {
-                        this.rawStack = false;
+                        this.rawStack = wasRaw;
                     }
-                    if (!Array.isArray(sites))
+                    if (!Array.isArray(sites) || typeof sites[0]?.getFileName !== 'function')
                         return;
                     const top = sites[1]?.getFunctionName() === 'initAll' && sites[1].getFileName() === 'node:internal/promise_hooks' ? 2 : 1;
                     // A frame as the formatted stack shows it when it is not in the workflow bundle ('' when it is).
@@ -129,6 +152,7 @@ const patches = [
     name: 'lazy-promise-stacks',
     mark: STACKS_MARK,
     files: ['node_modules/@temporalio/worker/lib/workflow/vm-shared.js'],
+    version: { manifest: 'node_modules/@temporalio/worker/package.json', expect: '1.24.0' },
     edits: stackEdits,
     hint: 'review scripts/patch-deps.mjs for this @temporalio/worker version (or drop the patch if the SDK formats lazily itself)',
   },
@@ -140,6 +164,13 @@ for (const patch of patches)
     if (!existsSync(file)) continue;
     let text = readFileSync(file, 'utf8');
     if (text.includes(patch.mark)) continue;
+    const manifest = patch.version ? /** @type {{ version?: string }} */ (JSON.parse(readFileSync(patch.version.manifest, 'utf8'))) : {};
+    const version = manifest.version;
+    if (patch.version && version !== patch.version.expect) {
+      console.error(`patch-deps: the ${patch.name} patch is written for ${patch.version.expect}, not ${version}; ${patch.hint}.`);
+      failed = true;
+      continue;
+    }
     let ok = true;
     for (const e of patch.edits) {
       if (e.span) {

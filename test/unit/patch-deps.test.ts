@@ -31,9 +31,12 @@ describe('patched dependencies', () => {
     const hook = text.slice(text.indexOf('init: (promise, parent) => {'), text.indexOf('settled(promise) {'));
     expect(hook).toContain('this.rawStack = true;');
     expect(hook).toContain('stackTrace = this.lazyStack(sites);');
-    // No formatting and no `new Function` per promise any more.
+    // No formatting per promise any more, and the context's Error and activator are looked up through getters compiled once per context.
     expect(hook).not.toContain('.stack?.replace(');
     expect(hook).not.toContain("fn('return globalThis.Error')()");
+    const getActivator = text.slice(text.indexOf('function getActivator('), text.indexOf('function formatCallsiteName('));
+    expect(getActivator).toContain('activatorGetters.get(ctor)');
+    expect(getActivator).not.toContain("ctor('return globalThis.__TEMPORAL_ACTIVATOR__')()");
   });
 
   it('running the patch again changes nothing', () => {
