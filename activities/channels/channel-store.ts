@@ -181,8 +181,8 @@ export class ChannelStore {
         await recorded;
         await this.settleAttempt(channel, orderId, attempt).catch(() => undefined);
       } else {
-        // Recorded and the lease given back at once: whoever takes the lease next sees the record.
-        // If this fails, the lease is given back on its own below.
+        // Recorded and the lease given back in one round trip, so a crash between the two cannot
+        // leave the lease to expire. If this fails, the lease is given back on its own below.
         await this.sql`with recorded as (${recorded}), released as (${this.leases.give(lease)}) select 1`;
         released = true;
       }
