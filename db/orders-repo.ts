@@ -9,7 +9,7 @@ import type { OrderTaxQuote } from '../domain/tax';
 import { bookOrHold } from './back-office-repo';
 import type { Sql } from './client';
 import type { Queryable } from './outbox-repo';
-import { enqueuePush } from './status-pushes-repo';
+import { pushCtes } from './status-pushes-repo';
 import type { StartKind } from './workflow-starts-repo';
 
 /** The statuses an order workflow ends on: nothing it writes comes after them. */
@@ -231,19 +231,23 @@ export class OrdersRepo {
       const wrote = s`exists (select 1 from written)`;
       const [row] = await s<{ applied: boolean }[]>`
         with written as (${timelineUpsert(s, w)}),
-        pushed as (${push ? enqueuePush(s, push, wrote) : s`select 1`}),
+        ${push ? pushCtes(s, push, { when: wrote, bump: s`exists (select 1 from written where rewrote)` }) : s`pushed as (select 1)`},
         moved as (update orders o set ${statusSet(s, w)} where o.order_id = ${w.orderId} and (o.seq < ${w.seq} or (o.seq = ${w.seq} and ${wrote})) returning 1)
         select exists (select 1 from moved) as applied`;
       return { applied: row?.applied ?? false };
     }
     return this.sql.begin(async (tx) => {
+      const written = await tx<{ rewrote: boolean }[]>`${timelineUpsert(tx, w)}`;
+      const rewrote = written[0]?.rewrote === true;
       if (closing) {
+        // What a lost task wrote beyond this step (and at it, when this step replaces its) is not
+        // the order's story: off the timeline, and off the queue unless a relay is sending it.
         await tx`delete from order_timeline where order_id = ${w.orderId} and seq > ${w.seq}`;
-        await tx`delete from status_pushes where order_id = ${w.orderId} and seq > ${w.seq} and claimed_until is null`;
+        await tx`delete from status_pushes where order_id = ${w.orderId} and claimed_until is null
+                 and seq >= ${w.seq} + coalesce((select shift from status_push_shifts where order_id = ${w.orderId}), 0) + ${rewrote ? 0 : 1}`;
       }
-      const written = await tx`${timelineUpsert(tx, w)}`;
       // Queued with the step it tells of: a repeated write (a retried local activity) queues nothing.
-      if (written.length && push) await enqueuePush(tx, push);
+      if (written.length && push) await tx`with ${pushCtes(tx, push, { bump: closing || rewrote })} select 1`;
       if (w.shipmentsInOrder) await tx`update orders set shipments_in_order = true where order_id = ${w.orderId}`;
       for (const s of w.shipments ?? []) await upsertShipment(tx, s);
       // The journal, invoices and tax documents of the step's money facts; a defect there keeps
@@ -362,7 +366,7 @@ export class OrdersRepo {
 /**
  * A step into the timeline, once per (order, seq): the same step again changes nothing, another
  * step under that seq replaces it (see `applyStatus`) and is numbered anew for the event feed.
- * Returns a row when it wrote.
+ * Returns a row when it wrote: `rewrote` when it replaced another step.
  */
 function timelineUpsert(q: Queryable, w: StatusWrite) {
   return q`insert into order_timeline (order_id, seq, status, event, detail, actor, at)
@@ -371,7 +375,7 @@ function timelineUpsert(q: Queryable, w: StatusWrite) {
              actor = excluded.actor, at = excluded.at, feed_id = nextval('order_timeline_feed_seq'), feed_tx = pg_current_xact_id(),
              feed_final = false
            where (order_timeline.status, order_timeline.event) is distinct from (excluded.status, excluded.event)
-           returning 1`;
+           returning xmax::text <> '0' as rewrote`;
 }
 
 /** What a step sets on the order's row (`update orders o set …`). */

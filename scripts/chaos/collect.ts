@@ -135,9 +135,9 @@ export async function collectFacts(i: CollectInput): Promise<RunFacts> {
   ).map((r) => ({ returnId: r.return_id, orderId: r.order_id, amount: r.amount }));
   const omsPushes = (
     await sql<
-      { channel: string; order_id: string; seq: number; status: string }[]
-    >`select channel, order_id, seq, status from channel_status_pushes`
-  ).map((p) => ({ channel: p.channel, orderId: p.order_id, seq: p.seq, status: p.status }));
+      { channel: string; order_id: string; seq: number; status: string; shift: number }[]
+    >`select channel, order_id, seq, status, coalesce(s.shift, 0) as shift from channel_status_pushes left join status_push_shifts s using (order_id)`
+  ).map((p) => ({ channel: p.channel, orderId: p.order_id, seq: p.seq, status: p.status, shift: p.shift }));
 
   const payments = (await sandboxJson<{ entries: PaymentEntry[] }>(i.sandboxUrl, '/sandbox/ledger/payments')).entries;
   const carriers = await sandboxJson<{ bookings: BookingFacts[]; forgotten?: BookingFacts[] }>(i.sandboxUrl, '/sandbox/ledger/carriers');

@@ -105,7 +105,11 @@ export interface PickFacts {
 
 export interface ChannelFacts {
   /** What the OMS recorded as the newest status pushed, per channel and order. */
-  omsPushes: { channel: string; orderId: string; seq: number; status: string }[];
+  /**
+   * What the OMS last told each order's channel; `shift`: how far its numbers run above the
+   * order's seqs after steps that replaced a lost workflow task's (status_push_shifts).
+   */
+  omsPushes: { channel: string; orderId: string; seq: number; status: string; shift?: number }[];
   /** web / POS feed: the newest status the channel accepted, per order id. */
   feedLatest: Record<string, { channel: string; status: string; seq: number }>;
   /** Marketplaces: the platform's order status. */
@@ -573,18 +577,20 @@ export function checkInvariants(f: RunFacts): InvariantResult[] {
       if (!isTerminal(o.status) || orderWorkflows.get(o.orderId)?.status.toUpperCase() !== 'COMPLETED') continue;
       checked++;
       const p = pushes.get(`${o.channel}\u0000${o.orderId}`);
-      if (!p || p.status !== o.status || p.seq !== o.seq) {
+      // The number the channel is told the final step under.
+      const final = o.seq + (p?.shift ?? 0);
+      if (!p || p.status !== o.status || p.seq !== final) {
         v.push({
           subject: o.orderId,
-          detail: `final status ${o.status} (seq ${o.seq}) but the OMS last pushed ${p ? `${p.status} (seq ${p.seq})` : 'nothing'} to ${o.channel}`,
+          detail: `final status ${o.status} (seq ${final}) but the OMS last pushed ${p ? `${p.status} (seq ${p.seq})` : 'nothing'} to ${o.channel}`,
         });
       }
       if (o.channel === 'web' || o.channel === 'pos') {
         const got = f.channels.feedLatest[o.orderId];
-        if (!got || got.status !== o.status || got.seq !== o.seq)
+        if (!got || got.status !== o.status || got.seq !== final)
           v.push({
             subject: o.orderId,
-            detail: `${o.channel} was last told ${got ? `${got.status} (seq ${got.seq})` : 'nothing'}, final is ${o.status} (seq ${o.seq})`,
+            detail: `${o.channel} was last told ${got ? `${got.status} (seq ${got.seq})` : 'nothing'}, final is ${o.status} (seq ${final})`,
           });
       } else if (o.channel === 'shopify') {
         const calls = callsByOrder.get(`shopify\u0000${o.channelOrderId}`) ?? [];

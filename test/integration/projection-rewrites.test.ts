@@ -80,4 +80,52 @@ describe('the projection after a workflow task that never committed', () => {
     expect((await repo.timeline(orderId)).map((t) => `${t.seq} ${t.status}`)).toEqual(['5 DELIVERED', '6 COMPLETED']);
     expect((await pushes(orderId)).map((p) => p.seq)).toEqual([5, 6]);
   });
+
+  it('steps that replace lost ones already pushed are numbered above them for the channel, and the steps after follow', async () => {
+    const orderId = await newOrder();
+    const told = (seq: number, status: string) =>
+      db.sql`insert into channel_status_pushes (channel, order_id, seq, status) values ('web', ${orderId}, ${seq}, ${status})
+             on conflict (channel, order_id) do update set seq = excluded.seq, status = excluded.status`;
+    await repo.applyStatus(step(orderId, 1, 'RECEIVED', 'order received'));
+    await repo.applyStatus(step(orderId, 2, 'ALLOCATED', 'allocated')); // lost task
+    await repo.applyStatus(step(orderId, 3, 'FULFILLING', 'to prepare')); // lost task
+    // The relay sent all three.
+    await db.sql`delete from status_pushes where order_id = ${orderId}`;
+    await told(3, 'FULFILLING');
+
+    await repo.applyStatus(step(orderId, 2, 'ON_HOLD', 'hold requested')); // replaces: above 3
+    await repo.applyStatus(step(orderId, 3, 'ALLOCATED', 'allocated')); // replaces too
+    await repo.applyStatus(step(orderId, 4, 'FULFILLING', 'to prepare')); // new: follows
+    await repo.applyStatus(step(orderId, 4, 'FULFILLING', 'to prepare')); // a retry: nothing
+    const queued = await db.sql<{ seq: number; status: string; inputSeq: number }[]>`
+      select seq, input ->> 'status' as status, (input ->> 'seq')::int as "inputSeq" from status_pushes where order_id = ${orderId} order by seq`;
+    expect(queued.map((r) => ({ ...r }))).toEqual([
+      { seq: 4, status: 'ON_HOLD', inputSeq: 4 },
+      { seq: 5, status: 'ALLOCATED', inputSeq: 5 },
+      { seq: 6, status: 'FULFILLING', inputSeq: 6 },
+    ]);
+    const [shift] = await db.sql`select shift from status_push_shifts where order_id = ${orderId}`;
+    expect(shift?.shift).toBe(2);
+
+    // A closing step while a lost push is being sent (claimed) goes above it too.
+    await db.sql`delete from status_pushes where order_id = ${orderId}`;
+    await told(6, 'FULFILLING');
+    await db.sql`insert into status_pushes (push_id, order_id, seq, channel, input, claimed_until)
+                 values (${`${orderId}:9`}, ${orderId}, 9, 'web', '{"status":"SHIPPED","seq":9}', now() + interval '1 minute')`;
+    await repo.applyStatus(step(orderId, 5, 'CANCELLED', 'order cancelled'));
+    expect((await pushes(orderId)).map((p) => `${p.seq} ${p.status}`)).toEqual(['9 SHIPPED', '10 CANCELLED']);
+  });
+
+  it('an order no lost task touched is told its seqs as they are', async () => {
+    const orderId = await newOrder();
+    for (const [seq, status] of [
+      [1, 'RECEIVED'],
+      [2, 'ALLOCATED'],
+      [3, 'FULFILLING'],
+      [4, 'CANCELLED'],
+    ] as const)
+      await repo.applyStatus(step(orderId, seq, status, status.toLowerCase()));
+    expect((await pushes(orderId)).map((p) => p.seq)).toEqual([1, 2, 3, 4]);
+    expect(await db.sql`select 1 from status_push_shifts where order_id = ${orderId}`).toHaveLength(0);
+  });
 });

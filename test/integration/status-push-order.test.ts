@@ -13,10 +13,12 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChannelActivities, type ChannelSystem } from '../../activities/channels/channel-activities';
+import { createChannelActivities, createStatusPusher, type ChannelSystem } from '../../activities/channels/channel-activities';
+import { OrdersRepo, type StatusWrite } from '../../db/orders-repo';
 import { DEV_SANDBOX_KEY } from '../../sandbox/server';
 import { CHANNEL_NAMES } from '../../domain/stock-sync';
-import { eventually } from '../support/fixtures';
+import { StatusPushRelay } from '../../worker/status-pushes';
+import { eventually, makeOrder } from '../support/fixtures';
 import { memoryLogger, startTestStack, uniqueSuffix, type TestStack } from '../support/harness';
 
 /** Our HTTP timeout per call. */
@@ -65,12 +67,10 @@ async function shopifyOrder(): Promise<{ id: string; orderId: string }> {
   return { id, orderId: `order-shopify-${id}` };
 }
 
-const activities = () =>
-  createChannelActivities({
-    sql: stack.db.sql,
-    logger: memoryLogger(),
-    systems: { channels: Object.fromEntries(CHANNEL_NAMES.map((c) => [c, { ...system, baseUrl: `${system.baseUrl}/channels/${c}` }])) },
-  });
+const systems = () => ({
+  channels: Object.fromEntries(CHANNEL_NAMES.map((c) => [c, { ...system, baseUrl: `${system.baseUrl}/channels/${c}` }])),
+});
+const activities = () => createChannelActivities({ sql: stack.db.sql, logger: memoryLogger(), systems: systems() });
 const push = (channel: string, channelOrderId: string, status: string, seq: number) =>
   activities().pushOrderStatus({
     channel,
@@ -222,5 +222,73 @@ describe('a status push whose outcome is in doubt is not overtaken', () => {
       [2, true],
     ]);
     expect(l.latest[orderId]).toMatchObject({ status: 'DELIVERED', seq: 3 });
+  });
+});
+
+describe("a lost workflow task's pushes", () => {
+  /**
+   * A chaos run found it: the order's workflow task ran through its local activities while the
+   * dev server hung, and timed out. Its steps were recorded and the relay told the web shop
+   * FULFILLING as seq 4. The cancellation sent meanwhile was in the history when the workflow ran
+   * again, so it recorded CANCELLING and CANCELLED as seqs 2 and 3, and the shop, keeping the
+   * highest number, stayed at FULFILLING.
+   */
+  it('the workflow closing under a lower seq than the lost task reached is still the channel’s last word', async () => {
+    const orders = new OrdersRepo(stack.db.sql);
+    const channelOrderId = `W${uniqueSuffix()}`;
+    const orderId = `order-web-${channelOrderId}`;
+    await orders.recordIntake(orderId, makeOrder({ channel: 'web', channelOrderId }), '100000.00', {});
+    const step = (seq: number, status: string, event: string): StatusWrite => ({
+      orderId,
+      seq,
+      status,
+      event,
+      eventDetail: {},
+      actor: 'system',
+      at: new Date().toISOString(),
+      needsAttention: false,
+      attentionReason: null,
+      escalationLevel: 0,
+      detail: { status },
+      push: { channel: 'web', input: { channel: 'web', orderId, channelOrderId, status, seq, occurredAt: new Date().toISOString() } },
+    });
+    const relay = new StatusPushRelay(
+      {
+        sql: stack.db.sql,
+        logger: memoryLogger(),
+        push: createStatusPusher({ sql: stack.db.sql, logger: memoryLogger(), systems: systems() }),
+      },
+      { retryMinMs: 50, retryMaxMs: 200 },
+    );
+    const drain = () =>
+      eventually(
+        async () => {
+          await relay.round();
+          return (await stack.db.sql`select 1 from status_pushes where order_id = ${orderId}`).length === 0 || undefined;
+        },
+        { timeoutMs: 30_000, what: 'the pushes sent' },
+      );
+    const told = async () => (await ledger('web')).pushes.filter((p) => p.orderId === orderId).map((p) => `${p.seq} ${p.status}`);
+
+    await orders.applyStatus(step(1, 'RECEIVED', 'order received from web'));
+    // The lost task: recorded, pushed, never committed.
+    await orders.applyStatus(step(2, 'ALLOCATED', 'allocated to wh-hcm'));
+    await orders.applyStatus(step(3, 'ALLOCATED', 'picking started'));
+    await orders.applyStatus(step(4, 'FULFILLING', '1 shipment(s) to prepare'));
+    await drain();
+    expect(await told()).toEqual(['1 RECEIVED', '2 ALLOCATED', '3 ALLOCATED', '4 FULFILLING']);
+    // The workflow, from its history with the cancellation in it.
+    await orders.applyStatus(step(2, 'CANCELLING', 'cancellation requested'));
+    await orders.applyStatus(step(3, 'CANCELLED', 'order cancelled'));
+    await drain();
+
+    // Told after what the lost task told, under higher numbers, in the workflow's order.
+    expect(await told()).toEqual(['1 RECEIVED', '2 ALLOCATED', '3 ALLOCATED', '4 FULFILLING', '5 CANCELLING', '6 CANCELLED']);
+    expect((await ledger('web')).latest[orderId]).toMatchObject({ status: 'CANCELLED', seq: 6 });
+    const [record] = await stack.db.sql`select seq, status from channel_status_pushes where channel = 'web' and order_id = ${orderId}`;
+    expect({ ...record }).toEqual({ seq: 6, status: 'CANCELLED' });
+    // The order's own story is untouched by the renumbering.
+    expect((await orders.timeline(orderId)).map((t) => `${t.seq} ${t.status}`)).toEqual(['1 RECEIVED', '2 CANCELLING', '3 CANCELLED']);
+    expect((await orders.get(orderId))?.status).toBe('CANCELLED');
   });
 });

@@ -426,6 +426,22 @@ describe('invariant checker', () => {
     expect(violationsOf(f, 'channels.last-push-is-final')).toEqual([]);
   });
 
+  it('reads a channel told the final step under a number shifted past a lost task’s pushes (status_push_shifts)', () => {
+    const f = world();
+    // o1 closed as seq 9; a lost task had told the shop seq 10, so the close went out as 11.
+    Object.assign(
+      f.channels.omsPushes.find((p) => p.orderId === 'o1')!,
+      { seq: 11, shift: 2 },
+    );
+    f.channels.feedLatest.o1 = { channel: 'web', status: 'COMPLETED', seq: 11 };
+    expect(failing(f)).toEqual([]);
+    // The shop kept the lost task's word: FULFILLING under 10 would have been its last.
+    f.channels.feedLatest.o1 = { channel: 'web', status: 'FULFILLING', seq: 10 };
+    expect(violationsOf(f, 'channels.last-push-is-final')).toEqual([
+      { subject: 'o1', detail: 'web was last told FULFILLING (seq 10), final is COMPLETED (seq 11)' },
+    ]);
+  });
+
   it('fails when the OMS never pushed the final status, and when a marketplace shows the wrong end', () => {
     const f = world();
     f.channels.omsPushes = f.channels.omsPushes.filter((p) => p.orderId !== 'o3');
