@@ -2,14 +2,14 @@
  * The order projection and timeline. Writes are guarded by the workflow's sequence number: a
  * late or repeated write (an activity retried after a newer one landed) never overwrites.
  */
-import type { TransactionSql } from 'postgres';
+import type { PendingQuery, Row, TransactionSql } from 'postgres';
 import type { CanonicalOrder } from '../domain/order';
 import type { MoneyFact } from '../domain/journal';
 import type { OrderTaxQuote } from '../domain/tax';
 import { bookOrHold } from './back-office-repo';
 import type { Sql } from './client';
 import type { Queryable } from './outbox-repo';
-import { pushCtes } from './status-pushes-repo';
+import { pushNumberCtes, pushQueueCtes, type StepPush } from './status-pushes-repo';
 import type { StartKind } from './workflow-starts-repo';
 
 /** The statuses an order workflow ends on: nothing it writes comes after them. */
@@ -220,7 +220,7 @@ export class OrdersRepo {
   async applyStatus(w: StatusWrite): Promise<{ applied: boolean; held?: string }> {
     const closing = CLOSING.has(w.status);
     const returns = (w.detail.returns as ReturnFeedState[] | undefined) ?? [];
-    const push = w.push && { orderId: w.orderId, seq: w.seq, channel: w.push.channel, input: w.push.input };
+    const push: StepPush | undefined = w.push && { orderId: w.orderId, seq: w.seq, channel: w.push.channel, input: w.push.input };
     // Most steps only write the timeline, queue the push and move the order: one statement, so one
     // round trip and its commit where the transaction below takes five. Its parts see the rows as
     // they were before it; the push and the move follow the step written (`written`), as below.
@@ -228,26 +228,19 @@ export class OrdersRepo {
     // the timeline, which a trigger of the same statement is not sure to see.
     if (!closing && !w.shipmentsInOrder && !w.shipments?.length && !w.money?.length && !returns.length && !stampsReports(w)) {
       const s = this.sql;
-      const wrote = s`exists (select 1 from written)`;
       const [row] = await s<{ applied: boolean }[]>`
-        with written as (${timelineUpsert(s, w)}),
-        ${push ? pushCtes(s, push, { when: wrote, bump: s`exists (select 1 from written where rewrote)` }) : s`pushed as (select 1)`},
-        moved as (update orders o set ${statusSet(s, w)} where o.order_id = ${w.orderId} and (o.seq < ${w.seq} or (o.seq = ${w.seq} and ${wrote})) returning 1)
+        with ${stepCtes(s, w, push, false)},
+        moved as (update orders o set ${statusSet(s, w)} where o.order_id = ${w.orderId}
+                  and (o.seq < ${w.seq} or (o.seq = ${w.seq} and exists (select 1 from written))) returning 1)
         select exists (select 1 from moved) as applied`;
       return { applied: row?.applied ?? false };
     }
     return this.sql.begin(async (tx) => {
-      const written = await tx<{ rewrote: boolean }[]>`${timelineUpsert(tx, w)}`;
-      const rewrote = written[0]?.rewrote === true;
-      if (closing) {
-        // What a lost task wrote beyond this step (and at it, when this step replaces its) is not
-        // the order's story: off the timeline, and off the queue unless a relay is sending it.
-        await tx`delete from order_timeline where order_id = ${w.orderId} and seq > ${w.seq}`;
-        await tx`delete from status_pushes where order_id = ${w.orderId} and claimed_until is null
-                 and seq >= ${w.seq} + coalesce((select shift from status_push_shifts where order_id = ${w.orderId}), 0) + ${rewrote ? 0 : 1}`;
-      }
-      // Queued with the step it tells of: a repeated write (a retried local activity) queues nothing.
-      if (written.length && push) await tx`with ${pushCtes(tx, push, { bump: closing || rewrote })} select 1`;
+      // What a lost task wrote beyond a closing step is not the order's story (its pushes still
+      // waiting are dropped with the step's own, in `stepCtes`).
+      if (closing) await tx`delete from order_timeline where order_id = ${w.orderId} and seq > ${w.seq}`;
+      const [step] = await tx<{ wrote: boolean }[]>`with ${stepCtes(tx, w, push, closing)} select exists (select 1 from written) as wrote`;
+      const wrote = step?.wrote === true;
       if (w.shipmentsInOrder) await tx`update orders set shipments_in_order = true where order_id = ${w.orderId}`;
       for (const s of w.shipments ?? []) await upsertShipment(tx, s);
       // The journal, invoices and tax documents of the step's money facts; a defect there keeps
@@ -258,7 +251,7 @@ export class OrdersRepo {
       const updated = await tx<{ returnsBefore: ReturnFeedState[] | null }[]>`
         update orders o set ${statusSet(tx, w)}
         ${returns.length ? tx`from (select detail -> 'returns' as returns from orders where order_id = ${w.orderId}) prev` : tx``}
-        where o.order_id = ${w.orderId} and (o.seq < ${w.seq} or (o.seq = ${w.seq} and ${written.length > 0}) or ${closing})
+        where o.order_id = ${w.orderId} and (o.seq < ${w.seq} or (o.seq = ${w.seq} and ${wrote}) or ${closing})
         returning ${returns.length ? tx`prev.returns` : tx`null::jsonb`} as "returnsBefore"`;
       if (updated[0] && returns.length) await logReturns(tx, w.orderId, updated[0].returnsBefore ?? [], returns);
       return { applied: updated.length > 0, ...booked };
@@ -364,18 +357,43 @@ export class OrdersRepo {
 }
 
 /**
- * A step into the timeline, once per (order, seq): the same step again changes nothing, another
- * step under that seq replaces it (see `applyStatus`) and is numbered anew for the event feed.
- * Returns a row when it wrote: `rewrote` when it replaced another step.
+ * The step's write to the timeline and, when it has a push, the push queued with it, as CTEs of
+ * one statement; `written` has a row when the step was written.
+ *
+ * A step is written once per (order, seq): the same step again (a retried local activity)
+ * changes nothing, another step under that seq replaces it (see `applyStatus`) and is numbered
+ * anew for the event feed. Its push is queued when it is written, numbered above what the channel
+ * heard when it replaces a step or closes the order (`pushNumberCtes`). The same step again is
+ * pushed again only when the shift grew since it was pushed (migration 0030).
  */
-function timelineUpsert(q: Queryable, w: StatusWrite) {
-  return q`insert into order_timeline (order_id, seq, status, event, detail, actor, at)
-           values (${w.orderId}, ${w.seq}, ${w.status}, ${w.event}, ${q.json(w.eventDetail as never)}, ${w.actor}, ${w.at})
-           on conflict (order_id, seq) do update set status = excluded.status, event = excluded.event, detail = excluded.detail,
-             actor = excluded.actor, at = excluded.at, feed_id = nextval('order_timeline_feed_seq'), feed_tx = pg_current_xact_id(),
-             feed_final = false
-           where (order_timeline.status, order_timeline.event) is distinct from (excluded.status, excluded.event)
-           returning xmax::text <> '0' as rewrote`;
+function stepCtes(q: Queryable, w: StatusWrite, push: StepPush | undefined, closing: boolean) {
+  if (!push) return q`written as (${timelineUpsert(q, w, q`0`)})`;
+  const differs = q`(status, event) is distinct from (${w.status}::text, ${w.event}::text)`;
+  return q`prior as (select status, event, push_shift from order_timeline where order_id = ${w.orderId} and seq = ${w.seq}),
+           ${pushNumberCtes(q, push, {
+             bump: closing ? q`true` : q`exists (select 1 from prior where ${differs})`,
+             needed: q`not exists (select 1 from prior where not ${differs} and push_shift >= s)`,
+           })},
+           written as (${timelineUpsert(q, w, q`coalesce((select n from numbered), ${w.seq}) - ${w.seq}`)}),
+           ${pushQueueCtes(q, push, q`exists (select 1 from written)`)}`;
+}
+
+/**
+ * A step into the timeline: inserted, or replacing another step under its seq (then renumbered
+ * for the event feed), or — the same step — only marked as pushed under a greater `pushShift`.
+ */
+function timelineUpsert(q: Queryable, w: StatusWrite, pushShift: PendingQuery<Row[]>) {
+  const differs = q`(order_timeline.status, order_timeline.event) is distinct from (excluded.status, excluded.event)`;
+  const ifDiffers = (column: string, value: PendingQuery<Row[]>) =>
+    q`${q(column)} = case when ${differs} then ${value} else ${q('order_timeline.' + column)} end`;
+  return q`insert into order_timeline (order_id, seq, status, event, detail, actor, at, push_shift)
+           values (${w.orderId}, ${w.seq}, ${w.status}, ${w.event}, ${q.json(w.eventDetail as never)}, ${w.actor}, ${w.at}, ${pushShift})
+           on conflict (order_id, seq) do update set status = excluded.status, event = excluded.event,
+             ${ifDiffers('detail', q`excluded.detail`)}, ${ifDiffers('actor', q`excluded.actor`)}, ${ifDiffers('at', q`excluded.at`)},
+             ${ifDiffers('feed_id', q`nextval('order_timeline_feed_seq')`)}, ${ifDiffers('feed_tx', q`pg_current_xact_id()`)},
+             ${ifDiffers('feed_final', q`false`)}, push_shift = excluded.push_shift
+           where ${differs} or order_timeline.push_shift < excluded.push_shift
+           returning 1`;
 }
 
 /** What a step sets on the order's row (`update orders o set …`). */

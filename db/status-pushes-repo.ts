@@ -15,38 +15,55 @@ export interface PendingPush extends ClaimedRow {
   input: unknown;
 }
 
+/** A step's push: the order, the step's seq, the channel and what it is told. */
+export interface StepPush {
+  orderId: string;
+  seq: number;
+  channel: string;
+  input: unknown;
+}
+
 /**
- * Queues the push of an order's step `seq` when `when` holds (a condition on the statement it is
- * part of; always, by default), as the CTEs `pushed` and `shifted` of that statement.
+ * The number a step's push is told under, as the CTEs `cur_shift` and `numbered` (no row when
+ * `needed` fails) of the statement that writes the step.
  *
- * The channel is told it under the number seq + the order's shift (status_push_shifts, migration
- * 0029). When `bump` holds — the step replaces one a lost workflow task wrote under the same seq,
- * or it closes the order — the number is also above any the channel was told or has queued for
- * this order, and the shift grows to match, so the workflow's own story is the one the channel
- * ends on however far the lost task got. A retried write of the same step queues nothing (its
- * `when` fails), so it keeps its number.
+ * It is seq + the order's shift (status_push_shifts, migration 0029). When `bump` holds — the
+ * step replaces one a lost workflow task wrote under the same seq, or it closes the order — it is
+ * also above every number the channel was told or has queued for the order, and the shift grows
+ * to match (`shifted` in {@link pushQueueCtes}), so the order's later steps follow it.
  */
-export function pushCtes(
+export function pushNumberCtes(
   q: Queryable,
-  p: { orderId: string; seq: number; channel: string; input: unknown },
-  o: { when?: PendingQuery<Row[]>; bump: PendingQuery<Row[]> | boolean },
+  p: StepPush,
+  o: { bump: PendingQuery<Row[]>; needed: PendingQuery<Row[]> },
 ): PendingQuery<Row[]> {
-  const shift = q`coalesce((select shift from status_push_shifts where order_id = ${p.orderId}), 0)`;
   // Read only when the step bumps (a CASE branch not taken is not evaluated).
   const top = q`coalesce(greatest((select max(seq) from status_pushes where order_id = ${p.orderId}),
                                   (select seq from channel_status_pushes where channel = ${p.channel} and order_id = ${p.orderId})), 0)`;
-  const bump = typeof o.bump === 'boolean' ? q`${o.bump}` : o.bump;
-  return q`numbered as (
-             select case when ${bump} then greatest(${p.seq} + ${shift}, ${top} + 1) else ${p.seq} + ${shift} end as n),
+  return q`cur_shift as (select coalesce((select shift from status_push_shifts where order_id = ${p.orderId}), 0) as s),
+           numbered as (
+             select case when ${o.bump} then greatest(${p.seq} + s, ${top} + 1) else ${p.seq} + s end as n
+             from cur_shift where ${o.needed})`;
+}
+
+/**
+ * Queues a step's push under its number (`numbered`) when `when` holds, as the CTEs `dropped`,
+ * `pushed` and `shifted`. Pushes still waiting of this step or a later one are dropped: an order's
+ * local activities run one at a time in seq order, so they can only be a lost task's. Two writers
+ * handed the same number (a lost task's activity still running) fail on the unique key, and the
+ * local activity's retry numbers afresh.
+ */
+export function pushQueueCtes(q: Queryable, p: StepPush, when: PendingQuery<Row[]>): PendingQuery<Row[]> {
+  return q`dropped as (
+             delete from status_pushes where order_id = ${p.orderId} and step_seq >= ${p.seq} and claimed_until is null and ${when}),
            pushed as (
-             insert into status_pushes (push_id, order_id, seq, channel, input)
-             select ${p.orderId}::text || ':' || n, ${p.orderId}, n, ${p.channel}, jsonb_set(${q.json(p.input as never)}::jsonb, '{seq}', to_jsonb(n))
-             from numbered where ${o.when ?? q`true`}
-             on conflict (push_id) do update set channel = excluded.channel, input = excluded.input, attempts = 0,
-               next_attempt_at = clock_timestamp(), last_error = null
-             returning seq),
+             insert into status_pushes (push_id, order_id, seq, step_seq, channel, input)
+             select ${p.orderId}::text || ':' || n, ${p.orderId}, n, ${p.seq}, ${p.channel},
+                    jsonb_set(${q.json(p.input as never)}::jsonb, '{seq}', to_jsonb(n))
+             from numbered where ${when}),
            shifted as (
-             insert into status_push_shifts (order_id, shift) select ${p.orderId}, seq - ${p.seq} from pushed where seq - ${p.seq} > ${shift}
+             insert into status_push_shifts (order_id, shift)
+             select ${p.orderId}, n - ${p.seq} from numbered, cur_shift where ${when} and n - ${p.seq} > s
              on conflict (order_id) do update set shift = greatest(status_push_shifts.shift, excluded.shift))`;
 }
 

@@ -39,10 +39,20 @@ const step = (orderId: string, seq: number, status: string, event: string): Stat
   detail: { status },
   push: { channel: 'web', input: { channel: 'web', orderId, status, seq } },
 });
-const pushes = (orderId: string) =>
-  db.sql<
-    { seq: number; status: string }[]
-  >`select seq, input ->> 'status' as status from status_pushes where order_id = ${orderId} order by seq`;
+const pushes = async (orderId: string) =>
+  (
+    await db.sql<
+      { seq: number; step: number; status: string }[]
+    >`select seq, step_seq as step, input ->> 'status' as status from status_pushes where order_id = ${orderId} order by seq`
+  ).map((r) => ({ ...r }));
+/** The relay sent the order's queued pushes, the last of them as `seq` `status`. */
+async function sent(orderId: string, seq: number, status: string): Promise<void> {
+  await db.sql`delete from status_pushes where order_id = ${orderId}`;
+  await db.sql`insert into channel_status_pushes (channel, order_id, seq, status) values ('web', ${orderId}, ${seq}, ${status})
+               on conflict (channel, order_id) do update set seq = excluded.seq, status = excluded.status`;
+}
+const shiftOf = async (orderId: string) =>
+  (await db.sql<{ shift: number }[]>`select shift from status_push_shifts where order_id = ${orderId}`)[0]?.shift ?? 0;
 
 describe('the projection after a workflow task that never committed', () => {
   it('a different step written under the same seq replaces the lost one, in the timeline, the order and the push queue', async () => {
@@ -52,9 +62,10 @@ describe('the projection after a workflow task that never committed', () => {
     await repo.applyStatus(step(orderId, 12, 'COMPLETED', 'return window closed')); // the workflow, from its history
     expect((await repo.get(orderId))?.status).toBe('COMPLETED');
     expect((await repo.timeline(orderId)).map((t) => `${t.seq} ${t.status}`)).toEqual(['11 DELIVERED', '12 COMPLETED']);
+    // The lost push never went out: dropped. The close is numbered above it all the same.
     expect(await pushes(orderId)).toEqual([
-      { seq: 11, status: 'DELIVERED' },
-      { seq: 12, status: 'COMPLETED' },
+      { seq: 11, step: 11, status: 'DELIVERED' },
+      { seq: 13, step: 12, status: 'COMPLETED' },
     ]);
   });
 
@@ -78,42 +89,71 @@ describe('the projection after a workflow task that never committed', () => {
     await repo.applyStatus(step(orderId, 6, 'COMPLETED', 'return window closed'));
     expect((await repo.get(orderId))?.status).toBe('COMPLETED');
     expect((await repo.timeline(orderId)).map((t) => `${t.seq} ${t.status}`)).toEqual(['5 DELIVERED', '6 COMPLETED']);
-    expect((await pushes(orderId)).map((p) => p.seq)).toEqual([5, 6]);
+    expect((await pushes(orderId)).map((p) => `${p.seq} ${p.status}`)).toEqual(['5 DELIVERED', '8 COMPLETED']);
   });
 
   it('steps that replace lost ones already pushed are numbered above them for the channel, and the steps after follow', async () => {
     const orderId = await newOrder();
-    const told = (seq: number, status: string) =>
-      db.sql`insert into channel_status_pushes (channel, order_id, seq, status) values ('web', ${orderId}, ${seq}, ${status})
-             on conflict (channel, order_id) do update set seq = excluded.seq, status = excluded.status`;
     await repo.applyStatus(step(orderId, 1, 'RECEIVED', 'order received'));
     await repo.applyStatus(step(orderId, 2, 'ALLOCATED', 'allocated')); // lost task
     await repo.applyStatus(step(orderId, 3, 'FULFILLING', 'to prepare')); // lost task
-    // The relay sent all three.
-    await db.sql`delete from status_pushes where order_id = ${orderId}`;
-    await told(3, 'FULFILLING');
+    await sent(orderId, 3, 'FULFILLING'); // the relay sent all three
 
     await repo.applyStatus(step(orderId, 2, 'ON_HOLD', 'hold requested')); // replaces: above 3
-    await repo.applyStatus(step(orderId, 3, 'ALLOCATED', 'allocated')); // replaces too
+    await repo.applyStatus(step(orderId, 2, 'ON_HOLD', 'hold requested')); // its retry: nothing
+    await repo.applyStatus(step(orderId, 3, 'ALLOCATED', 'allocated')); // replaces too: follows
     await repo.applyStatus(step(orderId, 4, 'FULFILLING', 'to prepare')); // new: follows
-    await repo.applyStatus(step(orderId, 4, 'FULFILLING', 'to prepare')); // a retry: nothing
-    const queued = await db.sql<{ seq: number; status: string; inputSeq: number }[]>`
-      select seq, input ->> 'status' as status, (input ->> 'seq')::int as "inputSeq" from status_pushes where order_id = ${orderId} order by seq`;
-    expect(queued.map((r) => ({ ...r }))).toEqual([
-      { seq: 4, status: 'ON_HOLD', inputSeq: 4 },
-      { seq: 5, status: 'ALLOCATED', inputSeq: 5 },
-      { seq: 6, status: 'FULFILLING', inputSeq: 6 },
+    await repo.applyStatus(step(orderId, 4, 'FULFILLING', 'to prepare')); // its retry: nothing
+    expect(await pushes(orderId)).toEqual([
+      { seq: 4, step: 2, status: 'ON_HOLD' },
+      { seq: 5, step: 3, status: 'ALLOCATED' },
+      { seq: 6, step: 4, status: 'FULFILLING' },
     ]);
-    const [shift] = await db.sql`select shift from status_push_shifts where order_id = ${orderId}`;
-    expect(shift?.shift).toBe(2);
+    // What the channel reads is the number it is told under.
+    const inputs = await db.sql<
+      { seq: number }[]
+    >`select (input ->> 'seq')::int as seq from status_pushes where order_id = ${orderId} order by seq`;
+    expect(inputs.map((r) => r.seq)).toEqual([4, 5, 6]);
+    expect(await shiftOf(orderId)).toBe(2);
+  });
 
-    // A closing step while a lost push is being sent (claimed) goes above it too.
-    await db.sql`delete from status_pushes where order_id = ${orderId}`;
-    await told(6, 'FULFILLING');
-    await db.sql`insert into status_pushes (push_id, order_id, seq, channel, input, claimed_until)
-                 values (${`${orderId}:9`}, ${orderId}, 9, 'web', '{"status":"SHIPPED","seq":9}', now() + interval '1 minute')`;
-    await repo.applyStatus(step(orderId, 5, 'CANCELLED', 'order cancelled'));
-    expect((await pushes(orderId)).map((p) => `${p.seq} ${p.status}`)).toEqual(['9 SHIPPED', '10 CANCELLED']);
+  it('a lost task’s pushes still waiting are dropped by the step that replaces its first', async () => {
+    const orderId = await newOrder();
+    await repo.applyStatus(step(orderId, 1, 'RECEIVED', 'order received'));
+    await sent(orderId, 1, 'RECEIVED');
+    await repo.applyStatus(step(orderId, 2, 'ALLOCATED', 'allocated')); // lost task, not sent yet
+    await repo.applyStatus(step(orderId, 3, 'ALLOCATED', 'picking started')); // lost task
+    await repo.applyStatus(step(orderId, 4, 'CANCELLED', 'order cancelled')); // lost task: a cancel nobody asked for now
+    await repo.applyStatus(step(orderId, 2, 'ON_HOLD', 'hold requested')); // the workflow
+    expect((await pushes(orderId)).map((p) => `${p.seq} ${p.status}`)).toEqual(['5 ON_HOLD']);
+    await repo.applyStatus(step(orderId, 3, 'ALLOCATED', 'picking started')); // the same as the lost step 3
+    expect((await pushes(orderId)).map((p) => `${p.seq} ${p.status}`)).toEqual(['5 ON_HOLD', '6 ALLOCATED']);
+  });
+
+  it('a step the workflow writes word for word as the lost task did is pushed again once the numbers moved past it', async () => {
+    const orderId = await newOrder();
+    await repo.applyStatus(step(orderId, 1, 'RECEIVED', 'order received'));
+    await repo.applyStatus(step(orderId, 2, 'ON_HOLD', 'hold requested')); // lost task
+    await repo.applyStatus(step(orderId, 3, 'CANCELLED', 'order cancelled')); // lost task
+    await sent(orderId, 3, 'CANCELLED');
+    await repo.applyStatus(step(orderId, 2, 'CANCELLING', 'cancellation requested')); // the workflow: 4
+    // The same words as the lost step 3, but the channel heard CANCELLING after it.
+    await repo.applyStatus(step(orderId, 3, 'CANCELLED', 'order cancelled'));
+    expect((await pushes(orderId)).map((p) => `${p.seq} ${p.status}`)).toEqual(['4 CANCELLING', '5 CANCELLED']);
+    // The timeline row is the same step: not renumbered for the event feed.
+    expect((await repo.timeline(orderId)).map((t) => `${t.seq} ${t.status}`)).toEqual(['1 RECEIVED', '2 CANCELLING', '3 CANCELLED']);
+    await repo.applyStatus(step(orderId, 3, 'CANCELLED', 'order cancelled')); // its retry: nothing
+    expect(await pushes(orderId)).toHaveLength(2);
+  });
+
+  it('a closing step while a lost push is being sent (claimed) goes above it, and that push is kept', async () => {
+    const orderId = await newOrder();
+    await repo.applyStatus(step(orderId, 1, 'RECEIVED', 'order received'));
+    await sent(orderId, 1, 'RECEIVED');
+    await repo.applyStatus(step(orderId, 2, 'SHIPPED', 'handed over')); // lost task
+    await db.sql`update status_pushes set claimed_until = now() + interval '1 minute' where order_id = ${orderId} and step_seq = 2`;
+    await repo.applyStatus(step(orderId, 2, 'CANCELLED', 'order cancelled'));
+    expect((await pushes(orderId)).map((p) => `${p.seq} ${p.status}`)).toEqual(['2 SHIPPED', '3 CANCELLED']);
   });
 
   it('an order no lost task touched is told its seqs as they are', async () => {
@@ -126,6 +166,6 @@ describe('the projection after a workflow task that never committed', () => {
     ] as const)
       await repo.applyStatus(step(orderId, seq, status, status.toLowerCase()));
     expect((await pushes(orderId)).map((p) => p.seq)).toEqual([1, 2, 3, 4]);
-    expect(await db.sql`select 1 from status_push_shifts where order_id = ${orderId}`).toHaveLength(0);
+    expect(await shiftOf(orderId)).toBe(0);
   });
 });

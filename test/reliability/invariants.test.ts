@@ -440,6 +440,12 @@ describe('invariant checker', () => {
     expect(violationsOf(f, 'channels.last-push-is-final')).toEqual([
       { subject: 'o1', detail: 'web was last told FULFILLING (seq 10), final is COMPLETED (seq 11)' },
     ]);
+    // The OMS's own record under another number than the final step's is caught too.
+    f.channels.feedLatest.o1 = { channel: 'web', status: 'COMPLETED', seq: 11 };
+    f.channels.omsPushes.find((p) => p.orderId === 'o1')!.seq = 10;
+    expect(violationsOf(f, 'channels.last-push-is-final')).toEqual([
+      { subject: 'o1', detail: 'final status COMPLETED (seq 11) but the OMS last pushed COMPLETED (seq 10) to web' },
+    ]);
   });
 
   it('fails when the OMS never pushed the final status, and when a marketplace shows the wrong end', () => {
