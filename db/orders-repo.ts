@@ -9,7 +9,7 @@ import type { OrderTaxQuote } from '../domain/tax';
 import { bookOrHold } from './back-office-repo';
 import type { Sql } from './client';
 import type { Queryable } from './outbox-repo';
-import { pushNumberCtes, pushQueueCtes, type StepPush } from './status-pushes-repo';
+import { pushNumberCtes, pushQueueCtes, unheldPush, type StepPush } from './status-pushes-repo';
 import type { StartKind } from './workflow-starts-repo';
 
 /** The statuses an order workflow ends on: nothing it writes comes after them. */
@@ -236,9 +236,12 @@ export class OrdersRepo {
       return { applied: row?.applied ?? false };
     }
     return this.sql.begin(async (tx) => {
-      // What a lost task wrote beyond a closing step is not the order's story (its pushes still
-      // waiting are dropped with the step's own, in `stepCtes`).
-      if (closing) await tx`delete from order_timeline where order_id = ${w.orderId} and seq > ${w.seq}`;
+      // What a lost task wrote beyond a closing step is not the order's story: off the timeline,
+      // and off the queue unless a relay holds it (numbered above, then, by `stepCtes`).
+      if (closing) {
+        await tx`delete from order_timeline where order_id = ${w.orderId} and seq > ${w.seq}`;
+        await tx`delete from status_pushes where order_id = ${w.orderId} and coalesce(step_seq, seq) > ${w.seq} and ${unheldPush(tx)}`;
+      }
       const [step] = await tx<{ wrote: boolean }[]>`with ${stepCtes(tx, w, push, closing)} select exists (select 1 from written) as wrote`;
       const wrote = step?.wrote === true;
       if (w.shipmentsInOrder) await tx`update orders set shipments_in_order = true where order_id = ${w.orderId}`;

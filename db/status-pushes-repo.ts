@@ -46,16 +46,20 @@ export function pushNumberCtes(
              from cur_shift where ${o.needed})`;
 }
 
+/** A queued push no relay holds: never claimed, or its lease ran out (the relay died with it). */
+export const unheldPush = (q: Queryable) => q`(claimed_until is null or claimed_until < clock_timestamp())`;
+
 /**
  * Queues a step's push under its number (`numbered`) when `when` holds, as the CTEs `dropped`,
- * `pushed` and `shifted`. Pushes still waiting of this step or a later one are dropped: an order's
- * local activities run one at a time in seq order, so they can only be a lost task's. Two writers
+ * `pushed` and `shifted`. Pushes of this step or a later one that no relay holds are dropped: an
+ * order's local activities run one at a time in seq order, so a lost task wrote them. Two writers
  * handed the same number (a lost task's activity still running) fail on the unique key, and the
  * local activity's retry numbers afresh.
  */
 export function pushQueueCtes(q: Queryable, p: StepPush, when: PendingQuery<Row[]>): PendingQuery<Row[]> {
+  const unheld = unheldPush(q);
   return q`dropped as (
-             delete from status_pushes where order_id = ${p.orderId} and step_seq >= ${p.seq} and claimed_until is null and ${when}),
+             delete from status_pushes where order_id = ${p.orderId} and coalesce(step_seq, seq) >= ${p.seq} and ${unheld} and ${when}),
            pushed as (
              insert into status_pushes (push_id, order_id, seq, step_seq, channel, input)
              select ${p.orderId}::text || ':' || n, ${p.orderId}, n, ${p.seq}, ${p.channel},

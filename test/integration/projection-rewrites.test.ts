@@ -89,7 +89,7 @@ describe('the projection after a workflow task that never committed', () => {
     await repo.applyStatus(step(orderId, 6, 'COMPLETED', 'return window closed'));
     expect((await repo.get(orderId))?.status).toBe('COMPLETED');
     expect((await repo.timeline(orderId)).map((t) => `${t.seq} ${t.status}`)).toEqual(['5 DELIVERED', '6 COMPLETED']);
-    expect((await pushes(orderId)).map((p) => `${p.seq} ${p.status}`)).toEqual(['5 DELIVERED', '8 COMPLETED']);
+    expect((await pushes(orderId)).map((p) => `${p.seq} ${p.status}`)).toEqual(['5 DELIVERED', '7 COMPLETED']);
   });
 
   it('steps that replace lost ones already pushed are numbered above them for the channel, and the steps after follow', async () => {
@@ -137,11 +137,17 @@ describe('the projection after a workflow task that never committed', () => {
     await repo.applyStatus(step(orderId, 3, 'CANCELLED', 'order cancelled')); // lost task
     await sent(orderId, 3, 'CANCELLED');
     await repo.applyStatus(step(orderId, 2, 'CANCELLING', 'cancellation requested')); // the workflow: 4
+    const feedPosition = () =>
+      db.sql<
+        { feedId: string; at: Date }[]
+      >`select feed_id::text as "feedId", at from order_timeline where order_id = ${orderId} and seq = 3`;
+    const [before] = await feedPosition();
     // The same words as the lost step 3, but the channel heard CANCELLING after it.
     await repo.applyStatus(step(orderId, 3, 'CANCELLED', 'order cancelled'));
     expect((await pushes(orderId)).map((p) => `${p.seq} ${p.status}`)).toEqual(['4 CANCELLING', '5 CANCELLED']);
-    // The timeline row is the same step: not renumbered for the event feed.
+    // The timeline row is the same step: not renumbered for the event feed, its time kept.
     expect((await repo.timeline(orderId)).map((t) => `${t.seq} ${t.status}`)).toEqual(['1 RECEIVED', '2 CANCELLING', '3 CANCELLED']);
+    expect(await feedPosition()).toEqual([before]);
     await repo.applyStatus(step(orderId, 3, 'CANCELLED', 'order cancelled')); // its retry: nothing
     expect(await pushes(orderId)).toHaveLength(2);
   });
@@ -154,6 +160,43 @@ describe('the projection after a workflow task that never committed', () => {
     await db.sql`update status_pushes set claimed_until = now() + interval '1 minute' where order_id = ${orderId} and step_seq = 2`;
     await repo.applyStatus(step(orderId, 2, 'CANCELLED', 'order cancelled'));
     expect((await pushes(orderId)).map((p) => `${p.seq} ${p.status}`)).toEqual(['2 SHIPPED', '3 CANCELLED']);
+  });
+
+  it('a lost push whose relay died with it (lease run out) is dropped like one never sent', async () => {
+    const orderId = await newOrder();
+    await sent(orderId, 1, 'RECEIVED');
+    await repo.applyStatus(step(orderId, 2, 'SHIPPED', 'handed over')); // lost task
+    await db.sql`update status_pushes set claimed_until = now() - interval '1 second' where order_id = ${orderId}`;
+    await repo.applyStatus(step(orderId, 2, 'CANCELLED', 'order cancelled'));
+    expect((await pushes(orderId)).map((p) => `${p.seq} ${p.status}`)).toEqual(['3 CANCELLED']);
+  });
+
+  it('a closing step the lost task also wrote word for word still drops the lost steps queued beyond it', async () => {
+    const orderId = await newOrder();
+    await repo.applyStatus(step(orderId, 1, 'RECEIVED', 'order received'));
+    await repo.applyStatus(step(orderId, 2, 'ALLOCATED', 'allocated')); // lost task, and the workflow's too
+    await repo.applyStatus(step(orderId, 3, 'ON_HOLD', 'hold requested')); // lost task only
+    await repo.applyStatus(step(orderId, 2, 'ALLOCATED', 'allocated')); // the workflow: the same step
+    await repo.applyStatus(step(orderId, 3, 'REJECTED', 'rejected')); // closes: replaces 3
+    expect((await pushes(orderId)).map((p) => `${p.seq} ${p.status}`)).toEqual(['1 RECEIVED', '2 ALLOCATED', '4 REJECTED']);
+    await db.sql`delete from status_pushes where order_id = ${orderId}`;
+    // Beyond: the lost task got further than the closing step, which it wrote the same.
+    const other = await newOrder();
+    await repo.applyStatus(step(other, 1, 'CANCELLED', 'order cancelled')); // lost task
+    await repo.applyStatus(step(other, 2, 'ON_HOLD', 'hold requested')); // lost task (cannot follow a close; a stray row)
+    await repo.applyStatus(step(other, 1, 'CANCELLED', 'order cancelled')); // the workflow
+    expect((await pushes(other)).map((p) => `${p.seq} ${p.status}`)).toEqual(['1 CANCELLED']);
+  });
+
+  it('a number handed out twice (a lost task still writing) fails the step whole, for its retry to number afresh', async () => {
+    const orderId = await newOrder();
+    await repo.applyStatus(step(orderId, 1, 'RECEIVED', 'order received'));
+    // Another writer took number 2 meanwhile.
+    await db.sql`insert into status_pushes (push_id, order_id, seq, step_seq, channel, input, claimed_until)
+                 values (${`${orderId}:2`}, ${orderId}, 2, 2, 'web', '{"status":"SHIPPED","seq":2}', now() + interval '1 minute')`;
+    await expect(repo.applyStatus(step(orderId, 2, 'ALLOCATED', 'allocated'))).rejects.toThrow(/duplicate key/);
+    expect((await repo.timeline(orderId)).map((t) => `${t.seq} ${t.status}`)).toEqual(['1 RECEIVED']);
+    expect((await pushes(orderId)).map((p) => `${p.seq} ${p.status}`)).toEqual(['1 RECEIVED', '2 SHIPPED']);
   });
 
   it('an order no lost task touched is told its seqs as they are', async () => {
