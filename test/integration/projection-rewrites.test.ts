@@ -6,8 +6,8 @@
  * `recordStatus` makes, in the order the lost task and the real one made them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OrdersRepo, type StatusWrite } from '../../db/orders-repo';
-import { makeOrder } from '../support/fixtures';
+import { OrdersRepo } from '../../db/orders-repo';
+import { makeOrder, webStep } from '../support/fixtures';
 import { createTestDatabase, uniqueSuffix } from '../support/harness';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -25,20 +25,7 @@ async function newOrder(): Promise<string> {
   await repo.recordIntake(orderId, makeOrder(), '100000.00', {});
   return orderId;
 }
-const step = (orderId: string, seq: number, status: string, event: string): StatusWrite => ({
-  orderId,
-  seq,
-  status,
-  event,
-  eventDetail: {},
-  actor: 'system',
-  at: new Date().toISOString(),
-  needsAttention: false,
-  attentionReason: null,
-  escalationLevel: 0,
-  detail: { status },
-  push: { channel: 'web', input: { channel: 'web', orderId, status, seq } },
-});
+const step = webStep;
 const pushes = async (orderId: string) =>
   (
     await db.sql<

@@ -14,11 +14,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChannelActivities, createStatusPusher, type ChannelSystem } from '../../activities/channels/channel-activities';
-import { OrdersRepo, type StatusWrite } from '../../db/orders-repo';
+import { OrdersRepo } from '../../db/orders-repo';
 import { DEV_SANDBOX_KEY } from '../../sandbox/server';
 import { CHANNEL_NAMES } from '../../domain/stock-sync';
 import { StatusPushRelay } from '../../worker/status-pushes';
-import { eventually, makeOrder } from '../support/fixtures';
+import { eventually, makeOrder, webStep } from '../support/fixtures';
 import { memoryLogger, startTestStack, uniqueSuffix, type TestStack } from '../support/harness';
 
 /** Our HTTP timeout per call. */
@@ -238,20 +238,7 @@ describe("a lost workflow task's pushes", () => {
     const channelOrderId = `W${uniqueSuffix()}`;
     const orderId = `order-web-${channelOrderId}`;
     await orders.recordIntake(orderId, makeOrder({ channel: 'web', channelOrderId }), '100000.00', {});
-    const step = (seq: number, status: string, event: string): StatusWrite => ({
-      orderId,
-      seq,
-      status,
-      event,
-      eventDetail: {},
-      actor: 'system',
-      at: new Date().toISOString(),
-      needsAttention: false,
-      attentionReason: null,
-      escalationLevel: 0,
-      detail: { status },
-      push: { channel: 'web', input: { channel: 'web', orderId, channelOrderId, status, seq, occurredAt: new Date().toISOString() } },
-    });
+    const step = (seq: number, status: string, event: string) => webStep(orderId, seq, status, event, channelOrderId);
     const relay = new StatusPushRelay(
       {
         sql: stack.db.sql,

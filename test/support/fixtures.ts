@@ -1,6 +1,7 @@
 /** Test data and polling helpers shared by the integration suites. */
 import { expect } from 'vitest';
 import type { Sql } from '../../db/client';
+import type { StatusWrite } from '../../db/orders-repo';
 import type { CanonicalOrder } from '../../domain/order';
 import { uniqueSuffix } from './harness';
 
@@ -84,4 +85,29 @@ export async function one<T>(query: PromiseLike<readonly T[]>): Promise<T> {
   const [row] = await query;
   if (row === undefined) throw new Error('expected a row, got none');
   return row;
+}
+
+/**
+ * A step of a web order as the order workflow's `recordStatus` writes it, its push to the web
+ * channel queued with it (the push names `channelOrderId` when given).
+ */
+export function webStep(orderId: string, seq: number, status: string, event: string, channelOrderId?: string): StatusWrite {
+  const at = new Date().toISOString();
+  return {
+    orderId,
+    seq,
+    status,
+    event,
+    eventDetail: {},
+    actor: 'system',
+    at,
+    needsAttention: false,
+    attentionReason: null,
+    escalationLevel: 0,
+    detail: { status },
+    push: {
+      channel: 'web',
+      input: { channel: 'web', orderId, status, seq, ...(channelOrderId ? { channelOrderId, occurredAt: at } : {}) },
+    },
+  };
 }
