@@ -3,6 +3,7 @@
  * pass the same real clients pointed at their own database and sandbox.
  */
 import type { Sql } from '../db/client';
+import type { StatusWrite } from '../db/orders-repo';
 import type { BusinessRules } from '../domain/settings';
 import type { StockSyncSettings } from '../domain/stock-sync';
 import type { Logger } from '../lib/logger';
@@ -34,9 +35,10 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps) {
-  return {
+  const orders = createOrderActivities(deps);
+  return carryingSteps((input) => orders.writeSteps(input), {
     ...createSystemActivities(deps),
-    ...createOrderActivities(deps),
+    ...orders,
     ...createInventoryActivities(deps),
     ...createPaymentActivities(deps.systems.payments),
     ...createWmsActivities(deps.systems.wms),
@@ -44,7 +46,32 @@ export function createActivities(deps: ActivityDeps) {
     ...createNotifyActivities(deps.systems.notify),
     ...createChannelActivities(deps),
     ...createStockSyncActivities(deps),
-  };
+  });
+}
+
+/**
+ * Any activity may carry, after its own argument, steps of an order's story to write before it
+ * runs (workflows/profiles.ts `CarriedSteps`): an order from `orderWorkflowV5` on hands the
+ * steps it recorded to its next local activity, one local activity where each step was one.
+ * Written first, so what the activity does comes after them, as it did when each was awaited.
+ */
+function carryingSteps<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  writeSteps: (input: { steps: StatusWrite[] }) => Promise<void>,
+  activities: T,
+): T {
+  const carried = (arg: unknown): arg is { stepsBefore: StatusWrite[] } =>
+    typeof arg === 'object' && arg !== null && Array.isArray((arg as { stepsBefore?: unknown }).stepsBefore);
+  return Object.fromEntries(
+    Object.entries(activities).map(([name, fn]) => [
+      name,
+      async (...args: unknown[]) => {
+        const last = args.at(-1);
+        if (args.length < 2 || !carried(last)) return (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+        await writeSteps({ steps: last.stepsBefore });
+        return (fn as (...a: unknown[]) => Promise<unknown>)(...args.slice(0, -1));
+      },
+    ]),
+  ) as unknown as T;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

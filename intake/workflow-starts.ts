@@ -16,7 +16,7 @@ import { computeTotalMinor } from '../domain/validate';
 import type { Logger } from '../lib/logger';
 import { OutboxRelay, type RelayOptions } from '../lib/outbox-relay';
 import type { ChannelIntakeInput, channelIntakeWorkflow } from '../workflows/channel-intake';
-import type { OrderWorkflowInput, orderWorkflowV4 } from '../workflows/order';
+import type { OrderWorkflowInput, orderWorkflowV5 } from '../workflows/order';
 import { ORDER_WORKFLOW_TYPE } from '../workflows/types';
 import {
   ChannelKey,
@@ -46,7 +46,7 @@ export async function startFromRow(
     if (row.kind === 'order') {
       const input = row.input as OrderWorkflowInput;
       const total = fromMinor(Math.max(computeTotalMinor(input.order), 0));
-      await client.workflow.start<typeof orderWorkflowV4>(orderWorkflowType, {
+      await client.workflow.start<typeof orderWorkflowV5>(orderWorkflowType, {
         taskQueue: row.taskQueue,
         workflowId: row.workflowId,
         args: [input],

@@ -106,22 +106,72 @@ export function localSteps<A extends object>(
  * One queue per run: every proxy made from it (bookkeeping, local steps) waits in the same line.
  * `options` is read when a call is made, so a step's summary is the step running then.
  */
-export type LocalLine = <A extends object>(options: () => LocalActivityOptions) => ActivityInterfaceFor<A>;
+export interface LocalLine {
+  <A extends object>(options: () => LocalActivityOptions): ActivityInterfaceFor<A>;
+  /**
+   * Resolves when everything queued before it has run and the steps waiting then are written: by a
+   * `writeSteps` local activity of their own when any still wait at its turn, else by none.
+   */
+  flush(options: LocalActivityOptions): Promise<void>;
+}
 
-export function localActivityQueue(): LocalLine {
+/**
+ * Steps of the order's story waiting to be written (`orderWorkflowV5`): the line hands them to
+ * the next local activity it runs, which writes them before its own work
+ * (activities/index.ts `carryingSteps`), and tells how that call ended: when it failed, the
+ * steps wait again, in front of any recorded since.
+ */
+export interface StepCarrier {
+  take(): unknown[] | undefined;
+  settle(steps: unknown[], written: boolean): void;
+}
+
+/** What a local activity carries after its own argument: steps to write before it runs. */
+export interface CarriedSteps {
+  stepsBefore: unknown[];
+}
+
+export function localActivityQueue(carrier?: StepCarrier): LocalLine {
   let queue: Promise<unknown> = Promise.resolve();
-  return <A extends object>(options: () => LocalActivityOptions) =>
+  const enqueue = <T>(call: (carried: unknown[] | undefined) => Promise<T>): Promise<T> => {
+    // Without a carrier, the call is chained exactly as orders before `orderWorkflowV5` had it:
+    // the same microtasks, so their histories replay.
+    const run = carrier
+      ? queue.then(async () => {
+          const carried = carrier.take();
+          try {
+            const result = await call(carried);
+            if (carried) carrier.settle(carried, true);
+            return result;
+          } catch (err) {
+            if (carried) carrier.settle(carried, false);
+            throw err;
+          }
+        })
+      : queue.then(() => call(undefined));
+    queue = run.catch(() => undefined);
+    return run;
+  };
+  const line = <A extends object>(options: () => LocalActivityOptions) =>
     new Proxy({} as ActivityInterfaceFor<A>, {
       get(_target, name) {
         if (typeof name !== 'string') return undefined;
         return (...args: unknown[]) => {
           const fn = Reflect.get(proxyLocalActivities<A>(options()), name) as (...a: unknown[]) => Promise<unknown>;
-          const run = queue.then(() => fn(...args));
-          queue = run.catch(() => undefined);
-          return run;
+          // The steps go after the call's argument (`undefined` for a call without one).
+          return enqueue((carried) =>
+            carried ? fn(...(args.length ? args : [undefined]), { stepsBefore: carried } satisfies CarriedSteps) : fn(...args),
+          );
         };
       },
     });
+  return Object.assign(line, {
+    flush: (options: LocalActivityOptions) =>
+      enqueue(async (carried) => {
+        if (carried)
+          await proxyLocalActivities<{ writeSteps(input: { steps: unknown[] }): Promise<void> }>(options).writeSteps({ steps: carried });
+      }),
+  });
 }
 
 /** Pushes to channels: a channel outage must not block the order, so these retry for long in the background. */

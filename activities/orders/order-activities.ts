@@ -17,6 +17,18 @@ export function createOrderActivities(deps: {
 }) {
   const catalog = new CatalogRepo(deps.sql);
   const orders = new OrdersRepo(deps.sql);
+  async function recordStatus(input: StatusWrite): Promise<{ applied: boolean }> {
+    const { applied, held } = await orders.applyStatus(input);
+    if (input.push) deps.statusPushes?.nudge();
+    // Ops are told: the order went on, its money facts wait in GET /v1/accounting/held.
+    if (held)
+      log.error('money facts of an order step could not be booked; they wait for ops', {
+        orderId: input.orderId,
+        seq: input.seq,
+        error: held,
+      });
+    return { applied };
+  }
   return {
     async validateOrder(input: { order: CanonicalOrder }): Promise<{ reasons: string[]; total: string; weights: Record<string, number> }> {
       const products = await catalog.productsBySku(input.order.lines.map((l) => l.sku));
@@ -45,17 +57,13 @@ export function createOrderActivities(deps: {
       return { eligible: true };
     },
     /** Upserts the projection and timeline, guarded by the sequence number; queues the channel's push with them. */
-    async recordStatus(input: StatusWrite): Promise<{ applied: boolean }> {
-      const { applied, held } = await orders.applyStatus(input);
-      if (input.push) deps.statusPushes?.nudge();
-      // Ops are told: the order went on, its money facts wait in GET /v1/accounting/held.
-      if (held)
-        log.error('money facts of an order step could not be booked; they wait for ops', {
-          orderId: input.orderId,
-          seq: input.seq,
-          error: held,
-        });
-      return { applied };
+    recordStatus,
+    /**
+     * Steps of an order's story that waited in its workflow (`orderWorkflowV5`), written in order,
+     * each as `recordStatus` writes it: written again, a step changes nothing.
+     */
+    async writeSteps(input: { steps: StatusWrite[] }): Promise<void> {
+      for (const step of input.steps) await recordStatus(step);
     },
     /** A COD refund: an instruction for finance, recorded once per return. */
     async recordRefundInstruction(input: { returnId: string; orderId: string; amount: string }): Promise<void> {

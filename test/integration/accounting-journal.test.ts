@@ -447,15 +447,24 @@ describe('the journal across prepaid lives (the carrier moves parcels on its own
   });
 
   it('a line cancelled before it ships and an exchange: the cut unit is neither captured nor left held, the replacement is free of charge', async () => {
-    const cut = await c.submit(
-      makeOrder({
-        shippingAddress: CENTRAL,
-        lines: [
-          { sku: 'SKU-J1', quantity: 2, unitPrice: '110000.00' },
-          { sku: 'SKU-J2', quantity: 1, unitPrice: '54000.00' },
-        ],
-      }),
-    );
+    const cutOrder = makeOrder({
+      shippingAddress: CENTRAL,
+      lines: [
+        { sku: 'SKU-J1', quantity: 2, unitPrice: '110000.00' },
+        { sku: 'SKU-J2', quantity: 1, unitPrice: '54000.00' },
+      ],
+    });
+    // A slow gateway keeps the order authorising while the line is cancelled: before it ships
+    // whatever the machine's speed (the carrier here picks a parcel up 50 ms after its booking).
+    await c.sandbox('/sandbox/faults', {
+      service: 'payments',
+      op: 'authorize',
+      match: { orderId: `order-web-${cutOrder.channelOrderId}` },
+      action: 'timeout',
+      delayMs: 2000,
+      times: 1,
+    });
+    const cut = await c.submit(cutOrder);
     const cancelLine = await stack.api(`/v1/orders/${cut}/cancel`, {
       method: 'POST',
       key: TEST_KEYS.cs,

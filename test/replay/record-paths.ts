@@ -19,7 +19,7 @@ import { Worker } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
 
 export const PATH_HISTORIES = fileURLToPath(new URL('./histories/paths', import.meta.url));
-const TYPES = ['orderWorkflowV3', 'orderWorkflowV4', 'returnWorkflowV2'];
+const TYPES = ['orderWorkflowV3', 'orderWorkflowV4', 'orderWorkflowV5', 'returnWorkflowV2'];
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 

@@ -4,11 +4,10 @@
  * cannot be undone: then the cancellation is refused for the order, what will not ship is
  * cancelled, and the rest carries on to delivery and its return window.
  */
-import { condition } from '@temporalio/workflow';
 import { businessFailure } from '../attention';
 import { cancelShipmentSignal, SHIPMENT_RANK, type OrderState } from '../messages';
 import { childrenClosed, finish, settled } from './closing';
-import { applyProgress, relaunchShipment, signalChild, trackUntilDelivered } from './fulfilment';
+import { applyProgress, progressOrDone, relaunchShipment, signalChild, trackUntilDelivered } from './fulfilment';
 import { releaseUncapturedRemainder } from './partial-cancel';
 import { returnWindowThenComplete } from './returns';
 import { aggregateStatus, type OrderRun } from './run';
@@ -39,9 +38,11 @@ export async function compensate(o: OrderRun, { reason, actor }: { reason: strin
     if (o.downChildren.has(id)) await relaunchShipment(o, id, actor);
     else await signalChild(o, id, cancelShipmentSignal, { reason, actor });
   }
-  while (!state.shipments.every((s) => s.status === 'cancelled' || s.cancelRefused)) {
-    await condition(() => o.progressInbox.length > 0);
-    await applyProgress(o, o.progressInbox.shift()!, 'CANCELLING');
+  const shipmentsSettled = () => state.shipments.every((s) => s.status === 'cancelled' || s.cancelRefused);
+  while (!shipmentsSettled()) {
+    await progressOrDone(o, shipmentsSettled);
+    const p = o.progressInbox.shift();
+    if (p) await applyProgress(o, p, 'CANCELLING');
   }
   if (state.shipments.some((s) => s.cancelRefused)) return cancellationRefused(o, { reason, actor });
 

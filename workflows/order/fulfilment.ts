@@ -284,19 +284,36 @@ export async function applyProgress(o: OrderRun, p: ShipmentProgress, status?: O
   await o.record(status ?? aggregateStatus(state), told, detail, p.actor);
 }
 
+/**
+ * Waits for the shipments' next message, for a loop that runs until `done`. From
+ * `orderWorkflowV5` on the wait also ends once `done` holds: another coroutine may get there
+ * without a message (a refused cut withdraws the placeholder of its replacement). Before V5 a step
+ * took a local activity, during which that coroutine had always run; now the loop may look first,
+ * and would wait for a message that never comes. Orders before V5 wait as their histories have it
+ * (the same condition, awaited the same way).
+ */
+export function progressOrDone(o: OrderRun, done: () => boolean): Promise<void> {
+  const wakes = o.childTypes.stepsCarried === true;
+  return condition(() => o.progressInbox.length > 0 || (wakes && done()));
+}
+
 /** Applies the shipments' messages (keeping the order's status) until every parcel's capture is known. */
 export async function untilCapturesKnown(o: OrderRun, status?: OrderStatus): Promise<void> {
-  while (!o.capturesKnown()) {
-    await condition(() => o.progressInbox.length > 0);
-    await applyProgress(o, o.progressInbox.shift()!, status);
+  const done = () => o.capturesKnown();
+  while (!done()) {
+    await progressOrDone(o, done);
+    const p = o.progressInbox.shift();
+    if (p) await applyProgress(o, p, status);
   }
 }
 
 /** Applies the shipments' messages until every parcel is delivered, cancelled or back with the sender. */
 export async function trackUntilDelivered(o: OrderRun): Promise<void> {
-  while (!o.state.shipments.every((s) => s.status === 'delivered' || s.status === 'cancelled' || s.rts !== undefined)) {
-    await condition(() => o.progressInbox.length > 0);
-    const p = o.progressInbox.shift()!;
+  const done = () => o.state.shipments.every((s) => s.status === 'delivered' || s.status === 'cancelled' || s.rts !== undefined);
+  while (!done()) {
+    await progressOrDone(o, done);
+    const p = o.progressInbox.shift();
+    if (!p) continue;
     await applyProgress(o, p);
     if (p.status === 'returned_to_sender') await handleReturnToSender(o, p.shipmentId);
   }

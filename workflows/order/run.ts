@@ -5,7 +5,10 @@
  * functions of this run, each in its own module; the story itself is in `../order.ts`.
  */
 import {
+  allHandlersFinished,
   CancellationScope,
+  condition,
+  inWorkflowContext,
   setCurrentDetails,
   upsertSearchAttributes,
   log,
@@ -14,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../../activities';
-import type { ShipmentRow } from '../../db/orders-repo';
+import type { ShipmentRow, StatusWrite } from '../../db/orders-repo';
 import type { MoneyFact } from '../../domain/journal';
 import type { Allocation } from '../../domain/allocation';
 import { toMinor } from '../../domain/money';
@@ -93,6 +96,8 @@ export interface ChildTypes {
   shipmentsInOrder?: boolean;
   /** The steps on our own PostgreSQL run as local activities (`orderWorkflowV4`): see `OrderRun.checks`. */
   localSteps?: boolean;
+  /** Steps of the story wait to be carried by the run's next local activity (`orderWorkflowV5`): see `OrderRun.record`. */
+  stepsCarried?: boolean;
 }
 
 /** A shipment as the order sees it: a child workflow, or a part of the order's own workflow. */
@@ -192,6 +197,10 @@ export class OrderRun {
   private lastAttributes = '';
   /** Each shipment's row as last written with a step (shipments in the order's workflow). */
   private readonly shipmentRows = new Map<string, string>();
+  /** Steps recorded and not yet handed to a local activity (`orderWorkflowV5`). */
+  private readonly stepsWaiting: StatusWrite[] = [];
+  /** Steps handed to a local activity that has not finished yet. */
+  private stepsOnTheirWay = 0;
   private readonly priced: PricedLines;
   /** Whether this order's money facts name their units (orders taken from `amounts-in-currency-steps` on). */
   private readonly factUnits: boolean;
@@ -207,7 +216,22 @@ export class OrderRun {
     this.settings = settings;
     this.pushesQueued = this.patched('status-outbox');
     this.acts = summarised<Activities>(stepProfile(settings), () => this.steps.startingStep);
-    const local = (this.localLine = localActivityQueue());
+    const local = (this.localLine = localActivityQueue(
+      childTypes.stepsCarried
+        ? {
+            take: () => {
+              if (!this.stepsWaiting.length) return undefined;
+              const steps = this.stepsWaiting.splice(0);
+              this.stepsOnTheirWay += steps.length;
+              return steps;
+            },
+            settle: (steps, written) => {
+              this.stepsOnTheirWay -= steps.length;
+              if (!written) this.stepsWaiting.unshift(...(steps as StatusWrite[]));
+            },
+          }
+        : undefined,
+    ));
     this.books = local<Activities>(() => bookkeepingProfile);
     this.checks = childTypes.localSteps ? localSteps<Activities>(local, settings, () => this.steps.startingStep) : this.acts;
     this.pushes = routed<Activities>(channelPushProfile);
@@ -439,6 +463,56 @@ export class OrderRun {
     return rows.length ? { shipments: rows } : {};
   }
 
+  /**
+   * Resolves once every step recorded so far is written (`orderWorkflowV5`; at once before it):
+   * by the local activity that carries them, or by one of their own when none is on its way.
+   */
+  async stepsWritten(): Promise<void> {
+    if (!this.stepsWaiting.length && !this.stepsOnTheirWay) return;
+    try {
+      await CancellationScope.nonCancellable(() => this.localLine.flush(bookkeepingProfile));
+    } catch (err) {
+      // The run was evicted from the worker's cache meanwhile (its next task replays it): nothing
+      // more to do in this one.
+      if (!inWorkflowContext()) return new Promise<void>(() => undefined);
+      // Only a defect gets here (the write retries until PostgreSQL takes it; a worker without
+      // `writeSteps`): the workflow task fails and is tried again, as when a step awaited by the
+      // story could not be written — never the workflow.
+      await failWorkflowTask(err);
+    }
+  }
+
+  /**
+   * Before the workflow ends (V5): every step written, and no handler still running or having
+   * recorded one since — a handler no longer waits for its step's local activity, so it may finish
+   * before its step is written, or run while the last ones are (the task extended by core).
+   */
+  async everyStepWritten(): Promise<void> {
+    for (;;) {
+      await this.stepsWritten();
+      await condition(allHandlersFinished);
+      if (!this.stepsWaiting.length && !this.stepsOnTheirWay) return;
+    }
+  }
+
+  /**
+   * Writes the steps that no local activity took, for as long as the run lives: the condition is
+   * looked at once the activation has nothing else to run, so the steps of one activation go
+   * together. Their local activity ends before the workflow task does: core holds the task's
+   * completion, and with it the activities, child starts and update replies of that task, until
+   * its local activities are done — unless one still runs at ~80% of the task's timeout, when core
+   * completes the task to extend it (a local activity retrying while PostgreSQL is away).
+   */
+  keepWritingSteps(): void {
+    if (!this.childTypes.stepsCarried) return;
+    void CancellationScope.nonCancellable(async () => {
+      for (;;) {
+        await condition(() => this.stepsWaiting.length > 0);
+        await this.stepsWritten();
+      }
+    });
+  }
+
   /** Records a step of the story: projection + timeline, channel push, search attributes. */
   async record(status: OrderStatus, event: string, eventDetail: Record<string, unknown> = {}, actor = 'system'): Promise<void> {
     const { state, order, orderId } = this;
@@ -476,33 +550,41 @@ export class OrderRun {
         : {}),
     };
     setCurrentDetails(orderDetails(state));
+    const write: StatusWrite = {
+      orderId,
+      seq,
+      status,
+      event,
+      eventDetail,
+      actor,
+      at,
+      needsAttention: this.attention(),
+      attentionReason:
+        state.attentionReason ??
+        state.shipments.find((s) => s.needsAttention)?.attentionReason ??
+        state.shipments.find((s) => s.escalationLevel)?.escalationReason ??
+        null,
+      escalationLevel: state.escalationLevel,
+      detail: projectionDetail(state),
+      // The channel's push is queued with the status and sent by the workers' relay: no activity
+      // per push in the order's history. Orders recorded before this push with an activity.
+      ...(this.pushesQueued ? { push: { channel: order.channel, input: push } } : {}),
+      // Said once, with the first step: carrier webhooks for its parcels are sent to this workflow.
+      ...(seq === 1 && this.childTypes.shipmentsInOrder ? { shipmentsInOrder: true } : {}),
+      ...(this.childTypes.shipmentsInOrder ? this.changedShipmentRows() : {}),
+      ...this.moneySinceLastStep(),
+    };
+    // From `orderWorkflowV5` on, the step waits for the run's next local activity, which writes it
+    // before its own work; the steps no local activity took are written together once the
+    // workflow has nothing left to run in this activation (`keepWritingSteps`). One local activity
+    // where each step was one: the steps of an activation, and the step before a check, travel together.
+    if (this.childTypes.stepsCarried) {
+      // As it is now: the state it shows (shipments, returns, payment) changes before it is written.
+      this.stepsWaiting.push(JSON.parse(JSON.stringify(write)) as StatusWrite);
+      return;
+    }
     // The story is written even while the order is being cancelled.
-    await CancellationScope.nonCancellable(() =>
-      this.books.recordStatus({
-        orderId,
-        seq,
-        status,
-        event,
-        eventDetail,
-        actor,
-        at,
-        needsAttention: this.attention(),
-        attentionReason:
-          state.attentionReason ??
-          state.shipments.find((s) => s.needsAttention)?.attentionReason ??
-          state.shipments.find((s) => s.escalationLevel)?.escalationReason ??
-          null,
-        escalationLevel: state.escalationLevel,
-        detail: projectionDetail(state),
-        // The channel's push is queued with the status and sent by the workers' relay: no activity
-        // per push in the order's history. Orders recorded before this push with an activity.
-        ...(this.pushesQueued ? { push: { channel: order.channel, input: push } } : {}),
-        // Said once, with the first step: carrier webhooks for its parcels are sent to this workflow.
-        ...(seq === 1 && this.childTypes.shipmentsInOrder ? { shipmentsInOrder: true } : {}),
-        ...(this.childTypes.shipmentsInOrder ? this.changedShipmentRows() : {}),
-        ...this.moneySinceLastStep(),
-      }),
-    );
+    await CancellationScope.nonCancellable(() => this.books.recordStatus(write));
     if (this.pushesQueued) return;
     this.pendingPushes.push(
       CancellationScope.nonCancellable(() => this.pushes.pushOrderStatus(push)).catch((err: unknown) => {
@@ -511,6 +593,23 @@ export class OrderRun {
       }),
     );
   }
+}
+
+/**
+ * Fails the current workflow task with `err` (the SDK tries the task again) from a coroutine whose
+ * rejection no one would handle: thrown by a condition at the SDK's next look at conditions, where
+ * errors bubble up into the task's failure. Never resolves.
+ */
+function failWorkflowTask(err: unknown): Promise<void> {
+  let armed = false;
+  // A condition is looked at once when it is made, inside a promise's executor (a throw there
+  // would only reject it): armed after that.
+  const failing = condition(() => {
+    if (armed) throw err;
+    return false;
+  });
+  armed = true;
+  return failing;
 }
 
 /** The order's status from its shipments: delivered when all are, shipped when all left, else partly. */
