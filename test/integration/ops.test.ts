@@ -9,7 +9,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { workflowMetadataQuery } from '@temporalio/workflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalOrder } from '../../domain/order';
-import { eventually, makeOrder, seedNetwork, stockRow } from '../support/fixtures';
+import { eventually, makeOrder, refuseWritesOf, seedNetwork, stockRow } from '../support/fixtures';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
@@ -136,15 +136,7 @@ describe('a step on our own database that keeps failing', () => {
     const orderId = `order-web-${order.channelOrderId}`;
     const before = await stockRow(stack.db.sql, 'SKU-O', 'WH-HCM');
     // A real PostgreSQL error on this order's reservation only: the statement fails, nothing is written.
-    const sql = stack.db.sql;
-    await sql.unsafe(`create or replace function test_refuse_reservation() returns trigger language plpgsql as $$
-      begin
-        if new.order_id = '${orderId}' then raise exception 'could not extend file (test)'; end if;
-        return new;
-      end $$`);
-    await sql.unsafe(
-      'create trigger test_refuse_reservation before insert on reservations for each row execute function test_refuse_reservation()',
-    );
+    const accept = await refuseWritesOf(stack.db.sql, 'reservations', orderId);
     try {
       await submit(order);
       const stuck = await waitFor(orderId, (o) => o.needsAttention, 'needs attention');
@@ -164,7 +156,7 @@ describe('a step on our own database that keeps failing', () => {
       expect(failedAttempts).toHaveLength(2);
       expect(events.slice(failedAttempts[0], failedAttempts[1]).some((e) => e.timerStartedEventAttributes)).toBe(true);
     } finally {
-      await sql.unsafe('drop trigger test_refuse_reservation on reservations');
+      await accept();
     }
     const retried = await post(`/v1/orders/${orderId}/retry`, TEST_KEYS.ops);
     expect(retried.status).toBe(200);

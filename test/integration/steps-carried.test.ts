@@ -10,7 +10,7 @@ import type { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalOrder } from '../../domain/order';
 import type { OrderState } from '../../workflows/messages';
-import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
+import { eventually, makeOrder, refuseWritesOf, seedNetwork } from '../support/fixtures';
 import { startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
@@ -99,14 +99,7 @@ describe('steps carried by the next local activity', () => {
     const orderId = `order-web-${order.channelOrderId}`;
     const sql = stack.db.sql;
     // A real PostgreSQL error on this order's timeline only.
-    await sql.unsafe(`create or replace function test_refuse_steps() returns trigger language plpgsql as $$
-      begin
-        if new.order_id = '${orderId}' then raise exception 'could not extend file (test)'; end if;
-        return new;
-      end $$`);
-    await sql.unsafe(
-      'create trigger test_refuse_steps before insert or update on order_timeline for each row execute function test_refuse_steps()',
-    );
+    const accept = await refuseWritesOf(sql, 'order_timeline', orderId, 'insert or update');
     try {
       await submit(order);
       // Validation carried RECEIVED and failed on the write, before the check ran; RECEIVED then
@@ -124,7 +117,7 @@ describe('steps carried by the next local activity', () => {
       const [row] = await sql<{ seq: number }[]>`select seq from orders where order_id = ${orderId}`;
       expect(row?.seq ?? 0).toBe(0);
     } finally {
-      await sql.unsafe('drop trigger test_refuse_steps on order_timeline');
+      await accept();
     }
     // Accepted again: the steps are written, in order, and the order goes on by itself.
     const state = await completed(orderId);

@@ -111,3 +111,20 @@ export function webStep(orderId: string, seq: number, status: string, event: str
     },
   };
 }
+
+/**
+ * Makes PostgreSQL refuse, with a real error, every write of one order's rows in `table` (a
+ * trigger): `could not extend file (test)`. Resolves to the function that lifts the refusal.
+ */
+export async function refuseWritesOf(sql: Sql, table: string, orderId: string, on = 'insert'): Promise<() => Promise<void>> {
+  const name = `test_refuse_${table}`;
+  await sql.unsafe(`create or replace function ${name}() returns trigger language plpgsql as $$
+    begin
+      if new.order_id = '${orderId}' then raise exception 'could not extend file (test)'; end if;
+      return new;
+    end $$`);
+  await sql.unsafe(`create trigger ${name} before ${on} on ${table} for each row execute function ${name}()`);
+  return async () => {
+    await sql.unsafe(`drop trigger ${name} on ${table}`);
+  };
+}
