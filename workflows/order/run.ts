@@ -496,9 +496,9 @@ export class OrderRun {
   }
 
   /**
-   * Writes the steps that no local activity took, for as long as the run lives: the condition is
-   * looked at once the activation has nothing else to run, so the steps of one activation go
-   * together. Their local activity ends before the workflow task does: core holds the task's
+   * Writes the steps that no local activity took, for as long as the run lives: the SDK looks at
+   * the condition once a job of the activation and the coroutines it woke have run, so the steps
+   * of one job (usually of one activation) go together. Their local activity ends before the workflow task does: core holds the task's
    * completion, and with it the activities, child starts and update replies of that task, until
    * its local activities are done — unless one still runs at ~80% of the task's timeout, when core
    * completes the task to extend it (a local activity retrying while PostgreSQL is away).
@@ -576,7 +576,7 @@ export class OrderRun {
     };
     // From `orderWorkflowV5` on, the step waits for the run's next local activity, which writes it
     // before its own work; the steps no local activity took are written together once the
-    // workflow has nothing left to run in this activation (`keepWritingSteps`). One local activity
+    // coroutines of the current job have run (`keepWritingSteps`). One local activity
     // where each step was one: the steps of an activation, and the step before a check, travel together.
     if (this.childTypes.stepsCarried) {
       // As it is now: the state it shows (shipments, returns, payment) changes before it is written.
