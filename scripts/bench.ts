@@ -34,6 +34,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 200);
 const WEBHOOK_RATE = Number(process.env.BENCH_WEBHOOK_RATE ?? 50);
 const OUTAGE_SECONDS = Number(process.env.BENCH_OUTAGE_SECONDS ?? 60);
+/** BENCH_IDLE_SECONDS: how long section 1 watches the idle stack's CPU (default 10). */
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
 /** BENCH_SECTIONS=5 (or 1,5 …): only those sections; 1–3 run together (3 compares with 1's baseline). */
 const SECTIONS = process.env.BENCH_SECTIONS?.split(',').map((x) => x.trim());
 const want = (...ns: number[]) => !SECTIONS || ns.some((n) => SECTIONS.includes(String(n)));
@@ -313,6 +315,10 @@ try {
       await (await fetch(`${stack.apiUrl}/healthz`)).text();
     });
     say(`   GET /healthz at ${RATE}/s: p50 ${ms(pct(health, 50))}  p99 ${ms(pct(health, 99))}`);
+    // What the stack costs doing nothing (relays and pollers looking for work, the servers' own
+    // housekeeping): the share of the burst's CPU per order that is time, not orders.
+    const idle = await cpuPerItem(process.pid, IDLE_SECONDS, () => new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000)));
+    say(`   CPU of the idle stack, per second (over ${IDLE_SECONDS}s): ${idle.line}`);
 
     say(`\n2) intake latency: POST /v1/orders at ${RATE}/s for ${SECONDS}s (open loop; the worker processes them meanwhile)`);
     const rateIds: string[] = [];
