@@ -8,10 +8,10 @@
  * alone, on today's dependencies (and today's patches of them).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { cpuLine, cpuSecondsByName } from './measure';
+import { benchDir } from './bench-dirs';
+import { cpuLine, cpuSecondsByName, processTree } from './measure';
 
 export interface BenchFigures {
   /** Orders/s of the fixed-rate run, intake to DELIVERED. */
@@ -50,18 +50,126 @@ export function figuresFrom(lines: string[]): BenchFigures {
   return f;
 }
 
-/** Runs the bench of `commit` in a worktree; its lines are printed as they come, prefixed. */
-export async function runBaselineBench(
+/** A bench's run as a child process: its printed lines, and its burst's CPU read from outside. */
+export interface ChildBench {
+  lines: string[];
+  /** CPU per order of its burst, read from its process tree between the burst's heading and its last order DELIVERED. */
+  burstCpu?: string;
+  burstCpuMs?: number;
+}
+
+/**
+ * Runs `scripts/bench.ts` of the tree at `cwd` as a child process, its lines printed as they come
+ * with `prefix`. Its scratch files go to a directory of its own (TMPDIR), removed when it ends.
+ * `stopAfterBurst`: the run is ended once its burst is measured (an older bench runs every section
+ * whatever BENCH_SECTIONS says): the bench process is killed, then its PostgreSQL and Temporal
+ * server are stopped as their own signals stop them.
+ */
+export async function runChildBench(
+  cwd: string,
+  prefix: string,
+  env: NodeJS.ProcessEnv,
+  say: (l: string) => void,
+  opts: { stopAfterBurst?: boolean } = {},
+): Promise<ChildBench> {
+  const scratch = benchDir('child-');
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts'], {
+      cwd,
+      env: { ...env, TMPDIR: scratch },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const lines: string[] = [];
+    let partial = '';
+    // An older bench does not print what its burst cost the machine: read from outside, between
+    // its burst's heading and its last order DELIVERED (its process tree, as this bench reads its own).
+    let burstOrders = 0;
+    let before: Map<string, number> | undefined;
+    let burstCpu: { line: string; total: number } | undefined;
+    let stopped = false;
+    let stopping: Promise<void> | undefined;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop() ?? '';
+      for (const l of parts) {
+        if (stopped) return;
+        lines.push(l);
+        say(`${prefix} ${l}`);
+        const start = /^3\) burst: (\d+) orders/.exec(l.trim());
+        if (start && child.pid) {
+          burstOrders = Number(start[1]);
+          before = cpuSecondsByName(child.pid);
+        }
+        if (before && child.pid && /all DELIVERED after .* end to end/.test(l)) {
+          burstCpu = cpuLine(before, cpuSecondsByName(child.pid), burstOrders);
+          before = undefined;
+          if (opts.stopAfterBurst) {
+            stopped = true;
+            stopping = stopTree(child.pid).then((n) => say(`${prefix} (stopped after its burst: ${n} processes)`));
+          }
+        }
+      }
+    });
+    const code = await new Promise<number | null>((res) => child.on('close', res));
+    if (partial && !stopped) lines.push(partial);
+    if (code !== 0 && !stopped) throw new Error(`the bench in ${cwd} exited with ${code}`);
+    await stopping;
+    return { lines, ...(burstCpu ? { burstCpu: burstCpu.line, burstCpuMs: Math.round(burstCpu.total) } : {}) };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Ends a bench process and what it started: the bench itself at once (SIGKILL: it would otherwise
+ * restart a server it sees die), then PostgreSQL with a fast shutdown (SIGINT) and the Temporal
+ * server with SIGTERM, and SIGKILL for anything still there after 15 s. The processes it ended.
+ */
+async function stopTree(pid: number): Promise<number> {
+  const { tree, stats } = processTree(pid);
+  const signal = (p: number, s: NodeJS.Signals) => {
+    try {
+      process.kill(p, s);
+    } catch {
+      // Gone already.
+    }
+  };
+  signal(pid, 'SIGKILL');
+  for (const p of tree) {
+    const s = stats.get(p);
+    if (p === pid || !s) continue;
+    const postgres = s.name === 'postgres';
+    // A PostgreSQL backend ends with its postmaster.
+    if (postgres && stats.get(s.ppid)?.name === 'postgres') continue;
+    signal(p, postgres ? 'SIGINT' : 'SIGTERM');
+  }
+  const deadline = Date.now() + 15_000;
+  const left = () => [...tree].filter((p) => existsSync(`/proc/${p}`) && !/^\S+ \S+ Z/.test(statOf(p)));
+  while (left().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const p of left()) signal(p, 'SIGKILL');
+  return tree.size;
+}
+
+const statOf = (pid: number): string => {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return `${pid} x ${s.slice(s.lastIndexOf(') ') + 2)}`;
+  } catch {
+    return `${pid} x Z`;
+  }
+};
+
+/** The baseline commit's tree, in a git worktree beside this clone, with its dependencies installed. */
+export async function withBaselineTree<T>(
   commit: string,
   say: (l: string) => void,
-): Promise<{ commit: string; lines: string[]; burstCpu?: string; burstCpuMs?: number }> {
+  fn: (tree: string, short: string) => Promise<T>,
+): Promise<T> {
   const root = resolve(import.meta.dirname, '..');
   const rev = spawnSync('git', ['rev-parse', '--short', '--verify', `${commit}^{commit}`], { cwd: root, encoding: 'utf8' });
   if (rev.status !== 0) throw new Error(`BENCH_BASELINE=${commit}: not a commit of this clone (${rev.stderr.trim()})`);
   const short = rev.stdout.trim();
-  const dir = mkdtempSync(join(tmpdir(), 'oms-bench-baseline-'));
-  // As root, PostgreSQL runs as the postgres user, which must reach the baseline's own binaries.
-  chmodSync(dir, 0o755);
+  const dir = benchDir('baseline-');
   const tree = join(dir, 'tree');
   const add = spawnSync('git', ['worktree', 'add', '--detach', tree, short], { cwd: root, encoding: 'utf8' });
   if (add.status !== 0) throw new Error(`git worktree add failed: ${add.stderr.trim()}`);
@@ -79,46 +187,99 @@ export async function runBaselineBench(
         throw new Error(`npm ci for the baseline ${short} failed (${ci.error?.message ?? `exit ${ci.status}`}); its output is above`);
       say(`   installed in ${((performance.now() - t) / 1000).toFixed(0)}s`);
     }
-    say(`\n0) baseline: the bench of ${short}, from a worktree, same settings (its lines prefixed [${short}])`);
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'BENCH_BASELINE'));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts'], {
-      cwd: tree,
-      env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const lines: string[] = [];
-    let partial = '';
-    // An older bench does not print what its burst cost the machine: read from outside, between
-    // its burst's heading and its last order DELIVERED (its process tree, as this bench reads its own).
-    let burstOrders = 0;
-    let before: Map<string, number> | undefined;
-    let burstCpu: { line: string; total: number } | undefined;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      const parts = (partial + chunk).split('\n');
-      partial = parts.pop() ?? '';
-      for (const l of parts) {
-        lines.push(l);
-        say(`[${short}] ${l}`);
-        const start = /^3\) burst: (\d+) orders/.exec(l.trim());
-        if (start && child.pid) {
-          burstOrders = Number(start[1]);
-          before = cpuSecondsByName(child.pid);
-        }
-        if (before && child.pid && /all DELIVERED after .* end to end/.test(l)) {
-          burstCpu = cpuLine(before, cpuSecondsByName(child.pid), burstOrders);
-          before = undefined;
-        }
-      }
-    });
-    const code = await new Promise<number | null>((res) => child.on('close', res));
-    if (partial) lines.push(partial);
-    if (code !== 0) throw new Error(`the baseline bench (${short}) exited with ${code}`);
-    if (burstCpu) say(`[${short}]    CPU per order of its burst, read from outside: ${burstCpu.line}`);
-    return { commit: short, lines, ...(burstCpu ? { burstCpu: burstCpu.line, burstCpuMs: Math.round(burstCpu.total) } : {}) };
+    return await fn(tree, short);
   } finally {
     spawnSync('git', ['worktree', 'remove', '--force', tree], { cwd: root });
+    spawnSync('git', ['worktree', 'prune'], { cwd: root });
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The environment of a child bench: this one's, without the side-by-side knobs. */
+const childEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'BENCH_BASELINE' && k !== 'BENCH_PAIRS')),
+  ...extra,
+});
+
+/** Runs the bench of `commit` in a worktree, every section; its lines are printed as they come, prefixed. */
+export async function runBaselineBench(commit: string, say: (l: string) => void): Promise<ChildBench & { commit: string }> {
+  return withBaselineTree(commit, say, async (tree, short) => {
+    say(`\n0) baseline: the bench of ${short}, from a worktree, same settings (its lines prefixed [${short}])`);
+    const run = await runChildBench(tree, `[${short}]`, childEnv(), say);
+    if (run.burstCpu) say(`[${short}]    CPU per order of its burst, read from outside: ${run.burstCpu}`);
+    return { commit: short, ...run };
+  });
+}
+
+/** One pair of `BENCH_PAIRS`: the baseline's figures and this tree's, and which ran first. */
+export interface Pair {
+  baselineFirst: boolean;
+  base: BenchFigures;
+  now: BenchFigures;
+}
+
+/**
+ * `BENCH_PAIRS=N` with `BENCH_BASELINE`: N pairs of runs, sections 1–3 each (the baseline stopped
+ * once its burst is measured), the order swapped every pair so that neither tree always runs on
+ * a warmer or a quieter machine; then each pair's ratios and their median. On a machine whose
+ * speed moves by ±20% within an hour, one pair cannot say whether a ratio holds.
+ */
+export async function runPairs(commit: string, pairs: number, say: (l: string) => void): Promise<Pair[]> {
+  const root = resolve(import.meta.dirname, '..');
+  return withBaselineTree(commit, say, async (tree, short) => {
+    const out: Pair[] = [];
+    for (let i = 1; i <= pairs; i++) {
+      const baselineFirst = i % 2 === 1;
+      say(`\n0) pair ${i} of ${pairs}: ${baselineFirst ? `${short} first, then this tree` : `this tree first, then ${short}`}`);
+      const runBase = async () => {
+        const run = await runChildBench(tree, `[${short} ${i}]`, childEnv(), say, { stopAfterBurst: true });
+        const f = figuresFrom(run.lines);
+        f.burstCpuMs ??= run.burstCpuMs;
+        return f;
+      };
+      const runNow = async () => figuresFrom((await runChildBench(root, `[now ${i}]`, childEnv({ BENCH_SECTIONS: '1' }), say)).lines);
+      const first = await (baselineFirst ? runBase() : runNow());
+      const second = await (baselineFirst ? runNow() : runBase());
+      const pair = { baselineFirst, base: baselineFirst ? first : second, now: baselineFirst ? second : first };
+      out.push(pair);
+      say(pairsSummary(short, [pair])[2]!.replace(/^ {3}1 /, `   ${i} `));
+    }
+    for (const l of pairsSummary(short, out)) say(l);
+    return out;
+  });
+}
+
+const median = (xs: number[]): number | undefined => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return undefined;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** Each pair's figures and ratios (now ÷ baseline), then the median of each ratio over the pairs. */
+export function pairsSummary(commit: string, pairs: Pair[]): string[] {
+  const ratio = (a?: number, b?: number) => (a && b ? b / a : NaN);
+  const cell = (a?: number, b?: number, unit = '') => {
+    const r = ratio(a, b);
+    return `${a ?? '—'} → ${b ?? '—'}${unit}${Number.isFinite(r) ? ` ${r.toFixed(2)}×` : ''}`.padStart(24);
+  };
+  const out = [
+    `\n7) side by side, ${pairs.length} pair${pairs.length === 1 ? '' : 's'}: ${commit} → this tree (sections 1–3 each, the order swapped every pair)`,
+    `   ${'pair'.padEnd(18)}${'burst, orders/s'.padStart(24)}${'sustained, orders/s'.padStart(24)}${'CPU per order, ms'.padStart(24)}`,
+  ];
+  pairs.forEach((p, i) =>
+    out.push(
+      `   ${`${i + 1} (${p.baselineFirst ? 'baseline first' : 'now first'})`.padEnd(18)}${cell(p.base.burst, p.now.burst)}${cell(p.base.sustained, p.now.sustained)}${cell(p.base.burstCpuMs, p.now.burstCpuMs)}`,
+    ),
+  );
+  if (pairs.length > 1) {
+    const m = (pick: (f: BenchFigures) => number | undefined) => {
+      const x = median(pairs.map((p) => ratio(pick(p.base), pick(p.now))));
+      return (x === undefined ? '—' : `${x.toFixed(2)}×`).padStart(24);
+    };
+    out.push(`   ${'median ratio'.padEnd(18)}${m((f) => f.burst)}${m((f) => f.sustained)}${m((f) => f.burstCpuMs)}`);
+  }
+  return out;
 }
 
 /** The figures side by side: baseline, now, and now ÷ baseline (for events, fewer is better). */

@@ -20,13 +20,13 @@
  * The workers' settings come from this shell (OMS_WORKER_MAX_CACHED_WORKFLOWS, ...), defaults otherwise.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { createSql } from '../db/client';
 import { migrate } from '../db/migrate';
 import { seedIfEmpty } from '../db/seed';
+import { benchDir, sweepStaleBenchDirs } from './bench-dirs';
 import { CHAOS_KEYS, createTopology, type Topology } from './chaos/topology';
 import { killAllNow, type ManagedProc } from './chaos/processes';
 import { atFixedRate, cpuSeconds, latencyLine as lat, machineLine, processTree } from './measure';
@@ -153,7 +153,8 @@ const baseEnv = Object.fromEntries(
       kv[1] !== undefined && /^(PATH|HOME|USER|LANG|LC_ALL|TMPDIR|TEMPORAL_CLI_PATH|NODE_OPTIONS|OMS_WORKER_MAX_[A-Z_]+)$/.test(kv[0]),
   ),
 );
-const dir = mkdtempSync(join(tmpdir(), 'oms-bench-deploy-'));
+sweepStaleBenchDirs(say);
+const dir = benchDir('deploy-');
 let topo: Topology | undefined;
 let sql: ReturnType<typeof createSql> | undefined;
 let failed = false;
@@ -346,7 +347,10 @@ try {
 } finally {
   await sql?.end({ timeout: 5 });
   await topo?.stopAll();
-  if (failed) say(`logs kept in ${dir}`);
-  else rmSync(dir, { recursive: true, force: true });
+  if (failed) {
+    // Without its owner file, the next bench's sweep leaves it for the reader.
+    rmSync(join(dir, 'owner.pid'), { force: true });
+    say(`logs kept in ${dir}`);
+  } else rmSync(dir, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

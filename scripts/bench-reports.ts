@@ -11,14 +11,15 @@
  * Last, what 0004's triggers and indexes add to a projection write (OrdersRepo.applyStatus).
  *   BENCH_ORDERS=1000000 BENCH_RUNS=15 npm run bench:reports
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createSql, type Sql } from '../db/client';
 import { migrate } from '../db/migrate';
 import { OrdersRepo } from '../db/orders-repo';
 import { ReportsRepo, type ReportFilter } from '../db/reports-repo';
 import { freePort, startEmbeddedPostgres } from '../lib/dev-services';
+import { benchDir, sweepStaleBenchDirs } from './bench-dirs';
 import { machineLine, ms, pct } from './measure';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 1_000_000);
@@ -195,8 +196,8 @@ async function writePathOverhead(url: string): Promise<{ with: number; without: 
   }
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'oms-bench-reports-'));
-chmodSync(dir, 0o755);
+sweepStaleBenchDirs(say);
+const dir = benchDir('reports-');
 say(`machine: ${machineLine()}`);
 const pg = await freePort().then((port) =>
   startEmbeddedPostgres({ dir: join(dir, 'pg'), port, database: 'oms_bench_reports', fsync: false }),

@@ -12,11 +12,12 @@
  *   BENCH_RATE=50 BENCH_SECONDS=10 BENCH_ORDERS=200 BENCH_SLA=1 BENCH_STOCK_SYNC=0 BENCH_WEBHOOK_RATE=50 BENCH_OUTAGE_SECONDS=60 npm run bench
  * BENCH_SECTIONS=5 runs only the cost per order (1,2,3 · 4 · 5 · 6 can be picked).
  * BENCH_BASELINE=<commit> runs that commit's bench first (a git worktree, same settings) and ends
- * with the figures side by side (scripts/bench-baseline.ts).
+ * with the figures side by side (scripts/bench-baseline.ts); BENCH_PAIRS=N with it runs N pairs of
+ * sections 1–3 instead, the order swapped every pair, and prints the median of each ratio.
+ * Each run first removes the scratch directories of benches that were interrupted (bench-dirs.ts).
  */
 import { createHmac, randomInt } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEV_CHANNEL_ACCOUNTS } from '../activities/channels/adapters/accounts';
 import { DEV_CHANNEL_SECRETS, loadConfigOrExit } from '../lib/config';
@@ -24,7 +25,8 @@ import { parseJsonWithBigInts, stringifyJson } from '../lib/lossless-json';
 import { freePort, startEmbeddedPostgres, startTemporalDevServer } from '../lib/dev-services';
 import { createLogger } from '../lib/logger';
 import { startStack } from '../lib/stack';
-import { compareFigures, figuresFrom, runBaselineBench } from './bench-baseline';
+import { compareFigures, figuresFrom, runBaselineBench, runPairs } from './bench-baseline';
+import { benchDir, sweepStaleBenchDirs } from './bench-dirs';
 import { atFixedRate, cpuPerItem, machineLine, ms, pct } from './measure';
 import { DEFAULT_SLA } from '../domain/settings';
 import type { helloWorkflow } from '../workflows/hello';
@@ -46,6 +48,20 @@ const say = (l: string) => {
   printed.push(...l.split('\n'));
   process.stdout.write(`${l}\n`);
 };
+sweepStaleBenchDirs(say);
+/** BENCH_PAIRS=N with BENCH_BASELINE: N alternating pairs, sections 1–3 each, and the median of each ratio; nothing else runs. */
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 1);
+if (!Number.isInteger(PAIRS) || PAIRS < 1 || (PAIRS > 1 && !process.env.BENCH_BASELINE)) {
+  process.stderr.write(
+    `BENCH_PAIRS=${process.env.BENCH_PAIRS}: a whole number of pairs, 1 or more; more than 1 needs BENCH_BASELINE=<commit>\n`,
+  );
+  process.exit(2);
+}
+if (PAIRS > 1) {
+  say(`machine: ${machineLine()}`);
+  await runPairs(process.env.BENCH_BASELINE!, PAIRS, say);
+  process.exit(0);
+}
 /** BENCH_BASELINE=<commit>: that commit's bench first, from a worktree; then the figures side by side. */
 const baseline = process.env.BENCH_BASELINE
   ? await runBaselineBench(process.env.BENCH_BASELINE, (l) => process.stdout.write(`${l}\n`))
@@ -56,8 +72,7 @@ const fromCents = (c: number) => (c / 100).toFixed(2);
 /** The dev TikTok app key (activities/channels/adapters/accounts.ts): TikTok signs app key + body. */
 const DEV_CHANNEL_ACCOUNT_TIKTOK = DEV_CHANNEL_ACCOUNTS.tiktok!.appKey;
 
-const dir = mkdtempSync(join(tmpdir(), 'oms-bench-'));
-chmodSync(dir, 0o755);
+const dir = benchDir();
 const logger = createLogger({ level: 'error' });
 say(`machine: ${machineLine()}`);
 say('starting PostgreSQL, Temporal dev server (in memory), sandbox (zero latency), worker and API...');

@@ -3,7 +3,7 @@
  * commit's): the lines below are as `npm run bench` prints them.
  */
 import { describe, expect, it } from 'vitest';
-import { compareFigures, figuresFrom } from '../../scripts/bench-baseline';
+import { compareFigures, figuresFrom, pairsSummary } from '../../scripts/bench-baseline';
 
 const printed = `
 2) intake latency: POST /v1/orders at 10/s for 10s (open loop; the worker processes them meanwhile)
@@ -38,5 +38,38 @@ describe('bench figures', () => {
     expect(rows.find((r) => r.includes('orders/s sustained'))).toMatch(/4\.7 \/s\s+9\.4 \/s\s+2\.00×$/);
     expect(rows.find((r) => r.includes('1 line, 1 shipment'))).toMatch(/212 ev\s+133 ev\s+0\.63×$/);
     expect(rows.find((r) => r.includes('in the burst'))).toMatch(/4\.9 \/s\s+—\s+—$/);
+  });
+});
+
+describe('bench pairs', () => {
+  const pair = (baselineFirst: boolean, base: [number, number, number], now: [number, number, number]) => ({
+    baselineFirst,
+    base: { burst: base[0], sustained: base[1], burstCpuMs: base[2], events: {} },
+    now: { burst: now[0], sustained: now[1], burstCpuMs: now[2], events: {} },
+  });
+
+  it('prints each pair with its ratios, and the median of each ratio over the pairs', () => {
+    const rows = pairsSummary('46c07b4', [
+      pair(true, [3.1, 3.0, 500], [7.6, 5.9, 248]),
+      pair(false, [2.9, 3.4, 520], [8.1, 7.5, 232]),
+      pair(true, [4.0, 3.2, 400], [7.2, 7.8, 188]),
+      pair(false, [3.1, 4.0, 610], [9.3, 7.9, 206]),
+    ]);
+    expect(rows.find((r) => r.trimStart().startsWith('1 (baseline first)'))).toMatch(
+      /3\.1 → 7\.6 2\.45×\s+3 → 5\.9 1\.97×\s+500 → 248 0\.50×$/,
+    );
+    expect(rows.find((r) => r.trimStart().startsWith('2 (now first)'))).toMatch(/2\.9 → 8\.1 2\.79×/);
+    // Burst ratios 2.45, 2.79, 1.80, 3.00 → the middle two's mean (2.45 + 2.79) / 2; sustained
+    // 1.97, 2.21, 2.44, 1.98 → (1.98 + 2.21) / 2; CPU 0.50, 0.45, 0.47, 0.34 → (0.45 + 0.47) / 2.
+    expect(rows.find((r) => r.includes('median ratio'))).toMatch(/2\.62×\s+2\.09×\s+0\.46×$/);
+  });
+
+  it('says a dash for a figure a pair lacks, and leaves it out of the median', () => {
+    const rows = pairsSummary('46c07b4', [
+      pair(true, [3, 3, 500], [6, 6, 250]),
+      { ...pair(false, [3, 3, 500], [9, 9, 250]), now: { events: {} } },
+    ]);
+    expect(rows.find((r) => r.trimStart().startsWith('2 (now first)'))).toMatch(/3 → —\s+3 → —\s+500 → —$/);
+    expect(rows.find((r) => r.includes('median ratio'))).toMatch(/2\.00×\s+2\.00×\s+0\.50×$/);
   });
 });
