@@ -21,6 +21,18 @@
 // and activator once per context instead of a `new Function` per promise (the activator's twice:
 // when a promise is made and when it settles). Written for 1.24.0 only: another version stops
 // the install until the patch is reviewed. test/integration/ops.test.ts reads the view back.
+//
+// @temporalio/worker 1.24.0, again: Node's `vm` starts a watchdog thread (and an event loop for it)
+// for every call into a workflow's context given a `timeout`, and joins it when the call returns;
+// the SDK guards every call that way (its deadlock detection, 5 s), and an activation makes 4 to 6
+// of them (activate, the condition loop, conclude). The patch runs the synchronous part of an
+// activation (every call into the context it makes) under one guarded call in the workflow thread,
+// and those calls inside it go unguarded. Node supports nested timeouts: the outer watchdog
+// terminates whatever runs inside, and the activation fails with the same
+// ERR_SCRIPT_EXECUTION_TIMEOUT the SDK turned into a failed workflow task before. Calls outside an
+// activation (creating a workflow, disposing of it) keep their own guard. ~14 ms of node's CPU an
+// order in `npm run bench` (docs/benchmarks.md); test/integration/deadlock.test.ts proves a
+// workflow that never yields still fails its task while another workflow on the worker completes.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 const POSTGRES_MARK = '/* oms-patch: null-socket-write */';
@@ -140,6 +152,73 @@ function getActivator(promise) {
   },
 ];
 
+const GUARD_MARK = '/* oms-patch: one-watchdog-per-activation */';
+/** @type {Edit[]} */
+const guardThreadEdits = [
+  {
+    from: 'let workflowCreator;\nlet workflowGetter;\n',
+    to: `let workflowCreator;
+let workflowGetter;
+${GUARD_MARK}
+// One watchdog per activation (scripts/patch-deps.mjs in the OMS): the calls into the workflow's
+// context inside it (reusable-vm.js) go unguarded while \`globalThis[ACTIVATION_GUARD]\` is set.
+const ACTIVATION_GUARD = Symbol.for('oms.activationGuard');
+const guardVm = require('node:vm');
+const guardContext = guardVm.createContext({});
+const guardScript = new guardVm.Script('__omsGuarded()');
+let activationTimeoutMs;
+function guardActivation(fn) {
+    if (!activationTimeoutMs || globalThis[ACTIVATION_GUARD])
+        return fn();
+    globalThis[ACTIVATION_GUARD] = true;
+    guardContext.__omsGuarded = fn;
+    try {
+        return guardScript.runInContext(guardContext, { timeout: activationTimeoutMs, displayErrors: false });
+    }
+    finally {
+        globalThis[ACTIVATION_GUARD] = false;
+        guardContext.__omsGuarded = undefined;
+    }
+}
+`,
+  },
+  {
+    from: "        case 'init':\n",
+    to: "        case 'init':\n            activationTimeoutMs = input.isolateExecutionTimeoutMs;\n",
+  },
+  {
+    from: '            const completion = await workflow.activate(activation);\n',
+    to: `            let completion;
+            try {
+                completion = await guardActivation(() => workflow.activate(activation));
+            }
+            catch (err) {
+                // The outer watchdog fired: the same failed activation an inner one gave before.
+                if (err?.code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT')
+                    throw err;
+                completion = { runId: workflow.activator.info.runId, failed: { failure: workflow.activator.errorToFailure(err) } };
+            }
+`,
+  },
+];
+/** @type {Edit[]} */
+const guardVmEdits = [
+  {
+    from: `                    return callIntoVmScript.runInContext(context, {
+                        timeout: isolateExecutionTimeoutMs,
+                        displayErrors: true,
+                    });`,
+    to: `                    ${GUARD_MARK}
+                    // Inside an activation guarded as a whole (workflow-worker-thread.js), no watchdog of its own.
+                    if (globalThis[Symbol.for('oms.activationGuard')])
+                        return callIntoVmScript.runInContext(context, { displayErrors: true });
+                    return callIntoVmScript.runInContext(context, {
+                        timeout: isolateExecutionTimeoutMs,
+                        displayErrors: true,
+                    });`,
+  },
+];
+
 const patches = [
   {
     name: 'null-socket',
@@ -155,6 +234,22 @@ const patches = [
     version: { manifest: 'node_modules/@temporalio/worker/package.json', expect: '1.24.0' },
     edits: stackEdits,
     hint: 'review scripts/patch-deps.mjs for this @temporalio/worker version (or drop the patch if the SDK formats lazily itself)',
+  },
+  {
+    name: 'one-watchdog-per-activation (thread)',
+    mark: GUARD_MARK,
+    files: ['node_modules/@temporalio/worker/lib/workflow/workflow-worker-thread.js'],
+    version: { manifest: 'node_modules/@temporalio/worker/package.json', expect: '1.24.0' },
+    edits: guardThreadEdits,
+    hint: 'review scripts/patch-deps.mjs for this @temporalio/worker version',
+  },
+  {
+    name: 'one-watchdog-per-activation (context calls)',
+    mark: GUARD_MARK,
+    files: ['node_modules/@temporalio/worker/lib/workflow/reusable-vm.js'],
+    version: { manifest: 'node_modules/@temporalio/worker/package.json', expect: '1.24.0' },
+    edits: guardVmEdits,
+    hint: 'review scripts/patch-deps.mjs for this @temporalio/worker version',
   },
 ];
 

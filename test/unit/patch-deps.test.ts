@@ -3,7 +3,9 @@
  * - the postgres driver's null-socket patch: without it, PostgreSQL killed under load can crash the
  *   OMS process with an uncaught TypeError from the driver (the e2e crash-recovery test met it);
  * - the Temporal worker's lazy promise stacks: the workflow thread no longer formats a stack per
- *   promise (test/integration/ops.test.ts reads the Web UI's stack view back through a real worker).
+ *   promise (test/integration/ops.test.ts reads the Web UI's stack view back through a real worker);
+ * - one watchdog per activation instead of one per call into the workflow's context
+ *   (test/integration/deadlock.test.ts proves a workflow that never yields still fails its task).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -11,6 +13,8 @@ import { describe, expect, it } from 'vitest';
 
 const builds = ['node_modules/postgres/src/connection.js', 'node_modules/postgres/cjs/src/connection.js'];
 const workflowVm = 'node_modules/@temporalio/worker/lib/workflow/vm-shared.js';
+const workflowThread = 'node_modules/@temporalio/worker/lib/workflow/workflow-worker-thread.js';
+const reusableVm = 'node_modules/@temporalio/worker/lib/workflow/reusable-vm.js';
 
 describe('patched dependencies', () => {
   it('the postgres driver settles a deferred write on a closed connection instead of throwing, in both builds', () => {
@@ -39,8 +43,24 @@ describe('patched dependencies', () => {
     expect(getActivator).not.toContain("ctor('return globalThis.__TEMPORAL_ACTIVATOR__')()");
   });
 
+  it('an activation runs under one watchdog, and the calls into the context inside it under none', () => {
+    const thread = readFileSync(workflowThread, 'utf8');
+    const activate = thread.slice(thread.indexOf("case 'activate-workflow':"), thread.indexOf("case 'extract-sink-calls':"));
+    expect(activate).toContain('completion = await guardActivation(() => workflow.activate(activation));');
+    // The outer watchdog's timeout becomes the failed activation the SDK made of an inner one.
+    expect(activate).toContain("if (err?.code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT')");
+    expect(thread).toContain('activationTimeoutMs = input.isolateExecutionTimeoutMs;');
+    const vm = readFileSync(reusableVm, 'utf8');
+    const call = vm.slice(vm.indexOf('const workflowModule = new Proxy('), vm.indexOf('workflowModule.initRuntime('));
+    expect(call).toContain(
+      "if (globalThis[Symbol.for('oms.activationGuard')])\n                        return callIntoVmScript.runInContext(context, { displayErrors: true });",
+    );
+    // Outside an activation (creating a workflow, disposing of it) a call keeps its own watchdog.
+    expect(call).toContain('timeout: isolateExecutionTimeoutMs,');
+  });
+
   it('running the patch again changes nothing', () => {
-    const files = [...builds, workflowVm];
+    const files = [...builds, workflowVm, workflowThread, reusableVm];
     const before = files.map((f) => readFileSync(f, 'utf8'));
     const r = spawnSync(process.execPath, ['scripts/patch-deps.mjs'], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
