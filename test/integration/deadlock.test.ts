@@ -9,8 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { installRuntime } from '../../worker/runtime';
 import { eventually } from '../support/fixtures';
-import { uniqueSuffix } from '../support/harness';
+import { memoryLogger, uniqueSuffix } from '../support/harness';
 import type { neverYields, yieldsOften } from './deadlock/workflows';
 
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
@@ -19,6 +20,8 @@ let connection: Connection;
 let client: Client;
 
 beforeAll(async () => {
+  // The SDK's runtime as the OMS worker installs it: its logs at warn level, into the test's logger.
+  installRuntime(memoryLogger());
   native = await NativeConnection.connect({ address: inject('temporalAddress') });
   connection = await Connection.connect({ address: inject('temporalAddress') });
   client = new Client({ connection, namespace: inject('temporalNamespace') });
