@@ -91,8 +91,12 @@ export class InventoryRepo {
           where sku = ${a.sku} and warehouse_id = ${a.warehouseId} and on_hand - reserved - safety_stock >= ${a.quantity}
           returning 1`;
         if (updated.length === 0) throw new LostRaceError(`${a.sku}@${a.warehouseId}`);
+        // Over a row released before (a lost task's reservation, undone by undoLostCuts): reserved again.
         await tx`insert into reservations (order_id, line_no, warehouse_id, sku, quantity)
-                 values (${orderId}, ${a.lineNo}, ${a.warehouseId}, ${a.sku}, ${a.quantity})`;
+                 values (${orderId}, ${a.lineNo}, ${a.warehouseId}, ${a.sku}, ${a.quantity})
+                 on conflict (order_id, line_no, warehouse_id) do update
+                 set sku = excluded.sku, quantity = excluded.quantity, state = 'reserved', updated_at = now()
+                 where reservations.state = 'released'`;
       }
       for (const wh of [...new Set(sorted.map((a) => a.warehouseId))].sort()) {
         const took = await tx`
@@ -120,6 +124,23 @@ export class InventoryRepo {
               where s.sku = agg.sku and s.warehouse_id = agg.warehouse_id returning agg.q)
       select sum(q)::text as released from upd`;
     return Number(rows[0]?.released ?? 0);
+  }
+
+  /**
+   * Cuts made before shipping (`<order>:cut-N`, a partial cancellation giving back reserved units)
+   * that a run asking to reserve does not know: a workflow task that reserved and then cut was lost,
+   * and its run reserves again. Undone: the order's reserved units go back to stock and those refs
+   * are forgotten, so the run reserves its lines afresh and the cancellation, when the run meets it
+   * again, gives its units back again. The number of cuts undone.
+   */
+  async undoLostCuts(orderId: string): Promise<number> {
+    return this.sql.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(hashtext(${orderId}))`;
+      const refs =
+        await tx`delete from reservation_cuts where order_id = ${orderId} and starts_with(ref, ${`${orderId}:cut-`}) returning ref`;
+      if (refs.length) await new InventoryRepo(tx as unknown as Sql).release(orderId);
+      return refs.length;
+    });
   }
 
   /**

@@ -23,6 +23,9 @@ export function createInventoryActivities(deps: { sql: Sql }) {
       lines: { lineNo: number; sku: string; quantity: number }[];
       address: Address;
     }): Promise<AllocationPlan & { reused?: boolean }> {
+      // This call is not in the run's history yet, so neither is any cut of its units: cuts found
+      // were made by a lost workflow task, and their reservation is not the one the run will hold.
+      await repo.undoLostCuts(input.orderId);
       const existing = await repo.reservationsOf(input.orderId);
       if (existing.length) {
         return {
