@@ -92,11 +92,14 @@ export class InventoryRepo {
           returning 1`;
         if (updated.length === 0) throw new LostRaceError(`${a.sku}@${a.warehouseId}`);
         // Over a row released before (a lost task's reservation, undone by undoLostCuts): reserved again.
-        await tx`insert into reservations (order_id, line_no, warehouse_id, sku, quantity)
+        const row = await tx`insert into reservations (order_id, line_no, warehouse_id, sku, quantity)
                  values (${orderId}, ${a.lineNo}, ${a.warehouseId}, ${a.sku}, ${a.quantity})
                  on conflict (order_id, line_no, warehouse_id) do update
                  set sku = excluded.sku, quantity = excluded.quantity, state = 'reserved', updated_at = now()
-                 where reservations.state = 'released'`;
+                 where reservations.state = 'released'
+                 returning 1`;
+        // A live row is returned above, before anything is reserved; one here would leave units reserved for no row.
+        if (row.length === 0) throw new Error(`reservation ${orderId}/${a.lineNo}@${a.warehouseId} is live already`);
       }
       for (const wh of [...new Set(sorted.map((a) => a.warehouseId))].sort()) {
         const took = await tx`
@@ -134,10 +137,14 @@ export class InventoryRepo {
    * again, gives its units back again. The number of cuts undone.
    */
   async undoLostCuts(orderId: string): Promise<number> {
+    const prefix = `${orderId}:cut-`;
+    // Almost every reservation finds none: one round trip, and the transaction only when there are some.
+    const [any] = await this.sql<{ found: boolean }[]>`
+      select exists (select 1 from reservation_cuts where order_id = ${orderId} and starts_with(ref, ${prefix})) as found`;
+    if (!any?.found) return 0;
     return this.sql.begin(async (tx) => {
       await tx`select pg_advisory_xact_lock(hashtext(${orderId}))`;
-      const refs =
-        await tx`delete from reservation_cuts where order_id = ${orderId} and starts_with(ref, ${`${orderId}:cut-`}) returning ref`;
+      const refs = await tx`delete from reservation_cuts where order_id = ${orderId} and starts_with(ref, ${prefix}) returning ref`;
       if (refs.length) await new InventoryRepo(tx as unknown as Sql).release(orderId);
       return refs.length;
     });
