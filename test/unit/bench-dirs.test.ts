@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { benchDir, removeStaleBenchDirs } from '../../scripts/bench-dirs';
 
 const base = mkdtempSync(join(tmpdir(), 'bench-dirs-test-'));
@@ -14,6 +14,7 @@ afterEach(() => {
   rmSync(base, { recursive: true, force: true });
   mkdirSync(base, { recursive: true });
 });
+afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 /** The pid of a process that has ended (a real one, run to its end). */
 const endedPid = (): number => {
