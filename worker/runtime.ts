@@ -24,6 +24,9 @@ export function installRuntime(logger: Logger, options: { metrics?: { host: stri
     // Our entry points handle SIGINT/SIGTERM themselves and shut every part down in order;
     // the SDK's own handler would re-raise the signal and end the process with 130.
     shutdownSignals: [],
+    // Core's own lines (a failed workflow task, a slow one) come through it too, not to the console
+    // beside our JSON lines in a format of their own.
+    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} } },
     logger: new DefaultLogger('WARN', (entry) => {
       const fields = { ...entry.meta, sdk: true };
       if (entry.level === 'ERROR') logger.error(entry.message, fields);
@@ -35,7 +38,8 @@ export function installRuntime(logger: Logger, options: { metrics?: { host: stri
     const bindAddress = `${host}:${options.metrics.port}`;
     try {
       // SDK defaults otherwise (names, units), so Temporal's published SDK dashboards apply as they are.
-      Runtime.install({ ...base(), telemetryOptions: { metrics: { prometheus: { bindAddress } } } });
+      const plain = base();
+      Runtime.install({ ...plain, telemetryOptions: { ...plain.telemetryOptions, metrics: { prometheus: { bindAddress } } } });
       installed = { metricsUrl: `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${options.metrics.port}/metrics` };
       return installed;
     } catch (err) {
