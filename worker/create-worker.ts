@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker, bundleWorkflowCode, type State, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../activities';
+import { createActivities, type Activities, type ActivityDeps } from '../activities';
 import { DEFAULT_WORKER_SIZING, type WorkerSizing } from '../lib/config';
 import { OUTSIDE_QUEUES } from '../domain/queues';
 import { OUTSIDE_ACTIVITIES, outsideQueueName } from '../workflows/queues';
@@ -38,6 +38,8 @@ export interface WorkerOptions {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
+  /** The activities as made from `deps`, unless given (a test's worker with one of them broken). */
+  activities?: Activities;
   workflowBundle?: WorkflowBundleOption;
   /** Grace for in-flight activities on shutdown before they are handed back to the server. */
   shutdownGraceTime?: string;
@@ -80,7 +82,7 @@ export class OrderWorker {
 
 export async function createOrderWorker(opts: WorkerOptions): Promise<OrderWorker> {
   const sizing = { ...DEFAULT_WORKER_SIZING, ...opts.sizing };
-  const activities = createActivities(opts.deps);
+  const activities = opts.activities ?? createActivities(opts.deps);
   const common = {
     connection: opts.connection,
     namespace: opts.namespace,
