@@ -5,26 +5,16 @@
  * workflow task in its history, and once a sound worker takes over, the same order goes on from
  * where it stood and completes, every step written once and in order.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createActivities, type ActivityDeps } from '../../activities';
-import { DEFAULT_RULES } from '../../domain/settings';
-import { resolveSystems } from '../../lib/stack';
-import { DEV_SANDBOX_KEY } from '../../sandbox/server';
-import { SANDBOX_TAX_COMPANY } from '../../sandbox/tax';
-import { createOrderWorker, type OrderWorker } from '../../worker/create-worker';
-import { installRuntime } from '../../worker/runtime';
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderState } from '../../workflows/messages';
 import { eventually, makeOrder, seedNetwork } from '../support/fixtures';
-import { memoryLogger, startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
+import { memoryLogger, ownWorkers, startTestStack, TEST_KEYS, type TestStack } from '../support/harness';
 
 let stack: TestStack;
-let native: NativeConnection;
-let deps: ActivityDeps;
+let workers: Awaited<ReturnType<typeof ownWorkers>>;
 const logger = memoryLogger();
-const running: { worker: OrderWorker; done: Promise<void> }[] = [];
 
 beforeAll(async () => {
   // The order's workers are this test's own; carriers move on their own, and a delivered order completes.
@@ -34,41 +24,12 @@ beforeAll(async () => {
     sandboxOptions: { autoProgress: { enabled: true, stepMs: 50 } },
   });
   await seedNetwork(stack.db.sql, { 'SKU-TF': { 'WH-HCM': 10 } });
-  // As the worker installs it: the SDK's and Core's own lines go through our logger.
-  installRuntime(logger);
-  native = await NativeConnection.connect({ address: stack.temporalAddress });
-  deps = {
-    sql: stack.db.sql,
-    logger,
-    rules: DEFAULT_RULES,
-    systems: resolveSystems(
-      { mode: 'development', systems: { carriers: {}, channels: {} }, systemsKey: DEV_SANDBOX_KEY, taxCompany: SANDBOX_TAX_COMPANY },
-      stack.sandboxUrl,
-    ),
-  };
+  workers = await ownWorkers(stack, logger);
 });
 afterAll(async () => {
-  for (const r of running) {
-    r.worker.shutdown();
-    await r.done.catch(() => undefined);
-  }
-  await native?.close();
+  await workers?.close();
   await stack?.close();
 });
-
-async function startWorker(activities?: ReturnType<typeof createActivities>) {
-  const worker = await createOrderWorker({
-    connection: native,
-    namespace: inject('temporalNamespace'),
-    taskQueue: stack.taskQueue,
-    deps,
-    ...(activities ? { activities } : {}),
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-  });
-  const r = { worker, done: worker.run() };
-  running.push(r);
-  return r;
-}
 
 const timeline = (orderId: string) =>
   stack.db.sql<{ seq: number; status: string }[]>`select seq, status from order_timeline where order_id = ${orderId} order by seq`;
@@ -92,8 +53,8 @@ const failedTask = (handle: WorkflowHandle) =>
 describe('a defect writing the steps', () => {
   it('fails the workflow task, not the order; a sound worker then takes the order to the end', async () => {
     const defect = 'writeSteps is broken in this worker (a defect)';
-    const broken = await startWorker({
-      ...createActivities(deps),
+    const broken = await workers.start({
+      ...workers.activities(),
       writeSteps: () => Promise.reject(ApplicationFailure.nonRetryable(defect, 'Defect')),
     });
     // One order on its way (steps written as they come, beside the story), one rejected at
@@ -125,9 +86,8 @@ describe('a defect writing the steps', () => {
     expect((await timeline(rejected.workflowId)).map((s) => s.status)).toEqual(['RECEIVED']);
 
     // The defect mended (a sound worker in its place): the same runs go on to their ends.
-    broken.worker.shutdown();
-    await broken.done;
-    await startWorker();
+    await broken.stop();
+    await workers.start();
     const delivered = (await going.result()) as OrderState;
     expect(delivered.status).toBe('COMPLETED');
     const steps = await timeline(going.workflowId);

@@ -3,11 +3,18 @@
  * from the migrated template, and an own stack (API, worker, sandbox) on an own task queue.
  */
 import { randomBytes } from 'node:crypto';
+import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
+import { createActivities, type Activities } from '../../activities';
 import { createSql, type Sql } from '../../db/client';
+import { DEFAULT_RULES } from '../../domain/settings';
 import type { ApiKeySpec } from '../../lib/config';
 import { createLogger, type Logger } from '../../lib/logger';
-import { startStack, type Stack, type StackOptions } from '../../lib/stack';
+import { resolveSystems, startStack, type Stack, type StackOptions } from '../../lib/stack';
+import { DEV_SANDBOX_KEY } from '../../sandbox/server';
+import { SANDBOX_TAX_COMPANY } from '../../sandbox/tax';
+import { createOrderWorker } from '../../worker/create-worker';
+import { installRuntime } from '../../worker/runtime';
 import type { CanonicalOrder } from '../../domain/order';
 import { eventually } from './fixtures';
 
@@ -123,6 +130,56 @@ export async function startTestStack(overrides: Partial<StackOptions> = {}): Pro
     close: async () => {
       await stack.stop();
       await db.drop();
+    },
+  };
+}
+
+/**
+ * Order workers a test starts and stops itself, for a stack started with `runWorker: false`: the
+ * worker of `npm start` on the stack's task queue, database and sandbox (status pushes and the
+ * other relays not running), with the activities as made, or as the test gives them.
+ */
+export async function ownWorkers(stack: TestStack, logger: Logger) {
+  // As the worker installs it: the SDK's and Core's own lines go through `logger`.
+  installRuntime(logger);
+  const native = await NativeConnection.connect({ address: stack.temporalAddress });
+  const deps = {
+    sql: stack.db.sql,
+    logger,
+    rules: DEFAULT_RULES,
+    systems: resolveSystems(
+      { mode: 'development', systems: { carriers: {}, channels: {} }, systemsKey: DEV_SANDBOX_KEY, taxCompany: SANDBOX_TAX_COMPANY },
+      stack.sandboxUrl,
+    ),
+  };
+  const running = new Set<{ stop(): Promise<void> }>();
+  return {
+    /** The activities a worker runs unless given others. */
+    activities: (): Activities => createActivities(deps),
+    async start(activities?: Activities): Promise<{ stop(): Promise<void> }> {
+      const worker = await createOrderWorker({
+        connection: native,
+        namespace: inject('temporalNamespace'),
+        taskQueue: stack.taskQueue,
+        deps,
+        ...(activities ? { activities } : {}),
+        workflowBundle: { codePath: inject('workflowBundlePath') },
+      });
+      const done = worker.run();
+      const handle = {
+        stop: async () => {
+          running.delete(handle);
+          worker.shutdown();
+          await done;
+        },
+      };
+      running.add(handle);
+      return handle;
+    },
+    /** Stops the workers still running and closes the connection. */
+    async close(): Promise<void> {
+      for (const w of [...running]) await w.stop().catch(() => undefined);
+      await native.close();
     },
   };
 }
