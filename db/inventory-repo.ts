@@ -101,13 +101,20 @@ export class InventoryRepo {
         // A live row is returned above, before anything is reserved; one here would leave units reserved for no row.
         if (row.length === 0) throw new Error(`reservation ${orderId}/${a.lineNo}@${a.warehouseId} is live already`);
       }
+      // One place of the day's capacity per warehouse, once per order: a run reserving again after
+      // a lost workflow task takes none more.
       for (const wh of [...new Set(sorted.map((a) => a.warehouseId))].sort()) {
-        const took = await tx`
-          insert into warehouse_load as l (warehouse_id, day, orders) values (${wh}, ${day}, 1)
-          on conflict (warehouse_id, day) do update set orders = l.orders + 1
-          where l.orders < (select daily_capacity from warehouses where id = ${wh})
-          returning 1`;
-        if (took.length === 0) throw new LostRaceError(`capacity@${wh}`);
+        const [load] = await tx<{ counted: boolean; took: boolean }[]>`
+          with counted as (
+            insert into warehouse_load_orders (warehouse_id, day, order_id) values (${wh}, ${day}, ${orderId})
+            on conflict do nothing returning 1),
+          took as (
+            insert into warehouse_load as l (warehouse_id, day, orders) select ${wh}, ${day}, 1 from counted
+            on conflict (warehouse_id, day) do update set orders = l.orders + 1
+            where l.orders < (select daily_capacity from warehouses where id = ${wh})
+            returning 1)
+          select exists (select 1 from counted) as counted, exists (select 1 from took) as took`;
+        if (load?.counted && !load.took) throw new LostRaceError(`capacity@${wh}`);
       }
       await tx`delete from backorders where order_id = ${orderId}`;
       await logReservation(tx, orderId, 'stock.reserved', allocations);

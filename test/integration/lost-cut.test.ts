@@ -23,6 +23,13 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** Orders the warehouse's daily load has counted, over every day (a test may cross midnight). */
+const load = async (warehouseId: string) =>
+  Number(
+    (await db.sql<{ n: string }[]>`select coalesce(sum(orders), 0)::text as n from warehouse_load where warehouse_id = ${warehouseId}`)[0]!
+      .n,
+  );
+
 describe('a cut made by a lost workflow task', () => {
   it('is undone when the run reserves again, and the replayed cut applies again', async () => {
     const orderId = `order-lost-${uniqueSuffix()}`;
@@ -31,10 +38,13 @@ describe('a cut made by a lost workflow task', () => {
     const units = (p: { ok: boolean; allocations?: { quantity: number }[] }) => (p.allocations ?? []).reduce((a, x) => a + x.quantity, 0);
 
     // The lost task: reserve 2, then a cancellation of 1 unit before shipping gives it back.
+    const loadBefore = await load('WH-HCM');
     const first = await acts.reserveStock({ orderId, lines, address });
     expect(units(first)).toBe(2);
     if (!first.ok) throw new Error('the first reservation failed');
     const warehouseId = first.allocations[0]!.warehouseId;
+    expect(warehouseId).toBe('WH-HCM');
+    expect(await load(warehouseId)).toBe(loadBefore + 1);
     const cut = { orderId, warehouseId, lines: [{ lineNo: 1, quantity: 1 }], ref: `${orderId}:cut-1` };
     expect(await acts.releaseUnits(cut)).toEqual({ released: 1 });
     expect(await stockRow(db.sql, 'SKU-LOST', warehouseId)).toEqual({ onHand: 10, reserved: 1 });
@@ -43,6 +53,9 @@ describe('a cut made by a lost workflow task', () => {
     const again = await acts.reserveStock({ orderId, lines, address });
     expect(units(again)).toBe(2);
     expect(await stockRow(db.sql, 'SKU-LOST', warehouseId)).toEqual({ onHand: 10, reserved: 2 });
+    // Reserved afresh, but the warehouse's day counts the order once.
+    expect(again.reused).toBe(false);
+    expect(await load(warehouseId)).toBe(loadBefore + 1);
 
     // The cancellation, met again: its unit goes back once more, and only once.
     expect(await acts.releaseUnits(cut)).toEqual({ released: 1 });
