@@ -197,7 +197,7 @@ export async function withBaselineTree<T>(
 
 /** The environment of a child bench: this one's, without the side-by-side knobs. */
 const childEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
-  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'BENCH_BASELINE' && k !== 'BENCH_PAIRS')),
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !['BENCH_BASELINE', 'BENCH_PAIRS', 'BENCH_SAME_TIME'].includes(k))),
   ...extra,
 });
 
@@ -211,9 +211,11 @@ export async function runBaselineBench(commit: string, say: (l: string) => void)
   });
 }
 
-/** One pair of `BENCH_PAIRS`: the baseline's figures and this tree's, and which ran first. */
+/** One pair of `BENCH_PAIRS`: the baseline's figures and this tree's, and which ran first (or both at once). */
 export interface Pair {
   baselineFirst: boolean;
+  /** `BENCH_SAME_TIME=1`: both benches ran at the same time. */
+  together?: boolean;
   base: BenchFigures;
   now: BenchFigures;
 }
@@ -223,14 +225,29 @@ export interface Pair {
  * once its burst is measured), the order swapped every pair so that neither tree always runs on
  * a warmer or a quieter machine; then each pair's ratios and their median. On a machine whose
  * speed moves by ±20% within an hour, one pair cannot say whether a ratio holds.
+ *
+ * `together` (`BENCH_SAME_TIME=1`): the two benches of a pair run at the same time instead, so the
+ * machine's moment is the same for both. Only the CPU an order compares then (the orders/s are of
+ * two stacks sharing the cores): for a lever of a few percent, which runs one after the other
+ * cannot see.
  */
-export async function runPairs(commit: string, pairs: number, say: (l: string) => void): Promise<Pair[]> {
+export async function runPairs(
+  commit: string,
+  pairs: number,
+  say: (l: string) => void,
+  opts: { together?: boolean } = {},
+): Promise<Pair[]> {
   const root = resolve(import.meta.dirname, '..');
   return withBaselineTree(commit, say, async (tree, short) => {
     const out: Pair[] = [];
     for (let i = 1; i <= pairs; i++) {
       const baselineFirst = i % 2 === 1;
-      say(`\n0) pair ${i} of ${pairs}: ${baselineFirst ? `${short} first, then this tree` : `this tree first, then ${short}`}`);
+      const order = opts.together
+        ? `${short} and this tree at the same time`
+        : baselineFirst
+          ? `${short} first, then this tree`
+          : `this tree first, then ${short}`;
+      say(`\n0) pair ${i} of ${pairs}: ${order}`);
       const runBase = async () => {
         const run = await runChildBench(tree, `[${short} ${i}]`, childEnv(), say, { stopAfterBurst: true });
         const f = figuresFrom(run.lines);
@@ -238,9 +255,15 @@ export async function runPairs(commit: string, pairs: number, say: (l: string) =
         return f;
       };
       const runNow = async () => figuresFrom((await runChildBench(root, `[now ${i}]`, childEnv({ BENCH_SECTIONS: '1' }), say)).lines);
-      const first = await (baselineFirst ? runBase() : runNow());
-      const second = await (baselineFirst ? runNow() : runBase());
-      const pair = { baselineFirst, base: baselineFirst ? first : second, now: baselineFirst ? second : first };
+      let pair: Pair;
+      if (opts.together) {
+        const [base, now] = await Promise.all([runBase(), runNow()]);
+        pair = { baselineFirst, together: true, base, now };
+      } else {
+        const first = await (baselineFirst ? runBase() : runNow());
+        const second = await (baselineFirst ? runNow() : runBase());
+        pair = { baselineFirst, base: baselineFirst ? first : second, now: baselineFirst ? second : first };
+      }
       out.push(pair);
       say(pairsSummary(short, [pair])[2]!.replace(/^ {3}1 /, `   ${i} `));
     }
@@ -263,13 +286,16 @@ export function pairsSummary(commit: string, pairs: Pair[]): string[] {
     const r = ratio(a, b);
     return `${a ?? '—'} → ${b ?? '—'}${unit}${Number.isFinite(r) ? ` ${r.toFixed(2)}×` : ''}`.padStart(24);
   };
+  // Run at the same time, two stacks share the cores: their orders/s say nothing of either.
+  const together = pairs.some((p) => p.together);
+  const rates = (a?: number, b?: number) => (together ? 'shared cores'.padStart(24) : cell(a, b));
   const out = [
-    `\n7) side by side, ${pairs.length} pair${pairs.length === 1 ? '' : 's'}: ${commit} → this tree (sections 1–3 each, the order swapped every pair)`,
+    `\n7) side by side, ${pairs.length} pair${pairs.length === 1 ? '' : 's'}: ${commit} → this tree (sections 1–3 each, ${together ? 'both at the same time: compare the CPU an order only' : 'the order swapped every pair'})`,
     `   ${'pair'.padEnd(18)}${'burst, orders/s'.padStart(24)}${'sustained, orders/s'.padStart(24)}${'CPU per order, ms'.padStart(24)}`,
   ];
   pairs.forEach((p, i) =>
     out.push(
-      `   ${`${i + 1} (${p.baselineFirst ? 'baseline first' : 'now first'})`.padEnd(18)}${cell(p.base.burst, p.now.burst)}${cell(p.base.sustained, p.now.sustained)}${cell(p.base.burstCpuMs, p.now.burstCpuMs)}`,
+      `   ${`${i + 1} (${p.together ? 'together' : p.baselineFirst ? 'baseline first' : 'now first'})`.padEnd(18)}${rates(p.base.burst, p.now.burst)}${rates(p.base.sustained, p.now.sustained)}${cell(p.base.burstCpuMs, p.now.burstCpuMs)}`,
     ),
   );
   if (pairs.length > 1) {
@@ -277,7 +303,10 @@ export function pairsSummary(commit: string, pairs: Pair[]): string[] {
       const x = median(pairs.map((p) => ratio(pick(p.base), pick(p.now))));
       return (x === undefined ? '—' : `${x.toFixed(2)}×`).padStart(24);
     };
-    out.push(`   ${'median ratio'.padEnd(18)}${m((f) => f.burst)}${m((f) => f.sustained)}${m((f) => f.burstCpuMs)}`);
+    const shared = 'shared cores'.padStart(24);
+    out.push(
+      `   ${'median ratio'.padEnd(18)}${together ? shared : m((f) => f.burst)}${together ? shared : m((f) => f.sustained)}${m((f) => f.burstCpuMs)}`,
+    );
   }
   return out;
 }

@@ -13,7 +13,8 @@
  * BENCH_SECTIONS=5 runs only the cost per order (1,2,3 · 4 · 5 · 6 can be picked).
  * BENCH_BASELINE=<commit> runs that commit's bench first (a git worktree, same settings) and ends
  * with the figures side by side (scripts/bench-baseline.ts); BENCH_PAIRS=N with it runs N pairs of
- * sections 1–3 instead, the order swapped every pair, and prints the median of each ratio.
+ * sections 1–3 instead, the order swapped every pair, and prints the median of each ratio;
+ * BENCH_SAME_TIME=1 runs each pair's two benches at the same time (the CPU an order compares).
  * Each run first removes the scratch directories of benches that were interrupted (bench-dirs.ts).
  */
 import { createHmac, randomInt } from 'node:crypto';
@@ -57,9 +58,15 @@ if (!Number.isInteger(PAIRS) || PAIRS < 1 || (PAIRS > 1 && !process.env.BENCH_BA
   );
   process.exit(2);
 }
-if (PAIRS > 1) {
+/** BENCH_SAME_TIME=1 with BENCH_BASELINE: each pair's two benches at the same time (the CPU an order compares, not the rates). */
+const SAME_TIME = process.env.BENCH_SAME_TIME === '1';
+if (SAME_TIME && !process.env.BENCH_BASELINE) {
+  process.stderr.write('BENCH_SAME_TIME=1 needs BENCH_BASELINE=<commit>: the tree it runs beside this one\n');
+  process.exit(2);
+}
+if (PAIRS > 1 || SAME_TIME) {
   say(`machine: ${machineLine()}`);
-  await runPairs(process.env.BENCH_BASELINE!, PAIRS, say);
+  await runPairs(process.env.BENCH_BASELINE!, PAIRS, say, { together: SAME_TIME });
   process.exit(0);
 }
 /** BENCH_BASELINE=<commit>: that commit's bench first, from a worktree; then the figures side by side. */

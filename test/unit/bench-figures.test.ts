@@ -72,4 +72,17 @@ describe('bench pairs', () => {
     expect(rows.find((r) => r.trimStart().startsWith('2 (now first)'))).toMatch(/3 → —\s+3 → —\s+500 → —$/);
     expect(rows.find((r) => r.includes('median ratio'))).toMatch(/2\.00×\s+2\.00×\s+0\.50×$/);
   });
+
+  it('at the same time (BENCH_SAME_TIME=1) compares the CPU an order only: the rates are of two stacks sharing the cores', () => {
+    const rows = pairsSummary('1fc4044', [
+      { ...pair(true, [5, 4, 200], [5, 4, 206]), together: true },
+      { ...pair(false, [5, 4, 210], [5, 4, 210]), together: true },
+      { ...pair(true, [5, 4, 190], [5, 4, 185]), together: true },
+    ]);
+    expect(rows[0]).toContain('both at the same time: compare the CPU an order only');
+    expect(rows.find((r) => r.trimStart().startsWith('1 (together)'))).toMatch(/shared cores\s+shared cores\s+200 → 206 1\.03×$/);
+    // CPU ratios 1.03, 1.00, 0.97 → 1.00; no median of the rates.
+    expect(rows.find((r) => r.includes('median ratio'))).toMatch(/shared cores\s+shared cores\s+1\.00×$/);
+    expect(rows.join('\n')).not.toMatch(/5 → 5/);
+  });
 });
